@@ -1,0 +1,116 @@
+/// Shape rules referenced from the op table. Each maps operand types and attributes to
+/// result types, or explains why the combination is invalid.
+public enum ShapeRules {
+    static let payload: ShapeRule = { q throws(ShapeError) in
+        guard let p = q.payload else { throw ShapeError("constant has no value") }
+        return [p.type]
+    }
+
+    static let sameAsOperand: ShapeRule = { q throws(ShapeError) in [q.operands[0]] }
+
+    static let broadcast: ShapeRule = { q throws(ShapeError) in
+        let a = q.operands[0], b = q.operands[1]
+        guard a.dtype == b.dtype else {
+            throw ShapeError("operand types differ: \(a.dtype.rawValue) and \(b.dtype.rawValue)")
+        }
+        return [TensorType(a.dtype, try broadcastDims(a.dims, b.dims))]
+    }
+
+    /// numpy broadcasting: align from the right; sizes must match or one must be 1.
+    static func broadcastDims(_ a: [Dim], _ b: [Dim]) throws(ShapeError) -> [Dim] {
+        let r = Swift.max(a.count, b.count)
+        var out: [Dim] = []
+        for i in 0..<r {
+            let da = i < r - a.count ? Dim.fixed(1) : a[i - (r - a.count)]
+            let db = i < r - b.count ? Dim.fixed(1) : b[i - (r - b.count)]
+            if da == db { out.append(da) }
+            else if da == .fixed(1) { out.append(db) }
+            else if db == .fixed(1) { out.append(da) }
+            else { throw ShapeError("shapes \(fmt(a)) and \(fmt(b)) do not broadcast (dimension \(da) vs \(db))") }
+        }
+        return out
+    }
+
+    static let matmul: ShapeRule = { q throws(ShapeError) in
+        let a = q.operands[0], b = q.operands[1]
+        guard a.dtype == b.dtype else {
+            throw ShapeError("operand types differ: \(a.dtype.rawValue) and \(b.dtype.rawValue)")
+        }
+        guard a.rank >= 2, b.rank >= 2 else {
+            throw ShapeError("matmul needs operands of rank >= 2, got \(fmt(a.dims)) and \(fmt(b.dims))")
+        }
+        let k1 = a.dims[a.rank - 1], k2 = b.dims[b.rank - 2]
+        guard k1 == k2 else {
+            throw ShapeError("contracting dimensions differ: \(fmt(a.dims)) x \(fmt(b.dims)) (\(k1) vs \(k2))")
+        }
+        let batch = try broadcastDims(Array(a.dims.dropLast(2)), Array(b.dims.dropLast(2)))
+        return [TensorType(a.dtype, batch + [a.dims[a.rank - 2], b.dims[b.rank - 1]])]
+    }
+
+    static let reshape: ShapeRule = { q throws(ShapeError) in
+        let t = q.operands[0]
+        guard let target = q.attributes.ints("shape") else { throw ShapeError("reshape needs a 'shape' attribute") }
+        guard let inShape = t.shape, let count = checkedProduct(inShape) else {
+            throw ShapeError("reshape of symbolic shape \(fmt(t.dims)) is not supported; bind the symbols first")
+        }
+        var out = target
+        let unknown = target.indices.filter { target[$0] == -1 }
+        guard unknown.count <= 1, target.allSatisfy({ $0 >= -1 }) else {
+            throw ShapeError("reshape shape \(target) may hold only sizes >= 0 and at most one -1")
+        }
+        guard let known = checkedProduct(target.filter { $0 != -1 }) else { throw ShapeError("reshape shape \(target) is too large") }
+        if let u = unknown.first {
+            guard known > 0, count % known == 0 else {
+                throw ShapeError("cannot reshape \(fmt(t.dims)) (\(count) elements) to \(target)")
+            }
+            out[u] = count / known
+        } else if known != count {
+            throw ShapeError("cannot reshape \(fmt(t.dims)) (\(count) elements) to \(target) (\(known) elements)")
+        }
+        return [TensorType(t.dtype, out)]
+    }
+
+    static let transpose: ShapeRule = { q throws(ShapeError) in
+        let t = q.operands[0]
+        let perm = q.attributes.ints("perm") ?? Array((0..<t.rank).reversed())
+        guard perm.count == t.rank, Set(perm) == Set(0..<t.rank) else {
+            throw ShapeError("perm \(perm) is not a permutation of the \(t.rank) dimensions of \(fmt(t.dims))")
+        }
+        return [TensorType(t.dtype, perm.map { t.dims[$0] })]
+    }
+
+    static let softmax: ShapeRule = { q throws(ShapeError) in
+        let t = q.operands[0]
+        let axis = q.attributes.int("axis") ?? -1
+        guard t.rank > 0, (-t.rank..<t.rank).contains(axis) else {
+            throw ShapeError("axis \(axis) is out of range for \(fmt(t.dims))")
+        }
+        return [t]
+    }
+
+    static let reduce: ShapeRule = { q throws(ShapeError) in
+        let t = q.operands[0]
+        let axes = try normalizedAxes(q.attributes.ints("axes"), rank: t.rank)
+        let keep = q.attributes.bool("keepdims") ?? false
+        var dims: [Dim] = []
+        for (i, d) in t.dims.enumerated() {
+            if axes.contains(i) { if keep { dims.append(.fixed(1)) } } else { dims.append(d) }
+        }
+        return [TensorType(t.dtype, dims)]
+    }
+
+    /// Resolves negative axes; nil means all axes. Rejects duplicates and out-of-range axes.
+    public static func normalizedAxes(_ axes: [Int]?, rank: Int) throws(ShapeError) -> [Int] {
+        guard let axes else { return Array(0..<rank) }
+        var out: [Int] = []
+        for a in axes {
+            guard (-rank..<rank).contains(a) else { throw ShapeError("axis \(a) is out of range for rank \(rank)") }
+            let n = a < 0 ? a + rank : a
+            guard !out.contains(n) else { throw ShapeError("axis \(a) appears twice") }
+            out.append(n)
+        }
+        return out.sorted()
+    }
+
+    static func fmt(_ dims: [Dim]) -> String { "[\(dims.map(\.description).joined(separator: ","))]" }
+}

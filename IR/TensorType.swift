@@ -1,0 +1,95 @@
+/// One dimension of a tensor type: a fixed extent or a named symbol (`N`, `batch`) that is
+/// bound later (`--shape N=4`) or kept symbolic where codegen supports it.
+public enum Dim: Hashable, Sendable, CustomStringConvertible {
+    case fixed(Int)
+    case symbol(String)
+
+    public var description: String {
+        switch self {
+        case .fixed(let n): String(n)
+        case .symbol(let s): s
+        }
+    }
+
+    public var fixedValue: Int? {
+        if case .fixed(let n) = self { return n }
+        return nil
+    }
+}
+
+/// A static tensor type `dtype[d0,d1,...]`. Rank 0 prints as `f32[]`.
+public struct TensorType: Hashable, Sendable, CustomStringConvertible {
+    public var dtype: DType
+    public var dims: [Dim]
+
+    public init(_ dtype: DType, _ dims: [Dim]) {
+        self.dtype = dtype
+        self.dims = dims
+    }
+
+    public init(_ dtype: DType, _ shape: [Int]) {
+        self.init(dtype, shape.map { Dim.fixed($0) })
+    }
+
+    public var rank: Int { dims.count }
+
+    /// The concrete shape, or nil when a dimension is still symbolic.
+    public var shape: [Int]? {
+        var out: [Int] = []
+        out.reserveCapacity(dims.count)
+        for d in dims {
+            guard let n = d.fixedValue else { return nil }
+            out.append(n)
+        }
+        return out
+    }
+
+    /// Element count, or nil when symbolic.
+    public var elementCount: Int? { shape.map { $0.reduce(1, *) } }
+
+    public var byteCount: Int? { elementCount.map { $0 * dtype.byteSize } }
+
+    public var isStatic: Bool { shape != nil }
+
+    /// Symbols that appear in the dims, in order of first appearance.
+    public var symbols: [String] {
+        var seen: [String] = []
+        for case .symbol(let s) in dims where !seen.contains(s) { seen.append(s) }
+        return seen
+    }
+
+    public var description: String {
+        "\(dtype.rawValue)[\(dims.map(\.description).joined(separator: ","))]"
+    }
+
+    /// Replaces bound symbols by their values.
+    public func binding(_ bindings: [String: Int]) -> TensorType {
+        TensorType(dtype, dims.map { d in
+            if case .symbol(let s) = d, let v = bindings[s] { return .fixed(v) }
+            return d
+        })
+    }
+}
+
+/// Row-major strides of a concrete shape, in elements.
+public func contiguousStrides(_ shape: [Int]) -> [Int] {
+    var strides = Array(repeating: 1, count: shape.count)
+    var acc = 1
+    for i in stride(from: shape.count - 1, through: 0, by: -1) {
+        strides[i] = acc
+        acc *= shape[i]
+    }
+    return strides
+}
+
+/// Product of non-negative extents, or nil on overflow (shapes come from user files).
+public func checkedProduct(_ xs: [Int]) -> Int? {
+    var acc = 1
+    for x in xs {
+        guard x >= 0 else { return nil }
+        let (p, o) = acc.multipliedReportingOverflow(by: x)
+        if o { return nil }
+        acc = p
+    }
+    return acc
+}

@@ -1,0 +1,35 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers point one way: SinterIR ← SinterPasses ← SinterCodegen ← Sinter ← sinter (CLI).
+// CLLVM is a system library over the LLVM 19 C headers; `Scripts/setup.sh` writes the
+// `sinter-llvm.pc` file it names, so no unsafe flags are needed and other packages can
+// depend on Sinter by URL.
+let package = Package(
+    name: "Sinter",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Sinter", targets: ["Sinter"]),
+        .library(name: "SinterIR", targets: ["SinterIR"]),
+        .executable(name: "sinter", targets: ["sinter"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "SinterIR", path: "IR"),
+        .target(name: "SinterPasses", dependencies: ["SinterIR"], path: "Passes"),
+        .systemLibrary(name: "CLLVM", path: "Sources/CLLVM", pkgConfig: "sinter-llvm"),
+        .target(name: "SinterCodegen", dependencies: ["SinterIR", "SinterPasses", "CLLVM"]),
+        .target(name: "Sinter", dependencies: ["SinterIR", "SinterPasses", "SinterCodegen"]),
+        .executableTarget(
+            name: "sinter",
+            dependencies: ["Sinter", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "SinterIRTests", dependencies: ["SinterIR"], resources: [.copy("Golden")]),
+        .testTarget(name: "SinterPassesTests", dependencies: ["SinterPasses"]),
+        .testTarget(name: "SinterCodegenTests", dependencies: ["SinterCodegen"]),
+        .testTarget(name: "SinterTests", dependencies: ["Sinter"]),
+        .testTarget(name: "sinterTests", dependencies: ["Sinter"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

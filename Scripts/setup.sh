@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# One-time set-up for a fresh Debian 12 machine with Swift 6 installed:
+#   - LLVM 19 (llvm-19-dev) for codegen, qemu + arm64 cross libc for ARM64 checks;
+#   - /usr/local/lib/pkgconfig/sinter-llvm.pc, which the CLLVM system library names, so that
+#     plain `swift build` / `swift test` work afterwards with no environment variables;
+#   - a Python venv in .venv with numpy, used by tests as the numeric reference.
+# Safe to run again: every step checks before it acts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+need=()
+[ -x /usr/lib/llvm-19/bin/llvm-config ] || need+=(llvm-19-dev)
+command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
+[ -d /usr/aarch64-linux-gnu/lib ] || need+=(libc6-dev-arm64-cross libgcc-12-dev-arm64-cross)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+LLVM_CONFIG=/usr/lib/llvm-19/bin/llvm-config
+pc_dir=/usr/local/lib/pkgconfig
+pc_file="$pc_dir/sinter-llvm.pc"
+pc_text="Name: sinter-llvm
+Description: LLVM 19 C API for Sinter
+Version: $($LLVM_CONFIG --version)
+Cflags: -I$($LLVM_CONFIG --includedir)
+Libs: -L$($LLVM_CONFIG --libdir) $($LLVM_CONFIG --libs)"
+if [ ! -f "$pc_file" ] || [ "$(cat "$pc_file")" != "$pc_text" ]; then
+  echo "setup: writing $pc_file"
+  $SUDO mkdir -p "$pc_dir"
+  printf '%s\n' "$pc_text" | $SUDO tee "$pc_file" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import numpy' 2>/dev/null; then
+  echo "setup: creating .venv with numpy"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check 'numpy>=1.26'
+fi
+echo "setup: done (LLVM $($LLVM_CONFIG --version), $(.venv/bin/python -c 'import numpy; print("numpy", numpy.__version__)'))"
