@@ -46,7 +46,7 @@ public struct GraphBuilder {
             throw SinterError("'\(op.rawValue)' takes \(s.operandCount) operand(s), got \(operands.count)")
         }
         let types: [TensorType]
-        do {
+        do throws(ShapeError) {
             types = try s.inferTypes(ShapeQuery(operands: operands.map(graph.type(of:)), attributes: attributes, payload: payload?.data))
         } catch {
             throw SinterError("'\(op.rawValue)': \(error.message)")

@@ -71,6 +71,12 @@ public struct Graph: Hashable, Sendable {
     public func type(of v: ValueID) -> TensorType { values[v.index].type }
     public func name(of v: ValueID) -> String { values[v.index].name }
 
+    /// Result types the op table's shape rule gives for `node` with its current operands.
+    public func inferResultTypes(of node: Node) throws(ShapeError) -> [TensorType] {
+        try node.op.schema.inferTypes(ShapeQuery(operands: node.operands.map(type(of:)), attributes: node.attributes,
+                                                 payload: node.payload?.data))
+    }
+
     public mutating func addValue(name: String, type: TensorType) -> ValueID {
         values.append(ValueInfo(name: name, type: type))
         return ValueID(values.count - 1)

@@ -86,6 +86,12 @@ public struct ShapeQuery: Sendable {
     public let operands: [TensorType]
     public let attributes: Attributes
     public let payload: TensorData?
+
+    public init(operands: [TensorType], attributes: Attributes, payload: TensorData?) {
+        self.operands = operands
+        self.attributes = attributes
+        self.payload = payload
+    }
 }
 
 /// The error a shape rule reports; the verifier adds the node's location.

@@ -54,8 +54,8 @@ public enum Verifier {
                 diags.append(Diagnostic("'\(opName)' needs \(s.dtypes.phrase), got \(bad.dtype.rawValue)", at: loc))
                 continue
             }
-            do {
-                let inferred = try s.inferTypes(ShapeQuery(operands: operandTypes, attributes: node.attributes, payload: node.payload?.data))
+            do throws(ShapeError) {
+                let inferred = try g.inferResultTypes(of: node)
                 for (r, t) in zip(node.results, inferred) where g.type(of: r) != t {
                     diags.append(Diagnostic("type mismatch: '\(opName)' gives \(t) but '%\(g.name(of: r))' is declared \(g.type(of: r))", at: loc))
                 }

@@ -1,0 +1,70 @@
+import SinterIR
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Runs a pipeline and owns everything around the passes: verification after each pass,
+/// IR dumps (`--print-after-all`, `--print-after=NAME`) and timing.
+public struct PassManager {
+    public struct Options: Sendable {
+        public var printAfterAll = false
+        public var printAfter: Set<String> = []
+        public var verifyEach = true
+        public init() {}
+    }
+
+    public var options: Options
+    /// Where dumps go (standard output for the CLI, a buffer in tests).
+    public var dump: (String) -> Void
+    public private(set) var timings: [(pass: String, seconds: Double, changed: Bool)] = []
+
+    public init(options: Options = Options(), dump: @escaping (String) -> Void = { print($0, terminator: "") }) {
+        self.options = options
+        self.dump = dump
+    }
+
+    public mutating func run(_ names: [String], on graph: inout Graph, context: PassContext) throws(SinterError) {
+        let unknownDumps = options.printAfter.filter { PassRegistry.named($0) == nil }
+        if !unknownDumps.isEmpty {
+            throw SinterError(unknownDumps.sorted().map { Diagnostic("--print-after names unknown pass '\($0)'") })
+        }
+        for name in names {
+            guard let pass = PassRegistry.named(name) else { throw SinterError("unknown pass '\(name)'") }
+            let start = monotonicSeconds()
+            let changed = try pass.run(&graph, context)
+            timings.append((name, monotonicSeconds() - start, changed))
+            if changed, name != PlanMemory.name { context.memoryPlan = nil }
+            if options.verifyEach {
+                let diags = Verifier.diagnose(graph)
+                if !diags.isEmpty {
+                    throw SinterError(diags.map { Diagnostic("after pass '\(name)': \($0.message)", at: $0.location) })
+                }
+            }
+            if options.printAfterAll || options.printAfter.contains(name) {
+                dump("// ----- IR after \(name)\(changed ? "" : " (unchanged)") -----\n" + Self.render(graph, context))
+            }
+        }
+    }
+
+    /// The graph text, with the memory plan as trailing comments when one exists.
+    public static func render(_ graph: Graph, _ context: PassContext) -> String {
+        guard let plan = context.memoryPlan else { return Printer.print(graph) }
+        var text = "// workspace: \(plan.arenaBytes) bytes (\(plan.strategy)); intermediates: \(plan.intermediateBytes) bytes\n"
+        text += Printer.print(graph) { i in
+            let notes = graph.nodes[i].results.compactMap { r -> String? in
+                plan.offsets[r].map { "%\(graph.name(of: r)) @ \($0)" }
+            }
+            return notes.isEmpty ? nil : notes.joined(separator: ", ")
+        }
+        return text
+    }
+}
+
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}

@@ -1,0 +1,97 @@
+import SinterIR
+
+/// Where each intermediate lives in the one workspace arena.
+public struct MemoryPlan: Hashable, Sendable {
+    public static let alignment = 64
+    /// Byte offset of each intermediate value (graph inputs, outputs and constants live in
+    /// caller buffers or read-only data and have no offset).
+    public var offsets: [ValueID: Int] = [:]
+    public var sizes: [ValueID: Int] = [:]
+    public var arenaBytes = 0
+    /// Sum of all intermediates' sizes: what a planner without reuse would need.
+    public var intermediateBytes = 0
+    /// Which heuristic produced the plan.
+    public var strategy = ""
+}
+
+/// `plan-memory`: liveness over the node order, then offsets in one arena. Two heuristics
+/// run (greedy by size, and best-fit in program order) and the smaller arena is kept. The
+/// graph itself is unchanged; the plan goes to `PassContext.memoryPlan` and shows in dumps:
+///
+///     %0 = matmul %x, %w : f32[4,128]      // %0 @ 0
+///     %1 = relu %0 : f32[4,128]            // %1 @ 2048
+///     %2 = exp %1 : f32[4,128]             // %2 @ 0
+public struct PlanMemory: Pass {
+    public static let name = "plan-memory"
+    public static let summary = "assign workspace offsets to intermediates by liveness (best of two heuristics)"
+    public init() {}
+
+    struct Interval {
+        var value: ValueID
+        var start: Int
+        var end: Int
+        var size: Int
+    }
+
+    public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
+        let intervals = try Self.liveIntervals(graph)
+        let a = Self.place(intervals, order: intervals.sorted { ($0.size, -$0.start) > ($1.size, -$1.start) }, bestFit: false)
+        let b = Self.place(intervals, order: intervals.sorted { $0.start < $1.start }, bestFit: true)
+        var plan = a.arena <= b.arena ? a.plan : b.plan
+        plan.strategy = a.arena <= b.arena ? "greedy-by-size" : "best-fit"
+        plan.arenaBytes = min(a.arena, b.arena)
+        plan.intermediateBytes = intervals.reduce(0) { $0 + $1.size }
+        for iv in intervals { plan.sizes[iv.value] = iv.size }
+        context.memoryPlan = plan
+        return false
+    }
+
+    static func liveIntervals(_ g: Graph) throws(SinterError) -> [Interval] {
+        let outputs = Set(g.outputs)
+        var last: [ValueID: Int] = [:]
+        for (i, n) in g.nodes.enumerated() { for o in n.operands { last[o] = i } }
+        var out: [Interval] = []
+        var diags: [Diagnostic] = []
+        for (i, n) in g.nodes.enumerated() where n.payload == nil {
+            for r in n.results where !outputs.contains(r) {
+                let t = g.type(of: r)
+                guard let bytes = t.byteCount else {
+                    diags.append(Diagnostic("'%\(g.name(of: r))' has symbolic type \(t); bind \(t.symbols.joined(separator: ", ")) with --shape", at: n.location))
+                    continue
+                }
+                out.append(Interval(value: r, start: i, end: last[r] ?? i, size: roundUp(bytes)))
+            }
+        }
+        if !diags.isEmpty { throw SinterError(diags) }
+        return out
+    }
+
+    static func roundUp(_ n: Int) -> Int { (n + MemoryPlan.alignment - 1) / MemoryPlan.alignment * MemoryPlan.alignment }
+
+    /// Places each interval at the lowest (or best-fitting) gap among the already placed
+    /// intervals whose lifetimes overlap it.
+    static func place(_ all: [Interval], order: [Interval], bestFit: Bool) -> (plan: MemoryPlan, arena: Int) {
+        var plan = MemoryPlan()
+        var placed: [(Interval, Int)] = []
+        var arena = 0
+        for iv in order {
+            let busy = placed.filter { $0.0.start <= iv.end && iv.start <= $0.0.end }
+                .map { (lo: $0.1, hi: $0.1 + $0.0.size) }.sorted { $0.lo < $1.lo }
+            var candidate = 0
+            var best: (offset: Int, slack: Int)?
+            for b in busy {
+                if b.lo >= candidate + iv.size {
+                    let slack = b.lo - candidate - iv.size
+                    if !bestFit { best = (candidate, slack); break }
+                    if best == nil || slack < best!.slack { best = (candidate, slack) }
+                }
+                candidate = max(candidate, b.hi)
+            }
+            let offset = best?.offset ?? candidate
+            plan.offsets[iv.value] = offset
+            placed.append((iv, offset))
+            arena = max(arena, offset + iv.size)
+        }
+        return (plan, arena)
+    }
+}

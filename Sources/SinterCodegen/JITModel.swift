@@ -1,0 +1,107 @@
+import SinterIR
+
+/// A model compiled in memory and ready to run: the same module `sinter compile` writes,
+/// executed through ORC LLJIT via its own C ABI entry points.
+public final class JITModel: @unchecked Sendable {
+    // Sendable: the context is created once and the C ABI is reentrant for distinct workspaces;
+    // `run` uses the context's workspace, so calls on one JITModel are serialised by a lock.
+    public let program: KernelProgram
+    private let session: JITSession
+    private let context: UnsafeMutableRawPointer
+    private let runFn: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<UnsafeRawPointer?>?, UnsafePointer<UnsafeMutableRawPointer?>?, UnsafeMutableRawPointer?) -> Int32
+    private let destroyFn: @convention(c) (UnsafeMutableRawPointer?) -> Void
+    private let statusFn: @convention(c) (Int32) -> UnsafePointer<CChar>?
+    private let lock = Lock()
+
+    public init(_ program: KernelProgram, prefix: String, target: Target = .host) throws(SinterError) {
+        self.program = program
+        let machine = try MachineCode(target)
+        session = try JITSession(machine: machine)
+        let ir = try Codegen.build(program, prefix: prefix, machine: machine, context: session.context)
+        try session.add(ir)
+        typealias Create = @convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>?, Int32) -> Int32
+        let create = unsafeBitCast(try session.address(of: "\(prefix)_create"), to: Create.self)
+        runFn = unsafeBitCast(try session.address(of: "\(prefix)_run"), to: type(of: runFn))
+        destroyFn = unsafeBitCast(try session.address(of: "\(prefix)_destroy"), to: type(of: destroyFn))
+        statusFn = unsafeBitCast(try session.address(of: "\(prefix)_status_string"), to: type(of: statusFn))
+        var ctx: UnsafeMutableRawPointer?
+        let status = create(&ctx, 1)
+        guard status == 0, let ctx else { throw SinterError("creating the model context failed (status \(status))") }
+        context = ctx
+    }
+
+    deinit { destroyFn(context) }
+
+    /// Runs the model. Inputs are checked against the graph's input types (count, dtype,
+    /// shape) and rejected with a message naming the input.
+    public func run(_ inputs: [TensorData]) throws(SinterError) -> [TensorData] {
+        guard inputs.count == program.inputs.count else {
+            throw SinterError("model '\(program.name)' takes \(program.inputs.count) input(s), got \(inputs.count)")
+        }
+        var diags: [Diagnostic] = []
+        for (t, spec) in zip(inputs, program.inputs) {
+            if t.dtype != spec.type.dtype || t.shape != spec.shape {
+                diags.append(Diagnostic("input '\(spec.name)' must be \(spec.type), got \(t.type)"))
+            }
+        }
+        if !diags.isEmpty { throw SinterError(diags) }
+        var outputs = program.outputs.map { s in
+            TensorData(dtype: s.type.dtype, shape: s.shape, bytes: [UInt8](repeating: 0, count: s.shape.reduce(1, *) * s.type.dtype.byteSize))
+        }
+        let status: Int32 = lock.withLock {
+            withPointers(inputs, &outputs) { ins, outs in runFn(context, ins, outs, nil) }
+        }
+        guard status == 0 else {
+            let msg = statusFn(status).map { String(cString: $0) } ?? "unknown"
+            throw SinterError("model run failed: \(msg) (status \(status))")
+        }
+        return outputs
+    }
+
+    private func withPointers<R>(_ inputs: [TensorData], _ outputs: inout [TensorData],
+                                 _ body: (UnsafePointer<UnsafeRawPointer?>, UnsafePointer<UnsafeMutableRawPointer?>) -> R) -> R {
+        // Copies into 64-byte aligned buffers so every pointer is suitably aligned.
+        let inBufs = inputs.map { AlignedBuffer($0.bytes) }
+        let outBufs = outputs.map { AlignedBuffer(count: $0.bytes.count) }
+        let ins: [UnsafeRawPointer?] = inBufs.map { UnsafeRawPointer($0.pointer) }
+        let outs: [UnsafeMutableRawPointer?] = outBufs.map(\.pointer)
+        let r = ins.withUnsafeBufferPointer { i in outs.withUnsafeBufferPointer { o in body(i.baseAddress!, o.baseAddress!) } }
+        for k in outputs.indices { outputs[k].bytes = outBufs[k].bytes }
+        return r
+    }
+}
+
+/// A 64-byte aligned heap buffer (at least one byte, so empty tensors still get a pointer).
+final class AlignedBuffer {
+    let pointer: UnsafeMutableRawPointer
+    let count: Int
+    init(count: Int) {
+        self.count = count
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
+        pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1))
+    }
+    convenience init(_ bytes: [UInt8]) {
+        self.init(count: bytes.count)
+        bytes.withUnsafeBytes { if let b = $0.baseAddress { pointer.copyMemory(from: b, byteCount: bytes.count) } }
+    }
+    var bytes: [UInt8] { Array(UnsafeRawBufferPointer(start: pointer, count: count)) }
+    deinit { pointer.deallocate() }
+}
+
+/// A pthread mutex, so SinterCodegen needs no Foundation.
+final class Lock: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    func withLock<R>(_ body: () -> R) -> R {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return body()
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

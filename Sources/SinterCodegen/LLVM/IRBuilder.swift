@@ -1,0 +1,374 @@
+internal import CLLVM
+
+/// An LLVM type. Wrappers keep `LLVM…Ref` inside this folder: kernel emitters above it
+/// speak only in `IRType` / `IRValue` / `IRBlock`.
+struct IRType: Equatable {
+    fileprivate let ref: LLVMTypeRef
+    static func == (a: IRType, b: IRType) -> Bool { a.ref == b.ref }
+    var isVector: Bool { LLVMGetTypeKind(ref) == LLVMVectorTypeKind }
+    var vectorWidth: Int { isVector ? Int(LLVMGetVectorSize(ref)) : 1 }
+}
+
+struct IRValue {
+    fileprivate let ref: LLVMValueRef
+    var type: IRType { IRType(ref: LLVMTypeOf(ref)) }
+}
+
+struct IRBlock {
+    fileprivate let ref: LLVMBasicBlockRef
+}
+
+struct IRFunction {
+    fileprivate let ref: LLVMValueRef
+    let type: IRType
+    var value: IRValue { IRValue(ref: ref) }
+    func param(_ i: Int) -> IRValue { IRValue(ref: LLVMGetParam(ref, UInt32(i))) }
+}
+
+enum IntPredicate { case eq, ne, slt, sle, sgt, sge, ult }
+enum FloatPredicate { case olt, ogt, oeq, une, uno, ord, oge, ole }
+
+/// Owns one LLVM module and an instruction builder positioned in it.
+final class IRBuilder {
+    let context: LLVMContextRef
+    let module: LLVMModuleRef
+    private let builder: LLVMBuilderRef
+    private let ownsContext: Bool
+    private(set) var currentFunction: IRFunction?
+    /// Function attributes every emitted function gets (target-cpu, features, vector width).
+    var functionAttributes: [(String, String)] = []
+
+    init(moduleName: String, context: OpaquePointer? = nil) {
+        if let context {
+            self.context = context
+            ownsContext = false
+        } else {
+            self.context = LLVMContextCreate()
+            ownsContext = true
+        }
+        module = LLVMModuleCreateWithNameInContext(moduleName, self.context)
+        builder = LLVMCreateBuilderInContext(self.context)
+    }
+
+    /// Hands the module to someone else (the JIT); the builder no longer disposes it.
+    private(set) var moduleTaken = false
+    func takeModule() -> OpaquePointer {
+        moduleTaken = true
+        return module
+    }
+
+    deinit {
+        LLVMDisposeBuilder(builder)
+        if !moduleTaken { LLVMDisposeModule(module) }
+        if ownsContext { LLVMContextDispose(context) }
+    }
+
+    // MARK: types
+
+    var f32: IRType { IRType(ref: LLVMFloatTypeInContext(context)) }
+    var i1: IRType { IRType(ref: LLVMInt1TypeInContext(context)) }
+    var i8: IRType { IRType(ref: LLVMInt8TypeInContext(context)) }
+    var i32: IRType { IRType(ref: LLVMInt32TypeInContext(context)) }
+    var i64: IRType { IRType(ref: LLVMInt64TypeInContext(context)) }
+    func integer(bits: Int) -> IRType { IRType(ref: LLVMIntTypeInContext(context, UInt32(bits))) }
+    var ptr: IRType { IRType(ref: LLVMPointerTypeInContext(context, 0)) }
+    var void: IRType { IRType(ref: LLVMVoidTypeInContext(context)) }
+    func vector(_ t: IRType, _ n: Int) -> IRType { n == 1 ? t : IRType(ref: LLVMVectorType(t.ref, UInt32(n))) }
+    func array(_ t: IRType, _ n: Int) -> IRType { IRType(ref: LLVMArrayType2(t.ref, UInt64(n))) }
+    func structType(_ fields: [IRType]) -> IRType {
+        var refs: [LLVMTypeRef?] = fields.map(\.ref)
+        return IRType(ref: refs.withUnsafeMutableBufferPointer { LLVMStructTypeInContext(context, $0.baseAddress, UInt32($0.count), 0) })
+    }
+    func functionType(_ ret: IRType, _ params: [IRType]) -> IRType {
+        var refs: [LLVMTypeRef?] = params.map(\.ref)
+        return IRType(ref: refs.withUnsafeMutableBufferPointer { LLVMFunctionType(ret.ref, $0.baseAddress, UInt32($0.count), 0) })
+    }
+    func scalarType(of t: IRType) -> IRType { t.isVector ? IRType(ref: LLVMGetElementType(t.ref)) : t }
+
+    // MARK: constants
+
+    func constF32(_ v: Float, width: Int = 1) -> IRValue { splatConst(IRValue(ref: LLVMConstReal(f32.ref, Double(v))), width) }
+    func constI32(_ v: Int32, width: Int = 1) -> IRValue {
+        splatConst(IRValue(ref: LLVMConstInt(i32.ref, UInt64(bitPattern: Int64(v)), 1)), width)
+    }
+    func constI64(_ v: Int) -> IRValue { IRValue(ref: LLVMConstInt(i64.ref, UInt64(bitPattern: Int64(v)), 1)) }
+    func constInt(_ t: IRType, _ v: Int) -> IRValue { IRValue(ref: LLVMConstInt(t.ref, UInt64(bitPattern: Int64(v)), 1)) }
+    var nullPointer: IRValue { IRValue(ref: LLVMConstPointerNull(ptr.ref)) }
+
+    private func splatConst(_ v: IRValue, _ width: Int) -> IRValue {
+        guard width > 1 else { return v }
+        var refs: [LLVMValueRef?] = Array(repeating: v.ref, count: width)
+        return IRValue(ref: refs.withUnsafeMutableBufferPointer { LLVMConstVector($0.baseAddress, UInt32($0.count)) })
+    }
+
+    /// A private, read-only, 64-byte aligned byte string: how weights are embedded (one
+    /// constant per tensor, never one LLVM constant per element).
+    func constantBytes(_ name: String, _ bytes: [UInt8], alignment: Int = 64) -> IRValue {
+        let storage = bytes.isEmpty ? [0] : bytes  // a valid pointer even for empty tensors
+        let init_ = storage.withUnsafeBytes { raw in
+            LLVMConstStringInContext2(context, raw.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count, 1)
+        }
+        let g = LLVMAddGlobal(module, LLVMTypeOf(init_), name)!
+        LLVMSetInitializer(g, init_)
+        LLVMSetGlobalConstant(g, 1)
+        LLVMSetLinkage(g, LLVMPrivateLinkage)
+        LLVMSetAlignment(g, UInt32(alignment))
+        return IRValue(ref: g)
+    }
+
+    /// A NUL-terminated private string constant.
+    func constantCString(_ name: String, _ text: String) -> IRValue {
+        constantBytes(name, Array(text.utf8) + [0], alignment: 1)
+    }
+
+    /// A private constant global with an arbitrary initializer built from `values`.
+    func constantGlobal(_ name: String, _ value: IRValue, exported: Bool = false) -> IRValue {
+        let g = LLVMAddGlobal(module, LLVMTypeOf(value.ref), name)!
+        LLVMSetInitializer(g, value.ref)
+        LLVMSetGlobalConstant(g, 1)
+        LLVMSetLinkage(g, exported ? LLVMExternalLinkage : LLVMPrivateLinkage)
+        return IRValue(ref: g)
+    }
+
+    func constArray(_ t: IRType, _ values: [IRValue]) -> IRValue {
+        var refs: [LLVMValueRef?] = values.map(\.ref)
+        return IRValue(ref: refs.withUnsafeMutableBufferPointer { LLVMConstArray2(t.ref, $0.baseAddress, UInt64($0.count)) })
+    }
+
+    func constStruct(_ values: [IRValue]) -> IRValue {
+        var refs: [LLVMValueRef?] = values.map(\.ref)
+        return IRValue(ref: refs.withUnsafeMutableBufferPointer { LLVMConstStructInContext(context, $0.baseAddress, UInt32($0.count), 0) })
+    }
+
+    // MARK: functions and blocks
+
+    /// Declares a function. `exported` functions keep external linkage; everything else is
+    /// internal so that the artifact exports only the prefixed API.
+    func function(_ name: String, _ type: IRType, exported: Bool) -> IRFunction {
+        let f = LLVMAddFunction(module, name, type.ref)!
+        LLVMSetLinkage(f, exported ? LLVMExternalLinkage : LLVMInternalLinkage)
+        if exported { LLVMSetVisibility(f, LLVMDefaultVisibility) }
+        for (k, v) in functionAttributes {
+            let a = LLVMCreateStringAttribute(context, k, UInt32(k.utf8.count), v, UInt32(v.utf8.count))
+            LLVMAddAttributeAtIndex(f, LLVMAttributeIndex(bitPattern: -1), a)
+        }
+        let nounwind = LLVMCreateEnumAttribute(context, LLVMGetEnumAttributeKindForName("nounwind", 8), 0)
+        LLVMAddAttributeAtIndex(f, LLVMAttributeIndex(bitPattern: -1), nounwind)
+        return IRFunction(ref: f, type: type)
+    }
+
+    /// Starts emitting the body of `f` in a fresh entry block.
+    func begin(_ f: IRFunction) {
+        currentFunction = f
+        position(at: appendBlock("entry"))
+    }
+
+    func appendBlock(_ name: String) -> IRBlock {
+        IRBlock(ref: LLVMAppendBasicBlockInContext(context, currentFunction!.ref, name))
+    }
+
+    func position(at b: IRBlock) { LLVMPositionBuilderAtEnd(builder, b.ref) }
+    var insertBlock: IRBlock { IRBlock(ref: LLVMGetInsertBlock(builder)) }
+
+    // MARK: control flow
+
+    func br(_ b: IRBlock) { LLVMBuildBr(builder, b.ref) }
+    func condBr(_ c: IRValue, _ t: IRBlock, _ f: IRBlock) { LLVMBuildCondBr(builder, c.ref, t.ref, f.ref) }
+    func ret(_ v: IRValue? = nil) {
+        if let v { LLVMBuildRet(builder, v.ref) } else { LLVMBuildRetVoid(builder) }
+    }
+
+    func phi(_ t: IRType, _ name: String = "") -> IRValue { IRValue(ref: LLVMBuildPhi(builder, t.ref, name)) }
+    func addIncoming(_ phi: IRValue, _ v: IRValue, _ b: IRBlock) {
+        var vals: [LLVMValueRef?] = [v.ref]
+        var blocks: [LLVMBasicBlockRef?] = [b.ref]
+        LLVMAddIncoming(phi.ref, &vals, &blocks, 1)
+    }
+
+    /// `for (i = start; i < end; i += step) body(i)` with an i64 induction variable.
+    func forLoop(_ start: IRValue, _ end: IRValue, step: Int = 1, _ name: String = "i", body: (IRValue) -> Void) {
+        let pre = insertBlock
+        let header = appendBlock(name + ".header")
+        let bodyBlock = appendBlock(name + ".body")
+        let exit = appendBlock(name + ".exit")
+        br(header)
+        position(at: header)
+        let i = phi(i64, name)
+        addIncoming(i, start, pre)
+        condBr(icmp(.slt, i, end), bodyBlock, exit)
+        position(at: bodyBlock)
+        body(i)
+        let next = add(i, constI64(step))
+        addIncoming(i, next, insertBlock)
+        br(header)
+        position(at: exit)
+    }
+
+    /// A loop that carries values (accumulators) from one iteration to the next and returns
+    /// their final values.
+    func forLoop(_ start: IRValue, _ end: IRValue, step: Int = 1, carrying initial: [IRValue], _ name: String = "k",
+                 body: (IRValue, [IRValue]) -> [IRValue]) -> [IRValue] {
+        let pre = insertBlock
+        let header = appendBlock(name + ".header")
+        let bodyBlock = appendBlock(name + ".body")
+        let exit = appendBlock(name + ".exit")
+        br(header)
+        position(at: header)
+        let i = phi(i64, name)
+        addIncoming(i, start, pre)
+        let carried = initial.map { v -> IRValue in
+            let p = phi(v.type)
+            addIncoming(p, v, pre)
+            return p
+        }
+        condBr(icmp(.slt, i, end), bodyBlock, exit)
+        position(at: bodyBlock)
+        let updated = body(i, carried)
+        let latch = insertBlock
+        addIncoming(i, add(i, constI64(step)), latch)
+        for (p, u) in zip(carried, updated) { addIncoming(p, u, latch) }
+        br(header)
+        position(at: exit)
+        return carried
+    }
+
+    // MARK: memory
+
+    /// Address of element `index` (i64) of type `elem` from `base`.
+    func gep(_ elem: IRType, _ base: IRValue, _ index: IRValue) -> IRValue {
+        var idx: [LLVMValueRef?] = [index.ref]
+        return IRValue(ref: LLVMBuildInBoundsGEP2(builder, elem.ref, base.ref, &idx, 1, ""))
+    }
+
+    func load(_ t: IRType, _ p: IRValue, align: Int = 4) -> IRValue {
+        let v = LLVMBuildLoad2(builder, t.ref, p.ref, "")!
+        LLVMSetAlignment(v, UInt32(align))
+        return IRValue(ref: v)
+    }
+
+    func store(_ v: IRValue, _ p: IRValue, align: Int = 4) {
+        let s = LLVMBuildStore(builder, v.ref, p.ref)!
+        LLVMSetAlignment(s, UInt32(align))
+    }
+
+    /// Address of field `index` of a struct of type `t` at `base`.
+    func structField(_ t: IRType, _ base: IRValue, _ index: Int) -> IRValue {
+        IRValue(ref: LLVMBuildStructGEP2(builder, t.ref, base.ref, UInt32(index), ""))
+    }
+
+    func sextI64(_ v: IRValue) -> IRValue { IRValue(ref: LLVMBuildSExt(builder, v.ref, i64.ref, "")) }
+
+    func memcpy(_ dst: IRValue, _ src: IRValue, bytes: Int) {
+        LLVMBuildMemCpy(builder, dst.ref, 1, src.ref, 1, constI64(bytes).ref)
+    }
+
+    // MARK: arithmetic (works on scalars and vectors alike)
+
+    func fadd(_ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildFAdd(builder, a.ref, b.ref, "")) }
+    func fsub(_ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildFSub(builder, a.ref, b.ref, "")) }
+    func fmul(_ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildFMul(builder, a.ref, b.ref, "")) }
+    func fdiv(_ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildFDiv(builder, a.ref, b.ref, "")) }
+    func fneg(_ a: IRValue) -> IRValue { IRValue(ref: LLVMBuildFNeg(builder, a.ref, "")) }
+    func add(_ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildAdd(builder, a.ref, b.ref, "")) }
+    func sub(_ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildSub(builder, a.ref, b.ref, "")) }
+    func mul(_ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildMul(builder, a.ref, b.ref, "")) }
+    func and(_ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildAnd(builder, a.ref, b.ref, "")) }
+    func or(_ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildOr(builder, a.ref, b.ref, "")) }
+    func xor(_ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildXor(builder, a.ref, b.ref, "")) }
+    func shl(_ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildShl(builder, a.ref, b.ref, "")) }
+    func ashr(_ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildAShr(builder, a.ref, b.ref, "")) }
+    func lshr(_ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildLShr(builder, a.ref, b.ref, "")) }
+
+    func icmp(_ p: IntPredicate, _ a: IRValue, _ b: IRValue) -> IRValue {
+        let pred: LLVMIntPredicate = switch p {
+        case .eq: LLVMIntEQ
+        case .ne: LLVMIntNE
+        case .slt: LLVMIntSLT
+        case .sle: LLVMIntSLE
+        case .sgt: LLVMIntSGT
+        case .sge: LLVMIntSGE
+        case .ult: LLVMIntULT
+        }
+        return IRValue(ref: LLVMBuildICmp(builder, pred, a.ref, b.ref, ""))
+    }
+
+    func fcmp(_ p: FloatPredicate, _ a: IRValue, _ b: IRValue) -> IRValue {
+        let pred: LLVMRealPredicate = switch p {
+        case .olt: LLVMRealOLT
+        case .ogt: LLVMRealOGT
+        case .oeq: LLVMRealOEQ
+        case .une: LLVMRealUNE
+        case .uno: LLVMRealUNO
+        case .ord: LLVMRealORD
+        case .oge: LLVMRealOGE
+        case .ole: LLVMRealOLE
+        }
+        return IRValue(ref: LLVMBuildFCmp(builder, pred, a.ref, b.ref, ""))
+    }
+
+    func select(_ c: IRValue, _ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildSelect(builder, c.ref, a.ref, b.ref, "")) }
+    func bitcast(_ v: IRValue, _ t: IRType) -> IRValue { IRValue(ref: LLVMBuildBitCast(builder, v.ref, t.ref, "")) }
+    func fptosi(_ v: IRValue, _ t: IRType) -> IRValue { IRValue(ref: LLVMBuildFPToSI(builder, v.ref, t.ref, "")) }
+    func sitofp(_ v: IRValue, _ t: IRType) -> IRValue { IRValue(ref: LLVMBuildSIToFP(builder, v.ref, t.ref, "")) }
+    func ptrtoint(_ v: IRValue) -> IRValue { IRValue(ref: LLVMBuildPtrToInt(builder, v.ref, i64.ref, "")) }
+    func isNull(_ v: IRValue) -> IRValue { IRValue(ref: LLVMBuildIsNull(builder, v.ref, "")) }
+
+    /// Broadcasts a scalar to a vector of `width` lanes (identity for width 1).
+    func splat(_ v: IRValue, _ width: Int) -> IRValue {
+        guard width > 1 else { return v }
+        let vt = vector(v.type, width)
+        let undef = LLVMGetPoison(vt.ref)
+        let ins = LLVMBuildInsertElement(builder, undef, v.ref, constI32(0).ref, "")
+        let mask = LLVMConstNull(vector(i32, width).ref)
+        return IRValue(ref: LLVMBuildShuffleVector(builder, ins, undef, mask, ""))
+    }
+
+    /// Lanes [lo, lo+n) of a vector.
+    func slice(_ v: IRValue, _ lo: Int, _ n: Int) -> IRValue {
+        if n == 1 { return IRValue(ref: LLVMBuildExtractElement(builder, v.ref, constI32(Int32(lo)).ref, "")) }
+        var lanes: [LLVMValueRef?] = (lo..<(lo + n)).map { constI32(Int32($0)).ref }
+        let mask = lanes.withUnsafeMutableBufferPointer { LLVMConstVector($0.baseAddress, UInt32($0.count)) }
+        return IRValue(ref: LLVMBuildShuffleVector(builder, v.ref, LLVMGetPoison(v.type.ref), mask, ""))
+    }
+
+    // MARK: intrinsics and calls
+
+    /// Calls an overloaded LLVM intrinsic such as `llvm.fma` at the type of its first argument.
+    func intrinsic(_ name: String, _ args: [IRValue], overloads: [IRType]? = nil) -> IRValue {
+        let id = LLVMLookupIntrinsicID(name, name.utf8.count)
+        var tys: [LLVMTypeRef?] = (overloads ?? [args[0].type]).map(\.ref)
+        let fn = tys.withUnsafeMutableBufferPointer { LLVMGetIntrinsicDeclaration(module, id, $0.baseAddress, $0.count) }!
+        let fty = tys.withUnsafeMutableBufferPointer { LLVMIntrinsicGetType(context, id, $0.baseAddress, $0.count) }!
+        var a: [LLVMValueRef?] = args.map(\.ref)
+        return IRValue(ref: a.withUnsafeMutableBufferPointer { LLVMBuildCall2(builder, fty, fn, $0.baseAddress, UInt32($0.count), "") })
+    }
+
+    @discardableResult
+    func call(_ f: IRFunction, _ args: [IRValue]) -> IRValue {
+        var a: [LLVMValueRef?] = args.map(\.ref)
+        return IRValue(ref: a.withUnsafeMutableBufferPointer { LLVMBuildCall2(builder, f.type.ref, f.ref, $0.baseAddress, UInt32($0.count), "") })
+    }
+
+    /// Declares an external C function (malloc, free, aligned_alloc).
+    func externalFunction(_ name: String, _ type: IRType) -> IRFunction {
+        if let f = LLVMGetNamedFunction(module, name) { return IRFunction(ref: f, type: type) }
+        let f = LLVMAddFunction(module, name, type.ref)!
+        return IRFunction(ref: f, type: type)
+    }
+
+    // MARK: module
+
+    /// Runs LLVM's verifier; returns its message on failure.
+    func verify() -> String? {
+        var msg: UnsafeMutablePointer<CChar>?
+        let bad = LLVMVerifyModule(module, LLVMReturnStatusAction, &msg) != 0
+        defer { if let msg { LLVMDisposeMessage(msg) } }
+        return bad ? msg.map { String(cString: $0) } ?? "invalid module" : nil
+    }
+
+    var irText: String {
+        let s = LLVMPrintModuleToString(module)!
+        defer { LLVMDisposeMessage(s) }
+        return String(cString: s)
+    }
+}

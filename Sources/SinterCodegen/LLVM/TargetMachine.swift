@@ -1,0 +1,135 @@
+internal import CLLVM
+
+/// What to generate code for: an LLVM triple, CPU and feature string.
+public struct Target: Hashable, Sendable, CustomStringConvertible {
+    public var triple: String
+    public var cpu: String
+    public var features: String
+
+    public init(triple: String, cpu: String, features: String) {
+        self.triple = triple
+        self.cpu = cpu
+        self.features = features
+    }
+
+    /// The machine we are running on, with every feature it has.
+    public static var host: Target {
+        LLVMTargets.initialize()
+        func take(_ p: UnsafeMutablePointer<CChar>?) -> String {
+            guard let p else { return "" }
+            defer { LLVMDisposeMessage(p) }
+            return String(cString: p)
+        }
+        return Target(triple: take(LLVMGetDefaultTargetTriple()), cpu: take(LLVMGetHostCPUName()),
+                      features: take(LLVMGetHostCPUFeatures()))
+    }
+
+    public var isX86: Bool { triple.hasPrefix("x86_64") }
+    public var isAArch64: Bool { triple.hasPrefix("aarch64") || triple.hasPrefix("arm64") }
+
+    func has(_ feature: String) -> Bool { features.split(separator: ",").contains { $0 == "+" + feature } }
+
+    /// f32 lanes of the widest vector register kernels use.
+    public var vectorWidth: Int {
+        if isX86 { return has("avx512f") ? 16 : has("avx2") || has("avx") ? 8 : 4 }
+        return 4  // NEON and anything else with 128-bit vectors
+    }
+
+    public var description: String { "\(triple) (\(cpu))" }
+}
+
+enum LLVMTargets {
+    /// LLVM's target registry is process-global; initialise it once.
+    private static let once: Void = {
+        LLVMInitializeX86TargetInfo()
+        LLVMInitializeX86Target()
+        LLVMInitializeX86TargetMC()
+        LLVMInitializeX86AsmPrinter()
+        LLVMInitializeX86AsmParser()
+        LLVMInitializeAArch64TargetInfo()
+        LLVMInitializeAArch64Target()
+        LLVMInitializeAArch64TargetMC()
+        LLVMInitializeAArch64AsmPrinter()
+        LLVMInitializeAArch64AsmParser()
+    }()
+    static func initialize() { _ = once }
+}
+
+/// An LLVM TargetMachine for one `Target`: optimises modules and emits object or assembly.
+final class MachineCode {
+    let target: Target
+    fileprivate let machine: LLVMTargetMachineRef
+
+    init(_ target: Target) throws(CodegenError) {
+        LLVMTargets.initialize()
+        self.target = target
+        var t: LLVMTargetRef?
+        var err: UnsafeMutablePointer<CChar>?
+        guard LLVMGetTargetFromTriple(target.triple, &t, &err) == 0, let t else {
+            let msg = err.map { String(cString: $0) } ?? "unknown target"
+            if let err { LLVMDisposeMessage(err) }
+            throw CodegenError("cannot generate code for '\(target.triple)': \(msg)")
+        }
+        guard let m = LLVMCreateTargetMachine(t, target.triple, target.cpu, target.features,
+                                              LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault) else {
+            throw CodegenError("cannot create a target machine for '\(target.triple)' cpu '\(target.cpu)'")
+        }
+        machine = m
+    }
+
+    deinit { LLVMDisposeTargetMachine(machine) }
+
+    /// Sets the module's triple and data layout to this machine's.
+    func configure(_ ir: IRBuilder) {
+        LLVMSetTarget(ir.module, target.triple)
+        let layout = LLVMCreateTargetDataLayout(machine)
+        let str = LLVMCopyStringRepOfTargetData(layout)
+        LLVMSetDataLayout(ir.module, str)
+        if let str { LLVMDisposeMessage(str) }
+        LLVMDisposeTargetData(layout)
+    }
+
+    /// Runs LLVM's `default<O3>` pipeline for this machine.
+    func optimize(_ ir: IRBuilder) throws(CodegenError) {
+        let opts = LLVMCreatePassBuilderOptions()
+        defer { LLVMDisposePassBuilderOptions(opts) }
+        if let err = LLVMRunPasses(ir.module, "default<O3>", machine, opts) {
+            throw CodegenError("LLVM optimisation failed: \(consume(err))")
+        }
+    }
+
+    enum FileKind { case object, assembly }
+
+    func emit(_ ir: IRBuilder, _ kind: FileKind) throws(CodegenError) -> [UInt8] {
+        var buf: LLVMMemoryBufferRef?
+        var err: UnsafeMutablePointer<CChar>?
+        let fileType = kind == .object ? LLVMObjectFile : LLVMAssemblyFile
+        guard LLVMTargetMachineEmitToMemoryBuffer(machine, ir.module, fileType, &err, &buf) == 0, let buf else {
+            let msg = err.map { String(cString: $0) } ?? "unknown error"
+            if let err { LLVMDisposeMessage(err) }
+            throw CodegenError("LLVM code emission failed: \(msg)")
+        }
+        defer { LLVMDisposeMemoryBuffer(buf) }
+        let start = LLVMGetBufferStart(buf)
+        let size = LLVMGetBufferSize(buf)
+        guard let start, size > 0 else { return [] }
+        return Array(UnsafeRawBufferPointer(start: start, count: size))
+    }
+
+    /// Gives up ownership of the machine to the JIT builder.
+    func makeJITTargetMachineBuilder() -> OpaquePointer {
+        // The JIT takes ownership of a fresh machine with the same settings.
+        var t: LLVMTargetRef?
+        _ = LLVMGetTargetFromTriple(target.triple, &t, nil)
+        let m = LLVMCreateTargetMachine(t, target.triple, target.cpu, target.features,
+                                        LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault)
+        return LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(m)!
+    }
+}
+
+/// Reads and frees an LLVMErrorRef.
+func consume(_ err: LLVMErrorRef) -> String {
+    let p = LLVMGetErrorMessage(err)
+    defer { LLVMDisposeErrorMessage(p) }
+    return p.map { String(cString: $0) } ?? "unknown error"
+}

@@ -1,0 +1,185 @@
+import SinterIR
+
+/// Builds the LLVM module of an artifact: embedded weights, one internal function per kernel,
+/// and the exported `NAME_*` C ABI (introspection, context, workspace, run, status).
+struct ModuleEmitter {
+    let program: KernelProgram
+    let prefix: String
+    let ir: IRBuilder
+    let target: Target
+
+    func emit() {
+        ir.functionAttributes = [("target-cpu", target.cpu), ("target-features", target.features)]
+        if target.isX86 { ir.functionAttributes.append(("prefer-vector-width", String(target.vectorWidth * 32))) }
+        let weights = program.constants.enumerated().map { i, t in ir.constantBytes("\(prefix)_weight\(i)", t.bytes) }
+        let kernels = program.kernels.map { KernelEmitter(ir: ir).emit($0) }
+        emitIntrospection()
+        emitContext()
+        emitRun(kernels, weights)
+        emitStatusString()
+    }
+
+    private func i32Function(_ name: String, _ value: Int32) {
+        let f = ir.function("\(prefix)_\(name)", ir.functionType(ir.i32, []), exported: true)
+        ir.begin(f)
+        ir.ret(ir.constI32(value))
+    }
+
+    private func i64Function(_ name: String, _ value: Int) {
+        let f = ir.function("\(prefix)_\(name)", ir.functionType(ir.i64, []), exported: true)
+        ir.begin(f)
+        ir.ret(ir.constI64(value))
+    }
+
+    private func emitIntrospection() {
+        i32Function("abi_version", ABI.version)
+        i32Function("num_inputs", Int32(program.inputs.count))
+        i32Function("num_outputs", Int32(program.outputs.count))
+        i64Function("workspace_size", program.workspaceBytes)
+        i64Function("workspace_align", KernelProgram.workspaceAlignment)
+        // sinter_tensor_info { const char *name; int32_t dtype; int32_t rank; const int64_t *shape; }
+        let infoType = ir.structType([ir.ptr, ir.i32, ir.i32, ir.ptr])
+        for (kind, specs) in [("input", program.inputs), ("output", program.outputs)] {
+            let infos = specs.enumerated().map { i, s -> IRValue in
+                let name = ir.constantCString("\(prefix)_\(kind)\(i)_name", s.name)
+                let shape = ir.constantGlobal("\(prefix)_\(kind)\(i)_shape",
+                                              ir.constArray(ir.i64, s.shape.map { ir.constI64($0) }))
+                return ir.constStruct([name, ir.constI32(s.type.dtype.abiCode), ir.constI32(Int32(s.shape.count)), shape])
+            }
+            let table = ir.constantGlobal("\(prefix)_\(kind)_infos", ir.constArray(infoType, infos))
+            let f = ir.function("\(prefix)_\(kind)_info", ir.functionType(ir.ptr, [ir.i32]), exported: true)
+            ir.begin(f)
+            let ok = ir.appendBlock("ok"), bad = ir.appendBlock("bad")
+            let idx = f.param(0)
+            let inRange = ir.and(ir.icmp(.sge, idx, ir.constI32(0)), ir.icmp(.slt, idx, ir.constI32(Int32(specs.count))))
+            ir.condBr(inRange, ok, bad)
+            ir.position(at: ok)
+            ir.ret(ir.gep(infoType, table, ir.sextI64(idx)))
+            ir.position(at: bad)
+            ir.ret(ir.nullPointer)
+        }
+    }
+
+    /// Context layout: { int32 num_threads; void *workspace }. `create` allocates the context
+    /// and a workspace of workspace_size() bytes used when `run` gets a NULL workspace.
+    private func emitContext() {
+        let malloc = ir.externalFunction("malloc", ir.functionType(ir.ptr, [ir.i64]))
+        let alignedAlloc = ir.externalFunction("aligned_alloc", ir.functionType(ir.ptr, [ir.i64, ir.i64]))
+        let free = ir.externalFunction("free", ir.functionType(ir.void, [ir.ptr]))
+        let ctxType = ir.structType([ir.i32, ir.ptr])
+
+        let create = ir.function("\(prefix)_create", ir.functionType(ir.i32, [ir.ptr, ir.i32]), exported: true)
+        ir.begin(create)
+        let outPtr = create.param(0), threads = create.param(1)
+        let nullOut = ir.appendBlock("null"), go = ir.appendBlock("go")
+        ir.condBr(ir.isNull(outPtr), nullOut, go)
+        ir.position(at: nullOut)
+        ir.ret(ir.constI32(ABI.Status.nullArgument.rawValue))
+        ir.position(at: go)
+        let badThreads = ir.appendBlock("badthreads"), alloc = ir.appendBlock("alloc")
+        ir.condBr(ir.icmp(.slt, threads, ir.constI32(0)), badThreads, alloc)
+        ir.position(at: badThreads)
+        ir.ret(ir.constI32(ABI.Status.invalidArgument.rawValue))
+        ir.position(at: alloc)
+        let ctx = ir.call(malloc, [ir.constI64(16)])
+        let oom = ir.appendBlock("oom"), fill = ir.appendBlock("fill")
+        ir.condBr(ir.isNull(ctx), oom, fill)
+        ir.position(at: oom)
+        ir.ret(ir.constI32(ABI.Status.outOfMemory.rawValue))
+        ir.position(at: fill)
+        // 0 threads means "pick for me"; this slice runs every kernel on the calling thread.
+        let n = ir.select(ir.icmp(.eq, threads, ir.constI32(0)), ir.constI32(1), threads)
+        ir.store(n, ir.structField(ctxType, ctx, 0))
+        let size = (program.workspaceBytes + 63) / 64 * 64
+        if size > 0 {
+            let ws = ir.call(alignedAlloc, [ir.constI64(64), ir.constI64(size)])
+            let wsBad = ir.appendBlock("wsoom"), wsOK = ir.appendBlock("wsok")
+            ir.condBr(ir.isNull(ws), wsBad, wsOK)
+            ir.position(at: wsBad)
+            ir.call(free, [ctx])
+            ir.ret(ir.constI32(ABI.Status.outOfMemory.rawValue))
+            ir.position(at: wsOK)
+            ir.store(ws, ir.structField(ctxType, ctx, 1), align: 8)
+        } else {
+            ir.store(ir.nullPointer, ir.structField(ctxType, ctx, 1), align: 8)
+        }
+        ir.store(ctx, outPtr, align: 8)
+        ir.ret(ir.constI32(ABI.Status.ok.rawValue))
+
+        let destroy = ir.function("\(prefix)_destroy", ir.functionType(ir.void, [ir.ptr]), exported: true)
+        ir.begin(destroy)
+        let d = destroy.param(0)
+        let isNull = ir.appendBlock("null"), release = ir.appendBlock("release")
+        ir.condBr(ir.isNull(d), isNull, release)
+        ir.position(at: isNull)
+        ir.ret()
+        ir.position(at: release)
+        ir.call(free, [ir.load(ir.ptr, ir.structField(ctxType, d, 1), align: 8)])
+        ir.call(free, [d])
+        ir.ret()
+
+        let threadsFn = ir.function("\(prefix)_num_threads", ir.functionType(ir.i32, [ir.ptr]), exported: true)
+        ir.begin(threadsFn)
+        let t = threadsFn.param(0)
+        let tNull = ir.appendBlock("null"), tOK = ir.appendBlock("ok")
+        ir.condBr(ir.isNull(t), tNull, tOK)
+        ir.position(at: tNull)
+        ir.ret(ir.constI32(0))
+        ir.position(at: tOK)
+        ir.ret(ir.load(ir.i32, ir.structField(ctxType, t, 0)))
+    }
+
+    /// `int32 NAME_run(ctx, const void *const *inputs, void *const *outputs, void *workspace)`.
+    private func emitRun(_ kernels: [IRFunction], _ weights: [IRValue]) {
+        let ctxType = ir.structType([ir.i32, ir.ptr])
+        let f = ir.function("\(prefix)_run", ir.functionType(ir.i32, [ir.ptr, ir.ptr, ir.ptr, ir.ptr]), exported: true)
+        ir.begin(f)
+        let ctx = f.param(0), inputs = f.param(1), outputs = f.param(2), wsArg = f.param(3)
+        func fail(_ cond: IRValue, _ status: ABI.Status) {
+            let bad = ir.appendBlock("fail"), ok = ir.appendBlock("ok")
+            ir.condBr(cond, bad, ok)
+            ir.position(at: bad)
+            ir.ret(ir.constI32(status.rawValue))
+            ir.position(at: ok)
+        }
+        fail(ir.isNull(ctx), .nullArgument)
+        if !program.inputs.isEmpty { fail(ir.isNull(inputs), .nullArgument) }
+        fail(ir.isNull(outputs), .nullArgument)
+        let ownWS = ir.load(ir.ptr, ir.structField(ctxType, ctx, 1), align: 8)
+        let ws = ir.select(ir.isNull(wsArg), ownWS, wsArg)
+        if program.workspaceBytes > 0 {
+            fail(ir.isNull(ws), .nullArgument)
+            fail(ir.icmp(.ne, ir.and(ir.ptrtoint(ws), ir.constI64(63)), ir.constI64(0)), .misalignedWorkspace)
+        }
+        let inPtrs = program.inputs.indices.map { ir.load(ir.ptr, ir.gep(ir.ptr, inputs, ir.constI64($0)), align: 8) }
+        let outPtrs = program.outputs.indices.map { ir.load(ir.ptr, ir.gep(ir.ptr, outputs, ir.constI64($0)), align: 8) }
+        for p in inPtrs + outPtrs { fail(ir.isNull(p), .nullArgument) }
+        func address(_ b: Buffer) -> IRValue {
+            switch b {
+            case .input(let i): inPtrs[i]
+            case .output(let i): outPtrs[i]
+            case .workspace(let off): ir.gep(ir.i8, ws, ir.constI64(off))
+            case .constant(let i): weights[i]
+            }
+        }
+        for (k, fn) in zip(program.kernels, kernels) {
+            ir.call(fn, [address(k.result)] + k.operands.map(address))
+        }
+        ir.ret(ir.constI32(ABI.Status.ok.rawValue))
+    }
+
+    private func emitStatusString() {
+        let f = ir.function("\(prefix)_status_string", ir.functionType(ir.ptr, [ir.i32]), exported: true)
+        ir.begin(f)
+        let status = f.param(0)
+        for s in ABI.Status.allCases {
+            let text = ir.constantCString("\(prefix)_status\(s.rawValue)", s.message)
+            let hit = ir.appendBlock("s\(s.rawValue)"), next = ir.appendBlock("n\(s.rawValue)")
+            ir.condBr(ir.icmp(.eq, status, ir.constI32(s.rawValue)), hit, next)
+            ir.position(at: hit)
+            ir.ret(text)
+            ir.position(at: next)
+        }
+        ir.ret(ir.constantCString("\(prefix)_status_unknown", "unknown status code"))
+    }
+}
