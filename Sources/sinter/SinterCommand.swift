@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Sinter
+
+@main
+struct SinterCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sinter",
+        abstract: "Sinter: an ahead-of-time compiler for neural networks on CPUs.",
+        subcommands: [Compile.self, Run.self, Dump.self])
+}
+
+/// Options every subcommand that runs the pipeline shares.
+struct PipelineOptions: ParsableArguments {
+    @Option(name: .customLong("passes"), help: "Comma-separated pass list (default: \(Pipeline.default.joined(separator: ","))).")
+    var passes: String?
+
+    @Option(name: .customLong("shape"), help: ArgumentHelp("Bind a symbolic dimension, e.g. --shape N=4 (repeatable).", valueName: "SYM=SIZE"))
+    var shapes: [String] = []
+
+    @Flag(name: .customLong("print-after-all"), help: "Print the IR after every pass.")
+    var printAfterAll = false
+
+    @Option(name: .customLong("print-after"), help: ArgumentHelp("Print the IR after the named pass (repeatable).", valueName: "PASS"))
+    var printAfter: [String] = []
+
+    @Flag(inversion: .prefixedNo, help: "Verify the IR after each pass.")
+    var verifyEach = true
+
+    func compileOptions() throws(SinterError) -> CompileOptions {
+        var o = CompileOptions()
+        if let passes { o.passes = try Pipeline.parse(passes) }
+        var diags: [Diagnostic] = []
+        for s in shapes {
+            let parts = s.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, let v = Int(parts[1]), v >= 0 else {
+                diags.append(Diagnostic("--shape '\(s)' must look like SYMBOL=SIZE, e.g. N=4"))
+                continue
+            }
+            o.bindings[parts[0]] = v
+        }
+        if !diags.isEmpty { throw SinterError(diags) }
+        o.passManager.printAfterAll = printAfterAll
+        o.passManager.printAfter = Set(printAfter)
+        o.passManager.verifyEach = verifyEach
+        return o
+    }
+}
+
+/// Prints diagnostics to standard error and exits non-zero: one clear message, no trace.
+func reportAndExit(_ error: SinterError) -> ExitCode {
+    for d in error.diagnostics { FileHandle.standardError.write(Data((d.description + "\n").utf8)) }
+    return ExitCode(1)
+}
