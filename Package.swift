@@ -25,11 +25,14 @@ let package = Package(
         .executableTarget(
             name: "sinter",
             dependencies: ["Sinter", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "SinterIRTests", dependencies: ["SinterIR"], resources: [.copy("Golden")]),
-        .testTarget(name: "SinterPassesTests", dependencies: ["SinterPasses"]),
-        .testTarget(name: "SinterCodegenTests", dependencies: ["SinterCodegen"]),
-        .testTarget(name: "SinterTests", dependencies: ["Sinter"]),
-        .testTarget(name: "sinterTests", dependencies: ["Sinter"]),
+        // Helpers shared by the test targets (paths, subprocesses, the numpy reference).
+        .target(name: "SinterTestSupport", dependencies: ["SinterIR"], path: "Tests/SinterTestSupport",
+                exclude: ["numpy_reference.py"]),
+        .testTarget(name: "SinterIRTests", dependencies: ["SinterIR", "SinterTestSupport"], exclude: ["Golden"]),
+        .testTarget(name: "SinterPassesTests", dependencies: ["SinterPasses", "SinterTestSupport"]),
+        .testTarget(name: "SinterCodegenTests", dependencies: ["SinterCodegen", "SinterTestSupport"]),
+        .testTarget(name: "SinterTests", dependencies: ["Sinter", "SinterTestSupport"]),
+        .testTarget(name: "sinterTests", dependencies: ["Sinter", "SinterTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
