@@ -34,6 +34,18 @@ public struct Node: Hashable, Sendable {
     public var payload: ConstantPayload?
     public var location: SourceLocation
 
+    /// Equality and hashing ignore `location`: two graphs are equal when they compute the
+    /// same thing, wherever they were read from.
+    public static func == (a: Node, b: Node) -> Bool {
+        a.op == b.op && a.operands == b.operands && a.results == b.results && a.attributes == b.attributes && a.payload == b.payload
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(op)
+        h.combine(operands)
+        h.combine(results)
+    }
+
     public init(op: Op, operands: [ValueID], results: [ValueID], attributes: Attributes = Attributes(),
                 payload: ConstantPayload? = nil, location: SourceLocation = .unknown) {
         self.op = op
@@ -62,6 +74,15 @@ public struct Graph: Hashable, Sendable {
     public var location: SourceLocation = .unknown
 
     public init(name: String) { self.name = name }
+
+    public static func == (a: Graph, b: Graph) -> Bool {
+        a.name == b.name && a.values == b.values && a.inputs == b.inputs && a.outputs == b.outputs && a.nodes == b.nodes
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(name)
+        h.combine(nodes)
+    }
 
     public subscript(v: ValueID) -> ValueInfo {
         get { values[v.index] }

@@ -6,8 +6,11 @@ import SinterIR
 struct KernelEmitter {
     let ir: IRBuilder
 
+    /// Kernels stay separate functions (`noinline`): one function per group, as reports,
+    /// profiles and tests count them.
     func emit(_ k: Kernel) -> IRFunction {
-        let f = ir.function(k.name, ir.functionType(ir.void, Array(repeating: ir.ptr, count: 1 + k.operands.count)), exported: false)
+        let f = ir.function(k.name, ir.functionType(ir.void, Array(repeating: ir.ptr, count: 1 + k.operands.count)),
+                            exported: false, noinline: true)
         ir.begin(f)
         let out = f.param(0)
         let ins = (0..<k.operands.count).map { f.param($0 + 1) }

@@ -144,7 +144,7 @@ final class IRBuilder {
 
     /// Declares a function. `exported` functions keep external linkage; everything else is
     /// internal so that the artifact exports only the prefixed API.
-    func function(_ name: String, _ type: IRType, exported: Bool) -> IRFunction {
+    func function(_ name: String, _ type: IRType, exported: Bool, noinline: Bool = false) -> IRFunction {
         let f = LLVMAddFunction(module, name, type.ref)!
         LLVMSetLinkage(f, exported ? LLVMExternalLinkage : LLVMInternalLinkage)
         if exported { LLVMSetVisibility(f, LLVMDefaultVisibility) }
@@ -154,6 +154,10 @@ final class IRBuilder {
         }
         let nounwind = LLVMCreateEnumAttribute(context, LLVMGetEnumAttributeKindForName("nounwind", 8), 0)
         LLVMAddAttributeAtIndex(f, LLVMAttributeIndex(bitPattern: -1), nounwind)
+        if noinline {
+            let a = LLVMCreateEnumAttribute(context, LLVMGetEnumAttributeKindForName("noinline", 8), 0)
+            LLVMAddAttributeAtIndex(f, LLVMAttributeIndex(bitPattern: -1), a)
+        }
         return IRFunction(ref: f, type: type)
     }
 

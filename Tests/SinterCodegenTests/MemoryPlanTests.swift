@@ -1,0 +1,33 @@
+import SinterCodegen
+import SinterIR
+import SinterPasses
+import Testing
+
+struct MemoryPlanTests {
+    /// A 4-op chain: liveness lets the arena reuse memory, so it is smaller than the sum of
+    /// the intermediates, and the workspace the artifact asks for is that arena.
+    @Test func arenaIsSmallerThanSumOfIntermediates() throws {
+        var b = GraphBuilder(name: "chain")
+        let x = try b.input("x", TensorType(.f32, [64, 64]))
+        var v = x
+        for op in [Op.relu, .exp, .neg, .tanh] { v = try b.unary(op, v) }
+        let y = try b.unary(.abs, v)
+        b.output(y)
+        var g = b.graph
+        let ctx = PassContext()
+        _ = try PlanMemory().run(&g, ctx)
+        let plan = try #require(ctx.memoryPlan)
+        #expect(plan.intermediateBytes == 4 * 64 * 64 * 4)
+        #expect(plan.arenaBytes == 2 * 64 * 64 * 4, "two buffers suffice for a chain, got \(plan.arenaBytes)")
+        #expect(plan.arenaBytes < plan.intermediateBytes)
+        // No two simultaneously live values overlap.
+        let ids = plan.offsets.keys.sorted()
+        for (i, a) in ids.enumerated() {
+            for b in ids[(i + 1)...] where abs(a.index - b.index) <= 1 {
+                let (oa, ob) = (plan.offsets[a]!, plan.offsets[b]!)
+                #expect(oa + plan.sizes[a]! <= ob || ob + plan.sizes[b]! <= oa)
+            }
+        }
+        #expect(try lowered(b.graph).workspaceBytes == plan.arenaBytes)
+    }
+}
