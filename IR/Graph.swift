@@ -75,8 +75,13 @@ public struct Graph: Hashable, Sendable {
 
     public init(name: String) { self.name = name }
 
+    /// Structural equality: value numbering does not matter (a builder and the parser may
+    /// number the same graph differently), so both sides are compared in canonical order.
     public static func == (a: Graph, b: Graph) -> Bool {
-        a.name == b.name && a.values == b.values && a.inputs == b.inputs && a.outputs == b.outputs && a.nodes == b.nodes
+        var x = a, y = b
+        x.compact()
+        y.compact()
+        return x.name == y.name && x.values == y.values && x.inputs == y.inputs && x.outputs == y.outputs && x.nodes == y.nodes
     }
 
     public func hash(into h: inout Hasher) {
