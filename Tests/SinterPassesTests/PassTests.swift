@@ -1,0 +1,147 @@
+import SinterIR
+import SinterPasses
+import Testing
+
+/// Passes are tested in IR text: input graph, pipeline, expected output graph.
+struct PassTests {
+    func run(_ passes: [String], _ input: String, bindings: [String: Int] = [:]) throws -> (String, PassContext) {
+        var g = try Parser.parse(input, path: "in.sir")
+        let ctx = PassContext(bindings: bindings)
+        var pm = PassManager(dump: { _ in })
+        try pm.run(passes, on: &g, context: ctx)
+        return (Printer.print(g), ctx)
+    }
+
+    @Test func dceRemovesUnusedNodes() throws {
+        let (out, _) = try run(["dce"], """
+        graph @g(%x: f32[4]) -> (%y: f32[4]) {
+          %unused = exp %x : f32[4]
+          %dead2 = neg %unused : f32[4]
+          %y = relu %x : f32[4]
+        }
+        """)
+        #expect(out == """
+        graph @g(%x: f32[4]) -> (%y: f32[4]) {
+          %y = relu %x : f32[4]
+        }
+
+        """)
+    }
+
+    @Test func dceKeepsEverythingLive() throws {
+        let text = """
+        graph @g(%x: f32[4]) -> (%y: f32[4]) {
+          %a = exp %x : f32[4]
+          %y = add %a, %x : f32[4]
+        }
+
+        """
+        #expect(try run(["dce"], text).0 == text)
+    }
+
+    @Test func foldConstantsEvaluatesSchemaExpressions() throws {
+        let (out, _) = try run(["fold-constants", "dce"], """
+        graph @g(%x: f32[2]) -> (%y: f32[2]) {
+          %a = constant dense<[1.0, 4.0]> : f32[2]
+          %b = constant dense<2.0> : f32[2]
+          %c = mul %a, %b : f32[2]
+          %d = sqrt %c : f32[2]
+          %e = reshape %d {shape = [2, 1]} : f32[2,1]
+          %f = transpose %e : f32[1,2]
+          %g = reshape %f {shape = [2]} : f32[2]
+          %y = add %x, %g : f32[2]
+        }
+        """)
+        #expect(out == """
+        graph @g(%x: f32[2]) -> (%y: f32[2]) {
+          %g = constant dense<[1.4142135, 2.828427]> : f32[2]
+          %y = add %x, %g : f32[2]
+        }
+
+        """)
+    }
+
+    @Test func foldConstantsLeavesNonConstantsAndRespectsTheLimit() throws {
+        let text = """
+        graph @g(%x: f32[3]) -> (%y: f32[3]) {
+          %a = constant dense<[1.0, 2.0, 3.0]> : f32[3]
+          %b = exp %a : f32[3]
+          %y = add %x, %b : f32[3]
+        }
+
+        """
+        var g = try Parser.parse(text)
+        let ctx = PassContext(foldLimit: 2)
+        #expect(try FoldConstants().run(&g, ctx) == false)
+        #expect(Printer.print(g) == text)
+    }
+
+    @Test func inferShapesBindsSymbols() throws {
+        let (out, _) = try run(["infer-shapes"], """
+        graph @g(%x: f32[N,8], %w: f32[8,3]) -> (%y: f32[N,3]) {
+          %0 = matmul %x, %w : f32[N,3]
+          %y = softmax %0 : f32[N,3]
+        }
+        """, bindings: ["N": 5])
+        #expect(out == """
+        graph @g(%x: f32[5,8], %w: f32[8,3]) -> (%y: f32[5,3]) {
+          %0 = matmul %x, %w : f32[5,3]
+          %y = softmax %0 : f32[5,3]
+        }
+
+        """)
+    }
+
+    @Test func planMemoryNeedsStaticShapes() throws {
+        do {
+            _ = try run(["plan-memory"], """
+            graph @g(%x: f32[N,8]) -> (%y: f32[N,8]) {
+              %0 = exp %x : f32[N,8]
+              %y = relu %0 : f32[N,8]
+            }
+            """)
+            Issue.record("expected an error")
+        } catch {
+            #expect((error as? SinterError)?.diagnostics.map(\.description) == ["in.sir:2:8: error: '%0' has symbolic type f32[N,8]; bind N with --shape"])
+        }
+    }
+
+    @Test func passManagerPrintsAfterRequestedPassesAndVerifies() throws {
+        var dumps: [String] = []
+        var pm = PassManager(dump: { dumps.append($0) })
+        pm.options.printAfter = ["dce"]
+        var g = try Parser.parse("""
+        graph @g(%x: f32[4]) -> (%y: f32[4]) {
+          %u = exp %x : f32[4]
+          %y = relu %x : f32[4]
+        }
+        """)
+        try pm.run(Pipeline.default, on: &g, context: PassContext())
+        #expect(dumps.count == 1)
+        #expect(dumps.first?.hasPrefix("// ----- IR after dce -----\ngraph @g") == true)
+        #expect(pm.timings.map(\.pass) == Pipeline.default)
+
+        pm.options.printAfter = ["no-such-pass"]
+        #expect(throws: SinterError.self) { try pm.run(["dce"], on: &g, context: PassContext()) }
+        #expect(throws: SinterError.self) { try Pipeline.parse("dce,bogus,also-bogus") }
+    }
+
+    @Test func dumpAfterPlanMemoryShowsOffsets() throws {
+        var dumps: [String] = []
+        var pm = PassManager(dump: { dumps.append($0) })
+        pm.options.printAfterAll = true
+        var g = try Parser.parse("""
+        graph @g(%x: f32[16]) -> (%y: f32[16]) {
+          %a = exp %x : f32[16]
+          %b = neg %a : f32[16]
+          %y = relu %b : f32[16]
+        }
+        """)
+        try pm.run(Pipeline.default, on: &g, context: PassContext())
+        #expect(dumps.count == Pipeline.default.count)
+        let last = dumps.last ?? ""
+        #expect(last.contains("// workspace: 128 bytes"), "\(last)")
+        #expect(last.contains("%a = exp %x : f32[16]  // %a @ 0"))
+        #expect(last.contains("%b = neg %a : f32[16]  // %b @ 64"))
+    }
+}
