@@ -1,0 +1,121 @@
+import Foundation
+import Sinter
+import SinterTestSupport
+import Testing
+
+/// The CLI as a user meets it: bad input gives exit code ≠ 0 and one clear, located message.
+struct CLITests {
+    let sinter = Support.sinterExecutable
+    let mlp = Support.root.appendingPathComponent("Examples/mlp/mlp.sir").path
+    let input = Support.root.appendingPathComponent("Examples/mlp/input.npy").path
+
+    func write(_ text: String, _ name: String, in dir: URL) throws -> String {
+        let url = dir.appendingPathComponent(name)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    @Test(arguments: ["compile", "run", "dump"])
+    func helpWorks(_ sub: String) throws {
+        let r = try Support.run(sinter, [sub, "--help"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("USAGE: sinter \(sub)"))
+    }
+
+    @Test func missingModelFile() throws {
+        let r = try Support.run(sinter, ["run", "/nonexistent/model.sir", "--input", "x=a.npy"])
+        #expect(r.status != 0)
+        #expect(r.stderr == "error: no such file: '/nonexistent/model.sir'\n")
+    }
+
+    @Test func parseErrorHasLocation() throws {
+        let dir = try Support.temporaryDirectory("cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bad = try write("graph @g(%x: f32[4]) -> (%y: f32[4]) {\n  %y = relu %z : f32[4]\n}\n", "bad.sir", in: dir)
+        let r = try Support.run(sinter, ["compile", bad, "-o", dir.appendingPathComponent("x.so").path])
+        #expect(r.status != 0)
+        #expect(r.stderr == "\(bad):2:13: error: use of undefined value '%z'\n")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.so").path))
+    }
+
+    @Test func malformedNpy() throws {
+        let dir = try Support.temporaryDirectory("cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let junk = dir.appendingPathComponent("junk.npy")
+        try Data("this is not numpy".utf8).write(to: junk)
+        let r = try Support.run(sinter, ["run", mlp, "--input", "x=\(junk.path)"])
+        #expect(r.status != 0)
+        #expect(r.stderr == "error: \(junk.path): malformed .npy file: missing the \\x93NUMPY magic\n")
+        // Truncated data after a valid header.
+        var bytes = Npy.encode(TensorData([Float](repeating: 1, count: 256), shape: [4, 64]))
+        bytes.removeLast(10)
+        try Data(bytes).write(to: junk)
+        let t = try Support.run(sinter, ["run", mlp, "--input", "x=\(junk.path)"])
+        #expect(t.status != 0)
+        #expect(t.stderr.contains("expected 1024 data bytes for shape [4, 64] of f32, found 1014"), "\(t.stderr)")
+    }
+
+    @Test func wrongInputShapeAndDtype() throws {
+        let dir = try Support.temporaryDirectory("cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let shape = dir.appendingPathComponent("shape.npy")
+        try Support.writeNpy(TensorData([Float](repeating: 0, count: 3 * 64), shape: [3, 64]), to: shape)
+        let r = try Support.run(sinter, ["run", mlp, "--input", "x=\(shape.path)"])
+        #expect(r.status != 0)
+        #expect(r.stderr == "error: input 'x' from '\(shape.path)' is f32[3,64] but the model expects f32[4,64]\n")
+
+        let dtype = dir.appendingPathComponent("dtype.npy")
+        try Support.writeNpy(TensorData(dtype: .f64, shape: [4, 64], values: [Double](repeating: 0, count: 256)), to: dtype)
+        let d = try Support.run(sinter, ["run", mlp, "--input", "x=\(dtype.path)"])
+        #expect(d.status != 0)
+        #expect(d.stderr == "error: input 'x' from '\(dtype.path)' is f64[4,64] but the model expects f32[4,64]\n")
+    }
+
+    @Test func missingAndUnknownInputsAreAllReported() throws {
+        let r = try Support.run(sinter, ["run", mlp, "--input", "nope=\(input)"])
+        #expect(r.status != 0)
+        #expect(r.stderr == "error: --input 'nope': the model has no input of that name (inputs: x)\nerror: missing --input x=FILE.npy\n")
+    }
+
+    @Test func outputNamesCannotLeaveTheOutputFolder() throws {
+        let dir = try Support.temporaryDirectory("cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try write("""
+        graph @g(%x: f32[4]) -> (%"../../escaped": f32[4], %"/tmp/abs": f32[4]) {
+          %"../../escaped" = relu %x : f32[4]
+          %"/tmp/abs" = neg %x : f32[4]
+        }
+        """, "m.sir", in: dir)
+        let x = dir.appendingPathComponent("x.npy")
+        try Support.writeNpy(TensorData([1, -2, 3, -4], shape: [4]), to: x)
+        let outDir = dir.appendingPathComponent("a/b/out")
+        let r = try Support.run(sinter, ["run", model, "--input", "x=\(x.path)", "--output-dir", outDir.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let written = try FileManager.default.contentsOfDirectory(atPath: outDir.path).sorted()
+        #expect(written == ["_._.._escaped.npy", "_tmp_abs.npy"])
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("a/escaped.npy").path))
+        let relu = try Support.readNpy(outDir.appendingPathComponent("_._.._escaped.npy"))
+        #expect(relu.floats == [1, 0, 3, 0])
+    }
+
+    @Test func symbolicBatchNeedsABinding() throws {
+        let dir = try Support.temporaryDirectory("cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try write("graph @g(%x: f32[N,4]) -> (%y: f32[N,4]) {\n  %y = relu %x : f32[N,4]\n}\n", "m.sir", in: dir)
+        let r = try Support.run(sinter, ["compile", model, "-o", dir.appendingPathComponent("m.so").path])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("input '%x' has symbolic type f32[N,4]: bind N with --shape NAME=VALUE"), "\(r.stderr)")
+        let ok = try Support.run(sinter, ["compile", model, "--shape", "N=3", "--emit", "header", "-o", dir.appendingPathComponent("m.h").path])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(try String(contentsOf: dir.appendingPathComponent("m.h"), encoding: .utf8).contains("input  0: \"x\" f32[3,4]"))
+    }
+
+    @Test func dumpPrintsAfterEachPass() throws {
+        let r = try Support.run(sinter, ["dump", mlp, "--print-after-all"])
+        #expect(r.status == 0)
+        for pass in Pipeline.default { #expect(r.stdout.contains("// ----- IR after \(pass)")) }
+        let bad = try Support.run(sinter, ["dump", mlp, "--passes", "dce,nope"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.hasPrefix("error: unknown pass 'nope' (known passes: "))
+    }
+}
