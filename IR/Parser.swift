@@ -39,7 +39,15 @@ public struct Parser {
 
     private var tok: Token { tokens[i] }
     private var loc: SourceLocation { lexer.location(tok.line, tok.column) }
-    private func describe(_ t: Token) -> String { t.kind == .eof ? "end of file" : "'\(t.text)'" }
+    private func describe(_ t: Token) -> String {
+        switch t.kind {
+        case .eof: "end of file"
+        case .value: "'\(sigil("%", t.text))'"
+        case .global: "'\(sigil("@", t.text))'"
+        case .string: "'\(quoteString(t.text))'"
+        case .ident, .number, .punct: "'\(t.text)'"
+        }
+    }
 
     private mutating func next() -> Token {
         let t = tokens[i]
@@ -232,6 +240,8 @@ public struct Parser {
                 if let v = Int(t) { value = .int(v) } else if let v = Self.parseDouble(t) { value = .float(v) } else {
                     throw SinterError("bad number '\(t)'", at: l)
                 }
+            } else if tok.kind == .ident && (tok.text == "nan" || tok.text == "inf") {
+                value = .float(next().text == "nan" ? .nan : .infinity)
             } else if tok.kind == .ident && (tok.text == "true" || tok.text == "false") {
                 value = .bool(next().text == "true")
             } else if tok.kind == .string {

@@ -43,12 +43,14 @@ public enum Verifier {
                 diags.append(Diagnostic("'\(opName)' has \(s.resultCount) result(s), got \(node.results.count)", at: loc))
                 continue
             }
-            diags += checkAttributes(node, s)
+            let attributeProblems = checkAttributes(node, s)
+            diags += attributeProblems
             if s.traits.contains(.payload) != (node.payload != nil) {
                 diags.append(Diagnostic(node.payload == nil ? "'\(opName)' needs a value" : "'\(opName)' takes no value", at: loc))
                 continue
             }
-            guard operandsOK else { continue }
+            // The shape rule would only repeat attribute problems (or guess past them).
+            guard operandsOK, attributeProblems.isEmpty else { continue }
             let operandTypes = node.operands.map(g.type(of:))
             if let bad = operandTypes.first(where: { !s.dtypes.allows($0.dtype) }) {
                 diags.append(Diagnostic("'\(opName)' needs \(s.dtypes.phrase), got \(bad.dtype.rawValue)", at: loc))

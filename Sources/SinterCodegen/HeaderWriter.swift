@@ -59,12 +59,14 @@ public enum HeaderWriter {
         const sinter_tensor_info *\(prefix)_input_info(int32_t index);   /* NULL if out of range */
         const sinter_tensor_info *\(prefix)_output_info(int32_t index);  /* NULL if out of range */
 
-        /* Workspace: the caller may provide workspace_size() bytes aligned to workspace_align(). */
+        /* Workspace: the caller may provide workspace_size() bytes (a multiple of the
+           alignment) aligned to workspace_align(). */
         int64_t \(prefix)_workspace_size(void);
         int64_t \(prefix)_workspace_align(void);
 
         /* A context holds the thread setting and a workspace for calls that pass none.
-           num_threads: 0 = default, 1 = run on the calling thread only. */
+           num_threads >= 0 (0 = default) is recorded; this version of Sinter runs every
+           kernel on the calling thread and starts no threads. */
         int32_t \(prefix)_create(\(prefix)_context **out, int32_t num_threads);
         void \(prefix)_destroy(\(prefix)_context *ctx);
         int32_t \(prefix)_num_threads(const \(prefix)_context *ctx);

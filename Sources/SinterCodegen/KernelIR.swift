@@ -1,4 +1,5 @@
 import SinterIR
+import SinterPasses
 
 typealias CodegenError = SinterError
 
@@ -63,5 +64,10 @@ public struct KernelProgram: Sendable {
     public var constants: [TensorData]
     public var kernels: [Kernel]
     public var workspaceBytes: Int
-    public static let workspaceAlignment = 64
+    public static let workspaceAlignment = MemoryPlan.alignment
+    /// What `NAME_workspace_size()` reports: the arena rounded up to the alignment, so the
+    /// value can go straight to C11 `aligned_alloc`.
+    public var workspaceSize: Int {
+        (workspaceBytes + Self.workspaceAlignment - 1) / Self.workspaceAlignment * Self.workspaceAlignment
+    }
 }

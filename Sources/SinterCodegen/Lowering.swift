@@ -94,7 +94,8 @@ public enum Lowering {
         case .transpose:
             let perm = node.attributes.ints("perm") ?? Array((0..<inShapes[0].count).reversed())
             let inStrides = contiguousStrides(inShapes[0])
-            return .transpose(shape: outShape, inStrides: perm.map { inStrides[$0] }, elementBytes: 4)
+            return .transpose(shape: outShape, inStrides: perm.map { inStrides[$0] },
+                              elementBytes: g.type(of: node.results[0]).dtype.byteSize)
         case .softmax:
             let shape = inShapes[0]
             let raw = node.attribute("axis").flatMap { if case .int(let a) = $0 { a } else { nil } } ?? -1

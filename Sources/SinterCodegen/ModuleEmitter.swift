@@ -35,7 +35,7 @@ struct ModuleEmitter {
         i32Function("abi_version", ABI.version)
         i32Function("num_inputs", Int32(program.inputs.count))
         i32Function("num_outputs", Int32(program.outputs.count))
-        i64Function("workspace_size", program.workspaceBytes)
+        i64Function("workspace_size", program.workspaceSize)
         i64Function("workspace_align", KernelProgram.workspaceAlignment)
         // sinter_tensor_info { const char *name; int32_t dtype; int32_t rank; const int64_t *shape; }
         let infoType = ir.structType([ir.ptr, ir.i32, ir.i32, ir.ptr])
@@ -87,12 +87,13 @@ struct ModuleEmitter {
         ir.position(at: oom)
         ir.ret(ir.constI32(ABI.Status.outOfMemory.rawValue))
         ir.position(at: fill)
-        // 0 threads means "pick for me"; this slice runs every kernel on the calling thread.
+        // 0 means "pick for me". The count is recorded; this version runs every kernel on the
+        // calling thread (the thread pool is future work).
         let n = ir.select(ir.icmp(.eq, threads, ir.constI32(0)), ir.constI32(1), threads)
         ir.store(n, ir.structField(ctxType, ctx, 0))
-        let size = (program.workspaceBytes + 63) / 64 * 64
+        let size = program.workspaceSize
         if size > 0 {
-            let ws = ir.call(alignedAlloc, [ir.constI64(64), ir.constI64(size)])
+            let ws = ir.call(alignedAlloc, [ir.constI64(KernelProgram.workspaceAlignment), ir.constI64(size)])
             let wsBad = ir.appendBlock("wsoom"), wsOK = ir.appendBlock("wsok")
             ir.condBr(ir.isNull(ws), wsBad, wsOK)
             ir.position(at: wsBad)
@@ -149,7 +150,8 @@ struct ModuleEmitter {
         let ws = ir.select(ir.isNull(wsArg), ownWS, wsArg)
         if program.workspaceBytes > 0 {
             fail(ir.isNull(ws), .nullArgument)
-            fail(ir.icmp(.ne, ir.and(ir.ptrtoint(ws), ir.constI64(63)), ir.constI64(0)), .misalignedWorkspace)
+            let mask = ir.constI64(KernelProgram.workspaceAlignment - 1)
+            fail(ir.icmp(.ne, ir.and(ir.ptrtoint(ws), mask), ir.constI64(0)), .misalignedWorkspace)
         }
         let inPtrs = program.inputs.indices.map { ir.load(ir.ptr, ir.gep(ir.ptr, inputs, ir.constI64($0)), align: 8) }
         let outPtrs = program.outputs.indices.map { ir.load(ir.ptr, ir.gep(ir.ptr, outputs, ir.constI64($0)), align: 8) }
