@@ -19,6 +19,8 @@ struct ModuleEmitter {
         emitStatusString()
     }
 
+    private func status(_ s: ABI.Status) -> IRValue { ir.constI32(s.rawValue) }
+
     private func i32Function(_ name: String, _ value: Int32) {
         let f = ir.function("\(prefix)_\(name)", ir.functionType(ir.i32, []), exported: true)
         ir.begin(f)
@@ -71,22 +73,10 @@ struct ModuleEmitter {
         let create = ir.function("\(prefix)_create", ir.functionType(ir.i32, [ir.ptr, ir.i32]), exported: true)
         ir.begin(create)
         let outPtr = create.param(0), threads = create.param(1)
-        let nullOut = ir.appendBlock("null"), go = ir.appendBlock("go")
-        ir.condBr(ir.isNull(outPtr), nullOut, go)
-        ir.position(at: nullOut)
-        ir.ret(ir.constI32(ABI.Status.nullArgument.rawValue))
-        ir.position(at: go)
-        let badThreads = ir.appendBlock("badthreads"), alloc = ir.appendBlock("alloc")
-        ir.condBr(ir.icmp(.slt, threads, ir.constI32(0)), badThreads, alloc)
-        ir.position(at: badThreads)
-        ir.ret(ir.constI32(ABI.Status.invalidArgument.rawValue))
-        ir.position(at: alloc)
+        ir.returnIf(ir.isNull(outPtr), status(.nullArgument))
+        ir.returnIf(ir.icmp(.slt, threads, ir.constI32(0)), status(.invalidArgument))
         let ctx = ir.call(malloc, [ir.constI64(16)])
-        let oom = ir.appendBlock("oom"), fill = ir.appendBlock("fill")
-        ir.condBr(ir.isNull(ctx), oom, fill)
-        ir.position(at: oom)
-        ir.ret(ir.constI32(ABI.Status.outOfMemory.rawValue))
-        ir.position(at: fill)
+        ir.returnIf(ir.isNull(ctx), status(.outOfMemory))
         // 0 means "pick for me". The count is recorded; this version runs every kernel on the
         // calling thread (the thread pool is future work).
         let n = ir.select(ir.icmp(.eq, threads, ir.constI32(0)), ir.constI32(1), threads)
@@ -98,7 +88,7 @@ struct ModuleEmitter {
             ir.condBr(ir.isNull(ws), wsBad, wsOK)
             ir.position(at: wsBad)
             ir.call(free, [ctx])
-            ir.ret(ir.constI32(ABI.Status.outOfMemory.rawValue))
+            ir.ret(status(.outOfMemory))
             ir.position(at: wsOK)
             ir.store(ws, ir.structField(ctxType, ctx, 1), align: 8)
         } else {
@@ -110,11 +100,7 @@ struct ModuleEmitter {
         let destroy = ir.function("\(prefix)_destroy", ir.functionType(ir.void, [ir.ptr]), exported: true)
         ir.begin(destroy)
         let d = destroy.param(0)
-        let isNull = ir.appendBlock("null"), release = ir.appendBlock("release")
-        ir.condBr(ir.isNull(d), isNull, release)
-        ir.position(at: isNull)
-        ir.ret()
-        ir.position(at: release)
+        ir.returnIf(ir.isNull(d), nil)
         ir.call(free, [ir.load(ir.ptr, ir.structField(ctxType, d, 1), align: 8)])
         ir.call(free, [d])
         ir.ret()
@@ -122,11 +108,7 @@ struct ModuleEmitter {
         let threadsFn = ir.function("\(prefix)_num_threads", ir.functionType(ir.i32, [ir.ptr]), exported: true)
         ir.begin(threadsFn)
         let t = threadsFn.param(0)
-        let tNull = ir.appendBlock("null"), tOK = ir.appendBlock("ok")
-        ir.condBr(ir.isNull(t), tNull, tOK)
-        ir.position(at: tNull)
-        ir.ret(ir.constI32(0))
-        ir.position(at: tOK)
+        ir.returnIf(ir.isNull(t), ir.constI32(0))
         ir.ret(ir.load(ir.i32, ir.structField(ctxType, t, 0)))
     }
 
@@ -136,13 +118,7 @@ struct ModuleEmitter {
         let f = ir.function("\(prefix)_run", ir.functionType(ir.i32, [ir.ptr, ir.ptr, ir.ptr, ir.ptr]), exported: true)
         ir.begin(f)
         let ctx = f.param(0), inputs = f.param(1), outputs = f.param(2), wsArg = f.param(3)
-        func fail(_ cond: IRValue, _ status: ABI.Status) {
-            let bad = ir.appendBlock("fail"), ok = ir.appendBlock("ok")
-            ir.condBr(cond, bad, ok)
-            ir.position(at: bad)
-            ir.ret(ir.constI32(status.rawValue))
-            ir.position(at: ok)
-        }
+        func fail(_ cond: IRValue, _ s: ABI.Status) { ir.returnIf(cond, status(s)) }
         fail(ir.isNull(ctx), .nullArgument)
         if !program.inputs.isEmpty { fail(ir.isNull(inputs), .nullArgument) }
         fail(ir.isNull(outputs), .nullArgument)

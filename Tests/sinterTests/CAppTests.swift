@@ -65,3 +65,68 @@ struct CAppTests {
         #expect(cxx.status == 0, "\(cxx.stderr)")
     }
 }
+
+/// The C ABI's error paths and workspace contract, exercised from C.
+struct CABIContractTests {
+    static let program = """
+    #include <stdio.h>
+    #include <stdlib.h>
+    #include <string.h>
+    #include "mlp.h"
+    #define CHECK(c) do { if (!(c)) { printf("FAIL line %d: %s\\n", __LINE__, #c); return 1; } } while (0)
+    int main(void) {
+        static float x[256], y1[40], y2[40];
+        for (int i = 0; i < 256; i++) x[i] = (float)((i * 37) % 17) / 8.0f - 1.0f;
+        CHECK(mlp_abi_version() == SINTER_ABI_VERSION);
+        CHECK(mlp_num_inputs() == 1 && mlp_num_outputs() == 1);
+        CHECK(mlp_input_info(1) == NULL && mlp_input_info(-1) == NULL && mlp_output_info(1) == NULL);
+        CHECK(strcmp(mlp_input_info(0)->name, "x") == 0 && mlp_input_info(0)->dtype == SINTER_F32);
+        CHECK(mlp_output_info(0)->rank == 2 && mlp_output_info(0)->shape[1] == 10);
+        CHECK(mlp_workspace_align() == 64 && mlp_workspace_size() % 64 == 0 && mlp_workspace_size() > 0);
+        CHECK(mlp_create(NULL, 1) == SINTER_ERR_NULL_ARGUMENT);
+        mlp_context *ctx = NULL;
+        CHECK(mlp_create(&ctx, -1) == SINTER_ERR_INVALID_ARGUMENT && ctx == NULL);
+        CHECK(mlp_create(&ctx, 0) == SINTER_OK && ctx != NULL && mlp_num_threads(ctx) == 1);
+        const void *in[1] = { x };
+        void *out1[1] = { y1 }, *out2[1] = { y2 }, *nullout[1] = { NULL };
+        CHECK(mlp_run(NULL, in, out1, NULL) == SINTER_ERR_NULL_ARGUMENT);
+        CHECK(mlp_run(ctx, NULL, out1, NULL) == SINTER_ERR_NULL_ARGUMENT);
+        CHECK(mlp_run(ctx, in, nullout, NULL) == SINTER_ERR_NULL_ARGUMENT);
+        size_t size = (size_t)mlp_workspace_size();
+        unsigned char *ws = aligned_alloc(64, size + 64);
+        CHECK(mlp_run(ctx, in, out1, ws + 4) == SINTER_ERR_MISALIGNED_WORKSPACE);
+        CHECK(mlp_run(ctx, in, out1, NULL) == SINTER_OK);       /* the context's workspace */
+        memset(ws, 0xFF, size + 64);                             /* garbage must not matter */
+        CHECK(mlp_run(ctx, in, out2, ws) == SINTER_OK);         /* the caller's workspace */
+        CHECK(memcmp(y1, y2, sizeof y1) == 0);
+        float sum = 0; for (int i = 0; i < 10; i++) sum += y1[i];
+        CHECK(sum > 0.999f && sum < 1.001f);
+        CHECK(strcmp(mlp_status_string(SINTER_OK), "ok") == 0);
+        CHECK(strstr(mlp_status_string(SINTER_ERR_MISALIGNED_WORKSPACE), "aligned") != NULL);
+        CHECK(strcmp(mlp_status_string(12345), "unknown status code") == 0);
+        mlp_destroy(ctx);
+        mlp_destroy(NULL);
+        free(ws);
+        printf("ok\\n");
+        return 0;
+    }
+    """
+
+    @Test func errorPathsAndWorkspaces() throws {
+        let dir = try Support.temporaryDirectory("abi")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = Support.root.appendingPathComponent("Examples/mlp/mlp.sir").path
+        for args in [["-o", dir.appendingPathComponent("libmlp.so").path], ["--emit", "header", "-o", dir.appendingPathComponent("mlp.h").path]] {
+            let r = try Support.run(Support.sinterExecutable, ["compile", model] + args)
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let src = dir.appendingPathComponent("abi.c")
+        try Self.program.write(to: src, atomically: true, encoding: .utf8)
+        let exe = dir.appendingPathComponent("abi").path
+        let cc = try Support.run("cc", ["-std=c11", "-Wall", "-Werror", "-I", dir.path, "-o", exe, src.path,
+                                        "-L", dir.path, "-lmlp", "-Wl,-rpath,\(dir.path)"])
+        #expect(cc.status == 0, "\(cc.stderr)")
+        let r = try Support.run(exe, [])
+        #expect(r.status == 0 && r.stdout == "ok\n", "\(r.stdout)\(r.stderr)")
+    }
+}

@@ -191,21 +191,19 @@ final class IRBuilder {
 
     /// `for (i = start; i < end; i += step) body(i)` with an i64 induction variable.
     func forLoop(_ start: IRValue, _ end: IRValue, step: Int = 1, _ name: String = "i", body: (IRValue) -> Void) {
-        let pre = insertBlock
-        let header = appendBlock(name + ".header")
-        let bodyBlock = appendBlock(name + ".body")
-        let exit = appendBlock(name + ".exit")
-        br(header)
-        position(at: header)
-        let i = phi(i64, name)
-        addIncoming(i, start, pre)
-        condBr(icmp(.slt, i, end), bodyBlock, exit)
-        position(at: bodyBlock)
-        body(i)
-        let next = add(i, constI64(step))
-        addIncoming(i, next, insertBlock)
-        br(header)
+        _ = forLoop(start, end, step: step, carrying: [], name) { i, _ in
+            body(i)
+            return []
+        }
+    }
+
+    /// `if (cond) return value;` and continue emitting in a fresh block.
+    func returnIf(_ cond: IRValue, _ value: IRValue?) {
+        let exit = appendBlock("early.exit"), rest = appendBlock("cont")
+        condBr(cond, exit, rest)
         position(at: exit)
+        ret(value)
+        position(at: rest)
     }
 
     /// A loop that carries values (accumulators) from one iteration to the next and returns
