@@ -15,13 +15,16 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .target(name: "SinterIR", path: "IR"),
         .target(name: "SinterPasses", dependencies: ["SinterIR"], path: "Passes"),
+        // ONNX protobuf -> IR. Generated onnx.pb.swift is committed (Scripts/generate-onnx-proto.sh).
+        .target(name: "SinterONNX", dependencies: ["SinterIR", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .systemLibrary(name: "CLLVM", path: "Sources/CLLVM", pkgConfig: "sinter-llvm"),
         .target(name: "SinterCodegen", dependencies: ["SinterIR", "SinterPasses", "CLLVM"]),
-        .target(name: "Sinter", dependencies: ["SinterIR", "SinterPasses", "SinterCodegen"]),
+        .target(name: "Sinter", dependencies: ["SinterIR", "SinterPasses", "SinterCodegen", "SinterONNX"]),
         .executableTarget(
             name: "sinter",
             dependencies: ["Sinter", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -30,6 +33,7 @@ let package = Package(
                 exclude: ["numpy_reference.py"]),
         .testTarget(name: "SinterIRTests", dependencies: ["SinterIR", "SinterTestSupport"], exclude: ["Golden"]),
         .testTarget(name: "SinterPassesTests", dependencies: ["SinterPasses", "SinterTestSupport"]),
+        .testTarget(name: "SinterONNXTests", dependencies: ["SinterONNX", "Sinter", "SinterTestSupport"]),
         .testTarget(name: "SinterCodegenTests", dependencies: ["SinterCodegen", "SinterTestSupport"]),
         .testTarget(name: "SinterTests", dependencies: ["Sinter", "SinterTestSupport"]),
         .testTarget(name: "sinterTests", dependencies: ["Sinter", "SinterTestSupport"]),

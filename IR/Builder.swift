@@ -42,8 +42,8 @@ public struct GraphBuilder {
     public mutating func apply(_ op: Op, _ operands: [ValueID], attributes: Attributes = Attributes(),
                                payload: ConstantPayload? = nil, name: String? = nil) throws(SinterError) -> [ValueID] {
         let s = op.schema
-        guard operands.count == s.operandCount else {
-            throw SinterError("'\(op.rawValue)' takes \(s.operandCount) operand(s), got \(operands.count)")
+        guard s.acceptsOperandCount(operands.count) else {
+            throw SinterError("'\(op.rawValue)' takes \(s.variadic ? "at least " : "")\(s.operandCount) operand(s), got \(operands.count)")
         }
         let types: [TensorType]
         do throws(ShapeError) {

@@ -28,7 +28,6 @@ public enum Npy {
         }
         guard let descr = field(header, "descr").flatMap(unquote) else { throw fail("no 'descr' in header") }
         guard let fortran = field(header, "fortran_order") else { throw fail("no 'fortran_order' in header") }
-        if fortran.hasPrefix("True") { throw fail("Fortran-ordered arrays are not supported; save with np.ascontiguousarray") }
         guard let shapeText = field(header, "shape") else { throw fail("no 'shape' in header") }
         guard let shape = parseShape(shapeText) else { throw fail("cannot read shape \(shapeText)") }
         guard let dtype = dtypeFor(descr, expected: expected) else {
@@ -39,7 +38,31 @@ public enum Npy {
         guard data.count - payload == need else {
             throw fail("expected \(need) data bytes for shape \(shape) of \(dtype.rawValue), found \(data.count - payload)")
         }
-        return TensorData(dtype: dtype, shape: shape, bytes: Array(data[payload...]))
+        let raw = Array(data[payload...])
+        if fortran.hasPrefix("True") && shape.count > 1 {
+            return TensorData(dtype: dtype, shape: shape, bytes: fromFortranOrder(raw, shape: shape, elementBytes: dtype.byteSize))
+        }
+        return TensorData(dtype: dtype, shape: shape, bytes: raw)
+    }
+
+    /// Reorders column-major bytes (numpy's `fortran_order: True`) to row-major.
+    static func fromFortranOrder(_ raw: [UInt8], shape: [Int], elementBytes: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: raw.count)
+        let count = shape.reduce(1, *)
+        var fStrides = [Int](repeating: 1, count: shape.count)
+        for d in 1..<shape.count { fStrides[d] = fStrides[d - 1] * shape[d - 1] }
+        var index = [Int](repeating: 0, count: shape.count)
+        for flat in 0..<count {
+            var src = 0
+            for d in shape.indices { src += index[d] * fStrides[d] }
+            for b in 0..<elementBytes { out[flat * elementBytes + b] = raw[src * elementBytes + b] }
+            for d in stride(from: shape.count - 1, through: 0, by: -1) {
+                index[d] += 1
+                if index[d] < shape[d] { break }
+                index[d] = 0
+            }
+        }
+        return out
     }
 
     /// Encodes a tensor as a version 1.0 `.npy` file.

@@ -1,16 +1,43 @@
 /// Every op Sinter knows. The raw value is the mnemonic in `.sir` text.
 public enum Op: String, CaseIterable, Sendable, Hashable {
     case constant
-    case add, sub, mul, div, max, min
-    case neg, abs, exp, log, sqrt, relu, sigmoid, tanh
-    case matmul, reshape, transpose, softmax
+    // Elementwise arithmetic and activations.
+    case add, sub, mul, div, max, min, pow
+    case neg, abs, exp, log, sqrt, reciprocal, erf, floor, ceil, round, sign
+    case relu, sigmoid, tanh, softplus, gelu
+    case geluTanh = "gelu-tanh"
+    case leakyRelu = "leaky-relu"
+    case prelu, elu, selu
+    case hardSigmoid = "hard-sigmoid"
+    case hardSwish = "hard-swish"
+    case clip
+    // Logic and comparison.
+    case not, and, or, equal, less, greater
+    case `where`
+    case lessEqual = "less-equal"
+    case greaterEqual = "greater-equal"
+    case cast, expand
+    // Linear algebra and normalisation.
+    case matmul, softmax
+    case logSoftmax = "log-softmax"
+    case conv
+    case maxPool = "max-pool"
+    case avgPool = "avg-pool"
+    // Data movement.
+    case reshape, transpose, concat, split, slice, gather, tile, pad
+    // Reductions.
     case reduceSum = "reduce-sum"
     case reduceMean = "reduce-mean"
     case reduceMax = "reduce-max"
+    case reduceMin = "reduce-min"
+    case reduceProd = "reduce-prod"
+    case reduceL2 = "reduce-l2"
+    case argMax = "arg-max"
+    case argMin = "arg-min"
 
     /// The op's one schema entry: everything the verifier, printer, parser, shape
     /// inference, folding, fusion and lowering know about it.
-    public var schema: OpSchema { OpSchema.table[self]! }
+    public var schema: OpSchema { OpSchema.table[self] ?? OpSchema.entry(self) }
 }
 
 /// TVM-style pattern classes, ordered from most to least fusable; fusion reads them.
@@ -39,21 +66,33 @@ public enum KernelFamily: Hashable, Sendable {
     case matmul
     case copy                       // reshape: same bytes, new shape
     case transpose
-    case softmax
+    case concat
+    case split
+    case slice
+    case gather
+    case tile
+    case pad
+    case softmax(log: Bool)
     case reduce(ReduceKind)
+    case argReduce(max: Bool)
+    case conv
+    case pool(PoolKind)
 }
 
-public enum ReduceKind: String, Hashable, Sendable { case sum, mean, max }
+public enum ReduceKind: String, Hashable, Sendable { case sum, mean, max, min, prod, l2 }
+public enum PoolKind: String, Hashable, Sendable { case max, average }
 
-/// Which element types an op accepts (all operands and the result share one dtype here).
+/// Which element types an operand accepts.
 public enum DTypeConstraint: Sendable {
-    case any, numeric, float
+    case any, numeric, float, bool, index
 
     public func allows(_ d: DType) -> Bool {
         switch self {
         case .any: true
         case .numeric: d != .bool
         case .float: d.isFloat
+        case .bool: d == .bool
+        case .index: d == .i32 || d == .i64
         }
     }
 
@@ -62,6 +101,8 @@ public enum DTypeConstraint: Sendable {
         case .any: "any type"
         case .numeric: "a numeric type"
         case .float: "a floating-point type"
+        case .bool: "bool"
+        case .index: "i32 or i64 indices"
         }
     }
 }
@@ -105,11 +146,13 @@ public typealias ShapeRule = @Sendable (ShapeQuery) throws(ShapeError) -> [Tenso
 /// One row of the op table.
 public struct OpSchema: Sendable {
     public let op: Op
-    /// Exact operand count (variadic ops are not in this slice).
+    /// Operand count; for variadic ops, the minimum.
     public let operandCount: Int
+    public let variadic: Bool
     public let resultCount: Int
     public let attributes: [AttributeSpec]
-    public let dtypes: DTypeConstraint
+    /// Accepted dtypes per operand position; the last entry covers any further operands.
+    public let dtypes: [DTypeConstraint]
     public let traits: OpTraits
     public let pattern: PatternClass
     /// Elementwise meaning; set exactly for ops whose kernel family is `.elementwise`.
@@ -119,4 +162,10 @@ public struct OpSchema: Sendable {
     public let summary: String
 
     public func attributeSpec(_ name: String) -> AttributeSpec? { attributes.first { $0.name == name } }
+
+    public func dtypeConstraint(forOperand i: Int) -> DTypeConstraint {
+        dtypes.isEmpty ? .any : dtypes[Swift.min(i, dtypes.count - 1)]
+    }
+
+    public func acceptsOperandCount(_ n: Int) -> Bool { variadic ? n >= operandCount : n == operandCount }
 }

@@ -2,77 +2,185 @@
 extension OpSchema {
     static let table: [Op: OpSchema] = Dictionary(uniqueKeysWithValues: Op.allCases.map { ($0, entry($0)) })
 
-    // swiftlint:disable:next function_body_length
-    private static func entry(_ op: Op) -> OpSchema {
+    private static func spec(_ name: String, _ kind: AttributeKind, _ value: AttributeValue? = nil, required: Bool = false) -> AttributeSpec {
+        AttributeSpec(name, kind, default: value, required: required)
+    }
+
+    private static let windowAttributes = [
+        spec("kernel", .ints, required: true), spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints),
+        spec("ceil_mode", .bool, .bool(false)),
+    ]
+
+    static func entry(_ op: Op) -> OpSchema {
         switch op {
         case .constant:
-            return OpSchema(op: op, operandCount: 0, resultCount: 1, attributes: [], dtypes: .any,
-                            traits: [.pure, .payload], pattern: .opaque, scalar: nil,
-                            inferTypes: ShapeRules.payload, kernel: .none,
-                            summary: "A tensor literal, inline (`dense<...>`) or from a .npy file.")
+            return make(op, 0, [.any], traits: [.pure, .payload], pattern: .opaque, shape: ShapeRules.payload, kernel: .none,
+                        "A tensor literal, inline (`dense<...>`) or from a .npy file.")
+        // MARK: elementwise, written as scalar expressions
         case .add: return binary(op, .x + .y, [.commutative], "x + y")
         case .sub: return binary(op, .x - .y, [], "x - y")
         case .mul: return binary(op, .x * .y, [.commutative], "x * y")
-        case .div: return binary(op, .x / .y, [], "x / y", dtypes: .float)
+        case .div: return binary(op, .x / .y, [], "x / y (integers truncate; x / 0 is 0 for integers)")
         case .max: return binary(op, .max(.x, .y), [.commutative], "maximum, NaN-propagating")
         case .min: return binary(op, .min(.x, .y), [.commutative], "minimum, NaN-propagating")
+        case .pow: return binary(op, .pow(.x, .y), [], "x ** y (C pow rules for negative bases and zero)", dtypes: .float)
+        case .prelu: return binary(op, .select(.lt(.x, .c(0)), .y * .x, .x), [], "x < 0 ? slope * x : x", dtypes: .float)
         case .neg: return unary(op, -.x, "-x", dtypes: .numeric)
         case .abs: return unary(op, .abs(.x), "|x|", dtypes: .numeric)
         case .exp: return unary(op, .exp(.x), "e^x")
         case .log: return unary(op, .log(.x), "natural logarithm")
         case .sqrt: return unary(op, .sqrt(.x), "square root")
+        case .reciprocal: return unary(op, .c(1) / .x, "1 / x")
+        case .erf: return unary(op, .erf(.x), "error function")
+        case .floor: return unary(op, .floor(.x), "round down")
+        case .ceil: return unary(op, .unary(.ceil, .x), "round up")
+        case .round: return unary(op, .unary(.round, .x), "round half to even")
+        case .sign:
+            return unary(op, .select(.eq(.x, .x), .select(.gt(.x, .c(0)), .c(1), .select(.lt(.x, .c(0)), .c(-1), .c(0))), .x),
+                         "-1, 0 or 1 (NaN stays NaN)", dtypes: .numeric)
         case .relu: return unary(op, .max(.x, .c(0)), "max(x, 0)", dtypes: .numeric)
         case .sigmoid: return unary(op, .c(1) / (.c(1) + .exp(-.x)), "1 / (1 + e^-x)")
         case .tanh: return unary(op, .tanh(.x), "hyperbolic tangent")
+        case .softplus: return unary(op, .log(.c(1) + .exp(.x)), "log(1 + e^x)")
+        case .gelu: return unary(op, .c(0.5) * .x * (.c(1) + .erf(.x * .c(0.7071067811865476))), "x·Φ(x) with erf")
+        case .geluTanh:
+            return unary(op, .c(0.5) * .x * (.c(1) + .tanh(.c(0.7978845608028654) * (.x + .c(0.044715) * .x * .x * .x))),
+                         "GELU, tanh approximation")
+        case .leakyRelu:
+            return unary(op, .select(.lt(.x, .c(0)), .attr("alpha") * .x, .x), "x < 0 ? alpha·x : x",
+                         attributes: [spec("alpha", .float, .float(0.01))])
+        case .elu:
+            return unary(op, .select(.lt(.x, .c(0)), .attr("alpha") * (.exp(.x) - .c(1)), .x), "x < 0 ? alpha·(e^x − 1) : x",
+                         attributes: [spec("alpha", .float, .float(1))])
+        case .selu:
+            return unary(op, .attr("gamma") * .select(.le(.x, .c(0)), .attr("alpha") * (.exp(.x) - .c(1)), .x), "scaled ELU",
+                         attributes: [spec("alpha", .float, .float(1.6732632423543772)), spec("gamma", .float, .float(1.0507009873554805))])
+        case .hardSigmoid:
+            return unary(op, .max(.c(0), .min(.c(1), .attr("alpha") * .x + .attr("beta"))), "clamp(alpha·x + beta, 0, 1)",
+                         attributes: [spec("alpha", .float, .float(0.2)), spec("beta", .float, .float(0.5))])
+        case .hardSwish: return unary(op, .x * .max(.c(0), .min(.c(1), .x / .c(6) + .c(0.5))), "x · hard-sigmoid(x, 1/6, 1/2)")
+        case .clip:
+            return unary(op, .min(.max(.x, .attr("min")), .attr("max")), "clamp(x, min, max)", dtypes: .numeric,
+                         attributes: [spec("min", .float, .float(-.infinity)), spec("max", .float, .float(.infinity))])
+        case .not: return unary(op, .not(.x), "logical not", dtypes: .bool)
+        case .and: return binary(op, .and(.x, .y), [.commutative], "logical and", dtypes: .bool)
+        case .or: return binary(op, .binary(.or, .x, .y), [.commutative], "logical or", dtypes: .bool)
+        case .equal: return compare(op, .eq, "x == y")
+        case .less: return compare(op, .lt, "x < y")
+        case .lessEqual: return compare(op, .le, "x <= y")
+        case .greater: return compare(op, .gt, "x > y")
+        case .greaterEqual: return compare(op, .ge, "x >= y")
+        case .where:
+            return make(op, 3, [.bool, .any], traits: [.pure], pattern: .broadcast, scalar: .select(.x, .y, .z),
+                        shape: ShapeRules.whereRule, kernel: .elementwise, "cond ? x : y (numpy broadcasting)")
+        case .cast:
+            return make(op, 1, [.any], attributes: [spec("to", .string, required: true)], traits: [.pure], pattern: .elementwise,
+                        scalar: .cast(.x), shape: ShapeRules.cast, kernel: .elementwise,
+                        "converts to dtype `to` (floats to integers truncate toward zero; to bool is x != 0)")
+        case .expand:
+            return make(op, 1, [.any], attributes: [spec("shape", .ints, required: true)], traits: [.pure], pattern: .broadcast,
+                        scalar: .x, shape: ShapeRules.expand, kernel: .elementwise, "broadcasts to `shape` (numpy rules)")
+        // MARK: linear algebra, normalisation, windows
         case .matmul:
-            return OpSchema(op: op, operandCount: 2, resultCount: 1, attributes: [], dtypes: .float,
-                            traits: [.pure], pattern: .outElementwiseFusable, scalar: nil,
-                            inferTypes: ShapeRules.matmul, kernel: .matmul,
-                            summary: "numpy.matmul for rank >= 2 (batch dimensions broadcast).")
-        case .reshape:
-            return OpSchema(op: op, operandCount: 1, resultCount: 1,
-                            attributes: [AttributeSpec("shape", .ints, required: true)], dtypes: .any,
-                            traits: [.pure, .movesData], pattern: .injective, scalar: nil,
-                            inferTypes: ShapeRules.reshape, kernel: .copy,
-                            summary: "Same elements in row-major order, new shape; one -1 is inferred.")
-        case .transpose:
-            return OpSchema(op: op, operandCount: 1, resultCount: 1,
-                            attributes: [AttributeSpec("perm", .ints)], dtypes: .any,
-                            traits: [.pure, .movesData], pattern: .injective, scalar: nil,
-                            inferTypes: ShapeRules.transpose, kernel: .transpose,
-                            summary: "Permutes dimensions; result dim i is operand dim perm[i] (default: reversed).")
+            return make(op, 2, [.float], traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.matmul, kernel: .matmul,
+                        "numpy.matmul for rank >= 2 (batch dimensions broadcast).")
         case .softmax:
-            return OpSchema(op: op, operandCount: 1, resultCount: 1,
-                            attributes: [AttributeSpec("axis", .int, default: .int(-1))], dtypes: .float,
-                            traits: [.pure], pattern: .opaque, scalar: nil,
-                            inferTypes: ShapeRules.softmax, kernel: .softmax,
-                            summary: "exp(x - max) / sum(exp(x - max)) along one axis.")
+            return make(op, 1, [.float], attributes: [spec("axis", .int, .int(-1))], traits: [.pure], pattern: .opaque,
+                        shape: ShapeRules.softmax, kernel: .softmax(log: false), "exp(x - max) / sum(exp(x - max)) along one axis.")
+        case .logSoftmax:
+            return make(op, 1, [.float], attributes: [spec("axis", .int, .int(-1))], traits: [.pure], pattern: .opaque,
+                        shape: ShapeRules.softmax, kernel: .softmax(log: true), "x - max - log(sum(exp(x - max))) along one axis.")
+        case .conv:
+            return make(op, 2, [.float], attributes: [spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints),
+                                                      spec("group", .int, .int(1))],
+                        traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.conv, kernel: .conv,
+                        "N-D convolution, NC[spatial] layout, weights [M, C/group, k...]; pads are all begins then all ends.")
+        case .maxPool:
+            return make(op, 1, [.float], attributes: windowAttributes, traits: [.pure], pattern: .opaque,
+                        shape: ShapeRules.pool, kernel: .pool(.max), "maximum over each window (padding never wins).")
+        case .avgPool:
+            return make(op, 1, [.float], attributes: windowAttributes + [spec("count_include_pad", .bool, .bool(false))],
+                        traits: [.pure], pattern: .opaque, shape: ShapeRules.pool, kernel: .pool(.average), "mean over each window.")
+        // MARK: data movement
+        case .reshape:
+            return make(op, 1, [.any], attributes: [spec("shape", .ints, required: true)], traits: [.pure, .movesData],
+                        pattern: .injective, shape: ShapeRules.reshape, kernel: .copy,
+                        "Same elements in row-major order, new shape; one -1 is inferred.")
+        case .transpose:
+            return make(op, 1, [.any], attributes: [spec("perm", .ints)], traits: [.pure, .movesData], pattern: .injective,
+                        shape: ShapeRules.transpose, kernel: .transpose,
+                        "Permutes dimensions; result dim i is operand dim perm[i] (default: reversed).")
+        case .concat:
+            return make(op, 1, [.any], variadic: true, attributes: [spec("axis", .int, required: true)], traits: [.pure, .movesData],
+                        pattern: .injective, shape: ShapeRules.concat, kernel: .concat, "joins operands along `axis`.")
+        case .split:
+            return make(op, 1, [.any], attributes: [spec("axis", .int, .int(0)), spec("sizes", .ints, required: true)],
+                        traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.split, kernel: .split,
+                        "cuts along `axis` into parts of `sizes` (one result per size).")
+        case .slice:
+            return make(op, 1, [.any], attributes: [spec("starts", .ints, required: true), spec("ends", .ints, required: true),
+                                                    spec("steps", .ints)],
+                        traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.slice, kernel: .slice,
+                        "per-axis start:end:step, numpy/ONNX clamping, negative indices count from the end.")
+        case .gather:
+            return make(op, 2, [.any, .index], attributes: [spec("axis", .int, .int(0))], traits: [.pure, .movesData],
+                        pattern: .injective, shape: ShapeRules.gather, kernel: .gather,
+                        "numpy.take(x, indices, axis); negative indices count from the end, others are clamped.")
+        case .tile:
+            return make(op, 1, [.any], attributes: [spec("repeats", .ints, required: true)], traits: [.pure, .movesData],
+                        pattern: .injective, shape: ShapeRules.tile, kernel: .tile, "numpy.tile with one repeat per axis.")
+        case .pad:
+            return make(op, 1, [.any], attributes: [spec("pads", .ints, required: true), spec("mode", .string, .string("constant")),
+                                                    spec("value", .float, .float(0))],
+                        traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.pad, kernel: .pad,
+                        "pads (all begins, then all ends; negative crops) in mode constant, reflect, edge or wrap.")
+        // MARK: reductions
         case .reduceSum: return reduce(op, .sum, "sum over axes")
         case .reduceMean: return reduce(op, .mean, "mean over axes")
         case .reduceMax: return reduce(op, .max, "maximum over axes (NaN-propagating)")
+        case .reduceMin: return reduce(op, .min, "minimum over axes (NaN-propagating)")
+        case .reduceProd: return reduce(op, .prod, "product over axes")
+        case .reduceL2: return reduce(op, .l2, "sqrt of the sum of squares over axes")
+        case .argMax: return argReduce(op, max: true)
+        case .argMin: return argReduce(op, max: false)
         }
+    }
+
+    private static func make(_ op: Op, _ operands: Int, _ dtypes: [DTypeConstraint], variadic: Bool = false,
+                             results: Int = 1, attributes: [AttributeSpec] = [], traits: OpTraits, pattern: PatternClass,
+                             scalar: ScalarExpr? = nil, shape: @escaping ShapeRule, kernel: KernelFamily,
+                             _ summary: String) -> OpSchema {
+        OpSchema(op: op, operandCount: operands, variadic: variadic, resultCount: results, attributes: attributes,
+                 dtypes: dtypes, traits: traits, pattern: pattern, scalar: scalar, inferTypes: shape, kernel: kernel,
+                 summary: summary)
     }
 
     private static func binary(_ op: Op, _ e: ScalarExpr, _ traits: OpTraits, _ summary: String,
                                dtypes: DTypeConstraint = .numeric) -> OpSchema {
-        OpSchema(op: op, operandCount: 2, resultCount: 1, attributes: [], dtypes: dtypes,
-                 traits: traits.union(.pure), pattern: .broadcast, scalar: e,
-                 inferTypes: ShapeRules.broadcast, kernel: .elementwise,
-                 summary: summary + " (numpy broadcasting)")
+        make(op, 2, [dtypes], traits: traits.union(.pure), pattern: .broadcast, scalar: e, shape: ShapeRules.broadcast,
+             kernel: .elementwise, summary + " (numpy broadcasting)")
     }
 
-    private static func unary(_ op: Op, _ e: ScalarExpr, _ summary: String,
-                              dtypes: DTypeConstraint = .float) -> OpSchema {
-        OpSchema(op: op, operandCount: 1, resultCount: 1, attributes: [], dtypes: dtypes,
-                 traits: [.pure], pattern: .elementwise, scalar: e,
-                 inferTypes: ShapeRules.sameAsOperand, kernel: .elementwise, summary: summary)
+    private static func compare(_ op: Op, _ c: ScalarExpr.Comparison, _ summary: String) -> OpSchema {
+        make(op, 2, [.any], traits: [.pure], pattern: .broadcast, scalar: .compare(c, .x, .y), shape: ShapeRules.compare,
+             kernel: .elementwise, summary + ", bool result (numpy broadcasting)")
+    }
+
+    private static func unary(_ op: Op, _ e: ScalarExpr, _ summary: String, dtypes: DTypeConstraint = .float,
+                              attributes: [AttributeSpec] = []) -> OpSchema {
+        make(op, 1, [dtypes], attributes: attributes, traits: [.pure], pattern: .elementwise, scalar: e,
+             shape: ShapeRules.sameAsOperand, kernel: .elementwise, summary)
     }
 
     private static func reduce(_ op: Op, _ kind: ReduceKind, _ summary: String) -> OpSchema {
-        OpSchema(op: op, operandCount: 1, resultCount: 1,
-                 attributes: [AttributeSpec("axes", .ints), AttributeSpec("keepdims", .bool, default: .bool(false))],
-                 dtypes: .float, traits: [.pure], pattern: .reduction, scalar: nil,
-                 inferTypes: ShapeRules.reduce, kernel: .reduce(kind),
-                 summary: summary + "; no `axes` means all axes")
+        make(op, 1, [.float], attributes: [spec("axes", .ints), spec("keepdims", .bool, .bool(false))], traits: [.pure],
+             pattern: .reduction, shape: ShapeRules.reduce, kernel: .reduce(kind), summary + "; no `axes` means all axes")
+    }
+
+    private static func argReduce(_ op: Op, max: Bool) -> OpSchema {
+        make(op, 1, [.float], attributes: [spec("axis", .int, .int(0)), spec("keepdims", .bool, .bool(false)),
+                                           spec("select_last_index", .bool, .bool(false))],
+             traits: [.pure], pattern: .reduction, shape: ShapeRules.argReduce, kernel: .argReduce(max: max),
+             "i64 index of the \(max ? "largest" : "smallest") element along `axis` (first one unless select_last_index)")
     }
 }

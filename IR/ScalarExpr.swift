@@ -9,33 +9,51 @@ import Darwin
 /// The meaning of an elementwise op, written once as a scalar expression over its operands.
 /// Constant folding evaluates it here; codegen lowers the same tree to vector IR (with
 /// Sinter's own polynomials for the transcendental primitives).
+///
+/// Types follow the operands: arithmetic happens in the operands' dtype (f16/bf16 in f32),
+/// constants and attributes take the type of the expression they meet, comparisons give
+/// bool, and `cast` converts to the node's result dtype.
 public indirect enum ScalarExpr: Hashable, Sendable {
     case operand(Int)
     case constant(Double)
+    /// A numeric attribute of the node (alpha, min, ...); lowering substitutes its value.
+    case attribute(String)
     case unary(UnaryFn, ScalarExpr)
     case binary(BinaryFn, ScalarExpr, ScalarExpr)
+    case compare(Comparison, ScalarExpr, ScalarExpr)
+    case select(ScalarExpr, ScalarExpr, ScalarExpr)
+    case cast(ScalarExpr)
 
-    public enum UnaryFn: String, CaseIterable, Sendable { case neg, abs, exp, log, sqrt, tanh }
-    public enum BinaryFn: String, CaseIterable, Sendable { case add, sub, mul, div, max, min }
+    public enum UnaryFn: String, CaseIterable, Sendable { case neg, abs, exp, log, sqrt, tanh, erf, floor, ceil, round, not }
+    public enum BinaryFn: String, CaseIterable, Sendable { case add, sub, mul, div, max, min, and, or }
+    public enum Comparison: String, CaseIterable, Sendable { case eq, lt, le, gt, ge }
 
-    /// Evaluates in float32 arithmetic, matching what f32 kernels compute up to the accuracy
-    /// of the vector polynomials. max/min propagate NaN like numpy.maximum/minimum.
-    public func evaluate(_ operands: [Float]) -> Float {
+    /// Evaluates with Double arithmetic (bool as 0/1); the caller rounds the result to the
+    /// result dtype. max/min propagate NaN like numpy.maximum/minimum; integer division
+    /// truncates when the caller converts.
+    public func evaluate(_ operands: [Double], attribute: (String) -> Double = { _ in .nan }) -> Double {
+        func ev(_ e: ScalarExpr) -> Double { e.evaluate(operands, attribute: attribute) }
         switch self {
         case .operand(let i): return operands[i]
-        case .constant(let c): return Float(c)
+        case .constant(let c): return c
+        case .attribute(let name): return attribute(name)
         case .unary(let f, let a):
-            let x = a.evaluate(operands)
+            let x = ev(a)
             switch f {
             case .neg: return -x
             case .abs: return Swift.abs(x)
-            case .exp: return expf(x)
-            case .log: return logf(x)
+            case .exp: return cExp(x)
+            case .log: return cLog(x)
             case .sqrt: return x.squareRoot()
-            case .tanh: return tanhf(x)
+            case .tanh: return cTanh(x)
+            case .erf: return cErf(x)
+            case .floor: return x.rounded(.down)
+            case .ceil: return x.rounded(.up)
+            case .round: return x.rounded(.toNearestOrEven)
+            case .not: return x == 0 ? 1 : 0
             }
         case .binary(let f, let a, let b):
-            let x = a.evaluate(operands), y = b.evaluate(operands)
+            let x = ev(a), y = ev(b)
             switch f {
             case .add: return x + y
             case .sub: return x - y
@@ -43,7 +61,23 @@ public indirect enum ScalarExpr: Hashable, Sendable {
             case .div: return x / y
             case .max: return x.isNaN || y.isNaN ? .nan : Swift.max(x, y)
             case .min: return x.isNaN || y.isNaN ? .nan : Swift.min(x, y)
+            case .and: return x != 0 && y != 0 ? 1 : 0
+            case .or: return x != 0 || y != 0 ? 1 : 0
             }
+        case .compare(let c, let a, let b):
+            let x = ev(a), y = ev(b)
+            let r: Bool = switch c {
+            case .eq: x == y
+            case .lt: x < y
+            case .le: x <= y
+            case .gt: x > y
+            case .ge: x >= y
+            }
+            return r ? 1 : 0
+        case .select(let c, let a, let b):
+            return ev(c) != 0 ? ev(a) : ev(b)
+        case .cast(let a):
+            return ev(a)
         }
     }
 
@@ -51,9 +85,34 @@ public indirect enum ScalarExpr: Hashable, Sendable {
     public var arity: Int {
         switch self {
         case .operand(let i): i + 1
-        case .constant: 0
-        case .unary(_, let a): a.arity
-        case .binary(_, let a, let b): Swift.max(a.arity, b.arity)
+        case .constant, .attribute: 0
+        case .unary(_, let a), .cast(let a): a.arity
+        case .binary(_, let a, let b), .compare(_, let a, let b): Swift.max(a.arity, b.arity)
+        case .select(let c, let a, let b): Swift.max(c.arity, a.arity, b.arity)
+        }
+    }
+
+    /// Attribute names the expression reads.
+    public var attributes: Set<String> {
+        switch self {
+        case .operand, .constant: []
+        case .attribute(let n): [n]
+        case .unary(_, let a), .cast(let a): a.attributes
+        case .binary(_, let a, let b), .compare(_, let a, let b): a.attributes.union(b.attributes)
+        case .select(let c, let a, let b): c.attributes.union(a.attributes).union(b.attributes)
+        }
+    }
+
+    /// Replaces attribute references by their values.
+    public func substituting(_ value: (String) -> Double) -> ScalarExpr {
+        switch self {
+        case .operand, .constant: self
+        case .attribute(let n): .constant(value(n))
+        case .unary(let f, let a): .unary(f, a.substituting(value))
+        case .cast(let a): .cast(a.substituting(value))
+        case .binary(let f, let a, let b): .binary(f, a.substituting(value), b.substituting(value))
+        case .compare(let c, let a, let b): .compare(c, a.substituting(value), b.substituting(value))
+        case .select(let c, let a, let b): .select(c.substituting(value), a.substituting(value), b.substituting(value))
         }
     }
 }
@@ -62,7 +121,9 @@ public indirect enum ScalarExpr: Hashable, Sendable {
 extension ScalarExpr {
     static let x = ScalarExpr.operand(0)
     static let y = ScalarExpr.operand(1)
+    static let z = ScalarExpr.operand(2)
     static func c(_ v: Double) -> ScalarExpr { .constant(v) }
+    static func attr(_ n: String) -> ScalarExpr { .attribute(n) }
     static func + (a: ScalarExpr, b: ScalarExpr) -> ScalarExpr { .binary(.add, a, b) }
     static func - (a: ScalarExpr, b: ScalarExpr) -> ScalarExpr { .binary(.sub, a, b) }
     static func * (a: ScalarExpr, b: ScalarExpr) -> ScalarExpr { .binary(.mul, a, b) }
@@ -72,7 +133,32 @@ extension ScalarExpr {
     static func log(_ a: ScalarExpr) -> ScalarExpr { .unary(.log, a) }
     static func sqrt(_ a: ScalarExpr) -> ScalarExpr { .unary(.sqrt, a) }
     static func tanh(_ a: ScalarExpr) -> ScalarExpr { .unary(.tanh, a) }
+    static func erf(_ a: ScalarExpr) -> ScalarExpr { .unary(.erf, a) }
     static func abs(_ a: ScalarExpr) -> ScalarExpr { .unary(.abs, a) }
+    static func floor(_ a: ScalarExpr) -> ScalarExpr { .unary(.floor, a) }
     static func max(_ a: ScalarExpr, _ b: ScalarExpr) -> ScalarExpr { .binary(.max, a, b) }
     static func min(_ a: ScalarExpr, _ b: ScalarExpr) -> ScalarExpr { .binary(.min, a, b) }
+    static func lt(_ a: ScalarExpr, _ b: ScalarExpr) -> ScalarExpr { .compare(.lt, a, b) }
+    static func le(_ a: ScalarExpr, _ b: ScalarExpr) -> ScalarExpr { .compare(.le, a, b) }
+    static func gt(_ a: ScalarExpr, _ b: ScalarExpr) -> ScalarExpr { .compare(.gt, a, b) }
+    static func eq(_ a: ScalarExpr, _ b: ScalarExpr) -> ScalarExpr { .compare(.eq, a, b) }
+    static func and(_ a: ScalarExpr, _ b: ScalarExpr) -> ScalarExpr { .binary(.and, a, b) }
+
+    /// x^y with C pow semantics for negative bases (integer exponents keep the sign rule;
+    /// others give NaN), 0^y, and x^0 = 1.
+    static func pow(_ x: ScalarExpr, _ y: ScalarExpr) -> ScalarExpr {
+        let r = exp(y * log(abs(x)))
+        let isInt = eq(floor(y), y)
+        let isOdd = and(isInt, not(eq(floor(y * c(0.5)) * c(2), y)))
+        let negative = select(isInt, select(isOdd, -r, r), c(.nan))
+        let zero = select(gt(y, c(0)), c(0), c(.infinity))
+        return select(eq(y, c(0)), c(1), select(eq(x, c(0)), zero, select(lt(x, c(0)), negative, r)))
+    }
+    static func not(_ a: ScalarExpr) -> ScalarExpr { .unary(.not, a) }
 }
+
+// The C library's math under names the static formula helpers above do not shadow.
+private func cExp(_ x: Double) -> Double { exp(x) }
+private func cLog(_ x: Double) -> Double { log(x) }
+private func cTanh(_ x: Double) -> Double { tanh(x) }
+private func cErf(_ x: Double) -> Double { erf(x) }

@@ -9,11 +9,15 @@ public enum ShapeRules {
     static let sameAsOperand: ShapeRule = { q throws(ShapeError) in [q.operands[0]] }
 
     static let broadcast: ShapeRule = { q throws(ShapeError) in
-        let a = q.operands[0], b = q.operands[1]
-        guard a.dtype == b.dtype else {
-            throw ShapeError("operand types differ: \(a.dtype.rawValue) and \(b.dtype.rawValue)")
+        let a = q.operands[0]
+        var dims = a.dims
+        for b in q.operands.dropFirst() {
+            guard a.dtype == b.dtype else {
+                throw ShapeError("operand types differ: \(a.dtype.rawValue) and \(b.dtype.rawValue)")
+            }
+            dims = try broadcastDims(dims, b.dims)
         }
-        return [TensorType(a.dtype, try broadcastDims(a.dims, b.dims))]
+        return [TensorType(a.dtype, dims)]
     }
 
     /// numpy broadcasting: align from the right; sizes must match or one must be 1.

@@ -35,11 +35,11 @@ public enum Verifier {
                 operandsOK = false
             }
             for r in node.results { define(r, at: loc) }
-            if node.operands.count != s.operandCount {
-                diags.append(Diagnostic("'\(opName)' takes \(s.operandCount) operand(s), got \(node.operands.count)", at: loc))
+            if !s.acceptsOperandCount(node.operands.count) {
+                diags.append(Diagnostic("'\(opName)' takes \(s.variadic ? "at least " : "")\(s.operandCount) operand(s), got \(node.operands.count)", at: loc))
                 operandsOK = false
             }
-            if node.results.count != s.resultCount {
+            if node.results.count != s.resultCount && !(node.op == .split) {
                 diags.append(Diagnostic("'\(opName)' has \(s.resultCount) result(s), got \(node.results.count)", at: loc))
                 continue
             }
@@ -52,8 +52,8 @@ public enum Verifier {
             // The shape rule would only repeat attribute problems (or guess past them).
             guard operandsOK, attributeProblems.isEmpty else { continue }
             let operandTypes = node.operands.map(g.type(of:))
-            if let bad = operandTypes.first(where: { !s.dtypes.allows($0.dtype) }) {
-                diags.append(Diagnostic("'\(opName)' needs \(s.dtypes.phrase), got \(bad.dtype.rawValue)", at: loc))
+            if let k = operandTypes.indices.first(where: { !s.dtypeConstraint(forOperand: $0).allows(operandTypes[$0].dtype) }) {
+                diags.append(Diagnostic("'\(opName)' needs \(s.dtypeConstraint(forOperand: k).phrase), got \(operandTypes[k].dtype.rawValue)", at: loc))
                 continue
             }
             do throws(ShapeError) {

@@ -1,7 +1,7 @@
 import SinterIR
 
 /// `fold-constants`: evaluates elementwise ops, reshapes and transposes whose operands are
-/// all constants, using the op's scalar expression from the schema (f32 only for now), and
+/// all constants, using the op's scalar expression from the schema (any dtype), and
 /// replaces them by constants. Results larger than `PassContext.foldLimit` are left alone.
 ///
 ///     %a = constant dense<2.0> : f32[2]
@@ -26,7 +26,8 @@ public struct FoldConstants: Pass {
             guard inputs.count == node.operands.count, node.results.count == 1,
                   let shape = graph.type(of: node.results[0]).shape,
                   let count = checkedProduct(shape), count <= context.foldLimit,
-                  let folded = Self.evaluate(node, inputs, resultShape: shape) else { continue }
+                  let folded = Self.evaluate(node, inputs, resultShape: shape,
+                                             resultDType: graph.type(of: node.results[0]).dtype) else { continue }
             graph.nodes[i] = Node(op: .constant, operands: [], results: node.results,
                                   payload: ConstantPayload(folded), location: node.location)
             known[node.results[0]] = folded
@@ -35,30 +36,37 @@ public struct FoldConstants: Pass {
         return changed
     }
 
-    static func evaluate(_ node: Node, _ inputs: [TensorData], resultShape: [Int]) -> TensorData? {
+    static func evaluate(_ node: Node, _ inputs: [TensorData], resultShape: [Int], resultDType: DType) -> TensorData? {
         switch node.op.schema.kernel {
         case .elementwise:
-            guard let expr = node.op.schema.scalar, inputs.allSatisfy({ $0.dtype == .f32 }) else { return nil }
-            let floats = inputs.compactMap(\.floats)
+            guard let expr = node.op.schema.scalar else { return nil }
+            let values = inputs.map(\.doubles)
             let strides = inputs.map { broadcastStrides($0.shape, to: resultShape) }
             let count = resultShape.reduce(1, *)
-            var out = [Float](repeating: 0, count: count)
+            var out = [Double](repeating: 0, count: count)
             var index = [Int](repeating: 0, count: resultShape.count)
-            var args = [Float](repeating: 0, count: inputs.count)
+            var args = [Double](repeating: 0, count: inputs.count)
+            let attribute: (String) -> Double = { name in
+                switch node.attribute(name) {
+                case .float(let v)?: v
+                case .int(let v)?: Double(v)
+                default: .nan
+                }
+            }
             for flat in 0..<count {
                 for k in inputs.indices {
                     var off = 0
                     for d in index.indices { off += index[d] * strides[k][d] }
-                    args[k] = floats[k][off]
+                    args[k] = values[k][off]
                 }
-                out[flat] = expr.evaluate(args)
+                out[flat] = expr.evaluate(args, attribute: attribute)
                 for d in stride(from: index.count - 1, through: 0, by: -1) {
                     index[d] += 1
                     if index[d] < resultShape[d] { break }
                     index[d] = 0
                 }
             }
-            return TensorData(out, shape: resultShape)
+            return TensorData(dtype: resultDType, shape: resultShape, values: out)
         case .copy:
             return TensorData(dtype: inputs[0].dtype, shape: resultShape, bytes: inputs[0].bytes)
         case .transpose:
@@ -79,7 +87,7 @@ public struct FoldConstants: Pass {
                 }
             }
             return TensorData(dtype: t.dtype, shape: resultShape, bytes: bytes)
-        case .none, .matmul, .softmax, .reduce:
+        case .none, .matmul, .softmax, .reduce, .concat, .split, .slice, .gather, .tile, .pad, .argReduce, .conv, .pool:
             return nil
         }
     }

@@ -20,23 +20,57 @@ public enum Buffer: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// A copy of `shape` elements from `in + inOffset` at `inStrides` to `out + outOffset` at
+/// `outStrides` (all in elements): transpose, slice, tile, split and concat parts.
+public struct StridedCopy: Hashable, Sendable {
+    public var shape: [Int]
+    public var inStrides: [Int]
+    public var inOffset: Int
+    public var outStrides: [Int]
+    public var outOffset: Int
+    public var elementBytes: Int
+}
+
+/// Geometry of a convolution or pooling window over NC[spatial] tensors.
+public struct WindowGeometry: Hashable, Sendable {
+    public var batch: Int
+    public var channels: Int          // input channels
+    public var input: [Int]           // spatial input sizes
+    public var window: ShapeRules.Window
+    public var outChannels: Int       // conv: M; pooling: = channels
+    public var group: Int
+    public var countIncludePad: Bool
+}
+
 /// The kernel IR: one loop nest per fused group, described by its iteration space and the
 /// strides of each operand, after dimensions that can be walked as one have been merged.
 /// Emitters turn each case into one LLVM function with explicit vector code.
 public enum KernelBody: Hashable, Sendable {
     /// out[i] = expr(in0[i·s0], in1[i·s1], ...) over `shape`; `strides[k]` are operand k's
-    /// element strides per dimension (0 where it broadcasts).
-    case elementwise(expr: ScalarExpr, shape: [Int], strides: [[Int]])
+    /// element strides per dimension (0 where it broadcasts). Attributes are already
+    /// substituted into `expr`.
+    case elementwise(expr: ScalarExpr, shape: [Int], strides: [[Int]], operandTypes: [DType], resultType: DType)
     /// Batched C[b] = A[b] · B[b]; batch strides are element strides into A and B per batch dim.
     case matmul(batch: [Int], aBatchStrides: [Int], bBatchStrides: [Int], m: Int, n: Int, k: Int)
     /// Byte copy (reshape, or an output that is an input or a constant).
     case copy(bytes: Int)
-    /// out (row-major over `shape`) = in at `inStrides` (elements).
-    case transpose(shape: [Int], inStrides: [Int], elementBytes: Int)
-    /// Softmax over the middle dimension of [outer, axis, inner].
-    case softmax(outer: Int, axis: Int, inner: Int)
+    /// One strided copy from operand 0.
+    case stridedCopy(StridedCopy)
+    /// One strided copy per operand into the same result.
+    case concat([StridedCopy])
+    /// out[o, j, i] = x[o, clamp(idx[j]), i] for a data tensor viewed as [outer, axis, inner].
+    case gather(outer: Int, axis: Int, indices: Int, inner: Int, elementBytes: Int, indexType: DType)
+    /// Padding with a constant, reflection, edge or wrap-around.
+    case pad(inShape: [Int], outShape: [Int], padBegin: [Int], mode: String, value: Double, dtype: DType)
+    /// Softmax (or log-softmax) over the middle dimension of [outer, axis, inner].
+    case softmax(outer: Int, axis: Int, inner: Int, log: Bool)
     /// Reduction over the dims flagged in `reduced` (adjacent dims of the same kind merged).
     case reduce(ReduceKind, shape: [Int], reduced: [Bool])
+    /// i64 position of the max/min over the middle dimension of [outer, axis, inner].
+    case argReduce(outer: Int, axis: Int, inner: Int, max: Bool, last: Bool)
+    /// Convolution by im2col into scratch, then GEMM per group.
+    case conv(WindowGeometry)
+    case pool(PoolKind, WindowGeometry)
 }
 
 public struct Kernel: Hashable, Sendable {
@@ -49,6 +83,9 @@ public struct Kernel: Hashable, Sendable {
     public var vectorWidth: Int
     /// The graph node(s) the kernel computes, for reports.
     public var sources: [String]
+    /// Workspace bytes the kernel needs for itself while it runs (im2col buffers); they are
+    /// placed after the arena and passed as the last argument.
+    public var scratchBytes: Int = 0
 }
 
 /// Everything codegen needs to build the artifact, independent of LLVM.
@@ -63,11 +100,15 @@ public struct KernelProgram: Sendable {
     public var outputs: [TensorSpec]
     public var constants: [TensorData]
     public var kernels: [Kernel]
+    /// The memory plan's arena; kernel scratch follows it at `scratchOffset`.
     public var workspaceBytes: Int
     public static let workspaceAlignment = MemoryPlan.alignment
-    /// What `NAME_workspace_size()` reports: the arena rounded up to the alignment, so the
-    /// value can go straight to C11 `aligned_alloc`.
-    public var workspaceSize: Int {
-        (workspaceBytes + Self.workspaceAlignment - 1) / Self.workspaceAlignment * Self.workspaceAlignment
-    }
+
+    static func aligned(_ n: Int) -> Int { (n + workspaceAlignment - 1) / workspaceAlignment * workspaceAlignment }
+
+    public var scratchOffset: Int { Self.aligned(workspaceBytes) }
+
+    /// What `NAME_workspace_size()` reports: arena plus the largest kernel scratch, rounded
+    /// up to the alignment so the value can go straight to C11 `aligned_alloc`.
+    public var workspaceSize: Int { Self.aligned(scratchOffset + (kernels.map(\.scratchBytes).max() ?? 0)) }
 }

@@ -2,39 +2,43 @@ import SinterIR
 import SinterPasses
 
 /// Lowers a planned graph to the kernel IR: one kernel per non-constant node (a group of one
-/// until fusion lands), with operands resolved to inputs, outputs, weights or arena offsets.
+/// until fusion lands; split gives one kernel per result), with operands resolved to inputs,
+/// outputs, weights or arena offsets.
 public enum Lowering {
     public static func lower(_ g: Graph, plan: MemoryPlan, target: Target) throws(SinterError) -> KernelProgram {
         try checkSupported(g)
         var program = KernelProgram(name: g.name, inputs: [], outputs: [], constants: [], kernels: [],
                                     workspaceBytes: plan.arenaBytes)
         var home: [ValueID: Buffer] = [:]
+        let defining = g.definingNodes()
         for (i, v) in g.inputs.enumerated() {
             home[v] = .input(i)
             program.inputs.append(spec(g, v))
         }
         for (j, v) in g.outputs.enumerated() {
             program.outputs.append(spec(g, v))
-            if home[v] == nil, g.definingNodes()[v].map({ g.nodes[$0].payload == nil }) ?? false {
+            if home[v] == nil, defining[v].map({ g.nodes[$0].payload == nil }) ?? false {
                 home[v] = .output(j)
             }
         }
         for (i, node) in g.nodes.enumerated() {
-            let r = node.results[0]
             if let p = node.payload {
-                home[r] = .constant(program.constants.count)
+                home[node.results[0]] = .constant(program.constants.count)
                 program.constants.append(p.data)
                 continue
             }
-            if home[r] == nil {
+            for r in node.results where home[r] == nil {
                 guard let off = plan.offsets[r] else { throw SinterError("internal: no memory for '%\(g.name(of: r))'", at: node.location) }
                 home[r] = .workspace(offset: off)
             }
             let operands = node.operands.compactMap { home[$0] }
-            let body = try kernelBody(node, g)
-            program.kernels.append(Kernel(name: "k\(i)_\(node.op.rawValue.replacing("-", with: "_"))", body: body,
-                                          operands: operands, result: home[r]!, vectorWidth: target.vectorWidth,
-                                          sources: [g.name(of: r)]))
+            let base = "k\(i)_\(node.op.rawValue.replacing("-", with: "_"))"
+            for (k, part) in try kernels(node, g).enumerated() {
+                guard let result = home[node.results[part.result]] else { continue }
+                program.kernels.append(Kernel(name: k == 0 ? base : "\(base)_\(k)", body: part.body, operands: operands,
+                                              result: result, vectorWidth: target.vectorWidth,
+                                              sources: [g.name(of: node.results[part.result])], scratchBytes: part.scratch))
+            }
         }
         // Outputs that no kernel wrote (graph inputs, constants, or a value listed twice) are copied.
         for (j, v) in g.outputs.enumerated() where home[v] != .output(j) {
@@ -49,6 +53,19 @@ public enum Lowering {
         KernelProgram.TensorSpec(name: g.name(of: v), type: g.type(of: v), shape: g.type(of: v).shape ?? [])
     }
 
+    /// Dtypes each kernel family can generate code for today.
+    static func supports(_ kernel: KernelFamily, _ operandTypes: [DType], _ resultTypes: [DType]) -> Bool {
+        let all = operandTypes + resultTypes
+        switch kernel {
+        case .none, .copy, .transpose, .concat, .split, .slice, .gather, .tile, .pad, .elementwise:
+            return true
+        case .matmul, .softmax, .reduce, .conv, .pool:
+            return all.allSatisfy { $0 == .f32 }
+        case .argReduce:
+            return operandTypes.allSatisfy { $0 == .f32 }
+        }
+    }
+
     /// Reports every value codegen cannot handle yet, all at once.
     static func checkSupported(_ g: Graph) throws(SinterError) {
         var diags: [Diagnostic] = []
@@ -56,56 +73,120 @@ public enum Lowering {
             let t = g.type(of: v)
             diags.append(Diagnostic("input '%\(g.name(of: v))' has symbolic type \(t): bind \(t.symbols.joined(separator: ", ")) with --shape NAME=VALUE (symbolic sizes are not supported by codegen yet)", at: g.location))
         }
-        for v in g.inputs where g.type(of: v).dtype != .f32 {
-            diags.append(Diagnostic("input '%\(g.name(of: v))' is \(g.type(of: v).dtype.rawValue): codegen supports only f32 so far", at: g.location))
-        }
         for node in g.nodes {
-            for r in node.results {
-                let t = g.type(of: r)
-                if t.dtype != .f32 {
-                    diags.append(Diagnostic("'\(node.op.rawValue)' produces \(t.dtype.rawValue): codegen supports only f32 so far", at: node.location))
-                } else if !t.isStatic {
-                    diags.append(Diagnostic("'\(node.op.rawValue)' has symbolic type \(t): bind \(t.symbols.joined(separator: ", ")) with --shape", at: node.location))
-                }
+            let results = node.results.map(g.type(of:))
+            if let t = results.first(where: { !$0.isStatic }) {
+                diags.append(Diagnostic("'\(node.op.rawValue)' has symbolic type \(t): bind \(t.symbols.joined(separator: ", ")) with --shape", at: node.location))
+                continue
+            }
+            let operandTypes = node.operands.map { g.type(of: $0).dtype }
+            if !supports(node.op.schema.kernel, operandTypes, results.map(\.dtype)) {
+                let types = Set(operandTypes + results.map(\.dtype)).map(\.rawValue).sorted().joined(separator: ", ")
+                diags.append(Diagnostic("'\(node.op.rawValue)' on \(types): codegen supports only f32 for this op so far", at: node.location))
             }
         }
         if !diags.isEmpty { throw SinterError(diags) }
     }
 
-    static func kernelBody(_ node: Node, _ g: Graph) throws(SinterError) -> KernelBody {
-        let outShape = g.type(of: node.results[0]).shape ?? []
-        let inShapes = node.operands.map { g.type(of: $0).shape ?? [] }
+    struct Part {
+        var body: KernelBody
+        var result = 0
+        var scratch = 0
+    }
+
+    static func kernels(_ node: Node, _ g: Graph) throws(SinterError) -> [Part] {
+        let resultType = g.type(of: node.results[0])
+        let outShape = resultType.shape ?? []
+        let inTypes = node.operands.map(g.type(of:))
+        let inShapes = inTypes.map { $0.shape ?? [] }
+        let bytes = resultType.dtype.byteSize
+        func fail(_ e: ShapeError) -> SinterError { SinterError(e.message, at: node.location) }
+        func int(_ name: String) -> Int { if case .int(let v)? = node.attribute(name) { v } else { 0 } }
+        func bool(_ name: String) -> Bool { if case .bool(let v)? = node.attribute(name) { v } else { false } }
         switch node.op.schema.kernel {
         case .none:
             throw SinterError("internal: constant reached kernel lowering", at: node.location)
         case .elementwise:
             guard let expr = node.op.schema.scalar else { throw SinterError("internal: no scalar expression for '\(node.op.rawValue)'", at: node.location) }
+            let resolved = expr.substituting { name in
+                switch node.attribute(name) {
+                case .float(let v)?: v
+                case .int(let v)?: Double(v)
+                default: .nan
+                }
+            }
             let (shape, strides) = collapse(outShape, inShapes.map { broadcastStrides($0, to: outShape) })
-            return .elementwise(expr: expr, shape: shape, strides: strides)
+            return [Part(body: .elementwise(expr: resolved, shape: shape, strides: strides,
+                                            operandTypes: inTypes.map(\.dtype), resultType: resultType.dtype))]
         case .matmul:
             let a = inShapes[0], b = inShapes[1]
             let m = a[a.count - 2], k = a[a.count - 1], n = b[b.count - 1]
             let batch = Array(outShape.dropLast(2))
             let aStr = broadcastStrides(Array(a.dropLast(2)), to: batch).map { $0 * m * k }
             let bStr = broadcastStrides(Array(b.dropLast(2)), to: batch).map { $0 * k * n }
-            return .matmul(batch: batch, aBatchStrides: aStr, bBatchStrides: bStr, m: m, n: n, k: k)
+            return [Part(body: .matmul(batch: batch, aBatchStrides: aStr, bBatchStrides: bStr, m: m, n: n, k: k))]
         case .copy:
-            return .copy(bytes: outShape.reduce(1, *) * g.type(of: node.results[0]).dtype.byteSize)
+            return [Part(body: .copy(bytes: outShape.reduce(1, *) * bytes))]
         case .transpose:
             let perm = node.attributes.ints("perm") ?? Array((0..<inShapes[0].count).reversed())
             let inStrides = contiguousStrides(inShapes[0])
-            return .transpose(shape: outShape, inStrides: perm.map { inStrides[$0] },
-                              elementBytes: g.type(of: node.results[0]).dtype.byteSize)
-        case .softmax:
+            return [Part(body: .stridedCopy(strided(outShape, perm.map { inStrides[$0] }, 0, bytes)))]
+        case .slice:
+            let ranges: [ShapeRules.SliceRange]
+            do throws(ShapeError) {
+                ranges = try ShapeRules.sliceRanges(shape: inShapes[0], starts: node.attributes.ints("starts") ?? [],
+                                                    ends: node.attributes.ints("ends") ?? [], steps: node.attributes.ints("steps"))
+            } catch { throw fail(error) }
+            let st = contiguousStrides(inShapes[0])
+            let offset = zip(ranges, st).map { $0.start * $1 }.reduce(0, +)
+            return [Part(body: .stridedCopy(strided(outShape, zip(ranges, st).map { $0.step * $1 }, offset, bytes)))]
+        case .split:
             let shape = inShapes[0]
-            let raw = node.attribute("axis").flatMap { if case .int(let a) = $0 { a } else { nil } } ?? -1
-            let axis = raw < 0 ? raw + shape.count : raw
-            return .softmax(outer: shape[..<axis].reduce(1, *), axis: shape[axis], inner: shape[(axis + 1)...].reduce(1, *))
+            let axis = (int("axis") + shape.count) % max(shape.count, 1)
+            let st = contiguousStrides(shape)
+            var start = 0
+            return node.results.indices.map { r in
+                let part = g.type(of: node.results[r]).shape ?? []
+                defer { start += part[axis] }
+                return Part(body: .stridedCopy(strided(part, st, start * st[axis], bytes)), result: r)
+            }
+        case .concat:
+            let axis = (int("axis") + outShape.count) % max(outShape.count, 1)
+            let outStrides = contiguousStrides(outShape)
+            var start = 0
+            let parts = inShapes.map { s -> StridedCopy in
+                defer { start += s[axis] }
+                return StridedCopy(shape: s, inStrides: contiguousStrides(s), inOffset: 0, outStrides: outStrides,
+                                   outOffset: start * outStrides[axis], elementBytes: bytes)
+            }
+            return [Part(body: .concat(parts))]
+        case .tile:
+            // out viewed as [r0, d0, r1, d1, ...] reads x at [0, s0, 0, s1, ...].
+            let reps = node.attributes.ints("repeats") ?? []
+            let st = contiguousStrides(inShapes[0])
+            let shape = zip(reps, inShapes[0]).flatMap { [$0, $1] }
+            return [Part(body: .stridedCopy(strided(shape, st.flatMap { [0, $0] }, 0, bytes)))]
+        case .gather:
+            let shape = inShapes[0]
+            let axis = (int("axis") + shape.count) % shape.count
+            return [Part(body: .gather(outer: shape[..<axis].reduce(1, *), axis: shape[axis], indices: inShapes[1].reduce(1, *),
+                                       inner: shape[(axis + 1)...].reduce(1, *), elementBytes: bytes, indexType: inTypes[1].dtype))]
+        case .pad:
+            let pads = node.attributes.ints("pads") ?? []
+            let mode: String = if case .string(let m)? = node.attribute("mode") { m } else { "constant" }
+            let value: Double = if case .float(let v)? = node.attribute("value") { v } else { 0 }
+            return [Part(body: .pad(inShape: inShapes[0], outShape: outShape, padBegin: Array(pads.prefix(inShapes[0].count)),
+                                    mode: mode, value: value, dtype: resultType.dtype))]
+        case .softmax(let log):
+            let shape = inShapes[0]
+            let axis = (int("axis") + shape.count) % max(shape.count, 1)
+            return [Part(body: .softmax(outer: shape[..<axis].reduce(1, *), axis: shape[axis],
+                                        inner: shape[(axis + 1)...].reduce(1, *), log: log))]
         case .reduce(let kind):
             let shape = inShapes[0]
             let axes: [Int]
             do throws(ShapeError) { axes = try ShapeRules.normalizedAxes(node.attributes.ints("axes"), rank: shape.count) } catch {
-                throw SinterError(error.message, at: node.location)
+                throw fail(error)
             }
             var dims: [Int] = []
             var flags: [Bool] = []
@@ -114,8 +195,40 @@ public enum Lowering {
                 if let last = flags.last, last == r { dims[dims.count - 1] *= d } else { dims.append(d); flags.append(r) }
             }
             if dims.isEmpty { dims = [1]; flags = [false] }
-            return .reduce(kind, shape: dims, reduced: flags)
+            return [Part(body: .reduce(kind, shape: dims, reduced: flags))]
+        case .argReduce(let isMax):
+            let shape = inShapes[0]
+            let axis = (int("axis") + shape.count) % max(shape.count, 1)
+            return [Part(body: .argReduce(outer: shape[..<axis].reduce(1, *), axis: shape[axis],
+                                          inner: shape[(axis + 1)...].reduce(1, *), max: isMax, last: bool("select_last_index")))]
+        case .conv:
+            let x = inShapes[0], w = inShapes[1]
+            let win: ShapeRules.Window
+            do throws(ShapeError) {
+                win = try ShapeRules.window(input: Array(x[2...]), kernel: Array(w[2...]), attributes: node.attributes, ceilMode: false)
+            } catch { throw fail(error) }
+            let group = max(int("group"), 1)
+            let geometry = WindowGeometry(batch: x[0], channels: x[1], input: Array(x[2...]), window: win, outChannels: w[0],
+                                          group: group, countIncludePad: false)
+            // im2col buffer for one group: (C/group · Πk) rows × Πout columns of f32.
+            let scratch = KernelEmitter.isPointwise(geometry) ? 0
+                : (x[1] / group) * win.kernel.reduce(1, *) * win.output.reduce(1, *) * 4
+            return [Part(body: .conv(geometry), scratch: scratch)]
+        case .pool(let kind):
+            let x = inShapes[0]
+            let win: ShapeRules.Window
+            do throws(ShapeError) {
+                win = try ShapeRules.window(input: Array(x[2...]), kernel: node.attributes.ints("kernel") ?? [],
+                                            attributes: node.attributes, ceilMode: bool("ceil_mode"))
+            } catch { throw fail(error) }
+            return [Part(body: .pool(kind, WindowGeometry(batch: x[0], channels: x[1], input: Array(x[2...]), window: win,
+                                                         outChannels: x[1], group: 1, countIncludePad: bool("count_include_pad"))))]
         }
+    }
+
+    static func strided(_ shape: [Int], _ inStrides: [Int], _ inOffset: Int, _ bytes: Int) -> StridedCopy {
+        StridedCopy(shape: shape, inStrides: inStrides, inOffset: inOffset, outStrides: contiguousStrides(shape), outOffset: 0,
+                    elementBytes: bytes)
     }
 
     /// Merges adjacent dimensions that every operand walks contiguously (or broadcasts

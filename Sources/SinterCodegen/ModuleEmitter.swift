@@ -124,7 +124,7 @@ struct ModuleEmitter {
         fail(ir.isNull(outputs), .nullArgument)
         let ownWS = ir.load(ir.ptr, ir.structField(ctxType, ctx, 1), align: 8)
         let ws = ir.select(ir.isNull(wsArg), ownWS, wsArg)
-        if program.workspaceBytes > 0 {
+        if program.workspaceSize > 0 {
             fail(ir.isNull(ws), .nullArgument)
             let mask = ir.constI64(KernelProgram.workspaceAlignment - 1)
             fail(ir.icmp(.ne, ir.and(ir.ptrtoint(ws), mask), ir.constI64(0)), .misalignedWorkspace)
@@ -140,8 +140,9 @@ struct ModuleEmitter {
             case .constant(let i): weights[i]
             }
         }
+        let scratch = ir.gep(ir.i8, ws, ir.constI64(program.scratchOffset))
         for (k, fn) in zip(program.kernels, kernels) {
-            ir.call(fn, [address(k.result)] + k.operands.map(address))
+            ir.call(fn, [address(k.result)] + k.operands.map(address) + (k.scratchBytes > 0 ? [scratch] : []))
         }
         ir.ret(ir.constI32(ABI.Status.ok.rawValue))
     }

@@ -1,30 +1,17 @@
 import SinterCodegen
 import SinterIR
 import SinterPasses
+import SinterTestSupport
 import Testing
 
 /// Every op in the table has what every layer needs: a shape rule that accepts a valid use,
 /// a verifier that accepts it, a printer/parser round trip, and a kernel (lowering), all
 /// reached through the schema with no `default:` fallbacks (the switches are exhaustive).
 struct SchemaCompletenessTests {
-    /// A valid use of each op, written against the op table, not per-op code.
     static func sample(_ op: Op) throws -> Graph {
         var b = GraphBuilder(name: "s")
-        let x = try b.input("x", TensorType(.f32, [2, 3]))
-        let s = op.schema
-        var attrs = Attributes()
-        for spec in s.attributes where spec.required {
-            if spec.name == "shape" { attrs["shape"] = .ints([3, 2]) }
-        }
-        let r: ValueID
-        switch s.operandCount {
-        case 0: r = try b.constant(TensorData([1, 2, 3, 4, 5, 6], shape: [2, 3]))
-        case 1: r = try b.apply(op, [x], attributes: attrs)[0]
-        default:
-            let y = try b.input("y", TensorType(.f32, s.kernel == .matmul ? [3, 2] : [2, 3]))
-            r = try b.apply(op, [x, y], attributes: attrs)[0]
-        }
-        b.output(r)
+        let x = try b.input("x", TensorType(.f32, [2, 3, 4, 5]))
+        b.output(try OpSamples.apply(op, &b, x))
         return b.graph
     }
 
@@ -35,6 +22,7 @@ struct SchemaCompletenessTests {
         #expect(!s.summary.isEmpty)
         #expect((s.kernel == .elementwise) == (s.scalar != nil), "scalar expression iff elementwise kernel")
         if let e = s.scalar { #expect(e.arity == s.operandCount) }
+        for name in s.scalar?.attributes ?? [] { #expect(s.attributeSpec(name)?.defaultValue != nil, "attribute \(name) needs a default") }
         let g = try Self.sample(op)
         try Verifier.verify(g)
         let text = Printer.print(g)

@@ -94,39 +94,32 @@ enum RandomGraph {
         var x = try b.input(rng.pick(names) + "_in", TensorType(fdtype, [batch, .fixed(6)]))
         let ops = Op.allCases.filter { $0 != .constant }
         for _ in 0..<rng.int(2...8) {
-            let op = rng.pick(ops)
-            let t = b.graph.type(of: x)
-            switch op.schema.kernel {
-            case .elementwise where op.schema.operandCount == 2:
+            let op = rng.pick([Op.add, .mul, .sub, .div, .max, .min, .neg, .abs, .exp, .tanh, .relu, .leakyRelu, .softmax, .matmul,
+                               .reduceSum, .reduceMax, .transpose])
+            switch op {
+            case .add, .mul, .sub, .div, .max, .min:
                 let y = try b.constant(TensorData(dtype: fdtype, shape: [6], values: (0..<6).map { _ in value(fdtype, &rng) }), name: fresh())
                 x = try b.apply(op, [x, y], name: fresh())[0]
-            case .elementwise, .softmax:
-                x = try b.apply(op, [x], name: fresh())[0]
             case .matmul:
                 let w = try b.constant(TensorData(dtype: fdtype, shape: [6, 6], values: (0..<36).map { _ in value(fdtype, &rng) }), name: fresh())
                 x = try b.apply(op, [x, w], name: fresh())[0]
             case .transpose:
                 let tt = try b.apply(.transpose, [x], attributes: Attributes(["perm": .ints([1, 0])]), name: fresh())[0]
                 x = try b.apply(.transpose, [tt], name: fresh())[0]
-            case .copy:
-                guard t.isStatic else { continue }
-                let r = try b.apply(.reshape, [x], attributes: Attributes(["shape": .ints([-1, 3])]), name: fresh())[0]
-                x = try b.apply(.reshape, [r], attributes: Attributes(["shape": .ints(t.shape!)]), name: fresh())[0]
-            case .reduce:
+            case .reduceSum, .reduceMax:
                 x = try b.apply(op, [x], attributes: Attributes(["axes": .ints([1]), "keepdims": .bool(true)]), name: fresh())[0]
                 let y = try b.constant(TensorData(dtype: fdtype, shape: [6], values: Array(repeating: 1, count: 6)), name: fresh())
                 x = try b.apply(.mul, [x, y], name: fresh())[0]
-            case .none:
-                continue
+            case .leakyRelu:
+                x = try b.apply(op, [x], attributes: Attributes(["alpha": .float(Double(rng.float(-1, 1)))]), name: fresh())[0]
+            default:
+                x = try b.apply(op, [x], name: fresh())[0]
             }
         }
         b.output(x)
         // Make sure every op appears across the run: one of each on a fixed-size float input.
-        let op = ops[index % ops.count]
-        let z = try b.input("z\(index)", TensorType(.f32, [2, 2]))
-        let out = try b.apply(op, op.schema.operandCount == 2 ? [z, z] : [z],
-                              attributes: op == .reshape ? Attributes(["shape": .ints([4])]) : Attributes(), name: fresh())[0]
-        b.output(out)
+        let z = try b.input("z\(index)", TensorType(.f32, [2, 3, 4, 5]))
+        b.output(try OpSamples.apply(ops[index % ops.count], &b, z))
         return b.graph
     }
 }

@@ -69,32 +69,43 @@ public enum Support {
     }
 
     /// One case for Tests/SinterTestSupport/numpy_reference.py.
-    public struct ReferenceCase: Codable, Sendable {
+    public struct ReferenceCase: Encodable, Sendable {
         public var op: String
         public var attrs: [String: AttrJSON]
         public var inputs: [String]
         public var output: String
-        public init(op: String, attrs: [String: AttrJSON] = [:], inputs: [String], output: String) {
+        /// numpy dtype name of the result (float32 unless set).
+        public var dtype: String
+        public init(op: String, attrs: [String: AttrJSON] = [:], inputs: [String], output: String, dtype: String = "float32") {
             self.op = op
             self.attrs = attrs
             self.inputs = inputs
             self.output = output
+            self.dtype = dtype
         }
     }
 
-    public enum AttrJSON: Codable, Sendable {
-        case int(Int), ints([Int]), bool(Bool)
+    public enum AttrJSON: Encodable, Sendable {
+        case int(Int), ints([Int]), bool(Bool), float(Double), string(String)
         public func encode(to encoder: Encoder) throws {
             var c = encoder.singleValueContainer()
             switch self {
             case .int(let v): try c.encode(v)
             case .ints(let v): try c.encode(v)
             case .bool(let v): try c.encode(v)
+            case .float(let v): try c.encode(v.isFinite ? String(v) : v.isNaN ? "nan" : v > 0 ? "inf" : "-inf")
+            case .string(let v): try c.encode(v)
             }
         }
-        public init(from decoder: Decoder) throws {
-            let c = try decoder.singleValueContainer()
-            if let v = try? c.decode(Int.self) { self = .int(v) } else if let v = try? c.decode([Int].self) { self = .ints(v) } else { self = .bool(try c.decode(Bool.self)) }
+
+        public init(_ v: AttributeValue) {
+            switch v {
+            case .int(let x): self = .int(x)
+            case .ints(let x): self = .ints(x)
+            case .bool(let x): self = .bool(x)
+            case .float(let x): self = .float(x)
+            case .string(let x): self = .string(x)
+            }
         }
     }
 
@@ -109,8 +120,28 @@ public enum Support {
         }
     }
 
+    /// numpy's name for a dtype.
+    public static func numpyName(_ d: DType) -> String {
+        switch d {
+        case .f32: "float32"
+        case .f16: "float16"
+        case .bf16: "uint16"
+        case .f64: "float64"
+        case .i8: "int8"
+        case .u8: "uint8"
+        case .i16: "int16"
+        case .i32: "int32"
+        case .i64: "int64"
+        case .bool: "bool"
+        }
+    }
+
     /// The first element where |got − want| > atol + rtol·|want| (NaN must match NaN, inf must
     /// match inf), described for a test failure; nil when all agree.
+    public static func mismatch(_ got: [Double], _ want: [Double], atol: Double = 1e-6, rtol: Double = 1e-5) -> String? {
+        mismatch(got.map { Float($0) }, want.map { Float($0) }, atol: Float(atol), rtol: Float(rtol))
+    }
+
     public static func mismatch(_ got: [Float], _ want: [Float], atol: Float = 1e-6, rtol: Float = 1e-5) -> String? {
         guard got.count == want.count else { return "count \(got.count) vs \(want.count)" }
         for i in got.indices {

@@ -1,30 +1,137 @@
 """numpy reference for Sinter's op tests: reads a JSON list of cases, writes each result.
 
-Each case: {"op": mnemonic, "attrs": {...}, "inputs": [paths], "output": path}. Math runs in
-float64 and is rounded to float32 once, so the reference is (nearly) correctly rounded.
+Each case: {"op": mnemonic, "attrs": {...}, "inputs": [paths], "output": path, "dtype": name}.
+Float math runs in float64 and is rounded to the result dtype once, so the reference is
+(nearly) correctly rounded.
 """
+import itertools
 import json
+import math
 import sys
 
 import numpy as np
 
 
-def reduce_axes(x, attrs):
-    axes = attrs.get("axes")
-    return (tuple(axes) if axes is not None else None), bool(attrs.get("keepdims", False))
+def num(v):
+    return float(v) if isinstance(v, str) else v
 
 
-def softmax(x, attrs):
-    axis = attrs.get("axis", -1)
+def reduce_axes(x, t):
+    axes = t.get("axes")
+    return (tuple(axes) if axes is not None else None), bool(t.get("keepdims", False))
+
+
+def reduce(fn):
+    def run(a, t):
+        axes, keep = reduce_axes(a[0], t)
+        return fn(a[0], axes, keep)
+    return run
+
+
+def softmax(x, t, log=False):
+    axis = t.get("axis", -1)
     m = np.max(x, axis=axis, keepdims=True) if x.size else x
     e = np.exp(x - m)
-    return e / np.sum(e, axis=axis, keepdims=True)
+    s = np.sum(e, axis=axis, keepdims=True)
+    return (x - m - np.log(s)) if log else e / s
 
 
-def reduce_max(x, attrs):
-    axes, keep = reduce_axes(x, attrs)
-    return np.max(x, axis=axes, keepdims=keep, initial=-np.inf)
+def window(x_spatial, t, kernel):
+    n = len(x_spatial)
+    strides = t.get("strides", [1] * n)
+    dil = t.get("dilations", [1] * n)
+    pads = t.get("pads", [0] * (2 * n))
+    out = []
+    for d in range(n):
+        span = (kernel[d] - 1) * dil[d] + 1
+        room = x_spatial[d] + pads[d] + pads[d + n] - span
+        o = (-(-room // strides[d]) if t.get("ceil_mode") else room // strides[d]) + 1
+        if t.get("ceil_mode") and (o - 1) * strides[d] >= x_spatial[d] + pads[d]:
+            o -= 1
+        out.append(o)
+    return strides, dil, pads, out
 
+
+def conv(a, t):
+    x, w = a
+    group = t.get("group", 1)
+    n, c = x.shape[:2]
+    m = w.shape[0]
+    k = w.shape[2:]
+    strides, dil, pads, out_sp = window(x.shape[2:], t, k)
+    nd = len(k)
+    xp = np.pad(x, [(0, 0), (0, 0)] + [(pads[d], pads[d + nd]) for d in range(nd)])
+    y = np.zeros((n, m) + tuple(out_sp))
+    cg, mg = c // group, m // group
+    for o in itertools.product(*[range(s) for s in out_sp]):
+        sl = tuple(slice(o[d] * strides[d], o[d] * strides[d] + (k[d] - 1) * dil[d] + 1, dil[d]) for d in range(nd))
+        patch = xp[(slice(None), slice(None)) + sl]
+        for g in range(group):
+            pg = patch[:, g * cg:(g + 1) * cg].reshape(n, -1)
+            wg = w[g * mg:(g + 1) * mg].reshape(mg, -1)
+            y[(slice(None), slice(g * mg, (g + 1) * mg)) + o] = pg @ wg.T
+    return y
+
+
+def pool(a, t, kind):
+    x = a[0]
+    k = t["kernel"]
+    nd = len(k)
+    strides, dil, pads, out_sp = window(x.shape[2:], t, k)
+    y = np.zeros(x.shape[:2] + tuple(out_sp))
+    for o in itertools.product(*[range(s) for s in out_sp]):
+        vals, count_pad = [], 1
+        idx_lists = []
+        for d in range(nd):
+            idx = [o[d] * strides[d] - pads[d] + kk * dil[d] for kk in range(k[d])]
+            idx_lists.append([i for i in idx if 0 <= i < x.shape[2 + d]])
+            count_pad *= len([i for i in idx if i < x.shape[2 + d] + pads[d + nd]])
+        sub = x[(slice(None), slice(None)) + np.ix_(*idx_lists)] if all(idx_lists) else None
+        flat = sub.reshape(x.shape[0], x.shape[1], -1)
+        if kind == "max":
+            y[(slice(None), slice(None)) + o] = flat.max(axis=2)
+        else:
+            denom = count_pad if t.get("count_include_pad") else flat.shape[2]
+            y[(slice(None), slice(None)) + o] = flat.sum(axis=2) / denom
+    return y
+
+
+def slice_op(a, t):
+    x = a[0]
+    steps = t.get("steps", [1] * x.ndim)
+    return x[tuple(slice(s, e if e != -(2**63) else None, st) for s, e, st in zip(t["starts"], t["ends"], steps))]
+
+
+def gather(a, t):
+    x, idx = a
+    return np.take(x, idx.astype(np.int64), axis=t.get("axis", 0))
+
+
+def pad(a, t):
+    x = a[0]
+    p = t["pads"]
+    n = x.ndim
+    mode = t.get("mode", "constant")
+    # Negative pads crop first.
+    x = x[tuple(slice(max(-p[d], 0), x.shape[d] - max(-p[d + n], 0)) for d in range(n))]
+    width = [(max(p[d], 0), max(p[d + n], 0)) for d in range(n)]
+    if mode == "constant":
+        return np.pad(x, width, constant_values=num(t.get("value", 0.0)))
+    return np.pad(x, width, mode={"edge": "edge", "reflect": "reflect", "wrap": "wrap"}[mode])
+
+
+def pow_op(a, t):
+    return np.power(a[0], a[1])
+
+
+erf = np.vectorize(math.erf)
+
+
+def arg(fn, x, t):
+    axis, keep = t.get("axis", 0), bool(t.get("keepdims", False))
+    if t.get("select_last_index"):
+        return x.shape[axis] - 1 - fn(np.flip(x, axis=axis), axis=axis, keepdims=keep)
+    return fn(x, axis=axis, keepdims=keep)
 
 OPS = {
     "add": lambda a, t: a[0] + a[1],
@@ -33,25 +140,71 @@ OPS = {
     "div": lambda a, t: a[0] / a[1],
     "max": lambda a, t: np.maximum(a[0], a[1]),
     "min": lambda a, t: np.minimum(a[0], a[1]),
+    "pow": pow_op,
+    "prelu": lambda a, t: np.where(a[0] < 0, a[1] * a[0], a[0]),
     "neg": lambda a, t: -a[0],
     "abs": lambda a, t: np.abs(a[0]),
     "exp": lambda a, t: np.exp(a[0]),
     "log": lambda a, t: np.log(a[0]),
     "sqrt": lambda a, t: np.sqrt(a[0]),
+    "reciprocal": lambda a, t: 1 / a[0],
+    "erf": lambda a, t: erf(a[0]) if a[0].size else a[0],
+    "floor": lambda a, t: np.floor(a[0]),
+    "ceil": lambda a, t: np.ceil(a[0]),
+    "round": lambda a, t: np.round(a[0]),
+    "sign": lambda a, t: np.sign(a[0]),
     "relu": lambda a, t: np.maximum(a[0], 0),
     "sigmoid": lambda a, t: 1 / (1 + np.exp(-a[0])),
     "tanh": lambda a, t: np.tanh(a[0]),
+    "softplus": lambda a, t: np.log1p(np.exp(a[0])),
+    "gelu": lambda a, t: 0.5 * a[0] * (1 + (erf(a[0] / math.sqrt(2)) if a[0].size else a[0])),
+    "gelu-tanh": lambda a, t: 0.5 * a[0] * (1 + np.tanh(math.sqrt(2 / math.pi) * (a[0] + 0.044715 * a[0] ** 3))),
+    "leaky-relu": lambda a, t: np.where(a[0] < 0, num(t.get("alpha", 0.01)) * a[0], a[0]),
+    "elu": lambda a, t: np.where(a[0] < 0, num(t.get("alpha", 1.0)) * (np.exp(a[0]) - 1), a[0]),
+    "selu": lambda a, t: num(t.get("gamma", 1.0507009873554805)) * np.where(
+        a[0] <= 0, num(t.get("alpha", 1.6732632423543772)) * (np.exp(a[0]) - 1), a[0]),
+    "hard-sigmoid": lambda a, t: np.clip(num(t.get("alpha", 0.2)) * a[0] + num(t.get("beta", 0.5)), 0, 1),
+    "hard-swish": lambda a, t: a[0] * np.clip(a[0] / 6 + 0.5, 0, 1),
+    "clip": lambda a, t: np.minimum(np.maximum(a[0], num(t.get("min", "-inf"))), num(t.get("max", "inf"))),
+    "not": lambda a, t: np.logical_not(a[0]),
+    "and": lambda a, t: np.logical_and(a[0], a[1]),
+    "or": lambda a, t: np.logical_or(a[0], a[1]),
+    "equal": lambda a, t: a[0] == a[1],
+    "less": lambda a, t: a[0] < a[1],
+    "greater": lambda a, t: a[0] > a[1],
+    "less-equal": lambda a, t: a[0] <= a[1],
+    "greater-equal": lambda a, t: a[0] >= a[1],
+    "where": lambda a, t: np.where(a[0].astype(bool), a[1], a[2]),
+    "cast": lambda a, t: a[0],
+    "expand": lambda a, t: a[0] * np.ones(t["shape"]),
     "matmul": lambda a, t: np.matmul(a[0], a[1]),
+    "softmax": lambda a, t: softmax(a[0], t),
+    "log-softmax": lambda a, t: softmax(a[0], t, log=True),
+    "conv": conv,
+    "max-pool": lambda a, t: pool(a, t, "max"),
+    "avg-pool": lambda a, t: pool(a, t, "avg"),
     "reshape": lambda a, t: a[0].reshape(t["shape"]),
     "transpose": lambda a, t: np.transpose(a[0], t.get("perm")),
-    "softmax": lambda a, t: softmax(a[0], t),
-    "reduce-sum": lambda a, t: np.sum(a[0], axis=reduce_axes(a[0], t)[0], keepdims=reduce_axes(a[0], t)[1]),
-    "reduce-mean": lambda a, t: np.mean(a[0], axis=reduce_axes(a[0], t)[0], keepdims=reduce_axes(a[0], t)[1]),
-    "reduce-max": lambda a, t: reduce_max(a[0], t),
+    "concat": lambda a, t: np.concatenate(a, axis=t["axis"]),
+    "split": lambda a, t: np.split(a[0], np.cumsum(t["sizes"])[:-1], axis=t.get("axis", 0))[0],
+    "slice": slice_op,
+    "gather": gather,
+    "tile": lambda a, t: np.tile(a[0], t["repeats"]),
+    "pad": pad,
+    "reduce-sum": reduce(lambda x, ax, k: np.sum(x, axis=ax, keepdims=k)),
+    "reduce-mean": reduce(lambda x, ax, k: np.mean(x, axis=ax, keepdims=k)),
+    "reduce-max": reduce(lambda x, ax, k: np.max(x, axis=ax, keepdims=k, initial=-np.inf)),
+    "reduce-min": reduce(lambda x, ax, k: np.min(x, axis=ax, keepdims=k, initial=np.inf)),
+    "reduce-prod": reduce(lambda x, ax, k: np.prod(x, axis=ax, keepdims=k)),
+    "reduce-l2": reduce(lambda x, ax, k: np.sqrt(np.sum(x * x, axis=ax, keepdims=k))),
+    "arg-max": lambda a, t: arg(np.argmax, a[0], t),
+    "arg-min": lambda a, t: arg(np.argmin, a[0], t),
 }
 
 with np.errstate(all="ignore"):
     for case in json.load(open(sys.argv[1])):
-        args = [np.load(p).astype(np.float64) for p in case["inputs"]]
+        args = [np.load(p) for p in case["inputs"]]
+        keep = case["op"] in ("cast", "gather", "not", "and", "or", "where")
+        args = [x if (keep or x.dtype == bool or x.dtype.kind in "iu") else x.astype(np.float64) for x in args]
         out = OPS[case["op"]](args, case.get("attrs", {}))
-        np.save(case["output"], np.array(out, dtype=np.float32, order="C"))
+        np.save(case["output"], np.array(out).astype(case.get("dtype", "float32")))

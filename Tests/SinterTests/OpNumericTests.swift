@@ -10,6 +10,7 @@ struct OpNumericTests {
         var op: Op
         var shapes: [[Int]]
         var attrs: Attributes = Attributes()
+        var dtypes: [DType] = []
         var range: (Float, Float) = (-3, 3)
         var specials = false
         var atol: Float = 1e-6
@@ -36,14 +37,86 @@ struct OpNumericTests {
                 out.append(Case(op: op, shapes: rng.bool() ? [a, b] : [b, a], range: (0.5, 4)))
             }
         }
-        for op in [Op.neg, .abs, .exp, .log, .sqrt, .relu, .sigmoid, .tanh] {
+        for op in [Op.neg, .abs, .exp, .log, .sqrt, .relu, .sigmoid, .tanh, .reciprocal, .erf, .floor, .ceil, .round, .sign,
+                   .softplus, .gelu, .geluTanh, .hardSwish, .leakyRelu, .elu, .selu, .hardSigmoid, .clip] {
             let range: (Float, Float) = switch op {
             case .log, .sqrt: (1e-3, 50)
             case .exp: (-88, 88)
-            case .sigmoid, .tanh: (-12, 12)
+            case .sigmoid, .tanh, .erf, .gelu, .geluTanh, .softplus: (-12, 12)
+            case .round: (-4, 4)
             default: (-10, 10)
             }
-            for s in unaryShapes { out.append(Case(op: op, shapes: [s], range: range, specials: true)) }
+            var attrs = Attributes()
+            switch op {
+            case .leakyRelu: attrs["alpha"] = .float(0.2)
+            case .elu: attrs["alpha"] = .float(0.7)
+            case .hardSigmoid: attrs = Attributes(["alpha": .float(0.3), "beta": .float(0.6)])
+            case .clip: attrs = Attributes(["min": .float(-2), "max": .float(3.5)])
+            default: break
+            }
+            // erf is a rational fit: 1e-6 absolute near zero crossings, like the others' 1e-5 relative.
+            for s in unaryShapes { out.append(Case(op: op, shapes: [s], attrs: attrs, range: range, specials: op != .round)) }
+        }
+        // Integer and bool elementwise code paths.
+        for op in [Op.add, .sub, .mul, .div, .max, .min] {
+            out.append(Case(op: op, shapes: [[3, 7], [7]], dtypes: [.i32, .i32], range: (-50, 50)))
+            out.append(Case(op: op, shapes: [[2, 5], [2, 1]], dtypes: [.i64, .i64], range: (-9, 9)))
+        }
+        out.append(Case(op: .neg, shapes: [[9]], dtypes: [.i8], range: (-100, 100)))
+        out.append(Case(op: .abs, shapes: [[9]], dtypes: [.i16], range: (-100, 100)))
+        out.append(Case(op: .clip, shapes: [[2, 9]], attrs: Attributes(["min": .float(-3)]), dtypes: [.i32], range: (-9, 9)))
+        out.append(Case(op: .pow, shapes: [[4, 6], [6]], range: (-3, 3)))
+        out.append(Case(op: .pow, shapes: [[17], [17]], range: (0.1, 4)))
+        out.append(Case(op: .prelu, shapes: [[2, 3, 4], [3, 1]]))
+        for op in [Op.equal, .less, .greater, .lessEqual, .greaterEqual] {
+            out.append(Case(op: op, shapes: [[3, 4], [4]], range: (-2, 2)))
+            out.append(Case(op: op, shapes: [[5], [1]], dtypes: [.i64, .i64], range: (-3, 3)))
+        }
+        for op in [Op.and, .or] { out.append(Case(op: op, shapes: [[3, 4], [4]], dtypes: [.bool, .bool])) }
+        out.append(Case(op: .not, shapes: [[2, 17]], dtypes: [.bool]))
+        out.append(Case(op: .where, shapes: [[3, 1], [4], [3, 4]], dtypes: [.bool, .f32, .f32]))
+        out.append(Case(op: .where, shapes: [[5], [5], [1]], dtypes: [.bool, .i64, .i64], range: (-9, 9)))
+        for (from, to) in [(DType.f32, DType.i32), (.f32, .i64), (.i32, .f32), (.f32, .bool), (.bool, .f32), (.f32, .f16),
+                           (.f16, .f32), (.f32, .f64), (.i64, .i8), (.u8, .f32), (.f32, .u8)] {
+            let range: (Float, Float) = to == .u8 ? (0, 200) : from == .u8 ? (0, 255) : (-100, 100)
+            out.append(Case(op: .cast, shapes: [[3, 11]], attrs: Attributes(["to": .string(to.rawValue)]), dtypes: [from], range: range))
+        }
+        out.append(Case(op: .expand, shapes: [[3, 1]], attrs: Attributes(["shape": .ints([2, 3, 4])])))
+        for (s, axis) in [([4, 10], -1), ([3, 5, 4], 1), ([2, 20], 0)] {
+            out.append(Case(op: .logSoftmax, shapes: [s], attrs: Attributes(["axis": .int(axis)]), range: (-20, 20), atol: 1e-5))
+        }
+        out.append(Case(op: .concat, shapes: [[2, 3, 4], [2, 1, 4], [2, 5, 4]], attrs: Attributes(["axis": .int(1)])))
+        out.append(Case(op: .concat, shapes: [[3], [0], [2]], attrs: Attributes(["axis": .int(0)]), dtypes: [.i64, .i64, .i64], range: (-9, 9)))
+        out.append(Case(op: .split, shapes: [[4, 6]], attrs: Attributes(["axis": .int(1), "sizes": .ints([2, 4])])))
+        out.append(Case(op: .slice, shapes: [[5, 6, 7]], attrs: Attributes(["starts": .ints([1, -1, 0]), "ends": .ints([4, -7, 100]),
+                                                                              "steps": .ints([2, -2, 3])])))
+        out.append(Case(op: .slice, shapes: [[4, 8]], attrs: Attributes(["starts": .ints([0, 2]), "ends": .ints([4, 6])])))
+        out.append(Case(op: .gather, shapes: [[5, 4], [2, 3]], attrs: Attributes(["axis": .int(0)]), dtypes: [.f32, .i64], range: (-5, 4.99)))
+        out.append(Case(op: .gather, shapes: [[3, 6, 2], [4]], attrs: Attributes(["axis": .int(1)]), dtypes: [.f32, .i32], range: (-6, 5.99)))
+        out.append(Case(op: .tile, shapes: [[2, 3]], attrs: Attributes(["repeats": .ints([3, 2])])))
+        for mode in ["constant", "reflect", "edge", "wrap"] {
+            out.append(Case(op: .pad, shapes: [[3, 4]], attrs: Attributes(["pads": .ints([1, 2, 2, 1]), "mode": .string(mode), "value": .float(1.5)])))
+        }
+        out.append(Case(op: .pad, shapes: [[4, 5]], attrs: Attributes(["pads": .ints([-1, 1, 0, -2])])))
+        let convs: [([[Int]], [String: AttributeValue])] = [
+            ([[1, 3, 7, 8], [4, 3, 3, 3]], [:]),
+            ([[2, 4, 9, 9], [6, 2, 3, 2]], ["group": .int(2), "strides": .ints([2, 1]), "pads": .ints([1, 0, 1, 1]), "dilations": .ints([1, 2])]),
+            ([[1, 8, 5, 5], [8, 1, 3, 3]], ["group": .int(8), "pads": .ints([1, 1, 1, 1])]),
+            ([[2, 5, 6, 7], [3, 5, 1, 1]], [:]),
+            ([[1, 2, 10], [3, 2, 4]], ["strides": .ints([3]), "pads": .ints([2, 1])]),
+        ]
+        for (shapes, a) in convs { out.append(Case(op: .conv, shapes: shapes, attrs: Attributes(a), range: (-1, 1), atol: 1e-5)) }
+        let pools: [[String: AttributeValue]] = [
+            ["kernel": .ints([2, 2]), "strides": .ints([2, 2])],
+            ["kernel": .ints([3, 3]), "strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1])],
+            ["kernel": .ints([3, 2]), "strides": .ints([2, 2]), "ceil_mode": .bool(true)],
+            ["kernel": .ints([3, 3]), "pads": .ints([1, 1, 1, 1]), "count_include_pad": .bool(true)],
+            ["kernel": .ints([2, 2]), "dilations": .ints([2, 2])],
+        ]
+        for a in pools {
+            for op in [Op.maxPool, .avgPool] where !(op == .maxPool && a["count_include_pad"] != nil) {
+                out.append(Case(op: op, shapes: [[2, 3, 7, 8]], attrs: Attributes(a)))
+            }
         }
         let mm: [[[Int]]] = [[[4, 8], [8, 5]], [[1, 1], [1, 1]], [[3, 0], [0, 4]], [[2, 3, 4], [4, 5]],
                              [[2, 1, 3, 4], [5, 4, 6]], [[7, 33], [33, 70]], [[0, 3], [3, 2]], [[5, 64], [64, 129]]]
@@ -59,19 +132,30 @@ struct OpNumericTests {
         let reductions: [([Int], [Int]?, Bool)] = [([4, 5], [1], false), ([3, 4, 5], [0, 2], true), ([1027], nil, false),
                                                    ([2, 3, 4], [1], false), ([2, 0, 3], [1], true), ([6, 7], [0], false),
                                                    ([2, 3, 37], [-1], false), ([3, 4], [], false)]
-        for op in [Op.reduceSum, .reduceMean, .reduceMax] {
+        for op in [Op.reduceSum, .reduceMean, .reduceMax, .reduceMin, .reduceProd, .reduceL2] {
             for (s, axes, keep) in reductions {
                 var a = Attributes(["keepdims": .bool(keep)])
                 if let axes { a["axes"] = .ints(axes) }
                 out.append(Case(op: op, shapes: [s], attrs: a, range: (-1, 1), atol: 1e-5))
             }
         }
+        for op in [Op.argMax, .argMin] {
+            out.append(Case(op: op, shapes: [[3, 5, 4]], attrs: Attributes(["axis": .int(1)])))
+            out.append(Case(op: op, shapes: [[6, 7]], attrs: Attributes(["axis": .int(-1), "keepdims": .bool(true), "select_last_index": .bool(true)]), range: (-2, 2)))
+        }
         return out
     }
 
-    static func input(_ shape: [Int], _ c: Case, _ rng: inout Support.RNG) -> TensorData {
+    static func input(_ shape: [Int], _ c: Case, _ dtype: DType, _ rng: inout Support.RNG) -> TensorData {
         let n = shape.reduce(1, *)
         var v = (0..<n).map { _ in rng.float(c.range.0, c.range.1) }
+        if c.op == .argMax || c.op == .argMin || c.op == .reduceProd { v = v.map { ($0 * 4).rounded() / 4 } }  // ties and exact products
+        if dtype == .bool { return TensorData(dtype: .bool, shape: shape, values: v.map { $0 > 0 ? 1 : 0 }) }
+        if dtype != .f32 {
+            // Integer division by zero is undefined in numpy; keep divisors non-zero.
+            let ints = v.map { Double($0.rounded(.down)) }.map { c.op == .div && $0 == 0 ? 1 : $0 }
+            return TensorData(dtype: dtype, shape: shape, values: ints)
+        }
         if c.specials {
             let specials: [Float] = [0, -0.0, .nan, .infinity, -.infinity, 1, -1, 1e-30]
             for i in 0..<min(n, specials.count) where rng.int(0...1) == 0 { v[i] = specials[i] }
@@ -91,8 +175,9 @@ struct OpNumericTests {
             var data: [TensorData] = []
             var paths: [String] = []
             for (k, s) in c.shapes.enumerated() {
-                ins.append(try b.input("in\(k)", TensorType(.f32, s)))
-                let t = Self.input(s, c, &rng)
+                let dtype = k < c.dtypes.count ? c.dtypes[k] : .f32
+                ins.append(try b.input("in\(k)", TensorType(dtype, s)))
+                let t = Self.input(s, c, dtype, &rng)
                 data.append(t)
                 let p = dir.appendingPathComponent("c\(i)_in\(k).npy")
                 try Support.writeNpy(t, to: p)
@@ -102,23 +187,18 @@ struct OpNumericTests {
             let out = try Sinter.jit(b.graph).run(data)[0]
             results.append((c, out))
             var attrs: [String: Support.AttrJSON] = [:]
-            for (name, value) in c.attrs {
-                switch value {
-                case .int(let v): attrs[name] = .int(v)
-                case .ints(let v): attrs[name] = .ints(v)
-                case .bool(let v): attrs[name] = .bool(v)
-                case .float, .string: break
-                }
-            }
+            for (name, value) in c.attrs { attrs[name] = Support.AttrJSON(value) }
             refs.append(Support.ReferenceCase(op: c.op.rawValue, attrs: attrs, inputs: paths,
-                                              output: dir.appendingPathComponent("c\(i)_ref.npy").path))
+                                              output: dir.appendingPathComponent("c\(i)_ref.npy").path,
+                                              dtype: Support.numpyName(out.dtype)))
         }
         try Support.numpyReference(refs, in: dir)
         var covered = Set<Op>()
         for ((c, got), ref) in zip(results, refs) {
             let want = try Support.readNpy(URL(fileURLWithPath: ref.output))
-            #expect(got.shape == want.shape, "\(c.op.rawValue) \(c.shapes): shape \(got.shape) vs numpy \(want.shape)")
-            if let m = Support.mismatch(got.floats ?? [], want.floats ?? [], atol: c.atol, rtol: c.rtol) {
+            #expect(got.shape == want.shape && got.dtype == want.dtype,
+                    "\(c.op.rawValue) \(c.shapes): \(got.type) vs numpy \(want.type)")
+            if let m = Support.mismatch(got.doubles, want.doubles, atol: Double(c.atol), rtol: Double(c.rtol)) {
                 Issue.record("\(c.op.rawValue) \(c.shapes) \(c.attrs.entries.map { "\($0.name)=\($0.value)" }): \(m)")
             }
             covered.insert(c.op)

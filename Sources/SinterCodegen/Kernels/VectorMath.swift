@@ -80,32 +80,19 @@ extension IRBuilder {
         return select(fcmp(.olt, ax, constF32(0.625, width: w)), small, signed)
     }
 
-    /// Lowers an op's scalar expression (from the op table) at the width of its operands.
-    func lower(_ e: ScalarExpr, _ operands: [IRValue], width: Int) -> IRValue {
-        switch e {
-        case .operand(let i): return operands[i]
-        case .constant(let c): return constF32(Float(c), width: width)
-        case .unary(let f, let a):
-            let x = lower(a, operands, width: width)
-            switch f {
-            case .neg: return fneg(x)
-            case .abs: return intrinsic("llvm.fabs", [x])
-            case .exp: return vexp(x)
-            case .log: return vlog(x)
-            case .sqrt: return intrinsic("llvm.sqrt", [x])
-            case .tanh: return vtanh(x)
-            }
-        case .binary(let f, let a, let b):
-            let x = lower(a, operands, width: width), y = lower(b, operands, width: width)
-            switch f {
-            case .add: return fadd(x, y)
-            case .sub: return fsub(x, y)
-            case .mul: return fmul(x, y)
-            case .div: return fdiv(x, y)
-            case .max: return intrinsic("llvm.maximum", [x, y])
-            case .min: return intrinsic("llvm.minimum", [x, y])
-            }
-        }
+    /// erf(x) as x·P(x²)/Q(x²) on x clamped to [-4, 4] (a rational minimax fit; erf(±4)
+    /// rounds to ±1 in f32).
+    func verf(_ x0: IRValue) -> IRValue {
+        let w = x0.type.vectorWidth
+        let lo = constF32(-4, width: w), hi = constF32(4, width: w)
+        var x = select(fcmp(.olt, x0, lo), lo, x0)
+        x = select(fcmp(.ogt, x, hi), hi, x)
+        let x2 = fmul(x, x)
+        let p = fmul(x, poly(x2, [-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
+                                  -7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02]))
+        let q = poly(x2, [-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
+                          -1.42647390514189e-02])
+        return select(fcmp(.uno, x0, x0), x0, fdiv(p, q))
     }
 
     /// Folds the lanes of a vector with `combine` (a tree, log2(width) steps).

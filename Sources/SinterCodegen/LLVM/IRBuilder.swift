@@ -25,7 +25,7 @@ struct IRFunction {
     func param(_ i: Int) -> IRValue { IRValue(ref: LLVMGetParam(ref, UInt32(i))) }
 }
 
-enum IntPredicate { case eq, ne, slt, sle, sgt, sge, ult }
+enum IntPredicate { case eq, ne, slt, sle, sgt, sge, ult, ule, ugt, uge }
 enum FloatPredicate { case olt, ogt, oeq, une, uno, ord, oge, ole }
 
 /// Owns one LLVM module and an instruction builder positioned in it.
@@ -66,6 +66,9 @@ final class IRBuilder {
     // MARK: types
 
     var f32: IRType { IRType(ref: LLVMFloatTypeInContext(context)) }
+    var f64: IRType { IRType(ref: LLVMDoubleTypeInContext(context)) }
+    var f16: IRType { IRType(ref: LLVMHalfTypeInContext(context)) }
+    var i16: IRType { IRType(ref: LLVMInt16TypeInContext(context)) }
     var i1: IRType { IRType(ref: LLVMInt1TypeInContext(context)) }
     var i8: IRType { IRType(ref: LLVMInt8TypeInContext(context)) }
     var i32: IRType { IRType(ref: LLVMInt32TypeInContext(context)) }
@@ -88,6 +91,10 @@ final class IRBuilder {
     // MARK: constants
 
     func constF32(_ v: Float, width: Int = 1) -> IRValue { splatConst(IRValue(ref: LLVMConstReal(f32.ref, Double(v))), width) }
+    func constReal(_ t: IRType, _ v: Double, width: Int = 1) -> IRValue { splatConst(IRValue(ref: LLVMConstReal(t.ref, v)), width) }
+    func constInt(_ t: IRType, _ v: Int, width: Int) -> IRValue {
+        splatConst(IRValue(ref: LLVMConstInt(t.ref, UInt64(bitPattern: Int64(v)), 1)), width)
+    }
     func constI32(_ v: Int32, width: Int = 1) -> IRValue {
         splatConst(IRValue(ref: LLVMConstInt(i32.ref, UInt64(bitPattern: Int64(v)), 1)), width)
     }
@@ -290,6 +297,9 @@ final class IRBuilder {
         case .sgt: LLVMIntSGT
         case .sge: LLVMIntSGE
         case .ult: LLVMIntULT
+        case .ule: LLVMIntULE
+        case .ugt: LLVMIntUGT
+        case .uge: LLVMIntUGE
         }
         return IRValue(ref: LLVMBuildICmp(builder, pred, a.ref, b.ref, ""))
     }
@@ -312,6 +322,19 @@ final class IRBuilder {
     func bitcast(_ v: IRValue, _ t: IRType) -> IRValue { IRValue(ref: LLVMBuildBitCast(builder, v.ref, t.ref, "")) }
     func fptosi(_ v: IRValue, _ t: IRType) -> IRValue { IRValue(ref: LLVMBuildFPToSI(builder, v.ref, t.ref, "")) }
     func sitofp(_ v: IRValue, _ t: IRType) -> IRValue { IRValue(ref: LLVMBuildSIToFP(builder, v.ref, t.ref, "")) }
+    func fpext(_ v: IRValue, _ t: IRType) -> IRValue { IRValue(ref: LLVMBuildFPExt(builder, v.ref, t.ref, "")) }
+    func fptrunc(_ v: IRValue, _ t: IRType) -> IRValue { IRValue(ref: LLVMBuildFPTrunc(builder, v.ref, t.ref, "")) }
+    func sext(_ v: IRValue, _ t: IRType) -> IRValue { IRValue(ref: LLVMBuildSExt(builder, v.ref, t.ref, "")) }
+    func zext(_ v: IRValue, _ t: IRType) -> IRValue { IRValue(ref: LLVMBuildZExt(builder, v.ref, t.ref, "")) }
+    func trunc(_ v: IRValue, _ t: IRType) -> IRValue { IRValue(ref: LLVMBuildTrunc(builder, v.ref, t.ref, "")) }
+    func uitofp(_ v: IRValue, _ t: IRType) -> IRValue { IRValue(ref: LLVMBuildUIToFP(builder, v.ref, t.ref, "")) }
+    func fptoui(_ v: IRValue, _ t: IRType) -> IRValue { IRValue(ref: LLVMBuildFPToUI(builder, v.ref, t.ref, "")) }
+    func sdiv(_ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildSDiv(builder, a.ref, b.ref, "")) }
+    func udiv(_ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildUDiv(builder, a.ref, b.ref, "")) }
+    func srem(_ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildSRem(builder, a.ref, b.ref, "")) }
+    func not(_ a: IRValue) -> IRValue { IRValue(ref: LLVMBuildNot(builder, a.ref, "")) }
+    func intBits(_ t: IRType) -> Int { Int(LLVMGetIntTypeWidth(scalarType(of: t).ref)) }
+
     func ptrtoint(_ v: IRValue) -> IRValue { IRValue(ref: LLVMBuildPtrToInt(builder, v.ref, i64.ref, "")) }
     func isNull(_ v: IRValue) -> IRValue { IRValue(ref: LLVMBuildIsNull(builder, v.ref, "")) }
 

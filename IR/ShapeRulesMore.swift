@@ -1,0 +1,203 @@
+/// Shape rules for the ops beyond the first slice: comparisons, casts, data movement,
+/// windows (conv, pooling) and index reductions.
+extension ShapeRules {
+    static let compare: ShapeRule = { q throws(ShapeError) in
+        let t = try broadcast(q)[0]
+        return [TensorType(.bool, t.dims)]
+    }
+
+    static let whereRule: ShapeRule = { q throws(ShapeError) in
+        let c = q.operands[0], a = q.operands[1], b = q.operands[2]
+        guard a.dtype == b.dtype else { throw ShapeError("operand types differ: \(a.dtype.rawValue) and \(b.dtype.rawValue)") }
+        return [TensorType(a.dtype, try broadcastDims(try broadcastDims(c.dims, a.dims), b.dims))]
+    }
+
+    static let cast: ShapeRule = { q throws(ShapeError) in
+        guard case .string(let name)? = q.attributes["to"], let d = DType(rawValue: name) else {
+            throw ShapeError("cast needs 'to' naming a dtype (\(DType.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        return [TensorType(d, q.operands[0].dims)]
+    }
+
+    static let expand: ShapeRule = { q throws(ShapeError) in
+        guard let shape = q.attributes.ints("shape"), shape.allSatisfy({ $0 >= 0 }) else {
+            throw ShapeError("expand needs a 'shape' of sizes >= 0")
+        }
+        let t = q.operands[0]
+        return [TensorType(t.dtype, try broadcastDims(t.dims, shape.map { .fixed($0) }))]
+    }
+
+    /// Resolves a possibly negative axis against `rank`.
+    public static func axis(_ a: Int, rank: Int) throws(ShapeError) -> Int {
+        guard (-rank..<rank).contains(a) else { throw ShapeError("axis \(a) is out of range for rank \(rank)") }
+        return a < 0 ? a + rank : a
+    }
+
+    static let concat: ShapeRule = { q throws(ShapeError) in
+        let first = q.operands[0]
+        let axis = try axis(q.attributes.int("axis") ?? 0, rank: first.rank)
+        var total = 0
+        for t in q.operands {
+            guard t.dtype == first.dtype, t.rank == first.rank else {
+                throw ShapeError("concat operands must share dtype and rank: \(first) vs \(t)")
+            }
+            for d in 0..<t.rank where d != axis && t.dims[d] != first.dims[d] {
+                throw ShapeError("concat operands differ outside axis \(axis): \(fmt(first.dims)) vs \(fmt(t.dims))")
+            }
+            guard let n = t.dims[axis].fixedValue else { throw ShapeError("concat along a symbolic dimension is not supported") }
+            total += n
+        }
+        var dims = first.dims
+        dims[axis] = .fixed(total)
+        return [TensorType(first.dtype, dims)]
+    }
+
+    static let split: ShapeRule = { q throws(ShapeError) in
+        let t = q.operands[0]
+        let axis = try axis(q.attributes.int("axis") ?? 0, rank: t.rank)
+        guard let sizes = q.attributes.ints("sizes"), !sizes.isEmpty, sizes.allSatisfy({ $0 >= 0 }) else {
+            throw ShapeError("split needs 'sizes' >= 0")
+        }
+        guard t.dims[axis] == .fixed(sizes.reduce(0, +)) else {
+            throw ShapeError("split sizes \(sizes) do not add up to dimension \(t.dims[axis]) of \(fmt(t.dims))")
+        }
+        return sizes.map { s in
+            var dims = t.dims
+            dims[axis] = .fixed(s)
+            return TensorType(t.dtype, dims)
+        }
+    }
+
+    /// One axis of a slice after ONNX/numpy clamping: first index, element count, step.
+    public struct SliceRange: Hashable, Sendable {
+        public var start: Int
+        public var count: Int
+        public var step: Int
+    }
+
+    public static func sliceRanges(shape: [Int], starts: [Int], ends: [Int], steps: [Int]?) throws(ShapeError) -> [SliceRange] {
+        let steps = steps ?? Array(repeating: 1, count: shape.count)
+        guard starts.count == shape.count, ends.count == shape.count, steps.count == shape.count else {
+            throw ShapeError("slice needs one start, end and step per axis (rank \(shape.count))")
+        }
+        var out: [SliceRange] = []
+        for d in shape.indices {
+            let n = shape[d], step = steps[d]
+            guard step != 0 else { throw ShapeError("slice step on axis \(d) is 0") }
+            var s = starts[d] < 0 ? starts[d] + n : starts[d]
+            var e = ends[d] < 0 ? ends[d] + n : ends[d]
+            if step > 0 {
+                s = Swift.min(Swift.max(s, 0), n)
+                e = Swift.min(Swift.max(e, 0), n)
+                out.append(SliceRange(start: s, count: Swift.max(0, (e - s + step - 1) / step), step: step))
+            } else {
+                s = Swift.min(Swift.max(s, -1), n - 1)
+                e = Swift.min(Swift.max(e, -1), n - 1)
+                out.append(SliceRange(start: s, count: Swift.max(0, (s - e + (-step) - 1) / (-step)), step: step))
+            }
+        }
+        return out
+    }
+
+    static let slice: ShapeRule = { q throws(ShapeError) in
+        let t = q.operands[0]
+        guard let shape = t.shape else { throw ShapeError("slice of symbolic shape \(fmt(t.dims)) is not supported") }
+        guard let starts = q.attributes.ints("starts"), let ends = q.attributes.ints("ends") else {
+            throw ShapeError("slice needs 'starts' and 'ends'")
+        }
+        let ranges = try sliceRanges(shape: shape, starts: starts, ends: ends, steps: q.attributes.ints("steps"))
+        return [TensorType(t.dtype, ranges.map(\.count))]
+    }
+
+    static let gather: ShapeRule = { q throws(ShapeError) in
+        let t = q.operands[0], idx = q.operands[1]
+        guard t.rank > 0 else { throw ShapeError("gather needs an operand of rank >= 1") }
+        let axis = try axis(q.attributes.int("axis") ?? 0, rank: t.rank)
+        return [TensorType(t.dtype, Array(t.dims[..<axis]) + idx.dims + Array(t.dims[(axis + 1)...]))]
+    }
+
+    static let tile: ShapeRule = { q throws(ShapeError) in
+        let t = q.operands[0]
+        guard let reps = q.attributes.ints("repeats"), reps.count == t.rank, reps.allSatisfy({ $0 >= 0 }) else {
+            throw ShapeError("tile needs one repeat >= 0 per axis (rank \(t.rank))")
+        }
+        guard let shape = t.shape else { throw ShapeError("tile of symbolic shape \(fmt(t.dims)) is not supported") }
+        return [TensorType(t.dtype, zip(shape, reps).map { $0 * $1 })]
+    }
+
+    static let pad: ShapeRule = { q throws(ShapeError) in
+        let t = q.operands[0]
+        guard let pads = q.attributes.ints("pads"), pads.count == 2 * t.rank else {
+            throw ShapeError("pad needs 'pads' with 2 × rank = \(2 * t.rank) entries")
+        }
+        if case .string(let m)? = q.attributes["mode"], !["constant", "reflect", "edge", "wrap"].contains(m) {
+            throw ShapeError("pad mode '\(m)' is not one of constant, reflect, edge, wrap")
+        }
+        guard let shape = t.shape else { throw ShapeError("pad of symbolic shape \(fmt(t.dims)) is not supported") }
+        let out = shape.indices.map { shape[$0] + pads[$0] + pads[$0 + t.rank] }
+        guard out.allSatisfy({ $0 >= 0 }) else { throw ShapeError("pads \(pads) crop \(fmt(t.dims)) below zero") }
+        return [TensorType(t.dtype, out)]
+    }
+
+    /// Geometry of a sliding window (conv, pooling) per spatial axis.
+    public struct Window: Hashable, Sendable {
+        public var kernel: [Int], strides: [Int], dilations: [Int], padBegin: [Int], padEnd: [Int], output: [Int]
+    }
+
+    public static func window(input: [Int], kernel: [Int], attributes: Attributes, ceilMode: Bool) throws(ShapeError) -> Window {
+        let n = input.count
+        let strides = attributes.ints("strides") ?? Array(repeating: 1, count: n)
+        let dilations = attributes.ints("dilations") ?? Array(repeating: 1, count: n)
+        let pads = attributes.ints("pads") ?? Array(repeating: 0, count: 2 * n)
+        guard kernel.count == n, strides.count == n, dilations.count == n, pads.count == 2 * n else {
+            throw ShapeError("window attributes need \(n) spatial entries (pads: \(2 * n))")
+        }
+        guard strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }), kernel.allSatisfy({ $0 > 0 }),
+              pads.allSatisfy({ $0 >= 0 }) else {
+            throw ShapeError("window sizes, strides and dilations must be > 0 and pads >= 0")
+        }
+        var out: [Int] = []
+        for d in 0..<n {
+            let span = (kernel[d] - 1) * dilations[d] + 1
+            let room = input[d] + pads[d] + pads[d + n] - span
+            guard room >= 0 else { throw ShapeError("window \(span) is larger than padded input \(input[d] + pads[d] + pads[d + n])") }
+            var o = (ceilMode ? (room + strides[d] - 1) / strides[d] : room / strides[d]) + 1
+            // A window must start inside the input or the leading padding.
+            if ceilMode && (o - 1) * strides[d] >= input[d] + pads[d] { o -= 1 }
+            out.append(o)
+        }
+        return Window(kernel: kernel, strides: strides, dilations: dilations, padBegin: Array(pads[..<n]),
+                      padEnd: Array(pads[n...]), output: out)
+    }
+
+    static let conv: ShapeRule = { q throws(ShapeError) in
+        let x = q.operands[0], w = q.operands[1]
+        guard x.dtype == w.dtype else { throw ShapeError("operand types differ: \(x.dtype.rawValue) and \(w.dtype.rawValue)") }
+        guard x.rank >= 3, w.rank == x.rank, let xs = x.shape, let ws = w.shape else {
+            throw ShapeError("conv needs static input [N,C,...] and weights [M,C/group,...] of equal rank >= 3")
+        }
+        let group = q.attributes.int("group") ?? 1
+        guard group > 0, xs[1] % group == 0, ws[0] % group == 0, ws[1] * group == xs[1] else {
+            throw ShapeError("conv channels do not match: input \(fmt(x.dims)), weights \(fmt(w.dims)), group \(group)")
+        }
+        let win = try window(input: Array(xs[2...]), kernel: Array(ws[2...]), attributes: q.attributes, ceilMode: false)
+        return [TensorType(x.dtype, [xs[0], ws[0]] + win.output)]
+    }
+
+    static let pool: ShapeRule = { q throws(ShapeError) in
+        let x = q.operands[0]
+        guard x.rank >= 3, let xs = x.shape, let k = q.attributes.ints("kernel") else {
+            throw ShapeError("pooling needs a static input [N,C,...] and 'kernel'")
+        }
+        let win = try window(input: Array(xs[2...]), kernel: k, attributes: q.attributes, ceilMode: q.attributes.bool("ceil_mode") ?? false)
+        return [TensorType(x.dtype, Array(xs[..<2]) + win.output)]
+    }
+
+    static let argReduce: ShapeRule = { q throws(ShapeError) in
+        let t = q.operands[0]
+        let axis = try axis(q.attributes.int("axis") ?? 0, rank: t.rank)
+        var dims = t.dims
+        if q.attributes.bool("keepdims") ?? false { dims[axis] = .fixed(1) } else { dims.remove(at: axis) }
+        return [TensorType(.i64, dims)]
+    }
+}

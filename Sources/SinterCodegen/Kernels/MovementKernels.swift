@@ -1,0 +1,86 @@
+import SinterIR
+
+/// Data movement: strided copies (transpose, slice, tile, split, concat), gather and pad.
+extension KernelEmitter {
+    func stridedCopy(_ copy: StridedCopy, _ out: IRValue, _ input: IRValue) {
+        guard copy.shape.reduce(1, *) > 0 else { return }
+        let (shape, strides) = Lowering.collapse(copy.shape, [copy.inStrides, copy.outStrides])
+        let bytes = copy.elementBytes
+        let elem = ir.integer(bits: bytes * 8)
+        let inner = shape.count - 1
+        let contiguous = strides[0][inner] == 1 && strides[1][inner] == 1
+        let loopShape = contiguous ? Array(shape.dropLast()) : shape
+        let loopStrides = strides.map { contiguous ? Array($0.dropLast()) : $0 }
+        nest(loopShape, loopStrides, [c(copy.inOffset), c(copy.outOffset)]) { offs in
+            let src = ir.gep(elem, input, offs[0]), dst = ir.gep(elem, out, offs[1])
+            if contiguous {
+                ir.memcpy(dst, src, bytes: shape[inner] * bytes)
+            } else {
+                ir.store(ir.load(elem, src, align: bytes), dst, align: bytes)
+            }
+        }
+    }
+
+    func gather(_ outer: Int, _ axis: Int, _ indices: Int, _ inner: Int, _ bytes: Int, _ indexType: DType,
+                _ out: IRValue, _ x: IRValue, _ idx: IRValue) {
+        let rowBytes = inner * bytes
+        guard outer * indices * rowBytes > 0 else { return }
+        guard axis > 0 else { return }  // no valid index exists; the output is empty or left as is
+        let it = indexType == .i64 ? ir.i64 : ir.i32
+        ir.forLoop(c(0), c(outer), "o") { o in
+            ir.forLoop(c(0), c(indices), "j") { j in
+                var i = ir.load(it, ir.gep(it, idx, j), align: indexType.byteSize)
+                if indexType != .i64 { i = ir.sext(i, ir.i64) }
+                // Negative indices count from the end; anything still out of range is clamped.
+                i = ir.select(ir.icmp(.slt, i, c(0)), ir.add(i, c(axis)), i)
+                i = ir.select(ir.icmp(.slt, i, c(0)), c(0), i)
+                i = ir.select(ir.icmp(.sge, i, c(axis)), c(axis - 1), i)
+                let src = ir.mul(ir.add(ir.mul(o, c(axis)), i), c(rowBytes))
+                let dst = ir.mul(ir.add(ir.mul(o, c(indices)), j), c(rowBytes))
+                ir.memcpy(ir.gep(ir.i8, out, dst), ir.gep(ir.i8, x, src), bytes: rowBytes)
+            }
+        }
+    }
+
+    func pad(_ inShape: [Int], _ outShape: [Int], _ begin: [Int], _ mode: String, _ value: Double, _ dtype: DType,
+             _ out: IRValue, _ x: IRValue) {
+        guard outShape.reduce(1, *) > 0 else { return }
+        let empty = inShape.reduce(1, *) == 0
+        let inStrides = contiguousStrides(inShape), outStrides = contiguousStrides(outShape)
+        let domain = Domain(dtype)
+        func level(_ d: Int, _ inOff: IRValue, _ outOff: IRValue, _ valid: IRValue) {
+            if d == outShape.count {
+                let fill = Typed(value: ir.constant(value, domain, width: 1), domain: domain)
+                if empty {
+                    ir.storeTyped(fill, out, outOff, dtype)
+                    return
+                }
+                let v = ir.loadTyped(x, ir.select(valid, inOff, c(0)), dtype, width: 1)
+                ir.storeTyped(Typed(value: ir.select(valid, v.value, fill.value), domain: domain), out, outOff, dtype)
+                return
+            }
+            let n = inShape[d]
+            ir.forLoop(c(0), c(outShape[d]), "p\(d)") { o in
+                var i = ir.sub(o, c(begin[d]))
+                var ok = valid
+                switch mode {
+                case "reflect" where n > 1:
+                    let period = c(2 * (n - 1))
+                    var r = ir.srem(i, period)
+                    r = ir.select(ir.icmp(.slt, r, c(0)), ir.add(r, period), r)
+                    i = ir.select(ir.icmp(.sge, r, c(n)), ir.sub(period, r), r)
+                case "wrap" where n > 0:
+                    let r = ir.srem(i, c(n))
+                    i = ir.select(ir.icmp(.slt, r, c(0)), ir.add(r, c(n)), r)
+                case "edge", "reflect", "wrap":
+                    i = ir.select(ir.icmp(.slt, i, c(0)), c(0), i)
+                    i = ir.select(ir.icmp(.sge, i, c(n)), c(max(n - 1, 0)), i)
+                default:
+                    ok = ir.and(ok, ir.and(ir.icmp(.sge, i, c(0)), ir.icmp(.slt, i, c(n))))
+                }
+                level(d + 1, ir.add(inOff, ir.mul(i, c(inStrides[d]))), ir.add(outOff, ir.mul(o, c(outStrides[d]))), ok)
+            }
+        }
+        level(0, c(0), c(0), ir.constInt(ir.i1, 1))
+    }
+}

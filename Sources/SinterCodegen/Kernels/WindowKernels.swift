@@ -1,0 +1,116 @@
+import SinterIR
+
+/// Convolution (im2col + GEMM) and pooling over NC[spatial] f32 tensors.
+extension KernelEmitter {
+    /// True when the convolution reads its input directly as the GEMM's right-hand side.
+    static func isPointwise(_ g: WindowGeometry) -> Bool {
+        let w = g.window
+        return w.kernel.allSatisfy { $0 == 1 } && w.strides.allSatisfy { $0 == 1 }
+            && (w.padBegin + w.padEnd).allSatisfy { $0 == 0 }
+    }
+
+    func conv(_ g: WindowGeometry, _ out: IRValue, _ x: IRValue, _ weights: IRValue, _ scratch: IRValue, _ w: Int) {
+        let win = g.window
+        let spatialIn = g.input.reduce(1, *), spatialOut = win.output.reduce(1, *)
+        let kernelSize = win.kernel.reduce(1, *)
+        let icg = g.channels / g.group, ocg = g.outChannels / g.group
+        let kDim = icg * kernelSize
+        guard g.batch * g.outChannels * spatialOut > 0 else { return }
+        ir.forLoop(c(0), c(g.batch), "n") { n in
+            ir.forLoop(c(0), c(g.group), "g") { grp in
+                let inBase = ir.mul(ir.add(ir.mul(n, c(g.channels)), ir.mul(grp, c(icg))), c(spatialIn))
+                let outBase = ir.mul(ir.add(ir.mul(n, c(g.outChannels)), ir.mul(grp, c(ocg))), c(spatialOut))
+                let wBase = ir.mul(grp, c(ocg * kDim))
+                if Self.isPointwise(g) {
+                    gemm(weights, wBase, x, inBase, out, outBase, ocg, spatialOut, kDim, w)
+                } else {
+                    im2col(g, x, inBase, scratch)
+                    gemm(weights, wBase, scratch, c(0), out, outBase, ocg, spatialOut, kDim, w)
+                }
+            }
+        }
+    }
+
+    /// col[(ic, kernel position), output position] = x[ic, input position] or 0 in padding.
+    private func im2col(_ g: WindowGeometry, _ x: IRValue, _ inBase: IRValue, _ col: IRValue) {
+        let win = g.window
+        let icg = g.channels / g.group
+        let inStrides = contiguousStrides(g.input), outCount = win.output.reduce(1, *)
+        let spatialIn = g.input.reduce(1, *)
+        let dims = g.input.count
+        ir.forLoop(c(0), c(icg), "ic") { ic in
+            let chan = ir.add(inBase, ir.mul(ic, c(spatialIn)))
+            // Kernel positions, outermost to innermost, carrying the col row index.
+            func kernelLevel(_ d: Int, _ kpos: [IRValue], _ row: IRValue) {
+                if d == dims {
+                    outputLevel(0, kpos, ir.mul(row, c(outCount)), c(0), ir.constInt(ir.i1, 1), chan)
+                    return
+                }
+                ir.forLoop(c(0), c(win.kernel[d]), "kh\(d)") { kd in
+                    kernelLevel(d + 1, kpos + [kd], ir.add(ir.mul(row, c(win.kernel[d])), kd))
+                }
+            }
+            func outputLevel(_ d: Int, _ kpos: [IRValue], _ colRow: IRValue, _ inOff: IRValue, _ valid: IRValue, _ chan: IRValue) {
+                if d == dims {
+                    let v = ir.load(ir.f32, ir.gep(ir.f32, x, ir.add(chan, ir.select(valid, inOff, c(0)))))
+                    ir.store(ir.select(valid, v, ir.constF32(0)), ir.gep(ir.f32, col, colRow))
+                    return
+                }
+                let stride = outCount / win.output[..<(d + 1)].reduce(1, *)
+                ir.forLoop(c(0), c(win.output[d]), "oh\(d)") { o in
+                    let i = ir.add(ir.sub(ir.mul(o, c(win.strides[d])), c(win.padBegin[d])), ir.mul(kpos[d], c(win.dilations[d])))
+                    let ok = ir.and(valid, ir.and(ir.icmp(.sge, i, c(0)), ir.icmp(.slt, i, c(g.input[d]))))
+                    outputLevel(d + 1, kpos, ir.add(colRow, ir.mul(o, c(stride))), ir.add(inOff, ir.mul(i, c(inStrides[d]))), ok, chan)
+                }
+            }
+            kernelLevel(0, [], ic)
+        }
+    }
+
+    func pool(_ kind: PoolKind, _ g: WindowGeometry, _ out: IRValue, _ x: IRValue) {
+        let win = g.window
+        let dims = g.input.count
+        let spatialIn = g.input.reduce(1, *), spatialOut = win.output.reduce(1, *)
+        let inStrides = contiguousStrides(g.input), outStrides = contiguousStrides(win.output)
+        guard g.batch * g.channels * spatialOut > 0 else { return }
+        ir.forLoop(c(0), c(g.batch * g.channels), "nc") { nc in
+            let inBase = ir.mul(nc, c(spatialIn)), outBase = ir.mul(nc, c(spatialOut))
+            func outputLevel(_ d: Int, _ starts: [IRValue], _ outOff: IRValue) {
+                if d == dims {
+                    let initial = [ir.constF32(kind == .max ? -.infinity : 0), ir.constF32(0), ir.constF32(0)]
+                    let acc = windowLevel(0, starts, inBase, ir.constInt(ir.i1, 1), ir.constInt(ir.i1, 1), initial)
+                    let result: IRValue
+                    if kind == .max {
+                        result = acc[0]
+                    } else {
+                        result = ir.fdiv(acc[0], g.countIncludePad ? acc[2] : acc[1])
+                    }
+                    ir.store(result, ir.gep(ir.f32, out, ir.add(outBase, outOff)))
+                    return
+                }
+                ir.forLoop(c(0), c(win.output[d]), "po\(d)") { o in
+                    outputLevel(d + 1, starts + [ir.sub(ir.mul(o, c(win.strides[d])), c(win.padBegin[d]))],
+                                ir.add(outOff, ir.mul(o, c(outStrides[d]))))
+                }
+            }
+            // Accumulators: [max or sum, count of real elements, count inside the padded bounds].
+            func windowLevel(_ d: Int, _ starts: [IRValue], _ inOff: IRValue, _ valid: IRValue, _ inPadded: IRValue,
+                             _ acc: [IRValue]) -> [IRValue] {
+                if d == dims {
+                    let v = ir.load(ir.f32, ir.gep(ir.f32, x, ir.select(valid, inOff, c(0))))
+                    let combined = kind == .max ? ir.intrinsic("llvm.maximum", [acc[0], v]) : ir.fadd(acc[0], v)
+                    let one = ir.constF32(1)
+                    return [ir.select(valid, combined, acc[0]), ir.select(valid, ir.fadd(acc[1], one), acc[1]),
+                            ir.select(inPadded, ir.fadd(acc[2], one), acc[2])]
+                }
+                return ir.forLoop(c(0), c(win.kernel[d]), carrying: acc, "pk\(d)") { k, a in
+                    let i = ir.add(starts[d], ir.mul(k, c(win.dilations[d])))
+                    let ok = ir.and(valid, ir.and(ir.icmp(.sge, i, c(0)), ir.icmp(.slt, i, c(g.input[d]))))
+                    let padded = ir.and(inPadded, ir.icmp(.slt, i, c(g.input[d] + win.padEnd[d])))
+                    return windowLevel(d + 1, starts, ir.add(inOff, ir.mul(i, c(inStrides[d]))), ok, padded, a)
+                }
+            }
+            outputLevel(0, [], c(0))
+        }
+    }
+}
