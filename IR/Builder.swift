@@ -13,6 +13,9 @@ public struct GraphBuilder {
 
     public init(name: String) { graph = Graph(name: name) }
 
+    /// Whether a value name is taken.
+    public func isUsed(_ name: String) -> Bool { usedNames.contains(name) }
+
     private mutating func freshName(_ requested: String?) throws(SinterError) -> String {
         if let n = requested {
             guard !usedNames.contains(n) else { throw SinterError("duplicate value name '%\(n)'") }
@@ -41,21 +44,28 @@ public struct GraphBuilder {
     /// Adds one node; the shape rule computes the result types.
     public mutating func apply(_ op: Op, _ operands: [ValueID], attributes: Attributes = Attributes(),
                                payload: ConstantPayload? = nil, name: String? = nil) throws(SinterError) -> [ValueID] {
+        try apply(op, operands, attributes: attributes, payload: payload, names: [name])
+    }
+
+    /// Adds one node, naming its results (missing or nil names are generated).
+    public mutating func apply(_ op: Op, _ operands: [ValueID], attributes: Attributes = Attributes(),
+                               payload: ConstantPayload? = nil, names: [String?], location: SourceLocation = .unknown) throws(SinterError) -> [ValueID] {
         let s = op.schema
         guard s.acceptsOperandCount(operands.count) else {
-            throw SinterError("'\(op.rawValue)' takes \(s.variadic ? "at least " : "")\(s.operandCount) operand(s), got \(operands.count)")
+            throw SinterError("'\(op.rawValue)' takes \(s.variadic ? "at least " : "")\(s.operandCount) operand(s), got \(operands.count)", at: location)
         }
         let types: [TensorType]
         do throws(ShapeError) {
             types = try s.inferTypes(ShapeQuery(operands: operands.map(graph.type(of:)), attributes: attributes, payload: payload?.data))
         } catch {
-            throw SinterError("'\(op.rawValue)': \(error.message)")
+            throw SinterError("'\(op.rawValue)': \(error.message)", at: location)
         }
         var results: [ValueID] = []
         for (i, t) in types.enumerated() {
-            results.append(graph.addValue(name: try freshName(i == 0 ? name : nil), type: t))
+            results.append(graph.addValue(name: try freshName(i < names.count ? names[i] : nil), type: t))
         }
-        graph.nodes.append(Node(op: op, operands: operands, results: results, attributes: attributes, payload: payload))
+        graph.nodes.append(Node(op: op, operands: operands, results: results, attributes: attributes, payload: payload,
+                                location: location))
         return results
     }
 

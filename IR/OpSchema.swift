@@ -24,7 +24,7 @@ public enum Op: String, CaseIterable, Sendable, Hashable {
     case maxPool = "max-pool"
     case avgPool = "avg-pool"
     // Data movement.
-    case reshape, transpose, concat, split, slice, gather, tile, pad
+    case identity, reshape, transpose, concat, split, slice, gather, tile, pad
     // Reductions.
     case reduceSum = "reduce-sum"
     case reduceMean = "reduce-mean"

@@ -102,6 +102,9 @@ extension OpSchema {
             return make(op, 1, [.float], attributes: windowAttributes + [spec("count_include_pad", .bool, .bool(false))],
                         traits: [.pure], pattern: .opaque, shape: ShapeRules.pool, kernel: .pool(.average), "mean over each window.")
         // MARK: data movement
+        case .identity:
+            return make(op, 1, [.any], traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.sameAsOperand,
+                        kernel: .copy, "a copy under a new name (keeps imported output names).")
         case .reshape:
             return make(op, 1, [.any], attributes: [spec("shape", .ints, required: true)], traits: [.pure, .movesData],
                         pattern: .injective, shape: ShapeRules.reshape, kernel: .copy,

@@ -2,6 +2,7 @@ import Foundation
 @_exported import SinterIR
 @_exported import SinterPasses
 @_exported import SinterCodegen
+@_exported import SinterONNX
 
 /// What to produce from a model.
 public enum EmitKind: String, CaseIterable, Sendable {
@@ -34,11 +35,13 @@ public struct CompileOptions: Sendable {
 
 /// The Swift API: load a model, optimise it, and compile it ahead of time or in-process.
 public enum Sinter {
-    /// Reads a `.sir` model (ONNX import is a separate module, not part of this slice).
-    public static func load(_ path: String) throws(SinterError) -> Graph {
+    /// Reads a model: `.sir` text or an `.onnx` file (symbolic ONNX dimensions are bound
+    /// from `bindings` when given).
+    public static func load(_ path: String, bindings: [String: Int] = [:]) throws(SinterError) -> Graph {
         guard FileManager.default.fileExists(atPath: path) else { throw SinterError("no such file: '\(path)'") }
+        if path.hasSuffix(".onnx") { return try ONNXImporter.load(path, bindings: bindings) }
         guard path.hasSuffix(".sir") else {
-            throw SinterError("'\(path)': unsupported model format (expected a .sir file)")
+            throw SinterError("'\(path)': unsupported model format (expected .sir or .onnx)")
         }
         return try SirFile.load(path)
     }

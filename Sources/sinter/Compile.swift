@@ -6,7 +6,7 @@ struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compile a model to a shared object, object file, LLVM IR, assembly or C header.")
 
-    @Argument(help: "The model (.sir).")
+    @Argument(help: "The model (.sir or .onnx).")
     var model: String
 
     @Option(name: .shortAndLong, help: "Output file (default: NAME.<ext> in the current folder).")
@@ -26,7 +26,7 @@ struct Compile: ParsableCommand {
                 throw SinterError("unknown --emit '\(emit)' (expected one of: \(EmitKind.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             let options = try pipeline.compileOptions()
-            let graph = try Sinter.load(model)
+            let graph = try Sinter.load(model, bindings: options.bindings)
             let prefix = ABI.cIdentifier(name ?? graph.name)
             let path = output ?? "\(kind == .shared ? "lib" : "")\(prefix).\(kind.fileExtension)"
             try Sinter.compile(graph, to: path, emit: kind, name: prefix, options: options)

@@ -7,7 +7,7 @@ struct Run: ParsableCommand {
         abstract: "Compile a model in memory (JIT) and run it on .npy inputs.",
         discussion: "Runs the same LLVM code `sinter compile` emits. Each output is written to DIR/<output name>.npy when --output-dir is given; names are made safe so nothing is written outside DIR.")
 
-    @Argument(help: "The model (.sir).")
+    @Argument(help: "The model (.sir or .onnx).")
     var model: String
 
     @Option(name: .customLong("input"), help: ArgumentHelp("An input as NAME=FILE.npy (repeatable).", valueName: "NAME=FILE"))
@@ -21,7 +21,7 @@ struct Run: ParsableCommand {
     func run() throws {
         do throws(SinterError) {
             let options = try pipeline.compileOptions()
-            let graph = try Sinter.load(model)
+            let graph = try Sinter.load(model, bindings: options.bindings)
             let given = try parseInputs()
             // Check every input before compiling, and report all problems at once.
             var diags: [Diagnostic] = []

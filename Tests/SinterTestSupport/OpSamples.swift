@@ -33,6 +33,7 @@ public enum OpSamples {
             return try one([x, try constant([6, 1, 2, 2])], attrs(["group": .int(3), "pads": .ints([1, 0, 0, 1]), "dilations": .ints([1, 2])]))
         case .maxPool, .avgPool:
             return try one([x], attrs(["kernel": .ints([2, 2]), "strides": .ints([2, 1]), "pads": .ints([0, 1, 0, 1])]))
+        case .identity: return try one([x])
         case .reshape: return try one([x], attrs(["shape": .ints([6, -1])]))
         case .transpose: return try one([x], attrs(["perm": .ints([3, 1, 0, 2])]))
         case .concat: return try one([x, x], attrs(["axis": .int(2)]))

@@ -1,0 +1,134 @@
+/// Evaluates ops on constant tensors, reading each op's meaning from the op table (scalar
+/// expressions for elementwise ops, shape rules for data movement). Constant folding and
+/// the ONNX importer (shape subgraphs such as Shape → Gather → Concat → Reshape) use it.
+/// Returns nil for ops it does not evaluate; codegen remains the fast path for everything.
+public enum Evaluator {
+    public static func evaluate(_ op: Op, attributes: Attributes, inputs: [TensorData], resultTypes: [TensorType]) -> [TensorData]? {
+        guard let shapes = Optional(resultTypes.compactMap(\.shape)), shapes.count == resultTypes.count else { return nil }
+        let schema = op.schema
+        func attr(_ name: String) -> AttributeValue? { attributes[name] ?? schema.attributeSpec(name)?.defaultValue }
+        func int(_ name: String) -> Int? { if case .int(let v)? = attr(name) { v } else { nil } }
+        let out = shapes[0], dtype = resultTypes[0].dtype
+        switch schema.kernel {
+        case .elementwise:
+            guard let expr = schema.scalar else { return nil }
+            let values = inputs.map(\.doubles)
+            let strides = inputs.map { broadcastStrides($0.shape, to: out) }
+            let attribute: (String) -> Double = { name in
+                switch attr(name) {
+                case .float(let v)?: v
+                case .int(let v)?: Double(v)
+                default: .nan
+                }
+            }
+            var result = [Double](repeating: 0, count: out.reduce(1, *))
+            var args = [Double](repeating: 0, count: inputs.count)
+            forEachIndex(out) { flat, index in
+                for k in inputs.indices {
+                    var off = 0
+                    for d in index.indices { off += index[d] * strides[k][d] }
+                    args[k] = values[k][off]
+                }
+                result[flat] = expr.evaluate(args, attribute: attribute)
+            }
+            return [TensorData(dtype: dtype, shape: out, values: result)]
+        case .copy:
+            return [TensorData(dtype: dtype, shape: out, bytes: inputs[0].bytes)]
+        case .transpose:
+            let t = inputs[0]
+            let perm = attributes.ints("perm") ?? Array((0..<t.shape.count).reversed())
+            let st = contiguousStrides(t.shape)
+            return [gatherBytes(t, out, perm.map { st[$0] }, 0)]
+        case .slice:
+            let t = inputs[0]
+            guard let starts = attributes.ints("starts"), let ends = attributes.ints("ends"),
+                  let ranges = try? ShapeRules.sliceRanges(shape: t.shape, starts: starts, ends: ends, steps: attributes.ints("steps"))
+            else { return nil }
+            let st = contiguousStrides(t.shape)
+            let offset = zip(ranges, st).map { $0.start * $1 }.reduce(0, +)
+            return [gatherBytes(t, out, zip(ranges, st).map { $0.step * $1 }, offset)]
+        case .split:
+            let t = inputs[0]
+            let axis = ((int("axis") ?? 0) + t.shape.count) % max(t.shape.count, 1)
+            let st = contiguousStrides(t.shape)
+            var start = 0
+            return shapes.map { part in
+                defer { start += part[axis] }
+                return gatherBytes(t, part, st, start * st[axis])
+            }
+        case .concat:
+            let axis = ((int("axis") ?? 0) + out.count) % max(out.count, 1)
+            let outer = out[..<axis].reduce(1, *)
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(out.reduce(1, *) * dtype.byteSize)
+            for o in 0..<outer {
+                for t in inputs {
+                    let block = t.shape[axis...].reduce(1, *) * dtype.byteSize
+                    bytes += t.bytes[(o * block)..<((o + 1) * block)]
+                }
+            }
+            return [TensorData(dtype: dtype, shape: out, bytes: bytes)]
+        case .gather:
+            let t = inputs[0], idx = inputs[1].doubles.map { Int($0) }
+            let axis = ((int("axis") ?? 0) + t.shape.count) % max(t.shape.count, 1)
+            let n = t.shape[axis]
+            guard n > 0 || idx.isEmpty else { return nil }
+            let outer = t.shape[..<axis].reduce(1, *), inner = t.shape[(axis + 1)...].reduce(1, *) * dtype.byteSize
+            var bytes: [UInt8] = []
+            for o in 0..<outer {
+                for i in idx {
+                    let j = Swift.min(Swift.max(i < 0 ? i + n : i, 0), n - 1)
+                    let at = (o * n + j) * inner
+                    bytes += t.bytes[at..<(at + inner)]
+                }
+            }
+            return [TensorData(dtype: dtype, shape: out, bytes: bytes)]
+        case .tile:
+            let t = inputs[0]
+            guard let reps = attributes.ints("repeats") else { return nil }
+            let st = contiguousStrides(t.shape)
+            let view = zip(reps, t.shape).flatMap { [$0, $1] }
+            var r = gatherBytes(t, view, st.flatMap { [0, $0] }, 0)
+            r.shape = out
+            return [r]
+        case .none, .matmul, .pad, .softmax, .reduce, .argReduce, .conv, .pool:
+            return nil
+        }
+    }
+
+    /// Visits every index of `shape` in row-major order.
+    static func forEachIndex(_ shape: [Int], _ body: (Int, [Int]) -> Void) {
+        let count = shape.reduce(1, *)
+        var index = [Int](repeating: 0, count: shape.count)
+        for flat in 0..<count {
+            body(flat, index)
+            for d in stride(from: shape.count - 1, through: 0, by: -1) {
+                index[d] += 1
+                if index[d] < shape[d] { break }
+                index[d] = 0
+            }
+        }
+    }
+
+    /// out[i] = t[offset + Σ i_d · strides_d], element by element (in bytes).
+    static func gatherBytes(_ t: TensorData, _ shape: [Int], _ strides: [Int], _ offset: Int) -> TensorData {
+        let size = t.dtype.byteSize
+        var bytes = [UInt8](repeating: 0, count: shape.reduce(1, *) * size)
+        forEachIndex(shape) { flat, index in
+            var off = offset
+            for d in index.indices { off += index[d] * strides[d] }
+            for b in 0..<size { bytes[flat * size + b] = t.bytes[off * size + b] }
+        }
+        return TensorData(dtype: t.dtype, shape: shape, bytes: bytes)
+    }
+}
+
+/// Strides (in elements) for reading a tensor of `shape` broadcast to `target`: 0 on
+/// broadcast dimensions, so one index walk serves every operand.
+public func broadcastStrides(_ shape: [Int], to target: [Int]) -> [Int] {
+    let own = contiguousStrides(shape)
+    let pad = target.count - shape.count
+    return target.indices.map { d in
+        d < pad || shape[d - pad] == 1 ? 0 : own[d - pad]
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+
+/// Runs one ONNX backend node test written out by Tests/ONNX/onnx_node_tests.py:
+/// `DIR/model.onnx`, and for each data set `DIR/<k>/input_<i>.npy`, `output_<i>.npy`.
+/// Outputs must match in dtype and shape, and within |got − want| ≤ atol + rtol·|want|.
+public enum Conformance {
+    public enum Outcome: String, Sendable { case pass = "PASS", fail = "FAIL", skip = "SKIP" }
+
+    public struct Result: Sendable {
+        public var name: String
+        public var outcome: Outcome
+        public var detail: String
+    }
+
+    public static let rtol = 1e-3
+    public static let atol = 1e-5
+
+    public static func run(_ dir: URL) -> Result {
+        let name = dir.lastPathComponent
+        let fm = FileManager.default
+        if let skip = try? String(contentsOf: dir.appendingPathComponent("SKIP"), encoding: .utf8) {
+            return Result(name: name, outcome: .skip, detail: skip.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        do throws(SinterError) {
+            let graph = try ONNXImporter.load(dir.appendingPathComponent("model.onnx").path)
+            let model = try Sinter.jit(graph)
+            let sets = ((try? fm.contentsOfDirectory(atPath: dir.path)) ?? []).filter { Int($0) != nil }.sorted()
+            guard !sets.isEmpty else { return Result(name: name, outcome: .skip, detail: "no data sets") }
+            for set in sets {
+                let sd = dir.appendingPathComponent(set)
+                var inputs: [TensorData] = []
+                for (i, spec) in model.program.inputs.enumerated() {
+                    let path = sd.appendingPathComponent("input_\(i).npy").path
+                    inputs.append(try Npy.decode(try FileIO.read(path), origin: path, expected: spec.type.dtype))
+                }
+                let outputs = try model.run(inputs)
+                for (i, got) in outputs.enumerated() {
+                    let path = sd.appendingPathComponent("output_\(i).npy").path
+                    let want = try Npy.decode(try FileIO.read(path), origin: path, expected: got.dtype)
+                    if let problem = compare(got, want) {
+                        return Result(name: name, outcome: .fail, detail: "data set \(set), output \(i): \(problem)")
+                    }
+                }
+            }
+            return Result(name: name, outcome: .pass, detail: "")
+        } catch {
+            let text = error.diagnostics.prefix(3).map(\.description).joined(separator: "; ")
+            return Result(name: name, outcome: .fail, detail: text.replacingOccurrences(of: "\n", with: " "))
+        }
+    }
+
+    /// Why `got` does not match `want`, or nil.
+    public static func compare(_ got: TensorData, _ want: TensorData) -> String? {
+        if got.dtype != want.dtype { return "dtype \(got.dtype.rawValue), expected \(want.dtype.rawValue)" }
+        if got.shape != want.shape { return "shape \(got.shape), expected \(want.shape)" }
+        let a = got.doubles, b = want.doubles
+        for i in a.indices {
+            let x = a[i], y = b[i]
+            if x.isNaN || y.isNaN { if x.isNaN != y.isNaN { return "[\(i)] = \(x), expected \(y)" } else { continue } }
+            if x.isInfinite || y.isInfinite { if x != y { return "[\(i)] = \(x), expected \(y)" } else { continue } }
+            if abs(x - y) > atol + rtol * abs(y) { return "[\(i)] = \(x), expected \(y)" }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,106 @@
+import SinterIR
+
+typealias Converter = @Sendable (ImportContext, ONNXNode) throws(SinterError) -> [ValueID?]
+
+/// ONNX op type (default domain) → conversion into IR ops. The IR op table holds what ops
+/// mean; this table only says how each ONNX op is spelled in them.
+enum Converters {
+    static let table: [String: Converter] = elementwise.merging(shapes) { a, _ in a }.merging(networks) { a, _ in a }
+
+    /// Names of the outputs, with a stand-in for absent ones.
+    static func out(_ n: ONNXNode, _ i: Int = 0) -> String { n.output(i) ?? "\(n.name):\(i)" }
+
+    static func attrs(_ d: [String: AttributeValue]) -> Attributes { Attributes(d) }
+
+    static func unary(_ op: Op) -> Converter {
+        { ctx, n throws(SinterError) in [try ctx.emit(op, [try ctx.input(n, 0)], name: out(n), at: n)] }
+    }
+
+    static func binary(_ op: Op) -> Converter {
+        { ctx, n throws(SinterError) in [try ctx.emit(op, [try ctx.input(n, 0), try ctx.input(n, 1)], name: out(n), at: n)] }
+    }
+
+    /// Sum/Max/Min/Mean with any number of inputs (numpy broadcasting between all).
+    static func variadic(_ op: Op, mean: Bool = false) -> Converter {
+        { ctx, n throws(SinterError) in
+            var acc = try ctx.input(n, 0)
+            let count = n.inputCount
+            for i in 1..<max(count, 1) {
+                acc = try ctx.emit(op, [acc, try ctx.input(n, i)], name: count == i + 1 && !mean ? out(n) : "\(out(n)).acc\(i)", at: n)
+            }
+            if mean {
+                let k = try ctx.scalar(Double(count), ctx.type(acc).dtype, name: "\(out(n)).count")
+                acc = try ctx.emit(.div, [acc, k], name: out(n), at: n)
+            } else if count == 1 {
+                acc = try ctx.emit(.identity, [acc], name: out(n), at: n)
+            }
+            return [acc]
+        }
+    }
+
+    static func withAttributes(_ op: Op, _ map: @escaping @Sendable (ONNXNode) -> [String: AttributeValue]) -> Converter {
+        { ctx, n throws(SinterError) in [try ctx.emit(op, [try ctx.input(n, 0)], attrs(map(n)), name: out(n), at: n)] }
+    }
+
+    static let elementwise: [String: Converter] = [
+        "Add": binary(.add), "Sub": binary(.sub), "Mul": binary(.mul), "Div": binary(.div), "Pow": pow,
+        "PRelu": binary(.prelu), "And": binary(.and), "Or": binary(.or),
+        "Equal": binary(.equal), "Less": binary(.less), "Greater": binary(.greater),
+        "LessOrEqual": binary(.lessEqual), "GreaterOrEqual": binary(.greaterEqual),
+        "Neg": unary(.neg), "Abs": unary(.abs), "Sqrt": unary(.sqrt), "Reciprocal": unary(.reciprocal), "Exp": unary(.exp),
+        "Log": unary(.log), "Erf": unary(.erf), "Floor": unary(.floor), "Ceil": unary(.ceil), "Round": unary(.round),
+        "Sign": unary(.sign), "Relu": unary(.relu), "Sigmoid": unary(.sigmoid), "Tanh": unary(.tanh),
+        "Softplus": unary(.softplus), "HardSwish": unary(.hardSwish), "Not": unary(.not),
+        "Max": variadic(.max), "Min": variadic(.min), "Sum": variadic(.add), "Mean": variadic(.add, mean: true),
+        "LeakyRelu": withAttributes(.leakyRelu) { ["alpha": .float($0.float("alpha", default: 0.01))] },
+        "Elu": withAttributes(.elu) { ["alpha": .float($0.float("alpha", default: 1))] },
+        "Selu": withAttributes(.selu) {
+            ["alpha": .float($0.float("alpha", default: 1.67326319217681884765625)),
+             "gamma": .float($0.float("gamma", default: 1.05070102214813232421875))]
+        },
+        "HardSigmoid": withAttributes(.hardSigmoid) {
+            ["alpha": .float($0.float("alpha", default: 0.2)), "beta": .float($0.float("beta", default: 0.5))]
+        },
+        "Gelu": { ctx, n throws(SinterError) in
+            let approx = n.string("approximate") ?? "none"
+            guard approx == "none" || approx == "tanh" else { throw n.error("approximate='\(approx)' is not supported") }
+            return [try ctx.emit(approx == "tanh" ? .geluTanh : .gelu, [try ctx.input(n, 0)], name: out(n), at: n)]
+        },
+        "Clip": clip,
+        "Where": { ctx, n throws(SinterError) in
+            [try ctx.emit(.where, [try ctx.input(n, 0), try ctx.input(n, 1), try ctx.input(n, 2)], name: out(n), at: n)]
+        },
+        "Cast": { ctx, n throws(SinterError) in
+            guard let code = n.int("to"), let d = ONNXType.dtype(Int32(code)) else {
+                throw n.error("cast to \(ONNXType.name(Int32(n.int("to") ?? 0))) is not supported")
+            }
+            return [try ctx.emit(.cast, [try ctx.input(n, 0)], attrs(["to": .string(d.rawValue)]), name: out(n), at: n)]
+        },
+        "Identity": { ctx, n throws(SinterError) in [try ctx.input(n, 0)] },
+        "Dropout": { ctx, n throws(SinterError) in
+            if n.output(1) != nil { throw n.error("the dropout mask output is not supported (inference only)") }
+            return [try ctx.input(n, 0)]
+        },
+    ]
+
+    static let pow: Converter = { ctx, n throws(SinterError) in
+        let x = try ctx.input(n, 0)
+        var y = try ctx.input(n, 1)
+        if ctx.type(y).dtype != ctx.type(x).dtype {
+            y = try ctx.emit(.cast, [y], attrs(["to": .string(ctx.type(x).dtype.rawValue)]), name: "\(out(n)).exponent", at: n)
+        }
+        return [try ctx.emit(.pow, [x, y], name: out(n), at: n)]
+    }
+
+    static let clip: Converter = { ctx, n throws(SinterError) in
+        var a = Attributes()
+        if n.opset < 11 {
+            a["min"] = .float(n.float("min", default: -.infinity))
+            a["max"] = .float(n.float("max", default: .infinity))
+        } else {
+            if let lo = try ctx.constantInput(n, 1, "min") { a["min"] = .float(lo.doubles.first ?? -.infinity) }
+            if let hi = try ctx.constantInput(n, 2, "max") { a["max"] = .float(hi.doubles.first ?? .infinity) }
+        }
+        return [try ctx.emit(.clip, [try ctx.input(n, 0)], a, name: out(n), at: n)]
+    }
+}

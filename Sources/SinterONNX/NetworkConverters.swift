@@ -1,0 +1,252 @@
+import SinterIR
+
+/// Linear algebra, convolutions, pooling, normalisation, softmax and reductions.
+extension Converters {
+    /// numpy matmul semantics including 1-D operands (promoted, then the added axis removed).
+    static func matmul(_ ctx: ImportContext, _ a: ValueID, _ b: ValueID, _ name: String, _ n: ONNXNode) throws(SinterError) -> ValueID {
+        let sa = try ctx.staticShape(a, n), sb = try ctx.staticShape(b, n)
+        let a2 = sa.count == 1 ? try reshape(ctx, a, [1, sa[0]], "\(name).lhs", n) : a
+        let b2 = sb.count == 1 ? try reshape(ctx, b, [sb[0], 1], "\(name).rhs", n) : b
+        if sa.count > 1 && sb.count > 1 { return try ctx.emit(.matmul, [a2, b2], name: name, at: n) }
+        let y = try ctx.emit(.matmul, [a2, b2], name: "\(name).2d", at: n)
+        var shape = try ctx.staticShape(y, n)
+        if sb.count == 1 { shape.removeLast() }
+        if sa.count == 1 { shape.remove(at: shape.count - (sb.count == 1 ? 1 : 2)) }
+        return try reshape(ctx, y, shape, name, n)
+    }
+
+    /// Explicit pads for auto_pad SAME_UPPER / SAME_LOWER / VALID (NOTSET keeps `pads`).
+    static func pads(_ n: ONNXNode, input: [Int], kernel: [Int], strides: [Int], dilations: [Int]) throws(SinterError) -> [Int] {
+        let d = input.count
+        let mode = n.string("auto_pad") ?? "NOTSET"
+        switch mode {
+        case "NOTSET": return n.ints("pads") ?? Array(repeating: 0, count: 2 * d)
+        case "VALID": return Array(repeating: 0, count: 2 * d)
+        case "SAME_UPPER", "SAME_LOWER":
+            var begin: [Int] = [], end: [Int] = []
+            for i in 0..<d {
+                let outSize = (input[i] + strides[i] - 1) / strides[i]
+                let total = max(0, (outSize - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - input[i])
+                let small = total / 2
+                begin.append(mode == "SAME_UPPER" ? small : total - small)
+                end.append(mode == "SAME_UPPER" ? total - small : small)
+            }
+            return begin + end
+        default: throw n.error("auto_pad '\(mode)' is not supported")
+        }
+    }
+
+    static func windowAttributes(_ n: ONNXNode, input: [Int], kernel: [Int]) throws(SinterError) -> [String: AttributeValue] {
+        let d = input.count
+        let strides = n.ints("strides") ?? Array(repeating: 1, count: d)
+        let dilations = n.ints("dilations") ?? Array(repeating: 1, count: d)
+        let p = try pads(n, input: input, kernel: kernel, strides: strides, dilations: dilations)
+        return ["strides": .ints(strides), "dilations": .ints(dilations), "pads": .ints(p)]
+    }
+
+    /// Adds a per-channel vector to an NC[spatial] tensor.
+    static func addChannelBias(_ ctx: ImportContext, _ y: ValueID, _ bias: ValueID, _ name: String, _ n: ONNXNode) throws(SinterError) -> ValueID {
+        let rank = ctx.type(y).rank
+        let c = try ctx.staticShape(bias, n).reduce(1, *)
+        let b = try reshape(ctx, bias, [c] + Array(repeating: 1, count: max(rank - 2, 0)), "\(name).bias", n)
+        return try ctx.emit(.add, [y, b], name: name, at: n)
+    }
+
+    static func reduction(_ op: Op) -> Converter {
+        { ctx, n throws(SinterError) in
+            let x = try ctx.input(n, 0)
+            let keep = n.int("keepdims", default: 1) == 1
+            let axesFromInput = op == .reduceSum ? 13 : 18
+            var axes = try axesInput(ctx, n, input: 1, attributeUntil: axesFromInput)
+            if axes?.isEmpty ?? false { axes = nil }
+            if axes == nil && n.int("noop_with_empty_axes", default: 0) == 1 {
+                return [try ctx.emit(.identity, [x], name: out(n), at: n)]
+            }
+            var a = attrs(["keepdims": .bool(keep)])
+            if let axes { a["axes"] = .ints(axes) }
+            return [try ctx.emit(op, [x], a, name: out(n), at: n)]
+        }
+    }
+
+    static func argReduction(_ op: Op) -> Converter {
+        { ctx, n throws(SinterError) in
+            [try ctx.emit(op, [try ctx.input(n, 0)], attrs(["axis": .int(n.int("axis", default: 0)),
+                                                          "keepdims": .bool(n.int("keepdims", default: 1) == 1),
+                                                          "select_last_index": .bool(n.int("select_last_index", default: 0) == 1)]),
+                          name: out(n), at: n)]
+        }
+    }
+
+    /// Softmax and LogSoftmax: before opset 13 the input is coerced to 2-D at `axis`.
+    static func softmax(_ op: Op) -> Converter {
+        { ctx, n throws(SinterError) in
+            let x = try ctx.input(n, 0)
+            if n.opset >= 13 {
+                return [try ctx.emit(op, [x], attrs(["axis": .int(n.int("axis", default: -1))]), name: out(n), at: n)]
+            }
+            let s = try ctx.staticShape(x, n)
+            let a = try axis(n.int("axis", default: 1), s.count, n)
+            let flat = try reshape(ctx, x, [s[..<a].reduce(1, *), s[a...].reduce(1, *)], "\(out(n)).2d", n)
+            let y = try ctx.emit(op, [flat], attrs(["axis": .int(-1)]), name: "\(out(n)).flat", at: n)
+            return [try reshape(ctx, y, s, out(n), n)]
+        }
+    }
+
+    /// (x − mean) / sqrt(var + eps) over `axes`, all kept as size-1 dims.
+    static func normalize(_ ctx: ImportContext, _ x: ValueID, axes: [Int], epsilon: Double, _ name: String, _ n: ONNXNode)
+        throws(SinterError) -> ValueID {
+        let dtype = ctx.type(x).dtype
+        let reduce = attrs(["axes": .ints(axes), "keepdims": .bool(true)])
+        let mean = try ctx.emit(.reduceMean, [x], reduce, name: "\(name).mean", at: n)
+        let centered = try ctx.emit(.sub, [x, mean], name: "\(name).centered", at: n)
+        let square = try ctx.emit(.mul, [centered, centered], name: "\(name).square", at: n)
+        let variance = try ctx.emit(.reduceMean, [square], reduce, name: "\(name).var", at: n)
+        let eps = try ctx.scalar(epsilon, dtype, name: "\(name).eps")
+        let std = try ctx.emit(.sqrt, [try ctx.emit(.add, [variance, eps], name: "\(name).var_eps", at: n)], name: "\(name).std", at: n)
+        return try ctx.emit(.div, [centered, std], name: "\(name).normalized", at: n)
+    }
+
+    static let networks: [String: Converter] = [
+        "MatMul": { ctx, n throws(SinterError) in [try matmul(ctx, try ctx.input(n, 0), try ctx.input(n, 1), out(n), n)] },
+        "Gemm": { ctx, n throws(SinterError) in
+            let name = out(n)
+            var a = try ctx.input(n, 0), b = try ctx.input(n, 1)
+            if n.int("transA", default: 0) == 1 { a = try ctx.emit(.transpose, [a], name: "\(name).At", at: n) }
+            if n.int("transB", default: 0) == 1 { b = try ctx.emit(.transpose, [b], name: "\(name).Bt", at: n) }
+            let alpha = n.float("alpha", default: 1), beta = n.float("beta", default: 1)
+            let c = try ctx.optionalInput(n, 2)
+            let dtype = ctx.type(a).dtype
+            var y = try ctx.emit(.matmul, [a, b], name: c == nil && alpha == 1 ? name : "\(name).ab", at: n)
+            if alpha != 1 {
+                y = try ctx.emit(.mul, [y, try ctx.scalar(alpha, dtype, name: "\(name).alpha")], name: c == nil ? name : "\(name).alpha_ab", at: n)
+            }
+            if var c {
+                if beta != 1 { c = try ctx.emit(.mul, [c, try ctx.scalar(beta, dtype, name: "\(name).beta")], name: "\(name).beta_c", at: n) }
+                y = try ctx.emit(.add, [y, c], name: name, at: n)
+            }
+            return [y]
+        },
+        "Conv": { ctx, n throws(SinterError) in
+            let x = try ctx.input(n, 0), w = try ctx.input(n, 1)
+            let xs = try ctx.staticShape(x, n), ws = try ctx.staticShape(w, n)
+            guard xs.count >= 3, ws.count == xs.count else { throw n.error("Conv needs input [N,C,...] and weights of the same rank") }
+            var a = try windowAttributes(n, input: Array(xs[2...]), kernel: Array(ws[2...]))
+            a["group"] = .int(n.int("group", default: 1))
+            let bias = try ctx.optionalInput(n, 2)
+            let y = try ctx.emit(.conv, [x, w], attrs(a), name: bias == nil ? out(n) : "\(out(n)).conv", at: n)
+            return [bias == nil ? y : try addChannelBias(ctx, y, bias!, out(n), n)]
+        },
+        "MaxPool": pool(.maxPool),
+        "AveragePool": pool(.avgPool),
+        "GlobalAveragePool": globalPool(.reduceMean),
+        "GlobalMaxPool": globalPool(.reduceMax),
+        "BatchNormalization": { ctx, n throws(SinterError) in
+            if n.output(1) != nil || n.int("training_mode", default: 0) == 1 {
+                throw n.error("training-mode batch normalisation is not supported (inference only)")
+            }
+            let x = try ctx.input(n, 0)
+            let eps = n.float("epsilon", default: 1e-5)
+            let channels = try ctx.staticShape(try ctx.input(n, 1), n).reduce(1, *)
+            let params = [try ctx.input(n, 1), try ctx.input(n, 2), try ctx.input(n, 3), try ctx.input(n, 4)]
+            let rank = ctx.type(x).rank
+            let shape = [channels] + Array(repeating: 1, count: max(rank - 2, 0))
+            // y = x·a + b with a = scale / sqrt(var + eps), b = bias − mean·a (folded when constant).
+            let name = out(n)
+            let scale = try reshape(ctx, params[0], shape, "\(name).scale", n)
+            let bias = try reshape(ctx, params[1], shape, "\(name).bias", n)
+            let mean = try reshape(ctx, params[2], shape, "\(name).mean", n)
+            let variance = try reshape(ctx, params[3], shape, "\(name).var", n)
+            let dtype = ctx.type(variance).dtype
+            let std = try ctx.emit(.sqrt, [try ctx.emit(.add, [variance, try ctx.scalar(eps, dtype, name: "\(name).eps")],
+                                                        name: "\(name).var_eps", at: n)], name: "\(name).std", at: n)
+            let mul = try ctx.emit(.div, [scale, std], name: "\(name).a", at: n)
+            let shift = try ctx.emit(.sub, [bias, try ctx.emit(.mul, [mean, mul], name: "\(name).mean_a", at: n)], name: "\(name).b", at: n)
+            let scaled = try ctx.emit(.mul, [x, mul], name: "\(name).xa", at: n)
+            return [try ctx.emit(.add, [scaled, shift], name: name, at: n)]
+        },
+        "LayerNormalization": { ctx, n throws(SinterError) in
+            if n.output(1) != nil || n.output(2) != nil { throw n.error("the Mean and InvStdDev outputs are not supported") }
+            let x = try ctx.input(n, 0)
+            let rank = ctx.type(x).rank
+            let a = try axis(n.int("axis", default: -1), rank, n)
+            let name = out(n)
+            var y = try normalize(ctx, x, axes: Array(a..<rank), epsilon: n.float("epsilon", default: 1e-5), name, n)
+            let bias = try ctx.optionalInput(n, 2)
+            y = try ctx.emit(.mul, [y, try ctx.input(n, 1)], name: bias == nil ? name : "\(name).scaled", at: n)
+            if let bias { y = try ctx.emit(.add, [y, bias], name: name, at: n) }
+            return [y]
+        },
+        "InstanceNormalization": { ctx, n throws(SinterError) in
+            let x = try ctx.input(n, 0)
+            let rank = ctx.type(x).rank
+            let name = out(n)
+            let y = try normalize(ctx, x, axes: Array(2..<rank), epsilon: n.float("epsilon", default: 1e-5), name, n)
+            let c = try ctx.staticShape(try ctx.input(n, 1), n).reduce(1, *)
+            let shape = [c] + Array(repeating: 1, count: rank - 2)
+            let scale = try reshape(ctx, try ctx.input(n, 1), shape, "\(name).scale", n)
+            let scaled = try ctx.emit(.mul, [y, scale], name: "\(name).scaled", at: n)
+            return [try addChannelBias(ctx, scaled, try ctx.input(n, 2), name, n)]
+        },
+        "LRN": { ctx, n throws(SinterError) in
+            // y = x / (bias + alpha/size · Σ_window x²)^beta, the window over channels.
+            let x = try ctx.input(n, 0)
+            let s = try ctx.staticShape(x, n)
+            guard let size = n.int("size"), size > 0, s.count >= 3 else { throw n.error("LRN needs size > 0 and input [N,C,...]") }
+            let name = out(n)
+            let dtype = ctx.type(x).dtype
+            let square = try ctx.emit(.mul, [x, x], name: "\(name).sq", at: n)
+            var pads = Array(repeating: 0, count: 2 * s.count)
+            pads[1] = (size - 1) / 2
+            pads[1 + s.count] = size - 1 - (size - 1) / 2
+            let padded = try ctx.emit(.pad, [square], attrs(["pads": .ints(pads)]), name: "\(name).padded", at: n)
+            var sum: ValueID?
+            for i in 0..<size {
+                var starts = Array(repeating: 0, count: s.count), ends = s
+                starts[1] = i
+                ends[1] = i + s[1]
+                let part = try ctx.emit(.slice, [padded], attrs(["starts": .ints(starts), "ends": .ints(ends)]), name: "\(name).win\(i)", at: n)
+                sum = try sum.map { acc throws(SinterError) in try ctx.emit(.add, [acc, part], name: "\(name).sum\(i)", at: n) } ?? part
+            }
+            let alpha = n.float("alpha", default: 1e-4), beta = n.float("beta", default: 0.75), bias = n.float("bias", default: 1)
+            let scaled = try ctx.emit(.mul, [sum!, try ctx.scalar(alpha / Double(size), dtype, name: "\(name).alpha")], name: "\(name).scaled", at: n)
+            let base = try ctx.emit(.add, [scaled, try ctx.scalar(bias, dtype, name: "\(name).bias")], name: "\(name).base", at: n)
+            let denom = try ctx.emit(.pow, [base, try ctx.scalar(beta, dtype, name: "\(name).beta")], name: "\(name).denom", at: n)
+            return [try ctx.emit(.div, [x, denom], name: name, at: n)]
+        },
+        "Softmax": softmax(.softmax),
+        "LogSoftmax": softmax(.logSoftmax),
+        "ReduceSum": reduction(.reduceSum),
+        "ReduceMean": reduction(.reduceMean),
+        "ReduceMax": reduction(.reduceMax),
+        "ReduceMin": reduction(.reduceMin),
+        "ReduceProd": reduction(.reduceProd),
+        "ReduceL2": reduction(.reduceL2),
+        "ArgMax": argReduction(.argMax),
+        "ArgMin": argReduction(.argMin),
+    ]
+
+    static func pool(_ op: Op) -> Converter {
+        { ctx, n throws(SinterError) in
+            if n.output(1) != nil { throw n.error("the Indices output of MaxPool is not supported") }
+            if n.int("storage_order", default: 0) != 0 { throw n.error("storage_order = 1 is not supported") }
+            let x = try ctx.input(n, 0)
+            let xs = try ctx.staticShape(x, n)
+            guard let kernel = n.ints("kernel_shape"), xs.count >= 3, kernel.count == xs.count - 2 else {
+                throw n.error("needs kernel_shape with one entry per spatial axis")
+            }
+            var a = try windowAttributes(n, input: Array(xs[2...]), kernel: kernel)
+            a["kernel"] = .ints(kernel)
+            a["ceil_mode"] = .bool(n.int("ceil_mode", default: 0) == 1)
+            if op == .avgPool { a["count_include_pad"] = .bool(n.int("count_include_pad", default: 0) == 1) }
+            return [try ctx.emit(op, [x], attrs(a), name: out(n), at: n)]
+        }
+    }
+
+    static func globalPool(_ op: Op) -> Converter {
+        { ctx, n throws(SinterError) in
+            let x = try ctx.input(n, 0)
+            let rank = ctx.type(x).rank
+            return [try ctx.emit(op, [x], attrs(["axes": .ints(Array(2..<rank)), "keepdims": .bool(true)]), name: out(n), at: n)]
+        }
+    }
+}

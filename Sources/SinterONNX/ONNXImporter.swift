@@ -1,0 +1,117 @@
+import Foundation
+import SinterIR
+import SwiftProtobuf
+
+/// Reads ONNX models into Sinter graphs.
+///
+/// Every unsupported op, attribute value or dtype is reported at once, each with the node's
+/// name and op type. Initializers become constants; shape subgraphs with static shapes are
+/// evaluated at import; symbolic dimensions are bound from `bindings` (`--shape N=1`) or
+/// kept symbolic.
+public enum ONNXImporter {
+    /// ONNX op types (default domain) the importer converts.
+    public static var supportedOps: [String] { Converters.table.keys.sorted() }
+
+    public static func load(_ path: String, bindings: [String: Int] = [:]) throws(SinterError) -> Graph {
+        guard let data = FileManager.default.contents(atPath: path) else { throw SinterError("cannot read '\(path)'") }
+        let model: Onnx_ModelProto
+        do {
+            model = try Onnx_ModelProto(serializedBytes: data)
+        } catch {
+            throw SinterError("'\(path)' is not a valid ONNX model (protobuf decoding failed: \(error))")
+        }
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let base = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        return try importModel(model, name: model.graph.name.isEmpty ? base : model.graph.name, directory: dir, bindings: bindings)
+    }
+
+    static func importModel(_ model: Onnx_ModelProto, name: String, directory: String, bindings: [String: Int]) throws(SinterError) -> Graph {
+        guard model.hasGraph else { throw SinterError("the model has no graph") }
+        let g = model.graph
+        let opset = model.opsetImport.first { $0.domain.isEmpty || $0.domain == "ai.onnx" }.map { Int($0.version) } ?? 1
+        let ctx = ImportContext(name: name, directory: directory)
+
+        // Every unsupported op, all at once, before doing any work.
+        let unsupported = g.node.filter { n in !(n.domain.isEmpty || n.domain == "ai.onnx") || Converters.table[n.opType] == nil }
+        if !unsupported.isEmpty {
+            throw SinterError(unsupported.map { n in
+                let loc = SourceLocation.node(name: n.name.isEmpty ? (n.output.first ?? "?") : n.name, opType: n.opType)
+                let domain = n.domain.isEmpty ? "" : " in domain '\(n.domain)'"
+                return Diagnostic("unsupported op '\(n.opType)'\(domain)", at: loc)
+            })
+        }
+
+        var diags: [Diagnostic] = []
+        let graphLoc = SourceLocation.node(name: g.name, opType: "graph")
+        // Initializers are constants, including those also listed as graph inputs.
+        var initialized = Set<String>()
+        for t in g.initializer {
+            do throws(SinterError) {
+                let data = try t.tensorData(directory: directory, location: .node(name: t.name, opType: "initializer"))
+                ctx.values[t.name] = try ctx.constant(data, name: t.name)
+                initialized.insert(t.name)
+            } catch { diags += error.diagnostics }
+        }
+        for input in g.input where !initialized.contains(input.name) {
+            do throws(SinterError) {
+                let type = try tensorType(input, bindings: bindings)
+                ctx.values[input.name] = try ctx.builder.input(input.name, type)
+            } catch { diags += error.diagnostics }
+        }
+        for proto in g.node {
+            let n = ONNXNode(proto: proto, opset: opset)
+            // Skip nodes whose inputs failed earlier: their cause is already reported.
+            guard proto.input.allSatisfy({ $0.isEmpty || ctx.values[$0] != nil }) else { continue }
+            do throws(SinterError) {
+                guard let convert = Converters.table[n.opType] else { continue }
+                let results = try convert(ctx, n)
+                for (i, name) in proto.output.enumerated() where !name.isEmpty {
+                    guard i < results.count, let v = results[i] else { throw n.error("output \(i) is not supported") }
+                    ctx.values[name] = v
+                }
+            } catch {
+                diags += error.diagnostics.map { $0.location == .unknown ? Diagnostic($0.message, at: n.location) : $0 }
+            }
+        }
+        if !diags.isEmpty { throw SinterError(diags) }
+
+        // Graph outputs keep their ONNX names (an identity node where the value has another name).
+        for output in g.output {
+            guard let v = ctx.values[output.name] else {
+                throw SinterError("graph output '\(output.name)' is not produced by any node", at: graphLoc)
+            }
+            var out = v
+            if ctx.builder.graph.name(of: v) != output.name || ctx.builder.graph.outputs.contains(v) {
+                out = try ctx.builder.apply(.identity, [v], names: [ctx.unique(output.name)], location: graphLoc)[0]
+            }
+            if let declared = try? tensorType(output, bindings: bindings), declared.isStatic, ctx.type(out).isStatic,
+               declared.shape != ctx.type(out).shape || declared.dtype != ctx.type(out).dtype {
+                throw SinterError("graph output '\(output.name)' is declared \(declared) but computes \(ctx.type(out))", at: graphLoc)
+            }
+            ctx.builder.output(out)
+        }
+        let graph = ctx.builder.graph
+        try Verifier.verify(graph)
+        return graph
+    }
+
+    /// The IR type of a graph input or output.
+    static func tensorType(_ info: Onnx_ValueInfoProto, bindings: [String: Int]) throws(SinterError) -> TensorType {
+        let loc = SourceLocation.node(name: info.name, opType: "graph input")
+        guard info.type.tensorType.hasElemType else {
+            throw SinterError("'\(info.name)' is not a tensor (sequences, maps and optionals are not supported)", at: loc)
+        }
+        let code = info.type.tensorType.elemType
+        guard let dtype = ONNXType.dtype(code) else {
+            throw SinterError("'\(info.name)' has element type \(ONNXType.name(code)), which Sinter does not support", at: loc)
+        }
+        let dims = info.type.tensorType.shape.dim.enumerated().map { i, d -> Dim in
+            switch d.value {
+            case .dimValue(let v)?: return .fixed(Int(v))
+            case .dimParam(let p)?: return bindings[p].map { .fixed($0) } ?? .symbol(p.isEmpty ? "d\(i)" : p)
+            case nil: return .symbol("\(info.name.filter { $0.isLetter || $0.isNumber })_d\(i)")
+            }
+        }
+        return TensorType(dtype, dims)
+    }
+}
