@@ -21,18 +21,51 @@ public enum Conformance {
         if let skip = try? String(contentsOf: dir.appendingPathComponent("SKIP"), encoding: .utf8) {
             return Result(name: name, outcome: .skip, detail: skip.trimmingCharacters(in: .whitespacesAndNewlines))
         }
+        let modelPath = dir.appendingPathComponent("model.onnx").path
+        let sets = ((try? fm.contentsOfDirectory(atPath: dir.path)) ?? []).filter { Int($0) != nil }.sorted()
+        guard !sets.isEmpty else { return Result(name: name, outcome: .skip, detail: "no data sets") }
         do throws(SinterError) {
-            let graph = try ONNXImporter.load(dir.appendingPathComponent("model.onnx").path)
-            let model = try Sinter.jit(graph)
-            let sets = ((try? fm.contentsOfDirectory(atPath: dir.path)) ?? []).filter { Int($0) != nil }.sorted()
-            guard !sets.isEmpty else { return Result(name: name, outcome: .skip, detail: "no data sets") }
+            // Inputs that must be constants (axes, pads, shapes fed as graph inputs) are
+            // specialised from each data set, as `--const-input` does.
+            let inputNames = try ONNXImporter.inputNames(modelPath)
+            let firstSet = dir.appendingPathComponent(sets[0])
+            var frozen: [String] = []
+            // Each import attempt names the next inputs that must be constants.
+            for _ in 0..<8 {
+                var constants: [String: TensorData] = [:]
+                for name in frozen {
+                    guard let i = inputNames.firstIndex(of: name) else { continue }
+                    let path = firstSet.appendingPathComponent("input_\(i).npy").path
+                    constants[name] = try Npy.decode(try FileIO.read(path), origin: path)
+                }
+                do throws(SinterError) {
+                    _ = try ONNXImporter.load(modelPath, constants: constants)
+                    break
+                } catch {
+                    let more = ONNXImporter.inputsNeedingConstants(error).filter { !frozen.contains($0) }
+                    if more.isEmpty { throw error }
+                    frozen += more
+                }
+            }
+            var model: JITModel?
             for set in sets {
                 let sd = dir.appendingPathComponent(set)
-                var inputs: [TensorData] = []
-                for (i, spec) in model.program.inputs.enumerated() {
+                func input(_ i: Int, _ expected: DType?) throws(SinterError) -> TensorData {
                     let path = sd.appendingPathComponent("input_\(i).npy").path
-                    inputs.append(try Npy.decode(try FileIO.read(path), origin: path, expected: spec.type.dtype))
+                    return try Npy.decode(try FileIO.read(path), origin: path, expected: expected)
                 }
+                if model == nil || !frozen.isEmpty {
+                    var constants: [String: TensorData] = [:]
+                    for name in frozen {
+                        guard let i = inputNames.firstIndex(of: name) else { continue }
+                        constants[name] = try input(i, nil)
+                    }
+                    model = try Sinter.jit(try ONNXImporter.load(modelPath, constants: constants))
+                }
+                guard let model else { continue }
+                var inputs: [TensorData] = []
+                let fed = inputNames.enumerated().filter { !frozen.contains($0.element) }
+                for ((i, _), spec) in zip(fed, model.program.inputs) { inputs.append(try input(i, spec.type.dtype)) }
                 let outputs = try model.run(inputs)
                 for (i, got) in outputs.enumerated() {
                     let path = sd.appendingPathComponent("output_\(i).npy").path
@@ -42,7 +75,7 @@ public enum Conformance {
                     }
                 }
             }
-            return Result(name: name, outcome: .pass, detail: "")
+            return Result(name: name, outcome: .pass, detail: frozen.isEmpty ? "" : "specialised: \(frozen.joined(separator: ","))")
         } catch {
             let text = error.diagnostics.prefix(3).map(\.description).joined(separator: "; ")
             return Result(name: name, outcome: .fail, detail: text.replacingOccurrences(of: "\n", with: " "))

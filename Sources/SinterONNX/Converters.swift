@@ -78,8 +78,16 @@ enum Converters {
         },
         "Identity": { ctx, n throws(SinterError) in [try ctx.input(n, 0)] },
         "Dropout": { ctx, n throws(SinterError) in
-            if n.output(1) != nil { throw n.error("the dropout mask output is not supported (inference only)") }
-            return [try ctx.input(n, 0)]
+            // Inference: identity, and the mask (if asked for) is all true.
+            if let training = try ctx.constantInput(n, 2, "training_mode"), training.doubles.first ?? 0 != 0 {
+                throw n.error("training-mode dropout is not supported (inference only)")
+            }
+            let x = try ctx.input(n, 0)
+            guard n.output(1) != nil else { return [x] }
+            let shape = try ctx.staticShape(x, n)
+            let mask = try ctx.constant(TensorData(dtype: .bool, shape: shape, values: Array(repeating: 1, count: shape.reduce(1, *))),
+                                        name: out(n, 1))
+            return [x, mask]
         },
     ]
 

@@ -69,9 +69,12 @@ final class ImportContext {
 
     /// The value of input `i` when it is a constant (initializer, Constant or folded).
     func constantInput(_ n: ONNXNode, _ i: Int, _ what: String) throws(SinterError) -> TensorData? {
-        guard let v = try optionalInput(n, i) else { return nil }
+        guard let v = try optionalInput(n, i), let name = n.input(i) else { return nil }
         guard let t = constants[v] else {
-            throw n.error("input \(i) ('\(what)') must be a constant (computed at run time here), which Sinter does not support yet")
+            if builder.graph.inputs.contains(v) {
+                throw n.error("input \(i) ('\(what)') is graph input '\(name)', which must be a constant here; specialise it with --const-input \(name)=FILE.npy")
+            }
+            throw n.error("input \(i) ('\(what)') is computed at run time, but Sinter needs it to be a constant")
         }
         return t
     }

@@ -92,9 +92,15 @@ extension Converters {
         }
     }
 
-    /// (x − mean) / sqrt(var + eps) over `axes`, all kept as size-1 dims.
+    /// (x − mean) / sqrt(var + eps) over `axes`, all kept as size-1 dims; also returns the
+    /// mean and the standard deviation.
     static func normalize(_ ctx: ImportContext, _ x: ValueID, axes: [Int], epsilon: Double, _ name: String, _ n: ONNXNode)
         throws(SinterError) -> ValueID {
+        try normalizeWithStatistics(ctx, x, axes: axes, epsilon: epsilon, name, n).normalized
+    }
+
+    static func normalizeWithStatistics(_ ctx: ImportContext, _ x: ValueID, axes: [Int], epsilon: Double, _ name: String, _ n: ONNXNode)
+        throws(SinterError) -> (normalized: ValueID, mean: ValueID, std: ValueID) {
         let dtype = ctx.type(x).dtype
         let reduce = attrs(["axes": .ints(axes), "keepdims": .bool(true)])
         let mean = try ctx.emit(.reduceMean, [x], reduce, name: "\(name).mean", at: n)
@@ -103,7 +109,7 @@ extension Converters {
         let variance = try ctx.emit(.reduceMean, [square], reduce, name: "\(name).var", at: n)
         let eps = try ctx.scalar(epsilon, dtype, name: "\(name).eps")
         let std = try ctx.emit(.sqrt, [try ctx.emit(.add, [variance, eps], name: "\(name).var_eps", at: n)], name: "\(name).std", at: n)
-        return try ctx.emit(.div, [centered, std], name: "\(name).normalized", at: n)
+        return (try ctx.emit(.div, [centered, std], name: "\(name).normalized", at: n), mean, std)
     }
 
     static let networks: [String: Converter] = [
@@ -165,16 +171,16 @@ extension Converters {
             return [try ctx.emit(.add, [scaled, shift], name: name, at: n)]
         },
         "LayerNormalization": { ctx, n throws(SinterError) in
-            if n.output(1) != nil || n.output(2) != nil { throw n.error("the Mean and InvStdDev outputs are not supported") }
             let x = try ctx.input(n, 0)
             let rank = ctx.type(x).rank
             let a = try axis(n.int("axis", default: -1), rank, n)
             let name = out(n)
-            var y = try normalize(ctx, x, axes: Array(a..<rank), epsilon: n.float("epsilon", default: 1e-5), name, n)
+            let stats = try normalizeWithStatistics(ctx, x, axes: Array(a..<rank), epsilon: n.float("epsilon", default: 1e-5), name, n)
             let bias = try ctx.optionalInput(n, 2)
-            y = try ctx.emit(.mul, [y, try ctx.input(n, 1)], name: bias == nil ? name : "\(name).scaled", at: n)
+            var y = try ctx.emit(.mul, [stats.normalized, try ctx.input(n, 1)], name: bias == nil ? name : "\(name).scaled", at: n)
             if let bias { y = try ctx.emit(.add, [y, bias], name: name, at: n) }
-            return [y]
+            let invStd = n.output(2) == nil ? nil : try ctx.emit(.reciprocal, [stats.std], name: out(n, 2), at: n)
+            return [y, stats.mean, invStd]
         },
         "InstanceNormalization": { ctx, n throws(SinterError) in
             let x = try ctx.input(n, 0)
@@ -213,6 +219,7 @@ extension Converters {
             let denom = try ctx.emit(.pow, [base, try ctx.scalar(beta, dtype, name: "\(name).beta")], name: "\(name).denom", at: n)
             return [try ctx.emit(.div, [x, denom], name: name, at: n)]
         },
+        "Attention": attention,
         "Softmax": softmax(.softmax),
         "LogSoftmax": softmax(.logSoftmax),
         "ReduceSum": reduction(.reduceSum),

@@ -12,7 +12,9 @@ public enum ONNXImporter {
     /// ONNX op types (default domain) the importer converts.
     public static var supportedOps: [String] { Converters.table.keys.sorted() }
 
-    public static func load(_ path: String, bindings: [String: Int] = [:]) throws(SinterError) -> Graph {
+    /// `constants` specialises graph inputs to fixed values (shape-like inputs such as axes or
+    /// pads that an ahead-of-time compiler needs to know).
+    public static func load(_ path: String, bindings: [String: Int] = [:], constants: [String: TensorData] = [:]) throws(SinterError) -> Graph {
         guard let data = FileManager.default.contents(atPath: path) else { throw SinterError("cannot read '\(path)'") }
         let model: Onnx_ModelProto
         do {
@@ -22,10 +24,33 @@ public enum ONNXImporter {
         }
         let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
         let base = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        return try importModel(model, name: model.graph.name.isEmpty ? base : model.graph.name, directory: dir, bindings: bindings)
+        return try importModel(model, name: model.graph.name.isEmpty ? base : model.graph.name, directory: dir, bindings: bindings,
+                               constants: constants)
     }
 
-    static func importModel(_ model: Onnx_ModelProto, name: String, directory: String, bindings: [String: Int]) throws(SinterError) -> Graph {
+    /// Names of the graph inputs that are not initializers, in order (what a caller feeds).
+    public static func inputNames(_ path: String) throws(SinterError) -> [String] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw SinterError("cannot read '\(path)'") }
+        do {
+            let g = try Onnx_ModelProto(serializedBytes: data).graph
+            let initialized = Set(g.initializer.map(\.name))
+            return g.input.map(\.name).filter { !initialized.contains($0) }
+        } catch {
+            throw SinterError("'\(path)' is not a valid ONNX model (protobuf decoding failed: \(error))")
+        }
+    }
+
+    /// Graph inputs named in diagnostics as needing `--const-input`.
+    public static func inputsNeedingConstants(_ error: SinterError) -> [String] {
+        error.diagnostics.compactMap { d in
+            guard let r = d.message.range(of: "specialise it with --const-input ") else { return nil }
+            let rest = d.message[r.upperBound...]
+            return rest.range(of: "=FILE.npy").map { String(rest[..<$0.lowerBound]) }
+        }
+    }
+
+    static func importModel(_ model: Onnx_ModelProto, name: String, directory: String, bindings: [String: Int],
+                            constants: [String: TensorData] = [:]) throws(SinterError) -> Graph {
         guard model.hasGraph else { throw SinterError("the model has no graph") }
         let g = model.graph
         let opset = model.opsetImport.first { $0.domain.isEmpty || $0.domain == "ai.onnx" }.map { Int($0.version) } ?? 1
@@ -52,9 +77,20 @@ public enum ONNXImporter {
                 initialized.insert(t.name)
             } catch { diags += error.diagnostics }
         }
+        let unknownConstants = Set(constants.keys).subtracting(g.input.map(\.name))
+        if !unknownConstants.isEmpty {
+            throw SinterError(unknownConstants.sorted().map { Diagnostic("--const-input '\($0)': the model has no input of that name") })
+        }
         for input in g.input where !initialized.contains(input.name) {
             do throws(SinterError) {
                 let type = try tensorType(input, bindings: bindings)
+                if let value = constants[input.name] {
+                    guard value.dtype == type.dtype, type.rank == value.shape.count else {
+                        throw SinterError("--const-input '\(input.name)' is \(value.type), but the input is \(type)", at: graphLoc)
+                    }
+                    ctx.values[input.name] = try ctx.constant(value, name: input.name)
+                    continue
+                }
                 ctx.values[input.name] = try ctx.builder.input(input.name, type)
             } catch { diags += error.diagnostics }
         }

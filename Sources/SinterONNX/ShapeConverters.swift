@@ -74,7 +74,9 @@ extension Converters {
         "Flatten": { ctx, n throws(SinterError) in
             let x = try ctx.input(n, 0)
             let s = try ctx.staticShape(x, n)
-            let a = try axis(n.int("axis", default: 1), s.count + 1, n)
+            let raw = n.int("axis", default: 1)
+            let a = raw < 0 ? raw + s.count : raw
+            guard (0...s.count).contains(a) else { throw n.error("axis \(raw) is out of range for rank \(s.count)") }
             return [try reshape(ctx, x, [s[..<a].reduce(1, *), s[a...].reduce(1, *)], out(n), n)]
         },
         "Squeeze": { ctx, n throws(SinterError) in
