@@ -37,9 +37,12 @@ if [ ! -f "$pc_file" ] || [ "$(cat "$pc_file")" != "$pc_text" ]; then
   printf '%s\n' "$pc_text" | $SUDO tee "$pc_file" >/dev/null
 fi
 
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import numpy' 2>/dev/null; then
-  echo "setup: creating .venv with numpy"
-  python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check 'numpy>=1.26'
+# numpy for references; onnx (pinned: its node tests are the conformance suite) and
+# onnxruntime for ONNX tests.
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import numpy, onnx, onnxruntime' 2>/dev/null \
+   || [ "$(.venv/bin/python -c 'import onnx; print(onnx.__version__)')" != "1.23.0" ]; then
+  echo "setup: creating .venv with numpy, onnx and onnxruntime"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check 'numpy>=1.26' 'onnx==1.23.0' 'onnxruntime>=1.20'
 fi
 echo "setup: done (LLVM $($LLVM_CONFIG --version), $(.venv/bin/python -c 'import numpy; print("numpy", numpy.__version__)'))"
