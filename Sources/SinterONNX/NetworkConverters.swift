@@ -220,6 +220,8 @@ extension Converters {
             return [try ctx.emit(.div, [x, denom], name: name, at: n)]
         },
         "Attention": attention,
+        "Resize": resize,
+        "Upsample": upsample,
         "Softmax": softmax(.softmax),
         "LogSoftmax": softmax(.logSoftmax),
         "ReduceSum": reduction(.reduceSum),
