@@ -220,6 +220,7 @@ extension Converters {
             return [try ctx.emit(.div, [x, denom], name: name, at: n)]
         },
         "Attention": attention,
+        "ConvTranspose": convTranspose,
         "Resize": resize,
         "Upsample": upsample,
         "Softmax": softmax(.softmax),
@@ -257,5 +258,80 @@ extension Converters {
             let rank = ctx.type(x).rank
             return [try ctx.emit(op, [x], attrs(["axes": .ints(Array(2..<rank)), "keepdims": .bool(true)]), name: out(n), at: n)]
         }
+    }
+}
+
+extension Converters {
+    /// ConvTranspose as a convolution: the input is dilated by the stride (zeros between
+    /// elements), padded by (k−1)·d minus the given pads (plus output_padding), and convolved
+    /// with the weights transposed per group and flipped in space (all folded at import).
+    static let convTranspose: Converter = { ctx, n throws(SinterError) in
+        let name = out(n)
+        let x = try ctx.input(n, 0), w = try ctx.input(n, 1)
+        let xs = try ctx.staticShape(x, n), ws = try ctx.staticShape(w, n)
+        let d = xs.count - 2
+        guard d >= 1, ws.count == xs.count else { throw n.error("ConvTranspose needs input [N,C,...] and weights [C,M/group,...]") }
+        let group = n.int("group", default: 1)
+        let kernel = Array(ws[2...])
+        let strides = n.ints("strides") ?? Array(repeating: 1, count: d)
+        let dilations = n.ints("dilations") ?? Array(repeating: 1, count: d)
+        let outputPadding = n.ints("output_padding") ?? Array(repeating: 0, count: d)
+        let span = (0..<d).map { (kernel[$0] - 1) * dilations[$0] + 1 }
+        var pads = n.ints("pads") ?? Array(repeating: 0, count: 2 * d)
+        let autoPad = n.string("auto_pad") ?? "NOTSET"
+        if let shape = n.ints("output_shape") {
+            let target = Array(shape.suffix(d))
+            for i in 0..<d {
+                let total = strides[i] * (xs[i + 2] - 1) + outputPadding[i] + span[i] - target[i]
+                let half = Int((Double(total) / 2).rounded(.down))  // floor, as the reference does for negative totals
+                pads[i] = autoPad == "SAME_UPPER" ? half : total - half
+                pads[i + d] = autoPad == "SAME_UPPER" ? total - half : half
+            }
+        } else if autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" {
+            for i in 0..<d {
+                let total = max(0, strides[i] * (xs[i + 2] - 1) + outputPadding[i] + span[i] - xs[i + 2] * strides[i])
+                let half = total / 2
+                pads[i] = autoPad == "SAME_UPPER" ? half : total - half
+                pads[i + d] = autoPad == "SAME_UPPER" ? total - half : half
+            }
+        } else if autoPad == "VALID" {
+            pads = Array(repeating: 0, count: 2 * d)
+        }
+        // Dilate by the stride along each spatial axis.
+        var z = x
+        for i in 0..<d where strides[i] > 1 {
+            let s = try ctx.staticShape(z, n)
+            let axis = i + 2
+            let outer = s[..<axis].reduce(1, *), len = s[axis], inner = s[(axis + 1)...].reduce(1, *)
+            let r = try reshape(ctx, z, [outer, len, 1, inner], "\(name).dil\(i)", n)
+            let p = try ctx.emit(.pad, [r], attrs(["pads": .ints([0, 0, 0, 0, 0, 0, strides[i] - 1, 0])]), name: "\(name).dil\(i).pad", at: n)
+            let flat = try reshape(ctx, p, [outer, len * strides[i], inner], "\(name).dil\(i).flat", n)
+            let cut = try ctx.emit(.slice, [flat], attrs(["starts": .ints([0, 0, 0]), "ends": .ints([outer, (len - 1) * strides[i] + 1, inner])]),
+                                   name: "\(name).dil\(i).cut", at: n)
+            var newShape = s
+            newShape[axis] = (len - 1) * strides[i] + 1
+            z = try reshape(ctx, cut, newShape, "\(name).dil\(i).nd", n)
+        }
+        var padAttr = Array(repeating: 0, count: 2 * (d + 2))
+        for i in 0..<d {
+            padAttr[i + 2] = span[i] - 1 - pads[i]
+            padAttr[i + 2 + d + 2] = span[i] - 1 - pads[i + d] + outputPadding[i]
+        }
+        if padAttr.contains(where: { $0 != 0 }) {
+            z = try ctx.emit(.pad, [z], attrs(["pads": .ints(padAttr)]), name: "\(name).padded", at: n)
+        }
+        // Weights [C, M/g, k...] → [M, C/g, k...], flipped in space.
+        let c = ws[0], mg = ws[1]
+        let grouped = try reshape(ctx, w, [group, c / group, mg] + kernel, "\(name).wg", n)
+        let swapped = try ctx.emit(.transpose, [grouped], attrs(["perm": .ints([0, 2, 1] + (3..<(3 + d)).map { $0 })]), name: "\(name).wt", at: n)
+        let merged = try reshape(ctx, swapped, [group * mg, c / group] + kernel, "\(name).wm", n)
+        let flipped = try ctx.emit(.slice, [merged], attrs(["starts": .ints([0, 0] + kernel.map { $0 - 1 }),
+                                                             "ends": .ints([group * mg, c / group] + Array(repeating: -(1 << 40), count: d)),
+                                                             "steps": .ints([1, 1] + Array(repeating: -1, count: d))]),
+                                   name: "\(name).wflip", at: n)
+        let bias = try ctx.optionalInput(n, 2)
+        let y = try ctx.emit(.conv, [z, flipped], attrs(["dilations": .ints(dilations), "group": .int(group)]),
+                             name: bias == nil ? name : "\(name).conv", at: n)
+        return [bias == nil ? y : try addChannelBias(ctx, y, bias!, name, n)]
     }
 }
