@@ -7,7 +7,7 @@ struct ONNXNode {
     let opset: Int
 
     var opType: String { proto.opType }
-    var name: String { proto.name.isEmpty ? (proto.output.first ?? "?") : proto.name }
+    var name: String { proto.name.isEmpty ? (proto.output.first { !$0.isEmpty } ?? "?") : proto.name }
     var location: SourceLocation { .node(name: name, opType: opType) }
     var inputCount: Int { proto.input.count }
 

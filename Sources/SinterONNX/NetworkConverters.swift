@@ -220,6 +220,9 @@ extension Converters {
             return [try ctx.emit(.div, [x, denom], name: name, at: n)]
         },
         "Attention": attention,
+        "RNN": recurrent(.rnn),
+        "GRU": recurrent(.gru),
+        "LSTM": recurrent(.lstm),
         "ConvTranspose": convTranspose,
         "Resize": resize,
         "Upsample": upsample,

@@ -60,7 +60,7 @@ public enum ONNXImporter {
         let unsupported = g.node.filter { n in !(n.domain.isEmpty || n.domain == "ai.onnx") || Converters.table[n.opType] == nil }
         if !unsupported.isEmpty {
             throw SinterError(unsupported.map { n in
-                let loc = SourceLocation.node(name: n.name.isEmpty ? (n.output.first ?? "?") : n.name, opType: n.opType)
+                let loc = ONNXNode(proto: n, opset: opset).location
                 let domain = n.domain.isEmpty ? "" : " in domain '\(n.domain)'"
                 return Diagnostic("unsupported op '\(n.opType)'\(domain)", at: loc)
             })
