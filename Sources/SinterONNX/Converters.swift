@@ -44,7 +44,7 @@ enum Converters {
 
     static let elementwise: [String: Converter] = [
         "Add": binary(.add), "Sub": binary(.sub), "Mul": binary(.mul), "Div": binary(.div), "Pow": pow,
-        "PRelu": binary(.prelu), "And": binary(.and), "Or": binary(.or),
+        "PRelu": prelu, "And": binary(.and), "Or": binary(.or),
         "Equal": binary(.equal), "Less": binary(.less), "Greater": binary(.greater),
         "LessOrEqual": binary(.lessEqual), "GreaterOrEqual": binary(.greaterEqual),
         "Neg": unary(.neg), "Abs": unary(.abs), "Sqrt": unary(.sqrt), "Reciprocal": unary(.reciprocal), "Exp": unary(.exp),
@@ -98,6 +98,17 @@ enum Converters {
             y = try ctx.emit(.cast, [y], attrs(["to": .string(ctx.type(x).dtype.rawValue)]), name: "\(out(n)).exponent", at: n)
         }
         return [try ctx.emit(.pow, [x, y], name: out(n), at: n)]
+    }
+
+    /// PRelu; a 1-D slope of C values on an [N, C, ...] input is per channel (older opsets).
+    static let prelu: Converter = { ctx, n throws(SinterError) in
+        let x = try ctx.input(n, 0)
+        var slope = try ctx.input(n, 1)
+        let xs = ctx.type(x).dims, ss = ctx.type(slope).dims
+        if xs.count > 2, ss.count == 1, ss[0] == xs[1], xs.last != ss[0] {
+            slope = try reshape(ctx, slope, [try ctx.staticShape(slope, n)[0]] + Array(repeating: 1, count: xs.count - 2), "\(out(n)).slope", n)
+        }
+        return [try ctx.emit(.prelu, [x, slope], name: out(n), at: n)]
     }
 
     static let clip: Converter = { ctx, n throws(SinterError) in

@@ -43,9 +43,10 @@ extension Converters {
             let shape = shapeT.ints
             var value = TensorData([0], shape: [1])
             if let t = n.attribute("value") { value = try t.t.tensorData(directory: ctx.directory, location: n.location) }
-            guard shape.allSatisfy({ $0 >= 0 }), let count = checkedProduct(shape) else { throw n.error("invalid shape \(shape)") }
-            let one = value.doubles.first ?? 0
-            return [try ctx.constant(TensorData(dtype: value.dtype, shape: shape, values: Array(repeating: one, count: count)), name: out(n))]
+            guard shape.allSatisfy({ $0 >= 0 }), checkedProduct(shape) != nil else { throw n.error("invalid shape \(shape)") }
+            // A broadcast scalar: small results fold to constants, huge ones stay a fill.
+            let scalar = try ctx.constant(TensorData(dtype: value.dtype, shape: [], values: [value.doubles.first ?? 0]), name: "\(out(n)).value")
+            return [try ctx.emit(.expand, [scalar], attrs(["shape": .ints(shape)]), name: out(n), at: n)]
         },
         "Range": { ctx, n throws(SinterError) in
             guard let s = try ctx.constantInput(n, 0, "start"), let l = try ctx.constantInput(n, 1, "limit"),
