@@ -65,7 +65,11 @@ public final class JITModel: @unchecked Sendable {
         let outBufs = outputs.map { AlignedBuffer(count: $0.bytes.count) }
         let ins: [UnsafeRawPointer?] = inBufs.map { UnsafeRawPointer($0.pointer) }
         let outs: [UnsafeMutableRawPointer?] = outBufs.map(\.pointer)
-        let r = ins.withUnsafeBufferPointer { i in outs.withUnsafeBufferPointer { o in body(i.baseAddress!, o.baseAddress!) } }
+        // The buffers must outlive the call: Swift may otherwise free them right after their
+        // last use above, in optimised builds.
+        let r = withExtendedLifetime(inBufs) {
+            ins.withUnsafeBufferPointer { i in outs.withUnsafeBufferPointer { o in body(i.baseAddress!, o.baseAddress!) } }
+        }
         for k in outputs.indices { outputs[k].bytes = outBufs[k].bytes }
         return r
     }
