@@ -183,6 +183,7 @@ OPS = {
     "conv": conv,
     "max-pool": lambda a, t: pool(a, t, "max"),
     "avg-pool": lambda a, t: pool(a, t, "avg"),
+    "identity": lambda a, t: a[0],
     "reshape": lambda a, t: a[0].reshape(t["shape"]),
     "transpose": lambda a, t: np.transpose(a[0], t.get("perm")),
     "concat": lambda a, t: np.concatenate(a, axis=t["axis"]),

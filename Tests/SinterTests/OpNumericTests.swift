@@ -121,6 +121,7 @@ struct OpNumericTests {
         let mm: [[[Int]]] = [[[4, 8], [8, 5]], [[1, 1], [1, 1]], [[3, 0], [0, 4]], [[2, 3, 4], [4, 5]],
                              [[2, 1, 3, 4], [5, 4, 6]], [[7, 33], [33, 70]], [[0, 3], [3, 2]], [[5, 64], [64, 129]]]
         for s in mm { out.append(Case(op: .matmul, shapes: s, range: (-1, 1), atol: 1e-5)) }
+        out.append(Case(op: .identity, shapes: [[3, 5]]))
         out.append(Case(op: .reshape, shapes: [[2, 3, 4]], attrs: Attributes(["shape": .ints([4, -1])])))
         out.append(Case(op: .reshape, shapes: [[6]], attrs: Attributes(["shape": .ints([1, 2, 3])])))
         out.append(Case(op: .transpose, shapes: [[2, 3, 4]], attrs: Attributes(["perm": .ints([2, 0, 1])])))
