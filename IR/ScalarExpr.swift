@@ -162,3 +162,38 @@ private func cExp(_ x: Double) -> Double { exp(x) }
 private func cLog(_ x: Double) -> Double { log(x) }
 private func cTanh(_ x: Double) -> Double { tanh(x) }
 private func cErf(_ x: Double) -> Double { erf(x) }
+
+extension ScalarExpr: CustomStringConvertible {
+    /// The formula as text (`x`, `y`, `z` are the operands), for docs and dumps.
+    public var description: String {
+        switch self {
+        case .operand(let i): return i < 3 ? ["x", "y", "z"][i] : "in\(i)"
+        case .constant(let c): return c == c.rounded() && Swift.abs(c) < 1e15 ? String(Int(c)) : formatFloat(c)
+        case .attribute(let n): return n
+        case .unary(.neg, let a): return "-\(a)"
+        case .unary(.not, let a): return "!\(a)"
+        case .unary(let f, let a): return "\(f.rawValue)(\(a))"
+        case .binary(let f, let a, let b):
+            switch f {
+            case .add: return "(\(a) + \(b))"
+            case .sub: return "(\(a) - \(b))"
+            case .mul: return "\(a) * \(b)"
+            case .div: return "\(a) / \(b)"
+            case .and: return "(\(a) && \(b))"
+            case .or: return "(\(a) || \(b))"
+            case .max, .min: return "\(f.rawValue)(\(a), \(b))"
+            }
+        case .compare(let c, let a, let b):
+            let sym = switch c {
+            case .eq: "=="
+            case .lt: "<"
+            case .le: "<="
+            case .gt: ">"
+            case .ge: ">="
+            }
+            return "\(a) \(sym) \(b)"
+        case .select(let c, let a, let b): return "(\(c) ? \(a) : \(b))"
+        case .cast(let a): return "cast(\(a))"
+        }
+    }
+}

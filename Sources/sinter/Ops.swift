@@ -4,17 +4,17 @@ import Sinter
 
 struct Ops: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the ONNX ops Sinter imports and the IR ops they become (docs/ops.md has pass counts).")
+        abstract: "List the ONNX ops Sinter imports, or the IR op table (--ir); docs/ops.md has per-op pass counts.")
+
+    @Flag(help: "Print the IR op table (Markdown) generated from the op schema.")
+    var ir = false
 
     func run() throws {
-        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("docs/ops.md")
-        if let table = try? String(contentsOf: docs, encoding: .utf8) {
-            print(table, terminator: "")
+        if ir {
+            print(OpReference.irTable(), terminator: "")
             return
         }
-        print("ONNX ops imported (\(ONNXImporter.supportedOps.count)):")
+        print("ONNX ops imported (default domain, \(ONNXImporter.supportedOps.count)); pass counts per op: docs/ops.md")
         for op in ONNXImporter.supportedOps { print("  \(op)") }
-        print("IR ops (\(Op.allCases.count)): " + Op.allCases.map(\.rawValue).joined(separator: ", "))
     }
 }
