@@ -30,7 +30,7 @@ let package = Package(
             dependencies: ["Sinter", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Helpers shared by the test targets (paths, subprocesses, the numpy reference).
         .target(name: "SinterTestSupport", dependencies: ["SinterIR"], path: "Tests/SinterTestSupport",
-                exclude: ["numpy_reference.py"]),
+                exclude: ["numpy_reference.py", "ort_reference.py"]),
         .testTarget(name: "SinterIRTests", dependencies: ["SinterIR", "SinterTestSupport"], exclude: ["Golden"]),
         .testTarget(name: "SinterPassesTests", dependencies: ["SinterPasses", "SinterTestSupport"]),
         .testTarget(name: "SinterONNXTests", dependencies: ["SinterONNX", "Sinter", "SinterTestSupport"]),

@@ -1,0 +1,211 @@
+import Foundation
+import SinterIR
+
+/// Writes Sinter graphs as ONNX models (opset 20) for every IR op with an ONNX spelling.
+/// Constants become initializers; attributes that ONNX takes as inputs (shapes, axes, pads,
+/// starts/ends) become int64 initializers. Ops without an ONNX form are reported all at once.
+public enum ONNXExporter {
+    public static let opset: Int64 = 20
+
+    public static func export(_ g: Graph) throws(SinterError) -> Data {
+        var model = Onnx_ModelProto()
+        model.irVersion = 9
+        model.producerName = "sinter"
+        var o = Onnx_OperatorSetIdProto()
+        o.version = opset
+        model.opsetImport = [o]
+        var graph = Onnx_GraphProto()
+        graph.name = g.name
+        var diags: [Diagnostic] = []
+        var extra = 0
+        func int64s(_ values: [Int], _ hint: String) -> String {
+            extra += 1
+            let name = "\(hint).sinter\(extra)"
+            graph.initializer.append(TensorData(dtype: .i64, shape: [values.count], values: values.map(Double.init)).tensorProto(name: name))
+            return name
+        }
+        func scalar(_ v: Double, _ dtype: DType, _ hint: String) -> String {
+            extra += 1
+            let name = "\(hint).sinter\(extra)"
+            graph.initializer.append(TensorData(dtype: dtype, shape: [], values: [v]).tensorProto(name: name))
+            return name
+        }
+        for v in g.inputs { graph.input.append(valueInfo(g, v)) }
+        for v in g.outputs { graph.output.append(valueInfo(g, v)) }
+        for node in g.nodes {
+            let ins = node.operands.map(g.name(of:)), outs = node.results.map(g.name(of:))
+            let hint = outs.first ?? "v"
+            if let p = node.payload {
+                graph.initializer.append(p.data.tensorProto(name: outs[0]))
+                continue
+            }
+            func ints(_ n: String) -> [Int] { node.attributes.ints(n) ?? [] }
+            func attr(_ name: String) -> AttributeValue? { node.attribute(name) }
+            func float(_ name: String) -> Double { if case .float(let v)? = attr(name) { v } else { 0 } }
+            func int(_ name: String) -> Int { if case .int(let v)? = attr(name) { v } else { 0 } }
+            func bool(_ name: String) -> Bool { if case .bool(let v)? = attr(name) { v } else { false } }
+            var n = Onnx_NodeProto()
+            n.input = ins
+            n.output = outs
+            n.name = hint
+            let rank = node.operands.first.map { g.type(of: $0).rank } ?? 0
+            switch node.op {
+            case .constant: continue
+            case .add: n.opType = "Add"
+            case .sub: n.opType = "Sub"
+            case .mul: n.opType = "Mul"
+            case .div: n.opType = "Div"
+            case .max: n.opType = "Max"
+            case .min: n.opType = "Min"
+            case .pow: n.opType = "Pow"
+            case .prelu: n.opType = "PRelu"
+            case .neg: n.opType = "Neg"
+            case .abs: n.opType = "Abs"
+            case .exp: n.opType = "Exp"
+            case .log: n.opType = "Log"
+            case .sqrt: n.opType = "Sqrt"
+            case .reciprocal: n.opType = "Reciprocal"
+            case .erf: n.opType = "Erf"
+            case .floor: n.opType = "Floor"
+            case .ceil: n.opType = "Ceil"
+            case .round: n.opType = "Round"
+            case .sign: n.opType = "Sign"
+            case .relu: n.opType = "Relu"
+            case .sigmoid: n.opType = "Sigmoid"
+            case .tanh: n.opType = "Tanh"
+            case .softplus: n.opType = "Softplus"
+            case .gelu: n.opType = "Gelu"
+            case .geluTanh: n.opType = "Gelu"; n.attribute = [string("approximate", "tanh")]
+            case .leakyRelu: n.opType = "LeakyRelu"; n.attribute = [floatAttr("alpha", float("alpha"))]
+            case .elu: n.opType = "Elu"; n.attribute = [floatAttr("alpha", float("alpha"))]
+            case .selu: n.opType = "Selu"; n.attribute = [floatAttr("alpha", float("alpha")), floatAttr("gamma", float("gamma"))]
+            case .hardSigmoid: n.opType = "HardSigmoid"; n.attribute = [floatAttr("alpha", float("alpha")), floatAttr("beta", float("beta"))]
+            case .hardSwish: n.opType = "HardSwish"
+            case .clip:
+                n.opType = "Clip"
+                let dtype = g.type(of: node.operands[0]).dtype
+                n.input = ins + [scalar(float("min"), dtype, hint), scalar(float("max"), dtype, hint)]
+            case .not: n.opType = "Not"
+            case .and: n.opType = "And"
+            case .or: n.opType = "Or"
+            case .equal: n.opType = "Equal"
+            case .less: n.opType = "Less"
+            case .greater: n.opType = "Greater"
+            case .lessEqual: n.opType = "LessOrEqual"
+            case .greaterEqual: n.opType = "GreaterOrEqual"
+            case .where: n.opType = "Where"
+            case .cast:
+                n.opType = "Cast"
+                n.attribute = [intAttr("to", Int(ONNXType.code(g.type(of: node.results[0]).dtype)))]
+            case .expand: n.opType = "Expand"; n.input = ins + [int64s(ints("shape"), hint)]
+            case .matmul: n.opType = "MatMul"
+            case .softmax: n.opType = "Softmax"; n.attribute = [intAttr("axis", int("axis"))]
+            case .logSoftmax: n.opType = "LogSoftmax"; n.attribute = [intAttr("axis", int("axis"))]
+            case .conv:
+                n.opType = "Conv"
+                let spatial = rank - 2
+                n.attribute = [intsAttr("strides", node.attributes.ints("strides") ?? Array(repeating: 1, count: spatial)),
+                               intsAttr("dilations", node.attributes.ints("dilations") ?? Array(repeating: 1, count: spatial)),
+                               intsAttr("pads", node.attributes.ints("pads") ?? Array(repeating: 0, count: 2 * spatial)),
+                               intAttr("group", int("group"))]
+            case .maxPool, .avgPool:
+                n.opType = node.op == .maxPool ? "MaxPool" : "AveragePool"
+                let spatial = rank - 2
+                n.attribute = [intsAttr("kernel_shape", ints("kernel")),
+                               intsAttr("strides", node.attributes.ints("strides") ?? Array(repeating: 1, count: spatial)),
+                               intsAttr("pads", node.attributes.ints("pads") ?? Array(repeating: 0, count: 2 * spatial)),
+                               intAttr("ceil_mode", bool("ceil_mode") ? 1 : 0)]
+                if node.op == .maxPool {
+                    n.attribute.append(intsAttr("dilations", node.attributes.ints("dilations") ?? Array(repeating: 1, count: spatial)))
+                } else {
+                    n.attribute.append(intAttr("count_include_pad", bool("count_include_pad") ? 1 : 0))
+                    if let d = node.attributes.ints("dilations"), d.contains(where: { $0 != 1 }) {
+                        diags.append(Diagnostic("avg-pool with dilations has no ONNX form before opset 19 dilations; not exported", at: node.location))
+                    }
+                }
+            case .identity: n.opType = "Identity"
+            case .reshape: n.opType = "Reshape"; n.input = ins + [int64s(g.type(of: node.results[0]).shape ?? ints("shape"), hint)]
+            case .transpose:
+                n.opType = "Transpose"
+                n.attribute = [intsAttr("perm", node.attributes.ints("perm") ?? Array((0..<rank).reversed()))]
+            case .concat: n.opType = "Concat"; n.attribute = [intAttr("axis", int("axis"))]
+            case .split: n.opType = "Split"; n.input = ins + [int64s(ints("sizes"), hint)]; n.attribute = [intAttr("axis", int("axis"))]
+            case .slice:
+                n.opType = "Slice"
+                n.input = ins + [int64s(ints("starts"), hint), int64s(ints("ends"), hint), int64s(Array(0..<rank), hint),
+                                 int64s(node.attributes.ints("steps") ?? Array(repeating: 1, count: rank), hint)]
+            case .gather: n.opType = "Gather"; n.attribute = [intAttr("axis", int("axis"))]
+            case .tile: n.opType = "Tile"; n.input = ins + [int64s(ints("repeats"), hint)]
+            case .pad:
+                n.opType = "Pad"
+                let mode: String = if case .string(let m)? = attr("mode") { m } else { "constant" }
+                n.attribute = [string("mode", mode)]
+                n.input = ins + [int64s(ints("pads"), hint), scalar(float("value"), g.type(of: node.operands[0]).dtype, hint)]
+            case .reduceSum, .reduceMean, .reduceMax, .reduceMin, .reduceProd, .reduceL2:
+                n.opType = ["reduce-sum": "ReduceSum", "reduce-mean": "ReduceMean", "reduce-max": "ReduceMax", "reduce-min": "ReduceMin",
+                            "reduce-prod": "ReduceProd", "reduce-l2": "ReduceL2"][node.op.rawValue] ?? ""
+                n.attribute = [intAttr("keepdims", bool("keepdims") ? 1 : 0)]
+                if let axes = node.attributes.ints("axes") {
+                    n.input = ins + [int64s(axes, hint)]
+                    if axes.isEmpty { n.attribute.append(intAttr("noop_with_empty_axes", 1)) }
+                }
+            case .argMax, .argMin:
+                n.opType = node.op == .argMax ? "ArgMax" : "ArgMin"
+                n.attribute = [intAttr("axis", int("axis")), intAttr("keepdims", bool("keepdims") ? 1 : 0),
+                               intAttr("select_last_index", bool("select_last_index") ? 1 : 0)]
+            }
+            graph.node.append(n)
+        }
+        if !diags.isEmpty { throw SinterError(diags) }
+        model.graph = graph
+        do { return try model.serializedData() } catch { throw SinterError("cannot encode the ONNX model: \(error)") }
+    }
+
+    static func valueInfo(_ g: Graph, _ v: ValueID) -> Onnx_ValueInfoProto {
+        var info = Onnx_ValueInfoProto()
+        info.name = g.name(of: v)
+        let t = g.type(of: v)
+        info.type.tensorType.elemType = ONNXType.code(t.dtype)
+        info.type.tensorType.shape.dim = t.dims.map { d in
+            var dim = Onnx_TensorShapeProto.Dimension()
+            switch d {
+            case .fixed(let n): dim.dimValue = Int64(n)
+            case .symbol(let s): dim.dimParam = s
+            }
+            return dim
+        }
+        return info
+    }
+
+    static func intAttr(_ name: String, _ v: Int) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto()
+        a.name = name
+        a.type = .int
+        a.i = Int64(v)
+        return a
+    }
+
+    static func intsAttr(_ name: String, _ v: [Int]) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto()
+        a.name = name
+        a.type = .ints
+        a.ints = v.map { Int64($0) }
+        return a
+    }
+
+    static func floatAttr(_ name: String, _ v: Double) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto()
+        a.name = name
+        a.type = .float
+        a.f = Float(v)
+        return a
+    }
+
+    static func string(_ name: String, _ v: String) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto()
+        a.name = name
+        a.type = .string
+        a.s = Data(v.utf8)
+        return a
+    }
+}
