@@ -25,6 +25,8 @@ public struct CompileOptions: Sendable {
     public var passes: [String] = Pipeline.default
     /// Values for symbolic dimensions, e.g. ["N": 4].
     public var bindings: [String: Int] = [:]
+    /// ONNX graph inputs specialised to fixed values (`--const-input NAME=FILE.npy`).
+    public var constantInputs: [String: TensorData] = [:]
     public var passManager = PassManager.Options()
     public var target: Target = .host
     /// C compiler driver used to link shared objects (`cc` unless set; `SINTER_CC` overrides).
@@ -37,9 +39,10 @@ public struct CompileOptions: Sendable {
 public enum Sinter {
     /// Reads a model: `.sir` text or an `.onnx` file (symbolic ONNX dimensions are bound
     /// from `bindings` when given).
-    public static func load(_ path: String, bindings: [String: Int] = [:]) throws(SinterError) -> Graph {
+    public static func load(_ path: String, bindings: [String: Int] = [:], constants: [String: TensorData] = [:]) throws(SinterError) -> Graph {
         guard FileManager.default.fileExists(atPath: path) else { throw SinterError("no such file: '\(path)'") }
-        if path.hasSuffix(".onnx") { return try ONNXImporter.load(path, bindings: bindings) }
+        if path.hasSuffix(".onnx") { return try ONNXImporter.load(path, bindings: bindings, constants: constants) }
+        if !constants.isEmpty { throw SinterError("--const-input applies to ONNX models only") }
         guard path.hasSuffix(".sir") else {
             throw SinterError("'\(path)': unsupported model format (expected .sir or .onnx)")
         }

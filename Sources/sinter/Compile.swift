@@ -26,7 +26,7 @@ struct Compile: ParsableCommand {
                 throw SinterError("unknown --emit '\(emit)' (expected one of: \(EmitKind.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             let options = try pipeline.compileOptions()
-            let graph = try Sinter.load(model, bindings: options.bindings)
+            let graph = try Sinter.load(model, bindings: options.bindings, constants: options.constantInputs)
             let prefix = ABI.cIdentifier(name ?? graph.name)
             let path = output ?? "\(kind == .shared ? "lib" : "")\(prefix).\(kind.fileExtension)"
             try Sinter.compile(graph, to: path, emit: kind, name: prefix, options: options)

@@ -15,7 +15,7 @@ struct Dump: ParsableCommand {
     func run() throws {
         do throws(SinterError) {
             let options = try pipeline.compileOptions()
-            let graph = try Sinter.load(model, bindings: options.bindings)
+            let graph = try Sinter.load(model, bindings: options.bindings, constants: options.constantInputs)
             let (g, ctx) = try Sinter.optimize(graph, options)
             if !options.passManager.printAfterAll {
                 print(PassManager.render(g, ctx), terminator: "")

@@ -18,7 +18,7 @@ struct Export: ParsableCommand {
         do throws(SinterError) {
             var options = try pipeline.compileOptions()
             if pipeline.passes == nil { options.passes = ["infer-shapes", "fold-constants", "dce"] }
-            let graph = try Sinter.load(model, bindings: options.bindings)
+            let graph = try Sinter.load(model, bindings: options.bindings, constants: options.constantInputs)
             let (g, _) = try Sinter.optimize(graph, options)
             try FileIO.writeAtomically([UInt8](try ONNXExporter.export(g)), to: output)
             FileHandle.standardError.write(Data("wrote \(output)\n".utf8))

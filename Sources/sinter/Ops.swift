@@ -4,17 +4,27 @@ import Sinter
 
 struct Ops: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the ONNX ops Sinter imports, or the IR op table (--ir); docs/ops.md has per-op pass counts.")
+        abstract: "Print the ONNX ops Sinter imports with their limits (--markdown for docs), or the IR op table (--ir).",
+        discussion: "docs/ops.md adds each op's ONNX node-test pass count (Scripts/conformance.sh).")
 
     @Flag(help: "Print the IR op table (Markdown) generated from the op schema.")
     var ir = false
+
+    @Flag(help: "Print the ONNX table as Markdown rows.")
+    var markdown = false
 
     func run() throws {
         if ir {
             print(OpReference.irTable(), terminator: "")
             return
         }
-        print("ONNX ops imported (default domain, \(ONNXImporter.supportedOps.count)); pass counts per op: docs/ops.md")
-        for op in ONNXImporter.supportedOps { print("  \(op)") }
+        let rows = ONNXImporter.supportTable
+        if markdown {
+            for r in rows { print("\(r.op)\t\(r.notes)") }
+            return
+        }
+        print("ONNX ops imported (default domain, opsets 6–28 unless noted): \(rows.count)")
+        let width = rows.map(\.op.count).max() ?? 0
+        for r in rows { print("  \(r.op.padding(toLength: width, withPad: " ", startingAt: 0))  \(r.notes)") }
     }
 }

@@ -21,7 +21,7 @@ struct Run: ParsableCommand {
     func run() throws {
         do throws(SinterError) {
             let options = try pipeline.compileOptions()
-            let graph = try Sinter.load(model, bindings: options.bindings)
+            let graph = try Sinter.load(model, bindings: options.bindings, constants: options.constantInputs)
             let given = try parseInputs()
             // Check every input before compiling, and report all problems at once.
             var diags: [Diagnostic] = []

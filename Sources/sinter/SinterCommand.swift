@@ -18,6 +18,9 @@ struct PipelineOptions: ParsableArguments {
     @Option(name: .customLong("shape"), help: ArgumentHelp("Bind a symbolic dimension, e.g. --shape N=4 (repeatable).", valueName: "SYM=SIZE"))
     var shapes: [String] = []
 
+    @Option(name: .customLong("const-input"), help: ArgumentHelp("Specialise an ONNX graph input to the values in a .npy file, e.g. axes that must be known at compile time (repeatable).", valueName: "NAME=FILE.npy"))
+    var constInputs: [String] = []
+
     @Flag(name: .customLong("print-after-all"), help: "Print the IR after every pass.")
     var printAfterAll = false
 
@@ -38,6 +41,16 @@ struct PipelineOptions: ParsableArguments {
                 continue
             }
             o.bindings[parts[0]] = v
+        }
+        for c in constInputs {
+            let parts = c.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                diags.append(Diagnostic("--const-input '\(c)' must look like NAME=FILE.npy"))
+                continue
+            }
+            do throws(SinterError) {
+                o.constantInputs[parts[0]] = try Npy.decode(try FileIO.read(parts[1]), origin: parts[1])
+            } catch { diags += error.diagnostics }
         }
         if !diags.isEmpty { throw SinterError(diags) }
         o.passManager.printAfterAll = printAfterAll

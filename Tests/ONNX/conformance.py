@@ -66,7 +66,12 @@ def main():
 
     passing = sorted(n for n in names if results[n][0] == "PASS")
     if suite == "node":
-        write_docs(docs, names, results, in_scope, read, counts, rate)
+        notes = {}
+        p = subprocess.run([sinter, "ops", "--markdown"], capture_output=True, text=True)
+        for line in p.stdout.splitlines():
+            op, _, note = line.partition("\t")
+            notes[op] = note
+        write_docs(docs, names, results, in_scope, read, counts, rate, notes)
     else:
         write_models(docs, names, results)
     if update or not os.path.exists(expected_file):
@@ -101,7 +106,7 @@ def write_models(docs, names, results):
         f.write("\n".join(lines) + "\n")
 
 
-def write_docs(docs, names, results, in_scope, read, counts, rate):
+def write_docs(docs, names, results, in_scope, read, counts, rate, notes):
     per_op = collections.defaultdict(collections.Counter)
     reasons = collections.defaultdict(list)
     for n in names:
@@ -121,11 +126,14 @@ def write_docs(docs, names, results, in_scope, read, counts, rate):
              f"{counts['SKIP']} skipped** — {100 * rate:.1f}% of the runnable ones. Tolerance: rtol 1e-3, atol 1e-5, "
              "exact dtype and shape. Inputs that must be constants for an ahead-of-time compiler (axes, pads, "
              "shapes fed as graph inputs) are specialised from the test data, as `--const-input` does.", "",
-             "| ONNX op | node tests passed | failed | skipped |", "| --- | ---: | ---: | ---: |"]
-    for op in sorted(per_op):
-        c = per_op[op]
+             "Opsets: every default-domain opset the wheel's tests use (6–28) unless the notes say otherwise.", "",
+             "| ONNX op | imported | notes | node tests passed | failed | skipped |",
+             "| --- | --- | --- | ---: | ---: | ---: |"]
+    for op in sorted(set(per_op) | set(notes)):
+        c = per_op.get(op, collections.Counter())
         mark = "" if op in scope_ops else " (outside the list)"
-        lines.append(f"| {op}{mark} | {c['PASS']} | {c['FAIL']} | {c['SKIP']} |")
+        imported = "yes" if op in notes else "no"
+        lines.append(f"| {op}{mark} | {imported} | {notes.get(op, '')} | {c['PASS']} | {c['FAIL']} | {c['SKIP']} |")
     lines += ["", "## Failing and skipped tests in scope, with reasons", ""]
     for status in ("FAIL", "SKIP"):
         for n, why in sorted(reasons[status]):

@@ -176,3 +176,22 @@ struct ImporterTests {
         #expect(g.nodes.filter { $0.payload == nil }.map(\.op) == [.reshape])
     }
 }
+
+extension ImporterTests {
+    /// Shape-like graph inputs (here ReduceSum's axes) are specialised with --const-input.
+    @Test func constInputSpecialisesShapeLikeInputs() throws {
+        let dir = try Support.temporaryDirectory("onnx")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let m = Self.model([Self.node("ReduceSum", ["x", "axes"], ["y"], name: "sum")],
+                           inputs: [Self.value("x", 1, [2, 3]), Self.value("axes", 7, [1])], outputs: [Self.value("y", 1, [2, 1])],
+                           opset: 13)
+        let path = try Self.write(m, dir)
+        #expect(Self.failure { try ONNXImporter.load(path) } == [
+            "node 'sum' (ReduceSum): error: input 1 ('axes') is graph input 'axes', which must be a constant here; specialise it with --const-input axes=FILE.npy",
+        ])
+        let g = try ONNXImporter.load(path, constants: ["axes": TensorData(dtype: .i64, shape: [1], values: [1])])
+        #expect(g.inputs.count == 1)
+        let y = try Sinter.jit(g).run([TensorData([1, 2, 3, 4, 5, 6], shape: [2, 3])])[0]
+        #expect(y.floats == [6, 15])
+    }
+}
