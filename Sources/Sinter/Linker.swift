@@ -2,7 +2,9 @@ import Foundation
 
 /// LLVM-C has no linker: shared objects are linked by the system C compiler driver.
 enum Linker {
-    static func linkShared(object: [UInt8], to path: String, driver: String, target: Target) throws(SinterError) {
+    static func linkShared(object: [UInt8], to path: String, driver: String?, target: Target) throws(SinterError) {
+        let cross = target.triple.split(separator: "-").first != Target.host.triple.split(separator: "-").first
+        let driver = driver ?? ProcessInfo.processInfo.environment["SINTER_CC"] ?? (cross ? "clang" : "cc")
         let fm = FileManager.default
         let dir = fm.temporaryDirectory.appendingPathComponent("sinter-link-\(UUID().uuidString)")
         do { try fm.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
@@ -13,7 +15,7 @@ enum Linker {
         let tmpOut = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
         try FileIO.writeAtomically(object, to: obj)
         var args = ["-shared", "-o", tmpOut, obj]
-        if target != .host { args = ["--target=\(target.triple)", "-fuse-ld=lld"] + args }
+        if cross { args = ["--target=\(target.triple)", "-fuse-ld=lld"] + args }
         args.append("-lm")
         let (status, output) = try run(driver, args)
         guard status == 0 else {
@@ -24,6 +26,22 @@ enum Linker {
             try? fm.removeItem(atPath: tmpOut)
             throw SinterError("cannot write '\(path)': \(String(cString: strerror(errno)))")
         }
+    }
+
+    /// A static library holding the one object file.
+    static func archive(object: [UInt8], to path: String, name: String) throws(SinterError) {
+        let fm = FileManager.default
+        let dir = fm.temporaryDirectory.appendingPathComponent("sinter-ar-\(UUID().uuidString)")
+        do { try fm.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
+            throw SinterError("cannot create a temporary folder: \(error.localizedDescription)")
+        }
+        defer { try? fm.removeItem(at: dir) }
+        let obj = dir.appendingPathComponent("\(name).o").path
+        try FileIO.writeAtomically(object, to: obj)
+        let tmp = dir.appendingPathComponent("lib.a").path
+        let (status, output) = try run("ar", ["rcs", tmp, obj])
+        guard status == 0 else { throw SinterError("creating '\(path)' with ar failed (exit \(status)):\n\(output)") }
+        try FileIO.writeAtomically(try FileIO.read(tmp), to: path)
     }
 
     static func run(_ tool: String, _ args: [String]) throws(SinterError) -> (Int32, String) {

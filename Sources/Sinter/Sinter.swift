@@ -6,15 +6,19 @@ import Foundation
 
 /// What to produce from a model.
 public enum EmitKind: String, CaseIterable, Sendable {
-    case shared, obj, llvm, asm, header
+    case shared, `static`, obj, llvm, asm, header, python, modulemap
 
-    public var fileExtension: String {
+    /// File name for a model prefixed `name`.
+    public func fileName(_ name: String) -> String {
         switch self {
-        case .shared: "so"
-        case .obj: "o"
-        case .llvm: "ll"
-        case .asm: "s"
-        case .header: "h"
+        case .shared: "lib\(name).so"
+        case .static: "lib\(name).a"
+        case .obj: "\(name).o"
+        case .llvm: "\(name).ll"
+        case .asm: "\(name).s"
+        case .header: "\(name).h"
+        case .python: "\(name).py"
+        case .modulemap: "module.modulemap"
         }
     }
 }
@@ -29,8 +33,11 @@ public struct CompileOptions: Sendable {
     public var constantInputs: [String: TensorData] = [:]
     public var passManager = PassManager.Options()
     public var target: Target = .host
-    /// C compiler driver used to link shared objects (`cc` unless set; `SINTER_CC` overrides).
-    public var linker: String = ProcessInfo.processInfo.environment["SINTER_CC"] ?? "cc"
+    /// Weights embedded in read-only data, or in a side file `NAME.weights`.
+    public var weights: ABI.WeightsMode = .embedded
+    /// C compiler driver used to link shared objects: `$SINTER_CC`, else `cc` for the host and
+    /// `clang` (with lld) for other targets.
+    public var linker: String?
 
     public init() {}
 }
@@ -75,20 +82,63 @@ public enum Sinter {
         return try JITModel(program, prefix: ABI.cIdentifier(name ?? graph.name), target: options.target)
     }
 
-    /// Compiles `graph` and writes the artifact to `path` (via a temporary file and a rename,
-    /// so a failure never leaves a broken file where the user's was).
-    public static func compile(_ graph: Graph, to path: String, emit: EmitKind, name: String? = nil,
+    /// Compiles `graph` and writes one artifact to `path`, or several into the folder `path`
+    /// (named after `name`). Files are written to temporary names and renamed into place, so a
+    /// failure never leaves a broken file where the user's was. With side-file weights,
+    /// `NAME.weights` is written next to the artifacts.
+    public static func compile(_ graph: Graph, to path: String, emit: [EmitKind], name: String? = nil,
                                options: CompileOptions = CompileOptions()) throws(SinterError) {
         let prefix = ABI.cIdentifier(name ?? graph.name)
         let program = try lower(graph, options)
-        switch emit {
-        case .header: try FileIO.writeAtomically(Array(Codegen.header(program, prefix: prefix).utf8), to: path)
-        case .llvm: try FileIO.writeAtomically(Array(try Codegen.llvmIR(program, prefix: prefix, target: options.target).utf8), to: path)
-        case .asm: try FileIO.writeAtomically(Array(try Codegen.assembly(program, prefix: prefix, target: options.target).utf8), to: path)
-        case .obj: try FileIO.writeAtomically(try Codegen.object(program, prefix: prefix, target: options.target), to: path)
-        case .shared:
-            let obj = try Codegen.object(program, prefix: prefix, target: options.target)
-            try Linker.linkShared(object: obj, to: path, driver: options.linker, target: options.target)
+        let cg = CodegenOptions(target: options.target, weights: options.weights)
+        let single = emit.count == 1
+        if !single {
+            do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+                throw SinterError("cannot create output folder '\(path)': \(error.localizedDescription)")
+            }
         }
+        func file(_ kind: EmitKind) -> String { single ? path : path + "/" + kind.fileName(prefix) }
+        var object: [UInt8]?
+        func obj() throws(SinterError) -> [UInt8] {
+            if let object { return object }
+            let o = try Codegen.object(program, prefix: prefix, options: cg)
+            object = o
+            return o
+        }
+        for kind in emit {
+            let out = file(kind)
+            switch kind {
+            case .header: try FileIO.writeAtomically(Array(Codegen.header(program, prefix: prefix, weights: options.weights).utf8), to: out)
+            case .llvm: try FileIO.writeAtomically(Array(try Codegen.llvmIR(program, prefix: prefix, options: cg).utf8), to: out)
+            case .asm: try FileIO.writeAtomically(Array(try Codegen.assembly(program, prefix: prefix, options: cg).utf8), to: out)
+            case .obj: try FileIO.writeAtomically(try obj(), to: out)
+            case .shared: try Linker.linkShared(object: try obj(), to: out, driver: options.linker, target: options.target)
+            case .static: try Linker.archive(object: try obj(), to: out, name: prefix)
+            case .python: try FileIO.writeAtomically(Array(PythonBinding.source(program, prefix: prefix, weights: options.weights).utf8), to: out)
+            case .modulemap: try FileIO.writeAtomically(Array(moduleMap(prefix).utf8), to: out)
+            }
+        }
+        if options.weights == .sideFile {
+            let dir = single ? (URL(fileURLWithPath: path).deletingLastPathComponent().path) : path
+            try FileIO.writeAtomically(ABI.weightsFile(program.constants), to: dir + "/" + prefix + ".weights")
+        }
+    }
+
+    /// Compatibility form for one artifact.
+    public static func compile(_ graph: Graph, to path: String, emit: EmitKind, name: String? = nil,
+                               options: CompileOptions = CompileOptions()) throws(SinterError) {
+        try compile(graph, to: path, emit: [emit], name: name, options: options)
+    }
+
+    /// A Clang module map so Swift (or Clang modules) can import the header and link the library.
+    public static func moduleMap(_ prefix: String) -> String {
+        """
+        module \(prefix) [system] {
+            header "\(prefix).h"
+            link "\(prefix)"
+            export *
+        }
+
+        """
     }
 }

@@ -11,6 +11,9 @@ public enum ABI {
         case misalignedWorkspace = 2
         case outOfMemory = 3
         case invalidArgument = 4
+        case weightsIO = 5
+        case weightsMismatch = 6
+        case weightsNotLoaded = 7
 
         public var cName: String {
             switch self {
@@ -19,6 +22,9 @@ public enum ABI {
             case .misalignedWorkspace: "SINTER_ERR_MISALIGNED_WORKSPACE"
             case .outOfMemory: "SINTER_ERR_OUT_OF_MEMORY"
             case .invalidArgument: "SINTER_ERR_INVALID_ARGUMENT"
+            case .weightsIO: "SINTER_ERR_WEIGHTS_IO"
+            case .weightsMismatch: "SINTER_ERR_WEIGHTS_MISMATCH"
+            case .weightsNotLoaded: "SINTER_ERR_WEIGHTS_NOT_LOADED"
             }
         }
 
@@ -29,8 +35,61 @@ public enum ABI {
             case .misalignedWorkspace: "the workspace is not aligned to workspace_align() bytes"
             case .outOfMemory: "out of memory"
             case .invalidArgument: "invalid argument"
+            case .weightsIO: "cannot read the weights file"
+            case .weightsMismatch: "the weights file does not belong to this model"
+            case .weightsNotLoaded: "the weights are not loaded (call load_weights first)"
             }
         }
+    }
+
+    /// Where the weights live.
+    public enum WeightsMode: Sendable, Equatable {
+        /// Read-only data inside the artifact.
+        case embedded
+        /// A side file (`NAME.weights`) that `NAME_load_weights` reads into the context.
+        case sideFile
+    }
+
+    /// Layout of the side file: a 64-byte header (magic, payload size, fingerprint), then each
+    /// tensor 64-byte aligned at the offsets the code was compiled with.
+    public static let weightsMagic: [UInt8] = Array("SINTERW1".utf8)
+
+    public static func weightsLayout(_ constants: [TensorData]) -> (offsets: [Int], size: Int) {
+        var offsets: [Int] = []
+        var size = 0
+        for t in constants {
+            offsets.append(size)
+            size = (size + t.bytes.count + 63) / 64 * 64
+        }
+        return (offsets, size)
+    }
+
+    /// FNV-1a over the tensor sizes and bytes, so a file from another model is refused.
+    public static func weightsFingerprint(_ constants: [TensorData]) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ b: UInt8) { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        for t in constants {
+            withUnsafeBytes(of: UInt64(t.bytes.count).littleEndian) { for b in $0 { mix(b) } }
+            for b in t.bytes { mix(b) }
+        }
+        return h
+    }
+
+    /// The 64-byte header: magic, payload size, fingerprint, zero padding.
+    public static func weightsHeader(_ constants: [TensorData]) -> [UInt8] {
+        var out = weightsMagic
+        withUnsafeBytes(of: UInt64(weightsLayout(constants).size).littleEndian) { out += $0 }
+        withUnsafeBytes(of: weightsFingerprint(constants).littleEndian) { out += $0 }
+        return out + [UInt8](repeating: 0, count: 64 - out.count)
+    }
+
+    /// The side file's bytes.
+    public static func weightsFile(_ constants: [TensorData]) -> [UInt8] {
+        let (offsets, size) = weightsLayout(constants)
+        let out = weightsHeader(constants)
+        var payload = [UInt8](repeating: 0, count: size)
+        for (t, o) in zip(constants, offsets) { payload.replaceSubrange(o..<(o + t.bytes.count), with: t.bytes) }
+        return out + payload
     }
 
     /// Turns a graph name into a C identifier usable as a symbol prefix.

@@ -3,7 +3,13 @@ import SinterIR
 /// Writes `NAME.h`: the shared Sinter types once (guarded, so headers of several models can
 /// be included together) and the model's prefixed entry points.
 public enum HeaderWriter {
-    public static func header(_ program: KernelProgram, prefix: String) -> String {
+    public static func header(_ program: KernelProgram, prefix: String, weights: ABI.WeightsMode = .embedded) -> String {
+        let loadWeights = weights == .sideFile ? """
+
+        /* Weights live in the side file \(prefix).weights: load them into each context before run.
+           Returns SINTER_OK, SINTER_ERR_WEIGHTS_IO or SINTER_ERR_WEIGHTS_MISMATCH. */
+        int32_t \(prefix)_load_weights(\(prefix)_context *ctx, const char *path);
+        """ : ""
         let guardName = "SINTER_MODEL_\(prefix.uppercased())_H"
         let dtypes = DType.allCases.map { "    SINTER_\($0.rawValue.uppercased()) = \($0.abiCode)" }.joined(separator: ",\n")
         let statuses = ABI.Status.allCases.map { "    \($0.cName) = \($0.rawValue)" }.joined(separator: ",\n")
@@ -69,7 +75,7 @@ public enum HeaderWriter {
            kernel on the calling thread and starts no threads. */
         int32_t \(prefix)_create(\(prefix)_context **out, int32_t num_threads);
         void \(prefix)_destroy(\(prefix)_context *ctx);
-        int32_t \(prefix)_num_threads(const \(prefix)_context *ctx);
+        int32_t \(prefix)_num_threads(const \(prefix)_context *ctx);\(loadWeights)
 
         /* Runs the model. inputs/outputs: arrays of pointers in introspection order, each
            naturally aligned for its dtype. workspace: NULL to use the context's own, or

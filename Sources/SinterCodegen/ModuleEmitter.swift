@@ -7,16 +7,75 @@ struct ModuleEmitter {
     let prefix: String
     let ir: IRBuilder
     let target: Target
+    var weightsMode: ABI.WeightsMode = .embedded
+
+    /// Context layout: { int32 num_threads; void *workspace; void *weights }.
+    var ctxType: IRType { ir.structType([ir.i32, ir.ptr, ir.ptr]) }
 
     func emit() {
         ir.functionAttributes = [("target-cpu", target.cpu), ("target-features", target.features)]
         if target.isX86 { ir.functionAttributes.append(("prefer-vector-width", String(target.vectorWidth * 32))) }
-        let weights = program.constants.enumerated().map { i, t in ir.constantBytes("\(prefix)_weight\(i)", t.bytes) }
+        let weights = weightsMode == .embedded
+            ? program.constants.enumerated().map { i, t in ir.constantBytes("\(prefix)_weight\(i)", t.bytes) } : []
         let kernels = program.kernels.map { KernelEmitter(ir: ir).emit($0) }
         emitIntrospection()
         emitContext()
+        if weightsMode == .sideFile { emitLoadWeights() }
         emitRun(kernels, weights)
         emitStatusString()
+    }
+
+    /// `int32 NAME_load_weights(ctx, const char *path)`: reads the side file into the context,
+    /// checking its magic, size and fingerprint.
+    private func emitLoadWeights() {
+        let fopen = ir.externalFunction("fopen", ir.functionType(ir.ptr, [ir.ptr, ir.ptr]))
+        let fread = ir.externalFunction("fread", ir.functionType(ir.i64, [ir.ptr, ir.i64, ir.i64, ir.ptr]))
+        let fclose = ir.externalFunction("fclose", ir.functionType(ir.i32, [ir.ptr]))
+        let alignedAlloc = ir.externalFunction("aligned_alloc", ir.functionType(ir.ptr, [ir.i64, ir.i64]))
+        let free = ir.externalFunction("free", ir.functionType(ir.void, [ir.ptr]))
+        let memcmp = ir.externalFunction("memcmp", ir.functionType(ir.i32, [ir.ptr, ir.ptr, ir.i64]))
+        let (_, size) = ABI.weightsLayout(program.constants)
+        let expectedHeader = ABI.weightsHeader(program.constants).prefix(24)
+        let header = ir.constantBytes("\(prefix)_weights_header", Array(expectedHeader), alignment: 8)
+        let mode = ir.constantCString("\(prefix)_rb", "rb")
+
+        let f = ir.function("\(prefix)_load_weights", ir.functionType(ir.i32, [ir.ptr, ir.ptr]), exported: true)
+        ir.begin(f)
+        let ctx = f.param(0), path = f.param(1)
+        ir.returnIf(ir.or(ir.isNull(ctx), ir.isNull(path)), status(.nullArgument))
+        let file = ir.call(fopen, [path, mode])
+        ir.returnIf(ir.isNull(file), status(.weightsIO))
+        let buffer = ir.call(alignedAlloc, [ir.constI64(64), ir.constI64(max(size, 64))])
+        let oom = ir.isNull(buffer)
+        let oomBlock = ir.appendBlock("oom"), readHeader = ir.appendBlock("header")
+        ir.condBr(oom, oomBlock, readHeader)
+        ir.position(at: oomBlock)
+        ir.call(fclose, [file])
+        ir.ret(status(.outOfMemory))
+        ir.position(at: readHeader)
+        // The 64-byte header goes through the buffer first, then the payload replaces it.
+        let got = ir.call(fread, [buffer, ir.constI64(1), ir.constI64(64), file])
+        let headerOK = ir.and(ir.icmp(.eq, got, ir.constI64(64)),
+                              ir.icmp(.eq, ir.call(memcmp, [buffer, header, ir.constI64(24)]), ir.constI32(0)))
+        let bad = ir.appendBlock("bad"), payload = ir.appendBlock("payload")
+        ir.condBr(headerOK, payload, bad)
+        ir.position(at: bad)
+        ir.call(fclose, [file])
+        ir.call(free, [buffer])
+        ir.ret(status(.weightsMismatch))
+        ir.position(at: payload)
+        let read = size > 0 ? ir.call(fread, [buffer, ir.constI64(1), ir.constI64(size), file]) : ir.constI64(0)
+        ir.call(fclose, [file])
+        let short = ir.appendBlock("short"), store = ir.appendBlock("store")
+        ir.condBr(ir.icmp(.ne, read, ir.constI64(size)), short, store)
+        ir.position(at: short)
+        ir.call(free, [buffer])
+        ir.ret(status(.weightsIO))
+        ir.position(at: store)
+        let slot = ir.structField(ctxType, ctx, 2)
+        ir.call(free, [ir.load(ir.ptr, slot, align: 8)])
+        ir.store(buffer, slot, align: 8)
+        ir.ret(status(.ok))
     }
 
     private func status(_ s: ABI.Status) -> IRValue { ir.constI32(s.rawValue) }
@@ -62,20 +121,19 @@ struct ModuleEmitter {
         }
     }
 
-    /// Context layout: { int32 num_threads; void *workspace }. `create` allocates the context
+    /// `create` allocates the context
     /// and a workspace of workspace_size() bytes used when `run` gets a NULL workspace.
     private func emitContext() {
         let malloc = ir.externalFunction("malloc", ir.functionType(ir.ptr, [ir.i64]))
         let alignedAlloc = ir.externalFunction("aligned_alloc", ir.functionType(ir.ptr, [ir.i64, ir.i64]))
         let free = ir.externalFunction("free", ir.functionType(ir.void, [ir.ptr]))
-        let ctxType = ir.structType([ir.i32, ir.ptr])
 
         let create = ir.function("\(prefix)_create", ir.functionType(ir.i32, [ir.ptr, ir.i32]), exported: true)
         ir.begin(create)
         let outPtr = create.param(0), threads = create.param(1)
         ir.returnIf(ir.isNull(outPtr), status(.nullArgument))
         ir.returnIf(ir.icmp(.slt, threads, ir.constI32(0)), status(.invalidArgument))
-        let ctx = ir.call(malloc, [ir.constI64(16)])
+        let ctx = ir.call(malloc, [ir.constI64(24)])
         ir.returnIf(ir.isNull(ctx), status(.outOfMemory))
         // 0 means "pick for me". The count is recorded; this version runs every kernel on the
         // calling thread (the thread pool is future work).
@@ -94,6 +152,7 @@ struct ModuleEmitter {
         } else {
             ir.store(ir.nullPointer, ir.structField(ctxType, ctx, 1), align: 8)
         }
+        ir.store(ir.nullPointer, ir.structField(ctxType, ctx, 2), align: 8)
         ir.store(ctx, outPtr, align: 8)
         ir.ret(ir.constI32(ABI.Status.ok.rawValue))
 
@@ -102,6 +161,7 @@ struct ModuleEmitter {
         let d = destroy.param(0)
         ir.returnIf(ir.isNull(d), nil)
         ir.call(free, [ir.load(ir.ptr, ir.structField(ctxType, d, 1), align: 8)])
+        ir.call(free, [ir.load(ir.ptr, ir.structField(ctxType, d, 2), align: 8)])
         ir.call(free, [d])
         ir.ret()
 
@@ -114,7 +174,6 @@ struct ModuleEmitter {
 
     /// `int32 NAME_run(ctx, const void *const *inputs, void *const *outputs, void *workspace)`.
     private func emitRun(_ kernels: [IRFunction], _ weights: [IRValue]) {
-        let ctxType = ir.structType([ir.i32, ir.ptr])
         let f = ir.function("\(prefix)_run", ir.functionType(ir.i32, [ir.ptr, ir.ptr, ir.ptr, ir.ptr]), exported: true)
         ir.begin(f)
         let ctx = f.param(0), inputs = f.param(1), outputs = f.param(2), wsArg = f.param(3)
@@ -129,6 +188,12 @@ struct ModuleEmitter {
             let mask = ir.constI64(KernelProgram.workspaceAlignment - 1)
             fail(ir.icmp(.ne, ir.and(ir.ptrtoint(ws), mask), ir.constI64(0)), .misalignedWorkspace)
         }
+        var blob = ir.nullPointer
+        if weightsMode == .sideFile && !program.constants.isEmpty {
+            blob = ir.load(ir.ptr, ir.structField(ctxType, ctx, 2), align: 8)
+            fail(ir.isNull(blob), .weightsNotLoaded)
+        }
+        let (offsets, _) = ABI.weightsLayout(program.constants)
         let inPtrs = program.inputs.indices.map { ir.load(ir.ptr, ir.gep(ir.ptr, inputs, ir.constI64($0)), align: 8) }
         let outPtrs = program.outputs.indices.map { ir.load(ir.ptr, ir.gep(ir.ptr, outputs, ir.constI64($0)), align: 8) }
         for p in inPtrs + outPtrs { fail(ir.isNull(p), .nullArgument) }
@@ -137,7 +202,7 @@ struct ModuleEmitter {
             case .input(let i): inPtrs[i]
             case .output(let i): outPtrs[i]
             case .workspace(let off): ir.gep(ir.i8, ws, ir.constI64(off))
-            case .constant(let i): weights[i]
+            case .constant(let i): weightsMode == .embedded ? weights[i] : ir.gep(ir.i8, blob, ir.constI64(offsets[i]))
             }
         }
         let scratch = ir.gep(ir.i8, ws, ir.constI64(program.scratchOffset))

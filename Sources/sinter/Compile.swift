@@ -9,27 +9,46 @@ struct Compile: ParsableCommand {
     @Argument(help: "The model (.sir or .onnx).")
     var model: String
 
-    @Option(name: .shortAndLong, help: "Output file (default: NAME.<ext> in the current folder).")
+    @Option(name: .shortAndLong, help: "Output file; with several --emit kinds, an output folder (default: the current folder).")
     var output: String?
 
-    @Option(help: "What to emit: \(EmitKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "What to emit, one or several comma-separated: \(EmitKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var emit: String = EmitKind.shared.rawValue
 
     @Option(help: "Symbol prefix for the C API (default: the graph name as a C identifier).")
     var name: String?
 
+    @Option(help: "Target: host (default), x86_64-linux-gnu, aarch64-linux-gnu, or an LLVM triple.")
+    var target: String = "host"
+
+    @Option(help: "CPU name for the target (default: the host's, or a generic one when cross-compiling).")
+    var cpu: String?
+
+    @Option(help: "Target features, e.g. +avx2,+fma or +neon.")
+    var features: String?
+
+    @Flag(name: .customLong("weights-file"), help: "Put the weights in NAME.weights (loaded by NAME_load_weights) instead of the artifact.")
+    var weightsFile = false
+
     @OptionGroup var pipeline: PipelineOptions
 
     func run() throws {
         do throws(SinterError) {
-            guard let kind = EmitKind(rawValue: emit) else {
-                throw SinterError("unknown --emit '\(emit)' (expected one of: \(EmitKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            var kinds: [EmitKind] = []
+            var diags: [Diagnostic] = []
+            for k in emit.split(separator: ",").map({ String($0).trimmingCharacters(in: .whitespaces) }) {
+                if let kind = EmitKind(rawValue: k) { kinds.append(kind) } else {
+                    diags.append(Diagnostic("unknown --emit '\(k)' (expected: \(EmitKind.allCases.map(\.rawValue).joined(separator: ", ")))"))
+                }
             }
-            let options = try pipeline.compileOptions()
+            if !diags.isEmpty || kinds.isEmpty { throw SinterError(diags.isEmpty ? [Diagnostic("--emit is empty")] : diags) }
+            var options = try pipeline.compileOptions()
+            options.target = try Target.named(target, cpu: cpu, features: features)
+            options.weights = weightsFile ? .sideFile : .embedded
             let graph = try Sinter.load(model, bindings: options.bindings, constants: options.constantInputs)
             let prefix = ABI.cIdentifier(name ?? graph.name)
-            let path = output ?? "\(kind == .shared ? "lib" : "")\(prefix).\(kind.fileExtension)"
-            try Sinter.compile(graph, to: path, emit: kind, name: prefix, options: options)
+            let path = output ?? (kinds.count == 1 ? kinds[0].fileName(prefix) : ".")
+            try Sinter.compile(graph, to: path, emit: kinds, name: prefix, options: options)
             FileHandle.standardError.write(Data("wrote \(path)\n".utf8))
         } catch {
             throw reportAndExit(error)

@@ -1,4 +1,5 @@
 internal import CLLVM
+import SinterIR
 
 /// What to generate code for: an LLVM triple, CPU and feature string.
 public struct Target: Hashable, Sendable, CustomStringConvertible {
@@ -22,6 +23,26 @@ public struct Target: Hashable, Sendable, CustomStringConvertible {
         }
         return Target(triple: take(LLVMGetDefaultTargetTriple()), cpu: take(LLVMGetHostCPUName()),
                       features: take(LLVMGetHostCPUFeatures()))
+    }
+
+    /// A named target (`x86_64-linux-gnu`, `aarch64-linux-gnu`, or any LLVM triple), with
+    /// an optional CPU and feature list; the host's CPU and features when the target is the host.
+    public static func named(_ name: String, cpu: String? = nil, features: String? = nil) throws(SinterError) -> Target {
+        let host = Target.host
+        let triple: String
+        switch name {
+        case "host": triple = host.triple
+        case "x86_64-linux-gnu", "x86_64", "x86-64": triple = "x86_64-unknown-linux-gnu"
+        case "aarch64-linux-gnu", "aarch64", "arm64": triple = "aarch64-unknown-linux-gnu"
+        default: triple = name
+        }
+        var t = Target(triple: triple, cpu: cpu ?? "", features: features ?? "")
+        let sameArch = triple.split(separator: "-").first == host.triple.split(separator: "-").first
+        if sameArch && cpu == nil && features == nil { return host }
+        if t.cpu.isEmpty { t.cpu = t.isAArch64 ? "generic" : t.isX86 ? "x86-64-v2" : "generic" }
+        if t.isAArch64 && t.features.isEmpty { t.features = "+neon" }
+        _ = try MachineCode(t)  // reject unknown triples and CPUs early, with LLVM's message
+        return t
     }
 
     public var isX86: Bool { triple.hasPrefix("x86_64") }
