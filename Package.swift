@@ -36,7 +36,7 @@ let package = Package(
         .testTarget(name: "SinterONNXTests", dependencies: ["SinterONNX", "Sinter", "SinterTestSupport"]),
         .testTarget(name: "SinterCodegenTests", dependencies: ["SinterCodegen", "SinterTestSupport"]),
         .testTarget(name: "SinterTests", dependencies: ["Sinter", "SinterTestSupport"]),
-        .testTarget(name: "sinterTests", dependencies: ["Sinter", "SinterTestSupport"]),
+        .testTarget(name: "sinterTests", dependencies: ["Sinter", "SinterTestSupport"], exclude: ["Harness"]),
     ],
     swiftLanguageModes: [.v6]
 )
