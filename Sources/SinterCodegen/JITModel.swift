@@ -58,6 +58,31 @@ public final class JITModel: @unchecked Sendable {
         return outputs
     }
 
+    /// Runs on plain arrays (converted to each input's dtype); outputs as Float arrays.
+    public func run(_ inputs: [[Float]]) throws(SinterError) -> [[Float]] {
+        guard inputs.count == program.inputs.count else {
+            throw SinterError("model '\(program.name)' takes \(program.inputs.count) input(s), got \(inputs.count)")
+        }
+        var tensors: [TensorData] = []
+        for (values, spec) in zip(inputs, program.inputs) {
+            let n = spec.shape.reduce(1, *)
+            guard values.count == n else { throw SinterError("input '\(spec.name)' needs \(n) values (\(spec.type)), got \(values.count)") }
+            tensors.append(TensorData(dtype: spec.type.dtype, shape: spec.shape, values: values.map(Double.init)))
+        }
+        return try run(tensors).map { $0.doubles.map { Float($0) } }
+    }
+
+    /// Runs with inputs given by name.
+    public func run(named inputs: [String: TensorData]) throws(SinterError) -> [String: TensorData] {
+        let missing = program.inputs.map(\.name).filter { inputs[$0] == nil }
+        let unknown = inputs.keys.filter { k in !program.inputs.contains { $0.name == k } }.sorted()
+        guard missing.isEmpty, unknown.isEmpty else {
+            throw SinterError(missing.map { Diagnostic("missing input '\($0)'") } + unknown.map { Diagnostic("model has no input '\($0)'") })
+        }
+        let outputs = try run(program.inputs.compactMap { inputs[$0.name] })
+        return Dictionary(uniqueKeysWithValues: zip(program.outputs.map(\.name), outputs))
+    }
+
     private func withPointers<R>(_ inputs: [TensorData], _ outputs: inout [TensorData],
                                  _ body: (UnsafePointer<UnsafeRawPointer?>, UnsafePointer<UnsafeMutableRawPointer?>) -> R) -> R {
         // Copies into 64-byte aligned buffers so every pointer is suitably aligned.
