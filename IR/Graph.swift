@@ -147,3 +147,30 @@ public struct Graph: Hashable, Sendable {
         outputs = newOutputs
     }
 }
+
+extension Graph {
+    /// Points every use of `old` (operands and graph outputs) at `new`.
+    public mutating func replaceAllUses(of old: ValueID, with new: ValueID) {
+        for i in nodes.indices {
+            nodes[i].operands = nodes[i].operands.map { $0 == old ? new : $0 }
+        }
+        outputs = outputs.map { $0 == old ? new : $0 }
+    }
+
+    /// The constant data behind `v`, if a constant node defines it.
+    public func constantValue(_ v: ValueID, defining: [ValueID: Int]) -> TensorData? {
+        defining[v].flatMap { nodes[$0].payload?.data }
+    }
+
+    /// Adds a value with a name derived from `base` that no value uses yet.
+    public mutating func addUniqueValue(_ base: String, type: TensorType) -> ValueID {
+        let used = Set(values.map(\.name))
+        var name = base
+        var k = 1
+        while used.contains(name) {
+            name = "\(base).\(k)"
+            k += 1
+        }
+        return addValue(name: name, type: type)
+    }
+}

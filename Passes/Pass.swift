@@ -32,14 +32,20 @@ public final class PassContext {
 
 /// Every pass, by name. Pipelines are lists of these names.
 public enum PassRegistry {
-    public static let all: [any Pass] = [InferShapes(), FoldConstants(), DeadCodeElimination(), PlanMemory()]
+    public static let all: [any Pass] = [
+        InferShapes(), Canonicalize(), FoldConstants(), CommonSubexpressions(), DeadCodeElimination(), FoldBatchNorm(),
+        FoldPad(), SinkTransposes(), PlanMemory(),
+    ]
 
     public static func named(_ name: String) -> (any Pass)? { all.first { $0.name == name } }
 }
 
 /// Pipelines as data: the one default list shared by `compile`, `run` and `dump`.
 public enum Pipeline {
-    public static let `default` = ["infer-shapes", "fold-constants", "dce", "plan-memory"]
+    public static let `default` = [
+        "infer-shapes", "canonicalize", "fold-constants", "cse", "fold-batchnorm", "fold-pad", "sink-transposes", "canonicalize",
+        "dce", "plan-memory",
+    ]
 
     /// Parses `a,b,c`, reporting every unknown name at once.
     public static func parse(_ spec: String) throws(SinterError) -> [String] {

@@ -1,0 +1,84 @@
+import SinterIR
+
+/// `canonicalize`: algebraic identities, applied until nothing changes. x+0, x-0, x*1, x/1,
+/// neg(neg x) and identity become x; transpose(transpose x) becomes one transpose (or x);
+/// reshape chains become one reshape (or x when the shape is unchanged). Graph outputs keep
+/// their nodes so their names survive.
+///
+///     %t = transpose %x {perm = [1, 0]} : f32[3,2]
+///     %u = transpose %t {perm = [1, 0]} : f32[2,3]
+///     %one = constant dense<1.0> : f32[3]
+///     %y = mul %u, %one : f32[2,3]
+///     ==>
+///     %y = ... uses %x directly
+public struct Canonicalize: Pass {
+    public static let name = "canonicalize"
+    public static let summary = "algebraic identities (x+0, x*1, double transpose/neg, reshape chains)"
+    public init() {}
+
+    public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
+        var changed = false
+        for _ in 0..<16 {
+            guard try rewriteOnce(&graph) else { break }
+            changed = true
+            _ = try DeadCodeElimination().run(&graph, context)
+        }
+        return changed
+    }
+
+    func isSplat(_ t: TensorData?, _ v: Double) -> Bool {
+        guard let t, t.count > 0 else { return false }
+        return t.isSplat && t.element(at: 0) == v
+    }
+
+    func rewriteOnce(_ g: inout Graph) throws(SinterError) -> Bool {
+        let defining = g.definingNodes()
+        let outputs = Set(g.outputs)
+        for i in g.nodes.indices {
+            let n = g.nodes[i]
+            guard n.results.count == 1, !outputs.contains(n.results[0]) else { continue }
+            let r = n.results[0]
+            let rt = g.type(of: r)
+            func producer(_ k: Int) -> Node? { defining[n.operands[k]].map { g.nodes[$0] } }
+            func const(_ k: Int) -> TensorData? { g.constantValue(n.operands[k], defining: defining) }
+            func forward(_ v: ValueID) -> Bool {
+                guard g.type(of: v) == rt else { return false }
+                g.replaceAllUses(of: r, with: v)
+                return true
+            }
+            switch n.op {
+            case .add where isSplat(const(1), 0): if forward(n.operands[0]) { return true }
+            case .add where isSplat(const(0), 0): if forward(n.operands[1]) { return true }
+            case .sub where isSplat(const(1), 0): if forward(n.operands[0]) { return true }
+            case .mul where isSplat(const(1), 1): if forward(n.operands[0]) { return true }
+            case .mul where isSplat(const(0), 1): if forward(n.operands[1]) { return true }
+            case .div where isSplat(const(1), 1): if forward(n.operands[0]) { return true }
+            case .identity: if forward(n.operands[0]) { return true }
+            case .neg:
+                if let p = producer(0), p.op == .neg, forward(p.operands[0]) { return true }
+            case .reshape:
+                if g.type(of: n.operands[0]).shape == rt.shape, forward(n.operands[0]) { return true }
+                if let p = producer(0), p.op == .reshape {
+                    g.nodes[i].operands = [p.operands[0]]
+                    return true
+                }
+            case .transpose:
+                if let p = producer(0), p.op == .transpose {
+                    let rank = rt.rank
+                    let inner = p.attributes.ints("perm") ?? Array((0..<rank).reversed())
+                    let outer = n.attributes.ints("perm") ?? Array((0..<rank).reversed())
+                    let composed = outer.map { inner[$0] }
+                    if composed == Array(0..<rank), forward(p.operands[0]) { return true }
+                    g.nodes[i].operands = [p.operands[0]]
+                    g.nodes[i].attributes["perm"] = .ints(composed)
+                    return true
+                }
+                let perm = n.attributes.ints("perm") ?? Array((0..<rt.rank).reversed())
+                if perm == Array(0..<rt.rank), forward(n.operands[0]) { return true }
+            default:
+                break
+            }
+        }
+        return false
+    }
+}
