@@ -23,6 +23,8 @@ public final class PassContext {
     public var foldLimit: Int
     /// Set by `plan-memory`; read by codegen and by dumps.
     public var memoryPlan: MemoryPlan?
+    /// Set by `fuse`; read by `plan-memory`, codegen and reports.
+    public var fusionPlan: FusionPlan?
 
     public init(bindings: [String: Int] = [:], foldLimit: Int = 1 << 20) {
         self.bindings = bindings
@@ -34,7 +36,7 @@ public final class PassContext {
 public enum PassRegistry {
     public static let all: [any Pass] = [
         InferShapes(), Canonicalize(), FoldConstants(), CommonSubexpressions(), DeadCodeElimination(), FoldBatchNorm(),
-        FoldPad(), SinkTransposes(), PlanMemory(),
+        FoldPad(), SinkTransposes(), Fuse(), PlanMemory(),
     ]
 
     public static func named(_ name: String) -> (any Pass)? { all.first { $0.name == name } }
@@ -44,7 +46,7 @@ public enum PassRegistry {
 public enum Pipeline {
     public static let `default` = [
         "infer-shapes", "canonicalize", "fold-constants", "cse", "fold-batchnorm", "fold-pad", "sink-transposes", "canonicalize",
-        "dce", "plan-memory",
+        "dce", "fuse", "plan-memory",
     ]
 
     /// Parses `a,b,c`, reporting every unknown name at once.

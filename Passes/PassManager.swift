@@ -36,7 +36,10 @@ public struct PassManager {
             let start = monotonicSeconds()
             let changed = try pass.run(&graph, context)
             timings.append((name, monotonicSeconds() - start, changed))
-            if changed, name != PlanMemory.name { context.memoryPlan = nil }
+            if changed, name != PlanMemory.name {
+                context.memoryPlan = nil
+                context.fusionPlan = nil
+            }
             if options.verifyEach {
                 let diags = Verifier.diagnose(graph)
                 if !diags.isEmpty {

@@ -34,7 +34,7 @@ public struct PlanMemory: Pass {
     }
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
-        let intervals = try Self.liveIntervals(graph)
+        let intervals = try Self.liveIntervals(graph, fusion: context.fusionPlan)
         let a = Self.place(intervals, order: intervals.sorted { ($0.size, -$0.start) > ($1.size, -$1.start) }, bestFit: false)
         let b = Self.place(intervals, order: intervals.sorted { $0.start < $1.start }, bestFit: true)
         var plan = a.arena <= b.arena ? a.plan : b.plan
@@ -46,20 +46,30 @@ public struct PlanMemory: Pass {
         return false
     }
 
-    static func liveIntervals(_ g: Graph) throws(SinterError) -> [Interval] {
+    /// Lifetimes in kernel order: a fused node runs when its group's root does, and values
+    /// that stay inside a group need no memory at all.
+    static func liveIntervals(_ g: Graph, fusion: FusionPlan? = nil) throws(SinterError) -> [Interval] {
         let outputs = Set(g.outputs)
+        var exec = Array(g.nodes.indices)
+        var insideGroups = Set<ValueID>()
+        for group in fusion?.groups ?? [] {
+            for i in group.nodes {
+                exec[i] = group.root
+                if i != group.root { insideGroups.formUnion(g.nodes[i].results) }
+            }
+        }
         var last: [ValueID: Int] = [:]
-        for (i, n) in g.nodes.enumerated() { for o in n.operands { last[o] = i } }
+        for (i, n) in g.nodes.enumerated() { for o in n.operands { last[o] = max(last[o] ?? 0, exec[i]) } }
         var out: [Interval] = []
         var diags: [Diagnostic] = []
         for (i, n) in g.nodes.enumerated() where n.payload == nil {
-            for r in n.results where !outputs.contains(r) {
+            for r in n.results where !outputs.contains(r) && !insideGroups.contains(r) {
                 let t = g.type(of: r)
                 guard let bytes = t.byteCount else {
                     diags.append(Diagnostic("'%\(g.name(of: r))' has symbolic type \(t); bind \(t.symbols.joined(separator: ", ")) with --shape", at: n.location))
                     continue
                 }
-                out.append(Interval(value: r, start: i, end: last[r] ?? i, size: roundUp(bytes)))
+                out.append(Interval(value: r, start: exec[i], end: last[r] ?? exec[i], size: roundUp(bytes)))
             }
         }
         if !diags.isEmpty { throw SinterError(diags) }

@@ -31,6 +31,22 @@ public struct StridedCopy: Hashable, Sendable {
     public var elementBytes: Int
 }
 
+/// Elementwise work fused into a matmul or conv store: `expr` reads the accumulator as
+/// operand 0 and the kernel's extra operands (after A/X and B/W) as operands 1, 2, ...
+public struct Epilogue: Hashable, Sendable {
+    public struct Operand: Hashable, Sendable {
+        public var dtype: DType
+        /// Element strides per batch dimension (matmul) or for the image index (conv).
+        public var batch: [Int]
+        /// Element stride per output row (matmul M, conv output channel).
+        public var row: Int
+        /// Element stride per output column (matmul N, conv spatial position): 0 or 1.
+        public var col: Int
+    }
+    public var expr: ScalarExpr
+    public var operands: [Operand]
+}
+
 /// Geometry of a convolution or pooling window over NC[spatial] tensors.
 public struct WindowGeometry: Hashable, Sendable {
     public var batch: Int
@@ -51,7 +67,7 @@ public enum KernelBody: Hashable, Sendable {
     /// substituted into `expr`.
     case elementwise(expr: ScalarExpr, shape: [Int], strides: [[Int]], operandTypes: [DType], resultType: DType)
     /// Batched C[b] = A[b] · B[b]; batch strides are element strides into A and B per batch dim.
-    case matmul(batch: [Int], aBatchStrides: [Int], bBatchStrides: [Int], m: Int, n: Int, k: Int)
+    case matmul(batch: [Int], aBatchStrides: [Int], bBatchStrides: [Int], m: Int, n: Int, k: Int, epilogue: Epilogue?)
     /// Byte copy (reshape, or an output that is an input or a constant).
     case copy(bytes: Int)
     /// One strided copy from operand 0.
@@ -69,7 +85,7 @@ public enum KernelBody: Hashable, Sendable {
     /// i64 position of the max/min over the middle dimension of [outer, axis, inner].
     case argReduce(outer: Int, axis: Int, inner: Int, max: Bool, last: Bool)
     /// Convolution by im2col into scratch, then GEMM per group.
-    case conv(WindowGeometry)
+    case conv(WindowGeometry, epilogue: Epilogue?)
     case pool(PoolKind, WindowGeometry)
 }
 

@@ -5,7 +5,7 @@ import SinterPasses
 /// until fusion lands; split gives one kernel per result), with operands resolved to inputs,
 /// outputs, weights or arena offsets.
 public enum Lowering {
-    public static func lower(_ g: Graph, plan: MemoryPlan, target: Target) throws(SinterError) -> KernelProgram {
+    public static func lower(_ g: Graph, plan: MemoryPlan, target: Target, fusion: FusionPlan? = nil) throws(SinterError) -> KernelProgram {
         try checkSupported(g)
         var program = KernelProgram(name: g.name, inputs: [], outputs: [], constants: [], kernels: [],
                                     workspaceBytes: plan.arenaBytes)
@@ -21,12 +21,36 @@ public enum Lowering {
                 home[v] = .output(j)
             }
         }
-        for (i, node) in g.nodes.enumerated() {
+        var groupAt: [Int: FusionGroup] = [:]
+        var member = Set<Int>()
+        for group in fusion?.groups ?? [] where group.nodes.count > 1 {
+            groupAt[group.root] = group
+            member.formUnion(group.nodes)
+        }
+        // Constants first, so fused kernels can read any of them.
+        for node in g.nodes {
             if let p = node.payload {
                 home[node.results[0]] = .constant(program.constants.count)
                 program.constants.append(p.data)
+            }
+        }
+        for (i, node) in g.nodes.enumerated() where node.payload == nil {
+            if let group = groupAt[i] {
+                let root = node.results[0]
+                if home[root] == nil {
+                    guard let off = plan.offsets[root] else { throw SinterError("internal: no memory for '%\(g.name(of: root))'", at: node.location) }
+                    home[root] = .workspace(offset: off)
+                }
+                let (body, operands, scratch) = try fusedKernel(group, g)
+                let name = "k\(i)_fused_" + group.nodes.map { g.nodes[$0].op.rawValue.replacing("-", with: "_") }.joined(separator: "_")
+                program.kernels.append(Kernel(name: String(name.prefix(80)), body: body, operands: try operands.map { v throws(SinterError) in
+                    guard let b = home[v] else { throw SinterError("internal: operand '%\(g.name(of: v))' has no buffer", at: node.location) }
+                    return b
+                }, result: home[root]!, vectorWidth: target.vectorWidth, sources: group.nodes.map { g.name(of: g.nodes[$0].results[0]) },
+                scratchBytes: scratch))
                 continue
             }
+            if member.contains(i) { continue }
             for r in node.results where home[r] == nil {
                 guard let off = plan.offsets[r] else { throw SinterError("internal: no memory for '%\(g.name(of: r))'", at: node.location) }
                 home[r] = .workspace(offset: off)
@@ -124,7 +148,7 @@ public enum Lowering {
             let batch = Array(outShape.dropLast(2))
             let aStr = broadcastStrides(Array(a.dropLast(2)), to: batch).map { $0 * m * k }
             let bStr = broadcastStrides(Array(b.dropLast(2)), to: batch).map { $0 * k * n }
-            return [Part(body: .matmul(batch: batch, aBatchStrides: aStr, bBatchStrides: bStr, m: m, n: n, k: k))]
+            return [Part(body: .matmul(batch: batch, aBatchStrides: aStr, bBatchStrides: bStr, m: m, n: n, k: k, epilogue: nil))]
         case .copy:
             return [Part(body: .copy(bytes: outShape.reduce(1, *) * bytes))]
         case .transpose:
@@ -213,7 +237,7 @@ public enum Lowering {
             // im2col buffer for one group: (C/group · Πk) rows × Πout columns of f32.
             let scratch = KernelEmitter.isPointwise(geometry) ? 0
                 : (x[1] / group) * win.kernel.reduce(1, *) * win.output.reduce(1, *) * 4
-            return [Part(body: .conv(geometry), scratch: scratch)]
+            return [Part(body: .conv(geometry, epilogue: nil), scratch: scratch)]
         case .pool(let kind):
             let x = inShapes[0]
             let win: ShapeRules.Window
@@ -223,6 +247,75 @@ public enum Lowering {
             } catch { throw fail(error) }
             return [Part(body: .pool(kind, WindowGeometry(batch: x[0], channels: x[1], input: Array(x[2...]), window: win,
                                                          outChannels: x[1], group: 1, countIncludePad: bool("count_include_pad"))))]
+        }
+    }
+
+    /// One kernel for a fused group: a composed elementwise expression, or the anchor's
+    /// matmul/conv with the rest as its epilogue. Returns the body, the operand values and
+    /// the scratch size.
+    static func fusedKernel(_ group: FusionGroup, _ g: Graph) throws(SinterError) -> (KernelBody, [ValueID], Int) {
+        let members = Set(group.nodes)
+        let defining = g.definingNodes()
+        let root = g.nodes[group.root]
+        let anchorResult = group.anchor.map { g.nodes[$0].results[0] }
+        let base = group.anchor.map { g.nodes[$0].operands } ?? []
+        var externals: [ValueID] = []
+        func exprFor(_ v: ValueID) throws(SinterError) -> ScalarExpr {
+            if v == anchorResult { return .operand(0) }
+            if let d = defining[v], members.contains(d), d != group.anchor {
+                let n = g.nodes[d]
+                guard let e = n.op.schema.scalar else { throw SinterError("internal: '\(n.op.rawValue)' in a fused group", at: n.location) }
+                var args: [ScalarExpr] = []
+                for o in n.operands { args.append(try exprFor(o)) }
+                return substitute(e.substituting { name in
+                    switch n.attribute(name) {
+                    case .float(let x)?: x
+                    case .int(let x)?: Double(x)
+                    default: .nan
+                    }
+                }, args)
+            }
+            if let k = externals.firstIndex(of: v) { return .operand(k + (anchorResult == nil ? 0 : 1)) }
+            externals.append(v)
+            return .operand(externals.count - 1 + (anchorResult == nil ? 0 : 1))
+        }
+        let expr = try exprFor(root.results[0])
+        let outShape = g.type(of: root.results[0]).shape ?? []
+        guard let anchorIndex = group.anchor else {
+            let (shape, strides) = collapse(outShape, externals.map { broadcastStrides(g.type(of: $0).shape ?? [], to: outShape) })
+            return (.elementwise(expr: expr, shape: shape, strides: strides, operandTypes: externals.map { g.type(of: $0).dtype },
+                                 resultType: g.type(of: root.results[0]).dtype), externals, 0)
+        }
+        let anchor = g.nodes[anchorIndex]
+        let parts = try kernels(anchor, g)
+        let operands = externals.map { v -> Epilogue.Operand in
+            let st = broadcastStrides(g.type(of: v).shape ?? [], to: outShape)
+            if anchor.op == .conv {
+                return Epilogue.Operand(dtype: g.type(of: v).dtype, batch: [st[0]], row: st[1], col: st.dropFirst(2).allSatisfy { $0 == 0 } ? 0 : 1)
+            }
+            return Epilogue.Operand(dtype: g.type(of: v).dtype, batch: Array(st.dropLast(2)), row: st[st.count - 2], col: st[st.count - 1])
+        }
+        let epilogue = Epilogue(expr: expr, operands: operands)
+        switch parts[0].body {
+        case .matmul(let batch, let a, let b, let m, let n, let k, _):
+            return (.matmul(batch: batch, aBatchStrides: a, bBatchStrides: b, m: m, n: n, k: k, epilogue: epilogue), base + externals, 0)
+        case .conv(let geo, _):
+            return (.conv(geo, epilogue: epilogue), base + externals, parts[0].scratch)
+        default:
+            throw SinterError("internal: anchor '\(anchor.op.rawValue)' cannot take an epilogue", at: anchor.location)
+        }
+    }
+
+    /// Replaces operand i of `e` by `args[i]`.
+    static func substitute(_ e: ScalarExpr, _ args: [ScalarExpr]) -> ScalarExpr {
+        switch e {
+        case .operand(let i): args[i]
+        case .constant, .attribute: e
+        case .unary(let f, let a): .unary(f, substitute(a, args))
+        case .cast(let a): .cast(substitute(a, args))
+        case .binary(let f, let a, let b): .binary(f, substitute(a, args), substitute(b, args))
+        case .compare(let c, let a, let b): .compare(c, substitute(a, args), substitute(b, args))
+        case .select(let c, let a, let b): .select(substitute(c, args), substitute(a, args), substitute(b, args))
         }
     }
 

@@ -9,7 +9,7 @@ func lowered(_ g: Graph, target: Target = .host) throws -> KernelProgram {
     var pm = PassManager(dump: { _ in })
     try pm.run(Pipeline.default, on: &graph, context: ctx)
     guard let plan = ctx.memoryPlan else { throw SinterError("no memory plan") }
-    return try Lowering.lower(graph, plan: plan, target: target)
+    return try Lowering.lower(graph, plan: plan, target: target, fusion: ctx.fusionPlan)
 }
 
 /// A graph with one input of `shape` and one op applied to it.

@@ -39,8 +39,11 @@ struct GoldenPassTests {
     func golden(_ c: Case) throws {
         var g = try Parser.parse(c.text, path: "\(c.file)#\(c.index)")
         var pm = PassManager(dump: { _ in })
-        try pm.run(c.passes, on: &g, context: PassContext())
-        let out = Printer.print(g)
+        let ctx = PassContext()
+        try pm.run(c.passes, on: &g, context: ctx)
+        // Analyses show up as comment lines after the graph, so CHECK lines can read them.
+        var out = Printer.print(g)
+        if let plan = ctx.fusionPlan { out += Fuse.report(g, plan).split(separator: "\n").map { "// " + $0 }.joined(separator: "\n") + "\n" }
         if let problem = FileCheck.check(out, against: c.text) {
             Issue.record("\(c.file) case \(c.index): \(problem)\n--- output:\n\(out)")
         }

@@ -19,8 +19,8 @@ struct KernelEmitter {
         switch k.body {
         case .elementwise(let expr, let shape, let strides, let types, let result):
             elementwise(expr, shape, strides, types, result, out, ins, w)
-        case .matmul(let batch, let aStr, let bStr, let m, let n, let kk):
-            matmul(batch, aStr, bStr, m, n, kk, out, ins[0], ins[1], w)
+        case .matmul(let batch, let aStr, let bStr, let m, let n, let kk, let epilogue):
+            matmul(batch, aStr, bStr, m, n, kk, out, ins[0], ins[1], w, epilogue, Array(ins.dropFirst(2)))
         case .copy(let bytes):
             if bytes > 0 { ir.memcpy(out, ins[0], bytes: bytes) }
         case .stridedCopy(let c):
@@ -37,8 +37,8 @@ struct KernelEmitter {
             reduce(kind, shape, reduced, out, ins[0], w)
         case .argReduce(let outer, let axis, let inner, let isMax, let last):
             argReduce(outer, axis, inner, isMax, last, out, ins[0])
-        case .conv(let geo):
-            conv(geo, out, ins[0], ins[1], scratch, w)
+        case .conv(let geo, let epilogue):
+            conv(geo, out, ins[0], ins[1], scratch, w, epilogue, Array(ins.dropFirst(2)))
         case .pool(let kind, let geo):
             pool(kind, geo, out, ins[0])
         }
@@ -119,19 +119,35 @@ struct KernelEmitter {
 
     /// C[i, j..j+4w) accumulates in four vector registers over k, so each A element is
     /// broadcast once per 4w columns; narrower column blocks and a scalar tail follow.
+    /// The epilogue's operands for one gemm call: pointers, base offsets and strides.
+    struct EpilogueArgs {
+        var expr: ScalarExpr
+        var types: [DType]
+        var pointers: [IRValue]
+        var bases: [IRValue]
+        var rows: [Int]
+        var cols: [Int]
+    }
+
     func matmul(_ batch: [Int], _ aStr: [Int], _ bStr: [Int], _ m: Int, _ n: Int, _ k: Int,
-                _ out: IRValue, _ a: IRValue, _ b: IRValue, _ w: Int) {
+                _ out: IRValue, _ a: IRValue, _ b: IRValue, _ w: Int, _ epilogue: Epilogue?, _ extras: [IRValue]) {
         let cStr = contiguousStrides(batch).map { $0 * m * n }
-        nest(batch, [aStr, bStr, cStr], [c(0), c(0), c(0)]) { offs in
-            gemm(a, offs[0], b, offs[1], out, offs[2], m, n, k, w)
+        let extraStrides = epilogue?.operands.map(\.batch) ?? []
+        nest(batch, [aStr, bStr, cStr] + extraStrides, Array(repeating: c(0), count: 3 + extraStrides.count)) { offs in
+            let args = epilogue.map { e in
+                EpilogueArgs(expr: e.expr, types: [.f32] + e.operands.map(\.dtype), pointers: extras, bases: Array(offs.dropFirst(3)),
+                             rows: e.operands.map(\.row), cols: e.operands.map(\.col))
+            }
+            gemm(a, offs[0], b, offs[1], out, offs[2], m, n, k, w, args)
         }
     }
 
-    /// C[m×n] = A[m×k] · B[k×n] (row-major, element offsets). Each row of C accumulates in
-    /// four vector registers over k, so each A element is broadcast once per 4w columns;
-    /// narrower column blocks and a scalar tail follow.
+    /// C[m×n] = A[m×k] · B[k×n] (row-major, element offsets), then the epilogue (if any) on
+    /// each result before it is stored. Each row of C accumulates in four vector registers
+    /// over k, so each A element is broadcast once per 4w columns; narrower column blocks
+    /// and a scalar tail follow.
     func gemm(_ a: IRValue, _ aOff: IRValue, _ b: IRValue, _ bOff: IRValue, _ out: IRValue, _ cOff: IRValue,
-              _ m: Int, _ n: Int, _ k: Int, _ w: Int) {
+              _ m: Int, _ n: Int, _ k: Int, _ w: Int, _ epilogue: EpilogueArgs? = nil) {
         ir.forLoop(c(0), c(m), "i") { i in
             let aRow = ir.add(aOff, ir.mul(i, c(k)))
             let cRow = ir.add(cOff, ir.mul(i, c(n)))
@@ -150,7 +166,24 @@ struct KernelEmitter {
                             return ir.intrinsic("llvm.fma", [av, bv, acc[u]])
                         }
                     }
-                    for u in 0..<blocks { storeF(acc[u], out, ir.add(cRow, ir.add(j, c(u * lanes)))) }
+                    for u in 0..<blocks {
+                        let col = ir.add(j, c(u * lanes))
+                        var value = acc[u]
+                        if let e = epilogue {
+                            var args = [Typed(value: value, domain: .float32)]
+                            for x in e.pointers.indices {
+                                let at = ir.add(ir.add(e.bases[x], ir.mul(i, c(e.rows[x]))), ir.mul(col, c(e.cols[x])))
+                                if e.cols[x] == 0 {
+                                    let s = ir.loadTyped(e.pointers[x], at, e.types[x + 1], width: 1)
+                                    args.append(Typed(value: ir.splat(s.value, lanes), domain: s.domain))
+                                } else {
+                                    args.append(ir.loadTyped(e.pointers[x], at, e.types[x + 1], width: lanes))
+                                }
+                            }
+                            value = ir.lowerTyped(e.expr, args, e.types, result: .f32, want: .float32, width: lanes).value
+                        }
+                        storeF(value, out, ir.add(cRow, col))
+                    }
                 }
                 j0 = end
             }

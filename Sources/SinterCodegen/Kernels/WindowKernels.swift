@@ -9,7 +9,8 @@ extension KernelEmitter {
             && (w.padBegin + w.padEnd).allSatisfy { $0 == 0 }
     }
 
-    func conv(_ g: WindowGeometry, _ out: IRValue, _ x: IRValue, _ weights: IRValue, _ scratch: IRValue, _ w: Int) {
+    func conv(_ g: WindowGeometry, _ out: IRValue, _ x: IRValue, _ weights: IRValue, _ scratch: IRValue, _ w: Int,
+              _ epilogue: Epilogue? = nil, _ extras: [IRValue] = []) {
         let win = g.window
         let spatialIn = g.input.reduce(1, *), spatialOut = win.output.reduce(1, *)
         let kernelSize = win.kernel.reduce(1, *)
@@ -21,11 +22,19 @@ extension KernelEmitter {
                 let inBase = ir.mul(ir.add(ir.mul(n, c(g.channels)), ir.mul(grp, c(icg))), c(spatialIn))
                 let outBase = ir.mul(ir.add(ir.mul(n, c(g.outChannels)), ir.mul(grp, c(ocg))), c(spatialOut))
                 let wBase = ir.mul(grp, c(ocg * kDim))
+                // Epilogue operands at (image n, channel grp·ocg + row, position col).
+                let args = epilogue.map { e in
+                    EpilogueArgs(expr: e.expr, types: [.f32] + e.operands.map(\.dtype), pointers: extras,
+                                 bases: e.operands.map { op in
+                                     ir.add(ir.mul(n, c(op.batch.first ?? 0)), ir.mul(ir.mul(grp, c(ocg)), c(op.row)))
+                                 },
+                                 rows: e.operands.map(\.row), cols: e.operands.map(\.col))
+                }
                 if Self.isPointwise(g) {
-                    gemm(weights, wBase, x, inBase, out, outBase, ocg, spatialOut, kDim, w)
+                    gemm(weights, wBase, x, inBase, out, outBase, ocg, spatialOut, kDim, w, args)
                 } else {
                     im2col(g, x, inBase, scratch)
-                    gemm(weights, wBase, scratch, c(0), out, outBase, ocg, spatialOut, kDim, w)
+                    gemm(weights, wBase, scratch, c(0), out, outBase, ocg, spatialOut, kDim, w, args)
                 }
             }
         }

@@ -1,0 +1,167 @@
+import SinterIR
+
+/// A set of nodes lowered as one kernel. `root` produces the group's one result; `anchor` is a
+/// matmul or conv whose output the other nodes transform in its epilogue.
+public struct FusionGroup: Hashable, Sendable {
+    public var nodes: [Int]          // node indices, in graph order
+    public var root: Int
+    public var anchor: Int?
+}
+
+/// Why a node was not merged into the group of its users.
+public struct FusionRefusal: Hashable, Sendable {
+    public var node: Int
+    public var reason: String
+}
+
+public struct FusionPlan: Hashable, Sendable {
+    public var groups: [FusionGroup] = []
+    public var refusals: [FusionRefusal] = []
+
+    /// The group holding node `i`, if any.
+    public func group(of i: Int) -> FusionGroup? { groups.first { $0.nodes.contains(i) } }
+}
+
+/// `fuse`: groups nodes into kernels, in the spirit of TVM's FuseOps. Walking from the outputs
+/// backwards, an elementwise or broadcast node joins the group of its users when all of its
+/// users are in that one group, it has the group's shape and dtype, and it is not a graph
+/// output; a matmul or conv whose only users form such a group becomes that group's anchor
+/// (bias, activation and residual adds run in its epilogue). Every node that stays apart
+/// records why. The graph is unchanged; the plan goes to `PassContext.fusionPlan`, and
+/// `plan-memory` and codegen read it. Run it last, just before `plan-memory`.
+///
+///     %m = matmul %x, %w : f32[4,8]
+///     %b = add %m, %bias : f32[4,8]
+///     %y = gelu %b : f32[4,8]
+///     ==>  one kernel: matmul with epilogue gelu(acc + bias)
+public struct Fuse: Pass {
+    public static let name = "fuse"
+    public static let summary = "group elementwise chains and matmul/conv epilogues into single kernels"
+    public init() {}
+
+    public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
+        context.fusionPlan = Self.plan(graph)
+        return false
+    }
+
+    static func isElementwise(_ n: Node) -> Bool {
+        n.op.schema.kernel == .elementwise && n.results.count == 1
+    }
+
+    /// True when every operand and the result share one dtype (casts and comparisons end a group).
+    static func sameDType(_ g: Graph, _ n: Node) -> Bool {
+        let d = g.type(of: n.results[0]).dtype
+        return n.operands.allSatisfy { g.type(of: $0).dtype == d }
+    }
+
+    public static func plan(_ g: Graph) -> FusionPlan {
+        let users = g.users()
+        let outputs = Set(g.outputs)
+        var groupOf: [Int: Int] = [:]          // node → group index
+        var groups: [FusionGroup] = []
+        var refusals: [FusionRefusal] = []
+        for i in g.nodes.indices.reversed() {
+            let n = g.nodes[i]
+            if n.payload != nil { continue }
+            let r = n.results[0]
+            let us = n.results.flatMap { users[$0] ?? [] }
+            let userGroups = Set(us.compactMap { groupOf[$0] })
+            func alone(_ reason: String?) {
+                if let reason { refusals.append(FusionRefusal(node: i, reason: reason)) }
+                groupOf[i] = groups.count
+                groups.append(FusionGroup(nodes: [i], root: i, anchor: nil))
+            }
+            // Decide whether n can join the one group all its users are in.
+            func joinable() -> (Int?, String?) {
+                if us.isEmpty { return (nil, nil) }
+                if n.results.contains(where: outputs.contains) { return (nil, "its result %\(g.name(of: r)) is a graph output") }
+                guard userGroups.count == 1, us.allSatisfy({ groupOf[$0] != nil }), let gi = userGroups.first else {
+                    return (nil, "its users are in \(Set(us).count) different kernels")
+                }
+                let group = groups[gi]
+                guard group.anchor == nil else { return (nil, "the users' kernel already has an anchor") }
+                let root = g.nodes[group.root]
+                guard group.nodes.allSatisfy({ isElementwise(g.nodes[$0]) }) else {
+                    return (nil, "its user '\(root.op.rawValue)' is \(patternName(root.op.schema.pattern)), not elementwise")
+                }
+                guard n.results.count == 1, g.type(of: r).shape == g.type(of: root.results[0]).shape else {
+                    return (nil, "its shape \(g.type(of: r)) differs from the kernel's \(g.type(of: root.results[0]))")
+                }
+                guard g.type(of: r).dtype == g.type(of: root.results[0]).dtype,
+                      group.nodes.allSatisfy({ sameDType(g, g.nodes[$0]) }) else {
+                    return (nil, "the kernel changes dtype (casts and comparisons are not fused yet)")
+                }
+                return (gi, nil)
+            }
+            if isElementwise(n) && sameDType(g, n) {
+                let (gi, reason) = joinable()
+                if let gi {
+                    groups[gi].nodes.insert(i, at: 0)
+                    groupOf[i] = gi
+                } else {
+                    alone(reason)
+                }
+            } else if n.op == .matmul || n.op == .conv {
+                let (gi, reason) = joinable()
+                if let gi, g.type(of: r).dtype == .f32, let why = epilogueProblem(g, anchor: n, group: groups[gi]) {
+                    alone("epilogue refused: \(why)")
+                } else if let gi, g.type(of: r).dtype == .f32 {
+                    groups[gi].nodes.insert(i, at: 0)
+                    groups[gi].anchor = i
+                    groupOf[i] = gi
+                } else {
+                    alone(reason.map { "\(n.op.rawValue) epilogue: \($0)" })
+                }
+            } else {
+                alone(us.isEmpty ? nil : "'\(n.op.rawValue)' is \(patternName(n.op.schema.pattern)); it is its own kernel")
+            }
+        }
+        for k in groups.indices { groups[k].nodes.sort() }
+        groups.sort { $0.root < $1.root }
+        return FusionPlan(groups: groups, refusals: refusals.sorted { $0.node < $1.node })
+    }
+
+    /// Epilogue operands must be addressable from the anchor's output coordinates: for conv,
+    /// each operand either broadcasts over all spatial axes or walks them contiguously.
+    static func epilogueProblem(_ g: Graph, anchor: Node, group: FusionGroup) -> String? {
+        guard anchor.op == .conv, let out = g.type(of: anchor.results[0]).shape else { return nil }
+        let members = Set(group.nodes.map { g.nodes[$0].results[0] })
+        for i in group.nodes {
+            for o in g.nodes[i].operands where !members.contains(o) && o != anchor.results[0] {
+                guard let s = g.type(of: o).shape else { return "operand with a symbolic shape" }
+                let st = broadcastStrides(s, to: out)
+                let spatial = Array(st[2...])
+                let contiguous = contiguousStrides(Array(out[2...]))
+                if !(spatial.allSatisfy { $0 == 0 } || spatial == contiguous) {
+                    return "operand %\(g.name(of: o)) broadcasts over only some spatial axes"
+                }
+            }
+        }
+        return nil
+    }
+
+    static func patternName(_ p: PatternClass) -> String {
+        switch p {
+        case .elementwise: "elementwise"
+        case .broadcast: "broadcast"
+        case .injective: "injective"
+        case .reduction: "a reduction"
+        case .outElementwiseFusable: "out-elementwise-fusable"
+        case .opaque: "opaque"
+        }
+    }
+
+    /// Text for `--fusion-report`.
+    public static func report(_ g: Graph, _ plan: FusionPlan) -> String {
+        var out = "// fusion: \(plan.groups.count) kernels for \(g.nodes.filter { $0.payload == nil }.count) ops\n"
+        for (k, group) in plan.groups.enumerated() {
+            let ops = group.nodes.map { "\(g.nodes[$0].op.rawValue) %\(g.name(of: g.nodes[$0].results[0]))" }
+            let anchor = group.anchor.map { " anchor \(g.nodes[$0].op.rawValue)" } ?? ""
+            out += "kernel \(k):\(anchor) [\(ops.joined(separator: ", "))]\n"
+        }
+        for r in plan.refusals {
+            out += "refused: \(g.nodes[r.node].op.rawValue) %\(g.name(of: g.nodes[r.node].results[0])): \(r.reason)\n"
+        }
+        return out
+    }
+}
