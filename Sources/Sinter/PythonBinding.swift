@@ -97,7 +97,12 @@ enum PythonBinding {
 
             def run(self, *arrays, **named):
                 if named:
-                    arrays = tuple(named[i["name"]] for i in self.inputs)
+                    names = [i["name"] for i in self.inputs]
+                    unknown = sorted(set(named) - set(names))
+                    missing = [n for n in names if n not in named]
+                    if arrays or unknown or missing:
+                        raise SinterError("give inputs by position or by name (unknown: %s, missing: %s)" % (unknown, missing))
+                    arrays = tuple(named[n] for n in names)
                 if len(arrays) != len(self.inputs):
                     raise SinterError("expected %d inputs, got %d" % (len(self.inputs), len(arrays)))
                 feeds = []

@@ -3,7 +3,8 @@ import SinterIR
 /// The C ABI every artifact exports, with `NAME_` prefixed to each symbol. Spelled once here;
 /// the LLVM entry points (`ModuleEmitter`) and the header (`HeaderWriter`) both read it.
 public enum ABI {
-    public static let version: Int32 = 1
+    /// 2: weights side file (`load_weights`) and status codes 5–7.
+    public static let version: Int32 = 2
 
     public enum Status: Int32, CaseIterable, Sendable {
         case ok = 0

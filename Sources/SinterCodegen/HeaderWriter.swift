@@ -6,8 +6,11 @@ public enum HeaderWriter {
     public static func header(_ program: KernelProgram, prefix: String, weights: ABI.WeightsMode = .embedded) -> String {
         let loadWeights = weights == .sideFile ? """
 
+
         /* Weights live in the side file \(prefix).weights: load them into each context before run.
-           Returns SINTER_OK, SINTER_ERR_WEIGHTS_IO or SINTER_ERR_WEIGHTS_MISMATCH. */
+           Returns SINTER_OK, SINTER_ERR_NULL_ARGUMENT, SINTER_ERR_OUT_OF_MEMORY,
+           SINTER_ERR_WEIGHTS_IO (cannot open or short read) or SINTER_ERR_WEIGHTS_MISMATCH
+           (header of another model). */
         int32_t \(prefix)_load_weights(\(prefix)_context *ctx, const char *path);
         """ : ""
         let guardName = "SINTER_MODEL_\(prefix.uppercased())_H"

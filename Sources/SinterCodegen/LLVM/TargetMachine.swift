@@ -50,10 +50,21 @@ public struct Target: Hashable, Sendable, CustomStringConvertible {
 
     func has(_ feature: String) -> Bool { features.split(separator: ",").contains { $0 == "+" + feature } }
 
-    /// f32 lanes of the widest vector register kernels use.
+    /// f32 lanes of the widest vector register kernels use: from the features, or from the
+    /// CPU name when only a CPU is given.
     public var vectorWidth: Int {
-        if isX86 { return has("avx512f") ? 16 : has("avx2") || has("avx") ? 8 : 4 }
-        return 4  // NEON and anything else with 128-bit vectors
+        guard isX86 else { return 4 }  // NEON and anything else with 128-bit vectors
+        if has("avx512f") { return 16 }
+        if has("avx2") || has("avx") { return 8 }
+        if features.isEmpty {
+            let avx512 = ["skylake-avx512", "cascadelake", "cooperlake", "cannonlake", "icelake", "tigerlake", "rocketlake",
+                          "sapphirerapids", "emeraldrapids", "graniterapids", "znver4", "znver5", "x86-64-v4"]
+            let avx2 = ["haswell", "broadwell", "skylake", "alderlake", "raptorlake", "meteorlake", "znver1", "znver2", "znver3",
+                        "x86-64-v3", "sandybridge", "ivybridge", "bdver", "btver2"]
+            if avx512.contains(where: cpu.hasPrefix) { return 16 }
+            if avx2.contains(where: cpu.hasPrefix) { return 8 }
+        }
+        return 4
     }
 
     public var description: String { "\(triple) (\(cpu))" }
