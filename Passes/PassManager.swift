@@ -1,5 +1,6 @@
 import SinterIR
 
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -13,6 +14,10 @@ public struct PassManager {
         public var printAfterAll = false
         public var printAfter: Set<String> = []
         public var verifyEach = true
+        /// Print, for each pass that changed the graph, a line diff of the IR.
+        public var printChanged = false
+        /// Stop the pipeline after the first pass with this name.
+        public var stopAfter: String?
         public init() {}
     }
 
@@ -31,8 +36,12 @@ public struct PassManager {
         if !unknownDumps.isEmpty {
             throw SinterError(unknownDumps.sorted().map { Diagnostic("--print-after names unknown pass '\($0)'") })
         }
+        if let stop = options.stopAfter, !names.contains(stop) {
+            throw SinterError("--stop-after names '\(stop)', which is not in the pipeline (\(names.joined(separator: ",")))")
+        }
         for name in names {
             guard let pass = PassRegistry.named(name) else { throw SinterError("unknown pass '\(name)'") }
+            let before = options.printChanged ? Printer.print(graph) : ""
             let start = monotonicSeconds()
             let changed = try pass.run(&graph, context)
             timings.append((name, monotonicSeconds() - start, changed))
@@ -49,7 +58,21 @@ public struct PassManager {
             if options.printAfterAll || options.printAfter.contains(name) {
                 dump("// ----- IR after \(name)\(changed ? "" : " (unchanged)") -----\n" + Self.render(graph, context))
             }
+            if options.printChanged && changed {
+                dump("// ----- \(name) changed the IR -----\n" + LineDiff.diff(before, Printer.print(graph)))
+            }
+            if name == options.stopAfter { break }
         }
+    }
+
+    /// `--time-passes`: one line per pass run.
+    public var timingReport: String {
+        let total = timings.reduce(0) { $0 + $1.seconds }
+        var out = "// pass timings (total \(String(format: "%.3f", total * 1000)) ms)\n"
+        for t in timings {
+            out += "\(String(format: "%9.3f", t.seconds * 1000)) ms  \(t.pass)\(t.changed ? "" : " (unchanged)")\n"
+        }
+        return out
     }
 
     /// The graph text, with the memory plan as trailing comments when one exists.

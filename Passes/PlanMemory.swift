@@ -105,3 +105,17 @@ public struct PlanMemory: Pass {
         return (plan, arena)
     }
 }
+
+extension MemoryPlan {
+    /// `--memory-report`: the arena layout and how it compares with giving every
+    /// intermediate its own buffer.
+    public func report(_ g: Graph) -> String {
+        let ratio = intermediateBytes > 0 ? Double(arenaBytes) / Double(intermediateBytes) * 100 : 0
+        var out = "// memory: arena \(arenaBytes) bytes (\(strategy)) for \(offsets.count) intermediates of \(intermediateBytes) bytes"
+        out += " = \(String(format: "%.1f", ratio))%\n"
+        for (v, off) in offsets.sorted(by: { ($0.value, $0.key) < ($1.value, $1.key) }) {
+            out += "\(String(format: "%10d", off))  \(String(format: "%10d", sizes[v] ?? 0)) B  %\(g.name(of: v)) : \(g.type(of: v))\n"
+        }
+        return out
+    }
+}

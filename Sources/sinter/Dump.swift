@@ -4,24 +4,88 @@ import Sinter
 
 struct Dump: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print a model's IR after the pipeline (and, on request, after each pass).",
-        discussion: "Passes: " + PassRegistry.all.map { "\($0.name) — \(type(of: $0).summary)" }.joined(separator: "; "))
+        abstract: "Print a model's IR after the pipeline, with optional reports (fusion, memory, pass times).",
+        discussion: "Passes: " + PassRegistry.all.map { "\($0.name) — \(type(of: $0).summary)" }.joined(separator: "; ")
+            + ". Reports and dumps go to standard output (or -o FILE); diagnostics go to standard error.")
 
     @Argument(help: "The model (.sir or .onnx).")
     var model: String
 
     @OptionGroup var pipeline: PipelineOptions
 
+    @Flag(name: .customLong("print-changed"), help: "For each pass that changed the IR, print a line diff.")
+    var printChanged = false
+
+    @Option(name: .customLong("stop-after"), help: "Stop the pipeline after this pass.")
+    var stopAfter: String?
+
+    @Flag(name: .customLong("time-passes"), help: "Print how long each pass took.")
+    var timePasses = false
+
+    @Flag(name: .customLong("fusion-report"), help: "Print the fused kernels and every refused fusion with its reason.")
+    var fusionReport = false
+
+    @Flag(name: .customLong("memory-report"), help: "Print the workspace arena layout.")
+    var memoryReport = false
+
+    @Option(help: "Output format: sir (default), dot (Graphviz, fused kernels as clusters) or svg (needs `dot`).")
+    var format: String = "sir"
+
+    @Option(name: .shortAndLong, help: "Write to this file instead of standard output.")
+    var output: String?
+
     func run() throws {
         do throws(SinterError) {
-            let options = try pipeline.compileOptions()
+            guard ["sir", "dot", "svg"].contains(format) else { throw SinterError("unknown --format '\(format)' (expected sir, dot or svg)") }
+            var options = try pipeline.compileOptions()
+            options.passManager.printChanged = printChanged
+            options.passManager.stopAfter = stopAfter
             let graph = try Sinter.load(model, bindings: options.bindings, constants: options.constantInputs)
-            let (g, ctx) = try Sinter.optimize(graph, options)
-            if !options.passManager.printAfterAll {
-                print(PassManager.render(g, ctx), terminator: "")
+            var text = ""
+            var pm = PassManager(options: options.passManager, dump: { text += $0 })
+            try Verifier.verify(graph)
+            var g = graph
+            let ctx = PassContext(bindings: options.bindings)
+            try pm.run(options.passes, on: &g, context: ctx)
+            switch format {
+            case "dot": text += DotWriter.dot(g, fusion: ctx.fusionPlan)
+            case "svg": text += try svg(DotWriter.dot(g, fusion: ctx.fusionPlan))
+            default:
+                if !options.passManager.printAfterAll && !printChanged { text += PassManager.render(g, ctx) }
+            }
+            if fusionReport {
+                let plan = ctx.fusionPlan ?? Fuse.plan(g)
+                text += Fuse.report(g, plan)
+            }
+            if memoryReport {
+                if ctx.memoryPlan == nil { _ = try PlanMemory().run(&g, ctx) }
+                if let plan = ctx.memoryPlan { text += plan.report(g) }
+            }
+            if timePasses { text += pm.timingReport }
+            if let output {
+                try FileIO.writeAtomically(Array(text.utf8), to: output)
+            } else {
+                print(text, terminator: "")
             }
         } catch {
             throw reportAndExit(error)
         }
+    }
+
+    func svg(_ dot: String) throws(SinterError) -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["dot", "-Tsvg"]
+        let input = Pipe(), out = Pipe(), err = Pipe()
+        p.standardInput = input
+        p.standardOutput = out
+        p.standardError = err
+        do { try p.run() } catch { throw SinterError("--format svg needs Graphviz `dot` (apt-get install graphviz)") }
+        input.fileHandleForWriting.write(Data(dot.utf8))
+        try? input.fileHandleForWriting.close()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw SinterError("--format svg needs Graphviz `dot` (apt-get install graphviz)") }
+        return String(decoding: data, as: UTF8.self)
     }
 }
