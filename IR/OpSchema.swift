@@ -20,6 +20,7 @@ public enum Op: String, CaseIterable, Sendable, Hashable {
     // Linear algebra and normalisation.
     case matmul, softmax
     case logSoftmax = "log-softmax"
+    case layerNorm = "layer-norm"
     case conv
     case maxPool = "max-pool"
     case avgPool = "avg-pool"
@@ -73,6 +74,7 @@ public enum KernelFamily: Hashable, Sendable {
     case tile
     case pad
     case softmax(log: Bool)
+    case layerNorm
     case reduce(ReduceKind)
     case argReduce(max: Bool)
     case conv

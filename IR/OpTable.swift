@@ -90,6 +90,10 @@ extension OpSchema {
         case .logSoftmax:
             return make(op, 1, [.float], attributes: [spec("axis", .int, .int(-1))], traits: [.pure], pattern: .opaque,
                         shape: ShapeRules.softmax, kernel: .softmax(log: true), "x - max - log(sum(exp(x - max))) along one axis.")
+        case .layerNorm:
+            return make(op, 3, [.float], attributes: [spec("axis", .int, .int(-1)), spec("epsilon", .float, .float(1e-5))],
+                        traits: [.pure], pattern: .opaque, shape: ShapeRules.layerNorm, kernel: .layerNorm,
+                        "(x − mean) / sqrt(var + epsilon) · scale + bias over axes axis..rank−1; scale and bias have those axes' shape.")
         case .conv:
             return make(op, 2, [.float], attributes: [spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints),
                                                       spec("group", .int, .int(1))],

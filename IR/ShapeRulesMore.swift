@@ -193,6 +193,18 @@ extension ShapeRules {
         return [TensorType(x.dtype, Array(xs[..<2]) + win.output)]
     }
 
+    static let layerNorm: ShapeRule = { q throws(ShapeError) in
+        let x = q.operands[0]
+        let axis = try axis(q.attributes.int("axis") ?? -1, rank: x.rank)
+        let normalized = Array(x.dims[axis...])
+        for t in q.operands.dropFirst() {
+            guard t.dtype == x.dtype, t.dims == normalized else {
+                throw ShapeError("layer-norm scale and bias must be \(TensorType(x.dtype, normalized)), got \(t)")
+            }
+        }
+        return [x]
+    }
+
     static let argReduce: ShapeRule = { q throws(ShapeError) in
         let t = q.operands[0]
         let axis = try axis(q.attributes.int("axis") ?? 0, rank: t.rank)

@@ -80,6 +80,8 @@ public enum KernelBody: Hashable, Sendable {
     case pad(inShape: [Int], outShape: [Int], padBegin: [Int], mode: String, value: Double, dtype: DType)
     /// Softmax (or log-softmax) over the middle dimension of [outer, axis, inner].
     case softmax(outer: Int, axis: Int, inner: Int, log: Bool)
+    /// Layer normalisation of each of `outer` rows of `inner` elements, then scale and bias.
+    case layerNorm(outer: Int, inner: Int, epsilon: Double)
     /// Reduction over the dims flagged in `reduced` (adjacent dims of the same kind merged).
     case reduce(ReduceKind, shape: [Int], reduced: [Bool])
     /// i64 position of the max/min over the middle dimension of [outer, axis, inner].

@@ -83,7 +83,7 @@ public enum Lowering {
         switch kernel {
         case .none, .copy, .transpose, .concat, .split, .slice, .gather, .tile, .pad, .elementwise:
             return true
-        case .matmul, .softmax, .reduce, .conv, .pool:
+        case .matmul, .softmax, .reduce, .conv, .pool, .layerNorm:
             return all.allSatisfy { $0 == .f32 }
         case .argReduce:
             return operandTypes.allSatisfy { $0 == .f32 }
@@ -206,6 +206,11 @@ public enum Lowering {
             let axis = (int("axis") + shape.count) % max(shape.count, 1)
             return [Part(body: .softmax(outer: shape[..<axis].reduce(1, *), axis: shape[axis],
                                         inner: shape[(axis + 1)...].reduce(1, *), log: log))]
+        case .layerNorm:
+            let shape = inShapes[0]
+            let axis = (int("axis") + shape.count) % max(shape.count, 1)
+            let eps: Double = if case .float(let e)? = node.attribute("epsilon") { e } else { 1e-5 }
+            return [Part(body: .layerNorm(outer: shape[..<axis].reduce(1, *), inner: shape[axis...].reduce(1, *), epsilon: eps))]
         case .reduce(let kind):
             let shape = inShapes[0]
             let axes: [Int]

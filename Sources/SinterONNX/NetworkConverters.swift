@@ -175,6 +175,21 @@ extension Converters {
             let rank = ctx.type(x).rank
             let a = try axis(n.int("axis", default: -1), rank, n)
             let name = out(n)
+            // One fused kernel when the statistics outputs are not needed and x is f32.
+            if n.output(1) == nil && n.output(2) == nil && ctx.type(x).dtype == .f32 {
+                let normalized = try ctx.staticShape(x, n).suffix(rank - a)
+                func full(_ v: ValueID?, _ fill: Double, _ tag: String) throws(SinterError) -> ValueID {
+                    guard let v else {
+                        return try ctx.constant(TensorData(dtype: .f32, shape: Array(normalized),
+                                                           values: Array(repeating: fill, count: normalized.reduce(1, *))), name: "\(name).\(tag)")
+                    }
+                    if try ctx.staticShape(v, n) == Array(normalized) { return v }
+                    return try ctx.emit(.expand, [v], attrs(["shape": .ints(Array(normalized))]), name: "\(name).\(tag)", at: n)
+                }
+                let scale = try full(try ctx.optionalInput(n, 1), 1, "scale"), bias = try full(try ctx.optionalInput(n, 2), 0, "bias")
+                return [try ctx.emit(.layerNorm, [x, scale, bias], attrs(["axis": .int(a), "epsilon": .float(n.float("epsilon", default: 1e-5))]),
+                                     name: name, at: n)]
+            }
             let stats = try normalizeWithStatistics(ctx, x, axes: Array(a..<rank), epsilon: n.float("epsilon", default: 1e-5), name, n)
             let bias = try ctx.optionalInput(n, 2)
             var y = try ctx.emit(.mul, [stats.normalized, try ctx.input(n, 1)], name: bias == nil ? name : "\(name).scaled", at: n)

@@ -101,6 +101,9 @@ public enum ONNXExporter {
             case .matmul: n.opType = "MatMul"
             case .softmax: n.opType = "Softmax"; n.attribute = [intAttr("axis", int("axis"))]
             case .logSoftmax: n.opType = "LogSoftmax"; n.attribute = [intAttr("axis", int("axis"))]
+            case .layerNorm:
+                n.opType = "LayerNormalization"
+                n.attribute = [intAttr("axis", int("axis")), floatAttr("epsilon", float("epsilon"))]
             case .conv:
                 n.opType = "Conv"
                 let spatial = rank - 2

@@ -29,6 +29,7 @@ public enum OpSamples {
         case .expand: return try one([try constant([1, 5])], attrs(["shape": .ints([3, 1, 5])]))
         case .matmul: return try one([x, try constant([5, 2])])
         case .softmax, .logSoftmax: return try one([x], attrs(["axis": .int(1)]))
+        case .layerNorm: return try one([x, try constant([4, 5]), try constant([4, 5]) { Double($0) * 0.1 }], attrs(["axis": .int(2)]))
         case .conv:
             return try one([x, try constant([6, 1, 2, 2])], attrs(["group": .int(3), "pads": .ints([1, 0, 0, 1]), "dilations": .ints([1, 2])]))
         case .maxPool, .avgPool:

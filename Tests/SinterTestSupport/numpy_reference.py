@@ -36,6 +36,14 @@ def softmax(x, t, log=False):
     return (x - m - np.log(s)) if log else e / s
 
 
+def layer_norm(a, t):
+    x, scale, bias = a
+    axes = tuple(range(t.get("axis", -1) % x.ndim, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+    return (x - mean) / np.sqrt(var + num(t.get("epsilon", 1e-5))) * scale + bias
+
+
 def window(x_spatial, t, kernel):
     n = len(x_spatial)
     strides = t.get("strides", [1] * n)
@@ -180,6 +188,7 @@ OPS = {
     "matmul": lambda a, t: np.matmul(a[0], a[1]),
     "softmax": lambda a, t: softmax(a[0], t),
     "log-softmax": lambda a, t: softmax(a[0], t, log=True),
+    "layer-norm": lambda a, t: layer_norm(a, t),
     "conv": conv,
     "max-pool": lambda a, t: pool(a, t, "max"),
     "avg-pool": lambda a, t: pool(a, t, "avg"),

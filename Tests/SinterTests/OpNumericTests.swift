@@ -85,6 +85,8 @@ struct OpNumericTests {
         for (s, axis) in [([4, 10], -1), ([3, 5, 4], 1), ([2, 20], 0)] {
             out.append(Case(op: .logSoftmax, shapes: [s], attrs: Attributes(["axis": .int(axis)]), range: (-20, 20), atol: 1e-5))
         }
+        out.append(Case(op: .layerNorm, shapes: [[3, 37], [37], [37]], atol: 1e-5))
+        out.append(Case(op: .layerNorm, shapes: [[2, 3, 4, 5], [4, 5], [4, 5]], attrs: Attributes(["axis": .int(2), "epsilon": .float(0.01)]), atol: 1e-5))
         out.append(Case(op: .concat, shapes: [[2, 3, 4], [2, 1, 4], [2, 5, 4]], attrs: Attributes(["axis": .int(1)])))
         out.append(Case(op: .concat, shapes: [[3], [0], [2]], attrs: Attributes(["axis": .int(0)]), dtypes: [.i64, .i64, .i64], range: (-9, 9)))
         out.append(Case(op: .split, shapes: [[4, 6]], attrs: Attributes(["axis": .int(1), "sizes": .ints([2, 4])])))

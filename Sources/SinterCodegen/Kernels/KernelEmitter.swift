@@ -33,6 +33,8 @@ struct KernelEmitter {
             pad(inShape, outShape, begin, mode, value, dtype, out, ins[0])
         case .softmax(let outer, let axis, let inner, let log):
             softmax(outer, axis, inner, log, out, ins[0], w)
+        case .layerNorm(let outer, let inner, let eps):
+            layerNorm(outer, inner, eps, out, ins[0], ins[1], ins[2], w)
         case .reduce(let kind, let shape, let reduced):
             reduce(kind, shape, reduced, out, ins[0], w)
         case .argReduce(let outer, let axis, let inner, let isMax, let last):

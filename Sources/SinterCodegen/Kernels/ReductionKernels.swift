@@ -46,6 +46,28 @@ extension KernelEmitter {
         }
     }
 
+    /// One kernel: per row, the mean and variance (two vector passes), then
+    /// (x − mean) · 1/sqrt(var + eps) · scale + bias.
+    func layerNorm(_ outer: Int, _ inner: Int, _ eps: Double, _ out: IRValue, _ x: IRValue, _ scale: IRValue, _ bias: IRValue, _ w: Int) {
+        guard outer * inner > 0 else { return }
+        let plus: (IRValue, IRValue) -> IRValue = { ir.fadd($0, $1) }
+        let invN = ir.constF32(1 / Float(inner))
+        ir.forLoop(c(0), c(outer), "o") { o in
+            let row = ir.mul(o, c(inner))
+            let mean = ir.fmul(stripReduce(inner, w, identity: 0, plus) { i, width in loadF(x, ir.add(row, i), width) }, invN)
+            let variance = ir.fmul(stripReduce(inner, w, identity: 0, plus) { i, width in
+                let d = ir.fsub(loadF(x, ir.add(row, i), width), ir.splat(mean, width))
+                return ir.fmul(d, d)
+            }, invN)
+            let inv = ir.fdiv(ir.constF32(1), ir.intrinsic("llvm.sqrt", [ir.fadd(variance, ir.constF32(Float(eps)))]))
+            strip(inner, w) { i, width in
+                let d = ir.fsub(loadF(x, ir.add(row, i), width), ir.splat(mean, width))
+                let y = ir.intrinsic("llvm.fma", [ir.fmul(d, ir.splat(inv, width)), loadF(scale, i, width), loadF(bias, i, width)])
+                storeF(y, out, ir.add(row, i))
+            }
+        }
+    }
+
     func reduce(_ kind: ReduceKind, _ shape: [Int], _ reduced: [Bool], _ out: IRValue, _ x: IRValue, _ w: Int) {
         let identity: Float = switch kind {
         case .max: -.infinity
