@@ -34,16 +34,56 @@ public struct PlanMemory: Pass {
     }
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
-        let intervals = try Self.liveIntervals(graph, fusion: context.fusionPlan)
+        let all = try Self.liveIntervals(graph, fusion: context.fusionPlan)
+        let (intervals, aliases) = Self.inPlace(graph, all, fusion: context.fusionPlan)
         let a = Self.place(intervals, order: intervals.sorted { ($0.size, -$0.start) > ($1.size, -$1.start) }, bestFit: false)
         let b = Self.place(intervals, order: intervals.sorted { $0.start < $1.start }, bestFit: true)
         var plan = a.arena <= b.arena ? a.plan : b.plan
-        plan.strategy = a.arena <= b.arena ? "greedy-by-size" : "best-fit"
+        plan.strategy = (a.arena <= b.arena ? "greedy-by-size" : "best-fit") + (aliases.isEmpty ? "" : ", \(aliases.count) in place")
         plan.arenaBytes = min(a.arena, b.arena)
-        plan.intermediateBytes = intervals.reduce(0) { $0 + $1.size }
-        for iv in intervals { plan.sizes[iv.value] = iv.size }
+        plan.intermediateBytes = all.reduce(0) { $0 + $1.size }
+        for iv in all { plan.sizes[iv.value] = iv.size }
+        // A value computed in place lives where its operand did.
+        for (value, target) in aliases { plan.offsets[value] = plan.offsets[target] }
         context.memoryPlan = plan
         return false
+    }
+
+    /// In-place reuse: an elementwise kernel (one op or a fused chain without an anchor) may
+    /// write its result over an operand that dies in that kernel and has the same type, since
+    /// each element is read before the same element is written. Returns the intervals with
+    /// such results merged into their operand's, and result → operand aliases.
+    static func inPlace(_ g: Graph, _ intervals: [Interval], fusion: FusionPlan?) -> ([Interval], [ValueID: ValueID]) {
+        var byValue: [ValueID: Int] = [:]
+        for (k, iv) in intervals.enumerated() { byValue[iv.value] = k }
+        var merged = intervals
+        var removed = Set<Int>()
+        var aliases: [ValueID: ValueID] = [:]
+        func root(_ v: ValueID) -> ValueID { aliases[v].map(root) ?? v }
+        var kernels: [(nodes: [Int], root: Int)] = []
+        var grouped = Set<Int>()
+        for group in fusion?.groups ?? [] where group.anchor == nil {
+            kernels.append((group.nodes, group.root))
+            grouped.formUnion(group.nodes)
+        }
+        for i in g.nodes.indices where !grouped.contains(i) && g.nodes[i].payload == nil { kernels.append(([i], i)) }
+        for k in kernels.sorted(by: { $0.root < $1.root }) {
+            let r = g.nodes[k.root]
+            guard k.nodes.allSatisfy({ g.nodes[$0].op.schema.kernel == .elementwise }), r.results.count == 1,
+                  let ri = byValue[r.results[0]] else { continue }
+            let produced = Set(k.nodes.flatMap { g.nodes[$0].results })
+            let operands = k.nodes.flatMap { g.nodes[$0].operands }.filter { !produced.contains($0) }
+            for o in operands {
+                let target = root(o)
+                guard byValue[o] != nil, let ti = byValue[target], !removed.contains(ti), g.type(of: o) == g.type(of: r.results[0]),
+                      merged[ti].end == intervals[ri].start else { continue }
+                merged[ti].end = max(merged[ti].end, intervals[ri].end)
+                removed.insert(ri)
+                aliases[r.results[0]] = target
+                break
+            }
+        }
+        return (merged.enumerated().filter { !removed.contains($0.offset) }.map(\.element), aliases)
     }
 
     /// Lifetimes in kernel order: a fused node runs when its group's root does, and values

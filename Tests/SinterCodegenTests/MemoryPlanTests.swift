@@ -10,7 +10,8 @@ struct MemoryPlanTests {
         var b = GraphBuilder(name: "chain")
         let x = try b.input("x", TensorType(.f32, [64, 64]))
         var v = x
-        for op in [Op.relu, .exp, .neg, .tanh] { v = try b.unary(op, v) }
+        // Softmax is not elementwise, so no result may overwrite its operand: pure liveness.
+        for _ in 0..<4 { v = try b.softmax(v) }
         let y = try b.unary(.abs, v)
         b.output(y)
         var g = b.graph
@@ -29,5 +30,21 @@ struct MemoryPlanTests {
             }
         }
         #expect(try Lowering.lower(g, plan: plan, target: .host).workspaceBytes == plan.arenaBytes)
+    }
+
+    /// Elementwise kernels write over an operand that dies in them: a chain needs one buffer.
+    @Test func elementwiseChainsRunInPlace() throws {
+        var b = GraphBuilder(name: "inplace")
+        var v = try b.input("x", TensorType(.f32, [64, 64]))
+        v = try b.softmax(v)
+        for op in [Op.relu, .exp, .neg, .tanh] { v = try b.unary(op, v) }
+        b.output(try b.softmax(v))
+        var g = b.graph
+        let ctx = PassContext()
+        _ = try PlanMemory().run(&g, ctx)
+        let plan = try #require(ctx.memoryPlan)
+        #expect(plan.arenaBytes == 64 * 64 * 4, "\(plan.report(g))")
+        #expect(plan.strategy.contains("4 in place"))
+        #expect(Set(plan.offsets.values).count == 1)
     }
 }

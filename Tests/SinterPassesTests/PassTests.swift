@@ -132,8 +132,8 @@ struct PassTests {
         pm.options.printAfterAll = true
         var g = try Parser.parse("""
         graph @g(%x: f32[16]) -> (%y: f32[16]) {
-          %a = exp %x : f32[16]
-          %b = neg %a : f32[16]
+          %a = softmax %x : f32[16]
+          %b = softmax %a : f32[16]
           %y = relu %b : f32[16]
         }
         """)
@@ -142,7 +142,7 @@ struct PassTests {
         #expect(dumps.count == passes.count)
         let last = dumps.last ?? ""
         #expect(last.contains("// workspace: 128 bytes"), "\(last)")
-        #expect(last.contains("%a = exp %x : f32[16]  // %a @ 0"))
-        #expect(last.contains("%b = neg %a : f32[16]  // %b @ 64"))
+        #expect(last.contains("%a = softmax %x : f32[16]  // %a @ 0"))
+        #expect(last.contains("%b = softmax %a : f32[16]  // %b @ 64"))
     }
 }
