@@ -110,6 +110,16 @@ struct CLITests {
         #expect(try String(contentsOf: dir.appendingPathComponent("m.h"), encoding: .utf8).contains("input  0: \"x\" f32[3,4]"))
     }
 
+    @Test func unknownTargetsAndCPUsAreErrorsNotCrashes() throws {
+        let cpu = try Support.run(sinter, ["compile", mlp, "--cpu", "bogus", "-o", "/tmp/sinter-never-written.so"])
+        #expect(cpu.status == 1)
+        #expect(cpu.stderr.hasPrefix("error: unknown CPU 'bogus' for x86_64"))
+        let triple = try Support.run(sinter, ["compile", mlp, "--target", "riscv99-none", "-o", "/tmp/sinter-never-written.so"])
+        #expect(triple.status == 1)
+        #expect(triple.stderr.contains("cannot generate code for 'riscv99-none'"))
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/sinter-never-written.so"))
+    }
+
     @Test func dumpPrintsAfterEachPass() throws {
         let r = try Support.run(sinter, ["dump", mlp, "--print-after-all"])
         #expect(r.status == 0)

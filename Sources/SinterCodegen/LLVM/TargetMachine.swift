@@ -39,9 +39,16 @@ public struct Target: Hashable, Sendable, CustomStringConvertible {
         var t = Target(triple: triple, cpu: cpu ?? "", features: features ?? "")
         let sameArch = triple.split(separator: "-").first == host.triple.split(separator: "-").first
         if sameArch && cpu == nil && features == nil { return host }
+        if let cpu {
+            let known = t.isX86 ? KnownCPUs.x86 : t.isAArch64 ? KnownCPUs.aarch64 : []
+            if !known.isEmpty && !known.contains(cpu) {
+                let near = known.filter { $0.hasPrefix(String(cpu.prefix(3))) }.sorted().prefix(8)
+                throw SinterError("unknown CPU '\(cpu)' for \(t.triple)" + (near.isEmpty ? "" : " (similar: \(near.joined(separator: ", ")))"))
+            }
+        }
         if t.cpu.isEmpty { t.cpu = t.isAArch64 ? "generic" : t.isX86 ? "x86-64-v2" : "generic" }
         if t.isAArch64 && t.features.isEmpty { t.features = "+neon" }
-        _ = try MachineCode(t)  // reject unknown triples and CPUs early, with LLVM's message
+        _ = try MachineCode(t)  // reject unknown triples early, with LLVM's message
         return t
     }
 
