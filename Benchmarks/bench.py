@@ -1,0 +1,71 @@
+"""Latency of Sinter-compiled models against ONNX Runtime, measured in the same run.
+
+    python bench.py SINTER OUT_DIR MODEL.onnx [MODEL.onnx ...]
+
+For each model: compile with `sinter compile --emit shared,python`, run both on the same
+seeded input (ONNX Runtime with one intra-op thread, since Sinter's kernels run on the
+calling thread), check the outputs agree, and time the median of repeated runs. Prints a
+Markdown table with the ratio Sinter / ONNX Runtime (below 1 means Sinter is faster).
+"""
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+
+def median_ms(fn, budget=2.0, min_runs=5, max_runs=500):
+    fn()  # warm up
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_runs or (time.perf_counter() - start < budget and len(times) < max_runs):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return float(np.median(times)), len(times)
+
+
+def main():
+    sinter, out = sys.argv[1], sys.argv[2]
+    rows = []
+    for path in sys.argv[3:]:
+        name = os.path.splitext(os.path.basename(path))[0].replace("-", "_").replace(".", "_")
+        d = os.path.join(out, name)
+        os.makedirs(d, exist_ok=True)
+        t = time.perf_counter()
+        subprocess.run([sinter, "compile", path, "--emit", "shared,python", "--name", name, "-o", d], check=True,
+                       capture_output=True)
+        compile_s = time.perf_counter() - t
+        spec = importlib.util.spec_from_file_location(name, os.path.join(d, name + ".py"))
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        model = mod.Model()
+        rng = np.random.default_rng(0)
+        feeds = {}
+        for i in model.inputs:
+            if i["dtype"].kind == "f":
+                feeds[i["name"]] = rng.standard_normal(i["shape"]).astype(i["dtype"])
+            else:
+                feeds[i["name"]] = rng.integers(0, 10, size=i["shape"]).astype(i["dtype"])
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+        ours = model.run(**feeds)
+        ref = sess.run(None, feeds)
+        agree = all(np.allclose(a, b, rtol=1e-3, atol=1e-4) for a, b in zip(ours, ref))
+        s_ms, s_n = median_ms(lambda: model.run(**feeds))
+        o_ms, o_n = median_ms(lambda: sess.run(None, feeds))
+        rows.append((name, s_ms, o_ms, s_ms / o_ms, compile_s, agree, os.path.getsize(os.path.join(d, f"lib{name}.so"))))
+    print("| model | Sinter ms | ONNX Runtime ms | ratio | compile s | outputs agree | .so bytes |")
+    print("| --- | ---: | ---: | ---: | ---: | --- | ---: |")
+    for name, s, o, r, c, a, size in rows:
+        print(f"| {name} | {s:.3f} | {o:.3f} | {r:.2f} | {c:.1f} | {'yes' if a else 'NO'} | {size} |")
+
+
+if __name__ == "__main__":
+    main()
