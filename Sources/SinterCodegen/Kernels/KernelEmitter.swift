@@ -145,36 +145,56 @@ struct KernelEmitter {
     }
 
     /// C[m×n] = A[m×k] · B[k×n] (row-major, element offsets), then the epilogue (if any) on
-    /// each result before it is stored. Each row of C accumulates in four vector registers
-    /// over k, so each A element is broadcast once per 4w columns; narrower column blocks
-    /// and a scalar tail follow.
+    /// each result before it is stored. Rows go in blocks of four, each block accumulating a
+    /// 4 × (4·w) tile in 16 vector registers over k: every B vector loaded is used by four
+    /// broadcast A values. Narrower column blocks, leftover rows and a scalar tail follow.
     func gemm(_ a: IRValue, _ aOff: IRValue, _ b: IRValue, _ bOff: IRValue, _ out: IRValue, _ cOff: IRValue,
               _ m: Int, _ n: Int, _ k: Int, _ w: Int, _ epilogue: EpilogueArgs? = nil) {
-        ir.forLoop(c(0), c(m), "i") { i in
-            let aRow = ir.add(aOff, ir.mul(i, c(k)))
-            let cRow = ir.add(cOff, ir.mul(i, c(n)))
-            var j0 = 0
-            for (cols, lanes) in [(4 * w, w), (w, w), (1, 1)] where cols <= n - j0 || cols == 1 {
-                let end = cols == 1 ? n : j0 + (n - j0) / cols * cols
-                if end <= j0 { continue }
-                let blocks = cols / lanes
-                ir.forLoop(c(j0), c(end), step: cols, "j\(cols)") { j in
-                    let zero = ir.constF32(0, width: lanes)
-                    let acc = ir.forLoop(c(0), c(k), carrying: Array(repeating: zero, count: blocks), "k") { kk, acc in
-                        let av = ir.splat(loadF(a, ir.add(aRow, kk), 1), lanes)
-                        let bRow = ir.add(bOff, ir.mul(kk, c(n)))
-                        return (0..<blocks).map { u in
-                            let bv = loadF(b, ir.add(bRow, ir.add(j, c(u * lanes))), lanes)
-                            return ir.intrinsic("llvm.fma", [av, bv, acc[u]])
-                        }
+        let mr = 4
+        let fullRows = m / mr * mr
+        if fullRows > 0 {
+            ir.forLoop(c(0), c(fullRows), step: mr, "ib") { i in
+                gemmRows(a, aOff, b, bOff, out, cOff, i, rows: mr, n, k, w, epilogue)
+            }
+        }
+        if fullRows < m {
+            ir.forLoop(c(fullRows), c(m), "i") { i in
+                gemmRows(a, aOff, b, bOff, out, cOff, i, rows: 1, n, k, w, epilogue)
+            }
+        }
+    }
+
+    /// `rows` consecutive rows of C starting at row `i`.
+    private func gemmRows(_ a: IRValue, _ aOff: IRValue, _ b: IRValue, _ bOff: IRValue, _ out: IRValue, _ cOff: IRValue,
+                          _ i: IRValue, rows: Int, _ n: Int, _ k: Int, _ w: Int, _ epilogue: EpilogueArgs?) {
+        let rowIndex = (0..<rows).map { ir.add(i, c($0)) }
+        let aRows = rowIndex.map { ir.add(aOff, ir.mul($0, c(k))) }
+        let cRows = rowIndex.map { ir.add(cOff, ir.mul($0, c(n))) }
+        var j0 = 0
+        for (cols, lanes) in [(4 * w, w), (w, w), (1, 1)] where cols <= n - j0 || cols == 1 {
+            let end = cols == 1 ? n : j0 + (n - j0) / cols * cols
+            if end <= j0 { continue }
+            let blocks = cols / lanes
+            ir.forLoop(c(j0), c(end), step: cols, "j\(cols)") { j in
+                let zero = ir.constF32(0, width: lanes)
+                let acc = ir.forLoop(c(0), c(k), carrying: Array(repeating: zero, count: rows * blocks), "k") { kk, acc in
+                    let bRow = ir.add(bOff, ir.mul(kk, c(n)))
+                    let bv = (0..<blocks).map { u in loadF(b, ir.add(bRow, ir.add(j, c(u * lanes))), lanes) }
+                    var next = acc
+                    for r in 0..<rows {
+                        let av = ir.splat(loadF(a, ir.add(aRows[r], kk), 1), lanes)
+                        for u in 0..<blocks { next[r * blocks + u] = ir.intrinsic("llvm.fma", [av, bv[u], acc[r * blocks + u]]) }
                     }
+                    return next
+                }
+                for r in 0..<rows {
                     for u in 0..<blocks {
                         let col = ir.add(j, c(u * lanes))
-                        var value = acc[u]
+                        var value = acc[r * blocks + u]
                         if let e = epilogue {
                             var args = [Typed(value: value, domain: .float32)]
                             for x in e.pointers.indices {
-                                let at = ir.add(ir.add(e.bases[x], ir.mul(i, c(e.rows[x]))), ir.mul(col, c(e.cols[x])))
+                                let at = ir.add(ir.add(e.bases[x], ir.mul(rowIndex[r], c(e.rows[x]))), ir.mul(col, c(e.cols[x])))
                                 if e.cols[x] == 0 {
                                     let s = ir.loadTyped(e.pointers[x], at, e.types[x + 1], width: 1)
                                     args.append(Typed(value: ir.splat(s.value, lanes), domain: s.domain))
@@ -184,11 +204,11 @@ struct KernelEmitter {
                             }
                             value = ir.lowerTyped(e.expr, args, e.types, result: .f32, want: .float32, width: lanes).value
                         }
-                        storeF(value, out, ir.add(cRow, col))
+                        storeF(value, out, ir.add(cRows[r], col))
                     }
                 }
-                j0 = end
             }
+            j0 = end
         }
     }
 }
