@@ -44,6 +44,22 @@ public enum DType: String, CaseIterable, Sendable, Hashable {
         }
     }
 
+    /// numpy's dtype name (bf16 as its raw `uint16` bits), for generated Python and tests.
+    public var numpyName: String {
+        switch self {
+        case .f32: "float32"
+        case .f16: "float16"
+        case .bf16: "uint16"
+        case .f64: "float64"
+        case .i8: "int8"
+        case .u8: "uint8"
+        case .i16: "int16"
+        case .i32: "int32"
+        case .i64: "int64"
+        case .bool: "bool"
+        }
+    }
+
     /// Stable numbering used by the C ABI (`sinter_dtype` in generated headers).
     public var abiCode: Int32 {
         switch self {

@@ -2,15 +2,25 @@ import Foundation
 
 /// LLVM-C has no linker: shared objects are linked by the system C compiler driver.
 enum Linker {
-    static func linkShared(object: [UInt8], to path: String, driver: String?, target: Target) throws(SinterError) {
-        let cross = target.triple.split(separator: "-").first != Target.host.triple.split(separator: "-").first
-        let driver = driver ?? ProcessInfo.processInfo.environment["SINTER_CC"] ?? (cross ? "clang" : "cc")
+    /// A fresh temporary folder, removed when `body` returns.
+    static func withTemporaryDirectory<R>(_ body: (URL) throws(SinterError) -> R) throws(SinterError) -> R {
         let fm = FileManager.default
-        let dir = fm.temporaryDirectory.appendingPathComponent("sinter-link-\(UUID().uuidString)")
+        let dir = fm.temporaryDirectory.appendingPathComponent("sinter-\(UUID().uuidString)")
         do { try fm.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
             throw SinterError("cannot create a temporary folder: \(error.localizedDescription)")
         }
         defer { try? fm.removeItem(at: dir) }
+        return try body(dir)
+    }
+
+    static func linkShared(object: [UInt8], to path: String, driver: String?, target: Target) throws(SinterError) {
+        try withTemporaryDirectory { dir throws(SinterError) in try linkShared(object: object, to: path, driver: driver, target: target, in: dir) }
+    }
+
+    private static func linkShared(object: [UInt8], to path: String, driver: String?, target: Target, in dir: URL) throws(SinterError) {
+        let cross = target.triple.split(separator: "-").first != Target.host.triple.split(separator: "-").first
+        let driver = driver ?? ProcessInfo.processInfo.environment["SINTER_CC"] ?? (cross ? "clang" : "cc")
+        let fm = FileManager.default
         let obj = dir.appendingPathComponent("model.o").path
         let tmpOut = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
         try FileIO.writeAtomically(object, to: obj)
@@ -30,12 +40,10 @@ enum Linker {
 
     /// A static library holding the one object file.
     static func archive(object: [UInt8], to path: String, name: String) throws(SinterError) {
-        let fm = FileManager.default
-        let dir = fm.temporaryDirectory.appendingPathComponent("sinter-ar-\(UUID().uuidString)")
-        do { try fm.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
-            throw SinterError("cannot create a temporary folder: \(error.localizedDescription)")
-        }
-        defer { try? fm.removeItem(at: dir) }
+        try withTemporaryDirectory { dir throws(SinterError) in try archive(object: object, to: path, name: name, in: dir) }
+    }
+
+    private static func archive(object: [UInt8], to path: String, name: String, in dir: URL) throws(SinterError) {
         let obj = dir.appendingPathComponent("\(name).o").path
         try FileIO.writeAtomically(object, to: obj)
         let tmp = dir.appendingPathComponent("lib.a").path

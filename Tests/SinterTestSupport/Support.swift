@@ -121,20 +121,7 @@ public enum Support {
     }
 
     /// numpy's name for a dtype.
-    public static func numpyName(_ d: DType) -> String {
-        switch d {
-        case .f32: "float32"
-        case .f16: "float16"
-        case .bf16: "uint16"
-        case .f64: "float64"
-        case .i8: "int8"
-        case .u8: "uint8"
-        case .i16: "int16"
-        case .i32: "int32"
-        case .i64: "int64"
-        case .bool: "bool"
-        }
-    }
+    public static func numpyName(_ d: DType) -> String { d.numpyName }
 
     /// The first element where |got − want| > atol + rtol·|want| (NaN must match NaN, inf must
     /// match inf), described for a test failure; nil when all agree.
