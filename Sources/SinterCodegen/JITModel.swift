@@ -88,8 +88,9 @@ public final class JITModel: @unchecked Sendable {
         // Copies into 64-byte aligned buffers so every pointer is suitably aligned.
         let inBufs = inputs.map { AlignedBuffer($0.bytes) }
         let outBufs = outputs.map { AlignedBuffer(count: $0.bytes.count) }
-        let ins: [UnsafeRawPointer?] = inBufs.map { UnsafeRawPointer($0.pointer) }
-        let outs: [UnsafeMutableRawPointer?] = outBufs.map(\.pointer)
+        // A trailing nil keeps the arrays non-empty, so models without inputs get a valid pointer.
+        let ins: [UnsafeRawPointer?] = inBufs.map { UnsafeRawPointer($0.pointer) } + [nil]
+        let outs: [UnsafeMutableRawPointer?] = outBufs.map(\.pointer) + [nil]
         // The buffers must outlive the call: Swift may otherwise free them right after their
         // last use above, in optimised builds.
         let r = withExtendedLifetime(inBufs) {

@@ -110,6 +110,15 @@ struct CLITests {
         #expect(try String(contentsOf: dir.appendingPathComponent("m.h"), encoding: .utf8).contains("input  0: \"x\" f32[3,4]"))
     }
 
+    @Test func modelWithoutInputsRuns() throws {
+        let dir = try Support.temporaryDirectory("cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try write("graph @k() -> (%y: f32[2]) {\n  %c = constant dense<[0.0, 1.0]> : f32[2]\n  %y = exp %c : f32[2]\n}\n", "k.sir", in: dir)
+        let r = try Support.run(sinter, ["run", model])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.hasPrefix("y: f32[2]  min 1  max 2.71828"))
+    }
+
     @Test func unknownTargetsAndCPUsAreErrorsNotCrashes() throws {
         let cpu = try Support.run(sinter, ["compile", mlp, "--cpu", "bogus", "-o", "/tmp/sinter-never-written.so"])
         #expect(cpu.status == 1)
