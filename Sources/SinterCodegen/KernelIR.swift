@@ -104,6 +104,9 @@ public struct Kernel: Hashable, Sendable {
     /// Workspace bytes the kernel needs for itself while it runs (im2col buffers); they are
     /// placed after the arena and passed as the last argument.
     public var scratchBytes: Int = 0
+    /// How many independent parts the kernel splits into for the thread pool (1: not split).
+    /// Scratch is `scratchBytes / tasks` per part.
+    public var tasks: Int = 1
 }
 
 /// Everything codegen needs to build the artifact, independent of LLVM.

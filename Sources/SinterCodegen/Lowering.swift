@@ -64,6 +64,7 @@ public enum Lowering {
                                               sources: [g.name(of: node.results[part.result])], scratchBytes: part.scratch))
             }
         }
+        for i in program.kernels.indices { parallelize(&program.kernels[i]) }
         // Outputs that no kernel wrote (graph inputs, constants, or a value listed twice) are copied.
         for (j, v) in g.outputs.enumerated() where home[v] != .output(j) {
             guard let src = home[v], let bytes = g.type(of: v).byteCount else { continue }
@@ -321,6 +322,33 @@ public enum Lowering {
         case .binary(let f, let a, let b): .binary(f, substitute(a, args), substitute(b, args))
         case .compare(let c, let a, let b): .compare(c, substitute(a, args), substitute(b, args))
         case .select(let c, let a, let b): .select(substitute(c, args), substitute(a, args), substitute(b, args))
+        }
+    }
+
+    /// Splits big matmuls (by row blocks) and convolutions (by output columns, each part with
+    /// its own im2col scratch) into parts the thread pool runs; small kernels stay whole
+    /// because waking threads costs more than the work.
+    static func parallelize(_ k: inout Kernel) {
+        let maxTasks = 16
+        switch k.body {
+        case .matmul(let batch, _, _, let m, let n, let kk, _):
+            let flops = batch.reduce(1, *) * m * n * kk
+            if flops >= 1 << 18 { k.tasks = max(1, min(maxTasks, m / 4)) }
+        case .conv(let g, _):
+            let positions = g.window.output.reduce(1, *)
+            let flops = g.batch * g.outChannels * positions * (g.channels / g.group) * g.window.kernel.reduce(1, *)
+            guard flops >= 1 << 18 else { return }
+            let tasks = max(1, min(maxTasks, positions / (4 * k.vectorWidth)))
+            guard tasks > 1 else { return }
+            let per = (positions + tasks - 1) / tasks
+            let width = (per + k.vectorWidth - 1) / k.vectorWidth * k.vectorWidth
+            k.tasks = (positions + width - 1) / width
+            if k.scratchBytes > 0 {
+                let rows = (g.channels / g.group) * g.window.kernel.reduce(1, *)
+                k.scratchBytes = k.tasks * KernelProgram.aligned(rows * width * 4)
+            }
+        default:
+            break
         }
     }
 

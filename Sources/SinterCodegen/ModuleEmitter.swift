@@ -10,7 +10,7 @@ struct ModuleEmitter {
     var weightsMode: ABI.WeightsMode = .embedded
 
     /// Context layout: { int32 num_threads; void *workspace; void *weights }.
-    var ctxType: IRType { ir.structType([ir.i32, ir.ptr, ir.ptr]) }
+    var ctxType: IRType { ir.structType([ir.i32, ir.ptr, ir.ptr, ir.ptr]) }
 
     func emit() {
         ir.functionAttributes = [("target-cpu", target.cpu), ("target-features", target.features)]
@@ -18,6 +18,7 @@ struct ModuleEmitter {
         let weights = weightsMode == .embedded
             ? program.constants.enumerated().map { i, t in ir.constantBytes("\(prefix)_weight\(i)", t.bytes) } : []
         let kernels = program.kernels.map { KernelEmitter(ir: ir).emit($0) }
+        if hasSplitKernels { emitPool() }
         emitIntrospection()
         emitContext()
         if weightsMode == .sideFile { emitLoadWeights() }
@@ -133,7 +134,7 @@ struct ModuleEmitter {
         let outPtr = create.param(0), threads = create.param(1)
         ir.returnIf(ir.isNull(outPtr), status(.nullArgument))
         ir.returnIf(ir.icmp(.slt, threads, ir.constI32(0)), status(.invalidArgument))
-        let ctx = ir.call(malloc, [ir.constI64(24)])
+        let ctx = ir.call(malloc, [ir.constI64(32)])
         ir.returnIf(ir.isNull(ctx), status(.outOfMemory))
         // 0 means "pick for me". The count is recorded; this version runs every kernel on the
         // calling thread (the thread pool is future work).
@@ -153,6 +154,9 @@ struct ModuleEmitter {
             ir.store(ir.nullPointer, ir.structField(ctxType, ctx, 1), align: 8)
         }
         ir.store(ir.nullPointer, ir.structField(ctxType, ctx, 2), align: 8)
+        // The pool: num_threads − 1 workers; the calling thread is the last one.
+        let pool = hasSplitKernels ? ir.call(poolCreate, [ir.sextI64(ir.sub(n, ir.constI32(1)))]) : ir.nullPointer
+        ir.store(pool, ir.structField(ctxType, ctx, 3), align: 8)
         ir.store(ctx, outPtr, align: 8)
         ir.ret(ir.constI32(ABI.Status.ok.rawValue))
 
@@ -162,6 +166,7 @@ struct ModuleEmitter {
         ir.returnIf(ir.isNull(d), nil)
         ir.call(free, [ir.load(ir.ptr, ir.structField(ctxType, d, 1), align: 8)])
         ir.call(free, [ir.load(ir.ptr, ir.structField(ctxType, d, 2), align: 8)])
+        if hasSplitKernels { ir.call(poolDestroy, [ir.load(ir.ptr, ir.structField(ctxType, d, 3), align: 8)]) }
         ir.call(free, [d])
         ir.ret()
 
@@ -206,8 +211,14 @@ struct ModuleEmitter {
             }
         }
         let scratch = ir.gep(ir.i8, ws, ir.constI64(program.scratchOffset))
+        let pool = ir.load(ir.ptr, ir.structField(ctxType, ctx, 3), align: 8)
         for (k, fn) in zip(program.kernels, kernels) {
-            ir.call(fn, [address(k.result)] + k.operands.map(address) + (k.scratchBytes > 0 ? [scratch] : []))
+            let pointers = [address(k.result)] + k.operands.map(address) + (k.scratchBytes > 0 ? [scratch] : [])
+            if k.tasks > 1 {
+                dispatch(k, fn, pointers, pool: pool)
+            } else {
+                ir.call(fn, pointers)
+            }
         }
         ir.ret(ir.constI32(ABI.Status.ok.rawValue))
     }

@@ -36,12 +36,32 @@ struct ArtifactTests {
         misc.output(try misc.softmax(try misc.binary(.sub, acc, s)))
 
         var out: [(String, String)] = [("mlp", Support.root.appendingPathComponent("Examples/mlp/mlp.sir").path)]
+        let res = dir.appendingPathComponent("res.sir").path
+        try residualNet().write(toFile: res, atomically: true, encoding: .utf8)
+        out.append(("res", res))
         for g in [cnn.graph, misc.graph] {
             let p = dir.appendingPathComponent("\(g.name).sir").path
             try SirFile.save(g, to: p)
             out.append((g.name, p))
         }
         return out
+    }
+
+    /// Two residual conv blocks big enough for the thread pool (one f32[1,16,16,16] input).
+    static func residualNet() throws -> String {
+        var b = GraphBuilder(name: "res")
+        var rng = Support.RNG(seed: 21)
+        func w(_ shape: [Int]) throws -> ValueID {
+            try b.constant(TensorData((0..<shape.reduce(1, *)).map { _ in rng.float(-0.2, 0.2) }, shape: shape))
+        }
+        var x = try b.input("x", TensorType(.f32, [1, 16, 16, 16]))
+        for _ in 0..<2 {
+            let h = try b.relu(try b.apply(.conv, [x, try w([16, 16, 3, 3])], attributes: Attributes(["pads": .ints([1, 1, 1, 1])]))[0])
+            x = try b.add(try b.apply(.conv, [h, try w([16, 16, 1, 1])])[0], x)
+        }
+        let flat = try b.apply(.reshape, [x], attributes: Attributes(["shape": .ints([64, 64])]))[0]
+        b.output(try b.matmul(flat, try w([64, 64])))
+        return Printer.print(b.graph)
     }
 
     static func randomInputs(_ model: JITModel, _ seed: UInt64) -> [TensorData] {
@@ -134,8 +154,25 @@ struct ArtifactTests {
                                         Self.harness.appendingPathComponent("threads.c").path, "-L", dir.path, "-lmlp",
                                         "-Wl,-rpath,\(dir.path)", "-lpthread", "-o", exe])
         #expect(cc.status == 0, "\(cc.stderr)")
-        let r = try Support.run(exe, [])
+        let r = try Support.run("timeout", ["120", exe])
         #expect(r.status == 0 && r.stdout == "ok\n", "\(r.stdout)\(r.stderr)")
+
+        // A model with split kernels: the context's thread pool gives the single-threaded
+        // results, also with two callers sharing the context.
+        let res = dir.appendingPathComponent("res.sir").path
+        try Self.residualNet().write(toFile: res, atomically: true, encoding: .utf8)
+        try compile(res, ["--emit", "shared,header,llvm", "--name", "res", "-o", dir.path])
+        let ll = try String(contentsOf: dir.appendingPathComponent("res.ll"), encoding: .utf8)
+        #expect(ll.contains("@pthread_create") && ll.contains("_pool_worker"), "no thread pool in the split model")
+        let pooled = dir.appendingPathComponent("pooled").path
+        let cc3 = try Support.run("cc", ["-std=c11", "-O1", "-DPREFIX=res", "-DHEADER=\"res.h\"", "-I", dir.path,
+                                         Self.harness.appendingPathComponent("threads.c").path, "-L", dir.path, "-lres",
+                                         "-Wl,-rpath,\(dir.path)", "-lpthread", "-o", pooled])
+        #expect(cc3.status == 0, "\(cc3.stderr)")
+        for threads in ["2", "3"] {
+            let p = try Support.run("timeout", ["120", pooled, threads])
+            #expect(p.status == 0 && p.stdout == "ok\n", "\(threads) threads: \(p.stdout)\(p.stderr)")
+        }
 
         // Two models, two prefixes, one process.
         let second = dir.appendingPathComponent("second.sir").path

@@ -8,19 +8,22 @@ struct KernelEmitter {
 
     /// Kernels stay separate functions (`noinline`): one function per group, as reports,
     /// profiles and tests count them. Signature: `void k(out, in0, ..., [scratch])`.
+    /// Split kernels take two more arguments, `(i64 task, i64 tasks)`, and compute their part.
     func emit(_ k: Kernel) -> IRFunction {
-        let params = 1 + k.operands.count + (k.scratchBytes > 0 ? 1 : 0)
-        let f = ir.function(k.name, ir.functionType(ir.void, Array(repeating: ir.ptr, count: params)), exported: false, noinline: true)
+        let pointers = 1 + k.operands.count + (k.scratchBytes > 0 ? 1 : 0)
+        let types = Array(repeating: ir.ptr, count: pointers) + (k.tasks > 1 ? [ir.i64, ir.i64] : [])
+        let f = ir.function(k.name, ir.functionType(ir.void, types), exported: false, noinline: true)
         ir.begin(f)
         let out = f.param(0)
         let ins = (0..<k.operands.count).map { f.param($0 + 1) }
-        let scratch = k.scratchBytes > 0 ? f.param(params - 1) : ir.nullPointer
+        let scratch = k.scratchBytes > 0 ? f.param(pointers - 1) : ir.nullPointer
+        let task = k.tasks > 1 ? f.param(pointers) : c(0)
         let w = k.vectorWidth
         switch k.body {
         case .elementwise(let expr, let shape, let strides, let types, let result):
             elementwise(expr, shape, strides, types, result, out, ins, w)
         case .matmul(let batch, let aStr, let bStr, let m, let n, let kk, let epilogue):
-            matmul(batch, aStr, bStr, m, n, kk, out, ins[0], ins[1], w, epilogue, Array(ins.dropFirst(2)))
+            matmul(batch, aStr, bStr, m, n, kk, out, ins[0], ins[1], w, epilogue, Array(ins.dropFirst(2)), task: task, tasks: k.tasks)
         case .copy(let bytes):
             if bytes > 0 { ir.memcpy(out, ins[0], bytes: bytes) }
         case .stridedCopy(let c):
@@ -40,7 +43,8 @@ struct KernelEmitter {
         case .argReduce(let outer, let axis, let inner, let isMax, let last):
             argReduce(outer, axis, inner, isMax, last, out, ins[0])
         case .conv(let geo, let epilogue):
-            conv(geo, out, ins[0], ins[1], scratch, w, epilogue, Array(ins.dropFirst(2)))
+            conv(geo, out, ins[0], ins[1], scratch, w, epilogue, Array(ins.dropFirst(2)), task: task, tasks: k.tasks,
+                 scratchPerTask: k.tasks > 0 ? k.scratchBytes / k.tasks : 0)
         case .pool(let kind, let geo):
             pool(kind, geo, out, ins[0])
         }
@@ -132,7 +136,13 @@ struct KernelEmitter {
     }
 
     func matmul(_ batch: [Int], _ aStr: [Int], _ bStr: [Int], _ m: Int, _ n: Int, _ k: Int,
-                _ out: IRValue, _ a: IRValue, _ b: IRValue, _ w: Int, _ epilogue: Epilogue?, _ extras: [IRValue]) {
+                _ out: IRValue, _ a: IRValue, _ b: IRValue, _ w: Int, _ epilogue: Epilogue?, _ extras: [IRValue],
+                task: IRValue, tasks: Int) {
+        // Part `task` of `tasks` computes a block of rows (a multiple of 4) in every batch.
+        let rowsPer = ((m + tasks - 1) / tasks + 3) / 4 * 4
+        let rowBegin = ir.mul(task, c(rowsPer))
+        let rowEnd = ir.select(ir.icmp(.slt, ir.add(rowBegin, c(rowsPer)), c(m)), ir.add(rowBegin, c(rowsPer)), c(m))
+        let begin = ir.select(ir.icmp(.slt, rowBegin, c(m)), rowBegin, c(m))
         let cStr = contiguousStrides(batch).map { $0 * m * n }
         let extraStrides = epilogue?.operands.map(\.batch) ?? []
         nest(batch, [aStr, bStr, cStr] + extraStrides, Array(repeating: c(0), count: 3 + extraStrides.count)) { offs in
@@ -140,7 +150,8 @@ struct KernelEmitter {
                 EpilogueArgs(expr: e.expr, types: [.f32] + e.operands.map(\.dtype), pointers: extras, bases: Array(offs.dropFirst(3)),
                              rows: e.operands.map(\.row), cols: e.operands.map(\.col))
             }
-            gemm(a, offs[0], b, offs[1], out, offs[2], m, n, k, w, args)
+            gemm(a, offs[0], b, offs[1], out, offs[2],
+                 GemmRange(rowBegin: begin, rowEnd: rowEnd, colBegin: c(0), colEnd: c(n), ldb: c(n), ldc: c(n)), k, w, args)
         }
     }
 

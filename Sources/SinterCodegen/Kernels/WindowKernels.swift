@@ -10,13 +10,19 @@ extension KernelEmitter {
     }
 
     func conv(_ g: WindowGeometry, _ out: IRValue, _ x: IRValue, _ weights: IRValue, _ scratch: IRValue, _ w: Int,
-              _ epilogue: Epilogue? = nil, _ extras: [IRValue] = []) {
+              _ epilogue: Epilogue? = nil, _ extras: [IRValue] = [], task: IRValue, tasks: Int, scratchPerTask: Int) {
         let win = g.window
         let spatialIn = g.input.reduce(1, *), spatialOut = win.output.reduce(1, *)
         let kernelSize = win.kernel.reduce(1, *)
         let icg = g.channels / g.group, ocg = g.outChannels / g.group
         let kDim = icg * kernelSize
         guard g.batch * g.outChannels * spatialOut > 0 else { return }
+        // Part `task` of `tasks` computes output positions [p0, p1), with its own scratch.
+        let per = tasks > 1 ? ((spatialOut + tasks - 1) / tasks + w - 1) / w * w : spatialOut
+        let p0raw = ir.mul(task, c(per))
+        let p0 = ir.select(ir.icmp(.slt, p0raw, c(spatialOut)), p0raw, c(spatialOut))
+        let p1 = ir.select(ir.icmp(.slt, ir.add(p0, c(per)), c(spatialOut)), ir.add(p0, c(per)), c(spatialOut))
+        let col = ir.gep(ir.i8, scratch, ir.mul(task, c(scratchPerTask)))
         ir.forLoop(c(0), c(g.batch), "n") { n in
             ir.forLoop(c(0), c(g.group), "g") { grp in
                 let inBase = ir.mul(ir.add(ir.mul(n, c(g.channels)), ir.mul(grp, c(icg))), c(spatialIn))
@@ -31,48 +37,48 @@ extension KernelEmitter {
                                  rows: e.operands.map(\.row), cols: e.operands.map(\.col))
                 }
                 if Self.isPointwise(g) {
-                    gemm(weights, wBase, x, inBase, out, outBase, ocg, spatialOut, kDim, w, args)
+                    gemm(weights, wBase, x, inBase, out, outBase,
+                         GemmRange(rowBegin: c(0), rowEnd: c(ocg), colBegin: p0, colEnd: p1, ldb: c(spatialOut), ldc: c(spatialOut)),
+                         kDim, w, args)
                 } else {
-                    im2col(g, x, inBase, scratch)
-                    gemm(weights, wBase, scratch, c(0), out, outBase, ocg, spatialOut, kDim, w, args)
+                    im2col(g, x, inBase, col, p0, p1)
+                    gemm(weights, wBase, col, c(0), out, outBase,
+                         GemmRange(rowBegin: c(0), rowEnd: c(ocg), colBegin: p0, colEnd: p1, ldb: ir.sub(p1, p0), ldc: c(spatialOut),
+                                   bRelative: true),
+                         kDim, w, args)
                 }
             }
         }
     }
 
-    /// col[(ic, kernel position), output position] = x[ic, input position] or 0 in padding.
-    private func im2col(_ g: WindowGeometry, _ x: IRValue, _ inBase: IRValue, _ col: IRValue) {
+    /// col[(ic, kernel position), p − p0] = x[ic, input position of output p] or 0 in padding,
+    /// for output positions p in [p0, p1).
+    private func im2col(_ g: WindowGeometry, _ x: IRValue, _ inBase: IRValue, _ col: IRValue, _ p0: IRValue, _ p1: IRValue) {
         let win = g.window
         let icg = g.channels / g.group
-        let inStrides = contiguousStrides(g.input), outCount = win.output.reduce(1, *)
+        let inStrides = contiguousStrides(g.input), outStrides = contiguousStrides(win.output)
         let spatialIn = g.input.reduce(1, *)
         let dims = g.input.count
-        ir.forLoop(c(0), c(icg), "ic") { ic in
+        let width = ir.sub(p1, p0)
+        let kernelStrides = contiguousStrides(win.kernel)
+        ir.forLoop(c(0), c(icg * win.kernel.reduce(1, *)), "row") { row in
+            let ic = ir.sdiv(row, c(win.kernel.reduce(1, *)))
+            let kflat = ir.srem(row, c(win.kernel.reduce(1, *)))
+            let kpos = (0..<dims).map { d in ir.srem(ir.sdiv(kflat, c(kernelStrides[d])), c(win.kernel[d])) }
             let chan = ir.add(inBase, ir.mul(ic, c(spatialIn)))
-            // Kernel positions, outermost to innermost, carrying the col row index.
-            func kernelLevel(_ d: Int, _ kpos: [IRValue], _ row: IRValue) {
-                if d == dims {
-                    outputLevel(0, kpos, ir.mul(row, c(outCount)), c(0), ir.constInt(ir.i1, 1), chan)
-                    return
-                }
-                ir.forLoop(c(0), c(win.kernel[d]), "kh\(d)") { kd in
-                    kernelLevel(d + 1, kpos + [kd], ir.add(ir.mul(row, c(win.kernel[d])), kd))
-                }
-            }
-            func outputLevel(_ d: Int, _ kpos: [IRValue], _ colRow: IRValue, _ inOff: IRValue, _ valid: IRValue, _ chan: IRValue) {
-                if d == dims {
-                    let v = ir.load(ir.f32, ir.gep(ir.f32, x, ir.add(chan, ir.select(valid, inOff, c(0)))))
-                    ir.store(ir.select(valid, v, ir.constF32(0)), ir.gep(ir.f32, col, colRow))
-                    return
-                }
-                let stride = outCount / win.output[..<(d + 1)].reduce(1, *)
-                ir.forLoop(c(0), c(win.output[d]), "oh\(d)") { o in
+            let dst = ir.mul(row, width)
+            ir.forLoop(p0, p1, "p") { p in
+                var inOff = c(0)
+                var valid = ir.constInt(ir.i1, 1)
+                for d in 0..<dims {
+                    let o = ir.srem(ir.sdiv(p, c(outStrides[d])), c(win.output[d]))
                     let i = ir.add(ir.sub(ir.mul(o, c(win.strides[d])), c(win.padBegin[d])), ir.mul(kpos[d], c(win.dilations[d])))
-                    let ok = ir.and(valid, ir.and(ir.icmp(.sge, i, c(0)), ir.icmp(.slt, i, c(g.input[d]))))
-                    outputLevel(d + 1, kpos, ir.add(colRow, ir.mul(o, c(stride))), ir.add(inOff, ir.mul(i, c(inStrides[d]))), ok, chan)
+                    valid = ir.and(valid, ir.and(ir.icmp(.sge, i, c(0)), ir.icmp(.slt, i, c(g.input[d]))))
+                    inOff = ir.add(inOff, ir.mul(i, c(inStrides[d])))
                 }
+                let v = ir.load(ir.f32, ir.gep(ir.f32, x, ir.add(chan, ir.select(valid, inOff, c(0)))))
+                ir.store(ir.select(valid, v, ir.constF32(0)), ir.gep(ir.f32, col, ir.add(dst, ir.sub(p, p0))))
             }
-            kernelLevel(0, [], ic)
         }
     }
 

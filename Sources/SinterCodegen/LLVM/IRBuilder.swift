@@ -151,7 +151,9 @@ final class IRBuilder {
 
     /// Declares a function. `exported` functions keep external linkage; everything else is
     /// internal so that the artifact exports only the prefixed API.
-    func function(_ name: String, _ type: IRType, exported: Bool, noinline: Bool = false) -> IRFunction {
+    func function(_ name: String, _ type: IRType, exported: Bool, noinline: Bool = false, declareOnly: Bool = false) -> IRFunction {
+        // An existing function of that name is returned as is (forward declarations).
+        if let existing = LLVMGetNamedFunction(module, name) { return IRFunction(ref: existing, type: type) }
         let f = LLVMAddFunction(module, name, type.ref)!
         LLVMSetLinkage(f, exported ? LLVMExternalLinkage : LLVMInternalLinkage)
         if exported { LLVMSetVisibility(f, LLVMDefaultVisibility) }
@@ -172,6 +174,12 @@ final class IRBuilder {
     func begin(_ f: IRFunction) {
         currentFunction = f
         position(at: appendBlock("entry"))
+    }
+
+    /// Continues emitting in `f` at block `b` (after emitting another function).
+    func resume(_ f: IRFunction?, at b: IRBlock) {
+        currentFunction = f
+        position(at: b)
     }
 
     func appendBlock(_ name: String) -> IRBlock {
@@ -372,6 +380,21 @@ final class IRBuilder {
     func call(_ f: IRFunction, _ args: [IRValue]) -> IRValue {
         var a: [LLVMValueRef?] = args.map(\.ref)
         return IRValue(ref: a.withUnsafeMutableBufferPointer { LLVMBuildCall2(builder, f.type.ref, f.ref, $0.baseAddress, UInt32($0.count), "") })
+    }
+
+    /// A stack slot in the current function.
+    func alloca(_ t: IRType) -> IRValue { IRValue(ref: LLVMBuildAlloca(builder, t.ref, "")) }
+
+    /// `atomicrmw add ptr, v seq_cst`, returning the old value.
+    func atomicAdd(_ p: IRValue, _ v: IRValue) -> IRValue {
+        IRValue(ref: LLVMBuildAtomicRMW(builder, LLVMAtomicRMWBinOpAdd, p.ref, v.ref, LLVMAtomicOrderingSequentiallyConsistent, 0))
+    }
+
+    /// Calls a function pointer of type `type`.
+    @discardableResult
+    func callIndirect(_ type: IRType, _ fn: IRValue, _ args: [IRValue]) -> IRValue {
+        var a: [LLVMValueRef?] = args.map(\.ref)
+        return IRValue(ref: a.withUnsafeMutableBufferPointer { LLVMBuildCall2(builder, type.ref, fn.ref, $0.baseAddress, UInt32($0.count), "") })
     }
 
     /// Declares an external C function (malloc, free, aligned_alloc).

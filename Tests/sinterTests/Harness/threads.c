@@ -1,5 +1,6 @@
-/* Reentrancy: one context, two threads, each with its own workspace, running the model many
- * times on different inputs; every result must equal the single-threaded one. Needs
+/* Threads: expected results come from a context with num_threads = 1; then one context
+ * with a pool of argv[1] threads (default 2) is run by two caller threads at once, each with
+ * its own workspace, many times on different inputs; every result must be identical. Needs
  * -DPREFIX, -DHEADER, -lpthread; prints "ok". */
 #include <pthread.h>
 #include <stdio.h>
@@ -10,7 +11,7 @@
 #define CAT(a, b) a##b
 #define XCAT(a, b) CAT(a, b)
 #define F(x) XCAT(PREFIX, x)
-#define RUNS 200
+#define RUNS 40
 
 static F(_context) *ctx;
 static size_t nin, nout;
@@ -40,19 +41,22 @@ static void *worker(void *arg) {
     return NULL;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    int pool_threads = argc > 1 ? atoi(argv[1]) : 2;
     if (F(_num_inputs)() != 1 || F(_num_outputs)() != 1) { printf("harness needs one input and one output\n"); return 2; }
     nin = count(F(_input_info)(0));
     nout = count(F(_output_info)(0));
-    if (F(_create)(&ctx, 2) != SINTER_OK) return 1;
+    F(_context) *serial = NULL;
+    if (F(_create)(&serial, 1) != SINTER_OK || F(_create)(&ctx, pool_threads) != SINTER_OK) return 1;
     for (int k = 0; k < 2; k++) {
         inputs[k] = malloc(nin * sizeof(float));
         expected[k] = malloc(nout * sizeof(float));
         for (size_t i = 0; i < nin; i++) inputs[k][i] = (float)((i * (7 + 5 * k)) % 23) / 11.0f - 1.0f;
         const void *in[1] = {inputs[k]};
         void *o[1] = {expected[k]};
-        if (F(_run)(ctx, in, o, NULL) != SINTER_OK) return 1;
+        if (F(_run)(serial, in, o, NULL) != SINTER_OK) return 1;
     }
+    F(_destroy)(serial);
     pthread_t t[2];
     for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, worker, (void *)(size_t)i);
     int bad = 0;
