@@ -338,10 +338,12 @@ public enum Lowering {
             let positions = g.window.output.reduce(1, *)
             let flops = g.batch * g.outChannels * positions * (g.channels / g.group) * g.window.kernel.reduce(1, *)
             guard flops >= 1 << 18 else { return }
-            let tasks = max(1, min(maxTasks, positions / (4 * k.vectorWidth)))
+            // Parts are whole rows of the innermost output axis, so im2col walks rows.
+            let rowLength = g.window.output.last ?? 1
+            let rows = positions / max(rowLength, 1)
+            let tasks = max(1, min(maxTasks, rows, positions / (4 * k.vectorWidth)))
             guard tasks > 1 else { return }
-            let per = (positions + tasks - 1) / tasks
-            let width = (per + k.vectorWidth - 1) / k.vectorWidth * k.vectorWidth
+            let width = (rows + tasks - 1) / tasks * rowLength
             k.tasks = (positions + width - 1) / width
             if k.scratchBytes > 0 {
                 let rows = (g.channels / g.group) * g.window.kernel.reduce(1, *)

@@ -17,8 +17,10 @@ extension KernelEmitter {
         let icg = g.channels / g.group, ocg = g.outChannels / g.group
         let kDim = icg * kernelSize
         guard g.batch * g.outChannels * spatialOut > 0 else { return }
-        // Part `task` of `tasks` computes output positions [p0, p1), with its own scratch.
-        let per = tasks > 1 ? ((spatialOut + tasks - 1) / tasks + w - 1) / w * w : spatialOut
+        // Part `task` of `tasks` computes output positions [p0, p1) — whole rows of the
+        // innermost output axis (see Lowering.parallelize) — with its own scratch.
+        let rowLength = win.output.last ?? 1
+        let per = tasks > 1 ? ((spatialOut / rowLength + tasks - 1) / tasks) * rowLength : spatialOut
         let p0raw = ir.mul(task, c(per))
         let p0 = ir.select(ir.icmp(.slt, p0raw, c(spatialOut)), p0raw, c(spatialOut))
         let p1 = ir.select(ir.icmp(.slt, ir.add(p0, c(per)), c(spatialOut)), ir.add(p0, c(per)), c(spatialOut))
@@ -52,32 +54,43 @@ extension KernelEmitter {
     }
 
     /// col[(ic, kernel position), p − p0] = x[ic, input position of output p] or 0 in padding,
-    /// for output positions p in [p0, p1).
+    /// for output positions p in [p0, p1), which are whole rows of the innermost output axis:
+    /// outer coordinates are computed once per row, the innermost one walks the row.
     private func im2col(_ g: WindowGeometry, _ x: IRValue, _ inBase: IRValue, _ col: IRValue, _ p0: IRValue, _ p1: IRValue) {
         let win = g.window
         let icg = g.channels / g.group
-        let inStrides = contiguousStrides(g.input), outStrides = contiguousStrides(win.output)
+        let inStrides = contiguousStrides(g.input)
         let spatialIn = g.input.reduce(1, *)
-        let dims = g.input.count
+        let dims = g.input.count, last = dims - 1
+        let rowLength = win.output[last]
+        let rowStrides = contiguousStrides(Array(win.output.dropLast()))
         let width = ir.sub(p1, p0)
         let kernelStrides = contiguousStrides(win.kernel)
-        ir.forLoop(c(0), c(icg * win.kernel.reduce(1, *)), "row") { row in
-            let ic = ir.sdiv(row, c(win.kernel.reduce(1, *)))
-            let kflat = ir.srem(row, c(win.kernel.reduce(1, *)))
+        let kernelCount = win.kernel.reduce(1, *)
+        ir.forLoop(c(0), c(icg * kernelCount), "row") { row in
+            let ic = ir.sdiv(row, c(kernelCount))
+            let kflat = ir.srem(row, c(kernelCount))
             let kpos = (0..<dims).map { d in ir.srem(ir.sdiv(kflat, c(kernelStrides[d])), c(win.kernel[d])) }
             let chan = ir.add(inBase, ir.mul(ic, c(spatialIn)))
-            let dst = ir.mul(row, width)
-            ir.forLoop(p0, p1, "p") { p in
-                var inOff = c(0)
-                var valid = ir.constInt(ir.i1, 1)
-                for d in 0..<dims {
-                    let o = ir.srem(ir.sdiv(p, c(outStrides[d])), c(win.output[d]))
+            let dst = ir.sub(ir.mul(row, width), p0)
+            ir.forLoop(ir.sdiv(p0, c(rowLength)), ir.sdiv(p1, c(rowLength)), "q") { q in
+                var outerOff = c(0)
+                var outerValid = ir.constInt(ir.i1, 1)
+                for d in 0..<last {
+                    let o = ir.srem(ir.sdiv(q, c(rowStrides[d])), c(win.output[d]))
                     let i = ir.add(ir.sub(ir.mul(o, c(win.strides[d])), c(win.padBegin[d])), ir.mul(kpos[d], c(win.dilations[d])))
-                    valid = ir.and(valid, ir.and(ir.icmp(.sge, i, c(0)), ir.icmp(.slt, i, c(g.input[d]))))
-                    inOff = ir.add(inOff, ir.mul(i, c(inStrides[d])))
+                    outerValid = ir.and(outerValid, ir.and(ir.icmp(.sge, i, c(0)), ir.icmp(.slt, i, c(g.input[d]))))
+                    outerOff = ir.add(outerOff, ir.mul(i, c(inStrides[d])))
                 }
-                let v = ir.load(ir.f32, ir.gep(ir.f32, x, ir.add(chan, ir.select(valid, inOff, c(0)))))
-                ir.store(ir.select(valid, v, ir.constF32(0)), ir.gep(ir.f32, col, ir.add(dst, ir.sub(p, p0))))
+                let rowStart = ir.add(dst, ir.mul(q, c(rowLength)))
+                let shift = ir.sub(ir.mul(kpos[last], c(win.dilations[last])), c(win.padBegin[last]))
+                ir.forLoop(c(0), c(rowLength), "ow") { ow in
+                    let i = ir.add(ir.mul(ow, c(win.strides[last])), shift)
+                    let valid = ir.and(outerValid, ir.and(ir.icmp(.sge, i, c(0)), ir.icmp(.slt, i, c(g.input[last]))))
+                    // Out-of-range taps read the channel's first element (never outside x) and become 0.
+                    let v = ir.load(ir.f32, ir.gep(ir.f32, x, ir.add(chan, ir.select(valid, ir.add(outerOff, i), c(0)))))
+                    ir.store(ir.select(valid, v, ir.constF32(0)), ir.gep(ir.f32, col, ir.add(rowStart, ow)))
+                }
             }
         }
     }
