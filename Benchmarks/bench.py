@@ -3,9 +3,9 @@
     python bench.py SINTER OUT_DIR MODEL.onnx [MODEL.onnx ...]
 
 For each model: compile with `sinter compile --emit shared,python`, run both on the same
-seeded input (ONNX Runtime with one intra-op thread, since Sinter's kernels run on the
-calling thread), check the outputs agree, and time the median of repeated runs. Prints a
-Markdown table with the ratio Sinter / ONNX Runtime (below 1 means Sinter is faster).
+seeded input, check the outputs agree, and time the median of repeated runs with 1 and with 2
+threads (Sinter's context pool; ONNX Runtime's intra-op threads). Prints a Markdown table
+with the ratios Sinter / ONNX Runtime (below 1 means Sinter is faster).
 """
 import importlib.util
 import os
@@ -44,6 +44,7 @@ def main():
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
         model = mod.Model()
+        model2 = mod.Model(num_threads=2)
         rng = np.random.default_rng(0)
         feeds = {}
         for i in model.inputs:
@@ -51,20 +52,25 @@ def main():
                 feeds[i["name"]] = rng.standard_normal(i["shape"]).astype(i["dtype"])
             else:
                 feeds[i["name"]] = rng.integers(0, 10, size=i["shape"]).astype(i["dtype"])
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+        def session(threads):
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+            return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+        sess, sess2 = session(1), session(2)
         ours = model.run(**feeds)
         ref = sess.run(None, feeds)
         agree = all(np.allclose(a, b, rtol=1e-3, atol=1e-4) for a, b in zip(ours, ref))
-        s_ms, s_n = median_ms(lambda: model.run(**feeds))
-        o_ms, o_n = median_ms(lambda: sess.run(None, feeds))
-        rows.append((name, s_ms, o_ms, s_ms / o_ms, compile_s, agree, os.path.getsize(os.path.join(d, f"lib{name}.so"))))
-    print("| model | Sinter ms | ONNX Runtime ms | ratio | compile s | outputs agree | .so bytes |")
-    print("| --- | ---: | ---: | ---: | ---: | --- | ---: |")
-    for name, s, o, r, c, a, size in rows:
-        print(f"| {name} | {s:.3f} | {o:.3f} | {r:.2f} | {c:.1f} | {'yes' if a else 'NO'} | {size} |")
+        agree = agree and all(np.array_equal(a, b) for a, b in zip(ours, model2.run(**feeds)))
+        s1, _ = median_ms(lambda: model.run(**feeds))
+        o1, _ = median_ms(lambda: sess.run(None, feeds))
+        s2, _ = median_ms(lambda: model2.run(**feeds))
+        o2, _ = median_ms(lambda: sess2.run(None, feeds))
+        rows.append((name, s1, o1, s2, o2, compile_s, agree, os.path.getsize(os.path.join(d, f"lib{name}.so"))))
+    print("| model | Sinter 1T ms | ORT 1T ms | ratio 1T | Sinter 2T ms | ORT 2T ms | ratio 2T | compile s | outputs agree | .so bytes |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
+    for name, s1, o1, s2, o2, c, a, size in rows:
+        print(f"| {name} | {s1:.3f} | {o1:.3f} | {s1 / o1:.2f} | {s2:.3f} | {o2:.3f} | {s2 / o2:.2f} | {c:.1f} | {'yes' if a else 'NO'} | {size} |")
 
 
 if __name__ == "__main__":

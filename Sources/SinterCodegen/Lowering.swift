@@ -329,15 +329,19 @@ public enum Lowering {
     /// its own im2col scratch) into parts the thread pool runs; small kernels stay whole
     /// because waking threads costs more than the work.
     static func parallelize(_ k: inout Kernel) {
-        let maxTasks = 16
+        let maxTasks = 8
         switch k.body {
         case .matmul(let batch, _, _, let m, let n, let kk, _):
             let flops = batch.reduce(1, *) * m * n * kk
-            if flops >= 1 << 18 { k.tasks = max(1, min(maxTasks, m / 4)) }
+            if flops >= 1 << 21 { k.tasks = max(1, min(maxTasks, m / 4)) }
         case .conv(let g, _):
             let positions = g.window.output.reduce(1, *)
             let flops = g.batch * g.outChannels * positions * (g.channels / g.group) * g.window.kernel.reduce(1, *)
-            guard flops >= 1 << 18 else { return }
+            guard flops >= 1 << 21 else { return }
+            if KernelEmitter.splitsRows(g) {
+                k.tasks = max(1, min(maxTasks, g.outChannels / g.group / 4))
+                return
+            }
             // Parts are whole rows of the innermost output axis, so im2col walks rows.
             let rowLength = g.window.output.last ?? 1
             let rows = positions / max(rowLength, 1)
@@ -345,9 +349,11 @@ public enum Lowering {
             guard tasks > 1 else { return }
             let width = (rows + tasks - 1) / tasks * rowLength
             k.tasks = (positions + width - 1) / width
+            // Part j's im2col block starts at column p0(j) · K, whatever the part count, so
+            // the scratch holds K × (positions + one row per part) floats.
             if k.scratchBytes > 0 {
-                let rows = (g.channels / g.group) * g.window.kernel.reduce(1, *)
-                k.scratchBytes = k.tasks * KernelProgram.aligned(rows * width * 4)
+                let kDim = (g.channels / g.group) * g.window.kernel.reduce(1, *)
+                k.scratchBytes = KernelProgram.aligned(kDim * (positions + k.tasks * rowLength) * 4)
             }
         default:
             break

@@ -191,7 +191,20 @@ extension ModuleEmitter {
 
     /// Runs split kernel `k` through the pool: a small job function unpacks the pointers and
     /// calls the kernel for one task.
+    /// Without a pool the kernel runs as one part on the calling thread.
     func dispatch(_ k: Kernel, _ fn: IRFunction, _ pointers: [IRValue], pool: IRValue) {
+        let alone = ir.appendBlock("alone"), shared = ir.appendBlock("pool"), after = ir.appendBlock("after")
+        ir.condBr(ir.isNull(pool), alone, shared)
+        ir.position(at: alone)
+        ir.call(fn, pointers + [ir.constI64(0), ir.constI64(1)])
+        ir.br(after)
+        ir.position(at: shared)
+        dispatchToPool(k, fn, pointers, pool: pool)
+        ir.br(after)
+        ir.position(at: after)
+    }
+
+    private func dispatchToPool(_ k: Kernel, _ fn: IRFunction, _ pointers: [IRValue], pool: IRValue) {
         let here = ir.insertBlock
         let current = ir.currentFunction
         let job = ir.function("\(prefix)_job_\(k.name)", jobType, exported: false)

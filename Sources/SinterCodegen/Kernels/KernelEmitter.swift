@@ -18,12 +18,14 @@ struct KernelEmitter {
         let ins = (0..<k.operands.count).map { f.param($0 + 1) }
         let scratch = k.scratchBytes > 0 ? f.param(pointers - 1) : ir.nullPointer
         let task = k.tasks > 1 ? f.param(pointers) : c(0)
+        // The number of parts is chosen at run time: k.tasks with a thread pool, 1 without.
+        let parts = k.tasks > 1 ? f.param(pointers + 1) : c(1)
         let w = k.vectorWidth
         switch k.body {
         case .elementwise(let expr, let shape, let strides, let types, let result):
             elementwise(expr, shape, strides, types, result, out, ins, w)
         case .matmul(let batch, let aStr, let bStr, let m, let n, let kk, let epilogue):
-            matmul(batch, aStr, bStr, m, n, kk, out, ins[0], ins[1], w, epilogue, Array(ins.dropFirst(2)), task: task, tasks: k.tasks)
+            matmul(batch, aStr, bStr, m, n, kk, out, ins[0], ins[1], w, epilogue, Array(ins.dropFirst(2)), task: task, tasks: parts)
         case .copy(let bytes):
             if bytes > 0 { ir.memcpy(out, ins[0], bytes: bytes) }
         case .stridedCopy(let c):
@@ -43,8 +45,7 @@ struct KernelEmitter {
         case .argReduce(let outer, let axis, let inner, let isMax, let last):
             argReduce(outer, axis, inner, isMax, last, out, ins[0])
         case .conv(let geo, let epilogue):
-            conv(geo, out, ins[0], ins[1], scratch, w, epilogue, Array(ins.dropFirst(2)), task: task, tasks: k.tasks,
-                 scratchPerTask: k.tasks > 0 ? k.scratchBytes / k.tasks : 0)
+            conv(geo, out, ins[0], ins[1], scratch, w, epilogue, Array(ins.dropFirst(2)), task: task, tasks: parts)
         case .pool(let kind, let geo):
             pool(kind, geo, out, ins[0])
         }
@@ -55,6 +56,8 @@ struct KernelEmitter {
     // MARK: helpers
 
     func c(_ v: Int) -> IRValue { ir.constI64(v) }
+    func ceilDiv(_ a: IRValue, _ b: IRValue) -> IRValue { ir.sdiv(ir.sub(ir.add(a, b), c(1)), b) }
+    func roundUp(_ a: IRValue, _ m: Int) -> IRValue { ir.mul(ceilDiv(a, c(m)), c(m)) }
 
     func loadF(_ base: IRValue, _ off: IRValue, _ w: Int) -> IRValue {
         ir.load(ir.vector(ir.f32, w), ir.gep(ir.f32, base, off))
@@ -137,11 +140,11 @@ struct KernelEmitter {
 
     func matmul(_ batch: [Int], _ aStr: [Int], _ bStr: [Int], _ m: Int, _ n: Int, _ k: Int,
                 _ out: IRValue, _ a: IRValue, _ b: IRValue, _ w: Int, _ epilogue: Epilogue?, _ extras: [IRValue],
-                task: IRValue, tasks: Int) {
+                task: IRValue, tasks: IRValue) {
         // Part `task` of `tasks` computes a block of rows (a multiple of 4) in every batch.
-        let rowsPer = ((m + tasks - 1) / tasks + 3) / 4 * 4
-        let rowBegin = ir.mul(task, c(rowsPer))
-        let rowEnd = ir.select(ir.icmp(.slt, ir.add(rowBegin, c(rowsPer)), c(m)), ir.add(rowBegin, c(rowsPer)), c(m))
+        let rowsPer = roundUp(ceilDiv(c(m), tasks), 4)
+        let rowBegin = ir.mul(task, rowsPer)
+        let rowEnd = ir.select(ir.icmp(.slt, ir.add(rowBegin, rowsPer), c(m)), ir.add(rowBegin, rowsPer), c(m))
         let begin = ir.select(ir.icmp(.slt, rowBegin, c(m)), rowBegin, c(m))
         let cStr = contiguousStrides(batch).map { $0 * m * n }
         let extraStrides = epilogue?.operands.map(\.batch) ?? []

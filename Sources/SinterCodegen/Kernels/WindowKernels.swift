@@ -9,8 +9,15 @@ extension KernelEmitter {
             && (w.padBegin + w.padEnd).allSatisfy { $0 == 0 }
     }
 
+    /// Pointwise convolutions with more output channels than positions split their output
+    /// channels across tasks (the positions, read by every task, are the smaller matrix);
+    /// all others split positions.
+    static func splitsRows(_ g: WindowGeometry) -> Bool {
+        isPointwise(g) && g.outChannels / g.group >= g.window.output.reduce(1, *)
+    }
+
     func conv(_ g: WindowGeometry, _ out: IRValue, _ x: IRValue, _ weights: IRValue, _ scratch: IRValue, _ w: Int,
-              _ epilogue: Epilogue? = nil, _ extras: [IRValue] = [], task: IRValue, tasks: Int, scratchPerTask: Int) {
+              _ epilogue: Epilogue? = nil, _ extras: [IRValue] = [], task: IRValue, tasks: IRValue) {
         let win = g.window
         let spatialIn = g.input.reduce(1, *), spatialOut = win.output.reduce(1, *)
         let kernelSize = win.kernel.reduce(1, *)
@@ -20,11 +27,18 @@ extension KernelEmitter {
         // Part `task` of `tasks` computes output positions [p0, p1) — whole rows of the
         // innermost output axis (see Lowering.parallelize) — with its own scratch.
         let rowLength = win.output.last ?? 1
-        let per = tasks > 1 ? ((spatialOut / rowLength + tasks - 1) / tasks) * rowLength : spatialOut
-        let p0raw = ir.mul(task, c(per))
+        let byRows = Self.splitsRows(g)
+        let per = byRows ? c(spatialOut) : ir.mul(ceilDiv(c(spatialOut / rowLength), tasks), c(rowLength))
+        // Or output channels [r0, r1) when splitting rows (a multiple of 4 per task).
+        let rowsPer = byRows ? roundUp(ceilDiv(c(ocg), tasks), 4) : c(ocg)
+        let r0raw = byRows ? ir.mul(task, rowsPer) : c(0)
+        let r0 = ir.select(ir.icmp(.slt, r0raw, c(ocg)), r0raw, c(ocg))
+        let r1 = ir.select(ir.icmp(.slt, ir.add(r0, rowsPer), c(ocg)), ir.add(r0, rowsPer), c(ocg))
+        let p0raw = byRows ? c(0) : ir.mul(task, per)
         let p0 = ir.select(ir.icmp(.slt, p0raw, c(spatialOut)), p0raw, c(spatialOut))
-        let p1 = ir.select(ir.icmp(.slt, ir.add(p0, c(per)), c(spatialOut)), ir.add(p0, c(per)), c(spatialOut))
-        let col = ir.gep(ir.i8, scratch, ir.mul(task, c(scratchPerTask)))
+        let p1 = ir.select(ir.icmp(.slt, ir.add(p0, per), c(spatialOut)), ir.add(p0, per), c(spatialOut))
+        // Each part's im2col columns sit side by side in the scratch (see Lowering.parallelize).
+        let col = ir.gep(ir.f32, scratch, ir.mul(p0, c(kDim)))
         ir.forLoop(c(0), c(g.batch), "n") { n in
             ir.forLoop(c(0), c(g.group), "g") { grp in
                 let inBase = ir.mul(ir.add(ir.mul(n, c(g.channels)), ir.mul(grp, c(icg))), c(spatialIn))
@@ -40,7 +54,7 @@ extension KernelEmitter {
                 }
                 if Self.isPointwise(g) {
                     gemm(weights, wBase, x, inBase, out, outBase,
-                         GemmRange(rowBegin: c(0), rowEnd: c(ocg), colBegin: p0, colEnd: p1, ldb: c(spatialOut), ldc: c(spatialOut)),
+                         GemmRange(rowBegin: r0, rowEnd: r1, colBegin: p0, colEnd: p1, ldb: c(spatialOut), ldc: c(spatialOut)),
                          kDim, w, args)
                 } else {
                     im2col(g, x, inBase, col, p0, p1)
