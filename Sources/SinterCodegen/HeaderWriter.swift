@@ -73,9 +73,9 @@ public enum HeaderWriter {
         int64_t \(prefix)_workspace_size(void);
         int64_t \(prefix)_workspace_align(void);
 
-        /* A context holds the thread setting and a workspace for calls that pass none.
-           num_threads >= 0 (0 = default) is recorded; this version of Sinter runs every
-           kernel on the calling thread and starts no threads. */
+        /* A context holds a workspace for calls that pass none and, for num_threads > 1, a pool
+           of num_threads - 1 threads that share big matmuls and convolutions with the calling
+           thread (0 = default = 1: no threads). Results do not depend on the thread count. */
         int32_t \(prefix)_create(\(prefix)_context **out, int32_t num_threads);
         void \(prefix)_destroy(\(prefix)_context *ctx);
         int32_t \(prefix)_num_threads(const \(prefix)_context *ctx);\(loadWeights)
