@@ -51,7 +51,8 @@ public struct PlanMemory: Pass {
 
     /// In-place reuse: an elementwise kernel (one op or a fused chain without an anchor) may
     /// write its result over an operand that dies in that kernel and has the same type, since
-    /// each element is read before the same element is written. Returns the intervals with
+    /// each element is read before the same element is written; and a reshape or identity of
+    /// an intermediate is a view of the same bytes (codegen then emits no kernel for it). Returns the intervals with
     /// such results merged into their operand's, and result → operand aliases.
     static func inPlace(_ g: Graph, _ intervals: [Interval], fusion: FusionPlan?) -> ([Interval], [ValueID: ValueID]) {
         var byValue: [ValueID: Int] = [:]
@@ -69,6 +70,14 @@ public struct PlanMemory: Pass {
         for i in g.nodes.indices where !grouped.contains(i) && g.nodes[i].payload == nil { kernels.append(([i], i)) }
         for k in kernels.sorted(by: { $0.root < $1.root }) {
             let r = g.nodes[k.root]
+            // reshape/identity of an intermediate is a view: same bytes, same place, no kernel.
+            if k.nodes.count == 1, r.op.schema.kernel == .copy, r.results.count == 1, let ri = byValue[r.results[0]],
+               let o = r.operands.first, byValue[o] != nil, let ti = byValue[root(o)], !removed.contains(ti) {
+                merged[ti].end = max(merged[ti].end, intervals[ri].end)
+                removed.insert(ri)
+                aliases[r.results[0]] = root(o)
+                continue
+            }
             guard k.nodes.allSatisfy({ g.nodes[$0].op.schema.kernel == .elementwise }), r.results.count == 1,
                   let ri = byValue[r.results[0]] else { continue }
             let produced = Set(k.nodes.flatMap { g.nodes[$0].results })

@@ -51,6 +51,12 @@ public enum Lowering {
                 continue
             }
             if member.contains(i) { continue }
+            // A reshape planned as a view of its operand needs no kernel.
+            if node.op.schema.kernel == .copy, let r = node.results.first, home[r] == nil,
+               case .workspace(let off)? = home[node.operands[0]], plan.offsets[r] == off {
+                home[r] = .workspace(offset: off)
+                continue
+            }
             for r in node.results where home[r] == nil {
                 guard let off = plan.offsets[r] else { throw SinterError("internal: no memory for '%\(g.name(of: r))'", at: node.location) }
                 home[r] = .workspace(offset: off)
