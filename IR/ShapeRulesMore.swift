@@ -27,6 +27,20 @@ extension ShapeRules {
         return [TensorType(t.dtype, try broadcastDims(t.dims, shape.map { .fixed($0) }))]
     }
 
+    /// a + b, or a ShapeError when it overflows.
+    static func add(_ a: Int, _ b: Int, _ what: String) throws(ShapeError) -> Int {
+        let (r, o) = a.addingReportingOverflow(b)
+        if o { throw ShapeError("\(what) is too large") }
+        return r
+    }
+
+    /// a · b, or a ShapeError when it overflows.
+    static func mul(_ a: Int, _ b: Int, _ what: String) throws(ShapeError) -> Int {
+        let (r, o) = a.multipliedReportingOverflow(by: b)
+        if o { throw ShapeError("\(what) is too large") }
+        return r
+    }
+
     /// Resolves a possibly negative axis against `rank`.
     public static func axis(_ a: Int, rank: Int) throws(ShapeError) -> Int {
         guard (-rank..<rank).contains(a) else { throw ShapeError("axis \(a) is out of range for rank \(rank)") }
@@ -58,7 +72,9 @@ extension ShapeRules {
         guard let sizes = q.attributes.ints("sizes"), !sizes.isEmpty, sizes.allSatisfy({ $0 >= 0 }) else {
             throw ShapeError("split needs 'sizes' >= 0")
         }
-        guard t.dims[axis] == .fixed(sizes.reduce(0, +)) else {
+        var total = 0
+        for size in sizes { total = try add(total, size, "split sizes \(sizes)") }
+        guard t.dims[axis] == .fixed(total) else {
             throw ShapeError("split sizes \(sizes) do not add up to dimension \(t.dims[axis]) of \(fmt(t.dims))")
         }
         return sizes.map { s in
@@ -83,17 +99,17 @@ extension ShapeRules {
         var out: [SliceRange] = []
         for d in shape.indices {
             let n = shape[d], step = steps[d]
-            guard step != 0 else { throw ShapeError("slice step on axis \(d) is 0") }
-            var s = starts[d] < 0 ? starts[d] + n : starts[d]
-            var e = ends[d] < 0 ? ends[d] + n : ends[d]
+            guard step != 0, step != Int.min else { throw ShapeError("slice step \(step) on axis \(d) is not allowed") }
+            // Clamp first (starts/ends may be any Int), then count without overflow.
+            func clamp(_ v: Int, _ lo: Int, _ hi: Int) -> Int { Swift.min(Swift.max(v, lo), hi) }
+            let rawS = starts[d] < 0 ? clamp(starts[d], -n - 1, -1) + n : starts[d]
+            let rawE = ends[d] < 0 ? clamp(ends[d], -n - 1, -1) + n : ends[d]
             if step > 0 {
-                s = Swift.min(Swift.max(s, 0), n)
-                e = Swift.min(Swift.max(e, 0), n)
-                out.append(SliceRange(start: s, count: Swift.max(0, (e - s + step - 1) / step), step: step))
+                let s = clamp(rawS, 0, n), e = clamp(rawE, 0, n)
+                out.append(SliceRange(start: s, count: e > s ? (e - s - 1) / step + 1 : 0, step: step))
             } else {
-                s = Swift.min(Swift.max(s, -1), n - 1)
-                e = Swift.min(Swift.max(e, -1), n - 1)
-                out.append(SliceRange(start: s, count: Swift.max(0, (s - e + (-step) - 1) / (-step)), step: step))
+                let s = clamp(rawS, -1, n - 1), e = clamp(rawE, -1, n - 1)
+                out.append(SliceRange(start: s, count: s > e ? (s - e - 1) / (-step) + 1 : 0, step: step))
             }
         }
         return out
@@ -122,7 +138,9 @@ extension ShapeRules {
             throw ShapeError("tile needs one repeat >= 0 per axis (rank \(t.rank))")
         }
         guard let shape = t.shape else { throw ShapeError("tile of symbolic shape \(fmt(t.dims)) is not supported") }
-        return [TensorType(t.dtype, zip(shape, reps).map { $0 * $1 })]
+        var out: [Int] = []
+        for (d, r) in zip(shape, reps) { out.append(try mul(d, r, "tile of \(fmt(t.dims)) by \(reps)")) }
+        return [TensorType(t.dtype, out)]
     }
 
     static let pad: ShapeRule = { q throws(ShapeError) in
@@ -134,7 +152,8 @@ extension ShapeRules {
             throw ShapeError("pad mode '\(m)' is not one of constant, reflect, edge, wrap")
         }
         guard let shape = t.shape else { throw ShapeError("pad of symbolic shape \(fmt(t.dims)) is not supported") }
-        let out = shape.indices.map { shape[$0] + pads[$0] + pads[$0 + t.rank] }
+        var out: [Int] = []
+        for i in shape.indices { out.append(try add(try add(shape[i], pads[i], "padding"), pads[i + t.rank], "padding")) }
         guard out.allSatisfy({ $0 >= 0 }) else { throw ShapeError("pads \(pads) crop \(fmt(t.dims)) below zero") }
         return [TensorType(t.dtype, out)]
     }
@@ -156,12 +175,13 @@ extension ShapeRules {
               pads.allSatisfy({ $0 >= 0 }) else {
             throw ShapeError("window sizes, strides and dilations must be > 0 and pads >= 0")
         }
+        guard input.allSatisfy({ $0 > 0 }) else { throw ShapeError("window over an empty input \(input)") }
         var out: [Int] = []
         for d in 0..<n {
-            let span = (kernel[d] - 1) * dilations[d] + 1
-            let room = input[d] + pads[d] + pads[d + n] - span
+            let span = try add(try mul(kernel[d] - 1, dilations[d], "window"), 1, "window")
+            let room = try add(try add(input[d], pads[d], "padding"), pads[d + n], "padding") - span
             guard room >= 0 else { throw ShapeError("window \(span) is larger than padded input \(input[d] + pads[d] + pads[d + n])") }
-            var o = (ceilMode ? (room + strides[d] - 1) / strides[d] : room / strides[d]) + 1
+            var o = (ceilMode ? room / strides[d] + (room % strides[d] == 0 ? 0 : 1) : room / strides[d]) + 1
             // A window must start inside the input or the leading padding.
             if ceilMode && (o - 1) * strides[d] >= input[d] + pads[d] { o -= 1 }
             out.append(o)

@@ -44,10 +44,13 @@ public struct TensorType: Hashable, Sendable, CustomStringConvertible {
         return out
     }
 
-    /// Element count, or nil when symbolic.
-    public var elementCount: Int? { shape.map { $0.reduce(1, *) } }
+    /// Element count, or nil when symbolic or too large for memory.
+    public var elementCount: Int? { shape.flatMap { checkedProduct($0) } }
 
-    public var byteCount: Int? { elementCount.map { $0 * dtype.byteSize } }
+    public var byteCount: Int? { shape.flatMap { checkedProduct($0 + [dtype.byteSize]) } }
+
+    /// True when the shape is static but its byte size does not fit in an Int.
+    public var isTooLarge: Bool { shape != nil && byteCount == nil }
 
     public var isStatic: Bool { shape != nil }
 

@@ -16,6 +16,9 @@ public enum Verifier {
                 diags.append(Diagnostic("result refers to a value that does not exist", at: loc))
                 return
             }
+            if g.type(of: v).isTooLarge {
+                diags.append(Diagnostic("'%\(g.name(of: v))' has type \(g.type(of: v)), which is too large for memory", at: loc))
+            }
             if defined.contains(v) { diags.append(Diagnostic("value '%\(g.name(of: v))' is defined twice", at: loc)) }
             defined.insert(v)
             let n = g.name(of: v)

@@ -104,6 +104,9 @@ public enum Lowering {
             let t = g.type(of: v)
             diags.append(Diagnostic("input '%\(g.name(of: v))' has symbolic type \(t): bind \(t.symbols.joined(separator: ", ")) with --shape NAME=VALUE (symbolic sizes are not supported by codegen yet)", at: g.location))
         }
+        for v in g.values where v.type.isTooLarge {
+            diags.append(Diagnostic("'%\(v.name)' has type \(v.type), which is too large for memory", at: g.location))
+        }
         for node in g.nodes {
             let results = node.results.map(g.type(of:))
             if let t = results.first(where: { !$0.isStatic }) {

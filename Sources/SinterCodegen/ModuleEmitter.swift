@@ -9,7 +9,7 @@ struct ModuleEmitter {
     let target: Target
     var weightsMode: ABI.WeightsMode = .embedded
 
-    /// Context layout: { int32 num_threads; void *workspace; void *weights }.
+    /// Context layout: { int32 num_threads; void *workspace; void *weights; void *pool }.
     var ctxType: IRType { ir.structType([ir.i32, ir.ptr, ir.ptr, ir.ptr]) }
 
     func emit() {
@@ -136,9 +136,9 @@ struct ModuleEmitter {
         ir.returnIf(ir.icmp(.slt, threads, ir.constI32(0)), status(.invalidArgument))
         let ctx = ir.call(malloc, [ir.constI64(32)])
         ir.returnIf(ir.isNull(ctx), status(.outOfMemory))
-        // 0 means "pick for me". The count is recorded; this version runs every kernel on the
-        // calling thread (the thread pool is future work).
-        let n = ir.select(ir.icmp(.eq, threads, ir.constI32(0)), ir.constI32(1), threads)
+        // 0 means "pick for me" (1); more than 256 threads is capped at 256.
+        let one = ir.select(ir.icmp(.eq, threads, ir.constI32(0)), ir.constI32(1), threads)
+        let n = ir.select(ir.icmp(.sgt, one, ir.constI32(256)), ir.constI32(256), one)
         ir.store(n, ir.structField(ctxType, ctx, 0))
         let size = program.workspaceSize
         if size > 0 {

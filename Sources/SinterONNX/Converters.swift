@@ -71,8 +71,8 @@ enum Converters {
             [try ctx.emit(.where, [try ctx.input(n, 0), try ctx.input(n, 1), try ctx.input(n, 2)], name: out(n), at: n)]
         },
         "Cast": { ctx, n throws(SinterError) in
-            guard let code = n.int("to"), let d = ONNXType.dtype(Int32(code)) else {
-                throw n.error("cast to \(ONNXType.name(Int32(n.int("to") ?? 0))) is not supported")
+            guard let code = n.int("to").flatMap({ Int32(exactly: $0) }), let d = ONNXType.dtype(code) else {
+                throw n.error("cast to \(n.int("to").flatMap { Int32(exactly: $0) }.map(ONNXType.name) ?? "an unknown type") is not supported")
             }
             return [try ctx.emit(.cast, [try ctx.input(n, 0)], attrs(["to": .string(d.rawValue)]), name: out(n), at: n)]
         },

@@ -89,6 +89,9 @@ final class ImportContext {
     /// becomes a constant (this is how shape subgraphs disappear at import).
     func emit(_ op: Op, _ operands: [ValueID], _ attributes: Attributes = Attributes(), names: [String], at n: ONNXNode)
         throws(SinterError) -> [ValueID] {
+        guard op.schema.acceptsOperandCount(operands.count) else {
+            throw n.error("\(op.rawValue) takes \(op.schema.variadic ? "at least " : "")\(op.schema.operandCount) operand(s), got \(operands.count)")
+        }
         let names = names.map { unique($0) }
         let known = operands.compactMap { constants[$0] }
         if known.count == operands.count, op.schema.traits.contains(.pure) {

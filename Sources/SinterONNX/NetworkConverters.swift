@@ -200,6 +200,7 @@ extension Converters {
         "InstanceNormalization": { ctx, n throws(SinterError) in
             let x = try ctx.input(n, 0)
             let rank = ctx.type(x).rank
+            guard rank >= 3 else { throw n.error("needs an input of rank >= 3 ([N, C, spatial...])") }
             let name = out(n)
             let y = try normalize(ctx, x, axes: Array(2..<rank), epsilon: n.float("epsilon", default: 1e-5), name, n)
             let c = try ctx.staticShape(try ctx.input(n, 1), n).reduce(1, *)
@@ -274,6 +275,7 @@ extension Converters {
         { ctx, n throws(SinterError) in
             let x = try ctx.input(n, 0)
             let rank = ctx.type(x).rank
+            guard rank >= 3 else { throw n.error("needs an input of rank >= 3 ([N, C, spatial...])") }
             return [try ctx.emit(op, [x], attrs(["axes": .ints(Array(2..<rank)), "keepdims": .bool(true)]), name: out(n), at: n)]
         }
     }

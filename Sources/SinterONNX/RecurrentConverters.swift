@@ -60,6 +60,7 @@ extension Converters {
             var x = try ctx.input(n, 0)
             if layout == 1 { x = try emit(.transpose, [x], ["perm": .ints([1, 0, 2])], "x_seq") }
             let xs = try ctx.staticShape(x, n)
+            guard xs.count == 3, xs[0] > 0 else { throw n.error("needs a non-empty input sequence [seq, batch, input]") }
             let (seq, batch, inputSize) = (xs[0], xs[1], xs[2])
             let w = try ctx.input(n, 1), r = try ctx.input(n, 2)
             let dirs = try ctx.staticShape(w, n)[0]

@@ -157,6 +157,9 @@ extension Converters {
         s.antialias = n.int("antialias", default: 0) == 1
         s.excludeOutside = n.int("exclude_outside", default: 0) == 1
         s.extrapolation = n.float("extrapolation_value", default: 0)
+        if let r = n.ints("axes"), Set(r.map { $0 < 0 ? $0 + shape.count : $0 }).count != r.count {
+            throw n.error("axes \(r) repeat an axis")
+        }
         var roi: [Double]?, scales: [Double]?, sizes: [Int]?
         if n.opset < 11 {
             scales = try ctx.constantInput(n, 1, "scales")?.doubles
@@ -172,12 +175,17 @@ extension Converters {
         // `axes` (opset 18) lists the axes the scales/sizes/roi refer to.
         let axes = try (n.ints("axes") ?? Array(0..<r)).map { a throws(SinterError) in try axis(a, r, n) }
         var fullScales = Array(repeating: 1.0, count: r), fullSizes = shape
+        if let r0 = roi, r0.count != 2 * axes.count { throw n.error("roi needs \(2 * axes.count) values, got \(r0.count)") }
         if let r0 = roi, axes.count != r {
             var full = Array(repeating: 0.0, count: r) + Array(repeating: 1.0, count: r)
             for (i, a) in axes.enumerated() { full[a] = r0[i]; full[a + r] = r0[i + axes.count] }
             roi = full
         }
+        guard shape.allSatisfy({ $0 > 0 }) else { throw n.error("cannot resize an empty tensor \(shape)") }
         if let sizes {
+            guard sizes.count == axes.count, sizes.allSatisfy({ $0 >= 0 && $0 <= 1 << 24 }) else {
+                throw n.error("sizes \(sizes) must give one size (0...2^24) per resized axis (\(axes.count))")
+            }
             for (i, a) in axes.enumerated() { fullSizes[a] = sizes[i] }
             fullScales = (0..<r).map { Double(fullSizes[$0]) / Double(shape[$0]) }
             let policy = n.string("keep_aspect_ratio_policy") ?? "stretch"
@@ -190,6 +198,9 @@ extension Converters {
                 }
             }
         } else if let scales {
+            guard scales.count == axes.count, scales.allSatisfy({ $0.isFinite && $0 > 0 && $0 <= Double(1 << 16) }) else {
+                throw n.error("scales \(scales) must give one finite positive scale per resized axis (\(axes.count))")
+            }
             for (i, a) in axes.enumerated() { fullScales[a] = scales[i] }
             fullSizes = (0..<r).map { Int(fullScales[$0] * Double(shape[$0])) }
         } else {
@@ -205,6 +216,10 @@ extension Converters {
         if let a = n.attribute("scales") { scales = a.floats.map(Double.init) } else {
             guard let t = try ctx.constantInput(n, 1, "scales") else { throw n.error("needs scales") }
             scales = t.doubles
+        }
+        guard scales.count == shape.count, scales.allSatisfy({ $0.isFinite && $0 > 0 && $0 <= Double(1 << 16) }),
+              shape.allSatisfy({ $0 > 0 }) else {
+            throw n.error("Upsample needs one finite positive scale per axis of a non-empty input")
         }
         var s = ResizeSettings()
         s.mode = n.string("mode") ?? "nearest"

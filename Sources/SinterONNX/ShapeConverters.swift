@@ -51,9 +51,12 @@ extension Converters {
         "Range": { ctx, n throws(SinterError) in
             guard let s = try ctx.constantInput(n, 0, "start"), let l = try ctx.constantInput(n, 1, "limit"),
                   let d = try ctx.constantInput(n, 2, "delta") else { throw n.error("needs start, limit and delta") }
+            guard s.count == 1, l.count == 1, d.count == 1 else { throw n.error("start, limit and delta must be scalars") }
             let start = s.doubles[0], limit = l.doubles[0], delta = d.doubles[0]
-            guard delta != 0 else { throw n.error("delta is 0") }
-            let count = max(Int(((limit - start) / delta).rounded(.up)), 0)
+            guard delta != 0, start.isFinite, limit.isFinite, delta.isFinite else { throw n.error("start, limit and delta must be finite, delta non-zero") }
+            let steps = ((limit - start) / delta).rounded(.up)
+            guard steps <= Double(1 << 24) else { throw n.error("Range would have \(steps) elements") }
+            let count = max(Int(steps), 0)
             return [try ctx.constant(TensorData(dtype: s.dtype, shape: [count], values: (0..<count).map { start + Double($0) * delta }),
                                      name: out(n))]
         },
@@ -68,8 +71,10 @@ extension Converters {
             let allowZero = n.int("allowzero", default: 0) == 1
             // 0 copies the input dimension (unless allowzero); -1 is inferred by the IR.
             let shape = target.enumerated().map { i, d in d == 0 && !allowZero && i < inShape.count ? inShape[i] : d }
-            let known = shape.filter { $0 != -1 }.reduce(1, *)
-            let resolved = shape.map { $0 == -1 && known > 0 ? inShape.reduce(1, *) / known : $0 }
+            guard let known = checkedProduct(shape.filter { $0 != -1 }), let total = checkedProduct(inShape) else {
+                throw n.error("reshape to \(shape) is too large")
+            }
+            let resolved = shape.map { $0 == -1 && known > 0 ? total / known : $0 }
             return [try reshape(ctx, x, resolved, out(n), n)]
         },
         "Flatten": { ctx, n throws(SinterError) in

@@ -103,7 +103,7 @@ extension Onnx_TensorProto {
         }
         let offset = Int(entries["offset"] ?? "0") ?? -1
         let length = entries["length"].flatMap { Int($0) } ?? (data.count - max(offset, 0))
-        guard offset >= 0, length >= 0, offset + length <= data.count else {
+        guard offset >= 0, length >= 0, offset <= data.count, length <= data.count - offset else {
             throw SinterError("tensor '\(name)': external data range \(offset)+\(length) is outside '\(file)' (\(data.count) bytes)", at: location)
         }
         return [UInt8](data[offset..<(offset + length)])
