@@ -81,6 +81,20 @@ struct VerifierErrorTests {
          graph @g(%x: f33[2]) -> (%y: f32[2]) {
          }
          """, "1:14: error: unknown element type 'f33' (expected one of f32, f16, bf16, f64, i8, u8, i16, i32, i64, bool)"),
+        ("type too large", """
+         graph @g(%x: f32[4611686018427387904,4]) -> (%x: f32[4611686018427387904,4]) {
+         }
+         """, "1:1: error: '%x' has type f32[4611686018427387904,4], which is too large for memory"),
+        ("overflowing tile", """
+         graph @g(%x: f32[2,2]) -> (%y: f32[2,2]) {
+           %y = tile %x {repeats = [4611686018427387904, 4611686018427387904]} : f32[2,2]
+         }
+         """, "2:8: error: 'tile': tile of [2,2] by [4611686018427387904, 4611686018427387904] is too large"),
+        ("slice step", """
+         graph @g(%x: f32[4]) -> (%y: f32[1]) {
+           %y = slice %x {ends = [4], starts = [0], steps = [-9223372036854775808]} : f32[1]
+         }
+         """, "2:8: error: 'slice': slice step -9223372036854775808 on axis 0 is not allowed"),
         ("dtype constraint", """
          graph @g(%x: i32[2]) -> (%y: i32[2]) {
            %y = exp %x : i32[2]
