@@ -105,7 +105,7 @@ public struct Kernel: Hashable, Sendable {
     /// placed after the arena and passed as the last argument.
     public var scratchBytes: Int = 0
     /// How many independent parts the kernel splits into for the thread pool (1: not split).
-    /// Scratch is `scratchBytes / tasks` per part.
+    /// Parts share the kernel's scratch; each uses its own region (see `Lowering.parallelize`).
     public var tasks: Int = 1
 }
 

@@ -22,10 +22,10 @@ extension ModuleEmitter {
     private func field(_ pool: IRValue, _ f: Field) -> IRValue { ir.gep(ir.i8, pool, ir.constI64(f.rawValue)) }
 
     var jobType: IRType { ir.functionType(ir.void, [ir.ptr, ir.i64]) }
-    var poolCreate: IRFunction { ir.function("\(prefix)_pool_create", ir.functionType(ir.ptr, [ir.i64]), exported: false, declareOnly: true) }
-    var poolDestroy: IRFunction { ir.function("\(prefix)_pool_destroy", ir.functionType(ir.void, [ir.ptr]), exported: false, declareOnly: true) }
+    var poolCreate: IRFunction { ir.function("\(prefix)_pool_create", ir.functionType(ir.ptr, [ir.i64]), exported: false) }
+    var poolDestroy: IRFunction { ir.function("\(prefix)_pool_destroy", ir.functionType(ir.void, [ir.ptr]), exported: false) }
     var poolRun: IRFunction {
-        ir.function("\(prefix)_pool_run", ir.functionType(ir.void, [ir.ptr, ir.ptr, ir.ptr, ir.i64]), exported: false, declareOnly: true)
+        ir.function("\(prefix)_pool_run", ir.functionType(ir.void, [ir.ptr, ir.ptr, ir.ptr, ir.i64]), exported: false)
     }
 
     private func libc(_ name: String, _ ret: IRType, _ params: [IRType]) -> IRFunction {

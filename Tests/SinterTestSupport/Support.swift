@@ -120,9 +120,6 @@ public enum Support {
         }
     }
 
-    /// numpy's name for a dtype.
-    public static func numpyName(_ d: DType) -> String { d.numpyName }
-
     /// The first element where |got − want| > atol + rtol·|want| (NaN must match NaN, inf must
     /// match inf), described for a test failure; nil when all agree.
     public static func mismatch(_ got: [Double], _ want: [Double], atol: Double = 1e-6, rtol: Double = 1e-5) -> String? {

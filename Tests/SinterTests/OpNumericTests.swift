@@ -193,7 +193,7 @@ struct OpNumericTests {
             for (name, value) in c.attrs { attrs[name] = Support.AttrJSON(value) }
             refs.append(Support.ReferenceCase(op: c.op.rawValue, attrs: attrs, inputs: paths,
                                               output: dir.appendingPathComponent("c\(i)_ref.npy").path,
-                                              dtype: Support.numpyName(out.dtype)))
+                                              dtype: out.dtype.numpyName))
         }
         try Support.numpyReference(refs, in: dir)
         var covered = Set<Op>()

@@ -151,7 +151,7 @@ final class IRBuilder {
 
     /// Declares a function. `exported` functions keep external linkage; everything else is
     /// internal so that the artifact exports only the prefixed API.
-    func function(_ name: String, _ type: IRType, exported: Bool, noinline: Bool = false, declareOnly: Bool = false) -> IRFunction {
+    func function(_ name: String, _ type: IRType, exported: Bool, noinline: Bool = false) -> IRFunction {
         // An existing function of that name is returned as is (forward declarations).
         if let existing = LLVMGetNamedFunction(module, name) { return IRFunction(ref: existing, type: type) }
         let f = LLVMAddFunction(module, name, type.ref)!
