@@ -82,8 +82,9 @@ extension OpSchema {
                         scalar: .x, shape: ShapeRules.expand, kernel: .elementwise, "broadcasts to `shape` (numpy rules)")
         // MARK: linear algebra, normalisation, windows
         case .matmul:
-            return make(op, 2, [.float], traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.matmul, kernel: .matmul,
-                        "numpy.matmul for rank >= 2 (batch dimensions broadcast).")
+            return make(op, 2, [.float], attributes: [spec("trans_a", .bool, .bool(false)), spec("trans_b", .bool, .bool(false))],
+                        traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.matmul, kernel: .matmul,
+                        "numpy.matmul for rank >= 2 (batch dimensions broadcast); trans_a / trans_b read an operand's last two axes swapped.")
         case .softmax:
             return make(op, 1, [.float], attributes: [spec("axis", .int, .int(-1))], traits: [.pure], pattern: .opaque,
                         shape: ShapeRules.softmax, kernel: .softmax(log: false), "exp(x - max) / sum(exp(x - max)) along one axis.")

@@ -43,12 +43,15 @@ public enum ShapeRules {
         guard a.rank >= 2, b.rank >= 2 else {
             throw ShapeError("matmul needs operands of rank >= 2, got \(fmt(a.dims)) and \(fmt(b.dims))")
         }
-        let k1 = a.dims[a.rank - 1], k2 = b.dims[b.rank - 2]
+        let ta = q.attributes.bool("trans_a") ?? false, tb = q.attributes.bool("trans_b") ?? false
+        let m = a.dims[a.rank - (ta ? 1 : 2)], k1 = a.dims[a.rank - (ta ? 2 : 1)]
+        let k2 = b.dims[b.rank - (tb ? 1 : 2)], n = b.dims[b.rank - (tb ? 2 : 1)]
         guard k1 == k2 else {
-            throw ShapeError("contracting dimensions differ: \(fmt(a.dims)) x \(fmt(b.dims)) (\(k1) vs \(k2))")
+            let flags = (ta ? " (trans_a)" : "") + (tb ? " (trans_b)" : "")
+            throw ShapeError("contracting dimensions differ: \(fmt(a.dims)) x \(fmt(b.dims))\(flags) (\(k1) vs \(k2))")
         }
         let batch = try broadcastDims(Array(a.dims.dropLast(2)), Array(b.dims.dropLast(2)))
-        return [TensorType(a.dtype, batch + [a.dims[a.rank - 2], b.dims[b.rank - 1]])]
+        return [TensorType(a.dtype, batch + [m, n])]
     }
 
     static let reshape: ShapeRule = { q throws(ShapeError) in

@@ -2,8 +2,14 @@ import SinterIR
 
 /// `canonicalize`: algebraic identities, applied until nothing changes. x+0, x-0, x*1, x/1,
 /// neg(neg x) and identity become x; transpose(transpose x) becomes one transpose (or x);
-/// reshape chains become one reshape (or x when the shape is unchanged). Graph outputs keep
-/// their nodes so their names survive.
+/// reshape chains become one reshape (or x when the shape is unchanged); a matmul operand
+/// that is a transpose of its last two axes becomes a `trans_a`/`trans_b` flag. Graph outputs
+/// keep their nodes so their names survive.
+///
+///     %kt = transpose %k {perm = [0, 2, 1]} : f32[2,16,8]
+///     %s = matmul %q, %kt : f32[2,8,8]
+///     ==>
+///     %s = matmul %q, %k {trans_b = true} : f32[2,8,8]
 ///
 ///     %t = transpose %x {perm = [1, 0]} : f32[3,2]
 ///     %u = transpose %t {perm = [1, 0]} : f32[2,3]
@@ -13,7 +19,7 @@ import SinterIR
 ///     %y = ... uses %x directly
 public struct Canonicalize: Pass {
     public static let name = "canonicalize"
-    public static let summary = "algebraic identities (x+0, x*1, double transpose/neg, reshape chains)"
+    public static let summary = "algebraic identities (x+0, x*1, double transpose/neg, reshape chains, transpose→matmul flags)"
     public init() {}
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
@@ -36,13 +42,13 @@ public struct Canonicalize: Pass {
         let outputs = Set(g.outputs)
         for i in g.nodes.indices {
             let n = g.nodes[i]
-            guard n.results.count == 1, !outputs.contains(n.results[0]) else { continue }
+            guard n.results.count == 1 else { continue }
             let r = n.results[0]
             let rt = g.type(of: r)
             func producer(_ k: Int) -> Node? { defining[n.operands[k]].map { g.nodes[$0] } }
             func const(_ k: Int) -> TensorData? { g.constantValue(n.operands[k], defining: defining) }
             func forward(_ v: ValueID) -> Bool {
-                guard g.type(of: v) == rt else { return false }
+                guard g.type(of: v) == rt, !outputs.contains(r) else { return false }
                 g.replaceAllUses(of: r, with: v)
                 return true
             }
@@ -54,6 +60,21 @@ public struct Canonicalize: Pass {
             case .mul where isSplat(const(0), 1): if forward(n.operands[1]) { return true }
             case .div where isSplat(const(1), 1): if forward(n.operands[0]) { return true }
             case .identity: if forward(n.operands[0]) { return true }
+            case .matmul:
+                // A transpose of the last two axes becomes the operand's trans flag. Transposes
+                // of constants stay: fold-constants turns them into pre-transposed weights,
+                // which the kernel reads faster than a flag.
+                for k in 0..<2 {
+                    guard let p = producer(k), p.op == .transpose, const(k) == nil,
+                          g.constantValue(p.operands[0], defining: defining) == nil else { continue }
+                    let rank = g.type(of: p.results[0]).rank
+                    let perm = p.attributes.ints("perm") ?? Array((0..<rank).reversed())
+                    guard rank >= 2, perm == Array(0..<(rank - 2)) + [rank - 1, rank - 2] else { continue }
+                    let flag = k == 0 ? "trans_a" : "trans_b"
+                    g.nodes[i].operands[k] = p.operands[0]
+                    g.nodes[i].attributes[flag] = (n.attributes.bool(flag) ?? false) ? nil : .bool(true)
+                    return true
+                }
             case .neg:
                 if let p = producer(0), p.op == .neg, forward(p.operands[0]) { return true }
             case .reshape:

@@ -75,8 +75,10 @@ public struct FoldBatchNorm: Pass {
                 let per = w.count / max(w.shape[0], 1)
                 for i in folded.indices { folded[i] *= scale[i / per] }
             } else {
+                // Output channel j is column j of W, or row j with trans_b.
+                let transB = anchor.attributes.bool("trans_b") ?? false
                 let n = w.shape[1]
-                for i in folded.indices { folded[i] *= scale[i % n] }
+                for i in folded.indices { folded[i] *= scale[transB ? i / n : i % n] }
             }
             let wName = g.name(of: anchor.operands[1]) + ".folded"
             let newW = g.addUniqueValue(wName, type: w.type)

@@ -47,6 +47,22 @@ public struct Epilogue: Hashable, Sendable {
     public var operands: [Operand]
 }
 
+/// Where a matmul operand's elements are, in elements: `offset`, then a stride per batch
+/// dimension and one for each of its two matrix axes (A: rows m then k; B: k then columns n).
+/// Transposes folded into the matmul (`trans_a`/`trans_b`, or a fused transpose in front)
+/// only change these numbers.
+public struct MatrixLayout: Hashable, Sendable {
+    public var offset: Int
+    public var batch: [Int]
+    public var rowStride: Int
+    public var colStride: Int
+
+    /// A contiguous row-major `rows × cols` matrix per batch entry.
+    public static func contiguous(batch: [Int], rows: Int, cols: Int) -> MatrixLayout {
+        MatrixLayout(offset: 0, batch: batch.map { $0 * rows * cols }, rowStride: cols, colStride: 1)
+    }
+}
+
 /// Geometry of a convolution or pooling window over NC[spatial] tensors.
 public struct WindowGeometry: Hashable, Sendable {
     public var batch: Int
@@ -66,8 +82,10 @@ public enum KernelBody: Hashable, Sendable {
     /// element strides per dimension (0 where it broadcasts). Attributes are already
     /// substituted into `expr`.
     case elementwise(expr: ScalarExpr, shape: [Int], strides: [[Int]], operandTypes: [DType], resultType: DType)
-    /// Batched C[b] = A[b] · B[b]; batch strides are element strides into A and B per batch dim.
-    case matmul(batch: [Int], aBatchStrides: [Int], bBatchStrides: [Int], m: Int, n: Int, k: Int, epilogue: Epilogue?)
+    /// Batched C[b] = A[b] · B[b] over the output's `batch` dims, reading A and B through
+    /// their layouts. When B's columns are not contiguous the kernel first packs B (per batch
+    /// entry) into its scratch.
+    case matmul(batch: [Int], a: MatrixLayout, b: MatrixLayout, m: Int, n: Int, k: Int, epilogue: Epilogue?)
     /// Byte copy (reshape, or an output that is an input or a constant).
     case copy(bytes: Int)
     /// One strided copy from operand 0.

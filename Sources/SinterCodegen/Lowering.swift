@@ -153,12 +153,9 @@ public enum Lowering {
             return [Part(body: .elementwise(expr: resolved, shape: shape, strides: strides,
                                             operandTypes: inTypes.map(\.dtype), resultType: resultType.dtype))]
         case .matmul:
-            let a = inShapes[0], b = inShapes[1]
-            let m = a[a.count - 2], k = a[a.count - 1], n = b[b.count - 1]
-            let batch = Array(outShape.dropLast(2))
-            let aStr = broadcastStrides(Array(a.dropLast(2)), to: batch).map { $0 * m * k }
-            let bStr = broadcastStrides(Array(b.dropLast(2)), to: batch).map { $0 * k * n }
-            return [Part(body: .matmul(batch: batch, aBatchStrides: aStr, bBatchStrides: bStr, m: m, n: n, k: k, epilogue: nil))]
+            let (body, scratch) = matmulBody(a: operandView(g, node.operands[0]), b: operandView(g, node.operands[1]),
+                                             transA: bool("trans_a"), transB: bool("trans_b"), outShape: outShape)
+            return [Part(body: body, scratch: scratch)]
         case .copy:
             return [Part(body: .copy(bytes: outShape.reduce(1, *) * bytes))]
         case .transpose:
@@ -313,7 +310,7 @@ public enum Lowering {
         let epilogue = Epilogue(expr: expr, operands: operands)
         switch parts[0].body {
         case .matmul(let batch, let a, let b, let m, let n, let k, _):
-            return (.matmul(batch: batch, aBatchStrides: a, bBatchStrides: b, m: m, n: n, k: k, epilogue: epilogue), base + externals, 0)
+            return (.matmul(batch: batch, a: a, b: b, m: m, n: n, k: k, epilogue: epilogue), base + externals, parts[0].scratch)
         case .conv(let geo, _):
             return (.conv(geo, epilogue: epilogue), base + externals, parts[0].scratch)
         default:
@@ -340,9 +337,11 @@ public enum Lowering {
     static func parallelize(_ k: inout Kernel) {
         let maxTasks = 8
         switch k.body {
-        case .matmul(let batch, _, _, let m, let n, let kk, _):
+        case .matmul(let batch, _, let b, let m, let n, let kk, _):
             let flops = batch.reduce(1, *) * m * n * kk
             if flops >= 1 << 21 { k.tasks = max(1, min(maxTasks, m / 4)) }
+            // Each part packs strided B columns into its own region.
+            if b.colStride != 1 { k.scratchBytes = KernelProgram.aligned(k.tasks * KernelEmitter.packedBFloats(n: n, k: kk) * 4) }
         case .conv(let g, _):
             let positions = g.window.output.reduce(1, *)
             let flops = g.batch * g.outChannels * positions * (g.channels / g.group) * g.window.kernel.reduce(1, *)
@@ -367,6 +366,31 @@ public enum Lowering {
         default:
             break
         }
+    }
+
+    static func operandView(_ g: Graph, _ v: ValueID) -> View { View.contiguous(v, g.type(of: v).shape ?? []) }
+
+    /// The matmul kernel body for operands seen through `a` and `b` (their own shape and
+    /// strides, after any fused transposes), with `trans_a`/`trans_b` swapping the last two axes.
+    static func matmulBody(a: View, b: View, transA: Bool, transB: Bool, outShape: [Int]) -> (KernelBody, Int) {
+        func matrix(_ v: View, _ flip: Bool) -> (rows: Int, cols: Int, layout: MatrixLayout) {
+            let r = v.shape.count
+            // Batch strides: the view's own stride where the dim is real, 0 where it broadcasts.
+            let outBatch = Array(outShape.dropLast(2))
+            let lead = outBatch.count - (r - 2)
+            let batchStrides = outBatch.indices.map { i in
+                i < lead || v.shape[i - lead] == 1 ? 0 : v.strides[i - lead]
+            }
+            var (rows, cols) = (v.shape[r - 2], v.shape[r - 1])
+            var (rs, cs) = (v.strides[r - 2], v.strides[r - 1])
+            if flip { (rows, cols, rs, cs) = (cols, rows, cs, rs) }
+            return (rows, cols, MatrixLayout(offset: v.offset, batch: batchStrides, rowStride: rs, colStride: cs))
+        }
+        let ma = matrix(a, transA), mb = matrix(b, transB)
+        let body = KernelBody.matmul(batch: Array(outShape.dropLast(2)), a: ma.layout, b: mb.layout, m: ma.rows, n: mb.cols, k: ma.cols,
+                                     epilogue: nil)
+        let scratch = mb.layout.colStride == 1 ? 0 : KernelEmitter.packedBFloats(n: mb.cols, k: ma.cols) * 4
+        return (body, scratch)
     }
 
     static func strided(_ shape: [Int], _ inStrides: [Int], _ inOffset: Int, _ bytes: Int) -> StridedCopy {

@@ -98,7 +98,21 @@ public enum ONNXExporter {
                 n.opType = "Cast"
                 n.attribute = [intAttr("to", Int(ONNXType.code(g.type(of: node.results[0]).dtype)))]
             case .expand: n.opType = "Expand"; n.input = ins + [int64s(ints("shape"), hint)]
-            case .matmul: n.opType = "MatMul"
+            case .matmul:
+                // ONNX MatMul has no transpose flags: a flagged operand gets a Transpose node.
+                n.opType = "MatMul"
+                for (k, flag) in ["trans_a", "trans_b"].enumerated() where bool(flag) {
+                    let r = g.type(of: node.operands[k]).rank
+                    var t = Onnx_NodeProto()
+                    extra += 1
+                    t.opType = "Transpose"
+                    t.name = "\(hint).\(flag).sinter\(extra)"
+                    t.input = [ins[k]]
+                    t.output = [t.name]
+                    t.attribute = [intsAttr("perm", Array(0..<(r - 2)) + [r - 1, r - 2])]
+                    graph.node.append(t)
+                    n.input[k] = t.name
+                }
             case .softmax: n.opType = "Softmax"; n.attribute = [intAttr("axis", int("axis"))]
             case .logSoftmax: n.opType = "LogSoftmax"; n.attribute = [intAttr("axis", int("axis"))]
             case .layerNorm:

@@ -27,7 +27,7 @@ public enum OpSamples {
         case .where: return try one([try constant([5], .bool) { Double($0 % 2) }, x, try constant([1])])
         case .cast: return try one([x], attrs(["to": .string("i32")]))
         case .expand: return try one([try constant([1, 5])], attrs(["shape": .ints([3, 1, 5])]))
-        case .matmul: return try one([x, try constant([5, 2])])
+        case .matmul: return try one([x, try constant([2, 5])], attrs(["trans_b": .bool(true)]))
         case .softmax, .logSoftmax: return try one([x], attrs(["axis": .int(1)]))
         case .layerNorm: return try one([x, try constant([4, 5]), try constant([4, 5]) { Double($0) * 0.1 }], attrs(["axis": .int(2)]))
         case .conv:

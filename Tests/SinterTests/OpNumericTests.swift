@@ -123,6 +123,13 @@ struct OpNumericTests {
         let mm: [[[Int]]] = [[[4, 8], [8, 5]], [[1, 1], [1, 1]], [[3, 0], [0, 4]], [[2, 3, 4], [4, 5]],
                              [[2, 1, 3, 4], [5, 4, 6]], [[7, 33], [33, 70]], [[0, 3], [3, 2]], [[5, 64], [64, 129]]]
         for s in mm { out.append(Case(op: .matmul, shapes: s, range: (-1, 1), atol: 1e-5)) }
+        // trans_a / trans_b: strided A loads, and B packed into scratch (with row-block parts).
+        let transposed: [([[Int]], Bool, Bool)] = [([[8, 4], [8, 5]], true, false), ([[4, 8], [5, 8]], false, true),
+                                                   ([[2, 8, 3], [1, 5, 8]], true, true), ([[67, 40], [129, 40]], false, true),
+                                                   ([[3, 64, 70], [3, 33, 64]], true, true)]
+        for (s, ta, tb) in transposed {
+            out.append(Case(op: .matmul, shapes: s, attrs: Attributes(["trans_a": .bool(ta), "trans_b": .bool(tb)]), range: (-1, 1), atol: 1e-5))
+        }
         out.append(Case(op: .identity, shapes: [[3, 5]]))
         out.append(Case(op: .reshape, shapes: [[2, 3, 4]], attrs: Attributes(["shape": .ints([4, -1])])))
         out.append(Case(op: .reshape, shapes: [[6]], attrs: Attributes(["shape": .ints([1, 2, 3])])))

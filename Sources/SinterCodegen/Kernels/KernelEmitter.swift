@@ -24,8 +24,8 @@ struct KernelEmitter {
         switch k.body {
         case .elementwise(let expr, let shape, let strides, let types, let result):
             elementwise(expr, shape, strides, types, result, out, ins, w)
-        case .matmul(let batch, let aStr, let bStr, let m, let n, let kk, let epilogue):
-            matmul(batch, aStr, bStr, m, n, kk, out, ins[0], ins[1], w, epilogue, Array(ins.dropFirst(2)), task: task, tasks: parts)
+        case .matmul(let batch, let la, let lb, let m, let n, let kk, let epilogue):
+            matmul(batch, la, lb, m, n, kk, out, ins[0], ins[1], w, epilogue, Array(ins.dropFirst(2)), scratch: scratch, task: task, tasks: parts)
         case .copy(let bytes):
             if bytes > 0 { ir.memcpy(out, ins[0], bytes: bytes) }
         case .stridedCopy(let c):
@@ -138,9 +138,9 @@ struct KernelEmitter {
         var cols: [Int]
     }
 
-    func matmul(_ batch: [Int], _ aStr: [Int], _ bStr: [Int], _ m: Int, _ n: Int, _ k: Int,
+    func matmul(_ batch: [Int], _ la: MatrixLayout, _ lb: MatrixLayout, _ m: Int, _ n: Int, _ k: Int,
                 _ out: IRValue, _ a: IRValue, _ b: IRValue, _ w: Int, _ epilogue: Epilogue?, _ extras: [IRValue],
-                task: IRValue, tasks: IRValue) {
+                scratch: IRValue, task: IRValue, tasks: IRValue) {
         // Part `task` of `tasks` computes a block of rows (a multiple of 4) in every batch.
         let rowsPer = roundUp(ceilDiv(c(m), tasks), 4)
         let rowBegin = ir.mul(task, rowsPer)
@@ -148,15 +148,33 @@ struct KernelEmitter {
         let begin = ir.select(ir.icmp(.slt, rowBegin, c(m)), rowBegin, c(m))
         let cStr = contiguousStrides(batch).map { $0 * m * n }
         let extraStrides = epilogue?.operands.map(\.batch) ?? []
-        nest(batch, [aStr, bStr, cStr] + extraStrides, Array(repeating: c(0), count: 3 + extraStrides.count)) { offs in
+        // B with strided columns (trans_b, or a fused transpose) is packed row-major into this
+        // part's own k × n region of the scratch, so the GEMM's vector loads stay contiguous.
+        let packB = lb.colStride != 1
+        let packed = packB ? ir.gep(ir.f32, scratch, ir.mul(task, c(Self.packedBFloats(n: n, k: k)))) : b
+        nest(batch, [la.batch, lb.batch, cStr] + extraStrides, [c(la.offset), c(lb.offset), c(0)] + extraStrides.map { _ in c(0) }) { offs in
             let args = epilogue.map { e in
                 EpilogueArgs(expr: e.expr, types: [.f32] + e.operands.map(\.dtype), pointers: extras, bases: Array(offs.dropFirst(3)),
                              rows: e.operands.map(\.row), cols: e.operands.map(\.col))
             }
-            gemm(a, offs[0], b, offs[1], out, offs[2],
-                 GemmRange(rowBegin: begin, rowEnd: rowEnd, colBegin: c(0), colEnd: c(n), ldb: c(n), ldc: c(n)), k, w, args)
+            if packB {
+                ir.forLoop(c(0), c(n), "pj") { j in
+                    let src = ir.add(offs[1], ir.mul(j, c(lb.colStride)))
+                    ir.forLoop(c(0), c(k), "pk") { kk in
+                        storeF(loadF(b, ir.add(src, ir.mul(kk, c(lb.rowStride))), 1), packed, ir.add(ir.mul(kk, c(n)), j))
+                    }
+                }
+            }
+            var range = GemmRange(rowBegin: begin, rowEnd: rowEnd, colBegin: c(0), colEnd: c(n), ldb: c(packB ? n : lb.rowStride), ldc: c(n))
+            range.lda = la.rowStride
+            range.aStep = la.colStride
+            gemm(a, offs[0], packed, packB ? c(0) : offs[1], out, offs[2], range, k, w, args)
         }
     }
+
+    /// Floats of scratch one part of a matmul with strided B columns packs B into (a multiple
+    /// of 16, so every part's region stays 64-byte aligned).
+    static func packedBFloats(n: Int, k: Int) -> Int { (n * k + 15) / 16 * 16 }
 
     /// Which part of a GEMM one call computes: rows [rowBegin, rowEnd) and columns
     /// [colBegin, colEnd) of C, with B and C row strides `ldb` and `ldc` (elements). B's
@@ -165,6 +183,9 @@ struct KernelEmitter {
         var rowBegin: IRValue, rowEnd: IRValue, colBegin: IRValue, colEnd: IRValue
         var ldb: IRValue, ldc: IRValue
         var bRelative = false
+        /// A's row stride and its stride along k, in elements (0: k, the contiguous row length).
+        var lda = 0
+        var aStep = 1
     }
 
     func gemm(_ a: IRValue, _ aOff: IRValue, _ b: IRValue, _ bOff: IRValue, _ out: IRValue, _ cOff: IRValue,
@@ -194,7 +215,7 @@ struct KernelEmitter {
     private func gemmRows(_ a: IRValue, _ aOff: IRValue, _ b: IRValue, _ bOff: IRValue, _ out: IRValue, _ cOff: IRValue,
                           _ i: IRValue, rows: Int, _ range: GemmRange, _ k: Int, _ w: Int, _ epilogue: EpilogueArgs?) {
         let rowIndex = (0..<rows).map { ir.add(i, c($0)) }
-        let aRows = rowIndex.map { ir.add(aOff, ir.mul($0, c(k))) }
+        let aRows = rowIndex.map { ir.add(aOff, ir.mul($0, c(range.lda == 0 ? k : range.lda))) }
         let cRows = rowIndex.map { ir.add(cOff, ir.mul($0, range.ldc)) }
         var j0 = range.colBegin
         for (cols, lanes) in [(4 * w, w), (w, w), (1, 1)] {
@@ -208,7 +229,7 @@ struct KernelEmitter {
                     let bv = (0..<blocks).map { u in loadF(b, ir.add(bRow, ir.add(bj, c(u * lanes))), lanes) }
                     var next = acc
                     for r in 0..<rows {
-                        let av = ir.splat(loadF(a, ir.add(aRows[r], kk), 1), lanes)
+                        let av = ir.splat(loadF(a, ir.add(aRows[r], range.aStep == 1 ? kk : ir.mul(kk, c(range.aStep))), 1), lanes)
                         for u in 0..<blocks { next[r * blocks + u] = ir.intrinsic("llvm.fma", [av, bv[u], acc[r * blocks + u]]) }
                     }
                     return next
