@@ -6,6 +6,9 @@ public struct FusionGroup: Hashable, Sendable {
     public var nodes: [Int]          // node indices, in graph order
     public var root: Int
     public var anchor: Int?
+    /// Members the kernel does not compute: transposes, slices and reshapes it reads its
+    /// operands through, as strided views (prologue fusion).
+    public var prologue: [Int] = []
 }
 
 /// Why a node was not merged into the group of its users.
@@ -79,9 +82,12 @@ public struct Fuse: Pass {
                     return (nil, "its users are in \(Set(us).count) different kernels")
                 }
                 let group = groups[gi]
+                if let p = us.first(where: group.prologue.contains) {
+                    return (nil, "its user '\(g.nodes[p].op.rawValue)' is read as a view in the kernel's prologue")
+                }
                 guard group.anchor == nil else { return (nil, "the users' kernel already has an anchor") }
                 let root = g.nodes[group.root]
-                guard group.nodes.allSatisfy({ isElementwise(g.nodes[$0]) }) else {
+                guard group.nodes.allSatisfy({ isElementwise(g.nodes[$0]) || group.prologue.contains($0) }) else {
                     return (nil, "its user '\(root.op.rawValue)' is \(patternName(root.op.schema.pattern)), not elementwise")
                 }
                 guard n.results.count == 1, g.type(of: r).shape == g.type(of: root.results[0]).shape else {
@@ -93,7 +99,17 @@ public struct Fuse: Pass {
                 }
                 return (gi, nil)
             }
-            if isElementwise(n) && sameDType(g, n) {
+            if StridedView.isView(n.op), !us.isEmpty, !n.results.contains(where: outputs.contains),
+               userGroups.count == 1, us.allSatisfy({ groupOf[$0] != nil }), let gi = userGroups.first {
+                if let why = prologueProblem(g, n, users: us, group: groups[gi]) {
+                    alone("prologue refused: \(why)")
+                } else {
+                    groups[gi].nodes.insert(i, at: 0)
+                    groups[gi].prologue.append(i)
+                    if groups[gi].anchor == nil, g.nodes[groups[gi].root].op == .matmul { groups[gi].anchor = groups[gi].root }
+                    groupOf[i] = gi
+                }
+            } else if isElementwise(n) && sameDType(g, n) {
                 let (gi, reason) = joinable()
                 if let gi {
                     groups[gi].nodes.insert(i, at: 0)
@@ -103,7 +119,9 @@ public struct Fuse: Pass {
                 }
             } else if n.op == .matmul || n.op == .conv {
                 let (gi, reason) = joinable()
-                if let gi, g.type(of: r).dtype == .f32, let why = epilogueProblem(g, anchor: n, group: groups[gi]) {
+                if let gi, !groups[gi].prologue.isEmpty {
+                    alone("\(n.op.rawValue) epilogue: the users' kernel reads a view in its prologue")
+                } else if let gi, g.type(of: r).dtype == .f32, let why = epilogueProblem(g, anchor: n, group: groups[gi]) {
                     alone("epilogue refused: \(why)")
                 } else if let gi, g.type(of: r).dtype == .f32 {
                     groups[gi].nodes.insert(i, at: 0)
@@ -116,9 +134,41 @@ public struct Fuse: Pass {
                 alone(us.isEmpty ? nil : "'\(n.op.rawValue)' is \(patternName(n.op.schema.pattern)); it is its own kernel")
             }
         }
-        for k in groups.indices { groups[k].nodes.sort() }
+        for k in groups.indices { groups[k].nodes.sort(); groups[k].prologue.sort() }
         groups.sort { $0.root < $1.root }
         return FusionPlan(groups: groups, refusals: refusals.sorted { $0.node < $1.node })
+    }
+
+    /// Why view node `n` cannot be read in place by the kernel of `group`, which holds all its
+    /// users; nil when it can. An elementwise kernel reads any operand through a view; a
+    /// matmul reads its A and B operands through one (its epilogue operands cannot); a reshape
+    /// in the prologue needs a contiguous operand, so nothing joins in front of it.
+    static func prologueProblem(_ g: Graph, _ n: Node, users: [Int], group: FusionGroup) -> String? {
+        let r = n.results[0]
+        let root = g.nodes[group.root]
+        let matmul = group.anchor.map { g.nodes[$0].op == .matmul } ?? (root.op == .matmul && group.nodes.count == 1)
+        let elementwise = group.anchor == nil && group.nodes.allSatisfy { isElementwise(g.nodes[$0]) || group.prologue.contains($0) }
+        guard matmul || elementwise else {
+            return "its users' kernel is '\(root.op.rawValue)', which reads operands contiguously"
+        }
+        for u in users {
+            let user = g.nodes[u]
+            if group.prologue.contains(u) {
+                if user.op == .reshape { return "its user 'reshape' needs a contiguous operand" }
+                continue
+            }
+            if matmul && u != (group.anchor ?? group.root) {
+                return "its user '\(user.op.rawValue)' is in the matmul's epilogue, which reads operands contiguously"
+            }
+        }
+        // The view must exist: a reshape of a strided operand is not one.
+        if n.op == .reshape || n.op == .slice {
+            let inShape = g.type(of: n.operands[0]).shape ?? []
+            if StridedView.contiguous(n.operands[0], inShape).applying(n, result: g.type(of: r).shape ?? []) == nil {
+                return "'\(n.op.rawValue)' has no strided view"
+            }
+        }
+        return nil
     }
 
     /// Epilogue operands must be addressable from the anchor's output coordinates: for conv,
@@ -157,7 +207,9 @@ public struct Fuse: Pass {
         for (k, group) in plan.groups.enumerated() {
             let ops = group.nodes.map { "\(g.nodes[$0].op.rawValue) %\(g.name(of: g.nodes[$0].results[0]))" }
             let anchor = group.anchor.map { " anchor \(g.nodes[$0].op.rawValue)" } ?? ""
-            out += "kernel \(k):\(anchor) [\(ops.joined(separator: ", "))]\n"
+            let prologue = group.prologue.isEmpty ? "" :
+                " prologue [\(group.prologue.map { "\(g.nodes[$0].op.rawValue) %\(g.name(of: g.nodes[$0].results[0]))" }.joined(separator: ", "))]"
+            out += "kernel \(k):\(anchor) [\(ops.joined(separator: ", "))]\(prologue)\n"
         }
         for r in plan.refusals {
             out += "refused: \(g.nodes[r.node].op.rawValue) %\(g.name(of: g.nodes[r.node].results[0])): \(r.reason)\n"

@@ -78,10 +78,11 @@ public struct WindowGeometry: Hashable, Sendable {
 /// strides of each operand, after dimensions that can be walked as one have been merged.
 /// Emitters turn each case into one LLVM function with explicit vector code.
 public enum KernelBody: Hashable, Sendable {
-    /// out[i] = expr(in0[i·s0], in1[i·s1], ...) over `shape`; `strides[k]` are operand k's
-    /// element strides per dimension (0 where it broadcasts). Attributes are already
+    /// out[i] = expr(in0[o0 + i·s0], in1[o1 + i·s1], ...) over `shape`; `strides[k]` are
+    /// operand k's element strides per dimension (0 where it broadcasts, anything for a
+    /// transposed or sliced view) and `offsets[k]` its first element. Attributes are already
     /// substituted into `expr`.
-    case elementwise(expr: ScalarExpr, shape: [Int], strides: [[Int]], operandTypes: [DType], resultType: DType)
+    case elementwise(expr: ScalarExpr, shape: [Int], strides: [[Int]], offsets: [Int], operandTypes: [DType], resultType: DType)
     /// Batched C[b] = A[b] · B[b] over the output's `batch` dims, reading A and B through
     /// their layouts. When B's columns are not contiguous the kernel first packs B (per batch
     /// entry) into its scratch.

@@ -150,7 +150,7 @@ public enum Lowering {
                 }
             }
             let (shape, strides) = collapse(outShape, inShapes.map { broadcastStrides($0, to: outShape) })
-            return [Part(body: .elementwise(expr: resolved, shape: shape, strides: strides,
+            return [Part(body: .elementwise(expr: resolved, shape: shape, strides: strides, offsets: inShapes.map { _ in 0 },
                                             operandTypes: inTypes.map(\.dtype), resultType: resultType.dtype))]
         case .matmul:
             let (body, scratch) = matmulBody(a: operandView(g, node.operands[0]), b: operandView(g, node.operands[1]),
@@ -263,18 +263,29 @@ public enum Lowering {
     }
 
     /// One kernel for a fused group: a composed elementwise expression, or the anchor's
-    /// matmul/conv with the rest as its epilogue. Returns the body, the operand values and
-    /// the scratch size.
+    /// matmul/conv with the rest as its epilogue. Prologue members are not computed: the
+    /// kernel reads their operand through a strided view. Returns the body, the operand
+    /// values and the scratch size.
     static func fusedKernel(_ group: FusionGroup, _ g: Graph) throws(SinterError) -> (KernelBody, [ValueID], Int) {
         let members = Set(group.nodes)
+        let prologue = Set(group.prologue)
         let defining = g.definingNodes()
         let root = g.nodes[group.root]
         let anchorResult = group.anchor.map { g.nodes[$0].results[0] }
-        let base = group.anchor.map { g.nodes[$0].operands } ?? []
-        var externals: [ValueID] = []
+        /// `v` as the kernel reads it: through the prologue's views down to a value computed elsewhere.
+        func view(_ v: ValueID) throws(SinterError) -> StridedView {
+            guard let d = defining[v], prologue.contains(d) else { return StridedView.contiguous(v, g.type(of: v).shape ?? []) }
+            let n = g.nodes[d]
+            guard let out = try view(n.operands[0]).applying(n, result: g.type(of: v).shape ?? []) else {
+                throw SinterError("internal: '\(n.op.rawValue)' in a prologue is not a strided view", at: n.location)
+            }
+            return out
+        }
+        var externals: [StridedView] = []
+        let first = anchorResult == nil ? 0 : 1
         func exprFor(_ v: ValueID) throws(SinterError) -> ScalarExpr {
             if v == anchorResult { return .operand(0) }
-            if let d = defining[v], members.contains(d), d != group.anchor {
+            if let d = defining[v], members.contains(d), d != group.anchor, !prologue.contains(d) {
                 let n = g.nodes[d]
                 guard let e = n.op.schema.scalar else { throw SinterError("internal: '\(n.op.rawValue)' in a fused group", at: n.location) }
                 var args: [ScalarExpr] = []
@@ -287,32 +298,42 @@ public enum Lowering {
                     }
                 }, args)
             }
-            if let k = externals.firstIndex(of: v) { return .operand(k + (anchorResult == nil ? 0 : 1)) }
-            externals.append(v)
-            return .operand(externals.count - 1 + (anchorResult == nil ? 0 : 1))
+            let seen = try view(v)
+            if let k = externals.firstIndex(of: seen) { return .operand(k + first) }
+            externals.append(seen)
+            return .operand(externals.count - 1 + first)
         }
         let expr = try exprFor(root.results[0])
         let outShape = g.type(of: root.results[0]).shape ?? []
         guard let anchorIndex = group.anchor else {
-            let (shape, strides) = collapse(outShape, externals.map { broadcastStrides(g.type(of: $0).shape ?? [], to: outShape) })
-            return (.elementwise(expr: expr, shape: shape, strides: strides, operandTypes: externals.map { g.type(of: $0).dtype },
-                                 resultType: g.type(of: root.results[0]).dtype), externals, 0)
+            let (shape, strides) = collapse(outShape, externals.map { $0.broadcast(to: outShape).strides })
+            return (.elementwise(expr: expr, shape: shape, strides: strides, offsets: externals.map(\.offset),
+                                 operandTypes: externals.map { g.type(of: $0.value).dtype }, resultType: g.type(of: root.results[0]).dtype),
+                    externals.map(\.value), 0)
         }
         let anchor = g.nodes[anchorIndex]
-        let parts = try kernels(anchor, g)
         let operands = externals.map { v -> Epilogue.Operand in
-            let st = broadcastStrides(g.type(of: v).shape ?? [], to: outShape)
+            let st = broadcastStrides(v.shape, to: outShape)
             if anchor.op == .conv {
-                return Epilogue.Operand(dtype: g.type(of: v).dtype, batch: [st[0]], row: st[1], col: st.dropFirst(2).allSatisfy { $0 == 0 } ? 0 : 1)
+                return Epilogue.Operand(dtype: g.type(of: v.value).dtype, batch: [st[0]], row: st[1], col: st.dropFirst(2).allSatisfy { $0 == 0 } ? 0 : 1)
             }
-            return Epilogue.Operand(dtype: g.type(of: v).dtype, batch: Array(st.dropLast(2)), row: st[st.count - 2], col: st[st.count - 1])
+            return Epilogue.Operand(dtype: g.type(of: v.value).dtype, batch: Array(st.dropLast(2)), row: st[st.count - 2], col: st[st.count - 1])
         }
-        let epilogue = Epilogue(expr: expr, operands: operands)
-        switch parts[0].body {
-        case .matmul(let batch, let a, let b, let m, let n, let k, _):
-            return (.matmul(batch: batch, a: a, b: b, m: m, n: n, k: k, epilogue: epilogue), base + externals, parts[0].scratch)
-        case .conv(let geo, _):
-            return (.conv(geo, epilogue: epilogue), base + externals, parts[0].scratch)
+        // A bare accumulator needs no epilogue (a matmul whose group is only its prologue).
+        let epilogue: Epilogue? = expr == .operand(0) && externals.isEmpty ? nil : Epilogue(expr: expr, operands: operands)
+        let extras = externals.map(\.value)
+        switch anchor.op {
+        case .matmul:
+            let a = try view(anchor.operands[0]), b = try view(anchor.operands[1])
+            func flag(_ name: String) -> Bool { anchor.attributes.bool(name) ?? false }
+            let (body, scratch) = matmulBody(a: a, b: b, transA: flag("trans_a"), transB: flag("trans_b"),
+                                             outShape: g.type(of: anchor.results[0]).shape ?? [])
+            guard case .matmul(let batch, let la, let lb, let m, let n, let k, _) = body else { throw SinterError("internal: matmul body") }
+            return (.matmul(batch: batch, a: la, b: lb, m: m, n: n, k: k, epilogue: epilogue), [a.value, b.value] + extras, scratch)
+        case .conv:
+            let parts = try kernels(anchor, g)
+            guard case .conv(let geo, _) = parts[0].body else { throw SinterError("internal: conv body", at: anchor.location) }
+            return (.conv(geo, epilogue: epilogue), anchor.operands + extras, parts[0].scratch)
         default:
             throw SinterError("internal: anchor '\(anchor.op.rawValue)' cannot take an epilogue", at: anchor.location)
         }
@@ -368,12 +389,12 @@ public enum Lowering {
         }
     }
 
-    static func operandView(_ g: Graph, _ v: ValueID) -> View { View.contiguous(v, g.type(of: v).shape ?? []) }
+    static func operandView(_ g: Graph, _ v: ValueID) -> StridedView { StridedView.contiguous(v, g.type(of: v).shape ?? []) }
 
     /// The matmul kernel body for operands seen through `a` and `b` (their own shape and
     /// strides, after any fused transposes), with `trans_a`/`trans_b` swapping the last two axes.
-    static func matmulBody(a: View, b: View, transA: Bool, transB: Bool, outShape: [Int]) -> (KernelBody, Int) {
-        func matrix(_ v: View, _ flip: Bool) -> (rows: Int, cols: Int, layout: MatrixLayout) {
+    static func matmulBody(a: StridedView, b: StridedView, transA: Bool, transB: Bool, outShape: [Int]) -> (KernelBody, Int) {
+        func matrix(_ v: StridedView, _ flip: Bool) -> (rows: Int, cols: Int, layout: MatrixLayout) {
             let r = v.shape.count
             // Batch strides: the view's own stride where the dim is real, 0 where it broadcasts.
             let outBatch = Array(outShape.dropLast(2))

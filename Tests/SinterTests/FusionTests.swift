@@ -18,7 +18,10 @@ struct FusionTests {
     @Test func transformerBlockFusesAndMatchesOnnxruntime() throws {
         let text = try report(Self.transformer)
         for kernel in ["anchor matmul [matmul %f1, add %f1b, gelu %g]", "anchor matmul [matmul %f2, add %f2b, add %y]",
-                       "anchor matmul [matmul %omm, add %attn, add %x1]", "[layer-norm %h]", "[layer-norm %h2]", "[softmax %probs]"] {
+                       "matmul %omm, add %attn, add %x1] prologue [reshape %ctx_r]", "[layer-norm %h]",
+                       // Prologue fusion: the head split (reshape + transpose) is read in place by the matmuls.
+                       "anchor matmul [reshape %qr, transpose %qt, reshape %kr, transpose %kt, matmul %scores, div %scaled]",
+                       "anchor matmul [reshape %vr, transpose %vt, matmul %ctx] prologue [reshape %vr, transpose %vt]", "[layer-norm %h2]", "[softmax %probs]"] {
             #expect(text.contains(kernel), "missing fused kernel \(kernel)")
         }
         #expect(text.contains("subgraph cluster_"), "dot output has no fused clusters")
@@ -49,7 +52,7 @@ struct FusionTests {
         #expect(try Support.run(Support.python, [Support.root.appendingPathComponent("Tests/sinterTests/Harness/python_check.py").path, "make", model]).status == 0)
         let text = try report(model)
         #expect(text.contains("anchor conv [conv %c.conv, add %c, relu %r]"), "\(text)")
-        #expect(text.contains("anchor matmul [matmul %g.ab, add %g]"))
+        #expect(text.contains("matmul %g.ab, add %g] prologue [reshape %f]"), "\(text)")
     }
 
     /// A ResNet-style stack of residual blocks: liveness keeps the arena far below the sum

@@ -22,8 +22,8 @@ struct KernelEmitter {
         let parts = k.tasks > 1 ? f.param(pointers + 1) : c(1)
         let w = k.vectorWidth
         switch k.body {
-        case .elementwise(let expr, let shape, let strides, let types, let result):
-            elementwise(expr, shape, strides, types, result, out, ins, w)
+        case .elementwise(let expr, let shape, let strides, let offsets, let types, let result):
+            elementwise(expr, shape, strides, offsets, types, result, out, ins, w)
         case .matmul(let batch, let la, let lb, let m, let n, let kk, let epilogue):
             matmul(batch, la, lb, m, n, kk, out, ins[0], ins[1], w, epilogue, Array(ins.dropFirst(2)), scratch: scratch, task: task, tasks: parts)
         case .copy(let bytes):
@@ -102,21 +102,26 @@ struct KernelEmitter {
 
     // MARK: elementwise
 
-    func elementwise(_ expr: ScalarExpr, _ shape: [Int], _ strides: [[Int]], _ types: [DType], _ result: DType,
+    /// Operands whose innermost stride is not 0 or 1 (views through a fused transpose or a
+    /// strided slice) are read one element at a time, so such kernels run scalar.
+    func elementwise(_ expr: ScalarExpr, _ shape: [Int], _ strides: [[Int]], _ offsets: [Int], _ types: [DType], _ result: DType,
                      _ out: IRValue, _ ins: [IRValue], _ w: Int) {
         let outer = Array(shape.dropLast())
         let outStrides = contiguousStrides(shape)
         let allStrides = [Array(outStrides.dropLast())] + strides.map { Array($0.dropLast()) }
         let inner = shape[shape.count - 1]
         let want = Domain(result)
-        nest(outer, allStrides, Array(repeating: c(0), count: ins.count + 1)) { offs in
+        let innerStrides = strides.map { $0[shape.count - 1] }
+        let w = innerStrides.allSatisfy { $0 == 0 || $0 == 1 } ? w : 1
+        nest(outer, allStrides, [c(0)] + offsets.map(c)) { offs in
             strip(inner, w) { i, width in
                 let args = ins.indices.map { k -> Typed in
-                    if strides[k][shape.count - 1] == 0 {
+                    if innerStrides[k] == 0 {
                         let s = ir.loadTyped(ins[k], offs[k + 1], types[k], width: 1)
                         return Typed(value: ir.splat(s.value, width), domain: s.domain)
                     }
-                    return ir.loadTyped(ins[k], ir.add(offs[k + 1], i), types[k], width: width)
+                    let at = innerStrides[k] == 1 ? i : ir.mul(i, c(innerStrides[k]))
+                    return ir.loadTyped(ins[k], ir.add(offs[k + 1], at), types[k], width: width)
                 }
                 let v = ir.lowerTyped(expr, args, types, result: result, want: ir.domain(of: expr, types, result: result) ?? want, width: width)
                 ir.storeTyped(v, out, ir.add(offs[0], i), result)

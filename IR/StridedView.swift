@@ -1,0 +1,83 @@
+/// A tensor read in place through a change of indexing: `value`'s elements at `offset` plus
+/// index · `strides`, seen with `shape`. Transposes, broadcasts, slices and reshapes of a
+/// contiguous tensor are views, so a kernel can read them directly instead of a copy being
+/// made first (prologue fusion).
+public struct StridedView: Hashable, Sendable {
+    public var value: ValueID
+    public var shape: [Int]
+    public var strides: [Int]
+    public var offset: Int
+
+    public static func contiguous(_ value: ValueID, _ shape: [Int]) -> StridedView {
+        StridedView(value: value, shape: shape, strides: contiguousStrides(shape), offset: 0)
+    }
+
+    /// Result dim i is dim perm[i].
+    public func transposed(_ perm: [Int]) -> StridedView {
+        StridedView(value: value, shape: perm.map { shape[$0] }, strides: perm.map { strides[$0] }, offset: offset)
+    }
+
+    /// numpy broadcasting to `target` (aligned from the right; size-1 dims get stride 0).
+    public func broadcast(to target: [Int]) -> StridedView {
+        let lead = target.count - shape.count
+        let st = target.indices.map { i in i < lead || (shape[i - lead] == 1 && target[i] != 1) ? 0 : strides[i - lead] }
+        return StridedView(value: value, shape: target, strides: st, offset: offset)
+    }
+
+    /// Per-axis start and step (counts give the new shape).
+    public func sliced(_ ranges: [ShapeRules.SliceRange]) -> StridedView {
+        var v = self
+        for (d, r) in ranges.enumerated() {
+            v.offset += r.start * strides[d]
+            v.strides[d] = strides[d] * r.step
+            v.shape[d] = r.count
+        }
+        return v
+    }
+
+    /// The same elements in row-major order with a new shape, when that is still a view:
+    /// the view is contiguous, or only size-1 dims come and go.
+    public func reshaped(_ target: [Int]) -> StridedView? {
+        if strides == contiguousStrides(shape) || shape.reduce(1, *) == 0 {
+            return StridedView(value: value, shape: target, strides: contiguousStrides(target), offset: offset)
+        }
+        let kept = zip(shape, strides).filter { $0.0 != 1 }
+        guard kept.map(\.0) == target.filter({ $0 != 1 }) else { return nil }
+        var it = kept.makeIterator()
+        let st = target.map { d in d == 1 ? 0 : (it.next()?.1 ?? 0) }
+        return StridedView(value: value, shape: target, strides: st, offset: offset)
+    }
+}
+
+extension StridedView {
+    /// Ops a kernel can read through as a view of their operand (prologue fusion).
+    public static func isView(_ op: Op) -> Bool {
+        switch op {
+        case .transpose, .slice, .reshape, .identity: true
+        default: false
+        }
+    }
+
+    /// `node`'s result seen through its operand's view, or nil when that is not a view
+    /// (a reshape of a non-contiguous view, or a bad attribute).
+    public func applying(_ node: Node, result: [Int]) -> StridedView? {
+        switch node.op {
+        case .transpose:
+            return transposed(node.attributes.ints("perm") ?? Array((0..<shape.count).reversed()))
+        case .reshape:
+            return reshaped(result)
+        case .identity:
+            return self
+        case .slice:
+            guard let ranges = try? ShapeRules.sliceRanges(shape: shape, starts: node.attributes.ints("starts") ?? [],
+                                                          ends: node.attributes.ints("ends") ?? [], steps: node.attributes.ints("steps"))
+            else { return nil }
+            return sliced(ranges)
+        default:
+            return nil
+        }
+    }
+
+    /// True when walking the view in row-major order reads memory contiguously from `offset`.
+    public var isContiguous: Bool { strides == contiguousStrides(shape) || shape.reduce(1, *) <= 1 }
+}
