@@ -22,6 +22,7 @@ public enum Op: String, CaseIterable, Sendable, Hashable {
     case logSoftmax = "log-softmax"
     case layerNorm = "layer-norm"
     case conv
+    case convNCHWc = "conv-nchwc"
     case maxPool = "max-pool"
     case avgPool = "avg-pool"
     // Data movement.
@@ -78,6 +79,7 @@ public enum KernelFamily: Hashable, Sendable {
     case reduce(ReduceKind)
     case argReduce(max: Bool)
     case conv
+    case convBlocked
     case pool(PoolKind)
 }
 

@@ -100,6 +100,10 @@ extension OpSchema {
                                                       spec("group", .int, .int(1))],
                         traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.conv, kernel: .conv,
                         "N-D convolution, NC[spatial] layout, weights [M, C/group, k...]; pads are all begins then all ends.")
+        case .convNCHWc:
+            return make(op, 2, [.float], attributes: [spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints)],
+                        traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.convNCHWc, kernel: .convBlocked,
+                        "2-D convolution on channel-blocked tensors (the `layout` pass makes it): x [N, C/b, H, W, b], weights [M/b, C/b, kh, kw, b, b] (input lane, then output lane), result [N, M/b, OH, OW, b].")
         case .maxPool:
             return make(op, 1, [.float], attributes: windowAttributes, traits: [.pure], pattern: .opaque,
                         shape: ShapeRules.pool, kernel: .pool(.max), "maximum over each window (padding never wins).")

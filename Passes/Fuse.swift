@@ -117,7 +117,7 @@ public struct Fuse: Pass {
                 } else {
                     alone(reason)
                 }
-            } else if n.op == .matmul || n.op == .conv {
+            } else if n.op == .matmul || n.op == .conv || n.op == .convNCHWc {
                 let (gi, reason) = joinable()
                 if let gi, !groups[gi].prologue.isEmpty {
                     alone("\(n.op.rawValue) epilogue: the users' kernel reads a view in its prologue")
@@ -141,20 +141,24 @@ public struct Fuse: Pass {
 
     /// Why view node `n` cannot be read in place by the kernel of `group`, which holds all its
     /// users; nil when it can. An elementwise kernel reads any operand through a view; a
-    /// matmul reads its A and B operands through one (its epilogue operands cannot); a reshape
-    /// in the prologue needs a contiguous operand, so nothing joins in front of it.
+    /// matmul reads its A and B operands through one (its epilogue operands cannot), and so does
+    /// a transpose or slice kernel; a reshape in the prologue needs a contiguous operand, so
+    /// only reshapes and identities join in front of it.
     static func prologueProblem(_ g: Graph, _ n: Node, users: [Int], group: FusionGroup) -> String? {
         let r = n.results[0]
         let root = g.nodes[group.root]
         let matmul = group.anchor.map { g.nodes[$0].op == .matmul } ?? (root.op == .matmul && group.nodes.count == 1)
         let elementwise = group.anchor == nil && group.nodes.allSatisfy { isElementwise(g.nodes[$0]) || group.prologue.contains($0) }
-        guard matmul || elementwise else {
+        // A transpose or slice kernel is a strided copy: it can read through views too.
+        let copy = group.anchor == nil && [.transpose, .slice].contains(root.op)
+            && group.nodes.allSatisfy { $0 == group.root || group.prologue.contains($0) }
+        guard matmul || elementwise || copy else {
             return "its users' kernel is '\(root.op.rawValue)', which reads operands contiguously"
         }
         for u in users {
             let user = g.nodes[u]
             if group.prologue.contains(u) {
-                if user.op == .reshape { return "its user 'reshape' needs a contiguous operand" }
+                if user.op == .reshape && n.op != .reshape && n.op != .identity { return "its user 'reshape' needs a contiguous operand" }
                 continue
             }
             if matmul && u != (group.anchor ?? group.root) {
@@ -174,8 +178,20 @@ public struct Fuse: Pass {
     /// Epilogue operands must be addressable from the anchor's output coordinates: for conv,
     /// each operand either broadcasts over all spatial axes or walks them contiguously.
     static func epilogueProblem(_ g: Graph, anchor: Node, group: FusionGroup) -> String? {
-        guard anchor.op == .conv, let out = g.type(of: anchor.results[0]).shape else { return nil }
+        guard anchor.op == .conv || anchor.op == .convNCHWc, let out = g.type(of: anchor.results[0]).shape else { return nil }
         let members = Set(group.nodes.map { g.nodes[$0].results[0] })
+        if anchor.op == .convNCHWc {
+            // Each store is one pixel's block of channels: operands walk the lanes or broadcast.
+            for i in group.nodes {
+                for o in g.nodes[i].operands where !members.contains(o) && o != anchor.results[0] {
+                    guard let s = g.type(of: o).shape else { return "operand with a symbolic shape" }
+                    if ![0, 1].contains(broadcastStrides(s, to: out).last ?? 0) {
+                        return "operand %\(g.name(of: o)) does not walk the channel lanes contiguously"
+                    }
+                }
+            }
+            return nil
+        }
         for i in group.nodes {
             for o in g.nodes[i].operands where !members.contains(o) && o != anchor.results[0] {
                 guard let s = g.type(of: o).shape else { return "operand with a symbolic shape" }

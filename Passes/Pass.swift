@@ -21,14 +21,17 @@ public final class PassContext {
     public var bindings: [String: Int]
     /// Largest constant (in elements) `fold-constants` may create.
     public var foldLimit: Int
+    /// Channels per block for `layout` (the target's f32 vector width; 0 or 1 turns it off).
+    public var layoutBlock: Int
     /// Set by `plan-memory`; read by codegen and by dumps.
     public var memoryPlan: MemoryPlan?
     /// Set by `fuse`; read by `plan-memory`, codegen and reports.
     public var fusionPlan: FusionPlan?
 
-    public init(bindings: [String: Int] = [:], foldLimit: Int = 1 << 20) {
+    public init(bindings: [String: Int] = [:], foldLimit: Int = 1 << 20, layoutBlock: Int = 16) {
         self.bindings = bindings
         self.foldLimit = foldLimit
+        self.layoutBlock = layoutBlock
     }
 }
 
@@ -36,7 +39,7 @@ public final class PassContext {
 public enum PassRegistry {
     public static let all: [any Pass] = [
         InferShapes(), Canonicalize(), FoldConstants(), CommonSubexpressions(), DeadCodeElimination(), FoldBatchNorm(),
-        FoldPad(), SinkTransposes(), Fuse(), PlanMemory(),
+        FoldPad(), SinkTransposes(), Layout(), Fuse(), PlanMemory(),
     ]
 
     public static func named(_ name: String) -> (any Pass)? { all.first { $0.name == name } }
@@ -46,7 +49,7 @@ public enum PassRegistry {
 public enum Pipeline {
     public static let `default` = [
         "infer-shapes", "canonicalize", "fold-constants", "cse", "fold-batchnorm", "fold-pad", "sink-transposes", "canonicalize",
-        "dce", "fuse", "plan-memory",
+        "layout", "canonicalize", "dce", "fuse", "plan-memory",
     ]
 
     /// Parses `a,b,c`, reporting every unknown name at once.

@@ -61,7 +61,7 @@ public enum Sinter {
         throws(SinterError) -> (Graph, PassContext) {
         try Verifier.verify(graph)
         var g = graph
-        let ctx = PassContext(bindings: options.bindings)
+        let ctx = PassContext(bindings: options.bindings, layoutBlock: options.target.vectorWidth)
         var pm = PassManager(options: options.passManager, dump: dump)
         try pm.run(options.passes, on: &g, context: ctx)
         return (g, ctx)

@@ -74,6 +74,17 @@ public struct WindowGeometry: Hashable, Sendable {
     public var countIncludePad: Bool
 }
 
+/// Geometry of a 2-D convolution on channel-blocked tensors: x [batch, inBlocks, H, W, block],
+/// weights [outBlocks, inBlocks, kh, kw, block, block], result [batch, outBlocks, OH, OW, block].
+public struct BlockedConvGeometry: Hashable, Sendable {
+    public var batch: Int
+    public var inBlocks: Int
+    public var outBlocks: Int
+    public var block: Int
+    public var input: [Int]           // H, W
+    public var window: ShapeRules.Window
+}
+
 /// The kernel IR: one loop nest per fused group, described by its iteration space and the
 /// strides of each operand, after dimensions that can be walked as one have been merged.
 /// Emitters turn each case into one LLVM function with explicit vector code.
@@ -107,6 +118,10 @@ public enum KernelBody: Hashable, Sendable {
     case argReduce(outer: Int, axis: Int, inner: Int, max: Bool, last: Bool)
     /// Convolution by im2col into scratch, then GEMM per group.
     case conv(WindowGeometry, epilogue: Epilogue?)
+    /// Direct convolution on blocked tensors: each result vector is one pixel's `block`
+    /// output channels. Epilogue operand strides: `batch` = (image, out block, row, column),
+    /// `col` = lane stride (0 or 1).
+    case convBlocked(BlockedConvGeometry, epilogue: Epilogue?)
     case pool(PoolKind, WindowGeometry)
 }
 

@@ -90,7 +90,7 @@ public enum Lowering {
         switch kernel {
         case .none, .copy, .transpose, .concat, .split, .slice, .gather, .tile, .pad, .elementwise:
             return true
-        case .matmul, .softmax, .reduce, .conv, .pool, .layerNorm:
+        case .matmul, .softmax, .reduce, .conv, .convBlocked, .pool, .layerNorm:
             return all.allSatisfy { $0 == .f32 }
         case .argReduce:
             return operandTypes.allSatisfy { $0 == .f32 }
@@ -250,6 +250,14 @@ public enum Lowering {
             let scratch = KernelEmitter.isPointwise(geometry) ? 0
                 : (x[1] / group) * win.kernel.reduce(1, *) * win.output.reduce(1, *) * 4
             return [Part(body: .conv(geometry, epilogue: nil), scratch: scratch)]
+        case .convBlocked:
+            let x = inShapes[0], w = inShapes[1]
+            let win: ShapeRules.Window
+            do throws(ShapeError) {
+                win = try ShapeRules.window(input: [x[2], x[3]], kernel: [w[2], w[3]], attributes: node.attributes, ceilMode: false)
+            } catch { throw fail(error) }
+            return [Part(body: .convBlocked(BlockedConvGeometry(batch: x[0], inBlocks: x[1], outBlocks: w[0], block: x[4], input: [x[2], x[3]],
+                                                                window: win), epilogue: nil))]
         case .pool(let kind):
             let x = inShapes[0]
             let win: ShapeRules.Window
@@ -280,6 +288,11 @@ public enum Lowering {
                 throw SinterError("internal: '\(n.op.rawValue)' in a prologue is not a strided view", at: n.location)
             }
             return out
+        }
+        // A transpose or slice reading through its prologue: one strided copy.
+        if [.transpose, .slice].contains(root.op), group.anchor == nil, let outShape = g.type(of: root.results[0]).shape,
+           let seen = try view(root.operands[0]).applying(root, result: outShape) {
+            return (.stridedCopy(strided(outShape, seen.strides, seen.offset, g.type(of: root.results[0]).dtype.byteSize)), [seen.value], 0)
         }
         var externals: [StridedView] = []
         let first = anchorResult == nil ? 0 : 1
@@ -314,6 +327,9 @@ public enum Lowering {
         let anchor = g.nodes[anchorIndex]
         let operands = externals.map { v -> Epilogue.Operand in
             let st = broadcastStrides(v.shape, to: outShape)
+            if anchor.op == .convNCHWc {
+                return Epilogue.Operand(dtype: g.type(of: v.value).dtype, batch: Array(st.prefix(4)), row: 0, col: st[4])
+            }
             if anchor.op == .conv {
                 return Epilogue.Operand(dtype: g.type(of: v.value).dtype, batch: [st[0]], row: st[1], col: st.dropFirst(2).allSatisfy { $0 == 0 } ? 0 : 1)
             }
@@ -334,6 +350,10 @@ public enum Lowering {
             let parts = try kernels(anchor, g)
             guard case .conv(let geo, _) = parts[0].body else { throw SinterError("internal: conv body", at: anchor.location) }
             return (.conv(geo, epilogue: epilogue), anchor.operands + extras, parts[0].scratch)
+        case .convNCHWc:
+            let parts = try kernels(anchor, g)
+            guard case .convBlocked(let geo, _) = parts[0].body else { throw SinterError("internal: conv-nchwc body", at: anchor.location) }
+            return (.convBlocked(geo, epilogue: epilogue), anchor.operands + extras, 0)
         default:
             throw SinterError("internal: anchor '\(anchor.op.rawValue)' cannot take an epilogue", at: anchor.location)
         }
@@ -384,6 +404,10 @@ public enum Lowering {
                 let kDim = (g.channels / g.group) * g.window.kernel.reduce(1, *)
                 k.scratchBytes = KernelProgram.aligned(kDim * (positions + k.tasks * rowLength) * 4)
             }
+        case .convBlocked(let g, _):
+            let rows = g.batch * g.outBlocks * g.window.output[0]
+            let flops = rows * g.window.output[1] * g.block * g.inBlocks * g.block * g.window.kernel.reduce(1, *)
+            if flops >= 1 << 21 { k.tasks = max(1, min(maxTasks, rows)) }
         default:
             break
         }

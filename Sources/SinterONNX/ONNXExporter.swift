@@ -125,6 +125,37 @@ public enum ONNXExporter {
                                intsAttr("dilations", node.attributes.ints("dilations") ?? Array(repeating: 1, count: spatial)),
                                intsAttr("pads", node.attributes.ints("pads") ?? Array(repeating: 0, count: 2 * spatial)),
                                intAttr("group", int("group"))]
+            case .convNCHWc:
+                // No ONNX form: unblock input and weights, Conv, block the result again.
+                let xs = g.type(of: node.operands[0]).shape ?? [], ws = g.type(of: node.operands[1]).shape ?? []
+                let ys = g.type(of: node.results[0]).shape ?? []
+                guard xs.count == 5, ws.count == 6, ys.count == 5 else {
+                    diags.append(Diagnostic("conv-nchwc with symbolic shapes cannot be exported", at: node.location))
+                    continue
+                }
+                func helper(_ op: String, _ inputs: [String], _ attrs: [Onnx_AttributeProto] = []) -> String {
+                    extra += 1
+                    var h = Onnx_NodeProto()
+                    h.opType = op
+                    h.name = "\(hint).sinter\(extra)"
+                    h.input = inputs
+                    h.output = [h.name]
+                    h.attribute = attrs
+                    graph.node.append(h)
+                    return h.name
+                }
+                let b = xs[4]
+                let x = helper("Reshape", [helper("Transpose", [ins[0]], [intsAttr("perm", [0, 1, 4, 2, 3])]),
+                                           int64s([xs[0], xs[1] * b, xs[2], xs[3]], hint)])
+                let w = helper("Reshape", [helper("Transpose", [ins[1]], [intsAttr("perm", [0, 5, 1, 4, 2, 3])]),
+                                           int64s([ws[0] * b, ws[1] * b, ws[2], ws[3]], hint)])
+                let conv = helper("Conv", [x, w], [intsAttr("strides", node.attributes.ints("strides") ?? [1, 1]),
+                                                  intsAttr("dilations", node.attributes.ints("dilations") ?? [1, 1]),
+                                                  intsAttr("pads", node.attributes.ints("pads") ?? [0, 0, 0, 0])])
+                let y = helper("Reshape", [conv, int64s([ys[0], ys[1], b, ys[2], ys[3]], hint)])
+                n.opType = "Transpose"
+                n.input = [y]
+                n.attribute = [intsAttr("perm", [0, 1, 3, 4, 2])]
             case .maxPool, .avgPool:
                 n.opType = node.op == .maxPool ? "MaxPool" : "AveragePool"
                 let spatial = rank - 2

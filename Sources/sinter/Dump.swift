@@ -45,7 +45,7 @@ struct Dump: ParsableCommand {
             var pm = PassManager(options: options.passManager, dump: { text += $0 })
             try Verifier.verify(graph)
             var g = graph
-            let ctx = PassContext(bindings: options.bindings)
+            let ctx = PassContext(bindings: options.bindings, layoutBlock: options.target.vectorWidth)
             try pm.run(options.passes, on: &g, context: ctx)
             switch format {
             case "dot": text += DotWriter.dot(g, fusion: ctx.fusionPlan)

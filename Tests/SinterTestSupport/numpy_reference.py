@@ -81,6 +81,16 @@ def conv(a, t):
     return y
 
 
+def conv_nchwc(a, t):
+    x, w = a
+    n, cb, h, wd, b = x.shape
+    mb = w.shape[0]
+    xs = x.transpose(0, 1, 4, 2, 3).reshape(n, cb * b, h, wd)
+    ws = w.transpose(0, 5, 1, 4, 2, 3).reshape(mb * b, cb * b, w.shape[2], w.shape[3])
+    y = conv([xs, ws], t)
+    return y.reshape(n, mb, b, y.shape[2], y.shape[3]).transpose(0, 1, 3, 4, 2)
+
+
 def pool(a, t, kind):
     x = a[0]
     k = t["kernel"]
@@ -191,6 +201,7 @@ OPS = {
     "log-softmax": lambda a, t: softmax(a[0], t, log=True),
     "layer-norm": lambda a, t: layer_norm(a, t),
     "conv": conv,
+    "conv-nchwc": conv_nchwc,
     "max-pool": lambda a, t: pool(a, t, "max"),
     "avg-pool": lambda a, t: pool(a, t, "avg"),
     "identity": lambda a, t: a[0],

@@ -79,6 +79,7 @@ struct FusionTests {
         let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("// memory:") })
         let percent = try #require(Double(line.split(separator: "=").last!.trimmingCharacters(in: .whitespaces).dropLast()))
         #expect(percent < 60, "\(line)")
-        #expect(text.contains("anchor conv [conv %"), "convs carry their epilogues")
+        // 16 channels: the layout pass runs the chain blocked (AVX-512 blocks of 16 when the host has it).
+        #expect(text.contains("anchor conv-nchwc [conv-nchwc %") || text.contains("anchor conv [conv %"), "convs carry their epilogues")
     }
 }

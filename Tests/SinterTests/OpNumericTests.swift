@@ -108,6 +108,16 @@ struct OpNumericTests {
             ([[1, 2, 10], [3, 2, 4]], ["strides": .ints([3]), "pads": .ints([2, 1])]),
         ]
         for (shapes, a) in convs { out.append(Case(op: .conv, shapes: shapes, attrs: Attributes(a), range: (-1, 1), atol: 1e-5)) }
+        // Blocked convolutions: border and interior columns, a full 12-pixel tile and a
+        // remainder, strides, dilations, odd block sizes, 1x1, and parts split by rows.
+        let blocked: [([[Int]], [String: AttributeValue])] = [
+            ([[1, 2, 9, 30, 4], [3, 2, 3, 3, 4, 4]], ["pads": .ints([1, 1, 1, 1])]),
+            ([[2, 1, 7, 7, 8], [2, 1, 1, 1, 8, 8]], [:]),
+            ([[1, 2, 11, 13, 5], [1, 2, 3, 2, 5, 5]], ["strides": .ints([2, 3]), "pads": .ints([2, 0, 1, 3]), "dilations": .ints([1, 2])]),
+            ([[1, 3, 5, 4, 3], [2, 3, 5, 5, 3, 3]], ["pads": .ints([2, 2, 2, 2])]),
+            ([[1, 4, 20, 20, 16], [4, 4, 3, 3, 16, 16]], ["pads": .ints([1, 1, 1, 1]), "strides": .ints([2, 2])]),
+        ]
+        for (shapes, a) in blocked { out.append(Case(op: .convNCHWc, shapes: shapes, attrs: Attributes(a), range: (-1, 1), atol: 1e-4)) }
         let pools: [[String: AttributeValue]] = [
             ["kernel": .ints([2, 2]), "strides": .ints([2, 2])],
             ["kernel": .ints([3, 3]), "strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1])],

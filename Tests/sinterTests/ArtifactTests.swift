@@ -97,7 +97,8 @@ struct ArtifactTests {
             for (i, want) in try jit.run(inputs).enumerated() {
                 let bytes = [UInt8](try Data(contentsOf: out.appendingPathComponent("output_\(i).bin")))
                 let got = TensorData(dtype: want.dtype, shape: want.shape, bytes: bytes)
-                #expect(Support.mismatch(got.doubles, want.doubles, atol: 1e-6, rtol: 1e-5) == nil, "\(name) aarch64 vs x86-64 JIT")
+                // NEON blocks 4 channels and AVX-512 16, so convolutions sum in different orders.
+                #expect(Support.mismatch(got.doubles, want.doubles, atol: 1e-5, rtol: 1e-5) == nil, "\(name) aarch64 vs x86-64 JIT")
             }
         }
     }

@@ -46,6 +46,8 @@ struct KernelEmitter {
             argReduce(outer, axis, inner, isMax, last, out, ins[0])
         case .conv(let geo, let epilogue):
             conv(geo, out, ins[0], ins[1], scratch, w, epilogue, Array(ins.dropFirst(2)), task: task, tasks: parts)
+        case .convBlocked(let geo, let epilogue):
+            convBlocked(geo, out, ins[0], ins[1], epilogue, Array(ins.dropFirst(2)), task: task, tasks: parts)
         case .pool(let kind, let geo):
             pool(kind, geo, out, ins[0])
         }

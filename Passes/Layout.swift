@@ -1,0 +1,194 @@
+import SinterIR
+
+/// `layout`: runs 2-D convolutions on channel-blocked tensors (NCHWc, b channels per block,
+/// b = the target's f32 vector width), where one vector holds b output channels of one pixel
+/// and the kernel needs no im2col buffer. Elementwise ops between blocked convolutions (bias,
+/// activation, residual adds, folded batch norm) run blocked too, so a chain of convolutions
+/// converts once on the way in and once on the way out. Conversions are a reshape plus a
+/// transpose; a value that already has a blocked form is never converted again, and unused
+/// conversions are removed. Weights are constants and are blocked at compile time.
+///
+/// A convolution is blocked when it is 2-D, has group 1, constant weights, and input and output
+/// channel counts divisible by b. An elementwise op is blocked when its result is
+/// [N, C, H, W] with C divisible by b, one operand has a blocked form, and every other operand
+/// has one too or is a constant that broadcasts per channel (or not along channels).
+///
+///     %c = conv %x, %w {pads = [1, 1, 1, 1]} : f32[1,32,8,8]
+///     %r = relu %c : f32[1,32,8,8]
+///     %y = conv %r, %w2 : f32[1,32,8,8]
+///     ==>  (b = 16)
+///     %x.r = reshape %x {shape = [1, 2, 16, 8, 8]} : f32[1,2,16,8,8]
+///     %x.b = transpose %x.r {perm = [0, 1, 3, 4, 2]} : f32[1,2,8,8,16]
+///     %c.b = conv-nchwc %x.b, %w.b {pads = [1, 1, 1, 1]} : f32[1,2,8,8,16]
+///     %r.b = relu %c.b : f32[1,2,8,8,16]
+///     %y.b = conv-nchwc %r.b, %w2.b : f32[1,2,8,8,16]
+///     %y.t = transpose %y.b {perm = [0, 1, 4, 2, 3]} : f32[1,2,16,8,8]
+///     %y = reshape %y.t {shape = [1, 32, 8, 8]} : f32[1,32,8,8]
+public struct Layout: Pass {
+    public static let name = "layout"
+    public static let summary = "run conv chains on channel-blocked NCHWc tensors, converting only at the chain's ends"
+    public init() {}
+
+    public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
+        let b = context.layoutBlock
+        guard b > 1 else { return false }
+        let defining = graph.definingNodes()
+        var g = graph
+        var nodes: [Node] = []
+        var blocked: [ValueID: ValueID] = [:]
+        var changed = false
+
+        func add(_ op: Op, _ operands: [ValueID], _ name: String, _ type: TensorType, _ attrs: Attributes = Attributes(),
+                 payload: ConstantPayload? = nil, result: ValueID? = nil, at loc: SourceLocation) -> ValueID {
+            let r = result ?? g.addUniqueValue(name, type: type)
+            nodes.append(Node(op: op, operands: operands, results: [r], attributes: attrs, payload: payload, location: loc))
+            return r
+        }
+        /// [N, C, H, W] → [N, C/b, H, W, b], reusing a blocked form when there is one.
+        func toBlocked(_ v: ValueID, at loc: SourceLocation) -> ValueID {
+            if let vb = blocked[v] { return vb }
+            let t = g.type(of: v)
+            let s = t.shape ?? []
+            let r = add(.reshape, [v], g.name(of: v) + ".r", TensorType(t.dtype, [s[0], s[1] / b, b, s[2], s[3]]),
+                        Attributes(["shape": .ints([s[0], s[1] / b, b, s[2], s[3]])]), at: loc)
+            let vb = add(.transpose, [r], g.name(of: v) + ".b", TensorType(t.dtype, [s[0], s[1] / b, s[2], s[3], b]),
+                         Attributes(["perm": .ints([0, 1, 3, 4, 2])]), at: loc)
+            blocked[v] = vb
+            return vb
+        }
+        /// Writes `v` (its original value, so users and outputs are untouched) from `vb`.
+        func fromBlocked(_ vb: ValueID, into v: ValueID, at loc: SourceLocation) {
+            let t = g.type(of: v)
+            let s = t.shape ?? []
+            let tr = add(.transpose, [vb], g.name(of: v) + ".t", TensorType(t.dtype, [s[0], s[1] / b, b, s[2], s[3]]),
+                         Attributes(["perm": .ints([0, 1, 4, 2, 3])]), at: loc)
+            _ = add(.reshape, [tr], "", t, Attributes(["shape": .ints(s)]), result: v, at: loc)
+        }
+        /// Blocked copies of constants, made once per constant and shape.
+        var constants: [String: ValueID] = [:]
+        func constant(_ source: ValueID, _ make: () -> TensorData, at loc: SourceLocation) -> ValueID {
+            let data = make()
+            let key = "\(source.index) \(data.shape)"
+            if let v = constants[key] { return v }
+            let v = add(.constant, [], g.name(of: source) + ".b", data.type, payload: ConstantPayload(data), at: loc)
+            constants[key] = v
+            return v
+        }
+
+        for node in graph.nodes {
+            let loc = node.location
+            if let w = Self.blockableConv(graph, node, b, defining) {
+                let out = graph.type(of: node.results[0])
+                let s = out.shape ?? []
+                let xb = toBlocked(node.operands[0], at: loc)
+                let wb = constant(node.operands[1], { Self.blockWeights(w, b) }, at: loc)
+                var attrs = Attributes()
+                for key in ["strides", "pads", "dilations"] { attrs[key] = node.attributes[key] }
+                let yb = add(.convNCHWc, [xb, wb], g.name(of: node.results[0]) + ".b",
+                             TensorType(out.dtype, [s[0], s[1] / b, s[2], s[3], b]), attrs, at: loc)
+                blocked[node.results[0]] = yb
+                fromBlocked(yb, into: node.results[0], at: loc)
+                changed = true
+                continue
+            }
+            if let plan = Self.blockableElementwise(graph, node, b, blocked: blocked, defining) {
+                let out = graph.type(of: node.results[0])
+                let s = out.shape ?? []
+                var operands: [ValueID] = []
+                for (o, data) in zip(node.operands, plan) {
+                    if let data {
+                        operands.append(constant(o, { data }, at: loc))
+                    } else {
+                        operands.append(toBlocked(o, at: loc))
+                    }
+                }
+                let rb = add(node.op, operands, g.name(of: node.results[0]) + ".b",
+                             TensorType(out.dtype, [s[0], s[1] / b, s[2], s[3], b]), node.attributes, at: loc)
+                blocked[node.results[0]] = rb
+                fromBlocked(rb, into: node.results[0], at: loc)
+                continue
+            }
+            nodes.append(node)
+        }
+        guard changed else { return false }
+        g.nodes = nodes
+        graph = g
+        _ = try DeadCodeElimination().run(&graph, context)
+        return true
+    }
+
+    /// The convolution's constant weights when it can run blocked.
+    static func blockableConv(_ g: Graph, _ n: Node, _ b: Int, _ defining: [ValueID: Int]) -> TensorData? {
+        guard n.op == .conv, (n.attributes.int("group") ?? 1) == 1, let x = g.type(of: n.operands[0]).shape, x.count == 4,
+              g.type(of: n.results[0]).dtype == .f32, let w = g.constantValue(n.operands[1], defining: defining),
+              w.shape.count == 4, x[1] % b == 0, w.shape[0] % b == 0, x[1] > 0, w.shape[0] > 0 else { return nil }
+        return w
+    }
+
+    /// For a blockable elementwise node, per operand: nil (use its blocked form) or the
+    /// constant's blocked data. Nil overall when the node stays as it is.
+    static func blockableElementwise(_ g: Graph, _ n: Node, _ b: Int, blocked: [ValueID: ValueID],
+                                     _ defining: [ValueID: Int]) -> [TensorData?]? {
+        guard n.op.schema.kernel == .elementwise, n.results.count == 1, let s = g.type(of: n.results[0]).shape, s.count == 4,
+              s[1] % b == 0, s[1] > 0, n.operands.contains(where: { blocked[$0] != nil }) else { return nil }
+        var plan: [TensorData?] = []
+        for o in n.operands {
+            if blocked[o] != nil {
+                guard g.type(of: o).shape == s else { return nil }
+                plan.append(nil)
+            } else if let c = g.constantValue(o, defining: defining), c.shape.count <= 4 {
+                let c4 = Array(repeating: 1, count: 4 - c.shape.count) + c.shape
+                guard c4[1] == 1 || c4[1] == s[1] else { return nil }
+                plan.append(blockConstant(c, c4, b))
+            } else {
+                return nil
+            }
+        }
+        return plan
+    }
+
+    /// A constant broadcasting against [N, C, H, W], as one broadcasting against
+    /// [N, C/b, H, W, b]: channels split into blocks and lanes, or size-1 dims kept.
+    static func blockConstant(_ c: TensorData, _ c4: [Int], _ b: Int) -> TensorData {
+        let values = c.doubles
+        guard c4[1] != 1 else { return TensorData(dtype: c.dtype, shape: [c4[0], 1, c4[2], c4[3], 1], values: values) }
+        let st = contiguousStrides(c4)
+        var out: [Double] = []
+        out.reserveCapacity(values.count)
+        for n in 0..<c4[0] {
+            for cb in 0..<(c4[1] / b) {
+                for h in 0..<c4[2] {
+                    for w in 0..<c4[3] {
+                        for l in 0..<b { out.append(values[n * st[0] + (cb * b + l) * st[1] + h * st[2] + w * st[3]]) }
+                    }
+                }
+            }
+        }
+        return TensorData(dtype: c.dtype, shape: [c4[0], c4[1] / b, c4[2], c4[3], b], values: out)
+    }
+
+    /// [M, C, kh, kw] → [M/b, C/b, kh, kw, b (input lane), b (output lane)]: for one input
+    /// channel and tap, the b output channels of a block are one contiguous vector.
+    static func blockWeights(_ w: TensorData, _ b: Int) -> TensorData {
+        let s = w.shape
+        let (m, c, kh, kw) = (s[0], s[1], s[2], s[3])
+        let values = w.doubles
+        var out = [Double](repeating: 0, count: values.count)
+        var i = 0
+        for ob in 0..<(m / b) {
+            for ib in 0..<(c / b) {
+                for y in 0..<kh {
+                    for x in 0..<kw {
+                        for il in 0..<b {
+                            for ol in 0..<b {
+                                out[i] = values[(((ob * b + ol) * c + ib * b + il) * kh + y) * kw + x]
+                                i += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return TensorData(dtype: w.dtype, shape: [m / b, c / b, kh, kw, b, b], values: out)
+    }
+}

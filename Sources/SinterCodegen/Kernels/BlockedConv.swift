@@ -1,0 +1,113 @@
+import SinterIR
+
+/// Direct 2-D convolution on channel-blocked (NCHWc) tensors, in the manner of MLAS's and
+/// TVM's NCHWc kernels: one vector holds `block` output channels of one pixel, a row of up to
+/// `tile` neighbouring pixels accumulates in registers, and for each input channel and tap
+/// one weight vector is loaded and multiplied by each pixel's broadcast input value. Columns
+/// whose taps all fall inside the image run without bounds checks; the border columns and
+/// rows clip their tap ranges instead of testing each tap.
+extension KernelEmitter {
+    /// Output pixels per register tile: `tile` accumulators plus a weight vector and a
+    /// broadcast fit in 16 vector registers (AVX2) and leave room on AVX-512 and NEON.
+    static let blockedConvTile = 12
+
+    func convBlocked(_ g: BlockedConvGeometry, _ out: IRValue, _ x: IRValue, _ wt: IRValue, _ epilogue: Epilogue?,
+                     _ extras: [IRValue], task: IRValue, tasks: IRValue) {
+        let b = g.block, win = g.window
+        let (h, w) = (g.input[0], g.input[1])
+        let (oh, ow) = (win.output[0], win.output[1])
+        let (kh, kw) = (win.kernel[0], win.kernel[1])
+        let (sh, sw) = (win.strides[0], win.strides[1])
+        let (dh, dw) = (win.dilations[0], win.dilations[1])
+        let (ph, pw) = (win.padBegin[0], win.padBegin[1])
+        guard g.batch * g.outBlocks * oh * ow > 0 else { return }
+        let xBlock = h * w * b, xImage = g.inBlocks * xBlock, xRow = w * b
+        let oBlock = oh * ow * b, oImage = g.outBlocks * oBlock, oRow = ow * b
+        let wRow = kw * b * b, wIn = kh * wRow, wOut = g.inBlocks * wIn
+        // Columns [owLo, owHi) read only inside the image for every horizontal tap.
+        let owLo = min(ow, (pw + sw - 1) / sw)
+        let lastTap = w - 1 - (kw - 1) * dw + pw
+        let owHi = max(owLo, min(ow, lastTap >= 0 ? lastTap / sw + 1 : 0))
+        let tile = Self.blockedConvTile
+        // Parts take contiguous ranges of output rows (image, out block, row).
+        let units = g.batch * g.outBlocks * oh
+        let per = ceilDiv(c(units), tasks)
+        let u0 = ir.select(ir.icmp(.slt, ir.mul(task, per), c(units)), ir.mul(task, per), c(units))
+        let u1 = ir.select(ir.icmp(.slt, ir.add(u0, per), c(units)), ir.add(u0, per), c(units))
+        ir.forLoop(u0, u1, "row") { u in
+            let n = ir.sdiv(u, c(g.outBlocks * oh))
+            let ob = ir.srem(ir.sdiv(u, c(oh)), c(g.outBlocks))
+            let y = ir.srem(u, c(oh))
+            let ihBase = ir.sub(ir.mul(y, c(sh)), c(ph))
+            // Taps kh in [khBegin, khEnd) land inside the image (sdiv rounds toward zero; the
+            // clamps make that right for negative numerators).
+            let khBegin = smax(c(0), ir.sdiv(ir.add(ir.sub(c(0), ihBase), c(dh - 1)), c(dh)))
+            let khEnd = smin(c(kh), ir.sdiv(ir.add(ir.sub(c(h - 1), ihBase), c(dh)), c(dh)))
+            let xImageBase = ir.mul(n, c(xImage))
+            let wBase = ir.mul(ob, c(wOut))
+            let oBase = ir.add(ir.add(ir.mul(n, c(oImage)), ir.mul(ob, c(oBlock))), ir.mul(y, c(oRow)))
+
+            /// `count` pixels from column `col`; `checked` clips the horizontal taps (count 1).
+            func pixels(_ col: IRValue, _ count: Int, checked: Bool) {
+                let zero = ir.constF32(0, width: b)
+                let iwBase = ir.sub(ir.mul(col, c(sw)), c(pw))
+                let kwBegin = checked ? smax(c(0), ir.sdiv(ir.add(ir.sub(c(0), iwBase), c(dw - 1)), c(dw))) : c(0)
+                let kwEnd = checked ? smin(c(kw), ir.sdiv(ir.add(ir.sub(c(w - 1), iwBase), c(dw)), c(dw))) : c(kw)
+                let acc = ir.forLoop(c(0), c(g.inBlocks), carrying: Array(repeating: zero, count: count), "ib") { ib, acc in
+                    ir.forLoop(khBegin, khEnd, carrying: acc, "kh") { ky, acc in
+                        let ih = ir.add(ihBase, ir.mul(ky, c(dh)))
+                        let xRowBase = ir.add(ir.add(xImageBase, ir.mul(ib, c(xBlock))), ir.mul(ih, c(xRow)))
+                        let wRowBase = ir.add(ir.add(wBase, ir.mul(ib, c(wIn))), ir.mul(ky, c(wRow)))
+                        return ir.forLoop(kwBegin, kwEnd, carrying: acc, "kw") { kx, acc in
+                            let iw = ir.add(iwBase, ir.mul(kx, c(dw)))
+                            let xs = (0..<count).map { t in ir.add(xRowBase, ir.mul(ir.add(iw, c(t * sw)), c(b))) }
+                            let wTap = ir.add(wRowBase, ir.mul(kx, c(b * b)))
+                            return ir.forLoop(c(0), c(b), carrying: acc, "ci") { ci, acc in
+                                let wv = loadF(wt, ir.add(wTap, ir.mul(ci, c(b))), b)
+                                return (0..<count).map { t in
+                                    let xv = ir.splat(loadF(x, ir.add(xs[t], ci), 1), b)
+                                    return ir.intrinsic("llvm.fma", [xv, wv, acc[t]])
+                                }
+                            }
+                        }
+                    }
+                }
+                for t in 0..<count {
+                    let px = ir.add(col, c(t))
+                    var value = acc[t]
+                    if let e = epilogue {
+                        var args = [Typed(value: value, domain: .float32)]
+                        for (k, op) in e.operands.enumerated() {
+                            let coords = [n, ob, y, px]
+                            let at = zip(coords, op.batch).reduce(c(0)) { $0.add(ir, $1.0, $1.1) }
+                            if op.col == 0 {
+                                let s = ir.loadTyped(extras[k], at, op.dtype, width: 1)
+                                args.append(Typed(value: ir.splat(s.value, b), domain: s.domain))
+                            } else {
+                                args.append(ir.loadTyped(extras[k], at, op.dtype, width: b))
+                            }
+                        }
+                        value = ir.lowerTyped(e.expr, args, [.f32] + e.operands.map(\.dtype), result: .f32, want: .float32, width: b).value
+                    }
+                    storeF(value, out, ir.add(oBase, ir.mul(px, c(b))))
+                }
+            }
+
+            ir.forLoop(c(0), c(owLo), "owl") { pixels($0, 1, checked: true) }
+            let tiled = owLo + (owHi - owLo) / tile * tile
+            if tiled > owLo { ir.forLoop(c(owLo), c(tiled), step: tile, "owt") { pixels($0, tile, checked: false) } }
+            if owHi > tiled { pixels(c(tiled), owHi - tiled, checked: false) }
+            ir.forLoop(c(owHi), c(ow), "owr") { pixels($0, 1, checked: true) }
+        }
+    }
+
+    func smax(_ a: IRValue, _ b: IRValue) -> IRValue { ir.select(ir.icmp(.sgt, a, b), a, b) }
+    func smin(_ a: IRValue, _ b: IRValue) -> IRValue { ir.select(ir.icmp(.slt, a, b), a, b) }
+}
+
+private extension IRValue {
+    /// self + index · stride (skipped when the stride is 0).
+    func add(_ ir: IRBuilder, _ index: IRValue, _ stride: Int) -> IRValue {
+        stride == 0 ? self : ir.add(self, ir.mul(index, ir.constI64(stride)))
+    }
+}
