@@ -3,7 +3,8 @@ import SinterIR
 /// `layout`: runs 2-D convolutions on channel-blocked tensors (NCHWc, b channels per block,
 /// b = the target's f32 vector width), where one vector holds b output channels of one pixel
 /// and the kernel needs no im2col buffer. Elementwise ops between blocked convolutions (bias,
-/// activation, residual adds, folded batch norm) run blocked too, so a chain of convolutions
+/// activation, residual adds, folded batch norm) and channel concats of blocked values run
+/// blocked too, so a chain of convolutions
 /// converts once on the way in and once on the way out. Conversions are a reshape plus a
 /// transpose; a value that already has a blocked form is never converted again, and unused
 /// conversions are removed. Weights are constants and are blocked at compile time.
@@ -91,6 +92,15 @@ public struct Layout: Pass {
                 changed = true
                 continue
             }
+            if Self.blockableConcat(graph, node, b, blocked: blocked) {
+                let out = graph.type(of: node.results[0])
+                let s = out.shape ?? []
+                let rb = add(.concat, node.operands.map { blocked[$0] ?? $0 }, g.name(of: node.results[0]) + ".b",
+                             TensorType(out.dtype, [s[0], s[1] / b, s[2], s[3], b]), Attributes(["axis": .int(1)]), at: loc)
+                blocked[node.results[0]] = rb
+                fromBlocked(rb, into: node.results[0], at: loc)
+                continue
+            }
             if let plan = Self.blockableElementwise(graph, node, b, blocked: blocked, defining) {
                 let out = graph.type(of: node.results[0])
                 let s = out.shape ?? []
@@ -123,6 +133,14 @@ public struct Layout: Pass {
               g.type(of: n.results[0]).dtype == .f32, let w = g.constantValue(n.operands[1], defining: defining),
               w.shape.count == 4, x[1] % b == 0, w.shape[0] % b == 0, x[1] > 0, w.shape[0] > 0 else { return nil }
         return w
+    }
+
+    /// A channel concat of blocked values whose channel counts fill whole blocks concatenates
+    /// the blocks (fire modules, inception branches).
+    static func blockableConcat(_ g: Graph, _ n: Node, _ b: Int, blocked: [ValueID: ValueID]) -> Bool {
+        guard n.op == .concat, let s = g.type(of: n.results[0]).shape, s.count == 4, let axis = n.attributes.int("axis"),
+              (axis + 4) % 4 == 1 else { return false }
+        return n.operands.allSatisfy { o in blocked[o] != nil && (g.type(of: o).shape?[1] ?? 1) % b == 0 }
     }
 
     /// For a blockable elementwise node, per operand: nil (use its blocked form) or the

@@ -93,11 +93,23 @@ extension KernelEmitter {
                 }
             }
 
-            ir.forLoop(c(0), c(owLo), "owl") { pixels($0, 1, checked: true) }
-            let tiled = owLo + (owHi - owLo) / tile * tile
-            if tiled > owLo { ir.forLoop(c(owLo), c(tiled), step: tile, "owt") { pixels($0, tile, checked: false) } }
-            if owHi > tiled { pixels(c(tiled), owHi - tiled, checked: false) }
-            ir.forLoop(c(owHi), c(ow), "owr") { pixels($0, 1, checked: true) }
+            // Border columns (left, then right) clip their taps, one pixel at a time.
+            let borders = owLo + (ow - owHi)
+            if borders > 0 {
+                ir.forLoop(c(0), c(borders), "owb") { j in
+                    pixels(ir.select(ir.icmp(.slt, j, c(owLo)), j, ir.add(j, c(owHi - owLo))), 1, checked: true)
+                }
+            }
+            // Interior columns in tiles; the last tile is moved left to end at owHi, so it may
+            // recompute a few pixels (the output never aliases an operand of the kernel).
+            let interior = owHi - owLo
+            if interior > 0 {
+                let t = min(tile, interior)
+                ir.forLoop(c(0), c((interior + t - 1) / t), "owt") { j in
+                    let col = ir.add(ir.mul(j, c(t)), c(owLo))
+                    pixels(smin(col, c(owHi - t)), t, checked: false)
+                }
+            }
         }
     }
 
