@@ -7,9 +7,9 @@ import SinterIR
 /// whose taps all fall inside the image run without bounds checks; the border columns and
 /// rows clip their tap ranges instead of testing each tap.
 extension KernelEmitter {
-    /// Output pixels per register tile: `tile` accumulators plus a weight vector and a
-    /// broadcast fit in 16 vector registers (AVX2) and leave room on AVX-512 and NEON.
-    static let blockedConvTile = 12
+    /// Most output pixels per register tile: the accumulators plus a weight vector and a
+    /// broadcast fit the register file (16 ymm on AVX2; 32 zmm on AVX-512, 32 q on NEON).
+    static func maxBlockedConvTile(block: Int) -> Int { block == 8 ? 12 : 14 }
 
     func convBlocked(_ g: BlockedConvGeometry, _ out: IRValue, _ x: IRValue, _ wt: IRValue, _ epilogue: Epilogue?,
                      _ extras: [IRValue], task: IRValue, tasks: IRValue) {
@@ -28,7 +28,7 @@ extension KernelEmitter {
         let owLo = min(ow, (pw + sw - 1) / sw)
         let lastTap = w - 1 - (kw - 1) * dw + pw
         let owHi = max(owLo, min(ow, lastTap >= 0 ? lastTap / sw + 1 : 0))
-        let tile = Self.blockedConvTile
+        let tile = Self.maxBlockedConvTile(block: b)
         // Parts take contiguous ranges of output rows (image, out block, row).
         let units = g.batch * g.outBlocks * oh
         let per = ceilDiv(c(units), tasks)
@@ -100,11 +100,12 @@ extension KernelEmitter {
                     pixels(ir.select(ir.icmp(.slt, j, c(owLo)), j, ir.add(j, c(owHi - owLo))), 1, checked: true)
                 }
             }
-            // Interior columns in tiles; the last tile is moved left to end at owHi, so it may
-            // recompute a few pixels (the output never aliases an operand of the kernel).
+            // Interior columns in equal tiles; the last tile is moved left to end at owHi, so it
+            // may recompute a pixel or two (the output never aliases an operand of the kernel).
             let interior = owHi - owLo
             if interior > 0 {
-                let t = min(tile, interior)
+                let tiles = (interior + tile - 1) / tile
+                let t = (interior + tiles - 1) / tiles
                 ir.forLoop(c(0), c((interior + t - 1) / t), "owt") { j in
                     let col = ir.add(ir.mul(j, c(t)), c(owLo))
                     pixels(smin(col, c(owHi - t)), t, checked: false)
