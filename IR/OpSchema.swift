@@ -25,6 +25,8 @@ public enum Op: String, CaseIterable, Sendable, Hashable {
     case convNCHWc = "conv-nchwc"
     case maxPool = "max-pool"
     case avgPool = "avg-pool"
+    case maxPoolNCHWc = "max-pool-nchwc"
+    case avgPoolNCHWc = "avg-pool-nchwc"
     // Data movement.
     case identity, reshape, transpose, concat, split, slice, gather, tile, pad
     // Reductions.
@@ -81,6 +83,7 @@ public enum KernelFamily: Hashable, Sendable {
     case conv
     case convBlocked
     case pool(PoolKind)
+    case poolBlocked(PoolKind)
 }
 
 public enum ReduceKind: String, Hashable, Sendable { case sum, mean, max, min, prod, l2 }

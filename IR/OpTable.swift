@@ -110,6 +110,13 @@ extension OpSchema {
         case .avgPool:
             return make(op, 1, [.float], attributes: windowAttributes + [spec("count_include_pad", .bool, .bool(false))],
                         traits: [.pure], pattern: .opaque, shape: ShapeRules.pool, kernel: .pool(.average), "mean over each window.")
+        case .maxPoolNCHWc:
+            return make(op, 1, [.float], attributes: windowAttributes, traits: [.pure], pattern: .opaque, shape: ShapeRules.poolNCHWc,
+                        kernel: .poolBlocked(.max), "max-pool on a channel-blocked tensor [N, C/b, H, W, b] (the `layout` pass makes it).")
+        case .avgPoolNCHWc:
+            return make(op, 1, [.float], attributes: windowAttributes + [spec("count_include_pad", .bool, .bool(false))],
+                        traits: [.pure], pattern: .opaque, shape: ShapeRules.poolNCHWc, kernel: .poolBlocked(.average),
+                        "avg-pool on a channel-blocked tensor [N, C/b, H, W, b] (the `layout` pass makes it).")
         // MARK: data movement
         case .identity:
             return make(op, 1, [.any], traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.sameAsOperand,

@@ -226,6 +226,15 @@ extension ShapeRules {
         return [TensorType(x.dtype, Array(xs[..<2]) + win.output)]
     }
 
+    static let poolNCHWc: ShapeRule = { q throws(ShapeError) in
+        let x = q.operands[0]
+        guard x.rank == 5, let xs = x.shape, let k = q.attributes.ints("kernel") else {
+            throw ShapeError("blocked pooling needs a static input [N, C/b, H, W, b] and 'kernel'")
+        }
+        let win = try window(input: [xs[2], xs[3]], kernel: k, attributes: q.attributes, ceilMode: q.attributes.bool("ceil_mode") ?? false)
+        return [TensorType(x.dtype, [xs[0], xs[1]] + win.output + [xs[4]])]
+    }
+
     static let layerNorm: ShapeRule = { q throws(ShapeError) in
         let x = q.operands[0]
         let axis = try axis(q.attributes.int("axis") ?? -1, rank: x.rank)

@@ -3,8 +3,9 @@ import SinterIR
 /// `layout`: runs 2-D convolutions on channel-blocked tensors (NCHWc, b channels per block,
 /// b = the target's f32 vector width), where one vector holds b output channels of one pixel
 /// and the kernel needs no im2col buffer. Elementwise ops between blocked convolutions (bias,
-/// activation, residual adds, folded batch norm) and channel concats of blocked values run
-/// blocked too, so a chain of convolutions
+/// activation, residual adds, folded batch norm), channel concats, 2-D pooling and reductions
+/// over the spatial axes (global pooling) of blocked values run blocked too, so a chain of
+/// convolutions
 /// converts once on the way in and once on the way out. Conversions are a reshape plus a
 /// transpose; a value that already has a blocked form is never converted again, and unused
 /// conversions are removed. Weights are constants and are blocked at compile time.
@@ -38,6 +39,7 @@ public struct Layout: Pass {
         var nodes: [Node] = []
         var blocked: [ValueID: ValueID] = [:]
         var changed = false
+        let worth = Self.worthBlocking(graph, b, defining)
 
         func add(_ op: Op, _ operands: [ValueID], _ name: String, _ type: TensorType, _ attrs: Attributes = Attributes(),
                  payload: ConstantPayload? = nil, result: ValueID? = nil, at loc: SourceLocation) -> ValueID {
@@ -60,10 +62,10 @@ public struct Layout: Pass {
         /// Writes `v` (its original value, so users and outputs are untouched) from `vb`.
         func fromBlocked(_ vb: ValueID, into v: ValueID, at loc: SourceLocation) {
             let t = g.type(of: v)
-            let s = t.shape ?? []
-            let tr = add(.transpose, [vb], g.name(of: v) + ".t", TensorType(t.dtype, [s[0], s[1] / b, b, s[2], s[3]]),
+            let s = g.type(of: vb).shape ?? []
+            let tr = add(.transpose, [vb], g.name(of: v) + ".t", TensorType(t.dtype, [s[0], s[1], s[4], s[2], s[3]]),
                          Attributes(["perm": .ints([0, 1, 4, 2, 3])]), at: loc)
-            _ = add(.reshape, [tr], "", t, Attributes(["shape": .ints(s)]), result: v, at: loc)
+            _ = add(.reshape, [tr], "", t, Attributes(["shape": .ints(t.shape ?? [])]), result: v, at: loc)
         }
         /// Blocked copies of constants, made once per constant and shape.
         var constants: [String: ValueID] = [:]
@@ -90,6 +92,28 @@ public struct Layout: Pass {
                 blocked[node.results[0]] = yb
                 fromBlocked(yb, into: node.results[0], at: loc)
                 changed = true
+                continue
+            }
+            guard worth.contains(node.results[0]) else {
+                nodes.append(node)
+                continue
+            }
+            if let op = Self.blockedWindowOp(graph, node, b), let xb = blocked[node.operands[0]] {
+                let out = graph.type(of: node.results[0])
+                let x = graph.type(of: node.operands[0]).shape ?? []
+                var attrs = node.attributes
+                var shape = out.shape ?? []
+                if op.schema.kernel != .poolBlocked(.max) && op.schema.kernel != .poolBlocked(.average) {
+                    // A reduction over H and W keeps its dims while blocked; the conversion reshapes.
+                    attrs["keepdims"] = .bool(true)
+                    let axes = Set((node.attributes.ints("axes") ?? []).map { ($0 + 4) % 4 })
+                    attrs["axes"] = .ints(axes.sorted())
+                    shape = [x[0], x[1], axes.contains(2) ? 1 : x[2], axes.contains(3) ? 1 : x[3]]
+                }
+                let rb = add(op, [xb], g.name(of: node.results[0]) + ".b", TensorType(out.dtype, [shape[0], shape[1] / b, shape[2], shape[3], b]),
+                             attrs, at: loc)
+                blocked[node.results[0]] = rb
+                fromBlocked(rb, into: node.results[0], at: loc)
                 continue
             }
             if Self.blockableConcat(graph, node, b, blocked: blocked) {
@@ -133,6 +157,58 @@ public struct Layout: Pass {
               g.type(of: n.results[0]).dtype == .f32, let w = g.constantValue(n.operands[1], defining: defining),
               w.shape.count == 4, x[1] % b == 0, w.shape[0] % b == 0, x[1] > 0, w.shape[0] > 0 else { return nil }
         return w
+    }
+
+    /// Results worth producing blocked. A blockable convolution's always. An elementwise op's
+    /// or concat's when it can be blocked at all and either a user wants its result blocked or
+    /// it is the only user of an operand that can be blocked: then the conversion happens after
+    /// it rather than before (same bytes), and it can run in the convolution's epilogue. An op
+    /// whose blocked operand is needed in NCHW anyway, and whose users all need NCHW, stays
+    /// NCHW: blocking it would only add a conversion back.
+    static func worthBlocking(_ g: Graph, _ b: Int, _ defining: [ValueID: Int]) -> Set<ValueID> {
+        let users = g.users()
+        func candidate(_ n: Node) -> Bool {
+            if blockedWindowOp(g, n, b) != nil { return true }
+            return (n.op.schema.kernel == .elementwise || n.op == .concat) && n.results.count == 1
+                && (g.type(of: n.results[0]).shape.map { $0.count == 4 && $0[1] % b == 0 } ?? false)
+        }
+        // Optimistically: values that could have a blocked form.
+        var can = Set<ValueID>()
+        for n in g.nodes where n.results.count == 1 {
+            if blockableConv(g, n, b, defining) != nil || (candidate(n) && n.operands.contains(where: can.contains)) {
+                can.insert(n.results[0])
+            }
+        }
+        var worth = Set<ValueID>()
+        for n in g.nodes.reversed() where n.results.count == 1 && can.contains(n.results[0]) {
+            let r = n.results[0]
+            if n.op == .conv {
+                worth.insert(r)
+                continue
+            }
+            let wanted = (users[r] ?? []).contains { u in
+                let user = g.nodes[u]
+                return user.op == .conv ? blockableConv(g, user, b, defining) != nil && user.operands[0] == r : worth.contains(user.results[0])
+            }
+            let soleUser = n.operands.contains { o in can.contains(o) && (users[o] ?? []).count == 1 && !g.outputs.contains(o) }
+            if wanted || soleUser { worth.insert(r) }
+        }
+        return worth
+    }
+
+    /// The blocked form of a 2-D pooling, or of a reduction over only the spatial axes of an
+    /// [N, C, H, W] tensor (global average pooling), when C fills whole blocks.
+    static func blockedWindowOp(_ g: Graph, _ n: Node, _ b: Int) -> Op? {
+        guard n.results.count == 1, let x = g.type(of: n.operands.first ?? n.results[0]).shape, x.count == 4, x[1] % b == 0, x[1] > 0,
+              g.type(of: n.results[0]).dtype == .f32 else { return nil }
+        switch n.op {
+        case .maxPool: return .maxPoolNCHWc
+        case .avgPool: return .avgPoolNCHWc
+        case .reduceMean, .reduceSum, .reduceMax, .reduceMin:
+            guard let axes = n.attributes.ints("axes"), !axes.isEmpty, axes.allSatisfy({ [2, 3].contains(($0 + 4) % 4) }) else { return nil }
+            return n.op
+        default: return nil
+        }
     }
 
     /// A channel concat of blocked values whose channel counts fill whole blocks concatenates

@@ -123,6 +123,9 @@ public enum KernelBody: Hashable, Sendable {
     /// `col` = lane stride (0 or 1).
     case convBlocked(BlockedConvGeometry, epilogue: Epilogue?)
     case pool(PoolKind, WindowGeometry)
+    /// Pooling on blocked tensors: `geometry.channels` counts blocks of `block` lanes, and each
+    /// output pixel's lanes are one vector.
+    case poolBlocked(PoolKind, WindowGeometry, block: Int)
 }
 
 public struct Kernel: Hashable, Sendable {

@@ -90,7 +90,7 @@ public enum Lowering {
         switch kernel {
         case .none, .copy, .transpose, .concat, .split, .slice, .gather, .tile, .pad, .elementwise:
             return true
-        case .matmul, .softmax, .reduce, .conv, .convBlocked, .pool, .layerNorm:
+        case .matmul, .softmax, .reduce, .conv, .convBlocked, .pool, .poolBlocked, .layerNorm:
             return all.allSatisfy { $0 == .f32 }
         case .argReduce:
             return operandTypes.allSatisfy { $0 == .f32 }
@@ -267,6 +267,16 @@ public enum Lowering {
             } catch { throw fail(error) }
             return [Part(body: .pool(kind, WindowGeometry(batch: x[0], channels: x[1], input: Array(x[2...]), window: win,
                                                          outChannels: x[1], group: 1, countIncludePad: bool("count_include_pad"))))]
+        case .poolBlocked(let kind):
+            let x = inShapes[0]
+            let win: ShapeRules.Window
+            do throws(ShapeError) {
+                win = try ShapeRules.window(input: [x[2], x[3]], kernel: node.attributes.ints("kernel") ?? [],
+                                            attributes: node.attributes, ceilMode: bool("ceil_mode"))
+            } catch { throw fail(error) }
+            return [Part(body: .poolBlocked(kind, WindowGeometry(batch: x[0], channels: x[1], input: [x[2], x[3]], window: win,
+                                                                outChannels: x[1], group: 1, countIncludePad: bool("count_include_pad")),
+                                            block: x[4]))]
         }
     }
 

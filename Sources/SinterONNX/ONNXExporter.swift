@@ -44,6 +44,22 @@ public enum ONNXExporter {
             func float(_ name: String) -> Double { if case .float(let v)? = attr(name) { v } else { 0 } }
             func int(_ name: String) -> Int { if case .int(let v)? = attr(name) { v } else { 0 } }
             func bool(_ name: String) -> Bool { if case .bool(let v)? = attr(name) { v } else { false } }
+            /// An extra node in front of this one (blocked ops have no ONNX form of their own).
+            func helper(_ op: String, _ inputs: [String], _ attrs: [Onnx_AttributeProto] = []) -> String {
+                extra += 1
+                var h = Onnx_NodeProto()
+                h.opType = op
+                h.name = "\(hint).sinter\(extra)"
+                h.input = inputs
+                h.output = [h.name]
+                h.attribute = attrs
+                graph.node.append(h)
+                return h.name
+            }
+            /// [N, C/b, H, W, b] → [N, C, H, W].
+            func unblock(_ x: String, _ s: [Int]) -> String {
+                helper("Reshape", [helper("Transpose", [x], [intsAttr("perm", [0, 1, 4, 2, 3])]), int64s([s[0], s[1] * s[4], s[2], s[3]], hint)])
+            }
             var n = Onnx_NodeProto()
             n.input = ins
             n.output = outs
@@ -133,26 +149,35 @@ public enum ONNXExporter {
                     diags.append(Diagnostic("conv-nchwc with symbolic shapes cannot be exported", at: node.location))
                     continue
                 }
-                func helper(_ op: String, _ inputs: [String], _ attrs: [Onnx_AttributeProto] = []) -> String {
-                    extra += 1
-                    var h = Onnx_NodeProto()
-                    h.opType = op
-                    h.name = "\(hint).sinter\(extra)"
-                    h.input = inputs
-                    h.output = [h.name]
-                    h.attribute = attrs
-                    graph.node.append(h)
-                    return h.name
-                }
                 let b = xs[4]
-                let x = helper("Reshape", [helper("Transpose", [ins[0]], [intsAttr("perm", [0, 1, 4, 2, 3])]),
-                                           int64s([xs[0], xs[1] * b, xs[2], xs[3]], hint)])
+                let x = unblock(ins[0], xs)
                 let w = helper("Reshape", [helper("Transpose", [ins[1]], [intsAttr("perm", [0, 5, 1, 4, 2, 3])]),
                                            int64s([ws[0] * b, ws[1] * b, ws[2], ws[3]], hint)])
                 let conv = helper("Conv", [x, w], [intsAttr("strides", node.attributes.ints("strides") ?? [1, 1]),
                                                   intsAttr("dilations", node.attributes.ints("dilations") ?? [1, 1]),
                                                   intsAttr("pads", node.attributes.ints("pads") ?? [0, 0, 0, 0])])
                 let y = helper("Reshape", [conv, int64s([ys[0], ys[1], b, ys[2], ys[3]], hint)])
+                n.opType = "Transpose"
+                n.input = [y]
+                n.attribute = [intsAttr("perm", [0, 1, 3, 4, 2])]
+            case .maxPoolNCHWc, .avgPoolNCHWc:
+                // No ONNX form: unblock, pool, block again.
+                let xs = g.type(of: node.operands[0]).shape ?? [], ys = g.type(of: node.results[0]).shape ?? []
+                guard xs.count == 5, ys.count == 5 else {
+                    diags.append(Diagnostic("\(node.op.rawValue) with symbolic shapes cannot be exported", at: node.location))
+                    continue
+                }
+                let b = xs[4]
+                let x = unblock(ins[0], xs)
+                var attrs = [intsAttr("kernel_shape", ints("kernel")), intsAttr("strides", node.attributes.ints("strides") ?? [1, 1]),
+                             intsAttr("pads", node.attributes.ints("pads") ?? [0, 0, 0, 0]), intAttr("ceil_mode", bool("ceil_mode") ? 1 : 0)]
+                if node.op == .maxPoolNCHWc {
+                    attrs.append(intsAttr("dilations", node.attributes.ints("dilations") ?? [1, 1]))
+                } else {
+                    attrs.append(intAttr("count_include_pad", bool("count_include_pad") ? 1 : 0))
+                }
+                let pooled = helper(node.op == .maxPoolNCHWc ? "MaxPool" : "AveragePool", [x], attrs)
+                let y = helper("Reshape", [pooled, int64s([ys[0], ys[1], b, ys[2], ys[3]], hint)])
                 n.opType = "Transpose"
                 n.input = [y]
                 n.attribute = [intsAttr("perm", [0, 1, 3, 4, 2])]

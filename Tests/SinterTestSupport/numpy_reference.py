@@ -91,6 +91,13 @@ def conv_nchwc(a, t):
     return y.reshape(n, mb, b, y.shape[2], y.shape[3]).transpose(0, 1, 3, 4, 2)
 
 
+def blocked_pool(a, t, kind):
+    x = a[0]
+    n, cb, h, w, b = x.shape
+    y = pool([x.transpose(0, 1, 4, 2, 3).reshape(n, cb * b, h, w)], t, kind)
+    return y.reshape(n, cb, b, y.shape[2], y.shape[3]).transpose(0, 1, 3, 4, 2)
+
+
 def pool(a, t, kind):
     x = a[0]
     k = t["kernel"]
@@ -203,6 +210,8 @@ OPS = {
     "conv": conv,
     "conv-nchwc": conv_nchwc,
     "max-pool": lambda a, t: pool(a, t, "max"),
+    "max-pool-nchwc": lambda a, t: blocked_pool(a, t, "max"),
+    "avg-pool-nchwc": lambda a, t: blocked_pool(a, t, "avg"),
     "avg-pool": lambda a, t: pool(a, t, "avg"),
     "identity": lambda a, t: a[0],
     "reshape": lambda a, t: a[0].reshape(t["shape"]),

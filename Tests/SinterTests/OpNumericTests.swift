@@ -129,6 +129,9 @@ struct OpNumericTests {
             for op in [Op.maxPool, .avgPool] where !(op == .maxPool && a["count_include_pad"] != nil) {
                 out.append(Case(op: op, shapes: [[2, 3, 7, 8]], attrs: Attributes(a)))
             }
+            for op in [Op.maxPoolNCHWc, .avgPoolNCHWc] where !(op == .maxPoolNCHWc && a["count_include_pad"] != nil) {
+                out.append(Case(op: op, shapes: [[2, 2, 7, 8, 4]], attrs: Attributes(a)))
+            }
         }
         let mm: [[[Int]]] = [[[4, 8], [8, 5]], [[1, 1], [1, 1]], [[3, 0], [0, 4]], [[2, 3, 4], [4, 5]],
                              [[2, 1, 3, 4], [5, 4, 6]], [[7, 33], [33, 70]], [[0, 3], [3, 2]], [[5, 64], [64, 129]]]
