@@ -63,8 +63,10 @@ public struct PlanMemory: Pass {
         func root(_ v: ValueID) -> ValueID { aliases[v].map(root) ?? v }
         var kernels: [(nodes: [Int], root: Int)] = []
         var grouped = Set<Int>()
-        for group in fusion?.groups ?? [] where group.anchor == nil {
-            kernels.append((group.nodes, group.root))
+        // Only elementwise kernels write in place. A matmul or conv kernel's epilogue members
+        // are not kernels of their own: the anchor reads its inputs while results are stored.
+        for group in fusion?.groups ?? [] {
+            if group.anchor == nil { kernels.append((group.nodes, group.root)) }
             grouped.formUnion(group.nodes)
         }
         for i in g.nodes.indices where !grouped.contains(i) && g.nodes[i].payload == nil { kernels.append(([i], i)) }

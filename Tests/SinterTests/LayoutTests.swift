@@ -1,0 +1,59 @@
+import Foundation
+import Sinter
+import SinterTestSupport
+import Testing
+
+/// The `layout` pass at every block size the targets use (4: SSE/NEON, 8: AVX2, 16: AVX-512):
+/// a small CNN with every blocked op (conv with bias/relu/residual epilogues, strided and 1x1
+/// convs, max and average pooling, a channel concat, global average pooling) computes what
+/// the same model computes without the pass.
+struct LayoutTests {
+    static func cnn() throws -> Graph {
+        var b = GraphBuilder(name: "blocked")
+        var rng = Support.RNG(seed: 31)
+        func w(_ shape: [Int], _ scale: Float = 0.2) throws -> ValueID {
+            try b.constant(TensorData((0..<shape.reduce(1, *)).map { _ in rng.float(-scale, scale) }, shape: shape))
+        }
+        func conv(_ x: ValueID, _ shape: [Int], _ attrs: [String: AttributeValue] = [:]) throws -> ValueID {
+            let c = try b.apply(.conv, [x, try w(shape)], attributes: Attributes(attrs))[0]
+            return try b.relu(try b.add(c, try w([shape[0], 1, 1])))
+        }
+        let x = try b.input("x", TensorType(.f32, [2, 16, 15, 17]))
+        let pad1: [String: AttributeValue] = ["pads": .ints([1, 1, 1, 1])]
+        let c1 = try conv(x, [32, 16, 3, 3], pad1)
+        let c2 = try b.add(try conv(c1, [32, 32, 3, 3], pad1), c1)
+        let p = try b.apply(.maxPool, [c2], attributes: Attributes(["kernel": .ints([3, 3]), "strides": .ints([2, 2]),
+                                                                      "pads": .ints([1, 1, 1, 1])]))[0]
+        let s = try conv(p, [16, 32, 1, 1])
+        let t = try conv(p, [16, 32, 5, 3], ["pads": .ints([2, 1, 2, 1]), "strides": .ints([1, 2]), "dilations": .ints([1, 1])])
+        let u = try b.apply(.avgPool, [t], attributes: Attributes(["kernel": .ints([3, 3]), "strides": .ints([1, 1]),
+                                                                     "pads": .ints([1, 1, 1, 1]), "count_include_pad": .bool(false)]))[0]
+        let s2 = try b.apply(.maxPool, [s], attributes: Attributes(["kernel": .ints([1, 2]), "strides": .ints([1, 2]), "pads": .ints([0, 0, 0, 1])]))[0]
+        let cat = try b.apply(.concat, [s2, u], attributes: Attributes(["axis": .int(1)]))[0]
+        let d = try conv(cat, [48, 32, 3, 3], ["pads": .ints([1, 1, 1, 1]), "dilations": .ints([1, 1]), "strides": .ints([2, 1])])
+        b.output(try b.apply(.reduceMean, [d], attributes: Attributes(["axes": .ints([2, 3])]))[0])
+        b.output(d)
+        return b.graph
+    }
+
+    @Test(arguments: [("x86-64-v2", 4), ("haswell", 8), ("skylake-avx512", 16)])
+    func blockedModelMatchesUnblocked(_ cpu: String, _ block: Int) throws {
+        // Code for wider vectors than the host has would not run here.
+        guard Target.host.vectorWidth >= block else { return }
+        let g = try Self.cnn()
+        var blocked = CompileOptions()
+        blocked.target = try Target.named("host", cpu: cpu)
+        #expect(blocked.target.vectorWidth == block)
+        var plain = CompileOptions()
+        plain.passes = Pipeline.default.filter { $0 != "layout" }
+        let a = try Sinter.jit(g, blocked), r = try Sinter.jit(g, plain)
+        let convs = a.program.kernels.filter { if case .convBlocked = $0.body { true } else { false } }
+        let pools = a.program.kernels.filter { if case .poolBlocked = $0.body { true } else { false } }
+        #expect(convs.count == 5 && pools.count == 3, "\(convs.count) blocked convs, \(pools.count) blocked pools")
+        var rng = Support.RNG(seed: 5)
+        let input = TensorData((0..<(2 * 16 * 15 * 17)).map { _ in rng.float(-2, 2) }, shape: [2, 16, 15, 17])
+        for (got, want) in zip(try a.run([input]), try r.run([input])) {
+            #expect(Support.mismatch(got.doubles, want.doubles, atol: 1e-5, rtol: 1e-4) == nil, "block \(block)")
+        }
+    }
+}
