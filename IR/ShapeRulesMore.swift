@@ -228,8 +228,8 @@ extension ShapeRules {
 
     static let poolNCHWc: ShapeRule = { q throws(ShapeError) in
         let x = q.operands[0]
-        guard x.rank == 5, let xs = x.shape, let k = q.attributes.ints("kernel") else {
-            throw ShapeError("blocked pooling needs a static input [N, C/b, H, W, b] and 'kernel'")
+        guard x.rank == 5, let xs = x.shape, let k = q.attributes.ints("kernel"), xs[4] > 0 else {
+            throw ShapeError("blocked pooling needs a static input [N, C/b, H, W, b] with b > 0 and 'kernel'")
         }
         let win = try window(input: [xs[2], xs[3]], kernel: k, attributes: q.attributes, ceilMode: q.attributes.bool("ceil_mode") ?? false)
         return [TensorType(x.dtype, [xs[0], xs[1]] + win.output + [xs[4]])]

@@ -155,10 +155,17 @@ public struct Fuse: Pass {
         guard matmul || elementwise || copy else {
             return "its users' kernel is '\(root.op.rawValue)', which reads operands contiguously"
         }
+        /// A prologue member that needs a contiguous operand: a reshape, or an identity feeding one.
+        func needsContiguous(_ u: Int) -> Bool {
+            let m = g.nodes[u]
+            if m.op == .reshape { return true }
+            guard m.op == .identity else { return false }
+            return (g.users()[m.results[0]] ?? []).contains { group.prologue.contains($0) && needsContiguous($0) }
+        }
         for u in users {
             let user = g.nodes[u]
             if group.prologue.contains(u) {
-                if user.op == .reshape && n.op != .reshape && n.op != .identity { return "its user 'reshape' needs a contiguous operand" }
+                if needsContiguous(u) && n.op != .reshape && n.op != .identity { return "its user '\(user.op.rawValue)' needs a contiguous operand" }
                 continue
             }
             if matmul && u != (group.anchor ?? group.root) {

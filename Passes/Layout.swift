@@ -169,7 +169,7 @@ public struct Layout: Pass {
         let users = g.users()
         func candidate(_ n: Node) -> Bool {
             if blockedWindowOp(g, n, b) != nil { return true }
-            return (n.op.schema.kernel == .elementwise || n.op == .concat) && n.results.count == 1
+            return ((n.op.schema.kernel == .elementwise && n.op != .expand) || n.op == .concat) && n.results.count == 1
                 && (g.type(of: n.results[0]).shape.map { $0.count == 4 && $0[1] % b == 0 } ?? false)
         }
         // Optimistically: values that could have a blocked form.
@@ -223,7 +223,8 @@ public struct Layout: Pass {
     /// constant's blocked data. Nil overall when the node stays as it is.
     static func blockableElementwise(_ g: Graph, _ n: Node, _ b: Int, blocked: [ValueID: ValueID],
                                      _ defining: [ValueID: Int]) -> [TensorData?]? {
-        guard n.op.schema.kernel == .elementwise, n.results.count == 1, let s = g.type(of: n.results[0]).shape, s.count == 4,
+        // expand's `shape` attribute is NCHW: it stays as it is.
+        guard n.op.schema.kernel == .elementwise, n.op != .expand, n.results.count == 1, let s = g.type(of: n.results[0]).shape, s.count == 4,
               s[1] % b == 0, s[1] > 0, n.operands.contains(where: { blocked[$0] != nil }) else { return nil }
         var plan: [TensorData?] = []
         for o in n.operands {

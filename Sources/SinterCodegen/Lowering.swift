@@ -389,13 +389,13 @@ public enum Lowering {
         let maxTasks = 8
         switch k.body {
         case .matmul(let batch, _, let b, let m, let n, let kk, _):
-            let flops = batch.reduce(1, *) * m * n * kk
+            let flops = saturatingProduct(batch + [m, n, kk])
             if flops >= 1 << 21 { k.tasks = max(1, min(maxTasks, m / 4)) }
             // Each part packs strided B columns into its own region.
             if b.colStride != 1 { k.scratchBytes = KernelProgram.aligned(k.tasks * KernelEmitter.packedBFloats(n: n, k: kk) * 4) }
         case .conv(let g, _):
             let positions = g.window.output.reduce(1, *)
-            let flops = g.batch * g.outChannels * positions * (g.channels / g.group) * g.window.kernel.reduce(1, *)
+            let flops = saturatingProduct([g.batch, g.outChannels, positions, g.channels / g.group] + g.window.kernel)
             guard flops >= 1 << 21 else { return }
             if KernelEmitter.splitsRows(g) {
                 k.tasks = max(1, min(maxTasks, g.outChannels / g.group / 4))
@@ -416,7 +416,7 @@ public enum Lowering {
             }
         case .convBlocked(let g, _):
             let rows = g.batch * g.outBlocks * g.window.output[0]
-            let flops = rows * g.window.output[1] * g.block * g.inBlocks * g.block * g.window.kernel.reduce(1, *)
+            let flops = saturatingProduct([rows, g.window.output[1], g.block, g.inBlocks, g.block] + g.window.kernel)
             if flops >= 1 << 21 { k.tasks = max(1, min(maxTasks, rows)) }
         default:
             break
@@ -446,6 +446,15 @@ public enum Lowering {
                                      epilogue: nil)
         let scratch = mb.layout.colStride == 1 ? 0 : KernelEmitter.packedBFloats(n: mb.cols, k: ma.cols) * 4
         return (body, scratch)
+    }
+
+    /// A product that stops at Int.max instead of trapping (sizes of weights that are never
+    /// allocated can be huge).
+    static func saturatingProduct(_ xs: [Int]) -> Int {
+        xs.reduce(1) { a, b in
+            let (p, overflow) = a.multipliedReportingOverflow(by: b)
+            return overflow ? .max : p
+        }
     }
 
     static func strided(_ shape: [Int], _ inStrides: [Int], _ inOffset: Int, _ bytes: Int) -> StridedCopy {

@@ -100,6 +100,16 @@ struct VerifierErrorTests {
            %y = exp %x : i32[2]
          }
          """, "2:8: error: 'exp' needs a floating-point type, got i32"),
+        ("empty channel block", """
+         graph @p(%x: f32[1,1,2,2,0]) -> (%y: f32[1,1,2,2,0]) {
+           %y = max-pool-nchwc %x {kernel = [1, 1]} : f32[1,1,2,2,0]
+         }
+         """, "2:8: error: 'max-pool-nchwc': blocked pooling needs a static input [N, C/b, H, W, b] with b > 0 and 'kernel'"),
+        ("blocked conv weights", """
+         graph @c(%x: f32[1,2,4,4,8], %w: f32[1,2,3,3,8,4]) -> (%y: f32[1,1,2,2,8]) {
+           %y = conv-nchwc %x, %w : f32[1,1,2,2,8]
+         }
+         """, "2:8: error: 'conv-nchwc': conv-nchwc blocks do not match: input [1,2,4,4,8], weights [1,2,3,3,8,4]"),
     ]
 
     @Test(arguments: cases.indices)
