@@ -103,7 +103,7 @@ extension OpSchema {
         case .convNCHWc:
             return make(op, 2, [.float], attributes: [spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints)],
                         traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.convNCHWc, kernel: .convBlocked,
-                        "2-D convolution on channel-blocked tensors (the `layout` pass makes it): x [N, C/b, H, W, b], weights [M/b, C/b, kh, kw, b, b] (input lane, then output lane), result [N, M/b, OH, OW, b].")
+                        "2-D convolution on channel-blocked tensors (the `layout` pass makes it): x [N, C/bi, H, W, bi], weights [M/b, C/bi, kh, kw, bi, b] (input lane, then output lane), result [N, M/b, OH, OW, b]; bi = 1 reads an NCHW input.")
         case .maxPool:
             return make(op, 1, [.float], attributes: windowAttributes, traits: [.pure], pattern: .opaque,
                         shape: ShapeRules.pool, kernel: .pool(.max), "maximum over each window (padding never wins).")

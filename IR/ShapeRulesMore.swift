@@ -208,13 +208,13 @@ extension ShapeRules {
         let x = q.operands[0], w = q.operands[1]
         guard x.dtype == w.dtype else { throw ShapeError("operand types differ: \(x.dtype.rawValue) and \(w.dtype.rawValue)") }
         guard x.rank == 5, w.rank == 6, let xs = x.shape, let ws = w.shape else {
-            throw ShapeError("conv-nchwc needs static input [N, C/b, H, W, b] and weights [M/b, C/b, kh, kw, b, b]")
+            throw ShapeError("conv-nchwc needs static input [N, C/bi, H, W, bi] and weights [M/b, C/bi, kh, kw, bi, b]")
         }
-        guard xs[4] > 0, ws[1] == xs[1], ws[4] == xs[4], ws[5] == xs[4] else {
+        guard xs[4] > 0, ws[5] > 0, ws[1] == xs[1], ws[4] == xs[4] else {
             throw ShapeError("conv-nchwc blocks do not match: input \(fmt(x.dims)), weights \(fmt(w.dims))")
         }
         let win = try window(input: [xs[2], xs[3]], kernel: [ws[2], ws[3]], attributes: q.attributes, ceilMode: false)
-        return [TensorType(x.dtype, [xs[0], ws[0]] + win.output + [xs[4]])]
+        return [TensorType(x.dtype, [xs[0], ws[0]] + win.output + [ws[5]])]
     }
 
     static let pool: ShapeRule = { q throws(ShapeError) in

@@ -10,8 +10,9 @@ import SinterIR
 /// transpose; a value that already has a blocked form is never converted again, and unused
 /// conversions are removed. Weights are constants and are blocked at compile time.
 ///
-/// A convolution is blocked when it is 2-D, has group 1, constant weights, and input and output
-/// channel counts divisible by b. An elementwise op is blocked when its result is
+/// A convolution is blocked when it is 2-D, has group 1, constant weights, and an output
+/// channel count divisible by b. When its input channels do not fill blocks (a first layer
+/// with 3 channels), it reads the NCHW input directly as one-channel blocks. An elementwise op is blocked when its result is
 /// [N, C, H, W] with C divisible by b, one operand has a blocked form, and every other operand
 /// has one too or is a constant that broadcasts per channel (or not along channels).
 ///
@@ -83,8 +84,15 @@ public struct Layout: Pass {
             if let w = Self.blockableConv(graph, node, b, defining) {
                 let out = graph.type(of: node.results[0])
                 let s = out.shape ?? []
-                let xb = toBlocked(node.operands[0], at: loc)
-                let wb = constant(node.operands[1], { Self.blockWeights(w, b) }, at: loc)
+                // Input channels that do not fill a block (a first layer): read the NCHW input
+                // as [N, C, H, W, 1], a view, with input blocks of one channel.
+                let x = graph.type(of: node.operands[0])
+                let xs = x.shape ?? []
+                let bi = xs[1] % b == 0 ? b : 1
+                let xb = bi == b ? toBlocked(node.operands[0], at: loc)
+                    : add(.reshape, [node.operands[0]], g.name(of: node.operands[0]) + ".c1", TensorType(x.dtype, xs + [1]),
+                          Attributes(["shape": .ints(xs + [1])]), at: loc)
+                let wb = constant(node.operands[1], { Self.blockWeights(w, inBlock: bi, outBlock: b) }, at: loc)
                 var attrs = Attributes()
                 for key in ["strides", "pads", "dilations"] { attrs[key] = node.attributes[key] }
                 let yb = add(.convNCHWc, [xb, wb], g.name(of: node.results[0]) + ".b",
@@ -155,7 +163,7 @@ public struct Layout: Pass {
     static func blockableConv(_ g: Graph, _ n: Node, _ b: Int, _ defining: [ValueID: Int]) -> TensorData? {
         guard n.op == .conv, (n.attributes.int("group") ?? 1) == 1, let x = g.type(of: n.operands[0]).shape, x.count == 4,
               g.type(of: n.results[0]).dtype == .f32, let w = g.constantValue(n.operands[1], defining: defining),
-              w.shape.count == 4, x[1] % b == 0, w.shape[0] % b == 0, x[1] > 0, w.shape[0] > 0 else { return nil }
+              w.shape.count == 4, w.shape[0] % b == 0, x[1] > 0, w.shape[0] > 0 else { return nil }
         return w
     }
 
@@ -262,21 +270,21 @@ public struct Layout: Pass {
         return TensorData(dtype: c.dtype, shape: [c4[0], c4[1] / b, c4[2], c4[3], b], values: out)
     }
 
-    /// [M, C, kh, kw] → [M/b, C/b, kh, kw, b (input lane), b (output lane)]: for one input
+    /// [M, C, kh, kw] → [M/b, C/bi, kh, kw, bi (input lane), b (output lane)]: for one input
     /// channel and tap, the b output channels of a block are one contiguous vector.
-    static func blockWeights(_ w: TensorData, _ b: Int) -> TensorData {
+    static func blockWeights(_ w: TensorData, inBlock bi: Int, outBlock b: Int) -> TensorData {
         let s = w.shape
         let (m, c, kh, kw) = (s[0], s[1], s[2], s[3])
         let values = w.doubles
         var out = [Double](repeating: 0, count: values.count)
         var i = 0
         for ob in 0..<(m / b) {
-            for ib in 0..<(c / b) {
+            for ib in 0..<(c / bi) {
                 for y in 0..<kh {
                     for x in 0..<kw {
-                        for il in 0..<b {
+                        for il in 0..<bi {
                             for ol in 0..<b {
-                                out[i] = values[(((ob * b + ol) * c + ib * b + il) * kh + y) * kw + x]
+                                out[i] = values[(((ob * b + ol) * c + ib * bi + il) * kh + y) * kw + x]
                                 i += 1
                             }
                         }
@@ -284,6 +292,6 @@ public struct Layout: Pass {
                 }
             }
         }
-        return TensorData(dtype: w.dtype, shape: [m / b, c / b, kh, kw, b, b], values: out)
+        return TensorData(dtype: w.dtype, shape: [m / b, c / bi, kh, kw, bi, b], values: out)
     }
 }

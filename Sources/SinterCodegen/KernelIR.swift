@@ -74,13 +74,15 @@ public struct WindowGeometry: Hashable, Sendable {
     public var countIncludePad: Bool
 }
 
-/// Geometry of a 2-D convolution on channel-blocked tensors: x [batch, inBlocks, H, W, block],
-/// weights [outBlocks, inBlocks, kh, kw, block, block], result [batch, outBlocks, OH, OW, block].
+/// Geometry of a 2-D convolution on channel-blocked tensors: x [batch, inBlocks, H, W, inBlock],
+/// weights [outBlocks, inBlocks, kh, kw, inBlock, block], result [batch, outBlocks, OH, OW, block].
+/// An inBlock of 1 is a plain NCHW input.
 public struct BlockedConvGeometry: Hashable, Sendable {
     public var batch: Int
     public var inBlocks: Int
     public var outBlocks: Int
     public var block: Int
+    public var inBlock: Int
     public var input: [Int]           // H, W
     public var window: ShapeRules.Window
 }

@@ -256,8 +256,8 @@ public enum Lowering {
             do throws(ShapeError) {
                 win = try ShapeRules.window(input: [x[2], x[3]], kernel: [w[2], w[3]], attributes: node.attributes, ceilMode: false)
             } catch { throw fail(error) }
-            return [Part(body: .convBlocked(BlockedConvGeometry(batch: x[0], inBlocks: x[1], outBlocks: w[0], block: x[4], input: [x[2], x[3]],
-                                                                window: win), epilogue: nil))]
+            return [Part(body: .convBlocked(BlockedConvGeometry(batch: x[0], inBlocks: x[1], outBlocks: w[0], block: w[5], inBlock: x[4],
+                                                                input: [x[2], x[3]], window: win), epilogue: nil))]
         case .pool(let kind):
             let x = inShapes[0]
             let win: ShapeRules.Window
@@ -416,7 +416,7 @@ public enum Lowering {
             }
         case .convBlocked(let g, _):
             let rows = g.batch * g.outBlocks * g.window.output[0]
-            let flops = saturatingProduct([rows, g.window.output[1], g.block, g.inBlocks, g.block] + g.window.kernel)
+            let flops = saturatingProduct([rows, g.window.output[1], g.block, g.inBlocks, g.inBlock] + g.window.kernel)
             if flops >= 1 << 21 { k.tasks = max(1, min(maxTasks, rows)) }
         default:
             break

@@ -152,11 +152,11 @@ public enum ONNXExporter {
                 let b = xs[4]
                 let x = unblock(ins[0], xs)
                 let w = helper("Reshape", [helper("Transpose", [ins[1]], [intsAttr("perm", [0, 5, 1, 4, 2, 3])]),
-                                           int64s([ws[0] * b, ws[1] * b, ws[2], ws[3]], hint)])
+                                           int64s([ws[0] * ws[5], ws[1] * b, ws[2], ws[3]], hint)])
                 let conv = helper("Conv", [x, w], [intsAttr("strides", node.attributes.ints("strides") ?? [1, 1]),
                                                   intsAttr("dilations", node.attributes.ints("dilations") ?? [1, 1]),
                                                   intsAttr("pads", node.attributes.ints("pads") ?? [0, 0, 0, 0])])
-                let y = helper("Reshape", [conv, int64s([ys[0], ys[1], b, ys[2], ys[3]], hint)])
+                let y = helper("Reshape", [conv, int64s([ys[0], ys[1], ys[4], ys[2], ys[3]], hint)])
                 n.opType = "Transpose"
                 n.input = [y]
                 n.attribute = [intsAttr("perm", [0, 1, 3, 4, 2])]

@@ -106,10 +106,10 @@ struct VerifierErrorTests {
          }
          """, "2:8: error: 'max-pool-nchwc': blocked pooling needs a static input [N, C/b, H, W, b] with b > 0 and 'kernel'"),
         ("blocked conv weights", """
-         graph @c(%x: f32[1,2,4,4,8], %w: f32[1,2,3,3,8,4]) -> (%y: f32[1,1,2,2,8]) {
+         graph @c(%x: f32[1,2,4,4,8], %w: f32[1,2,3,3,4,8]) -> (%y: f32[1,1,2,2,8]) {
            %y = conv-nchwc %x, %w : f32[1,1,2,2,8]
          }
-         """, "2:8: error: 'conv-nchwc': conv-nchwc blocks do not match: input [1,2,4,4,8], weights [1,2,3,3,8,4]"),
+         """, "2:8: error: 'conv-nchwc': conv-nchwc blocks do not match: input [1,2,4,4,8], weights [1,2,3,3,4,8]"),
     ]
 
     @Test(arguments: cases.indices)

@@ -83,10 +83,10 @@ def conv(a, t):
 
 def conv_nchwc(a, t):
     x, w = a
-    n, cb, h, wd, b = x.shape
-    mb = w.shape[0]
-    xs = x.transpose(0, 1, 4, 2, 3).reshape(n, cb * b, h, wd)
-    ws = w.transpose(0, 5, 1, 4, 2, 3).reshape(mb * b, cb * b, w.shape[2], w.shape[3])
+    n, cb, h, wd, bi = x.shape
+    mb, b = w.shape[0], w.shape[5]
+    xs = x.transpose(0, 1, 4, 2, 3).reshape(n, cb * bi, h, wd)
+    ws = w.transpose(0, 5, 1, 4, 2, 3).reshape(mb * b, cb * bi, w.shape[2], w.shape[3])
     y = conv([xs, ws], t)
     return y.reshape(n, mb, b, y.shape[2], y.shape[3]).transpose(0, 1, 3, 4, 2)
 

@@ -4,9 +4,9 @@ import SinterTestSupport
 import Testing
 
 /// The `layout` pass at every block size the targets use (4: SSE/NEON, 8: AVX2, 16: AVX-512):
-/// a small CNN with every blocked op (conv with bias/relu/residual epilogues, strided and 1x1
-/// convs, max and average pooling, a channel concat, global average pooling) computes what
-/// the same model computes without the pass.
+/// a small CNN with every blocked op (a first conv on a 3-channel NCHW input, convs with
+/// bias/relu/residual epilogues, strided and 1x1 convs, max and average pooling, a channel
+/// concat, global average pooling) computes what the same model computes without the pass.
 struct LayoutTests {
     static func cnn() throws -> Graph {
         var b = GraphBuilder(name: "blocked")
@@ -18,9 +18,10 @@ struct LayoutTests {
             let c = try b.apply(.conv, [x, try w(shape)], attributes: Attributes(attrs))[0]
             return try b.relu(try b.add(c, try w([shape[0], 1, 1])))
         }
-        let x = try b.input("x", TensorType(.f32, [2, 16, 15, 17]))
+        // Three input channels: the first conv reads NCHW directly (input blocks of 1).
+        let x = try b.input("x", TensorType(.f32, [2, 3, 15, 17]))
         let pad1: [String: AttributeValue] = ["pads": .ints([1, 1, 1, 1])]
-        let c1 = try conv(x, [32, 16, 3, 3], pad1)
+        let c1 = try conv(x, [32, 3, 3, 3], pad1)
         let c2 = try b.add(try conv(c1, [32, 32, 3, 3], pad1), c1)
         let p = try b.apply(.maxPool, [c2], attributes: Attributes(["kernel": .ints([3, 3]), "strides": .ints([2, 2]),
                                                                       "pads": .ints([1, 1, 1, 1])]))[0]
@@ -51,7 +52,7 @@ struct LayoutTests {
         let pools = a.program.kernels.filter { if case .poolBlocked = $0.body { true } else { false } }
         #expect(convs.count == 5 && pools.count == 3, "\(convs.count) blocked convs, \(pools.count) blocked pools")
         var rng = Support.RNG(seed: 5)
-        let input = TensorData((0..<(2 * 16 * 15 * 17)).map { _ in rng.float(-2, 2) }, shape: [2, 16, 15, 17])
+        let input = TensorData((0..<(2 * 3 * 15 * 17)).map { _ in rng.float(-2, 2) }, shape: [2, 3, 15, 17])
         for (got, want) in zip(try a.run([input]), try r.run([input])) {
             #expect(Support.mismatch(got.doubles, want.doubles, atol: 1e-5, rtol: 1e-4) == nil, "block \(block)")
         }

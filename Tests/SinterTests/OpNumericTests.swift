@@ -116,6 +116,9 @@ struct OpNumericTests {
             ([[1, 2, 11, 13, 5], [1, 2, 3, 2, 5, 5]], ["strides": .ints([2, 3]), "pads": .ints([2, 0, 1, 3]), "dilations": .ints([1, 2])]),
             ([[1, 3, 5, 4, 3], [2, 3, 5, 5, 3, 3]], ["pads": .ints([2, 2, 2, 2])]),
             ([[1, 4, 20, 20, 16], [4, 4, 3, 3, 16, 16]], ["pads": .ints([1, 1, 1, 1]), "strides": .ints([2, 2])]),
+            // NCHW input (input block 1) into blocked output: a first layer.
+            ([[1, 3, 23, 21, 1], [2, 3, 7, 7, 1, 8]], ["pads": .ints([3, 3, 3, 3]), "strides": .ints([2, 2])]),
+            ([[2, 5, 9, 9, 1], [3, 5, 3, 3, 1, 4]], ["pads": .ints([1, 0, 1, 2])]),
         ]
         for (shapes, a) in blocked { out.append(Case(op: .convNCHWc, shapes: shapes, attrs: Attributes(a), range: (-1, 1), atol: 1e-4)) }
         let pools: [[String: AttributeValue]] = [

@@ -21,17 +21,18 @@ extension KernelEmitter {
 
     func convBlocked(_ g: BlockedConvGeometry, _ out: IRValue, _ x: IRValue, _ wt: IRValue, _ epilogue: Epilogue?,
                      _ extras: [IRValue], task: IRValue, tasks: IRValue) {
-        let b = g.block, win = g.window
+        // Output lanes b; input lanes bi (b, or 1 for an NCHW input viewed as [N, C, H, W, 1]).
+        let b = g.block, bi = g.inBlock, win = g.window
         let (h, w) = (g.input[0], g.input[1])
         let (oh, ow) = (win.output[0], win.output[1])
         let (kh, kw) = (win.kernel[0], win.kernel[1])
         let (sh, sw) = (win.strides[0], win.strides[1])
         let (dh, dw) = (win.dilations[0], win.dilations[1])
         let (ph, pw) = (win.padBegin[0], win.padBegin[1])
-        guard g.batch * g.outBlocks * oh * ow > 0 else { return }
-        let xBlock = h * w * b, xImage = g.inBlocks * xBlock, xRow = w * b
+        guard g.batch * g.outBlocks * oh * ow * b * bi > 0 else { return }
+        let xBlock = h * w * bi, xImage = g.inBlocks * xBlock, xRow = w * bi
         let oBlock = oh * ow * b, oImage = g.outBlocks * oBlock, oRow = ow * b
-        let wRow = kw * b * b, wIn = kh * wRow, wOut = g.inBlocks * wIn
+        let wRow = kw * bi * b, wIn = kh * wRow, wOut = g.inBlocks * wIn
         // Columns [owLo, owHi) read only inside the image for every horizontal tap.
         let owLo = min(ow, (pw + sw - 1) / sw)
         let lastTap = w - 1 - (kw - 1) * dw + pw
@@ -69,9 +70,9 @@ extension KernelEmitter {
                         let wRowBase = ir.add(ir.add(wBase, ir.mul(ib, c(wIn))), ir.mul(ky, c(wRow)))
                         return ir.forLoop(kwBegin, kwEnd, carrying: acc, "kw") { kx, acc in
                             let iw = ir.add(iwBase, ir.mul(kx, c(dw)))
-                            let xs = (0..<count).map { t in ir.add(xRowBase, ir.mul(ir.add(iw, c(t * sw)), c(b))) }
-                            let wTap = ir.add(wRowBase, ir.mul(kx, c(b * b)))
-                            return ir.forLoop(c(0), c(b), carrying: acc, "ci") { ci, acc in
+                            let xs = (0..<count).map { t in ir.add(xRowBase, ir.mul(ir.add(iw, c(t * sw)), c(bi))) }
+                            let wTap = ir.add(wRowBase, ir.mul(kx, c(bi * b)))
+                            return ir.forLoop(c(0), c(bi), carrying: acc, "ci") { ci, acc in
                                 let wv = (0..<ob4).map { j in loadF(wt, ir.add(ir.add(wTap, c(j * wOut)), ir.mul(ci, c(b))), b) }
                                 var next = acc
                                 for t in 0..<count {
