@@ -41,6 +41,8 @@ public struct Layout: Pass {
         var blocked: [ValueID: ValueID] = [:]
         var changed = false
         let worth = Self.worthBlocking(graph, b, defining)
+        /// Blocks for c channels (the last one zero-padded when c is not a multiple of b).
+        func blocks(_ c: Int) -> Int { (c + b - 1) / b }
 
         func add(_ op: Op, _ operands: [ValueID], _ name: String, _ type: TensorType, _ attrs: Attributes = Attributes(),
                  payload: ConstantPayload? = nil, result: ValueID? = nil, at loc: SourceLocation) -> ValueID {
@@ -60,13 +62,21 @@ public struct Layout: Pass {
             blocked[v] = vb
             return vb
         }
-        /// Writes `v` (its original value, so users and outputs are untouched) from `vb`.
+        /// Writes `v` (its original value, so users and outputs are untouched) from `vb`,
+        /// dropping the padding channels of a last partial block.
         func fromBlocked(_ vb: ValueID, into v: ValueID, at loc: SourceLocation) {
             let t = g.type(of: v)
             let s = g.type(of: vb).shape ?? []
-            let tr = add(.transpose, [vb], g.name(of: v) + ".t", TensorType(t.dtype, [s[0], s[1], s[4], s[2], s[3]]),
-                         Attributes(["perm": .ints([0, 1, 4, 2, 3])]), at: loc)
-            _ = add(.reshape, [tr], "", t, Attributes(["shape": .ints(t.shape ?? [])]), result: v, at: loc)
+            var r = add(.transpose, [vb], g.name(of: v) + ".t", TensorType(t.dtype, [s[0], s[1], s[4], s[2], s[3]]),
+                        Attributes(["perm": .ints([0, 1, 4, 2, 3])]), at: loc)
+            let channels = (t.shape ?? [])[1]
+            if channels != s[1] * s[4] {
+                let full = [s[0], s[1] * s[4], s[2], s[3]]
+                r = add(.reshape, [r], g.name(of: v) + ".p", TensorType(t.dtype, full), Attributes(["shape": .ints(full)]), at: loc)
+                r = add(.slice, [r], g.name(of: v) + ".s", TensorType(t.dtype, [s[0], channels, s[2], s[3]]),
+                        Attributes(["starts": .ints([0, 0, 0, 0]), "ends": .ints([s[0], channels, s[2], s[3]])]), at: loc)
+            }
+            _ = add(.reshape, [r], "", t, Attributes(["shape": .ints(t.shape ?? [])]), result: v, at: loc)
         }
         /// Blocked copies of constants, made once per constant and shape.
         var constants: [String: ValueID] = [:]
@@ -96,7 +106,7 @@ public struct Layout: Pass {
                 var attrs = Attributes()
                 for key in ["strides", "pads", "dilations"] { attrs[key] = node.attributes[key] }
                 let yb = add(.convNCHWc, [xb, wb], g.name(of: node.results[0]) + ".b",
-                             TensorType(out.dtype, [s[0], s[1] / b, s[2], s[3], b]), attrs, at: loc)
+                             TensorType(out.dtype, [s[0], blocks(s[1]), s[2], s[3], b]), attrs, at: loc)
                 blocked[node.results[0]] = yb
                 fromBlocked(yb, into: node.results[0], at: loc)
                 changed = true
@@ -118,7 +128,7 @@ public struct Layout: Pass {
                     attrs["axes"] = .ints(axes.sorted())
                     shape = [x[0], x[1], axes.contains(2) ? 1 : x[2], axes.contains(3) ? 1 : x[3]]
                 }
-                let rb = add(op, [xb], g.name(of: node.results[0]) + ".b", TensorType(out.dtype, [shape[0], shape[1] / b, shape[2], shape[3], b]),
+                let rb = add(op, [xb], g.name(of: node.results[0]) + ".b", TensorType(out.dtype, [shape[0], blocks(shape[1]), shape[2], shape[3], b]),
                              attrs, at: loc)
                 blocked[node.results[0]] = rb
                 fromBlocked(rb, into: node.results[0], at: loc)
@@ -145,7 +155,7 @@ public struct Layout: Pass {
                     }
                 }
                 let rb = add(node.op, operands, g.name(of: node.results[0]) + ".b",
-                             TensorType(out.dtype, [s[0], s[1] / b, s[2], s[3], b]), node.attributes, at: loc)
+                             TensorType(out.dtype, [s[0], blocks(s[1]), s[2], s[3], b]), node.attributes, at: loc)
                 blocked[node.results[0]] = rb
                 fromBlocked(rb, into: node.results[0], at: loc)
                 continue
@@ -163,8 +173,17 @@ public struct Layout: Pass {
     static func blockableConv(_ g: Graph, _ n: Node, _ b: Int, _ defining: [ValueID: Int]) -> TensorData? {
         guard n.op == .conv, (n.attributes.int("group") ?? 1) == 1, let x = g.type(of: n.operands[0]).shape, x.count == 4,
               g.type(of: n.results[0]).dtype == .f32, let w = g.constantValue(n.operands[1], defining: defining),
-              w.shape.count == 4, w.shape[0] % b == 0, x[1] > 0, w.shape[0] > 0 else { return nil }
+              w.shape.count == 4, x[1] > 0, w.shape[0] > 0, padWaste(w.shape[0], b) else { return nil }
         return w
+    }
+
+    /// Output channels that do not fill the last block are zero-padded (1000 classes → 1008)
+    /// when that adds at most 1/8 of the work. Padded lanes only flow through lane-wise ops
+    /// (elementwise, pooling, spatial reductions) and are sliced off at the conversion back:
+    /// a concat or a conv never reads a padded blocked value.
+    static func padWaste(_ channels: Int, _ b: Int) -> Bool {
+        let padded = (channels + b - 1) / b * b
+        return (padded - channels) * 8 <= padded
     }
 
     /// Results worth producing blocked. A blockable convolution's always. An elementwise op's
@@ -178,7 +197,7 @@ public struct Layout: Pass {
         func candidate(_ n: Node) -> Bool {
             if blockedWindowOp(g, n, b) != nil { return true }
             return ((n.op.schema.kernel == .elementwise && n.op != .expand) || n.op == .concat) && n.results.count == 1
-                && (g.type(of: n.results[0]).shape.map { $0.count == 4 && $0[1] % b == 0 } ?? false)
+                && (g.type(of: n.results[0]).shape.map { $0.count == 4 && $0[1] > 0 && (n.op != .concat || $0[1] % b == 0) } ?? false)
         }
         // Optimistically: values that could have a blocked form.
         var can = Set<ValueID>()
@@ -207,7 +226,7 @@ public struct Layout: Pass {
     /// The blocked form of a 2-D pooling, or of a reduction over only the spatial axes of an
     /// [N, C, H, W] tensor (global average pooling), when C fills whole blocks.
     static func blockedWindowOp(_ g: Graph, _ n: Node, _ b: Int) -> Op? {
-        guard n.results.count == 1, let x = g.type(of: n.operands.first ?? n.results[0]).shape, x.count == 4, x[1] % b == 0, x[1] > 0,
+        guard n.results.count == 1, let x = g.type(of: n.operands.first ?? n.results[0]).shape, x.count == 4, x[1] > 0,
               g.type(of: n.results[0]).dtype == .f32 else { return nil }
         switch n.op {
         case .maxPool: return .maxPoolNCHWc
@@ -233,7 +252,7 @@ public struct Layout: Pass {
                                      _ defining: [ValueID: Int]) -> [TensorData?]? {
         // expand's `shape` attribute is NCHW: it stays as it is.
         guard n.op.schema.kernel == .elementwise, n.op != .expand, n.results.count == 1, let s = g.type(of: n.results[0]).shape, s.count == 4,
-              s[1] % b == 0, s[1] > 0, n.operands.contains(where: { blocked[$0] != nil }) else { return nil }
+              s[1] > 0, n.operands.contains(where: { blocked[$0] != nil }) else { return nil }
         var plan: [TensorData?] = []
         for o in n.operands {
             if blocked[o] != nil {
@@ -259,32 +278,37 @@ public struct Layout: Pass {
         var out: [Double] = []
         out.reserveCapacity(values.count)
         for n in 0..<c4[0] {
-            for cb in 0..<(c4[1] / b) {
+            for cb in 0..<((c4[1] + b - 1) / b) {
                 for h in 0..<c4[2] {
                     for w in 0..<c4[3] {
-                        for l in 0..<b { out.append(values[n * st[0] + (cb * b + l) * st[1] + h * st[2] + w * st[3]]) }
+                        for l in 0..<b {
+                            let ch = cb * b + l
+                            out.append(ch < c4[1] ? values[n * st[0] + ch * st[1] + h * st[2] + w * st[3]] : 0)
+                        }
                     }
                 }
             }
         }
-        return TensorData(dtype: c.dtype, shape: [c4[0], c4[1] / b, c4[2], c4[3], b], values: out)
+        return TensorData(dtype: c.dtype, shape: [c4[0], (c4[1] + b - 1) / b, c4[2], c4[3], b], values: out)
     }
 
-    /// [M, C, kh, kw] → [M/b, C/bi, kh, kw, bi (input lane), b (output lane)]: for one input
+    /// [M, C, kh, kw] → [⌈M/b⌉, C/bi, kh, kw, bi (input lane), b (output lane)]: for one input
     /// channel and tap, the b output channels of a block are one contiguous vector.
     static func blockWeights(_ w: TensorData, inBlock bi: Int, outBlock b: Int) -> TensorData {
         let s = w.shape
         let (m, c, kh, kw) = (s[0], s[1], s[2], s[3])
         let values = w.doubles
-        var out = [Double](repeating: 0, count: values.count)
+        let mb = (m + b - 1) / b
+        var out = [Double](repeating: 0, count: mb * b * c * kh * kw)
         var i = 0
-        for ob in 0..<(m / b) {
+        for ob in 0..<mb {
             for ib in 0..<(c / bi) {
                 for y in 0..<kh {
                     for x in 0..<kw {
                         for il in 0..<bi {
                             for ol in 0..<b {
-                                out[i] = values[(((ob * b + ol) * c + ib * bi + il) * kh + y) * kw + x]
+                                // Output channels past m (a padded last block) get zero weights.
+                                if ob * b + ol < m { out[i] = values[(((ob * b + ol) * c + ib * bi + il) * kh + y) * kw + x] }
                                 i += 1
                             }
                         }
@@ -292,6 +316,6 @@ public struct Layout: Pass {
                 }
             }
         }
-        return TensorData(dtype: w.dtype, shape: [m / b, c / bi, kh, kw, bi, b], values: out)
+        return TensorData(dtype: w.dtype, shape: [mb, c / bi, kh, kw, bi, b], values: out)
     }
 }

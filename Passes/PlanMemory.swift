@@ -97,10 +97,28 @@ public struct PlanMemory: Pass {
         return (merged.enumerated().filter { !removed.contains($0.offset) }.map(\.element), aliases)
     }
 
+    /// Reshapes and identities (chains of them) of graph inputs and constants that are not
+    /// graph outputs and not inside a fused kernel: they are the caller's or the weights'
+    /// bytes under a new shape, so they get no memory and codegen emits no kernel for them.
+    public static func callerViews(_ g: Graph, fusion: FusionPlan?) -> Set<ValueID> {
+        let outputs = Set(g.outputs)
+        let fused = Set((fusion?.groups ?? []).filter { $0.nodes.count > 1 }.flatMap(\.nodes))
+        var caller = Set(g.inputs)
+        for n in g.nodes where n.payload != nil { caller.formUnion(n.results) }
+        var views = Set<ValueID>()
+        for (i, n) in g.nodes.enumerated() where n.op.schema.kernel == .copy && !fused.contains(i) && n.results.count == 1 {
+            guard let o = n.operands.first, caller.contains(o), !outputs.contains(n.results[0]) else { continue }
+            caller.insert(n.results[0])
+            views.insert(n.results[0])
+        }
+        return views
+    }
+
     /// Lifetimes in kernel order: a fused node runs when its group's root does, and values
     /// that stay inside a group need no memory at all.
     static func liveIntervals(_ g: Graph, fusion: FusionPlan? = nil) throws(SinterError) -> [Interval] {
         let outputs = Set(g.outputs)
+        let views = callerViews(g, fusion: fusion)
         var exec = Array(g.nodes.indices)
         var insideGroups = Set<ValueID>()
         for group in fusion?.groups ?? [] {
@@ -114,7 +132,7 @@ public struct PlanMemory: Pass {
         var out: [Interval] = []
         var diags: [Diagnostic] = []
         for (i, n) in g.nodes.enumerated() where n.payload == nil {
-            for r in n.results where !outputs.contains(r) && !insideGroups.contains(r) {
+            for r in n.results where !outputs.contains(r) && !insideGroups.contains(r) && !views.contains(r) {
                 let t = g.type(of: r)
                 guard let bytes = t.byteCount else {
                     diags.append(Diagnostic("'%\(g.name(of: r))' has symbolic type \(t); bind \(t.symbols.joined(separator: ", ")) with --shape", at: n.location))

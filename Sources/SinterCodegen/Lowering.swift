@@ -34,7 +34,13 @@ public enum Lowering {
                 program.constants.append(p.data)
             }
         }
+        let callerViews = PlanMemory.callerViews(g, fusion: fusion)
         for (i, node) in g.nodes.enumerated() where node.payload == nil {
+            // A reshape of a graph input or a weight reads the same bytes: no kernel.
+            if let r = node.results.first, callerViews.contains(r), let src = home[node.operands[0]] {
+                home[r] = src
+                continue
+            }
             if let group = groupAt[i] {
                 let root = node.results[0]
                 if home[root] == nil {

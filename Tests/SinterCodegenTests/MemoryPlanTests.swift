@@ -32,6 +32,22 @@ struct MemoryPlanTests {
         #expect(try Lowering.lower(g, plan: plan, target: .host).workspaceBytes == plan.arenaBytes)
     }
 
+    /// A reshape of a graph input is the caller's bytes under a new shape: no memory, no kernel.
+    @Test func reshapesOfInputsAreViews() throws {
+        var b = GraphBuilder(name: "inview")
+        let x = try b.input("x", TensorType(.f32, [4, 6]))
+        let r = try b.apply(.reshape, [x], attributes: Attributes(["shape": .ints([24])]))[0]
+        b.output(try b.softmax(r))
+        var g = b.graph
+        let ctx = PassContext()
+        _ = try PlanMemory().run(&g, ctx)
+        let plan = try #require(ctx.memoryPlan)
+        #expect(plan.offsets[r] == nil && plan.intermediateBytes == 0)
+        let program = try Lowering.lower(g, plan: plan, target: .host)
+        #expect(program.kernels.count == 1, "\(program.kernels.map(\.name))")
+        #expect(program.kernels.first?.operands == [.input(0)])
+    }
+
     /// Elementwise kernels write over an operand that dies in them: a chain needs one buffer.
     @Test func elementwiseChainsRunInPlace() throws {
         var b = GraphBuilder(name: "inplace")

@@ -6,7 +6,8 @@ import Testing
 /// The `layout` pass at every block size the targets use (4: SSE/NEON, 8: AVX2, 16: AVX-512):
 /// a small CNN with every blocked op (a first conv on a 3-channel NCHW input, convs with
 /// bias/relu/residual epilogues, strided and 1x1 convs, max and average pooling, a channel
-/// concat, global average pooling) computes what the same model computes without the pass.
+/// concat, global average pooling, a last conv whose 60 channels pad the last block) computes
+/// what the same model computes without the pass.
 struct LayoutTests {
     static func cnn() throws -> Graph {
         var b = GraphBuilder(name: "blocked")
@@ -32,8 +33,10 @@ struct LayoutTests {
         let s2 = try b.apply(.maxPool, [s], attributes: Attributes(["kernel": .ints([1, 2]), "strides": .ints([1, 2]), "pads": .ints([0, 0, 0, 1])]))[0]
         let cat = try b.apply(.concat, [s2, u], attributes: Attributes(["axis": .int(1)]))[0]
         let d = try conv(cat, [48, 32, 3, 3], ["pads": .ints([1, 1, 1, 1]), "dilations": .ints([1, 1]), "strides": .ints([2, 1])])
-        b.output(try b.apply(.reduceMean, [d], attributes: Attributes(["axes": .ints([2, 3])]))[0])
-        b.output(d)
+        // 60 classes: blocks of 8 and 16 pad the last block (sliced off at the conversion).
+        let e = try conv(d, [60, 48, 1, 1])
+        b.output(try b.apply(.reduceMean, [e], attributes: Attributes(["axes": .ints([2, 3])]))[0])
+        b.output(e)
         return b.graph
     }
 
@@ -50,7 +53,7 @@ struct LayoutTests {
         let a = try Sinter.jit(g, blocked), r = try Sinter.jit(g, plain)
         let convs = a.program.kernels.filter { if case .convBlocked = $0.body { true } else { false } }
         let pools = a.program.kernels.filter { if case .poolBlocked = $0.body { true } else { false } }
-        #expect(convs.count == 5 && pools.count == 3, "\(convs.count) blocked convs, \(pools.count) blocked pools")
+        #expect(convs.count == 6 && pools.count == 3, "\(convs.count) blocked convs, \(pools.count) blocked pools")
         var rng = Support.RNG(seed: 5)
         let input = TensorData((0..<(2 * 3 * 15 * 17)).map { _ in rng.float(-2, 2) }, shape: [2, 3, 15, 17])
         for (got, want) in zip(try a.run([input]), try r.run([input])) {
