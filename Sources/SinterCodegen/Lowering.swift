@@ -420,6 +420,11 @@ public enum Lowering {
                 let kDim = (g.channels / g.group) * g.window.kernel.reduce(1, *)
                 k.scratchBytes = KernelProgram.aligned(kDim * (positions + k.tasks * rowLength) * 4)
             }
+        case .poolBlocked(_, let g, let block):
+            // Pooling is memory-bound: split when it touches more than about a megabyte.
+            let rows = g.batch * g.channels * g.window.output[0]
+            let reads = saturatingProduct([rows, g.window.output[1], block] + g.window.kernel)
+            if reads >= 1 << 18 { k.tasks = max(1, min(maxTasks, rows)) }
         case .convBlocked(let g, _):
             let rows = g.batch * g.outBlocks * g.window.output[0]
             let flops = saturatingProduct([rows, g.window.output[1], g.block, g.inBlocks, g.inBlock] + g.window.kernel)

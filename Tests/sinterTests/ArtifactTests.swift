@@ -47,19 +47,21 @@ struct ArtifactTests {
         return out
     }
 
-    /// Two residual conv blocks big enough for the thread pool (one f32[1,32,16,16] input).
+    /// Two residual conv blocks and a max-pool, big enough for the thread pool (one f32[1,32,32,32] input).
     static func residualNet() throws -> String {
         var b = GraphBuilder(name: "res")
         var rng = Support.RNG(seed: 21)
         func w(_ shape: [Int]) throws -> ValueID {
             try b.constant(TensorData((0..<shape.reduce(1, *)).map { _ in rng.float(-0.2, 0.2) }, shape: shape))
         }
-        var x = try b.input("x", TensorType(.f32, [1, 32, 16, 16]))
+        var x = try b.input("x", TensorType(.f32, [1, 32, 32, 32]))
         for _ in 0..<2 {
             let h = try b.relu(try b.apply(.conv, [x, try w([32, 32, 3, 3])], attributes: Attributes(["pads": .ints([1, 1, 1, 1])]))[0])
             x = try b.add(try b.apply(.conv, [h, try w([32, 32, 1, 1])])[0], x)
         }
-        let flat = try b.apply(.reshape, [x], attributes: Attributes(["shape": .ints([128, 64])]))[0]
+        // Big enough that the (blocked) max-pool splits across the pool too.
+        x = try b.apply(.maxPool, [x], attributes: Attributes(["kernel": .ints([3, 3]), "pads": .ints([1, 1, 1, 1])]))[0]
+        let flat = try b.apply(.reshape, [x], attributes: Attributes(["shape": .ints([512, 64])]))[0]
         b.output(try b.matmul(flat, try w([64, 64])))
         return Printer.print(b.graph)
     }

@@ -143,7 +143,7 @@ extension KernelEmitter {
     /// Max or average pooling over 2-D windows of a blocked tensor: each output pixel's
     /// `block` channels are one vector; taps outside the image are clipped from the loop
     /// ranges, so no tap is tested.
-    func poolBlocked(_ kind: PoolKind, _ g: WindowGeometry, _ b: Int, _ out: IRValue, _ x: IRValue) {
+    func poolBlocked(_ kind: PoolKind, _ g: WindowGeometry, _ b: Int, _ out: IRValue, _ x: IRValue, task: IRValue, tasks: IRValue) {
         let win = g.window
         let (h, w) = (g.input[0], g.input[1])
         let (oh, ow) = (win.output[0], win.output[1])
@@ -155,39 +155,42 @@ extension KernelEmitter {
             let end = smin(c(k), ir.sdiv(ir.add(ir.sub(c(hi - 1), start), c(d)), c(d)))
             return (begin, smax(begin, end))
         }
-        ir.forLoop(c(0), c(g.batch * g.channels), "nc") { nc in
+        // Parts take contiguous ranges of output rows (image and block, row).
+        let units = g.batch * g.channels * oh
+        let per = ceilDiv(c(units), tasks)
+        let u0 = smin(ir.mul(task, per), c(units)), u1 = smin(ir.add(u0, per), c(units))
+        ir.forLoop(u0, u1, "prow") { u in
+            let nc = ir.sdiv(u, c(oh)), y = ir.srem(u, c(oh))
             let inBase = ir.mul(nc, c(h * w * b))
             let outBase = ir.mul(nc, c(oh * ow * b))
-            ir.forLoop(c(0), c(oh), "py") { y in
-                let iy = ir.sub(ir.mul(y, c(win.strides[0])), c(win.padBegin[0]))
-                let (khB, khE) = taps(iy, kh, win.dilations[0], lo: 0, hi: h)
-                ir.forLoop(c(0), c(ow), "px") { px in
-                    let ix = ir.sub(ir.mul(px, c(win.strides[1])), c(win.padBegin[1]))
-                    let (kwB, kwE) = taps(ix, kw, win.dilations[1], lo: 0, hi: w)
-                    let initial = ir.constF32(kind == .max ? -.infinity : 0, width: b)
-                    let acc = ir.forLoop(khB, khE, carrying: [initial], "pkh") { ky, a in
-                        let row = ir.add(inBase, ir.mul(ir.add(iy, ir.mul(ky, c(win.dilations[0]))), c(w * b)))
-                        return ir.forLoop(kwB, kwE, carrying: a, "pkw") { kx, a in
-                            let v = loadF(x, ir.add(row, ir.mul(ir.add(ix, ir.mul(kx, c(win.dilations[1]))), c(b))), b)
-                            return [kind == .max ? ir.intrinsic("llvm.maximum", [a[0], v]) : ir.fadd(a[0], v)]
-                        }
-                    }[0]
-                    var result = acc
-                    if kind == .average {
-                        // Divide by the taps inside the image, or inside the padded bounds.
-                        let (cy, cx): (IRValue, IRValue)
-                        if g.countIncludePad {
-                            let (a0, a1) = taps(iy, kh, win.dilations[0], lo: -win.padBegin[0], hi: h + win.padEnd[0])
-                            let (b0, b1) = taps(ix, kw, win.dilations[1], lo: -win.padBegin[1], hi: w + win.padEnd[1])
-                            (cy, cx) = (ir.sub(a1, a0), ir.sub(b1, b0))
-                        } else {
-                            (cy, cx) = (ir.sub(khE, khB), ir.sub(kwE, kwB))
-                        }
-                        let count = ir.sitofp(ir.mul(cy, cx), ir.f32)
-                        result = ir.fdiv(acc, ir.splat(count, b))
+            let iy = ir.sub(ir.mul(y, c(win.strides[0])), c(win.padBegin[0]))
+            let (khB, khE) = taps(iy, kh, win.dilations[0], lo: 0, hi: h)
+            ir.forLoop(c(0), c(ow), "px") { px in
+                let ix = ir.sub(ir.mul(px, c(win.strides[1])), c(win.padBegin[1]))
+                let (kwB, kwE) = taps(ix, kw, win.dilations[1], lo: 0, hi: w)
+                let initial = ir.constF32(kind == .max ? -.infinity : 0, width: b)
+                let acc = ir.forLoop(khB, khE, carrying: [initial], "pkh") { ky, a in
+                    let row = ir.add(inBase, ir.mul(ir.add(iy, ir.mul(ky, c(win.dilations[0]))), c(w * b)))
+                    return ir.forLoop(kwB, kwE, carrying: a, "pkw") { kx, a in
+                        let v = loadF(x, ir.add(row, ir.mul(ir.add(ix, ir.mul(kx, c(win.dilations[1]))), c(b))), b)
+                        return [kind == .max ? ir.intrinsic("llvm.maximum", [a[0], v]) : ir.fadd(a[0], v)]
                     }
-                    storeF(result, out, ir.add(outBase, ir.mul(ir.add(ir.mul(y, c(ow)), px), c(b))))
+                }[0]
+                var result = acc
+                if kind == .average {
+                    // Divide by the taps inside the image, or inside the padded bounds.
+                    let (cy, cx): (IRValue, IRValue)
+                    if g.countIncludePad {
+                        let (a0, a1) = taps(iy, kh, win.dilations[0], lo: -win.padBegin[0], hi: h + win.padEnd[0])
+                        let (b0, b1) = taps(ix, kw, win.dilations[1], lo: -win.padBegin[1], hi: w + win.padEnd[1])
+                        (cy, cx) = (ir.sub(a1, a0), ir.sub(b1, b0))
+                    } else {
+                        (cy, cx) = (ir.sub(khE, khB), ir.sub(kwE, kwB))
+                    }
+                    let count = ir.sitofp(ir.mul(cy, cx), ir.f32)
+                    result = ir.fdiv(acc, ir.splat(count, b))
                 }
+                storeF(result, out, ir.add(outBase, ir.mul(ir.add(ir.mul(y, c(ow)), px), c(b))))
             }
         }
     }

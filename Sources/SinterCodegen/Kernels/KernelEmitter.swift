@@ -49,7 +49,7 @@ struct KernelEmitter {
         case .convBlocked(let geo, let epilogue):
             convBlocked(geo, out, ins[0], ins[1], epilogue, Array(ins.dropFirst(2)), task: task, tasks: parts)
         case .poolBlocked(let kind, let geo, let block):
-            poolBlocked(kind, geo, block, out, ins[0])
+            poolBlocked(kind, geo, block, out, ins[0], task: task, tasks: parts)
         case .pool(let kind, let geo):
             pool(kind, geo, out, ins[0])
         }
