@@ -12,6 +12,9 @@ public struct MemoryPlan: Hashable, Sendable {
     public var intermediateBytes = 0
     /// Which heuristic produced the plan.
     public var strategy = ""
+    /// Concats whose operands were computed straight into their slices of the result: no
+    /// copy kernel runs for them.
+    public var concatsInPlace: Set<ValueID> = []
 }
 
 /// `plan-memory`: liveness over the node order, then offsets in one arena. Two heuristics
@@ -35,7 +38,8 @@ public struct PlanMemory: Pass {
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
         let all = try Self.liveIntervals(graph, fusion: context.fusionPlan)
-        let (intervals, aliases) = Self.inPlace(graph, all, fusion: context.fusionPlan)
+        let (merged, aliases) = Self.inPlace(graph, all, fusion: context.fusionPlan)
+        let (intervals, slices) = Self.concatInPlace(graph, merged, aliases: aliases, fusion: context.fusionPlan)
         let a = Self.place(intervals, order: intervals.sorted { ($0.size, -$0.start) > ($1.size, -$1.start) }, bestFit: false)
         let b = Self.place(intervals, order: intervals.sorted { $0.start < $1.start }, bestFit: true)
         var plan = a.arena <= b.arena ? a.plan : b.plan
@@ -43,8 +47,11 @@ public struct PlanMemory: Pass {
         plan.arenaBytes = min(a.arena, b.arena)
         plan.intermediateBytes = all.reduce(0) { $0 + $1.size }
         for iv in all { plan.sizes[iv.value] = iv.size }
-        // A value computed in place lives where its operand did.
+        // A value computed in place lives where its operand did; a concat operand in its slice.
         for (value, target) in aliases { plan.offsets[value] = plan.offsets[target] }
+        for (value, slice) in slices { plan.offsets[value] = (plan.offsets[slice.concat] ?? 0) + slice.offset }
+        plan.concatsInPlace = Set(slices.values.map(\.concat))
+        if !slices.isEmpty { plan.strategy += ", \(plan.concatsInPlace.count) concats in place" }
         context.memoryPlan = plan
         return false
     }
@@ -112,6 +119,39 @@ public struct PlanMemory: Pass {
             views.insert(n.results[0])
         }
         return views
+    }
+
+    /// Concat in place: when a concat's operands are contiguous slices of its result (every
+    /// dim before the axis is 1, as for a blocked [1, C/b, H, W, b] channel concat), each
+    /// operand that only the concat reads is computed straight into its slice, and the concat
+    /// copies nothing. The result's lifetime then starts at its first operand's.
+    static func concatInPlace(_ g: Graph, _ intervals: [Interval], aliases: [ValueID: ValueID], fusion: FusionPlan?)
+        -> ([Interval], [ValueID: (concat: ValueID, offset: Int)]) {
+        var byValue: [ValueID: Int] = [:]
+        for (k, iv) in intervals.enumerated() { byValue[iv.value] = k }
+        let users = g.users()
+        let fused = Set((fusion?.groups ?? []).filter { $0.nodes.count > 1 }.flatMap(\.nodes))
+        let aliased = Set(aliases.keys).union(aliases.values)
+        var result = intervals
+        var removed = Set<Int>()
+        var slices: [ValueID: (concat: ValueID, offset: Int)] = [:]
+        for (i, n) in g.nodes.enumerated() where n.op == .concat && !fused.contains(i) {
+            let r = n.results[0]
+            guard let ri = byValue[r], let shape = g.type(of: r).shape, let axis = n.attributes.int("axis"), !aliased.contains(r) else { continue }
+            let a = (axis + shape.count) % max(shape.count, 1)
+            guard shape[..<a].allSatisfy({ $0 == 1 }), Set(n.operands).count == n.operands.count,
+                  n.operands.allSatisfy({ o in byValue[o] != nil && !aliased.contains(o) && slices[o] == nil && users[o]?.count == 1 })
+            else { continue }
+            var offset = 0
+            for o in n.operands {
+                guard let oi = byValue[o] else { continue }
+                slices[o] = (r, offset)
+                offset += g.type(of: o).byteCount ?? 0
+                result[ri].start = min(result[ri].start, intervals[oi].start)
+                removed.insert(oi)
+            }
+        }
+        return (result.enumerated().filter { !removed.contains($0.offset) }.map(\.element), slices)
     }
 
     /// Lifetimes in kernel order: a fused node runs when its group's root does, and values
