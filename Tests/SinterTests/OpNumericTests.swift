@@ -121,6 +121,29 @@ struct OpNumericTests {
             ([[2, 5, 9, 9, 1], [3, 5, 3, 3, 1, 4]], ["pads": .ints([1, 0, 1, 2])]),
         ]
         for (shapes, a) in blocked { out.append(Case(op: .convNCHWc, shapes: shapes, attrs: Attributes(a), range: (-1, 1), atol: 1e-4)) }
+        // Random geometries (strides, dilations, pads up to the window, tiny and wide images)
+        // for the blocked conv's and pools' clipped borders and register tiles.
+        var made = 0
+        while made < 24 {
+            let (kh, kw) = (rng.int(1...5), rng.int(1...5))
+            let strides = [rng.int(1...3), rng.int(1...3)], dilations = [rng.int(1...2), rng.int(1...2)]
+            let pads = [rng.int(0...(kh - 1)), rng.int(0...(kw - 1)), rng.int(0...(kh - 1)), rng.int(0...(kw - 1))]
+            let (h, w) = (rng.int(1...11), rng.int(1...29))
+            let pool = made % 3 == 2
+            let (eh, ew) = ((kh - 1) * dilations[0] + 1, (kw - 1) * dilations[1] + 1)
+            guard h + pads[0] + pads[2] >= eh, w + pads[1] + pads[3] >= ew else { continue }
+            let bi = pool ? 4 : [1, 4, 8][rng.int(0...2)], b = [4, 8, 16][rng.int(0...2)]
+            var attrs: [String: AttributeValue] = ["strides": .ints(strides), "pads": .ints(pads), "dilations": .ints(dilations)]
+            if pool {
+                attrs["kernel"] = .ints([kh, kw])
+                out.append(Case(op: .maxPoolNCHWc, shapes: [[rng.int(1...2), 2, h, w, bi]], attrs: Attributes(attrs)))
+            } else {
+                out.append(Case(op: .convNCHWc, shapes: [[rng.int(1...2), rng.int(1...2), h, w, bi], [rng.int(1...3), 0, kh, kw, bi, b]],
+                                attrs: Attributes(attrs), range: (-1, 1), atol: 1e-4))
+                out[out.count - 1].shapes[1][1] = out[out.count - 1].shapes[0][1]
+            }
+            made += 1
+        }
         let pools: [[String: AttributeValue]] = [
             ["kernel": .ints([2, 2]), "strides": .ints([2, 2])],
             ["kernel": .ints([3, 3]), "strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1])],
