@@ -49,7 +49,12 @@ public struct PlanMemory: Pass {
         for iv in all { plan.sizes[iv.value] = iv.size }
         // A value computed in place lives where its operand did; a concat operand in its slice.
         for (value, target) in aliases { plan.offsets[value] = plan.offsets[target] }
-        for (value, slice) in slices { plan.offsets[value] = (plan.offsets[slice.concat] ?? 0) + slice.offset }
+        /// A slice of a concat that is itself a slice of another concat resolves through it.
+        func sliceOffset(_ v: ValueID) -> Int? {
+            guard let slice = slices[v] else { return plan.offsets[v] }
+            return sliceOffset(slice.concat).map { $0 + slice.offset }
+        }
+        for value in slices.keys { plan.offsets[value] = sliceOffset(value) }
         plan.concatsInPlace = Set(slices.values.map(\.concat))
         if !slices.isEmpty { plan.strategy += ", \(plan.concatsInPlace.count) concats in place" }
         context.memoryPlan = plan
@@ -147,7 +152,7 @@ public struct PlanMemory: Pass {
                 guard let oi = byValue[o] else { continue }
                 slices[o] = (r, offset)
                 offset += g.type(of: o).byteCount ?? 0
-                result[ri].start = min(result[ri].start, intervals[oi].start)
+                result[ri].start = min(result[ri].start, result[oi].start)  // a nested concat's start was extended
                 removed.insert(oi)
             }
         }

@@ -48,6 +48,27 @@ struct MemoryPlanTests {
         #expect(program.kernels.first?.operands == [.input(0)])
     }
 
+    /// Concat in place, nested: both concats copy nothing, and each operand sits in its slice
+    /// of the outer result.
+    @Test func nestedConcatsInPlace() throws {
+        var b = GraphBuilder(name: "cat")
+        let x = try b.input("x", TensorType(.f32, [1, 4, 8]))
+        let parts = try [Op.exp, .neg, .tanh].map { try b.unary($0, x) }
+        let inner = try b.apply(.concat, [parts[0], parts[1]], attributes: Attributes(["axis": .int(1)]))[0]
+        let outer = try b.apply(.concat, [inner, parts[2]], attributes: Attributes(["axis": .int(1)]))[0]
+        b.output(try b.softmax(outer))
+        var g = b.graph
+        let ctx = PassContext()
+        _ = try PlanMemory().run(&g, ctx)
+        let plan = try #require(ctx.memoryPlan)
+        #expect(plan.concatsInPlace == [inner, outer])
+        let base = try #require(plan.offsets[outer])
+        #expect(plan.offsets[inner] == base && plan.offsets[parts[0]] == base)
+        #expect(plan.offsets[parts[1]] == base + 4 * 8 * 4 && plan.offsets[parts[2]] == base + 8 * 8 * 4)
+        let program = try Lowering.lower(g, plan: plan, target: .host)
+        #expect(!program.kernels.contains { if case .concat = $0.body { true } else { false } })
+    }
+
     /// Elementwise kernels write over an operand that dies in them: a chain needs one buffer.
     @Test func elementwiseChainsRunInPlace() throws {
         var b = GraphBuilder(name: "inplace")
