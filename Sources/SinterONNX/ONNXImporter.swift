@@ -120,7 +120,9 @@ public enum ONNXImporter {
             if ctx.builder.graph.name(of: v) != output.name || ctx.builder.graph.outputs.contains(v) {
                 out = try ctx.builder.apply(.identity, [v], names: [ctx.unique(output.name)], location: graphLoc)[0]
             }
-            if let declared = try? tensorType(output, bindings: bindings), declared.isStatic, ctx.type(out).isStatic,
+            // An output without a shape in the model (no `shape` field, not rank 0) is not checked.
+            if output.type.tensorType.hasShape, let declared = try? tensorType(output, bindings: bindings), declared.isStatic,
+               ctx.type(out).isStatic,
                declared.shape != ctx.type(out).shape || declared.dtype != ctx.type(out).dtype {
                 throw SinterError("graph output '\(output.name)' is declared \(declared) but computes \(ctx.type(out))", at: graphLoc)
             }

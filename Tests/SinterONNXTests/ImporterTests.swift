@@ -62,6 +62,21 @@ struct ImporterTests {
         return url.path
     }
 
+    /// An output with no shape in the model (`make_tensor_value_info(..., None)`) means
+    /// "unknown", not rank 0: it takes the computed type; a wrong declared shape is an error.
+    @Test func outputsWithoutShapeTakeTheComputedType() throws {
+        let dir = try Support.temporaryDirectory("noshape")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var y = Onnx_ValueInfoProto()
+        y.name = "y"
+        y.type.tensorType.elemType = 1
+        let m = Self.model([Self.node("Relu", ["x"], ["y"])], inputs: [Self.value("x", 1, [2, 3])], outputs: [y])
+        let g = try ONNXImporter.load(try Self.write(m, dir))
+        #expect(g.type(of: g.outputs[0]) == TensorType(.f32, [2, 3]))
+        let wrong = Self.model([Self.node("Relu", ["x"], ["y"])], inputs: [Self.value("x", 1, [2, 3])], outputs: [Self.value("y", 1, [])])
+        #expect(throws: SinterError.self) { try ONNXImporter.load(try Self.write(wrong, dir, "w.onnx")) }
+    }
+
     @Test func reportsEveryUnsupportedOpAtOnce() throws {
         let dir = try Support.temporaryDirectory("onnx")
         defer { try? FileManager.default.removeItem(at: dir) }
