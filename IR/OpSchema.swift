@@ -23,6 +23,7 @@ public enum Op: String, CaseIterable, Sendable, Hashable {
     case layerNorm = "layer-norm"
     case conv
     case convNCHWc = "conv-nchwc"
+    case depthwiseConvNCHWc = "depthwise-conv-nchwc"
     case maxPool = "max-pool"
     case avgPool = "avg-pool"
     case maxPoolNCHWc = "max-pool-nchwc"
@@ -82,6 +83,7 @@ public enum KernelFamily: Hashable, Sendable {
     case argReduce(max: Bool)
     case conv
     case convBlocked
+    case depthwiseBlocked
     case pool(PoolKind)
     case poolBlocked(PoolKind)
 }

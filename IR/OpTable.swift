@@ -110,6 +110,10 @@ extension OpSchema {
         case .avgPool:
             return make(op, 1, [.float], attributes: windowAttributes + [spec("count_include_pad", .bool, .bool(false))],
                         traits: [.pure], pattern: .opaque, shape: ShapeRules.pool, kernel: .pool(.average), "mean over each window.")
+        case .depthwiseConvNCHWc:
+            return make(op, 2, [.float], attributes: [spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints)],
+                        traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.depthwiseNCHWc, kernel: .depthwiseBlocked,
+                        "2-D depthwise convolution (one filter per channel) on channel-blocked tensors (the `layout` pass makes it): x [N, C/b, H, W, b], weights [C/b, kh, kw, b], result [N, C/b, OH, OW, b].")
         case .maxPoolNCHWc:
             return make(op, 1, [.float], attributes: windowAttributes, traits: [.pure], pattern: .opaque, shape: ShapeRules.poolNCHWc,
                         kernel: .poolBlocked(.max), "max-pool on a channel-blocked tensor [N, C/b, H, W, b] (the `layout` pass makes it).")

@@ -226,6 +226,16 @@ extension ShapeRules {
         return [TensorType(x.dtype, Array(xs[..<2]) + win.output)]
     }
 
+    static let depthwiseNCHWc: ShapeRule = { q throws(ShapeError) in
+        let x = q.operands[0], w = q.operands[1]
+        guard x.dtype == w.dtype else { throw ShapeError("operand types differ: \(x.dtype.rawValue) and \(w.dtype.rawValue)") }
+        guard x.rank == 5, w.rank == 4, let xs = x.shape, let ws = w.shape, xs[4] > 0, ws[0] == xs[1], ws[3] == xs[4] else {
+            throw ShapeError("depthwise-conv-nchwc needs static input [N, C/b, H, W, b] and weights [C/b, kh, kw, b], got \(fmt(x.dims)) and \(fmt(w.dims))")
+        }
+        let win = try window(input: [xs[2], xs[3]], kernel: [ws[1], ws[2]], attributes: q.attributes, ceilMode: false)
+        return [TensorType(x.dtype, [xs[0], xs[1]] + win.output + [xs[4]])]
+    }
+
     static let poolNCHWc: ShapeRule = { q throws(ShapeError) in
         let x = q.operands[0]
         guard x.rank == 5, let xs = x.shape, let k = q.attributes.ints("kernel"), xs[4] > 0 else {

@@ -91,6 +91,20 @@ public struct Layout: Pass {
 
         for node in graph.nodes {
             let loc = node.location
+            if let w = Self.blockableDepthwise(graph, node, b, defining) {
+                let out = graph.type(of: node.results[0])
+                let s = out.shape ?? []
+                let xb = toBlocked(node.operands[0], at: loc)
+                let wb = constant(node.operands[1], { Self.blockDepthwise(w, b) }, at: loc)
+                var attrs = Attributes()
+                for key in ["strides", "pads", "dilations"] { attrs[key] = node.attributes[key] }
+                let yb = add(.depthwiseConvNCHWc, [xb, wb], g.name(of: node.results[0]) + ".b",
+                             TensorType(out.dtype, [s[0], s[1] / b, s[2], s[3], b]), attrs, at: loc)
+                blocked[node.results[0]] = yb
+                fromBlocked(yb, into: node.results[0], at: loc)
+                changed = true
+                continue
+            }
             if let w = Self.blockableConv(graph, node, b, defining) {
                 let out = graph.type(of: node.results[0])
                 let s = out.shape ?? []
@@ -169,6 +183,37 @@ public struct Layout: Pass {
         return true
     }
 
+    /// A conv that runs blocked, as a dense or a depthwise kernel.
+    static func blockable(_ g: Graph, _ n: Node, _ b: Int, _ defining: [ValueID: Int]) -> Bool {
+        blockableConv(g, n, b, defining) != nil || blockableDepthwise(g, n, b, defining) != nil
+    }
+
+    /// A depthwise conv's constant weights [C, 1, kh, kw] when it can run blocked: 2-D, one
+    /// group per channel, as many outputs as inputs, and C filling whole blocks.
+    static func blockableDepthwise(_ g: Graph, _ n: Node, _ b: Int, _ defining: [ValueID: Int]) -> TensorData? {
+        guard n.op == .conv, let x = g.type(of: n.operands[0]).shape, x.count == 4, x[1] > 0, x[1] % b == 0,
+              (n.attributes.int("group") ?? 1) == x[1], g.type(of: n.results[0]).dtype == .f32,
+              let w = g.constantValue(n.operands[1], defining: defining), w.shape.count == 4, w.shape[0] == x[1], w.shape[1] == 1
+        else { return nil }
+        return w
+    }
+
+    /// [C, 1, kh, kw] → [C/b, kh, kw, b]: one weight vector per tap for b channels.
+    static func blockDepthwise(_ w: TensorData, _ b: Int) -> TensorData {
+        let (c, kh, kw) = (w.shape[0], w.shape[2], w.shape[3])
+        let values = w.doubles
+        var out: [Double] = []
+        out.reserveCapacity(values.count)
+        for cb in 0..<(c / b) {
+            for y in 0..<kh {
+                for x in 0..<kw {
+                    for l in 0..<b { out.append(values[((cb * b + l) * kh + y) * kw + x]) }
+                }
+            }
+        }
+        return TensorData(dtype: w.dtype, shape: [c / b, kh, kw, b], values: out)
+    }
+
     /// The convolution's constant weights when it can run blocked.
     static func blockableConv(_ g: Graph, _ n: Node, _ b: Int, _ defining: [ValueID: Int]) -> TensorData? {
         guard n.op == .conv, (n.attributes.int("group") ?? 1) == 1, let x = g.type(of: n.operands[0]).shape, x.count == 4,
@@ -202,7 +247,7 @@ public struct Layout: Pass {
         // Optimistically: values that could have a blocked form.
         var can = Set<ValueID>()
         for n in g.nodes where n.results.count == 1 {
-            if blockableConv(g, n, b, defining) != nil || (candidate(n) && n.operands.contains(where: can.contains)) {
+            if blockable(g, n, b, defining) || (candidate(n) && n.operands.contains(where: can.contains)) {
                 can.insert(n.results[0])
             }
         }
@@ -215,7 +260,7 @@ public struct Layout: Pass {
             }
             let wanted = (users[r] ?? []).contains { u in
                 let user = g.nodes[u]
-                return user.op == .conv ? blockableConv(g, user, b, defining) != nil && user.operands[0] == r : worth.contains(user.results[0])
+                return user.op == .conv ? blockable(g, user, b, defining) && user.operands[0] == r : worth.contains(user.results[0])
             }
             let soleUser = n.operands.contains { o in can.contains(o) && (users[o] ?? []).count == 1 && !g.outputs.contains(o) }
             if wanted || soleUser { worth.insert(r) }

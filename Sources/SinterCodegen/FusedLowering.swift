@@ -61,7 +61,7 @@ extension Lowering {
         let anchor = g.nodes[anchorIndex]
         let operands = externals.map { v -> Epilogue.Operand in
             let st = broadcastStrides(v.shape, to: outShape)
-            if anchor.op == .convNCHWc {
+            if anchor.op == .convNCHWc || anchor.op == .depthwiseConvNCHWc {
                 return Epilogue.Operand(dtype: g.type(of: v.value).dtype, batch: Array(st.prefix(4)), row: 0, col: st[4])
             }
             if anchor.op == .conv {
@@ -88,6 +88,12 @@ extension Lowering {
             let parts = try kernels(anchor, g)
             guard case .convBlocked(let geo, _) = parts[0].body else { throw SinterError("internal: conv-nchwc body", at: anchor.location) }
             return (.convBlocked(geo, epilogue: epilogue), anchor.operands + extras, 0)
+        case .depthwiseConvNCHWc:
+            let parts = try kernels(anchor, g)
+            guard case .depthwiseBlocked(let geo, _) = parts[0].body else {
+                throw SinterError("internal: depthwise-conv-nchwc body", at: anchor.location)
+            }
+            return (.depthwiseBlocked(geo, epilogue: epilogue), anchor.operands + extras, 0)
         default:
             throw SinterError("internal: anchor '\(anchor.op.rawValue)' cannot take an epilogue", at: anchor.location)
         }

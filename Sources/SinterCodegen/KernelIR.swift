@@ -124,6 +124,8 @@ public enum KernelBody: Hashable, Sendable {
     /// output channels. Epilogue operand strides: `batch` = (image, out block, row, column),
     /// `col` = lane stride (0 or 1).
     case convBlocked(BlockedConvGeometry, epilogue: Epilogue?)
+    /// Depthwise convolution on blocked tensors (inBlocks = outBlocks, one filter per channel).
+    case depthwiseBlocked(BlockedConvGeometry, epilogue: Epilogue?)
     case pool(PoolKind, WindowGeometry)
     /// Pooling on blocked tensors: `geometry.channels` counts blocks of `block` lanes, and each
     /// output pixel's lanes are one vector.

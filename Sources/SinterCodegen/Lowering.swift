@@ -101,7 +101,7 @@ public enum Lowering {
         switch kernel {
         case .none, .copy, .transpose, .concat, .split, .slice, .gather, .tile, .pad, .elementwise:
             return true
-        case .matmul, .softmax, .reduce, .conv, .convBlocked, .pool, .poolBlocked, .layerNorm:
+        case .matmul, .softmax, .reduce, .conv, .convBlocked, .depthwiseBlocked, .pool, .poolBlocked, .layerNorm:
             return all.allSatisfy { $0 == .f32 }
         case .argReduce:
             return operandTypes.allSatisfy { $0 == .f32 }
@@ -278,6 +278,14 @@ public enum Lowering {
             } catch { throw fail(error) }
             return [Part(body: .pool(kind, WindowGeometry(batch: x[0], channels: x[1], input: Array(x[2...]), window: win,
                                                          outChannels: x[1], group: 1, countIncludePad: bool("count_include_pad"))))]
+        case .depthwiseBlocked:
+            let x = inShapes[0], w = inShapes[1]
+            let win: ShapeRules.Window
+            do throws(ShapeError) {
+                win = try ShapeRules.window(input: [x[2], x[3]], kernel: [w[1], w[2]], attributes: node.attributes, ceilMode: false)
+            } catch { throw fail(error) }
+            return [Part(body: .depthwiseBlocked(BlockedConvGeometry(batch: x[0], inBlocks: x[1], outBlocks: x[1], block: x[4], inBlock: x[4],
+                                                                     input: [x[2], x[3]], window: win), epilogue: nil))]
         case .poolBlocked(let kind):
             let x = inShapes[0]
             let win: ShapeRules.Window
@@ -328,6 +336,10 @@ public enum Lowering {
             let rows = g.batch * g.channels * g.window.output[0]
             let reads = saturatingProduct([rows, g.window.output[1], block] + g.window.kernel)
             if reads >= 1 << 18 { k.tasks = max(1, min(maxTasks, rows)) }
+        case .depthwiseBlocked(let g, _):
+            let rows = g.batch * g.outBlocks * g.window.output[0]
+            let flops = saturatingProduct([rows, g.window.output[1], g.block] + g.window.kernel)
+            if flops >= 1 << 19 { k.tasks = max(1, min(maxTasks, rows)) }
         case .convBlocked(let g, _):
             let rows = g.batch * g.outBlocks * g.window.output[0]
             let flops = saturatingProduct([rows, g.window.output[1], g.block, g.inBlocks, g.inBlock] + g.window.kernel)

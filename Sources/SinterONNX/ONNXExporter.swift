@@ -160,6 +160,24 @@ public enum ONNXExporter {
                 n.opType = "Transpose"
                 n.input = [y]
                 n.attribute = [intsAttr("perm", [0, 1, 3, 4, 2])]
+            case .depthwiseConvNCHWc:
+                // Unblock, Conv with group = C, block again.
+                let xs = g.type(of: node.operands[0]).shape ?? [], ws = g.type(of: node.operands[1]).shape ?? []
+                let ys = g.type(of: node.results[0]).shape ?? []
+                guard xs.count == 5, ws.count == 4, ys.count == 5 else {
+                    diags.append(Diagnostic("depthwise-conv-nchwc with symbolic shapes cannot be exported", at: node.location))
+                    continue
+                }
+                let channels = xs[1] * xs[4]
+                let w = helper("Reshape", [helper("Transpose", [ins[1]], [intsAttr("perm", [0, 3, 1, 2])]),
+                                           int64s([channels, 1, ws[1], ws[2]], hint)])
+                let conv = helper("Conv", [unblock(ins[0], xs), w], [intsAttr("strides", node.attributes.ints("strides") ?? [1, 1]),
+                                                                     intsAttr("dilations", node.attributes.ints("dilations") ?? [1, 1]),
+                                                                     intsAttr("pads", node.attributes.ints("pads") ?? [0, 0, 0, 0]),
+                                                                     intAttr("group", channels)])
+                n.opType = "Transpose"
+                n.input = [helper("Reshape", [conv, int64s([ys[0], ys[1], ys[4], ys[2], ys[3]], hint)])]
+                n.attribute = [intsAttr("perm", [0, 1, 3, 4, 2])]
             case .maxPoolNCHWc, .avgPoolNCHWc:
                 // No ONNX form: unblock, pool, block again.
                 let xs = g.type(of: node.operands[0]).shape ?? [], ys = g.type(of: node.results[0]).shape ?? []

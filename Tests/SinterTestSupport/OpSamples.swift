@@ -35,6 +35,9 @@ public enum OpSamples {
         case .convNCHWc:
             let xb = try b.apply(.reshape, [x], attributes: attrs(["shape": .ints([2, 1, 3, 4, 5])]))[0]
             return try one([xb, try constant([2, 1, 2, 2, 5, 5])], attrs(["pads": .ints([1, 0, 0, 1]), "dilations": .ints([1, 2])]))
+        case .depthwiseConvNCHWc:
+            let xb = try b.apply(.reshape, [x], attributes: attrs(["shape": .ints([2, 1, 3, 4, 5])]))[0]
+            return try one([xb, try constant([1, 3, 2, 5])], attrs(["pads": .ints([1, 0, 1, 1]), "strides": .ints([1, 2])]))
         case .maxPoolNCHWc, .avgPoolNCHWc:
             let xb = try b.apply(.reshape, [x], attributes: attrs(["shape": .ints([2, 1, 3, 4, 5])]))[0]
             return try one([xb], attrs(["kernel": .ints([2, 2]), "strides": .ints([2, 1]), "pads": .ints([0, 1, 0, 1])]))

@@ -91,6 +91,15 @@ def conv_nchwc(a, t):
     return y.reshape(n, mb, b, y.shape[2], y.shape[3]).transpose(0, 1, 3, 4, 2)
 
 
+def depthwise_nchwc(a, t):
+    x, w = a
+    n, cb, h, wd, b = x.shape
+    xs = x.transpose(0, 1, 4, 2, 3).reshape(n, cb * b, h, wd)
+    ws = w.transpose(0, 3, 1, 2).reshape(cb * b, 1, w.shape[1], w.shape[2])
+    y = conv([xs, ws], dict(t, group=cb * b))
+    return y.reshape(n, cb, b, y.shape[2], y.shape[3]).transpose(0, 1, 3, 4, 2)
+
+
 def blocked_pool(a, t, kind):
     x = a[0]
     n, cb, h, w, b = x.shape
@@ -209,6 +218,7 @@ OPS = {
     "layer-norm": lambda a, t: layer_norm(a, t),
     "conv": conv,
     "conv-nchwc": conv_nchwc,
+    "depthwise-conv-nchwc": depthwise_nchwc,
     "max-pool": lambda a, t: pool(a, t, "max"),
     "max-pool-nchwc": lambda a, t: blocked_pool(a, t, "max"),
     "avg-pool-nchwc": lambda a, t: blocked_pool(a, t, "avg"),

@@ -4,7 +4,7 @@ import SinterTestSupport
 import Testing
 
 /// The `layout` pass at every block size the targets use (4: SSE/NEON, 8: AVX2, 16: AVX-512):
-/// a small CNN with every blocked op (a first conv on a 3-channel NCHW input, convs with
+/// a small CNN with every blocked op (a first conv on a 3-channel NCHW input, a depthwise conv, convs with
 /// bias/relu/residual epilogues, strided and 1x1 convs, max and average pooling, a channel
 /// concat, global average pooling, a last conv whose 60 channels pad the last block) computes
 /// what the same model computes without the pass.
@@ -22,7 +22,10 @@ struct LayoutTests {
         // Three input channels: the first conv reads NCHW directly (input blocks of 1).
         let x = try b.input("x", TensorType(.f32, [2, 3, 15, 17]))
         let pad1: [String: AttributeValue] = ["pads": .ints([1, 1, 1, 1])]
-        let c1 = try conv(x, [32, 3, 3, 3], pad1)
+        let c0 = try conv(x, [32, 3, 3, 3], pad1)
+        // A depthwise conv (one 3x3 filter per channel).
+        let dw = try b.apply(.conv, [c0, try w([32, 1, 3, 3])], attributes: Attributes(["pads": .ints([1, 1, 1, 1]), "group": .int(32)]))[0]
+        let c1 = try b.relu(try b.add(dw, try w([32, 1, 1])))
         let c2 = try b.add(try conv(c1, [32, 32, 3, 3], pad1), c1)
         let p = try b.apply(.maxPool, [c2], attributes: Attributes(["kernel": .ints([3, 3]), "strides": .ints([2, 2]),
                                                                       "pads": .ints([1, 1, 1, 1])]))[0]
@@ -53,7 +56,9 @@ struct LayoutTests {
         let a = try Sinter.jit(g, blocked), r = try Sinter.jit(g, plain)
         let convs = a.program.kernels.filter { if case .convBlocked = $0.body { true } else { false } }
         let pools = a.program.kernels.filter { if case .poolBlocked = $0.body { true } else { false } }
-        #expect(convs.count == 6 && pools.count == 3, "\(convs.count) blocked convs, \(pools.count) blocked pools")
+        let depthwise = a.program.kernels.filter { if case .depthwiseBlocked = $0.body { true } else { false } }
+        #expect(convs.count == 6 && pools.count == 3 && depthwise.count == 1,
+                "\(convs.count) blocked convs, \(pools.count) blocked pools, \(depthwise.count) depthwise")
         var rng = Support.RNG(seed: 5)
         let input = TensorData((0..<(2 * 3 * 15 * 17)).map { _ in rng.float(-2, 2) }, shape: [2, 3, 15, 17])
         for (got, want) in zip(try a.run([input]), try r.run([input])) {

@@ -124,12 +124,12 @@ struct OpNumericTests {
         // Random geometries (strides, dilations, pads up to the window, tiny and wide images)
         // for the blocked conv's and pools' clipped borders and register tiles.
         var made = 0
-        while made < 24 {
+        while made < 36 {
             let (kh, kw) = (rng.int(1...5), rng.int(1...5))
             let strides = [rng.int(1...3), rng.int(1...3)], dilations = [rng.int(1...2), rng.int(1...2)]
             let pads = [rng.int(0...(kh - 1)), rng.int(0...(kw - 1)), rng.int(0...(kh - 1)), rng.int(0...(kw - 1))]
             let (h, w) = (rng.int(1...11), rng.int(1...29))
-            let pool = made % 3 == 2
+            let pool = made % 3 == 2, depthwise = made % 3 == 1
             let (eh, ew) = ((kh - 1) * dilations[0] + 1, (kw - 1) * dilations[1] + 1)
             guard h + pads[0] + pads[2] >= eh, w + pads[1] + pads[3] >= ew else { continue }
             let bi = pool ? 4 : [1, 4, 8][rng.int(0...2)], b = [4, 8, 16][rng.int(0...2)]
@@ -137,6 +137,10 @@ struct OpNumericTests {
             if pool {
                 attrs["kernel"] = .ints([kh, kw])
                 out.append(Case(op: .maxPoolNCHWc, shapes: [[rng.int(1...2), 2, h, w, bi]], attrs: Attributes(attrs)))
+            } else if depthwise {
+                let blocks = rng.int(1...3)
+                out.append(Case(op: .depthwiseConvNCHWc, shapes: [[rng.int(1...2), blocks, h, w, b], [blocks, kh, kw, b]],
+                                attrs: Attributes(attrs), range: (-1, 1), atol: 1e-5))
             } else {
                 out.append(Case(op: .convNCHWc, shapes: [[rng.int(1...2), rng.int(1...2), h, w, bi], [rng.int(1...3), 0, kh, kw, bi, b]],
                                 attrs: Attributes(attrs), range: (-1, 1), atol: 1e-4))

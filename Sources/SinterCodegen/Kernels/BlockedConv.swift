@@ -33,10 +33,7 @@ extension KernelEmitter {
         let xBlock = h * w * bi, xImage = g.inBlocks * xBlock, xRow = w * bi
         let oBlock = oh * ow * b, oImage = g.outBlocks * oBlock, oRow = ow * b
         let wRow = kw * bi * b, wIn = kh * wRow, wOut = g.inBlocks * wIn
-        // Columns [owLo, owHi) read only inside the image for every horizontal tap.
-        let owLo = min(ow, (pw + sw - 1) / sw)
-        let lastTap = w - 1 - (kw - 1) * dw + pw
-        let owHi = max(owLo, min(ow, lastTap >= 0 ? lastTap / sw + 1 : 0))
+        let (owLo, owHi) = Self.interiorColumns(win, width: w)
         let (ob4, tile) = Self.blockedConvTile(block: b, outBlocks: g.outBlocks)
         let groups = g.outBlocks / ob4
         // Parts take contiguous ranges of output rows (image, group of out blocks, row).
@@ -58,7 +55,7 @@ extension KernelEmitter {
             let oBase = ir.add(ir.add(ir.mul(n, c(oImage)), ir.mul(ob, c(oBlock))), ir.mul(y, c(oRow)))
 
             /// `count` pixels from column `col`; `checked` clips the horizontal taps (count 1).
-            func pixels(_ col: IRValue, _ count: Int, checked: Bool) {
+            func pixels(_ col: IRValue, _ count: Int, _ checked: Bool) {
                 let zero = ir.constF32(0, width: b)
                 let iwBase = ir.sub(ir.mul(col, c(sw)), c(pw))
                 let kwBegin = checked ? smax(c(0), ir.sdiv(ir.add(ir.sub(c(0), iwBase), c(dw - 1)), c(dw))) : c(0)
@@ -85,47 +82,107 @@ extension KernelEmitter {
                     }
                 }
                 for j in 0..<ob4 {
-                  for t in 0..<count {
-                    let px = ir.add(col, c(t))
-                    var value = acc[j * count + t]
-                    if let e = epilogue {
-                        var args = [Typed(value: value, domain: .float32)]
-                        for (k, op) in e.operands.enumerated() {
-                            let coords = [n, ir.add(ob, c(j)), y, px]
-                            let at = zip(coords, op.batch).reduce(c(0)) { $0.add(ir, $1.0, $1.1) }
-                            if op.col == 0 {
-                                let s = ir.loadTyped(extras[k], at, op.dtype, width: 1)
-                                args.append(Typed(value: ir.splat(s.value, b), domain: s.domain))
-                            } else {
-                                args.append(ir.loadTyped(extras[k], at, op.dtype, width: b))
-                            }
-                        }
-                        value = ir.lowerTyped(e.expr, args, [.f32] + e.operands.map(\.dtype), result: .f32, want: .float32, width: b).value
+                    for t in 0..<count {
+                        let px = ir.add(col, c(t))
+                        let value = blockedEpilogue(acc[j * count + t], epilogue, extras, at: [n, ir.add(ob, c(j)), y, px], b)
+                        storeF(value, out, ir.add(ir.add(oBase, c(j * oBlock)), ir.mul(px, c(b))))
                     }
-                    storeF(value, out, ir.add(ir.add(oBase, c(j * oBlock)), ir.mul(px, c(b))))
-                  }
                 }
             }
 
-            // Border columns (left, then right) clip their taps, one pixel at a time.
-            let borders = owLo + (ow - owHi)
-            if borders > 0 {
-                ir.forLoop(c(0), c(borders), "owb") { j in
-                    pixels(ir.select(ir.icmp(.slt, j, c(owLo)), j, ir.add(j, c(owHi - owLo))), 1, checked: true)
+            columnTiles(ow, owLo, owHi, tile, pixels)
+        }
+    }
+
+    /// Depthwise convolution on blocked tensors: lane l of block cb is channel cb·b + l, with its
+    /// own [kh, kw] filter, so every output vector is a sum of tap vectors × weight vectors.
+    /// Interior tiles of up to 14 pixels share each weight vector; borders clip their taps.
+    func depthwiseBlocked(_ g: BlockedConvGeometry, _ out: IRValue, _ x: IRValue, _ wt: IRValue, _ epilogue: Epilogue?,
+                          _ extras: [IRValue], task: IRValue, tasks: IRValue) {
+        let b = g.block, win = g.window
+        let (h, w) = (g.input[0], g.input[1])
+        let (oh, ow) = (win.output[0], win.output[1])
+        let (kh, kw) = (win.kernel[0], win.kernel[1])
+        let (sh, sw) = (win.strides[0], win.strides[1])
+        let (dh, dw) = (win.dilations[0], win.dilations[1])
+        guard g.batch * g.outBlocks * oh * ow * b > 0 else { return }
+        let (owLo, owHi) = Self.interiorColumns(win, width: w)
+        let units = g.batch * g.outBlocks * oh
+        let per = ceilDiv(c(units), tasks)
+        let u0 = smin(ir.mul(task, per), c(units)), u1 = smin(ir.add(u0, per), c(units))
+        ir.forLoop(u0, u1, "row") { u in
+            let nc = ir.sdiv(u, c(oh)), y = ir.srem(u, c(oh))
+            let n = ir.sdiv(nc, c(g.outBlocks)), cb = ir.srem(nc, c(g.outBlocks))
+            let ihBase = ir.sub(ir.mul(y, c(sh)), c(win.padBegin[0]))
+            let khBegin = smax(c(0), ir.sdiv(ir.add(ir.sub(c(0), ihBase), c(dh - 1)), c(dh)))
+            let khEnd = smin(c(kh), ir.sdiv(ir.add(ir.sub(c(h - 1), ihBase), c(dh)), c(dh)))
+            let xBase = ir.mul(nc, c(h * w * b)), wBase = ir.mul(cb, c(kh * kw * b))
+            let oBase = ir.add(ir.mul(nc, c(oh * ow * b)), ir.mul(y, c(ow * b)))
+            columnTiles(ow, owLo, owHi, 14) { col, count, checked in
+                let iwBase = ir.sub(ir.mul(col, c(sw)), c(win.padBegin[1]))
+                let kwBegin = checked ? smax(c(0), ir.sdiv(ir.add(ir.sub(c(0), iwBase), c(dw - 1)), c(dw))) : c(0)
+                let kwEnd = checked ? smin(c(kw), ir.sdiv(ir.add(ir.sub(c(w - 1), iwBase), c(dw)), c(dw))) : c(kw)
+                let zero = ir.constF32(0, width: b)
+                let acc = ir.forLoop(khBegin, khEnd, carrying: Array(repeating: zero, count: count), "kh") { ky, acc in
+                    let row = ir.add(xBase, ir.mul(ir.add(ihBase, ir.mul(ky, c(dh))), c(w * b)))
+                    let wRow = ir.add(wBase, ir.mul(ky, c(kw * b)))
+                    return ir.forLoop(kwBegin, kwEnd, carrying: acc, "kw") { kx, acc in
+                        let wv = loadF(wt, ir.add(wRow, ir.mul(kx, c(b))), b)
+                        let iw = ir.add(iwBase, ir.mul(kx, c(dw)))
+                        return (0..<count).map { t in
+                            let xv = loadF(x, ir.add(row, ir.mul(ir.add(iw, c(t * sw)), c(b))), b)
+                            return ir.intrinsic("llvm.fma", [xv, wv, acc[t]])
+                        }
+                    }
                 }
-            }
-            // Interior columns in equal tiles; the last tile is moved left to end at owHi, so it
-            // may recompute a pixel or two (the output never aliases an operand of the kernel).
-            let interior = owHi - owLo
-            if interior > 0 {
-                let tiles = (interior + tile - 1) / tile
-                let t = (interior + tiles - 1) / tiles
-                ir.forLoop(c(0), c((interior + t - 1) / t), "owt") { j in
-                    let col = ir.add(ir.mul(j, c(t)), c(owLo))
-                    pixels(smin(col, c(owHi - t)), t, checked: false)
+                for t in 0..<count {
+                    let px = ir.add(col, c(t))
+                    storeF(blockedEpilogue(acc[t], epilogue, extras, at: [n, cb, y, px], b), out, ir.add(oBase, ir.mul(px, c(b))))
                 }
             }
         }
+    }
+
+    /// Output columns [lo, hi) whose horizontal taps all fall inside the image.
+    static func interiorColumns(_ win: ShapeRules.Window, width w: Int) -> (Int, Int) {
+        let (ow, kw, sw, dw, pw) = (win.output[1], win.kernel[1], win.strides[1], win.dilations[1], win.padBegin[1])
+        let lo = min(ow, (pw + sw - 1) / sw)
+        let lastTap = w - 1 - (kw - 1) * dw + pw
+        return (lo, max(lo, min(ow, lastTap >= 0 ? lastTap / sw + 1 : 0)))
+    }
+
+    /// Calls `pixels(column, count, checked)` for every output column of a row: border columns
+    /// (left, then right) one at a time with clipped taps, interior columns in equal tiles of
+    /// at most `tile`. The last tile is moved left to end at `hi`, so it may recompute a pixel
+    /// or two (the output never aliases an operand of the kernel).
+    func columnTiles(_ ow: Int, _ lo: Int, _ hi: Int, _ tile: Int, _ pixels: (IRValue, Int, Bool) -> Void) {
+        let borders = lo + (ow - hi)
+        if borders > 0 {
+            ir.forLoop(c(0), c(borders), "owb") { j in pixels(ir.select(ir.icmp(.slt, j, c(lo)), j, ir.add(j, c(hi - lo))), 1, true) }
+        }
+        let interior = hi - lo
+        guard interior > 0 else { return }
+        let tiles = (interior + tile - 1) / tile
+        let t = (interior + tiles - 1) / tiles
+        ir.forLoop(c(0), c((interior + t - 1) / t), "owt") { j in
+            pixels(smin(ir.add(ir.mul(j, c(t)), c(lo)), c(hi - t)), t, false)
+        }
+    }
+
+    /// The epilogue on one output vector at (image, channel block, row, column).
+    func blockedEpilogue(_ acc: IRValue, _ epilogue: Epilogue?, _ extras: [IRValue], at coords: [IRValue], _ b: Int) -> IRValue {
+        guard let e = epilogue else { return acc }
+        var args = [Typed(value: acc, domain: .float32)]
+        for (k, op) in e.operands.enumerated() {
+            let at = zip(coords, op.batch).reduce(c(0)) { $0.add(ir, $1.0, $1.1) }
+            if op.col == 0 {
+                let s = ir.loadTyped(extras[k], at, op.dtype, width: 1)
+                args.append(Typed(value: ir.splat(s.value, b), domain: s.domain))
+            } else {
+                args.append(ir.loadTyped(extras[k], at, op.dtype, width: b))
+            }
+        }
+        return ir.lowerTyped(e.expr, args, [.f32] + e.operands.map(\.dtype), result: .f32, want: .float32, width: b).value
     }
 
     func smax(_ a: IRValue, _ b: IRValue) -> IRValue { ir.select(ir.icmp(.sgt, a, b), a, b) }

@@ -48,6 +48,8 @@ struct KernelEmitter {
             conv(geo, out, ins[0], ins[1], scratch, w, epilogue, Array(ins.dropFirst(2)), task: task, tasks: parts)
         case .convBlocked(let geo, let epilogue):
             convBlocked(geo, out, ins[0], ins[1], epilogue, Array(ins.dropFirst(2)), task: task, tasks: parts)
+        case .depthwiseBlocked(let geo, let epilogue):
+            depthwiseBlocked(geo, out, ins[0], ins[1], epilogue, Array(ins.dropFirst(2)), task: task, tasks: parts)
         case .poolBlocked(let kind, let geo, let block):
             poolBlocked(kind, geo, block, out, ins[0], task: task, tasks: parts)
         case .pool(let kind, let geo):
