@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks: Sinter vs ONNX Runtime on the shipped models (MLP, Transformer block) and the
-# onnx wheel's ResNet-50 / SqueezeNet / Inception v1 with seeded random weights. Writes
+# onnx wheel's ResNet-50 / SqueezeNet / ShuffleNet / Inception v1 with seeded random weights. Writes
 # docs/benchmarks.md. Not part of CI's pass/fail: timings are information, not tests.
 #   bash Benchmarks/run.sh
 set -euo pipefail
@@ -18,7 +18,7 @@ if [ ! -f "$real/.complete" ]; then
   touch "$real/.complete"
 fi
 models=("$work/mlp.onnx" Examples/transformer/transformer.onnx)
-for m in light_squeezenet_random light_inception_v1_random light_resnet50_random; do
+for m in light_squeezenet_random light_shufflenet_random light_inception_v1_random light_resnet50_random; do
   cp "$real/$m/model.onnx" "$work/$m.onnx"
   models+=("$work/$m.onnx")
 done
