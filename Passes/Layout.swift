@@ -5,16 +5,16 @@ import SinterIR
 /// and the kernel needs no im2col buffer. Elementwise ops between blocked convolutions (bias,
 /// activation, residual adds, folded batch norm), channel concats, 2-D pooling and reductions
 /// over the spatial axes (global pooling) of blocked values run blocked too, so a chain of
-/// convolutions
-/// converts once on the way in and once on the way out. Conversions are a reshape plus a
-/// transpose; a value that already has a blocked form is never converted again, and unused
-/// conversions are removed. Weights are constants and are blocked at compile time.
+/// convolutions converts once on the way in and once on the way out. Conversions are a
+/// reshape plus a transpose; a value that already has a blocked form is never converted
+/// again, and unused conversions are removed. Weights are constants, blocked at compile time.
 ///
-/// A convolution is blocked when it is 2-D, has group 1, constant weights, and an output
-/// channel count divisible by b. When its input channels do not fill blocks (a first layer
-/// with 3 channels), it reads the NCHW input directly as one-channel blocks. An elementwise op is blocked when its result is
-/// [N, C, H, W] with C divisible by b, one operand has a blocked form, and every other operand
-/// has one too or is a constant that broadcasts per channel (or not along channels).
+/// Dense convs with group 1 and depthwise convs (group = channels, channels filling whole
+/// blocks) are blocked. A dense conv whose input channels do not fill blocks (a first layer
+/// with 3 channels) reads its NCHW input as one-channel blocks; output channels that do not
+/// fill the last block are zero-padded when that costs at most 1/8 more (see `padWaste`).
+/// Elementwise ops, concats and pools are blocked when that saves or moves a conversion (see
+/// `worthBlocking`) and every operand has a blocked form or is a per-channel constant.
 ///
 ///     %c = conv %x, %w {pads = [1, 1, 1, 1]} : f32[1,32,8,8]
 ///     %r = relu %c : f32[1,32,8,8]
