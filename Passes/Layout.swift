@@ -41,140 +41,103 @@ public struct Layout: Pass {
         var blocked: [ValueID: ValueID] = [:]
         var changed = false
         let worth = Self.worthBlocking(graph, b, defining)
-        /// Blocks for c channels (the last one zero-padded when c is not a multiple of b).
-        func blocks(_ c: Int) -> Int { (c + b - 1) / b }
 
-        func add(_ op: Op, _ operands: [ValueID], _ name: String, _ type: TensorType, _ attrs: Attributes = Attributes(),
-                 payload: ConstantPayload? = nil, result: ValueID? = nil, at loc: SourceLocation) -> ValueID {
-            let r = result ?? g.addUniqueValue(name, type: type)
+        /// Appends a node; its result type comes from the op's shape rule (or is `result`'s).
+        func add(_ op: Op, _ operands: [ValueID], _ name: String, _ attrs: Attributes = Attributes(),
+                 payload: ConstantPayload? = nil, result: ValueID? = nil, at loc: SourceLocation) throws(SinterError) -> ValueID {
+            let r: ValueID
+            if let result {
+                r = result
+            } else {
+                let types: [TensorType]
+                do throws(ShapeError) {
+                    types = try op.schema.inferTypes(ShapeQuery(operands: operands.map(g.type(of:)), attributes: attrs, payload: payload?.data))
+                } catch { throw SinterError("internal: layout made an invalid '\(op.rawValue)': \(error.message)", at: loc) }
+                r = g.addUniqueValue(name, type: types[0])
+            }
             nodes.append(Node(op: op, operands: operands, results: [r], attributes: attrs, payload: payload, location: loc))
             return r
         }
         /// [N, C, H, W] → [N, C/b, H, W, b], reusing a blocked form when there is one.
-        func toBlocked(_ v: ValueID, at loc: SourceLocation) -> ValueID {
+        func toBlocked(_ v: ValueID, at loc: SourceLocation) throws(SinterError) -> ValueID {
             if let vb = blocked[v] { return vb }
-            let t = g.type(of: v)
-            let s = t.shape ?? []
-            let r = add(.reshape, [v], g.name(of: v) + ".r", TensorType(t.dtype, [s[0], s[1] / b, b, s[2], s[3]]),
-                        Attributes(["shape": .ints([s[0], s[1] / b, b, s[2], s[3]])]), at: loc)
-            let vb = add(.transpose, [r], g.name(of: v) + ".b", TensorType(t.dtype, [s[0], s[1] / b, s[2], s[3], b]),
-                         Attributes(["perm": .ints([0, 1, 3, 4, 2])]), at: loc)
+            let s = g.type(of: v).shape ?? []
+            let r = try add(.reshape, [v], g.name(of: v) + ".r", Attributes(["shape": .ints([s[0], s[1] / b, b, s[2], s[3]])]), at: loc)
+            let vb = try add(.transpose, [r], g.name(of: v) + ".b", Attributes(["perm": .ints([0, 1, 3, 4, 2])]), at: loc)
             blocked[v] = vb
             return vb
         }
-        /// Writes `v` (its original value, so users and outputs are untouched) from `vb`,
-        /// dropping the padding channels of a last partial block.
-        func fromBlocked(_ vb: ValueID, into v: ValueID, at loc: SourceLocation) {
+        /// Records `vb` as the blocked form of `v` and writes `v` (its original value, so users
+        /// and outputs are untouched) from it, dropping the padding channels of a last partial block.
+        func produce(_ v: ValueID, blocked vb: ValueID, at loc: SourceLocation) throws(SinterError) {
+            blocked[v] = vb
             let t = g.type(of: v)
             let s = g.type(of: vb).shape ?? []
-            var r = add(.transpose, [vb], g.name(of: v) + ".t", TensorType(t.dtype, [s[0], s[1], s[4], s[2], s[3]]),
-                        Attributes(["perm": .ints([0, 1, 4, 2, 3])]), at: loc)
+            var r = try add(.transpose, [vb], g.name(of: v) + ".t", Attributes(["perm": .ints([0, 1, 4, 2, 3])]), at: loc)
             let channels = (t.shape ?? [])[1]
             if channels != s[1] * s[4] {
-                let full = [s[0], s[1] * s[4], s[2], s[3]]
-                r = add(.reshape, [r], g.name(of: v) + ".p", TensorType(t.dtype, full), Attributes(["shape": .ints(full)]), at: loc)
-                r = add(.slice, [r], g.name(of: v) + ".s", TensorType(t.dtype, [s[0], channels, s[2], s[3]]),
-                        Attributes(["starts": .ints([0, 0, 0, 0]), "ends": .ints([s[0], channels, s[2], s[3]])]), at: loc)
+                r = try add(.reshape, [r], g.name(of: v) + ".p", Attributes(["shape": .ints([s[0], s[1] * s[4], s[2], s[3]])]), at: loc)
+                r = try add(.slice, [r], g.name(of: v) + ".s",
+                            Attributes(["starts": .ints([0, 0, 0, 0]), "ends": .ints([s[0], channels, s[2], s[3]])]), at: loc)
             }
-            _ = add(.reshape, [r], "", t, Attributes(["shape": .ints(t.shape ?? [])]), result: v, at: loc)
+            _ = try add(.reshape, [r], "", Attributes(["shape": .ints(t.shape ?? [])]), result: v, at: loc)
         }
         /// Blocked copies of constants, made once per constant and shape.
         var constants: [String: ValueID] = [:]
-        func constant(_ source: ValueID, _ make: () -> TensorData, at loc: SourceLocation) -> ValueID {
+        func constant(_ source: ValueID, _ make: () -> TensorData, at loc: SourceLocation) throws(SinterError) -> ValueID {
             let data = make()
             let key = "\(source.index) \(data.shape)"
             if let v = constants[key] { return v }
-            let v = add(.constant, [], g.name(of: source) + ".b", data.type, payload: ConstantPayload(data), at: loc)
+            let v = try add(.constant, [], g.name(of: source) + ".b", payload: ConstantPayload(data), at: loc)
             constants[key] = v
             return v
         }
 
         for node in graph.nodes {
             let loc = node.location
-            if let w = Self.blockableDepthwise(graph, node, b, defining) {
-                let out = graph.type(of: node.results[0])
-                let s = out.shape ?? []
-                let xb = toBlocked(node.operands[0], at: loc)
-                let wb = constant(node.operands[1], { Self.blockDepthwise(w, b) }, at: loc)
+            let r = node.results.first
+            let name = r.map { g.name(of: $0) + ".b" } ?? ""
+            // Convolutions: a depthwise kernel, or a dense one (whose input may be NCHW, read
+            // as [N, C, H, W, 1] one-channel blocks when its channels do not fill a block).
+            let depthwise = Self.blockableDepthwise(graph, node, b, defining)
+            if let r, let w = depthwise ?? Self.blockableConv(graph, node, b, defining) {
+                let xs = graph.type(of: node.operands[0]).shape ?? []
+                let bi = depthwise == nil && xs[1] % b != 0 ? 1 : b
+                let xb = bi == b ? try toBlocked(node.operands[0], at: loc)
+                    : try add(.reshape, [node.operands[0]], g.name(of: node.operands[0]) + ".c1", Attributes(["shape": .ints(xs + [1])]), at: loc)
+                let wb = try constant(node.operands[1], {
+                    depthwise != nil ? Self.blockDepthwise(w, b) : Self.blockWeights(w, inBlock: bi, outBlock: b)
+                }, at: loc)
                 var attrs = Attributes()
                 for key in ["strides", "pads", "dilations"] { attrs[key] = node.attributes[key] }
-                let yb = add(.depthwiseConvNCHWc, [xb, wb], g.name(of: node.results[0]) + ".b",
-                             TensorType(out.dtype, [s[0], s[1] / b, s[2], s[3], b]), attrs, at: loc)
-                blocked[node.results[0]] = yb
-                fromBlocked(yb, into: node.results[0], at: loc)
+                try produce(r, blocked: try add(depthwise != nil ? .depthwiseConvNCHWc : .convNCHWc, [xb, wb], name, attrs, at: loc), at: loc)
                 changed = true
                 continue
             }
-            if let w = Self.blockableConv(graph, node, b, defining) {
-                let out = graph.type(of: node.results[0])
-                let s = out.shape ?? []
-                // Input channels that do not fill a block (a first layer): read the NCHW input
-                // as [N, C, H, W, 1], a view, with input blocks of one channel.
-                let x = graph.type(of: node.operands[0])
-                let xs = x.shape ?? []
-                let bi = xs[1] % b == 0 ? b : 1
-                let xb = bi == b ? toBlocked(node.operands[0], at: loc)
-                    : add(.reshape, [node.operands[0]], g.name(of: node.operands[0]) + ".c1", TensorType(x.dtype, xs + [1]),
-                          Attributes(["shape": .ints(xs + [1])]), at: loc)
-                let wb = constant(node.operands[1], { Self.blockWeights(w, inBlock: bi, outBlock: b) }, at: loc)
-                var attrs = Attributes()
-                for key in ["strides", "pads", "dilations"] { attrs[key] = node.attributes[key] }
-                let yb = add(.convNCHWc, [xb, wb], g.name(of: node.results[0]) + ".b",
-                             TensorType(out.dtype, [s[0], blocks(s[1]), s[2], s[3], b]), attrs, at: loc)
-                blocked[node.results[0]] = yb
-                fromBlocked(yb, into: node.results[0], at: loc)
-                changed = true
-                continue
-            }
-            guard worth.contains(node.results[0]) else {
+            guard let r, worth.contains(r) else {
                 nodes.append(node)
                 continue
             }
             if let op = Self.blockedWindowOp(graph, node, b), let xb = blocked[node.operands[0]] {
-                let out = graph.type(of: node.results[0])
-                let x = graph.type(of: node.operands[0]).shape ?? []
                 var attrs = node.attributes
-                var shape = out.shape ?? []
-                if op.schema.kernel != .poolBlocked(.max) && op.schema.kernel != .poolBlocked(.average) {
+                if case .reduce = op.schema.kernel {
                     // A reduction over H and W keeps its dims while blocked; the conversion reshapes.
                     attrs["keepdims"] = .bool(true)
-                    let axes = Set((node.attributes.ints("axes") ?? []).map { ($0 + 4) % 4 })
-                    attrs["axes"] = .ints(axes.sorted())
-                    shape = [x[0], x[1], axes.contains(2) ? 1 : x[2], axes.contains(3) ? 1 : x[3]]
+                    attrs["axes"] = .ints(Set((node.attributes.ints("axes") ?? []).map { ($0 + 4) % 4 }).sorted())
                 }
-                let rb = add(op, [xb], g.name(of: node.results[0]) + ".b", TensorType(out.dtype, [shape[0], blocks(shape[1]), shape[2], shape[3], b]),
-                             attrs, at: loc)
-                blocked[node.results[0]] = rb
-                fromBlocked(rb, into: node.results[0], at: loc)
-                continue
-            }
-            if Self.blockableConcat(graph, node, b, blocked: blocked) {
-                let out = graph.type(of: node.results[0])
-                let s = out.shape ?? []
-                let rb = add(.concat, node.operands.map { blocked[$0] ?? $0 }, g.name(of: node.results[0]) + ".b",
-                             TensorType(out.dtype, [s[0], s[1] / b, s[2], s[3], b]), Attributes(["axis": .int(1)]), at: loc)
-                blocked[node.results[0]] = rb
-                fromBlocked(rb, into: node.results[0], at: loc)
-                continue
-            }
-            if let plan = Self.blockableElementwise(graph, node, b, blocked: blocked, defining) {
-                let out = graph.type(of: node.results[0])
-                let s = out.shape ?? []
+                try produce(r, blocked: try add(op, [xb], name, attrs, at: loc), at: loc)
+            } else if Self.blockableConcat(graph, node, b, blocked: blocked) {
+                try produce(r, blocked: try add(.concat, node.operands.map { blocked[$0] ?? $0 }, name, Attributes(["axis": .int(1)]), at: loc),
+                            at: loc)
+            } else if let plan = Self.blockableElementwise(graph, node, b, blocked: blocked, defining) {
                 var operands: [ValueID] = []
                 for (o, data) in zip(node.operands, plan) {
-                    if let data {
-                        operands.append(constant(o, { data }, at: loc))
-                    } else {
-                        operands.append(toBlocked(o, at: loc))
-                    }
+                    if let data { operands.append(try constant(o, { data }, at: loc)) } else { operands.append(try toBlocked(o, at: loc)) }
                 }
-                let rb = add(node.op, operands, g.name(of: node.results[0]) + ".b",
-                             TensorType(out.dtype, [s[0], blocks(s[1]), s[2], s[3], b]), node.attributes, at: loc)
-                blocked[node.results[0]] = rb
-                fromBlocked(rb, into: node.results[0], at: loc)
-                continue
+                try produce(r, blocked: try add(node.op, operands, name, node.attributes, at: loc), at: loc)
+            } else {
+                nodes.append(node)
             }
-            nodes.append(node)
         }
         guard changed else { return false }
         g.nodes = nodes
