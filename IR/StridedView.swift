@@ -50,10 +50,11 @@ public struct StridedView: Hashable, Sendable {
 }
 
 extension StridedView {
-    /// Ops a kernel can read through as a view of their operand (prologue fusion).
+    /// Ops a kernel can read through as a view of their operand (prologue fusion): those
+    /// lowered as a byte copy (reshape, identity), a transpose or a slice.
     public static func isView(_ op: Op) -> Bool {
-        switch op {
-        case .transpose, .slice, .reshape, .identity: true
+        switch op.schema.kernel {
+        case .copy, .transpose, .slice: true
         default: false
         }
     }
@@ -61,13 +62,11 @@ extension StridedView {
     /// `node`'s result seen through its operand's view, or nil when that is not a view
     /// (a reshape of a non-contiguous view, or a bad attribute).
     public func applying(_ node: Node, result: [Int]) -> StridedView? {
-        switch node.op {
+        switch node.op.schema.kernel {
         case .transpose:
             return transposed(node.attributes.ints("perm") ?? Array((0..<shape.count).reversed()))
-        case .reshape:
+        case .copy:
             return reshaped(result)
-        case .identity:
-            return self
         case .slice:
             guard let ranges = try? ShapeRules.sliceRanges(shape: shape, starts: node.attributes.ints("starts") ?? [],
                                                           ends: node.attributes.ints("ends") ?? [], steps: node.attributes.ints("steps"))

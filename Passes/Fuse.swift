@@ -101,7 +101,7 @@ public struct Fuse: Pass {
             }
             if StridedView.isView(n.op), !us.isEmpty, !n.results.contains(where: outputs.contains),
                userGroups.count == 1, us.allSatisfy({ groupOf[$0] != nil }), let gi = userGroups.first {
-                if let why = prologueProblem(g, n, users: us, group: groups[gi]) {
+                if let why = prologueProblem(g, n, users: us, allUsers: users, group: groups[gi]) {
                     alone("prologue refused: \(why)")
                 } else {
                     groups[gi].nodes.insert(i, at: 0)
@@ -139,18 +139,25 @@ public struct Fuse: Pass {
         return FusionPlan(groups: groups, refusals: refusals.sorted { $0.node < $1.node })
     }
 
+    /// A transpose or slice: a strided copy, which can read through views too.
+    public static func isStridedCopy(_ n: Node) -> Bool {
+        switch n.op.schema.kernel {
+        case .transpose, .slice: true
+        default: false
+        }
+    }
+
     /// Why view node `n` cannot be read in place by the kernel of `group`, which holds all its
     /// users; nil when it can. An elementwise kernel reads any operand through a view; a
     /// matmul reads its A and B operands through one (its epilogue operands cannot), and so does
     /// a transpose or slice kernel; a reshape in the prologue needs a contiguous operand, so
     /// only reshapes and identities join in front of it.
-    static func prologueProblem(_ g: Graph, _ n: Node, users: [Int], group: FusionGroup) -> String? {
+    static func prologueProblem(_ g: Graph, _ n: Node, users: [Int], allUsers: [ValueID: [Int]], group: FusionGroup) -> String? {
         let r = n.results[0]
         let root = g.nodes[group.root]
         let matmul = group.anchor.map { g.nodes[$0].op == .matmul } ?? (root.op == .matmul && group.nodes.count == 1)
         let elementwise = group.anchor == nil && group.nodes.allSatisfy { isElementwise(g.nodes[$0]) || group.prologue.contains($0) }
-        // A transpose or slice kernel is a strided copy: it can read through views too.
-        let copy = group.anchor == nil && [.transpose, .slice].contains(root.op)
+        let copy = group.anchor == nil && isStridedCopy(root)
             && group.nodes.allSatisfy { $0 == group.root || group.prologue.contains($0) }
         guard matmul || elementwise || copy else {
             return "its users' kernel is '\(root.op.rawValue)', which reads operands contiguously"
@@ -160,7 +167,7 @@ public struct Fuse: Pass {
             let m = g.nodes[u]
             if m.op == .reshape { return true }
             guard m.op == .identity else { return false }
-            return (g.users()[m.results[0]] ?? []).contains { group.prologue.contains($0) && needsContiguous($0) }
+            return (allUsers[m.results[0]] ?? []).contains { group.prologue.contains($0) && needsContiguous($0) }
         }
         for u in users {
             let user = g.nodes[u]

@@ -24,7 +24,7 @@ extension Lowering {
             return out
         }
         // A transpose or slice reading through its prologue: one strided copy.
-        if [.transpose, .slice].contains(root.op), group.anchor == nil, let outShape = g.type(of: root.results[0]).shape,
+        if Fuse.isStridedCopy(root), group.anchor == nil, let outShape = g.type(of: root.results[0]).shape,
            let seen = try view(root.operands[0]).applying(root, result: outShape) {
             return (.stridedCopy(strided(outShape, seen.strides, seen.offset, g.type(of: root.results[0]).dtype.byteSize)), [seen.value], 0)
         }

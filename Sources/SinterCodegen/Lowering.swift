@@ -148,6 +148,12 @@ public enum Lowering {
         func fail(_ e: ShapeError) -> SinterError { SinterError(e.message, at: node.location) }
         func int(_ name: String) -> Int { if case .int(let v)? = node.attribute(name) { v } else { 0 } }
         func bool(_ name: String) -> Bool { if case .bool(let v)? = node.attribute(name) { v } else { false } }
+        /// The node's window over `input` (strides, pads and dilations from its attributes).
+        func window(_ input: [Int], _ kernel: [Int], ceilMode: Bool = false) throws(SinterError) -> ShapeRules.Window {
+            do throws(ShapeError) {
+                return try ShapeRules.window(input: input, kernel: kernel, attributes: node.attributes, ceilMode: ceilMode)
+            } catch { throw fail(error) }
+        }
         switch node.op.schema.kernel {
         case .none:
             throw SinterError("internal: constant reached kernel lowering", at: node.location)
@@ -250,10 +256,7 @@ public enum Lowering {
                                           inner: shape[(axis + 1)...].reduce(1, *), max: isMax, last: bool("select_last_index")))]
         case .conv:
             let x = inShapes[0], w = inShapes[1]
-            let win: ShapeRules.Window
-            do throws(ShapeError) {
-                win = try ShapeRules.window(input: Array(x[2...]), kernel: Array(w[2...]), attributes: node.attributes, ceilMode: false)
-            } catch { throw fail(error) }
+            let win = try window(Array(x[2...]), Array(w[2...]))
             let group = max(int("group"), 1)
             let geometry = WindowGeometry(batch: x[0], channels: x[1], input: Array(x[2...]), window: win, outChannels: w[0],
                                           group: group, countIncludePad: false)
@@ -263,36 +266,22 @@ public enum Lowering {
             return [Part(body: .conv(geometry, epilogue: nil), scratch: scratch)]
         case .convBlocked:
             let x = inShapes[0], w = inShapes[1]
-            let win: ShapeRules.Window
-            do throws(ShapeError) {
-                win = try ShapeRules.window(input: [x[2], x[3]], kernel: [w[2], w[3]], attributes: node.attributes, ceilMode: false)
-            } catch { throw fail(error) }
+            let win = try window([x[2], x[3]], [w[2], w[3]])
             return [Part(body: .convBlocked(BlockedConvGeometry(batch: x[0], inBlocks: x[1], outBlocks: w[0], block: w[5], inBlock: x[4],
                                                                 input: [x[2], x[3]], window: win), epilogue: nil))]
         case .pool(let kind):
             let x = inShapes[0]
-            let win: ShapeRules.Window
-            do throws(ShapeError) {
-                win = try ShapeRules.window(input: Array(x[2...]), kernel: node.attributes.ints("kernel") ?? [],
-                                            attributes: node.attributes, ceilMode: bool("ceil_mode"))
-            } catch { throw fail(error) }
+            let win = try window(Array(x[2...]), node.attributes.ints("kernel") ?? [], ceilMode: bool("ceil_mode"))
             return [Part(body: .pool(kind, WindowGeometry(batch: x[0], channels: x[1], input: Array(x[2...]), window: win,
                                                          outChannels: x[1], group: 1, countIncludePad: bool("count_include_pad"))))]
         case .depthwiseBlocked:
             let x = inShapes[0], w = inShapes[1]
-            let win: ShapeRules.Window
-            do throws(ShapeError) {
-                win = try ShapeRules.window(input: [x[2], x[3]], kernel: [w[1], w[2]], attributes: node.attributes, ceilMode: false)
-            } catch { throw fail(error) }
+            let win = try window([x[2], x[3]], [w[1], w[2]])
             return [Part(body: .depthwiseBlocked(BlockedConvGeometry(batch: x[0], inBlocks: x[1], outBlocks: x[1], block: x[4], inBlock: x[4],
                                                                      input: [x[2], x[3]], window: win), epilogue: nil))]
         case .poolBlocked(let kind):
             let x = inShapes[0]
-            let win: ShapeRules.Window
-            do throws(ShapeError) {
-                win = try ShapeRules.window(input: [x[2], x[3]], kernel: node.attributes.ints("kernel") ?? [],
-                                            attributes: node.attributes, ceilMode: bool("ceil_mode"))
-            } catch { throw fail(error) }
+            let win = try window([x[2], x[3]], node.attributes.ints("kernel") ?? [], ceilMode: bool("ceil_mode"))
             return [Part(body: .poolBlocked(kind, WindowGeometry(batch: x[0], channels: x[1], input: [x[2], x[3]], window: win,
                                                                 outChannels: x[1], group: 1, countIncludePad: bool("count_include_pad")),
                                             block: x[4]))]
@@ -306,13 +295,13 @@ public enum Lowering {
         let maxTasks = 8
         switch k.body {
         case .matmul(let batch, _, let b, let m, let n, let kk, _):
-            let flops = saturatingProduct(batch + [m, n, kk])
+            let flops = (checkedProduct(batch + [m, n, kk]) ?? .max)
             if flops >= 1 << 21 { k.tasks = max(1, min(maxTasks, m / 4)) }
             // Each part packs strided B columns into its own region.
             if b.colStride != 1 { k.scratchBytes = KernelProgram.aligned(k.tasks * KernelEmitter.packedBFloats(n: n, k: kk) * 4) }
         case .conv(let g, _):
             let positions = g.window.output.reduce(1, *)
-            let flops = saturatingProduct([g.batch, g.outChannels, positions, g.channels / g.group] + g.window.kernel)
+            let flops = (checkedProduct([g.batch, g.outChannels, positions, g.channels / g.group] + g.window.kernel) ?? .max)
             guard flops >= 1 << 21 else { return }
             if KernelEmitter.splitsRows(g) {
                 k.tasks = max(1, min(maxTasks, g.outChannels / g.group / 4))
@@ -334,27 +323,18 @@ public enum Lowering {
         case .poolBlocked(_, let g, let block):
             // Pooling is memory-bound: split when it touches more than about a megabyte.
             let rows = g.batch * g.channels * g.window.output[0]
-            let reads = saturatingProduct([rows, g.window.output[1], block] + g.window.kernel)
+            let reads = (checkedProduct([rows, g.window.output[1], block] + g.window.kernel) ?? .max)
             if reads >= 1 << 18 { k.tasks = max(1, min(maxTasks, rows)) }
         case .depthwiseBlocked(let g, _):
             let rows = g.batch * g.outBlocks * g.window.output[0]
-            let flops = saturatingProduct([rows, g.window.output[1], g.block] + g.window.kernel)
+            let flops = (checkedProduct([rows, g.window.output[1], g.block] + g.window.kernel) ?? .max)
             if flops >= 1 << 19 { k.tasks = max(1, min(maxTasks, rows)) }
         case .convBlocked(let g, _):
             let rows = g.batch * g.outBlocks * g.window.output[0]
-            let flops = saturatingProduct([rows, g.window.output[1], g.block, g.inBlocks, g.inBlock] + g.window.kernel)
+            let flops = (checkedProduct([rows, g.window.output[1], g.block, g.inBlocks, g.inBlock] + g.window.kernel) ?? .max)
             if flops >= 1 << 21 { k.tasks = max(1, min(maxTasks, rows)) }
         default:
             break
-        }
-    }
-
-    /// A product that stops at Int.max instead of trapping (sizes of weights that are never
-    /// allocated can be huge).
-    static func saturatingProduct(_ xs: [Int]) -> Int {
-        xs.reduce(1) { a, b in
-            let (p, overflow) = a.multipliedReportingOverflow(by: b)
-            return overflow ? .max : p
         }
     }
 

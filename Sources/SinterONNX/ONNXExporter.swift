@@ -60,6 +60,12 @@ public enum ONNXExporter {
             func unblock(_ x: String, _ s: [Int]) -> String {
                 helper("Reshape", [helper("Transpose", [x], [intsAttr("perm", [0, 1, 4, 2, 3])]), int64s([s[0], s[1] * s[4], s[2], s[3]], hint)])
             }
+            /// Makes this node the [N, C, H, W] → [N, C/b, H, W, b] step that blocks `y` into `ys`.
+            func reblock(_ y: String, _ ys: [Int], into n: inout Onnx_NodeProto) {
+                n.opType = "Transpose"
+                n.input = [helper("Reshape", [y, int64s([ys[0], ys[1], ys[4], ys[2], ys[3]], hint)])]
+                n.attribute = [intsAttr("perm", [0, 1, 3, 4, 2])]
+            }
             var n = Onnx_NodeProto()
             n.input = ins
             n.output = outs
@@ -156,10 +162,7 @@ public enum ONNXExporter {
                 let conv = helper("Conv", [x, w], [intsAttr("strides", node.attributes.ints("strides") ?? [1, 1]),
                                                   intsAttr("dilations", node.attributes.ints("dilations") ?? [1, 1]),
                                                   intsAttr("pads", node.attributes.ints("pads") ?? [0, 0, 0, 0])])
-                let y = helper("Reshape", [conv, int64s([ys[0], ys[1], ys[4], ys[2], ys[3]], hint)])
-                n.opType = "Transpose"
-                n.input = [y]
-                n.attribute = [intsAttr("perm", [0, 1, 3, 4, 2])]
+                reblock(conv, ys, into: &n)
             case .depthwiseConvNCHWc:
                 // Unblock, Conv with group = C, block again.
                 let xs = g.type(of: node.operands[0]).shape ?? [], ws = g.type(of: node.operands[1]).shape ?? []
@@ -175,9 +178,7 @@ public enum ONNXExporter {
                                                                      intsAttr("dilations", node.attributes.ints("dilations") ?? [1, 1]),
                                                                      intsAttr("pads", node.attributes.ints("pads") ?? [0, 0, 0, 0]),
                                                                      intAttr("group", channels)])
-                n.opType = "Transpose"
-                n.input = [helper("Reshape", [conv, int64s([ys[0], ys[1], ys[4], ys[2], ys[3]], hint)])]
-                n.attribute = [intsAttr("perm", [0, 1, 3, 4, 2])]
+                reblock(conv, ys, into: &n)
             case .maxPoolNCHWc, .avgPoolNCHWc:
                 // No ONNX form: unblock, pool, block again.
                 let xs = g.type(of: node.operands[0]).shape ?? [], ys = g.type(of: node.results[0]).shape ?? []
@@ -185,7 +186,6 @@ public enum ONNXExporter {
                     diags.append(Diagnostic("\(node.op.rawValue) with symbolic shapes cannot be exported", at: node.location))
                     continue
                 }
-                let b = xs[4]
                 let x = unblock(ins[0], xs)
                 var attrs = [intsAttr("kernel_shape", ints("kernel")), intsAttr("strides", node.attributes.ints("strides") ?? [1, 1]),
                              intsAttr("pads", node.attributes.ints("pads") ?? [0, 0, 0, 0]), intAttr("ceil_mode", bool("ceil_mode") ? 1 : 0)]
@@ -195,10 +195,7 @@ public enum ONNXExporter {
                     attrs.append(intAttr("count_include_pad", bool("count_include_pad") ? 1 : 0))
                 }
                 let pooled = helper(node.op == .maxPoolNCHWc ? "MaxPool" : "AveragePool", [x], attrs)
-                let y = helper("Reshape", [pooled, int64s([ys[0], ys[1], b, ys[2], ys[3]], hint)])
-                n.opType = "Transpose"
-                n.input = [y]
-                n.attribute = [intsAttr("perm", [0, 1, 3, 4, 2])]
+                reblock(pooled, ys, into: &n)
             case .maxPool, .avgPool:
                 n.opType = node.op == .maxPool ? "MaxPool" : "AveragePool"
                 let spatial = rank - 2

@@ -38,18 +38,13 @@ extension KernelEmitter {
         let groups = g.outBlocks / ob4
         // Parts take contiguous ranges of output rows (image, group of out blocks, row).
         let units = g.batch * groups * oh
-        let per = ceilDiv(c(units), tasks)
-        let u0 = ir.select(ir.icmp(.slt, ir.mul(task, per), c(units)), ir.mul(task, per), c(units))
-        let u1 = ir.select(ir.icmp(.slt, ir.add(u0, per), c(units)), ir.add(u0, per), c(units))
+        let (u0, u1) = partRange(units, task: task, tasks: tasks)
         ir.forLoop(u0, u1, "row") { u in
             let n = ir.sdiv(u, c(groups * oh))
             let ob = ir.mul(ir.srem(ir.sdiv(u, c(oh)), c(groups)), c(ob4))
             let y = ir.srem(u, c(oh))
             let ihBase = ir.sub(ir.mul(y, c(sh)), c(ph))
-            // Taps kh in [khBegin, khEnd) land inside the image (sdiv rounds toward zero; the
-            // clamps make that right for negative numerators).
-            let khBegin = smax(c(0), ir.sdiv(ir.add(ir.sub(c(0), ihBase), c(dh - 1)), c(dh)))
-            let khEnd = smin(c(kh), ir.sdiv(ir.add(ir.sub(c(h - 1), ihBase), c(dh)), c(dh)))
+            let (khBegin, khEnd) = taps(ihBase, kh, dh, lo: 0, hi: h)
             let xImageBase = ir.mul(n, c(xImage))
             let wBase = ir.mul(ob, c(wOut))
             let oBase = ir.add(ir.add(ir.mul(n, c(oImage)), ir.mul(ob, c(oBlock))), ir.mul(y, c(oRow)))
@@ -58,8 +53,7 @@ extension KernelEmitter {
             func pixels(_ col: IRValue, _ count: Int, _ checked: Bool) {
                 let zero = ir.constF32(0, width: b)
                 let iwBase = ir.sub(ir.mul(col, c(sw)), c(pw))
-                let kwBegin = checked ? smax(c(0), ir.sdiv(ir.add(ir.sub(c(0), iwBase), c(dw - 1)), c(dw))) : c(0)
-                let kwEnd = checked ? smin(c(kw), ir.sdiv(ir.add(ir.sub(c(w - 1), iwBase), c(dw)), c(dw))) : c(kw)
+                let (kwBegin, kwEnd) = checked ? taps(iwBase, kw, dw, lo: 0, hi: w) : (c(0), c(kw))
                 let acc = ir.forLoop(c(0), c(g.inBlocks), carrying: Array(repeating: zero, count: count * ob4), "ib") { ib, acc in
                     ir.forLoop(khBegin, khEnd, carrying: acc, "kh") { ky, acc in
                         let ih = ir.add(ihBase, ir.mul(ky, c(dh)))
@@ -108,20 +102,17 @@ extension KernelEmitter {
         guard g.batch * g.outBlocks * oh * ow * b > 0 else { return }
         let (owLo, owHi) = Self.interiorColumns(win, width: w)
         let units = g.batch * g.outBlocks * oh
-        let per = ceilDiv(c(units), tasks)
-        let u0 = smin(ir.mul(task, per), c(units)), u1 = smin(ir.add(u0, per), c(units))
+        let (u0, u1) = partRange(units, task: task, tasks: tasks)
         ir.forLoop(u0, u1, "row") { u in
             let nc = ir.sdiv(u, c(oh)), y = ir.srem(u, c(oh))
             let n = ir.sdiv(nc, c(g.outBlocks)), cb = ir.srem(nc, c(g.outBlocks))
             let ihBase = ir.sub(ir.mul(y, c(sh)), c(win.padBegin[0]))
-            let khBegin = smax(c(0), ir.sdiv(ir.add(ir.sub(c(0), ihBase), c(dh - 1)), c(dh)))
-            let khEnd = smin(c(kh), ir.sdiv(ir.add(ir.sub(c(h - 1), ihBase), c(dh)), c(dh)))
+            let (khBegin, khEnd) = taps(ihBase, kh, dh, lo: 0, hi: h)
             let xBase = ir.mul(nc, c(h * w * b)), wBase = ir.mul(cb, c(kh * kw * b))
             let oBase = ir.add(ir.mul(nc, c(oh * ow * b)), ir.mul(y, c(ow * b)))
             columnTiles(ow, owLo, owHi, 14) { col, count, checked in
                 let iwBase = ir.sub(ir.mul(col, c(sw)), c(win.padBegin[1]))
-                let kwBegin = checked ? smax(c(0), ir.sdiv(ir.add(ir.sub(c(0), iwBase), c(dw - 1)), c(dw))) : c(0)
-                let kwEnd = checked ? smin(c(kw), ir.sdiv(ir.add(ir.sub(c(w - 1), iwBase), c(dw)), c(dw))) : c(kw)
+                let (kwBegin, kwEnd) = checked ? taps(iwBase, kw, dw, lo: 0, hi: w) : (c(0), c(kw))
                 let zero = ir.constF32(0, width: b)
                 let acc = ir.forLoop(khBegin, khEnd, carrying: Array(repeating: zero, count: count), "kh") { ky, acc in
                     let row = ir.add(xBase, ir.mul(ir.add(ihBase, ir.mul(ky, c(dh))), c(w * b)))
@@ -141,6 +132,22 @@ extension KernelEmitter {
                 }
             }
         }
+    }
+
+    /// Taps [begin, end) of a k-tap window starting at `start` (dilation d) that land inside
+    /// [lo, hi). sdiv rounds toward zero; the clamps make that right for negative numerators,
+    /// and an empty range has end = begin.
+    func taps(_ start: IRValue, _ k: Int, _ d: Int, lo: Int, hi: Int) -> (IRValue, IRValue) {
+        let begin = smax(c(0), ir.sdiv(ir.add(ir.sub(c(lo), start), c(d - 1)), c(d)))
+        let end = smin(c(k), ir.sdiv(ir.add(ir.sub(c(hi - 1), start), c(d)), c(d)))
+        return (begin, smax(begin, end))
+    }
+
+    /// Part `task` of `tasks` takes units [begin, end) of `units` (empty past the end).
+    func partRange(_ units: Int, task: IRValue, tasks: IRValue) -> (IRValue, IRValue) {
+        let per = ceilDiv(c(units), tasks)
+        let begin = smin(ir.mul(task, per), c(units))
+        return (begin, smin(ir.add(begin, per), c(units)))
     }
 
     /// Output columns [lo, hi) whose horizontal taps all fall inside the image.
@@ -206,16 +213,9 @@ extension KernelEmitter {
         let (oh, ow) = (win.output[0], win.output[1])
         let (kh, kw) = (win.kernel[0], win.kernel[1])
         guard g.batch * g.channels * oh * ow * b > 0 else { return }
-        /// Taps [begin, end) of a window starting at `start` inside [lo, hi), for dilation d.
-        func taps(_ start: IRValue, _ k: Int, _ d: Int, lo: Int, hi: Int) -> (IRValue, IRValue) {
-            let begin = smax(c(0), ir.sdiv(ir.add(ir.sub(c(lo), start), c(d - 1)), c(d)))
-            let end = smin(c(k), ir.sdiv(ir.add(ir.sub(c(hi - 1), start), c(d)), c(d)))
-            return (begin, smax(begin, end))
-        }
         // Parts take contiguous ranges of output rows (image and block, row).
         let units = g.batch * g.channels * oh
-        let per = ceilDiv(c(units), tasks)
-        let u0 = smin(ir.mul(task, per), c(units)), u1 = smin(ir.add(u0, per), c(units))
+        let (u0, u1) = partRange(units, task: task, tasks: tasks)
         ir.forLoop(u0, u1, "prow") { u in
             let nc = ir.sdiv(u, c(oh)), y = ir.srem(u, c(oh))
             let inBase = ir.mul(nc, c(h * w * b))
