@@ -15,6 +15,8 @@ public struct MemoryPlan: Hashable, Sendable {
     /// Concats whose operands were computed straight into their slices of the result: no
     /// copy kernel runs for them.
     public var concatsInPlace: Set<ValueID> = []
+    /// Reshapes of graph inputs and weights: the caller's or the weights' bytes, no memory.
+    public var callerViews: Set<ValueID> = []
 }
 
 /// `plan-memory`: liveness over the node order, then offsets in one arena. Two heuristics
@@ -37,7 +39,8 @@ public struct PlanMemory: Pass {
     }
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
-        let all = try Self.liveIntervals(graph, fusion: context.fusionPlan)
+        let views = Self.callerViews(graph, fusion: context.fusionPlan)
+        let all = try Self.liveIntervals(graph, fusion: context.fusionPlan, callerViews: views)
         let (merged, aliases) = Self.inPlace(graph, all, fusion: context.fusionPlan)
         let (intervals, slices) = Self.concatInPlace(graph, merged, aliases: aliases, fusion: context.fusionPlan)
         let a = Self.place(intervals, order: intervals.sorted { ($0.size, -$0.start) > ($1.size, -$1.start) }, bestFit: false)
@@ -56,6 +59,7 @@ public struct PlanMemory: Pass {
         }
         for value in slices.keys { plan.offsets[value] = sliceOffset(value) }
         plan.concatsInPlace = Set(slices.values.map(\.concat))
+        plan.callerViews = views
         if !slices.isEmpty { plan.strategy += ", \(plan.concatsInPlace.count) concats in place" }
         context.memoryPlan = plan
         return false
@@ -112,7 +116,7 @@ public struct PlanMemory: Pass {
     /// Reshapes and identities (chains of them) of graph inputs and constants that are not
     /// graph outputs and not inside a fused kernel: they are the caller's or the weights'
     /// bytes under a new shape, so they get no memory and codegen emits no kernel for them.
-    public static func callerViews(_ g: Graph, fusion: FusionPlan?) -> Set<ValueID> {
+    static func callerViews(_ g: Graph, fusion: FusionPlan?) -> Set<ValueID> {
         let outputs = Set(g.outputs)
         let fused = Set((fusion?.groups ?? []).filter { $0.nodes.count > 1 }.flatMap(\.nodes))
         var caller = Set(g.inputs)
@@ -161,9 +165,8 @@ public struct PlanMemory: Pass {
 
     /// Lifetimes in kernel order: a fused node runs when its group's root does, and values
     /// that stay inside a group need no memory at all.
-    static func liveIntervals(_ g: Graph, fusion: FusionPlan? = nil) throws(SinterError) -> [Interval] {
+    static func liveIntervals(_ g: Graph, fusion: FusionPlan?, callerViews views: Set<ValueID>) throws(SinterError) -> [Interval] {
         let outputs = Set(g.outputs)
-        let views = callerViews(g, fusion: fusion)
         var exec = Array(g.nodes.indices)
         var insideGroups = Set<ValueID>()
         for group in fusion?.groups ?? [] {

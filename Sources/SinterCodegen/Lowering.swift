@@ -34,7 +34,6 @@ public enum Lowering {
                 program.constants.append(p.data)
             }
         }
-        let callerViews = PlanMemory.callerViews(g, fusion: fusion)
         for (i, node) in g.nodes.enumerated() where node.payload == nil {
             // Its operands were computed straight into their slices.
             if let r = node.results.first, plan.concatsInPlace.contains(r), let off = plan.offsets[r] {
@@ -42,7 +41,7 @@ public enum Lowering {
                 continue
             }
             // A reshape of a graph input or a weight reads the same bytes: no kernel.
-            if let r = node.results.first, callerViews.contains(r), let src = home[node.operands[0]] {
+            if let r = node.results.first, plan.callerViews.contains(r), let src = home[node.operands[0]] {
                 home[r] = src
                 continue
             }
