@@ -236,10 +236,11 @@ public struct Layout: Pass {
     static func blockedWindowOp(_ g: Graph, _ n: Node, _ b: Int) -> Op? {
         guard n.results.count == 1, let x = g.type(of: n.operands.first ?? n.results[0]).shape, x.count == 4, x[1] > 0,
               g.type(of: n.results[0]).dtype == .f32 else { return nil }
-        switch n.op {
-        case .maxPool: return .maxPoolNCHWc
-        case .avgPool: return .avgPoolNCHWc
-        case .reduceMean, .reduceSum, .reduceMax, .reduceMin:
+        switch n.op.schema.kernel {
+        case .pool(.max): return .maxPoolNCHWc
+        case .pool(.average): return .avgPoolNCHWc
+        case .reduce:
+            // Every reduction is lane-wise over H and W, so it runs on blocks unchanged.
             guard let axes = n.attributes.ints("axes"), !axes.isEmpty, axes.allSatisfy({ [2, 3].contains(($0 + 4) % 4) }) else { return nil }
             return n.op
         default: return nil
