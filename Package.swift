@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "SinterTestSupport", dependencies: ["SinterIR"], path: "Tests/SinterTestSupport",
                 exclude: ["numpy_reference.py", "ort_reference.py"]),
         .testTarget(name: "SinterIRTests", dependencies: ["SinterIR", "SinterTestSupport"], exclude: ["Golden"]),
-        .testTarget(name: "SinterPassesTests", dependencies: ["SinterPasses", "SinterTestSupport"]),
+        .testTarget(name: "SinterPassesTests", dependencies: ["SinterPasses", "SinterTestSupport"], exclude: ["Golden"]),
         .testTarget(name: "SinterONNXTests", dependencies: ["SinterONNX", "Sinter", "SinterTestSupport"]),
         .testTarget(name: "SinterCodegenTests", dependencies: ["SinterCodegen", "SinterTestSupport"]),
         .testTarget(name: "SinterTests", dependencies: ["Sinter", "SinterTestSupport"]),

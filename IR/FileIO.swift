@@ -56,7 +56,31 @@ public enum SirFile {
     /// Parses a `.sir` file; `constant "w.npy"` loads `w.npy` from the same folder. Names that
     /// are absolute or climb out of the folder are refused.
     public static func load(_ path: String) throws(SinterError) -> Graph {
-        let text = try FileIO.readText(path)
+        try parse(try FileIO.readText(path), path: path)
+    }
+
+    /// The cases of a file split at `// -----` lines (MLIR's `--split-input-file`), each
+    /// padded with blank lines so diagnostics keep the whole file's line numbers.
+    public static func splitCases(_ path: String) throws(SinterError) -> [String] {
+        let lines = try FileIO.readText(path).split(separator: "\n", omittingEmptySubsequences: false)
+        var cases: [String] = []
+        var current: [Substring] = []
+        var first = 0
+        for (i, line) in lines.enumerated() {
+            if line.drop(while: { $0 == " " }).hasPrefix("// -----") {
+                cases.append(String(repeating: "\n", count: first) + current.joined(separator: "\n"))
+                current = []
+                first = i + 1
+            } else {
+                current.append(line)
+            }
+        }
+        cases.append(String(repeating: "\n", count: first) + current.joined(separator: "\n"))
+        return cases
+    }
+
+    /// Parses `.sir` text read from `path`; constant files resolve relative to its folder.
+    public static func parse(_ text: String, path: String) throws(SinterError) -> Graph {
         let dir = directory(of: path)
         return try Parser.parse(text, path: path) { name, loc throws(SinterError) in
             guard !name.hasPrefix("/"), !name.split(separator: "/").contains("..") else {

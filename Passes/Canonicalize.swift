@@ -20,12 +20,25 @@ import SinterIR
 public struct Canonicalize: Pass {
     public static let name = "canonicalize"
     public static let summary = "algebraic identities (x+0, x*1, double transpose/neg, reshape chains, transpose→matmul flags)"
+    public static let options = [
+        PassOption("max-rewrites", .int, default: "10000", "rewrites after which the pass reports that it does not converge")
+    ]
+    /// Rewrites allowed before the pass gives up with a located error. Every rewrite removes a
+    /// node's use or a node, so real graphs converge far below this; reaching it means two
+    /// patterns undo each other.
+    public var maxRewrites = 10000
     public init() {}
+    public init(options: PassOptionValues) throws(SinterError) { maxRewrites = try options.int("max-rewrites") }
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
         var changed = false
-        for _ in 0..<16 {
-            guard try rewriteOnce(&graph) else { break }
+        var rewrites = 0
+        while let at = try rewriteOnce(&graph) {
+            rewrites += 1
+            if rewrites > maxRewrites {
+                throw SinterError("canonicalize did not converge after \(maxRewrites) rewrites; the last one was here "
+                    + "(raise canonicalize{max-rewrites=N} if the graph is that large)", at: at)
+            }
             changed = true
             _ = try DeadCodeElimination().run(&graph, context)
         }
@@ -37,7 +50,8 @@ public struct Canonicalize: Pass {
         return t.isSplat && t.element(at: 0) == v
     }
 
-    func rewriteOnce(_ g: inout Graph) throws(SinterError) -> Bool {
+    /// Applies the first pattern that matches; returns the rewritten node's location, or nil.
+    func rewriteOnce(_ g: inout Graph) throws(SinterError) -> SourceLocation? {
         let defining = g.definingNodes()
         let outputs = Set(g.outputs)
         for i in g.nodes.indices {
@@ -53,13 +67,13 @@ public struct Canonicalize: Pass {
                 return true
             }
             switch n.op {
-            case .add where isSplat(const(1), 0): if forward(n.operands[0]) { return true }
-            case .add where isSplat(const(0), 0): if forward(n.operands[1]) { return true }
-            case .sub where isSplat(const(1), 0): if forward(n.operands[0]) { return true }
-            case .mul where isSplat(const(1), 1): if forward(n.operands[0]) { return true }
-            case .mul where isSplat(const(0), 1): if forward(n.operands[1]) { return true }
-            case .div where isSplat(const(1), 1): if forward(n.operands[0]) { return true }
-            case .identity: if forward(n.operands[0]) { return true }
+            case .add where isSplat(const(1), 0): if forward(n.operands[0]) { return n.location }
+            case .add where isSplat(const(0), 0): if forward(n.operands[1]) { return n.location }
+            case .sub where isSplat(const(1), 0): if forward(n.operands[0]) { return n.location }
+            case .mul where isSplat(const(1), 1): if forward(n.operands[0]) { return n.location }
+            case .mul where isSplat(const(0), 1): if forward(n.operands[1]) { return n.location }
+            case .div where isSplat(const(1), 1): if forward(n.operands[0]) { return n.location }
+            case .identity: if forward(n.operands[0]) { return n.location }
             case .matmul:
                 // A transpose of the last two axes becomes the operand's trans flag. Transposes
                 // of constants stay: fold-constants turns them into pre-transposed weights,
@@ -73,15 +87,15 @@ public struct Canonicalize: Pass {
                     let flag = k == 0 ? "trans_a" : "trans_b"
                     g.nodes[i].operands[k] = p.operands[0]
                     g.nodes[i].attributes[flag] = (n.attributes.bool(flag) ?? false) ? nil : .bool(true)
-                    return true
+                    return n.location
                 }
             case .neg:
-                if let p = producer(0), p.op == .neg, forward(p.operands[0]) { return true }
+                if let p = producer(0), p.op == .neg, forward(p.operands[0]) { return n.location }
             case .reshape:
-                if g.type(of: n.operands[0]).shape == rt.shape, forward(n.operands[0]) { return true }
+                if g.type(of: n.operands[0]).shape == rt.shape, forward(n.operands[0]) { return n.location }
                 if let p = producer(0), p.op == .reshape {
                     g.nodes[i].operands = [p.operands[0]]
-                    return true
+                    return n.location
                 }
             case .transpose:
                 if let p = producer(0), p.op == .transpose {
@@ -89,17 +103,17 @@ public struct Canonicalize: Pass {
                     let inner = p.attributes.ints("perm") ?? Array((0..<rank).reversed())
                     let outer = n.attributes.ints("perm") ?? Array((0..<rank).reversed())
                     let composed = outer.map { inner[$0] }
-                    if composed == Array(0..<rank), forward(p.operands[0]) { return true }
+                    if composed == Array(0..<rank), forward(p.operands[0]) { return n.location }
                     g.nodes[i].operands = [p.operands[0]]
                     g.nodes[i].attributes["perm"] = .ints(composed)
-                    return true
+                    return n.location
                 }
                 let perm = n.attributes.ints("perm") ?? Array((0..<rt.rank).reversed())
-                if perm == Array(0..<rt.rank), forward(n.operands[0]) { return true }
+                if perm == Array(0..<rt.rank), forward(n.operands[0]) { return n.location }
             default:
                 break
             }
         }
-        return false
+        return nil
     }
 }

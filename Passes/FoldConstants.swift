@@ -3,7 +3,7 @@ import SinterIR
 /// `fold-constants`: evaluates nodes whose operands are all constants with the IR's
 /// `Evaluator` (elementwise ops through their schema expressions, any dtype; reshape,
 /// transpose, slice, concat, split, gather, tile) and replaces them by constants. Results
-/// larger than `PassContext.foldLimit` elements are left alone.
+/// larger than the `limit` option's elements are left alone.
 ///
 ///     %a = constant dense<2.0> : f32[2]
 ///     %b = exp %a : f32[2]
@@ -15,7 +15,14 @@ import SinterIR
 public struct FoldConstants: Pass {
     public static let name = "fold-constants"
     public static let summary = "evaluate ops whose operands are all constants (elementwise and data movement)"
+    public static let options = [
+        PassOption("limit", .int, default: "1048576", "largest result, in elements, the pass may create")
+    ]
+    /// Largest constant (in elements) the pass may create.
+    public var limit = 1 << 20
     public init() {}
+    public init(limit: Int) { self.limit = limit }
+    public init(options: PassOptionValues) throws(SinterError) { limit = try options.int("limit") }
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
         var known: [ValueID: TensorData] = [:]
@@ -25,7 +32,7 @@ public struct FoldConstants: Pass {
             let inputs = node.operands.compactMap { known[$0] }
             let types = node.results.map(graph.type(of:))
             guard inputs.count == node.operands.count,
-                  types.allSatisfy({ $0.elementCount.map { $0 <= context.foldLimit } ?? false }),
+                  types.allSatisfy({ $0.elementCount.map { $0 <= limit } ?? false }),
                   let folded = Evaluator.evaluate(node.op, attributes: node.attributes, inputs: inputs, resultTypes: types)
             else { continue }
             let constants = zip(node.results, folded).map { r, t in

@@ -239,10 +239,10 @@ public struct Fuse: Pass {
             let anchor = group.anchor.map { " anchor \(g.nodes[$0].op.rawValue)" } ?? ""
             let prologue = group.prologue.isEmpty ? "" :
                 " prologue [\(group.prologue.map { "\(g.nodes[$0].op.rawValue) %\(g.name(of: g.nodes[$0].results[0]))" }.joined(separator: ", "))]"
-            out += "kernel \(k):\(anchor) [\(ops.joined(separator: ", "))]\(prologue)\n"
+            out += "// kernel \(k):\(anchor) [\(ops.joined(separator: ", "))]\(prologue)\n"
         }
         for r in plan.refusals {
-            out += "refused: \(g.nodes[r.node].op.rawValue) %\(g.name(of: g.nodes[r.node].results[0])): \(r.reason)\n"
+            out += "// refused: \(g.nodes[r.node].op.rawValue) %\(g.name(of: g.nodes[r.node].results[0])): \(r.reason)\n"
         }
         return out
     }

@@ -1,6 +1,6 @@
 import SinterIR
 
-/// `infer-shapes`: binds symbolic dimensions from `--shape` and recomputes every result type
+/// `infer-shapes{N=4}`: binds symbolic dimensions (from `--shape`, or the entry's options) and recomputes every result type
 /// from the op table's shape rules, so later passes and codegen see concrete types.
 ///
 ///     graph @g(%x: f32[N,8]) -> (%y: f32[N,8]) {      // with --shape N=4
@@ -13,12 +13,21 @@ import SinterIR
 public struct InferShapes: Pass {
     public static let name = "infer-shapes"
     public static let summary = "bind symbolic dimensions (--shape) and recompute result types from the op schema"
+    /// Symbol bindings, `infer-shapes{N=4 T=16}`: any symbol name is an option.
+    public var bindings: [String: Int] = [:]
     public init() {}
+    public init(bindings: [String: Int]) { self.bindings = bindings }
+    public init(options: PassOptionValues) throws(SinterError) {
+        for (k, v) in options.values {
+            guard let n = Int(v), n >= 0 else { throw SinterError("pass 'infer-shapes': binding '\(k)=\(v)' must be a size >= 0") }
+            bindings[k] = n
+        }
+    }
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
         var changed = false
         for v in graph.inputs {
-            let bound = graph.type(of: v).binding(context.bindings)
+            let bound = graph.type(of: v).binding(bindings)
             if bound != graph.type(of: v) { graph[v].type = bound; changed = true }
         }
         var diags: [Diagnostic] = []

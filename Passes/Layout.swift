@@ -30,10 +30,18 @@ import SinterIR
 public struct Layout: Pass {
     public static let name = "layout"
     public static let summary = "run conv chains on channel-blocked NCHWc tensors, converting only at the chain's ends"
+    public static let options = [
+        PassOption("block", .int, default: "16", "channels per block; the driver sets the target's f32 vector width, "
+            + "and 0 or 1 turns the pass off")
+    ]
+    /// Channels per block (`layout{block=8}`).
+    public var block = 16
     public init() {}
+    public init(block: Int) { self.block = block }
+    public init(options: PassOptionValues) throws(SinterError) { block = try options.int("block") }
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
-        let b = context.layoutBlock
+        let b = block
         guard b > 1 else { return false }
         let defining = graph.definingNodes()
         var g = graph

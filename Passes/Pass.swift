@@ -1,74 +1,88 @@
 import SinterIR
 
 /// A graph-to-graph transformation with a kebab-case name. Passes never print: the pass
-/// manager owns dumps, verification and timing.
+/// manager owns dumps, verification and timing. A pass's settings are its options, written in
+/// the pipeline string (`layout{block=8}`), so a golden test's RUN line states everything the
+/// pass saw; `PassContext` carries only analyses that one pass leaves for later ones.
 public protocol Pass: Sendable {
     static var name: String { get }
     /// One line for `sinter dump --help` and docs/passes.md.
     static var summary: String { get }
+    /// The options `name{key=value ...}` may set, with their defaults.
+    static var options: [PassOption] { get }
+    /// The pass with its defaults.
+    init()
+    /// The pass configured from a pipeline entry (options already checked against `options`).
+    init(options: PassOptionValues) throws(SinterError)
     /// Transforms `graph` in place; returns whether anything changed.
     func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool
 }
 
 extension Pass {
     public var name: String { Self.name }
+    public static var options: [PassOption] { [] }
+    public init(options: PassOptionValues) throws(SinterError) { self.init() }
 }
 
-/// State shared by the passes of one pipeline run: compile-time settings in, analysis
-/// results (such as the memory plan) out.
+/// One option a pass accepts in the pipeline string.
+public struct PassOption: Sendable {
+    public enum Kind: Sendable { case int, bool }
+    public let name: String
+    public let kind: Kind
+    public let defaultValue: String
+    public let help: String
+    public init(_ name: String, _ kind: Kind, default value: String, _ help: String) {
+        self.name = name
+        self.kind = kind
+        self.defaultValue = value
+        self.help = help
+    }
+}
+
+/// A pass's option values as written in its pipeline entry, read through typed accessors
+/// that fall back to the option table's default.
+public struct PassOptionValues: Sendable {
+    public let pass: String
+    public let values: [String: String]
+    public init(pass: String, values: [String: String]) {
+        self.pass = pass
+        self.values = values
+    }
+
+    /// An `int` option: its value, or the option table's default.
+    public func int(_ name: String) throws(SinterError) -> Int {
+        let spec = PassRegistry.type(named: pass)?.options.first { $0.name == name }
+        let text = values[name] ?? spec?.defaultValue ?? ""
+        guard let v = Int(text) else {
+            throw SinterError("pass '\(pass)': option '\(name)' must be an integer, got '\(text)'")
+        }
+        return v
+    }
+}
+
+/// Analyses one pass leaves for later ones and for codegen. No settings live here: those are
+/// pass options in the pipeline string.
 public final class PassContext {
-    /// Values for symbolic dimensions (`--shape N=4`), used by `infer-shapes`.
-    public var bindings: [String: Int]
-    /// Largest constant (in elements) `fold-constants` may create.
-    public var foldLimit: Int
-    /// Channels per block for `layout` (the target's f32 vector width; 0 or 1 turns it off).
-    public var layoutBlock: Int
     /// Set by `plan-memory`; read by codegen and by dumps.
     public var memoryPlan: MemoryPlan?
     /// Set by `fuse`; read by `plan-memory`, codegen and reports.
     public var fusionPlan: FusionPlan?
 
-    public init(bindings: [String: Int] = [:], foldLimit: Int = 1 << 20, layoutBlock: Int = 16) {
-        self.bindings = bindings
-        self.foldLimit = foldLimit
-        self.layoutBlock = layoutBlock
-    }
+    public init() {}
 }
 
 /// Every pass, by name. Pipelines are lists of these names.
 public enum PassRegistry {
-    public static let all: [any Pass] = [
-        InferShapes(), Canonicalize(), FoldConstants(), CommonSubexpressions(), DeadCodeElimination(), FoldBatchNorm(),
-        FoldPad(), SinkTransposes(), Layout(), Fuse(), PlanMemory(),
+    public static let types: [any Pass.Type] = [
+        InferShapes.self, Canonicalize.self, FoldConstants.self, CommonSubexpressions.self,
+        DeadCodeElimination.self, FoldBatchNorm.self, FoldPad.self, SinkTransposes.self, Layout.self, Fuse.self,
+        PlanMemory.self,
     ]
 
-    public static func named(_ name: String) -> (any Pass)? { all.first { $0.name == name } }
-}
+    /// Each pass with its default options.
+    public static var all: [any Pass] { types.map { $0.init() } }
 
-/// Pipelines as data: the one default list shared by `compile`, `run` and `dump`.
-public enum Pipeline {
-    public static let `default` = [
-        "infer-shapes", "canonicalize", "fold-constants", "cse", "fold-batchnorm", "fold-pad", "sink-transposes", "canonicalize",
-        "layout", "canonicalize", "dce", "fuse", "plan-memory",
-    ]
+    public static func type(named name: String) -> (any Pass.Type)? { types.first { $0.name == name } }
 
-    /// Parses `a,b,c`, reporting every unknown name at once.
-    public static func parse(_ spec: String) throws(SinterError) -> [String] {
-        let names = spec.split(separator: ",").map { String($0).trimmingCharacters() }.filter { !$0.isEmpty }
-        let unknown = names.filter { PassRegistry.named($0) == nil }
-        if !unknown.isEmpty {
-            let known = PassRegistry.all.map(\.name).joined(separator: ", ")
-            throw SinterError(unknown.map { Diagnostic("unknown pass '\($0)' (known passes: \(known))") })
-        }
-        return names
-    }
-}
-
-extension String {
-    func trimmingCharacters() -> String {
-        var s = Substring(self)
-        while s.first == " " { s = s.dropFirst() }
-        while s.last == " " { s = s.dropLast() }
-        return String(s)
-    }
+    public static func named(_ name: String) -> (any Pass)? { type(named: name)?.init() }
 }

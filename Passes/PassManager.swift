@@ -31,23 +31,49 @@ public struct PassManager {
         self.dump = dump
     }
 
-    public mutating func run(_ names: [String], on graph: inout Graph, context: PassContext) throws(SinterError) {
+    public mutating func run(_ specs: [PassSpec], on graph: inout Graph, context: PassContext) throws(SinterError) {
         let unknownDumps = options.printAfter.filter { PassRegistry.named($0) == nil }
         if !unknownDumps.isEmpty {
             throw SinterError(unknownDumps.sorted().map { Diagnostic("--print-after names unknown pass '\($0)'") })
         }
+        let names = specs.map(\.name)
         if let stop = options.stopAfter, !names.contains(stop) {
             throw SinterError("--stop-after names '\(stop)', which is not in the pipeline (\(names.joined(separator: ",")))")
         }
-        for name in names {
-            guard let pass = PassRegistry.named(name) else { throw SinterError("unknown pass '\(name)'") }
+        let passes = try Pipeline.instantiate(specs)
+        // Which entry produced the analyses in the context. A later change to the graph makes
+        // an analysis stale: it is dropped, and using it (plan-memory reading a stale fusion
+        // plan, or the pipeline ending with one) is an error naming both entries, instead of
+        // code that silently ignores what `fuse` or `plan-memory` decided.
+        var madeAt: [String: Int] = [:]
+        var stale: [String: Diagnostic] = [:]
+        func staleError(_ names: [String]) -> SinterError? {
+            let diags = names.compactMap { stale[$0] }
+            return diags.isEmpty ? nil : SinterError(diags)
+        }
+        for (index, pass) in passes.enumerated() {
+            let name = pass.name
             let before = options.printChanged ? Printer.print(graph) : ""
             let start = monotonicSeconds()
+            if name == PlanMemory.name, let error = staleError([Fuse.name]) { throw error }
             let changed = try pass.run(&graph, context)
             timings.append((name, monotonicSeconds() - start, changed))
+            if name == Fuse.name || name == PlanMemory.name {
+                madeAt[name] = index
+                stale[name] = nil
+            }
             if changed, name != PlanMemory.name {
-                context.memoryPlan = nil
-                context.fusionPlan = nil
+                let analyses = [(Fuse.name, "fusion plan"), (PlanMemory.name, "memory plan")]
+                for (producer, what) in analyses {
+                    guard let at = madeAt[producer], at < index, stale[producer] == nil else { continue }
+                    stale[producer] = Diagnostic(
+                        "pass '\(name)' (pipeline entry \(index + 1)) changed the graph after '\(producer)' "
+                            + "(entry \(at + 1)): the \(what) no longer matches it; run '\(producer)' again after "
+                            + "'\(name)', or move '\(name)' before it",
+                        at: graph.location)
+                }
+                context.fusionPlan = stale[Fuse.name] == nil ? context.fusionPlan : nil
+                context.memoryPlan = stale[PlanMemory.name] == nil ? context.memoryPlan : nil
             }
             if options.verifyEach {
                 let diags = Verifier.diagnose(graph)
@@ -63,6 +89,7 @@ public struct PassManager {
             }
             if name == options.stopAfter { break }
         }
+        if let error = staleError([Fuse.name, PlanMemory.name]) { throw error }
     }
 
     /// `--time-passes`: one line per pass run.

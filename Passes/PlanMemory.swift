@@ -231,7 +231,7 @@ extension MemoryPlan {
         var out = "// memory: arena \(arenaBytes) bytes (\(strategy)) for \(offsets.count) intermediates of \(intermediateBytes) bytes"
         out += " = \(String(format: "%.1f", ratio))%\n"
         for (v, off) in offsets.sorted(by: { ($0.value, $0.key) < ($1.value, $1.key) }) {
-            out += "\(String(format: "%10d", off))  \(String(format: "%10d", sizes[v] ?? 0)) B  %\(g.name(of: v)) : \(g.type(of: v))\n"
+            out += "// \(String(format: "%10d", off))  \(String(format: "%10d", sizes[v] ?? 0)) B  %\(g.name(of: v)) : \(g.type(of: v))\n"
         }
         return out
     }

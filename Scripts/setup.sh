@@ -3,7 +3,8 @@
 #   - LLVM 19 (llvm-19-dev) for codegen, qemu + arm64 cross libc for ARM64 checks;
 #   - /usr/local/lib/pkgconfig/sinter-llvm.pc, which the CLLVM system library names, so that
 #     plain `swift build` / `swift test` work afterwards with no environment variables;
-#   - a Python venv in .venv with numpy, used by tests as the numeric reference.
+#   - a Python venv in .venv with numpy (the tests' numeric reference), onnx, onnxruntime and lit;
+#   - LLVM 19's FileCheck (llvm-19-tools), which the golden .sir tests run under lit.
 # Safe to run again: every step checks before it acts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 need=()
 [ -x /usr/lib/llvm-19/bin/llvm-config ] || need+=(llvm-19-dev)
+[ -x /usr/lib/llvm-19/bin/FileCheck ] || need+=(llvm-19-tools)
 command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
 [ -d /usr/aarch64-linux-gnu/lib ] || need+=(libc6-dev-arm64-cross libgcc-12-dev-arm64-cross)
 command -v pkg-config >/dev/null || need+=(pkg-config)
@@ -38,11 +40,11 @@ if [ ! -f "$pc_file" ] || [ "$(cat "$pc_file")" != "$pc_text" ]; then
 fi
 
 # numpy for references; onnx (pinned: its node tests are the conformance suite) and
-# onnxruntime for ONNX tests.
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import numpy, onnx, onnxruntime' 2>/dev/null \
+# onnxruntime for ONNX tests; lit drives the golden FileCheck tests.
+if [ ! -x .venv/bin/python ] || [ ! -x .venv/bin/lit ] || ! .venv/bin/python -c 'import numpy, onnx, onnxruntime' 2>/dev/null \
    || [ "$(.venv/bin/python -c 'import onnx; print(onnx.__version__)')" != "1.23.0" ]; then
   echo "setup: creating .venv with numpy, onnx and onnxruntime"
   [ -x .venv/bin/python ] || python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check 'numpy>=1.26' 'onnx==1.23.0' 'onnxruntime>=1.20'
+  .venv/bin/pip install -q --disable-pip-version-check 'numpy>=1.26' 'onnx==1.23.0' 'onnxruntime>=1.20' 'lit==18.1.8'
 fi
 echo "setup: done (LLVM $($LLVM_CONFIG --version), $(.venv/bin/python -c 'import numpy; print("numpy", numpy.__version__)'))"

@@ -1,10 +1,8 @@
 /// Markdown generated from the op table, so the docs cannot drift from the schema.
 public enum OpReference {
-    public static let begin = "<!-- op-table:begin (generated from the op schema by `sinter ops --ir`) -->"
-    public static let end = "<!-- op-table:end -->"
 
     public static func irTable() -> String {
-        var lines = [begin, "", "| op | operands | attributes (default) | dtypes | pattern | meaning |", "|---|---|---|---|---|---|"]
+        var lines = ["", "| op | operands | attributes (default) | dtypes | pattern | meaning |", "|---|---|---|---|---|---|"]
         for op in Op.allCases {
             let s = op.schema
             let operands = "\(s.operandCount)\(s.variadic ? "+" : "")"
@@ -16,7 +14,7 @@ public enum OpReference {
             let meaning = s.scalar.map { "`\($0)` — \(s.summary)" } ?? s.summary
             lines.append("| `\(op.rawValue)` | \(operands) | \(attrs) | \(dtypes) | \(pattern(s.pattern)) | \(meaning.replacingOccurrences(of: "|", with: "\\|")) |")
         }
-        lines += ["", end]
+        lines += [""]
         return lines.joined(separator: "\n") + "\n"
     }
 

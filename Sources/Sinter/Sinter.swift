@@ -25,8 +25,9 @@ public enum EmitKind: String, CaseIterable, Sendable {
 
 /// Settings shared by compile, run and dump.
 public struct CompileOptions: Sendable {
-    /// Pass names, in order; the default pipeline unless set.
-    public var passes: [String] = Pipeline.default
+    /// Pipeline entries, in order; the default pipeline unless set. Options an entry leaves
+    /// out are filled from the target and bindings (see `pipeline`).
+    public var passes: [PassSpec] = Pipeline.default
     /// Values for symbolic dimensions, e.g. ["N": 4].
     public var bindings: [String: Int] = [:]
     /// ONNX graph inputs specialised to fixed values (`--const-input NAME=FILE.npy`).
@@ -40,6 +41,14 @@ public struct CompileOptions: Sendable {
     public var linker: String?
 
     public init() {}
+
+    /// The pipeline that runs: `passes` with the driver's defaults filled in — the target's f32
+    /// vector width as `layout{block=...}` and `--shape` bindings as `infer-shapes{N=...}`.
+    public var pipeline: [PassSpec] {
+        var defaults: [String: [String: String]] = [Layout.name: ["block": "\(target.vectorWidth)"]]
+        if !bindings.isEmpty { defaults[InferShapes.name] = bindings.mapValues { "\($0)" } }
+        return Pipeline.applying(defaults, to: passes)
+    }
 }
 
 /// The Swift API: load a model, optimise it, and compile it ahead of time or in-process.
@@ -61,9 +70,9 @@ public enum Sinter {
         throws(SinterError) -> (Graph, PassContext) {
         try Verifier.verify(graph)
         var g = graph
-        let ctx = PassContext(bindings: options.bindings, layoutBlock: options.target.vectorWidth)
+        let ctx = PassContext()
         var pm = PassManager(options: options.passManager, dump: dump)
-        try pm.run(options.passes, on: &g, context: ctx)
+        try pm.run(options.pipeline, on: &g, context: ctx)
         return (g, ctx)
     }
 

@@ -31,6 +31,10 @@ struct Dump: ParsableCommand {
     @Option(help: "Output format: sir (default), dot (Graphviz, fused kernels as clusters) or svg (needs `dot`).")
     var format: String = "sir"
 
+    @Flag(name: .customLong("split-input-file"),
+          help: "Treat each '// -----' section of a .sir file as its own graph (golden tests); outputs are joined the same way.")
+    var splitInputFile = false
+
     @Option(name: .shortAndLong, help: "Write to this file instead of standard output.")
     var output: String?
 
@@ -40,35 +44,61 @@ struct Dump: ParsableCommand {
             var options = try pipeline.compileOptions()
             options.passManager.printChanged = printChanged
             options.passManager.stopAfter = stopAfter
-            let graph = try Sinter.load(model, bindings: options.bindings, constants: options.constantInputs)
             var text = ""
-            var pm = PassManager(options: options.passManager, dump: { text += $0 })
-            try Verifier.verify(graph)
-            var g = graph
-            let ctx = PassContext(bindings: options.bindings, layoutBlock: options.target.vectorWidth)
-            try pm.run(options.passes, on: &g, context: ctx)
-            switch format {
-            case "dot": text += DotWriter.dot(g, fusion: ctx.fusionPlan)
-            case "svg": text += try svg(DotWriter.dot(g, fusion: ctx.fusionPlan))
-            default:
-                if !options.passManager.printAfterAll && !printChanged { text += PassManager.render(g, ctx) }
+            if splitInputFile {
+                guard model.hasSuffix(".sir") else { throw SinterError("--split-input-file applies to .sir files only") }
+                // Like MLIR: every case runs, each failure is reported, and the command fails
+                // if any case did.
+                var diags: [Diagnostic] = []
+                for (i, source) in try SirFile.splitCases(model).enumerated() {
+                    if i > 0 { text += "// -----\n" }
+                    do throws(SinterError) {
+                        text += try process(try SirFile.parse(source, path: model), options)
+                    } catch { diags += error.diagnostics }
+                }
+                try write(text)
+                if !diags.isEmpty { throw SinterError(diags) }
+                return
             }
-            if fusionReport {
-                let plan = ctx.fusionPlan ?? Fuse.plan(g)
-                text += Fuse.report(g, plan)
-            }
-            if memoryReport {
-                if ctx.memoryPlan == nil { _ = try PlanMemory().run(&g, ctx) }
-                if let plan = ctx.memoryPlan { text += plan.report(g) }
-            }
-            if timePasses { text += pm.timingReport }
-            if let output {
-                try FileIO.writeAtomically(Array(text.utf8), to: output)
-            } else {
-                print(text, terminator: "")
-            }
+            let graph = try Sinter.load(model, bindings: options.bindings, constants: options.constantInputs)
+            text = try process(graph, options)
+            try write(text)
         } catch {
             throw reportAndExit(error)
+        }
+    }
+
+    /// The dump of one graph: the pipeline's dumps, then the IR (or dot/svg), then the reports.
+    func process(_ graph: Graph, _ options: CompileOptions) throws(SinterError) -> String {
+        var text = ""
+        var pm = PassManager(options: options.passManager, dump: { text += $0 })
+        try Verifier.verify(graph)
+        var g = graph
+        let ctx = PassContext()
+        try pm.run(options.pipeline, on: &g, context: ctx)
+        switch format {
+        case "dot": text += DotWriter.dot(g, fusion: ctx.fusionPlan)
+        case "svg": text += try svg(DotWriter.dot(g, fusion: ctx.fusionPlan))
+        default:
+            if !options.passManager.printAfterAll && !printChanged { text += PassManager.render(g, ctx) }
+        }
+        if fusionReport {
+            let plan = ctx.fusionPlan ?? Fuse.plan(g)
+            text += Fuse.report(g, plan)
+        }
+        if memoryReport {
+            if ctx.memoryPlan == nil { _ = try PlanMemory().run(&g, ctx) }
+            if let plan = ctx.memoryPlan { text += plan.report(g) }
+        }
+        if timePasses { text += pm.timingReport }
+        return text
+    }
+
+    func write(_ text: String) throws(SinterError) {
+        if let output {
+            try FileIO.writeAtomically(Array(text.utf8), to: output)
+        } else {
+            print(text, terminator: "")
         }
     }
 

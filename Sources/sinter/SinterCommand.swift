@@ -12,7 +12,7 @@ struct SinterCommand: ParsableCommand {
 
 /// Options every subcommand that runs the pipeline shares.
 struct PipelineOptions: ParsableArguments {
-    @Option(name: .customLong("passes"), help: "Comma-separated pass list (default: \(Pipeline.default.joined(separator: ","))).")
+    @Option(name: .customLong("passes"), help: "Comma-separated pipeline, options in braces: a,b{key=value},c (default: \(Pipeline.describe(Pipeline.default))).")
     var passes: String?
 
     @Option(name: .customLong("shape"), help: ArgumentHelp("Bind a symbolic dimension, e.g. --shape N=4 (repeatable).", valueName: "SYM=SIZE"))

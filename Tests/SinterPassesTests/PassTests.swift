@@ -4,11 +4,11 @@ import Testing
 
 /// Passes are tested in IR text: input graph, pipeline, expected output graph.
 struct PassTests {
-    func run(_ passes: [String], _ input: String, bindings: [String: Int] = [:]) throws -> (String, PassContext) {
+    func run(_ passes: [PassSpec], _ input: String, bindings: [String: Int] = [:]) throws -> (String, PassContext) {
         var g = try Parser.parse(input, path: "in.sir")
-        let ctx = PassContext(bindings: bindings)
+        let ctx = PassContext()
         var pm = PassManager(dump: { _ in })
-        try pm.run(passes, on: &g, context: ctx)
+        try pm.run(Pipeline.applying([InferShapes.name: bindings.mapValues { "\($0)" }], to: passes), on: &g, context: ctx)
         return (Printer.print(g), ctx)
     }
 
@@ -71,8 +71,7 @@ struct PassTests {
 
         """
         var g = try Parser.parse(text)
-        let ctx = PassContext(foldLimit: 2)
-        #expect(try FoldConstants().run(&g, ctx) == false)
+        #expect(try FoldConstants(limit: 2).run(&g, PassContext()) == false)
         #expect(Printer.print(g) == text)
     }
 
@@ -119,7 +118,7 @@ struct PassTests {
         try pm.run(Pipeline.default, on: &g, context: PassContext())
         #expect(dumps.count == 1)
         #expect(dumps.first?.hasPrefix("// ----- IR after dce -----\ngraph @g") == true)
-        #expect(pm.timings.map(\.pass) == Pipeline.default)
+        #expect(pm.timings.map(\.pass) == Pipeline.default.map(\.name))
 
         pm.options.printAfter = ["no-such-pass"]
         #expect(throws: SinterError.self) { try pm.run(["dce"], on: &g, context: PassContext()) }
@@ -137,12 +136,94 @@ struct PassTests {
           %y = relu %b : f32[16]
         }
         """)
-        let passes = ["infer-shapes", "dce", "plan-memory"]  // no fusion: every value gets memory
+        let passes: [PassSpec] = ["infer-shapes", "dce", "plan-memory"]  // no fusion: every value gets memory
         try pm.run(passes, on: &g, context: PassContext())
         #expect(dumps.count == passes.count)
         let last = dumps.last ?? ""
         #expect(last.contains("// workspace: 128 bytes"), "\(last)")
         #expect(last.contains("%a = softmax %x : f32[16]  // %a @ 0"))
         #expect(last.contains("%b = softmax %a : f32[16]  // %b @ 64"))
+    }
+}
+
+/// Pass options live in the pipeline string; analyses that a later change would make stale
+/// are reported, not silently dropped.
+struct PipelineTests {
+    @Test func optionsParsePrintAndReachThePass() throws {
+        let specs = try Pipeline.parse("infer-shapes{N=4}, layout{block=8},fold-constants{limit=2},fuse")
+        #expect(Pipeline.describe(specs) == "infer-shapes{N=4},layout{block=8},fold-constants{limit=2},fuse")
+        let passes = try Pipeline.instantiate(specs)
+        #expect((passes[0] as? InferShapes)?.bindings == ["N": 4])
+        #expect((passes[1] as? Layout)?.block == 8)
+        #expect((passes[2] as? FoldConstants)?.limit == 2)
+        // Defaults fill only what an entry leaves out.
+        let filled = Pipeline.applying(["layout": ["block": "16"]], to: try Pipeline.parse("layout,layout{block=4}"))
+        #expect(Pipeline.describe(filled) == "layout{block=16},layout{block=4}")
+    }
+
+    @Test func everyBadEntryIsReportedWithItsColumn() {
+        do {
+            _ = try Pipeline.parse("dce,bogus,layout{block=8 blok=2},fuse{x=1},cse{y}")
+            Issue.record("expected errors")
+        } catch {
+            #expect(error.diagnostics.map(\.description) == [
+                "--passes:1:5: error: unknown pass 'bogus' (known passes: \(PassRegistry.types.map { $0.name }.joined(separator: ", ")))",
+                "--passes:1:11: error: pass 'layout' has no option 'blok' (options: block)",
+                "--passes:1:34: error: pass 'fuse' has no option 'x' (it takes none)",
+                "--passes:1:44: error: pass 'cse': option 'y' must look like key=value",
+            ])
+        }
+    }
+
+    static let changedAfterFuse = """
+        graph @g(%x: f32[4]) -> (%y: f32[4]) {
+          %one = constant dense<1.0> : f32[]
+          %a = mul %x, %one : f32[4]
+          %y = relu %a : f32[4]
+        }
+        """
+
+    @Test func aPassThatChangesTheGraphAfterFuseIsAnError() throws {
+        var g = try Parser.parse(Self.changedAfterFuse, path: "g.sir")
+        var pm = PassManager(dump: { _ in })
+        do {
+            try pm.run(["infer-shapes", "fuse", "canonicalize", "plan-memory"], on: &g, context: PassContext())
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.diagnostics.map(\.description) == [
+                "g.sir:1:1: error: pass 'canonicalize' (pipeline entry 3) changed the graph after 'fuse' (entry 2): "
+                    + "the fusion plan no longer matches it; run 'fuse' again after 'canonicalize', or move "
+                    + "'canonicalize' before it"
+            ])
+        }
+        // Fusing again after the change is fine, and the plan then covers the changed graph.
+        var h = try Parser.parse(Self.changedAfterFuse, path: "g.sir")
+        let ctx = PassContext()
+        try pm.run(["infer-shapes", "fuse", "canonicalize", "fuse", "plan-memory"], on: &h, context: ctx)
+        #expect(ctx.fusionPlan?.groups.count == 0 || ctx.fusionPlan?.groups.allSatisfy { $0.nodes.count == 1 } == true)
+        #expect(ctx.memoryPlan != nil)
+    }
+
+    @Test func canonicalizeReportsNonConvergenceWhereItStopped() throws {
+        var g = try Parser.parse("""
+            graph @g(%x: f32[4]) -> (%y: f32[4]) {
+              %a = neg %x : f32[4]
+              %b = neg %a : f32[4]
+              %c = identity %b : f32[4]
+              %y = relu %c : f32[4]
+            }
+            """, path: "c.sir")
+        var pm = PassManager(dump: { _ in })
+        do {
+            try pm.run(try Pipeline.parse("canonicalize{max-rewrites=1}"), on: &g, context: PassContext())
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.diagnostics.count == 1)
+            #expect(error.diagnostics.first?.description.hasPrefix(
+                "c.sir:4:8: error: canonicalize did not converge after 1 rewrites") == true, "\(error)")
+        }
+        var h = try Parser.parse(Self.changedAfterFuse)
+        try pm.run(["canonicalize"], on: &h, context: PassContext())
+        #expect(!Printer.print(h).contains("mul"))
     }
 }

@@ -41,7 +41,7 @@ struct FusionTests {
         let ll = dir.appendingPathComponent("t.ll").path
         #expect(try Support.run(Support.sinterExecutable, ["compile", Self.transformer, "--emit", "llvm", "-o", ll]).status == 0)
         let kernels = try String(contentsOfFile: ll, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("define internal") && $0.contains(" @k") }
-        let count = text.split(separator: "\n").filter { $0.hasPrefix("kernel ") && !$0.contains(": [reshape %") }.count
+        let count = text.split(separator: "\n").filter { $0.hasPrefix("// kernel ") && !$0.contains(": [reshape %") }.count
         #expect(kernels.count == count, "\(kernels.count) kernel functions for \(count) fused groups")
     }
 

@@ -52,7 +52,7 @@ struct LayoutTests {
         blocked.target = try Target.named("host", cpu: cpu)
         #expect(blocked.target.vectorWidth == block)
         var plain = CompileOptions()
-        plain.passes = Pipeline.default.filter { $0 != "layout" }
+        plain.passes = Pipeline.default.filter { $0.name != "layout" }
         let a = try Sinter.jit(g, blocked), r = try Sinter.jit(g, plain)
         let convs = a.program.kernels.filter { if case .convBlocked = $0.body { true } else { false } }
         let pools = a.program.kernels.filter { if case .poolBlocked = $0.body { true } else { false } }

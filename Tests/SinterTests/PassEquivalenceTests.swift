@@ -26,7 +26,7 @@ struct PassEquivalenceTests {
             var reference = CompileOptions()
             reference.passes = ["infer-shapes"]
             var optimised = CompileOptions()
-            optimised.passes = ["infer-shapes", pass]
+            optimised.passes = ["infer-shapes", PassSpec(pass)]
             let a = try Sinter.jit(g, reference), b = try Sinter.jit(g, optimised)
             for _ in 0..<3 {
                 let inputs = a.program.inputs.map { s in

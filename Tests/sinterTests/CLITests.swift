@@ -132,9 +132,13 @@ struct CLITests {
     @Test func dumpPrintsAfterEachPass() throws {
         let r = try Support.run(sinter, ["dump", mlp, "--print-after-all"])
         #expect(r.status == 0)
-        for pass in Pipeline.default { #expect(r.stdout.contains("// ----- IR after \(pass)")) }
+        for pass in Pipeline.default { #expect(r.stdout.contains("// ----- IR after \(pass.name)")) }
         let bad = try Support.run(sinter, ["dump", mlp, "--passes", "dce,nope"])
         #expect(bad.status != 0)
-        #expect(bad.stderr.hasPrefix("error: unknown pass 'nope' (known passes: "))
+        #expect(bad.stderr.hasPrefix("--passes:1:5: error: unknown pass 'nope' (known passes: "))
+        let option = try Support.run(sinter, ["dump", mlp, "--passes", "layout{block=x size=2},fuse"])
+        #expect(option.status != 0)
+        #expect(option.stderr.contains("--passes:1:1: error: pass 'layout' has no option 'size' (options: block)"))
+        #expect(option.stderr.contains("--passes:1:1: error: pass 'layout': option 'block' must be an integer, got 'x'"))
     }
 }
