@@ -21,7 +21,8 @@ let package = Package(
         .target(name: "SinterIR", path: "IR"),
         .target(name: "SinterPasses", dependencies: ["SinterIR"], path: "Passes"),
         // ONNX protobuf -> IR. Generated onnx.pb.swift is committed (Scripts/generate-onnx-proto.sh).
-        .target(name: "SinterONNX", dependencies: ["SinterIR", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .target(
+            name: "SinterONNX", dependencies: ["SinterIR", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .systemLibrary(name: "CLLVM", path: "Sources/CLLVM", pkgConfig: "sinter-llvm"),
         .target(name: "SinterCodegen", dependencies: ["SinterIR", "SinterPasses", "CLLVM"]),
         .target(name: "Sinter", dependencies: ["SinterIR", "SinterPasses", "SinterCodegen", "SinterONNX"]),
@@ -29,10 +30,12 @@ let package = Package(
             name: "sinter",
             dependencies: ["Sinter", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Helpers shared by the test targets (paths, subprocesses, the numpy reference).
-        .target(name: "SinterTestSupport", dependencies: ["SinterIR"], path: "Tests/SinterTestSupport",
-                exclude: ["numpy_reference.py", "ort_reference.py"]),
+        .target(
+            name: "SinterTestSupport", dependencies: ["SinterIR"], path: "Tests/SinterTestSupport",
+            exclude: ["numpy_reference.py", "ort_reference.py"]),
         .testTarget(name: "SinterIRTests", dependencies: ["SinterIR", "SinterTestSupport"], exclude: ["Golden"]),
-        .testTarget(name: "SinterPassesTests", dependencies: ["SinterPasses", "SinterTestSupport"], exclude: ["Golden"]),
+        .testTarget(
+            name: "SinterPassesTests", dependencies: ["SinterPasses", "SinterTestSupport"], exclude: ["Golden"]),
         .testTarget(name: "SinterONNXTests", dependencies: ["SinterONNX", "Sinter", "SinterTestSupport"]),
         .testTarget(name: "SinterCodegenTests", dependencies: ["SinterCodegen", "SinterTestSupport"]),
         .testTarget(name: "SinterTests", dependencies: ["Sinter", "SinterTestSupport"]),

@@ -37,26 +37,36 @@ public struct GraphBuilder {
 
     public mutating func output(_ v: ValueID) { graph.outputs.append(v) }
 
-    public mutating func constant(_ data: TensorData, file: String? = nil, name: String? = nil) throws(SinterError) -> ValueID {
+    public mutating func constant(_ data: TensorData, file: String? = nil, name: String? = nil) throws(SinterError)
+        -> ValueID
+    {
         try apply(.constant, [], payload: ConstantPayload(data, file: file), name: name)[0]
     }
 
     /// Adds one node; the shape rule computes the result types.
-    public mutating func apply(_ op: Op, _ operands: [ValueID], attributes: Attributes = Attributes(),
-                               payload: ConstantPayload? = nil, name: String? = nil) throws(SinterError) -> [ValueID] {
+    public mutating func apply(
+        _ op: Op, _ operands: [ValueID], attributes: Attributes = Attributes(),
+        payload: ConstantPayload? = nil, name: String? = nil
+    ) throws(SinterError) -> [ValueID] {
         try apply(op, operands, attributes: attributes, payload: payload, names: [name])
     }
 
     /// Adds one node, naming its results (missing or nil names are generated).
-    public mutating func apply(_ op: Op, _ operands: [ValueID], attributes: Attributes = Attributes(),
-                               payload: ConstantPayload? = nil, names: [String?], location: SourceLocation = .unknown) throws(SinterError) -> [ValueID] {
+    public mutating func apply(
+        _ op: Op, _ operands: [ValueID], attributes: Attributes = Attributes(),
+        payload: ConstantPayload? = nil, names: [String?], location: SourceLocation = .unknown
+    ) throws(SinterError) -> [ValueID] {
         let s = op.schema
         guard s.acceptsOperandCount(operands.count) else {
-            throw SinterError("'\(op.rawValue)' takes \(s.variadic ? "at least " : "")\(s.operandCount) operand(s), got \(operands.count)", at: location)
+            throw SinterError(
+                "'\(op.rawValue)' takes \(s.variadic ? "at least " : "")\(s.operandCount) operand(s), got "
+                    + "\(operands.count)",
+                at: location)
         }
         let types: [TensorType]
         do throws(ShapeError) {
-            types = try s.inferTypes(ShapeQuery(operands: operands.map(graph.type(of:)), attributes: attributes, payload: payload?.data))
+            types = try s.inferTypes(
+                ShapeQuery(operands: operands.map(graph.type(of:)), attributes: attributes, payload: payload?.data))
         } catch {
             throw SinterError("'\(op.rawValue)': \(error.message)", at: location)
         }
@@ -64,8 +74,10 @@ public struct GraphBuilder {
         for (i, t) in types.enumerated() {
             results.append(graph.addValue(name: try freshName(i < names.count ? names[i] : nil), type: t))
         }
-        graph.nodes.append(Node(op: op, operands: operands, results: results, attributes: attributes, payload: payload,
-                                location: location))
+        graph.nodes.append(
+            Node(
+                op: op, operands: operands, results: results, attributes: attributes, payload: payload,
+                location: location))
         return results
     }
 
@@ -73,7 +85,9 @@ public struct GraphBuilder {
         try apply(op, [x], name: name)[0]
     }
 
-    public mutating func binary(_ op: Op, _ x: ValueID, _ y: ValueID, name: String? = nil) throws(SinterError) -> ValueID {
+    public mutating func binary(_ op: Op, _ x: ValueID, _ y: ValueID, name: String? = nil) throws(SinterError)
+        -> ValueID
+    {
         try apply(op, [x, y], name: name)[0]
     }
 

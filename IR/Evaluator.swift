@@ -3,8 +3,12 @@
 /// the ONNX importer (shape subgraphs such as Shape → Gather → Concat → Reshape) use it.
 /// Returns nil for ops it does not evaluate; codegen remains the fast path for everything.
 public enum Evaluator {
-    public static func evaluate(_ op: Op, attributes: Attributes, inputs: [TensorData], resultTypes: [TensorType]) -> [TensorData]? {
-        guard let shapes = Optional(resultTypes.compactMap(\.shape)), shapes.count == resultTypes.count else { return nil }
+    public static func evaluate(_ op: Op, attributes: Attributes, inputs: [TensorData], resultTypes: [TensorType])
+        -> [TensorData]?
+    {
+        guard let shapes = Optional(resultTypes.compactMap(\.shape)), shapes.count == resultTypes.count else {
+            return nil
+        }
         let schema = op.schema
         func attr(_ name: String) -> AttributeValue? { attributes[name] ?? schema.attributeSpec(name)?.defaultValue }
         func int(_ name: String) -> Int? { if case .int(let v)? = attr(name) { v } else { nil } }
@@ -42,7 +46,8 @@ public enum Evaluator {
         case .slice:
             let t = inputs[0]
             guard let starts = attributes.ints("starts"), let ends = attributes.ints("ends"),
-                  let ranges = try? ShapeRules.sliceRanges(shape: t.shape, starts: starts, ends: ends, steps: attributes.ints("steps"))
+                let ranges = try? ShapeRules.sliceRanges(
+                    shape: t.shape, starts: starts, ends: ends, steps: attributes.ints("steps"))
             else { return nil }
             let st = contiguousStrides(t.shape)
             let offset = zip(ranges, st).map { $0.start * $1 }.reduce(0, +)
@@ -91,7 +96,8 @@ public enum Evaluator {
             var r = gatherBytes(t, view, st.flatMap { [0, $0] }, 0)
             r.shape = out
             return [r]
-        case .none, .matmul, .pad, .softmax, .reduce, .argReduce, .conv, .convBlocked, .depthwiseBlocked, .pool, .poolBlocked, .layerNorm:
+        case .none, .matmul, .pad, .softmax, .reduce, .argReduce, .conv, .convBlocked, .depthwiseBlocked, .pool,
+            .poolBlocked, .layerNorm:
             return nil
         }
     }

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Minimal file access on the C library, so SinterIR needs no Foundation.
@@ -87,8 +87,12 @@ public enum SirFile {
                 throw SinterError("constant file '\(name)' must be a relative path inside the model's folder", at: loc)
             }
             let bytes: [UInt8]
-            do throws(SinterError) { bytes = try FileIO.read(dir + "/" + name) } catch { throw SinterError(error.diagnostics[0].message, at: loc) }
-            do throws(SinterError) { return try Npy.decode(bytes, origin: name) } catch { throw SinterError(error.diagnostics[0].message, at: loc) }
+            do throws(SinterError) { bytes = try FileIO.read(dir + "/" + name) } catch {
+                throw SinterError(error.diagnostics[0].message, at: loc)
+            }
+            do throws(SinterError) { return try Npy.decode(bytes, origin: name) } catch {
+                throw SinterError(error.diagnostics[0].message, at: loc)
+            }
         }
     }
 

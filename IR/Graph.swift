@@ -37,7 +37,8 @@ public struct Node: Hashable, Sendable {
     /// Equality and hashing ignore `location`: two graphs are equal when they compute the
     /// same thing, wherever they were read from.
     public static func == (a: Node, b: Node) -> Bool {
-        a.op == b.op && a.operands == b.operands && a.results == b.results && a.attributes == b.attributes && a.payload == b.payload
+        a.op == b.op && a.operands == b.operands && a.results == b.results && a.attributes == b.attributes
+            && a.payload == b.payload
     }
 
     public func hash(into h: inout Hasher) {
@@ -46,8 +47,10 @@ public struct Node: Hashable, Sendable {
         h.combine(results)
     }
 
-    public init(op: Op, operands: [ValueID], results: [ValueID], attributes: Attributes = Attributes(),
-                payload: ConstantPayload? = nil, location: SourceLocation = .unknown) {
+    public init(
+        op: Op, operands: [ValueID], results: [ValueID], attributes: Attributes = Attributes(),
+        payload: ConstantPayload? = nil, location: SourceLocation = .unknown
+    ) {
         self.op = op
         self.operands = operands
         self.results = results
@@ -81,7 +84,8 @@ public struct Graph: Hashable, Sendable {
         var x = a, y = b
         x.compact()
         y.compact()
-        return x.name == y.name && x.values == y.values && x.inputs == y.inputs && x.outputs == y.outputs && x.nodes == y.nodes
+        return x.name == y.name && x.values == y.values && x.inputs == y.inputs && x.outputs == y.outputs
+            && x.nodes == y.nodes
     }
 
     public func hash(into h: inout Hasher) {
@@ -99,8 +103,10 @@ public struct Graph: Hashable, Sendable {
 
     /// Result types the op table's shape rule gives for `node` with its current operands.
     public func inferResultTypes(of node: Node) throws(ShapeError) -> [TensorType] {
-        try node.op.schema.inferTypes(ShapeQuery(operands: node.operands.map(type(of:)), attributes: node.attributes,
-                                                 payload: node.payload?.data))
+        try node.op.schema.inferTypes(
+            ShapeQuery(
+                operands: node.operands.map(type(of:)), attributes: node.attributes,
+                payload: node.payload?.data))
     }
 
     public mutating func addValue(name: String, type: TensorType) -> ValueID {

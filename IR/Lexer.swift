@@ -1,12 +1,12 @@
 /// Tokens of the `.sir` text format, with 1-based line and column.
 struct Token: Sendable {
     enum Kind: Equatable, Sendable {
-        case ident          // graph, f32, add, reduce-sum, dense, true, nan, N
-        case value          // %name or %"quoted"
-        case global         // @name or @"quoted"
-        case number         // 12, -3, 1.5, -1e-05
-        case string         // "text"
-        case punct          // ( ) { } [ ] < > : , = ->
+        case ident  // graph, f32, add, reduce-sum, dense, true, nan, N
+        case value  // %name or %"quoted"
+        case global  // @name or @"quoted"
+        case number  // 12, -3, 1.5, -1e-05
+        case string  // "text"
+        case punct  // ( ) { } [ ] < > : , = ->
         case eof
     }
     var kind: Kind
@@ -37,7 +37,8 @@ struct Lexer {
     }
 
     private static func isIdentByte(_ c: UInt8) -> Bool {
-        (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39) || c == 0x5F || c == 0x2E || c == 0x24
+        (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39) || c == 0x5F || c == 0x2E
+            || c == 0x24
     }
 
     mutating func tokenize() throws(SinterError) -> [Token] {
@@ -45,9 +46,13 @@ struct Lexer {
         while true {
             // Skip blanks and // comments.
             while let c = peek() {
-                if c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D { advance() } else if c == 0x2F && peek(1) == 0x2F {
+                if c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D {
+                    advance()
+                } else if c == 0x2F && peek(1) == 0x2F {
                     while let d = peek(), d != 0x0A { advance() }
-                } else { break }
+                } else {
+                    break
+                }
             }
             let l = line, col = column
             guard let c = peek() else {
@@ -59,11 +64,14 @@ struct Lexer {
             case UInt8(ascii: "%"), UInt8(ascii: "@"):
                 advance()
                 let name: String
-                if peek() == UInt8(ascii: "\"") { name = try readString() } else {
+                if peek() == UInt8(ascii: "\"") {
+                    name = try readString()
+                } else {
                     let start = pos
                     while let d = peek(), Self.isIdentByte(d) { advance() }
                     guard pos > start else {
-                        throw SinterError("expected a name after '\(Character(Unicode.Scalar(c)))'", at: location(l, col))
+                        throw SinterError(
+                            "expected a name after '\(Character(Unicode.Scalar(c)))'", at: location(l, col))
                     }
                     name = String(decoding: bytes[start..<pos], as: UTF8.self)
                 }
@@ -83,27 +91,40 @@ struct Lexer {
                     continue
                 }
                 while let d = peek() {
-                    let isExpSign = (d == UInt8(ascii: "-") || d == UInt8(ascii: "+"))
+                    let isExpSign =
+                        (d == UInt8(ascii: "-") || d == UInt8(ascii: "+"))
                         && (bytes[pos - 1] == UInt8(ascii: "e") || bytes[pos - 1] == UInt8(ascii: "E"))
-                    if (d >= 0x30 && d <= 0x39) || d == UInt8(ascii: ".") || d == UInt8(ascii: "e") || d == UInt8(ascii: "E") || isExpSign {
+                    if (d >= 0x30 && d <= 0x39) || d == UInt8(ascii: ".") || d == UInt8(ascii: "e")
+                        || d == UInt8(ascii: "E") || isExpSign
+                    {
                         advance()
-                    } else { break }
+                    } else {
+                        break
+                    }
                 }
                 tok(.number, String(decoding: bytes[start..<pos], as: UTF8.self))
             case _ where Self.isIdentByte(c):
                 let start = pos
                 while let d = peek() {
                     // Mnemonics like reduce-sum: a hyphen inside an identifier followed by a letter.
-                    if Self.isIdentByte(d) { advance() } else if d == UInt8(ascii: "-"), let e = peek(1), e >= 0x61 && e <= 0x7A { advance() } else { break }
+                    if Self.isIdentByte(d) {
+                        advance()
+                    } else if d == UInt8(ascii: "-"), let e = peek(1), e >= 0x61 && e <= 0x7A {
+                        advance()
+                    } else {
+                        break
+                    }
                 }
                 tok(.ident, String(decoding: bytes[start..<pos], as: UTF8.self))
             case UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: "["),
-                 UInt8(ascii: "]"), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: ":"), UInt8(ascii: ","),
-                 UInt8(ascii: "="):
+                UInt8(ascii: "]"), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: ":"), UInt8(ascii: ","),
+                UInt8(ascii: "="):
                 advance()
                 tok(.punct, String(Character(Unicode.Scalar(c))))
             default:
-                let scalar = String(decoding: bytes[pos..<min(pos + 4, bytes.count)], as: UTF8.self).first.map(String.init) ?? "?"
+                let scalar =
+                    String(decoding: bytes[pos..<min(pos + 4, bytes.count)], as: UTF8.self).first.map(String.init)
+                    ?? "?"
                 throw SinterError("unexpected character '\(scalar)'", at: location(l, col))
             }
         }
@@ -133,7 +154,9 @@ struct Lexer {
             case UInt8(ascii: "n"): scalars.append("\n")
             case UInt8(ascii: "t"): scalars.append("\t")
             case UInt8(ascii: "u"):
-                guard peek() == UInt8(ascii: "{") else { throw SinterError("bad \\u escape", at: location(line, column)) }
+                guard peek() == UInt8(ascii: "{") else {
+                    throw SinterError("bad \\u escape", at: location(line, column))
+                }
                 advance()
                 var hex: [UInt8] = []
                 while let h = peek(), h != UInt8(ascii: "}") { hex.append(h); advance() }

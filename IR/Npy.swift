@@ -5,7 +5,8 @@ public enum Npy {
 
     /// Decodes `.npy` bytes. `expected` resolves the one ambiguous spelling (`<u2` = bf16) and
     /// lets callers accept numpy's bool spelling variants. `origin` names the file in errors.
-    public static func decode(_ data: [UInt8], origin: String, expected: DType? = nil) throws(SinterError) -> TensorData {
+    public static func decode(_ data: [UInt8], origin: String, expected: DType? = nil) throws(SinterError) -> TensorData
+    {
         func fail(_ why: String) -> SinterError { SinterError("\(origin): malformed .npy file: \(why)") }
         guard data.count >= 10, Array(data[0..<6]) == magic else { throw fail("missing the \\x93NUMPY magic") }
         let major = data[6]
@@ -36,11 +37,13 @@ public enum Npy {
         guard let need = checkedProduct(shape + [dtype.byteSize]) else { throw fail("shape \(shape) is too large") }
         let payload = headerStart + headerLen
         guard data.count - payload == need else {
-            throw fail("expected \(need) data bytes for shape \(shape) of \(dtype.rawValue), found \(data.count - payload)")
+            throw fail(
+                "expected \(need) data bytes for shape \(shape) of \(dtype.rawValue), found \(data.count - payload)")
         }
         let raw = Array(data[payload...])
         if fortran.hasPrefix("True") && shape.count > 1 {
-            return TensorData(dtype: dtype, shape: shape, bytes: fromFortranOrder(raw, shape: shape, elementBytes: dtype.byteSize))
+            return TensorData(
+                dtype: dtype, shape: shape, bytes: fromFortranOrder(raw, shape: shape, elementBytes: dtype.byteSize))
         }
         return TensorData(dtype: dtype, shape: shape, bytes: raw)
     }
@@ -67,8 +70,12 @@ public enum Npy {
 
     /// Encodes a tensor as a version 1.0 `.npy` file.
     public static func encode(_ t: TensorData) -> [UInt8] {
-        let shapeText = t.shape.isEmpty ? "()" : t.shape.count == 1 ? "(\(t.shape[0]),)"
-            : "(" + t.shape.map(String.init).joined(separator: ", ") + ")"
+        let shapeText =
+            t.shape.isEmpty
+            ? "()"
+            : t.shape.count == 1
+                ? "(\(t.shape[0]),)"
+                : "(" + t.shape.map(String.init).joined(separator: ", ") + ")"
         var header = "{'descr': '\(t.dtype.numpyDescr)', 'fortran_order': False, 'shape': \(shapeText), }"
         let total = 10 + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - total % 64) % 64) + "\n"

@@ -66,10 +66,10 @@ public struct OpTraits: OptionSet, Sendable, Hashable {
 
 /// Which codegen family lowers the op. Codegen switches over this exhaustively.
 public enum KernelFamily: Hashable, Sendable {
-    case none                       // constants: no kernel, bytes are embedded
-    case elementwise                // the schema's scalar expression, with broadcasting
+    case none  // constants: no kernel, bytes are embedded
+    case elementwise  // the schema's scalar expression, with broadcasting
     case matmul
-    case copy                       // reshape: same bytes, new shape
+    case copy  // reshape: same bytes, new shape
     case transpose
     case concat
     case split

@@ -2,7 +2,9 @@
 extension OpSchema {
     static let table: [Op: OpSchema] = Dictionary(uniqueKeysWithValues: Op.allCases.map { ($0, entry($0)) })
 
-    private static func spec(_ name: String, _ kind: AttributeKind, _ value: AttributeValue? = nil, required: Bool = false) -> AttributeSpec {
+    private static func spec(
+        _ name: String, _ kind: AttributeKind, _ value: AttributeValue? = nil, required: Bool = false
+    ) -> AttributeSpec {
         AttributeSpec(name, kind, default: value, required: required)
     }
 
@@ -14,8 +16,9 @@ extension OpSchema {
     static func entry(_ op: Op) -> OpSchema {
         switch op {
         case .constant:
-            return make(op, 0, [.any], traits: [.pure, .payload], pattern: .opaque, shape: ShapeRules.payload, kernel: .none,
-                        "A tensor literal, inline (`dense<...>`) or from a .npy file.")
+            return make(
+                op, 0, [.any], traits: [.pure, .payload], pattern: .opaque, shape: ShapeRules.payload, kernel: .none,
+                "A tensor literal, inline (`dense<...>`) or from a .npy file.")
         // MARK: elementwise, written as scalar expressions
         case .add: return binary(op, .x + .y, [.commutative], "x + y")
         case .sub: return binary(op, .x - .y, [], "x - y")
@@ -23,8 +26,10 @@ extension OpSchema {
         case .div: return binary(op, .x / .y, [], "x / y (integers truncate; x / 0 is 0 for integers)")
         case .max: return binary(op, .max(.x, .y), [.commutative], "maximum, NaN-propagating")
         case .min: return binary(op, .min(.x, .y), [.commutative], "minimum, NaN-propagating")
-        case .pow: return binary(op, .pow(.x, .y), [], "x ** y (C pow rules for negative bases and zero)", dtypes: .float)
-        case .prelu: return binary(op, .select(.lt(.x, .c(0)), .y * .x, .x), [], "x < 0 ? slope * x : x", dtypes: .float)
+        case .pow:
+            return binary(op, .pow(.x, .y), [], "x ** y (C pow rules for negative bases and zero)", dtypes: .float)
+        case .prelu:
+            return binary(op, .select(.lt(.x, .c(0)), .y * .x, .x), [], "x < 0 ? slope * x : x", dtypes: .float)
         case .neg: return unary(op, -.x, "-x", dtypes: .numeric)
         case .abs: return unary(op, .abs(.x), "|x|", dtypes: .numeric)
         case .exp: return unary(op, .exp(.x), "e^x")
@@ -36,32 +41,43 @@ extension OpSchema {
         case .ceil: return unary(op, .unary(.ceil, .x), "round up")
         case .round: return unary(op, .unary(.round, .x), "round half to even")
         case .sign:
-            return unary(op, .select(.eq(.x, .x), .select(.gt(.x, .c(0)), .c(1), .select(.lt(.x, .c(0)), .c(-1), .c(0))), .x),
-                         "-1, 0 or 1 (NaN stays NaN)", dtypes: .numeric)
+            return unary(
+                op, .select(.eq(.x, .x), .select(.gt(.x, .c(0)), .c(1), .select(.lt(.x, .c(0)), .c(-1), .c(0))), .x),
+                "-1, 0 or 1 (NaN stays NaN)", dtypes: .numeric)
         case .relu: return unary(op, .max(.x, .c(0)), "max(x, 0)", dtypes: .numeric)
         case .sigmoid: return unary(op, .c(1) / (.c(1) + .exp(-.x)), "1 / (1 + e^-x)")
         case .tanh: return unary(op, .tanh(.x), "hyperbolic tangent")
         case .softplus: return unary(op, .log(.c(1) + .exp(.x)), "log(1 + e^x)")
         case .gelu: return unary(op, .c(0.5) * .x * (.c(1) + .erf(.x * .c(0.7071067811865476))), "x·Φ(x) with erf")
         case .geluTanh:
-            return unary(op, .c(0.5) * .x * (.c(1) + .tanh(.c(0.7978845608028654) * (.x + .c(0.044715) * .x * .x * .x))),
-                         "GELU, tanh approximation")
+            return unary(
+                op, .c(0.5) * .x * (.c(1) + .tanh(.c(0.7978845608028654) * (.x + .c(0.044715) * .x * .x * .x))),
+                "GELU, tanh approximation")
         case .leakyRelu:
-            return unary(op, .select(.lt(.x, .c(0)), .attr("alpha") * .x, .x), "x < 0 ? alpha·x : x",
-                         attributes: [spec("alpha", .float, .float(0.01))])
+            return unary(
+                op, .select(.lt(.x, .c(0)), .attr("alpha") * .x, .x), "x < 0 ? alpha·x : x",
+                attributes: [spec("alpha", .float, .float(0.01))])
         case .elu:
-            return unary(op, .select(.lt(.x, .c(0)), .attr("alpha") * (.exp(.x) - .c(1)), .x), "x < 0 ? alpha·(e^x − 1) : x",
-                         attributes: [spec("alpha", .float, .float(1))])
+            return unary(
+                op, .select(.lt(.x, .c(0)), .attr("alpha") * (.exp(.x) - .c(1)), .x), "x < 0 ? alpha·(e^x − 1) : x",
+                attributes: [spec("alpha", .float, .float(1))])
         case .selu:
-            return unary(op, .attr("gamma") * .select(.le(.x, .c(0)), .attr("alpha") * (.exp(.x) - .c(1)), .x), "scaled ELU",
-                         attributes: [spec("alpha", .float, .float(1.6732632423543772)), spec("gamma", .float, .float(1.0507009873554805))])
+            return unary(
+                op, .attr("gamma") * .select(.le(.x, .c(0)), .attr("alpha") * (.exp(.x) - .c(1)), .x), "scaled ELU",
+                attributes: [
+                    spec("alpha", .float, .float(1.6732632423543772)),
+                    spec("gamma", .float, .float(1.0507009873554805)),
+                ])
         case .hardSigmoid:
-            return unary(op, .max(.c(0), .min(.c(1), .attr("alpha") * .x + .attr("beta"))), "clamp(alpha·x + beta, 0, 1)",
-                         attributes: [spec("alpha", .float, .float(0.2)), spec("beta", .float, .float(0.5))])
-        case .hardSwish: return unary(op, .x * .max(.c(0), .min(.c(1), .x / .c(6) + .c(0.5))), "x · hard-sigmoid(x, 1/6, 1/2)")
+            return unary(
+                op, .max(.c(0), .min(.c(1), .attr("alpha") * .x + .attr("beta"))), "clamp(alpha·x + beta, 0, 1)",
+                attributes: [spec("alpha", .float, .float(0.2)), spec("beta", .float, .float(0.5))])
+        case .hardSwish:
+            return unary(op, .x * .max(.c(0), .min(.c(1), .x / .c(6) + .c(0.5))), "x · hard-sigmoid(x, 1/6, 1/2)")
         case .clip:
-            return unary(op, .min(.max(.x, .attr("min")), .attr("max")), "clamp(x, min, max)", dtypes: .numeric,
-                         attributes: [spec("min", .float, .float(-.infinity)), spec("max", .float, .float(.infinity))])
+            return unary(
+                op, .min(.max(.x, .attr("min")), .attr("max")), "clamp(x, min, max)", dtypes: .numeric,
+                attributes: [spec("min", .float, .float(-.infinity)), spec("max", .float, .float(.infinity))])
         case .not: return unary(op, .not(.x), "logical not", dtypes: .bool)
         case .and: return binary(op, .and(.x, .y), [.commutative], "logical and", dtypes: .bool)
         case .or: return binary(op, .binary(.or, .x, .y), [.commutative], "logical or", dtypes: .bool)
@@ -71,92 +87,142 @@ extension OpSchema {
         case .greater: return compare(op, .gt, "x > y")
         case .greaterEqual: return compare(op, .ge, "x >= y")
         case .where:
-            return make(op, 3, [.bool, .any], traits: [.pure], pattern: .broadcast, scalar: .select(.x, .y, .z),
-                        shape: ShapeRules.whereRule, kernel: .elementwise, "cond ? x : y (numpy broadcasting)")
+            return make(
+                op, 3, [.bool, .any], traits: [.pure], pattern: .broadcast, scalar: .select(.x, .y, .z),
+                shape: ShapeRules.whereRule, kernel: .elementwise, "cond ? x : y (numpy broadcasting)")
         case .cast:
-            return make(op, 1, [.any], attributes: [spec("to", .string, required: true)], traits: [.pure], pattern: .elementwise,
-                        scalar: .cast(.x), shape: ShapeRules.cast, kernel: .elementwise,
-                        "converts to dtype `to` (floats to integers truncate toward zero; to bool is x != 0)")
+            return make(
+                op, 1, [.any], attributes: [spec("to", .string, required: true)], traits: [.pure],
+                pattern: .elementwise,
+                scalar: .cast(.x), shape: ShapeRules.cast, kernel: .elementwise,
+                "converts to dtype `to` (floats to integers truncate toward zero; to bool is x != 0)")
         case .expand:
-            return make(op, 1, [.any], attributes: [spec("shape", .ints, required: true)], traits: [.pure], pattern: .broadcast,
-                        scalar: .x, shape: ShapeRules.expand, kernel: .elementwise, "broadcasts to `shape` (numpy rules)")
+            return make(
+                op, 1, [.any], attributes: [spec("shape", .ints, required: true)], traits: [.pure], pattern: .broadcast,
+                scalar: .x, shape: ShapeRules.expand, kernel: .elementwise, "broadcasts to `shape` (numpy rules)")
         // MARK: linear algebra, normalisation, windows
         case .matmul:
-            return make(op, 2, [.float], attributes: [spec("trans_a", .bool, .bool(false)), spec("trans_b", .bool, .bool(false))],
-                        traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.matmul, kernel: .matmul,
-                        "numpy.matmul for rank >= 2 (batch dimensions broadcast); trans_a / trans_b read an operand's last two axes swapped.")
+            return make(
+                op, 2, [.float],
+                attributes: [spec("trans_a", .bool, .bool(false)), spec("trans_b", .bool, .bool(false))],
+                traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.matmul, kernel: .matmul,
+                "numpy.matmul for rank >= 2 (batch dimensions broadcast); trans_a / trans_b read an operand's "
+                    + "last two axes swapped."
+            )
         case .softmax:
-            return make(op, 1, [.float], attributes: [spec("axis", .int, .int(-1))], traits: [.pure], pattern: .opaque,
-                        shape: ShapeRules.softmax, kernel: .softmax(log: false), "exp(x - max) / sum(exp(x - max)) along one axis.")
+            return make(
+                op, 1, [.float], attributes: [spec("axis", .int, .int(-1))], traits: [.pure], pattern: .opaque,
+                shape: ShapeRules.softmax, kernel: .softmax(log: false),
+                "exp(x - max) / sum(exp(x - max)) along one axis.")
         case .logSoftmax:
-            return make(op, 1, [.float], attributes: [spec("axis", .int, .int(-1))], traits: [.pure], pattern: .opaque,
-                        shape: ShapeRules.softmax, kernel: .softmax(log: true), "x - max - log(sum(exp(x - max))) along one axis.")
+            return make(
+                op, 1, [.float], attributes: [spec("axis", .int, .int(-1))], traits: [.pure], pattern: .opaque,
+                shape: ShapeRules.softmax, kernel: .softmax(log: true),
+                "x - max - log(sum(exp(x - max))) along one axis.")
         case .layerNorm:
-            return make(op, 3, [.float], attributes: [spec("axis", .int, .int(-1)), spec("epsilon", .float, .float(1e-5))],
-                        traits: [.pure], pattern: .opaque, shape: ShapeRules.layerNorm, kernel: .layerNorm,
-                        "(x − mean) / sqrt(var + epsilon) · scale + bias over axes axis..rank−1; scale and bias have those axes' shape.")
+            return make(
+                op, 3, [.float], attributes: [spec("axis", .int, .int(-1)), spec("epsilon", .float, .float(1e-5))],
+                traits: [.pure], pattern: .opaque, shape: ShapeRules.layerNorm, kernel: .layerNorm,
+                "(x − mean) / sqrt(var + epsilon) · scale + bias over axes axis..rank−1; scale and bias have "
+                    + "those axes' shape."
+            )
         case .conv:
-            return make(op, 2, [.float], attributes: [spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints),
-                                                      spec("group", .int, .int(1))],
-                        traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.conv, kernel: .conv,
-                        "N-D convolution, NC[spatial] layout, weights [M, C/group, k...]; pads are all begins then all ends.")
+            return make(
+                op, 2, [.float],
+                attributes: [
+                    spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints),
+                    spec("group", .int, .int(1)),
+                ],
+                traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.conv, kernel: .conv,
+                "N-D convolution, NC[spatial] layout, weights [M, C/group, k...]; pads are all begins then all ends.")
         case .convNCHWc:
-            return make(op, 2, [.float], attributes: [spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints)],
-                        traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.convNCHWc, kernel: .convBlocked,
-                        "2-D convolution on channel-blocked tensors (the `layout` pass makes it): x [N, C/bi, H, W, bi], weights [M/b, C/bi, kh, kw, bi, b] (input lane, then output lane), result [N, M/b, OH, OW, b]; bi = 1 reads an NCHW input.")
+            return make(
+                op, 2, [.float], attributes: [spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints)],
+                traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.convNCHWc, kernel: .convBlocked,
+                "2-D convolution on channel-blocked tensors (the `layout` pass makes it): x [N, C/bi, H, W, "
+                    + "bi], weights [M/b, C/bi, kh, kw, bi, b] (input lane, then output lane), result [N, M/b, "
+                    + "OH, OW, b]; bi = 1 reads an NCHW input."
+            )
         case .maxPool:
-            return make(op, 1, [.float], attributes: windowAttributes, traits: [.pure], pattern: .opaque,
-                        shape: ShapeRules.pool, kernel: .pool(.max), "maximum over each window (padding never wins).")
+            return make(
+                op, 1, [.float], attributes: windowAttributes, traits: [.pure], pattern: .opaque,
+                shape: ShapeRules.pool, kernel: .pool(.max), "maximum over each window (padding never wins).")
         case .avgPool:
-            return make(op, 1, [.float], attributes: windowAttributes + [spec("count_include_pad", .bool, .bool(false))],
-                        traits: [.pure], pattern: .opaque, shape: ShapeRules.pool, kernel: .pool(.average), "mean over each window.")
+            return make(
+                op, 1, [.float], attributes: windowAttributes + [spec("count_include_pad", .bool, .bool(false))],
+                traits: [.pure], pattern: .opaque, shape: ShapeRules.pool, kernel: .pool(.average),
+                "mean over each window.")
         case .depthwiseConvNCHWc:
-            return make(op, 2, [.float], attributes: [spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints)],
-                        traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.depthwiseNCHWc, kernel: .depthwiseBlocked,
-                        "2-D depthwise convolution (one filter per channel) on channel-blocked tensors (the `layout` pass makes it): x [N, C/b, H, W, b], weights [C/b, kh, kw, b], result [N, C/b, OH, OW, b].")
+            return make(
+                op, 2, [.float], attributes: [spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints)],
+                traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.depthwiseNCHWc,
+                kernel: .depthwiseBlocked,
+                "2-D depthwise convolution (one filter per channel) on channel-blocked tensors (the `layout` "
+                    + "pass makes it): x [N, C/b, H, W, b], weights [C/b, kh, kw, b], result [N, C/b, OH, OW, b]."
+            )
         case .maxPoolNCHWc:
-            return make(op, 1, [.float], attributes: windowAttributes, traits: [.pure], pattern: .opaque, shape: ShapeRules.poolNCHWc,
-                        kernel: .poolBlocked(.max), "max-pool on a channel-blocked tensor [N, C/b, H, W, b] (the `layout` pass makes it).")
+            return make(
+                op, 1, [.float], attributes: windowAttributes, traits: [.pure], pattern: .opaque,
+                shape: ShapeRules.poolNCHWc,
+                kernel: .poolBlocked(.max),
+                "max-pool on a channel-blocked tensor [N, C/b, H, W, b] (the `layout` pass makes it).")
         case .avgPoolNCHWc:
-            return make(op, 1, [.float], attributes: windowAttributes + [spec("count_include_pad", .bool, .bool(false))],
-                        traits: [.pure], pattern: .opaque, shape: ShapeRules.poolNCHWc, kernel: .poolBlocked(.average),
-                        "avg-pool on a channel-blocked tensor [N, C/b, H, W, b] (the `layout` pass makes it).")
+            return make(
+                op, 1, [.float], attributes: windowAttributes + [spec("count_include_pad", .bool, .bool(false))],
+                traits: [.pure], pattern: .opaque, shape: ShapeRules.poolNCHWc, kernel: .poolBlocked(.average),
+                "avg-pool on a channel-blocked tensor [N, C/b, H, W, b] (the `layout` pass makes it).")
         // MARK: data movement
         case .identity:
-            return make(op, 1, [.any], traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.sameAsOperand,
-                        kernel: .copy, "a copy under a new name (keeps imported output names).")
+            return make(
+                op, 1, [.any], traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.sameAsOperand,
+                kernel: .copy, "a copy under a new name (keeps imported output names).")
         case .reshape:
-            return make(op, 1, [.any], attributes: [spec("shape", .ints, required: true)], traits: [.pure, .movesData],
-                        pattern: .injective, shape: ShapeRules.reshape, kernel: .copy,
-                        "Same elements in row-major order, new shape; one -1 is inferred.")
+            return make(
+                op, 1, [.any], attributes: [spec("shape", .ints, required: true)], traits: [.pure, .movesData],
+                pattern: .injective, shape: ShapeRules.reshape, kernel: .copy,
+                "Same elements in row-major order, new shape; one -1 is inferred.")
         case .transpose:
-            return make(op, 1, [.any], attributes: [spec("perm", .ints)], traits: [.pure, .movesData], pattern: .injective,
-                        shape: ShapeRules.transpose, kernel: .transpose,
-                        "Permutes dimensions; result dim i is operand dim perm[i] (default: reversed).")
+            return make(
+                op, 1, [.any], attributes: [spec("perm", .ints)], traits: [.pure, .movesData], pattern: .injective,
+                shape: ShapeRules.transpose, kernel: .transpose,
+                "Permutes dimensions; result dim i is operand dim perm[i] (default: reversed).")
         case .concat:
-            return make(op, 1, [.any], variadic: true, attributes: [spec("axis", .int, required: true)], traits: [.pure, .movesData],
-                        pattern: .injective, shape: ShapeRules.concat, kernel: .concat, "joins operands along `axis`.")
+            return make(
+                op, 1, [.any], variadic: true, attributes: [spec("axis", .int, required: true)],
+                traits: [.pure, .movesData],
+                pattern: .injective, shape: ShapeRules.concat, kernel: .concat, "joins operands along `axis`.")
         case .split:
-            return make(op, 1, [.any], attributes: [spec("axis", .int, .int(0)), spec("sizes", .ints, required: true)],
-                        traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.split, kernel: .split,
-                        "cuts along `axis` into parts of `sizes` (one result per size).")
+            return make(
+                op, 1, [.any], attributes: [spec("axis", .int, .int(0)), spec("sizes", .ints, required: true)],
+                traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.split, kernel: .split,
+                "cuts along `axis` into parts of `sizes` (one result per size).")
         case .slice:
-            return make(op, 1, [.any], attributes: [spec("starts", .ints, required: true), spec("ends", .ints, required: true),
-                                                    spec("steps", .ints)],
-                        traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.slice, kernel: .slice,
-                        "per-axis start:end:step, numpy/ONNX clamping, negative indices count from the end.")
+            return make(
+                op, 1, [.any],
+                attributes: [
+                    spec("starts", .ints, required: true), spec("ends", .ints, required: true),
+                    spec("steps", .ints),
+                ],
+                traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.slice, kernel: .slice,
+                "per-axis start:end:step, numpy/ONNX clamping, negative indices count from the end.")
         case .gather:
-            return make(op, 2, [.any, .index], attributes: [spec("axis", .int, .int(0))], traits: [.pure, .movesData],
-                        pattern: .injective, shape: ShapeRules.gather, kernel: .gather,
-                        "numpy.take(x, indices, axis); negative indices count from the end, others are clamped.")
+            return make(
+                op, 2, [.any, .index], attributes: [spec("axis", .int, .int(0))], traits: [.pure, .movesData],
+                pattern: .injective, shape: ShapeRules.gather, kernel: .gather,
+                "numpy.take(x, indices, axis); negative indices count from the end, others are clamped.")
         case .tile:
-            return make(op, 1, [.any], attributes: [spec("repeats", .ints, required: true)], traits: [.pure, .movesData],
-                        pattern: .injective, shape: ShapeRules.tile, kernel: .tile, "numpy.tile with one repeat per axis.")
+            return make(
+                op, 1, [.any], attributes: [spec("repeats", .ints, required: true)], traits: [.pure, .movesData],
+                pattern: .injective, shape: ShapeRules.tile, kernel: .tile, "numpy.tile with one repeat per axis.")
         case .pad:
-            return make(op, 1, [.any], attributes: [spec("pads", .ints, required: true), spec("mode", .string, .string("constant")),
-                                                    spec("value", .float, .float(0))],
-                        traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.pad, kernel: .pad,
-                        "pads (all begins, then all ends; negative crops) in mode constant, reflect, edge or wrap.")
+            return make(
+                op, 1, [.any],
+                attributes: [
+                    spec("pads", .ints, required: true), spec("mode", .string, .string("constant")),
+                    spec("value", .float, .float(0)),
+                ],
+                traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.pad, kernel: .pad,
+                "pads (all begins, then all ends; negative crops) in mode constant, reflect, edge or wrap.")
         // MARK: reductions
         case .reduceSum: return reduce(op, .sum, "sum over axes")
         case .reduceMean: return reduce(op, .mean, "mean over axes")
@@ -169,41 +235,58 @@ extension OpSchema {
         }
     }
 
-    private static func make(_ op: Op, _ operands: Int, _ dtypes: [DTypeConstraint], variadic: Bool = false,
-                             results: Int = 1, attributes: [AttributeSpec] = [], traits: OpTraits, pattern: PatternClass,
-                             scalar: ScalarExpr? = nil, shape: @escaping ShapeRule, kernel: KernelFamily,
-                             _ summary: String) -> OpSchema {
-        OpSchema(op: op, operandCount: operands, variadic: variadic, resultCount: results, attributes: attributes,
-                 dtypes: dtypes, traits: traits, pattern: pattern, scalar: scalar, inferTypes: shape, kernel: kernel,
-                 summary: summary)
+    private static func make(
+        _ op: Op, _ operands: Int, _ dtypes: [DTypeConstraint], variadic: Bool = false,
+        results: Int = 1, attributes: [AttributeSpec] = [], traits: OpTraits, pattern: PatternClass,
+        scalar: ScalarExpr? = nil, shape: @escaping ShapeRule, kernel: KernelFamily,
+        _ summary: String
+    ) -> OpSchema {
+        OpSchema(
+            op: op, operandCount: operands, variadic: variadic, resultCount: results, attributes: attributes,
+            dtypes: dtypes, traits: traits, pattern: pattern, scalar: scalar, inferTypes: shape, kernel: kernel,
+            summary: summary)
     }
 
-    private static func binary(_ op: Op, _ e: ScalarExpr, _ traits: OpTraits, _ summary: String,
-                               dtypes: DTypeConstraint = .numeric) -> OpSchema {
-        make(op, 2, [dtypes], traits: traits.union(.pure), pattern: .broadcast, scalar: e, shape: ShapeRules.broadcast,
-             kernel: .elementwise, summary + " (numpy broadcasting)")
+    private static func binary(
+        _ op: Op, _ e: ScalarExpr, _ traits: OpTraits, _ summary: String,
+        dtypes: DTypeConstraint = .numeric
+    ) -> OpSchema {
+        make(
+            op, 2, [dtypes], traits: traits.union(.pure), pattern: .broadcast, scalar: e, shape: ShapeRules.broadcast,
+            kernel: .elementwise, summary + " (numpy broadcasting)")
     }
 
     private static func compare(_ op: Op, _ c: ScalarExpr.Comparison, _ summary: String) -> OpSchema {
-        make(op, 2, [.any], traits: [.pure], pattern: .broadcast, scalar: .compare(c, .x, .y), shape: ShapeRules.compare,
-             kernel: .elementwise, summary + ", bool result (numpy broadcasting)")
+        make(
+            op, 2, [.any], traits: [.pure], pattern: .broadcast, scalar: .compare(c, .x, .y), shape: ShapeRules.compare,
+            kernel: .elementwise, summary + ", bool result (numpy broadcasting)")
     }
 
-    private static func unary(_ op: Op, _ e: ScalarExpr, _ summary: String, dtypes: DTypeConstraint = .float,
-                              attributes: [AttributeSpec] = []) -> OpSchema {
-        make(op, 1, [dtypes], attributes: attributes, traits: [.pure], pattern: .elementwise, scalar: e,
-             shape: ShapeRules.sameAsOperand, kernel: .elementwise, summary)
+    private static func unary(
+        _ op: Op, _ e: ScalarExpr, _ summary: String, dtypes: DTypeConstraint = .float,
+        attributes: [AttributeSpec] = []
+    ) -> OpSchema {
+        make(
+            op, 1, [dtypes], attributes: attributes, traits: [.pure], pattern: .elementwise, scalar: e,
+            shape: ShapeRules.sameAsOperand, kernel: .elementwise, summary)
     }
 
     private static func reduce(_ op: Op, _ kind: ReduceKind, _ summary: String) -> OpSchema {
-        make(op, 1, [.float], attributes: [spec("axes", .ints), spec("keepdims", .bool, .bool(false))], traits: [.pure],
-             pattern: .reduction, shape: ShapeRules.reduce, kernel: .reduce(kind), summary + "; no `axes` means all axes")
+        make(
+            op, 1, [.float], attributes: [spec("axes", .ints), spec("keepdims", .bool, .bool(false))], traits: [.pure],
+            pattern: .reduction, shape: ShapeRules.reduce, kernel: .reduce(kind), summary + "; no `axes` means all axes"
+        )
     }
 
     private static func argReduce(_ op: Op, max: Bool) -> OpSchema {
-        make(op, 1, [.float], attributes: [spec("axis", .int, .int(0)), spec("keepdims", .bool, .bool(false)),
-                                           spec("select_last_index", .bool, .bool(false))],
-             traits: [.pure], pattern: .reduction, shape: ShapeRules.argReduce, kernel: .argReduce(max: max),
-             "i64 index of the \(max ? "largest" : "smallest") element along `axis` (first one unless select_last_index)")
+        make(
+            op, 1, [.float],
+            attributes: [
+                spec("axis", .int, .int(0)), spec("keepdims", .bool, .bool(false)),
+                spec("select_last_index", .bool, .bool(false)),
+            ],
+            traits: [.pure], pattern: .reduction, shape: ShapeRules.argReduce, kernel: .argReduce(max: max),
+            "i64 index of the \(max ? "largest" : "smallest") element along `axis` (first one unless select_last_index)"
+        )
     }
 }

@@ -17,10 +17,13 @@ public struct Parser {
     /// Parses `text`; `path` names the file in diagnostics. `resolveFile` loads a constant
     /// written as `constant "file.npy"` (see `SirFile` for the default that reads next to
     /// the `.sir` file).
-    public static func parse(_ text: String, path: String = "<input>",
-                             resolveFile: @escaping (String, SourceLocation) throws(SinterError) -> TensorData = { name, loc throws(SinterError) in
-                                 throw SinterError("constant file '\(name)' cannot be loaded here", at: loc)
-                             }) throws(SinterError) -> Graph {
+    public static func parse(
+        _ text: String, path: String = "<input>",
+        resolveFile: @escaping (String, SourceLocation) throws(SinterError) -> TensorData = {
+            name, loc throws(SinterError) in
+            throw SinterError("constant file '\(name)' cannot be loaded here", at: loc)
+        }
+    ) throws(SinterError) -> Graph {
         var p = Parser(lexer: Lexer(text, path: path), resolveFile: resolveFile)
         var lx = p.lexer
         p.tokens = try lx.tokenize()
@@ -70,10 +73,14 @@ public struct Parser {
     // MARK: grammar
 
     private mutating func parseGraph() throws(SinterError) -> Graph {
-        guard tok.kind == .ident, tok.text == "graph" else { throw SinterError("expected 'graph', found \(describe(tok))", at: loc) }
+        guard tok.kind == .ident, tok.text == "graph" else {
+            throw SinterError("expected 'graph', found \(describe(tok))", at: loc)
+        }
         graph.location = loc
         _ = next()
-        guard tok.kind == .global else { throw SinterError("expected a graph name like '@model', found \(describe(tok))", at: loc) }
+        guard tok.kind == .global else {
+            throw SinterError("expected a graph name like '@model', found \(describe(tok))", at: loc)
+        }
         graph.name = next().text
         try expect("(", "to open the input list")
         if !isPunct(")") {
@@ -100,7 +107,9 @@ public struct Parser {
         try expect(")", "to close the output list")
         try expect("{", "to open the graph body")
         while !isPunct("}") {
-            guard tok.kind != .eof else { throw SinterError("expected '}' to close the graph body, found end of file", at: loc) }
+            guard tok.kind != .eof else {
+                throw SinterError("expected '}' to close the graph body, found end of file", at: loc)
+            }
             try parseStatement()
         }
         _ = next()
@@ -111,7 +120,9 @@ public struct Parser {
                 continue
             }
             if graph.type(of: v) != type {
-                diags.append(Diagnostic("graph output '%\(name)' is declared \(type) but defined as \(graph.type(of: v))", at: l))
+                diags.append(
+                    Diagnostic("graph output '%\(name)' is declared \(type) but defined as \(graph.type(of: v))", at: l)
+                )
             }
             graph.outputs.append(v)
         }
@@ -119,7 +130,9 @@ public struct Parser {
     }
 
     private mutating func parseTypedValue() throws(SinterError) -> (String, TensorType) {
-        guard tok.kind == .value else { throw SinterError("expected a value like '%x', found \(describe(tok))", at: loc) }
+        guard tok.kind == .value else {
+            throw SinterError("expected a value like '%x', found \(describe(tok))", at: loc)
+        }
         let name = next().text
         try expect(":", "after '%\(name)'")
         return (name, try parseType())
@@ -127,16 +140,25 @@ public struct Parser {
 
     private mutating func parseType() throws(SinterError) -> TensorType {
         let l = loc
-        guard tok.kind == .ident else { throw SinterError("expected a type like 'f32[4,8]', found \(describe(tok))", at: l) }
+        guard tok.kind == .ident else {
+            throw SinterError("expected a type like 'f32[4,8]', found \(describe(tok))", at: l)
+        }
         guard let dtype = DType(rawValue: tok.text) else {
-            throw SinterError("unknown element type '\(tok.text)' (expected one of \(DType.allCases.map(\.rawValue).joined(separator: ", ")))", at: l)
+            throw SinterError(
+                "unknown element type '\(tok.text)' (expected one of "
+                    + "\(DType.allCases.map(\.rawValue).joined(separator: ", ")))",
+                at: l)
         }
         _ = next()
         try expect("[", "after the element type")
         var dims: [Dim] = []
         if !isPunct("]") {
             repeat {
-                if tok.kind == .number, let n = Int(tok.text), n >= 0 { dims.append(.fixed(n)) } else if tok.kind == .ident { dims.append(.symbol(tok.text)) } else {
+                if tok.kind == .number, let n = Int(tok.text), n >= 0 {
+                    dims.append(.fixed(n))
+                } else if tok.kind == .ident {
+                    dims.append(.symbol(tok.text))
+                } else {
                     throw SinterError("expected a dimension (a size >= 0 or a symbol), found \(describe(tok))", at: loc)
                 }
                 _ = next()
@@ -150,7 +172,9 @@ public struct Parser {
         let stmtLoc = loc
         var resultNames: [(String, SourceLocation)] = []
         repeat {
-            guard tok.kind == .value else { throw SinterError("expected a result like '%0 = ...', found \(describe(tok))", at: loc) }
+            guard tok.kind == .value else {
+                throw SinterError("expected a result like '%0 = ...', found \(describe(tok))", at: loc)
+            }
             resultNames.append((tok.text, loc))
             _ = next()
         } while consume(",")
@@ -165,8 +189,12 @@ public struct Parser {
         var operandsOK = true
         if tok.kind == .value {
             repeat {
-                guard tok.kind == .value else { throw SinterError("expected an operand like '%x', found \(describe(tok))", at: loc) }
-                if let v = scope[tok.text] { operands.append(v) } else {
+                guard tok.kind == .value else {
+                    throw SinterError("expected an operand like '%x', found \(describe(tok))", at: loc)
+                }
+                if let v = scope[tok.text] {
+                    operands.append(v)
+                } else {
                     diags.append(Diagnostic("use of undefined value '%\(tok.text)'", at: loc))
                     operandsOK = false
                 }
@@ -210,7 +238,10 @@ public struct Parser {
             case .file(let name, let l)?:
                 payload = ConstantPayload(try resolveFile(name, l), file: name)
                 if let p = payload, p.data.type != types[0] {
-                    diags.append(Diagnostic("constant file '\(name)' holds \(p.data.type) but the result is declared \(types[0])", at: l))
+                    diags.append(
+                        Diagnostic(
+                            "constant file '\(name)' holds \(p.data.type) but the result is declared \(types[0])", at: l
+                        ))
                 }
             case .dense(let toks, let l)?:
                 payload = ConstantPayload(try Self.dense(toks, types[0], at: l, lexer: lexer))
@@ -222,7 +253,9 @@ public struct Parser {
             return
         }
         if let op, operandsOK {
-            graph.nodes.append(Node(op: op, operands: operands, results: results, attributes: attrs, payload: payload, location: opLoc))
+            graph.nodes.append(
+                Node(op: op, operands: operands, results: results, attributes: attrs, payload: payload, location: opLoc)
+            )
         }
     }
 
@@ -231,13 +264,19 @@ public struct Parser {
         var attrs = Attributes()
         repeat {
             let l = loc
-            guard tok.kind == .ident else { throw SinterError("expected an attribute name, found \(describe(tok))", at: l) }
+            guard tok.kind == .ident else {
+                throw SinterError("expected an attribute name, found \(describe(tok))", at: l)
+            }
             let name = next().text
             try expect("=", "after attribute '\(name)'")
             let value: AttributeValue
             if tok.kind == .number {
                 let t = next().text
-                if let v = Int(t) { value = .int(v) } else if let v = Self.parseDouble(t) { value = .float(v) } else {
+                if let v = Int(t) {
+                    value = .int(v)
+                } else if let v = Self.parseDouble(t) {
+                    value = .float(v)
+                } else {
                     throw SinterError("bad number '\(t)'", at: l)
                 }
             } else if tok.kind == .ident && (tok.text == "nan" || tok.text == "inf") {
@@ -288,7 +327,9 @@ public struct Parser {
     }
 
     /// Decodes the tokens between `dense<` and `>`: a scalar splat or a flat `[...]` list.
-    static func dense(_ toks: [Token], _ type: TensorType, at l: SourceLocation, lexer: Lexer) throws(SinterError) -> TensorData {
+    static func dense(_ toks: [Token], _ type: TensorType, at l: SourceLocation, lexer: Lexer) throws(SinterError)
+        -> TensorData
+    {
         guard let shape = type.shape, let count = checkedProduct(shape) else {
             throw SinterError("a constant needs a static shape, got \(type)", at: l)
         }
@@ -332,9 +373,12 @@ public struct Parser {
                 bytes.append(e.text == "true" ? 1 : 0)
             case .i8: guard let v = Int8(e.text) else { throw bad() }; bytes.append(UInt8(bitPattern: v))
             case .u8: guard let v = UInt8(e.text) else { throw bad() }; bytes.append(v)
-            case .i16: guard let v = Int16(e.text) else { throw bad() }; withUnsafeBytes(of: v.littleEndian) { bytes += $0 }
-            case .i32: guard let v = Int32(e.text) else { throw bad() }; withUnsafeBytes(of: v.littleEndian) { bytes += $0 }
-            case .i64: guard let v = Int64(e.text) else { throw bad() }; withUnsafeBytes(of: v.littleEndian) { bytes += $0 }
+            case .i16:
+                guard let v = Int16(e.text) else { throw bad() }; withUnsafeBytes(of: v.littleEndian) { bytes += $0 }
+            case .i32:
+                guard let v = Int32(e.text) else { throw bad() }; withUnsafeBytes(of: v.littleEndian) { bytes += $0 }
+            case .i64:
+                guard let v = Int64(e.text) else { throw bad() }; withUnsafeBytes(of: v.littleEndian) { bytes += $0 }
             }
         }
         return TensorData(dtype: type.dtype, shape: shape, bytes: bytes)

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The meaning of an elementwise op, written once as a scalar expression over its operands.
@@ -24,7 +24,9 @@ public indirect enum ScalarExpr: Hashable, Sendable {
     case select(ScalarExpr, ScalarExpr, ScalarExpr)
     case cast(ScalarExpr)
 
-    public enum UnaryFn: String, CaseIterable, Sendable { case neg, abs, exp, log, sqrt, tanh, erf, floor, ceil, round, not }
+    public enum UnaryFn: String, CaseIterable, Sendable {
+        case neg, abs, exp, log, sqrt, tanh, erf, floor, ceil, round, not
+    }
     public enum BinaryFn: String, CaseIterable, Sendable { case add, sub, mul, div, max, min, and, or }
     public enum Comparison: String, CaseIterable, Sendable { case eq, lt, le, gt, ge }
 
@@ -66,13 +68,14 @@ public indirect enum ScalarExpr: Hashable, Sendable {
             }
         case .compare(let c, let a, let b):
             let x = ev(a), y = ev(b)
-            let r: Bool = switch c {
-            case .eq: x == y
-            case .lt: x < y
-            case .le: x <= y
-            case .gt: x > y
-            case .ge: x >= y
-            }
+            let r: Bool =
+                switch c {
+                case .eq: x == y
+                case .lt: x < y
+                case .le: x <= y
+                case .gt: x > y
+                case .ge: x >= y
+                }
             return r ? 1 : 0
         case .select(let c, let a, let b):
             return ev(c) != 0 ? ev(a) : ev(b)
@@ -184,13 +187,14 @@ extension ScalarExpr: CustomStringConvertible {
             case .max, .min: return "\(f.rawValue)(\(a), \(b))"
             }
         case .compare(let c, let a, let b):
-            let sym = switch c {
-            case .eq: "=="
-            case .lt: "<"
-            case .le: "<="
-            case .gt: ">"
-            case .ge: ">="
-            }
+            let sym =
+                switch c {
+                case .eq: "=="
+                case .lt: "<"
+                case .le: "<="
+                case .gt: ">"
+                case .ge: ">="
+                }
             return "\(a) \(sym) \(b)"
         case .select(let c, let a, let b): return "(\(c) ? \(a) : \(b))"
         case .cast(let a): return "cast(\(a))"

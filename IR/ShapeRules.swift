@@ -27,10 +27,15 @@ public enum ShapeRules {
         for i in 0..<r {
             let da = i < r - a.count ? Dim.fixed(1) : a[i - (r - a.count)]
             let db = i < r - b.count ? Dim.fixed(1) : b[i - (r - b.count)]
-            if da == db { out.append(da) }
-            else if da == .fixed(1) { out.append(db) }
-            else if db == .fixed(1) { out.append(da) }
-            else { throw ShapeError("shapes \(fmt(a)) and \(fmt(b)) do not broadcast (dimension \(da) vs \(db))") }
+            if da == db {
+                out.append(da)
+            } else if da == .fixed(1) {
+                out.append(db)
+            } else if db == .fixed(1) {
+                out.append(da)
+            } else {
+                throw ShapeError("shapes \(fmt(a)) and \(fmt(b)) do not broadcast (dimension \(da) vs \(db))")
+            }
         }
         return out
     }
@@ -65,7 +70,9 @@ public enum ShapeRules {
         guard unknown.count <= 1, target.allSatisfy({ $0 >= -1 }) else {
             throw ShapeError("reshape shape \(target) may hold only sizes >= 0 and at most one -1")
         }
-        guard let known = checkedProduct(target.filter { $0 != -1 }) else { throw ShapeError("reshape shape \(target) is too large") }
+        guard let known = checkedProduct(target.filter { $0 != -1 }) else {
+            throw ShapeError("reshape shape \(target) is too large")
+        }
         if let u = unknown.first {
             guard known > 0, count % known == 0 else {
                 throw ShapeError("cannot reshape \(fmt(t.dims)) (\(count) elements) to \(target)")

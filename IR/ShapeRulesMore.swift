@@ -8,13 +8,16 @@ extension ShapeRules {
 
     static let whereRule: ShapeRule = { q throws(ShapeError) in
         let c = q.operands[0], a = q.operands[1], b = q.operands[2]
-        guard a.dtype == b.dtype else { throw ShapeError("operand types differ: \(a.dtype.rawValue) and \(b.dtype.rawValue)") }
+        guard a.dtype == b.dtype else {
+            throw ShapeError("operand types differ: \(a.dtype.rawValue) and \(b.dtype.rawValue)")
+        }
         return [TensorType(a.dtype, try broadcastDims(try broadcastDims(c.dims, a.dims), b.dims))]
     }
 
     static let cast: ShapeRule = { q throws(ShapeError) in
         guard case .string(let name)? = q.attributes["to"], let d = DType(rawValue: name) else {
-            throw ShapeError("cast needs 'to' naming a dtype (\(DType.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw ShapeError(
+                "cast needs 'to' naming a dtype (\(DType.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         return [TensorType(d, q.operands[0].dims)]
     }
@@ -58,7 +61,9 @@ extension ShapeRules {
             for d in 0..<t.rank where d != axis && t.dims[d] != first.dims[d] {
                 throw ShapeError("concat operands differ outside axis \(axis): \(fmt(first.dims)) vs \(fmt(t.dims))")
             }
-            guard let n = t.dims[axis].fixedValue else { throw ShapeError("concat along a symbolic dimension is not supported") }
+            guard let n = t.dims[axis].fixedValue else {
+                throw ShapeError("concat along a symbolic dimension is not supported")
+            }
             total += n
         }
         var dims = first.dims
@@ -91,7 +96,9 @@ extension ShapeRules {
         public var step: Int
     }
 
-    public static func sliceRanges(shape: [Int], starts: [Int], ends: [Int], steps: [Int]?) throws(ShapeError) -> [SliceRange] {
+    public static func sliceRanges(shape: [Int], starts: [Int], ends: [Int], steps: [Int]?) throws(ShapeError)
+        -> [SliceRange]
+    {
         let steps = steps ?? Array(repeating: 1, count: shape.count)
         guard starts.count == shape.count, ends.count == shape.count, steps.count == shape.count else {
             throw ShapeError("slice needs one start, end and step per axis (rank \(shape.count))")
@@ -153,7 +160,9 @@ extension ShapeRules {
         }
         guard let shape = t.shape else { throw ShapeError("pad of symbolic shape \(fmt(t.dims)) is not supported") }
         var out: [Int] = []
-        for i in shape.indices { out.append(try add(try add(shape[i], pads[i], "padding"), pads[i + t.rank], "padding")) }
+        for i in shape.indices {
+            out.append(try add(try add(shape[i], pads[i], "padding"), pads[i + t.rank], "padding"))
+        }
         guard out.allSatisfy({ $0 >= 0 }) else { throw ShapeError("pads \(pads) crop \(fmt(t.dims)) below zero") }
         return [TensorType(t.dtype, out)]
     }
@@ -163,7 +172,9 @@ extension ShapeRules {
         public var kernel: [Int], strides: [Int], dilations: [Int], padBegin: [Int], padEnd: [Int], output: [Int]
     }
 
-    public static func window(input: [Int], kernel: [Int], attributes: Attributes, ceilMode: Bool) throws(ShapeError) -> Window {
+    public static func window(input: [Int], kernel: [Int], attributes: Attributes, ceilMode: Bool) throws(ShapeError)
+        -> Window
+    {
         let n = input.count
         let strides = attributes.ints("strides") ?? Array(repeating: 1, count: n)
         let dilations = attributes.ints("dilations") ?? Array(repeating: 1, count: n)
@@ -172,7 +183,8 @@ extension ShapeRules {
             throw ShapeError("window attributes need \(n) spatial entries (pads: \(2 * n))")
         }
         guard strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }), kernel.allSatisfy({ $0 > 0 }),
-              pads.allSatisfy({ $0 >= 0 }) else {
+            pads.allSatisfy({ $0 >= 0 })
+        else {
             throw ShapeError("window sizes, strides and dilations must be > 0 and pads >= 0")
         }
         guard input.allSatisfy({ $0 > 0 }) else { throw ShapeError("window over an empty input \(input)") }
@@ -180,19 +192,24 @@ extension ShapeRules {
         for d in 0..<n {
             let span = try add(try mul(kernel[d] - 1, dilations[d], "window"), 1, "window")
             let room = try add(try add(input[d], pads[d], "padding"), pads[d + n], "padding") - span
-            guard room >= 0 else { throw ShapeError("window \(span) is larger than padded input \(input[d] + pads[d] + pads[d + n])") }
+            guard room >= 0 else {
+                throw ShapeError("window \(span) is larger than padded input \(input[d] + pads[d] + pads[d + n])")
+            }
             var o = (ceilMode ? room / strides[d] + (room % strides[d] == 0 ? 0 : 1) : room / strides[d]) + 1
             // A window must start inside the input or the leading padding.
             if ceilMode && (o - 1) * strides[d] >= input[d] + pads[d] { o -= 1 }
             out.append(o)
         }
-        return Window(kernel: kernel, strides: strides, dilations: dilations, padBegin: Array(pads[..<n]),
-                      padEnd: Array(pads[n...]), output: out)
+        return Window(
+            kernel: kernel, strides: strides, dilations: dilations, padBegin: Array(pads[..<n]),
+            padEnd: Array(pads[n...]), output: out)
     }
 
     static let conv: ShapeRule = { q throws(ShapeError) in
         let x = q.operands[0], w = q.operands[1]
-        guard x.dtype == w.dtype else { throw ShapeError("operand types differ: \(x.dtype.rawValue) and \(w.dtype.rawValue)") }
+        guard x.dtype == w.dtype else {
+            throw ShapeError("operand types differ: \(x.dtype.rawValue) and \(w.dtype.rawValue)")
+        }
         guard x.rank >= 3, w.rank == x.rank, let xs = x.shape, let ws = w.shape else {
             throw ShapeError("conv needs static input [N,C,...] and weights [M,C/group,...] of equal rank >= 3")
         }
@@ -206,7 +223,9 @@ extension ShapeRules {
 
     static let convNCHWc: ShapeRule = { q throws(ShapeError) in
         let x = q.operands[0], w = q.operands[1]
-        guard x.dtype == w.dtype else { throw ShapeError("operand types differ: \(x.dtype.rawValue) and \(w.dtype.rawValue)") }
+        guard x.dtype == w.dtype else {
+            throw ShapeError("operand types differ: \(x.dtype.rawValue) and \(w.dtype.rawValue)")
+        }
         guard x.rank == 5, w.rank == 6, let xs = x.shape, let ws = w.shape else {
             throw ShapeError("conv-nchwc needs static input [N, C/bi, H, W, bi] and weights [M/b, C/bi, kh, kw, bi, b]")
         }
@@ -222,15 +241,23 @@ extension ShapeRules {
         guard x.rank >= 3, let xs = x.shape, let k = q.attributes.ints("kernel") else {
             throw ShapeError("pooling needs a static input [N,C,...] and 'kernel'")
         }
-        let win = try window(input: Array(xs[2...]), kernel: k, attributes: q.attributes, ceilMode: q.attributes.bool("ceil_mode") ?? false)
+        let win = try window(
+            input: Array(xs[2...]), kernel: k, attributes: q.attributes,
+            ceilMode: q.attributes.bool("ceil_mode") ?? false)
         return [TensorType(x.dtype, Array(xs[..<2]) + win.output)]
     }
 
     static let depthwiseNCHWc: ShapeRule = { q throws(ShapeError) in
         let x = q.operands[0], w = q.operands[1]
-        guard x.dtype == w.dtype else { throw ShapeError("operand types differ: \(x.dtype.rawValue) and \(w.dtype.rawValue)") }
-        guard x.rank == 5, w.rank == 4, let xs = x.shape, let ws = w.shape, xs[4] > 0, ws[0] == xs[1], ws[3] == xs[4] else {
-            throw ShapeError("depthwise-conv-nchwc needs static input [N, C/b, H, W, b] and weights [C/b, kh, kw, b], got \(fmt(x.dims)) and \(fmt(w.dims))")
+        guard x.dtype == w.dtype else {
+            throw ShapeError("operand types differ: \(x.dtype.rawValue) and \(w.dtype.rawValue)")
+        }
+        guard x.rank == 5, w.rank == 4, let xs = x.shape, let ws = w.shape, xs[4] > 0, ws[0] == xs[1], ws[3] == xs[4]
+        else {
+            throw ShapeError(
+                "depthwise-conv-nchwc needs static input [N, C/b, H, W, b] and weights [C/b, kh, kw, b], got "
+                    + "\(fmt(x.dims)) and \(fmt(w.dims))"
+            )
         }
         let win = try window(input: [xs[2], xs[3]], kernel: [ws[1], ws[2]], attributes: q.attributes, ceilMode: false)
         return [TensorType(x.dtype, [xs[0], xs[1]] + win.output + [xs[4]])]
@@ -241,7 +268,9 @@ extension ShapeRules {
         guard x.rank == 5, let xs = x.shape, let k = q.attributes.ints("kernel"), xs[4] > 0 else {
             throw ShapeError("blocked pooling needs a static input [N, C/b, H, W, b] with b > 0 and 'kernel'")
         }
-        let win = try window(input: [xs[2], xs[3]], kernel: k, attributes: q.attributes, ceilMode: q.attributes.bool("ceil_mode") ?? false)
+        let win = try window(
+            input: [xs[2], xs[3]], kernel: k, attributes: q.attributes,
+            ceilMode: q.attributes.bool("ceil_mode") ?? false)
         return [TensorType(x.dtype, [xs[0], xs[1]] + win.output + [xs[4]])]
     }
 

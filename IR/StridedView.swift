@@ -20,7 +20,8 @@ public struct StridedView: Hashable, Sendable {
     /// numpy broadcasting to `target` (aligned from the right; size-1 dims get stride 0).
     public func broadcast(to target: [Int]) -> StridedView {
         let lead = target.count - shape.count
-        let st = target.indices.map { i in i < lead || (shape[i - lead] == 1 && target[i] != 1) ? 0 : strides[i - lead] }
+        let st = target.indices.map { i in i < lead || (shape[i - lead] == 1 && target[i] != 1) ? 0 : strides[i - lead]
+        }
         return StridedView(value: value, shape: target, strides: st, offset: offset)
     }
 
@@ -68,8 +69,10 @@ extension StridedView {
         case .copy:
             return reshaped(result)
         case .slice:
-            guard let ranges = try? ShapeRules.sliceRanges(shape: shape, starts: node.attributes.ints("starts") ?? [],
-                                                          ends: node.attributes.ints("ends") ?? [], steps: node.attributes.ints("steps"))
+            guard
+                let ranges = try? ShapeRules.sliceRanges(
+                    shape: shape, starts: node.attributes.ints("starts") ?? [],
+                    ends: node.attributes.ints("ends") ?? [], steps: node.attributes.ints("steps"))
             else { return nil }
             return sliced(ranges)
         default:

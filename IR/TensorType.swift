@@ -67,10 +67,12 @@ public struct TensorType: Hashable, Sendable, CustomStringConvertible {
 
     /// Replaces bound symbols by their values.
     public func binding(_ bindings: [String: Int]) -> TensorType {
-        TensorType(dtype, dims.map { d in
-            if case .symbol(let s) = d, let v = bindings[s] { return .fixed(v) }
-            return d
-        })
+        TensorType(
+            dtype,
+            dims.map { d in
+                if case .symbol(let s) = d, let v = bindings[s] { return .fixed(v) }
+                return d
+            })
     }
 }
 

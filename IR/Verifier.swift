@@ -17,7 +17,8 @@ public enum Verifier {
                 return
             }
             if g.type(of: v).isTooLarge {
-                diags.append(Diagnostic("'%\(g.name(of: v))' has type \(g.type(of: v)), which is too large for memory", at: loc))
+                diags.append(
+                    Diagnostic("'%\(g.name(of: v))' has type \(g.type(of: v)), which is too large for memory", at: loc))
             }
             if defined.contains(v) { diags.append(Diagnostic("value '%\(g.name(of: v))' is defined twice", at: loc)) }
             defined.insert(v)
@@ -39,30 +40,47 @@ public enum Verifier {
             }
             for r in node.results { define(r, at: loc) }
             if !s.acceptsOperandCount(node.operands.count) {
-                diags.append(Diagnostic("'\(opName)' takes \(s.variadic ? "at least " : "")\(s.operandCount) operand(s), got \(node.operands.count)", at: loc))
+                diags.append(
+                    Diagnostic(
+                        "'\(opName)' takes \(s.variadic ? "at least " : "")\(s.operandCount) operand(s), got "
+                            + "\(node.operands.count)",
+                        at: loc))
                 operandsOK = false
             }
             if node.results.count != s.resultCount && !(node.op == .split) {
-                diags.append(Diagnostic("'\(opName)' has \(s.resultCount) result(s), got \(node.results.count)", at: loc))
+                diags.append(
+                    Diagnostic("'\(opName)' has \(s.resultCount) result(s), got \(node.results.count)", at: loc))
                 continue
             }
             let attributeProblems = checkAttributes(node, s)
             diags += attributeProblems
             if s.traits.contains(.payload) != (node.payload != nil) {
-                diags.append(Diagnostic(node.payload == nil ? "'\(opName)' needs a value" : "'\(opName)' takes no value", at: loc))
+                diags.append(
+                    Diagnostic(
+                        node.payload == nil ? "'\(opName)' needs a value" : "'\(opName)' takes no value", at: loc))
                 continue
             }
             // The shape rule would only repeat attribute problems (or guess past them).
             guard operandsOK, attributeProblems.isEmpty else { continue }
             let operandTypes = node.operands.map(g.type(of:))
-            if let k = operandTypes.indices.first(where: { !s.dtypeConstraint(forOperand: $0).allows(operandTypes[$0].dtype) }) {
-                diags.append(Diagnostic("'\(opName)' needs \(s.dtypeConstraint(forOperand: k).phrase), got \(operandTypes[k].dtype.rawValue)", at: loc))
+            if let k = operandTypes.indices.first(where: {
+                !s.dtypeConstraint(forOperand: $0).allows(operandTypes[$0].dtype)
+            }) {
+                diags.append(
+                    Diagnostic(
+                        "'\(opName)' needs \(s.dtypeConstraint(forOperand: k).phrase), got "
+                            + "\(operandTypes[k].dtype.rawValue)",
+                        at: loc))
                 continue
             }
             do throws(ShapeError) {
                 let inferred = try g.inferResultTypes(of: node)
                 for (r, t) in zip(node.results, inferred) where g.type(of: r) != t {
-                    diags.append(Diagnostic("type mismatch: '\(opName)' gives \(t) but '%\(g.name(of: r))' is declared \(g.type(of: r))", at: loc))
+                    diags.append(
+                        Diagnostic(
+                            "type mismatch: '\(opName)' gives \(t) but '%\(g.name(of: r))' is declared "
+                                + "\(g.type(of: r))",
+                            at: loc))
                 }
             } catch {
                 diags.append(Diagnostic("'\(opName)': \(error.message)", at: loc))
@@ -87,7 +105,11 @@ public enum Verifier {
                 continue
             }
             if value.kind != spec.kind {
-                diags.append(Diagnostic("attribute '\(name)' of '\(opName)' must be \(spec.kind.rawValue), got \(value.kind.rawValue) \(value)", at: node.location))
+                diags.append(
+                    Diagnostic(
+                        "attribute '\(name)' of '\(opName)' must be \(spec.kind.rawValue), got "
+                            + "\(value.kind.rawValue) \(value)",
+                        at: node.location))
             }
         }
         for spec in s.attributes where spec.required && node.attributes[spec.name] == nil {

@@ -19,9 +19,11 @@ import SinterIR
 ///     %y = ... uses %x directly
 public struct Canonicalize: Pass {
     public static let name = "canonicalize"
-    public static let summary = "algebraic identities (x+0, x*1, double transpose/neg, reshape chains, transpose→matmul flags)"
+    public static let summary =
+        "algebraic identities (x+0, x*1, double transpose/neg, reshape chains, transpose→matmul flags)"
     public static let options = [
-        PassOption("max-rewrites", .int, default: "10000", "rewrites after which the pass reports that it does not converge")
+        PassOption(
+            "max-rewrites", .int, default: "10000", "rewrites after which the pass reports that it does not converge")
     ]
     /// Rewrites allowed before the pass gives up with a located error. Every rewrite removes a
     /// node's use or a node, so real graphs converge far below this; reaching it means two
@@ -36,8 +38,9 @@ public struct Canonicalize: Pass {
         while let at = try rewriteOnce(&graph) {
             rewrites += 1
             if rewrites > maxRewrites {
-                throw SinterError("canonicalize did not converge after \(maxRewrites) rewrites; the last one was here "
-                    + "(raise canonicalize{max-rewrites=N} if the graph is that large)", at: at)
+                throw SinterError(
+                    "canonicalize did not converge after \(maxRewrites) rewrites; the last one was here "
+                        + "(raise canonicalize{max-rewrites=N} if the graph is that large)", at: at)
             }
             changed = true
             _ = try DeadCodeElimination().run(&graph, context)
@@ -80,7 +83,8 @@ public struct Canonicalize: Pass {
                 // which the kernel reads faster than a flag.
                 for k in 0..<2 {
                     guard let p = producer(k), p.op == .transpose, const(k) == nil,
-                          g.constantValue(p.operands[0], defining: defining) == nil else { continue }
+                        g.constantValue(p.operands[0], defining: defining) == nil
+                    else { continue }
                     let rank = g.type(of: p.results[0]).rank
                     let perm = p.attributes.ints("perm") ?? Array((0..<rank).reversed())
                     guard rank >= 2, perm == Array(0..<(rank - 2)) + [rank - 1, rank - 2] else { continue }

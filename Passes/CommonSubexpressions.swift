@@ -28,9 +28,12 @@ public struct CommonSubexpressions: Pass {
         var changed = false
         for i in graph.nodes.indices {
             let node = graph.nodes[i]
-            guard node.op.schema.traits.contains(.pure), !node.results.contains(where: outputs.contains) else { continue }
-            let key = Key(op: node.op, operands: node.operands, attributes: node.attributes,
-                          payload: node.payload.map { ConstantPayload($0.data) }, types: node.results.map(graph.type(of:)))
+            guard node.op.schema.traits.contains(.pure), !node.results.contains(where: outputs.contains) else {
+                continue
+            }
+            let key = Key(
+                op: node.op, operands: node.operands, attributes: node.attributes,
+                payload: node.payload.map { ConstantPayload($0.data) }, types: node.results.map(graph.type(of:)))
             if let earlier = seen[key] {
                 for (old, new) in zip(node.results, earlier) { graph.replaceAllUses(of: old, with: new) }
                 changed = true

@@ -46,7 +46,8 @@ public struct FoldBatchNorm: Pass {
         let outputs = Set(g.outputs)
         for (ai, anchor) in g.nodes.enumerated() where anchor.op == .conv || anchor.op == .matmul {
             guard let w = g.constantValue(anchor.operands[1], defining: defining), w.dtype == .f32,
-                  anchor.op == .conv || w.shape.count == 2, let shape = g.type(of: anchor.results[0]).shape else { continue }
+                anchor.op == .conv || w.shape.count == 2, let shape = g.type(of: anchor.results[0]).shape
+            else { continue }
             let channels = anchor.op == .conv ? shape[1] : shape[shape.count - 1]
             var scale = Array(repeating: 1.0, count: channels), shift = Array(repeating: 0.0, count: channels)
             var current = anchor.results[0]
@@ -57,7 +58,9 @@ public struct FoldBatchNorm: Pass {
                 guard n.op == .add || n.op == .mul, g.type(of: n.results[0]).shape == shape else { break }
                 let other = n.operands[0] == current ? n.operands[1] : n.operands[0]
                 guard n.operands.contains(current), other != current,
-                      let c = g.constantValue(other, defining: defining), let v = perChannel(c, anchor: anchor.op, shape: shape) else { break }
+                    let c = g.constantValue(other, defining: defining),
+                    let v = perChannel(c, anchor: anchor.op, shape: shape)
+                else { break }
                 if n.op == .add {
                     for k in 0..<channels { shift[k] += v[k] }
                 } else {
@@ -87,10 +90,17 @@ public struct FoldBatchNorm: Pass {
             let bias = g.addUniqueValue(g.name(of: current) + ".bias", type: biasData.type)
             g.nodes[ai].operands[1] = newW
             let lastNode = g.nodes[last]
-            g.nodes[last] = Node(op: .add, operands: [anchor.results[0], bias], results: lastNode.results, location: lastNode.location)
-            g.nodes.insert(Node(op: .constant, operands: [], results: [bias], payload: ConstantPayload(biasData), location: anchor.location), at: 0)
-            g.nodes.insert(Node(op: .constant, operands: [], results: [newW],
-                                payload: ConstantPayload(TensorData(dtype: .f32, shape: w.shape, values: folded)), location: anchor.location), at: 0)
+            g.nodes[last] = Node(
+                op: .add, operands: [anchor.results[0], bias], results: lastNode.results, location: lastNode.location)
+            g.nodes.insert(
+                Node(
+                    op: .constant, operands: [], results: [bias], payload: ConstantPayload(biasData),
+                    location: anchor.location), at: 0)
+            g.nodes.insert(
+                Node(
+                    op: .constant, operands: [], results: [newW],
+                    payload: ConstantPayload(TensorData(dtype: .f32, shape: w.shape, values: folded)),
+                    location: anchor.location), at: 0)
             return true
         }
         return false

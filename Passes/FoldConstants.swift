@@ -32,12 +32,14 @@ public struct FoldConstants: Pass {
             let inputs = node.operands.compactMap { known[$0] }
             let types = node.results.map(graph.type(of:))
             guard inputs.count == node.operands.count,
-                  types.allSatisfy({ $0.elementCount.map { $0 <= limit } ?? false }),
-                  let folded = Evaluator.evaluate(node.op, attributes: node.attributes, inputs: inputs, resultTypes: types)
+                types.allSatisfy({ $0.elementCount.map { $0 <= limit } ?? false }),
+                let folded = Evaluator.evaluate(
+                    node.op, attributes: node.attributes, inputs: inputs, resultTypes: types)
             else { continue }
             let constants = zip(node.results, folded).map { r, t in
                 known[r] = t
-                return Node(op: .constant, operands: [], results: [r], payload: ConstantPayload(t), location: node.location)
+                return Node(
+                    op: .constant, operands: [], results: [r], payload: ConstantPayload(t), location: node.location)
             }
             replaced.append((i, constants))
         }

@@ -20,14 +20,18 @@ public struct FoldPad: Pass {
         var changed = false
         for i in graph.nodes.indices {
             let n = graph.nodes[i]
-            guard n.op == .conv || n.op == .maxPool || n.op == .avgPool, let pi = defining[n.operands[0]] else { continue }
+            guard n.op == .conv || n.op == .maxPool || n.op == .avgPool, let pi = defining[n.operands[0]] else {
+                continue
+            }
             let pad = graph.nodes[pi]
             guard pad.op == .pad, users[pad.results[0]]?.count == 1, !outputs.contains(pad.results[0]) else { continue }
             let mode: String = if case .string(let m)? = pad.attribute("mode") { m } else { "constant" }
             let value: Double = if case .float(let v)? = pad.attribute("value") { v } else { 0 }
             guard mode == "constant", let pads = pad.attributes.ints("pads") else { continue }
             let rank = pads.count / 2, spatial = rank - 2
-            guard spatial > 0, pads.allSatisfy({ $0 >= 0 }), pads[0] == 0, pads[1] == 0, pads[rank] == 0, pads[rank + 1] == 0 else { continue }
+            guard spatial > 0, pads.allSatisfy({ $0 >= 0 }), pads[0] == 0, pads[1] == 0, pads[rank] == 0,
+                pads[rank + 1] == 0
+            else { continue }
             switch n.op {
             case .conv: guard value == 0 else { continue }
             case .maxPool: guard value == -.infinity else { continue }
@@ -35,7 +39,9 @@ public struct FoldPad: Pass {
                 guard value == 0, n.attribute("count_include_pad") == .bool(true) else { continue }
             }
             let old = n.attributes.ints("pads") ?? Array(repeating: 0, count: 2 * spatial)
-            let merged = (0..<spatial).map { old[$0] + pads[2 + $0] } + (0..<spatial).map { old[spatial + $0] + pads[rank + 2 + $0] }
+            let merged =
+                (0..<spatial).map { old[$0] + pads[2 + $0] }
+                + (0..<spatial).map { old[spatial + $0] + pads[rank + 2 + $0] }
             graph.nodes[i].attributes["pads"] = .ints(merged)
             graph.nodes[i].operands[0] = pad.operands[0]
             changed = true

@@ -3,7 +3,7 @@ import SinterIR
 /// A set of nodes lowered as one kernel. `root` produces the group's one result; `anchor` is a
 /// matmul or conv whose output the other nodes transform in its epilogue.
 public struct FusionGroup: Hashable, Sendable {
-    public var nodes: [Int]          // node indices, in graph order
+    public var nodes: [Int]  // node indices, in graph order
     public var root: Int
     public var anchor: Int?
     /// Members the kernel does not compute: transposes, slices and reshapes it reads its
@@ -60,7 +60,7 @@ public struct Fuse: Pass {
     public static func plan(_ g: Graph) -> FusionPlan {
         let users = g.users()
         let outputs = Set(g.outputs)
-        var groupOf: [Int: Int] = [:]          // node → group index
+        var groupOf: [Int: Int] = [:]  // node → group index
         var groups: [FusionGroup] = []
         var refusals: [FusionRefusal] = []
         for i in g.nodes.indices.reversed() {
@@ -77,7 +77,9 @@ public struct Fuse: Pass {
             // Decide whether n can join the one group all its users are in.
             func joinable() -> (Int?, String?) {
                 if us.isEmpty { return (nil, nil) }
-                if n.results.contains(where: outputs.contains) { return (nil, "its result %\(g.name(of: r)) is a graph output") }
+                if n.results.contains(where: outputs.contains) {
+                    return (nil, "its result %\(g.name(of: r)) is a graph output")
+                }
                 guard userGroups.count == 1, us.allSatisfy({ groupOf[$0] != nil }), let gi = userGroups.first else {
                     return (nil, "its users are in \(Set(us).count) different kernels")
                 }
@@ -88,25 +90,31 @@ public struct Fuse: Pass {
                 guard group.anchor == nil else { return (nil, "the users' kernel already has an anchor") }
                 let root = g.nodes[group.root]
                 guard group.nodes.allSatisfy({ isElementwise(g.nodes[$0]) || group.prologue.contains($0) }) else {
-                    return (nil, "its user '\(root.op.rawValue)' is \(patternName(root.op.schema.pattern)), not elementwise")
+                    return (
+                        nil, "its user '\(root.op.rawValue)' is \(patternName(root.op.schema.pattern)), not elementwise"
+                    )
                 }
                 guard n.results.count == 1, g.type(of: r).shape == g.type(of: root.results[0]).shape else {
                     return (nil, "its shape \(g.type(of: r)) differs from the kernel's \(g.type(of: root.results[0]))")
                 }
                 guard g.type(of: r).dtype == g.type(of: root.results[0]).dtype,
-                      group.nodes.allSatisfy({ sameDType(g, g.nodes[$0]) }) else {
+                    group.nodes.allSatisfy({ sameDType(g, g.nodes[$0]) })
+                else {
                     return (nil, "the kernel changes dtype (casts and comparisons are not fused yet)")
                 }
                 return (gi, nil)
             }
             if StridedView.isView(n.op), !us.isEmpty, !n.results.contains(where: outputs.contains),
-               userGroups.count == 1, us.allSatisfy({ groupOf[$0] != nil }), let gi = userGroups.first {
+                userGroups.count == 1, us.allSatisfy({ groupOf[$0] != nil }), let gi = userGroups.first
+            {
                 if let why = prologueProblem(g, n, users: us, allUsers: users, group: groups[gi]) {
                     alone("prologue refused: \(why)")
                 } else {
                     groups[gi].nodes.insert(i, at: 0)
                     groups[gi].prologue.append(i)
-                    if groups[gi].anchor == nil, g.nodes[groups[gi].root].op == .matmul { groups[gi].anchor = groups[gi].root }
+                    if groups[gi].anchor == nil, g.nodes[groups[gi].root].op == .matmul {
+                        groups[gi].anchor = groups[gi].root
+                    }
                     groupOf[i] = gi
                 }
             } else if isElementwise(n) && sameDType(g, n) {
@@ -121,7 +129,9 @@ public struct Fuse: Pass {
                 let (gi, reason) = joinable()
                 if let gi, !groups[gi].prologue.isEmpty {
                     alone("\(n.op.rawValue) epilogue: the users' kernel reads a view in its prologue")
-                } else if let gi, g.type(of: r).dtype == .f32, let why = epilogueProblem(g, anchor: n, group: groups[gi]) {
+                } else if let gi, g.type(of: r).dtype == .f32,
+                    let why = epilogueProblem(g, anchor: n, group: groups[gi])
+                {
                     alone("epilogue refused: \(why)")
                 } else if let gi, g.type(of: r).dtype == .f32 {
                     groups[gi].nodes.insert(i, at: 0)
@@ -131,7 +141,9 @@ public struct Fuse: Pass {
                     alone(reason.map { "\(n.op.rawValue) epilogue: \($0)" })
                 }
             } else {
-                alone(us.isEmpty ? nil : "'\(n.op.rawValue)' is \(patternName(n.op.schema.pattern)); it is its own kernel")
+                alone(
+                    us.isEmpty ? nil : "'\(n.op.rawValue)' is \(patternName(n.op.schema.pattern)); it is its own kernel"
+                )
             }
         }
         for k in groups.indices { groups[k].nodes.sort(); groups[k].prologue.sort() }
@@ -152,12 +164,16 @@ public struct Fuse: Pass {
     /// matmul reads its A and B operands through one (its epilogue operands cannot), and so does
     /// a transpose or slice kernel; a reshape in the prologue needs a contiguous operand, so
     /// only reshapes and identities join in front of it.
-    static func prologueProblem(_ g: Graph, _ n: Node, users: [Int], allUsers: [ValueID: [Int]], group: FusionGroup) -> String? {
+    static func prologueProblem(_ g: Graph, _ n: Node, users: [Int], allUsers: [ValueID: [Int]], group: FusionGroup)
+        -> String?
+    {
         let r = n.results[0]
         let root = g.nodes[group.root]
         let matmul = group.anchor.map { g.nodes[$0].op == .matmul } ?? (root.op == .matmul && group.nodes.count == 1)
-        let elementwise = group.anchor == nil && group.nodes.allSatisfy { isElementwise(g.nodes[$0]) || group.prologue.contains($0) }
-        let copy = group.anchor == nil && isStridedCopy(root)
+        let elementwise =
+            group.anchor == nil && group.nodes.allSatisfy { isElementwise(g.nodes[$0]) || group.prologue.contains($0) }
+        let copy =
+            group.anchor == nil && isStridedCopy(root)
             && group.nodes.allSatisfy { $0 == group.root || group.prologue.contains($0) }
         guard matmul || elementwise || copy else {
             return "its users' kernel is '\(root.op.rawValue)', which reads operands contiguously"
@@ -172,7 +188,9 @@ public struct Fuse: Pass {
         for u in users {
             let user = g.nodes[u]
             if group.prologue.contains(u) {
-                if needsContiguous(u) && n.op != .reshape && n.op != .identity { return "its user '\(user.op.rawValue)' needs a contiguous operand" }
+                if needsContiguous(u) && n.op != .reshape && n.op != .identity {
+                    return "its user '\(user.op.rawValue)' needs a contiguous operand"
+                }
                 continue
             }
             if matmul && u != (group.anchor ?? group.root) {
@@ -192,7 +210,9 @@ public struct Fuse: Pass {
     /// Epilogue operands must be addressable from the anchor's output coordinates: for conv,
     /// each operand either broadcasts over all spatial axes or walks them contiguously.
     static func epilogueProblem(_ g: Graph, anchor: Node, group: FusionGroup) -> String? {
-        guard [.conv, .convNCHWc, .depthwiseConvNCHWc].contains(anchor.op), let out = g.type(of: anchor.results[0]).shape else { return nil }
+        guard [.conv, .convNCHWc, .depthwiseConvNCHWc].contains(anchor.op),
+            let out = g.type(of: anchor.results[0]).shape
+        else { return nil }
         let members = Set(group.nodes.map { g.nodes[$0].results[0] })
         if anchor.op != .conv {
             // Each store is one pixel's block of channels: operands walk the lanes or broadcast.
@@ -235,14 +255,16 @@ public struct Fuse: Pass {
     public static func report(_ g: Graph, _ plan: FusionPlan) -> String {
         var out = "// fusion: \(plan.groups.count) kernels for \(g.nodes.filter { $0.payload == nil }.count) ops\n"
         for (k, group) in plan.groups.enumerated() {
-            let ops = group.nodes.map { "\(g.nodes[$0].op.rawValue) %\(g.name(of: g.nodes[$0].results[0]))" }
+            func describe(_ i: Int) -> String { "\(g.nodes[i].op.rawValue) %\(g.name(of: g.nodes[i].results[0]))" }
+            let ops = group.nodes.map(describe)
             let anchor = group.anchor.map { " anchor \(g.nodes[$0].op.rawValue)" } ?? ""
-            let prologue = group.prologue.isEmpty ? "" :
-                " prologue [\(group.prologue.map { "\(g.nodes[$0].op.rawValue) %\(g.name(of: g.nodes[$0].results[0]))" }.joined(separator: ", "))]"
+            let prologue =
+                group.prologue.isEmpty ? "" : " prologue [\(group.prologue.map(describe).joined(separator: ", "))]"
             out += "// kernel \(k):\(anchor) [\(ops.joined(separator: ", "))]\(prologue)\n"
         }
         for r in plan.refusals {
-            out += "// refused: \(g.nodes[r.node].op.rawValue) %\(g.name(of: g.nodes[r.node].results[0])): \(r.reason)\n"
+            out +=
+                "// refused: \(g.nodes[r.node].op.rawValue) %\(g.name(of: g.nodes[r.node].results[0])): \(r.reason)\n"
         }
         return out
     }

@@ -1,6 +1,7 @@
 import SinterIR
 
-/// `infer-shapes{N=4}`: binds symbolic dimensions (from `--shape`, or the entry's options) and recomputes every result type
+/// `infer-shapes{N=4}`: binds symbolic dimensions (from `--shape`, or the entry's options) and
+/// recomputes every result type
 /// from the op table's shape rules, so later passes and codegen see concrete types.
 ///
 ///     graph @g(%x: f32[N,8]) -> (%y: f32[N,8]) {      // with --shape N=4
@@ -19,7 +20,9 @@ public struct InferShapes: Pass {
     public init(bindings: [String: Int]) { self.bindings = bindings }
     public init(options: PassOptionValues) throws(SinterError) {
         for (k, v) in options.values {
-            guard let n = Int(v), n >= 0 else { throw SinterError("pass 'infer-shapes': binding '\(k)=\(v)' must be a size >= 0") }
+            guard let n = Int(v), n >= 0 else {
+                throw SinterError("pass 'infer-shapes': binding '\(k)=\(v)' must be a size >= 0")
+            }
             bindings[k] = n
         }
     }

@@ -31,8 +31,10 @@ public struct Layout: Pass {
     public static let name = "layout"
     public static let summary = "run conv chains on channel-blocked NCHWc tensors, converting only at the chain's ends"
     public static let options = [
-        PassOption("block", .int, default: "16", "channels per block; the driver sets the target's f32 vector width, "
-            + "and 0 or 1 turns the pass off")
+        PassOption(
+            "block", .int, default: "16",
+            "channels per block; the driver sets the target's f32 vector width, "
+                + "and 0 or 1 turns the pass off")
     ]
     /// Channels per block (`layout{block=8}`).
     public var block = 16
@@ -51,27 +53,36 @@ public struct Layout: Pass {
         let worth = Self.worthBlocking(graph, b, defining)
 
         /// Appends a node; its result type comes from the op's shape rule (or is `result`'s).
-        func add(_ op: Op, _ operands: [ValueID], _ name: String, _ attrs: Attributes = Attributes(),
-                 payload: ConstantPayload? = nil, result: ValueID? = nil, at loc: SourceLocation) throws(SinterError) -> ValueID {
+        func add(
+            _ op: Op, _ operands: [ValueID], _ name: String, _ attrs: Attributes = Attributes(),
+            payload: ConstantPayload? = nil, result: ValueID? = nil, at loc: SourceLocation
+        ) throws(SinterError) -> ValueID {
             let r: ValueID
             if let result {
                 r = result
             } else {
                 let types: [TensorType]
                 do throws(ShapeError) {
-                    types = try op.schema.inferTypes(ShapeQuery(operands: operands.map(g.type(of:)), attributes: attrs, payload: payload?.data))
-                } catch { throw SinterError("internal: layout made an invalid '\(op.rawValue)': \(error.message)", at: loc) }
+                    types = try op.schema.inferTypes(
+                        ShapeQuery(operands: operands.map(g.type(of:)), attributes: attrs, payload: payload?.data))
+                } catch {
+                    throw SinterError("internal: layout made an invalid '\(op.rawValue)': \(error.message)", at: loc)
+                }
                 r = g.addUniqueValue(name, type: types[0])
             }
-            nodes.append(Node(op: op, operands: operands, results: [r], attributes: attrs, payload: payload, location: loc))
+            nodes.append(
+                Node(op: op, operands: operands, results: [r], attributes: attrs, payload: payload, location: loc))
             return r
         }
         /// [N, C, H, W] → [N, C/b, H, W, b], reusing a blocked form when there is one.
         func toBlocked(_ v: ValueID, at loc: SourceLocation) throws(SinterError) -> ValueID {
             if let vb = blocked[v] { return vb }
             let s = g.type(of: v).shape ?? []
-            let r = try add(.reshape, [v], g.name(of: v) + ".r", Attributes(["shape": .ints([s[0], s[1] / b, b, s[2], s[3]])]), at: loc)
-            let vb = try add(.transpose, [r], g.name(of: v) + ".b", Attributes(["perm": .ints([0, 1, 3, 4, 2])]), at: loc)
+            let r = try add(
+                .reshape, [v], g.name(of: v) + ".r", Attributes(["shape": .ints([s[0], s[1] / b, b, s[2], s[3]])]),
+                at: loc)
+            let vb = try add(
+                .transpose, [r], g.name(of: v) + ".b", Attributes(["perm": .ints([0, 1, 3, 4, 2])]), at: loc)
             blocked[v] = vb
             return vb
         }
@@ -81,18 +92,24 @@ public struct Layout: Pass {
             blocked[v] = vb
             let t = g.type(of: v)
             let s = g.type(of: vb).shape ?? []
-            var r = try add(.transpose, [vb], g.name(of: v) + ".t", Attributes(["perm": .ints([0, 1, 4, 2, 3])]), at: loc)
+            var r = try add(
+                .transpose, [vb], g.name(of: v) + ".t", Attributes(["perm": .ints([0, 1, 4, 2, 3])]), at: loc)
             let channels = (t.shape ?? [])[1]
             if channels != s[1] * s[4] {
-                r = try add(.reshape, [r], g.name(of: v) + ".p", Attributes(["shape": .ints([s[0], s[1] * s[4], s[2], s[3]])]), at: loc)
-                r = try add(.slice, [r], g.name(of: v) + ".s",
-                            Attributes(["starts": .ints([0, 0, 0, 0]), "ends": .ints([s[0], channels, s[2], s[3]])]), at: loc)
+                r = try add(
+                    .reshape, [r], g.name(of: v) + ".p", Attributes(["shape": .ints([s[0], s[1] * s[4], s[2], s[3]])]),
+                    at: loc)
+                r = try add(
+                    .slice, [r], g.name(of: v) + ".s",
+                    Attributes(["starts": .ints([0, 0, 0, 0]), "ends": .ints([s[0], channels, s[2], s[3]])]), at: loc)
             }
             _ = try add(.reshape, [r], "", Attributes(["shape": .ints(t.shape ?? [])]), result: v, at: loc)
         }
         /// Blocked copies of constants, made once per constant and shape.
         var constants: [String: ValueID] = [:]
-        func constant(_ source: ValueID, _ make: () -> TensorData, at loc: SourceLocation) throws(SinterError) -> ValueID {
+        func constant(_ source: ValueID, _ make: () -> TensorData, at loc: SourceLocation) throws(SinterError)
+            -> ValueID
+        {
             let data = make()
             let key = "\(source.index) \(data.shape)"
             if let v = constants[key] { return v }
@@ -111,14 +128,23 @@ public struct Layout: Pass {
             if let r, let w = depthwise ?? Self.blockableConv(graph, node, b, defining) {
                 let xs = graph.type(of: node.operands[0]).shape ?? []
                 let bi = depthwise == nil && xs[1] % b != 0 ? 1 : b
-                let xb = bi == b ? try toBlocked(node.operands[0], at: loc)
-                    : try add(.reshape, [node.operands[0]], g.name(of: node.operands[0]) + ".c1", Attributes(["shape": .ints(xs + [1])]), at: loc)
-                let wb = try constant(node.operands[1], {
-                    depthwise != nil ? Self.blockDepthwise(w, b) : Self.blockWeights(w, inBlock: bi, outBlock: b)
-                }, at: loc)
+                let xb =
+                    bi == b
+                    ? try toBlocked(node.operands[0], at: loc)
+                    : try add(
+                        .reshape, [node.operands[0]], g.name(of: node.operands[0]) + ".c1",
+                        Attributes(["shape": .ints(xs + [1])]), at: loc)
+                let wb = try constant(
+                    node.operands[1],
+                    {
+                        depthwise != nil ? Self.blockDepthwise(w, b) : Self.blockWeights(w, inBlock: bi, outBlock: b)
+                    }, at: loc)
                 var attrs = Attributes()
                 for key in ["strides", "pads", "dilations"] { attrs[key] = node.attributes[key] }
-                try produce(r, blocked: try add(depthwise != nil ? .depthwiseConvNCHWc : .convNCHWc, [xb, wb], name, attrs, at: loc), at: loc)
+                try produce(
+                    r,
+                    blocked: try add(
+                        depthwise != nil ? .depthwiseConvNCHWc : .convNCHWc, [xb, wb], name, attrs, at: loc), at: loc)
                 changed = true
                 continue
             }
@@ -135,12 +161,19 @@ public struct Layout: Pass {
                 }
                 try produce(r, blocked: try add(op, [xb], name, attrs, at: loc), at: loc)
             } else if Self.blockableConcat(graph, node, b, blocked: blocked) {
-                try produce(r, blocked: try add(.concat, node.operands.map { blocked[$0] ?? $0 }, name, Attributes(["axis": .int(1)]), at: loc),
-                            at: loc)
+                try produce(
+                    r,
+                    blocked: try add(
+                        .concat, node.operands.map { blocked[$0] ?? $0 }, name, Attributes(["axis": .int(1)]), at: loc),
+                    at: loc)
             } else if let plan = Self.blockableElementwise(graph, node, b, blocked: blocked, defining) {
                 var operands: [ValueID] = []
                 for (o, data) in zip(node.operands, plan) {
-                    if let data { operands.append(try constant(o, { data }, at: loc)) } else { operands.append(try toBlocked(o, at: loc)) }
+                    if let data {
+                        operands.append(try constant(o, { data }, at: loc))
+                    } else {
+                        operands.append(try toBlocked(o, at: loc))
+                    }
                 }
                 try produce(r, blocked: try add(node.op, operands, name, node.attributes, at: loc), at: loc)
             } else {
@@ -163,8 +196,9 @@ public struct Layout: Pass {
     /// group per channel, as many outputs as inputs, and C filling whole blocks.
     static func blockableDepthwise(_ g: Graph, _ n: Node, _ b: Int, _ defining: [ValueID: Int]) -> TensorData? {
         guard n.op == .conv, let x = g.type(of: n.operands[0]).shape, x.count == 4, x[1] > 0, x[1] % b == 0,
-              (n.attributes.int("group") ?? 1) == x[1], g.type(of: n.results[0]).dtype == .f32,
-              let w = g.constantValue(n.operands[1], defining: defining), w.shape.count == 4, w.shape[0] == x[1], w.shape[1] == 1
+            (n.attributes.int("group") ?? 1) == x[1], g.type(of: n.results[0]).dtype == .f32,
+            let w = g.constantValue(n.operands[1], defining: defining), w.shape.count == 4, w.shape[0] == x[1],
+            w.shape[1] == 1
         else { return nil }
         return w
     }
@@ -187,9 +221,11 @@ public struct Layout: Pass {
 
     /// The convolution's constant weights when it can run blocked.
     static func blockableConv(_ g: Graph, _ n: Node, _ b: Int, _ defining: [ValueID: Int]) -> TensorData? {
-        guard n.op == .conv, (n.attributes.int("group") ?? 1) == 1, let x = g.type(of: n.operands[0]).shape, x.count == 4,
-              g.type(of: n.results[0]).dtype == .f32, let w = g.constantValue(n.operands[1], defining: defining),
-              w.shape.count == 4, x[1] > 0, w.shape[0] > 0, padWaste(w.shape[0], b) else { return nil }
+        guard n.op == .conv, (n.attributes.int("group") ?? 1) == 1, let x = g.type(of: n.operands[0]).shape,
+            x.count == 4,
+            g.type(of: n.results[0]).dtype == .f32, let w = g.constantValue(n.operands[1], defining: defining),
+            w.shape.count == 4, x[1] > 0, w.shape[0] > 0, padWaste(w.shape[0], b)
+        else { return nil }
         return w
     }
 
@@ -213,7 +249,9 @@ public struct Layout: Pass {
         func candidate(_ n: Node) -> Bool {
             if blockedWindowOp(g, n, b) != nil { return true }
             return ((n.op.schema.kernel == .elementwise && n.op != .expand) || n.op == .concat) && n.results.count == 1
-                && (g.type(of: n.results[0]).shape.map { $0.count == 4 && $0[1] > 0 && (n.op != .concat || $0[1] % b == 0) } ?? false)
+                && (g.type(of: n.results[0]).shape.map {
+                    $0.count == 4 && $0[1] > 0 && (n.op != .concat || $0[1] % b == 0)
+                } ?? false)
         }
         // Optimistically: values that could have a blocked form.
         var can = Set<ValueID>()
@@ -231,9 +269,12 @@ public struct Layout: Pass {
             }
             let wanted = (users[r] ?? []).contains { u in
                 let user = g.nodes[u]
-                return user.op == .conv ? blockable(g, user, b, defining) && user.operands[0] == r : worth.contains(user.results[0])
+                return user.op == .conv
+                    ? blockable(g, user, b, defining) && user.operands[0] == r : worth.contains(user.results[0])
             }
-            let soleUser = n.operands.contains { o in can.contains(o) && (users[o] ?? []).count == 1 && !g.outputs.contains(o) }
+            let soleUser = n.operands.contains { o in
+                can.contains(o) && (users[o] ?? []).count == 1 && !g.outputs.contains(o)
+            }
             if wanted || soleUser { worth.insert(r) }
         }
         return worth
@@ -243,13 +284,16 @@ public struct Layout: Pass {
     /// [N, C, H, W] tensor (global average pooling), when C fills whole blocks.
     static func blockedWindowOp(_ g: Graph, _ n: Node, _ b: Int) -> Op? {
         guard n.results.count == 1, let x = g.type(of: n.operands.first ?? n.results[0]).shape, x.count == 4, x[1] > 0,
-              g.type(of: n.results[0]).dtype == .f32 else { return nil }
+            g.type(of: n.results[0]).dtype == .f32
+        else { return nil }
         switch n.op.schema.kernel {
         case .pool(.max): return .maxPoolNCHWc
         case .pool(.average): return .avgPoolNCHWc
         case .reduce:
             // Every reduction is lane-wise over H and W, so it runs on blocks unchanged.
-            guard let axes = n.attributes.ints("axes"), !axes.isEmpty, axes.allSatisfy({ [2, 3].contains(($0 + 4) % 4) }) else { return nil }
+            guard let axes = n.attributes.ints("axes"), !axes.isEmpty,
+                axes.allSatisfy({ [2, 3].contains(($0 + 4) % 4) })
+            else { return nil }
             return n.op
         default: return nil
         }
@@ -258,18 +302,24 @@ public struct Layout: Pass {
     /// A channel concat of blocked values whose channel counts fill whole blocks concatenates
     /// the blocks (fire modules, inception branches).
     static func blockableConcat(_ g: Graph, _ n: Node, _ b: Int, blocked: [ValueID: ValueID]) -> Bool {
-        guard n.op == .concat, let s = g.type(of: n.results[0]).shape, s.count == 4, let axis = n.attributes.int("axis"),
-              (axis + 4) % 4 == 1 else { return false }
+        guard n.op == .concat, let s = g.type(of: n.results[0]).shape, s.count == 4,
+            let axis = n.attributes.int("axis"),
+            (axis + 4) % 4 == 1
+        else { return false }
         return n.operands.allSatisfy { o in blocked[o] != nil && (g.type(of: o).shape?[1] ?? 1) % b == 0 }
     }
 
     /// For a blockable elementwise node, per operand: nil (use its blocked form) or the
     /// constant's blocked data. Nil overall when the node stays as it is.
-    static func blockableElementwise(_ g: Graph, _ n: Node, _ b: Int, blocked: [ValueID: ValueID],
-                                     _ defining: [ValueID: Int]) -> [TensorData?]? {
+    static func blockableElementwise(
+        _ g: Graph, _ n: Node, _ b: Int, blocked: [ValueID: ValueID],
+        _ defining: [ValueID: Int]
+    ) -> [TensorData?]? {
         // expand's `shape` attribute is NCHW: it stays as it is.
-        guard n.op.schema.kernel == .elementwise, n.op != .expand, n.results.count == 1, let s = g.type(of: n.results[0]).shape, s.count == 4,
-              s[1] > 0, n.operands.contains(where: { blocked[$0] != nil }) else { return nil }
+        guard n.op.schema.kernel == .elementwise, n.op != .expand, n.results.count == 1,
+            let s = g.type(of: n.results[0]).shape, s.count == 4,
+            s[1] > 0, n.operands.contains(where: { blocked[$0] != nil })
+        else { return nil }
         var plan: [TensorData?] = []
         for o in n.operands {
             if blocked[o] != nil {
@@ -325,7 +375,9 @@ public struct Layout: Pass {
                         for il in 0..<bi {
                             for ol in 0..<b {
                                 // Output channels past m (a padded last block) get zero weights.
-                                if ob * b + ol < m { out[i] = values[(((ob * b + ol) * c + ib * bi + il) * kh + y) * kw + x] }
+                                if ob * b + ol < m {
+                                    out[i] = values[(((ob * b + ol) * c + ib * bi + il) * kh + y) * kw + x]
+                                }
                                 i += 1
                             }
                         }

@@ -2,9 +2,9 @@ import SinterIR
 
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Runs a pipeline and owns everything around the passes: verification after each pass,
@@ -38,7 +38,8 @@ public struct PassManager {
         }
         let names = specs.map(\.name)
         if let stop = options.stopAfter, !names.contains(stop) {
-            throw SinterError("--stop-after names '\(stop)', which is not in the pipeline (\(names.joined(separator: ",")))")
+            throw SinterError(
+                "--stop-after names '\(stop)', which is not in the pipeline (\(names.joined(separator: ",")))")
         }
         let passes = try Pipeline.instantiate(specs)
         // Which entry produced the analyses in the context. A later change to the graph makes
@@ -105,7 +106,9 @@ public struct PassManager {
     /// The graph text, with the memory plan as trailing comments when one exists.
     public static func render(_ graph: Graph, _ context: PassContext) -> String {
         guard let plan = context.memoryPlan else { return Printer.print(graph) }
-        var text = "// workspace: \(plan.arenaBytes) bytes (\(plan.strategy)); intermediates: \(plan.intermediateBytes) bytes\n"
+        var text =
+            "// workspace: \(plan.arenaBytes) bytes (\(plan.strategy)); intermediates: "
+            + "\(plan.intermediateBytes) bytes\n"
         text += Printer.print(graph) { i in
             let notes = graph.nodes[i].results.compactMap { r -> String? in
                 plan.offsets[r].map { "%\(graph.name(of: r)) @ \($0)" }

@@ -132,8 +132,10 @@ public enum Pipeline {
         for (k, v) in spec.options.sorted(by: { $0.key < $1.key }) {
             guard let option = type.options.first(where: { $0.name == k }) else {
                 let known = type.options.map(\.name)
-                diags.append(Diagnostic("pass '\(spec.name)' has no option '\(k)'"
-                    + (known.isEmpty ? " (it takes none)" : " (options: \(known.joined(separator: ", ")))")))
+                diags.append(
+                    Diagnostic(
+                        "pass '\(spec.name)' has no option '\(k)'"
+                            + (known.isEmpty ? " (it takes none)" : " (options: \(known.joined(separator: ", ")))")))
                 continue
             }
             switch option.kind {

@@ -43,10 +43,13 @@ public struct PlanMemory: Pass {
         let all = try Self.liveIntervals(graph, fusion: context.fusionPlan, callerViews: views)
         let (merged, aliases) = Self.inPlace(graph, all, fusion: context.fusionPlan)
         let (intervals, slices) = Self.concatInPlace(graph, merged, aliases: aliases, fusion: context.fusionPlan)
-        let a = Self.place(intervals, order: intervals.sorted { ($0.size, -$0.start) > ($1.size, -$1.start) }, bestFit: false)
+        let a = Self.place(
+            intervals, order: intervals.sorted { ($0.size, -$0.start) > ($1.size, -$1.start) }, bestFit: false)
         let b = Self.place(intervals, order: intervals.sorted { $0.start < $1.start }, bestFit: true)
         var plan = a.arena <= b.arena ? a.plan : b.plan
-        plan.strategy = (a.arena <= b.arena ? "greedy-by-size" : "best-fit") + (aliases.isEmpty ? "" : ", \(aliases.count) in place")
+        plan.strategy =
+            (a.arena <= b.arena ? "greedy-by-size" : "best-fit")
+            + (aliases.isEmpty ? "" : ", \(aliases.count) in place")
         plan.arenaBytes = min(a.arena, b.arena)
         plan.intermediateBytes = all.reduce(0) { $0 + $1.size }
         for iv in all { plan.sizes[iv.value] = iv.size }
@@ -90,20 +93,24 @@ public struct PlanMemory: Pass {
             let r = g.nodes[k.root]
             // reshape/identity of an intermediate is a view: same bytes, same place, no kernel.
             if k.nodes.count == 1, r.op.schema.kernel == .copy, r.results.count == 1, let ri = byValue[r.results[0]],
-               let o = r.operands.first, byValue[o] != nil, let ti = byValue[root(o)], !removed.contains(ti) {
+                let o = r.operands.first, byValue[o] != nil, let ti = byValue[root(o)], !removed.contains(ti)
+            {
                 merged[ti].end = max(merged[ti].end, intervals[ri].end)
                 removed.insert(ri)
                 aliases[r.results[0]] = root(o)
                 continue
             }
             guard k.nodes.allSatisfy({ g.nodes[$0].op.schema.kernel == .elementwise }), r.results.count == 1,
-                  let ri = byValue[r.results[0]] else { continue }
+                let ri = byValue[r.results[0]]
+            else { continue }
             let produced = Set(k.nodes.flatMap { g.nodes[$0].results })
             let operands = k.nodes.flatMap { g.nodes[$0].operands }.filter { !produced.contains($0) }
             for o in operands {
                 let target = root(o)
-                guard byValue[o] != nil, let ti = byValue[target], !removed.contains(ti), g.type(of: o) == g.type(of: r.results[0]),
-                      merged[ti].end == intervals[ri].start else { continue }
+                guard byValue[o] != nil, let ti = byValue[target], !removed.contains(ti),
+                    g.type(of: o) == g.type(of: r.results[0]),
+                    merged[ti].end == intervals[ri].start
+                else { continue }
                 merged[ti].end = max(merged[ti].end, intervals[ri].end)
                 removed.insert(ri)
                 aliases[r.results[0]] = target
@@ -122,7 +129,8 @@ public struct PlanMemory: Pass {
         var caller = Set(g.inputs)
         for n in g.nodes where n.payload != nil { caller.formUnion(n.results) }
         var views = Set<ValueID>()
-        for (i, n) in g.nodes.enumerated() where n.op.schema.kernel == .copy && !fused.contains(i) && n.results.count == 1 {
+        for (i, n) in g.nodes.enumerated()
+        where n.op.schema.kernel == .copy && !fused.contains(i) && n.results.count == 1 {
             guard let o = n.operands.first, caller.contains(o), !outputs.contains(n.results[0]) else { continue }
             caller.insert(n.results[0])
             views.insert(n.results[0])
@@ -135,7 +143,8 @@ public struct PlanMemory: Pass {
     /// operand that only the concat reads is computed straight into its slice, and the concat
     /// copies nothing. The result's lifetime then starts at its first operand's.
     static func concatInPlace(_ g: Graph, _ intervals: [Interval], aliases: [ValueID: ValueID], fusion: FusionPlan?)
-        -> ([Interval], [ValueID: (concat: ValueID, offset: Int)]) {
+        -> ([Interval], [ValueID: (concat: ValueID, offset: Int)])
+    {
         var byValue: [ValueID: Int] = [:]
         for (k, iv) in intervals.enumerated() { byValue[iv.value] = k }
         let users = g.users()
@@ -146,10 +155,14 @@ public struct PlanMemory: Pass {
         var slices: [ValueID: (concat: ValueID, offset: Int)] = [:]
         for (i, n) in g.nodes.enumerated() where n.op == .concat && !fused.contains(i) {
             let r = n.results[0]
-            guard let ri = byValue[r], let shape = g.type(of: r).shape, let axis = n.attributes.int("axis"), !aliased.contains(r) else { continue }
+            guard let ri = byValue[r], let shape = g.type(of: r).shape, let axis = n.attributes.int("axis"),
+                !aliased.contains(r)
+            else { continue }
             let a = (axis + shape.count) % max(shape.count, 1)
             guard shape[..<a].allSatisfy({ $0 == 1 }), Set(n.operands).count == n.operands.count,
-                  n.operands.allSatisfy({ o in byValue[o] != nil && !aliased.contains(o) && slices[o] == nil && users[o]?.count == 1 })
+                n.operands.allSatisfy({ o in
+                    byValue[o] != nil && !aliased.contains(o) && slices[o] == nil && users[o]?.count == 1
+                })
             else { continue }
             var offset = 0
             for o in n.operands {
@@ -165,7 +178,9 @@ public struct PlanMemory: Pass {
 
     /// Lifetimes in kernel order: a fused node runs when its group's root does, and values
     /// that stay inside a group need no memory at all.
-    static func liveIntervals(_ g: Graph, fusion: FusionPlan?, callerViews views: Set<ValueID>) throws(SinterError) -> [Interval] {
+    static func liveIntervals(_ g: Graph, fusion: FusionPlan?, callerViews views: Set<ValueID>) throws(SinterError)
+        -> [Interval]
+    {
         let outputs = Set(g.outputs)
         var exec = Array(g.nodes.indices)
         var insideGroups = Set<ValueID>()
@@ -183,7 +198,11 @@ public struct PlanMemory: Pass {
             for r in n.results where !outputs.contains(r) && !insideGroups.contains(r) && !views.contains(r) {
                 let t = g.type(of: r)
                 guard let bytes = t.byteCount else {
-                    diags.append(Diagnostic("'%\(g.name(of: r))' has symbolic type \(t); bind \(t.symbols.joined(separator: ", ")) with --shape", at: n.location))
+                    diags.append(
+                        Diagnostic(
+                            "'%\(g.name(of: r))' has symbolic type \(t); bind "
+                                + "\(t.symbols.joined(separator: ", ")) with --shape",
+                            at: n.location))
                     continue
                 }
                 out.append(Interval(value: r, start: exec[i], end: last[r] ?? exec[i], size: roundUp(bytes)))
@@ -193,7 +212,9 @@ public struct PlanMemory: Pass {
         return out
     }
 
-    static func roundUp(_ n: Int) -> Int { (n + MemoryPlan.alignment - 1) / MemoryPlan.alignment * MemoryPlan.alignment }
+    static func roundUp(_ n: Int) -> Int {
+        (n + MemoryPlan.alignment - 1) / MemoryPlan.alignment * MemoryPlan.alignment
+    }
 
     /// Places each interval at the lowest (or best-fitting) gap among the already placed
     /// intervals whose lifetimes overlap it.
@@ -228,10 +249,14 @@ extension MemoryPlan {
     /// intermediate its own buffer.
     public func report(_ g: Graph) -> String {
         let ratio = intermediateBytes > 0 ? Double(arenaBytes) / Double(intermediateBytes) * 100 : 0
-        var out = "// memory: arena \(arenaBytes) bytes (\(strategy)) for \(offsets.count) intermediates of \(intermediateBytes) bytes"
+        var out =
+            "// memory: arena \(arenaBytes) bytes (\(strategy)) for \(offsets.count) intermediates of "
+            + "\(intermediateBytes) bytes"
         out += " = \(String(format: "%.1f", ratio))%\n"
         for (v, off) in offsets.sorted(by: { ($0.value, $0.key) < ($1.value, $1.key) }) {
-            out += "// \(String(format: "%10d", off))  \(String(format: "%10d", sizes[v] ?? 0)) B  %\(g.name(of: v)) : \(g.type(of: v))\n"
+            out +=
+                "// \(String(format: "%10d", off))  \(String(format: "%10d", sizes[v] ?? 0)) B  "
+                + "%\(g.name(of: v)) : \(g.type(of: v))\n"
         }
         return out
     }

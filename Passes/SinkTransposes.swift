@@ -25,16 +25,21 @@ public struct SinkTransposes: Pass {
             let outputs = Set(graph.outputs)
             for i in graph.nodes.indices {
                 let n = graph.nodes[i]
-                guard n.op.schema.pattern == .elementwise, n.operands.count == 1, let ti = defining[n.operands[0]] else { continue }
+                guard n.op.schema.pattern == .elementwise, n.operands.count == 1, let ti = defining[n.operands[0]]
+                else { continue }
                 let t = graph.nodes[ti]
-                guard t.op == .transpose, users[t.results[0]]?.count == 1, !outputs.contains(t.results[0]) else { continue }
+                guard t.op == .transpose, users[t.results[0]]?.count == 1, !outputs.contains(t.results[0]) else {
+                    continue
+                }
                 let x = t.operands[0]
                 let resultType = TensorType(graph.type(of: n.results[0]).dtype, graph.type(of: x).dims)
                 let sunk = graph.addUniqueValue(graph.name(of: n.results[0]) + ".sunk", type: resultType)
                 var moveDown = n
                 moveDown.operands = [x]
                 moveDown.results = [sunk]
-                let transpose = Node(op: .transpose, operands: [sunk], results: n.results, attributes: t.attributes, location: t.location)
+                let transpose = Node(
+                    op: .transpose, operands: [sunk], results: n.results, attributes: t.attributes, location: t.location
+                )
                 graph.nodes.replaceSubrange(i...i, with: [moveDown, transpose])
                 moved = true
                 changed = true

@@ -75,7 +75,9 @@ public enum Conformance {
                     }
                 }
             }
-            return Result(name: name, outcome: .pass, detail: frozen.isEmpty ? "" : "specialised: \(frozen.joined(separator: ","))")
+            return Result(
+                name: name, outcome: .pass,
+                detail: frozen.isEmpty ? "" : "specialised: \(frozen.joined(separator: ","))")
         } catch {
             let text = error.diagnostics.prefix(3).map(\.description).joined(separator: "; ")
             return Result(name: name, outcome: .fail, detail: text.replacingOccurrences(of: "\n", with: " "))

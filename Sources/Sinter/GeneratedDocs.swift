@@ -19,13 +19,16 @@ public enum GeneratedDocs {
     public static func blocks() -> [Block] {
         let pipeline = Pipeline.describe(Pipeline.default)
         return [
-            Block(file: "docs/ir.md", name: "op-table", source: "the op schema, `sinter ops --ir`",
-                  content: OpReference.irTable()),
-            Block(file: "README.md", name: "default-pipeline", source: "`Pipeline.default`",
-                  content: "Default pipeline (the driver adds `layout{block=N}`, N the target's f32 vector width, and\n"
+            Block(
+                file: "docs/ir.md", name: "op-table", source: "the op schema, `sinter ops --ir`",
+                content: OpReference.irTable()),
+            Block(
+                file: "README.md", name: "default-pipeline", source: "`Pipeline.default`",
+                content: "Default pipeline (the driver adds `layout{block=N}`, N the target's f32 vector width, and\n"
                     + "`infer-shapes{SYM=N}` from `--shape`):\n\n```\n\(pipeline)\n```\n"),
-            Block(file: "docs/passes.md", name: "default-pipeline", source: "`Pipeline.default`",
-                  content: "```\n\(wrapped(pipeline))\n```\n"),
+            Block(
+                file: "docs/passes.md", name: "default-pipeline", source: "`Pipeline.default`",
+                content: "```\n\(wrapped(pipeline))\n```\n"),
         ]
     }
 
@@ -44,8 +47,9 @@ public enum GeneratedDocs {
             let begins = lines.indices.filter { lines[$0].hasPrefix(begin) }
             let ends = lines.indices.filter { lines[$0] == end }
             guard begins.count == 1, ends.count == 1, begins[0] < ends[0] else {
-                throw MarkerError(description: "\(file): block '\(block.name)' needs exactly one begin and one end "
-                    + "marker, begin first (found \(begins.count) and \(ends.count))")
+                throw MarkerError(
+                    description: "\(file): block '\(block.name)' needs exactly one begin and one end "
+                        + "marker, begin first (found \(begins.count) and \(ends.count))")
             }
             let marker = "<!-- \(block.name):begin (generated from \(block.source); do not edit) -->"
             let body = block.content.split(separator: "\n", omittingEmptySubsequences: false).dropLast()

@@ -14,10 +14,14 @@ enum Linker {
     }
 
     static func linkShared(object: [UInt8], to path: String, driver: String?, target: Target) throws(SinterError) {
-        try withTemporaryDirectory { dir throws(SinterError) in try linkShared(object: object, to: path, driver: driver, target: target, in: dir) }
+        try withTemporaryDirectory { dir throws(SinterError) in
+            try linkShared(object: object, to: path, driver: driver, target: target, in: dir)
+        }
     }
 
-    private static func linkShared(object: [UInt8], to path: String, driver: String?, target: Target, in dir: URL) throws(SinterError) {
+    private static func linkShared(object: [UInt8], to path: String, driver: String?, target: Target, in dir: URL)
+        throws(SinterError)
+    {
         let cross = target.triple.split(separator: "-").first != Target.host.triple.split(separator: "-").first
         let driver = driver ?? ProcessInfo.processInfo.environment["SINTER_CC"] ?? (cross ? "clang" : "cc")
         let fm = FileManager.default
@@ -40,7 +44,9 @@ enum Linker {
 
     /// A static library holding the one object file.
     static func archive(object: [UInt8], to path: String, name: String) throws(SinterError) {
-        try withTemporaryDirectory { dir throws(SinterError) in try archive(object: object, to: path, name: name, in: dir) }
+        try withTemporaryDirectory { dir throws(SinterError) in
+            try archive(object: object, to: path, name: name, in: dir)
+        }
     }
 
     private static func archive(object: [UInt8], to path: String, name: String, in dir: URL) throws(SinterError) {

@@ -55,7 +55,9 @@ public struct CompileOptions: Sendable {
 public enum Sinter {
     /// Reads a model: `.sir` text or an `.onnx` file (symbolic ONNX dimensions are bound
     /// from `bindings` when given).
-    public static func load(_ path: String, bindings: [String: Int] = [:], constants: [String: TensorData] = [:]) throws(SinterError) -> Graph {
+    public static func load(_ path: String, bindings: [String: Int] = [:], constants: [String: TensorData] = [:])
+        throws(SinterError) -> Graph
+    {
         guard FileManager.default.fileExists(atPath: path) else { throw SinterError("no such file: '\(path)'") }
         if path.hasSuffix(".onnx") { return try ONNXImporter.load(path, bindings: bindings, constants: constants) }
         if !constants.isEmpty { throw SinterError("--const-input applies to ONNX models only") }
@@ -66,8 +68,11 @@ public enum Sinter {
     }
 
     /// Runs the pipeline; returns the optimised graph and the context holding the memory plan.
-    public static func optimize(_ graph: Graph, _ options: CompileOptions, dump: @escaping (String) -> Void = { print($0, terminator: "") })
-        throws(SinterError) -> (Graph, PassContext) {
+    public static func optimize(
+        _ graph: Graph, _ options: CompileOptions, dump: @escaping (String) -> Void = { print($0, terminator: "") }
+    )
+        throws(SinterError) -> (Graph, PassContext)
+    {
         try Verifier.verify(graph)
         var g = graph
         let ctx = PassContext()
@@ -77,8 +82,10 @@ public enum Sinter {
     }
 
     /// Optimises and lowers to the kernel IR (running `plan-memory` if the pipeline did not).
-    public static func lower(_ graph: Graph, _ options: CompileOptions,
-                             dump: @escaping (String) -> Void = { print($0, terminator: "") }) throws(SinterError) -> KernelProgram {
+    public static func lower(
+        _ graph: Graph, _ options: CompileOptions,
+        dump: @escaping (String) -> Void = { print($0, terminator: "") }
+    ) throws(SinterError) -> KernelProgram {
         var (g, ctx) = try optimize(graph, options, dump: dump)
         if ctx.memoryPlan == nil { _ = try PlanMemory().run(&g, ctx) }
         guard let plan = ctx.memoryPlan else { throw SinterError("internal: no memory plan") }
@@ -86,7 +93,9 @@ public enum Sinter {
     }
 
     /// Compiles for this process and returns a runnable model.
-    public static func jit(_ graph: Graph, _ options: CompileOptions = CompileOptions(), name: String? = nil) throws(SinterError) -> JITModel {
+    public static func jit(_ graph: Graph, _ options: CompileOptions = CompileOptions(), name: String? = nil)
+        throws(SinterError) -> JITModel
+    {
         let program = try lower(graph, options)
         return try JITModel(program, prefix: ABI.cIdentifier(name ?? graph.name), target: options.target)
     }
@@ -95,8 +104,10 @@ public enum Sinter {
     /// (named after `name`). Files are written to temporary names and renamed into place, so a
     /// failure never leaves a broken file where the user's was. With side-file weights,
     /// `NAME.weights` is written next to the artifacts.
-    public static func compile(_ graph: Graph, to path: String, emit: [EmitKind], name: String? = nil,
-                               options: CompileOptions = CompileOptions()) throws(SinterError) {
+    public static func compile(
+        _ graph: Graph, to path: String, emit: [EmitKind], name: String? = nil,
+        options: CompileOptions = CompileOptions()
+    ) throws(SinterError) {
         let prefix = ABI.cIdentifier(name ?? graph.name)
         let program = try lower(graph, options)
         let cg = CodegenOptions(target: options.target, weights: options.weights)
@@ -117,13 +128,22 @@ public enum Sinter {
         for kind in emit {
             let out = file(kind)
             switch kind {
-            case .header: try FileIO.writeAtomically(Array(Codegen.header(program, prefix: prefix, weights: options.weights).utf8), to: out)
-            case .llvm: try FileIO.writeAtomically(Array(try Codegen.llvmIR(program, prefix: prefix, options: cg).utf8), to: out)
-            case .asm: try FileIO.writeAtomically(Array(try Codegen.assembly(program, prefix: prefix, options: cg).utf8), to: out)
+            case .header:
+                try FileIO.writeAtomically(
+                    Array(Codegen.header(program, prefix: prefix, weights: options.weights).utf8), to: out)
+            case .llvm:
+                try FileIO.writeAtomically(
+                    Array(try Codegen.llvmIR(program, prefix: prefix, options: cg).utf8), to: out)
+            case .asm:
+                try FileIO.writeAtomically(
+                    Array(try Codegen.assembly(program, prefix: prefix, options: cg).utf8), to: out)
             case .obj: try FileIO.writeAtomically(try obj(), to: out)
-            case .shared: try Linker.linkShared(object: try obj(), to: out, driver: options.linker, target: options.target)
+            case .shared:
+                try Linker.linkShared(object: try obj(), to: out, driver: options.linker, target: options.target)
             case .static: try Linker.archive(object: try obj(), to: out, name: prefix)
-            case .python: try FileIO.writeAtomically(Array(PythonBinding.source(program, prefix: prefix, weights: options.weights).utf8), to: out)
+            case .python:
+                try FileIO.writeAtomically(
+                    Array(PythonBinding.source(program, prefix: prefix, weights: options.weights).utf8), to: out)
             case .modulemap: try FileIO.writeAtomically(Array(moduleMap(prefix).utf8), to: out)
             }
         }
@@ -134,8 +154,10 @@ public enum Sinter {
     }
 
     /// Compatibility form for one artifact.
-    public static func compile(_ graph: Graph, to path: String, emit: EmitKind, name: String? = nil,
-                               options: CompileOptions = CompileOptions()) throws(SinterError) {
+    public static func compile(
+        _ graph: Graph, to path: String, emit: EmitKind, name: String? = nil,
+        options: CompileOptions = CompileOptions()
+    ) throws(SinterError) {
         try compile(graph, to: path, emit: [emit], name: name, options: options)
     }
 

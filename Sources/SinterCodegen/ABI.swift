@@ -95,9 +95,11 @@ public enum ABI {
 
     /// Turns a graph name into a C identifier usable as a symbol prefix.
     public static func cIdentifier(_ name: String) -> String {
-        var s = String(name.unicodeScalars.map { c -> Character in
-            (("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) || c == "_") ? Character(c) : "_"
-        })
+        var s = String(
+            name.unicodeScalars.map { c -> Character in
+                (("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) || c == "_")
+                    ? Character(c) : "_"
+            })
         if s.isEmpty || s.first!.isNumber { s = "m_" + s }
         return s
     }

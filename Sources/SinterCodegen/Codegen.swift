@@ -14,8 +14,10 @@ public struct CodegenOptions: Sendable {
 /// kernel program, optimises it with `default<O3>` for the target, and emits it.
 public enum Codegen {
     /// Builds and optimises the module; `context` is the JIT's when compiling for the JIT.
-    static func build(_ program: KernelProgram, prefix: String, machine: MachineCode, weights: ABI.WeightsMode = .embedded,
-                      context: OpaquePointer? = nil, optimize: Bool = true) throws(SinterError) -> IRBuilder {
+    static func build(
+        _ program: KernelProgram, prefix: String, machine: MachineCode, weights: ABI.WeightsMode = .embedded,
+        context: OpaquePointer? = nil, optimize: Bool = true
+    ) throws(SinterError) -> IRBuilder {
         let ir = IRBuilder(moduleName: prefix, context: context)
         machine.configure(ir)
         var emitter = ModuleEmitter(program: program, prefix: prefix, ir: ir, target: machine.target)
@@ -26,22 +28,33 @@ public enum Codegen {
         return ir
     }
 
-    public static func llvmIR(_ program: KernelProgram, prefix: String, options: CodegenOptions = CodegenOptions(),
-                              optimize: Bool = true) throws(SinterError) -> String {
-        try build(program, prefix: prefix, machine: MachineCode(options.target), weights: options.weights, optimize: optimize).irText
+    public static func llvmIR(
+        _ program: KernelProgram, prefix: String, options: CodegenOptions = CodegenOptions(),
+        optimize: Bool = true
+    ) throws(SinterError) -> String {
+        try build(
+            program, prefix: prefix, machine: MachineCode(options.target), weights: options.weights, optimize: optimize
+        ).irText
     }
 
-    public static func assembly(_ program: KernelProgram, prefix: String, options: CodegenOptions = CodegenOptions()) throws(SinterError) -> String {
+    public static func assembly(_ program: KernelProgram, prefix: String, options: CodegenOptions = CodegenOptions())
+        throws(SinterError) -> String
+    {
         let m = try MachineCode(options.target)
-        return String(decoding: try m.emit(build(program, prefix: prefix, machine: m, weights: options.weights), .assembly), as: UTF8.self)
+        return String(
+            decoding: try m.emit(build(program, prefix: prefix, machine: m, weights: options.weights), .assembly),
+            as: UTF8.self)
     }
 
-    public static func object(_ program: KernelProgram, prefix: String, options: CodegenOptions = CodegenOptions()) throws(SinterError) -> [UInt8] {
+    public static func object(_ program: KernelProgram, prefix: String, options: CodegenOptions = CodegenOptions())
+        throws(SinterError) -> [UInt8]
+    {
         let m = try MachineCode(options.target)
         return try m.emit(build(program, prefix: prefix, machine: m, weights: options.weights), .object)
     }
 
-    public static func header(_ program: KernelProgram, prefix: String, weights: ABI.WeightsMode = .embedded) -> String {
+    public static func header(_ program: KernelProgram, prefix: String, weights: ABI.WeightsMode = .embedded) -> String
+    {
         HeaderWriter.header(program, prefix: prefix, weights: weights)
     }
 }

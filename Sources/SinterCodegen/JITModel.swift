@@ -8,7 +8,11 @@ public final class JITModel: @unchecked Sendable {
     public let program: KernelProgram
     private let session: JITSession
     private let context: UnsafeMutableRawPointer
-    private let runFn: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<UnsafeRawPointer?>?, UnsafePointer<UnsafeMutableRawPointer?>?, UnsafeMutableRawPointer?) -> Int32
+    private let runFn:
+        @convention(c) (
+            UnsafeMutableRawPointer?, UnsafePointer<UnsafeRawPointer?>?, UnsafePointer<UnsafeMutableRawPointer?>?,
+            UnsafeMutableRawPointer?
+        ) -> Int32
     private let destroyFn: @convention(c) (UnsafeMutableRawPointer?) -> Void
     private let statusFn: @convention(c) (Int32) -> UnsafePointer<CChar>?
     private let lock = Lock()
@@ -46,7 +50,9 @@ public final class JITModel: @unchecked Sendable {
         }
         if !diags.isEmpty { throw SinterError(diags) }
         var outputs = program.outputs.map { s in
-            TensorData(dtype: s.type.dtype, shape: s.shape, bytes: [UInt8](repeating: 0, count: s.shape.reduce(1, *) * s.type.dtype.byteSize))
+            TensorData(
+                dtype: s.type.dtype, shape: s.shape,
+                bytes: [UInt8](repeating: 0, count: s.shape.reduce(1, *) * s.type.dtype.byteSize))
         }
         let status: Int32 = lock.withLock {
             withPointers(inputs, &outputs) { ins, outs in runFn(context, ins, outs, nil) }
@@ -66,7 +72,9 @@ public final class JITModel: @unchecked Sendable {
         var tensors: [TensorData] = []
         for (values, spec) in zip(inputs, program.inputs) {
             let n = spec.shape.reduce(1, *)
-            guard values.count == n else { throw SinterError("input '\(spec.name)' needs \(n) values (\(spec.type)), got \(values.count)") }
+            guard values.count == n else {
+                throw SinterError("input '\(spec.name)' needs \(n) values (\(spec.type)), got \(values.count)")
+            }
             tensors.append(TensorData(dtype: spec.type.dtype, shape: spec.shape, values: values.map(Double.init)))
         }
         return try run(tensors).map { $0.doubles.map { Float($0) } }
@@ -77,14 +85,18 @@ public final class JITModel: @unchecked Sendable {
         let missing = program.inputs.map(\.name).filter { inputs[$0] == nil }
         let unknown = inputs.keys.filter { k in !program.inputs.contains { $0.name == k } }.sorted()
         guard missing.isEmpty, unknown.isEmpty else {
-            throw SinterError(missing.map { Diagnostic("missing input '\($0)'") } + unknown.map { Diagnostic("model has no input '\($0)'") })
+            throw SinterError(
+                missing.map { Diagnostic("missing input '\($0)'") }
+                    + unknown.map { Diagnostic("model has no input '\($0)'") })
         }
         let outputs = try run(program.inputs.compactMap { inputs[$0.name] })
         return Dictionary(uniqueKeysWithValues: zip(program.outputs.map(\.name), outputs))
     }
 
-    private func withPointers<R>(_ inputs: [TensorData], _ outputs: inout [TensorData],
-                                 _ body: (UnsafePointer<UnsafeRawPointer?>, UnsafePointer<UnsafeMutableRawPointer?>) -> R) -> R {
+    private func withPointers<R>(
+        _ inputs: [TensorData], _ outputs: inout [TensorData],
+        _ body: (UnsafePointer<UnsafeRawPointer?>, UnsafePointer<UnsafeMutableRawPointer?>) -> R
+    ) -> R {
         // Copies into 64-byte aligned buffers so every pointer is suitably aligned.
         let inBufs = inputs.map { AlignedBuffer($0.bytes) }
         let outBufs = outputs.map { AlignedBuffer(count: $0.bytes.count) }
@@ -94,7 +106,9 @@ public final class JITModel: @unchecked Sendable {
         // The buffers must outlive the call: Swift may otherwise free them right after their
         // last use above, in optimised builds.
         let r = withExtendedLifetime(inBufs) {
-            ins.withUnsafeBufferPointer { i in outs.withUnsafeBufferPointer { o in body(i.baseAddress!, o.baseAddress!) } }
+            ins.withUnsafeBufferPointer { i in
+                outs.withUnsafeBufferPointer { o in body(i.baseAddress!, o.baseAddress!) }
+            }
         }
         for k in outputs.indices { outputs[k].bytes = outBufs[k].bytes }
         return r
@@ -131,7 +145,7 @@ final class Lock: @unchecked Sendable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif

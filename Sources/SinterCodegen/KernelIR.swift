@@ -66,10 +66,10 @@ public struct MatrixLayout: Hashable, Sendable {
 /// Geometry of a convolution or pooling window over NC[spatial] tensors.
 public struct WindowGeometry: Hashable, Sendable {
     public var batch: Int
-    public var channels: Int          // input channels
-    public var input: [Int]           // spatial input sizes
+    public var channels: Int  // input channels
+    public var input: [Int]  // spatial input sizes
     public var window: ShapeRules.Window
-    public var outChannels: Int       // conv: M; pooling: = channels
+    public var outChannels: Int  // conv: M; pooling: = channels
     public var group: Int
     public var countIncludePad: Bool
 }
@@ -83,7 +83,7 @@ public struct BlockedConvGeometry: Hashable, Sendable {
     public var outBlocks: Int
     public var block: Int
     public var inBlock: Int
-    public var input: [Int]           // H, W
+    public var input: [Int]  // H, W
     public var window: ShapeRules.Window
 }
 
@@ -95,7 +95,8 @@ public enum KernelBody: Hashable, Sendable {
     /// operand k's element strides per dimension (0 where it broadcasts, anything for a
     /// transposed or sliced view) and `offsets[k]` its first element. Attributes are already
     /// substituted into `expr`.
-    case elementwise(expr: ScalarExpr, shape: [Int], strides: [[Int]], offsets: [Int], operandTypes: [DType], resultType: DType)
+    case elementwise(
+        expr: ScalarExpr, shape: [Int], strides: [[Int]], offsets: [Int], operandTypes: [DType], resultType: DType)
     /// Batched C[b] = A[b] · B[b] over the output's `batch` dims, reading A and B through
     /// their layouts. When B's columns are not contiguous the kernel first packs B (per batch
     /// entry) into its scratch.

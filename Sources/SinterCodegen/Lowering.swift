@@ -5,10 +5,13 @@ import SinterPasses
 /// until fusion lands; split gives one kernel per result), with operands resolved to inputs,
 /// outputs, weights or arena offsets.
 public enum Lowering {
-    public static func lower(_ g: Graph, plan: MemoryPlan, target: Target, fusion: FusionPlan? = nil) throws(SinterError) -> KernelProgram {
+    public static func lower(_ g: Graph, plan: MemoryPlan, target: Target, fusion: FusionPlan? = nil)
+        throws(SinterError) -> KernelProgram
+    {
         try checkSupported(g)
-        var program = KernelProgram(name: g.name, inputs: [], outputs: [], constants: [], kernels: [],
-                                    workspaceBytes: plan.arenaBytes)
+        var program = KernelProgram(
+            name: g.name, inputs: [], outputs: [], constants: [], kernels: [],
+            workspaceBytes: plan.arenaBytes)
         var home: [ValueID: Buffer] = [:]
         let defining = g.definingNodes()
         for (i, v) in g.inputs.enumerated() {
@@ -48,44 +51,62 @@ public enum Lowering {
             if let group = groupAt[i] {
                 let root = node.results[0]
                 if home[root] == nil {
-                    guard let off = plan.offsets[root] else { throw SinterError("internal: no memory for '%\(g.name(of: root))'", at: node.location) }
+                    guard let off = plan.offsets[root] else {
+                        throw SinterError("internal: no memory for '%\(g.name(of: root))'", at: node.location)
+                    }
                     home[root] = .workspace(offset: off)
                 }
                 let (body, operands, scratch) = try fusedKernel(group, g)
-                let name = "k\(i)_fused_" + group.nodes.map { g.nodes[$0].op.rawValue.replacing("-", with: "_") }.joined(separator: "_")
-                program.kernels.append(Kernel(name: String(name.prefix(80)), body: body, operands: try operands.map { v throws(SinterError) in
-                    guard let b = home[v] else { throw SinterError("internal: operand '%\(g.name(of: v))' has no buffer", at: node.location) }
-                    return b
-                }, result: home[root]!, vectorWidth: target.vectorWidth, sources: group.nodes.map { g.name(of: g.nodes[$0].results[0]) },
-                scratchBytes: scratch))
+                let name =
+                    "k\(i)_fused_"
+                    + group.nodes.map { g.nodes[$0].op.rawValue.replacing("-", with: "_") }.joined(separator: "_")
+                program.kernels.append(
+                    Kernel(
+                        name: String(name.prefix(80)), body: body,
+                        operands: try operands.map { v throws(SinterError) in
+                            guard let b = home[v] else {
+                                throw SinterError(
+                                    "internal: operand '%\(g.name(of: v))' has no buffer", at: node.location)
+                            }
+                            return b
+                        }, result: home[root]!, vectorWidth: target.vectorWidth,
+                        sources: group.nodes.map { g.name(of: g.nodes[$0].results[0]) },
+                        scratchBytes: scratch))
                 continue
             }
             if member.contains(i) { continue }
             // A reshape planned as a view of its operand needs no kernel.
             if node.op.schema.kernel == .copy, let r = node.results.first, home[r] == nil,
-               case .workspace(let off)? = home[node.operands[0]], plan.offsets[r] == off {
+                case .workspace(let off)? = home[node.operands[0]], plan.offsets[r] == off
+            {
                 home[r] = .workspace(offset: off)
                 continue
             }
             for r in node.results where home[r] == nil {
-                guard let off = plan.offsets[r] else { throw SinterError("internal: no memory for '%\(g.name(of: r))'", at: node.location) }
+                guard let off = plan.offsets[r] else {
+                    throw SinterError("internal: no memory for '%\(g.name(of: r))'", at: node.location)
+                }
                 home[r] = .workspace(offset: off)
             }
             let operands = node.operands.compactMap { home[$0] }
             let base = "k\(i)_\(node.op.rawValue.replacing("-", with: "_"))"
             for (k, part) in try kernels(node, g).enumerated() {
                 guard let result = home[node.results[part.result]] else { continue }
-                program.kernels.append(Kernel(name: k == 0 ? base : "\(base)_\(k)", body: part.body, operands: operands,
-                                              result: result, vectorWidth: target.vectorWidth,
-                                              sources: [g.name(of: node.results[part.result])], scratchBytes: part.scratch))
+                program.kernels.append(
+                    Kernel(
+                        name: k == 0 ? base : "\(base)_\(k)", body: part.body, operands: operands,
+                        result: result, vectorWidth: target.vectorWidth,
+                        sources: [g.name(of: node.results[part.result])], scratchBytes: part.scratch))
             }
         }
         for i in program.kernels.indices { parallelize(&program.kernels[i]) }
         // Outputs that no kernel wrote (graph inputs, constants, or a value listed twice) are copied.
         for (j, v) in g.outputs.enumerated() where home[v] != .output(j) {
             guard let src = home[v], let bytes = g.type(of: v).byteCount else { continue }
-            program.kernels.append(Kernel(name: "copy_out\(j)", body: .copy(bytes: bytes), operands: [src],
-                                          result: .output(j), vectorWidth: target.vectorWidth, sources: [g.name(of: v)]))
+            program.kernels.append(
+                Kernel(
+                    name: "copy_out\(j)", body: .copy(bytes: bytes), operands: [src],
+                    result: .output(j), vectorWidth: target.vectorWidth, sources: [g.name(of: v)]))
         }
         return program
     }
@@ -112,7 +133,12 @@ public enum Lowering {
         var diags: [Diagnostic] = []
         for v in g.inputs where !g.type(of: v).isStatic {
             let t = g.type(of: v)
-            diags.append(Diagnostic("input '%\(g.name(of: v))' has symbolic type \(t): bind \(t.symbols.joined(separator: ", ")) with --shape NAME=VALUE (symbolic sizes are not supported by codegen yet)", at: g.location))
+            diags.append(
+                Diagnostic(
+                    "input '%\(g.name(of: v))' has symbolic type \(t): bind "
+                        + "\(t.symbols.joined(separator: ", ")) with --shape NAME=VALUE (symbolic sizes are not "
+                        + "supported by codegen yet)",
+                    at: g.location))
         }
         for v in g.values where v.type.isTooLarge {
             diags.append(Diagnostic("'%\(v.name)' has type \(v.type), which is too large for memory", at: g.location))
@@ -120,13 +146,20 @@ public enum Lowering {
         for node in g.nodes {
             let results = node.results.map(g.type(of:))
             if let t = results.first(where: { !$0.isStatic }) {
-                diags.append(Diagnostic("'\(node.op.rawValue)' has symbolic type \(t): bind \(t.symbols.joined(separator: ", ")) with --shape", at: node.location))
+                diags.append(
+                    Diagnostic(
+                        "'\(node.op.rawValue)' has symbolic type \(t): bind "
+                            + "\(t.symbols.joined(separator: ", ")) with --shape",
+                        at: node.location))
                 continue
             }
             let operandTypes = node.operands.map { g.type(of: $0).dtype }
             if !supports(node.op.schema.kernel, operandTypes, results.map(\.dtype)) {
                 let types = Set(operandTypes + results.map(\.dtype)).map(\.rawValue).sorted().joined(separator: ", ")
-                diags.append(Diagnostic("'\(node.op.rawValue)' on \(types): codegen supports only f32 for this op so far", at: node.location))
+                diags.append(
+                    Diagnostic(
+                        "'\(node.op.rawValue)' on \(types): codegen supports only f32 for this op so far",
+                        at: node.location))
             }
         }
         if !diags.isEmpty { throw SinterError(diags) }
@@ -150,14 +183,17 @@ public enum Lowering {
         /// The node's window over `input` (strides, pads and dilations from its attributes).
         func window(_ input: [Int], _ kernel: [Int], ceilMode: Bool = false) throws(SinterError) -> ShapeRules.Window {
             do throws(ShapeError) {
-                return try ShapeRules.window(input: input, kernel: kernel, attributes: node.attributes, ceilMode: ceilMode)
+                return try ShapeRules.window(
+                    input: input, kernel: kernel, attributes: node.attributes, ceilMode: ceilMode)
             } catch { throw fail(error) }
         }
         switch node.op.schema.kernel {
         case .none:
             throw SinterError("internal: constant reached kernel lowering", at: node.location)
         case .elementwise:
-            guard let expr = node.op.schema.scalar else { throw SinterError("internal: no scalar expression for '\(node.op.rawValue)'", at: node.location) }
+            guard let expr = node.op.schema.scalar else {
+                throw SinterError("internal: no scalar expression for '\(node.op.rawValue)'", at: node.location)
+            }
             let resolved = expr.substituting { name in
                 switch node.attribute(name) {
                 case .float(let v)?: v
@@ -166,11 +202,16 @@ public enum Lowering {
                 }
             }
             let (shape, strides) = collapse(outShape, inShapes.map { broadcastStrides($0, to: outShape) })
-            return [Part(body: .elementwise(expr: resolved, shape: shape, strides: strides, offsets: inShapes.map { _ in 0 },
-                                            operandTypes: inTypes.map(\.dtype), resultType: resultType.dtype))]
+            return [
+                Part(
+                    body: .elementwise(
+                        expr: resolved, shape: shape, strides: strides, offsets: inShapes.map { _ in 0 },
+                        operandTypes: inTypes.map(\.dtype), resultType: resultType.dtype))
+            ]
         case .matmul:
-            let (body, scratch) = matmulBody(a: operandView(g, node.operands[0]), b: operandView(g, node.operands[1]),
-                                             transA: bool("trans_a"), transB: bool("trans_b"), outShape: outShape)
+            let (body, scratch) = matmulBody(
+                a: operandView(g, node.operands[0]), b: operandView(g, node.operands[1]),
+                transA: bool("trans_a"), transB: bool("trans_b"), outShape: outShape)
             return [Part(body: body, scratch: scratch)]
         case .copy:
             return [Part(body: .copy(bytes: outShape.reduce(1, *) * bytes))]
@@ -181,8 +222,9 @@ public enum Lowering {
         case .slice:
             let ranges: [ShapeRules.SliceRange]
             do throws(ShapeError) {
-                ranges = try ShapeRules.sliceRanges(shape: inShapes[0], starts: node.attributes.ints("starts") ?? [],
-                                                    ends: node.attributes.ints("ends") ?? [], steps: node.attributes.ints("steps"))
+                ranges = try ShapeRules.sliceRanges(
+                    shape: inShapes[0], starts: node.attributes.ints("starts") ?? [],
+                    ends: node.attributes.ints("ends") ?? [], steps: node.attributes.ints("steps"))
             } catch { throw fail(error) }
             let st = contiguousStrides(inShapes[0])
             let offset = zip(ranges, st).map { $0.start * $1 }.reduce(0, +)
@@ -203,8 +245,9 @@ public enum Lowering {
             var start = 0
             let parts = inShapes.map { s -> StridedCopy in
                 defer { start += s[axis] }
-                return StridedCopy(shape: s, inStrides: contiguousStrides(s), inOffset: 0, outStrides: outStrides,
-                                   outOffset: start * outStrides[axis], elementBytes: bytes)
+                return StridedCopy(
+                    shape: s, inStrides: contiguousStrides(s), inOffset: 0, outStrides: outStrides,
+                    outOffset: start * outStrides[axis], elementBytes: bytes)
             }
             return [Part(body: .concat(parts))]
         case .tile:
@@ -216,74 +259,125 @@ public enum Lowering {
         case .gather:
             let shape = inShapes[0]
             let axis = (int("axis") + shape.count) % shape.count
-            return [Part(body: .gather(outer: shape[..<axis].reduce(1, *), axis: shape[axis], indices: inShapes[1].reduce(1, *),
-                                       inner: shape[(axis + 1)...].reduce(1, *), elementBytes: bytes, indexType: inTypes[1].dtype))]
+            return [
+                Part(
+                    body: .gather(
+                        outer: shape[..<axis].reduce(1, *), axis: shape[axis], indices: inShapes[1].reduce(1, *),
+                        inner: shape[(axis + 1)...].reduce(1, *), elementBytes: bytes, indexType: inTypes[1].dtype))
+            ]
         case .pad:
             let pads = node.attributes.ints("pads") ?? []
             let mode: String = if case .string(let m)? = node.attribute("mode") { m } else { "constant" }
             let value: Double = if case .float(let v)? = node.attribute("value") { v } else { 0 }
-            return [Part(body: .pad(inShape: inShapes[0], outShape: outShape, padBegin: Array(pads.prefix(inShapes[0].count)),
-                                    mode: mode, value: value, dtype: resultType.dtype))]
+            return [
+                Part(
+                    body: .pad(
+                        inShape: inShapes[0], outShape: outShape, padBegin: Array(pads.prefix(inShapes[0].count)),
+                        mode: mode, value: value, dtype: resultType.dtype))
+            ]
         case .softmax(let log):
             let shape = inShapes[0]
             let axis = (int("axis") + shape.count) % max(shape.count, 1)
-            return [Part(body: .softmax(outer: shape[..<axis].reduce(1, *), axis: shape[axis],
-                                        inner: shape[(axis + 1)...].reduce(1, *), log: log))]
+            return [
+                Part(
+                    body: .softmax(
+                        outer: shape[..<axis].reduce(1, *), axis: shape[axis],
+                        inner: shape[(axis + 1)...].reduce(1, *), log: log))
+            ]
         case .layerNorm:
             let shape = inShapes[0]
             let axis = (int("axis") + shape.count) % max(shape.count, 1)
             let eps: Double = if case .float(let e)? = node.attribute("epsilon") { e } else { 1e-5 }
-            return [Part(body: .layerNorm(outer: shape[..<axis].reduce(1, *), inner: shape[axis...].reduce(1, *), epsilon: eps))]
+            return [
+                Part(
+                    body: .layerNorm(
+                        outer: shape[..<axis].reduce(1, *), inner: shape[axis...].reduce(1, *), epsilon: eps))
+            ]
         case .reduce(let kind):
             let shape = inShapes[0]
             let axes: [Int]
-            do throws(ShapeError) { axes = try ShapeRules.normalizedAxes(node.attributes.ints("axes"), rank: shape.count) } catch {
+            do throws(ShapeError) {
+                axes = try ShapeRules.normalizedAxes(node.attributes.ints("axes"), rank: shape.count)
+            } catch {
                 throw fail(error)
             }
             var dims: [Int] = []
             var flags: [Bool] = []
             for (i, d) in shape.enumerated() {
                 let r = axes.contains(i)
-                if let last = flags.last, last == r { dims[dims.count - 1] *= d } else { dims.append(d); flags.append(r) }
+                if let last = flags.last, last == r {
+                    dims[dims.count - 1] *= d
+                } else {
+                    dims.append(d); flags.append(r)
+                }
             }
             if dims.isEmpty { dims = [1]; flags = [false] }
             return [Part(body: .reduce(kind, shape: dims, reduced: flags))]
         case .argReduce(let isMax):
             let shape = inShapes[0]
             let axis = (int("axis") + shape.count) % max(shape.count, 1)
-            return [Part(body: .argReduce(outer: shape[..<axis].reduce(1, *), axis: shape[axis],
-                                          inner: shape[(axis + 1)...].reduce(1, *), max: isMax, last: bool("select_last_index")))]
+            return [
+                Part(
+                    body: .argReduce(
+                        outer: shape[..<axis].reduce(1, *), axis: shape[axis],
+                        inner: shape[(axis + 1)...].reduce(1, *), max: isMax, last: bool("select_last_index")))
+            ]
         case .conv:
             let x = inShapes[0], w = inShapes[1]
             let win = try window(Array(x[2...]), Array(w[2...]))
             let group = max(int("group"), 1)
-            let geometry = WindowGeometry(batch: x[0], channels: x[1], input: Array(x[2...]), window: win, outChannels: w[0],
-                                          group: group, countIncludePad: false)
+            let geometry = WindowGeometry(
+                batch: x[0], channels: x[1], input: Array(x[2...]), window: win, outChannels: w[0],
+                group: group, countIncludePad: false)
             // im2col buffer for one group: (C/group · Πk) rows × Πout columns of f32.
-            let scratch = KernelEmitter.isPointwise(geometry) ? 0
+            let scratch =
+                KernelEmitter.isPointwise(geometry)
+                ? 0
                 : (x[1] / group) * win.kernel.reduce(1, *) * win.output.reduce(1, *) * 4
             return [Part(body: .conv(geometry, epilogue: nil), scratch: scratch)]
         case .convBlocked:
             let x = inShapes[0], w = inShapes[1]
             let win = try window([x[2], x[3]], [w[2], w[3]])
-            return [Part(body: .convBlocked(BlockedConvGeometry(batch: x[0], inBlocks: x[1], outBlocks: w[0], block: w[5], inBlock: x[4],
-                                                                input: [x[2], x[3]], window: win), epilogue: nil))]
+            return [
+                Part(
+                    body: .convBlocked(
+                        BlockedConvGeometry(
+                            batch: x[0], inBlocks: x[1], outBlocks: w[0], block: w[5], inBlock: x[4],
+                            input: [x[2], x[3]], window: win), epilogue: nil))
+            ]
         case .pool(let kind):
             let x = inShapes[0]
             let win = try window(Array(x[2...]), node.attributes.ints("kernel") ?? [], ceilMode: bool("ceil_mode"))
-            return [Part(body: .pool(kind, WindowGeometry(batch: x[0], channels: x[1], input: Array(x[2...]), window: win,
-                                                         outChannels: x[1], group: 1, countIncludePad: bool("count_include_pad"))))]
+            return [
+                Part(
+                    body: .pool(
+                        kind,
+                        WindowGeometry(
+                            batch: x[0], channels: x[1], input: Array(x[2...]), window: win,
+                            outChannels: x[1], group: 1, countIncludePad: bool("count_include_pad"))))
+            ]
         case .depthwiseBlocked:
             let x = inShapes[0], w = inShapes[1]
             let win = try window([x[2], x[3]], [w[1], w[2]])
-            return [Part(body: .depthwiseBlocked(BlockedConvGeometry(batch: x[0], inBlocks: x[1], outBlocks: x[1], block: x[4], inBlock: x[4],
-                                                                     input: [x[2], x[3]], window: win), epilogue: nil))]
+            return [
+                Part(
+                    body: .depthwiseBlocked(
+                        BlockedConvGeometry(
+                            batch: x[0], inBlocks: x[1], outBlocks: x[1], block: x[4], inBlock: x[4],
+                            input: [x[2], x[3]], window: win), epilogue: nil))
+            ]
         case .poolBlocked(let kind):
             let x = inShapes[0]
             let win = try window([x[2], x[3]], node.attributes.ints("kernel") ?? [], ceilMode: bool("ceil_mode"))
-            return [Part(body: .poolBlocked(kind, WindowGeometry(batch: x[0], channels: x[1], input: [x[2], x[3]], window: win,
-                                                                outChannels: x[1], group: 1, countIncludePad: bool("count_include_pad")),
-                                            block: x[4]))]
+            return [
+                Part(
+                    body: .poolBlocked(
+                        kind,
+                        WindowGeometry(
+                            batch: x[0], channels: x[1], input: [x[2], x[3]], window: win,
+                            outChannels: x[1], group: 1, countIncludePad: bool("count_include_pad")),
+                        block: x[4]))
+            ]
         }
     }
 
@@ -297,10 +391,13 @@ public enum Lowering {
             let flops = (checkedProduct(batch + [m, n, kk]) ?? .max)
             if flops >= 1 << 21 { k.tasks = max(1, min(maxTasks, m / 4)) }
             // Each part packs strided B columns into its own region.
-            if b.colStride != 1 { k.scratchBytes = KernelProgram.aligned(k.tasks * KernelEmitter.packedBFloats(n: n, k: kk) * 4) }
+            if b.colStride != 1 {
+                k.scratchBytes = KernelProgram.aligned(k.tasks * KernelEmitter.packedBFloats(n: n, k: kk) * 4)
+            }
         case .conv(let g, _):
             let positions = g.window.output.reduce(1, *)
-            let flops = (checkedProduct([g.batch, g.outChannels, positions, g.channels / g.group] + g.window.kernel) ?? .max)
+            let flops =
+                (checkedProduct([g.batch, g.outChannels, positions, g.channels / g.group] + g.window.kernel) ?? .max)
             guard flops >= 1 << 21 else { return }
             if KernelEmitter.splitsRows(g) {
                 k.tasks = max(1, min(maxTasks, g.outChannels / g.group / 4))
@@ -330,7 +427,8 @@ public enum Lowering {
             if flops >= 1 << 19 { k.tasks = max(1, min(maxTasks, rows)) }
         case .convBlocked(let g, _):
             let rows = g.batch * g.outBlocks * g.window.output[0]
-            let flops = (checkedProduct([rows, g.window.output[1], g.block, g.inBlocks, g.inBlock] + g.window.kernel) ?? .max)
+            let flops =
+                (checkedProduct([rows, g.window.output[1], g.block, g.inBlocks, g.inBlock] + g.window.kernel) ?? .max)
             if flops >= 1 << 21 { k.tasks = max(1, min(maxTasks, rows)) }
         default:
             break
@@ -338,8 +436,9 @@ public enum Lowering {
     }
 
     static func strided(_ shape: [Int], _ inStrides: [Int], _ inOffset: Int, _ bytes: Int) -> StridedCopy {
-        StridedCopy(shape: shape, inStrides: inStrides, inOffset: inOffset, outStrides: contiguousStrides(shape), outOffset: 0,
-                    elementBytes: bytes)
+        StridedCopy(
+            shape: shape, inStrides: inStrides, inOffset: inOffset, outStrides: contiguousStrides(shape), outOffset: 0,
+            elementBytes: bytes)
     }
 
     /// Merges adjacent dimensions that every operand walks contiguously (or broadcasts
@@ -349,7 +448,8 @@ public enum Lowering {
         var outStrides: [[Int]] = strides.map { _ in [] }
         for d in shape.indices where shape[d] != 1 || shape.count == 1 {
             if let last = outShape.last,
-               strides.indices.allSatisfy({ k in outStrides[k].last! == strides[k][d] * shape[d] }) {
+                strides.indices.allSatisfy({ k in outStrides[k].last! == strides[k][d] * shape[d] })
+            {
                 outShape[outShape.count - 1] = last * shape[d]
                 for k in strides.indices { outStrides[k][outStrides[k].count - 1] = strides[k][d] }
             } else {

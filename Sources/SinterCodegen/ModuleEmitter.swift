@@ -15,7 +15,8 @@ struct ModuleEmitter {
     func emit() {
         ir.functionAttributes = [("target-cpu", target.cpu), ("target-features", target.features)]
         if target.isX86 { ir.functionAttributes.append(("prefer-vector-width", String(target.vectorWidth * 32))) }
-        let weights = weightsMode == .embedded
+        let weights =
+            weightsMode == .embedded
             ? program.constants.enumerated().map { i, t in ir.constantBytes("\(prefix)_weight\(i)", t.bytes) } : []
         let kernels = program.kernels.map { KernelEmitter(ir: ir).emit($0) }
         if hasSplitKernels { emitPool() }
@@ -56,8 +57,9 @@ struct ModuleEmitter {
         ir.position(at: readHeader)
         // The 64-byte header goes through the buffer first, then the payload replaces it.
         let got = ir.call(fread, [buffer, ir.constI64(1), ir.constI64(64), file])
-        let headerOK = ir.and(ir.icmp(.eq, got, ir.constI64(64)),
-                              ir.icmp(.eq, ir.call(memcmp, [buffer, header, ir.constI64(24)]), ir.constI32(0)))
+        let headerOK = ir.and(
+            ir.icmp(.eq, got, ir.constI64(64)),
+            ir.icmp(.eq, ir.call(memcmp, [buffer, header, ir.constI64(24)]), ir.constI32(0)))
         let bad = ir.appendBlock("bad"), payload = ir.appendBlock("payload")
         ir.condBr(headerOK, payload, bad)
         ir.position(at: bad)
@@ -104,16 +106,20 @@ struct ModuleEmitter {
         for (kind, specs) in [("input", program.inputs), ("output", program.outputs)] {
             let infos = specs.enumerated().map { i, s -> IRValue in
                 let name = ir.constantCString("\(prefix)_\(kind)\(i)_name", s.name)
-                let shape = ir.constantGlobal("\(prefix)_\(kind)\(i)_shape",
-                                              ir.constArray(ir.i64, s.shape.map { ir.constI64($0) }))
-                return ir.constStruct([name, ir.constI32(s.type.dtype.abiCode), ir.constI32(Int32(s.shape.count)), shape])
+                let shape = ir.constantGlobal(
+                    "\(prefix)_\(kind)\(i)_shape",
+                    ir.constArray(ir.i64, s.shape.map { ir.constI64($0) }))
+                return ir.constStruct([
+                    name, ir.constI32(s.type.dtype.abiCode), ir.constI32(Int32(s.shape.count)), shape,
+                ])
             }
             let table = ir.constantGlobal("\(prefix)_\(kind)_infos", ir.constArray(infoType, infos))
             let f = ir.function("\(prefix)_\(kind)_info", ir.functionType(ir.ptr, [ir.i32]), exported: true)
             ir.begin(f)
             let ok = ir.appendBlock("ok"), bad = ir.appendBlock("bad")
             let idx = f.param(0)
-            let inRange = ir.and(ir.icmp(.sge, idx, ir.constI32(0)), ir.icmp(.slt, idx, ir.constI32(Int32(specs.count))))
+            let inRange = ir.and(
+                ir.icmp(.sge, idx, ir.constI32(0)), ir.icmp(.slt, idx, ir.constI32(Int32(specs.count))))
             ir.condBr(inRange, ok, bad)
             ir.position(at: ok)
             ir.ret(ir.gep(infoType, table, ir.sextI64(idx)))
@@ -200,7 +206,9 @@ struct ModuleEmitter {
         }
         let (offsets, _) = ABI.weightsLayout(program.constants)
         let inPtrs = program.inputs.indices.map { ir.load(ir.ptr, ir.gep(ir.ptr, inputs, ir.constI64($0)), align: 8) }
-        let outPtrs = program.outputs.indices.map { ir.load(ir.ptr, ir.gep(ir.ptr, outputs, ir.constI64($0)), align: 8) }
+        let outPtrs = program.outputs.indices.map {
+            ir.load(ir.ptr, ir.gep(ir.ptr, outputs, ir.constI64($0)), align: 8)
+        }
         for p in inPtrs + outPtrs { fail(ir.isNull(p), .nullArgument) }
         func address(_ b: Buffer) -> IRValue {
             switch b {

@@ -15,15 +15,20 @@ extension ModuleEmitter {
     var hasSplitKernels: Bool { program.kernels.contains { $0.tasks > 1 } }
 
     private enum Field: Int {
-        case mutex = 0, work = 64, done = 128, generation = 192, stop = 200, job = 208, args = 216, tasks = 224, next = 232,
-             pending = 240, workers = 248, busy = 256, threads = 264
+        case mutex = 0, work = 64, done = 128, generation = 192, stop = 200, job = 208, args = 216, tasks = 224, next =
+            232,
+            pending = 240, workers = 248, busy = 256, threads = 264
     }
 
     private func field(_ pool: IRValue, _ f: Field) -> IRValue { ir.gep(ir.i8, pool, ir.constI64(f.rawValue)) }
 
     var jobType: IRType { ir.functionType(ir.void, [ir.ptr, ir.i64]) }
-    var poolCreate: IRFunction { ir.function("\(prefix)_pool_create", ir.functionType(ir.ptr, [ir.i64]), exported: false) }
-    var poolDestroy: IRFunction { ir.function("\(prefix)_pool_destroy", ir.functionType(ir.void, [ir.ptr]), exported: false) }
+    var poolCreate: IRFunction {
+        ir.function("\(prefix)_pool_create", ir.functionType(ir.ptr, [ir.i64]), exported: false)
+    }
+    var poolDestroy: IRFunction {
+        ir.function("\(prefix)_pool_destroy", ir.functionType(ir.void, [ir.ptr]), exported: false)
+    }
     var poolRun: IRFunction {
         ir.function("\(prefix)_pool_run", ir.functionType(ir.void, [ir.ptr, ir.ptr, ir.ptr, ir.i64]), exported: false)
     }
@@ -34,12 +39,14 @@ extension ModuleEmitter {
 
     func emitPool() {
         let lock = libc("pthread_mutex_lock", ir.i32, [ir.ptr]), unlock = libc("pthread_mutex_unlock", ir.i32, [ir.ptr])
-        let wait = libc("pthread_cond_wait", ir.i32, [ir.ptr, ir.ptr]), broadcast = libc("pthread_cond_broadcast", ir.i32, [ir.ptr])
+        let wait = libc("pthread_cond_wait", ir.i32, [ir.ptr, ir.ptr]),
+            broadcast = libc("pthread_cond_broadcast", ir.i32, [ir.ptr])
         let signal = libc("pthread_cond_signal", ir.i32, [ir.ptr])
         let calloc = libc("calloc", ir.ptr, [ir.i64, ir.i64]), free = libc("free", ir.void, [ir.ptr])
 
         // Takes task numbers until none are left.
-        let drain = ir.function("\(prefix)_pool_drain", ir.functionType(ir.void, [ir.ptr, ir.ptr, ir.ptr, ir.i64]), exported: false)
+        let drain = ir.function(
+            "\(prefix)_pool_drain", ir.functionType(ir.void, [ir.ptr, ir.ptr, ir.ptr, ir.i64]), exported: false)
         ir.begin(drain)
         do {
             let pool = drain.param(0), job = drain.param(1), args = drain.param(2), tasks = drain.param(3)
@@ -105,9 +112,11 @@ extension ModuleEmitter {
         do {
             let workers = create.param(0)
             ir.returnIf(ir.icmp(.sle, workers, ir.constI64(0)), ir.nullPointer)
-            let pool = ir.call(calloc, [ir.constI64(1), ir.add(ir.constI64(Field.threads.rawValue), ir.mul(workers, ir.constI64(8)))])
+            let pool = ir.call(
+                calloc, [ir.constI64(1), ir.add(ir.constI64(Field.threads.rawValue), ir.mul(workers, ir.constI64(8)))])
             ir.returnIf(ir.isNull(pool), ir.nullPointer)
-            let mutexInit = libc("pthread_mutex_init", ir.i32, [ir.ptr, ir.ptr]), condInit = libc("pthread_cond_init", ir.i32, [ir.ptr, ir.ptr])
+            let mutexInit = libc("pthread_mutex_init", ir.i32, [ir.ptr, ir.ptr]),
+                condInit = libc("pthread_cond_init", ir.i32, [ir.ptr, ir.ptr])
             ir.call(mutexInit, [field(pool, .mutex), ir.nullPointer])
             ir.call(condInit, [field(pool, .work), ir.nullPointer])
             ir.call(condInit, [field(pool, .done), ir.nullPointer])
@@ -166,7 +175,9 @@ extension ModuleEmitter {
             ir.store(tasks, field(pool, .tasks), align: 8)
             ir.store(ir.constI64(0), field(pool, .next), align: 8)
             ir.store(ir.load(ir.i64, field(pool, .workers), align: 8), field(pool, .pending), align: 8)
-            ir.store(ir.add(ir.load(ir.i64, field(pool, .generation), align: 8), ir.constI64(1)), field(pool, .generation), align: 8)
+            ir.store(
+                ir.add(ir.load(ir.i64, field(pool, .generation), align: 8), ir.constI64(1)), field(pool, .generation),
+                align: 8)
             ir.call(broadcast, [field(pool, .work)])
             ir.call(unlock, [field(pool, .mutex)])
             ir.call(drain, [pool, job, args, tasks])

@@ -12,10 +12,13 @@ extension Converters {
         let mask = try ctx.optionalInput(n, 3)
         let pastKey = try ctx.optionalInput(n, 4), pastValue = try ctx.optionalInput(n, 5)
         let nonpad = try ctx.constantInput(n, 6, "nonpad_kv_seqlen")?.ints
-        guard (pastKey == nil) == (pastValue == nil) else { throw n.error("past_key and past_value must be given together") }
+        guard (pastKey == nil) == (pastValue == nil) else {
+            throw n.error("past_key and past_value must be given together")
+        }
         let dtype = ctx.type(q).dtype
         func f32(_ x: ValueID, _ tag: String) throws(SinterError) -> ValueID {
-            ctx.type(x).dtype == .f32 || !ctx.type(x).dtype.isFloat ? x
+            ctx.type(x).dtype == .f32 || !ctx.type(x).dtype.isFloat
+                ? x
                 : try ctx.emit(.cast, [x], attrs(["to": .string("f32")]), name: "\(name).\(tag).f32", at: n)
         }
         func back(_ x: ValueID, _ outName: String) throws(SinterError) -> ValueID {
@@ -30,14 +33,18 @@ extension Converters {
             guard let count, count > 0 else { throw n.error("3-D inputs need q_num_heads and kv_num_heads") }
             let s = try ctx.staticShape(x, n)
             let split = try reshape(ctx, x, [s[0], s[1], count, s[2] / count], "\(name).\(tag).heads", n)
-            return try ctx.emit(.transpose, [split], attrs(["perm": .ints([0, 2, 1, 3])]), name: "\(name).\(tag).bhsd", at: n)
+            return try ctx.emit(
+                .transpose, [split], attrs(["perm": .ints([0, 2, 1, 3])]), name: "\(name).\(tag).bhsd", at: n)
         }
         q = try heads(q, n.int("q_num_heads"), "q")
         k = try heads(k, n.int("kv_num_heads"), "k")
         v = try heads(v, n.int("kv_num_heads"), "v")
         if let pastKey, let pastValue {
-            k = try ctx.emit(.concat, [try f32(pastKey, "past_k"), k], attrs(["axis": .int(2)]), name: "\(name).present_key", at: n)
-            v = try ctx.emit(.concat, [try f32(pastValue, "past_v"), v], attrs(["axis": .int(2)]), name: "\(name).present_value", at: n)
+            k = try ctx.emit(
+                .concat, [try f32(pastKey, "past_k"), k], attrs(["axis": .int(2)]), name: "\(name).present_key", at: n)
+            v = try ctx.emit(
+                .concat, [try f32(pastValue, "past_v"), v], attrs(["axis": .int(2)]), name: "\(name).present_value",
+                at: n)
         }
         let presentKey = k, presentValue = v
         let qs = try ctx.staticShape(q, n), ks = try ctx.staticShape(k, n)
@@ -54,10 +61,12 @@ extension Converters {
                 var pads = Array(repeating: 0, count: 2 * ms.count)
                 pads[2 * ms.count - 1] = kvLen - last
                 let fill: Double = ctx.type(m).dtype == .bool ? 0 : -.infinity
-                m = try ctx.emit(.pad, [m], attrs(["pads": .ints(pads), "value": .float(fill)]), name: "\(name).mask.padded", at: n)
+                m = try ctx.emit(
+                    .pad, [m], attrs(["pads": .ints(pads), "value": .float(fill)]), name: "\(name).mask.padded", at: n)
             }
             if ctx.type(m).dtype == .bool {
-                let zero = try ctx.scalar(0, .f32, name: "\(name).zero"), ninf = try ctx.scalar(-.infinity, .f32, name: "\(name).ninf")
+                let zero = try ctx.scalar(0, .f32, name: "\(name).zero"),
+                    ninf = try ctx.scalar(-.infinity, .f32, name: "\(name).ninf")
                 m = try ctx.emit(.where, [m, zero, ninf], name: "\(name).mask.bias", at: n)
             }
             bias = m
@@ -84,9 +93,13 @@ extension Converters {
                     }
                 }
             }
-            let structural = try ctx.constant(TensorData(dtype: .f32, shape: [batch, 1, qLen, kvLen], values: values),
-                                              name: "\(name).structural_bias")
-            bias = try bias.map { b throws(SinterError) in try ctx.emit(.add, [b, structural], name: "\(name).bias", at: n) } ?? structural
+            let structural = try ctx.constant(
+                TensorData(dtype: .f32, shape: [batch, 1, qLen, kvLen], values: values),
+                name: "\(name).structural_bias")
+            bias =
+                try bias.map { b throws(SinterError) in
+                    try ctx.emit(.add, [b, structural], name: "\(name).bias", at: n)
+                } ?? structural
         }
 
         // Grouped-query attention: repeat each KV head (h0, h0, h1, h1, ...).
@@ -96,7 +109,9 @@ extension Converters {
             func repeatHeads(_ x: ValueID, _ tag: String) throws(SinterError) -> ValueID {
                 let s = try ctx.staticShape(x, n)
                 let wide = try reshape(ctx, x, [s[0], s[1], 1, s[2], s[3]], "\(name).\(tag).5d", n)
-                let e = try ctx.emit(.expand, [wide], attrs(["shape": .ints([s[0], s[1], reps, s[2], s[3]])]), name: "\(name).\(tag).rep", at: n)
+                let e = try ctx.emit(
+                    .expand, [wide], attrs(["shape": .ints([s[0], s[1], reps, s[2], s[3]])]),
+                    name: "\(name).\(tag).rep", at: n)
                 return try reshape(ctx, e, [s[0], qHeads, s[2], s[3]], "\(name).\(tag).gqa", n)
             }
             k = try repeatHeads(k, "k")
@@ -110,7 +125,8 @@ extension Converters {
         var qk = try ctx.emit(.matmul, [qScaled, kt], name: "\(name).qk", at: n)
         if let cap = n.float("softcap"), cap > 0 {
             let c = try ctx.scalar(cap, .f32, name: "\(name).softcap")
-            let t = try ctx.emit(.tanh, [try ctx.emit(.div, [qk, c], name: "\(name).qk_c", at: n)], name: "\(name).qk_tanh", at: n)
+            let t = try ctx.emit(
+                .tanh, [try ctx.emit(.div, [qk, c], name: "\(name).qk_c", at: n)], name: "\(name).qk_tanh", at: n)
             qk = try ctx.emit(.mul, [t, c], name: "\(name).qk_capped", at: n)
         }
         let mode = n.int("qk_matmul_output_mode", default: 0)
@@ -123,9 +139,15 @@ extension Converters {
         var probs = try ctx.emit(.softmax, [logits], attrs(["axis": .int(-1)]), name: "\(name).probs", at: n)
         if let bias {
             // Rows whose bias is -inf everywhere attend nothing: zeros, not NaN.
-            let rowMax = try ctx.emit(.reduceMax, [bias], attrs(["axes": .ints([-1]), "keepdims": .bool(true)]), name: "\(name).bias_max", at: n)
-            let masked = try ctx.emit(.equal, [rowMax, try ctx.scalar(-.infinity, .f32, name: "\(name).ninf2")], name: "\(name).row_masked", at: n)
-            probs = try ctx.emit(.where, [masked, try ctx.scalar(0, .f32, name: "\(name).zero2"), probs], name: "\(name).probs_safe", at: n)
+            let rowMax = try ctx.emit(
+                .reduceMax, [bias], attrs(["axes": .ints([-1]), "keepdims": .bool(true)]), name: "\(name).bias_max",
+                at: n)
+            let masked = try ctx.emit(
+                .equal, [rowMax, try ctx.scalar(-.infinity, .f32, name: "\(name).ninf2")], name: "\(name).row_masked",
+                at: n)
+            probs = try ctx.emit(
+                .where, [masked, try ctx.scalar(0, .f32, name: "\(name).zero2"), probs], name: "\(name).probs_safe",
+                at: n)
         }
         if mode == 3 { qkOutput = probs }
         var y = try ctx.emit(.matmul, [probs, v], name: "\(name).y4", at: n)
@@ -134,9 +156,11 @@ extension Converters {
             let ts = try ctx.staticShape(t, n)
             y = try reshape(ctx, t, [ts[0], ts[1], ts[2] * ts[3]], "\(name).y3", n)
         }
-        return [try back(y, name),
-                n.output(1) == nil ? nil : try back(presentKey, out(n, 1)),
-                n.output(2) == nil ? nil : try back(presentValue, out(n, 2)),
-                n.output(3) == nil ? nil : try back(qkOutput, out(n, 3))]
+        return [
+            try back(y, name),
+            n.output(1) == nil ? nil : try back(presentKey, out(n, 1)),
+            n.output(2) == nil ? nil : try back(presentValue, out(n, 2)),
+            n.output(3) == nil ? nil : try back(qkOutput, out(n, 3)),
+        ]
     }
 }

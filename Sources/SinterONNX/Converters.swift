@@ -17,7 +17,9 @@ enum Converters {
     }
 
     static func binary(_ op: Op) -> Converter {
-        { ctx, n throws(SinterError) in [try ctx.emit(op, [try ctx.input(n, 0), try ctx.input(n, 1)], name: out(n), at: n)] }
+        { ctx, n throws(SinterError) in
+            [try ctx.emit(op, [try ctx.input(n, 0), try ctx.input(n, 1)], name: out(n), at: n)]
+        }
     }
 
     /// Sum/Max/Min/Mean with any number of inputs (numpy broadcasting between all).
@@ -26,7 +28,8 @@ enum Converters {
             var acc = try ctx.input(n, 0)
             let count = n.inputCount
             for i in 1..<max(count, 1) {
-                acc = try ctx.emit(op, [acc, try ctx.input(n, i)], name: count == i + 1 && !mean ? out(n) : "\(out(n)).acc\(i)", at: n)
+                acc = try ctx.emit(
+                    op, [acc, try ctx.input(n, i)], name: count == i + 1 && !mean ? out(n) : "\(out(n)).acc\(i)", at: n)
             }
             if mean {
                 let k = try ctx.scalar(Double(count), ctx.type(acc).dtype, name: "\(out(n)).count")
@@ -38,7 +41,8 @@ enum Converters {
         }
     }
 
-    static func withAttributes(_ op: Op, _ map: @escaping @Sendable (ONNXNode) -> [String: AttributeValue]) -> Converter {
+    static func withAttributes(_ op: Op, _ map: @escaping @Sendable (ONNXNode) -> [String: AttributeValue]) -> Converter
+    {
         { ctx, n throws(SinterError) in [try ctx.emit(op, [try ctx.input(n, 0)], attrs(map(n)), name: out(n), at: n)] }
     }
 
@@ -47,7 +51,8 @@ enum Converters {
         "PRelu": prelu, "And": binary(.and), "Or": binary(.or),
         "Equal": binary(.equal), "Less": binary(.less), "Greater": binary(.greater),
         "LessOrEqual": binary(.lessEqual), "GreaterOrEqual": binary(.greaterEqual),
-        "Neg": unary(.neg), "Abs": unary(.abs), "Sqrt": unary(.sqrt), "Reciprocal": unary(.reciprocal), "Exp": unary(.exp),
+        "Neg": unary(.neg), "Abs": unary(.abs), "Sqrt": unary(.sqrt), "Reciprocal": unary(.reciprocal),
+        "Exp": unary(.exp),
         "Log": unary(.log), "Erf": unary(.erf), "Floor": unary(.floor), "Ceil": unary(.ceil), "Round": unary(.round),
         "Sign": unary(.sign), "Relu": unary(.relu), "Sigmoid": unary(.sigmoid), "Tanh": unary(.tanh),
         "Softplus": unary(.softplus), "HardSwish": unary(.hardSwish), "Not": unary(.not),
@@ -55,24 +60,34 @@ enum Converters {
         "LeakyRelu": withAttributes(.leakyRelu) { ["alpha": .float($0.float("alpha", default: 0.01))] },
         "Elu": withAttributes(.elu) { ["alpha": .float($0.float("alpha", default: 1))] },
         "Selu": withAttributes(.selu) {
-            ["alpha": .float($0.float("alpha", default: 1.67326319217681884765625)),
-             "gamma": .float($0.float("gamma", default: 1.05070102214813232421875))]
+            [
+                "alpha": .float($0.float("alpha", default: 1.67326319217681884765625)),
+                "gamma": .float($0.float("gamma", default: 1.05070102214813232421875)),
+            ]
         },
         "HardSigmoid": withAttributes(.hardSigmoid) {
             ["alpha": .float($0.float("alpha", default: 0.2)), "beta": .float($0.float("beta", default: 0.5))]
         },
         "Gelu": { ctx, n throws(SinterError) in
             let approx = n.string("approximate") ?? "none"
-            guard approx == "none" || approx == "tanh" else { throw n.error("approximate='\(approx)' is not supported") }
+            guard approx == "none" || approx == "tanh" else {
+                throw n.error("approximate='\(approx)' is not supported")
+            }
             return [try ctx.emit(approx == "tanh" ? .geluTanh : .gelu, [try ctx.input(n, 0)], name: out(n), at: n)]
         },
         "Clip": clip,
         "Where": { ctx, n throws(SinterError) in
-            [try ctx.emit(.where, [try ctx.input(n, 0), try ctx.input(n, 1), try ctx.input(n, 2)], name: out(n), at: n)]
+            [
+                try ctx.emit(
+                    .where, [try ctx.input(n, 0), try ctx.input(n, 1), try ctx.input(n, 2)], name: out(n), at: n)
+            ]
         },
         "Cast": { ctx, n throws(SinterError) in
             guard let code = n.int("to").flatMap({ Int32(exactly: $0) }), let d = ONNXType.dtype(code) else {
-                throw n.error("cast to \(n.int("to").flatMap { Int32(exactly: $0) }.map(ONNXType.name) ?? "an unknown type") is not supported")
+                throw n.error(
+                    "cast to \(n.int("to").flatMap { Int32(exactly: $0) }.map(ONNXType.name) ?? "an unknown type") "
+                        + "is not supported"
+                )
             }
             return [try ctx.emit(.cast, [try ctx.input(n, 0)], attrs(["to": .string(d.rawValue)]), name: out(n), at: n)]
         },
@@ -85,8 +100,9 @@ enum Converters {
             let x = try ctx.input(n, 0)
             guard n.output(1) != nil else { return [x] }
             let shape = try ctx.staticShape(x, n)
-            let mask = try ctx.constant(TensorData(dtype: .bool, shape: shape, values: Array(repeating: 1, count: shape.reduce(1, *))),
-                                        name: out(n, 1))
+            let mask = try ctx.constant(
+                TensorData(dtype: .bool, shape: shape, values: Array(repeating: 1, count: shape.reduce(1, *))),
+                name: out(n, 1))
             return [x, mask]
         },
     ]
@@ -95,7 +111,8 @@ enum Converters {
         let x = try ctx.input(n, 0)
         var y = try ctx.input(n, 1)
         if ctx.type(y).dtype != ctx.type(x).dtype {
-            y = try ctx.emit(.cast, [y], attrs(["to": .string(ctx.type(x).dtype.rawValue)]), name: "\(out(n)).exponent", at: n)
+            y = try ctx.emit(
+                .cast, [y], attrs(["to": .string(ctx.type(x).dtype.rawValue)]), name: "\(out(n)).exponent", at: n)
         }
         return [try ctx.emit(.pow, [x, y], name: out(n), at: n)]
     }
@@ -106,7 +123,9 @@ enum Converters {
         var slope = try ctx.input(n, 1)
         let xs = ctx.type(x).dims, ss = ctx.type(slope).dims
         if xs.count > 2, ss.count == 1, ss[0] == xs[1], xs.last != ss[0] {
-            slope = try reshape(ctx, slope, [try ctx.staticShape(slope, n)[0]] + Array(repeating: 1, count: xs.count - 2), "\(out(n)).slope", n)
+            slope = try reshape(
+                ctx, slope, [try ctx.staticShape(slope, n)[0]] + Array(repeating: 1, count: xs.count - 2),
+                "\(out(n)).slope", n)
         }
         return [try ctx.emit(.prelu, [x, slope], name: out(n), at: n)]
     }

@@ -72,7 +72,10 @@ final class ImportContext {
         guard let v = try optionalInput(n, i), let name = n.input(i) else { return nil }
         guard let t = constants[v] else {
             if builder.graph.inputs.contains(v) {
-                throw n.error("input \(i) ('\(what)') is graph input '\(name)', which must be a constant here; specialise it with --const-input \(name)=FILE.npy")
+                throw n.error(
+                    "input \(i) ('\(what)') is graph input '\(name)', which must be a constant here; specialise "
+                        + "it with --const-input \(name)=FILE.npy"
+                )
             }
             throw n.error("input \(i) ('\(what)') is computed at run time, but Sinter needs it to be a constant")
         }
@@ -88,23 +91,31 @@ final class ImportContext {
     /// Adds an op; when every operand is a known constant the result is computed now and
     /// becomes a constant (this is how shape subgraphs disappear at import).
     func emit(_ op: Op, _ operands: [ValueID], _ attributes: Attributes = Attributes(), names: [String], at n: ONNXNode)
-        throws(SinterError) -> [ValueID] {
+        throws(SinterError) -> [ValueID]
+    {
         guard op.schema.acceptsOperandCount(operands.count) else {
-            throw n.error("\(op.rawValue) takes \(op.schema.variadic ? "at least " : "")\(op.schema.operandCount) operand(s), got \(operands.count)")
+            throw n.error(
+                "\(op.rawValue) takes \(op.schema.variadic ? "at least " : "")\(op.schema.operandCount) "
+                    + "operand(s), got \(operands.count)"
+            )
         }
         let names = names.map { unique($0) }
         let known = operands.compactMap { constants[$0] }
         if known.count == operands.count, op.schema.traits.contains(.pure) {
             let types: [TensorType]
             do throws(ShapeError) {
-                types = try op.schema.inferTypes(ShapeQuery(operands: operands.map(type), attributes: attributes, payload: nil))
+                types = try op.schema.inferTypes(
+                    ShapeQuery(operands: operands.map(type), attributes: attributes, payload: nil))
             } catch {
                 throw n.error("\(op.rawValue): \(error.message)")
             }
             if types.allSatisfy({ ($0.elementCount ?? .max) <= foldLimit }),
-               let folded = Evaluator.evaluate(op, attributes: attributes, inputs: known, resultTypes: types) {
+                let folded = Evaluator.evaluate(op, attributes: attributes, inputs: known, resultTypes: types)
+            {
                 var out: [ValueID] = []
-                for (t, name) in zip(folded, names + Array(repeating: n.name, count: max(0, folded.count - names.count))) {
+                for (t, name) in zip(
+                    folded, names + Array(repeating: n.name, count: max(0, folded.count - names.count)))
+                {
                     out.append(try constant(t, name: name))
                 }
                 return out
@@ -114,7 +125,8 @@ final class ImportContext {
     }
 
     func emit(_ op: Op, _ operands: [ValueID], _ attributes: Attributes = Attributes(), name: String, at n: ONNXNode)
-        throws(SinterError) -> ValueID {
+        throws(SinterError) -> ValueID
+    {
         try emit(op, operands, attributes, names: [name], at: n)[0]
     }
 

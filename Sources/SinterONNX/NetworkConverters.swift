@@ -3,7 +3,9 @@ import SinterIR
 /// Linear algebra, convolutions, pooling, normalisation, softmax and reductions.
 extension Converters {
     /// numpy matmul semantics including 1-D operands (promoted, then the added axis removed).
-    static func matmul(_ ctx: ImportContext, _ a: ValueID, _ b: ValueID, _ name: String, _ n: ONNXNode) throws(SinterError) -> ValueID {
+    static func matmul(_ ctx: ImportContext, _ a: ValueID, _ b: ValueID, _ name: String, _ n: ONNXNode)
+        throws(SinterError) -> ValueID
+    {
         let sa = try ctx.staticShape(a, n), sb = try ctx.staticShape(b, n)
         let a2 = sa.count == 1 ? try reshape(ctx, a, [1, sa[0]], "\(name).lhs", n) : a
         let b2 = sb.count == 1 ? try reshape(ctx, b, [sb[0], 1], "\(name).rhs", n) : b
@@ -16,7 +18,9 @@ extension Converters {
     }
 
     /// Explicit pads for auto_pad SAME_UPPER / SAME_LOWER / VALID (NOTSET keeps `pads`).
-    static func pads(_ n: ONNXNode, input: [Int], kernel: [Int], strides: [Int], dilations: [Int]) throws(SinterError) -> [Int] {
+    static func pads(_ n: ONNXNode, input: [Int], kernel: [Int], strides: [Int], dilations: [Int]) throws(SinterError)
+        -> [Int]
+    {
         let d = input.count
         let mode = n.string("auto_pad") ?? "NOTSET"
         switch mode {
@@ -36,7 +40,9 @@ extension Converters {
         }
     }
 
-    static func windowAttributes(_ n: ONNXNode, input: [Int], kernel: [Int]) throws(SinterError) -> [String: AttributeValue] {
+    static func windowAttributes(_ n: ONNXNode, input: [Int], kernel: [Int]) throws(SinterError) -> [String:
+        AttributeValue]
+    {
         let d = input.count
         let strides = n.ints("strides") ?? Array(repeating: 1, count: d)
         let dilations = n.ints("dilations") ?? Array(repeating: 1, count: d)
@@ -45,7 +51,9 @@ extension Converters {
     }
 
     /// Adds a per-channel vector to an NC[spatial] tensor.
-    static func addChannelBias(_ ctx: ImportContext, _ y: ValueID, _ bias: ValueID, _ name: String, _ n: ONNXNode) throws(SinterError) -> ValueID {
+    static func addChannelBias(_ ctx: ImportContext, _ y: ValueID, _ bias: ValueID, _ name: String, _ n: ONNXNode)
+        throws(SinterError) -> ValueID
+    {
         let rank = ctx.type(y).rank
         let c = try ctx.staticShape(bias, n).reduce(1, *)
         let b = try reshape(ctx, bias, [c] + Array(repeating: 1, count: max(rank - 2, 0)), "\(name).bias", n)
@@ -70,10 +78,16 @@ extension Converters {
 
     static func argReduction(_ op: Op) -> Converter {
         { ctx, n throws(SinterError) in
-            [try ctx.emit(op, [try ctx.input(n, 0)], attrs(["axis": .int(n.int("axis", default: 0)),
-                                                          "keepdims": .bool(n.int("keepdims", default: 1) == 1),
-                                                          "select_last_index": .bool(n.int("select_last_index", default: 0) == 1)]),
-                          name: out(n), at: n)]
+            [
+                try ctx.emit(
+                    op, [try ctx.input(n, 0)],
+                    attrs([
+                        "axis": .int(n.int("axis", default: 0)),
+                        "keepdims": .bool(n.int("keepdims", default: 1) == 1),
+                        "select_last_index": .bool(n.int("select_last_index", default: 0) == 1),
+                    ]),
+                    name: out(n), at: n)
+            ]
         }
     }
 
@@ -94,13 +108,19 @@ extension Converters {
 
     /// (x − mean) / sqrt(var + eps) over `axes`, all kept as size-1 dims; also returns the
     /// mean and the standard deviation.
-    static func normalize(_ ctx: ImportContext, _ x: ValueID, axes: [Int], epsilon: Double, _ name: String, _ n: ONNXNode)
-        throws(SinterError) -> ValueID {
+    static func normalize(
+        _ ctx: ImportContext, _ x: ValueID, axes: [Int], epsilon: Double, _ name: String, _ n: ONNXNode
+    )
+        throws(SinterError) -> ValueID
+    {
         try normalizeWithStatistics(ctx, x, axes: axes, epsilon: epsilon, name, n).normalized
     }
 
-    static func normalizeWithStatistics(_ ctx: ImportContext, _ x: ValueID, axes: [Int], epsilon: Double, _ name: String, _ n: ONNXNode)
-        throws(SinterError) -> (normalized: ValueID, mean: ValueID, std: ValueID) {
+    static func normalizeWithStatistics(
+        _ ctx: ImportContext, _ x: ValueID, axes: [Int], epsilon: Double, _ name: String, _ n: ONNXNode
+    )
+        throws(SinterError) -> (normalized: ValueID, mean: ValueID, std: ValueID)
+    {
         let dtype = ctx.type(x).dtype
         let reduce = attrs(["axes": .ints(axes), "keepdims": .bool(true)])
         let mean = try ctx.emit(.reduceMean, [x], reduce, name: "\(name).mean", at: n)
@@ -108,12 +128,14 @@ extension Converters {
         let square = try ctx.emit(.mul, [centered, centered], name: "\(name).square", at: n)
         let variance = try ctx.emit(.reduceMean, [square], reduce, name: "\(name).var", at: n)
         let eps = try ctx.scalar(epsilon, dtype, name: "\(name).eps")
-        let std = try ctx.emit(.sqrt, [try ctx.emit(.add, [variance, eps], name: "\(name).var_eps", at: n)], name: "\(name).std", at: n)
+        let std = try ctx.emit(
+            .sqrt, [try ctx.emit(.add, [variance, eps], name: "\(name).var_eps", at: n)], name: "\(name).std", at: n)
         return (try ctx.emit(.div, [centered, std], name: "\(name).normalized", at: n), mean, std)
     }
 
     static let networks: [String: Converter] = [
-        "MatMul": { ctx, n throws(SinterError) in [try matmul(ctx, try ctx.input(n, 0), try ctx.input(n, 1), out(n), n)] },
+        "MatMul": { ctx, n throws(SinterError) in [try matmul(ctx, try ctx.input(n, 0), try ctx.input(n, 1), out(n), n)]
+        },
         "Gemm": { ctx, n throws(SinterError) in
             let name = out(n)
             var a = try ctx.input(n, 0), b = try ctx.input(n, 1)
@@ -124,10 +146,15 @@ extension Converters {
             let dtype = ctx.type(a).dtype
             var y = try ctx.emit(.matmul, [a, b], name: c == nil && alpha == 1 ? name : "\(name).ab", at: n)
             if alpha != 1 {
-                y = try ctx.emit(.mul, [y, try ctx.scalar(alpha, dtype, name: "\(name).alpha")], name: c == nil ? name : "\(name).alpha_ab", at: n)
+                y = try ctx.emit(
+                    .mul, [y, try ctx.scalar(alpha, dtype, name: "\(name).alpha")],
+                    name: c == nil ? name : "\(name).alpha_ab", at: n)
             }
             if var c {
-                if beta != 1 { c = try ctx.emit(.mul, [c, try ctx.scalar(beta, dtype, name: "\(name).beta")], name: "\(name).beta_c", at: n) }
+                if beta != 1 {
+                    c = try ctx.emit(
+                        .mul, [c, try ctx.scalar(beta, dtype, name: "\(name).beta")], name: "\(name).beta_c", at: n)
+                }
                 y = try ctx.emit(.add, [y, c], name: name, at: n)
             }
             return [y]
@@ -135,7 +162,9 @@ extension Converters {
         "Conv": { ctx, n throws(SinterError) in
             let x = try ctx.input(n, 0), w = try ctx.input(n, 1)
             let xs = try ctx.staticShape(x, n), ws = try ctx.staticShape(w, n)
-            guard xs.count >= 3, ws.count == xs.count else { throw n.error("Conv needs input [N,C,...] and weights of the same rank") }
+            guard xs.count >= 3, ws.count == xs.count else {
+                throw n.error("Conv needs input [N,C,...] and weights of the same rank")
+            }
             var a = try windowAttributes(n, input: Array(xs[2...]), kernel: Array(ws[2...]))
             a["group"] = .int(n.int("group", default: 1))
             let bias = try ctx.optionalInput(n, 2)
@@ -163,10 +192,16 @@ extension Converters {
             let mean = try reshape(ctx, params[2], shape, "\(name).mean", n)
             let variance = try reshape(ctx, params[3], shape, "\(name).var", n)
             let dtype = ctx.type(variance).dtype
-            let std = try ctx.emit(.sqrt, [try ctx.emit(.add, [variance, try ctx.scalar(eps, dtype, name: "\(name).eps")],
-                                                        name: "\(name).var_eps", at: n)], name: "\(name).std", at: n)
+            let std = try ctx.emit(
+                .sqrt,
+                [
+                    try ctx.emit(
+                        .add, [variance, try ctx.scalar(eps, dtype, name: "\(name).eps")],
+                        name: "\(name).var_eps", at: n)
+                ], name: "\(name).std", at: n)
             let mul = try ctx.emit(.div, [scale, std], name: "\(name).a", at: n)
-            let shift = try ctx.emit(.sub, [bias, try ctx.emit(.mul, [mean, mul], name: "\(name).mean_a", at: n)], name: "\(name).b", at: n)
+            let shift = try ctx.emit(
+                .sub, [bias, try ctx.emit(.mul, [mean, mul], name: "\(name).mean_a", at: n)], name: "\(name).b", at: n)
             let scaled = try ctx.emit(.mul, [x, mul], name: "\(name).xa", at: n)
             return [try ctx.emit(.add, [scaled, shift], name: name, at: n)]
         },
@@ -180,19 +215,29 @@ extension Converters {
                 let normalized = try ctx.staticShape(x, n).suffix(rank - a)
                 func full(_ v: ValueID?, _ fill: Double, _ tag: String) throws(SinterError) -> ValueID {
                     guard let v else {
-                        return try ctx.constant(TensorData(dtype: .f32, shape: Array(normalized),
-                                                           values: Array(repeating: fill, count: normalized.reduce(1, *))), name: "\(name).\(tag)")
+                        return try ctx.constant(
+                            TensorData(
+                                dtype: .f32, shape: Array(normalized),
+                                values: Array(repeating: fill, count: normalized.reduce(1, *))), name: "\(name).\(tag)")
                     }
                     if try ctx.staticShape(v, n) == Array(normalized) { return v }
-                    return try ctx.emit(.expand, [v], attrs(["shape": .ints(Array(normalized))]), name: "\(name).\(tag)", at: n)
+                    return try ctx.emit(
+                        .expand, [v], attrs(["shape": .ints(Array(normalized))]), name: "\(name).\(tag)", at: n)
                 }
-                let scale = try full(try ctx.optionalInput(n, 1), 1, "scale"), bias = try full(try ctx.optionalInput(n, 2), 0, "bias")
-                return [try ctx.emit(.layerNorm, [x, scale, bias], attrs(["axis": .int(a), "epsilon": .float(n.float("epsilon", default: 1e-5))]),
-                                     name: name, at: n)]
+                let scale = try full(try ctx.optionalInput(n, 1), 1, "scale"),
+                    bias = try full(try ctx.optionalInput(n, 2), 0, "bias")
+                return [
+                    try ctx.emit(
+                        .layerNorm, [x, scale, bias],
+                        attrs(["axis": .int(a), "epsilon": .float(n.float("epsilon", default: 1e-5))]),
+                        name: name, at: n)
+                ]
             }
-            let stats = try normalizeWithStatistics(ctx, x, axes: Array(a..<rank), epsilon: n.float("epsilon", default: 1e-5), name, n)
+            let stats = try normalizeWithStatistics(
+                ctx, x, axes: Array(a..<rank), epsilon: n.float("epsilon", default: 1e-5), name, n)
             let bias = try ctx.optionalInput(n, 2)
-            var y = try ctx.emit(.mul, [stats.normalized, try ctx.input(n, 1)], name: bias == nil ? name : "\(name).scaled", at: n)
+            var y = try ctx.emit(
+                .mul, [stats.normalized, try ctx.input(n, 1)], name: bias == nil ? name : "\(name).scaled", at: n)
             if let bias { y = try ctx.emit(.add, [y, bias], name: name, at: n) }
             let invStd = n.output(2) == nil ? nil : try ctx.emit(.reciprocal, [stats.std], name: out(n, 2), at: n)
             return [y, stats.mean, invStd]
@@ -213,7 +258,9 @@ extension Converters {
             // y = x / (bias + alpha/size · Σ_window x²)^beta, the window over channels.
             let x = try ctx.input(n, 0)
             let s = try ctx.staticShape(x, n)
-            guard let size = n.int("size"), size > 0, s.count >= 3 else { throw n.error("LRN needs size > 0 and input [N,C,...]") }
+            guard let size = n.int("size"), size > 0, s.count >= 3 else {
+                throw n.error("LRN needs size > 0 and input [N,C,...]")
+            }
             let name = out(n)
             let dtype = ctx.type(x).dtype
             let square = try ctx.emit(.mul, [x, x], name: "\(name).sq", at: n)
@@ -226,13 +273,23 @@ extension Converters {
                 var starts = Array(repeating: 0, count: s.count), ends = s
                 starts[1] = i
                 ends[1] = i + s[1]
-                let part = try ctx.emit(.slice, [padded], attrs(["starts": .ints(starts), "ends": .ints(ends)]), name: "\(name).win\(i)", at: n)
-                sum = try sum.map { acc throws(SinterError) in try ctx.emit(.add, [acc, part], name: "\(name).sum\(i)", at: n) } ?? part
+                let part = try ctx.emit(
+                    .slice, [padded], attrs(["starts": .ints(starts), "ends": .ints(ends)]), name: "\(name).win\(i)",
+                    at: n)
+                sum =
+                    try sum.map { acc throws(SinterError) in
+                        try ctx.emit(.add, [acc, part], name: "\(name).sum\(i)", at: n)
+                    } ?? part
             }
-            let alpha = n.float("alpha", default: 1e-4), beta = n.float("beta", default: 0.75), bias = n.float("bias", default: 1)
-            let scaled = try ctx.emit(.mul, [sum!, try ctx.scalar(alpha / Double(size), dtype, name: "\(name).alpha")], name: "\(name).scaled", at: n)
-            let base = try ctx.emit(.add, [scaled, try ctx.scalar(bias, dtype, name: "\(name).bias")], name: "\(name).base", at: n)
-            let denom = try ctx.emit(.pow, [base, try ctx.scalar(beta, dtype, name: "\(name).beta")], name: "\(name).denom", at: n)
+            let alpha = n.float("alpha", default: 1e-4), beta = n.float("beta", default: 0.75),
+                bias = n.float("bias", default: 1)
+            let scaled = try ctx.emit(
+                .mul, [sum!, try ctx.scalar(alpha / Double(size), dtype, name: "\(name).alpha")],
+                name: "\(name).scaled", at: n)
+            let base = try ctx.emit(
+                .add, [scaled, try ctx.scalar(bias, dtype, name: "\(name).bias")], name: "\(name).base", at: n)
+            let denom = try ctx.emit(
+                .pow, [base, try ctx.scalar(beta, dtype, name: "\(name).beta")], name: "\(name).denom", at: n)
             return [try ctx.emit(.div, [x, denom], name: name, at: n)]
         },
         "Attention": attention,
@@ -276,7 +333,10 @@ extension Converters {
             let x = try ctx.input(n, 0)
             let rank = ctx.type(x).rank
             guard rank >= 3 else { throw n.error("needs an input of rank >= 3 ([N, C, spatial...])") }
-            return [try ctx.emit(op, [x], attrs(["axes": .ints(Array(2..<rank)), "keepdims": .bool(true)]), name: out(n), at: n)]
+            return [
+                try ctx.emit(
+                    op, [x], attrs(["axes": .ints(Array(2..<rank)), "keepdims": .bool(true)]), name: out(n), at: n)
+            ]
         }
     }
 }
@@ -290,7 +350,9 @@ extension Converters {
         let x = try ctx.input(n, 0), w = try ctx.input(n, 1)
         let xs = try ctx.staticShape(x, n), ws = try ctx.staticShape(w, n)
         let d = xs.count - 2
-        guard d >= 1, ws.count == xs.count else { throw n.error("ConvTranspose needs input [N,C,...] and weights [C,M/group,...]") }
+        guard d >= 1, ws.count == xs.count else {
+            throw n.error("ConvTranspose needs input [N,C,...] and weights [C,M/group,...]")
+        }
         let group = n.int("group", default: 1)
         let kernel = Array(ws[2...])
         let strides = n.ints("strides") ?? Array(repeating: 1, count: d)
@@ -324,10 +386,14 @@ extension Converters {
             let axis = i + 2
             let outer = s[..<axis].reduce(1, *), len = s[axis], inner = s[(axis + 1)...].reduce(1, *)
             let r = try reshape(ctx, z, [outer, len, 1, inner], "\(name).dil\(i)", n)
-            let p = try ctx.emit(.pad, [r], attrs(["pads": .ints([0, 0, 0, 0, 0, 0, strides[i] - 1, 0])]), name: "\(name).dil\(i).pad", at: n)
+            let p = try ctx.emit(
+                .pad, [r], attrs(["pads": .ints([0, 0, 0, 0, 0, 0, strides[i] - 1, 0])]), name: "\(name).dil\(i).pad",
+                at: n)
             let flat = try reshape(ctx, p, [outer, len * strides[i], inner], "\(name).dil\(i).flat", n)
-            let cut = try ctx.emit(.slice, [flat], attrs(["starts": .ints([0, 0, 0]), "ends": .ints([outer, (len - 1) * strides[i] + 1, inner])]),
-                                   name: "\(name).dil\(i).cut", at: n)
+            let cut = try ctx.emit(
+                .slice, [flat],
+                attrs(["starts": .ints([0, 0, 0]), "ends": .ints([outer, (len - 1) * strides[i] + 1, inner])]),
+                name: "\(name).dil\(i).cut", at: n)
             var newShape = s
             newShape[axis] = (len - 1) * strides[i] + 1
             z = try reshape(ctx, cut, newShape, "\(name).dil\(i).nd", n)
@@ -343,15 +409,22 @@ extension Converters {
         // Weights [C, M/g, k...] → [M, C/g, k...], flipped in space.
         let c = ws[0], mg = ws[1]
         let grouped = try reshape(ctx, w, [group, c / group, mg] + kernel, "\(name).wg", n)
-        let swapped = try ctx.emit(.transpose, [grouped], attrs(["perm": .ints([0, 2, 1] + (3..<(3 + d)).map { $0 })]), name: "\(name).wt", at: n)
+        let swapped = try ctx.emit(
+            .transpose, [grouped], attrs(["perm": .ints([0, 2, 1] + (3..<(3 + d)).map { $0 })]), name: "\(name).wt",
+            at: n)
         let merged = try reshape(ctx, swapped, [group * mg, c / group] + kernel, "\(name).wm", n)
-        let flipped = try ctx.emit(.slice, [merged], attrs(["starts": .ints([0, 0] + kernel.map { $0 - 1 }),
-                                                             "ends": .ints([group * mg, c / group] + Array(repeating: -(1 << 40), count: d)),
-                                                             "steps": .ints([1, 1] + Array(repeating: -1, count: d))]),
-                                   name: "\(name).wflip", at: n)
+        let flipped = try ctx.emit(
+            .slice, [merged],
+            attrs([
+                "starts": .ints([0, 0] + kernel.map { $0 - 1 }),
+                "ends": .ints([group * mg, c / group] + Array(repeating: -(1 << 40), count: d)),
+                "steps": .ints([1, 1] + Array(repeating: -1, count: d)),
+            ]),
+            name: "\(name).wflip", at: n)
         let bias = try ctx.optionalInput(n, 2)
-        let y = try ctx.emit(.conv, [z, flipped], attrs(["dilations": .ints(dilations), "group": .int(group)]),
-                             name: bias == nil ? name : "\(name).conv", at: n)
+        let y = try ctx.emit(
+            .conv, [z, flipped], attrs(["dilations": .ints(dilations), "group": .int(group)]),
+            name: bias == nil ? name : "\(name).conv", at: n)
         return [bias == nil ? y : try addChannelBias(ctx, y, bias!, name, n)]
     }
 }

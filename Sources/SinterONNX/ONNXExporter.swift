@@ -21,7 +21,8 @@ public enum ONNXExporter {
         func int64s(_ values: [Int], _ hint: String) -> String {
             extra += 1
             let name = "\(hint).sinter\(extra)"
-            graph.initializer.append(TensorData(dtype: .i64, shape: [values.count], values: values.map(Double.init)).tensorProto(name: name))
+            graph.initializer.append(
+                TensorData(dtype: .i64, shape: [values.count], values: values.map(Double.init)).tensorProto(name: name))
             return name
         }
         func scalar(_ v: Double, _ dtype: DType, _ hint: String) -> String {
@@ -58,7 +59,12 @@ public enum ONNXExporter {
             }
             /// [N, C/b, H, W, b] → [N, C, H, W].
             func unblock(_ x: String, _ s: [Int]) -> String {
-                helper("Reshape", [helper("Transpose", [x], [intsAttr("perm", [0, 1, 4, 2, 3])]), int64s([s[0], s[1] * s[4], s[2], s[3]], hint)])
+                helper(
+                    "Reshape",
+                    [
+                        helper("Transpose", [x], [intsAttr("perm", [0, 1, 4, 2, 3])]),
+                        int64s([s[0], s[1] * s[4], s[2], s[3]], hint),
+                    ])
             }
             /// Makes this node the [N, C, H, W] → [N, C/b, H, W, b] step that blocks `y` into `ys`.
             func reblock(_ y: String, _ ys: [Int], into n: inout Onnx_NodeProto) {
@@ -100,8 +106,12 @@ public enum ONNXExporter {
             case .geluTanh: n.opType = "Gelu"; n.attribute = [string("approximate", "tanh")]
             case .leakyRelu: n.opType = "LeakyRelu"; n.attribute = [floatAttr("alpha", float("alpha"))]
             case .elu: n.opType = "Elu"; n.attribute = [floatAttr("alpha", float("alpha"))]
-            case .selu: n.opType = "Selu"; n.attribute = [floatAttr("alpha", float("alpha")), floatAttr("gamma", float("gamma"))]
-            case .hardSigmoid: n.opType = "HardSigmoid"; n.attribute = [floatAttr("alpha", float("alpha")), floatAttr("beta", float("beta"))]
+            case .selu:
+                n.opType = "Selu";
+                n.attribute = [floatAttr("alpha", float("alpha")), floatAttr("gamma", float("gamma"))]
+            case .hardSigmoid:
+                n.opType = "HardSigmoid";
+                n.attribute = [floatAttr("alpha", float("alpha")), floatAttr("beta", float("beta"))]
             case .hardSwish: n.opType = "HardSwish"
             case .clip:
                 n.opType = "Clip"
@@ -143,10 +153,12 @@ public enum ONNXExporter {
             case .conv:
                 n.opType = "Conv"
                 let spatial = rank - 2
-                n.attribute = [intsAttr("strides", node.attributes.ints("strides") ?? Array(repeating: 1, count: spatial)),
-                               intsAttr("dilations", node.attributes.ints("dilations") ?? Array(repeating: 1, count: spatial)),
-                               intsAttr("pads", node.attributes.ints("pads") ?? Array(repeating: 0, count: 2 * spatial)),
-                               intAttr("group", int("group"))]
+                n.attribute = [
+                    intsAttr("strides", node.attributes.ints("strides") ?? Array(repeating: 1, count: spatial)),
+                    intsAttr("dilations", node.attributes.ints("dilations") ?? Array(repeating: 1, count: spatial)),
+                    intsAttr("pads", node.attributes.ints("pads") ?? Array(repeating: 0, count: 2 * spatial)),
+                    intAttr("group", int("group")),
+                ]
             case .convNCHWc:
                 // No ONNX form: unblock input and weights, Conv, block the result again.
                 let xs = g.type(of: node.operands[0]).shape ?? [], ws = g.type(of: node.operands[1]).shape ?? []
@@ -157,38 +169,60 @@ public enum ONNXExporter {
                 }
                 let b = xs[4]
                 let x = unblock(ins[0], xs)
-                let w = helper("Reshape", [helper("Transpose", [ins[1]], [intsAttr("perm", [0, 5, 1, 4, 2, 3])]),
-                                           int64s([ws[0] * ws[5], ws[1] * b, ws[2], ws[3]], hint)])
-                let conv = helper("Conv", [x, w], [intsAttr("strides", node.attributes.ints("strides") ?? [1, 1]),
-                                                  intsAttr("dilations", node.attributes.ints("dilations") ?? [1, 1]),
-                                                  intsAttr("pads", node.attributes.ints("pads") ?? [0, 0, 0, 0])])
+                let w = helper(
+                    "Reshape",
+                    [
+                        helper("Transpose", [ins[1]], [intsAttr("perm", [0, 5, 1, 4, 2, 3])]),
+                        int64s([ws[0] * ws[5], ws[1] * b, ws[2], ws[3]], hint),
+                    ])
+                let conv = helper(
+                    "Conv", [x, w],
+                    [
+                        intsAttr("strides", node.attributes.ints("strides") ?? [1, 1]),
+                        intsAttr("dilations", node.attributes.ints("dilations") ?? [1, 1]),
+                        intsAttr("pads", node.attributes.ints("pads") ?? [0, 0, 0, 0]),
+                    ])
                 reblock(conv, ys, into: &n)
             case .depthwiseConvNCHWc:
                 // Unblock, Conv with group = C, block again.
                 let xs = g.type(of: node.operands[0]).shape ?? [], ws = g.type(of: node.operands[1]).shape ?? []
                 let ys = g.type(of: node.results[0]).shape ?? []
                 guard xs.count == 5, ws.count == 4, ys.count == 5 else {
-                    diags.append(Diagnostic("depthwise-conv-nchwc with symbolic shapes cannot be exported", at: node.location))
+                    diags.append(
+                        Diagnostic("depthwise-conv-nchwc with symbolic shapes cannot be exported", at: node.location))
                     continue
                 }
                 let channels = xs[1] * xs[4]
-                let w = helper("Reshape", [helper("Transpose", [ins[1]], [intsAttr("perm", [0, 3, 1, 2])]),
-                                           int64s([channels, 1, ws[1], ws[2]], hint)])
-                let conv = helper("Conv", [unblock(ins[0], xs), w], [intsAttr("strides", node.attributes.ints("strides") ?? [1, 1]),
-                                                                     intsAttr("dilations", node.attributes.ints("dilations") ?? [1, 1]),
-                                                                     intsAttr("pads", node.attributes.ints("pads") ?? [0, 0, 0, 0]),
-                                                                     intAttr("group", channels)])
+                let w = helper(
+                    "Reshape",
+                    [
+                        helper("Transpose", [ins[1]], [intsAttr("perm", [0, 3, 1, 2])]),
+                        int64s([channels, 1, ws[1], ws[2]], hint),
+                    ])
+                let conv = helper(
+                    "Conv", [unblock(ins[0], xs), w],
+                    [
+                        intsAttr("strides", node.attributes.ints("strides") ?? [1, 1]),
+                        intsAttr("dilations", node.attributes.ints("dilations") ?? [1, 1]),
+                        intsAttr("pads", node.attributes.ints("pads") ?? [0, 0, 0, 0]),
+                        intAttr("group", channels),
+                    ])
                 reblock(conv, ys, into: &n)
             case .maxPoolNCHWc, .avgPoolNCHWc:
                 // No ONNX form: unblock, pool, block again.
                 let xs = g.type(of: node.operands[0]).shape ?? [], ys = g.type(of: node.results[0]).shape ?? []
                 guard xs.count == 5, ys.count == 5 else {
-                    diags.append(Diagnostic("\(node.op.rawValue) with symbolic shapes cannot be exported", at: node.location))
+                    diags.append(
+                        Diagnostic("\(node.op.rawValue) with symbolic shapes cannot be exported", at: node.location))
                     continue
                 }
                 let x = unblock(ins[0], xs)
-                var attrs = [intsAttr("kernel_shape", ints("kernel")), intsAttr("strides", node.attributes.ints("strides") ?? [1, 1]),
-                             intsAttr("pads", node.attributes.ints("pads") ?? [0, 0, 0, 0]), intAttr("ceil_mode", bool("ceil_mode") ? 1 : 0)]
+                var attrs = [
+                    intsAttr("kernel_shape", ints("kernel")),
+                    intsAttr("strides", node.attributes.ints("strides") ?? [1, 1]),
+                    intsAttr("pads", node.attributes.ints("pads") ?? [0, 0, 0, 0]),
+                    intAttr("ceil_mode", bool("ceil_mode") ? 1 : 0),
+                ]
                 if node.op == .maxPoolNCHWc {
                     attrs.append(intsAttr("dilations", node.attributes.ints("dilations") ?? [1, 1]))
                 } else {
@@ -199,39 +233,58 @@ public enum ONNXExporter {
             case .maxPool, .avgPool:
                 n.opType = node.op == .maxPool ? "MaxPool" : "AveragePool"
                 let spatial = rank - 2
-                n.attribute = [intsAttr("kernel_shape", ints("kernel")),
-                               intsAttr("strides", node.attributes.ints("strides") ?? Array(repeating: 1, count: spatial)),
-                               intsAttr("pads", node.attributes.ints("pads") ?? Array(repeating: 0, count: 2 * spatial)),
-                               intAttr("ceil_mode", bool("ceil_mode") ? 1 : 0)]
+                n.attribute = [
+                    intsAttr("kernel_shape", ints("kernel")),
+                    intsAttr("strides", node.attributes.ints("strides") ?? Array(repeating: 1, count: spatial)),
+                    intsAttr("pads", node.attributes.ints("pads") ?? Array(repeating: 0, count: 2 * spatial)),
+                    intAttr("ceil_mode", bool("ceil_mode") ? 1 : 0),
+                ]
                 if node.op == .maxPool {
-                    n.attribute.append(intsAttr("dilations", node.attributes.ints("dilations") ?? Array(repeating: 1, count: spatial)))
+                    n.attribute.append(
+                        intsAttr("dilations", node.attributes.ints("dilations") ?? Array(repeating: 1, count: spatial)))
                 } else {
                     n.attribute.append(intAttr("count_include_pad", bool("count_include_pad") ? 1 : 0))
                     if let d = node.attributes.ints("dilations"), d.contains(where: { $0 != 1 }) {
-                        diags.append(Diagnostic("avg-pool with dilations has no ONNX form before opset 19 dilations; not exported", at: node.location))
+                        diags.append(
+                            Diagnostic(
+                                "avg-pool with dilations has no ONNX form before opset 19 dilations; not exported",
+                                at: node.location))
                     }
                 }
             case .identity: n.opType = "Identity"
-            case .reshape: n.opType = "Reshape"; n.input = ins + [int64s(g.type(of: node.results[0]).shape ?? ints("shape"), hint)]
+            case .reshape:
+                n.opType = "Reshape"; n.input = ins + [int64s(g.type(of: node.results[0]).shape ?? ints("shape"), hint)]
             case .transpose:
                 n.opType = "Transpose"
                 n.attribute = [intsAttr("perm", node.attributes.ints("perm") ?? Array((0..<rank).reversed()))]
             case .concat: n.opType = "Concat"; n.attribute = [intAttr("axis", int("axis"))]
-            case .split: n.opType = "Split"; n.input = ins + [int64s(ints("sizes"), hint)]; n.attribute = [intAttr("axis", int("axis"))]
+            case .split:
+                n.opType = "Split"; n.input = ins + [int64s(ints("sizes"), hint)];
+                n.attribute = [intAttr("axis", int("axis"))]
             case .slice:
                 n.opType = "Slice"
-                n.input = ins + [int64s(ints("starts"), hint), int64s(ints("ends"), hint), int64s(Array(0..<rank), hint),
-                                 int64s(node.attributes.ints("steps") ?? Array(repeating: 1, count: rank), hint)]
+                n.input =
+                    ins + [
+                        int64s(ints("starts"), hint), int64s(ints("ends"), hint), int64s(Array(0..<rank), hint),
+                        int64s(node.attributes.ints("steps") ?? Array(repeating: 1, count: rank), hint),
+                    ]
             case .gather: n.opType = "Gather"; n.attribute = [intAttr("axis", int("axis"))]
             case .tile: n.opType = "Tile"; n.input = ins + [int64s(ints("repeats"), hint)]
             case .pad:
                 n.opType = "Pad"
                 let mode: String = if case .string(let m)? = attr("mode") { m } else { "constant" }
                 n.attribute = [string("mode", mode)]
-                n.input = ins + [int64s(ints("pads"), hint), scalar(float("value"), g.type(of: node.operands[0]).dtype, hint)]
+                n.input =
+                    ins + [
+                        int64s(ints("pads"), hint), scalar(float("value"), g.type(of: node.operands[0]).dtype, hint),
+                    ]
             case .reduceSum, .reduceMean, .reduceMax, .reduceMin, .reduceProd, .reduceL2:
-                n.opType = ["reduce-sum": "ReduceSum", "reduce-mean": "ReduceMean", "reduce-max": "ReduceMax", "reduce-min": "ReduceMin",
-                            "reduce-prod": "ReduceProd", "reduce-l2": "ReduceL2"][node.op.rawValue] ?? ""
+                n.opType =
+                    [
+                        "reduce-sum": "ReduceSum", "reduce-mean": "ReduceMean", "reduce-max": "ReduceMax",
+                        "reduce-min": "ReduceMin",
+                        "reduce-prod": "ReduceProd", "reduce-l2": "ReduceL2",
+                    ][node.op.rawValue] ?? ""
                 n.attribute = [intAttr("keepdims", bool("keepdims") ? 1 : 0)]
                 if let axes = node.attributes.ints("axes") {
                     n.input = ins + [int64s(axes, hint)]
@@ -239,8 +292,10 @@ public enum ONNXExporter {
                 }
             case .argMax, .argMin:
                 n.opType = node.op == .argMax ? "ArgMax" : "ArgMin"
-                n.attribute = [intAttr("axis", int("axis")), intAttr("keepdims", bool("keepdims") ? 1 : 0),
-                               intAttr("select_last_index", bool("select_last_index") ? 1 : 0)]
+                n.attribute = [
+                    intAttr("axis", int("axis")), intAttr("keepdims", bool("keepdims") ? 1 : 0),
+                    intAttr("select_last_index", bool("select_last_index") ? 1 : 0),
+                ]
             }
             graph.node.append(n)
         }

@@ -14,7 +14,9 @@ public enum ONNXImporter {
 
     /// `constants` specialises graph inputs to fixed values (shape-like inputs such as axes or
     /// pads that an ahead-of-time compiler needs to know).
-    public static func load(_ path: String, bindings: [String: Int] = [:], constants: [String: TensorData] = [:]) throws(SinterError) -> Graph {
+    public static func load(_ path: String, bindings: [String: Int] = [:], constants: [String: TensorData] = [:])
+        throws(SinterError) -> Graph
+    {
         guard let data = FileManager.default.contents(atPath: path) else { throw SinterError("cannot read '\(path)'") }
         let model: Onnx_ModelProto
         do {
@@ -24,8 +26,9 @@ public enum ONNXImporter {
         }
         let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
         let base = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        return try importModel(model, name: model.graph.name.isEmpty ? base : model.graph.name, directory: dir, bindings: bindings,
-                               constants: constants)
+        return try importModel(
+            model, name: model.graph.name.isEmpty ? base : model.graph.name, directory: dir, bindings: bindings,
+            constants: constants)
     }
 
     /// Names of the graph inputs that are not initializers, in order (what a caller feeds).
@@ -49,21 +52,26 @@ public enum ONNXImporter {
         }
     }
 
-    static func importModel(_ model: Onnx_ModelProto, name: String, directory: String, bindings: [String: Int],
-                            constants: [String: TensorData] = [:]) throws(SinterError) -> Graph {
+    static func importModel(
+        _ model: Onnx_ModelProto, name: String, directory: String, bindings: [String: Int],
+        constants: [String: TensorData] = [:]
+    ) throws(SinterError) -> Graph {
         guard model.hasGraph else { throw SinterError("the model has no graph") }
         let g = model.graph
         let opset = model.opsetImport.first { $0.domain.isEmpty || $0.domain == "ai.onnx" }.map { Int($0.version) } ?? 1
         let ctx = ImportContext(name: name, directory: directory)
 
         // Every unsupported op, all at once, before doing any work.
-        let unsupported = g.node.filter { n in !(n.domain.isEmpty || n.domain == "ai.onnx") || Converters.table[n.opType] == nil }
+        let unsupported = g.node.filter { n in
+            !(n.domain.isEmpty || n.domain == "ai.onnx") || Converters.table[n.opType] == nil
+        }
         if !unsupported.isEmpty {
-            throw SinterError(unsupported.map { n in
-                let loc = ONNXNode(proto: n, opset: opset).location
-                let domain = n.domain.isEmpty ? "" : " in domain '\(n.domain)'"
-                return Diagnostic("unsupported op '\(n.opType)'\(domain)", at: loc)
-            })
+            throw SinterError(
+                unsupported.map { n in
+                    let loc = ONNXNode(proto: n, opset: opset).location
+                    let domain = n.domain.isEmpty ? "" : " in domain '\(n.domain)'"
+                    return Diagnostic("unsupported op '\(n.opType)'\(domain)", at: loc)
+                })
         }
 
         var diags: [Diagnostic] = []
@@ -79,14 +87,18 @@ public enum ONNXImporter {
         }
         let unknownConstants = Set(constants.keys).subtracting(g.input.map(\.name))
         if !unknownConstants.isEmpty {
-            throw SinterError(unknownConstants.sorted().map { Diagnostic("--const-input '\($0)': the model has no input of that name") })
+            throw SinterError(
+                unknownConstants.sorted().map {
+                    Diagnostic("--const-input '\($0)': the model has no input of that name")
+                })
         }
         for input in g.input where !initialized.contains(input.name) {
             do throws(SinterError) {
                 let type = try tensorType(input, bindings: bindings)
                 if let value = constants[input.name] {
                     guard value.dtype == type.dtype, type.rank == value.shape.count else {
-                        throw SinterError("--const-input '\(input.name)' is \(value.type), but the input is \(type)", at: graphLoc)
+                        throw SinterError(
+                            "--const-input '\(input.name)' is \(value.type), but the input is \(type)", at: graphLoc)
                     }
                     ctx.values[input.name] = try ctx.constant(value, name: input.name)
                     continue
@@ -121,10 +133,13 @@ public enum ONNXImporter {
                 out = try ctx.builder.apply(.identity, [v], names: [ctx.unique(output.name)], location: graphLoc)[0]
             }
             // An output without a shape in the model (no `shape` field, not rank 0) is not checked.
-            if output.type.tensorType.hasShape, let declared = try? tensorType(output, bindings: bindings), declared.isStatic,
-               ctx.type(out).isStatic,
-               declared.shape != ctx.type(out).shape || declared.dtype != ctx.type(out).dtype {
-                throw SinterError("graph output '\(output.name)' is declared \(declared) but computes \(ctx.type(out))", at: graphLoc)
+            if output.type.tensorType.hasShape, let declared = try? tensorType(output, bindings: bindings),
+                declared.isStatic,
+                ctx.type(out).isStatic,
+                declared.shape != ctx.type(out).shape || declared.dtype != ctx.type(out).dtype
+            {
+                throw SinterError(
+                    "graph output '\(output.name)' is declared \(declared) but computes \(ctx.type(out))", at: graphLoc)
             }
             ctx.builder.output(out)
         }
@@ -137,11 +152,13 @@ public enum ONNXImporter {
     static func tensorType(_ info: Onnx_ValueInfoProto, bindings: [String: Int]) throws(SinterError) -> TensorType {
         let loc = SourceLocation.node(name: info.name, opType: "graph input")
         guard info.type.tensorType.hasElemType else {
-            throw SinterError("'\(info.name)' is not a tensor (sequences, maps and optionals are not supported)", at: loc)
+            throw SinterError(
+                "'\(info.name)' is not a tensor (sequences, maps and optionals are not supported)", at: loc)
         }
         let code = info.type.tensorType.elemType
         guard let dtype = ONNXType.dtype(code) else {
-            throw SinterError("'\(info.name)' has element type \(ONNXType.name(code)), which Sinter does not support", at: loc)
+            throw SinterError(
+                "'\(info.name)' has element type \(ONNXType.name(code)), which Sinter does not support", at: loc)
         }
         let dims = info.type.tensorType.shape.dim.enumerated().map { i, d -> Dim in
             switch d.value {

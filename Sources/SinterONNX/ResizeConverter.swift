@@ -19,7 +19,8 @@ extension Converters {
 
     /// Weights W[out][in] and, for tf_crop_and_resize, which outputs take the extrapolation value.
     static func resizeWeights(input: Int, output: Int, scale: Double, roi: (Double, Double)?, _ s: ResizeSettings)
-        throws(SinterError) -> (weights: [[Double]], extrapolated: [Bool]) {
+        throws(SinterError) -> (weights: [[Double]], extrapolated: [Bool])
+    {
         let outWidth = scale * Double(input)
         var w = Array(repeating: Array(repeating: 0.0, count: input), count: output)
         var extrapolated = Array(repeating: false, count: output)
@@ -31,7 +32,9 @@ extension Converters {
             case "asymmetric": x = yd / scale
             case "tf_crop_and_resize":
                 let (r0, r1) = roi ?? (0, 1)
-                x = outWidth == 1 ? (r1 - r0) * Double(input - 1) / 2 : yd * (r1 - r0) * Double(input - 1) / (outWidth - 1)
+                x =
+                    outWidth == 1
+                    ? (r1 - r0) * Double(input - 1) / 2 : yd * (r1 - r0) * Double(input - 1) / (outWidth - 1)
                 x += r0 * Double(input - 1)
                 extrapolated[y] = x < 0 || x > Double(input - 1)
             case "pytorch_half_pixel": x = outWidth == 1 ? -0.5 : (yd + 0.5) / scale - 0.5
@@ -47,7 +50,8 @@ extension Converters {
             let pad = (n + 1) / 2
             let xp = x + Double(pad)
             let p = Int(xp.rounded(.down)), frac = xp - xp.rounded(.down)
-            let offset = n % 2 == 0 ? (frac == 0 ? -(n / 2) : -(n / 2) + 1) : (frac <= 0.5 ? -((n - 1) / 2) : -((n - 1) / 2) + 1)
+            let offset =
+                n % 2 == 0 ? (frac == 0 ? -(n / 2) : -(n / 2) + 1) : (frac <= 0.5 ? -((n - 1) / 2) : -((n - 1) / 2) + 1)
             let start = p + offset
             let idx = (0..<n).map { start + $0 - pad }
             if s.excludeOutside {
@@ -61,7 +65,9 @@ extension Converters {
         return (w, extrapolated)
     }
 
-    static func resizeCoefficients(_ ratio: Double, _ scale: Double, _ s: ResizeSettings) throws(SinterError) -> [Double] {
+    static func resizeCoefficients(_ ratio: Double, _ scale: Double, _ s: ResizeSettings) throws(SinterError)
+        -> [Double]
+    {
         switch s.mode {
         case "nearest":
             if ratio == 1 { return [0, 1] }
@@ -83,10 +89,12 @@ extension Converters {
             let a = s.cubicA
             if !s.antialias {
                 let r1 = ratio + 1, q = 1 - ratio, q1 = q + 1
-                return [((a * r1 - 5 * a) * r1 + 8 * a) * r1 - 4 * a,
-                        ((a + 2) * ratio - (a + 3)) * ratio * ratio + 1,
-                        ((a + 2) * q - (a + 3)) * q * q + 1,
-                        ((a * q1 - 5 * a) * q1 + 8 * a) * q1 - 4 * a]
+                return [
+                    ((a * r1 - 5 * a) * r1 + 8 * a) * r1 - 4 * a,
+                    ((a + 2) * ratio - (a + 3)) * ratio * ratio + 1,
+                    ((a + 2) * q - (a + 3)) * q * q + 1,
+                    ((a * q1 - 5 * a) * q1 + 8 * a) * q1 - 4 * a,
+                ]
             }
             let sc = min(scale, 1)
             func coeff(_ x0: Double) -> Double {
@@ -104,39 +112,51 @@ extension Converters {
     }
 
     /// Applies per-axis weight matrices to `x` (float math), axis by axis.
-    static func applyResize(_ ctx: ImportContext, _ x0: ValueID, outputSize: [Int], scales: [Double], roi: [Double]?,
-                            _ settings: ResizeSettings, _ n: ONNXNode) throws(SinterError) -> ValueID {
+    static func applyResize(
+        _ ctx: ImportContext, _ x0: ValueID, outputSize: [Int], scales: [Double], roi: [Double]?,
+        _ settings: ResizeSettings, _ n: ONNXNode
+    ) throws(SinterError) -> ValueID {
         let name = out(n)
         let dtype = ctx.type(x0).dtype
-        var x = dtype == .f32 ? x0 : try ctx.emit(.cast, [x0], attrs(["to": .string("f32")]), name: "\(name).f32", at: n)
+        var x =
+            dtype == .f32 ? x0 : try ctx.emit(.cast, [x0], attrs(["to": .string("f32")]), name: "\(name).f32", at: n)
         let inShape = try ctx.staticShape(x, n)
         let r = inShape.count
         for d in 0..<r {
             let axisROI = roi.map { ($0[d], $0[d + r]) }
             let identityROI = axisROI.map { abs($0.0) < 1e-12 && abs($0.1 - 1) < 1e-12 } ?? true
             if abs(scales[d] - 1) < 1e-12 && outputSize[d] == inShape[d] && identityROI { continue }
-            let (w, extrapolated) = try resizeWeights(input: inShape[d], output: outputSize[d], scale: scales[d], roi: axisROI, settings)
+            let (w, extrapolated) = try resizeWeights(
+                input: inShape[d], output: outputSize[d], scale: scales[d], roi: axisROI, settings)
             let shape = try ctx.staticShape(x, n)
             var perm = Array(0..<r)
             perm.remove(at: d)
             perm.append(d)
-            let moved = d == r - 1 ? x : try ctx.emit(.transpose, [x], attrs(["perm": .ints(perm)]), name: "\(name).ax\(d)", at: n)
+            let moved =
+                d == r - 1
+                ? x : try ctx.emit(.transpose, [x], attrs(["perm": .ints(perm)]), name: "\(name).ax\(d)", at: n)
             let movedShape = perm.map { shape[$0] }
             let flat = try reshape(ctx, moved, [movedShape.dropLast().reduce(1, *), shape[d]], "\(name).ax\(d).2d", n)
             var wt: [Double] = []
             for i in 0..<inShape[d] { for y in 0..<outputSize[d] { wt.append(w[y][i]) } }
-            let m = try ctx.constant(TensorData(dtype: .f32, shape: [inShape[d], outputSize[d]], values: wt), name: "\(name).w\(d)")
+            let m = try ctx.constant(
+                TensorData(dtype: .f32, shape: [inShape[d], outputSize[d]], values: wt), name: "\(name).w\(d)")
             var res = try ctx.emit(.matmul, [flat, m], name: "\(name).ax\(d).mm", at: n)
             if extrapolated.contains(true) {
-                let e = try ctx.constant(TensorData(dtype: .f32, shape: [outputSize[d]],
-                                                    values: extrapolated.map { $0 ? settings.extrapolation : 0 }), name: "\(name).e\(d)")
+                let e = try ctx.constant(
+                    TensorData(
+                        dtype: .f32, shape: [outputSize[d]],
+                        values: extrapolated.map { $0 ? settings.extrapolation : 0 }), name: "\(name).e\(d)")
                 res = try ctx.emit(.add, [res, e], name: "\(name).ax\(d).e", at: n)
             }
             let backShape = Array(movedShape.dropLast()) + [outputSize[d]]
             res = try reshape(ctx, res, backShape, "\(name).ax\(d).nd", n)
             var inverse = Array(repeating: 0, count: r)
             for (i, p) in perm.enumerated() { inverse[p] = i }
-            x = d == r - 1 ? res : try ctx.emit(.transpose, [res], attrs(["perm": .ints(inverse)]), name: "\(name).ax\(d).back", at: n)
+            x =
+                d == r - 1
+                ? res
+                : try ctx.emit(.transpose, [res], attrs(["perm": .ints(inverse)]), name: "\(name).ax\(d).back", at: n)
         }
         if dtype != .f32 {
             if !dtype.isFloat { x = try ctx.emit(.round, [x], name: "\(name).rounded", at: n) }
@@ -175,7 +195,9 @@ extension Converters {
         // `axes` (opset 18) lists the axes the scales/sizes/roi refer to.
         let axes = try (n.ints("axes") ?? Array(0..<r)).map { a throws(SinterError) in try axis(a, r, n) }
         var fullScales = Array(repeating: 1.0, count: r), fullSizes = shape
-        if let r0 = roi, r0.count != 2 * axes.count { throw n.error("roi needs \(2 * axes.count) values, got \(r0.count)") }
+        if let r0 = roi, r0.count != 2 * axes.count {
+            throw n.error("roi needs \(2 * axes.count) values, got \(r0.count)")
+        }
         if let r0 = roi, axes.count != r {
             var full = Array(repeating: 0.0, count: r) + Array(repeating: 1.0, count: r)
             for (i, a) in axes.enumerated() { full[a] = r0[i]; full[a + r] = r0[i + axes.count] }
@@ -198,7 +220,8 @@ extension Converters {
                 }
             }
         } else if let scales {
-            guard scales.count == axes.count, scales.allSatisfy({ $0.isFinite && $0 > 0 && $0 <= Double(1 << 16) }) else {
+            guard scales.count == axes.count, scales.allSatisfy({ $0.isFinite && $0 > 0 && $0 <= Double(1 << 16) })
+            else {
                 throw n.error("scales \(scales) must give one finite positive scale per resized axis (\(axes.count))")
             }
             for (i, a) in axes.enumerated() { fullScales[a] = scales[i] }
@@ -213,12 +236,15 @@ extension Converters {
         let x = try ctx.input(n, 0)
         let shape = try ctx.staticShape(x, n)
         let scales: [Double]
-        if let a = n.attribute("scales") { scales = a.floats.map(Double.init) } else {
+        if let a = n.attribute("scales") {
+            scales = a.floats.map(Double.init)
+        } else {
             guard let t = try ctx.constantInput(n, 1, "scales") else { throw n.error("needs scales") }
             scales = t.doubles
         }
         guard scales.count == shape.count, scales.allSatisfy({ $0.isFinite && $0 > 0 && $0 <= Double(1 << 16) }),
-              shape.allSatisfy({ $0 > 0 }) else {
+            shape.allSatisfy({ $0 > 0 })
+        else {
             throw n.error("Upsample needs one finite positive scale per axis of a non-empty input")
         }
         var s = ResizeSettings()

@@ -8,12 +8,16 @@ extension Converters {
     }
 
     /// Axes from the attribute (older opsets) or from a constant input (newer ones).
-    static func axesInput(_ ctx: ImportContext, _ n: ONNXNode, input: Int, attributeUntil opset: Int) throws(SinterError) -> [Int]? {
+    static func axesInput(_ ctx: ImportContext, _ n: ONNXNode, input: Int, attributeUntil opset: Int)
+        throws(SinterError) -> [Int]?
+    {
         if n.opset < opset { return n.ints("axes") }
         return try ctx.constantInput(n, input, "axes")?.ints
     }
 
-    static func reshape(_ ctx: ImportContext, _ x: ValueID, _ shape: [Int], _ name: String, _ n: ONNXNode) throws(SinterError) -> ValueID {
+    static func reshape(_ ctx: ImportContext, _ x: ValueID, _ shape: [Int], _ name: String, _ n: ONNXNode)
+        throws(SinterError) -> ValueID
+    {
         if ctx.type(x).shape == shape { return try ctx.emit(.identity, [x], name: name, at: n) }
         return try ctx.emit(.reshape, [x], attrs(["shape": .ints(shape)]), name: name, at: n)
     }
@@ -23,7 +27,9 @@ extension Converters {
         if let a = n.attribute("value_float") { return TensorData([a.f], shape: []) }
         if let a = n.attribute("value_floats") { return TensorData(a.floats, shape: [a.floats.count]) }
         if let a = n.attribute("value_int") { return TensorData(dtype: .i64, shape: [], values: [Double(a.i)]) }
-        if let a = n.attribute("value_ints") { return TensorData(dtype: .i64, shape: [a.ints.count], values: a.ints.map { Double($0) }) }
+        if let a = n.attribute("value_ints") {
+            return TensorData(dtype: .i64, shape: [a.ints.count], values: a.ints.map { Double($0) })
+        }
         throw n.error("Constant without a supported value attribute (sparse and string values are not supported)")
     }
 
@@ -36,35 +42,53 @@ extension Converters {
             start = min(max(start < 0 ? start + r : start, 0), r)
             end = min(max(end < 0 ? end + r : end, 0), r)
             let dims = start < end ? Array(s[start..<end]) : []
-            return [try ctx.constant(TensorData(dtype: .i64, shape: [dims.count], values: dims.map(Double.init)), name: out(n))]
+            return [
+                try ctx.constant(
+                    TensorData(dtype: .i64, shape: [dims.count], values: dims.map(Double.init)), name: out(n))
+            ]
         },
         "ConstantOfShape": { ctx, n throws(SinterError) in
             guard let shapeT = try ctx.constantInput(n, 0, "shape") else { throw n.error("needs a shape input") }
             let shape = shapeT.ints
             var value = TensorData([0], shape: [1])
-            if let t = n.attribute("value") { value = try t.t.tensorData(directory: ctx.directory, location: n.location) }
-            guard shape.allSatisfy({ $0 >= 0 }), checkedProduct(shape) != nil else { throw n.error("invalid shape \(shape)") }
+            if let t = n.attribute("value") {
+                value = try t.t.tensorData(directory: ctx.directory, location: n.location)
+            }
+            guard shape.allSatisfy({ $0 >= 0 }), checkedProduct(shape) != nil else {
+                throw n.error("invalid shape \(shape)")
+            }
             // A broadcast scalar: small results fold to constants, huge ones stay a fill.
-            let scalar = try ctx.constant(TensorData(dtype: value.dtype, shape: [], values: [value.doubles.first ?? 0]), name: "\(out(n)).value")
+            let scalar = try ctx.constant(
+                TensorData(dtype: value.dtype, shape: [], values: [value.doubles.first ?? 0]), name: "\(out(n)).value")
             return [try ctx.emit(.expand, [scalar], attrs(["shape": .ints(shape)]), name: out(n), at: n)]
         },
         "Range": { ctx, n throws(SinterError) in
             guard let s = try ctx.constantInput(n, 0, "start"), let l = try ctx.constantInput(n, 1, "limit"),
-                  let d = try ctx.constantInput(n, 2, "delta") else { throw n.error("needs start, limit and delta") }
-            guard s.count == 1, l.count == 1, d.count == 1 else { throw n.error("start, limit and delta must be scalars") }
+                let d = try ctx.constantInput(n, 2, "delta")
+            else { throw n.error("needs start, limit and delta") }
+            guard s.count == 1, l.count == 1, d.count == 1 else {
+                throw n.error("start, limit and delta must be scalars")
+            }
             let start = s.doubles[0], limit = l.doubles[0], delta = d.doubles[0]
-            guard delta != 0, start.isFinite, limit.isFinite, delta.isFinite else { throw n.error("start, limit and delta must be finite, delta non-zero") }
+            guard delta != 0, start.isFinite, limit.isFinite, delta.isFinite else {
+                throw n.error("start, limit and delta must be finite, delta non-zero")
+            }
             let steps = ((limit - start) / delta).rounded(.up)
             guard steps <= Double(1 << 24) else { throw n.error("Range would have \(steps) elements") }
             let count = max(Int(steps), 0)
-            return [try ctx.constant(TensorData(dtype: s.dtype, shape: [count], values: (0..<count).map { start + Double($0) * delta }),
-                                     name: out(n))]
+            return [
+                try ctx.constant(
+                    TensorData(dtype: s.dtype, shape: [count], values: (0..<count).map { start + Double($0) * delta }),
+                    name: out(n))
+            ]
         },
         "Reshape": { ctx, n throws(SinterError) in
             let x = try ctx.input(n, 0)
             let inShape = try ctx.staticShape(x, n)
             let target: [Int]
-            if n.opset < 5 { target = n.ints("shape") ?? [] } else {
+            if n.opset < 5 {
+                target = n.ints("shape") ?? []
+            } else {
                 guard let t = try ctx.constantInput(n, 1, "shape") else { throw n.error("needs a shape") }
                 target = t.ints
             }
@@ -125,7 +149,9 @@ extension Converters {
             let a = try axis(n.int("axis", default: 0), s.count, n)
             let parts = n.proto.output.count
             var sizes: [Int]
-            if n.opset < 13, let split = n.ints("split") { sizes = split } else if n.opset >= 13, let t = try ctx.constantInput(n, 1, "split") {
+            if n.opset < 13, let split = n.ints("split") {
+                sizes = split
+            } else if n.opset >= 13, let t = try ctx.constantInput(n, 1, "split") {
                 sizes = t.ints
             } else {
                 let k = n.int("num_outputs") ?? parts
@@ -133,7 +159,9 @@ extension Converters {
                 sizes = (0..<k).map { min(chunk, max(s[a] - $0 * chunk, 0)) }
             }
             let names = (0..<sizes.count).map { out(n, $0) }
-            return try ctx.emit(.split, [x], attrs(["axis": .int(a), "sizes": .ints(sizes)]), names: names, at: n).map { Optional($0) }
+            return try ctx.emit(.split, [x], attrs(["axis": .int(a), "sizes": .ints(sizes)]), names: names, at: n).map {
+                Optional($0)
+            }
         },
         "Slice": { ctx, n throws(SinterError) in
             let x = try ctx.input(n, 0)
@@ -149,9 +177,11 @@ extension Converters {
                 axes = try ctx.constantInput(n, 3, "axes")?.ints
                 steps = try ctx.constantInput(n, 4, "steps")?.ints
             }
-            var fullStarts = Array(repeating: 0, count: s.count), fullEnds = s, fullSteps = Array(repeating: 1, count: s.count)
+            var fullStarts = Array(repeating: 0, count: s.count), fullEnds = s,
+                fullSteps = Array(repeating: 1, count: s.count)
             let ax = axes ?? Array(0..<starts.count)
-            guard ax.count == starts.count, ends.count == starts.count, (steps?.count ?? starts.count) == starts.count else {
+            guard ax.count == starts.count, ends.count == starts.count, (steps?.count ?? starts.count) == starts.count
+            else {
                 throw n.error("starts, ends, axes and steps must have equal lengths")
             }
             for (i, a) in ax.enumerated() {
@@ -161,12 +191,20 @@ extension Converters {
                 fullEnds[k] = max(min(ends[i], 1 << 40), -(1 << 40))
                 fullSteps[k] = steps?[i] ?? 1
             }
-            return [try ctx.emit(.slice, [x], attrs(["starts": .ints(fullStarts), "ends": .ints(fullEnds), "steps": .ints(fullSteps)]),
-                                 name: out(n), at: n)]
+            return [
+                try ctx.emit(
+                    .slice, [x],
+                    attrs(["starts": .ints(fullStarts), "ends": .ints(fullEnds), "steps": .ints(fullSteps)]),
+                    name: out(n), at: n)
+            ]
         },
         "Gather": { ctx, n throws(SinterError) in
-            [try ctx.emit(.gather, [try ctx.input(n, 0), try ctx.input(n, 1)], attrs(["axis": .int(n.int("axis", default: 0))]),
-                          name: out(n), at: n)]
+            [
+                try ctx.emit(
+                    .gather, [try ctx.input(n, 0), try ctx.input(n, 1)],
+                    attrs(["axis": .int(n.int("axis", default: 0))]),
+                    name: out(n), at: n)
+            ]
         },
         "Expand": { ctx, n throws(SinterError) in
             guard let shape = try ctx.constantInput(n, 1, "shape")?.ints else { throw n.error("needs a shape") }
@@ -198,8 +236,11 @@ extension Converters {
                 }
             }
             let mode = n.string("mode") ?? "constant"
-            return [try ctx.emit(.pad, [x], attrs(["pads": .ints(pads), "mode": .string(mode), "value": .float(value)]),
-                                 name: out(n), at: n)]
+            return [
+                try ctx.emit(
+                    .pad, [x], attrs(["pads": .ints(pads), "mode": .string(mode), "value": .float(value)]),
+                    name: out(n), at: n)
+            ]
         },
     ]
 }

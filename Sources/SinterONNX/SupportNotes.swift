@@ -2,7 +2,9 @@
 /// all attributes": the limits users hit. `sinter ops` prints these; docs/ops.md adds pass counts.
 extension Converters {
     static let notes: [String: String] = [
-        "Attention": "opsets 23+: 3-D/4-D, bool/float masks, causal, sliding window, GQA, past/present, softcap, qk output modes; nonpad_kv_seqlen must be constant",
+        "Attention":
+            "opsets 23+: 3-D/4-D, bool/float masks, causal, sliding window, GQA, past/present, softcap, qk "
+            + "output modes; nonpad_kv_seqlen must be constant",
         "BatchNormalization": "inference only (no training_mode, no running statistics outputs)",
         "Cast": "to the ten Sinter dtypes (no strings, float8, int4, u16/u32/u64)",
         "Clip": "min/max must be constants",
@@ -11,14 +13,18 @@ extension Converters {
         "ConstantOfShape": "shape must be constant",
         "Dropout": "inference only (mask output is all true; training_mode must be false)",
         "Expand": "shape must be constant",
-        "GRU": "unrolled over the static sequence; both directions, linear_before_reset, activation lists; sequence_lens constant",
+        "GRU":
+            "unrolled over the static sequence; both directions, linear_before_reset, activation lists; "
+            + "sequence_lens constant",
         "LSTM": "unrolled; peepholes, input_forget, layout, activation lists; sequence_lens constant",
         "RNN": "unrolled; both directions, layout, activation lists; sequence_lens constant",
         "MaxPool": "no Indices output; storage_order 0",
         "Pad": "constant, reflect, edge, wrap; pads/axes/value constant",
         "Range": "inputs must be constant (result is a constant)",
         "Reshape": "shape must be constant; allowzero",
-        "Resize": "nearest/linear/cubic, every coordinate mode, antialias, exclude_outside, axes, keep_aspect_ratio_policy; scales/sizes/roi constant",
+        "Resize":
+            "nearest/linear/cubic, every coordinate mode, antialias, exclude_outside, axes, "
+            + "keep_aspect_ratio_policy; scales/sizes/roi constant",
         "Shape": "static shapes (result is a constant)",
         "Slice": "starts/ends/axes/steps constant",
         "Split": "split sizes constant or num_outputs",

@@ -35,10 +35,12 @@ enum ONNXType {
     }
 
     static func name(_ code: Int32) -> String {
-        let names: [Int32: String] = [1: "FLOAT", 2: "UINT8", 3: "INT8", 4: "UINT16", 5: "INT16", 6: "INT32", 7: "INT64",
-                                      8: "STRING", 9: "BOOL", 10: "FLOAT16", 11: "DOUBLE", 12: "UINT32", 13: "UINT64",
-                                      14: "COMPLEX64", 15: "COMPLEX128", 16: "BFLOAT16", 17: "FLOAT8E4M3FN", 18: "FLOAT8E4M3FNUZ",
-                                      19: "FLOAT8E5M2", 20: "FLOAT8E5M2FNUZ", 21: "UINT4", 22: "INT4", 23: "FLOAT4E2M1"]
+        let names: [Int32: String] = [
+            1: "FLOAT", 2: "UINT8", 3: "INT8", 4: "UINT16", 5: "INT16", 6: "INT32", 7: "INT64",
+            8: "STRING", 9: "BOOL", 10: "FLOAT16", 11: "DOUBLE", 12: "UINT32", 13: "UINT64",
+            14: "COMPLEX64", 15: "COMPLEX128", 16: "BFLOAT16", 17: "FLOAT8E4M3FN", 18: "FLOAT8E4M3FNUZ",
+            19: "FLOAT8E5M2", 20: "FLOAT8E5M2FNUZ", 21: "UINT4", 22: "INT4", 23: "FLOAT4E2M1",
+        ]
         return names[code] ?? "type \(code)"
     }
 }
@@ -48,7 +50,9 @@ extension Onnx_TensorProto {
     /// and only from inside it.
     func tensorData(directory: String, location: SourceLocation) throws(SinterError) -> TensorData {
         guard let dtype = ONNXType.dtype(dataType) else {
-            throw SinterError("tensor '\(name)' has element type \(ONNXType.name(dataType)), which Sinter does not support", at: location)
+            throw SinterError(
+                "tensor '\(name)' has element type \(ONNXType.name(dataType)), which Sinter does not support",
+                at: location)
         }
         let shape = dims.map { Int($0) }
         guard shape.allSatisfy({ $0 >= 0 }), let count = checkedProduct(shape) else {
@@ -64,7 +68,8 @@ extension Onnx_TensorProto {
             bytes = typedFieldBytes(dtype)
         }
         guard bytes.count == need else {
-            throw SinterError("tensor '\(name)' holds \(bytes.count) bytes but \(dtype.rawValue)\(shape) needs \(need)", at: location)
+            throw SinterError(
+                "tensor '\(name)' holds \(bytes.count) bytes but \(dtype.rawValue)\(shape) needs \(need)", at: location)
         }
         if dtype == .bool { bytes = bytes.map { $0 != 0 ? 1 : 0 } }
         return TensorData(dtype: dtype, shape: shape, bytes: bytes)
@@ -104,7 +109,9 @@ extension Onnx_TensorProto {
         let offset = Int(entries["offset"] ?? "0") ?? -1
         let length = entries["length"].flatMap { Int($0) } ?? (data.count - max(offset, 0))
         guard offset >= 0, length >= 0, offset <= data.count, length <= data.count - offset else {
-            throw SinterError("tensor '\(name)': external data range \(offset)+\(length) is outside '\(file)' (\(data.count) bytes)", at: location)
+            throw SinterError(
+                "tensor '\(name)': external data range \(offset)+\(length) is outside '\(file)' (\(data.count) bytes)",
+                at: location)
         }
         return [UInt8](data[offset..<(offset + length)])
     }

@@ -9,10 +9,16 @@ struct Compile: ParsableCommand {
     @Argument(help: "The model (.sir or .onnx).")
     var model: String
 
-    @Option(name: .shortAndLong, help: "Output file; with several --emit kinds, an output folder (default: the current folder).")
+    @Option(
+        name: .shortAndLong,
+        help: "Output file; with several --emit kinds, an output folder (default: the current folder).")
     var output: String?
 
-    @Option(help: "What to emit, one or several comma-separated: \(EmitKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(
+        help: ArgumentHelp(
+            "What to emit, one or several comma-separated: "
+                + "\(EmitKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    )
     var emit: String = EmitKind.shared.rawValue
 
     @Option(help: "Symbol prefix for the C API (default: the graph name as a C identifier).")
@@ -27,7 +33,9 @@ struct Compile: ParsableCommand {
     @Option(help: "Target features, e.g. +avx2,+fma or +neon.")
     var features: String?
 
-    @Flag(name: .customLong("weights-file"), help: "Put the weights in NAME.weights (loaded by NAME_load_weights) instead of the artifact.")
+    @Flag(
+        name: .customLong("weights-file"),
+        help: "Put the weights in NAME.weights (loaded by NAME_load_weights) instead of the artifact.")
     var weightsFile = false
 
     @OptionGroup var pipeline: PipelineOptions
@@ -37,11 +45,19 @@ struct Compile: ParsableCommand {
             var kinds: [EmitKind] = []
             var diags: [Diagnostic] = []
             for k in emit.split(separator: ",").map({ String($0).trimmingCharacters(in: .whitespaces) }) {
-                if let kind = EmitKind(rawValue: k) { kinds.append(kind) } else {
-                    diags.append(Diagnostic("unknown --emit '\(k)' (expected: \(EmitKind.allCases.map(\.rawValue).joined(separator: ", ")))"))
+                if let kind = EmitKind(rawValue: k) {
+                    kinds.append(kind)
+                } else {
+                    diags.append(
+                        Diagnostic(
+                            "unknown --emit '\(k)' (expected: "
+                                + "\(EmitKind.allCases.map(\.rawValue).joined(separator: ", ")))"
+                        ))
                 }
             }
-            if !diags.isEmpty || kinds.isEmpty { throw SinterError(diags.isEmpty ? [Diagnostic("--emit is empty")] : diags) }
+            if !diags.isEmpty || kinds.isEmpty {
+                throw SinterError(diags.isEmpty ? [Diagnostic("--emit is empty")] : diags)
+            }
             var options = try pipeline.compileOptions()
             options.target = try Target.named(target, cpu: cpu, features: features)
             options.weights = weightsFile ? .sideFile : .embedded

@@ -5,7 +5,8 @@ import Sinter
 struct Dump: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a model's IR after the pipeline, with optional reports (fusion, memory, pass times).",
-        discussion: "Passes: " + PassRegistry.all.map { "\($0.name) — \(type(of: $0).summary)" }.joined(separator: "; ")
+        discussion: "Passes: "
+            + PassRegistry.all.map { "\($0.name) — \(type(of: $0).summary)" }.joined(separator: "; ")
             + ". Reports and dumps go to standard output (or -o FILE); diagnostics go to standard error.")
 
     @Argument(help: "The model (.sir or .onnx).")
@@ -31,8 +32,12 @@ struct Dump: ParsableCommand {
     @Option(help: "Output format: sir (default), dot (Graphviz, fused kernels as clusters) or svg (needs `dot`).")
     var format: String = "sir"
 
-    @Flag(name: .customLong("split-input-file"),
-          help: "Treat each '// -----' section of a .sir file as its own graph (golden tests); outputs are joined the same way.")
+    @Flag(
+        name: .customLong("split-input-file"),
+        help: ArgumentHelp(
+            "Treat each '// -----' section of a .sir file as its own graph (golden tests); outputs are joined "
+                + "the same way.")
+    )
     var splitInputFile = false
 
     @Option(name: .shortAndLong, help: "Write to this file instead of standard output.")
@@ -40,13 +45,17 @@ struct Dump: ParsableCommand {
 
     func run() throws {
         do throws(SinterError) {
-            guard ["sir", "dot", "svg"].contains(format) else { throw SinterError("unknown --format '\(format)' (expected sir, dot or svg)") }
+            guard ["sir", "dot", "svg"].contains(format) else {
+                throw SinterError("unknown --format '\(format)' (expected sir, dot or svg)")
+            }
             var options = try pipeline.compileOptions()
             options.passManager.printChanged = printChanged
             options.passManager.stopAfter = stopAfter
             var text = ""
             if splitInputFile {
-                guard model.hasSuffix(".sir") else { throw SinterError("--split-input-file applies to .sir files only") }
+                guard model.hasSuffix(".sir") else {
+                    throw SinterError("--split-input-file applies to .sir files only")
+                }
                 // Like MLIR: every case runs, each failure is reported, and the command fails
                 // if any case did.
                 var diags: [Diagnostic] = []
@@ -115,7 +124,9 @@ struct Dump: ParsableCommand {
         try? input.fileHandleForWriting.close()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw SinterError("--format svg needs Graphviz `dot` (apt-get install graphviz)") }
+        guard p.terminationStatus == 0 else {
+            throw SinterError("--format svg needs Graphviz `dot` (apt-get install graphviz)")
+        }
         return String(decoding: data, as: UTF8.self)
     }
 }

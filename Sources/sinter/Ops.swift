@@ -4,7 +4,8 @@ import Sinter
 
 struct Ops: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print the ONNX ops Sinter imports with their limits (--markdown for docs), or the IR op table (--ir).",
+        abstract:
+            "Print the ONNX ops Sinter imports with their limits (--markdown for docs), or the IR op table (--ir).",
         discussion: "docs/ops.md adds each op's ONNX node-test pass count (Scripts/conformance.sh).")
 
     @Flag(help: "Print the IR op table (Markdown) generated from the op schema.")

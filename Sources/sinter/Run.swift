@@ -5,12 +5,17 @@ import Sinter
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compile a model in memory (JIT) and run it on .npy inputs.",
-        discussion: "Runs the same LLVM code `sinter compile` emits. Each output is written to DIR/<output name>.npy when --output-dir is given; names are made safe so nothing is written outside DIR.")
+        discussion:
+            "Runs the same LLVM code `sinter compile` emits. Each output is written to DIR/<output name>.npy "
+            + "when --output-dir is given; names are made safe so nothing is written outside DIR."
+    )
 
     @Argument(help: "The model (.sir or .onnx).")
     var model: String
 
-    @Option(name: .customLong("input"), help: ArgumentHelp("An input as NAME=FILE.npy (repeatable).", valueName: "NAME=FILE"))
+    @Option(
+        name: .customLong("input"),
+        help: ArgumentHelp("An input as NAME=FILE.npy (repeatable).", valueName: "NAME=FILE"))
     var inputs: [String] = []
 
     @Option(name: .customLong("output-dir"), help: "Folder to write outputs to as .npy files.")
@@ -27,7 +32,11 @@ struct Run: ParsableCommand {
             var diags: [Diagnostic] = []
             let names = graph.inputs.map(graph.name(of:))
             for name in given.keys.sorted() where !names.contains(name) {
-                diags.append(Diagnostic("--input '\(name)': the model has no input of that name (inputs: \(names.joined(separator: ", ")))"))
+                diags.append(
+                    Diagnostic(
+                        "--input '\(name)': the model has no input of that name (inputs: "
+                            + "\(names.joined(separator: ", ")))"
+                    ))
             }
             for name in names where given[name] == nil {
                 diags.append(Diagnostic("missing --input \(name)=FILE.npy"))
@@ -39,7 +48,8 @@ struct Run: ParsableCommand {
                 guard let path = given[name] else { continue }
                 let t = try Npy.decode(try FileIO.read(path), origin: path, expected: spec.type.dtype)
                 if t.type != TensorType(spec.type.dtype, spec.shape) {
-                    diags.append(Diagnostic("input '\(name)' from '\(path)' is \(t.type) but the model expects \(spec.type)"))
+                    diags.append(
+                        Diagnostic("input '\(name)' from '\(path)' is \(t.type) but the model expects \(spec.type)"))
                 }
                 tensors.append(t)
             }
@@ -79,7 +89,8 @@ struct Run: ParsableCommand {
         guard !v.isEmpty else { return "(empty)" }
         let head = v.prefix(6).map { String(format: "%.6g", $0) }.joined(separator: ", ")
         let mean = v.reduce(0, +) / Double(v.count)
-        return String(format: "min %.6g  max %.6g  mean %.6g  [", v.min()!, v.max()!, mean) + head + (v.count > 6 ? ", ...]" : "]")
+        return String(format: "min %.6g  max %.6g  mean %.6g  [", v.min()!, v.max()!, mean) + head
+            + (v.count > 6 ? ", ...]" : "]")
     }
 }
 
@@ -87,10 +98,12 @@ struct Run: ParsableCommand {
 /// the output folder whatever they contain.
 enum OutputPaths {
     static func safeName(_ name: String) -> String {
-        var s = String(name.unicodeScalars.map { c -> Character in
-            (("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) || c == "_" || c == "-" || c == ".")
-                ? Character(c) : "_"
-        })
+        var s = String(
+            name.unicodeScalars.map { c -> Character in
+                (("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) || c == "_" || c == "-"
+                    || c == ".")
+                    ? Character(c) : "_"
+            })
         while s.hasPrefix(".") { s = "_" + s.dropFirst() }
         return s.isEmpty ? "_" : s
     }

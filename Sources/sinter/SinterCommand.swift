@@ -12,19 +12,33 @@ struct SinterCommand: ParsableCommand {
 
 /// Options every subcommand that runs the pipeline shares.
 struct PipelineOptions: ParsableArguments {
-    @Option(name: .customLong("passes"), help: "Comma-separated pipeline, options in braces: a,b{key=value},c (default: \(Pipeline.describe(Pipeline.default))).")
+    @Option(
+        name: .customLong("passes"),
+        help: ArgumentHelp(
+            "Comma-separated pipeline, options in braces: a,b{key=value},c (default: "
+                + "\(Pipeline.describe(Pipeline.default))).")
+    )
     var passes: String?
 
-    @Option(name: .customLong("shape"), help: ArgumentHelp("Bind a symbolic dimension, e.g. --shape N=4 (repeatable).", valueName: "SYM=SIZE"))
+    @Option(
+        name: .customLong("shape"),
+        help: ArgumentHelp("Bind a symbolic dimension, e.g. --shape N=4 (repeatable).", valueName: "SYM=SIZE"))
     var shapes: [String] = []
 
-    @Option(name: .customLong("const-input"), help: ArgumentHelp("Specialise an ONNX graph input to the values in a .npy file, e.g. axes that must be known at compile time (repeatable).", valueName: "NAME=FILE.npy"))
+    @Option(
+        name: .customLong("const-input"),
+        help: ArgumentHelp(
+            "Specialise an ONNX graph input to the values in a .npy file, e.g. axes that must be known at "
+                + "compile time (repeatable).",
+            valueName: "NAME=FILE.npy"))
     var constInputs: [String] = []
 
     @Flag(name: .customLong("print-after-all"), help: "Print the IR after every pass.")
     var printAfterAll = false
 
-    @Option(name: .customLong("print-after"), help: ArgumentHelp("Print the IR after the named pass (repeatable).", valueName: "PASS"))
+    @Option(
+        name: .customLong("print-after"),
+        help: ArgumentHelp("Print the IR after the named pass (repeatable).", valueName: "PASS"))
     var printAfter: [String] = []
 
     @Flag(inversion: .prefixedNo, help: "Verify the IR after each pass.")

@@ -19,13 +19,17 @@ struct TestONNX: ParsableCommand {
         let root = URL(fileURLWithPath: directory)
         var names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
         if let only { names = only.split(separator: ",").map(String.init) }
-        names = names.filter { FileManager.default.fileExists(atPath: root.appendingPathComponent($0).appendingPathComponent("model.onnx").path) }
+        names = names.filter {
+            FileManager.default.fileExists(
+                atPath: root.appendingPathComponent($0).appendingPathComponent("model.onnx").path)
+        }
         var counts: [Conformance.Outcome: Int] = [:]
         for name in names {
             let r = Conformance.run(root.appendingPathComponent(name))
             counts[r.outcome, default: 0] += 1
             // Unbuffered, so a crash still leaves every finished result in the output.
-            FileHandle.standardOutput.write(Data("\(r.outcome.rawValue) \(r.name)\(r.detail.isEmpty ? "" : "\t" + r.detail)\n".utf8))
+            FileHandle.standardOutput.write(
+                Data("\(r.outcome.rawValue) \(r.name)\(r.detail.isEmpty ? "" : "\t" + r.detail)\n".utf8))
         }
         print("\(counts[.pass] ?? 0) passed, \(counts[.fail] ?? 0) failed, \(counts[.skip] ?? 0) skipped")
     }

@@ -2,16 +2,21 @@ import SinterCodegen
 import SinterIR
 import Testing
 
-/// The generated code really is vectorised for this CPU: packed zmm (AVX-512) or ymm (AVX2)
-/// instructions in the kernels for add, exp and reduce-sum at an awkward size (n = 1027).
+/// The generated code really is vectorised for each target: packed zmm (AVX-512), ymm (AVX2),
+/// xmm (SSE) or NEON `.4s` instructions in the kernels for add, exp and reduce-sum at an
+/// awkward size (n = 1027). Assembly needs no host that can run it, so every target is
+/// checked on every host.
 struct AssemblyTests {
-    static func packedRegister(_ target: Target) -> String? {
-        guard target.isX86 else { return nil }
-        return target.vectorWidth == 16 ? "zmm" : target.vectorWidth == 8 ? "ymm" : "xmm"
-    }
+    /// (triple, cpu, register pattern, mnemonic for add, mnemonic for a fused multiply-add).
+    static let targets: [(String, String, String, String, String)] = [
+        ("x86_64-linux-gnu", "skylake-avx512", "%zmm", "vaddps", "vfmadd"),
+        ("x86_64-linux-gnu", "haswell", "%ymm", "vaddps", "vfmadd"),
+        ("x86_64-linux-gnu", "x86-64-v2", "%xmm", "addps", "mulps"),
+        ("aarch64-linux-gnu", "generic", ".4s", "fadd", "fmla"),
+    ]
 
-    static func kernelAssembly(_ g: Graph) throws -> String {
-        let asm = try Codegen.assembly(lowered(g), prefix: "t")
+    static func kernelAssembly(_ g: Graph, target: Target = .host) throws -> String {
+        let asm = try Codegen.assembly(lowered(g, target: target), prefix: "t", options: CodegenOptions(target: target))
         // Only the kernel functions (k<index>_<op>), not the ABI glue.
         var out = "", inKernel = false
         for line in asm.split(separator: "\n") {
@@ -23,22 +28,20 @@ struct AssemblyTests {
         return out
     }
 
-    @Test(arguments: ["add", "exp", "reduce-sum"])
-    func packedVectorCode(_ opName: String) throws {
-        let target = Target.host
-        guard let reg = Self.packedRegister(target) else { return }
+    @Test(arguments: ["add", "exp", "reduce-sum"], 0..<4)
+    func packedVectorCode(_ opName: String, _ t: Int) throws {
+        let (triple, cpu, reg, add, fma) = Self.targets[t]
+        let target = try Target.named(triple, cpu: cpu)
         let op = try #require(Op(rawValue: opName))
         var b = GraphBuilder(name: "v")
         let x = try b.input("x", TensorType(.f32, [1027]))
         let y = op == .add ? try b.binary(.add, x, try b.input("y", TensorType(.f32, [1027]))) : try b.unary(op, x)
         b.output(y)
-        let asm = try Self.kernelAssembly(b.graph)
-        let mnemonic: String = switch op {
-        case .add, .reduceSum: "vaddps"
-        default: "vfmadd"
-        }
-        let packed = asm.split(separator: "\n").filter { $0.contains(mnemonic) && $0.contains("%\(reg)") }
-        #expect(!packed.isEmpty, "no packed \(mnemonic) on \(reg) in the \(opName) kernel:\n\(asm.prefix(3000))")
+        let asm = try Self.kernelAssembly(b.graph, target: target)
+        let mnemonic = op == .exp ? fma : add
+        let packed = asm.split(separator: "\n").filter { $0.contains(mnemonic) && $0.contains(reg) }
+        #expect(
+            !packed.isEmpty, "no packed \(mnemonic) on \(reg) for \(cpu) in the \(opName) kernel:\n\(asm.prefix(3000))")
     }
 
     @Test func weightsAreOneByteStringPerTensor() throws {

@@ -7,7 +7,9 @@ func lowered(_ g: Graph, target: Target = .host) throws -> KernelProgram {
     var graph = g
     let ctx = PassContext()
     var pm = PassManager(dump: { _ in })
-    try pm.run(Pipeline.default, on: &graph, context: ctx)
+    try pm.run(
+        Pipeline.applying([Layout.name: ["block": "\(target.vectorWidth)"]], to: Pipeline.default), on: &graph,
+        context: ctx)
     guard let plan = ctx.memoryPlan else { throw SinterError("no memory plan") }
     return try Lowering.lower(graph, plan: plan, target: target, fusion: ctx.fusionPlan)
 }

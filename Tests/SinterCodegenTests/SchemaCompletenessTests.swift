@@ -22,7 +22,9 @@ struct SchemaCompletenessTests {
         #expect(!s.summary.isEmpty)
         #expect((s.kernel == .elementwise) == (s.scalar != nil), "scalar expression iff elementwise kernel")
         if let e = s.scalar { #expect(e.arity == s.operandCount) }
-        for name in s.scalar?.attributes ?? [] { #expect(s.attributeSpec(name)?.defaultValue != nil, "attribute \(name) needs a default") }
+        for name in s.scalar?.attributes ?? [] {
+            #expect(s.attributeSpec(name)?.defaultValue != nil, "attribute \(name) needs a default")
+        }
         let g = try Self.sample(op)
         try Verifier.verify(g)
         let text = Printer.print(g)

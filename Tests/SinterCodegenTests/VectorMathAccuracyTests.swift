@@ -21,7 +21,9 @@ struct VectorMathAccuracyTests {
         let n = 100_003
         var xs = (0..<n).map { lo + (hi - lo) * Float($0) / Float(n - 1) }
         if op == .log {  // geometric sweep plus subnormals for log
-            xs = (0..<n).map { Float(exp(log(Double(lo)) + (log(Double(hi)) - log(Double(lo))) * Double($0) / Double(n - 1))) }
+            xs = (0..<n).map {
+                Float(exp(log(Double(lo)) + (log(Double(hi)) - log(Double(lo))) * Double($0) / Double(n - 1)))
+            }
             xs += [Float.leastNonzeroMagnitude, 1e-40, Float.leastNormalMagnitude, 1, 2, Float.greatestFiniteMagnitude]
         }
         if op == .tanh { xs += [1e-8, -1e-8, 0.6249, 0.6251, -0.6251] }
@@ -50,13 +52,16 @@ struct VectorMathAccuracyTests {
             let model = try JITModel(lowered(unaryGraph(op, [xs.count])), prefix: "sp")
             let got = try model.run([TensorData(xs, shape: [xs.count])])[0].floats!
             for (x, y) in zip(xs, got) {
-                let want: Float = switch op {
-                case .exp: Foundation.exp(x)
-                case .log: Foundation.log(x)
-                case .tanh: Foundation.tanh(x)
-                default: 1 / (1 + Foundation.exp(-x))
-                }
-                if want.isNaN { #expect(y.isNaN, "\(op.rawValue)(\(x)) = \(y), want NaN") } else {
+                let want: Float =
+                    switch op {
+                    case .exp: Foundation.exp(x)
+                    case .log: Foundation.log(x)
+                    case .tanh: Foundation.tanh(x)
+                    default: 1 / (1 + Foundation.exp(-x))
+                    }
+                if want.isNaN {
+                    #expect(y.isNaN, "\(op.rawValue)(\(x)) = \(y), want NaN")
+                } else {
                     #expect(y == want || abs(y - want) <= 1e-6 * abs(want), "\(op.rawValue)(\(x)) = \(y), want \(want)")
                 }
             }

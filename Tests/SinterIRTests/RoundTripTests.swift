@@ -8,7 +8,8 @@ struct RoundTripTests {
     static let goldenDir = Support.root.appendingPathComponent("Tests/SinterIRTests/Golden")
 
     static var goldenFiles: [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: goldenDir.path)) ?? []).filter { $0.hasSuffix(".sir") }.sorted()
+        ((try? FileManager.default.contentsOfDirectory(atPath: goldenDir.path)) ?? []).filter { $0.hasSuffix(".sir") }
+            .sorted()
     }
 
     @Test func goldenFilesExist() { #expect(Self.goldenFiles.count >= 4) }
@@ -56,12 +57,16 @@ struct RoundTripTests {
 /// Random well-typed graphs built with the builder: every op, every dtype, special float
 /// constants (NaN, −0, ±inf), symbolic dims and names that need quoting.
 enum RandomGraph {
-    static let names = ["x", "a.b", "onnx::Gemm_0", "/layer1/conv", "with space", "q\"uote", "back\\slash", "tab\tx", "ünï", "0lead"]
+    static let names = [
+        "x", "a.b", "onnx::Gemm_0", "/layer1/conv", "with space", "q\"uote", "back\\slash", "tab\tx", "ünï", "0lead",
+    ]
 
     static func value(_ dtype: DType, _ rng: inout Support.RNG) -> Double {
         switch dtype {
         case .f32, .f16, .bf16, .f64:
-            return rng.pick([Double.nan, -0.0, .infinity, -.infinity, 0, 1, -2.5, 1e-5, 3.14159, 65504, Double(rng.float(-100, 100))])
+            return rng.pick([
+                Double.nan, -0.0, .infinity, -.infinity, 0, 1, -2.5, 1e-5, 3.14159, 65504, Double(rng.float(-100, 100)),
+            ])
         case .bool: return Double(rng.int(0...1))
         case .i8: return Double(rng.int(-128...127))
         case .u8: return Double(rng.int(0...255))
@@ -94,24 +99,33 @@ enum RandomGraph {
         var x = try b.input(rng.pick(names) + "_in", TensorType(fdtype, [batch, .fixed(6)]))
         let ops = Op.allCases.filter { $0 != .constant }
         for _ in 0..<rng.int(2...8) {
-            let op = rng.pick([Op.add, .mul, .sub, .div, .max, .min, .neg, .abs, .exp, .tanh, .relu, .leakyRelu, .softmax, .matmul,
-                               .reduceSum, .reduceMax, .transpose])
+            let op = rng.pick([
+                Op.add, .mul, .sub, .div, .max, .min, .neg, .abs, .exp, .tanh, .relu, .leakyRelu, .softmax, .matmul,
+                .reduceSum, .reduceMax, .transpose,
+            ])
             switch op {
             case .add, .mul, .sub, .div, .max, .min:
-                let y = try b.constant(TensorData(dtype: fdtype, shape: [6], values: (0..<6).map { _ in value(fdtype, &rng) }), name: fresh())
+                let y = try b.constant(
+                    TensorData(dtype: fdtype, shape: [6], values: (0..<6).map { _ in value(fdtype, &rng) }),
+                    name: fresh())
                 x = try b.apply(op, [x, y], name: fresh())[0]
             case .matmul:
-                let w = try b.constant(TensorData(dtype: fdtype, shape: [6, 6], values: (0..<36).map { _ in value(fdtype, &rng) }), name: fresh())
+                let w = try b.constant(
+                    TensorData(dtype: fdtype, shape: [6, 6], values: (0..<36).map { _ in value(fdtype, &rng) }),
+                    name: fresh())
                 x = try b.apply(op, [x, w], name: fresh())[0]
             case .transpose:
                 let tt = try b.apply(.transpose, [x], attributes: Attributes(["perm": .ints([1, 0])]), name: fresh())[0]
                 x = try b.apply(.transpose, [tt], name: fresh())[0]
             case .reduceSum, .reduceMax:
-                x = try b.apply(op, [x], attributes: Attributes(["axes": .ints([1]), "keepdims": .bool(true)]), name: fresh())[0]
-                let y = try b.constant(TensorData(dtype: fdtype, shape: [6], values: Array(repeating: 1, count: 6)), name: fresh())
+                x = try b.apply(
+                    op, [x], attributes: Attributes(["axes": .ints([1]), "keepdims": .bool(true)]), name: fresh())[0]
+                let y = try b.constant(
+                    TensorData(dtype: fdtype, shape: [6], values: Array(repeating: 1, count: 6)), name: fresh())
                 x = try b.apply(.mul, [x, y], name: fresh())[0]
             case .leakyRelu:
-                x = try b.apply(op, [x], attributes: Attributes(["alpha": .float(Double(rng.float(-1, 1)))]), name: fresh())[0]
+                x = try b.apply(
+                    op, [x], attributes: Attributes(["alpha": .float(Double(rng.float(-1, 1)))]), name: fresh())[0]
             default:
                 x = try b.apply(op, [x], name: fresh())[0]
             }

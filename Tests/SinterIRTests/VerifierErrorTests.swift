@@ -5,111 +5,176 @@ import Testing
 struct VerifierErrorTests {
     static let cases: [(String, String, String)] = [
         // (name, source, expected "line:col: message")
-        ("unknown op", """
-         graph @g(%x: f32[4]) -> (%y: f32[4]) {
-           %y = frobnicate %x : f32[4]
-         }
-         """, "2:8: error: unknown op 'frobnicate'"),
-        ("operand count", """
-         graph @g(%x: f32[4]) -> (%y: f32[4]) {
-           %y = add %x : f32[4]
-         }
-         """, "2:8: error: 'add' takes 2 operand(s), got 1"),
-        ("shape mismatch", """
-         graph @g(%x: f32[4,3], %w: f32[4,5]) -> (%y: f32[4,5]) {
-           %y = matmul %x, %w : f32[4,5]
-         }
-         """, "2:8: error: 'matmul': contracting dimensions differ: [4,3] x [4,5] (3 vs 4)"),
-        ("type mismatch", """
-         graph @g(%x: f32[4]) -> (%y: f32[5]) {
-           %y = relu %x : f32[5]
-         }
-         """, "2:8: error: type mismatch: 'relu' gives f32[4] but '%y' is declared f32[5]"),
-        ("dtype mismatch", """
-         graph @g(%x: f32[4], %z: f16[4]) -> (%y: f32[4]) {
-           %y = add %x, %z : f32[4]
-         }
-         """, "2:8: error: 'add': operand types differ: f32 and f16"),
-        ("undefined value", """
-         graph @g(%x: f32[4]) -> (%y: f32[4]) {
-           %y = add %x, %nope : f32[4]
-         }
-         """, "2:16: error: use of undefined value '%nope'"),
-        ("duplicate name", """
-         graph @g(%x: f32[4]) -> (%y: f32[4]) {
-           %x = relu %x : f32[4]
-           %y = relu %x : f32[4]
-         }
-         """, "2:3: error: duplicate value name '%x'"),
-        ("unknown attribute", """
-         graph @g(%x: f32[4]) -> (%y: f32[4]) {
-           %y = softmax %x {axiss = 0} : f32[4]
-         }
-         """, "2:8: error: unknown attribute 'axiss' for 'softmax' (expected one of: axis)"),
-        ("attribute kind", """
-         graph @g(%x: f32[4]) -> (%y: f32[4]) {
-           %y = softmax %x {axis = [0]} : f32[4]
-         }
-         """, "2:8: error: attribute 'axis' of 'softmax' must be int, got ints [0]"),
-        ("attribute value", """
-         graph @g(%x: f32[4,2]) -> (%y: f32[4,2]) {
-           %y = softmax %x {axis = 2} : f32[4,2]
-         }
-         """, "2:8: error: 'softmax': axis 2 is out of range for [4,2]"),
-        ("missing attribute", """
-         graph @g(%x: f32[4,2]) -> (%y: f32[8]) {
-           %y = reshape %x : f32[8]
-         }
-         """, "2:8: error: 'reshape' needs attribute 'shape'"),
-        ("bad dense literal", """
-         graph @g(%x: f32[2]) -> (%y: f32[2]) {
-           %c = constant dense<[1.0, 2.0, 3.0]> : f32[2]
-           %y = add %x, %c : f32[2]
-         }
-         """, "2:17: error: dense literal has 3 element(s) but f32[2] needs 2"),
-        ("undefined output", """
-         graph @g(%x: f32[2]) -> (%nope: f32[2]) {
-           %y = relu %x : f32[2]
-         }
-         """, "1:26: error: graph output '%nope' is never defined"),
-        ("syntax", """
-         graph @g(%x: f32[2]) -> (%y: f32[2]) {
-           %y = relu %x : f32[2
-         }
-         """, "3:1: error: expected ']' to close the shape, found '}'"),
-        ("bad dtype", """
-         graph @g(%x: f33[2]) -> (%y: f32[2]) {
-         }
-         """, "1:14: error: unknown element type 'f33' (expected one of f32, f16, bf16, f64, i8, u8, i16, i32, i64, bool)"),
-        ("type too large", """
-         graph @g(%x: f32[4611686018427387904,4]) -> (%x: f32[4611686018427387904,4]) {
-         }
-         """, "1:1: error: '%x' has type f32[4611686018427387904,4], which is too large for memory"),
-        ("overflowing tile", """
-         graph @g(%x: f32[2,2]) -> (%y: f32[2,2]) {
-           %y = tile %x {repeats = [4611686018427387904, 4611686018427387904]} : f32[2,2]
-         }
-         """, "2:8: error: 'tile': tile of [2,2] by [4611686018427387904, 4611686018427387904] is too large"),
-        ("slice step", """
-         graph @g(%x: f32[4]) -> (%y: f32[1]) {
-           %y = slice %x {ends = [4], starts = [0], steps = [-9223372036854775808]} : f32[1]
-         }
-         """, "2:8: error: 'slice': slice step -9223372036854775808 on axis 0 is not allowed"),
-        ("dtype constraint", """
-         graph @g(%x: i32[2]) -> (%y: i32[2]) {
-           %y = exp %x : i32[2]
-         }
-         """, "2:8: error: 'exp' needs a floating-point type, got i32"),
-        ("empty channel block", """
-         graph @p(%x: f32[1,1,2,2,0]) -> (%y: f32[1,1,2,2,0]) {
-           %y = max-pool-nchwc %x {kernel = [1, 1]} : f32[1,1,2,2,0]
-         }
-         """, "2:8: error: 'max-pool-nchwc': blocked pooling needs a static input [N, C/b, H, W, b] with b > 0 and 'kernel'"),
-        ("blocked conv weights", """
-         graph @c(%x: f32[1,2,4,4,8], %w: f32[1,2,3,3,4,8]) -> (%y: f32[1,1,2,2,8]) {
-           %y = conv-nchwc %x, %w : f32[1,1,2,2,8]
-         }
-         """, "2:8: error: 'conv-nchwc': conv-nchwc blocks do not match: input [1,2,4,4,8], weights [1,2,3,3,4,8]"),
+        (
+            "unknown op",
+            """
+            graph @g(%x: f32[4]) -> (%y: f32[4]) {
+              %y = frobnicate %x : f32[4]
+            }
+            """, "2:8: error: unknown op 'frobnicate'"
+        ),
+        (
+            "operand count",
+            """
+            graph @g(%x: f32[4]) -> (%y: f32[4]) {
+              %y = add %x : f32[4]
+            }
+            """, "2:8: error: 'add' takes 2 operand(s), got 1"
+        ),
+        (
+            "shape mismatch",
+            """
+            graph @g(%x: f32[4,3], %w: f32[4,5]) -> (%y: f32[4,5]) {
+              %y = matmul %x, %w : f32[4,5]
+            }
+            """, "2:8: error: 'matmul': contracting dimensions differ: [4,3] x [4,5] (3 vs 4)"
+        ),
+        (
+            "type mismatch",
+            """
+            graph @g(%x: f32[4]) -> (%y: f32[5]) {
+              %y = relu %x : f32[5]
+            }
+            """, "2:8: error: type mismatch: 'relu' gives f32[4] but '%y' is declared f32[5]"
+        ),
+        (
+            "dtype mismatch",
+            """
+            graph @g(%x: f32[4], %z: f16[4]) -> (%y: f32[4]) {
+              %y = add %x, %z : f32[4]
+            }
+            """, "2:8: error: 'add': operand types differ: f32 and f16"
+        ),
+        (
+            "undefined value",
+            """
+            graph @g(%x: f32[4]) -> (%y: f32[4]) {
+              %y = add %x, %nope : f32[4]
+            }
+            """, "2:16: error: use of undefined value '%nope'"
+        ),
+        (
+            "duplicate name",
+            """
+            graph @g(%x: f32[4]) -> (%y: f32[4]) {
+              %x = relu %x : f32[4]
+              %y = relu %x : f32[4]
+            }
+            """, "2:3: error: duplicate value name '%x'"
+        ),
+        (
+            "unknown attribute",
+            """
+            graph @g(%x: f32[4]) -> (%y: f32[4]) {
+              %y = softmax %x {axiss = 0} : f32[4]
+            }
+            """, "2:8: error: unknown attribute 'axiss' for 'softmax' (expected one of: axis)"
+        ),
+        (
+            "attribute kind",
+            """
+            graph @g(%x: f32[4]) -> (%y: f32[4]) {
+              %y = softmax %x {axis = [0]} : f32[4]
+            }
+            """, "2:8: error: attribute 'axis' of 'softmax' must be int, got ints [0]"
+        ),
+        (
+            "attribute value",
+            """
+            graph @g(%x: f32[4,2]) -> (%y: f32[4,2]) {
+              %y = softmax %x {axis = 2} : f32[4,2]
+            }
+            """, "2:8: error: 'softmax': axis 2 is out of range for [4,2]"
+        ),
+        (
+            "missing attribute",
+            """
+            graph @g(%x: f32[4,2]) -> (%y: f32[8]) {
+              %y = reshape %x : f32[8]
+            }
+            """, "2:8: error: 'reshape' needs attribute 'shape'"
+        ),
+        (
+            "bad dense literal",
+            """
+            graph @g(%x: f32[2]) -> (%y: f32[2]) {
+              %c = constant dense<[1.0, 2.0, 3.0]> : f32[2]
+              %y = add %x, %c : f32[2]
+            }
+            """, "2:17: error: dense literal has 3 element(s) but f32[2] needs 2"
+        ),
+        (
+            "undefined output",
+            """
+            graph @g(%x: f32[2]) -> (%nope: f32[2]) {
+              %y = relu %x : f32[2]
+            }
+            """, "1:26: error: graph output '%nope' is never defined"
+        ),
+        (
+            "syntax",
+            """
+            graph @g(%x: f32[2]) -> (%y: f32[2]) {
+              %y = relu %x : f32[2
+            }
+            """, "3:1: error: expected ']' to close the shape, found '}'"
+        ),
+        (
+            "bad dtype",
+            """
+            graph @g(%x: f33[2]) -> (%y: f32[2]) {
+            }
+            """,
+            "1:14: error: unknown element type 'f33' (expected one of f32, f16, bf16, f64, i8, u8, i16, i32, i64, bool)"
+        ),
+        (
+            "type too large",
+            """
+            graph @g(%x: f32[4611686018427387904,4]) -> (%x: f32[4611686018427387904,4]) {
+            }
+            """, "1:1: error: '%x' has type f32[4611686018427387904,4], which is too large for memory"
+        ),
+        (
+            "overflowing tile",
+            """
+            graph @g(%x: f32[2,2]) -> (%y: f32[2,2]) {
+              %y = tile %x {repeats = [4611686018427387904, 4611686018427387904]} : f32[2,2]
+            }
+            """, "2:8: error: 'tile': tile of [2,2] by [4611686018427387904, 4611686018427387904] is too large"
+        ),
+        (
+            "slice step",
+            """
+            graph @g(%x: f32[4]) -> (%y: f32[1]) {
+              %y = slice %x {ends = [4], starts = [0], steps = [-9223372036854775808]} : f32[1]
+            }
+            """, "2:8: error: 'slice': slice step -9223372036854775808 on axis 0 is not allowed"
+        ),
+        (
+            "dtype constraint",
+            """
+            graph @g(%x: i32[2]) -> (%y: i32[2]) {
+              %y = exp %x : i32[2]
+            }
+            """, "2:8: error: 'exp' needs a floating-point type, got i32"
+        ),
+        (
+            "empty channel block",
+            """
+            graph @p(%x: f32[1,1,2,2,0]) -> (%y: f32[1,1,2,2,0]) {
+              %y = max-pool-nchwc %x {kernel = [1, 1]} : f32[1,1,2,2,0]
+            }
+            """,
+            "2:8: error: 'max-pool-nchwc': blocked pooling needs a static input [N, C/b, H, W, b] with b > 0 and 'kernel'"
+        ),
+        (
+            "blocked conv weights",
+            """
+            graph @c(%x: f32[1,2,4,4,8], %w: f32[1,2,3,3,4,8]) -> (%y: f32[1,1,2,2,8]) {
+              %y = conv-nchwc %x, %w : f32[1,1,2,2,8]
+            }
+            """, "2:8: error: 'conv-nchwc': conv-nchwc blocks do not match: input [1,2,4,4,8], weights [1,2,3,3,4,8]"
+        ),
     ]
 
     @Test(arguments: cases.indices)
@@ -126,21 +191,22 @@ struct VerifierErrorTests {
 
     @Test func reportsAllProblemsAtOnce() {
         let source = """
-        graph @g(%x: f32[4]) -> (%y: f32[4]) {
-          %a = frob %x : f32[4]
-          %b = blarg %x : f32[4]
-          %y = add %x, %missing : f32[4]
-        }
-        """
+            graph @g(%x: f32[4]) -> (%y: f32[4]) {
+              %a = frob %x : f32[4]
+              %b = blarg %x : f32[4]
+              %y = add %x, %missing : f32[4]
+            }
+            """
         do {
             _ = try Parser.parse(source, path: "t.sir")
             Issue.record("parsed without error")
         } catch {
-            #expect(error.diagnostics.map(\.description) == [
-                "t.sir:2:8: error: unknown op 'frob'",
-                "t.sir:3:8: error: unknown op 'blarg'",
-                "t.sir:4:16: error: use of undefined value '%missing'",
-            ])
+            #expect(
+                error.diagnostics.map(\.description) == [
+                    "t.sir:2:8: error: unknown op 'frob'",
+                    "t.sir:3:8: error: unknown op 'blarg'",
+                    "t.sir:4:16: error: use of undefined value '%missing'",
+                ])
         }
     }
 }

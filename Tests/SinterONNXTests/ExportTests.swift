@@ -30,7 +30,9 @@ struct ExportTests {
             let again = try Sinter.jit(back).run([input])[0]
             #expect(Conformance.compare(again, expected.last!.1) == nil, "\(op.rawValue): re-imported model differs")
         }
-        let r = try Support.run(Support.python, [Support.root.appendingPathComponent("Tests/SinterTestSupport/ort_reference.py").path] + args)
+        let r = try Support.run(
+            Support.python,
+            [Support.root.appendingPathComponent("Tests/SinterTestSupport/ort_reference.py").path] + args)
         #expect(r.status == 0, "\(r.stderr.suffix(2000))")
         for (op, got, caseDir) in expected {
             let want = try Support.readNpy(caseDir.appendingPathComponent("ort/output_0.npy"))

@@ -19,7 +19,9 @@ struct ImporterTests {
         return v
     }
 
-    static func node(_ op: String, _ inputs: [String], _ outputs: [String], name: String = "", _ attrs: [Onnx_AttributeProto] = []) -> Onnx_NodeProto {
+    static func node(
+        _ op: String, _ inputs: [String], _ outputs: [String], name: String = "", _ attrs: [Onnx_AttributeProto] = []
+    ) -> Onnx_NodeProto {
         var n = Onnx_NodeProto()
         n.opType = op
         n.input = inputs
@@ -29,8 +31,10 @@ struct ImporterTests {
         return n
     }
 
-    static func model(_ nodes: [Onnx_NodeProto], inputs: [Onnx_ValueInfoProto], outputs: [Onnx_ValueInfoProto],
-                      initializers: [Onnx_TensorProto] = [], opset: Int64 = 17) -> Onnx_ModelProto {
+    static func model(
+        _ nodes: [Onnx_NodeProto], inputs: [Onnx_ValueInfoProto], outputs: [Onnx_ValueInfoProto],
+        initializers: [Onnx_TensorProto] = [], opset: Int64 = 17
+    ) -> Onnx_ModelProto {
         var m = Onnx_ModelProto()
         m.irVersion = 8
         var o = Onnx_OperatorSetIdProto()
@@ -73,20 +77,25 @@ struct ImporterTests {
         let m = Self.model([Self.node("Relu", ["x"], ["y"])], inputs: [Self.value("x", 1, [2, 3])], outputs: [y])
         let g = try ONNXImporter.load(try Self.write(m, dir))
         #expect(g.type(of: g.outputs[0]) == TensorType(.f32, [2, 3]))
-        let wrong = Self.model([Self.node("Relu", ["x"], ["y"])], inputs: [Self.value("x", 1, [2, 3])], outputs: [Self.value("y", 1, [])])
+        let wrong = Self.model(
+            [Self.node("Relu", ["x"], ["y"])], inputs: [Self.value("x", 1, [2, 3])], outputs: [Self.value("y", 1, [])])
         #expect(throws: SinterError.self) { try ONNXImporter.load(try Self.write(wrong, dir, "w.onnx")) }
     }
 
     @Test func reportsEveryUnsupportedOpAtOnce() throws {
         let dir = try Support.temporaryDirectory("onnx")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let m = Self.model([Self.node("Relu", ["x"], ["a"], name: "ok"),
-                            Self.node("Frobnicate", ["a"], ["b"], name: "first"),
-                            Self.node("NonMaxSuppression", ["b"], ["c"], name: "second"),
-                            Self.node("Custom", ["c"], ["y"], name: "third")],
-                           inputs: [Self.value("x", 1, [2])], outputs: [Self.value("y", 1, [2])])
+        let m = Self.model(
+            [
+                Self.node("Relu", ["x"], ["a"], name: "ok"),
+                Self.node("Frobnicate", ["a"], ["b"], name: "first"),
+                Self.node("NonMaxSuppression", ["b"], ["c"], name: "second"),
+                Self.node("Custom", ["c"], ["y"], name: "third"),
+            ],
+            inputs: [Self.value("x", 1, [2])], outputs: [Self.value("y", 1, [2])])
         let path = try Self.write(m, dir)
-        #expect(Self.failure { try ONNXImporter.load(path) } == [
+        #expect(
+            Self.failure { try ONNXImporter.load(path) } == [
                 "node 'first' (Frobnicate): error: unsupported op 'Frobnicate'",
                 "node 'second' (NonMaxSuppression): error: unsupported op 'NonMaxSuppression'",
                 "node 'third' (Custom): error: unsupported op 'Custom'",
@@ -99,8 +108,10 @@ struct ImporterTests {
         let junk = dir.appendingPathComponent("junk.onnx")
         try Data([0xFF, 0xFF, 0xFF, 0x07, 0x01]).write(to: junk)
         #expect(throws: SinterError.self) { _ = try ONNXImporter.load(junk.path) }
-        let good = try Self.model([Self.node("Relu", ["x"], ["y"])], inputs: [Self.value("x", 1, [2])],
-                                  outputs: [Self.value("y", 1, [2])]).serializedData()
+        let good = try Self.model(
+            [Self.node("Relu", ["x"], ["y"])], inputs: [Self.value("x", 1, [2])],
+            outputs: [Self.value("y", 1, [2])]
+        ).serializedData()
         let cut = dir.appendingPathComponent("cut.onnx")
         try good.prefix(good.count - 7).write(to: cut)
         #expect(Self.failure { try ONNXImporter.load(cut.path) }?.first?.contains("is not a valid ONNX model") == true)
@@ -123,8 +134,9 @@ struct ImporterTests {
         w.externalData = [entry("location", "weights.bin"), entry("offset", "4")]
         let floats: [Float] = [99, 1.5, -2, 4]
         try floats.withUnsafeBytes { Data($0) }.write(to: dir.appendingPathComponent("weights.bin"))
-        let m = Self.model([Self.node("Add", ["x", "w"], ["y"], name: "add")], inputs: [Self.value("x", 1, [3])],
-                           outputs: [Self.value("y", 1, [3])], initializers: [w])
+        let m = Self.model(
+            [Self.node("Add", ["x", "w"], ["y"], name: "add")], inputs: [Self.value("x", 1, [3])],
+            outputs: [Self.value("y", 1, [3])], initializers: [w])
         let g = try ONNXImporter.load(try Self.write(m, dir))
         let out = try Sinter.jit(g).run([TensorData([1, 1, 1], shape: [3])])[0]
         #expect(out.floats == [2.5, -1, 5])
@@ -133,18 +145,23 @@ struct ImporterTests {
         w.externalData = [entry("location", "nope.bin")]
         let missing = Self.model(m.graph.node, inputs: m.graph.input, outputs: m.graph.output, initializers: [w])
         let missingPath = try Self.write(missing, dir, "missing.onnx")
-        #expect(Self.failure { try ONNXImporter.load(missingPath) } == ["node 'w' (initializer): error: tensor 'w': external data file 'nope.bin' is missing"])
+        #expect(
+            Self.failure { try ONNXImporter.load(missingPath) } == [
+                "node 'w' (initializer): error: tensor 'w': external data file 'nope.bin' is missing"
+            ])
         w.externalData = [entry("location", "../escape.bin")]
         let escape = Self.model(m.graph.node, inputs: m.graph.input, outputs: m.graph.output, initializers: [w])
         let escapePath = try Self.write(escape, dir, "escape.onnx")
-        #expect(Self.failure { try ONNXImporter.load(escapePath) }?.first?.contains("outside the model's folder") == true)
+        #expect(
+            Self.failure { try ONNXImporter.load(escapePath) }?.first?.contains("outside the model's folder") == true)
     }
 
     @Test func symbolicBatchIsBoundOrKept() throws {
         let dir = try Support.temporaryDirectory("onnx")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let m = Self.model([Self.node("Sigmoid", ["x"], ["y"])], inputs: [Self.value("x", 1, ["N", 3])],
-                           outputs: [Self.value("y", 1, ["N", 3])])
+        let m = Self.model(
+            [Self.node("Sigmoid", ["x"], ["y"])], inputs: [Self.value("x", 1, ["N", 3])],
+            outputs: [Self.value("y", 1, ["N", 3])])
         let path = try Self.write(m, dir)
         let symbolic = try ONNXImporter.load(path)
         #expect(symbolic.type(of: symbolic.inputs[0]).description == "f32[N,3]")
@@ -157,12 +174,14 @@ struct ImporterTests {
     @Test func inconsistentShapesNameTheNode() throws {
         let dir = try Support.temporaryDirectory("onnx")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let m = Self.model([Self.node("MatMul", ["a", "b"], ["y"], name: "mm")],
-                           inputs: [Self.value("a", 1, [2, 3]), Self.value("b", 1, [4, 5])], outputs: [Self.value("y", 1, [2, 5])])
+        let m = Self.model(
+            [Self.node("MatMul", ["a", "b"], ["y"], name: "mm")],
+            inputs: [Self.value("a", 1, [2, 3]), Self.value("b", 1, [4, 5])], outputs: [Self.value("y", 1, [2, 5])])
         let path = try Self.write(m, dir)
-        #expect(Self.failure { try ONNXImporter.load(path) } == [
-            "node 'mm' (MatMul): error: 'matmul': contracting dimensions differ: [2,3] x [4,5] (3 vs 4)",
-        ])
+        #expect(
+            Self.failure { try ONNXImporter.load(path) } == [
+                "node 'mm' (MatMul): error: 'matmul': contracting dimensions differ: [2,3] x [4,5] (3 vs 4)"
+            ])
     }
 
     @Test func shapeSubgraphsFoldAtImport() throws {
@@ -183,10 +202,13 @@ struct ImporterTests {
         axisAttr.name = "axis"
         axisAttr.type = .int
         axisAttr.i = 0
-        let nodes = [Self.node("Shape", ["x"], ["s"]), Self.node("Gather", ["s", "zero"], ["n"], [axisAttr]),
-                     Self.node("Concat", ["n", "m1"], ["shape"], [axisAttr]), Self.node("Reshape", ["x", "shape"], ["y"])]
-        let m = Self.model(nodes, inputs: [Self.value("x", 1, [2, 3, 4])], outputs: [Self.value("y", 1, [2, 12])],
-                           initializers: [minusOne, zero])
+        let nodes = [
+            Self.node("Shape", ["x"], ["s"]), Self.node("Gather", ["s", "zero"], ["n"], [axisAttr]),
+            Self.node("Concat", ["n", "m1"], ["shape"], [axisAttr]), Self.node("Reshape", ["x", "shape"], ["y"]),
+        ]
+        let m = Self.model(
+            nodes, inputs: [Self.value("x", 1, [2, 3, 4])], outputs: [Self.value("y", 1, [2, 12])],
+            initializers: [minusOne, zero])
         let g = try ONNXImporter.load(try Self.write(m, dir))
         #expect(g.nodes.filter { $0.payload == nil }.map(\.op) == [.reshape])
     }
@@ -197,13 +219,15 @@ extension ImporterTests {
     @Test func constInputSpecialisesShapeLikeInputs() throws {
         let dir = try Support.temporaryDirectory("onnx")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let m = Self.model([Self.node("ReduceSum", ["x", "axes"], ["y"], name: "sum")],
-                           inputs: [Self.value("x", 1, [2, 3]), Self.value("axes", 7, [1])], outputs: [Self.value("y", 1, [2, 1])],
-                           opset: 13)
+        let m = Self.model(
+            [Self.node("ReduceSum", ["x", "axes"], ["y"], name: "sum")],
+            inputs: [Self.value("x", 1, [2, 3]), Self.value("axes", 7, [1])], outputs: [Self.value("y", 1, [2, 1])],
+            opset: 13)
         let path = try Self.write(m, dir)
-        #expect(Self.failure { try ONNXImporter.load(path) } == [
-            "node 'sum' (ReduceSum): error: input 1 ('axes') is graph input 'axes', which must be a constant here; specialise it with --const-input axes=FILE.npy",
-        ])
+        #expect(
+            Self.failure { try ONNXImporter.load(path) } == [
+                "node 'sum' (ReduceSum): error: input 1 ('axes') is graph input 'axes', which must be a constant here; specialise it with --const-input axes=FILE.npy"
+            ])
         let g = try ONNXImporter.load(path, constants: ["axes": TensorData(dtype: .i64, shape: [1], values: [1])])
         #expect(g.inputs.count == 1)
         let y = try Sinter.jit(g).run([TensorData([1, 2, 3, 4, 5, 6], shape: [2, 3])])[0]

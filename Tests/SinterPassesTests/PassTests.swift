@@ -8,100 +8,115 @@ struct PassTests {
         var g = try Parser.parse(input, path: "in.sir")
         let ctx = PassContext()
         var pm = PassManager(dump: { _ in })
-        try pm.run(Pipeline.applying([InferShapes.name: bindings.mapValues { "\($0)" }], to: passes), on: &g, context: ctx)
+        try pm.run(
+            Pipeline.applying([InferShapes.name: bindings.mapValues { "\($0)" }], to: passes), on: &g, context: ctx)
         return (Printer.print(g), ctx)
     }
 
     @Test func dceRemovesUnusedNodes() throws {
-        let (out, _) = try run(["dce"], """
-        graph @g(%x: f32[4]) -> (%y: f32[4]) {
-          %unused = exp %x : f32[4]
-          %dead2 = neg %unused : f32[4]
-          %y = relu %x : f32[4]
-        }
-        """)
-        #expect(out == """
-        graph @g(%x: f32[4]) -> (%y: f32[4]) {
-          %y = relu %x : f32[4]
-        }
+        let (out, _) = try run(
+            ["dce"],
+            """
+            graph @g(%x: f32[4]) -> (%y: f32[4]) {
+              %unused = exp %x : f32[4]
+              %dead2 = neg %unused : f32[4]
+              %y = relu %x : f32[4]
+            }
+            """)
+        #expect(
+            out == """
+                graph @g(%x: f32[4]) -> (%y: f32[4]) {
+                  %y = relu %x : f32[4]
+                }
 
-        """)
+                """)
     }
 
     @Test func dceKeepsEverythingLive() throws {
         let text = """
-        graph @g(%x: f32[4]) -> (%y: f32[4]) {
-          %a = exp %x : f32[4]
-          %y = add %a, %x : f32[4]
-        }
+            graph @g(%x: f32[4]) -> (%y: f32[4]) {
+              %a = exp %x : f32[4]
+              %y = add %a, %x : f32[4]
+            }
 
-        """
+            """
         #expect(try run(["dce"], text).0 == text)
     }
 
     @Test func foldConstantsEvaluatesSchemaExpressions() throws {
-        let (out, _) = try run(["fold-constants", "dce"], """
-        graph @g(%x: f32[2]) -> (%y: f32[2]) {
-          %a = constant dense<[1.0, 4.0]> : f32[2]
-          %b = constant dense<2.0> : f32[2]
-          %c = mul %a, %b : f32[2]
-          %d = sqrt %c : f32[2]
-          %e = reshape %d {shape = [2, 1]} : f32[2,1]
-          %f = transpose %e : f32[1,2]
-          %g = reshape %f {shape = [2]} : f32[2]
-          %y = add %x, %g : f32[2]
-        }
-        """)
-        #expect(out == """
-        graph @g(%x: f32[2]) -> (%y: f32[2]) {
-          %g = constant dense<[1.4142135, 2.828427]> : f32[2]
-          %y = add %x, %g : f32[2]
-        }
+        let (out, _) = try run(
+            ["fold-constants", "dce"],
+            """
+            graph @g(%x: f32[2]) -> (%y: f32[2]) {
+              %a = constant dense<[1.0, 4.0]> : f32[2]
+              %b = constant dense<2.0> : f32[2]
+              %c = mul %a, %b : f32[2]
+              %d = sqrt %c : f32[2]
+              %e = reshape %d {shape = [2, 1]} : f32[2,1]
+              %f = transpose %e : f32[1,2]
+              %g = reshape %f {shape = [2]} : f32[2]
+              %y = add %x, %g : f32[2]
+            }
+            """)
+        #expect(
+            out == """
+                graph @g(%x: f32[2]) -> (%y: f32[2]) {
+                  %g = constant dense<[1.4142135, 2.828427]> : f32[2]
+                  %y = add %x, %g : f32[2]
+                }
 
-        """)
+                """)
     }
 
     @Test func foldConstantsLeavesNonConstantsAndRespectsTheLimit() throws {
         let text = """
-        graph @g(%x: f32[3]) -> (%y: f32[3]) {
-          %a = constant dense<[1.0, 2.0, 3.0]> : f32[3]
-          %b = exp %a : f32[3]
-          %y = add %x, %b : f32[3]
-        }
+            graph @g(%x: f32[3]) -> (%y: f32[3]) {
+              %a = constant dense<[1.0, 2.0, 3.0]> : f32[3]
+              %b = exp %a : f32[3]
+              %y = add %x, %b : f32[3]
+            }
 
-        """
+            """
         var g = try Parser.parse(text)
         #expect(try FoldConstants(limit: 2).run(&g, PassContext()) == false)
         #expect(Printer.print(g) == text)
     }
 
     @Test func inferShapesBindsSymbols() throws {
-        let (out, _) = try run(["infer-shapes"], """
-        graph @g(%x: f32[N,8], %w: f32[8,3]) -> (%y: f32[N,3]) {
-          %0 = matmul %x, %w : f32[N,3]
-          %y = softmax %0 : f32[N,3]
-        }
-        """, bindings: ["N": 5])
-        #expect(out == """
-        graph @g(%x: f32[5,8], %w: f32[8,3]) -> (%y: f32[5,3]) {
-          %0 = matmul %x, %w : f32[5,3]
-          %y = softmax %0 : f32[5,3]
-        }
+        let (out, _) = try run(
+            ["infer-shapes"],
+            """
+            graph @g(%x: f32[N,8], %w: f32[8,3]) -> (%y: f32[N,3]) {
+              %0 = matmul %x, %w : f32[N,3]
+              %y = softmax %0 : f32[N,3]
+            }
+            """, bindings: ["N": 5])
+        #expect(
+            out == """
+                graph @g(%x: f32[5,8], %w: f32[8,3]) -> (%y: f32[5,3]) {
+                  %0 = matmul %x, %w : f32[5,3]
+                  %y = softmax %0 : f32[5,3]
+                }
 
-        """)
+                """)
     }
 
     @Test func planMemoryNeedsStaticShapes() throws {
         do {
-            _ = try run(["plan-memory"], """
-            graph @g(%x: f32[N,8]) -> (%y: f32[N,8]) {
-              %0 = exp %x : f32[N,8]
-              %y = relu %0 : f32[N,8]
-            }
-            """)
+            _ = try run(
+                ["plan-memory"],
+                """
+                graph @g(%x: f32[N,8]) -> (%y: f32[N,8]) {
+                  %0 = exp %x : f32[N,8]
+                  %y = relu %0 : f32[N,8]
+                }
+                """)
             Issue.record("expected an error")
         } catch {
-            #expect((error as? SinterError)?.diagnostics.map(\.description) == ["in.sir:2:8: error: '%0' has symbolic type f32[N,8]; bind N with --shape"])
+            #expect(
+                (error as? SinterError)?.diagnostics.map(\.description) == [
+                    "in.sir:2:8: error: '%0' has symbolic type f32[N,8]; bind N with --shape"
+                ])
         }
     }
 
@@ -109,12 +124,13 @@ struct PassTests {
         var dumps: [String] = []
         var pm = PassManager(dump: { dumps.append($0) })
         pm.options.printAfter = ["dce"]
-        var g = try Parser.parse("""
-        graph @g(%x: f32[4]) -> (%y: f32[4]) {
-          %u = exp %x : f32[4]
-          %y = relu %x : f32[4]
-        }
-        """)
+        var g = try Parser.parse(
+            """
+            graph @g(%x: f32[4]) -> (%y: f32[4]) {
+              %u = exp %x : f32[4]
+              %y = relu %x : f32[4]
+            }
+            """)
         try pm.run(Pipeline.default, on: &g, context: PassContext())
         #expect(dumps.count == 1)
         #expect(dumps.first?.hasPrefix("// ----- IR after dce -----\ngraph @g") == true)
@@ -129,13 +145,14 @@ struct PassTests {
         var dumps: [String] = []
         var pm = PassManager(dump: { dumps.append($0) })
         pm.options.printAfterAll = true
-        var g = try Parser.parse("""
-        graph @g(%x: f32[16]) -> (%y: f32[16]) {
-          %a = softmax %x : f32[16]
-          %b = softmax %a : f32[16]
-          %y = relu %b : f32[16]
-        }
-        """)
+        var g = try Parser.parse(
+            """
+            graph @g(%x: f32[16]) -> (%y: f32[16]) {
+              %a = softmax %x : f32[16]
+              %b = softmax %a : f32[16]
+              %y = relu %b : f32[16]
+            }
+            """)
         let passes: [PassSpec] = ["infer-shapes", "dce", "plan-memory"]  // no fusion: every value gets memory
         try pm.run(passes, on: &g, context: PassContext())
         #expect(dumps.count == passes.count)
@@ -166,12 +183,13 @@ struct PipelineTests {
             _ = try Pipeline.parse("dce,bogus,layout{block=8 blok=2},fuse{x=1},cse{y}")
             Issue.record("expected errors")
         } catch {
-            #expect(error.diagnostics.map(\.description) == [
-                "--passes:1:5: error: unknown pass 'bogus' (known passes: \(PassRegistry.types.map { $0.name }.joined(separator: ", ")))",
-                "--passes:1:11: error: pass 'layout' has no option 'blok' (options: block)",
-                "--passes:1:34: error: pass 'fuse' has no option 'x' (it takes none)",
-                "--passes:1:44: error: pass 'cse': option 'y' must look like key=value",
-            ])
+            #expect(
+                error.diagnostics.map(\.description) == [
+                    "--passes:1:5: error: unknown pass 'bogus' (known passes: \(PassRegistry.types.map { $0.name }.joined(separator: ", ")))",
+                    "--passes:1:11: error: pass 'layout' has no option 'blok' (options: block)",
+                    "--passes:1:34: error: pass 'fuse' has no option 'x' (it takes none)",
+                    "--passes:1:44: error: pass 'cse': option 'y' must look like key=value",
+                ])
         }
     }
 
@@ -190,11 +208,12 @@ struct PipelineTests {
             try pm.run(["infer-shapes", "fuse", "canonicalize", "plan-memory"], on: &g, context: PassContext())
             Issue.record("expected an error")
         } catch {
-            #expect(error.diagnostics.map(\.description) == [
-                "g.sir:1:1: error: pass 'canonicalize' (pipeline entry 3) changed the graph after 'fuse' (entry 2): "
-                    + "the fusion plan no longer matches it; run 'fuse' again after 'canonicalize', or move "
-                    + "'canonicalize' before it"
-            ])
+            #expect(
+                error.diagnostics.map(\.description) == [
+                    "g.sir:1:1: error: pass 'canonicalize' (pipeline entry 3) changed the graph after 'fuse' (entry 2): "
+                        + "the fusion plan no longer matches it; run 'fuse' again after 'canonicalize', or move "
+                        + "'canonicalize' before it"
+                ])
         }
         // Fusing again after the change is fine, and the plan then covers the changed graph.
         var h = try Parser.parse(Self.changedAfterFuse, path: "g.sir")
@@ -205,7 +224,8 @@ struct PipelineTests {
     }
 
     @Test func canonicalizeReportsNonConvergenceWhereItStopped() throws {
-        var g = try Parser.parse("""
+        var g = try Parser.parse(
+            """
             graph @g(%x: f32[4]) -> (%y: f32[4]) {
               %a = neg %x : f32[4]
               %b = neg %a : f32[4]
@@ -219,8 +239,9 @@ struct PipelineTests {
             Issue.record("expected an error")
         } catch {
             #expect(error.diagnostics.count == 1)
-            #expect(error.diagnostics.first?.description.hasPrefix(
-                "c.sir:4:8: error: canonicalize did not converge after 1 rewrites") == true, "\(error)")
+            #expect(
+                error.diagnostics.first?.description.hasPrefix(
+                    "c.sir:4:8: error: canonicalize did not converge after 1 rewrites") == true, "\(error)")
         }
         var h = try Parser.parse(Self.changedAfterFuse)
         try pm.run(["canonicalize"], on: &h, context: PassContext())

@@ -6,15 +6,19 @@ import SinterIR
 public enum OpSamples {
     public static func apply(_ op: Op, _ b: inout GraphBuilder, _ x: ValueID) throws -> ValueID {
         func attrs(_ d: [String: AttributeValue]) -> Attributes { Attributes(d) }
-        func constant(_ shape: [Int], _ dtype: DType = .f32, _ f: (Int) -> Double = { Double($0 % 7) * 0.25 - 0.5 }) throws -> ValueID {
+        func constant(_ shape: [Int], _ dtype: DType = .f32, _ f: (Int) -> Double = { Double($0 % 7) * 0.25 - 0.5 })
+            throws -> ValueID
+        {
             try b.constant(TensorData(dtype: dtype, shape: shape, values: (0..<shape.reduce(1, *)).map(f)))
         }
-        func one(_ operands: [ValueID], _ a: Attributes = Attributes()) throws -> ValueID { try b.apply(op, operands, attributes: a)[0] }
+        func one(_ operands: [ValueID], _ a: Attributes = Attributes()) throws -> ValueID {
+            try b.apply(op, operands, attributes: a)[0]
+        }
         switch op {
         case .constant: return try constant([2, 3])
         case .add, .sub, .mul, .div, .max, .min, .pow, .prelu: return try one([x, try constant([5])])
         case .neg, .abs, .exp, .log, .sqrt, .reciprocal, .erf, .floor, .ceil, .round, .sign, .relu, .sigmoid, .tanh,
-             .softplus, .gelu, .geluTanh, .hardSwish:
+            .softplus, .gelu, .geluTanh, .hardSwish:
             return try one([x])
         case .leakyRelu: return try one([x], attrs(["alpha": .float(0.1)]))
         case .elu: return try one([x], attrs(["alpha": .float(0.5)]))
@@ -29,26 +33,38 @@ public enum OpSamples {
         case .expand: return try one([try constant([1, 5])], attrs(["shape": .ints([3, 1, 5])]))
         case .matmul: return try one([x, try constant([2, 5])], attrs(["trans_b": .bool(true)]))
         case .softmax, .logSoftmax: return try one([x], attrs(["axis": .int(1)]))
-        case .layerNorm: return try one([x, try constant([4, 5]), try constant([4, 5]) { Double($0) * 0.1 }], attrs(["axis": .int(2)]))
+        case .layerNorm:
+            return try one(
+                [x, try constant([4, 5]), try constant([4, 5]) { Double($0) * 0.1 }], attrs(["axis": .int(2)]))
         case .conv:
-            return try one([x, try constant([6, 1, 2, 2])], attrs(["group": .int(3), "pads": .ints([1, 0, 0, 1]), "dilations": .ints([1, 2])]))
+            return try one(
+                [x, try constant([6, 1, 2, 2])],
+                attrs(["group": .int(3), "pads": .ints([1, 0, 0, 1]), "dilations": .ints([1, 2])]))
         case .convNCHWc:
             let xb = try b.apply(.reshape, [x], attributes: attrs(["shape": .ints([2, 1, 3, 4, 5])]))[0]
-            return try one([xb, try constant([2, 1, 2, 2, 5, 5])], attrs(["pads": .ints([1, 0, 0, 1]), "dilations": .ints([1, 2])]))
+            return try one(
+                [xb, try constant([2, 1, 2, 2, 5, 5])],
+                attrs(["pads": .ints([1, 0, 0, 1]), "dilations": .ints([1, 2])]))
         case .depthwiseConvNCHWc:
             let xb = try b.apply(.reshape, [x], attributes: attrs(["shape": .ints([2, 1, 3, 4, 5])]))[0]
-            return try one([xb, try constant([1, 3, 2, 5])], attrs(["pads": .ints([1, 0, 1, 1]), "strides": .ints([1, 2])]))
+            return try one(
+                [xb, try constant([1, 3, 2, 5])], attrs(["pads": .ints([1, 0, 1, 1]), "strides": .ints([1, 2])]))
         case .maxPoolNCHWc, .avgPoolNCHWc:
             let xb = try b.apply(.reshape, [x], attributes: attrs(["shape": .ints([2, 1, 3, 4, 5])]))[0]
-            return try one([xb], attrs(["kernel": .ints([2, 2]), "strides": .ints([2, 1]), "pads": .ints([0, 1, 0, 1])]))
+            return try one(
+                [xb], attrs(["kernel": .ints([2, 2]), "strides": .ints([2, 1]), "pads": .ints([0, 1, 0, 1])]))
         case .maxPool, .avgPool:
-            return try one([x], attrs(["kernel": .ints([2, 2]), "strides": .ints([2, 1]), "pads": .ints([0, 1, 0, 1])]))
+            return try one(
+                [x], attrs(["kernel": .ints([2, 2]), "strides": .ints([2, 1]), "pads": .ints([0, 1, 0, 1])]))
         case .identity: return try one([x])
         case .reshape: return try one([x], attrs(["shape": .ints([6, -1])]))
         case .transpose: return try one([x], attrs(["perm": .ints([3, 1, 0, 2])]))
         case .concat: return try one([x, x], attrs(["axis": .int(2)]))
         case .split: return try b.apply(op, [x], attributes: attrs(["axis": .int(1), "sizes": .ints([1, 2])]))[1]
-        case .slice: return try one([x], attrs(["starts": .ints([0, -1, 1, 4]), "ends": .ints([2, -4, 9, 0]), "steps": .ints([1, -1, 2, -2])]))
+        case .slice:
+            return try one(
+                [x],
+                attrs(["starts": .ints([0, -1, 1, 4]), "ends": .ints([2, -4, 9, 0]), "steps": .ints([1, -1, 2, -2])]))
         case .gather: return try one([x, try constant([2, 2], .i64) { Double($0) - 1 }], attrs(["axis": .int(2)]))
         case .tile: return try one([x], attrs(["repeats": .ints([1, 2, 1, 2])]))
         case .pad: return try one([x], attrs(["pads": .ints([0, 1, 1, 0, 0, 0, 2, 1]), "mode": .string("reflect")]))

@@ -12,8 +12,10 @@ public enum Support {
 
     /// The `sinter` executable built next to the test bundle.
     public static var sinterExecutable: String {
-        let candidates = [Bundle.main.bundleURL.appendingPathComponent("sinter").path,
-                          root.appendingPathComponent(".build/debug/sinter").path]
+        let candidates = [
+            Bundle.main.bundleURL.appendingPathComponent("sinter").path,
+            root.appendingPathComponent(".build/debug/sinter").path,
+        ]
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[1]
     }
 
@@ -49,8 +51,9 @@ public enum Support {
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         p.waitUntilExit()
-        return ProcessResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                             stderr: String(decoding: errData, as: UTF8.self))
+        return ProcessResult(
+            status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self))
     }
 
     /// A fresh temporary folder.
@@ -76,7 +79,9 @@ public enum Support {
         public var output: String
         /// numpy dtype name of the result (float32 unless set).
         public var dtype: String
-        public init(op: String, attrs: [String: AttrJSON] = [:], inputs: [String], output: String, dtype: String = "float32") {
+        public init(
+            op: String, attrs: [String: AttrJSON] = [:], inputs: [String], output: String, dtype: String = "float32"
+        ) {
             self.op = op
             self.attrs = attrs
             self.inputs = inputs
@@ -122,7 +127,8 @@ public enum Support {
 
     /// The first element where |got − want| > atol + rtol·|want| (NaN must match NaN, inf must
     /// match inf), described for a test failure; nil when all agree.
-    public static func mismatch(_ got: [Double], _ want: [Double], atol: Double = 1e-6, rtol: Double = 1e-5) -> String? {
+    public static func mismatch(_ got: [Double], _ want: [Double], atol: Double = 1e-6, rtol: Double = 1e-5) -> String?
+    {
         mismatch(got.map { Float($0) }, want.map { Float($0) }, atol: Float(atol), rtol: Float(rtol))
     }
 

@@ -10,18 +10,22 @@ struct FusionTests {
     static let transformer = Support.root.appendingPathComponent("Examples/transformer/transformer.onnx").path
 
     func report(_ path: String) throws -> String {
-        let r = try Support.run(Support.sinterExecutable, ["dump", path, "--fusion-report", "--memory-report", "--format", "dot"])
+        let r = try Support.run(
+            Support.sinterExecutable, ["dump", path, "--fusion-report", "--memory-report", "--format", "dot"])
         #expect(r.status == 0, "\(r.stderr)")
         return r.stdout
     }
 
     @Test func transformerBlockFusesAndMatchesOnnxruntime() throws {
         let text = try report(Self.transformer)
-        for kernel in ["anchor matmul [matmul %f1, add %f1b, gelu %g]", "anchor matmul [matmul %f2, add %f2b, add %y]",
-                       "matmul %omm, add %attn, add %x1] prologue [reshape %ctx_r]", "[layer-norm %h]",
-                       // Prologue fusion: the head split (reshape + transpose) is read in place by the matmuls.
-                       "anchor matmul [reshape %qr, transpose %qt, reshape %kr, transpose %kt, matmul %scores, div %scaled]",
-                       "anchor matmul [reshape %vr, transpose %vt, matmul %ctx] prologue [reshape %vr, transpose %vt]", "[layer-norm %h2]", "[softmax %probs]"] {
+        for kernel in [
+            "anchor matmul [matmul %f1, add %f1b, gelu %g]", "anchor matmul [matmul %f2, add %f2b, add %y]",
+            "matmul %omm, add %attn, add %x1] prologue [reshape %ctx_r]", "[layer-norm %h]",
+            // Prologue fusion: the head split (reshape + transpose) is read in place by the matmuls.
+            "anchor matmul [reshape %qr, transpose %qt, reshape %kr, transpose %kt, matmul %scores, div %scaled]",
+            "anchor matmul [reshape %vr, transpose %vt, matmul %ctx] prologue [reshape %vr, transpose %vt]",
+            "[layer-norm %h2]", "[softmax %probs]",
+        ] {
             #expect(text.contains(kernel), "missing fused kernel \(kernel)")
         }
         #expect(text.contains("subgraph cluster_"), "dot output has no fused clusters")
@@ -31,17 +35,26 @@ struct FusionTests {
         var rng = Support.RNG(seed: 4)
         let ids = TensorData(dtype: .i64, shape: [1, 16], values: (0..<16).map { _ in Double(rng.int(0...99)) })
         try Support.writeNpy(ids, to: dir.appendingPathComponent("input_0.npy"))
-        let r = try Support.run(Support.python, [Support.root.appendingPathComponent("Tests/SinterTestSupport/ort_reference.py").path,
-                                                 Self.transformer, dir.path, dir.path])
+        let r = try Support.run(
+            Support.python,
+            [
+                Support.root.appendingPathComponent("Tests/SinterTestSupport/ort_reference.py").path,
+                Self.transformer, dir.path, dir.path,
+            ])
         #expect(r.status == 0, "\(r.stderr)")
         let want = try Support.readNpy(dir.appendingPathComponent("output_0.npy"))
         let got = try Sinter.jit(try Sinter.load(Self.transformer)).run([ids])[0]
         #expect(Conformance.compare(got, want) == nil, "\(Conformance.compare(got, want) ?? "")")
         // One LLVM function per kernel (reshapes of intermediates are views and need none).
         let ll = dir.appendingPathComponent("t.ll").path
-        #expect(try Support.run(Support.sinterExecutable, ["compile", Self.transformer, "--emit", "llvm", "-o", ll]).status == 0)
-        let kernels = try String(contentsOfFile: ll, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("define internal") && $0.contains(" @k") }
-        let count = text.split(separator: "\n").filter { $0.hasPrefix("// kernel ") && !$0.contains(": [reshape %") }.count
+        #expect(
+            try Support.run(Support.sinterExecutable, ["compile", Self.transformer, "--emit", "llvm", "-o", ll]).status
+                == 0)
+        let kernels = try String(contentsOfFile: ll, encoding: .utf8).split(separator: "\n").filter {
+            $0.hasPrefix("define internal") && $0.contains(" @k")
+        }
+        let count = text.split(separator: "\n").filter { $0.hasPrefix("// kernel ") && !$0.contains(": [reshape %") }
+            .count
         #expect(kernels.count == count, "\(kernels.count) kernel functions for \(count) fused groups")
     }
 
@@ -49,7 +62,11 @@ struct FusionTests {
         let dir = try Support.temporaryDirectory("cnn")
         defer { try? FileManager.default.removeItem(at: dir) }
         let model = dir.appendingPathComponent("cnn.onnx").path
-        #expect(try Support.run(Support.python, [Support.root.appendingPathComponent("Tests/sinterTests/Harness/python_check.py").path, "make", model]).status == 0)
+        #expect(
+            try Support.run(
+                Support.python,
+                [Support.root.appendingPathComponent("Tests/sinterTests/Harness/python_check.py").path, "make", model]
+            ).status == 0)
         let text = try report(model)
         #expect(text.contains("anchor conv [conv %c.conv, add %c, relu %r]"), "\(text)")
         #expect(text.contains("matmul %g.ab, add %g] prologue [reshape %f]"), "\(text)")
@@ -66,8 +83,10 @@ struct FusionTests {
         var x = try b.input("x", TensorType(.f32, [1, 16, 16, 16]))
         let pads = Attributes(["pads": .ints([1, 1, 1, 1])])
         for _ in 0..<6 {
-            let h = try b.relu(try b.add(try b.apply(.conv, [x, try w([16, 16, 3, 3])], attributes: pads)[0], try w([16, 1, 1])))
-            let h2 = try b.add(try b.apply(.conv, [h, try w([16, 16, 3, 3])], attributes: pads)[0], try w([16, 1, 1]))
+            let h = try b.relu(
+                try b.add(try b.apply(.conv, [x, try w([16, 16, 3, 3])], attributes: pads)[0], try w([16, 1, 1])))
+            let h2 = try b.add(
+                try b.apply(.conv, [h, try w([16, 16, 3, 3])], attributes: pads)[0], try w([16, 1, 1]))
             x = try b.relu(try b.add(h2, x))
         }
         b.output(try b.apply(.reduceMean, [x], attributes: Attributes(["axes": .ints([2, 3])]))[0])
@@ -77,9 +96,12 @@ struct FusionTests {
         try SirFile.save(b.graph, to: path)
         let text = try report(path)
         let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("// memory:") })
-        let percent = try #require(Double(line.split(separator: "=").last!.trimmingCharacters(in: .whitespaces).dropLast()))
+        let percent = try #require(
+            Double(line.split(separator: "=").last!.trimmingCharacters(in: .whitespaces).dropLast()))
         #expect(percent < 60, "\(line)")
         // 16 channels: the layout pass runs the chain blocked (AVX-512 blocks of 16 when the host has it).
-        #expect(text.contains("anchor conv-nchwc [conv-nchwc %") || text.contains("anchor conv [conv %"), "convs carry their epilogues")
+        #expect(
+            text.contains("anchor conv-nchwc [conv-nchwc %") || text.contains("anchor conv [conv %"),
+            "convs carry their epilogues")
     }
 }

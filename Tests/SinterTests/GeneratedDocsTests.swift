@@ -25,7 +25,8 @@ struct GeneratedDocsTests {
         let table = "<!-- op-table:begin x -->\n<!-- op-table:begin x -->\nold\n<!-- op-table:end -->\n"
         #expect(throws: GeneratedDocs.MarkerError.self) { try GeneratedDocs.render(table, file: "docs/ir.md") }
         #expect(throws: GeneratedDocs.MarkerError.self) { try GeneratedDocs.render("no markers", file: "docs/ir.md") }
-        let ok = try? GeneratedDocs.render("a\n<!-- op-table:begin -->\nold\n<!-- op-table:end -->\nb", file: "docs/ir.md")
+        let ok = try? GeneratedDocs.render(
+            "a\n<!-- op-table:begin -->\nold\n<!-- op-table:end -->\nb", file: "docs/ir.md")
         #expect(ok?.hasPrefix("a\n<!-- op-table:begin (generated from the op schema") == true)
         #expect(ok?.contains("| `conv-nchwc` |") == true && ok?.hasSuffix("<!-- op-table:end -->\nb") == true)
         #expect(ok?.contains("old") == false)

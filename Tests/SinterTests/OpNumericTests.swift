@@ -37,15 +37,18 @@ struct OpNumericTests {
                 out.append(Case(op: op, shapes: rng.bool() ? [a, b] : [b, a], range: (0.5, 4)))
             }
         }
-        for op in [Op.neg, .abs, .exp, .log, .sqrt, .relu, .sigmoid, .tanh, .reciprocal, .erf, .floor, .ceil, .round, .sign,
-                   .softplus, .gelu, .geluTanh, .hardSwish, .leakyRelu, .elu, .selu, .hardSigmoid, .clip] {
-            let range: (Float, Float) = switch op {
-            case .log, .sqrt: (1e-3, 50)
-            case .exp: (-88, 88)
-            case .sigmoid, .tanh, .erf, .gelu, .geluTanh, .softplus: (-12, 12)
-            case .round: (-4, 4)
-            default: (-10, 10)
-            }
+        for op in [
+            Op.neg, .abs, .exp, .log, .sqrt, .relu, .sigmoid, .tanh, .reciprocal, .erf, .floor, .ceil, .round, .sign,
+            .softplus, .gelu, .geluTanh, .hardSwish, .leakyRelu, .elu, .selu, .hardSigmoid, .clip,
+        ] {
+            let range: (Float, Float) =
+                switch op {
+                case .log, .sqrt: (1e-3, 50)
+                case .exp: (-88, 88)
+                case .sigmoid, .tanh, .erf, .gelu, .geluTanh, .softplus: (-12, 12)
+                case .round: (-4, 4)
+                default: (-10, 10)
+                }
             var attrs = Attributes()
             switch op {
             case .leakyRelu: attrs["alpha"] = .float(0.2)
@@ -55,7 +58,9 @@ struct OpNumericTests {
             default: break
             }
             // erf is a rational fit: 1e-6 absolute near zero crossings, like the others' 1e-5 relative.
-            for s in unaryShapes { out.append(Case(op: op, shapes: [s], attrs: attrs, range: range, specials: op != .round)) }
+            for s in unaryShapes {
+                out.append(Case(op: op, shapes: [s], attrs: attrs, range: range, specials: op != .round))
+            }
         }
         // Integer and bool elementwise code paths.
         for op in [Op.add, .sub, .mul, .div, .max, .min] {
@@ -64,7 +69,8 @@ struct OpNumericTests {
         }
         out.append(Case(op: .neg, shapes: [[9]], dtypes: [.i8], range: (-100, 100)))
         out.append(Case(op: .abs, shapes: [[9]], dtypes: [.i16], range: (-100, 100)))
-        out.append(Case(op: .clip, shapes: [[2, 9]], attrs: Attributes(["min": .float(-3)]), dtypes: [.i32], range: (-9, 9)))
+        out.append(
+            Case(op: .clip, shapes: [[2, 9]], attrs: Attributes(["min": .float(-3)]), dtypes: [.i32], range: (-9, 9)))
         out.append(Case(op: .pow, shapes: [[4, 6], [6]], range: (-3, 3)))
         out.append(Case(op: .pow, shapes: [[17], [17]], range: (0.1, 4)))
         out.append(Case(op: .prelu, shapes: [[2, 3, 4], [3, 1]]))
@@ -76,51 +82,94 @@ struct OpNumericTests {
         out.append(Case(op: .not, shapes: [[2, 17]], dtypes: [.bool]))
         out.append(Case(op: .where, shapes: [[3, 1], [4], [3, 4]], dtypes: [.bool, .f32, .f32]))
         out.append(Case(op: .where, shapes: [[5], [5], [1]], dtypes: [.bool, .i64, .i64], range: (-9, 9)))
-        for (from, to) in [(DType.f32, DType.i32), (.f32, .i64), (.i32, .f32), (.f32, .bool), (.bool, .f32), (.f32, .f16),
-                           (.f16, .f32), (.f32, .f64), (.i64, .i8), (.u8, .f32), (.f32, .u8)] {
+        for (from, to) in [
+            (DType.f32, DType.i32), (.f32, .i64), (.i32, .f32), (.f32, .bool), (.bool, .f32), (.f32, .f16),
+            (.f16, .f32), (.f32, .f64), (.i64, .i8), (.u8, .f32), (.f32, .u8),
+        ] {
             let range: (Float, Float) = to == .u8 ? (0, 200) : from == .u8 ? (0, 255) : (-100, 100)
-            out.append(Case(op: .cast, shapes: [[3, 11]], attrs: Attributes(["to": .string(to.rawValue)]), dtypes: [from], range: range))
+            out.append(
+                Case(
+                    op: .cast, shapes: [[3, 11]], attrs: Attributes(["to": .string(to.rawValue)]), dtypes: [from],
+                    range: range))
         }
         out.append(Case(op: .expand, shapes: [[3, 1]], attrs: Attributes(["shape": .ints([2, 3, 4])])))
         for (s, axis) in [([4, 10], -1), ([3, 5, 4], 1), ([2, 20], 0)] {
-            out.append(Case(op: .logSoftmax, shapes: [s], attrs: Attributes(["axis": .int(axis)]), range: (-20, 20), atol: 1e-5))
+            out.append(
+                Case(
+                    op: .logSoftmax, shapes: [s], attrs: Attributes(["axis": .int(axis)]), range: (-20, 20), atol: 1e-5)
+            )
         }
         out.append(Case(op: .layerNorm, shapes: [[3, 37], [37], [37]], atol: 1e-5))
-        out.append(Case(op: .layerNorm, shapes: [[2, 3, 4, 5], [4, 5], [4, 5]], attrs: Attributes(["axis": .int(2), "epsilon": .float(0.01)]), atol: 1e-5))
-        out.append(Case(op: .concat, shapes: [[2, 3, 4], [2, 1, 4], [2, 5, 4]], attrs: Attributes(["axis": .int(1)])))
-        out.append(Case(op: .concat, shapes: [[3], [0], [2]], attrs: Attributes(["axis": .int(0)]), dtypes: [.i64, .i64, .i64], range: (-9, 9)))
+        out.append(
+            Case(
+                op: .layerNorm, shapes: [[2, 3, 4, 5], [4, 5], [4, 5]],
+                attrs: Attributes(["axis": .int(2), "epsilon": .float(0.01)]), atol: 1e-5))
+        out.append(
+            Case(op: .concat, shapes: [[2, 3, 4], [2, 1, 4], [2, 5, 4]], attrs: Attributes(["axis": .int(1)])))
+        out.append(
+            Case(
+                op: .concat, shapes: [[3], [0], [2]], attrs: Attributes(["axis": .int(0)]), dtypes: [.i64, .i64, .i64],
+                range: (-9, 9)))
         out.append(Case(op: .split, shapes: [[4, 6]], attrs: Attributes(["axis": .int(1), "sizes": .ints([2, 4])])))
-        out.append(Case(op: .slice, shapes: [[5, 6, 7]], attrs: Attributes(["starts": .ints([1, -1, 0]), "ends": .ints([4, -7, 100]),
-                                                                              "steps": .ints([2, -2, 3])])))
-        out.append(Case(op: .slice, shapes: [[4, 8]], attrs: Attributes(["starts": .ints([0, 2]), "ends": .ints([4, 6])])))
-        out.append(Case(op: .gather, shapes: [[5, 4], [2, 3]], attrs: Attributes(["axis": .int(0)]), dtypes: [.f32, .i64], range: (-5, 4.99)))
-        out.append(Case(op: .gather, shapes: [[3, 6, 2], [4]], attrs: Attributes(["axis": .int(1)]), dtypes: [.f32, .i32], range: (-6, 5.99)))
+        out.append(
+            Case(
+                op: .slice, shapes: [[5, 6, 7]],
+                attrs: Attributes([
+                    "starts": .ints([1, -1, 0]), "ends": .ints([4, -7, 100]),
+                    "steps": .ints([2, -2, 3]),
+                ])))
+        out.append(
+            Case(op: .slice, shapes: [[4, 8]], attrs: Attributes(["starts": .ints([0, 2]), "ends": .ints([4, 6])])))
+        out.append(
+            Case(
+                op: .gather, shapes: [[5, 4], [2, 3]], attrs: Attributes(["axis": .int(0)]), dtypes: [.f32, .i64],
+                range: (-5, 4.99)))
+        out.append(
+            Case(
+                op: .gather, shapes: [[3, 6, 2], [4]], attrs: Attributes(["axis": .int(1)]), dtypes: [.f32, .i32],
+                range: (-6, 5.99)))
         out.append(Case(op: .tile, shapes: [[2, 3]], attrs: Attributes(["repeats": .ints([3, 2])])))
         for mode in ["constant", "reflect", "edge", "wrap"] {
-            out.append(Case(op: .pad, shapes: [[3, 4]], attrs: Attributes(["pads": .ints([1, 2, 2, 1]), "mode": .string(mode), "value": .float(1.5)])))
+            out.append(
+                Case(
+                    op: .pad, shapes: [[3, 4]],
+                    attrs: Attributes(["pads": .ints([1, 2, 2, 1]), "mode": .string(mode), "value": .float(1.5)])))
         }
         out.append(Case(op: .pad, shapes: [[4, 5]], attrs: Attributes(["pads": .ints([-1, 1, 0, -2])])))
         let convs: [([[Int]], [String: AttributeValue])] = [
             ([[1, 3, 7, 8], [4, 3, 3, 3]], [:]),
-            ([[2, 4, 9, 9], [6, 2, 3, 2]], ["group": .int(2), "strides": .ints([2, 1]), "pads": .ints([1, 0, 1, 1]), "dilations": .ints([1, 2])]),
+            (
+                [[2, 4, 9, 9], [6, 2, 3, 2]],
+                [
+                    "group": .int(2), "strides": .ints([2, 1]), "pads": .ints([1, 0, 1, 1]),
+                    "dilations": .ints([1, 2]),
+                ]
+            ),
             ([[1, 8, 5, 5], [8, 1, 3, 3]], ["group": .int(8), "pads": .ints([1, 1, 1, 1])]),
             ([[2, 5, 6, 7], [3, 5, 1, 1]], [:]),
             ([[1, 2, 10], [3, 2, 4]], ["strides": .ints([3]), "pads": .ints([2, 1])]),
         ]
-        for (shapes, a) in convs { out.append(Case(op: .conv, shapes: shapes, attrs: Attributes(a), range: (-1, 1), atol: 1e-5)) }
+        for (shapes, a) in convs {
+            out.append(Case(op: .conv, shapes: shapes, attrs: Attributes(a), range: (-1, 1), atol: 1e-5))
+        }
         // Blocked convolutions: border and interior columns, a full 12-pixel tile and a
         // remainder, strides, dilations, odd block sizes, 1x1, and parts split by rows.
         let blocked: [([[Int]], [String: AttributeValue])] = [
             ([[1, 2, 9, 30, 4], [3, 2, 3, 3, 4, 4]], ["pads": .ints([1, 1, 1, 1])]),
             ([[2, 1, 7, 7, 8], [2, 1, 1, 1, 8, 8]], [:]),
-            ([[1, 2, 11, 13, 5], [1, 2, 3, 2, 5, 5]], ["strides": .ints([2, 3]), "pads": .ints([2, 0, 1, 3]), "dilations": .ints([1, 2])]),
+            (
+                [[1, 2, 11, 13, 5], [1, 2, 3, 2, 5, 5]],
+                ["strides": .ints([2, 3]), "pads": .ints([2, 0, 1, 3]), "dilations": .ints([1, 2])]
+            ),
             ([[1, 3, 5, 4, 3], [2, 3, 5, 5, 3, 3]], ["pads": .ints([2, 2, 2, 2])]),
             ([[1, 4, 20, 20, 16], [4, 4, 3, 3, 16, 16]], ["pads": .ints([1, 1, 1, 1]), "strides": .ints([2, 2])]),
             // NCHW input (input block 1) into blocked output: a first layer.
             ([[1, 3, 23, 21, 1], [2, 3, 7, 7, 1, 8]], ["pads": .ints([3, 3, 3, 3]), "strides": .ints([2, 2])]),
             ([[2, 5, 9, 9, 1], [3, 5, 3, 3, 1, 4]], ["pads": .ints([1, 0, 1, 2])]),
         ]
-        for (shapes, a) in blocked { out.append(Case(op: .convNCHWc, shapes: shapes, attrs: Attributes(a), range: (-1, 1), atol: 1e-4)) }
+        for (shapes, a) in blocked {
+            out.append(Case(op: .convNCHWc, shapes: shapes, attrs: Attributes(a), range: (-1, 1), atol: 1e-4))
+        }
         // Random geometries (strides, dilations, pads up to the window, tiny and wide images)
         // for the blocked conv's and pools' clipped borders and register tiles.
         var made = 0
@@ -133,17 +182,24 @@ struct OpNumericTests {
             let (eh, ew) = ((kh - 1) * dilations[0] + 1, (kw - 1) * dilations[1] + 1)
             guard h + pads[0] + pads[2] >= eh, w + pads[1] + pads[3] >= ew else { continue }
             let bi = pool ? 4 : [1, 4, 8][rng.int(0...2)], b = [4, 8, 16][rng.int(0...2)]
-            var attrs: [String: AttributeValue] = ["strides": .ints(strides), "pads": .ints(pads), "dilations": .ints(dilations)]
+            var attrs: [String: AttributeValue] = [
+                "strides": .ints(strides), "pads": .ints(pads), "dilations": .ints(dilations),
+            ]
             if pool {
                 attrs["kernel"] = .ints([kh, kw])
                 out.append(Case(op: .maxPoolNCHWc, shapes: [[rng.int(1...2), 2, h, w, bi]], attrs: Attributes(attrs)))
             } else if depthwise {
                 let blocks = rng.int(1...3)
-                out.append(Case(op: .depthwiseConvNCHWc, shapes: [[rng.int(1...2), blocks, h, w, b], [blocks, kh, kw, b]],
-                                attrs: Attributes(attrs), range: (-1, 1), atol: 1e-5))
+                out.append(
+                    Case(
+                        op: .depthwiseConvNCHWc, shapes: [[rng.int(1...2), blocks, h, w, b], [blocks, kh, kw, b]],
+                        attrs: Attributes(attrs), range: (-1, 1), atol: 1e-5))
             } else {
-                out.append(Case(op: .convNCHWc, shapes: [[rng.int(1...2), rng.int(1...2), h, w, bi], [rng.int(1...3), 0, kh, kw, bi, b]],
-                                attrs: Attributes(attrs), range: (-1, 1), atol: 1e-4))
+                out.append(
+                    Case(
+                        op: .convNCHWc,
+                        shapes: [[rng.int(1...2), rng.int(1...2), h, w, bi], [rng.int(1...3), 0, kh, kw, bi, b]],
+                        attrs: Attributes(attrs), range: (-1, 1), atol: 1e-4))
                 out[out.count - 1].shapes[1][1] = out[out.count - 1].shapes[0][1]
             }
             made += 1
@@ -163,15 +219,22 @@ struct OpNumericTests {
                 out.append(Case(op: op, shapes: [[2, 2, 7, 8, 4]], attrs: Attributes(a)))
             }
         }
-        let mm: [[[Int]]] = [[[4, 8], [8, 5]], [[1, 1], [1, 1]], [[3, 0], [0, 4]], [[2, 3, 4], [4, 5]],
-                             [[2, 1, 3, 4], [5, 4, 6]], [[7, 33], [33, 70]], [[0, 3], [3, 2]], [[5, 64], [64, 129]]]
+        let mm: [[[Int]]] = [
+            [[4, 8], [8, 5]], [[1, 1], [1, 1]], [[3, 0], [0, 4]], [[2, 3, 4], [4, 5]],
+            [[2, 1, 3, 4], [5, 4, 6]], [[7, 33], [33, 70]], [[0, 3], [3, 2]], [[5, 64], [64, 129]],
+        ]
         for s in mm { out.append(Case(op: .matmul, shapes: s, range: (-1, 1), atol: 1e-5)) }
         // trans_a / trans_b: strided A loads, and B packed into scratch (with row-block parts).
-        let transposed: [([[Int]], Bool, Bool)] = [([[8, 4], [8, 5]], true, false), ([[4, 8], [5, 8]], false, true),
-                                                   ([[2, 8, 3], [1, 5, 8]], true, true), ([[67, 40], [129, 40]], false, true),
-                                                   ([[3, 64, 70], [3, 33, 64]], true, true)]
+        let transposed: [([[Int]], Bool, Bool)] = [
+            ([[8, 4], [8, 5]], true, false), ([[4, 8], [5, 8]], false, true),
+            ([[2, 8, 3], [1, 5, 8]], true, true), ([[67, 40], [129, 40]], false, true),
+            ([[3, 64, 70], [3, 33, 64]], true, true),
+        ]
         for (s, ta, tb) in transposed {
-            out.append(Case(op: .matmul, shapes: s, attrs: Attributes(["trans_a": .bool(ta), "trans_b": .bool(tb)]), range: (-1, 1), atol: 1e-5))
+            out.append(
+                Case(
+                    op: .matmul, shapes: s, attrs: Attributes(["trans_a": .bool(ta), "trans_b": .bool(tb)]),
+                    range: (-1, 1), atol: 1e-5))
         }
         out.append(Case(op: .identity, shapes: [[3, 5]]))
         out.append(Case(op: .reshape, shapes: [[2, 3, 4]], attrs: Attributes(["shape": .ints([4, -1])])))
@@ -179,12 +242,16 @@ struct OpNumericTests {
         out.append(Case(op: .transpose, shapes: [[2, 3, 4]], attrs: Attributes(["perm": .ints([2, 0, 1])])))
         out.append(Case(op: .transpose, shapes: [[5, 7]]))
         out.append(Case(op: .transpose, shapes: [[1, 4, 1, 3]], attrs: Attributes(["perm": .ints([3, 2, 1, 0])])))
-        for (s, axis) in [([4, 10], -1), ([3, 5, 4], 1), ([2, 3], 0), ([1027], 0), ([2, 0], 1), ([3, 17, 19], 2), ([2, 20], 0)] {
+        for (s, axis) in [
+            ([4, 10], -1), ([3, 5, 4], 1), ([2, 3], 0), ([1027], 0), ([2, 0], 1), ([3, 17, 19], 2), ([2, 20], 0),
+        ] {
             out.append(Case(op: .softmax, shapes: [s], attrs: Attributes(["axis": .int(axis)]), range: (-20, 20)))
         }
-        let reductions: [([Int], [Int]?, Bool)] = [([4, 5], [1], false), ([3, 4, 5], [0, 2], true), ([1027], nil, false),
-                                                   ([2, 3, 4], [1], false), ([2, 0, 3], [1], true), ([6, 7], [0], false),
-                                                   ([2, 3, 37], [-1], false), ([3, 4], [], false)]
+        let reductions: [([Int], [Int]?, Bool)] = [
+            ([4, 5], [1], false), ([3, 4, 5], [0, 2], true), ([1027], nil, false),
+            ([2, 3, 4], [1], false), ([2, 0, 3], [1], true), ([6, 7], [0], false),
+            ([2, 3, 37], [-1], false), ([3, 4], [], false),
+        ]
         for op in [Op.reduceSum, .reduceMean, .reduceMax, .reduceMin, .reduceProd, .reduceL2] {
             for (s, axes, keep) in reductions {
                 var a = Attributes(["keepdims": .bool(keep)])
@@ -194,7 +261,11 @@ struct OpNumericTests {
         }
         for op in [Op.argMax, .argMin] {
             out.append(Case(op: op, shapes: [[3, 5, 4]], attrs: Attributes(["axis": .int(1)])))
-            out.append(Case(op: op, shapes: [[6, 7]], attrs: Attributes(["axis": .int(-1), "keepdims": .bool(true), "select_last_index": .bool(true)]), range: (-2, 2)))
+            out.append(
+                Case(
+                    op: op, shapes: [[6, 7]],
+                    attrs: Attributes(["axis": .int(-1), "keepdims": .bool(true), "select_last_index": .bool(true)]),
+                    range: (-2, 2)))
         }
         return out
     }
@@ -202,7 +273,8 @@ struct OpNumericTests {
     static func input(_ shape: [Int], _ c: Case, _ dtype: DType, _ rng: inout Support.RNG) -> TensorData {
         let n = shape.reduce(1, *)
         var v = (0..<n).map { _ in rng.float(c.range.0, c.range.1) }
-        if c.op == .argMax || c.op == .argMin || c.op == .reduceProd { v = v.map { ($0 * 4).rounded() / 4 } }  // ties and exact products
+        // Quarters give ties (arg-max/min) and exact products.
+        if c.op == .argMax || c.op == .argMin || c.op == .reduceProd { v = v.map { ($0 * 4).rounded() / 4 } }
         if dtype == .bool { return TensorData(dtype: .bool, shape: shape, values: v.map { $0 > 0 ? 1 : 0 }) }
         if dtype != .f32 {
             // Integer division by zero is undefined in numpy; keep divisors non-zero.
@@ -241,16 +313,19 @@ struct OpNumericTests {
             results.append((c, out))
             var attrs: [String: Support.AttrJSON] = [:]
             for (name, value) in c.attrs { attrs[name] = Support.AttrJSON(value) }
-            refs.append(Support.ReferenceCase(op: c.op.rawValue, attrs: attrs, inputs: paths,
-                                              output: dir.appendingPathComponent("c\(i)_ref.npy").path,
-                                              dtype: out.dtype.numpyName))
+            refs.append(
+                Support.ReferenceCase(
+                    op: c.op.rawValue, attrs: attrs, inputs: paths,
+                    output: dir.appendingPathComponent("c\(i)_ref.npy").path,
+                    dtype: out.dtype.numpyName))
         }
         try Support.numpyReference(refs, in: dir)
         var covered = Set<Op>()
         for ((c, got), ref) in zip(results, refs) {
             let want = try Support.readNpy(URL(fileURLWithPath: ref.output))
-            #expect(got.shape == want.shape && got.dtype == want.dtype,
-                    "\(c.op.rawValue) \(c.shapes): \(got.type) vs numpy \(want.type)")
+            #expect(
+                got.shape == want.shape && got.dtype == want.dtype,
+                "\(c.op.rawValue) \(c.shapes): \(got.type) vs numpy \(want.type)")
             if let m = Support.mismatch(got.doubles, want.doubles, atol: Double(c.atol), rtol: Double(c.rtol)) {
                 Issue.record("\(c.op.rawValue) \(c.shapes) \(c.attrs.entries.map { "\($0.name)=\($0.value)" }): \(m)")
             }

@@ -9,8 +9,11 @@ struct PassEquivalenceTests {
     static let goldenDir = Support.root.appendingPathComponent("Tests/SinterPassesTests/Golden")
 
     static func graphs() throws -> [(String, Graph)] {
-        var out: [(String, Graph)] = [("mlp", try SirFile.load(Support.root.appendingPathComponent("Examples/mlp/mlp.sir").path))]
-        for file in try FileManager.default.contentsOfDirectory(atPath: goldenDir.path).sorted() where file.hasSuffix(".sir") {
+        var out: [(String, Graph)] = [
+            ("mlp", try SirFile.load(Support.root.appendingPathComponent("Examples/mlp/mlp.sir").path))
+        ]
+        for file in try FileManager.default.contentsOfDirectory(atPath: goldenDir.path).sorted()
+        where file.hasSuffix(".sir") {
             let text = try String(contentsOf: goldenDir.appendingPathComponent(file), encoding: .utf8)
             for (i, part) in text.components(separatedBy: "// -----").enumerated() {
                 out.append(("\(file)#\(i)", try Parser.parse(part)))
@@ -30,11 +33,16 @@ struct PassEquivalenceTests {
             let a = try Sinter.jit(g, reference), b = try Sinter.jit(g, optimised)
             for _ in 0..<3 {
                 let inputs = a.program.inputs.map { s in
-                    TensorData(dtype: s.type.dtype, shape: s.shape,
-                               values: (0..<s.shape.reduce(1, *)).map { _ in s.type.dtype.isFloat ? Double(rng.float(-2, 2)) : Double(rng.int(-5...5)) })
+                    TensorData(
+                        dtype: s.type.dtype, shape: s.shape,
+                        values: (0..<s.shape.reduce(1, *)).map { _ in
+                            s.type.dtype.isFloat ? Double(rng.float(-2, 2)) : Double(rng.int(-5...5))
+                        })
                 }
                 for (x, y) in zip(try a.run(inputs), try b.run(inputs)) {
-                    #expect(Support.mismatch(y.doubles, x.doubles, atol: 1e-5, rtol: 1e-5) == nil, "\(pass) changes \(name)")
+                    #expect(
+                        Support.mismatch(y.doubles, x.doubles, atol: 1e-5, rtol: 1e-5) == nil, "\(pass) changes \(name)"
+                    )
                 }
             }
         }

@@ -17,12 +17,16 @@ struct ArtifactTests {
         }
         var cnn = GraphBuilder(name: "cnn")
         let x = try cnn.input("x", TensorType(.f32, [1, 3, 12, 12]))
-        var h = try cnn.apply(.conv, [x, try cnn.constant(weights([8, 3, 3, 3], 0.3))], attributes: Attributes(["pads": .ints([1, 1, 1, 1])]))[0]
+        var h = try cnn.apply(
+            .conv, [x, try cnn.constant(weights([8, 3, 3, 3], 0.3))],
+            attributes: Attributes(["pads": .ints([1, 1, 1, 1])]))[0]
         h = try cnn.add(h, try cnn.constant(weights([8, 1, 1], 0.1)))
         h = try cnn.relu(h)
-        h = try cnn.apply(.maxPool, [h], attributes: Attributes(["kernel": .ints([2, 2]), "strides": .ints([2, 2])]))[0]
-        h = try cnn.apply(.conv, [h, try cnn.constant(weights([8, 1, 3, 3], 0.3))],
-                          attributes: Attributes(["group": .int(8), "pads": .ints([1, 1, 1, 1])]))[0]
+        h = try cnn.apply(
+            .maxPool, [h], attributes: Attributes(["kernel": .ints([2, 2]), "strides": .ints([2, 2])]))[0]
+        h = try cnn.apply(
+            .conv, [h, try cnn.constant(weights([8, 1, 3, 3], 0.3))],
+            attributes: Attributes(["group": .int(8), "pads": .ints([1, 1, 1, 1])]))[0]
         h = try cnn.apply(.reshape, [h], attributes: Attributes(["shape": .ints([1, 288])]))[0]
         h = try cnn.matmul(h, try cnn.constant(weights([288, 10], 0.1)))
         cnn.output(try cnn.softmax(h))
@@ -31,8 +35,11 @@ struct ArtifactTests {
         let y = try misc.input("y", TensorType(.f32, [4, 37]))
         var acc = try misc.unary(.tanh, y)
         for op in [Op.exp, .sigmoid, .erf, .gelu, .softplus] { acc = try misc.add(acc, try misc.unary(op, y)) }
-        acc = try misc.add(acc, try misc.unary(.log, try misc.add(try misc.unary(.abs, y), try misc.constant(TensorData([1], shape: [1])))))
-        let s = try misc.apply(.reduceSum, [acc], attributes: Attributes(["axes": .ints([1]), "keepdims": .bool(true)]))[0]
+        acc = try misc.add(
+            acc,
+            try misc.unary(.log, try misc.add(try misc.unary(.abs, y), try misc.constant(TensorData([1], shape: [1])))))
+        let s = try misc.apply(
+            .reduceSum, [acc], attributes: Attributes(["axes": .ints([1]), "keepdims": .bool(true)]))[0]
         misc.output(try misc.softmax(try misc.binary(.sub, acc, s)))
 
         var out: [(String, String)] = [("mlp", Support.root.appendingPathComponent("Examples/mlp/mlp.sir").path)]
@@ -56,11 +63,14 @@ struct ArtifactTests {
         }
         var x = try b.input("x", TensorType(.f32, [1, 32, 32, 32]))
         for _ in 0..<2 {
-            let h = try b.relu(try b.apply(.conv, [x, try w([32, 32, 3, 3])], attributes: Attributes(["pads": .ints([1, 1, 1, 1])]))[0])
+            let h = try b.relu(
+                try b.apply(
+                    .conv, [x, try w([32, 32, 3, 3])], attributes: Attributes(["pads": .ints([1, 1, 1, 1])]))[0])
             x = try b.add(try b.apply(.conv, [h, try w([32, 32, 1, 1])])[0], x)
         }
         // Big enough that the (blocked) max-pool splits across the pool too.
-        x = try b.apply(.maxPool, [x], attributes: Attributes(["kernel": .ints([3, 3]), "pads": .ints([1, 1, 1, 1])]))[0]
+        x = try b.apply(
+            .maxPool, [x], attributes: Attributes(["kernel": .ints([3, 3]), "pads": .ints([1, 1, 1, 1])]))[0]
         let flat = try b.apply(.reshape, [x], attributes: Attributes(["shape": .ints([512, 64])]))[0]
         b.output(try b.matmul(flat, try w([64, 64])))
         return Printer.print(b.graph)
@@ -68,7 +78,9 @@ struct ArtifactTests {
 
     static func randomInputs(_ model: JITModel, _ seed: UInt64) -> [TensorData] {
         var rng = Support.RNG(seed: seed)
-        return model.program.inputs.map { s in TensorData((0..<s.shape.reduce(1, *)).map { _ in rng.float(-2, 2) }, shape: s.shape) }
+        return model.program.inputs.map { s in
+            TensorData((0..<s.shape.reduce(1, *)).map { _ in rng.float(-2, 2) }, shape: s.shape)
+        }
     }
 
     func compile(_ model: String, _ args: [String]) throws {
@@ -86,21 +98,29 @@ struct ArtifactTests {
             let asm = try String(contentsOf: out.appendingPathComponent("\(name).s"), encoding: .utf8)
             #expect(asm.contains("fmla\tv") && asm.contains(".4s"), "\(name): no NEON vector code")
             let exe = out.appendingPathComponent("harness").path
-            let cc = try Support.run("clang", ["--target=aarch64-linux-gnu", "-fuse-ld=lld", "-std=c11", "-O1",
-                                               "-DPREFIX=\(name)", "-DHEADER=\"\(name).h\"", "-I", out.path,
-                                               Self.harness.appendingPathComponent("harness.c").path, "-L", out.path, "-l\(name)",
-                                               "-Wl,-rpath,\(out.path)", "-o", exe])
+            let cc = try Support.run(
+                "clang",
+                [
+                    "--target=aarch64-linux-gnu", "-fuse-ld=lld", "-std=c11", "-O1",
+                    "-DPREFIX=\(name)", "-DHEADER=\"\(name).h\"", "-I", out.path,
+                    Self.harness.appendingPathComponent("harness.c").path, "-L", out.path, "-l\(name)",
+                    "-Wl,-rpath,\(out.path)", "-o", exe,
+                ])
             #expect(cc.status == 0, "\(cc.stderr)")
             let jit = try Sinter.jit(try Sinter.load(path))
             let inputs = Self.randomInputs(jit, 3)
-            for (i, t) in inputs.enumerated() { try Data(t.bytes).write(to: out.appendingPathComponent("input_\(i).bin")) }
+            for (i, t) in inputs.enumerated() {
+                try Data(t.bytes).write(to: out.appendingPathComponent("input_\(i).bin"))
+            }
             let run = try Support.run("qemu-aarch64", ["-L", "/usr/aarch64-linux-gnu", exe, out.path])
             #expect(run.status == 0, "qemu: \(run.stderr)")
             for (i, want) in try jit.run(inputs).enumerated() {
                 let bytes = [UInt8](try Data(contentsOf: out.appendingPathComponent("output_\(i).bin")))
                 let got = TensorData(dtype: want.dtype, shape: want.shape, bytes: bytes)
                 // NEON blocks 4 channels and AVX-512 16, so convolutions sum in different orders.
-                #expect(Support.mismatch(got.doubles, want.doubles, atol: 1e-5, rtol: 1e-5) == nil, "\(name) aarch64 vs x86-64 JIT")
+                #expect(
+                    Support.mismatch(got.doubles, want.doubles, atol: 1e-5, rtol: 1e-5) == nil,
+                    "\(name) aarch64 vs x86-64 JIT")
             }
         }
     }
@@ -114,25 +134,39 @@ struct ArtifactTests {
         // Static library: the C app links it in and gives the same numbers as the shared one.
         try compile(mlp, ["--emit", "static,shared,header", "-o", dir.path])
         let staticApp = dir.appendingPathComponent("static_app").path
-        #expect(try Support.run("cc", ["-std=c11", "-I", dir.path, main, dir.appendingPathComponent("libmlp.a").path, "-o", staticApp]).status == 0)
+        #expect(
+            try Support.run(
+                "cc", ["-std=c11", "-I", dir.path, main, dir.appendingPathComponent("libmlp.a").path, "-o", staticApp]
+            ).status == 0)
         let sharedApp = dir.appendingPathComponent("shared_app").path
-        #expect(try Support.run("cc", ["-std=c11", "-I", dir.path, main, "-L", dir.path, "-lmlp", "-Wl,-rpath,\(dir.path)", "-o", sharedApp]).status == 0)
+        #expect(
+            try Support.run(
+                "cc",
+                ["-std=c11", "-I", dir.path, main, "-L", dir.path, "-lmlp", "-Wl,-rpath,\(dir.path)", "-o", sharedApp]
+            ).status == 0)
         let a = try Support.run(staticApp, [input]), b = try Support.run(sharedApp, [input])
         #expect(a.status == 0 && a.stdout == b.stdout && !a.stdout.isEmpty)
 
         // Weights in a side file: the library is small, load_weights is required and checked.
         let side = dir.appendingPathComponent("side")
         try compile(mlp, ["--emit", "shared,header", "--weights-file", "--name", "mlpw", "-o", side.path])
-        let soSize = try FileManager.default.attributesOfItem(atPath: side.appendingPathComponent("libmlpw.so").path)[.size] as? Int ?? 0
-        let fullSize = try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("libmlp.so").path)[.size] as? Int ?? 0
+        let soSize =
+            try FileManager.default.attributesOfItem(atPath: side.appendingPathComponent("libmlpw.so").path)[.size]
+            as? Int ?? 0
+        let fullSize =
+            try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("libmlp.so").path)[.size]
+            as? Int ?? 0
         #expect(soSize < fullSize - 40_000, "side-file library \(soSize) B vs embedded \(fullSize) B")
         let jit = try Sinter.jit(try Sinter.load(mlp))
         let inputs = Self.randomInputs(jit, 9)
         try Data(inputs[0].bytes).write(to: side.appendingPathComponent("input_0.bin"))
         func harness(_ weights: String?) throws -> Support.ProcessResult {
             let exe = side.appendingPathComponent("h").path
-            var args = ["-std=c11", "-DPREFIX=mlpw", "-DHEADER=\"mlpw.h\"", "-I", side.path, Self.harness.appendingPathComponent("harness.c").path,
-                        "-L", side.path, "-lmlpw", "-Wl,-rpath,\(side.path)", "-o", exe]
+            var args = [
+                "-std=c11", "-DPREFIX=mlpw", "-DHEADER=\"mlpw.h\"", "-I", side.path,
+                Self.harness.appendingPathComponent("harness.c").path,
+                "-L", side.path, "-lmlpw", "-Wl,-rpath,\(side.path)", "-o", exe,
+            ]
             if let weights { args.insert("-DWEIGHTS=\"\(weights)\"", at: 0) }
             let cc = try Support.run("cc", args)
             #expect(cc.status == 0, "\(cc.stderr)")
@@ -140,7 +174,9 @@ struct ArtifactTests {
         }
         let ok = try harness(side.appendingPathComponent("mlpw.weights").path)
         #expect(ok.status == 0, "\(ok.stderr)")
-        let got = TensorData(dtype: .f32, shape: [4, 10], bytes: [UInt8](try Data(contentsOf: side.appendingPathComponent("output_0.bin"))))
+        let got = TensorData(
+            dtype: .f32, shape: [4, 10],
+            bytes: [UInt8](try Data(contentsOf: side.appendingPathComponent("output_0.bin"))))
         #expect(Support.mismatch(got.doubles, try jit.run(inputs)[0].doubles, atol: 1e-7, rtol: 1e-6) == nil)
         #expect(try harness(nil).stderr == "run: the weights are not loaded (call load_weights first)\n")
         #expect(try harness(main).stderr == "load_weights: the weights file does not belong to this model\n")
@@ -153,9 +189,13 @@ struct ArtifactTests {
         let mlp = Support.root.appendingPathComponent("Examples/mlp/mlp.sir").path
         try compile(mlp, ["--emit", "shared,header", "-o", dir.path])
         let exe = dir.appendingPathComponent("threads").path
-        let cc = try Support.run("cc", ["-std=c11", "-O1", "-DPREFIX=mlp", "-DHEADER=\"mlp.h\"", "-I", dir.path,
-                                        Self.harness.appendingPathComponent("threads.c").path, "-L", dir.path, "-lmlp",
-                                        "-Wl,-rpath,\(dir.path)", "-lpthread", "-o", exe])
+        let cc = try Support.run(
+            "cc",
+            [
+                "-std=c11", "-O1", "-DPREFIX=mlp", "-DHEADER=\"mlp.h\"", "-I", dir.path,
+                Self.harness.appendingPathComponent("threads.c").path, "-L", dir.path, "-lmlp",
+                "-Wl,-rpath,\(dir.path)", "-lpthread", "-o", exe,
+            ])
         #expect(cc.status == 0, "\(cc.stderr)")
         let r = try Support.run("timeout", ["120", exe])
         #expect(r.status == 0 && r.stdout == "ok\n", "\(r.stdout)\(r.stderr)")
@@ -168,9 +208,13 @@ struct ArtifactTests {
         let ll = try String(contentsOf: dir.appendingPathComponent("res.ll"), encoding: .utf8)
         #expect(ll.contains("@pthread_create") && ll.contains("_pool_worker"), "no thread pool in the split model")
         let pooled = dir.appendingPathComponent("pooled").path
-        let cc3 = try Support.run("cc", ["-std=c11", "-O1", "-DPREFIX=res", "-DHEADER=\"res.h\"", "-I", dir.path,
-                                         Self.harness.appendingPathComponent("threads.c").path, "-L", dir.path, "-lres",
-                                         "-Wl,-rpath,\(dir.path)", "-lpthread", "-o", pooled])
+        let cc3 = try Support.run(
+            "cc",
+            [
+                "-std=c11", "-O1", "-DPREFIX=res", "-DHEADER=\"res.h\"", "-I", dir.path,
+                Self.harness.appendingPathComponent("threads.c").path, "-L", dir.path, "-lres",
+                "-Wl,-rpath,\(dir.path)", "-lpthread", "-o", pooled,
+            ])
         #expect(cc3.status == 0, "\(cc3.stderr)")
         for threads in ["2", "3"] {
             let p = try Support.run("timeout", ["120", pooled, threads])
@@ -188,13 +232,19 @@ struct ArtifactTests {
         try compile(mlp, ["--emit", "shared,header", "--name", "first", "-o", dir.path])
         try compile(second, ["--emit", "shared,header", "--name", "second", "-o", dir.path])
         let two = dir.appendingPathComponent("two").path
-        let cc2 = try Support.run("cc", ["-std=c99", "-Wall", "-Werror", "-pedantic", "-I", dir.path,
-                                         Self.harness.appendingPathComponent("two_models.c").path, "-L", dir.path, "-lfirst", "-lsecond",
-                                         "-Wl,-rpath,\(dir.path)", "-o", two])
+        let cc2 = try Support.run(
+            "cc",
+            [
+                "-std=c99", "-Wall", "-Werror", "-pedantic", "-I", dir.path,
+                Self.harness.appendingPathComponent("two_models.c").path, "-L", dir.path, "-lfirst", "-lsecond",
+                "-Wl,-rpath,\(dir.path)", "-o", two,
+            ])
         #expect(cc2.status == 0, "\(cc2.stderr)")
         let out = try Support.run(two, [])
         #expect(out.status == 0)
-        let values = out.stdout.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let values = out.stdout.split(separator: " ").compactMap {
+            Double($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
         #expect(values.count == 2 && abs(values[1] - Foundation.tanh(-2.5)) < 1e-6 && values[0] > 0 && values[0] < 1)
         for lib in ["libfirst.so", "libsecond.so"] {
             let nm = try Support.run("nm", ["-D", "--defined-only", dir.appendingPathComponent(lib).path])

@@ -17,24 +17,36 @@ struct CAppTests {
             #expect(r.status == 0, "\(r.stderr)")
         }
         let app = dir.appendingPathComponent("mlp_app").path
-        let cc = try Support.run("cc", ["-std=c11", "-Wall", "-Werror", "-pedantic", "-I", dir.path, "-o", app,
-                                        example.appendingPathComponent("main.c").path, "-L", dir.path, "-lmlp",
-                                        "-Wl,-rpath,\(dir.path)"])
+        let cc = try Support.run(
+            "cc",
+            [
+                "-std=c11", "-Wall", "-Werror", "-pedantic", "-I", dir.path, "-o", app,
+                example.appendingPathComponent("main.c").path, "-L", dir.path, "-lmlp",
+                "-Wl,-rpath,\(dir.path)",
+            ])
         #expect(cc.status == 0, "\(cc.stderr)")
         let input = example.appendingPathComponent("input.npy").path
         let c = try Support.run(app, [input])
         #expect(c.status == 0, "\(c.stderr)")
         let np = try Support.run(Support.python, [example.appendingPathComponent("reference.py").path, input])
         #expect(np.status == 0, "\(np.stderr)")
-        let jit = try Support.run(sinter, ["run", example.appendingPathComponent("mlp.sir").path, "--input", "x=\(input)",
-                                           "--output-dir", dir.path])
+        let jit = try Support.run(
+            sinter,
+            [
+                "run", example.appendingPathComponent("mlp.sir").path, "--input", "x=\(input)",
+                "--output-dir", dir.path,
+            ])
         #expect(jit.status == 0, "\(jit.stderr)")
 
-        func numbers(_ s: String) -> [Float] { s.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Float($0) } }
+        func numbers(_ s: String) -> [Float] {
+            s.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Float($0) }
+        }
         let fromC = numbers(c.stdout), fromNumpy = numbers(np.stdout)
         let fromJIT = try Support.readNpy(dir.appendingPathComponent("probs.npy")).floats ?? []
         #expect(fromC.count == 40 && fromNumpy.count == 40 && fromJIT.count == 40)
-        #expect(Support.mismatch(fromC, fromNumpy, atol: 1e-6, rtol: 1e-5) == nil, "C app vs numpy: \(Support.mismatch(fromC, fromNumpy) ?? "")")
+        #expect(
+            Support.mismatch(fromC, fromNumpy, atol: 1e-6, rtol: 1e-5) == nil,
+            "C app vs numpy: \(Support.mismatch(fromC, fromNumpy) ?? "")")
         // The C app prints 9 significant digits; the JIT output is the same code, so agreement is to print precision.
         #expect(Support.mismatch(fromC, fromJIT, atol: 1e-9, rtol: 1e-8) == nil, "C app vs sinter run")
         let maxDiff = zip(fromC, fromNumpy).map { abs($0 - $1) }.max() ?? 0
@@ -44,7 +56,8 @@ struct CAppTests {
         let readelf = try Support.run("readelf", ["-d", so])
         let needed = readelf.stdout.split(separator: "\n").filter { $0.contains("(NEEDED)") }
         let allowed = ["libc.so.6", "libm.so.6", "libpthread.so.0"]
-        #expect(!needed.isEmpty && needed.allSatisfy { line in allowed.contains { line.contains("[\($0)]") } }, "\(needed)")
+        #expect(
+            !needed.isEmpty && needed.allSatisfy { line in allowed.contains { line.contains("[\($0)]") } }, "\(needed)")
         let nm = try Support.run("nm", ["-D", "--defined-only", so])
         let symbols = nm.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
         #expect(!symbols.isEmpty && symbols.allSatisfy { $0.hasPrefix("mlp_") }, "\(symbols)")
@@ -54,14 +67,23 @@ struct CAppTests {
         let dir = try Support.temporaryDirectory("hdr")
         defer { try? FileManager.default.removeItem(at: dir) }
         let h = dir.appendingPathComponent("mlp.h").path
-        let r = try Support.run(Support.sinterExecutable, ["compile", Support.root.appendingPathComponent("Examples/mlp/mlp.sir").path,
-                                                           "--emit", "header", "-o", h])
+        let r = try Support.run(
+            Support.sinterExecutable,
+            [
+                "compile", Support.root.appendingPathComponent("Examples/mlp/mlp.sir").path,
+                "--emit", "header", "-o", h,
+            ])
         #expect(r.status == 0)
         let src = dir.appendingPathComponent("t.c")
-        try "#include \"mlp.h\"\n#include \"mlp.h\"\nint main(void) { const sinter_tensor_info *i = mlp_input_info(0); return i ? (int)i->rank : mlp_num_inputs(); }\n".write(to: src, atomically: true, encoding: .utf8)
-        let c99 = try Support.run("cc", ["-std=c99", "-Wall", "-Werror", "-pedantic", "-fsyntax-only", "-I", dir.path, src.path])
+        try
+            "#include \"mlp.h\"\n#include \"mlp.h\"\nint main(void) { const sinter_tensor_info *i = mlp_input_info(0); return i ? (int)i->rank : mlp_num_inputs(); }\n"
+            .write(to: src, atomically: true, encoding: .utf8)
+        let c99 = try Support.run(
+            "cc", ["-std=c99", "-Wall", "-Werror", "-pedantic", "-fsyntax-only", "-I", dir.path, src.path])
         #expect(c99.status == 0, "\(c99.stderr)")
-        let cxx = try Support.run("c++", ["-x", "c++", "-std=c++11", "-Wall", "-Werror", "-pedantic", "-fsyntax-only", "-I", dir.path, src.path])
+        let cxx = try Support.run(
+            "c++",
+            ["-x", "c++", "-std=c++11", "-Wall", "-Werror", "-pedantic", "-fsyntax-only", "-I", dir.path, src.path])
         #expect(cxx.status == 0, "\(cxx.stderr)")
     }
 }
@@ -69,62 +91,69 @@ struct CAppTests {
 /// The C ABI's error paths and workspace contract, exercised from C.
 struct CABIContractTests {
     static let program = """
-    #include <stdio.h>
-    #include <stdlib.h>
-    #include <string.h>
-    #include "mlp.h"
-    #define CHECK(c) do { if (!(c)) { printf("FAIL line %d: %s\\n", __LINE__, #c); return 1; } } while (0)
-    int main(void) {
-        static float x[256], y1[40], y2[40];
-        for (int i = 0; i < 256; i++) x[i] = (float)((i * 37) % 17) / 8.0f - 1.0f;
-        CHECK(mlp_abi_version() == SINTER_ABI_VERSION);
-        CHECK(mlp_num_inputs() == 1 && mlp_num_outputs() == 1);
-        CHECK(mlp_input_info(1) == NULL && mlp_input_info(-1) == NULL && mlp_output_info(1) == NULL);
-        CHECK(strcmp(mlp_input_info(0)->name, "x") == 0 && mlp_input_info(0)->dtype == SINTER_F32);
-        CHECK(mlp_output_info(0)->rank == 2 && mlp_output_info(0)->shape[1] == 10);
-        CHECK(mlp_workspace_align() == 64 && mlp_workspace_size() % 64 == 0 && mlp_workspace_size() > 0);
-        CHECK(mlp_create(NULL, 1) == SINTER_ERR_NULL_ARGUMENT);
-        mlp_context *ctx = NULL;
-        CHECK(mlp_create(&ctx, -1) == SINTER_ERR_INVALID_ARGUMENT && ctx == NULL);
-        CHECK(mlp_create(&ctx, 0) == SINTER_OK && ctx != NULL && mlp_num_threads(ctx) == 1);
-        const void *in[1] = { x };
-        void *out1[1] = { y1 }, *out2[1] = { y2 }, *nullout[1] = { NULL };
-        CHECK(mlp_run(NULL, in, out1, NULL) == SINTER_ERR_NULL_ARGUMENT);
-        CHECK(mlp_run(ctx, NULL, out1, NULL) == SINTER_ERR_NULL_ARGUMENT);
-        CHECK(mlp_run(ctx, in, nullout, NULL) == SINTER_ERR_NULL_ARGUMENT);
-        size_t size = (size_t)mlp_workspace_size();
-        unsigned char *ws = aligned_alloc(64, size + 64);
-        CHECK(mlp_run(ctx, in, out1, ws + 4) == SINTER_ERR_MISALIGNED_WORKSPACE);
-        CHECK(mlp_run(ctx, in, out1, NULL) == SINTER_OK);       /* the context's workspace */
-        memset(ws, 0xFF, size + 64);                             /* garbage must not matter */
-        CHECK(mlp_run(ctx, in, out2, ws) == SINTER_OK);         /* the caller's workspace */
-        CHECK(memcmp(y1, y2, sizeof y1) == 0);
-        float sum = 0; for (int i = 0; i < 10; i++) sum += y1[i];
-        CHECK(sum > 0.999f && sum < 1.001f);
-        CHECK(strcmp(mlp_status_string(SINTER_OK), "ok") == 0);
-        CHECK(strstr(mlp_status_string(SINTER_ERR_MISALIGNED_WORKSPACE), "aligned") != NULL);
-        CHECK(strcmp(mlp_status_string(12345), "unknown status code") == 0);
-        mlp_destroy(ctx);
-        mlp_destroy(NULL);
-        free(ws);
-        printf("ok\\n");
-        return 0;
-    }
-    """
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <string.h>
+        #include "mlp.h"
+        #define CHECK(c) do { if (!(c)) { printf("FAIL line %d: %s\\n", __LINE__, #c); return 1; } } while (0)
+        int main(void) {
+            static float x[256], y1[40], y2[40];
+            for (int i = 0; i < 256; i++) x[i] = (float)((i * 37) % 17) / 8.0f - 1.0f;
+            CHECK(mlp_abi_version() == SINTER_ABI_VERSION);
+            CHECK(mlp_num_inputs() == 1 && mlp_num_outputs() == 1);
+            CHECK(mlp_input_info(1) == NULL && mlp_input_info(-1) == NULL && mlp_output_info(1) == NULL);
+            CHECK(strcmp(mlp_input_info(0)->name, "x") == 0 && mlp_input_info(0)->dtype == SINTER_F32);
+            CHECK(mlp_output_info(0)->rank == 2 && mlp_output_info(0)->shape[1] == 10);
+            CHECK(mlp_workspace_align() == 64 && mlp_workspace_size() % 64 == 0 && mlp_workspace_size() > 0);
+            CHECK(mlp_create(NULL, 1) == SINTER_ERR_NULL_ARGUMENT);
+            mlp_context *ctx = NULL;
+            CHECK(mlp_create(&ctx, -1) == SINTER_ERR_INVALID_ARGUMENT && ctx == NULL);
+            CHECK(mlp_create(&ctx, 0) == SINTER_OK && ctx != NULL && mlp_num_threads(ctx) == 1);
+            const void *in[1] = { x };
+            void *out1[1] = { y1 }, *out2[1] = { y2 }, *nullout[1] = { NULL };
+            CHECK(mlp_run(NULL, in, out1, NULL) == SINTER_ERR_NULL_ARGUMENT);
+            CHECK(mlp_run(ctx, NULL, out1, NULL) == SINTER_ERR_NULL_ARGUMENT);
+            CHECK(mlp_run(ctx, in, nullout, NULL) == SINTER_ERR_NULL_ARGUMENT);
+            size_t size = (size_t)mlp_workspace_size();
+            unsigned char *ws = aligned_alloc(64, size + 64);
+            CHECK(mlp_run(ctx, in, out1, ws + 4) == SINTER_ERR_MISALIGNED_WORKSPACE);
+            CHECK(mlp_run(ctx, in, out1, NULL) == SINTER_OK);       /* the context's workspace */
+            memset(ws, 0xFF, size + 64);                             /* garbage must not matter */
+            CHECK(mlp_run(ctx, in, out2, ws) == SINTER_OK);         /* the caller's workspace */
+            CHECK(memcmp(y1, y2, sizeof y1) == 0);
+            float sum = 0; for (int i = 0; i < 10; i++) sum += y1[i];
+            CHECK(sum > 0.999f && sum < 1.001f);
+            CHECK(strcmp(mlp_status_string(SINTER_OK), "ok") == 0);
+            CHECK(strstr(mlp_status_string(SINTER_ERR_MISALIGNED_WORKSPACE), "aligned") != NULL);
+            CHECK(strcmp(mlp_status_string(12345), "unknown status code") == 0);
+            mlp_destroy(ctx);
+            mlp_destroy(NULL);
+            free(ws);
+            printf("ok\\n");
+            return 0;
+        }
+        """
 
     @Test func errorPathsAndWorkspaces() throws {
         let dir = try Support.temporaryDirectory("abi")
         defer { try? FileManager.default.removeItem(at: dir) }
         let model = Support.root.appendingPathComponent("Examples/mlp/mlp.sir").path
-        for args in [["-o", dir.appendingPathComponent("libmlp.so").path], ["--emit", "header", "-o", dir.appendingPathComponent("mlp.h").path]] {
+        for args in [
+            ["-o", dir.appendingPathComponent("libmlp.so").path],
+            ["--emit", "header", "-o", dir.appendingPathComponent("mlp.h").path],
+        ] {
             let r = try Support.run(Support.sinterExecutable, ["compile", model] + args)
             #expect(r.status == 0, "\(r.stderr)")
         }
         let src = dir.appendingPathComponent("abi.c")
         try Self.program.write(to: src, atomically: true, encoding: .utf8)
         let exe = dir.appendingPathComponent("abi").path
-        let cc = try Support.run("cc", ["-std=c11", "-Wall", "-Werror", "-I", dir.path, "-o", exe, src.path,
-                                        "-L", dir.path, "-lmlp", "-Wl,-rpath,\(dir.path)"])
+        let cc = try Support.run(
+            "cc",
+            [
+                "-std=c11", "-Wall", "-Werror", "-I", dir.path, "-o", exe, src.path,
+                "-L", dir.path, "-lmlp", "-Wl,-rpath,\(dir.path)",
+            ])
         #expect(cc.status == 0, "\(cc.stderr)")
         let r = try Support.run(exe, [])
         #expect(r.status == 0 && r.stdout == "ok\n", "\(r.stdout)\(r.stderr)")

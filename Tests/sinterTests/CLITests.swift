@@ -65,7 +65,8 @@ struct CLITests {
         #expect(r.stderr == "error: input 'x' from '\(shape.path)' is f32[3,64] but the model expects f32[4,64]\n")
 
         let dtype = dir.appendingPathComponent("dtype.npy")
-        try Support.writeNpy(TensorData(dtype: .f64, shape: [4, 64], values: [Double](repeating: 0, count: 256)), to: dtype)
+        try Support.writeNpy(
+            TensorData(dtype: .f64, shape: [4, 64], values: [Double](repeating: 0, count: 256)), to: dtype)
         let d = try Support.run(sinter, ["run", mlp, "--input", "x=\(dtype.path)"])
         #expect(d.status != 0)
         #expect(d.stderr == "error: input 'x' from '\(dtype.path)' is f64[4,64] but the model expects f32[4,64]\n")
@@ -74,18 +75,22 @@ struct CLITests {
     @Test func missingAndUnknownInputsAreAllReported() throws {
         let r = try Support.run(sinter, ["run", mlp, "--input", "nope=\(input)"])
         #expect(r.status != 0)
-        #expect(r.stderr == "error: --input 'nope': the model has no input of that name (inputs: x)\nerror: missing --input x=FILE.npy\n")
+        #expect(
+            r.stderr
+                == "error: --input 'nope': the model has no input of that name (inputs: x)\nerror: missing --input x=FILE.npy\n"
+        )
     }
 
     @Test func outputNamesCannotLeaveTheOutputFolder() throws {
         let dir = try Support.temporaryDirectory("cli")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let model = try write("""
-        graph @g(%x: f32[4]) -> (%"../../escaped": f32[4], %"/tmp/abs": f32[4]) {
-          %"../../escaped" = relu %x : f32[4]
-          %"/tmp/abs" = neg %x : f32[4]
-        }
-        """, "m.sir", in: dir)
+        let model = try write(
+            """
+            graph @g(%x: f32[4]) -> (%"../../escaped": f32[4], %"/tmp/abs": f32[4]) {
+              %"../../escaped" = relu %x : f32[4]
+              %"/tmp/abs" = neg %x : f32[4]
+            }
+            """, "m.sir", in: dir)
         let x = dir.appendingPathComponent("x.npy")
         try Support.writeNpy(TensorData([1, -2, 3, -4], shape: [4]), to: x)
         let outDir = dir.appendingPathComponent("a/b/out")
@@ -101,19 +106,27 @@ struct CLITests {
     @Test func symbolicBatchNeedsABinding() throws {
         let dir = try Support.temporaryDirectory("cli")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let model = try write("graph @g(%x: f32[N,4]) -> (%y: f32[N,4]) {\n  %y = relu %x : f32[N,4]\n}\n", "m.sir", in: dir)
+        let model = try write(
+            "graph @g(%x: f32[N,4]) -> (%y: f32[N,4]) {\n  %y = relu %x : f32[N,4]\n}\n", "m.sir", in: dir)
         let r = try Support.run(sinter, ["compile", model, "-o", dir.appendingPathComponent("m.so").path])
         #expect(r.status != 0)
-        #expect(r.stderr.contains("input '%x' has symbolic type f32[N,4]: bind N with --shape NAME=VALUE"), "\(r.stderr)")
-        let ok = try Support.run(sinter, ["compile", model, "--shape", "N=3", "--emit", "header", "-o", dir.appendingPathComponent("m.h").path])
+        #expect(
+            r.stderr.contains("input '%x' has symbolic type f32[N,4]: bind N with --shape NAME=VALUE"), "\(r.stderr)")
+        let ok = try Support.run(
+            sinter,
+            ["compile", model, "--shape", "N=3", "--emit", "header", "-o", dir.appendingPathComponent("m.h").path])
         #expect(ok.status == 0, "\(ok.stderr)")
-        #expect(try String(contentsOf: dir.appendingPathComponent("m.h"), encoding: .utf8).contains("input  0: \"x\" f32[3,4]"))
+        #expect(
+            try String(contentsOf: dir.appendingPathComponent("m.h"), encoding: .utf8).contains(
+                "input  0: \"x\" f32[3,4]"))
     }
 
     @Test func modelWithoutInputsRuns() throws {
         let dir = try Support.temporaryDirectory("cli")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let model = try write("graph @k() -> (%y: f32[2]) {\n  %c = constant dense<[0.0, 1.0]> : f32[2]\n  %y = exp %c : f32[2]\n}\n", "k.sir", in: dir)
+        let model = try write(
+            "graph @k() -> (%y: f32[2]) {\n  %c = constant dense<[0.0, 1.0]> : f32[2]\n  %y = exp %c : f32[2]\n}\n",
+            "k.sir", in: dir)
         let r = try Support.run(sinter, ["run", model])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.hasPrefix("y: f32[2]  min 1  max 2.71828"))
@@ -123,7 +136,8 @@ struct CLITests {
         let cpu = try Support.run(sinter, ["compile", mlp, "--cpu", "bogus", "-o", "/tmp/sinter-never-written.so"])
         #expect(cpu.status == 1)
         #expect(cpu.stderr.hasPrefix("error: unknown CPU 'bogus' for x86_64"))
-        let triple = try Support.run(sinter, ["compile", mlp, "--target", "riscv99-none", "-o", "/tmp/sinter-never-written.so"])
+        let triple = try Support.run(
+            sinter, ["compile", mlp, "--target", "riscv99-none", "-o", "/tmp/sinter-never-written.so"])
         #expect(triple.status == 1)
         #expect(triple.stderr.contains("cannot generate code for 'riscv99-none'"))
         #expect(!FileManager.default.fileExists(atPath: "/tmp/sinter-never-written.so"))
@@ -139,6 +153,7 @@ struct CLITests {
         let option = try Support.run(sinter, ["dump", mlp, "--passes", "layout{block=x size=2},fuse"])
         #expect(option.status != 0)
         #expect(option.stderr.contains("--passes:1:1: error: pass 'layout' has no option 'size' (options: block)"))
-        #expect(option.stderr.contains("--passes:1:1: error: pass 'layout': option 'block' must be an integer, got 'x'"))
+        #expect(
+            option.stderr.contains("--passes:1:1: error: pass 'layout': option 'block' must be an integer, got 'x'"))
     }
 }

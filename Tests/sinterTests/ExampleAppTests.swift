@@ -22,11 +22,16 @@ struct ExampleAppTests {
     @Test func cppApp() throws {
         let dir = try Support.temporaryDirectory("cpp")
         defer { try? FileManager.default.removeItem(at: dir) }
-        #expect(try Support.run(Self.sinter, ["compile", Self.mlp, "--emit", "shared,header", "-o", dir.path]).status == 0)
+        #expect(
+            try Support.run(Self.sinter, ["compile", Self.mlp, "--emit", "shared,header", "-o", dir.path]).status == 0)
         let exe = dir.appendingPathComponent("mlp_cpp").path
-        let cc = try Support.run("c++", ["-std=c++17", "-Wall", "-Werror", "-I", dir.path,
-                                         Support.root.appendingPathComponent("Examples/cpp/main.cpp").path,
-                                         "-L", dir.path, "-lmlp", "-Wl,-rpath,\(dir.path)", "-o", exe])
+        let cc = try Support.run(
+            "c++",
+            [
+                "-std=c++17", "-Wall", "-Werror", "-I", dir.path,
+                Support.root.appendingPathComponent("Examples/cpp/main.cpp").path,
+                "-L", dir.path, "-lmlp", "-Wl,-rpath,\(dir.path)", "-o", exe,
+            ])
         #expect(cc.status == 0, "\(cc.stderr)")
         let r = try Support.run(exe, [])
         #expect(r.status == 0)
@@ -39,9 +44,15 @@ struct ExampleAppTests {
         let app = dir.appendingPathComponent("app")
         try FileManager.default.copyItem(at: Support.root.appendingPathComponent("Examples/swift-app"), to: app)
         let lib = app.appendingPathComponent("Sources/mlp")
-        #expect(try Support.run(Self.sinter, ["compile", Self.mlp, "--emit", "shared,header,modulemap", "-o", lib.path]).status == 0)
-        let build = try Support.run("swift", ["build", "--package-path", app.path, "--scratch-path", app.appendingPathComponent(".build").path,
-                                              "-Xlinker", "-L\(lib.path)", "-Xlinker", "-rpath", "-Xlinker", lib.path])
+        #expect(
+            try Support.run(Self.sinter, ["compile", Self.mlp, "--emit", "shared,header,modulemap", "-o", lib.path])
+                .status == 0)
+        let build = try Support.run(
+            "swift",
+            [
+                "build", "--package-path", app.path, "--scratch-path", app.appendingPathComponent(".build").path,
+                "-Xlinker", "-L\(lib.path)", "-Xlinker", "-rpath", "-Xlinker", lib.path,
+            ])
         #expect(build.status == 0, "\(build.stdout.suffix(2000))\(build.stderr.suffix(2000))")
         let r = try Support.run(app.appendingPathComponent(".build/debug/App").path, [])
         #expect(r.status == 0, "\(r.stderr)")
@@ -54,7 +65,8 @@ struct ExampleAppTests {
         let script = Support.root.appendingPathComponent("Tests/sinterTests/Harness/python_check.py").path
         let model = dir.appendingPathComponent("cnn.onnx").path
         #expect(try Support.run(Support.python, [script, "make", model]).status == 0)
-        let c = try Support.run(Self.sinter, ["compile", model, "--emit", "shared,python", "--name", "cnn", "-o", dir.path])
+        let c = try Support.run(
+            Self.sinter, ["compile", model, "--emit", "shared,python", "--name", "cnn", "-o", dir.path])
         #expect(c.status == 0, "\(c.stderr)")
         let r = try Support.run(Support.python, [script, "check", dir.path, model])
         #expect(r.status == 0 && r.stdout.hasPrefix("ok"), "\(r.stdout)\(r.stderr)")

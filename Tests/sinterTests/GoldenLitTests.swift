@@ -14,11 +14,13 @@ struct GoldenLitTests {
 
     /// (pipeline, number of cases) for each golden file, read from its RUN line.
     static func files() throws -> [(file: String, passes: [String], cases: Int)] {
-        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".sir") }.sorted()
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".sir") }
+            .sorted()
         return try names.map { name in
             let text = try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8)
             let run = text.split(separator: "\n").first { $0.contains("RUN:") } ?? ""
-            let quoted = run.components(separatedBy: "--passes '").dropFirst().first?.components(separatedBy: "'").first ?? ""
+            let quoted =
+                run.components(separatedBy: "--passes '").dropFirst().first?.components(separatedBy: "'").first ?? ""
             let passes = try Pipeline.parse(quoted).map(\.name)
             return (name, passes, text.components(separatedBy: "\n// -----").count)
         }
@@ -38,7 +40,8 @@ struct GoldenLitTests {
         let r = try Support.run(Self.lit, ["-v", Self.dir.path, "--param", "sinter=\(Support.sinterExecutable)"])
         #expect(r.status == 0, "lit failed:\n\(r.stdout)\n\(r.stderr)")
         let files = try Self.files().count
-        #expect(r.stdout.contains("Passed: \(files)") || r.stdout.contains("Passed : \(files)")
+        #expect(
+            r.stdout.contains("Passed: \(files)") || r.stdout.contains("Passed : \(files)")
                 || r.stdout.contains("Passed  : \(files)"), "\(r.stdout)")
     }
 

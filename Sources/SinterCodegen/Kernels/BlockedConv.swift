@@ -19,8 +19,10 @@ extension KernelEmitter {
         return (blocks, blocks == 1 ? (block == 8 ? 12 : 14) : accumulators / blocks)
     }
 
-    func convBlocked(_ g: BlockedConvGeometry, _ out: IRValue, _ x: IRValue, _ wt: IRValue, _ epilogue: Epilogue?,
-                     _ extras: [IRValue], task: IRValue, tasks: IRValue) {
+    func convBlocked(
+        _ g: BlockedConvGeometry, _ out: IRValue, _ x: IRValue, _ wt: IRValue, _ epilogue: Epilogue?,
+        _ extras: [IRValue], task: IRValue, tasks: IRValue
+    ) {
         // Output lanes b; input lanes bi (b, or 1 for an NCHW input viewed as [N, C, H, W, 1]).
         let b = g.block, bi = g.inBlock, win = g.window
         let (h, w) = (g.input[0], g.input[1])
@@ -54,7 +56,8 @@ extension KernelEmitter {
                 let zero = ir.constF32(0, width: b)
                 let iwBase = ir.sub(ir.mul(col, c(sw)), c(pw))
                 let (kwBegin, kwEnd) = checked ? taps(iwBase, kw, dw, lo: 0, hi: w) : (c(0), c(kw))
-                let acc = ir.forLoop(c(0), c(g.inBlocks), carrying: Array(repeating: zero, count: count * ob4), "ib") { ib, acc in
+                let acc = ir.forLoop(c(0), c(g.inBlocks), carrying: Array(repeating: zero, count: count * ob4), "ib") {
+                    ib, acc in
                     ir.forLoop(khBegin, khEnd, carrying: acc, "kh") { ky, acc in
                         let ih = ir.add(ihBase, ir.mul(ky, c(dh)))
                         let xRowBase = ir.add(ir.add(xImageBase, ir.mul(ib, c(xBlock))), ir.mul(ih, c(xRow)))
@@ -64,11 +67,15 @@ extension KernelEmitter {
                             let xs = (0..<count).map { t in ir.add(xRowBase, ir.mul(ir.add(iw, c(t * sw)), c(bi))) }
                             let wTap = ir.add(wRowBase, ir.mul(kx, c(bi * b)))
                             return ir.forLoop(c(0), c(bi), carrying: acc, "ci") { ci, acc in
-                                let wv = (0..<ob4).map { j in loadF(wt, ir.add(ir.add(wTap, c(j * wOut)), ir.mul(ci, c(b))), b) }
+                                let wv = (0..<ob4).map { j in
+                                    loadF(wt, ir.add(ir.add(wTap, c(j * wOut)), ir.mul(ci, c(b))), b)
+                                }
                                 var next = acc
                                 for t in 0..<count {
                                     let xv = ir.splat(loadF(x, ir.add(xs[t], ci), 1), b)
-                                    for j in 0..<ob4 { next[j * count + t] = ir.intrinsic("llvm.fma", [xv, wv[j], acc[j * count + t]]) }
+                                    for j in 0..<ob4 {
+                                        next[j * count + t] = ir.intrinsic("llvm.fma", [xv, wv[j], acc[j * count + t]])
+                                    }
                                 }
                                 return next
                             }
@@ -78,7 +85,8 @@ extension KernelEmitter {
                 for j in 0..<ob4 {
                     for t in 0..<count {
                         let px = ir.add(col, c(t))
-                        let value = blockedEpilogue(acc[j * count + t], epilogue, extras, at: [n, ir.add(ob, c(j)), y, px], b)
+                        let value = blockedEpilogue(
+                            acc[j * count + t], epilogue, extras, at: [n, ir.add(ob, c(j)), y, px], b)
                         storeF(value, out, ir.add(ir.add(oBase, c(j * oBlock)), ir.mul(px, c(b))))
                     }
                 }
@@ -91,8 +99,10 @@ extension KernelEmitter {
     /// Depthwise convolution on blocked tensors: lane l of block cb is channel cb·b + l, with its
     /// own [kh, kw] filter, so every output vector is a sum of tap vectors × weight vectors.
     /// Interior tiles of up to 14 pixels share each weight vector; borders clip their taps.
-    func depthwiseBlocked(_ g: BlockedConvGeometry, _ out: IRValue, _ x: IRValue, _ wt: IRValue, _ epilogue: Epilogue?,
-                          _ extras: [IRValue], task: IRValue, tasks: IRValue) {
+    func depthwiseBlocked(
+        _ g: BlockedConvGeometry, _ out: IRValue, _ x: IRValue, _ wt: IRValue, _ epilogue: Epilogue?,
+        _ extras: [IRValue], task: IRValue, tasks: IRValue
+    ) {
         let b = g.block, win = g.window
         let (h, w) = (g.input[0], g.input[1])
         let (oh, ow) = (win.output[0], win.output[1])
@@ -128,7 +138,9 @@ extension KernelEmitter {
                 }
                 for t in 0..<count {
                     let px = ir.add(col, c(t))
-                    storeF(blockedEpilogue(acc[t], epilogue, extras, at: [n, cb, y, px], b), out, ir.add(oBase, ir.mul(px, c(b))))
+                    storeF(
+                        blockedEpilogue(acc[t], epilogue, extras, at: [n, cb, y, px], b), out,
+                        ir.add(oBase, ir.mul(px, c(b))))
                 }
             }
         }
@@ -165,7 +177,9 @@ extension KernelEmitter {
     func columnTiles(_ ow: Int, _ lo: Int, _ hi: Int, _ tile: Int, _ pixels: (IRValue, Int, Bool) -> Void) {
         let borders = lo + (ow - hi)
         if borders > 0 {
-            ir.forLoop(c(0), c(borders), "owb") { j in pixels(ir.select(ir.icmp(.slt, j, c(lo)), j, ir.add(j, c(hi - lo))), 1, true) }
+            ir.forLoop(c(0), c(borders), "owb") { j in
+                pixels(ir.select(ir.icmp(.slt, j, c(lo)), j, ir.add(j, c(hi - lo))), 1, true)
+            }
         }
         let interior = hi - lo
         guard interior > 0 else { return }
@@ -177,7 +191,9 @@ extension KernelEmitter {
     }
 
     /// The epilogue on one output vector at (image, channel block, row, column).
-    func blockedEpilogue(_ acc: IRValue, _ epilogue: Epilogue?, _ extras: [IRValue], at coords: [IRValue], _ b: Int) -> IRValue {
+    func blockedEpilogue(_ acc: IRValue, _ epilogue: Epilogue?, _ extras: [IRValue], at coords: [IRValue], _ b: Int)
+        -> IRValue
+    {
         guard let e = epilogue else { return acc }
         var args = [Typed(value: acc, domain: .float32)]
         for (k, op) in e.operands.enumerated() {
@@ -189,7 +205,8 @@ extension KernelEmitter {
                 args.append(ir.loadTyped(extras[k], at, op.dtype, width: b))
             }
         }
-        return ir.lowerTyped(e.expr, args, [.f32] + e.operands.map(\.dtype), result: .f32, want: .float32, width: b).value
+        return ir.lowerTyped(e.expr, args, [.f32] + e.operands.map(\.dtype), result: .f32, want: .float32, width: b)
+            .value
     }
 
     func smax(_ a: IRValue, _ b: IRValue) -> IRValue { ir.select(ir.icmp(.sgt, a, b), a, b) }
@@ -207,7 +224,9 @@ extension KernelEmitter {
     /// Max or average pooling over 2-D windows of a blocked tensor: each output pixel's
     /// `block` channels are one vector; taps outside the image are clipped from the loop
     /// ranges, so no tap is tested.
-    func poolBlocked(_ kind: PoolKind, _ g: WindowGeometry, _ b: Int, _ out: IRValue, _ x: IRValue, task: IRValue, tasks: IRValue) {
+    func poolBlocked(
+        _ kind: PoolKind, _ g: WindowGeometry, _ b: Int, _ out: IRValue, _ x: IRValue, task: IRValue, tasks: IRValue
+    ) {
         let win = g.window
         let (h, w) = (g.input[0], g.input[1])
         let (oh, ow) = (win.output[0], win.output[1])

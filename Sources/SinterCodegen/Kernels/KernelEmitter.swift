@@ -25,7 +25,9 @@ struct KernelEmitter {
         case .elementwise(let expr, let shape, let strides, let offsets, let types, let result):
             elementwise(expr, shape, strides, offsets, types, result, out, ins, w)
         case .matmul(let batch, let la, let lb, let m, let n, let kk, let epilogue):
-            matmul(batch, la, lb, m, n, kk, out, ins[0], ins[1], w, epilogue, Array(ins.dropFirst(2)), scratch: scratch, task: task, tasks: parts)
+            matmul(
+                batch, la, lb, m, n, kk, out, ins[0], ins[1], w, epilogue, Array(ins.dropFirst(2)), scratch: scratch,
+                task: task, tasks: parts)
         case .copy(let bytes):
             if bytes > 0 { ir.memcpy(out, ins[0], bytes: bytes) }
         case .stridedCopy(let c):
@@ -90,8 +92,10 @@ struct KernelEmitter {
     }
 
     /// Same as `strip`, carrying accumulators of the matching width through each loop.
-    func stripReduce(_ n: Int, _ w: Int, identity: Float, _ combine: (IRValue, IRValue) -> IRValue,
-                     _ load: (IRValue, Int) -> IRValue) -> IRValue {
+    func stripReduce(
+        _ n: Int, _ w: Int, identity: Float, _ combine: (IRValue, IRValue) -> IRValue,
+        _ load: (IRValue, Int) -> IRValue
+    ) -> IRValue {
         let main = w > 1 ? n - n % w : 0
         var total = ir.constF32(identity)
         if main > 0 {
@@ -110,8 +114,10 @@ struct KernelEmitter {
 
     /// Operands whose innermost stride is not 0 or 1 (views through a fused transpose or a
     /// strided slice) are read one element at a time, so such kernels run scalar.
-    func elementwise(_ expr: ScalarExpr, _ shape: [Int], _ strides: [[Int]], _ offsets: [Int], _ types: [DType], _ result: DType,
-                     _ out: IRValue, _ ins: [IRValue], _ w: Int) {
+    func elementwise(
+        _ expr: ScalarExpr, _ shape: [Int], _ strides: [[Int]], _ offsets: [Int], _ types: [DType], _ result: DType,
+        _ out: IRValue, _ ins: [IRValue], _ w: Int
+    ) {
         let outer = Array(shape.dropLast())
         let outStrides = contiguousStrides(shape)
         let allStrides = [Array(outStrides.dropLast())] + strides.map { Array($0.dropLast()) }
@@ -129,7 +135,9 @@ struct KernelEmitter {
                     let at = innerStrides[k] == 1 ? i : ir.mul(i, c(innerStrides[k]))
                     return ir.loadTyped(ins[k], ir.add(offs[k + 1], at), types[k], width: width)
                 }
-                let v = ir.lowerTyped(expr, args, types, result: result, want: ir.domain(of: expr, types, result: result) ?? want, width: width)
+                let v = ir.lowerTyped(
+                    expr, args, types, result: result, want: ir.domain(of: expr, types, result: result) ?? want,
+                    width: width)
                 ir.storeTyped(v, out, ir.add(offs[0], i), result)
             }
         }
@@ -149,9 +157,11 @@ struct KernelEmitter {
         var cols: [Int]
     }
 
-    func matmul(_ batch: [Int], _ la: MatrixLayout, _ lb: MatrixLayout, _ m: Int, _ n: Int, _ k: Int,
-                _ out: IRValue, _ a: IRValue, _ b: IRValue, _ w: Int, _ epilogue: Epilogue?, _ extras: [IRValue],
-                scratch: IRValue, task: IRValue, tasks: IRValue) {
+    func matmul(
+        _ batch: [Int], _ la: MatrixLayout, _ lb: MatrixLayout, _ m: Int, _ n: Int, _ k: Int,
+        _ out: IRValue, _ a: IRValue, _ b: IRValue, _ w: Int, _ epilogue: Epilogue?, _ extras: [IRValue],
+        scratch: IRValue, task: IRValue, tasks: IRValue
+    ) {
         // Part `task` of `tasks` computes a block of rows (a multiple of 4) in every batch.
         let rowsPer = roundUp(ceilDiv(c(m), tasks), 4)
         let rowBegin = ir.mul(task, rowsPer)
@@ -163,20 +173,28 @@ struct KernelEmitter {
         // part's own k × n region of the scratch, so the GEMM's vector loads stay contiguous.
         let packB = lb.colStride != 1
         let packed = packB ? ir.gep(ir.f32, scratch, ir.mul(task, c(Self.packedBFloats(n: n, k: k)))) : b
-        nest(batch, [la.batch, lb.batch, cStr] + extraStrides, [c(la.offset), c(lb.offset), c(0)] + extraStrides.map { _ in c(0) }) { offs in
+        nest(
+            batch, [la.batch, lb.batch, cStr] + extraStrides,
+            [c(la.offset), c(lb.offset), c(0)] + extraStrides.map { _ in c(0) }
+        ) { offs in
             let args = epilogue.map { e in
-                EpilogueArgs(expr: e.expr, types: [.f32] + e.operands.map(\.dtype), pointers: extras, bases: Array(offs.dropFirst(3)),
-                             rows: e.operands.map(\.row), cols: e.operands.map(\.col))
+                EpilogueArgs(
+                    expr: e.expr, types: [.f32] + e.operands.map(\.dtype), pointers: extras,
+                    bases: Array(offs.dropFirst(3)),
+                    rows: e.operands.map(\.row), cols: e.operands.map(\.col))
             }
             if packB {
                 ir.forLoop(c(0), c(n), "pj") { j in
                     let src = ir.add(offs[1], ir.mul(j, c(lb.colStride)))
                     ir.forLoop(c(0), c(k), "pk") { kk in
-                        storeF(loadF(b, ir.add(src, ir.mul(kk, c(lb.rowStride))), 1), packed, ir.add(ir.mul(kk, c(n)), j))
+                        storeF(
+                            loadF(b, ir.add(src, ir.mul(kk, c(lb.rowStride))), 1), packed, ir.add(ir.mul(kk, c(n)), j))
                     }
                 }
             }
-            var range = GemmRange(rowBegin: begin, rowEnd: rowEnd, colBegin: c(0), colEnd: c(n), ldb: c(packB ? n : lb.rowStride), ldc: c(n))
+            var range = GemmRange(
+                rowBegin: begin, rowEnd: rowEnd, colBegin: c(0), colEnd: c(n), ldb: c(packB ? n : lb.rowStride),
+                ldc: c(n))
             range.lda = la.rowStride
             range.aStep = la.colStride
             gemm(a, offs[0], packed, packB ? c(0) : offs[1], out, offs[2], range, k, w, args)
@@ -199,18 +217,24 @@ struct KernelEmitter {
         var aStep = 1
     }
 
-    func gemm(_ a: IRValue, _ aOff: IRValue, _ b: IRValue, _ bOff: IRValue, _ out: IRValue, _ cOff: IRValue,
-              _ m: Int, _ n: Int, _ k: Int, _ w: Int, _ epilogue: EpilogueArgs? = nil) {
-        gemm(a, aOff, b, bOff, out, cOff, GemmRange(rowBegin: c(0), rowEnd: c(m), colBegin: c(0), colEnd: c(n), ldb: c(n), ldc: c(n)),
-             k, w, epilogue)
+    func gemm(
+        _ a: IRValue, _ aOff: IRValue, _ b: IRValue, _ bOff: IRValue, _ out: IRValue, _ cOff: IRValue,
+        _ m: Int, _ n: Int, _ k: Int, _ w: Int, _ epilogue: EpilogueArgs? = nil
+    ) {
+        gemm(
+            a, aOff, b, bOff, out, cOff,
+            GemmRange(rowBegin: c(0), rowEnd: c(m), colBegin: c(0), colEnd: c(n), ldb: c(n), ldc: c(n)),
+            k, w, epilogue)
     }
 
     /// C = A · B over `range`, then the epilogue (if any) on each result before it is stored.
     /// Rows go in blocks of four, each accumulating a 4 × (4·w) tile in 16 vector registers
     /// over k: every B vector loaded is used by four broadcast A values. Narrower column
     /// blocks, leftover rows and a scalar tail follow.
-    func gemm(_ a: IRValue, _ aOff: IRValue, _ b: IRValue, _ bOff: IRValue, _ out: IRValue, _ cOff: IRValue,
-              _ range: GemmRange, _ k: Int, _ w: Int, _ epilogue: EpilogueArgs?) {
+    func gemm(
+        _ a: IRValue, _ aOff: IRValue, _ b: IRValue, _ bOff: IRValue, _ out: IRValue, _ cOff: IRValue,
+        _ range: GemmRange, _ k: Int, _ w: Int, _ epilogue: EpilogueArgs?
+    ) {
         let mr = 4
         let count = ir.sub(range.rowEnd, range.rowBegin)
         let blockedEnd = ir.add(range.rowBegin, ir.mul(ir.sdiv(count, c(mr)), c(mr)))
@@ -223,8 +247,10 @@ struct KernelEmitter {
     }
 
     /// `rows` consecutive rows of C starting at row `i`.
-    private func gemmRows(_ a: IRValue, _ aOff: IRValue, _ b: IRValue, _ bOff: IRValue, _ out: IRValue, _ cOff: IRValue,
-                          _ i: IRValue, rows: Int, _ range: GemmRange, _ k: Int, _ w: Int, _ epilogue: EpilogueArgs?) {
+    private func gemmRows(
+        _ a: IRValue, _ aOff: IRValue, _ b: IRValue, _ bOff: IRValue, _ out: IRValue, _ cOff: IRValue,
+        _ i: IRValue, rows: Int, _ range: GemmRange, _ k: Int, _ w: Int, _ epilogue: EpilogueArgs?
+    ) {
         let rowIndex = (0..<rows).map { ir.add(i, c($0)) }
         let aRows = rowIndex.map { ir.add(aOff, ir.mul($0, c(range.lda == 0 ? k : range.lda))) }
         let cRows = rowIndex.map { ir.add(cOff, ir.mul($0, range.ldc)) }
@@ -235,13 +261,17 @@ struct KernelEmitter {
             ir.forLoop(j0, end, step: cols, "j\(cols)") { j in
                 let zero = ir.constF32(0, width: lanes)
                 let bj = range.bRelative ? ir.sub(j, range.colBegin) : j
-                let acc = ir.forLoop(c(0), c(k), carrying: Array(repeating: zero, count: rows * blocks), "k") { kk, acc in
+                let acc = ir.forLoop(c(0), c(k), carrying: Array(repeating: zero, count: rows * blocks), "k") {
+                    kk, acc in
                     let bRow = ir.add(bOff, ir.mul(kk, range.ldb))
                     let bv = (0..<blocks).map { u in loadF(b, ir.add(bRow, ir.add(bj, c(u * lanes))), lanes) }
                     var next = acc
                     for r in 0..<rows {
-                        let av = ir.splat(loadF(a, ir.add(aRows[r], range.aStep == 1 ? kk : ir.mul(kk, c(range.aStep))), 1), lanes)
-                        for u in 0..<blocks { next[r * blocks + u] = ir.intrinsic("llvm.fma", [av, bv[u], acc[r * blocks + u]]) }
+                        let av = ir.splat(
+                            loadF(a, ir.add(aRows[r], range.aStep == 1 ? kk : ir.mul(kk, c(range.aStep))), 1), lanes)
+                        for u in 0..<blocks {
+                            next[r * blocks + u] = ir.intrinsic("llvm.fma", [av, bv[u], acc[r * blocks + u]])
+                        }
                     }
                     return next
                 }
@@ -252,7 +282,8 @@ struct KernelEmitter {
                         if let e = epilogue {
                             var args = [Typed(value: value, domain: .float32)]
                             for x in e.pointers.indices {
-                                let at = ir.add(ir.add(e.bases[x], ir.mul(rowIndex[r], c(e.rows[x]))), ir.mul(col, c(e.cols[x])))
+                                let at = ir.add(
+                                    ir.add(e.bases[x], ir.mul(rowIndex[r], c(e.rows[x]))), ir.mul(col, c(e.cols[x])))
                                 if e.cols[x] == 0 {
                                     let s = ir.loadTyped(e.pointers[x], at, e.types[x + 1], width: 1)
                                     args.append(Typed(value: ir.splat(s.value, lanes), domain: s.domain))
@@ -260,7 +291,8 @@ struct KernelEmitter {
                                     args.append(ir.loadTyped(e.pointers[x], at, e.types[x + 1], width: lanes))
                                 }
                             }
-                            value = ir.lowerTyped(e.expr, args, e.types, result: .f32, want: .float32, width: lanes).value
+                            value =
+                                ir.lowerTyped(e.expr, args, e.types, result: .f32, want: .float32, width: lanes).value
                         }
                         storeF(value, out, ir.add(cRows[r], col))
                     }

@@ -8,7 +8,8 @@ extension KernelEmitter {
         // When the output row is strided but a short axis reads contiguously (unblocking a
         // channel block), walk that axis innermost instead.
         if let last = shape.indices.last, strides[0][last] != 1,
-           let d = shape.indices.last(where: { strides[0][$0] == 1 && shape[$0] <= 16 }) {
+            let d = shape.indices.last(where: { strides[0][$0] == 1 && shape[$0] <= 16 })
+        {
             for k in 0..<2 { strides[k].append(strides[k].remove(at: d)) }
             shape.append(shape.remove(at: d))
         }
@@ -28,16 +29,21 @@ extension KernelEmitter {
             } else if unrolled {
                 for k in 0..<shape[inner] {
                     let src = ir.gep(elem, input, ir.add(offs[0], c(k * strides[0][inner])))
-                    ir.store(ir.load(elem, src, align: bytes), ir.gep(elem, out, ir.add(offs[1], c(k * strides[1][inner]))), align: bytes)
+                    ir.store(
+                        ir.load(elem, src, align: bytes), ir.gep(elem, out, ir.add(offs[1], c(k * strides[1][inner]))),
+                        align: bytes)
                 }
             } else {
-                ir.store(ir.load(elem, ir.gep(elem, input, offs[0]), align: bytes), ir.gep(elem, out, offs[1]), align: bytes)
+                ir.store(
+                    ir.load(elem, ir.gep(elem, input, offs[0]), align: bytes), ir.gep(elem, out, offs[1]), align: bytes)
             }
         }
     }
 
-    func gather(_ outer: Int, _ axis: Int, _ indices: Int, _ inner: Int, _ bytes: Int, _ indexType: DType,
-                _ out: IRValue, _ x: IRValue, _ idx: IRValue) {
+    func gather(
+        _ outer: Int, _ axis: Int, _ indices: Int, _ inner: Int, _ bytes: Int, _ indexType: DType,
+        _ out: IRValue, _ x: IRValue, _ idx: IRValue
+    ) {
         let rowBytes = inner * bytes
         guard outer * indices * rowBytes > 0 else { return }
         guard axis > 0 else { return }  // no valid index exists; the output is empty or left as is
@@ -57,8 +63,10 @@ extension KernelEmitter {
         }
     }
 
-    func pad(_ inShape: [Int], _ outShape: [Int], _ begin: [Int], _ mode: String, _ value: Double, _ dtype: DType,
-             _ out: IRValue, _ x: IRValue) {
+    func pad(
+        _ inShape: [Int], _ outShape: [Int], _ begin: [Int], _ mode: String, _ value: Double, _ dtype: DType,
+        _ out: IRValue, _ x: IRValue
+    ) {
         guard outShape.reduce(1, *) > 0 else { return }
         let empty = inShape.reduce(1, *) == 0
         let inStrides = contiguousStrides(inShape), outStrides = contiguousStrides(outShape)

@@ -95,7 +95,9 @@ extension IRBuilder {
         case (.float32, .float64): return Typed(value: fpext(x, t), domain: d)
         case (.float64, .float32): return Typed(value: fptrunc(x, t), domain: d)
         case (.float32, .bool), (.float64, .bool):
-            return Typed(value: fcmp(.une, x, constReal(x.type.isVector ? scalarType(of: x.type) : x.type, 0, width: w)), domain: d)
+            return Typed(
+                value: fcmp(.une, x, constReal(x.type.isVector ? scalarType(of: x.type) : x.type, 0, width: w)),
+                domain: d)
         case (.int, .bool): return Typed(value: icmp(.ne, x, constInt(scalarType(of: x.type), 0, width: w)), domain: d)
         case (.bool, .float32), (.bool, .float64): return Typed(value: uitofp(x, t), domain: d)
         case (.bool, .int): return Typed(value: zext(x, t), domain: d)
@@ -141,8 +143,12 @@ extension IRBuilder {
     }
 
     /// Lowers `e` over already loaded operands; `want` types constants that have no other clue.
-    func lowerTyped(_ e: ScalarExpr, _ ops: [Typed], _ types: [DType], result: DType, want: Domain, width w: Int) -> Typed {
-        func sub(_ e: ScalarExpr, _ want: Domain) -> Typed { lowerTyped(e, ops, types, result: result, want: want, width: w) }
+    func lowerTyped(_ e: ScalarExpr, _ ops: [Typed], _ types: [DType], result: DType, want: Domain, width w: Int)
+        -> Typed
+    {
+        func sub(_ e: ScalarExpr, _ want: Domain) -> Typed {
+            lowerTyped(e, ops, types, result: result, want: want, width: w)
+        }
         switch e {
         case .operand(let i):
             return ops[i]
@@ -190,12 +196,13 @@ extension IRBuilder {
             case .exp, .log, .tanh, .erf:
                 // Sinter's polynomials are f32; f64 goes through them too (documented accuracy is f32's).
                 let v32 = x.domain == .float64 ? fptrunc(v, vector(f32, w)) : v
-                let r32: IRValue = switch f {
-                case .exp: vexp(v32)
-                case .log: vlog(v32)
-                case .tanh: vtanh(v32)
-                default: verf(v32)
-                }
+                let r32: IRValue =
+                    switch f {
+                    case .exp: vexp(v32)
+                    case .log: vlog(v32)
+                    case .tanh: vtanh(v32)
+                    default: verf(v32)
+                    }
                 r = x.domain == .float64 ? fpext(r32, vector(f64, w)) : r32
             }
             return Typed(value: r, domain: x.domain)
@@ -221,16 +228,17 @@ extension IRBuilder {
         let w = a.type.vectorWidth
         switch d {
         case .float32, .float64:
-            let r: IRValue = switch f {
-            case .add: fadd(a, b)
-            case .sub: fsub(a, b)
-            case .mul: fmul(a, b)
-            case .div: fdiv(a, b)
-            case .max: intrinsic("llvm.maximum", [a, b])
-            case .min: intrinsic("llvm.minimum", [a, b])
-            case .and: and(convert(x, to: .bool).value, convert(y, to: .bool).value)
-            case .or: or(convert(x, to: .bool).value, convert(y, to: .bool).value)
-            }
+            let r: IRValue =
+                switch f {
+                case .add: fadd(a, b)
+                case .sub: fsub(a, b)
+                case .mul: fmul(a, b)
+                case .div: fdiv(a, b)
+                case .max: intrinsic("llvm.maximum", [a, b])
+                case .min: intrinsic("llvm.minimum", [a, b])
+                case .and: and(convert(x, to: .bool).value, convert(y, to: .bool).value)
+                case .or: or(convert(x, to: .bool).value, convert(y, to: .bool).value)
+                }
             return Typed(value: r, domain: f == .and || f == .or ? .bool : d)
         case .int(_, let signed):
             let zero = constant(0, d, width: w), one = constant(1, d, width: w)
@@ -261,7 +269,8 @@ extension IRBuilder {
             case .max: return Typed(value: or(a, b), domain: .bool)
             case .min, .mul: return Typed(value: and(a, b), domain: .bool)
             case .add, .sub, .div:
-                return binary(f, convert(x, to: .int(bits: 8, signed: false)), convert(y, to: .int(bits: 8, signed: false)))
+                return binary(
+                    f, convert(x, to: .int(bits: 8, signed: false)), convert(y, to: .int(bits: 8, signed: false)))
             }
         }
     }
@@ -269,31 +278,34 @@ extension IRBuilder {
     func compareValues(_ c: ScalarExpr.Comparison, _ x: Typed, _ y: Typed) -> IRValue {
         switch x.domain {
         case .float32, .float64:
-            let p: FloatPredicate = switch c {
-            case .eq: .oeq
-            case .lt: .olt
-            case .le: .ole
-            case .gt: .ogt
-            case .ge: .oge
-            }
+            let p: FloatPredicate =
+                switch c {
+                case .eq: .oeq
+                case .lt: .olt
+                case .le: .ole
+                case .gt: .ogt
+                case .ge: .oge
+                }
             return fcmp(p, x.value, y.value)
         case .int(_, let signed):
-            let p: IntPredicate = switch c {
-            case .eq: .eq
-            case .lt: signed ? .slt : .ult
-            case .le: signed ? .sle : .ule
-            case .gt: signed ? .sgt : .ugt
-            case .ge: signed ? .sge : .uge
-            }
+            let p: IntPredicate =
+                switch c {
+                case .eq: .eq
+                case .lt: signed ? .slt : .ult
+                case .le: signed ? .sle : .ule
+                case .gt: signed ? .sgt : .ugt
+                case .ge: signed ? .sge : .uge
+                }
             return icmp(p, x.value, y.value)
         case .bool:
-            let p: IntPredicate = switch c {
-            case .eq: .eq
-            case .lt: .ult
-            case .le: .ule
-            case .gt: .ugt
-            case .ge: .uge
-            }
+            let p: IntPredicate =
+                switch c {
+                case .eq: .eq
+                case .lt: .ult
+                case .le: .ule
+                case .gt: .ugt
+                case .ge: .uge
+                }
             return icmp(p, x.value, y.value)
         }
     }

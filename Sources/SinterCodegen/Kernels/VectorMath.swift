@@ -26,7 +26,8 @@ extension IRBuilder {
         let fx = intrinsic("llvm.floor", [fma(x, constF32(1.44269504088896341, width: w), constF32(0.5, width: w))])
         var r = fma(fx, constF32(-0.693359375, width: w), x)
         r = fma(fx, constF32(2.12194440e-4, width: w), r)
-        let p = poly(r, [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1])
+        let p = poly(
+            r, [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1])
         let y = fadd(fma(p, fmul(r, r), r), constF32(1, width: w))
         let n = fptosi(fx, intVector(w))
         let n1 = ashr(n, constI32(1, width: w))
@@ -53,8 +54,12 @@ extension IRBuilder {
         ef = select(small, fsub(ef, constF32(1, width: w)), ef)
         m = select(small, fsub(fadd(m, m), constF32(1, width: w)), fsub(m, constF32(1, width: w)))
         let z = fmul(m, m)
-        let p = poly(m, [7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
-                         -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1])
+        let p = poly(
+            m,
+            [
+                7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
+                -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1,
+            ])
         var y = fmul(fmul(p, m), z)
         y = fma(ef, constF32(-2.12194440e-4, width: w), y)
         y = fma(z, constF32(-0.5, width: w), y)
@@ -88,10 +93,20 @@ extension IRBuilder {
         var x = select(fcmp(.olt, x0, lo), lo, x0)
         x = select(fcmp(.ogt, x, hi), hi, x)
         let x2 = fmul(x, x)
-        let p = fmul(x, poly(x2, [-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
-                                  -7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02]))
-        let q = poly(x2, [-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
-                          -1.42647390514189e-02])
+        let p = fmul(
+            x,
+            poly(
+                x2,
+                [
+                    -2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
+                    -7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02,
+                ]))
+        let q = poly(
+            x2,
+            [
+                -1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
+                -1.42647390514189e-02,
+            ])
         return select(fcmp(.uno, x0, x0), x0, fdiv(p, q))
     }
 

@@ -16,8 +16,10 @@ extension KernelEmitter {
         isPointwise(g) && g.outChannels / g.group >= g.window.output.reduce(1, *)
     }
 
-    func conv(_ g: WindowGeometry, _ out: IRValue, _ x: IRValue, _ weights: IRValue, _ scratch: IRValue, _ w: Int,
-              _ epilogue: Epilogue? = nil, _ extras: [IRValue] = [], task: IRValue, tasks: IRValue) {
+    func conv(
+        _ g: WindowGeometry, _ out: IRValue, _ x: IRValue, _ weights: IRValue, _ scratch: IRValue, _ w: Int,
+        _ epilogue: Epilogue? = nil, _ extras: [IRValue] = [], task: IRValue, tasks: IRValue
+    ) {
         let win = g.window
         let spatialIn = g.input.reduce(1, *), spatialOut = win.output.reduce(1, *)
         let kernelSize = win.kernel.reduce(1, *)
@@ -46,22 +48,28 @@ extension KernelEmitter {
                 let wBase = ir.mul(grp, c(ocg * kDim))
                 // Epilogue operands at (image n, channel grp·ocg + row, position col).
                 let args = epilogue.map { e in
-                    EpilogueArgs(expr: e.expr, types: [.f32] + e.operands.map(\.dtype), pointers: extras,
-                                 bases: e.operands.map { op in
-                                     ir.add(ir.mul(n, c(op.batch.first ?? 0)), ir.mul(ir.mul(grp, c(ocg)), c(op.row)))
-                                 },
-                                 rows: e.operands.map(\.row), cols: e.operands.map(\.col))
+                    EpilogueArgs(
+                        expr: e.expr, types: [.f32] + e.operands.map(\.dtype), pointers: extras,
+                        bases: e.operands.map { op in
+                            ir.add(ir.mul(n, c(op.batch.first ?? 0)), ir.mul(ir.mul(grp, c(ocg)), c(op.row)))
+                        },
+                        rows: e.operands.map(\.row), cols: e.operands.map(\.col))
                 }
                 if Self.isPointwise(g) {
-                    gemm(weights, wBase, x, inBase, out, outBase,
-                         GemmRange(rowBegin: r0, rowEnd: r1, colBegin: p0, colEnd: p1, ldb: c(spatialOut), ldc: c(spatialOut)),
-                         kDim, w, args)
+                    gemm(
+                        weights, wBase, x, inBase, out, outBase,
+                        GemmRange(
+                            rowBegin: r0, rowEnd: r1, colBegin: p0, colEnd: p1, ldb: c(spatialOut), ldc: c(spatialOut)),
+                        kDim, w, args)
                 } else {
                     im2col(g, x, inBase, col, p0, p1)
-                    gemm(weights, wBase, col, c(0), out, outBase,
-                         GemmRange(rowBegin: c(0), rowEnd: c(ocg), colBegin: p0, colEnd: p1, ldb: ir.sub(p1, p0), ldc: c(spatialOut),
-                                   bRelative: true),
-                         kDim, w, args)
+                    gemm(
+                        weights, wBase, col, c(0), out, outBase,
+                        GemmRange(
+                            rowBegin: c(0), rowEnd: c(ocg), colBegin: p0, colEnd: p1, ldb: ir.sub(p1, p0),
+                            ldc: c(spatialOut),
+                            bRelative: true),
+                        kDim, w, args)
                 }
             }
         }
@@ -70,7 +78,9 @@ extension KernelEmitter {
     /// col[(ic, kernel position), p − p0] = x[ic, input position of output p] or 0 in padding,
     /// for output positions p in [p0, p1), which are whole rows of the innermost output axis:
     /// outer coordinates are computed once per row, the innermost one walks the row.
-    private func im2col(_ g: WindowGeometry, _ x: IRValue, _ inBase: IRValue, _ col: IRValue, _ p0: IRValue, _ p1: IRValue) {
+    private func im2col(
+        _ g: WindowGeometry, _ x: IRValue, _ inBase: IRValue, _ col: IRValue, _ p0: IRValue, _ p1: IRValue
+    ) {
         let win = g.window
         let icg = g.channels / g.group
         let inStrides = contiguousStrides(g.input)
@@ -92,7 +102,8 @@ extension KernelEmitter {
                 var outerValid = ir.constInt(ir.i1, 1)
                 for d in 0..<last {
                     let o = ir.srem(ir.sdiv(q, c(rowStrides[d])), c(win.output[d]))
-                    let i = ir.add(ir.sub(ir.mul(o, c(win.strides[d])), c(win.padBegin[d])), ir.mul(kpos[d], c(win.dilations[d])))
+                    let i = ir.add(
+                        ir.sub(ir.mul(o, c(win.strides[d])), c(win.padBegin[d])), ir.mul(kpos[d], c(win.dilations[d])))
                     outerValid = ir.and(outerValid, ir.and(ir.icmp(.sge, i, c(0)), ir.icmp(.slt, i, c(g.input[d]))))
                     outerOff = ir.add(outerOff, ir.mul(i, c(inStrides[d])))
                 }
@@ -102,7 +113,8 @@ extension KernelEmitter {
                     let i = ir.add(ir.mul(ow, c(win.strides[last])), shift)
                     let valid = ir.and(outerValid, ir.and(ir.icmp(.sge, i, c(0)), ir.icmp(.slt, i, c(g.input[last]))))
                     // Out-of-range taps read the channel's first element (never outside x) and become 0.
-                    let v = ir.load(ir.f32, ir.gep(ir.f32, x, ir.add(chan, ir.select(valid, ir.add(outerOff, i), c(0)))))
+                    let v = ir.load(
+                        ir.f32, ir.gep(ir.f32, x, ir.add(chan, ir.select(valid, ir.add(outerOff, i), c(0)))))
                     ir.store(ir.select(valid, v, ir.constF32(0)), ir.gep(ir.f32, col, ir.add(rowStart, ow)))
                 }
             }
@@ -131,19 +143,24 @@ extension KernelEmitter {
                     return
                 }
                 ir.forLoop(c(0), c(win.output[d]), "po\(d)") { o in
-                    outputLevel(d + 1, starts + [ir.sub(ir.mul(o, c(win.strides[d])), c(win.padBegin[d]))],
-                                ir.add(outOff, ir.mul(o, c(outStrides[d]))))
+                    outputLevel(
+                        d + 1, starts + [ir.sub(ir.mul(o, c(win.strides[d])), c(win.padBegin[d]))],
+                        ir.add(outOff, ir.mul(o, c(outStrides[d]))))
                 }
             }
             // Accumulators: [max or sum, count of real elements, count inside the padded bounds].
-            func windowLevel(_ d: Int, _ starts: [IRValue], _ inOff: IRValue, _ valid: IRValue, _ inPadded: IRValue,
-                             _ acc: [IRValue]) -> [IRValue] {
+            func windowLevel(
+                _ d: Int, _ starts: [IRValue], _ inOff: IRValue, _ valid: IRValue, _ inPadded: IRValue,
+                _ acc: [IRValue]
+            ) -> [IRValue] {
                 if d == dims {
                     let v = ir.load(ir.f32, ir.gep(ir.f32, x, ir.select(valid, inOff, c(0))))
                     let combined = kind == .max ? ir.intrinsic("llvm.maximum", [acc[0], v]) : ir.fadd(acc[0], v)
                     let one = ir.constF32(1)
-                    return [ir.select(valid, combined, acc[0]), ir.select(valid, ir.fadd(acc[1], one), acc[1]),
-                            ir.select(inPadded, ir.fadd(acc[2], one), acc[2])]
+                    return [
+                        ir.select(valid, combined, acc[0]), ir.select(valid, ir.fadd(acc[1], one), acc[1]),
+                        ir.select(inPadded, ir.fadd(acc[2], one), acc[2]),
+                    ]
                 }
                 return ir.forLoop(c(0), c(win.kernel[d]), carrying: acc, "pk\(d)") { k, a in
                     let i = ir.add(starts[d], ir.mul(k, c(win.dilations[d])))

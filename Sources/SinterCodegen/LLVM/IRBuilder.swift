@@ -80,18 +80,26 @@ final class IRBuilder {
     func array(_ t: IRType, _ n: Int) -> IRType { IRType(ref: LLVMArrayType2(t.ref, UInt64(n))) }
     func structType(_ fields: [IRType]) -> IRType {
         var refs: [LLVMTypeRef?] = fields.map(\.ref)
-        return IRType(ref: refs.withUnsafeMutableBufferPointer { LLVMStructTypeInContext(context, $0.baseAddress, UInt32($0.count), 0) })
+        return IRType(
+            ref: refs.withUnsafeMutableBufferPointer {
+                LLVMStructTypeInContext(context, $0.baseAddress, UInt32($0.count), 0)
+            })
     }
     func functionType(_ ret: IRType, _ params: [IRType]) -> IRType {
         var refs: [LLVMTypeRef?] = params.map(\.ref)
-        return IRType(ref: refs.withUnsafeMutableBufferPointer { LLVMFunctionType(ret.ref, $0.baseAddress, UInt32($0.count), 0) })
+        return IRType(
+            ref: refs.withUnsafeMutableBufferPointer { LLVMFunctionType(ret.ref, $0.baseAddress, UInt32($0.count), 0) })
     }
     func scalarType(of t: IRType) -> IRType { t.isVector ? IRType(ref: LLVMGetElementType(t.ref)) : t }
 
     // MARK: constants
 
-    func constF32(_ v: Float, width: Int = 1) -> IRValue { splatConst(IRValue(ref: LLVMConstReal(f32.ref, Double(v))), width) }
-    func constReal(_ t: IRType, _ v: Double, width: Int = 1) -> IRValue { splatConst(IRValue(ref: LLVMConstReal(t.ref, v)), width) }
+    func constF32(_ v: Float, width: Int = 1) -> IRValue {
+        splatConst(IRValue(ref: LLVMConstReal(f32.ref, Double(v))), width)
+    }
+    func constReal(_ t: IRType, _ v: Double, width: Int = 1) -> IRValue {
+        splatConst(IRValue(ref: LLVMConstReal(t.ref, v)), width)
+    }
     func constInt(_ t: IRType, _ v: Int, width: Int) -> IRValue {
         splatConst(IRValue(ref: LLVMConstInt(t.ref, UInt64(bitPattern: Int64(v)), 1)), width)
     }
@@ -99,7 +107,9 @@ final class IRBuilder {
         splatConst(IRValue(ref: LLVMConstInt(i32.ref, UInt64(bitPattern: Int64(v)), 1)), width)
     }
     func constI64(_ v: Int) -> IRValue { IRValue(ref: LLVMConstInt(i64.ref, UInt64(bitPattern: Int64(v)), 1)) }
-    func constInt(_ t: IRType, _ v: Int) -> IRValue { IRValue(ref: LLVMConstInt(t.ref, UInt64(bitPattern: Int64(v)), 1)) }
+    func constInt(_ t: IRType, _ v: Int) -> IRValue {
+        IRValue(ref: LLVMConstInt(t.ref, UInt64(bitPattern: Int64(v)), 1))
+    }
     var nullPointer: IRValue { IRValue(ref: LLVMConstPointerNull(ptr.ref)) }
 
     private func splatConst(_ v: IRValue, _ width: Int) -> IRValue {
@@ -139,12 +149,16 @@ final class IRBuilder {
 
     func constArray(_ t: IRType, _ values: [IRValue]) -> IRValue {
         var refs: [LLVMValueRef?] = values.map(\.ref)
-        return IRValue(ref: refs.withUnsafeMutableBufferPointer { LLVMConstArray2(t.ref, $0.baseAddress, UInt64($0.count)) })
+        return IRValue(
+            ref: refs.withUnsafeMutableBufferPointer { LLVMConstArray2(t.ref, $0.baseAddress, UInt64($0.count)) })
     }
 
     func constStruct(_ values: [IRValue]) -> IRValue {
         var refs: [LLVMValueRef?] = values.map(\.ref)
-        return IRValue(ref: refs.withUnsafeMutableBufferPointer { LLVMConstStructInContext(context, $0.baseAddress, UInt32($0.count), 0) })
+        return IRValue(
+            ref: refs.withUnsafeMutableBufferPointer {
+                LLVMConstStructInContext(context, $0.baseAddress, UInt32($0.count), 0)
+            })
     }
 
     // MARK: functions and blocks
@@ -223,8 +237,10 @@ final class IRBuilder {
 
     /// A loop that carries values (accumulators) from one iteration to the next and returns
     /// their final values.
-    func forLoop(_ start: IRValue, _ end: IRValue, step: Int = 1, carrying initial: [IRValue], _ name: String = "k",
-                 body: (IRValue, [IRValue]) -> [IRValue]) -> [IRValue] {
+    func forLoop(
+        _ start: IRValue, _ end: IRValue, step: Int = 1, carrying initial: [IRValue], _ name: String = "k",
+        body: (IRValue, [IRValue]) -> [IRValue]
+    ) -> [IRValue] {
         let pre = insertBlock
         let header = appendBlock(name + ".header")
         let bodyBlock = appendBlock(name + ".body")
@@ -297,36 +313,40 @@ final class IRBuilder {
     func lshr(_ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildLShr(builder, a.ref, b.ref, "")) }
 
     func icmp(_ p: IntPredicate, _ a: IRValue, _ b: IRValue) -> IRValue {
-        let pred: LLVMIntPredicate = switch p {
-        case .eq: LLVMIntEQ
-        case .ne: LLVMIntNE
-        case .slt: LLVMIntSLT
-        case .sle: LLVMIntSLE
-        case .sgt: LLVMIntSGT
-        case .sge: LLVMIntSGE
-        case .ult: LLVMIntULT
-        case .ule: LLVMIntULE
-        case .ugt: LLVMIntUGT
-        case .uge: LLVMIntUGE
-        }
+        let pred: LLVMIntPredicate =
+            switch p {
+            case .eq: LLVMIntEQ
+            case .ne: LLVMIntNE
+            case .slt: LLVMIntSLT
+            case .sle: LLVMIntSLE
+            case .sgt: LLVMIntSGT
+            case .sge: LLVMIntSGE
+            case .ult: LLVMIntULT
+            case .ule: LLVMIntULE
+            case .ugt: LLVMIntUGT
+            case .uge: LLVMIntUGE
+            }
         return IRValue(ref: LLVMBuildICmp(builder, pred, a.ref, b.ref, ""))
     }
 
     func fcmp(_ p: FloatPredicate, _ a: IRValue, _ b: IRValue) -> IRValue {
-        let pred: LLVMRealPredicate = switch p {
-        case .olt: LLVMRealOLT
-        case .ogt: LLVMRealOGT
-        case .oeq: LLVMRealOEQ
-        case .une: LLVMRealUNE
-        case .uno: LLVMRealUNO
-        case .ord: LLVMRealORD
-        case .oge: LLVMRealOGE
-        case .ole: LLVMRealOLE
-        }
+        let pred: LLVMRealPredicate =
+            switch p {
+            case .olt: LLVMRealOLT
+            case .ogt: LLVMRealOGT
+            case .oeq: LLVMRealOEQ
+            case .une: LLVMRealUNE
+            case .uno: LLVMRealUNO
+            case .ord: LLVMRealORD
+            case .oge: LLVMRealOGE
+            case .ole: LLVMRealOLE
+            }
         return IRValue(ref: LLVMBuildFCmp(builder, pred, a.ref, b.ref, ""))
     }
 
-    func select(_ c: IRValue, _ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildSelect(builder, c.ref, a.ref, b.ref, "")) }
+    func select(_ c: IRValue, _ a: IRValue, _ b: IRValue) -> IRValue {
+        IRValue(ref: LLVMBuildSelect(builder, c.ref, a.ref, b.ref, ""))
+    }
     func bitcast(_ v: IRValue, _ t: IRType) -> IRValue { IRValue(ref: LLVMBuildBitCast(builder, v.ref, t.ref, "")) }
     func fptosi(_ v: IRValue, _ t: IRType) -> IRValue { IRValue(ref: LLVMBuildFPToSI(builder, v.ref, t.ref, "")) }
     func sitofp(_ v: IRValue, _ t: IRType) -> IRValue { IRValue(ref: LLVMBuildSIToFP(builder, v.ref, t.ref, "")) }
@@ -370,16 +390,24 @@ final class IRBuilder {
     func intrinsic(_ name: String, _ args: [IRValue], overloads: [IRType]? = nil) -> IRValue {
         let id = LLVMLookupIntrinsicID(name, name.utf8.count)
         var tys: [LLVMTypeRef?] = (overloads ?? [args[0].type]).map(\.ref)
-        let fn = tys.withUnsafeMutableBufferPointer { LLVMGetIntrinsicDeclaration(module, id, $0.baseAddress, $0.count) }!
+        let fn = tys.withUnsafeMutableBufferPointer {
+            LLVMGetIntrinsicDeclaration(module, id, $0.baseAddress, $0.count)
+        }!
         let fty = tys.withUnsafeMutableBufferPointer { LLVMIntrinsicGetType(context, id, $0.baseAddress, $0.count) }!
         var a: [LLVMValueRef?] = args.map(\.ref)
-        return IRValue(ref: a.withUnsafeMutableBufferPointer { LLVMBuildCall2(builder, fty, fn, $0.baseAddress, UInt32($0.count), "") })
+        return IRValue(
+            ref: a.withUnsafeMutableBufferPointer {
+                LLVMBuildCall2(builder, fty, fn, $0.baseAddress, UInt32($0.count), "")
+            })
     }
 
     @discardableResult
     func call(_ f: IRFunction, _ args: [IRValue]) -> IRValue {
         var a: [LLVMValueRef?] = args.map(\.ref)
-        return IRValue(ref: a.withUnsafeMutableBufferPointer { LLVMBuildCall2(builder, f.type.ref, f.ref, $0.baseAddress, UInt32($0.count), "") })
+        return IRValue(
+            ref: a.withUnsafeMutableBufferPointer {
+                LLVMBuildCall2(builder, f.type.ref, f.ref, $0.baseAddress, UInt32($0.count), "")
+            })
     }
 
     /// A stack slot in the current function.
@@ -387,14 +415,19 @@ final class IRBuilder {
 
     /// `atomicrmw add ptr, v seq_cst`, returning the old value.
     func atomicAdd(_ p: IRValue, _ v: IRValue) -> IRValue {
-        IRValue(ref: LLVMBuildAtomicRMW(builder, LLVMAtomicRMWBinOpAdd, p.ref, v.ref, LLVMAtomicOrderingSequentiallyConsistent, 0))
+        IRValue(
+            ref: LLVMBuildAtomicRMW(
+                builder, LLVMAtomicRMWBinOpAdd, p.ref, v.ref, LLVMAtomicOrderingSequentiallyConsistent, 0))
     }
 
     /// Calls a function pointer of type `type`.
     @discardableResult
     func callIndirect(_ type: IRType, _ fn: IRValue, _ args: [IRValue]) -> IRValue {
         var a: [LLVMValueRef?] = args.map(\.ref)
-        return IRValue(ref: a.withUnsafeMutableBufferPointer { LLVMBuildCall2(builder, type.ref, fn.ref, $0.baseAddress, UInt32($0.count), "") })
+        return IRValue(
+            ref: a.withUnsafeMutableBufferPointer {
+                LLVMBuildCall2(builder, type.ref, fn.ref, $0.baseAddress, UInt32($0.count), "")
+            })
     }
 
     /// Declares an external C function (malloc, free, aligned_alloc).

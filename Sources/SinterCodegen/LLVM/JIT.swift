@@ -25,9 +25,11 @@ final class JITSession {
         }
         jit = j
         // Without a reporter, failures to materialise reach only stderr; lookups still fail.
-        LLVMOrcExecutionSessionSetErrorReporter(LLVMOrcLLJITGetExecutionSession(jit), { _, err in
-            if let err { LLVMConsumeError(err) }
-        }, nil)
+        LLVMOrcExecutionSessionSetErrorReporter(
+            LLVMOrcLLJITGetExecutionSession(jit),
+            { _, err in
+                if let err { LLVMConsumeError(err) }
+            }, nil)
     }
 
     deinit {
@@ -48,7 +50,9 @@ final class JITSession {
         if let err = LLVMOrcLLJITLookup(jit, &addr, symbol) {
             throw CodegenError("JIT lookup of '\(symbol)' failed: \(consume(err))")
         }
-        guard let p = UnsafeRawPointer(bitPattern: UInt(addr)) else { throw CodegenError("JIT symbol '\(symbol)' is null") }
+        guard let p = UnsafeRawPointer(bitPattern: UInt(addr)) else {
+            throw CodegenError("JIT symbol '\(symbol)' is null")
+        }
         return p
     }
 }

@@ -21,13 +21,15 @@ public struct Target: Hashable, Sendable, CustomStringConvertible {
             defer { LLVMDisposeMessage(p) }
             return String(cString: p)
         }
-        return Target(triple: take(LLVMGetDefaultTargetTriple()), cpu: take(LLVMGetHostCPUName()),
-                      features: take(LLVMGetHostCPUFeatures()))
+        return Target(
+            triple: take(LLVMGetDefaultTargetTriple()), cpu: take(LLVMGetHostCPUName()),
+            features: take(LLVMGetHostCPUFeatures()))
     }
 
     /// A named target (`x86_64-linux-gnu`, `aarch64-linux-gnu`, or any LLVM triple), with
     /// an optional CPU and feature list; the host's CPU and features when the target is the host.
-    public static func named(_ name: String, cpu: String? = nil, features: String? = nil) throws(SinterError) -> Target {
+    public static func named(_ name: String, cpu: String? = nil, features: String? = nil) throws(SinterError) -> Target
+    {
         let host = Target.host
         let triple: String
         switch name {
@@ -43,7 +45,9 @@ public struct Target: Hashable, Sendable, CustomStringConvertible {
             let known = t.isX86 ? KnownCPUs.x86 : t.isAArch64 ? KnownCPUs.aarch64 : []
             if !known.isEmpty && !known.contains(cpu) {
                 let near = known.filter { $0.hasPrefix(String(cpu.prefix(3))) }.sorted().prefix(8)
-                throw SinterError("unknown CPU '\(cpu)' for \(t.triple)" + (near.isEmpty ? "" : " (similar: \(near.joined(separator: ", ")))"))
+                throw SinterError(
+                    "unknown CPU '\(cpu)' for \(t.triple)"
+                        + (near.isEmpty ? "" : " (similar: \(near.joined(separator: ", ")))"))
             }
         }
         if t.cpu.isEmpty { t.cpu = t.isAArch64 ? "generic" : t.isX86 ? "x86-64-v2" : "generic" }
@@ -64,10 +68,15 @@ public struct Target: Hashable, Sendable, CustomStringConvertible {
         if has("avx512f") { return 16 }
         if has("avx2") || has("avx") { return 8 }
         if features.isEmpty {
-            let avx512 = ["skylake-avx512", "cascadelake", "cooperlake", "cannonlake", "icelake", "tigerlake", "rocketlake",
-                          "sapphirerapids", "emeraldrapids", "graniterapids", "znver4", "znver5", "x86-64-v4"]
-            let avx2 = ["haswell", "broadwell", "skylake", "alderlake", "raptorlake", "meteorlake", "znver1", "znver2", "znver3",
-                        "x86-64-v3", "sandybridge", "ivybridge", "bdver", "btver2"]
+            let avx512 = [
+                "skylake-avx512", "cascadelake", "cooperlake", "cannonlake", "icelake", "tigerlake", "rocketlake",
+                "sapphirerapids", "emeraldrapids", "graniterapids", "znver4", "znver5", "x86-64-v4",
+            ]
+            let avx2 = [
+                "haswell", "broadwell", "skylake", "alderlake", "raptorlake", "meteorlake", "znver1", "znver2",
+                "znver3",
+                "x86-64-v3", "sandybridge", "ivybridge", "bdver", "btver2",
+            ]
             if avx512.contains(where: cpu.hasPrefix) { return 16 }
             if avx2.contains(where: cpu.hasPrefix) { return 8 }
         }
@@ -109,8 +118,11 @@ final class MachineCode {
             if let err { LLVMDisposeMessage(err) }
             throw CodegenError("cannot generate code for '\(target.triple)': \(msg)")
         }
-        guard let m = LLVMCreateTargetMachine(t, target.triple, target.cpu, target.features,
-                                              LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault) else {
+        guard
+            let m = LLVMCreateTargetMachine(
+                t, target.triple, target.cpu, target.features,
+                LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault)
+        else {
             throw CodegenError("cannot create a target machine for '\(target.triple)' cpu '\(target.cpu)'")
         }
         machine = m
@@ -160,8 +172,9 @@ final class MachineCode {
         // The JIT takes ownership of a fresh machine with the same settings.
         var t: LLVMTargetRef?
         _ = LLVMGetTargetFromTriple(target.triple, &t, nil)
-        let m = LLVMCreateTargetMachine(t, target.triple, target.cpu, target.features,
-                                        LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault)
+        let m = LLVMCreateTargetMachine(
+            t, target.triple, target.cpu, target.features,
+            LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault)
         return LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(m)!
     }
 }
