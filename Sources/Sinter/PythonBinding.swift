@@ -28,7 +28,8 @@ enum PythonBinding {
 
         class _TensorInfo(ctypes.Structure):
             _fields_ = [("name", ctypes.c_char_p), ("dtype", ctypes.c_int32), ("rank", ctypes.c_int32),
-                        ("shape", ctypes.POINTER(ctypes.c_int64))]
+                        ("shape", ctypes.POINTER(ctypes.c_int64)), ("scale", ctypes.c_float),
+                        ("zero_point", ctypes.c_int32)]
 
 
         class SinterError(RuntimeError):

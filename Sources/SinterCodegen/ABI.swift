@@ -3,8 +3,18 @@ import SinterIR
 /// The C ABI every artifact exports, with `NAME_` prefixed to each symbol. Spelled once here;
 /// the LLVM entry points (`ModuleEmitter`) and the header (`HeaderWriter`) both read it.
 public enum ABI {
-    /// 2: weights side file (`load_weights`) and status codes 5–7.
-    public static let version: Int32 = 2
+    /// 3: the shared-types block is fixed for every addition the roadmap names (docs/abi.md,
+    /// "ABI policy"): dtype codes for u16/u32/u64 reserved, checkpoint status codes 8–9,
+    /// quantization fields in `sinter_tensor_info`, a versioned include guard.
+    /// (2: weights side file and status codes 5–7. 1: the first release.)
+    public static let version: Int32 = 3
+
+    /// Every `sinter_dtype` enumerator: the IR's dtypes by `DType.abiCode`, then codes reserved
+    /// now for dtypes that later versions of the compiler add, so adding them does not change
+    /// the shared block. Codes are never reused or renumbered.
+    public static var dtypeCodes: [(name: String, code: Int32)] {
+        DType.allCases.map { ($0.rawValue.uppercased(), $0.abiCode) } + [("U16", 11), ("U32", 12), ("U64", 13)]
+    }
 
     public enum Status: Int32, CaseIterable, Sendable {
         case ok = 0
@@ -15,6 +25,9 @@ public enum ABI {
         case weightsIO = 5
         case weightsMismatch = 6
         case weightsNotLoaded = 7
+        /// Reserved in ABI 3 for training checkpoints (save/load of parameters and optimizer state).
+        case checkpointIO = 8
+        case checkpointMismatch = 9
 
         public var cName: String {
             switch self {
@@ -26,6 +39,8 @@ public enum ABI {
             case .weightsIO: "SINTER_ERR_WEIGHTS_IO"
             case .weightsMismatch: "SINTER_ERR_WEIGHTS_MISMATCH"
             case .weightsNotLoaded: "SINTER_ERR_WEIGHTS_NOT_LOADED"
+            case .checkpointIO: "SINTER_ERR_CHECKPOINT_IO"
+            case .checkpointMismatch: "SINTER_ERR_CHECKPOINT_MISMATCH"
             }
         }
 
@@ -39,6 +54,8 @@ public enum ABI {
             case .weightsIO: "cannot read the weights file"
             case .weightsMismatch: "the weights file does not belong to this model"
             case .weightsNotLoaded: "the weights are not loaded (call load_weights first)"
+            case .checkpointIO: "cannot read or write the checkpoint file"
+            case .checkpointMismatch: "the checkpoint does not belong to this model"
             }
         }
     }

@@ -17,8 +17,7 @@ public enum HeaderWriter {
             int32_t \(prefix)_load_weights(\(prefix)_context *ctx, const char *path);
             """ : ""
         let guardName = "SINTER_MODEL_\(prefix.uppercased())_H"
-        let dtypes = DType.allCases.map { "    SINTER_\($0.rawValue.uppercased()) = \($0.abiCode)" }.joined(
-            separator: ",\n")
+        let dtypes = ABI.dtypeCodes.map { "    SINTER_\($0.name) = \($0.code)" }.joined(separator: ",\n")
         let statuses = ABI.Status.allCases.map { "    \($0.cName) = \($0.rawValue)" }.joined(separator: ",\n")
         func describe(_ specs: [KernelProgram.TensorSpec], _ kind: String) -> String {
             specs.enumerated().map { i, s in " *   \(kind) \(i): \"\(s.name)\" \(s.type)" }.joined(separator: "\n")
@@ -42,8 +41,14 @@ public enum HeaderWriter {
             extern "C" {
             #endif
 
-            #ifndef SINTER_COMMON_TYPES
-            #define SINTER_COMMON_TYPES
+            /* Types shared by every model's header. The guard carries the ABI version, so headers
+               of two models built by the same ABI share one copy, and a header of another ABI
+               version in the same translation unit is a compile error, not a silent mismatch. */
+            #ifndef SINTER_COMMON_TYPES_V\(ABI.version)
+            #define SINTER_COMMON_TYPES_V\(ABI.version)
+            #if defined(SINTER_ABI_VERSION) || defined(SINTER_COMMON_TYPES)
+            #error "Sinter headers of two ABI versions in one translation unit: build the models with one Sinter"
+            #endif
             #define SINTER_ABI_VERSION \(ABI.version)
 
             typedef enum sinter_dtype {
@@ -60,8 +65,10 @@ public enum HeaderWriter {
                 int32_t dtype;          /* a sinter_dtype */
                 int32_t rank;
                 const int64_t *shape;   /* rank entries */
+                float scale;            /* quantized tensors: real = scale * (q - zero_point); */
+                int32_t zero_point;     /* 1 and 0 for tensors that are not quantized */
             } sinter_tensor_info;
-            #endif /* SINTER_COMMON_TYPES */
+            #endif /* SINTER_COMMON_TYPES_V\(ABI.version) */
 
             typedef struct \(prefix)_context \(prefix)_context;
 

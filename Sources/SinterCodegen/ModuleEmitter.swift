@@ -101,8 +101,9 @@ struct ModuleEmitter {
         i32Function("num_outputs", Int32(program.outputs.count))
         i64Function("workspace_size", program.workspaceSize)
         i64Function("workspace_align", KernelProgram.workspaceAlignment)
-        // sinter_tensor_info { const char *name; int32_t dtype; int32_t rank; const int64_t *shape; }
-        let infoType = ir.structType([ir.ptr, ir.i32, ir.i32, ir.ptr])
+        // sinter_tensor_info { const char *name; int32_t dtype; int32_t rank; const int64_t *shape;
+        //                      float scale; int32_t zero_point; }
+        let infoType = ir.structType([ir.ptr, ir.i32, ir.i32, ir.ptr, ir.f32, ir.i32])
         for (kind, specs) in [("input", program.inputs), ("output", program.outputs)] {
             let infos = specs.enumerated().map { i, s -> IRValue in
                 let name = ir.constantCString("\(prefix)_\(kind)\(i)_name", s.name)
@@ -111,6 +112,7 @@ struct ModuleEmitter {
                     ir.constArray(ir.i64, s.shape.map { ir.constI64($0) }))
                 return ir.constStruct([
                     name, ir.constI32(s.type.dtype.abiCode), ir.constI32(Int32(s.shape.count)), shape,
+                    ir.constF32(1), ir.constI32(0),
                 ])
             }
             let table = ir.constantGlobal("\(prefix)_\(kind)_infos", ir.constArray(infoType, infos))

@@ -86,6 +86,46 @@ struct CAppTests {
             ["-x", "c++", "-std=c++11", "-Wall", "-Werror", "-pedantic", "-fsyntax-only", "-I", dir.path, src.path])
         #expect(cxx.status == 0, "\(cxx.stderr)")
     }
+
+    /// The shared-types guard carries the ABI version: a header of ABI 2 (its shared block as
+    /// Sinter 2 wrote it) and one of ABI 3 in one translation unit fail to compile, in either
+    /// order, instead of silently disagreeing about `sinter_tensor_info`.
+    @Test func headersOfTwoAbiVersionsDoNotMix() throws {
+        let dir = try Support.temporaryDirectory("abi-mix")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let h = dir.appendingPathComponent("mlp.h").path
+        let r = try Support.run(
+            Support.sinterExecutable,
+            ["compile", Support.root.appendingPathComponent("Examples/mlp/mlp.sir").path, "--emit", "header", "-o", h])
+        #expect(r.status == 0)
+        let header = try String(contentsOfFile: h, encoding: .utf8)
+        #expect(header.contains("#ifndef SINTER_COMMON_TYPES_V3") && header.contains("#define SINTER_ABI_VERSION 3"))
+        let v2 = """
+            #ifndef SINTER_COMMON_TYPES
+            #define SINTER_COMMON_TYPES
+            #define SINTER_ABI_VERSION 2
+            typedef enum sinter_dtype { SINTER_F32 = 1 } sinter_dtype;
+            typedef struct sinter_tensor_info {
+                const char *name; int32_t dtype; int32_t rank; const int64_t *shape;
+            } sinter_tensor_info;
+            #endif
+            """
+        try ("#include <stdint.h>\n" + v2 + "\n").write(
+            to: dir.appendingPathComponent("old.h"), atomically: true, encoding: .utf8)
+        for (order, first, second) in [("v2 then v3", "old.h", "mlp.h"), ("v3 then v2", "mlp.h", "old.h")] {
+            let src = dir.appendingPathComponent("mix.c")
+            try "#include \"\(first)\"\n#include \"\(second)\"\nint main(void) { return 0; }\n"
+                .write(to: src, atomically: true, encoding: .utf8)
+            let cc = try Support.run("cc", ["-std=c11", "-fsyntax-only", "-I", dir.path, src.path])
+            #expect(cc.status != 0, "\(order) compiled")
+        }
+        // Two models of the same ABI share one copy of the block.
+        let both = dir.appendingPathComponent("both.c")
+        try "#include \"mlp.h\"\n#include \"mlp.h\"\nint main(void) { return SINTER_U64 == 13 ? 0 : 1; }\n"
+            .write(to: both, atomically: true, encoding: .utf8)
+        let ok = try Support.run("cc", ["-std=c11", "-Wall", "-Werror", "-fsyntax-only", "-I", dir.path, both.path])
+        #expect(ok.status == 0, "\(ok.stderr)")
+    }
 }
 
 /// The C ABI's error paths and workspace contract, exercised from C.
