@@ -40,7 +40,7 @@ public enum Evaluator {
             return [TensorData(dtype: dtype, shape: out, bytes: inputs[0].bytes)]
         case .transpose:
             let t = inputs[0]
-            let perm = attributes.ints("perm") ?? Array((0..<t.shape.count).reversed())
+            let perm = OpSchema.permutation(attributes, rank: t.shape.count)
             let st = contiguousStrides(t.shape)
             return [gatherBytes(t, out, perm.map { st[$0] }, 0)]
         case .slice:

@@ -55,12 +55,14 @@ public enum PatternClass: Int, Comparable, Sendable {
 public struct OpTraits: OptionSet, Sendable, Hashable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
+    /// Operand order does not matter: CSE merges `add %a, %b` with `add %b, %a`.
     public static let commutative = OpTraits(rawValue: 1 << 0)
     /// No side effects: CSE and DCE may merge or drop it.
     public static let pure = OpTraits(rawValue: 1 << 1)
     /// Result is a constant payload carried by the node.
     public static let payload = OpTraits(rawValue: 1 << 2)
-    /// Pure data movement: result elements are operand elements.
+    /// Pure data movement: result elements are operand elements. Only such ops can be views
+    /// (`StridedView.isView`) read in place by a fused kernel.
     public static let movesData = OpTraits(rawValue: 1 << 3)
 }
 
@@ -119,17 +121,59 @@ public enum DTypeConstraint: Sendable {
 public struct AttributeSpec: Sendable {
     public let name: String
     public let kind: AttributeKind
-    /// Value used when the attribute is absent; nil means the shape rule picks (e.g. all axes).
+    /// Value used when the attribute is absent; nil means `rankDefault` or the shape rule
+    /// picks (e.g. all axes).
     public let defaultValue: AttributeValue?
+    /// A default that depends on the first operand's rank (transpose's reversed axes).
+    public let rankDefault: (@Sendable (Int) -> AttributeValue)?
+    /// For enum attributes (string-valued), every value the op accepts; the verifier checks it.
+    public let allowed: [String]?
     public let required: Bool
 
-    public init(_ name: String, _ kind: AttributeKind, default value: AttributeValue? = nil, required: Bool = false) {
+    public init(
+        _ name: String, _ kind: AttributeKind, default value: AttributeValue? = nil, required: Bool = false,
+        rankDefault: (@Sendable (Int) -> AttributeValue)? = nil, allowed: [String]? = nil
+    ) {
         self.name = name
         self.kind = kind
         self.defaultValue = value
         self.required = required
+        self.rankDefault = rankDefault
+        self.allowed = allowed
     }
 }
+
+/// Transpose's permutation and pad's mode, read through the schema so their defaults and
+/// spellings live in one place (the op table) instead of at every reader.
+extension OpSchema {
+    /// The attribute's value: written, else the schema's default, else its rank default.
+    public func value(_ name: String, in attributes: Attributes, rank: Int) -> AttributeValue? {
+        guard let spec = attributeSpec(name) else { return attributes[name] }
+        return attributes[name] ?? spec.defaultValue ?? spec.rankDefault?(rank)
+    }
+
+    /// A transpose's permutation (reversed axes when `perm` is absent).
+    public static func permutation(_ attributes: Attributes, rank: Int) -> [Int] {
+        if case .ints(let p)? = Op.transpose.schema.value("perm", in: attributes, rank: rank) { return p }
+        return Array((0..<rank).reversed())
+    }
+}
+
+/// `pad`'s `mode` attribute, an enum attribute of the schema.
+public enum PadMode: String, CaseIterable, Hashable, Sendable {
+    case constant, reflect, edge, wrap
+
+    /// The mode written in (or defaulted by the schema for) a pad node's attributes.
+    public init?(_ attributes: Attributes) {
+        guard case .string(let m)? = Op.pad.schema.value("mode", in: attributes, rank: 0) else { return nil }
+        self.init(rawValue: m)
+    }
+}
+
+/// An op's gradient rule: given the node and the gradients of its results, the gradients of its
+/// operands (nil for operands that get none), built with the builder it is handed. The slot is
+/// part of the schema now so that autodiff reads it from the same table as everything else.
+public typealias GradientRule = @Sendable (Node, [ValueID], inout GraphBuilder) throws(SinterError) -> [ValueID?]
 
 /// What a shape rule sees.
 public struct ShapeQuery: Sendable {
@@ -169,6 +213,14 @@ public struct OpSchema: Sendable {
     public let inferTypes: ShapeRule
     public let kernel: KernelFamily
     public let summary: String
+
+    /// Local rewrites that belong to the op, applied by `canonicalize` (IR/Canonicalization.swift).
+    public var canonicalizations: [CanonicalizationPattern] { CanonicalPatterns.patterns(op) }
+    /// The op's vector-Jacobian product for autodiff; nil until the training work fills it.
+    public var gradient: GradientRule? = nil
+    /// The int8 op this op lowers to under post-training quantization; nil until the
+    /// quantization work fills it.
+    public var quantized: Op? = nil
 
     public func attributeSpec(_ name: String) -> AttributeSpec? { attributes.first { $0.name == name } }
 

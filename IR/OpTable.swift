@@ -183,7 +183,9 @@ extension OpSchema {
                 "Same elements in row-major order, new shape; one -1 is inferred.")
         case .transpose:
             return make(
-                op, 1, [.any], attributes: [spec("perm", .ints)], traits: [.pure, .movesData], pattern: .injective,
+                op, 1, [.any],
+                attributes: [AttributeSpec("perm", .ints, rankDefault: { .ints(Array((0..<$0).reversed())) })],
+                traits: [.pure, .movesData], pattern: .injective,
                 shape: ShapeRules.transpose, kernel: .transpose,
                 "Permutes dimensions; result dim i is operand dim perm[i] (default: reversed).")
         case .concat:
@@ -218,7 +220,9 @@ extension OpSchema {
             return make(
                 op, 1, [.any],
                 attributes: [
-                    spec("pads", .ints, required: true), spec("mode", .string, .string("constant")),
+                    spec("pads", .ints, required: true),
+                    AttributeSpec(
+                        "mode", .string, default: .string("constant"), allowed: PadMode.allCases.map(\.rawValue)),
                     spec("value", .float, .float(0)),
                 ],
                 traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.pad, kernel: .pad,

@@ -86,7 +86,7 @@ public enum ShapeRules {
 
     static let transpose: ShapeRule = { q throws(ShapeError) in
         let t = q.operands[0]
-        let perm = q.attributes.ints("perm") ?? Array((0..<t.rank).reversed())
+        let perm = OpSchema.permutation(q.attributes, rank: t.rank)
         guard perm.count == t.rank, Set(perm) == Set(0..<t.rank) else {
             throw ShapeError("perm \(perm) is not a permutation of the \(t.rank) dimensions of \(fmt(t.dims))")
         }

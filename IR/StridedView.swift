@@ -54,9 +54,10 @@ extension StridedView {
     /// Ops a kernel can read through as a view of their operand (prologue fusion): those
     /// lowered as a byte copy (reshape, identity), a transpose or a slice.
     public static func isView(_ op: Op) -> Bool {
+        guard op.schema.traits.contains(.movesData) else { return false }
         switch op.schema.kernel {
-        case .copy, .transpose, .slice: true
-        default: false
+        case .copy, .transpose, .slice: return true
+        default: return false
         }
     }
 
@@ -65,7 +66,7 @@ extension StridedView {
     public func applying(_ node: Node, result: [Int]) -> StridedView? {
         switch node.op.schema.kernel {
         case .transpose:
-            return transposed(node.attributes.ints("perm") ?? Array((0..<shape.count).reversed()))
+            return transposed(OpSchema.permutation(node.attributes, rank: shape.count))
         case .copy:
             return reshaped(result)
         case .slice:

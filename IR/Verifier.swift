@@ -110,6 +110,11 @@ public enum Verifier {
                         "attribute '\(name)' of '\(opName)' must be \(spec.kind.rawValue), got "
                             + "\(value.kind.rawValue) \(value)",
                         at: node.location))
+            } else if let allowed = spec.allowed, case .string(let v) = value, !allowed.contains(v) {
+                diags.append(
+                    Diagnostic(
+                        "attribute '\(name)' of '\(opName)' is \(value), not one of \(allowed.joined(separator: ", "))",
+                        at: node.location))
             }
         }
         for spec in s.attributes where spec.required && node.attributes[spec.name] == nil {

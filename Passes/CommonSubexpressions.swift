@@ -32,7 +32,10 @@ public struct CommonSubexpressions: Pass {
                 continue
             }
             let key = Key(
-                op: node.op, operands: node.operands, attributes: node.attributes,
+                // Operands of a commutative op in a fixed order, so `add %a, %b` meets `add %b, %a`.
+                op: node.op,
+                operands: node.op.schema.traits.contains(.commutative) ? node.operands.sorted() : node.operands,
+                attributes: node.attributes,
                 payload: node.payload.map { ConstantPayload($0.data) }, types: node.results.map(graph.type(of:)))
             if let earlier = seen[key] {
                 for (old, new) in zip(node.results, earlier) { graph.replaceAllUses(of: old, with: new) }

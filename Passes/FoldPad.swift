@@ -25,9 +25,9 @@ public struct FoldPad: Pass {
             }
             let pad = graph.nodes[pi]
             guard pad.op == .pad, users[pad.results[0]]?.count == 1, !outputs.contains(pad.results[0]) else { continue }
-            let mode: String = if case .string(let m)? = pad.attribute("mode") { m } else { "constant" }
+            let mode = PadMode(pad.attributes)
             let value: Double = if case .float(let v)? = pad.attribute("value") { v } else { 0 }
-            guard mode == "constant", let pads = pad.attributes.ints("pads") else { continue }
+            guard mode == .constant, let pads = pad.attributes.ints("pads") else { continue }
             let rank = pads.count / 2, spatial = rank - 2
             guard spatial > 0, pads.allSatisfy({ $0 >= 0 }), pads[0] == 0, pads[1] == 0, pads[rank] == 0,
                 pads[rank + 1] == 0

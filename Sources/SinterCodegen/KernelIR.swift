@@ -110,7 +110,7 @@ public enum KernelBody: Hashable, Sendable {
     /// out[o, j, i] = x[o, clamp(idx[j]), i] for a data tensor viewed as [outer, axis, inner].
     case gather(outer: Int, axis: Int, indices: Int, inner: Int, elementBytes: Int, indexType: DType)
     /// Padding with a constant, reflection, edge or wrap-around.
-    case pad(inShape: [Int], outShape: [Int], padBegin: [Int], mode: String, value: Double, dtype: DType)
+    case pad(inShape: [Int], outShape: [Int], padBegin: [Int], mode: PadMode, value: Double, dtype: DType)
     /// Softmax (or log-softmax) over the middle dimension of [outer, axis, inner].
     case softmax(outer: Int, axis: Int, inner: Int, log: Bool)
     /// Layer normalisation of each of `outer` rows of `inner` elements, then scale and bias.

@@ -216,7 +216,7 @@ public enum Lowering {
         case .copy:
             return [Part(body: .copy(bytes: outShape.reduce(1, *) * bytes))]
         case .transpose:
-            let perm = node.attributes.ints("perm") ?? Array((0..<inShapes[0].count).reversed())
+            let perm = OpSchema.permutation(node.attributes, rank: inShapes[0].count)
             let inStrides = contiguousStrides(inShapes[0])
             return [Part(body: .stridedCopy(strided(outShape, perm.map { inStrides[$0] }, 0, bytes)))]
         case .slice:
@@ -267,7 +267,11 @@ public enum Lowering {
             ]
         case .pad:
             let pads = node.attributes.ints("pads") ?? []
-            let mode: String = if case .string(let m)? = node.attribute("mode") { m } else { "constant" }
+            guard let mode = PadMode(node.attributes) else {
+                throw SinterError(
+                    "pad mode \(node.attributes["mode"].map { "\($0)" } ?? "") is not one of "
+                        + PadMode.allCases.map(\.rawValue).joined(separator: ", "), at: node.location)
+            }
             let value: Double = if case .float(let v)? = node.attribute("value") { v } else { 0 }
             return [
                 Part(

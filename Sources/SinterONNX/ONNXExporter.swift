@@ -256,7 +256,7 @@ public enum ONNXExporter {
                 n.opType = "Reshape"; n.input = ins + [int64s(g.type(of: node.results[0]).shape ?? ints("shape"), hint)]
             case .transpose:
                 n.opType = "Transpose"
-                n.attribute = [intsAttr("perm", node.attributes.ints("perm") ?? Array((0..<rank).reversed()))]
+                n.attribute = [intsAttr("perm", OpSchema.permutation(node.attributes, rank: rank))]
             case .concat: n.opType = "Concat"; n.attribute = [intAttr("axis", int("axis"))]
             case .split:
                 n.opType = "Split"; n.input = ins + [int64s(ints("sizes"), hint)];
@@ -272,8 +272,7 @@ public enum ONNXExporter {
             case .tile: n.opType = "Tile"; n.input = ins + [int64s(ints("repeats"), hint)]
             case .pad:
                 n.opType = "Pad"
-                let mode: String = if case .string(let m)? = attr("mode") { m } else { "constant" }
-                n.attribute = [string("mode", mode)]
+                n.attribute = [string("mode", (PadMode(node.attributes) ?? .constant).rawValue)]
                 n.input =
                     ins + [
                         int64s(ints("pads"), hint), scalar(float("value"), g.type(of: node.operands[0]).dtype, hint),

@@ -30,6 +30,14 @@ struct VerifierErrorTests {
             """, "2:8: error: 'matmul': contracting dimensions differ: [4,3] x [4,5] (3 vs 4)"
         ),
         (
+            "enum attribute value",
+            """
+            graph @g(%x: f32[4]) -> (%y: f32[6]) {
+              %y = pad %x {mode = "mirror", pads = [1, 1]} : f32[6]
+            }
+            """, "2:8: error: attribute 'mode' of 'pad' is \"mirror\", not one of constant, reflect, edge, wrap"
+        ),
+        (
             "type mismatch",
             """
             graph @g(%x: f32[4]) -> (%y: f32[5]) {

@@ -64,7 +64,7 @@ extension KernelEmitter {
     }
 
     func pad(
-        _ inShape: [Int], _ outShape: [Int], _ begin: [Int], _ mode: String, _ value: Double, _ dtype: DType,
+        _ inShape: [Int], _ outShape: [Int], _ begin: [Int], _ mode: PadMode, _ value: Double, _ dtype: DType,
         _ out: IRValue, _ x: IRValue
     ) {
         guard outShape.reduce(1, *) > 0 else { return }
@@ -87,18 +87,18 @@ extension KernelEmitter {
                 var i = ir.sub(o, c(begin[d]))
                 var ok = valid
                 switch mode {
-                case "reflect" where n > 1:
+                case .reflect where n > 1:
                     let period = c(2 * (n - 1))
                     var r = ir.srem(i, period)
                     r = ir.select(ir.icmp(.slt, r, c(0)), ir.add(r, period), r)
                     i = ir.select(ir.icmp(.sge, r, c(n)), ir.sub(period, r), r)
-                case "wrap" where n > 0:
+                case .wrap where n > 0:
                     let r = ir.srem(i, c(n))
                     i = ir.select(ir.icmp(.slt, r, c(0)), ir.add(r, c(n)), r)
-                case "edge", "reflect", "wrap":
+                case .edge, .reflect, .wrap:
                     i = ir.select(ir.icmp(.slt, i, c(0)), c(0), i)
                     i = ir.select(ir.icmp(.sge, i, c(n)), c(max(n - 1, 0)), i)
-                default:
+                case .constant:
                     ok = ir.and(ok, ir.and(ir.icmp(.sge, i, c(0)), ir.icmp(.slt, i, c(n))))
                 }
                 level(d + 1, ir.add(inOff, ir.mul(i, c(inStrides[d]))), ir.add(outOff, ir.mul(o, c(outStrides[d]))), ok)
