@@ -1,6 +1,7 @@
 import SinterIR
 
-/// `canonicalize`: algebraic identities, applied until nothing changes. x+0, x-0, x*1, x/1,
+/// `canonicalize`: drives the ops' own canonicalization patterns (IR/Canonicalization.swift,
+/// `OpSchema.canonicalizations`) to a fixed point. x+0, x-0, x*1, x/1,
 /// neg(neg x) and identity become x; transpose(transpose x) becomes one transpose (or x);
 /// reshape chains become one reshape (or x when the shape is unchanged); a matmul operand
 /// that is a transpose of its last two axes becomes a `trans_a`/`trans_b` flag. Graph outputs
@@ -48,74 +49,34 @@ public struct Canonicalize: Pass {
         return changed
     }
 
-    func isSplat(_ t: TensorData?, _ v: Double) -> Bool {
-        guard let t, t.count > 0 else { return false }
-        return t.isSplat && t.element(at: 0) == v
-    }
-
-    /// Applies the first pattern that matches; returns the rewritten node's location, or nil.
+    /// Applies the first pattern of the first node that matches; returns that node's location, or nil.
     func rewriteOnce(_ g: inout Graph) throws(SinterError) -> SourceLocation? {
         let defining = g.definingNodes()
         let outputs = Set(g.outputs)
         for i in g.nodes.indices {
             let n = g.nodes[i]
             guard n.results.count == 1 else { continue }
-            let r = n.results[0]
-            let rt = g.type(of: r)
-            func producer(_ k: Int) -> Node? { defining[n.operands[k]].map { g.nodes[$0] } }
-            func const(_ k: Int) -> TensorData? { g.constantValue(n.operands[k], defining: defining) }
-            func forward(_ v: ValueID) -> Bool {
-                guard g.type(of: v) == rt, !outputs.contains(r) else { return false }
-                g.replaceAllUses(of: r, with: v)
-                return true
-            }
-            switch n.op {
-            case .add where isSplat(const(1), 0): if forward(n.operands[0]) { return n.location }
-            case .add where isSplat(const(0), 0): if forward(n.operands[1]) { return n.location }
-            case .sub where isSplat(const(1), 0): if forward(n.operands[0]) { return n.location }
-            case .mul where isSplat(const(1), 1): if forward(n.operands[0]) { return n.location }
-            case .mul where isSplat(const(0), 1): if forward(n.operands[1]) { return n.location }
-            case .div where isSplat(const(1), 1): if forward(n.operands[0]) { return n.location }
-            case .identity: if forward(n.operands[0]) { return n.location }
-            case .matmul:
-                // A transpose of the last two axes becomes the operand's trans flag. Transposes
-                // of constants stay: fold-constants turns them into pre-transposed weights,
-                // which the kernel reads faster than a flag.
-                for k in 0..<2 {
-                    guard let p = producer(k), p.op == .transpose, const(k) == nil,
-                        g.constantValue(p.operands[0], defining: defining) == nil
-                    else { continue }
-                    let rank = g.type(of: p.results[0]).rank
-                    let perm = p.attributes.ints("perm") ?? Array((0..<rank).reversed())
-                    guard rank >= 2, perm == Array(0..<(rank - 2)) + [rank - 1, rank - 2] else { continue }
-                    let flag = k == 0 ? "trans_a" : "trans_b"
-                    g.nodes[i].operands[k] = p.operands[0]
-                    g.nodes[i].attributes[flag] = (n.attributes.bool(flag) ?? false) ? nil : .bool(true)
+            let site = PatternSite(graph: g, node: n, defining: defining)
+            for pattern in n.op.schema.canonicalizations {
+                switch pattern.apply(site) {
+                case .forward(let v)?:
+                    // Graph outputs keep their nodes so their names survive.
+                    guard g.type(of: v) == site.resultType, !outputs.contains(n.results[0]) else { continue }
+                    var rw = Rewriter(g)
+                    rw.replaceAllUses(of: n.results[0], with: v)
+                    g = try rw.finish()
                     return n.location
-                }
-            case .neg:
-                if let p = producer(0), p.op == .neg, forward(p.operands[0]) { return n.location }
-            case .reshape:
-                if g.type(of: n.operands[0]).shape == rt.shape, forward(n.operands[0]) { return n.location }
-                if let p = producer(0), p.op == .reshape {
-                    g.nodes[i].operands = [p.operands[0]]
+                case .update(let operands, let attributes)?:
+                    var rw = Rewriter(g)
+                    rw.update(i) {
+                        $0.operands = operands
+                        $0.attributes = attributes
+                    }
+                    g = try rw.finish()
                     return n.location
+                case nil:
+                    continue
                 }
-            case .transpose:
-                if let p = producer(0), p.op == .transpose {
-                    let rank = rt.rank
-                    let inner = p.attributes.ints("perm") ?? Array((0..<rank).reversed())
-                    let outer = n.attributes.ints("perm") ?? Array((0..<rank).reversed())
-                    let composed = outer.map { inner[$0] }
-                    if composed == Array(0..<rank), forward(p.operands[0]) { return n.location }
-                    g.nodes[i].operands = [p.operands[0]]
-                    g.nodes[i].attributes["perm"] = .ints(composed)
-                    return n.location
-                }
-                let perm = n.attributes.ints("perm") ?? Array((0..<rt.rank).reversed())
-                if perm == Array(0..<rt.rank), forward(n.operands[0]) { return n.location }
-            default:
-                break
             }
         }
         return nil

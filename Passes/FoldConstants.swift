@@ -26,7 +26,7 @@ public struct FoldConstants: Pass {
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
         var known: [ValueID: TensorData] = [:]
-        var replaced: [(Int, [Node])] = []
+        var rw = Rewriter(graph)
         for (i, node) in graph.nodes.enumerated() {
             if let p = node.payload { known[node.results[0]] = p.data; continue }
             let inputs = node.operands.compactMap { known[$0] }
@@ -36,16 +36,17 @@ public struct FoldConstants: Pass {
                 let folded = Evaluator.evaluate(
                     node.op, attributes: node.attributes, inputs: inputs, resultTypes: types)
             else { continue }
-            let constants = zip(node.results, folded).map { r, t in
+            // Each result gets a constant node that takes over its definition.
+            for (r, t) in zip(node.results, folded) {
                 known[r] = t
-                return Node(
-                    op: .constant, operands: [], results: [r], payload: ConstantPayload(t), location: node.location)
+                try rw.insert(
+                    .constant, [], name: "", payload: ConstantPayload(t), results: [r], at: .before(i),
+                    location: node.location)
             }
-            replaced.append((i, constants))
+            rw.erase(i)
         }
-        for (i, constants) in replaced.reversed() {
-            graph.nodes.replaceSubrange(i...i, with: constants)
-        }
-        return !replaced.isEmpty
+        guard !rw.isUnchanged else { return false }
+        graph = try rw.finish()
+        return true
     }
 }

@@ -46,34 +46,22 @@ public struct Layout: Pass {
         let b = block
         guard b > 1 else { return false }
         let defining = graph.definingNodes()
-        var g = graph
-        var nodes: [Node] = []
+        var rw = Rewriter(graph)
         var blocked: [ValueID: ValueID] = [:]
-        var changed = false
         let worth = Self.worthBlocking(graph, b, defining)
+        var current = 0  // the node being rewritten; new nodes go in front of it
 
-        /// Appends a node; its result type comes from the op's shape rule (or is `result`'s).
+        /// Inserts a node before the current one; its result type comes from the op's shape
+        /// rule, or it defines `result` (the current node's value, which it takes over).
         func add(
             _ op: Op, _ operands: [ValueID], _ name: String, _ attrs: Attributes = Attributes(),
             payload: ConstantPayload? = nil, result: ValueID? = nil, at loc: SourceLocation
         ) throws(SinterError) -> ValueID {
-            let r: ValueID
-            if let result {
-                r = result
-            } else {
-                let types: [TensorType]
-                do throws(ShapeError) {
-                    types = try op.schema.inferTypes(
-                        ShapeQuery(operands: operands.map(g.type(of:)), attributes: attrs, payload: payload?.data))
-                } catch {
-                    throw SinterError("internal: layout made an invalid '\(op.rawValue)': \(error.message)", at: loc)
-                }
-                r = g.addUniqueValue(name, type: types[0])
-            }
-            nodes.append(
-                Node(op: op, operands: operands, results: [r], attributes: attrs, payload: payload, location: loc))
-            return r
+            try rw.insert(
+                op, operands, name: name, attributes: attrs, payload: payload, results: result.map { [$0] },
+                at: .before(current), location: loc)[0]
         }
+        var g: Graph { rw.graph }
         /// [N, C, H, W] → [N, C/b, H, W, b], reusing a blocked form when there is one.
         func toBlocked(_ v: ValueID, at loc: SourceLocation) throws(SinterError) -> ValueID {
             if let vb = blocked[v] { return vb }
@@ -118,7 +106,8 @@ public struct Layout: Pass {
             return v
         }
 
-        for node in graph.nodes {
+        for (i, node) in graph.nodes.enumerated() {
+            current = i
             let loc = node.location
             let r = node.results.first
             let name = r.map { g.name(of: $0) + ".b" } ?? ""
@@ -145,13 +134,10 @@ public struct Layout: Pass {
                     r,
                     blocked: try add(
                         depthwise != nil ? .depthwiseConvNCHWc : .convNCHWc, [xb, wb], name, attrs, at: loc), at: loc)
-                changed = true
+                rw.erase(i)
                 continue
             }
-            guard let r, worth.contains(r) else {
-                nodes.append(node)
-                continue
-            }
+            guard let r, worth.contains(r) else { continue }
             if let op = Self.blockedWindowOp(graph, node, b), let xb = blocked[node.operands[0]] {
                 var attrs = node.attributes
                 if case .reduce = op.schema.kernel {
@@ -177,12 +163,12 @@ public struct Layout: Pass {
                 }
                 try produce(r, blocked: try add(node.op, operands, name, node.attributes, at: loc), at: loc)
             } else {
-                nodes.append(node)
+                continue
             }
+            rw.erase(i)
         }
-        guard changed else { return false }
-        g.nodes = nodes
-        graph = g
+        guard !rw.isUnchanged else { return false }
+        graph = try rw.finish()
         _ = try DeadCodeElimination().run(&graph, context)
         return true
     }
