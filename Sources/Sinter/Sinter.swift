@@ -45,7 +45,8 @@ public struct CompileOptions: Sendable {
     /// The pipeline that runs: `passes` with the driver's defaults filled in — the target's f32
     /// vector width as `layout{block=...}` and `--shape` bindings as `infer-shapes{N=...}`.
     public var pipeline: [PassSpec] {
-        var defaults: [String: [String: String]] = [Layout.name: ["block": "\(target.vectorWidth)"]]
+        let block = TargetInfo(target).schedules.layoutBlock
+        var defaults: [String: [String: String]] = [Layout.name: ["block": "\(block)"]]
         if !bindings.isEmpty { defaults[InferShapes.name] = bindings.mapValues { "\($0)" } }
         return Pipeline.applying(defaults, to: passes)
     }

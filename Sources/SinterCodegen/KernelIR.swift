@@ -141,6 +141,9 @@ public struct Kernel: Hashable, Sendable {
     public var result: Buffer
     /// f32 lanes per vector for this kernel's schedule.
     public var vectorWidth: Int
+    /// Register tile of a register-blocked micro-kernel (blocked conv: output blocks ×
+    /// pixels), from `Schedules`; empty for kernels without one.
+    public var registerTile: [Int] = []
     /// The graph node(s) the kernel computes, for reports.
     public var sources: [String]
     /// Workspace bytes the kernel needs for itself while it runs (im2col buffers); they are

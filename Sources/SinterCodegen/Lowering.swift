@@ -9,6 +9,8 @@ public enum Lowering {
         throws(SinterError) -> KernelProgram
     {
         try checkSupported(g)
+        let info = TargetInfo(target)
+        let schedules = info.schedules
         var program = KernelProgram(
             name: g.name, inputs: [], outputs: [], constants: [], kernels: [],
             workspaceBytes: plan.arenaBytes)
@@ -69,7 +71,7 @@ public enum Lowering {
                                     "internal: operand '%\(g.name(of: v))' has no buffer", at: node.location)
                             }
                             return b
-                        }, result: home[root]!, vectorWidth: target.vectorWidth,
+                        }, result: home[root]!, vectorWidth: info.lanes(.f32),
                         sources: group.nodes.map { g.name(of: g.nodes[$0].results[0]) },
                         scratchBytes: scratch))
                 continue
@@ -95,18 +97,24 @@ public enum Lowering {
                 program.kernels.append(
                     Kernel(
                         name: k == 0 ? base : "\(base)_\(k)", body: part.body, operands: operands,
-                        result: result, vectorWidth: target.vectorWidth,
+                        result: result, vectorWidth: info.lanes(.f32),
                         sources: [g.name(of: node.results[part.result])], scratchBytes: part.scratch))
             }
         }
-        for i in program.kernels.indices { parallelize(&program.kernels[i]) }
+        for i in program.kernels.indices {
+            if case .convBlocked(let geo, _) = program.kernels[i].body {
+                let tile = schedules.blockedConvTile(outBlocks: geo.outBlocks)
+                program.kernels[i].registerTile = [tile.blocks, tile.pixels]
+            }
+            parallelize(&program.kernels[i], schedules)
+        }
         // Outputs that no kernel wrote (graph inputs, constants, or a value listed twice) are copied.
         for (j, v) in g.outputs.enumerated() where home[v] != .output(j) {
             guard let src = home[v], let bytes = g.type(of: v).byteCount else { continue }
             program.kernels.append(
                 Kernel(
                     name: "copy_out\(j)", body: .copy(bytes: bytes), operands: [src],
-                    result: .output(j), vectorWidth: target.vectorWidth, sources: [g.name(of: v)]))
+                    result: .output(j), vectorWidth: info.lanes(.f32), sources: [g.name(of: v)]))
         }
         return program
     }
@@ -388,12 +396,12 @@ public enum Lowering {
     /// Splits big matmuls (by row blocks) and convolutions (by output columns, each part with
     /// its own im2col scratch) into parts the thread pool runs; small kernels stay whole
     /// because waking threads costs more than the work.
-    static func parallelize(_ k: inout Kernel) {
-        let maxTasks = 8
+    static func parallelize(_ k: inout Kernel, _ s: Schedules) {
+        let maxTasks = s.maxParts
         switch k.body {
         case .matmul(let batch, _, let b, let m, let n, let kk, _):
             let flops = (checkedProduct(batch + [m, n, kk]) ?? .max)
-            if flops >= 1 << 21 { k.tasks = max(1, min(maxTasks, m / 4)) }
+            if flops >= s.splitFlops { k.tasks = max(1, min(maxTasks, m / 4)) }
             // Each part packs strided B columns into its own region.
             if b.colStride != 1 {
                 k.scratchBytes = KernelProgram.aligned(k.tasks * KernelEmitter.packedBFloats(n: n, k: kk) * 4)
@@ -402,7 +410,7 @@ public enum Lowering {
             let positions = g.window.output.reduce(1, *)
             let flops =
                 (checkedProduct([g.batch, g.outChannels, positions, g.channels / g.group] + g.window.kernel) ?? .max)
-            guard flops >= 1 << 21 else { return }
+            guard flops >= s.splitFlops else { return }
             if KernelEmitter.splitsRows(g) {
                 k.tasks = max(1, min(maxTasks, g.outChannels / g.group / 4))
                 return
@@ -424,16 +432,16 @@ public enum Lowering {
             // Pooling is memory-bound: split when it touches more than about a megabyte.
             let rows = g.batch * g.channels * g.window.output[0]
             let reads = (checkedProduct([rows, g.window.output[1], block] + g.window.kernel) ?? .max)
-            if reads >= 1 << 18 { k.tasks = max(1, min(maxTasks, rows)) }
+            if reads >= s.splitReads { k.tasks = max(1, min(maxTasks, rows)) }
         case .depthwiseBlocked(let g, _):
             let rows = g.batch * g.outBlocks * g.window.output[0]
             let flops = (checkedProduct([rows, g.window.output[1], g.block] + g.window.kernel) ?? .max)
-            if flops >= 1 << 19 { k.tasks = max(1, min(maxTasks, rows)) }
+            if flops >= s.splitDepthwiseFlops { k.tasks = max(1, min(maxTasks, rows)) }
         case .convBlocked(let g, _):
             let rows = g.batch * g.outBlocks * g.window.output[0]
             let flops =
                 (checkedProduct([rows, g.window.output[1], g.block, g.inBlocks, g.inBlock] + g.window.kernel) ?? .max)
-            if flops >= 1 << 21 { k.tasks = max(1, min(maxTasks, rows)) }
+            if flops >= s.splitFlops { k.tasks = max(1, min(maxTasks, rows)) }
         default:
             break
         }

@@ -14,7 +14,7 @@ struct ModuleEmitter {
 
     func emit() {
         ir.functionAttributes = [("target-cpu", target.cpu), ("target-features", target.features)]
-        if target.isX86 { ir.functionAttributes.append(("prefer-vector-width", String(target.vectorWidth * 32))) }
+        if target.isX86 { ir.functionAttributes.append(("prefer-vector-width", String(TargetInfo(target).vectorBits))) }
         let weights =
             weightsMode == .embedded
             ? program.constants.enumerated().map { i, t in ir.constantBytes("\(prefix)_weight\(i)", t.bytes) } : []

@@ -24,14 +24,7 @@ struct Compile: ParsableCommand {
     @Option(help: "Symbol prefix for the C API (default: the graph name as a C identifier).")
     var name: String?
 
-    @Option(help: "Target: host (default), x86_64-linux-gnu, aarch64-linux-gnu, or an LLVM triple.")
-    var target: String = "host"
-
-    @Option(help: "CPU name for the target (default: the host's, or a generic one when cross-compiling).")
-    var cpu: String?
-
-    @Option(help: "Target features, e.g. +avx2,+fma or +neon.")
-    var features: String?
+    @OptionGroup var target: TargetOptions
 
     @Flag(
         name: .customLong("weights-file"),
@@ -59,7 +52,7 @@ struct Compile: ParsableCommand {
                 throw SinterError(diags.isEmpty ? [Diagnostic("--emit is empty")] : diags)
             }
             var options = try pipeline.compileOptions()
-            options.target = try Target.named(target, cpu: cpu, features: features)
+            options.target = try target.resolved()
             options.weights = weightsFile ? .sideFile : .embedded
             let graph = try Sinter.load(model, bindings: options.bindings, constants: options.constantInputs)
             let prefix = ABI.cIdentifier(name ?? graph.name)

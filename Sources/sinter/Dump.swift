@@ -14,6 +14,8 @@ struct Dump: ParsableCommand {
 
     @OptionGroup var pipeline: PipelineOptions
 
+    @OptionGroup var target: TargetOptions
+
     @Flag(name: .customLong("print-changed"), help: "For each pass that changed the IR, print a line diff.")
     var printChanged = false
 
@@ -28,6 +30,11 @@ struct Dump: ParsableCommand {
 
     @Flag(name: .customLong("memory-report"), help: "Print the workspace arena layout.")
     var memoryReport = false
+
+    @Flag(
+        name: .customLong("kernel-report"),
+        help: "Lower to kernels and print the target, its schedule values and each kernel's schedule.")
+    var kernelReport = false
 
     @Option(help: "Output format: sir (default), dot (Graphviz, fused kernels as clusters) or svg (needs `dot`).")
     var format: String = "sir"
@@ -49,6 +56,7 @@ struct Dump: ParsableCommand {
                 throw SinterError("unknown --format '\(format)' (expected sir, dot or svg)")
             }
             var options = try pipeline.compileOptions()
+            options.target = try target.resolved()
             options.passManager.printChanged = printChanged
             options.passManager.stopAfter = stopAfter
             var text = ""
@@ -98,6 +106,12 @@ struct Dump: ParsableCommand {
         if memoryReport {
             if ctx.memoryPlan == nil { _ = try PlanMemory().run(&g, ctx) }
             if let plan = ctx.memoryPlan { text += plan.report(g) }
+        }
+        if kernelReport {
+            if ctx.memoryPlan == nil { _ = try PlanMemory().run(&g, ctx) }
+            guard let plan = ctx.memoryPlan else { throw SinterError("no memory plan for the kernel report") }
+            let program = try Lowering.lower(g, plan: plan, target: options.target, fusion: ctx.fusionPlan)
+            text += program.kernelReport(TargetInfo(options.target))
         }
         if timePasses { text += pm.timingReport }
         return text

@@ -74,6 +74,20 @@ struct PipelineOptions: ParsableArguments {
     }
 }
 
+/// `--target/--cpu/--features`, shared by the commands whose output depends on the target.
+struct TargetOptions: ParsableArguments {
+    @Option(help: "Target: host (default), x86_64-linux-gnu, aarch64-linux-gnu, or an LLVM triple.")
+    var target: String = "host"
+
+    @Option(help: "CPU name for the target (default: the host's, or a generic one when cross-compiling).")
+    var cpu: String?
+
+    @Option(help: "Target features, e.g. +avx2,+fma or +neon.")
+    var features: String?
+
+    func resolved() throws(SinterError) -> Target { try Target.named(target, cpu: cpu, features: features) }
+}
+
 /// Prints diagnostics to standard error and exits non-zero: one clear message, no trace.
 func reportAndExit(_ error: SinterError) -> ExitCode {
     for d in error.diagnostics { FileHandle.standardError.write(Data((d.description + "\n").utf8)) }

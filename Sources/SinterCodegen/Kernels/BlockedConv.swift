@@ -7,21 +7,9 @@ import SinterIR
 /// whose taps all fall inside the image run without bounds checks; the border columns and
 /// rows clip their tap ranges instead of testing each tap.
 extension KernelEmitter {
-    /// Register tile: `blocks` output channel blocks (2 when the count is even) × up to
-    /// `pixels` output pixels. Each input channel and tap then loads `blocks` weight vectors
-    /// and `pixels` broadcasts for blocks × pixels FMAs. The accumulators, weights and a
-    /// broadcast fit the register file: 16 ymm on AVX2, 32 zmm on AVX-512, 32 q registers on
-    /// NEON. Measured on ResNet-50 and Inception v1 (AVX-512): 2 × 12 beat 1 × 14 and MLAS's
-    /// 4 × 6, which re-reads more input per weight.
-    static func blockedConvTile(block: Int, outBlocks: Int) -> (blocks: Int, pixels: Int) {
-        let blocks = outBlocks % 2 == 0 ? 2 : 1
-        let accumulators = block == 8 ? 12 : 24
-        return (blocks, blocks == 1 ? (block == 8 ? 12 : 14) : accumulators / blocks)
-    }
-
     func convBlocked(
         _ g: BlockedConvGeometry, _ out: IRValue, _ x: IRValue, _ wt: IRValue, _ epilogue: Epilogue?,
-        _ extras: [IRValue], task: IRValue, tasks: IRValue
+        _ extras: [IRValue], tile registerTile: [Int], task: IRValue, tasks: IRValue
     ) {
         // Output lanes b; input lanes bi (b, or 1 for an NCHW input viewed as [N, C, H, W, 1]).
         let b = g.block, bi = g.inBlock, win = g.window
@@ -36,7 +24,8 @@ extension KernelEmitter {
         let oBlock = oh * ow * b, oImage = g.outBlocks * oBlock, oRow = ow * b
         let wRow = kw * bi * b, wIn = kh * wRow, wOut = g.inBlocks * wIn
         let (owLo, owHi) = Self.interiorColumns(win, width: w)
-        let (ob4, tile) = Self.blockedConvTile(block: b, outBlocks: g.outBlocks)
+        // The register tile comes from the target's schedules (Schedules.blockedConvTile).
+        let (ob4, tile) = (registerTile.first ?? 1, registerTile.last ?? 1)
         let groups = g.outBlocks / ob4
         // Parts take contiguous ranges of output rows (image, group of out blocks, row).
         let units = g.batch * groups * oh

@@ -49,7 +49,9 @@ struct KernelEmitter {
         case .conv(let geo, let epilogue):
             conv(geo, out, ins[0], ins[1], scratch, w, epilogue, Array(ins.dropFirst(2)), task: task, tasks: parts)
         case .convBlocked(let geo, let epilogue):
-            convBlocked(geo, out, ins[0], ins[1], epilogue, Array(ins.dropFirst(2)), task: task, tasks: parts)
+            convBlocked(
+                geo, out, ins[0], ins[1], epilogue, Array(ins.dropFirst(2)), tile: k.registerTile, task: task,
+                tasks: parts)
         case .depthwiseBlocked(let geo, let epilogue):
             depthwiseBlocked(geo, out, ins[0], ins[1], epilogue, Array(ins.dropFirst(2)), task: task, tasks: parts)
         case .poolBlocked(let kind, let geo, let block):

@@ -1,0 +1,164 @@
+import SinterIR
+
+/// Everything a schedule needs to know about a target, as one value built from
+/// `--target/--cpu/--features`: the ISA, its features, vector width per dtype, register count
+/// and cache sizes. Every schedule decision (layout block, conv register tiles, when and how
+/// finely a kernel splits across threads) derives from it through `Schedules`, so supporting
+/// a new CPU means describing it here, not finding `block == 8` tests in kernels.
+public struct TargetInfo: Hashable, Sendable, CustomStringConvertible {
+    public enum ISA: String, Hashable, Sendable { case x86_64 = "x86-64", aarch64, other }
+
+    /// CPU features schedules and the next kernels (int8, bf16) choose by.
+    public struct Features: OptionSet, Hashable, Sendable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static let sse4 = Features(rawValue: 1 << 0)
+        public static let avx2 = Features(rawValue: 1 << 1)
+        public static let fma = Features(rawValue: 1 << 2)
+        public static let avx512f = Features(rawValue: 1 << 3)
+        public static let avx512vnni = Features(rawValue: 1 << 4)
+        public static let avxvnni = Features(rawValue: 1 << 5)
+        public static let avx512bf16 = Features(rawValue: 1 << 6)
+        public static let neon = Features(rawValue: 1 << 7)
+        public static let dotprod = Features(rawValue: 1 << 8)
+        public static let i8mm = Features(rawValue: 1 << 9)
+        public static let bf16 = Features(rawValue: 1 << 10)
+
+        /// LLVM feature names, as in `+avx512vnni`.
+        static let llvmNames: [(String, Features)] = [
+            ("sse4.1", .sse4), ("avx2", .avx2), ("fma", .fma), ("avx512f", .avx512f),
+            ("avx512vnni", .avx512vnni), ("avxvnni", .avxvnni), ("avx512bf16", .avx512bf16), ("neon", .neon),
+            ("dotprod", .dotprod), ("i8mm", .i8mm), ("bf16", .bf16),
+        ]
+
+        public var names: [String] { Self.llvmNames.filter { contains($0.1) }.map(\.0) }
+    }
+
+    public let target: Target
+    public let isa: ISA
+    public let features: Features
+    /// Width of the vector registers kernels use, in bits.
+    public let vectorBits: Int
+    /// Vector registers the ISA has (16 for SSE/AVX2, 32 for AVX-512 and NEON).
+    public let vectorRegisters: Int
+    /// Per-core data cache sizes in bytes (typical values for the ISA; schedules only need
+    /// their order of magnitude).
+    public let l1Bytes: Int
+    public let l2Bytes: Int
+
+    public init(_ target: Target) {
+        self.target = target
+        var f = Features()
+        let enabled = Set(target.features.split(separator: ",").filter { $0.hasPrefix("+") }.map { $0.dropFirst() })
+        for (name, feature) in Features.llvmNames where enabled.contains(Substring(name)) { f.insert(feature) }
+        if target.isX86 {
+            isa = .x86_64
+            // A CPU named without features: what the name implies (the widest vectors decide).
+            if target.features.isEmpty {
+                switch target.vectorWidth {
+                case 16: f.formUnion([.sse4, .avx2, .fma, .avx512f])
+                case 8: f.formUnion([.sse4, .avx2, .fma])
+                default: f.insert(.sse4)
+                }
+            }
+            // `Target.vectorWidth` knows CPU names and AVX without AVX2 (256-bit floats).
+            vectorBits = target.vectorWidth * 32
+            vectorRegisters = vectorBits == 512 ? 32 : 16
+            l1Bytes = 32 << 10
+            l2Bytes = vectorBits == 512 ? 1 << 20 : 256 << 10
+        } else if target.isAArch64 {
+            isa = .aarch64
+            f.insert(.neon)
+            vectorBits = 128
+            vectorRegisters = 32
+            l1Bytes = 64 << 10
+            l2Bytes = 1 << 20
+        } else {
+            isa = .other
+            vectorBits = 128
+            vectorRegisters = 16
+            l1Bytes = 32 << 10
+            l2Bytes = 256 << 10
+        }
+        features = f
+    }
+
+    /// Lanes of one vector register for `dtype` (f32: 16 on AVX-512, 8 on AVX2, 4 on NEON).
+    public func lanes(_ dtype: DType) -> Int { vectorBits / (8 * dtype.byteSize) }
+
+    public var schedules: Schedules { Schedules(self) }
+
+    public var description: String {
+        "\(target.triple) cpu \(target.cpu): \(isa.rawValue), \(vectorBits)-bit vectors (f32 × \(lanes(.f32))), "
+            + "\(vectorRegisters) vector registers, L1 \(l1Bytes >> 10) KiB, L2 \(l2Bytes >> 10) KiB, features "
+            + (features.names.isEmpty ? "none" : features.names.joined(separator: " "))
+    }
+}
+
+/// The named schedule values every kernel family reads, derived from one `TargetInfo`.
+/// `sinter dump --kernel-report` prints them with each kernel's own choices.
+public struct Schedules: Hashable, Sendable, CustomStringConvertible {
+    /// Channels per block for the `layout` pass: one f32 vector.
+    public let layoutBlock: Int
+    /// Accumulator registers a register-blocked micro-kernel may use: three quarters of the
+    /// register file (the rest holds weights and broadcasts). 12 on AVX2, 24 on AVX-512/NEON.
+    public let accumulators: Int
+    /// Output pixels per register tile when a blocked conv has a single output block: bounded
+    /// by the accumulators and by how much input one weight load is reused over (measured on
+    /// ResNet-50 and Inception v1: 12 on AVX2, 14 on AVX-512).
+    public let singleBlockPixels: Int
+    /// Work (multiply-adds, or reads for memory-bound kernels) below which a kernel stays
+    /// whole: waking threads costs more. Matmul and dense conv, depthwise conv, pooling.
+    public let splitFlops: Int
+    public let splitDepthwiseFlops: Int
+    public let splitReads: Int
+    /// The most parts one kernel splits into. Kernels whose parts each get scratch (strided-B
+    /// packing, im2col columns) size it for this many.
+    public let maxParts: Int
+
+    init(_ t: TargetInfo) {
+        layoutBlock = t.lanes(.f32)
+        accumulators = t.vectorRegisters * 3 / 4
+        singleBlockPixels = min(accumulators, 14)
+        splitFlops = 1 << 21
+        splitDepthwiseFlops = 1 << 19
+        splitReads = 1 << 18
+        maxParts = 8
+    }
+
+    /// Register tile for a blocked conv: `blocks` output channel blocks (2 when the count is
+    /// even) × up to `pixels` output pixels, so blocks × pixels accumulators fit.
+    public func blockedConvTile(outBlocks: Int) -> (blocks: Int, pixels: Int) {
+        let blocks = outBlocks % 2 == 0 ? 2 : 1
+        return (blocks, blocks == 1 ? singleBlockPixels : accumulators / blocks)
+    }
+
+    public var description: String {
+        "layout block \(layoutBlock), \(accumulators) accumulators, "
+            + "single-block conv tile \(singleBlockPixels) pixels, "
+            + "split above \(splitFlops) flops (depthwise \(splitDepthwiseFlops), pooling \(splitReads) reads), "
+            + "at most \(maxParts) parts"
+    }
+}
+
+extension KernelProgram {
+    /// `sinter dump --kernel-report`: the target, its schedule values, and each kernel's own
+    /// choices (vector width, register tile, parallel parts, scratch), one line per kernel.
+    public func kernelReport(_ target: TargetInfo) -> String {
+        var out = "// target: \(target)\n// schedules: \(target.schedules)\n"
+        out += "// kernels: \(kernels.count), workspace \(workspaceSize) bytes\n"
+        for k in kernels {
+            let kind = "\(k.body)".prefix { $0 != "(" }
+            var parts = ["\(kind)", "f32 × \(k.vectorWidth)"]
+            if !k.registerTile.isEmpty {
+                parts.append("tile \(k.registerTile.map(String.init).joined(separator: "×"))")
+            }
+            parts.append(k.tasks > 1 ? "up to \(k.tasks) parts" : "whole")
+            if k.scratchBytes > 0 { parts.append("scratch \(k.scratchBytes) B") }
+            out +=
+                "// \(k.name): \(parts.joined(separator: ", ")) "
+                + "[\(k.sources.map { "%" + $0 }.joined(separator: ", "))]\n"
+        }
+        return out
+    }
+}
