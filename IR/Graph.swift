@@ -73,6 +73,8 @@ public struct Graph: Hashable, Sendable {
     public var inputs: [ValueID] = []
     public var outputs: [ValueID] = []
     public var nodes: [Node] = []
+    /// Fused kernels (`kernel [...]` lines), written by `fuse`; empty before fusion.
+    public var kernels: [KernelGroup] = []
     /// Where the graph header was read from, for diagnostics about the graph as a whole.
     public var location: SourceLocation = .unknown
 
@@ -85,7 +87,7 @@ public struct Graph: Hashable, Sendable {
         x.compact()
         y.compact()
         return x.name == y.name && x.values == y.values && x.inputs == y.inputs && x.outputs == y.outputs
-            && x.nodes == y.nodes
+            && x.nodes == y.nodes && x.kernels == y.kernels
     }
 
     public func hash(into h: inout Hasher) {

@@ -110,7 +110,11 @@ public struct Parser {
             guard tok.kind != .eof else {
                 throw SinterError("expected '}' to close the graph body, found end of file", at: loc)
             }
-            try parseStatement()
+            if tok.kind == .ident && tok.text == "kernel" {
+                try parseKernel()
+            } else {
+                try parseStatement()
+            }
         }
         _ = next()
         guard tok.kind == .eof else { throw SinterError("unexpected \(describe(tok)) after the graph", at: loc) }
@@ -127,6 +131,41 @@ public struct Parser {
             graph.outputs.append(v)
         }
         return graph
+    }
+
+    /// `kernel [%a, %b, %c] anchor %a prologue [%b]`; names are checked against the graph by
+    /// the verifier, so a kernel may be written before or after its members.
+    private mutating func parseKernel() throws(SinterError) {
+        let l = loc
+        _ = next()
+        func names(_ what: String) throws(SinterError) -> [String] {
+            try expect("[", "to open the \(what) list")
+            var out: [String] = []
+            if !isPunct("]") {
+                repeat {
+                    guard tok.kind == .value else {
+                        throw SinterError(
+                            "expected a value like '%x' in the \(what) list, found \(describe(tok))", at: loc)
+                    }
+                    out.append(next().text)
+                } while consume(",")
+            }
+            try expect("]", "to close the \(what) list")
+            return out
+        }
+        var k = KernelGroup(members: try names("kernel member"), location: l)
+        if tok.kind == .ident && tok.text == "anchor" {
+            _ = next()
+            guard tok.kind == .value else {
+                throw SinterError("expected the anchor like '%m', found \(describe(tok))", at: loc)
+            }
+            k.anchor = next().text
+        }
+        if tok.kind == .ident && tok.text == "prologue" {
+            _ = next()
+            k.prologue = try names("prologue")
+        }
+        graph.kernels.append(k)
     }
 
     private mutating func parseTypedValue() throws(SinterError) -> (String, TensorType) {

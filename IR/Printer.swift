@@ -20,11 +20,21 @@ public enum Printer {
             if let note = annotate?(i) { out += "  // " + note }
             out += "\n"
         }
+        for k in g.kernels { out += "  " + kernel(k) + "\n" }
         out += "}\n"
         return out
     }
 
     static func value(_ g: Graph, _ v: ValueID) -> String { sigil("%", g.name(of: v)) }
+
+    /// `kernel [%a, %b] anchor %a prologue [%t]`.
+    static func kernel(_ k: KernelGroup) -> String {
+        func list(_ names: [String]) -> String { "[" + names.map { sigil("%", $0) }.joined(separator: ", ") + "]" }
+        var s = "kernel " + list(k.members)
+        if let a = k.anchor { s += " anchor " + sigil("%", a) }
+        if !k.prologue.isEmpty { s += " prologue " + list(k.prologue) }
+        return s
+    }
 
     static func line(_ g: Graph, _ node: Node) -> String {
         var s = node.results.map { value(g, $0) }.joined(separator: ", ")

@@ -91,6 +91,8 @@ public enum Verifier {
             diags.append(Diagnostic("graph output \(what) is never defined", at: g.location))
         }
         if g.outputs.isEmpty { diags.append(Diagnostic("graph '@\(g.name)' has no outputs", at: g.location)) }
+        // Fused kernels must still describe this graph (after any pass, not only after fuse).
+        if diags.isEmpty { diags += g.resolveKernels().problems }
         return diags
     }
 

@@ -23,6 +23,42 @@ public struct FusionPlan: Hashable, Sendable {
 
     /// The group holding node `i`, if any.
     public func group(of i: Int) -> FusionGroup? { groups.first { $0.nodes.contains(i) } }
+
+    public init(groups: [FusionGroup] = [], refusals: [FusionRefusal] = []) {
+        self.groups = groups
+        self.refusals = refusals
+    }
+
+    /// The plan the graph's `kernel` lines describe (every other non-constant node a kernel of
+    /// its own), or the located problems that make them invalid for this graph.
+    public init(_ g: Graph) throws(SinterError) {
+        let (resolved, problems) = g.resolveKernels()
+        if !problems.isEmpty { throw SinterError(problems) }
+        var byName: [String: Int] = [:]
+        for (i, n) in g.nodes.enumerated() { if let r = n.results.first { byName[g.name(of: r)] = i } }
+        var grouped = Set<Int>()
+        for (kernel, nodes) in zip(g.kernels, resolved) {
+            groups.append(
+                FusionGroup(
+                    nodes: nodes, root: nodes[nodes.count - 1], anchor: kernel.anchor.flatMap { byName[$0] },
+                    prologue: kernel.prologue.compactMap { byName[$0] }))
+            grouped.formUnion(nodes)
+        }
+        for (i, n) in g.nodes.enumerated() where n.payload == nil && !grouped.contains(i) {
+            groups.append(FusionGroup(nodes: [i], root: i, anchor: nil))
+        }
+        groups.sort { $0.root < $1.root }
+    }
+
+    /// The multi-node groups as `kernel` lines of the graph.
+    public func kernels(_ g: Graph) -> [KernelGroup] {
+        func name(_ i: Int) -> String { g.name(of: g.nodes[i].results[0]) }
+        return groups.filter { $0.nodes.count > 1 }.map { group in
+            KernelGroup(
+                members: group.nodes.map(name), anchor: group.anchor.map(name), prologue: group.prologue.map(name),
+                location: g.nodes[group.root].location)
+        }
+    }
 }
 
 /// `fuse`: groups nodes into kernels, in the spirit of TVM's FuseOps. Walking from the outputs
@@ -30,21 +66,30 @@ public struct FusionPlan: Hashable, Sendable {
 /// users are in that one group, it has the group's shape and dtype, and it is not a graph
 /// output; a matmul or conv whose only users form such a group becomes that group's anchor
 /// (bias, activation and residual adds run in its epilogue). Every node that stays apart
-/// records why. The graph is unchanged; the plan goes to `PassContext.fusionPlan`, and
-/// `plan-memory` and codegen read it. Run it last, just before `plan-memory`.
+/// records why. The kernels are IR: `kernel [...]` lines in the graph (`Graph.kernels`), which
+/// `plan-memory` and codegen read, which print and parse, and which the verifier checks after
+/// every later pass; the refusals go to `PassContext.fusionPlan` for the report.
 ///
 ///     %m = matmul %x, %w : f32[4,8]
 ///     %b = add %m, %bias : f32[4,8]
 ///     %y = gelu %b : f32[4,8]
-///     ==>  one kernel: matmul with epilogue gelu(acc + bias)
+///     ==>
+///     %m = matmul %x, %w : f32[4,8]
+///     %b = add %m, %bias : f32[4,8]
+///     %y = gelu %b : f32[4,8]
+///     kernel [%m, %b, %y] anchor %m
 public struct Fuse: Pass {
     public static let name = "fuse"
     public static let summary = "group elementwise chains and matmul/conv epilogues into single kernels"
     public init() {}
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
-        context.fusionPlan = Self.plan(graph)
-        return false
+        let plan = Self.plan(graph)
+        context.fusionPlan = plan  // with its refusals, for the fusion report
+        let kernels = plan.kernels(graph)
+        guard kernels != graph.kernels else { return false }
+        graph.kernels = kernels
+        return true
     }
 
     static func isElementwise(_ n: Node) -> Bool {

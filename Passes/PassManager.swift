@@ -47,16 +47,16 @@ public struct PassManager {
         // plan, or the pipeline ending with one) is an error naming both entries, instead of
         // code that silently ignores what `fuse` or `plan-memory` decided.
         var madeAt: [String: Int] = [:]
-        var stale: [String: Diagnostic] = [:]
+        var stale: [String: [Diagnostic]] = [:]
         func staleError(_ names: [String]) -> SinterError? {
-            let diags = names.compactMap { stale[$0] }
+            let diags = names.flatMap { stale[$0] ?? [] }
             return diags.isEmpty ? nil : SinterError(diags)
         }
         for (index, pass) in passes.enumerated() {
             let name = pass.name
             let before = options.printChanged ? Printer.print(graph) : ""
-            let start = monotonicSeconds()
             if name == PlanMemory.name, let error = staleError([Fuse.name]) { throw error }
+            let start = monotonicSeconds()
             let changed = try pass.run(&graph, context)
             timings.append((name, monotonicSeconds() - start, changed))
             if name == Fuse.name || name == PlanMemory.name {
@@ -64,17 +64,35 @@ public struct PassManager {
                 stale[name] = nil
             }
             if changed, name != PlanMemory.name {
-                let analyses = [(Fuse.name, "fusion plan"), (PlanMemory.name, "memory plan")]
+                // Fusion is IR (`kernel` lines, checked by the verifier); the fusion plan in the
+                // context only carries the refusals for reports.
+                let analyses = [(PlanMemory.name, "memory plan")]
                 for (producer, what) in analyses {
                     guard let at = madeAt[producer], at < index, stale[producer] == nil else { continue }
-                    stale[producer] = Diagnostic(
-                        "pass '\(name)' (pipeline entry \(index + 1)) changed the graph after '\(producer)' "
-                            + "(entry \(at + 1)): the \(what) no longer matches it; run '\(producer)' again after "
-                            + "'\(name)', or move '\(name)' before it",
-                        at: graph.location)
+                    stale[producer] = [
+                        Diagnostic(
+                            "pass '\(name)' (pipeline entry \(index + 1)) changed the graph after '\(producer)' "
+                                + "(entry \(at + 1)): the \(what) no longer matches it; run '\(producer)' again after "
+                                + "'\(name)', or move '\(name)' before it",
+                            at: graph.location)
+                    ]
                 }
-                context.fusionPlan = stale[Fuse.name] == nil ? context.fusionPlan : nil
+                if name != Fuse.name { context.fusionPlan = nil }
                 context.memoryPlan = stale[PlanMemory.name] == nil ? context.memoryPlan : nil
+            }
+            // Kernels a pass broke (a member removed or rewired) are dropped and reported
+            // unless 'fuse' runs again before they are needed; kernels it left intact survive.
+            if changed, name != Fuse.name, !graph.kernels.isEmpty {
+                let broken = graph.resolveKernelsByKernel().problems
+                if !broken.isEmpty {
+                    let notes = broken.keys.sorted().flatMap { broken[$0] ?? [] }.map {
+                        Diagnostic(
+                            "\($0.message), after pass '\(name)' (pipeline entry \(index + 1)); run 'fuse' again "
+                                + "after it, or move it before 'fuse'", at: $0.location)
+                    }
+                    stale[Fuse.name, default: []] += notes
+                    graph.kernels = graph.kernels.enumerated().filter { broken[$0.offset] == nil }.map(\.element)
+                }
             }
             if options.verifyEach {
                 let diags = Verifier.diagnose(graph)

@@ -39,10 +39,11 @@ public struct PlanMemory: Pass {
     }
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
-        let views = Self.callerViews(graph, fusion: context.fusionPlan)
-        let all = try Self.liveIntervals(graph, fusion: context.fusionPlan, callerViews: views)
-        let (merged, aliases) = Self.inPlace(graph, all, fusion: context.fusionPlan)
-        let (intervals, slices) = Self.concatInPlace(graph, merged, aliases: aliases, fusion: context.fusionPlan)
+        let fusion = try FusionPlan(graph)
+        let views = Self.callerViews(graph, fusion: fusion)
+        let all = try Self.liveIntervals(graph, fusion: fusion, callerViews: views)
+        let (merged, aliases) = Self.inPlace(graph, all, fusion: fusion)
+        let (intervals, slices) = Self.concatInPlace(graph, merged, aliases: aliases, fusion: fusion)
         let a = Self.place(
             intervals, order: intervals.sorted { ($0.size, -$0.start) > ($1.size, -$1.start) }, bestFit: false)
         let b = Self.place(intervals, order: intervals.sorted { $0.start < $1.start }, bestFit: true)

@@ -90,7 +90,7 @@ public enum Sinter {
         var (g, ctx) = try optimize(graph, options, dump: dump)
         if ctx.memoryPlan == nil { _ = try PlanMemory().run(&g, ctx) }
         guard let plan = ctx.memoryPlan else { throw SinterError("internal: no memory plan") }
-        return try Lowering.lower(g, plan: plan, target: options.target, fusion: ctx.fusionPlan)
+        return try Lowering.lower(g, plan: plan, target: options.target)
     }
 
     /// Compiles for this process and returns a runnable model.

@@ -5,10 +5,10 @@ import SinterPasses
 /// until fusion lands; split gives one kernel per result), with operands resolved to inputs,
 /// outputs, weights or arena offsets.
 public enum Lowering {
-    public static func lower(_ g: Graph, plan: MemoryPlan, target: Target, fusion: FusionPlan? = nil)
-        throws(SinterError) -> KernelProgram
-    {
+    /// Fused kernels come from the graph's `kernel` lines (`Graph.kernels`).
+    public static func lower(_ g: Graph, plan: MemoryPlan, target: Target) throws(SinterError) -> KernelProgram {
         try checkSupported(g)
+        let fusion: FusionPlan? = try FusionPlan(g)
         let info = TargetInfo(target)
         let schedules = info.schedules
         var program = KernelProgram(

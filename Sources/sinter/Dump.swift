@@ -94,13 +94,14 @@ struct Dump: ParsableCommand {
         let ctx = PassContext()
         try pm.run(options.pipeline, on: &g, context: ctx)
         switch format {
-        case "dot": text += DotWriter.dot(g, fusion: ctx.fusionPlan)
-        case "svg": text += try svg(DotWriter.dot(g, fusion: ctx.fusionPlan))
+        case "dot": text += DotWriter.dot(g, fusion: try FusionPlan(g))
+        case "svg": text += try svg(DotWriter.dot(g, fusion: try FusionPlan(g)))
         default:
             if !options.passManager.printAfterAll && !printChanged { text += PassManager.render(g, ctx) }
         }
         if fusionReport {
-            let plan = ctx.fusionPlan ?? Fuse.plan(g)
+            var plan = Fuse.plan(g)
+            if let p = ctx.fusionPlan { plan = p } else if !g.kernels.isEmpty { plan = try FusionPlan(g) }
             text += Fuse.report(g, plan)
         }
         if memoryReport {
@@ -110,7 +111,7 @@ struct Dump: ParsableCommand {
         if kernelReport {
             if ctx.memoryPlan == nil { _ = try PlanMemory().run(&g, ctx) }
             guard let plan = ctx.memoryPlan else { throw SinterError("no memory plan for the kernel report") }
-            let program = try Lowering.lower(g, plan: plan, target: options.target, fusion: ctx.fusionPlan)
+            let program = try Lowering.lower(g, plan: plan, target: options.target)
             text += program.kernelReport(TargetInfo(options.target))
         }
         if timePasses { text += pm.timingReport }

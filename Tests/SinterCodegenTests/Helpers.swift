@@ -11,7 +11,7 @@ func lowered(_ g: Graph, target: Target = .host) throws -> KernelProgram {
         Pipeline.applying([Layout.name: ["block": "\(target.vectorWidth)"]], to: Pipeline.default), on: &graph,
         context: ctx)
     guard let plan = ctx.memoryPlan else { throw SinterError("no memory plan") }
-    return try Lowering.lower(graph, plan: plan, target: target, fusion: ctx.fusionPlan)
+    return try Lowering.lower(graph, plan: plan, target: target)
 }
 
 /// A graph with one input of `shape` and one op applied to it.

@@ -30,6 +30,26 @@ struct VerifierErrorTests {
             """, "2:8: error: 'matmul': contracting dimensions differ: [4,3] x [4,5] (3 vs 4)"
         ),
         (
+            "kernel member",
+            """
+            graph @g(%x: f32[4]) -> (%y: f32[4]) {
+              %a = exp %x : f32[4]
+              %y = relu %a : f32[4]
+              kernel [%a, %q]
+            }
+            """, "4:3: error: kernel 0: '%q' is not defined by any node"
+        ),
+        (
+            "kernel escaping value",
+            """
+            graph @g(%x: f32[4]) -> (%a: f32[4], %y: f32[4]) {
+              %a = exp %x : f32[4]
+              %y = relu %a : f32[4]
+              kernel [%a, %y]
+            }
+            """, "4:3: error: kernel 0: '%a' is a graph output but not the kernel's root"
+        ),
+        (
             "enum attribute value",
             """
             graph @g(%x: f32[4]) -> (%y: f32[6]) {

@@ -16,7 +16,11 @@ struct PassEquivalenceTests {
         where file.hasSuffix(".sir") {
             let text = try String(contentsOf: goldenDir.appendingPathComponent(file), encoding: .utf8)
             for (i, part) in text.components(separatedBy: "// -----").enumerated() {
-                out.append(("\(file)#\(i)", try Parser.parse(part)))
+                // Without their kernel lines: a pass that rewrites a kernel's members is meant to
+                // fail the pipeline (PipelineTests); here only the computation matters.
+                var g = try Parser.parse(part)
+                g.kernels = []
+                out.append(("\(file)#\(i)", g))
             }
         }
         return out
