@@ -38,20 +38,10 @@ public enum Evaluator {
             return [TensorData(dtype: dtype, shape: out, values: result)]
         case .copy:
             return [TensorData(dtype: dtype, shape: out, bytes: inputs[0].bytes)]
-        case .transpose:
+        case .transpose, .slice:
             let t = inputs[0]
-            let perm = OpSchema.permutation(attributes, rank: t.shape.count)
-            let st = contiguousStrides(t.shape)
-            return [gatherBytes(t, out, perm.map { st[$0] }, 0)]
-        case .slice:
-            let t = inputs[0]
-            guard let starts = attributes.ints("starts"), let ends = attributes.ints("ends"),
-                let ranges = try? ShapeRules.sliceRanges(
-                    shape: t.shape, starts: starts, ends: ends, steps: attributes.ints("steps"))
-            else { return nil }
-            let st = contiguousStrides(t.shape)
-            let offset = zip(ranges, st).map { $0.start * $1 }.reduce(0, +)
-            return [gatherBytes(t, out, zip(ranges, st).map { $0.step * $1 }, offset)]
+            guard let view = StridedView.movement(op, attributes, input: t.shape, result: out) else { return nil }
+            return [gatherBytes(t, out, view.strides, view.offset)]
         case .split:
             let t = inputs[0]
             let axis = ((int("axis") ?? 0) + t.shape.count) % max(t.shape.count, 1)

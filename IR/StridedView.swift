@@ -64,21 +64,33 @@ extension StridedView {
     /// `node`'s result seen through its operand's view, or nil when that is not a view
     /// (a reshape of a non-contiguous view, or a bad attribute).
     public func applying(_ node: Node, result: [Int]) -> StridedView? {
-        switch node.op.schema.kernel {
+        applying(node.op, node.attributes, result: result)
+    }
+
+    /// The one definition of what a data-movement op does to the indexing of its operand: the
+    /// evaluator (constant folding), lowering (copy kernels) and fusion (prologues) all read
+    /// transposes, slices and reshapes through it.
+    public func applying(_ op: Op, _ attributes: Attributes, result: [Int]) -> StridedView? {
+        switch op.schema.kernel {
         case .transpose:
-            return transposed(OpSchema.permutation(node.attributes, rank: shape.count))
+            return transposed(OpSchema.permutation(attributes, rank: shape.count))
         case .copy:
             return reshaped(result)
         case .slice:
             guard
                 let ranges = try? ShapeRules.sliceRanges(
-                    shape: shape, starts: node.attributes.ints("starts") ?? [],
-                    ends: node.attributes.ints("ends") ?? [], steps: node.attributes.ints("steps"))
+                    shape: shape, starts: attributes.ints("starts") ?? [],
+                    ends: attributes.ints("ends") ?? [], steps: attributes.ints("steps"))
             else { return nil }
             return sliced(ranges)
         default:
             return nil
         }
+    }
+
+    /// The view `op` makes of a contiguous operand of `shape` (value numbering aside).
+    public static func movement(_ op: Op, _ attributes: Attributes, input shape: [Int], result: [Int]) -> StridedView? {
+        contiguous(ValueID(0), shape).applying(op, attributes, result: result)
     }
 
     /// True when walking the view in row-major order reads memory contiguously from `offset`.

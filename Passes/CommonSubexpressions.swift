@@ -25,9 +25,10 @@ public struct CommonSubexpressions: Pass {
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
         var seen: [Key: [ValueID]] = [:]
         let outputs = Set(graph.outputs)
-        var changed = false
+        var rw = Rewriter(graph)
         for i in graph.nodes.indices {
-            let node = graph.nodes[i]
+            // Read through the rewriter: earlier merges already renamed this node's operands.
+            let node = rw.graph.nodes[i]
             guard node.op.schema.traits.contains(.pure), !node.results.contains(where: outputs.contains) else {
                 continue
             }
@@ -38,13 +39,14 @@ public struct CommonSubexpressions: Pass {
                 attributes: node.attributes,
                 payload: node.payload.map { ConstantPayload($0.data) }, types: node.results.map(graph.type(of:)))
             if let earlier = seen[key] {
-                for (old, new) in zip(node.results, earlier) { graph.replaceAllUses(of: old, with: new) }
-                changed = true
+                for (old, new) in zip(node.results, earlier) { rw.replaceAllUses(of: old, with: new) }
+                rw.erase(i)
             } else {
                 seen[key] = node.results
             }
         }
-        if changed { _ = try DeadCodeElimination().run(&graph, context) }
-        return changed
+        guard !rw.isUnchanged else { return false }
+        graph = try rw.finish()
+        return true
     }
 }

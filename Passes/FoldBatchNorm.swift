@@ -83,24 +83,22 @@ public struct FoldBatchNorm: Pass {
                 let n = w.shape[1]
                 for i in folded.indices { folded[i] *= scale[transB ? i / n : i % n] }
             }
-            let wName = g.name(of: anchor.operands[1]) + ".folded"
-            let newW = g.addUniqueValue(wName, type: w.type)
             let biasShape = anchor.op == .conv ? [channels] + Array(repeating: 1, count: shape.count - 2) : [channels]
             let biasData = TensorData(dtype: .f32, shape: biasShape, values: shift)
-            let bias = g.addUniqueValue(g.name(of: current) + ".bias", type: biasData.type)
-            g.nodes[ai].operands[1] = newW
-            let lastNode = g.nodes[last]
-            g.nodes[last] = Node(
-                op: .add, operands: [anchor.results[0], bias], results: lastNode.results, location: lastNode.location)
-            g.nodes.insert(
-                Node(
-                    op: .constant, operands: [], results: [bias], payload: ConstantPayload(biasData),
-                    location: anchor.location), at: 0)
-            g.nodes.insert(
-                Node(
-                    op: .constant, operands: [], results: [newW],
-                    payload: ConstantPayload(TensorData(dtype: .f32, shape: w.shape, values: folded)),
-                    location: anchor.location), at: 0)
+            var rw = Rewriter(g)
+            let newW = try rw.insert1(
+                .constant, [], name: g.name(of: anchor.operands[1]) + ".folded",
+                payload: ConstantPayload(TensorData(dtype: .f32, shape: w.shape, values: folded)), at: .before(0),
+                location: anchor.location)
+            let bias = try rw.insert1(
+                .constant, [], name: g.name(of: current) + ".bias", payload: ConstantPayload(biasData), at: .before(0),
+                location: anchor.location)
+            rw.update(ai) { $0.operands[1] = newW }
+            // The chain's last node becomes the bias add; the rest of the chain dies.
+            rw.update(last) {
+                $0 = Node(op: .add, operands: [anchor.results[0], bias], results: $0.results, location: $0.location)
+            }
+            g = try rw.finish()
             return true
         }
         return false

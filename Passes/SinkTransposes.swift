@@ -33,14 +33,19 @@ public struct SinkTransposes: Pass {
                 }
                 let x = t.operands[0]
                 let resultType = TensorType(graph.type(of: n.results[0]).dtype, graph.type(of: x).dims)
-                let sunk = graph.addUniqueValue(graph.name(of: n.results[0]) + ".sunk", type: resultType)
-                var moveDown = n
-                moveDown.operands = [x]
-                moveDown.results = [sunk]
-                let transpose = Node(
-                    op: .transpose, operands: [sunk], results: n.results, attributes: t.attributes, location: t.location
-                )
-                graph.nodes.replaceSubrange(i...i, with: [moveDown, transpose])
+                // The elementwise op moves above the transpose; the transpose takes over its result.
+                var rw = Rewriter(graph)
+                let sunk = try rw.insert1(
+                    n.op, [x], name: graph.name(of: n.results[0]) + ".sunk", attributes: n.attributes, at: .before(i),
+                    location: n.location)
+                try rw.insert(
+                    .transpose, [sunk], name: "", attributes: t.attributes, results: n.results, at: .before(i),
+                    location: t.location)
+                rw.erase(i)
+                guard rw.graph.type(of: sunk) == resultType else {
+                    throw SinterError("internal: sink-transposes changed a type", at: n.location)
+                }
+                graph = try rw.finish()
                 moved = true
                 changed = true
                 break

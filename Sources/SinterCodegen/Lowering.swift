@@ -223,20 +223,12 @@ public enum Lowering {
             return [Part(body: body, scratch: scratch)]
         case .copy:
             return [Part(body: .copy(bytes: outShape.reduce(1, *) * bytes))]
-        case .transpose:
-            let perm = OpSchema.permutation(node.attributes, rank: inShapes[0].count)
-            let inStrides = contiguousStrides(inShapes[0])
-            return [Part(body: .stridedCopy(strided(outShape, perm.map { inStrides[$0] }, 0, bytes)))]
-        case .slice:
-            let ranges: [ShapeRules.SliceRange]
-            do throws(ShapeError) {
-                ranges = try ShapeRules.sliceRanges(
-                    shape: inShapes[0], starts: node.attributes.ints("starts") ?? [],
-                    ends: node.attributes.ints("ends") ?? [], steps: node.attributes.ints("steps"))
-            } catch { throw fail(error) }
-            let st = contiguousStrides(inShapes[0])
-            let offset = zip(ranges, st).map { $0.start * $1 }.reduce(0, +)
-            return [Part(body: .stridedCopy(strided(outShape, zip(ranges, st).map { $0.step * $1 }, offset, bytes)))]
+        case .transpose, .slice:
+            // The same view definition the evaluator and prologue fusion use.
+            guard let view = StridedView.movement(node.op, node.attributes, input: inShapes[0], result: outShape) else {
+                throw SinterError("'\(node.op.rawValue)' has invalid attributes for its operand", at: node.location)
+            }
+            return [Part(body: .stridedCopy(strided(outShape, view.strides, view.offset, bytes)))]
         case .split:
             let shape = inShapes[0]
             let axis = (int("axis") + shape.count) % max(shape.count, 1)
