@@ -385,17 +385,21 @@ public enum Lowering {
         }
     }
 
-    /// Splits big matmuls (by row blocks) and convolutions (by output columns, each part with
-    /// its own im2col scratch) into parts the thread pool runs; small kernels stay whole
-    /// because waking threads costs more than the work.
+    /// How far big kernels may split for the thread pool: matmuls by blocks of 4 rows, convs
+    /// by output channels or whole output rows, blocked kernels by output rows. Each gets
+    /// `tasks`, the most parts its work supports (work / grain, at most its rows); the context
+    /// splits it at run time into one part per thread, at most that many. Small kernels stay
+    /// whole because waking threads costs more than the work. Kernels whose parts each need
+    /// scratch are capped at `Schedules.maxScratchParts` so the workspace stays bounded.
     static func parallelize(_ k: inout Kernel, _ s: Schedules) {
-        let maxTasks = s.maxParts
         switch k.body {
         case .matmul(let batch, _, let b, let m, let n, let kk, _):
             let flops = (checkedProduct(batch + [m, n, kk]) ?? .max)
-            if flops >= s.splitFlops { k.tasks = max(1, min(maxTasks, m / 4)) }
+            guard flops >= s.splitFlops else { return }
+            let packs = b.colStride != 1
+            k.tasks = s.parts(work: flops, grain: s.grainFlops, units: packs ? min(m / 4, s.maxScratchParts) : m / 4)
             // Each part packs strided B columns into its own region.
-            if b.colStride != 1 {
+            if packs {
                 k.scratchBytes = KernelProgram.aligned(k.tasks * KernelEmitter.packedBFloats(n: n, k: kk) * 4)
             }
         case .conv(let g, _):
@@ -404,13 +408,15 @@ public enum Lowering {
                 (checkedProduct([g.batch, g.outChannels, positions, g.channels / g.group] + g.window.kernel) ?? .max)
             guard flops >= s.splitFlops else { return }
             if KernelEmitter.splitsRows(g) {
-                k.tasks = max(1, min(maxTasks, g.outChannels / g.group / 4))
+                k.tasks = s.parts(work: flops, grain: s.grainFlops, units: g.outChannels / g.group / 4)
                 return
             }
-            // Parts are whole rows of the innermost output axis, so im2col walks rows.
+            // Parts are whole rows of the innermost output axis, so im2col walks rows; each
+            // part has its own im2col columns.
             let rowLength = g.window.output.last ?? 1
             let rows = positions / max(rowLength, 1)
-            let tasks = max(1, min(maxTasks, rows, positions / (4 * k.vectorWidth)))
+            let units = min(rows, positions / (4 * k.vectorWidth), s.maxScratchParts)
+            let tasks = s.parts(work: flops, grain: s.grainFlops, units: units)
             guard tasks > 1 else { return }
             let width = (rows + tasks - 1) / tasks * rowLength
             k.tasks = (positions + width - 1) / width
@@ -424,16 +430,18 @@ public enum Lowering {
             // Pooling is memory-bound: split when it touches more than about a megabyte.
             let rows = g.batch * g.channels * g.window.output[0]
             let reads = (checkedProduct([rows, g.window.output[1], block] + g.window.kernel) ?? .max)
-            if reads >= s.splitReads { k.tasks = max(1, min(maxTasks, rows)) }
+            if reads >= s.splitReads { k.tasks = s.parts(work: reads, grain: s.grainReads, units: rows) }
         case .depthwiseBlocked(let g, _):
             let rows = g.batch * g.outBlocks * g.window.output[0]
             let flops = (checkedProduct([rows, g.window.output[1], g.block] + g.window.kernel) ?? .max)
-            if flops >= s.splitDepthwiseFlops { k.tasks = max(1, min(maxTasks, rows)) }
+            if flops >= s.splitDepthwiseFlops {
+                k.tasks = s.parts(work: flops, grain: s.grainDepthwiseFlops, units: rows)
+            }
         case .convBlocked(let g, _):
             let rows = g.batch * g.outBlocks * g.window.output[0]
             let flops =
                 (checkedProduct([rows, g.window.output[1], g.block, g.inBlocks, g.inBlock] + g.window.kernel) ?? .max)
-            if flops >= s.splitFlops { k.tasks = max(1, min(maxTasks, rows)) }
+            if flops >= s.splitFlops { k.tasks = s.parts(work: flops, grain: s.grainFlops, units: rows) }
         default:
             break
         }

@@ -112,9 +112,15 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
     public let splitFlops: Int
     public let splitDepthwiseFlops: Int
     public let splitReads: Int
-    /// The most parts one kernel splits into. Kernels whose parts each get scratch (strided-B
-    /// packing, im2col columns) size it for this many.
-    public let maxParts: Int
+    /// Work per part below which a kernel is not split finer: a kernel may split into up to
+    /// work / grain parts (and no more than it has rows). At run time the context splits it
+    /// into one part per thread, at most that many; there is no other cap.
+    public let grainFlops: Int
+    public let grainDepthwiseFlops: Int
+    public let grainReads: Int
+    /// Kernels whose parts each get their own scratch (strided-B packing, im2col columns)
+    /// size the scratch for at most this many parts; more threads share them.
+    public let maxScratchParts: Int
 
     init(_ t: TargetInfo) {
         layoutBlock = t.lanes(.f32)
@@ -123,8 +129,14 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
         splitFlops = 1 << 21
         splitDepthwiseFlops = 1 << 19
         splitReads = 1 << 18
-        maxParts = 8
+        grainFlops = splitFlops / 8
+        grainDepthwiseFlops = splitDepthwiseFlops / 8
+        grainReads = splitReads / 8
+        maxScratchParts = 8
     }
+
+    /// Parts a kernel may split into: as many grains of `work` as it has, at most `units`.
+    public func parts(work: Int, grain: Int, units: Int) -> Int { max(1, min(units, work / max(grain, 1))) }
 
     /// Register tile for a blocked conv: `blocks` output channel blocks (2 when the count is
     /// even) × up to `pixels` output pixels, so blocks × pixels accumulators fit.
@@ -137,7 +149,8 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
         "layout block \(layoutBlock), \(accumulators) accumulators, "
             + "single-block conv tile \(singleBlockPixels) pixels, "
             + "split above \(splitFlops) flops (depthwise \(splitDepthwiseFlops), pooling \(splitReads) reads), "
-            + "at most \(maxParts) parts"
+            + "parts of at least \(grainFlops) flops, one per thread at run time, "
+            + "at most \(maxScratchParts) with their own scratch"
     }
 }
 

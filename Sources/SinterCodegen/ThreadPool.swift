@@ -215,6 +215,9 @@ extension ModuleEmitter {
         ir.position(at: after)
     }
 
+    /// The number of parts is decided here, at run time: one per thread of the context's pool
+    /// (workers + the caller), at most `k.tasks` (the kernel's grain-limited maximum). Parts
+    /// split output rows or pixels, never a sum, so every thread count gives the same bits.
     private func dispatchToPool(_ k: Kernel, _ fn: IRFunction, _ pointers: [IRValue], pool: IRValue) {
         let here = ir.insertBlock
         let current = ir.currentFunction
@@ -222,11 +225,16 @@ extension ModuleEmitter {
         ir.begin(job)
         let args = job.param(0)
         let loaded = pointers.indices.map { ir.load(ir.ptr, ir.gep(ir.ptr, args, ir.constI64($0)), align: 8) }
-        ir.call(fn, loaded + [job.param(1), ir.constI64(k.tasks)])
+        let jobParts = ir.load(ir.i64, ir.gep(ir.ptr, args, ir.constI64(pointers.count)), align: 8)
+        ir.call(fn, loaded + [job.param(1), jobParts])
         ir.ret()
         ir.resume(current, at: here)
-        let array = ir.alloca(ir.array(ir.ptr, pointers.count))
+        let threads = ir.add(ir.load(ir.i64, field(pool, .workers), align: 8), ir.constI64(1))
+        let parts = ir.select(
+            ir.icmp(.slt, threads, ir.constI64(k.tasks)), threads, ir.constI64(k.tasks))
+        let array = ir.alloca(ir.array(ir.ptr, pointers.count + 1))
         for (i, p) in pointers.enumerated() { ir.store(p, ir.gep(ir.ptr, array, ir.constI64(i)), align: 8) }
-        ir.call(poolRun, [pool, job.value, array, ir.constI64(k.tasks)])
+        ir.store(parts, ir.gep(ir.ptr, array, ir.constI64(pointers.count)), align: 8)
+        ir.call(poolRun, [pool, job.value, array, parts])
     }
 }

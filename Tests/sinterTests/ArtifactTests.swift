@@ -216,7 +216,14 @@ struct ArtifactTests {
                 "-Wl,-rpath,\(dir.path)", "-lpthread", "-o", pooled,
             ])
         #expect(cc3.status == 0, "\(cc3.stderr)")
-        for threads in ["2", "3"] {
+        // Parts are chosen at run time, one per thread, with no fixed cap: 12 threads split
+        // the big kernels 12 ways and still give the single-threaded bits.
+        let report = try Support.run(Support.sinterExecutable, ["dump", res, "--kernel-report"])
+        let parts = report.stdout.split(separator: "\n").compactMap { line in
+            line.components(separatedBy: "up to ").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) }
+        }
+        #expect((parts.max() ?? 0) > 8, "no kernel may split more than 8 ways:\n\(report.stdout)")
+        for threads in ["2", "3", "12"] {
             let p = try Support.run("timeout", ["120", pooled, threads])
             #expect(p.status == 0 && p.stdout == "ok\n", "\(threads) threads: \(p.stdout)\(p.stderr)")
         }
