@@ -215,9 +215,10 @@ extension ModuleEmitter {
         ir.position(at: after)
     }
 
-    /// The number of parts is decided here, at run time: one per thread of the context's pool
-    /// (workers + the caller), at most `k.tasks` (the kernel's grain-limited maximum). Parts
-    /// split output rows or pixels, never a sum, so every thread count gives the same bits.
+    /// The number of parts is decided here, at run time: `partsPerThread` per thread of the
+    /// context's pool (workers + the caller), at most `k.tasks` (the kernel's grain-limited
+    /// maximum). More parts than threads let a thread that wakes late take fewer of them.
+    /// Parts split output rows or pixels, never a sum, so every thread count gives the same bits.
     private func dispatchToPool(_ k: Kernel, _ fn: IRFunction, _ pointers: [IRValue], pool: IRValue) {
         let here = ir.insertBlock
         let current = ir.currentFunction
@@ -230,8 +231,8 @@ extension ModuleEmitter {
         ir.ret()
         ir.resume(current, at: here)
         let threads = ir.add(ir.load(ir.i64, field(pool, .workers), align: 8), ir.constI64(1))
-        let parts = ir.select(
-            ir.icmp(.slt, threads, ir.constI64(k.tasks)), threads, ir.constI64(k.tasks))
+        let wanted = ir.mul(threads, ir.constI64(TargetInfo(target).schedules.partsPerThread))
+        let parts = ir.select(ir.icmp(.slt, wanted, ir.constI64(k.tasks)), wanted, ir.constI64(k.tasks))
         let array = ir.alloca(ir.array(ir.ptr, pointers.count + 1))
         for (i, p) in pointers.enumerated() { ir.store(p, ir.gep(ir.ptr, array, ir.constI64(i)), align: 8) }
         ir.store(parts, ir.gep(ir.ptr, array, ir.constI64(pointers.count)), align: 8)
