@@ -86,8 +86,7 @@ public enum Evaluator {
             var r = gatherBytes(t, view, st.flatMap { [0, $0] }, 0)
             r.shape = out
             return [r]
-        case .none, .matmul, .pad, .softmax, .reduce, .argReduce, .conv, .convBlocked, .depthwiseBlocked, .pool,
-            .poolBlocked, .layerNorm:
+        case .none, .matmul, .pad, .reduce, .unit, .conv, .convBlocked, .depthwiseBlocked, .pool, .poolBlocked:
             return nil
         }
     }

@@ -79,10 +79,10 @@ public enum KernelFamily: Hashable, Sendable {
     case gather
     case tile
     case pad
-    case softmax(log: Bool)
-    case layerNorm
     case reduce(ReduceKind)
-    case argReduce(max: Bool)
+    /// A family implemented by one codegen unit file, registered by this name in the
+    /// codegen's `KernelUnits` (lowering, emission and schedule in one place).
+    case unit(String)
     case conv
     case convBlocked
     case depthwiseBlocked

@@ -112,17 +112,17 @@ extension OpSchema {
         case .softmax:
             return make(
                 op, 1, [.float], attributes: [spec("axis", .int, .int(-1))], traits: [.pure], pattern: .opaque,
-                shape: ShapeRules.softmax, kernel: .softmax(log: false),
+                shape: ShapeRules.softmax, kernel: .unit("softmax"),
                 "exp(x - max) / sum(exp(x - max)) along one axis.")
         case .logSoftmax:
             return make(
                 op, 1, [.float], attributes: [spec("axis", .int, .int(-1))], traits: [.pure], pattern: .opaque,
-                shape: ShapeRules.softmax, kernel: .softmax(log: true),
+                shape: ShapeRules.softmax, kernel: .unit("softmax"),
                 "x - max - log(sum(exp(x - max))) along one axis.")
         case .layerNorm:
             return make(
                 op, 3, [.float], attributes: [spec("axis", .int, .int(-1)), spec("epsilon", .float, .float(1e-5))],
-                traits: [.pure], pattern: .opaque, shape: ShapeRules.layerNorm, kernel: .layerNorm,
+                traits: [.pure], pattern: .opaque, shape: ShapeRules.layerNorm, kernel: .unit("layer-norm"),
                 "(x − mean) / sqrt(var + epsilon) · scale + bias over axes axis..rank−1; scale and bias have "
                     + "those axes' shape."
             )
@@ -289,7 +289,7 @@ extension OpSchema {
                 spec("axis", .int, .int(0)), spec("keepdims", .bool, .bool(false)),
                 spec("select_last_index", .bool, .bool(false)),
             ],
-            traits: [.pure], pattern: .reduction, shape: ShapeRules.argReduce, kernel: .argReduce(max: max),
+            traits: [.pure], pattern: .reduction, shape: ShapeRules.argReduce, kernel: .unit("arg-reduce"),
             "i64 index of the \(max ? "largest" : "smallest") element along `axis` (first one unless select_last_index)"
         )
     }

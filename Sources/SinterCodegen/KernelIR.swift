@@ -111,14 +111,11 @@ public enum KernelBody: Hashable, Sendable {
     case gather(outer: Int, axis: Int, indices: Int, inner: Int, elementBytes: Int, indexType: DType)
     /// Padding with a constant, reflection, edge or wrap-around.
     case pad(inShape: [Int], outShape: [Int], padBegin: [Int], mode: PadMode, value: Double, dtype: DType)
-    /// Softmax (or log-softmax) over the middle dimension of [outer, axis, inner].
-    case softmax(outer: Int, axis: Int, inner: Int, log: Bool)
-    /// Layer normalisation of each of `outer` rows of `inner` elements, then scale and bias.
-    case layerNorm(outer: Int, inner: Int, epsilon: Double)
     /// Reduction over the dims flagged in `reduced` (adjacent dims of the same kind merged).
     case reduce(ReduceKind, shape: [Int], reduced: [Bool])
     /// i64 position of the max/min over the middle dimension of [outer, axis, inner].
-    case argReduce(outer: Int, axis: Int, inner: Int, max: Bool, last: Bool)
+    /// A kernel of a unit family (`KernelUnit`): the unit emits and schedules it.
+    case unit(UnitBody)
     /// Convolution by im2col into scratch, then GEMM per group.
     case conv(WindowGeometry, epilogue: Epilogue?)
     /// Direct convolution on blocked tensors: each result vector is one pixel's `block`

@@ -129,10 +129,10 @@ public enum Lowering {
         switch kernel {
         case .none, .copy, .transpose, .concat, .split, .slice, .gather, .tile, .pad, .elementwise:
             return true
-        case .matmul, .softmax, .reduce, .conv, .convBlocked, .depthwiseBlocked, .pool, .poolBlocked, .layerNorm:
+        case .matmul, .reduce, .conv, .convBlocked, .depthwiseBlocked, .pool, .poolBlocked:
             return all.allSatisfy { $0 == .f32 }
-        case .argReduce:
-            return operandTypes.allSatisfy { $0 == .f32 }
+        case .unit(let name):
+            return KernelUnits.named(name)?.supports(operands: operandTypes, results: resultTypes) ?? false
         }
     }
 
@@ -279,24 +279,6 @@ public enum Lowering {
                         inShape: inShapes[0], outShape: outShape, padBegin: Array(pads.prefix(inShapes[0].count)),
                         mode: mode, value: value, dtype: resultType.dtype))
             ]
-        case .softmax(let log):
-            let shape = inShapes[0]
-            let axis = (int("axis") + shape.count) % max(shape.count, 1)
-            return [
-                Part(
-                    body: .softmax(
-                        outer: shape[..<axis].reduce(1, *), axis: shape[axis],
-                        inner: shape[(axis + 1)...].reduce(1, *), log: log))
-            ]
-        case .layerNorm:
-            let shape = inShapes[0]
-            let axis = (int("axis") + shape.count) % max(shape.count, 1)
-            let eps: Double = if case .float(let e)? = node.attribute("epsilon") { e } else { 1e-5 }
-            return [
-                Part(
-                    body: .layerNorm(
-                        outer: shape[..<axis].reduce(1, *), inner: shape[axis...].reduce(1, *), epsilon: eps))
-            ]
         case .reduce(let kind):
             let shape = inShapes[0]
             let axes: [Int]
@@ -317,15 +299,12 @@ public enum Lowering {
             }
             if dims.isEmpty { dims = [1]; flags = [false] }
             return [Part(body: .reduce(kind, shape: dims, reduced: flags))]
-        case .argReduce(let isMax):
-            let shape = inShapes[0]
-            let axis = (int("axis") + shape.count) % max(shape.count, 1)
-            return [
-                Part(
-                    body: .argReduce(
-                        outer: shape[..<axis].reduce(1, *), axis: shape[axis],
-                        inner: shape[(axis + 1)...].reduce(1, *), max: isMax, last: bool("select_last_index")))
-            ]
+        case .unit(let name):
+            guard let unit = KernelUnits.named(name) else {
+                throw SinterError("internal: no kernel unit '\(name)' for '\(node.op.rawValue)'", at: node.location)
+            }
+            let bodies = try unit.lower(UnitLowering(node: node, operandTypes: inTypes, resultTypes: [resultType]))
+            return bodies.enumerated().map { i, b in Part(body: .unit(UnitBody(unit: name, body: b)), result: i) }
         case .conv:
             let x = inShapes[0], w = inShapes[1]
             let win = try window(Array(x[2...]), Array(w[2...]))
@@ -442,6 +421,8 @@ public enum Lowering {
             let flops =
                 (checkedProduct([rows, g.window.output[1], g.block, g.inBlocks, g.inBlock] + g.window.kernel) ?? .max)
             if flops >= s.splitFlops { k.tasks = s.parts(work: flops, grain: s.grainFlops, units: rows) }
+        case .unit(let u):
+            u.body.schedule(&k, s)
         default:
             break
         }

@@ -165,7 +165,8 @@ extension KernelProgram {
         var out = "// target: \(target)\n// schedules: \(target.schedules)\n"
         out += "// kernels: \(kernels.count), workspace \(workspaceSize) bytes\n"
         for k in kernels {
-            let kind = "\(k.body)".prefix { $0 != "(" }
+            let kind: String
+            if case .unit(let u) = k.body { kind = u.unit } else { kind = String("\(k.body)".prefix { $0 != "(" }) }
             var parts = ["\(kind)", "f32 × \(k.vectorWidth)"]
             if !k.registerTile.isEmpty {
                 parts.append("tile \(k.registerTile.map(String.init).joined(separator: "×"))")

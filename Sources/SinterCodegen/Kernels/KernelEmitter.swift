@@ -38,14 +38,12 @@ struct KernelEmitter {
             gather(outer, axis, indices, inner, bytes, indexType, out, ins[0], ins[1])
         case .pad(let inShape, let outShape, let begin, let mode, let value, let dtype):
             pad(inShape, outShape, begin, mode, value, dtype, out, ins[0])
-        case .softmax(let outer, let axis, let inner, let log):
-            softmax(outer, axis, inner, log, out, ins[0], w)
-        case .layerNorm(let outer, let inner, let eps):
-            layerNorm(outer, inner, eps, out, ins[0], ins[1], ins[2], w)
         case .reduce(let kind, let shape, let reduced):
             reduce(kind, shape, reduced, out, ins[0], w)
-        case .argReduce(let outer, let axis, let inner, let isMax, let last):
-            argReduce(outer, axis, inner, isMax, last, out, ins[0])
+        case .unit(let u):
+            u.body.emit(
+                self,
+                KernelArguments(out: out, ins: ins, scratch: scratch, task: task, parts: parts, vectorWidth: w))
         case .conv(let geo, let epilogue):
             conv(geo, out, ins[0], ins[1], scratch, w, epilogue, Array(ins.dropFirst(2)), task: task, tasks: parts)
         case .convBlocked(let geo, let epilogue):
