@@ -61,6 +61,13 @@ struct UnitLowering {
     var outShape: [Int] { resultTypes.first?.shape ?? [] }
     func int(_ name: String) -> Int { if case .int(let v)? = node.attribute(name) { v } else { 0 } }
     func bool(_ name: String) -> Bool { if case .bool(let v)? = node.attribute(name) { v } else { false } }
+    /// The first operand seen as [outer, axis, inner] around its `axis` attribute.
+    var aroundAxis: (outer: Int, axis: Int, inner: Int) {
+        let shape = inShapes[0]
+        let a = axis()
+        return (shape[..<a].reduce(1, *), shape[a], shape[(a + 1)...].reduce(1, *))
+    }
+
     /// A (possibly negative) axis attribute of the first operand, normalised.
     func axis(_ name: String = "axis") -> Int {
         let rank = inShapes.first?.count ?? 0

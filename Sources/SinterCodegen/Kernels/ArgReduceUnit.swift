@@ -10,12 +10,9 @@ struct ArgReduceUnit: KernelUnit {
     static func supports(operands: [DType], results: [DType]) -> Bool { operands.allSatisfy { $0 == .f32 } }
 
     static func lower(_ c: UnitLowering) throws(SinterError) -> [any KernelUnitBody] {
-        let shape = c.inShapes[0]
-        let axis = c.axis()
+        let (outer, axis, inner) = c.aroundAxis
         return [
-            Body(
-                outer: shape[..<axis].reduce(1, *), axis: shape[axis], inner: shape[(axis + 1)...].reduce(1, *),
-                max: c.node.op == .argMax, last: c.bool("select_last_index"))
+            Body(outer: outer, axis: axis, inner: inner, max: c.node.op == .argMax, last: c.bool("select_last_index"))
         ]
     }
 

@@ -11,13 +11,8 @@ struct SoftmaxUnit: KernelUnit {
     }
 
     static func lower(_ c: UnitLowering) throws(SinterError) -> [any KernelUnitBody] {
-        let shape = c.inShapes[0]
-        let axis = c.axis()
-        return [
-            Body(
-                outer: shape[..<axis].reduce(1, *), axis: shape[axis], inner: shape[(axis + 1)...].reduce(1, *),
-                log: c.node.op == .logSoftmax)
-        ]
+        let (outer, axis, inner) = c.aroundAxis
+        return [Body(outer: outer, axis: axis, inner: inner, log: c.node.op == .logSoftmax)]
     }
 
     struct Body: KernelUnitBody, Hashable {
