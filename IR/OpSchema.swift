@@ -78,7 +78,6 @@ public enum KernelFamily: Hashable, Sendable {
     case slice
     case gather
     case tile
-    case pad
     case reduce(ReduceKind)
     /// A family implemented by one codegen unit file, registered by this name in the
     /// codegen's `KernelUnits` (lowering, emission and schedule in one place).

@@ -225,7 +225,7 @@ extension OpSchema {
                         "mode", .string, default: .string("constant"), allowed: PadMode.allCases.map(\.rawValue)),
                     spec("value", .float, .float(0)),
                 ],
-                traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.pad, kernel: .pad,
+                traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.pad, kernel: .unit("pad"),
                 "pads (all begins, then all ends; negative crops) in mode constant, reflect, edge or wrap.")
         // MARK: reductions
         case .reduceSum: return reduce(op, .sum, "sum over axes")

@@ -127,7 +127,7 @@ public enum Lowering {
     static func supports(_ kernel: KernelFamily, _ operandTypes: [DType], _ resultTypes: [DType]) -> Bool {
         let all = operandTypes + resultTypes
         switch kernel {
-        case .none, .copy, .transpose, .concat, .split, .slice, .gather, .tile, .pad, .elementwise:
+        case .none, .copy, .transpose, .concat, .split, .slice, .gather, .tile, .elementwise:
             return true
         case .matmul, .reduce, .conv, .convBlocked, .depthwiseBlocked, .pool, .poolBlocked:
             return all.allSatisfy { $0 == .f32 }
@@ -264,20 +264,6 @@ public enum Lowering {
                     body: .gather(
                         outer: shape[..<axis].reduce(1, *), axis: shape[axis], indices: inShapes[1].reduce(1, *),
                         inner: shape[(axis + 1)...].reduce(1, *), elementBytes: bytes, indexType: inTypes[1].dtype))
-            ]
-        case .pad:
-            let pads = node.attributes.ints("pads") ?? []
-            guard let mode = PadMode(node.attributes) else {
-                throw SinterError(
-                    "pad mode \(node.attributes["mode"].map { "\($0)" } ?? "") is not one of "
-                        + PadMode.allCases.map(\.rawValue).joined(separator: ", "), at: node.location)
-            }
-            let value: Double = if case .float(let v)? = node.attribute("value") { v } else { 0 }
-            return [
-                Part(
-                    body: .pad(
-                        inShape: inShapes[0], outShape: outShape, padBegin: Array(pads.prefix(inShapes[0].count)),
-                        mode: mode, value: value, dtype: resultType.dtype))
             ]
         case .reduce(let kind):
             let shape = inShapes[0]
