@@ -44,7 +44,7 @@ public enum Evaluator {
             return [gatherBytes(t, out, view.strides, view.offset)]
         case .split:
             let t = inputs[0]
-            let axis = ((int("axis") ?? 0) + t.shape.count) % max(t.shape.count, 1)
+            let axis = ShapeRules.normalizedAxis(int("axis") ?? 0, rank: t.shape.count)
             let st = contiguousStrides(t.shape)
             var start = 0
             return shapes.map { part in
@@ -52,7 +52,7 @@ public enum Evaluator {
                 return gatherBytes(t, part, st, start * st[axis])
             }
         case .concat:
-            let axis = ((int("axis") ?? 0) + out.count) % max(out.count, 1)
+            let axis = ShapeRules.normalizedAxis(int("axis") ?? 0, rank: out.count)
             let outer = out[..<axis].reduce(1, *)
             var bytes: [UInt8] = []
             bytes.reserveCapacity(out.reduce(1, *) * dtype.byteSize)
@@ -65,7 +65,7 @@ public enum Evaluator {
             return [TensorData(dtype: dtype, shape: out, bytes: bytes)]
         case .gather:
             let t = inputs[0], idx = inputs[1].doubles.map { Int($0) }
-            let axis = ((int("axis") ?? 0) + t.shape.count) % max(t.shape.count, 1)
+            let axis = ShapeRules.normalizedAxis(int("axis") ?? 0, rank: t.shape.count)
             let n = t.shape[axis]
             guard n > 0 || idx.isEmpty else { return nil }
             let outer = t.shape[..<axis].reduce(1, *), inner = t.shape[(axis + 1)...].reduce(1, *) * dtype.byteSize

@@ -118,8 +118,7 @@ public enum ShapeRules {
         guard let axes else { return Array(0..<rank) }
         var out: [Int] = []
         for a in axes {
-            guard (-rank..<rank).contains(a) else { throw ShapeError("axis \(a) is out of range for rank \(rank)") }
-            let n = a < 0 ? a + rank : a
+            let n = try axis(a, rank: rank)
             guard !out.contains(n) else { throw ShapeError("axis \(a) appears twice") }
             out.append(n)
         }

@@ -44,11 +44,14 @@ extension ShapeRules {
         return r
     }
 
-    /// Resolves a possibly negative axis against `rank`.
+    /// Resolves a possibly negative axis against `rank`: the one place axes are normalised.
     public static func axis(_ a: Int, rank: Int) throws(ShapeError) -> Int {
         guard (-rank..<rank).contains(a) else { throw ShapeError("axis \(a) is out of range for rank \(rank)") }
-        return a < 0 ? a + rank : a
+        return normalizedAxis(a, rank: rank)
     }
+
+    /// `axis` for an attribute the verifier has already checked (no error path).
+    public static func normalizedAxis(_ a: Int, rank: Int) -> Int { a < 0 ? a + rank : a }
 
     static let concat: ShapeRule = { q throws(ShapeError) in
         let first = q.operands[0]

@@ -159,7 +159,7 @@ public struct PlanMemory: Pass {
             guard let ri = byValue[r], let shape = g.type(of: r).shape, let axis = n.attributes.int("axis"),
                 !aliased.contains(r)
             else { continue }
-            let a = (axis + shape.count) % max(shape.count, 1)
+            let a = ShapeRules.normalizedAxis(axis, rank: shape.count)
             guard shape[..<a].allSatisfy({ $0 == 1 }), Set(n.operands).count == n.operands.count,
                 n.operands.allSatisfy({ o in
                     byValue[o] != nil && !aliased.contains(o) && slices[o] == nil && users[o]?.count == 1

@@ -71,7 +71,7 @@ struct UnitLowering {
     /// A (possibly negative) axis attribute of the first operand, normalised.
     func axis(_ name: String = "axis") -> Int {
         let rank = inShapes.first?.count ?? 0
-        return (int(name) + rank) % max(rank, 1)
+        return ShapeRules.normalizedAxis(int(name), rank: rank)
     }
 }
 

@@ -231,7 +231,7 @@ public enum Lowering {
             return [Part(body: .stridedCopy(strided(outShape, view.strides, view.offset, bytes)))]
         case .split:
             let shape = inShapes[0]
-            let axis = (int("axis") + shape.count) % max(shape.count, 1)
+            let axis = ShapeRules.normalizedAxis(int("axis"), rank: shape.count)
             let st = contiguousStrides(shape)
             var start = 0
             return node.results.indices.map { r in
@@ -258,7 +258,7 @@ public enum Lowering {
             return [Part(body: .stridedCopy(strided(shape, st.flatMap { [0, $0] }, 0, bytes)))]
         case .gather:
             let shape = inShapes[0]
-            let axis = (int("axis") + shape.count) % shape.count
+            let axis = ShapeRules.normalizedAxis(int("axis"), rank: shape.count)
             return [
                 Part(
                     body: .gather(

@@ -3,8 +3,7 @@ import SinterIR
 /// Constants, shapes and data movement.
 extension Converters {
     static func axis(_ a: Int, _ rank: Int, _ n: ONNXNode) throws(SinterError) -> Int {
-        guard (-rank..<rank).contains(a) else { throw n.error("axis \(a) is out of range for rank \(rank)") }
-        return a < 0 ? a + rank : a
+        do throws(ShapeError) { return try ShapeRules.axis(a, rank: rank) } catch { throw n.error(error.message) }
     }
 
     /// Axes from the attribute (older opsets) or from a constant input (newer ones).
