@@ -26,8 +26,9 @@ public struct DeadCodeElimination: Pass {
             }
         }
         guard keep.contains(false) else { return false }
-        graph.nodes = graph.nodes.indices.filter { keep[$0] }.map { graph.nodes[$0] }
-        graph.compact()
+        var rw = Rewriter(graph)
+        for i in graph.nodes.indices where !keep[i] { rw.erase(i) }
+        graph = try rw.finish()
         return true
     }
 }

@@ -17,7 +17,7 @@ public struct FoldPad: Pass {
         let defining = graph.definingNodes()
         let users = graph.users()
         let outputs = Set(graph.outputs)
-        var changed = false
+        var rw = Rewriter(graph)
         for i in graph.nodes.indices {
             let n = graph.nodes[i]
             guard n.op == .conv || n.op == .maxPool || n.op == .avgPool, let pi = defining[n.operands[0]] else {
@@ -42,11 +42,15 @@ public struct FoldPad: Pass {
             let merged =
                 (0..<spatial).map { old[$0] + pads[2 + $0] }
                 + (0..<spatial).map { old[spatial + $0] + pads[rank + 2 + $0] }
-            graph.nodes[i].attributes["pads"] = .ints(merged)
-            graph.nodes[i].operands[0] = pad.operands[0]
-            changed = true
+            // The window reads the unpadded input with the merged pads; the pad, now unused, goes.
+            rw.update(i) {
+                $0.attributes["pads"] = .ints(merged)
+                $0.operands[0] = pad.operands[0]
+            }
+            rw.erase(pi)
         }
-        if changed { _ = try DeadCodeElimination().run(&graph, context) }
-        return changed
+        guard !rw.isUnchanged else { return false }
+        graph = try rw.finish()
+        return true
     }
 }
