@@ -86,7 +86,7 @@ public enum Evaluator {
             var r = gatherBytes(t, view, st.flatMap { [0, $0] }, 0)
             r.shape = out
             return [r]
-        case .none, .matmul, .reduce, .unit, .conv, .convBlocked, .depthwiseBlocked, .pool, .poolBlocked:
+        case .none, .matmul, .unit, .conv, .convBlocked, .depthwiseBlocked, .pool, .poolBlocked:
             return nil
         }
     }

@@ -64,6 +64,9 @@ public struct OpTraits: OptionSet, Sendable, Hashable {
     /// Pure data movement: result elements are operand elements. Only such ops can be views
     /// (`StridedView.isView`) read in place by a fused kernel.
     public static let movesData = OpTraits(rawValue: 1 << 3)
+    /// Reduces its operand over the axes in its `axes` attribute (`keepdims` keeps them as 1):
+    /// lane-wise across the other axes, so `layout` runs it on blocked tensors unchanged.
+    public static let reducesAxes = OpTraits(rawValue: 1 << 4)
 }
 
 /// Which codegen family lowers the op. Codegen switches over this exhaustively.
@@ -78,7 +81,6 @@ public enum KernelFamily: Hashable, Sendable {
     case slice
     case gather
     case tile
-    case reduce(ReduceKind)
     /// A family implemented by one codegen unit file, registered by this name in the
     /// codegen's `KernelUnits` (lowering, emission and schedule in one place).
     case unit(String)
@@ -89,7 +91,6 @@ public enum KernelFamily: Hashable, Sendable {
     case poolBlocked(PoolKind)
 }
 
-public enum ReduceKind: String, Hashable, Sendable { case sum, mean, max, min, prod, l2 }
 public enum PoolKind: String, Hashable, Sendable { case max, average }
 
 /// Which element types an operand accepts.

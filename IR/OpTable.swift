@@ -228,12 +228,12 @@ extension OpSchema {
                 traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.pad, kernel: .unit("pad"),
                 "pads (all begins, then all ends; negative crops) in mode constant, reflect, edge or wrap.")
         // MARK: reductions
-        case .reduceSum: return reduce(op, .sum, "sum over axes")
-        case .reduceMean: return reduce(op, .mean, "mean over axes")
-        case .reduceMax: return reduce(op, .max, "maximum over axes (NaN-propagating)")
-        case .reduceMin: return reduce(op, .min, "minimum over axes (NaN-propagating)")
-        case .reduceProd: return reduce(op, .prod, "product over axes")
-        case .reduceL2: return reduce(op, .l2, "sqrt of the sum of squares over axes")
+        case .reduceSum: return reduce(op, "sum over axes")
+        case .reduceMean: return reduce(op, "mean over axes")
+        case .reduceMax: return reduce(op, "maximum over axes (NaN-propagating)")
+        case .reduceMin: return reduce(op, "minimum over axes (NaN-propagating)")
+        case .reduceProd: return reduce(op, "product over axes")
+        case .reduceL2: return reduce(op, "sqrt of the sum of squares over axes")
         case .argMax: return argReduce(op, max: true)
         case .argMin: return argReduce(op, max: false)
         }
@@ -275,11 +275,11 @@ extension OpSchema {
             shape: ShapeRules.sameAsOperand, kernel: .elementwise, summary)
     }
 
-    private static func reduce(_ op: Op, _ kind: ReduceKind, _ summary: String) -> OpSchema {
+    private static func reduce(_ op: Op, _ summary: String) -> OpSchema {
         make(
-            op, 1, [.float], attributes: [spec("axes", .ints), spec("keepdims", .bool, .bool(false))], traits: [.pure],
-            pattern: .reduction, shape: ShapeRules.reduce, kernel: .reduce(kind), summary + "; no `axes` means all axes"
-        )
+            op, 1, [.float], attributes: [spec("axes", .ints), spec("keepdims", .bool, .bool(false))],
+            traits: [.pure, .reducesAxes], pattern: .reduction, shape: ShapeRules.reduce, kernel: .unit("reduce"),
+            summary + "; no `axes` means all axes")
     }
 
     private static func argReduce(_ op: Op, max: Bool) -> OpSchema {

@@ -140,7 +140,7 @@ public struct Layout: Pass {
             guard let r, worth.contains(r) else { continue }
             if let op = Self.blockedWindowOp(graph, node, b), let xb = blocked[node.operands[0]] {
                 var attrs = node.attributes
-                if case .reduce = op.schema.kernel {
+                if op.schema.traits.contains(.reducesAxes) {
                     // A reduction over H and W keeps its dims while blocked; the conversion reshapes.
                     attrs["keepdims"] = .bool(true)
                     attrs["axes"] = .ints(Set((node.attributes.ints("axes") ?? []).map { ($0 + 4) % 4 }).sorted())
@@ -272,15 +272,16 @@ public struct Layout: Pass {
         guard n.results.count == 1, let x = g.type(of: n.operands.first ?? n.results[0]).shape, x.count == 4, x[1] > 0,
             g.type(of: n.results[0]).dtype == .f32
         else { return nil }
-        switch n.op.schema.kernel {
-        case .pool(.max): return .maxPoolNCHWc
-        case .pool(.average): return .avgPoolNCHWc
-        case .reduce:
+        if n.op.schema.traits.contains(.reducesAxes) {
             // Every reduction is lane-wise over H and W, so it runs on blocks unchanged.
             guard let axes = n.attributes.ints("axes"), !axes.isEmpty,
                 axes.allSatisfy({ [2, 3].contains(($0 + 4) % 4) })
             else { return nil }
             return n.op
+        }
+        switch n.op.schema.kernel {
+        case .pool(.max): return .maxPoolNCHWc
+        case .pool(.average): return .avgPoolNCHWc
         default: return nil
         }
     }

@@ -109,8 +109,6 @@ public enum KernelBody: Hashable, Sendable {
     case concat([StridedCopy])
     /// out[o, j, i] = x[o, clamp(idx[j]), i] for a data tensor viewed as [outer, axis, inner].
     case gather(outer: Int, axis: Int, indices: Int, inner: Int, elementBytes: Int, indexType: DType)
-    /// Reduction over the dims flagged in `reduced` (adjacent dims of the same kind merged).
-    case reduce(ReduceKind, shape: [Int], reduced: [Bool])
     /// i64 position of the max/min over the middle dimension of [outer, axis, inner].
     /// A kernel of a unit family (`KernelUnit`): the unit emits and schedules it.
     case unit(UnitBody)

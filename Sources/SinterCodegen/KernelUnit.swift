@@ -89,7 +89,9 @@ struct KernelArguments {
 
 /// Every kernel unit, by the name the schema uses.
 enum KernelUnits {
-    static let all: [any KernelUnit.Type] = [ArgReduceUnit.self, SoftmaxUnit.self, LayerNormUnit.self, PadUnit.self]
+    static let all: [any KernelUnit.Type] = [
+        ArgReduceUnit.self, SoftmaxUnit.self, LayerNormUnit.self, PadUnit.self, ReduceUnit.self,
+    ]
 
     static func named(_ name: String) -> (any KernelUnit.Type)? { all.first { $0.name == name } }
 }

@@ -129,7 +129,7 @@ public enum Lowering {
         switch kernel {
         case .none, .copy, .transpose, .concat, .split, .slice, .gather, .tile, .elementwise:
             return true
-        case .matmul, .reduce, .conv, .convBlocked, .depthwiseBlocked, .pool, .poolBlocked:
+        case .matmul, .conv, .convBlocked, .depthwiseBlocked, .pool, .poolBlocked:
             return all.allSatisfy { $0 == .f32 }
         case .unit(let name):
             return KernelUnits.named(name)?.supports(operands: operandTypes, results: resultTypes) ?? false
@@ -265,26 +265,6 @@ public enum Lowering {
                         outer: shape[..<axis].reduce(1, *), axis: shape[axis], indices: inShapes[1].reduce(1, *),
                         inner: shape[(axis + 1)...].reduce(1, *), elementBytes: bytes, indexType: inTypes[1].dtype))
             ]
-        case .reduce(let kind):
-            let shape = inShapes[0]
-            let axes: [Int]
-            do throws(ShapeError) {
-                axes = try ShapeRules.normalizedAxes(node.attributes.ints("axes"), rank: shape.count)
-            } catch {
-                throw fail(error)
-            }
-            var dims: [Int] = []
-            var flags: [Bool] = []
-            for (i, d) in shape.enumerated() {
-                let r = axes.contains(i)
-                if let last = flags.last, last == r {
-                    dims[dims.count - 1] *= d
-                } else {
-                    dims.append(d); flags.append(r)
-                }
-            }
-            if dims.isEmpty { dims = [1]; flags = [false] }
-            return [Part(body: .reduce(kind, shape: dims, reduced: flags))]
         case .unit(let name):
             guard let unit = KernelUnits.named(name) else {
                 throw SinterError("internal: no kernel unit '\(name)' for '\(node.op.rawValue)'", at: node.location)

@@ -36,8 +36,6 @@ struct KernelEmitter {
             for (p, input) in zip(parts, ins) { stridedCopy(p, out, input) }
         case .gather(let outer, let axis, let indices, let inner, let bytes, let indexType):
             gather(outer, axis, indices, inner, bytes, indexType, out, ins[0], ins[1])
-        case .reduce(let kind, let shape, let reduced):
-            reduce(kind, shape, reduced, out, ins[0], w)
         case .unit(let u):
             u.body.emit(
                 self,

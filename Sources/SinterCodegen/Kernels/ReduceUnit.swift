@@ -1,8 +1,62 @@
 import SinterIR
 
-/// Reductions over any set of axes (f32).
+/// The reductions (`reduce-sum`, `-mean`, `-max`, `-min`, `-prod`, `-l2`) as a kernel unit:
+/// the operand's dims are merged into runs of reduced and kept dims, and the kernel reduces
+/// the flagged runs, vectorised along the innermost run.
+struct ReduceUnit: KernelUnit {
+    static let name = "reduce"
+
+    enum Kind: String, Hashable, Sendable { case sum, mean, max, min, prod, l2 }
+
+    static func supports(operands: [DType], results: [DType]) -> Bool {
+        (operands + results).allSatisfy { $0 == .f32 }
+    }
+
+    static func lower(_ c: UnitLowering) throws(SinterError) -> [any KernelUnitBody] {
+        let kinds: [Op: Kind] = [
+            .reduceSum: .sum, .reduceMean: .mean, .reduceMax: .max, .reduceMin: .min, .reduceProd: .prod,
+            .reduceL2: .l2,
+        ]
+        guard let kind = kinds[c.node.op] else {
+            throw SinterError("internal: '\(c.node.op.rawValue)' is not a reduction", at: c.node.location)
+        }
+        let shape = c.inShapes[0]
+        let axes: [Int]
+        do throws(ShapeError) {
+            axes = try ShapeRules.normalizedAxes(c.node.attributes.ints("axes"), rank: shape.count)
+        } catch {
+            throw SinterError(error.message, at: c.node.location)
+        }
+        var dims: [Int] = []
+        var flags: [Bool] = []
+        for (i, d) in shape.enumerated() {
+            let r = axes.contains(i)
+            if let last = flags.last, last == r {
+                dims[dims.count - 1] *= d
+            } else {
+                dims.append(d)
+                flags.append(r)
+            }
+        }
+        if dims.isEmpty { (dims, flags) = ([1], [false]) }
+        return [Body(kind: kind, shape: dims, reduced: flags)]
+    }
+
+    struct Body: KernelUnitBody, Hashable {
+        var kind: Kind
+        var shape: [Int]
+        var reduced: [Bool]
+
+        var description: String { "\(kind.rawValue) over \(shape), reduced \(reduced)" }
+
+        func emit(_ e: KernelEmitter, _ a: KernelArguments) {
+            e.reduce(kind, shape, reduced, a.out, a.ins[0], a.vectorWidth)
+        }
+    }
+}
+
 extension KernelEmitter {
-    func reduce(_ kind: ReduceKind, _ shape: [Int], _ reduced: [Bool], _ out: IRValue, _ x: IRValue, _ w: Int) {
+    func reduce(_ kind: ReduceUnit.Kind, _ shape: [Int], _ reduced: [Bool], _ out: IRValue, _ x: IRValue, _ w: Int) {
         let identity: Float =
             switch kind {
             case .max: -.infinity
