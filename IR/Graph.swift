@@ -169,16 +169,4 @@ extension Graph {
     public func constantValue(_ v: ValueID, defining: [ValueID: Int]) -> TensorData? {
         defining[v].flatMap { nodes[$0].payload?.data }
     }
-
-    /// Adds a value with a name derived from `base` that no value uses yet.
-    public mutating func addUniqueValue(_ base: String, type: TensorType) -> ValueID {
-        let used = Set(values.map(\.name))
-        var name = base
-        var k = 1
-        while used.contains(name) {
-            name = "\(base).\(k)"
-            k += 1
-        }
-        return addValue(name: name, type: type)
-    }
 }

@@ -24,12 +24,14 @@ public struct Canonicalize: Pass {
         "algebraic identities (x+0, x*1, double transpose/neg, reshape chains, transpose→matmul flags)"
     public static let options = [
         PassOption(
-            "max-rewrites", .int, default: "10000", "rewrites after which the pass reports that it does not converge")
+            "max-rewrites", .int, default: "\(defaultMaxRewrites)",
+            "rewrites after which the pass reports that it does not converge")
     ]
     /// Rewrites allowed before the pass gives up with a located error. Every rewrite removes a
     /// node's use or a node, so real graphs converge far below this; reaching it means two
     /// patterns undo each other.
-    public var maxRewrites = 10000
+    static let defaultMaxRewrites = 10000
+    public var maxRewrites = defaultMaxRewrites
     public init() {}
     public init(options: PassOptionValues) throws(SinterError) { maxRewrites = try options.int("max-rewrites") }
 

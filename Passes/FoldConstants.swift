@@ -16,10 +16,11 @@ public struct FoldConstants: Pass {
     public static let name = "fold-constants"
     public static let summary = "evaluate ops whose operands are all constants (elementwise and data movement)"
     public static let options = [
-        PassOption("limit", .int, default: "1048576", "largest result, in elements, the pass may create")
+        PassOption("limit", .int, default: "\(defaultLimit)", "largest result, in elements, the pass may create")
     ]
+    static let defaultLimit = 1 << 20
     /// Largest constant (in elements) the pass may create.
-    public var limit = 1 << 20
+    public var limit = defaultLimit
     public init() {}
     public init(limit: Int) { self.limit = limit }
     public init(options: PassOptionValues) throws(SinterError) { limit = try options.int("limit") }

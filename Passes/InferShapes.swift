@@ -14,7 +14,9 @@ import SinterIR
 public struct InferShapes: Pass {
     public static let name = "infer-shapes"
     public static let summary = "bind symbolic dimensions (--shape) and recompute result types from the op schema"
-    /// Symbol bindings, `infer-shapes{N=4 T=16}`: any symbol name is an option.
+    /// Any symbol name is an option; `init(options:)` checks the sizes.
+    public static let takesSymbolOptions = true
+    /// Symbol bindings, `infer-shapes{N=4 T=16}`.
     public var bindings: [String: Int] = [:]
     public init() {}
     public init(bindings: [String: Int]) { self.bindings = bindings }

@@ -32,12 +32,13 @@ public struct Layout: Pass {
     public static let summary = "run conv chains on channel-blocked NCHWc tensors, converting only at the chain's ends"
     public static let options = [
         PassOption(
-            "block", .int, default: "16",
+            "block", .int, default: "\(defaultBlock)",
             "channels per block; the driver sets the target's f32 vector width, "
                 + "and 0 or 1 turns the pass off")
     ]
+    static let defaultBlock = 16
     /// Channels per block (`layout{block=8}`).
-    public var block = 16
+    public var block = defaultBlock
     public init() {}
     public init(block: Int) { self.block = block }
     public init(options: PassOptionValues) throws(SinterError) { block = try options.int("block") }

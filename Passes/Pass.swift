@@ -10,6 +10,8 @@ public protocol Pass: Sendable {
     static var summary: String { get }
     /// The options `name{key=value ...}` may set, with their defaults.
     static var options: [PassOption] { get }
+    /// True when any option name is accepted (symbol bindings); `init(options:)` checks them.
+    static var takesSymbolOptions: Bool { get }
     /// The pass with its defaults.
     init()
     /// The pass configured from a pipeline entry (options already checked against `options`).
@@ -21,6 +23,7 @@ public protocol Pass: Sendable {
 extension Pass {
     public var name: String { Self.name }
     public static var options: [PassOption] { [] }
+    public static var takesSymbolOptions: Bool { false }
     public init(options: PassOptionValues) throws(SinterError) { self.init() }
 }
 

@@ -42,11 +42,11 @@ public struct PassManager {
                 "--stop-after names '\(stop)', which is not in the pipeline (\(names.joined(separator: ",")))")
         }
         let passes = try Pipeline.instantiate(specs)
-        // Which entry produced the analyses in the context. A later change to the graph makes
-        // an analysis stale: it is dropped, and using it (plan-memory reading a stale fusion
-        // plan, or the pipeline ending with one) is an error naming both entries, instead of
-        // code that silently ignores what `fuse` or `plan-memory` decided.
-        var madeAt: [String: Int] = [:]
+        // A change to the graph after `plan-memory`, or one that breaks a `kernel` line after
+        // `fuse`, makes that result stale: it is dropped, and needing it (plan-memory after
+        // broken kernels, or the pipeline ending with either) is an error naming both entries,
+        // instead of code that silently ignores what `fuse` or `plan-memory` decided.
+        var plannedAt: Int?
         var stale: [String: [Diagnostic]] = [:]
         func staleError(_ names: [String]) -> SinterError? {
             let diags = names.flatMap { stale[$0] ?? [] }
@@ -59,26 +59,22 @@ public struct PassManager {
             let start = monotonicSeconds()
             let changed = try pass.run(&graph, context)
             timings.append((name, monotonicSeconds() - start, changed))
-            if name == Fuse.name || name == PlanMemory.name {
-                madeAt[name] = index
-                stale[name] = nil
-            }
+            if name == Fuse.name || name == PlanMemory.name { stale[name] = nil }
+            if name == PlanMemory.name { plannedAt = index }
             if changed, name != PlanMemory.name {
-                // Fusion is IR (`kernel` lines, checked by the verifier); the fusion plan in the
-                // context only carries the refusals for reports.
-                let analyses = [(PlanMemory.name, "memory plan")]
-                for (producer, what) in analyses {
-                    guard let at = madeAt[producer], at < index, stale[producer] == nil else { continue }
-                    stale[producer] = [
+                // The fusion plan in the context only carries the refusals for reports; the
+                // kernels themselves are IR (`kernel` lines), checked below.
+                if name != Fuse.name { context.fusionPlan = nil }
+                if let at = plannedAt, stale[PlanMemory.name] == nil {
+                    stale[PlanMemory.name] = [
                         Diagnostic(
-                            "pass '\(name)' (pipeline entry \(index + 1)) changed the graph after '\(producer)' "
-                                + "(entry \(at + 1)): the \(what) no longer matches it; run '\(producer)' again after "
-                                + "'\(name)', or move '\(name)' before it",
+                            "pass '\(name)' (pipeline entry \(index + 1)) changed the graph after 'plan-memory' "
+                                + "(entry \(at + 1)): the memory plan no longer matches it; run 'plan-memory' again "
+                                + "after '\(name)', or move '\(name)' before it",
                             at: graph.location)
                     ]
+                    context.memoryPlan = nil
                 }
-                if name != Fuse.name { context.fusionPlan = nil }
-                context.memoryPlan = stale[PlanMemory.name] == nil ? context.memoryPlan : nil
             }
             // Kernels a pass broke (a member removed or rewired) are dropped and reported
             // unless 'fuse' runs again before they are needed; kernels it left intact survive.

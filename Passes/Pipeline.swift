@@ -121,11 +121,9 @@ public enum Pipeline {
     }
 
     static func checkOptions(_ spec: PassSpec, _ type: any Pass.Type) throws(SinterError) {
-        // infer-shapes takes symbol bindings, whatever their names.
-        if spec.name == InferShapes.name {
-            for (k, v) in spec.options where Int(v).map({ $0 < 0 }) ?? true {
-                throw SinterError("pass 'infer-shapes': binding '\(k)=\(v)' must be a size >= 0")
-            }
+        // Symbol options (infer-shapes' bindings) are checked by the pass that reads them.
+        if type.takesSymbolOptions {
+            _ = try type.init(options: PassOptionValues(pass: spec.name, values: spec.options))
             return
         }
         var diags: [Diagnostic] = []

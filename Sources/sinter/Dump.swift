@@ -100,8 +100,14 @@ struct Dump: ParsableCommand {
             if !options.passManager.printAfterAll && !printChanged { text += PassManager.render(g, ctx) }
         }
         if fusionReport {
-            var plan = Fuse.plan(g)
-            if let p = ctx.fusionPlan { plan = p } else if !g.kernels.isEmpty { plan = try FusionPlan(g) }
+            let plan: FusionPlan
+            if let p = ctx.fusionPlan {
+                plan = p
+            } else if !g.kernels.isEmpty {
+                plan = try FusionPlan(g)
+            } else {
+                plan = Fuse.plan(g)
+            }
             text += Fuse.report(g, plan)
         }
         if memoryReport {
