@@ -75,6 +75,8 @@ public struct Graph: Hashable, Sendable {
     public var nodes: [Node] = []
     /// Fused kernels (`kernel [...]` lines), written by `fuse`; empty before fusion.
     public var kernels: [KernelGroup] = []
+    /// The memory plan (`memory ...` line), written by `plan-memory`; nil before planning.
+    public var memory: ArenaPlan?
     /// Where the graph header was read from, for diagnostics about the graph as a whole.
     public var location: SourceLocation = .unknown
 
@@ -87,7 +89,7 @@ public struct Graph: Hashable, Sendable {
         x.compact()
         y.compact()
         return x.name == y.name && x.values == y.values && x.inputs == y.inputs && x.outputs == y.outputs
-            && x.nodes == y.nodes && x.kernels == y.kernels
+            && x.nodes == y.nodes && x.kernels == y.kernels && x.memory == y.memory
     }
 
     public func hash(into h: inout Hasher) {

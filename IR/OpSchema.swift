@@ -69,29 +69,17 @@ public struct OpTraits: OptionSet, Sendable, Hashable {
     public static let reducesAxes = OpTraits(rawValue: 1 << 4)
 }
 
-/// Which codegen family lowers the op. Codegen switches over this exhaustively.
+/// Which codegen family lowers the op: none (constants), the schema's scalar expression
+/// (elementwise ops, one codegen unit for all of them), or a named kernel unit — one codegen
+/// file that owns the family's lowering, emission and schedule. Passes never switch over it:
+/// what an op means to them is its traits, its pattern class and its shape rule.
 public enum KernelFamily: Hashable, Sendable {
     case none  // constants: no kernel, bytes are embedded
     case elementwise  // the schema's scalar expression, with broadcasting
-    case matmul
-    case copy  // reshape: same bytes, new shape
-    case transpose
-    case concat
-    case split
-    case slice
-    case gather
-    case tile
     /// A family implemented by one codegen unit file, registered by this name in the
-    /// codegen's `KernelUnits` (lowering, emission and schedule in one place).
+    /// codegen's `KernelUnits`.
     case unit(String)
-    case conv
-    case convBlocked
-    case depthwiseBlocked
-    case pool(PoolKind)
-    case poolBlocked(PoolKind)
 }
-
-public enum PoolKind: String, Hashable, Sendable { case max, average }
 
 /// Which element types an operand accepts.
 public enum DTypeConstraint: Sendable {

@@ -105,7 +105,7 @@ extension OpSchema {
             return make(
                 op, 2, [.float],
                 attributes: [spec("trans_a", .bool, .bool(false)), spec("trans_b", .bool, .bool(false))],
-                traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.matmul, kernel: .matmul,
+                traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.matmul, kernel: .unit("matmul"),
                 "numpy.matmul for rank >= 2 (batch dimensions broadcast); trans_a / trans_b read an operand's "
                     + "last two axes swapped."
             )
@@ -133,12 +133,13 @@ extension OpSchema {
                     spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints),
                     spec("group", .int, .int(1)),
                 ],
-                traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.conv, kernel: .conv,
+                traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.conv, kernel: .unit("conv"),
                 "N-D convolution, NC[spatial] layout, weights [M, C/group, k...]; pads are all begins then all ends.")
         case .convNCHWc:
             return make(
                 op, 2, [.float], attributes: [spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints)],
-                traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.convNCHWc, kernel: .convBlocked,
+                traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.convNCHWc,
+                kernel: .unit("conv-nchwc"),
                 "2-D convolution on channel-blocked tensors (the `layout` pass makes it): x [N, C/bi, H, W, "
                     + "bi], weights [M/b, C/bi, kh, kw, bi, b] (input lane, then output lane), result [N, M/b, "
                     + "OH, OW, b]; bi = 1 reads an NCHW input."
@@ -146,17 +147,17 @@ extension OpSchema {
         case .maxPool:
             return make(
                 op, 1, [.float], attributes: windowAttributes, traits: [.pure], pattern: .opaque,
-                shape: ShapeRules.pool, kernel: .pool(.max), "maximum over each window (padding never wins).")
+                shape: ShapeRules.pool, kernel: .unit("pool"), "maximum over each window (padding never wins).")
         case .avgPool:
             return make(
                 op, 1, [.float], attributes: windowAttributes + [spec("count_include_pad", .bool, .bool(false))],
-                traits: [.pure], pattern: .opaque, shape: ShapeRules.pool, kernel: .pool(.average),
+                traits: [.pure], pattern: .opaque, shape: ShapeRules.pool, kernel: .unit("pool"),
                 "mean over each window.")
         case .depthwiseConvNCHWc:
             return make(
                 op, 2, [.float], attributes: [spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints)],
                 traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.depthwiseNCHWc,
-                kernel: .depthwiseBlocked,
+                kernel: .unit("conv-nchwc"),
                 "2-D depthwise convolution (one filter per channel) on channel-blocked tensors (the `layout` "
                     + "pass makes it): x [N, C/b, H, W, b], weights [C/b, kh, kw, b], result [N, C/b, OH, OW, b]."
             )
@@ -164,39 +165,40 @@ extension OpSchema {
             return make(
                 op, 1, [.float], attributes: windowAttributes, traits: [.pure], pattern: .opaque,
                 shape: ShapeRules.poolNCHWc,
-                kernel: .poolBlocked(.max),
+                kernel: .unit("pool"),
                 "max-pool on a channel-blocked tensor [N, C/b, H, W, b] (the `layout` pass makes it).")
         case .avgPoolNCHWc:
             return make(
                 op, 1, [.float], attributes: windowAttributes + [spec("count_include_pad", .bool, .bool(false))],
-                traits: [.pure], pattern: .opaque, shape: ShapeRules.poolNCHWc, kernel: .poolBlocked(.average),
+                traits: [.pure], pattern: .opaque, shape: ShapeRules.poolNCHWc, kernel: .unit("pool"),
                 "avg-pool on a channel-blocked tensor [N, C/b, H, W, b] (the `layout` pass makes it).")
         // MARK: data movement
         case .identity:
             return make(
                 op, 1, [.any], traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.sameAsOperand,
-                kernel: .copy, "a copy under a new name (keeps imported output names).")
+                kernel: .unit("movement"), "a copy under a new name (keeps imported output names).")
         case .reshape:
             return make(
                 op, 1, [.any], attributes: [spec("shape", .ints, required: true)], traits: [.pure, .movesData],
-                pattern: .injective, shape: ShapeRules.reshape, kernel: .copy,
+                pattern: .injective, shape: ShapeRules.reshape, kernel: .unit("movement"),
                 "Same elements in row-major order, new shape; one -1 is inferred.")
         case .transpose:
             return make(
                 op, 1, [.any],
                 attributes: [AttributeSpec("perm", .ints, rankDefault: { .ints(Array((0..<$0).reversed())) })],
                 traits: [.pure, .movesData], pattern: .injective,
-                shape: ShapeRules.transpose, kernel: .transpose,
+                shape: ShapeRules.transpose, kernel: .unit("movement"),
                 "Permutes dimensions; result dim i is operand dim perm[i] (default: reversed).")
         case .concat:
             return make(
                 op, 1, [.any], variadic: true, attributes: [spec("axis", .int, required: true)],
                 traits: [.pure, .movesData],
-                pattern: .injective, shape: ShapeRules.concat, kernel: .concat, "joins operands along `axis`.")
+                pattern: .injective, shape: ShapeRules.concat, kernel: .unit("movement"), "joins operands along `axis`."
+            )
         case .split:
             return make(
                 op, 1, [.any], attributes: [spec("axis", .int, .int(0)), spec("sizes", .ints, required: true)],
-                traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.split, kernel: .split,
+                traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.split, kernel: .unit("movement"),
                 "cuts along `axis` into parts of `sizes` (one result per size).")
         case .slice:
             return make(
@@ -205,17 +207,18 @@ extension OpSchema {
                     spec("starts", .ints, required: true), spec("ends", .ints, required: true),
                     spec("steps", .ints),
                 ],
-                traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.slice, kernel: .slice,
+                traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.slice, kernel: .unit("movement"),
                 "per-axis start:end:step, numpy/ONNX clamping, negative indices count from the end.")
         case .gather:
             return make(
                 op, 2, [.any, .index], attributes: [spec("axis", .int, .int(0))], traits: [.pure, .movesData],
-                pattern: .injective, shape: ShapeRules.gather, kernel: .gather,
+                pattern: .injective, shape: ShapeRules.gather, kernel: .unit("movement"),
                 "numpy.take(x, indices, axis); negative indices count from the end, others are clamped.")
         case .tile:
             return make(
                 op, 1, [.any], attributes: [spec("repeats", .ints, required: true)], traits: [.pure, .movesData],
-                pattern: .injective, shape: ShapeRules.tile, kernel: .tile, "numpy.tile with one repeat per axis.")
+                pattern: .injective, shape: ShapeRules.tile, kernel: .unit("movement"),
+                "numpy.tile with one repeat per axis.")
         case .pad:
             return make(
                 op, 1, [.any],

@@ -112,6 +112,8 @@ public struct Parser {
             }
             if tok.kind == .ident && tok.text == "kernel" {
                 try parseKernel()
+            } else if tok.kind == .ident && tok.text == "memory" {
+                try parseMemory()
             } else {
                 try parseStatement()
             }
@@ -133,27 +135,56 @@ public struct Parser {
         return graph
     }
 
+    /// `memory BYTES "strategy" [%a at 0, ...] in-place [...] views [...]`; the verifier checks
+    /// the names and offsets against the graph.
+    private mutating func parseMemory() throws(SinterError) {
+        let l = loc
+        _ = next()
+        guard graph.memory == nil else { throw SinterError("a graph has at most one 'memory' line", at: l) }
+        func integer(_ what: String) throws(SinterError) -> Int {
+            guard tok.kind == .number, let v = Int(tok.text) else {
+                throw SinterError("expected \(what) (an integer), found \(describe(tok))", at: loc)
+            }
+            _ = next()
+            return v
+        }
+        var plan = ArenaPlan(bytes: try integer("the arena size in bytes"), location: l)
+        guard tok.kind == .string else {
+            throw SinterError("expected the plan's strategy as a string, found \(describe(tok))", at: loc)
+        }
+        plan.strategy = next().text
+        try expect("[", "to open the slot list")
+        if !isPunct("]") {
+            repeat {
+                guard tok.kind == .value else {
+                    throw SinterError("expected a slot like '%x at 0', found \(describe(tok))", at: loc)
+                }
+                let name = next().text
+                guard tok.kind == .ident && tok.text == "at" else {
+                    throw SinterError("expected 'at' between a value and its offset, found \(describe(tok))", at: loc)
+                }
+                _ = next()
+                plan.slots.append(ArenaPlan.Slot(value: name, offset: try integer("an offset in bytes")))
+            } while consume(",")
+        }
+        try expect("]", "to close the slot list")
+        for (keyword, what) in [("in-place", "in-place concat"), ("views", "view")] {
+            guard tok.kind == .ident && tok.text == keyword else {
+                throw SinterError("expected '\(keyword) [...]', found \(describe(tok))", at: loc)
+            }
+            _ = next()
+            let list = try valueList(what)
+            if keyword == "views" { plan.views = list } else { plan.inPlace = list }
+        }
+        graph.memory = plan
+    }
+
     /// `kernel [%a, %b, %c] anchor %a prologue [%b]`; names are checked against the graph by
     /// the verifier, so a kernel may be written before or after its members.
     private mutating func parseKernel() throws(SinterError) {
         let l = loc
         _ = next()
-        func names(_ what: String) throws(SinterError) -> [String] {
-            try expect("[", "to open the \(what) list")
-            var out: [String] = []
-            if !isPunct("]") {
-                repeat {
-                    guard tok.kind == .value else {
-                        throw SinterError(
-                            "expected a value like '%x' in the \(what) list, found \(describe(tok))", at: loc)
-                    }
-                    out.append(next().text)
-                } while consume(",")
-            }
-            try expect("]", "to close the \(what) list")
-            return out
-        }
-        var k = KernelGroup(members: try names("kernel member"), location: l)
+        var k = KernelGroup(members: try valueList("kernel member"), location: l)
         if tok.kind == .ident && tok.text == "anchor" {
             _ = next()
             guard tok.kind == .value else {
@@ -163,9 +194,25 @@ public struct Parser {
         }
         if tok.kind == .ident && tok.text == "prologue" {
             _ = next()
-            k.prologue = try names("prologue")
+            k.prologue = try valueList("prologue")
         }
         graph.kernels.append(k)
+    }
+
+    /// `[%a, %b]`: the value names of a `kernel` or `memory` line's list.
+    private mutating func valueList(_ what: String) throws(SinterError) -> [String] {
+        try expect("[", "to open the \(what) list")
+        var out: [String] = []
+        if !isPunct("]") {
+            repeat {
+                guard tok.kind == .value else {
+                    throw SinterError("expected a value like '%x' in the \(what) list, found \(describe(tok))", at: loc)
+                }
+                out.append(next().text)
+            } while consume(",")
+        }
+        try expect("]", "to close the \(what) list")
+        return out
     }
 
     private mutating func parseTypedValue() throws(SinterError) -> (String, TensorType) {

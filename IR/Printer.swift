@@ -21,6 +21,7 @@ public enum Printer {
             out += "\n"
         }
         for k in g.kernels { out += "  " + kernel(k) + "\n" }
+        if let m = g.memory { out += "  " + memory(m) + "\n" }
         out += "}\n"
         return out
     }
@@ -34,6 +35,14 @@ public enum Printer {
         if let a = k.anchor { s += " anchor " + sigil("%", a) }
         if !k.prologue.isEmpty { s += " prologue " + list(k.prologue) }
         return s
+    }
+
+    /// `memory 4096 "best-fit" [%a at 0, %b at 2048] in-place [%c] views [%r]`.
+    static func memory(_ m: ArenaPlan) -> String {
+        func list(_ names: [String]) -> String { "[" + names.map { sigil("%", $0) }.joined(separator: ", ") + "]" }
+        let slots = m.slots.map { sigil("%", $0.value) + " at \($0.offset)" }.joined(separator: ", ")
+        return
+            "memory \(m.bytes) \(quoteString(m.strategy)) [\(slots)] in-place \(list(m.inPlace)) views \(list(m.views))"
     }
 
     static func line(_ g: Graph, _ node: Node) -> String {

@@ -54,12 +54,15 @@ extension StridedView {
     /// Ops a kernel can read through as a view of their operand (prologue fusion): those
     /// lowered as a byte copy (reshape, identity), a transpose or a slice.
     public static func isView(_ op: Op) -> Bool {
-        guard op.schema.traits.contains(.movesData) else { return false }
-        switch op.schema.kernel {
-        case .copy, .transpose, .slice: return true
-        default: return false
-        }
+        op.schema.traits.contains(.movesData) && (keepsBytes(op) || isStridedCopy(op))
     }
+
+    /// Ops whose result is their operand's bytes under a new shape (reshape, identity).
+    public static func keepsBytes(_ op: Op) -> Bool { op == .reshape || op == .identity }
+
+    /// Ops whose result is one strided copy of their operand (transpose, slice): their
+    /// kernel, too, can read through a prologue's views.
+    public static func isStridedCopy(_ op: Op) -> Bool { op == .transpose || op == .slice }
 
     /// `node`'s result seen through its operand's view, or nil when that is not a view
     /// (a reshape of a non-contiguous view, or a bad attribute).
@@ -71,10 +74,10 @@ extension StridedView {
     /// evaluator (constant folding), lowering (copy kernels) and fusion (prologues) all read
     /// transposes, slices and reshapes through it.
     public func applying(_ op: Op, _ attributes: Attributes, result: [Int]) -> StridedView? {
-        switch op.schema.kernel {
+        switch op {
         case .transpose:
             return transposed(OpSchema.permutation(attributes, rank: shape.count))
-        case .copy:
+        case .identity, .reshape:
             return reshaped(result)
         case .slice:
             guard

@@ -92,7 +92,7 @@ public enum Verifier {
         }
         if g.outputs.isEmpty { diags.append(Diagnostic("graph '@\(g.name)' has no outputs", at: g.location)) }
         // Fused kernels must still describe this graph (after any pass, not only after fuse).
-        if diags.isEmpty { diags += g.resolveKernels().problems }
+        if diags.isEmpty { diags += g.resolveKernels().problems + g.arenaProblems() }
         return diags
     }
 

@@ -196,14 +196,6 @@ public struct Fuse: Pass {
         return FusionPlan(groups: groups, refusals: refusals.sorted { $0.node < $1.node })
     }
 
-    /// A transpose or slice: a strided copy, which can read through views too.
-    public static func isStridedCopy(_ n: Node) -> Bool {
-        switch n.op.schema.kernel {
-        case .transpose, .slice: true
-        default: false
-        }
-    }
-
     /// Why view node `n` cannot be read in place by the kernel of `group`, which holds all its
     /// users; nil when it can. An elementwise kernel reads any operand through a view; a
     /// matmul reads its A and B operands through one (its epilogue operands cannot), and so does
@@ -218,7 +210,7 @@ public struct Fuse: Pass {
         let elementwise =
             group.anchor == nil && group.nodes.allSatisfy { isElementwise(g.nodes[$0]) || group.prologue.contains($0) }
         let copy =
-            group.anchor == nil && isStridedCopy(root)
+            group.anchor == nil && StridedView.isStridedCopy(root.op)
             && group.nodes.allSatisfy { $0 == group.root || group.prologue.contains($0) }
         guard matmul || elementwise || copy else {
             return "its users' kernel is '\(root.op.rawValue)', which reads operands contiguously"

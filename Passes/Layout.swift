@@ -280,9 +280,9 @@ public struct Layout: Pass {
             else { return nil }
             return n.op
         }
-        switch n.op.schema.kernel {
-        case .pool(.max): return .maxPoolNCHWc
-        case .pool(.average): return .avgPoolNCHWc
+        switch n.op {
+        case .maxPool: return .maxPoolNCHWc
+        case .avgPool: return .avgPoolNCHWc
         default: return nil
         }
     }

@@ -66,8 +66,6 @@ public struct PassOptionValues: Sendable {
 /// Analyses one pass leaves for later ones and for codegen. No settings live here: those are
 /// pass options in the pipeline string.
 public final class PassContext {
-    /// Set by `plan-memory`; read by codegen and by dumps.
-    public var memoryPlan: MemoryPlan?
     /// Set by `fuse`; read by `plan-memory`, codegen and reports.
     public var fusionPlan: FusionPlan?
 

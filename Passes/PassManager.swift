@@ -65,15 +65,16 @@ public struct PassManager {
                 // The fusion plan in the context only carries the refusals for reports; the
                 // kernels themselves are IR (`kernel` lines), checked below.
                 if name != Fuse.name { context.fusionPlan = nil }
-                if let at = plannedAt, stale[PlanMemory.name] == nil {
+                if let plan = graph.memory, stale[PlanMemory.name] == nil {
+                    let origin = plannedAt.map { "after 'plan-memory' (entry \($0 + 1))" } ?? "after its 'memory' line"
                     stale[PlanMemory.name] = [
                         Diagnostic(
-                            "pass '\(name)' (pipeline entry \(index + 1)) changed the graph after 'plan-memory' "
-                                + "(entry \(at + 1)): the memory plan no longer matches it; run 'plan-memory' again "
-                                + "after '\(name)', or move '\(name)' before it",
-                            at: graph.location)
+                            "pass '\(name)' (pipeline entry \(index + 1)) changed the graph \(origin): the memory "
+                                + "plan no longer matches it; run 'plan-memory' again after '\(name)', or move "
+                                + "'\(name)' before it",
+                            at: plan.location == .unknown ? graph.location : plan.location)
                     ]
-                    context.memoryPlan = nil
+                    graph.memory = nil
                 }
             }
             // Kernels a pass broke (a member removed or rewired) are dropped and reported
@@ -97,7 +98,7 @@ public struct PassManager {
                 }
             }
             if options.printAfterAll || options.printAfter.contains(name) {
-                dump("// ----- IR after \(name)\(changed ? "" : " (unchanged)") -----\n" + Self.render(graph, context))
+                dump("// ----- IR after \(name)\(changed ? "" : " (unchanged)") -----\n" + Printer.print(graph))
             }
             if options.printChanged && changed {
                 dump("// ----- \(name) changed the IR -----\n" + LineDiff.diff(before, Printer.print(graph)))
@@ -117,20 +118,6 @@ public struct PassManager {
         return out
     }
 
-    /// The graph text, with the memory plan as trailing comments when one exists.
-    public static func render(_ graph: Graph, _ context: PassContext) -> String {
-        guard let plan = context.memoryPlan else { return Printer.print(graph) }
-        var text =
-            "// workspace: \(plan.arenaBytes) bytes (\(plan.strategy)); intermediates: "
-            + "\(plan.intermediateBytes) bytes\n"
-        text += Printer.print(graph) { i in
-            let notes = graph.nodes[i].results.compactMap { r -> String? in
-                plan.offsets[r].map { "%\(graph.name(of: r)) @ \($0)" }
-            }
-            return notes.isEmpty ? nil : notes.joined(separator: ", ")
-        }
-        return text
-    }
 }
 
 func monotonicSeconds() -> Double {

@@ -1,31 +1,17 @@
 import SinterIR
 
-/// Where each intermediate lives in the one workspace arena.
-public struct MemoryPlan: Hashable, Sendable {
-    public static let alignment = 64
-    /// Byte offset of each intermediate value (graph inputs, outputs and constants live in
-    /// caller buffers or read-only data and have no offset).
-    public var offsets: [ValueID: Int] = [:]
-    public var sizes: [ValueID: Int] = [:]
-    public var arenaBytes = 0
-    /// Sum of all intermediates' sizes: what a planner without reuse would need.
-    public var intermediateBytes = 0
-    /// Which heuristic produced the plan.
-    public var strategy = ""
-    /// Concats whose operands were computed straight into their slices of the result: no
-    /// copy kernel runs for them.
-    public var concatsInPlace: Set<ValueID> = []
-    /// Reshapes of graph inputs and weights: the caller's or the weights' bytes, no memory.
-    public var callerViews: Set<ValueID> = []
-}
-
 /// `plan-memory`: liveness over the node order, then offsets in one arena. Two heuristics
 /// run (greedy by size, and best-fit in program order) and the smaller arena is kept. The
-/// graph itself is unchanged; the plan goes to `PassContext.memoryPlan` and shows in dumps:
+/// plan is IR: a `memory` line (`ArenaPlan`) that codegen reads and dumps print.
 ///
-///     %0 = matmul %x, %w : f32[4,128]      // %0 @ 0
-///     %1 = relu %0 : f32[4,128]            // %1 @ 2048
-///     %2 = exp %1 : f32[4,128]             // %2 @ 0
+///     %0 = matmul %x, %w : f32[4,128]
+///     %1 = relu %0 : f32[4,128]
+///     %2 = exp %1 : f32[4,128]
+///   after:
+///     %0 = matmul %x, %w : f32[4,128]
+///     %1 = relu %0 : f32[4,128]
+///     %2 = exp %1 : f32[4,128]
+///     memory 4096 "greedy-by-size, 2 in place" [%0 at 0, %1 at 0, %2 at 0] in-place [] views []
 public struct PlanMemory: Pass {
     public static let name = "plan-memory"
     public static let summary = "assign workspace offsets to intermediates by liveness (best of two heuristics)"
@@ -65,8 +51,9 @@ public struct PlanMemory: Pass {
         plan.concatsInPlace = Set(slices.values.map(\.concat))
         plan.callerViews = views
         if !slices.isEmpty { plan.strategy += ", \(plan.concatsInPlace.count) concats in place" }
-        context.memoryPlan = plan
-        return false
+        let before = graph.memory
+        graph.memory = plan.arena(graph)
+        return graph.memory != before
     }
 
     /// In-place reuse: an elementwise kernel (one op or a fused chain without an anchor) may
@@ -93,7 +80,7 @@ public struct PlanMemory: Pass {
         for k in kernels.sorted(by: { $0.root < $1.root }) {
             let r = g.nodes[k.root]
             // reshape/identity of an intermediate is a view: same bytes, same place, no kernel.
-            if k.nodes.count == 1, r.op.schema.kernel == .copy, r.results.count == 1, let ri = byValue[r.results[0]],
+            if k.nodes.count == 1, StridedView.keepsBytes(r.op), r.results.count == 1, let ri = byValue[r.results[0]],
                 let o = r.operands.first, byValue[o] != nil, let ti = byValue[root(o)], !removed.contains(ti)
             {
                 merged[ti].end = max(merged[ti].end, intervals[ri].end)
@@ -131,7 +118,7 @@ public struct PlanMemory: Pass {
         for n in g.nodes where n.payload != nil { caller.formUnion(n.results) }
         var views = Set<ValueID>()
         for (i, n) in g.nodes.enumerated()
-        where n.op.schema.kernel == .copy && !fused.contains(i) && n.results.count == 1 {
+        where StridedView.keepsBytes(n.op) && !fused.contains(i) && n.results.count == 1 {
             guard let o = n.operands.first, caller.contains(o), !outputs.contains(n.results[0]) else { continue }
             caller.insert(n.results[0])
             views.insert(n.results[0])

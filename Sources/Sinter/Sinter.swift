@@ -34,6 +34,13 @@ public struct CompileOptions: Sendable {
     public var constantInputs: [String: TensorData] = [:]
     public var passManager = PassManager.Options()
     public var target: Target = .host
+    /// Test-only: build the schedules (layout block, vector width, register tiles, splits)
+    /// for this target while emitting machine code for `target`. Kernels are generic LLVM
+    /// vector IR, which LLVM legalises for the machine (a 16-lane f32 vector becomes two
+    /// 8-lane ones on AVX2), so a wider ISA's schedules — their tiles, tails and packing —
+    /// run and are checked against numpy on any host. Not a CLI option: an artifact built so
+    /// is slower than either target's own.
+    public var scheduleTarget: Target?
     /// Weights embedded in read-only data, or in a side file `NAME.weights`.
     public var weights: ABI.WeightsMode = .embedded
     /// C compiler driver used to link shared objects: `$SINTER_CC`, else `cc` for the host and
@@ -45,7 +52,7 @@ public struct CompileOptions: Sendable {
     /// The pipeline that runs: `passes` with the driver's defaults filled in — the target's f32
     /// vector width as `layout{block=...}` and `--shape` bindings as `infer-shapes{N=...}`.
     public var pipeline: [PassSpec] {
-        let block = TargetInfo(target).schedules.layoutBlock
+        let block = TargetInfo(scheduleTarget ?? target).schedules.layoutBlock
         var defaults: [String: [String: String]] = [Layout.name: ["block": "\(block)"]]
         if !bindings.isEmpty { defaults[InferShapes.name] = bindings.mapValues { "\($0)" } }
         return Pipeline.applying(defaults, to: passes)
@@ -88,9 +95,8 @@ public enum Sinter {
         dump: @escaping (String) -> Void = { print($0, terminator: "") }
     ) throws(SinterError) -> KernelProgram {
         var (g, ctx) = try optimize(graph, options, dump: dump)
-        if ctx.memoryPlan == nil { _ = try PlanMemory().run(&g, ctx) }
-        guard let plan = ctx.memoryPlan else { throw SinterError("internal: no memory plan") }
-        return try Lowering.lower(g, plan: plan, target: options.target)
+        if g.memory == nil { _ = try PlanMemory().run(&g, ctx) }
+        return try Lowering.lower(g, target: options.target, schedule: options.scheduleTarget)
     }
 
     /// Compiles for this process and returns a runnable model.

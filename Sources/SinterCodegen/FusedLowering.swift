@@ -4,11 +4,11 @@ import SinterPasses
 /// Lowering of fused groups: elementwise chains read through their prologue's views, and
 /// matmul/conv anchors with their epilogues.
 extension Lowering {
-    /// One kernel for a fused group: a composed elementwise expression, or the anchor's
-    /// matmul/conv with the rest as its epilogue. Prologue members are not computed: the
-    /// kernel reads their operand through a strided view. Returns the body, the operand
-    /// values and the scratch size.
-    static func fusedKernel(_ group: FusionGroup, _ g: Graph) throws(SinterError) -> (KernelBody, [ValueID], Int) {
+    /// One kernel for a fused group: a composed elementwise expression, a transpose or slice
+    /// read through its prologue, or the anchor's kernel (its unit's) with the rest as its
+    /// epilogue. Prologue members are not computed: the kernel reads their operand through a
+    /// strided view. Returns the body and the operand values.
+    static func fusedKernel(_ group: FusionGroup, _ g: Graph) throws(SinterError) -> (KernelBody, [ValueID]) {
         let members = Set(group.nodes)
         let prologue = Set(group.prologue)
         let defining = g.definingNodes()
@@ -25,14 +25,24 @@ extension Lowering {
             }
             return out
         }
+        /// Lowers `node` by its unit, reading its operands through `views`.
+        func lowered(_ node: Node, _ views: [StridedView], _ epilogue: Epilogue?) throws(SinterError) -> KernelBody {
+            guard let unit = KernelUnits.unit(for: node.op.schema.kernel) else {
+                throw SinterError("internal: no kernel unit for '\(node.op.rawValue)'", at: node.location)
+            }
+            var c = UnitLowering(
+                node: node, operandTypes: node.operands.map(g.type(of:)), resultTypes: node.results.map(g.type(of:)))
+            c.views = views
+            c.epilogue = epilogue
+            guard let body = try unit.lower(c).first else {
+                throw SinterError("internal: '\(node.op.rawValue)' lowered to no kernel", at: node.location)
+            }
+            return KernelBody(unit: unit.name, body: body)
+        }
         // A transpose or slice reading through its prologue: one strided copy.
-        if Fuse.isStridedCopy(root), group.anchor == nil, let outShape = g.type(of: root.results[0]).shape,
-            let seen = try view(root.operands[0]).applying(root, result: outShape)
-        {
-            return (
-                .stridedCopy(strided(outShape, seen.strides, seen.offset, g.type(of: root.results[0]).dtype.byteSize)),
-                [seen.value], 0
-            )
+        if group.anchor == nil, StridedView.isStridedCopy(root.op) {
+            let seen = try view(root.operands[0])
+            return (try lowered(root, [seen], nil), [seen.value])
         }
         var externals: [StridedView] = []
         let first = anchorResult == nil ? 0 : 1
@@ -60,72 +70,36 @@ extension Lowering {
             return .operand(externals.count - 1 + first)
         }
         let expr = try exprFor(root.results[0])
-        let outShape = g.type(of: root.results[0]).shape ?? []
+        let outType = g.type(of: root.results[0])
+        let outShape = outType.shape ?? []
         guard let anchorIndex = group.anchor else {
-            let (shape, strides) = collapse(outShape, externals.map { $0.broadcast(to: outShape).strides })
-            return (
-                .elementwise(
-                    expr: expr, shape: shape, strides: strides, offsets: externals.map(\.offset),
-                    operandTypes: externals.map { g.type(of: $0.value).dtype },
-                    resultType: g.type(of: root.results[0]).dtype),
-                externals.map(\.value), 0
-            )
+            let body = ElementwiseUnit.Body(
+                expr: expr, views: externals, operandTypes: externals.map { g.type(of: $0.value).dtype },
+                result: outType)
+            return (KernelBody(unit: ElementwiseUnit.name, body: body), externals.map(\.value))
         }
         let anchor = g.nodes[anchorIndex]
-        let operands = externals.map { v -> Epilogue.Operand in
-            let st = broadcastStrides(v.shape, to: outShape)
-            if anchor.op == .convNCHWc || anchor.op == .depthwiseConvNCHWc {
-                return Epilogue.Operand(
-                    dtype: g.type(of: v.value).dtype, batch: Array(st.prefix(4)), row: 0, col: st[4])
+        guard let unit = KernelUnits.unit(for: anchor.op.schema.kernel) else {
+            throw SinterError("internal: no kernel unit for '\(anchor.op.rawValue)'", at: anchor.location)
+        }
+        var operands: [Epilogue.Operand] = []
+        for v in externals {
+            guard
+                let operand = unit.epilogueOperand(
+                    broadcastStrides(v.shape, to: outShape), g.type(of: v.value).dtype)
+            else {
+                throw SinterError(
+                    "internal: anchor '\(anchor.op.rawValue)' cannot take an epilogue", at: anchor.location)
             }
-            if anchor.op == .conv {
-                return Epilogue.Operand(
-                    dtype: g.type(of: v.value).dtype, batch: [st[0]], row: st[1],
-                    col: st.dropFirst(2).allSatisfy { $0 == 0 } ? 0 : 1)
-            }
-            return Epilogue.Operand(
-                dtype: g.type(of: v.value).dtype, batch: Array(st.dropLast(2)), row: st[st.count - 2],
-                col: st[st.count - 1])
+            operands.append(operand)
         }
         // A bare accumulator needs no epilogue (a matmul whose group is only its prologue).
         let epilogue: Epilogue? =
             expr == .operand(0) && externals.isEmpty ? nil : Epilogue(expr: expr, operands: operands)
-        let extras = externals.map(\.value)
-        switch anchor.op {
-        case .matmul:
-            let a = try view(anchor.operands[0]), b = try view(anchor.operands[1])
-            func flag(_ name: String) -> Bool { anchor.attributes.bool(name) ?? false }
-            let (body, scratch) = matmulBody(
-                a: a, b: b, transA: flag("trans_a"), transB: flag("trans_b"),
-                outShape: g.type(of: anchor.results[0]).shape ?? [])
-            guard case .matmul(let batch, let la, let lb, let m, let n, let k, _) = body else {
-                throw SinterError("internal: matmul body")
-            }
-            return (
-                .matmul(batch: batch, a: la, b: lb, m: m, n: n, k: k, epilogue: epilogue), [a.value, b.value] + extras,
-                scratch
-            )
-        case .conv:
-            let parts = try kernels(anchor, g)
-            guard case .conv(let geo, _) = parts[0].body else {
-                throw SinterError("internal: conv body", at: anchor.location)
-            }
-            return (.conv(geo, epilogue: epilogue), anchor.operands + extras, parts[0].scratch)
-        case .convNCHWc:
-            let parts = try kernels(anchor, g)
-            guard case .convBlocked(let geo, _) = parts[0].body else {
-                throw SinterError("internal: conv-nchwc body", at: anchor.location)
-            }
-            return (.convBlocked(geo, epilogue: epilogue), anchor.operands + extras, 0)
-        case .depthwiseConvNCHWc:
-            let parts = try kernels(anchor, g)
-            guard case .depthwiseBlocked(let geo, _) = parts[0].body else {
-                throw SinterError("internal: depthwise-conv-nchwc body", at: anchor.location)
-            }
-            return (.depthwiseBlocked(geo, epilogue: epilogue), anchor.operands + extras, 0)
-        default:
-            throw SinterError("internal: anchor '\(anchor.op.rawValue)' cannot take an epilogue", at: anchor.location)
-        }
+        var views: [StridedView] = []
+        for v in anchor.operands { views.append(try view(v)) }
+        let body = try lowered(anchor, views, epilogue)
+        return (body, views.map(\.value) + externals.map(\.value))
     }
 
     /// Replaces operand i of `e` by `args[i]`.
@@ -139,35 +113,5 @@ extension Lowering {
         case .compare(let c, let a, let b): .compare(c, substitute(a, args), substitute(b, args))
         case .select(let c, let a, let b): .select(substitute(c, args), substitute(a, args), substitute(b, args))
         }
-    }
-
-    static func operandView(_ g: Graph, _ v: ValueID) -> StridedView {
-        StridedView.contiguous(v, g.type(of: v).shape ?? [])
-    }
-
-    /// The matmul kernel body for operands seen through `a` and `b` (their own shape and
-    /// strides, after any fused transposes), with `trans_a`/`trans_b` swapping the last two axes.
-    static func matmulBody(a: StridedView, b: StridedView, transA: Bool, transB: Bool, outShape: [Int]) -> (
-        KernelBody, Int
-    ) {
-        func matrix(_ v: StridedView, _ flip: Bool) -> (rows: Int, cols: Int, layout: MatrixLayout) {
-            let r = v.shape.count
-            // Batch strides: the view's own stride where the dim is real, 0 where it broadcasts.
-            let outBatch = Array(outShape.dropLast(2))
-            let lead = outBatch.count - (r - 2)
-            let batchStrides = outBatch.indices.map { i in
-                i < lead || v.shape[i - lead] == 1 ? 0 : v.strides[i - lead]
-            }
-            var (rows, cols) = (v.shape[r - 2], v.shape[r - 1])
-            var (rs, cs) = (v.strides[r - 2], v.strides[r - 1])
-            if flip { (rows, cols, rs, cs) = (cols, rows, cs, rs) }
-            return (rows, cols, MatrixLayout(offset: v.offset, batch: batchStrides, rowStride: rs, colStride: cs))
-        }
-        let ma = matrix(a, transA), mb = matrix(b, transB)
-        let body = KernelBody.matmul(
-            batch: Array(outShape.dropLast(2)), a: ma.layout, b: mb.layout, m: ma.rows, n: mb.cols, k: ma.cols,
-            epilogue: nil)
-        let scratch = mb.layout.colStride == 1 ? 0 : KernelEmitter.packedBFloats(n: mb.cols, k: ma.cols) * 4
-        return (body, scratch)
     }
 }

@@ -87,45 +87,6 @@ public struct BlockedConvGeometry: Hashable, Sendable {
     public var window: ShapeRules.Window
 }
 
-/// The kernel IR: one loop nest per fused group, described by its iteration space and the
-/// strides of each operand, after dimensions that can be walked as one have been merged.
-/// Emitters turn each case into one LLVM function with explicit vector code.
-public enum KernelBody: Hashable, Sendable {
-    /// out[i] = expr(in0[o0 + i·s0], in1[o1 + i·s1], ...) over `shape`; `strides[k]` are
-    /// operand k's element strides per dimension (0 where it broadcasts, anything for a
-    /// transposed or sliced view) and `offsets[k]` its first element. Attributes are already
-    /// substituted into `expr`.
-    case elementwise(
-        expr: ScalarExpr, shape: [Int], strides: [[Int]], offsets: [Int], operandTypes: [DType], resultType: DType)
-    /// Batched C[b] = A[b] · B[b] over the output's `batch` dims, reading A and B through
-    /// their layouts. When B's columns are not contiguous the kernel first packs B (per batch
-    /// entry) into its scratch.
-    case matmul(batch: [Int], a: MatrixLayout, b: MatrixLayout, m: Int, n: Int, k: Int, epilogue: Epilogue?)
-    /// Byte copy (reshape, or an output that is an input or a constant).
-    case copy(bytes: Int)
-    /// One strided copy from operand 0.
-    case stridedCopy(StridedCopy)
-    /// One strided copy per operand into the same result.
-    case concat([StridedCopy])
-    /// out[o, j, i] = x[o, clamp(idx[j]), i] for a data tensor viewed as [outer, axis, inner].
-    case gather(outer: Int, axis: Int, indices: Int, inner: Int, elementBytes: Int, indexType: DType)
-    /// i64 position of the max/min over the middle dimension of [outer, axis, inner].
-    /// A kernel of a unit family (`KernelUnit`): the unit emits and schedules it.
-    case unit(UnitBody)
-    /// Convolution by im2col into scratch, then GEMM per group.
-    case conv(WindowGeometry, epilogue: Epilogue?)
-    /// Direct convolution on blocked tensors: each result vector is one pixel's `block`
-    /// output channels. Epilogue operand strides: `batch` = (image, out block, row, column),
-    /// `col` = lane stride (0 or 1).
-    case convBlocked(BlockedConvGeometry, epilogue: Epilogue?)
-    /// Depthwise convolution on blocked tensors (inBlocks = outBlocks, one filter per channel).
-    case depthwiseBlocked(BlockedConvGeometry, epilogue: Epilogue?)
-    case pool(PoolKind, WindowGeometry)
-    /// Pooling on blocked tensors: `geometry.channels` counts blocks of `block` lanes, and each
-    /// output pixel's lanes are one vector.
-    case poolBlocked(PoolKind, WindowGeometry, block: Int)
-}
-
 public struct Kernel: Hashable, Sendable {
     /// Symbol of the LLVM function (internal linkage).
     public var name: String
@@ -143,7 +104,7 @@ public struct Kernel: Hashable, Sendable {
     /// placed after the arena and passed as the last argument.
     public var scratchBytes: Int = 0
     /// How many independent parts the kernel splits into for the thread pool (1: not split).
-    /// Parts share the kernel's scratch; each uses its own region (see `Lowering.parallelize`).
+    /// Parts share the kernel's scratch; each uses its own region (see the unit body's `schedule`).
     public var tasks: Int = 1
 }
 

@@ -139,6 +139,17 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
         partsPerThread = 4
     }
 
+    /// The accumulator type of multiply-accumulate kernels (matmul, conv) for an operand dtype:
+    /// f32 for floats (f16/bf16 storage widens), i32 for 8- and 16-bit integers (int8 GEMMs
+    /// accumulate in i32, as VNNI and SDOT do), the type itself otherwise.
+    public static func accumulator(for dtype: DType) -> DType {
+        switch dtype {
+        case .f16, .bf16, .f32: .f32
+        case .i8, .u8, .i16: .i32
+        default: dtype
+        }
+    }
+
     /// Parts a kernel may split into: as many grains of `work` as it has, at most `units`.
     public func parts(work: Int, grain: Int, units: Int) -> Int { max(1, min(units, work / max(grain, 1))) }
 
@@ -165,9 +176,8 @@ extension KernelProgram {
         var out = "// target: \(target)\n// schedules: \(target.schedules)\n"
         out += "// kernels: \(kernels.count), workspace \(workspaceSize) bytes\n"
         for k in kernels {
-            let kind: String
-            if case .unit(let u) = k.body { kind = u.unit } else { kind = String("\(k.body)".prefix { $0 != "(" }) }
-            var parts = ["\(kind)", "f32 × \(k.vectorWidth)"]
+            var parts = [k.body.unit, "f32 × \(k.vectorWidth)"]
+            if let acc = k.body.body.accumulator { parts.append("accumulates \(acc)") }
             if !k.registerTile.isEmpty {
                 parts.append("tile \(k.registerTile.map(String.init).joined(separator: "×"))")
             }

@@ -97,7 +97,7 @@ struct Dump: ParsableCommand {
         case "dot": text += DotWriter.dot(g, fusion: try FusionPlan(g))
         case "svg": text += try svg(DotWriter.dot(g, fusion: try FusionPlan(g)))
         default:
-            if !options.passManager.printAfterAll && !printChanged { text += PassManager.render(g, ctx) }
+            if !options.passManager.printAfterAll && !printChanged { text += Printer.print(g) }
         }
         if fusionReport {
             let plan: FusionPlan
@@ -111,13 +111,12 @@ struct Dump: ParsableCommand {
             text += Fuse.report(g, plan)
         }
         if memoryReport {
-            if ctx.memoryPlan == nil { _ = try PlanMemory().run(&g, ctx) }
-            if let plan = ctx.memoryPlan { text += plan.report(g) }
+            if g.memory == nil { _ = try PlanMemory().run(&g, ctx) }
+            text += try MemoryPlan(g).report(g)
         }
         if kernelReport {
-            if ctx.memoryPlan == nil { _ = try PlanMemory().run(&g, ctx) }
-            guard let plan = ctx.memoryPlan else { throw SinterError("no memory plan for the kernel report") }
-            let program = try Lowering.lower(g, plan: plan, target: options.target)
+            if g.memory == nil { _ = try PlanMemory().run(&g, ctx) }
+            let program = try Lowering.lower(g, target: options.target)
             text += program.kernelReport(TargetInfo(options.target))
         }
         if timePasses { text += pm.timingReport }

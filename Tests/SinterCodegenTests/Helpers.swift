@@ -10,8 +10,7 @@ func lowered(_ g: Graph, target: Target = .host) throws -> KernelProgram {
     try pm.run(
         Pipeline.applying([Layout.name: ["block": "\(target.vectorWidth)"]], to: Pipeline.default), on: &graph,
         context: ctx)
-    guard let plan = ctx.memoryPlan else { throw SinterError("no memory plan") }
-    return try Lowering.lower(graph, plan: plan, target: target)
+    return try Lowering.lower(graph, target: target)
 }
 
 /// A graph with one input of `shape` and one op applied to it.

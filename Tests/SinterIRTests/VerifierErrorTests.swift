@@ -30,6 +30,64 @@ struct VerifierErrorTests {
             """, "2:8: error: 'matmul': contracting dimensions differ: [4,3] x [4,5] (3 vs 4)"
         ),
         (
+            "memory slot for an undefined value",
+            """
+            graph @g(%x: f32[16]) -> (%y: f32[16]) {
+              %a = exp %x : f32[16]
+              %y = relu %a : f32[16]
+              memory 64 "hand" [%a at 0, %q at 0] in-place [] views []
+            }
+            """, "4:3: error: memory plan: '%q' is not defined by any node"
+        ),
+        (
+            "memory slot misaligned",
+            """
+            graph @g(%x: f32[16]) -> (%y: f32[16]) {
+              %a = exp %x : f32[16]
+              %y = relu %a : f32[16]
+              memory 128 "hand" [%a at 32] in-place [] views []
+            }
+            """, "4:3: error: memory plan: '%a' at 32 is not a multiple of 64"
+        ),
+        (
+            "memory slot outside the arena",
+            """
+            graph @g(%x: f32[16]) -> (%y: f32[16]) {
+              %a = exp %x : f32[16]
+              %y = relu %a : f32[16]
+              memory 64 "hand" [%a at 64] in-place [] views []
+            }
+            """, "4:3: error: memory plan: '%a' (64 bytes at 64) does not fit the 64-byte arena"
+        ),
+        (
+            "memory slot for a graph output",
+            """
+            graph @g(%x: f32[16]) -> (%y: f32[16]) {
+              %y = exp %x : f32[16]
+              memory 64 "hand" [%y at 0] in-place [] views []
+            }
+            """, "3:3: error: memory plan: '%y' is a graph output or a constant, which has no arena slot"
+        ),
+        (
+            "memory view that is not a reshape",
+            """
+            graph @g(%x: f32[16]) -> (%y: f32[16]) {
+              %a = exp %x : f32[16]
+              %y = relu %a : f32[16]
+              memory 64 "hand" [%a at 0] in-place [] views [%a]
+            }
+            """, "4:3: error: memory plan: '%a' is listed as a reshape or identity but is 'exp'"
+        ),
+        (
+            "memory line syntax",
+            """
+            graph @g(%x: f32[16]) -> (%y: f32[16]) {
+              %y = exp %x : f32[16]
+              memory 64 "hand" [%y 0] in-place [] views []
+            }
+            """, "3:24: error: expected 'at' between a value and its offset, found '0'"
+        ),
+        (
             "kernel member",
             """
             graph @g(%x: f32[4]) -> (%y: f32[4]) {

@@ -6,6 +6,84 @@ import SinterIR
 /// one weight vector is loaded and multiplied by each pixel's broadcast input value. Columns
 /// whose taps all fall inside the image run without bounds checks; the border columns and
 /// rows clip their tap ranges instead of testing each tap.
+/// `depthwise-conv-nchwc` (one filter per channel) is the same unit: each output vector is one
+/// pixel's block of channels and the taps multiply lane by lane.
+struct BlockedConvUnit: KernelUnit {
+    static let name = "conv-nchwc"
+
+    static func supports(operands: [DType], results: [DType]) -> Bool {
+        (operands + results).allSatisfy { $0 == .f32 }
+    }
+
+    static func lower(_ c: UnitLowering) throws(SinterError) -> [any KernelUnitBody] {
+        let x = c.inShapes[0], w = c.inShapes[1]
+        let depthwise = c.node.op == .depthwiseConvNCHWc
+        // Weights: [M/b, C/bi, kh, kw, bi, b], or [C/b, kh, kw, b] for depthwise.
+        let win = try c.window([x[2], x[3]], depthwise ? [w[1], w[2]] : [w[2], w[3]])
+        let geometry = BlockedConvGeometry(
+            batch: x[0], inBlocks: x[1], outBlocks: depthwise ? x[1] : w[0], block: depthwise ? x[4] : w[5],
+            inBlock: x[4], input: [x[2], x[3]], window: win)
+        return [
+            Body(
+                geometry: geometry, depthwise: depthwise,
+                accumulating: Schedules.accumulator(for: c.operandTypes[0].dtype), epilogue: c.epilogue)
+        ]
+    }
+
+    /// Epilogue operands are addressed per (image, out block, row, column) and by lane (0: one
+    /// value broadcast over the block, 1: one value per channel).
+    static func epilogueOperand(_ strides: [Int], _ dtype: DType) -> Epilogue.Operand? {
+        Epilogue.Operand(dtype: dtype, batch: Array(strides.prefix(4)), row: 0, col: strides[4])
+    }
+
+    struct Body: KernelUnitBody, Hashable {
+        var geometry: BlockedConvGeometry
+        var depthwise: Bool
+        var accumulating: DType
+        var accumulator: DType? { accumulating }
+        var epilogue: Epilogue?
+
+        var description: String { (depthwise ? "depthwise " : "") + geometry.summary + ", in \(accumulating)" }
+
+        func emit(_ e: KernelEmitter, _ a: KernelArguments) {
+            let extras = Array(a.ins.dropFirst(2))
+            if depthwise {
+                e.depthwiseBlocked(geometry, a.out, a.ins[0], a.ins[1], epilogue, extras, task: a.task, tasks: a.parts)
+            } else {
+                e.convBlocked(
+                    geometry, a.out, a.ins[0], a.ins[1], epilogue, extras, tile: a.registerTile, task: a.task,
+                    tasks: a.parts)
+            }
+        }
+
+        /// The register tile from the target's accumulators (dense convs); parts are ranges of
+        /// output rows.
+        func schedule(_ k: inout Kernel, _ s: Schedules) {
+            let g = geometry
+            let rows = g.batch * g.outBlocks * g.window.output[0]
+            if depthwise {
+                let flops = (checkedProduct([rows, g.window.output[1], g.block] + g.window.kernel) ?? .max)
+                if flops >= s.splitDepthwiseFlops {
+                    k.tasks = s.parts(work: flops, grain: s.grainDepthwiseFlops, units: rows)
+                }
+                return
+            }
+            let tile = s.blockedConvTile(outBlocks: g.outBlocks)
+            k.registerTile = [tile.blocks, tile.pixels]
+            let flops =
+                (checkedProduct([rows, g.window.output[1], g.block, g.inBlocks, g.inBlock] + g.window.kernel) ?? .max)
+            if flops >= s.splitFlops { k.tasks = s.parts(work: flops, grain: s.grainFlops, units: rows) }
+        }
+    }
+}
+
+extension BlockedConvGeometry {
+    var summary: String {
+        "\(batch)×\(inBlocks)×\(input)×\(inBlock) → \(outBlocks)×\(window.output)×\(block), "
+            + "kernel \(window.kernel)"
+    }
+}
+
 extension KernelEmitter {
     func convBlocked(
         _ g: BlockedConvGeometry, _ out: IRValue, _ x: IRValue, _ wt: IRValue, _ epilogue: Epilogue?,
@@ -206,57 +284,5 @@ private extension IRValue {
     /// self + index · stride (skipped when the stride is 0).
     func add(_ ir: IRBuilder, _ index: IRValue, _ stride: Int) -> IRValue {
         stride == 0 ? self : ir.add(self, ir.mul(index, ir.constI64(stride)))
-    }
-}
-
-extension KernelEmitter {
-    /// Max or average pooling over 2-D windows of a blocked tensor: each output pixel's
-    /// `block` channels are one vector; taps outside the image are clipped from the loop
-    /// ranges, so no tap is tested.
-    func poolBlocked(
-        _ kind: PoolKind, _ g: WindowGeometry, _ b: Int, _ out: IRValue, _ x: IRValue, task: IRValue, tasks: IRValue
-    ) {
-        let win = g.window
-        let (h, w) = (g.input[0], g.input[1])
-        let (oh, ow) = (win.output[0], win.output[1])
-        let (kh, kw) = (win.kernel[0], win.kernel[1])
-        guard g.batch * g.channels * oh * ow * b > 0 else { return }
-        // Parts take contiguous ranges of output rows (image and block, row).
-        let units = g.batch * g.channels * oh
-        let (u0, u1) = partRange(units, task: task, tasks: tasks)
-        ir.forLoop(u0, u1, "prow") { u in
-            let nc = ir.sdiv(u, c(oh)), y = ir.srem(u, c(oh))
-            let inBase = ir.mul(nc, c(h * w * b))
-            let outBase = ir.mul(nc, c(oh * ow * b))
-            let iy = ir.sub(ir.mul(y, c(win.strides[0])), c(win.padBegin[0]))
-            let (khB, khE) = taps(iy, kh, win.dilations[0], lo: 0, hi: h)
-            ir.forLoop(c(0), c(ow), "px") { px in
-                let ix = ir.sub(ir.mul(px, c(win.strides[1])), c(win.padBegin[1]))
-                let (kwB, kwE) = taps(ix, kw, win.dilations[1], lo: 0, hi: w)
-                let initial = ir.constF32(kind == .max ? -.infinity : 0, width: b)
-                let acc = ir.forLoop(khB, khE, carrying: [initial], "pkh") { ky, a in
-                    let row = ir.add(inBase, ir.mul(ir.add(iy, ir.mul(ky, c(win.dilations[0]))), c(w * b)))
-                    return ir.forLoop(kwB, kwE, carrying: a, "pkw") { kx, a in
-                        let v = loadF(x, ir.add(row, ir.mul(ir.add(ix, ir.mul(kx, c(win.dilations[1]))), c(b))), b)
-                        return [kind == .max ? ir.intrinsic("llvm.maximum", [a[0], v]) : ir.fadd(a[0], v)]
-                    }
-                }[0]
-                var result = acc
-                if kind == .average {
-                    // Divide by the taps inside the image, or inside the padded bounds.
-                    let (cy, cx): (IRValue, IRValue)
-                    if g.countIncludePad {
-                        let (a0, a1) = taps(iy, kh, win.dilations[0], lo: -win.padBegin[0], hi: h + win.padEnd[0])
-                        let (b0, b1) = taps(ix, kw, win.dilations[1], lo: -win.padBegin[1], hi: w + win.padEnd[1])
-                        (cy, cx) = (ir.sub(a1, a0), ir.sub(b1, b0))
-                    } else {
-                        (cy, cx) = (ir.sub(khE, khB), ir.sub(kwE, kwB))
-                    }
-                    let count = ir.sitofp(ir.mul(cy, cx), ir.f32)
-                    result = ir.fdiv(acc, ir.splat(count, b))
-                }
-                storeF(result, out, ir.add(outBase, ir.mul(ir.add(ir.mul(y, c(ow)), px), c(b))))
-            }
-        }
     }
 }

@@ -1,6 +1,85 @@
 import SinterIR
 
-/// Convolution (im2col + GEMM) and pooling over NC[spatial] f32 tensors.
+/// N-D convolution over NC[spatial] f32 tensors (groups, strides, dilations, padding) as a
+/// kernel unit: im2col of whole output rows into scratch, then the shared GEMM per group with
+/// the weights as A; a pointwise convolution reads its input directly as B. Anchors fused
+/// groups (epilogue per output channel and position).
+struct ConvUnit: KernelUnit {
+    static let name = "conv"
+
+    static func supports(operands: [DType], results: [DType]) -> Bool {
+        (operands + results).allSatisfy { $0 == .f32 }
+    }
+
+    static func lower(_ c: UnitLowering) throws(SinterError) -> [any KernelUnitBody] {
+        let x = c.inShapes[0], w = c.inShapes[1]
+        let win = try c.window(Array(x[2...]), Array(w[2...]))
+        let geometry = WindowGeometry(
+            batch: x[0], channels: x[1], input: Array(x[2...]), window: win, outChannels: w[0],
+            group: max(c.int("group"), 1), countIncludePad: false)
+        return [
+            Body(
+                geometry: geometry, accumulating: Schedules.accumulator(for: c.operandTypes[0].dtype),
+                epilogue: c.epilogue)
+        ]
+    }
+
+    /// Epilogue operands at (image, output channel, any spatial position): a per-image stride,
+    /// a per-channel stride, and lanes that are contiguous positions or one broadcast value.
+    static func epilogueOperand(_ strides: [Int], _ dtype: DType) -> Epilogue.Operand? {
+        Epilogue.Operand(
+            dtype: dtype, batch: [strides[0]], row: strides[1], col: strides.dropFirst(2).allSatisfy { $0 == 0 } ? 0 : 1
+        )
+    }
+
+    struct Body: KernelUnitBody, Hashable {
+        var geometry: WindowGeometry
+        var accumulating: DType
+        var accumulator: DType? { accumulating }
+        var epilogue: Epilogue?
+
+        var description: String {
+            let g = geometry
+            return "\(g.batch)×\(g.channels)×\(g.input) → \(g.outChannels)×\(g.window.output), "
+                + "kernel \(g.window.kernel), group \(g.group), in \(accumulating)"
+        }
+
+        func emit(_ e: KernelEmitter, _ a: KernelArguments) {
+            e.conv(
+                geometry, a.out, a.ins[0], a.ins[1], a.scratch, a.vectorWidth, epilogue, Array(a.ins.dropFirst(2)),
+                task: a.task, tasks: a.parts)
+        }
+
+        /// The im2col buffer holds one group: (C/group · Πk) rows × Πout columns. Large convs
+        /// split by output channels (pointwise, more channels than positions) or by whole rows
+        /// of the innermost output axis, each part with its own im2col columns.
+        func schedule(_ k: inout Kernel, _ s: Schedules) {
+            let g = geometry
+            let positions = g.window.output.reduce(1, *)
+            let kDim = (g.channels / g.group) * g.window.kernel.reduce(1, *)
+            k.scratchBytes = KernelEmitter.isPointwise(g) ? 0 : kDim * positions * 4
+            let flops = (checkedProduct([g.batch, g.outChannels, positions, kDim]) ?? .max)
+            guard flops >= s.splitFlops else { return }
+            if KernelEmitter.splitsRows(g) {
+                k.tasks = s.parts(work: flops, grain: s.grainFlops, units: g.outChannels / g.group / 4)
+                return
+            }
+            let rowLength = g.window.output.last ?? 1
+            let rows = positions / max(rowLength, 1)
+            let units = min(rows, positions / (4 * k.vectorWidth), s.maxScratchParts)
+            let tasks = s.parts(work: flops, grain: s.grainFlops, units: units)
+            guard tasks > 1 else { return }
+            let width = (rows + tasks - 1) / tasks * rowLength
+            k.tasks = (positions + width - 1) / width
+            // Part j's im2col block starts at column p0(j) · K, whatever the part count, so
+            // the scratch holds K × (positions + one row per part) floats.
+            if k.scratchBytes > 0 {
+                k.scratchBytes = KernelProgram.aligned(kDim * (positions + k.tasks * rowLength) * 4)
+            }
+        }
+    }
+}
+
 extension KernelEmitter {
     /// True when the convolution reads its input directly as the GEMM's right-hand side.
     static func isPointwise(_ g: WindowGeometry) -> Bool {
@@ -27,7 +106,7 @@ extension KernelEmitter {
         let kDim = icg * kernelSize
         guard g.batch * g.outChannels * spatialOut > 0 else { return }
         // Part `task` of `tasks` computes output positions [p0, p1) — whole rows of the
-        // innermost output axis (see Lowering.parallelize) — with its own scratch.
+        // innermost output axis (see ConvUnit.Body.schedule) — with its own scratch.
         let rowLength = win.output.last ?? 1
         let byRows = Self.splitsRows(g)
         let per = byRows ? c(spatialOut) : ir.mul(ceilDiv(c(spatialOut / rowLength), tasks), c(rowLength))
@@ -39,7 +118,7 @@ extension KernelEmitter {
         let p0raw = byRows ? c(0) : ir.mul(task, per)
         let p0 = ir.select(ir.icmp(.slt, p0raw, c(spatialOut)), p0raw, c(spatialOut))
         let p1 = ir.select(ir.icmp(.slt, ir.add(p0, per), c(spatialOut)), ir.add(p0, per), c(spatialOut))
-        // Each part's im2col columns sit side by side in the scratch (see Lowering.parallelize).
+        // Each part's im2col columns sit side by side in the scratch (see ConvUnit.Body.schedule).
         let col = ir.gep(ir.f32, scratch, ir.mul(p0, c(kDim)))
         ir.forLoop(c(0), c(g.batch), "n") { n in
             ir.forLoop(c(0), c(g.group), "g") { grp in
@@ -118,58 +197,6 @@ extension KernelEmitter {
                     ir.store(ir.select(valid, v, ir.constF32(0)), ir.gep(ir.f32, col, ir.add(rowStart, ow)))
                 }
             }
-        }
-    }
-
-    func pool(_ kind: PoolKind, _ g: WindowGeometry, _ out: IRValue, _ x: IRValue) {
-        let win = g.window
-        let dims = g.input.count
-        let spatialIn = g.input.reduce(1, *), spatialOut = win.output.reduce(1, *)
-        let inStrides = contiguousStrides(g.input), outStrides = contiguousStrides(win.output)
-        guard g.batch * g.channels * spatialOut > 0 else { return }
-        ir.forLoop(c(0), c(g.batch * g.channels), "nc") { nc in
-            let inBase = ir.mul(nc, c(spatialIn)), outBase = ir.mul(nc, c(spatialOut))
-            func outputLevel(_ d: Int, _ starts: [IRValue], _ outOff: IRValue) {
-                if d == dims {
-                    let initial = [ir.constF32(kind == .max ? -.infinity : 0), ir.constF32(0), ir.constF32(0)]
-                    let acc = windowLevel(0, starts, inBase, ir.constInt(ir.i1, 1), ir.constInt(ir.i1, 1), initial)
-                    let result: IRValue
-                    if kind == .max {
-                        result = acc[0]
-                    } else {
-                        result = ir.fdiv(acc[0], g.countIncludePad ? acc[2] : acc[1])
-                    }
-                    ir.store(result, ir.gep(ir.f32, out, ir.add(outBase, outOff)))
-                    return
-                }
-                ir.forLoop(c(0), c(win.output[d]), "po\(d)") { o in
-                    outputLevel(
-                        d + 1, starts + [ir.sub(ir.mul(o, c(win.strides[d])), c(win.padBegin[d]))],
-                        ir.add(outOff, ir.mul(o, c(outStrides[d]))))
-                }
-            }
-            // Accumulators: [max or sum, count of real elements, count inside the padded bounds].
-            func windowLevel(
-                _ d: Int, _ starts: [IRValue], _ inOff: IRValue, _ valid: IRValue, _ inPadded: IRValue,
-                _ acc: [IRValue]
-            ) -> [IRValue] {
-                if d == dims {
-                    let v = ir.load(ir.f32, ir.gep(ir.f32, x, ir.select(valid, inOff, c(0))))
-                    let combined = kind == .max ? ir.intrinsic("llvm.maximum", [acc[0], v]) : ir.fadd(acc[0], v)
-                    let one = ir.constF32(1)
-                    return [
-                        ir.select(valid, combined, acc[0]), ir.select(valid, ir.fadd(acc[1], one), acc[1]),
-                        ir.select(inPadded, ir.fadd(acc[2], one), acc[2]),
-                    ]
-                }
-                return ir.forLoop(c(0), c(win.kernel[d]), carrying: acc, "pk\(d)") { k, a in
-                    let i = ir.add(starts[d], ir.mul(k, c(win.dilations[d])))
-                    let ok = ir.and(valid, ir.and(ir.icmp(.sge, i, c(0)), ir.icmp(.slt, i, c(g.input[d]))))
-                    let padded = ir.and(inPadded, ir.icmp(.slt, i, c(g.input[d] + win.padEnd[d])))
-                    return windowLevel(d + 1, starts, ir.add(inOff, ir.mul(i, c(inStrides[d]))), ok, padded, a)
-                }
-            }
-            outputLevel(0, [], c(0))
         }
     }
 }

@@ -1,0 +1,132 @@
+import SinterIR
+
+/// `matmul` (numpy semantics, batched with broadcast batch dims, `trans_a`/`trans_b`) as a
+/// kernel unit. Operands are read through their layouts, so transposes folded into the op or
+/// fused in front of it only change strides; B with strided columns is packed first. Anchors
+/// fused groups: the epilogue runs on each result vector before it is stored.
+struct MatmulUnit: KernelUnit {
+    static let name = "matmul"
+
+    static func supports(operands: [DType], results: [DType]) -> Bool {
+        (operands + results).allSatisfy { $0 == .f32 }
+    }
+
+    static func lower(_ c: UnitLowering) throws(SinterError) -> [any KernelUnitBody] {
+        func matrix(_ v: StridedView, _ flip: Bool) -> (rows: Int, cols: Int, layout: MatrixLayout) {
+            let r = v.shape.count
+            // Batch strides: the view's own stride where the dim is real, 0 where it broadcasts.
+            let outBatch = Array(c.outShape.dropLast(2))
+            let lead = outBatch.count - (r - 2)
+            let batchStrides = outBatch.indices.map { i in
+                i < lead || v.shape[i - lead] == 1 ? 0 : v.strides[i - lead]
+            }
+            var (rows, cols) = (v.shape[r - 2], v.shape[r - 1])
+            var (rs, cs) = (v.strides[r - 2], v.strides[r - 1])
+            if flip { (rows, cols, rs, cs) = (cols, rows, cs, rs) }
+            return (rows, cols, MatrixLayout(offset: v.offset, batch: batchStrides, rowStride: rs, colStride: cs))
+        }
+        let ma = matrix(c.views[0], c.bool("trans_a")), mb = matrix(c.views[1], c.bool("trans_b"))
+        return [
+            Body(
+                batch: Array(c.outShape.dropLast(2)), a: ma.layout, b: mb.layout, m: ma.rows, n: mb.cols, k: ma.cols,
+                accumulating: Schedules.accumulator(for: c.operandTypes[0].dtype), epilogue: c.epilogue)
+        ]
+    }
+
+    /// Epilogue operands are indexed like the result: batch dims, then row (M) and column (N).
+    static func epilogueOperand(_ strides: [Int], _ dtype: DType) -> Epilogue.Operand? {
+        Epilogue.Operand(
+            dtype: dtype, batch: Array(strides.dropLast(2)), row: strides[strides.count - 2],
+            col: strides[strides.count - 1])
+    }
+
+    /// Batched C[b] = A[b] · B[b] over the output's `batch` dims, reading A and B through their
+    /// layouts. When B's columns are not contiguous the kernel first packs B (per batch entry)
+    /// into its part's region of the scratch.
+    struct Body: KernelUnitBody, Hashable {
+        var batch: [Int]
+        var a: MatrixLayout
+        var b: MatrixLayout
+        var m: Int
+        var n: Int
+        var k: Int
+        var accumulating: DType
+        var accumulator: DType? { accumulating }
+        var epilogue: Epilogue?
+
+        var description: String {
+            "\(batch)×[\(m)×\(k)]·[\(k)×\(n)] in \(accumulating)\(epilogue.map { ", epilogue \($0.expr)" } ?? "")"
+        }
+
+        func emit(_ e: KernelEmitter, _ x: KernelArguments) {
+            e.matmul(
+                batch, a, b, m, n, k, x.out, x.ins[0], x.ins[1], x.vectorWidth, epilogue, Array(x.ins.dropFirst(2)),
+                scratch: x.scratch, task: x.task, tasks: x.parts)
+        }
+
+        /// Split by blocks of 4 rows once the work pays for waking threads; each part packs
+        /// strided B columns into its own region, so those parts are capped.
+        func schedule(_ kernel: inout Kernel, _ s: Schedules) {
+            let packs = b.colStride != 1
+            let packBytes = KernelEmitter.packedBFloats(n: n, k: k) * 4
+            kernel.scratchBytes = packs ? packBytes : 0
+            let flops = (checkedProduct(batch + [m, n, k]) ?? .max)
+            guard flops >= s.splitFlops else { return }
+            kernel.tasks = s.parts(
+                work: flops, grain: s.grainFlops, units: packs ? min(m / 4, s.maxScratchParts) : m / 4)
+            if packs { kernel.scratchBytes = KernelProgram.aligned(kernel.tasks * packBytes) }
+        }
+    }
+}
+
+extension KernelEmitter {
+    /// C[i, j..j+4w) accumulates in four vector registers over k (see `gemm`); part `task` of
+    /// `tasks` computes a block of rows in every batch entry.
+    func matmul(
+        _ batch: [Int], _ la: MatrixLayout, _ lb: MatrixLayout, _ m: Int, _ n: Int, _ k: Int,
+        _ out: IRValue, _ a: IRValue, _ b: IRValue, _ w: Int, _ epilogue: Epilogue?, _ extras: [IRValue],
+        scratch: IRValue, task: IRValue, tasks: IRValue
+    ) {
+        // Part `task` of `tasks` computes a block of rows (a multiple of 4) in every batch.
+        let rowsPer = roundUp(ceilDiv(c(m), tasks), 4)
+        let rowBegin = ir.mul(task, rowsPer)
+        let rowEnd = ir.select(ir.icmp(.slt, ir.add(rowBegin, rowsPer), c(m)), ir.add(rowBegin, rowsPer), c(m))
+        let begin = ir.select(ir.icmp(.slt, rowBegin, c(m)), rowBegin, c(m))
+        let cStr = contiguousStrides(batch).map { $0 * m * n }
+        let extraStrides = epilogue?.operands.map(\.batch) ?? []
+        // B with strided columns (trans_b, or a fused transpose) is packed row-major into this
+        // part's own k × n region of the scratch, so the GEMM's vector loads stay contiguous.
+        let packB = lb.colStride != 1
+        let packed = packB ? ir.gep(ir.f32, scratch, ir.mul(task, c(Self.packedBFloats(n: n, k: k)))) : b
+        nest(
+            batch, [la.batch, lb.batch, cStr] + extraStrides,
+            [c(la.offset), c(lb.offset), c(0)] + extraStrides.map { _ in c(0) }
+        ) { offs in
+            let args = epilogue.map { e in
+                EpilogueArgs(
+                    expr: e.expr, types: [.f32] + e.operands.map(\.dtype), pointers: extras,
+                    bases: Array(offs.dropFirst(3)),
+                    rows: e.operands.map(\.row), cols: e.operands.map(\.col))
+            }
+            if packB {
+                ir.forLoop(c(0), c(n), "pj") { j in
+                    let src = ir.add(offs[1], ir.mul(j, c(lb.colStride)))
+                    ir.forLoop(c(0), c(k), "pk") { kk in
+                        storeF(
+                            loadF(b, ir.add(src, ir.mul(kk, c(lb.rowStride))), 1), packed, ir.add(ir.mul(kk, c(n)), j))
+                    }
+                }
+            }
+            var range = GemmRange(
+                rowBegin: begin, rowEnd: rowEnd, colBegin: c(0), colEnd: c(n), ldb: c(packB ? n : lb.rowStride),
+                ldc: c(n))
+            range.lda = la.rowStride
+            range.aStep = la.colStride
+            gemm(a, offs[0], packed, packB ? c(0) : offs[1], out, offs[2], range, k, w, args)
+        }
+    }
+
+    /// Floats of scratch one part of a matmul with strided B columns packs B into (a multiple
+    /// of 16, so every part's region stays 64-byte aligned).
+    static func packedBFloats(n: Int, k: Int) -> Int { (n * k + 15) / 16 * 16 }
+}
