@@ -100,11 +100,12 @@ public enum Sinter {
     }
 
     /// Compiles for this process and returns a runnable model.
-    public static func jit(_ graph: Graph, _ options: CompileOptions = CompileOptions(), name: String? = nil)
-        throws(SinterError) -> JITModel
-    {
+    public static func jit(
+        _ graph: Graph, _ options: CompileOptions = CompileOptions(), name: String? = nil, threads: Int = 1
+    ) throws(SinterError) -> JITModel {
         let program = try lower(graph, options)
-        return try JITModel(program, prefix: ABI.cIdentifier(name ?? graph.name), target: options.target)
+        return try JITModel(
+            program, prefix: ABI.cIdentifier(name ?? graph.name), target: options.target, threads: threads)
     }
 
     /// Compiles `graph` and writes one artifact to `path`, or several into the folder `path`

@@ -8,7 +8,9 @@ extension Lowering {
     /// read through its prologue, or the anchor's kernel (its unit's) with the rest as its
     /// epilogue. Prologue members are not computed: the kernel reads their operand through a
     /// strided view. Returns the body and the operand values.
-    static func fusedKernel(_ group: FusionGroup, _ g: Graph) throws(SinterError) -> (KernelBody, [ValueID]) {
+    static func fusedKernel(_ group: FusionGroup, _ g: Graph, _ schedules: Schedules) throws(SinterError) -> (
+        KernelBody, [ValueID]
+    ) {
         let members = Set(group.nodes)
         let prologue = Set(group.prologue)
         let defining = g.definingNodes()
@@ -31,7 +33,8 @@ extension Lowering {
                 throw SinterError("internal: no kernel unit for '\(node.op.rawValue)'", at: node.location)
             }
             var c = UnitLowering(
-                node: node, operandTypes: node.operands.map(g.type(of:)), resultTypes: node.results.map(g.type(of:)))
+                node: node, operandTypes: node.operands.map(g.type(of:)), resultTypes: node.results.map(g.type(of:)),
+                schedules: schedules)
             c.views = views
             c.epilogue = epilogue
             guard let body = try unit.lower(c).first else {

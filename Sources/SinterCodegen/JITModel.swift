@@ -17,7 +17,10 @@ public final class JITModel: @unchecked Sendable {
     private let statusFn: @convention(c) (Int32) -> UnsafePointer<CChar>?
     private let lock = Lock()
 
-    public init(_ program: KernelProgram, prefix: String, target: Target = .host) throws(SinterError) {
+    /// `threads`: the context's pool size (`NAME_create`'s argument); 1 runs on the caller.
+    public init(_ program: KernelProgram, prefix: String, target: Target = .host, threads: Int = 1)
+        throws(SinterError)
+    {
         self.program = program
         let machine = try MachineCode(target)
         session = try JITSession(machine: machine)
@@ -29,7 +32,7 @@ public final class JITModel: @unchecked Sendable {
         destroyFn = unsafeBitCast(try session.address(of: "\(prefix)_destroy"), to: type(of: destroyFn))
         statusFn = unsafeBitCast(try session.address(of: "\(prefix)_status_string"), to: type(of: statusFn))
         var ctx: UnsafeMutableRawPointer?
-        let status = create(&ctx, 1)
+        let status = create(&ctx, Int32(clamping: max(threads, 1)))
         guard status == 0, let ctx else { throw SinterError("creating the model context failed (status \(status))") }
         context = ctx
     }

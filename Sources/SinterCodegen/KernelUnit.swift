@@ -34,6 +34,9 @@ protocol KernelUnitBody: Sendable, CustomStringConvertible {
     func schedule(_ k: inout Kernel, _ s: Schedules)
     /// The accumulator type of a multiply-accumulate kernel (`Schedules.accumulator`), for reports.
     var accumulator: DType? { get }
+    /// A body that reads constant operand `operand` in a layout of its own (a packed GEMM's B
+    /// panels) returns that data, computed once at compile time, and itself reading it.
+    func prepacking(_ operand: Int, _ data: TensorData) -> (body: any KernelUnitBody, data: TensorData)?
     /// Equality and hashing, so kernels stay values.
     func isEqual(_ other: any KernelUnitBody) -> Bool
     func hash(into h: inout Hasher)
@@ -42,6 +45,7 @@ protocol KernelUnitBody: Sendable, CustomStringConvertible {
 extension KernelUnitBody {
     func schedule(_ k: inout Kernel, _ s: Schedules) {}
     var accumulator: DType? { nil }
+    func prepacking(_ operand: Int, _ data: TensorData) -> (body: any KernelUnitBody, data: TensorData)? { nil }
 }
 
 extension KernelUnitBody where Self: Hashable {
@@ -78,11 +82,14 @@ struct UnitLowering {
     var views: [StridedView]
     /// Elementwise work fused after the anchor (its extra operands follow the node's own).
     var epilogue: Epilogue? = nil
+    /// The target's schedule values, for bodies whose shape depends on them (GEMM tiles).
+    let schedules: Schedules
 
-    init(node: Node, operandTypes: [TensorType], resultTypes: [TensorType]) {
+    init(node: Node, operandTypes: [TensorType], resultTypes: [TensorType], schedules: Schedules) {
         self.node = node
         self.operandTypes = operandTypes
         self.resultTypes = resultTypes
+        self.schedules = schedules
         views = zip(node.operands, operandTypes).map { StridedView.contiguous($0, $1.shape ?? []) }
     }
 

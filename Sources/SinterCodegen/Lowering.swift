@@ -64,7 +64,7 @@ public enum Lowering {
                     }
                     home[root] = .workspace(offset: off)
                 }
-                let (body, operands) = try fusedKernel(group, g)
+                let (body, operands) = try fusedKernel(group, g, schedules)
                 let name =
                     "k\(i)_fused_"
                     + group.nodes.map { g.nodes[$0].op.rawValue.replacing("-", with: "_") }.joined(separator: "_")
@@ -97,7 +97,7 @@ public enum Lowering {
             }
             let operands = node.operands.compactMap { home[$0] }
             let base = "k\(i)_\(node.op.rawValue.replacing("-", with: "_"))"
-            for (k, part) in try kernels(node, g).enumerated() {
+            for (k, part) in try kernels(node, g, schedules).enumerated() {
                 guard let result = home[node.results[part.result]] else { continue }
                 program.kernels.append(
                     Kernel(
@@ -106,6 +106,7 @@ public enum Lowering {
                         sources: [g.name(of: node.results[part.result])]))
             }
         }
+        prepackConstants(&program)
         for i in program.kernels.indices { program.kernels[i].body.body.schedule(&program.kernels[i], schedules) }
         // Outputs that no kernel wrote (graph inputs, constants, or a value listed twice) are copied.
         for (j, v) in g.outputs.enumerated() where home[v] != .output(j) {
@@ -118,6 +119,47 @@ public enum Lowering {
                     result: .output(j), vectorWidth: info.lanes(.f32), sources: [g.name(of: v)]))
         }
         return program
+    }
+
+    /// Constant operands a kernel reads in a layout of its own (a GEMM's packed B panels) are
+    /// packed here, once, at compile time: the packed tensor replaces the original, which is
+    /// dropped when no other kernel reads it. Kernels with the same packing share one copy.
+    static func prepackConstants(_ program: inout KernelProgram) {
+        var packed: [String: Int] = [:]
+        for i in program.kernels.indices {
+            let k = program.kernels[i]
+            for (j, operand) in k.operands.enumerated() {
+                guard case .constant(let c) = operand,
+                    let (body, data) = k.body.body.prepacking(j, program.constants[c])
+                else { continue }
+                let key = "\(c) \(body)"
+                let index = packed[key] ?? program.constants.count
+                if packed[key] == nil {
+                    packed[key] = index
+                    program.constants.append(data)
+                }
+                program.kernels[i].body = KernelBody(unit: k.body.unit, body: body)
+                program.kernels[i].operands[j] = .constant(index)
+            }
+        }
+        guard !packed.isEmpty else { return }
+        // Drop constants no kernel reads any more, renumbering the rest.
+        var used = Set<Int>()
+        for k in program.kernels {
+            for case .constant(let c) in k.operands + [k.result] { used.insert(c) }
+        }
+        var renumber: [Int: Int] = [:]
+        var kept: [TensorData] = []
+        for (c, data) in program.constants.enumerated() where used.contains(c) {
+            renumber[c] = kept.count
+            kept.append(data)
+        }
+        program.constants = kept
+        for i in program.kernels.indices {
+            program.kernels[i].operands = program.kernels[i].operands.map { b in
+                if case .constant(let c) = b, let n = renumber[c] { .constant(n) } else { b }
+            }
+        }
     }
 
     static func spec(_ g: Graph, _ v: ValueID) -> KernelProgram.TensorSpec {
@@ -173,12 +215,13 @@ public enum Lowering {
     }
 
     /// The node's kernels, one per result, from the unit its schema names.
-    static func kernels(_ node: Node, _ g: Graph) throws(SinterError) -> [Part] {
+    static func kernels(_ node: Node, _ g: Graph, _ schedules: Schedules) throws(SinterError) -> [Part] {
         guard let unit = KernelUnits.unit(for: node.op.schema.kernel) else {
             throw SinterError("internal: no kernel unit for '\(node.op.rawValue)'", at: node.location)
         }
         let c = UnitLowering(
-            node: node, operandTypes: node.operands.map(g.type(of:)), resultTypes: node.results.map(g.type(of:)))
+            node: node, operandTypes: node.operands.map(g.type(of:)), resultTypes: node.results.map(g.type(of:)),
+            schedules: schedules)
         return try unit.lower(c).enumerated().map { i, b in Part(body: KernelBody(unit: unit.name, body: b), result: i)
         }
     }

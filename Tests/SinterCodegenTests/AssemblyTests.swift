@@ -46,9 +46,10 @@ struct AssemblyTests {
 
     @Test func weightsAreOneByteStringPerTensor() throws {
         var b = GraphBuilder(name: "w")
+        // An elementwise operand keeps its layout (a matmul's B would be packed into panels).
         let x = try b.input("x", TensorType(.f32, [2, 3]))
-        let w = try b.constant(TensorData((0..<6).map(Float.init), shape: [3, 2]))
-        b.output(try b.matmul(x, w))
+        let w = try b.constant(TensorData((0..<6).map(Float.init), shape: [2, 3]))
+        b.output(try b.apply(.add, [x, w])[0])
         let ll = try Codegen.llvmIR(lowered(b.graph), prefix: "w", optimize: false)
         let weightLines = ll.split(separator: "\n").filter { $0.hasPrefix("@w_weight0 ") }
         #expect(weightLines.count == 1)

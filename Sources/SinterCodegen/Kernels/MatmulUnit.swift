@@ -29,7 +29,8 @@ struct MatmulUnit: KernelUnit {
         return [
             Body(
                 batch: Array(c.outShape.dropLast(2)), a: ma.layout, b: mb.layout, m: ma.rows, n: mb.cols, k: ma.cols,
-                accumulating: Schedules.accumulator(for: c.operandTypes[0].dtype), epilogue: c.epilogue)
+                accumulating: Schedules.accumulator(for: c.operandTypes[0].dtype), epilogue: c.epilogue,
+                blocking: c.schedules.gemm(m: ma.rows, n: mb.cols, k: ma.cols))
         ]
     }
 
@@ -41,8 +42,12 @@ struct MatmulUnit: KernelUnit {
     }
 
     /// Batched C[b] = A[b] · B[b] over the output's `batch` dims, reading A and B through their
-    /// layouts. When B's columns are not contiguous the kernel first packs B (per batch entry)
-    /// into its part's region of the scratch.
+    /// layouts. Three forms, by where B comes from:
+    /// - a constant: packed at compile time into panels of `nr` columns (`prepacking`), read by
+    ///   the register-tiled packed GEMM (`packedGemm`);
+    /// - a run-time tensor with contiguous rows: the same GEMM reads B's rows in place;
+    /// - a run-time tensor with strided columns: B is packed row-major into the part's scratch
+    ///   first and the older 4-row GEMM (`gemm`) runs.
     struct Body: KernelUnitBody, Hashable {
         var batch: [Int]
         var a: MatrixLayout
@@ -53,28 +58,84 @@ struct MatmulUnit: KernelUnit {
         var accumulating: DType
         var accumulator: DType? { accumulating }
         var epilogue: Epilogue?
+        var blocking: GemmBlocking
+        /// B is the packed constant: per batch entry, `panels` panels of k × nr floats.
+        var packedB = false
+
+        var panels: Int { (n + blocking.nr - 1) / blocking.nr }
+        var usesPackedGemm: Bool { packedB || b.colStride == 1 }
+        /// Parts divide columns (whole panels) when C is wider than tall, rows otherwise.
+        var splitsColumns: Bool { n > m && panels > 1 }
 
         var description: String {
-            "\(batch)×[\(m)×\(k)]·[\(k)×\(n)] in \(accumulating)\(epilogue.map { ", epilogue \($0.expr)" } ?? "")"
+            "\(batch)×[\(m)×\(k)]·[\(k)×\(n)] in \(accumulating)"
+                + (usesPackedGemm ? ", \(blocking)\(packedB ? ", B packed" : "")" : ", strided B")
+                + (epilogue.map { ", epilogue \($0.expr)" } ?? "")
         }
 
         func emit(_ e: KernelEmitter, _ x: KernelArguments) {
-            e.matmul(
-                batch, a, b, m, n, k, x.out, x.ins[0], x.ins[1], x.vectorWidth, epilogue, Array(x.ins.dropFirst(2)),
-                scratch: x.scratch, task: x.task, tasks: x.parts)
+            let extras = Array(x.ins.dropFirst(2))
+            if usesPackedGemm {
+                e.packedGemm(self, x.out, x.ins[0], x.ins[1], extras, task: x.task, tasks: x.parts)
+            } else {
+                e.matmul(
+                    batch, a, b, m, n, k, x.out, x.ins[0], x.ins[1], x.vectorWidth, epilogue, extras,
+                    scratch: x.scratch, task: x.task, tasks: x.parts)
+            }
         }
 
-        /// Split by blocks of 4 rows once the work pays for waking threads; each part packs
-        /// strided B columns into its own region, so those parts are capped.
+        /// Split once the work pays for waking threads: by whole panels or by blocks of `mr`
+        /// rows (never along k, so every thread count sums in the same order). The strided-B
+        /// form splits by 4 rows, each part packing B into its own region, so its parts are capped.
         func schedule(_ kernel: inout Kernel, _ s: Schedules) {
-            let packs = b.colStride != 1
-            let packBytes = KernelEmitter.packedBFloats(n: n, k: k) * 4
-            kernel.scratchBytes = packs ? packBytes : 0
             let flops = (checkedProduct(batch + [m, n, k]) ?? .max)
+            if usesPackedGemm {
+                kernel.registerTile = [blocking.mr, blocking.nr]
+                guard flops >= s.splitFlops else { return }
+                let units = splitsColumns ? panels : (m + blocking.mr - 1) / blocking.mr
+                kernel.tasks = s.parts(work: flops, grain: s.grainFlops, units: units)
+                return
+            }
+            let packBytes = KernelEmitter.packedBFloats(n: n, k: k) * 4
+            kernel.scratchBytes = packBytes
             guard flops >= s.splitFlops else { return }
-            kernel.tasks = s.parts(
-                work: flops, grain: s.grainFlops, units: packs ? min(m / 4, s.maxScratchParts) : m / 4)
-            if packs { kernel.scratchBytes = KernelProgram.aligned(kernel.tasks * packBytes) }
+            kernel.tasks = s.parts(work: flops, grain: s.grainFlops, units: min(m / 4, s.maxScratchParts))
+            kernel.scratchBytes = KernelProgram.aligned(kernel.tasks * packBytes)
+        }
+
+        /// B (operand 1) as panels of `nr` columns, zero-padded past n, each k rows of nr
+        /// floats: the micro-kernel loads whole vectors of a panel row with no edge case.
+        func prepacking(_ operand: Int, _ data: TensorData) -> (body: any KernelUnitBody, data: TensorData)? {
+            guard operand == 1, !packedB, data.dtype == .f32, let values = data.floats else { return nil }
+            let nr = blocking.nr
+            let broadcast = b.batch.allSatisfy { $0 == 0 }
+            let entries = broadcast ? 1 : batch.reduce(1, *)
+            let entrySize = panels * k * nr
+            var packed = [Float](repeating: 0, count: entries * entrySize)
+            let batchStrides = contiguousStrides(batch)
+            for e in 0..<entries {
+                var base = b.offset
+                if !broadcast {
+                    for d in batch.indices { base += (e / batchStrides[d]) % batch[d] * b.batch[d] }
+                }
+                for p in 0..<panels {
+                    for kk in 0..<k {
+                        let row = base + kk * b.rowStride
+                        let dst = e * entrySize + (p * k + kk) * nr
+                        for c in 0..<min(nr, n - p * nr) {
+                            let at = row + (p * nr + c) * b.colStride
+                            guard values.indices.contains(at) else { return nil }
+                            packed[dst + c] = values[at]
+                        }
+                    }
+                }
+            }
+            var body = self
+            body.packedB = true
+            body.b = MatrixLayout(
+                offset: 0, batch: broadcast ? batch.map { _ in 0 } : batchStrides.map { $0 * entrySize },
+                rowStride: nr, colStride: 1)
+            return (body, TensorData(packed, shape: [packed.count]))
         }
     }
 }

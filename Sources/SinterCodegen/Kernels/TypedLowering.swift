@@ -51,10 +51,16 @@ extension IRBuilder {
         }
     }
 
-    /// Loads `width` elements of dtype `d` at element `index` and widens them to the domain.
-    func loadTyped(_ base: IRValue, _ index: IRValue, _ d: DType, width: Int) -> Typed {
+    /// Loads `width` elements of dtype `d` at element `index` and widens them to the domain;
+    /// with a `mask`, only its lanes are read (the others are 0).
+    func loadTyped(_ base: IRValue, _ index: IRValue, _ d: DType, width: Int, mask: IRValue? = nil) -> Typed {
         let st = storageType(d, width: 1)
-        let raw = load(storageType(d, width: width), gep(st, base, index), align: d.byteSize)
+        let raw =
+            if let mask {
+                maskedLoad(storageType(d, width: width), gep(st, base, index), mask: mask, align: d.byteSize)
+            } else {
+                load(storageType(d, width: width), gep(st, base, index), align: d.byteSize)
+            }
         switch d {
         case .f16: return Typed(value: fpext(raw, vector(f32, width)), domain: .float32)
         case .bf16:

@@ -284,6 +284,26 @@ final class IRBuilder {
         LLVMSetAlignment(s, UInt32(align))
     }
 
+    /// A constant `<width x i1>` mask with the first `valid` lanes set (edge tiles).
+    func laneMask(_ valid: Int, width: Int) -> IRValue {
+        var refs: [LLVMValueRef?] = (0..<width).map { LLVMConstInt(i1.ref, $0 < valid ? 1 : 0, 0) }
+        return IRValue(ref: refs.withUnsafeMutableBufferPointer { LLVMConstVector($0.baseAddress, UInt32($0.count)) })
+    }
+
+    /// `llvm.masked.load`: lanes outside `mask` are not read (and are 0 in the result), so an
+    /// edge tile never touches memory past the end of a row. Generic LLVM: k-masks on
+    /// AVX-512, `vmaskmov` on AVX2, split loads elsewhere.
+    func maskedLoad(_ t: IRType, _ p: IRValue, mask: IRValue, align: Int = 4) -> IRValue {
+        intrinsic(
+            "llvm.masked.load", [p, constInt(i32, align), mask, IRValue(ref: LLVMConstNull(t.ref))],
+            overloads: [t, ptr])
+    }
+
+    /// `llvm.masked.store`: writes only the lanes in `mask`.
+    func maskedStore(_ v: IRValue, _ p: IRValue, mask: IRValue, align: Int = 4) {
+        _ = intrinsic("llvm.masked.store", [v, p, constInt(i32, align), mask], overloads: [v.type, ptr])
+    }
+
     /// Address of field `index` of a struct of type `t` at `base`.
     func structField(_ t: IRType, _ base: IRValue, _ index: Int) -> IRValue {
         IRValue(ref: LLVMBuildStructGEP2(builder, t.ref, base.ref, UInt32(index), ""))

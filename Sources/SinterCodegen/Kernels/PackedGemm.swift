@@ -1,0 +1,172 @@
+import SinterIR
+
+/// The register-tiled GEMM behind `matmul`, in the manner of BLIS and MLAS: C is computed in
+/// tiles of `mr` rows × `nv` vectors held in registers over a block of `kc` values of k; each
+/// k step loads `nv` vectors of one B panel row and broadcasts one A value per row, so every
+/// B vector feeds `mr` FMAs and every broadcast `nv`. B is a packed panel (a constant packed
+/// at compile time, zero-padded to whole panels) or the rows of a run-time B read in place.
+///
+/// Edges have no scalar code: the last panel's last vector is a masked load and store, and a
+/// partial row tile clamps its row pointers to the last valid row, so its extra rows compute
+/// and store that row's values again (XNNPACK's trick). K blocks after the first add to the
+/// partial sums in C; the epilogue (bias, activation, residual) runs on the last one.
+///
+/// Loop nest of one part: batch entries → k blocks → blocks of `mc` rows → panels → row
+/// tiles → k. Parts own whole panels or whole row tiles, never a piece of k, so the sums run
+/// in the same order for every thread count.
+extension KernelEmitter {
+    /// How a k block starts its accumulators.
+    enum GemmStart {
+        case zero, accumulate
+        /// Zero when the condition holds (the first block of a run-time loop), else C.
+        case zeroIf(IRValue)
+    }
+
+    func packedGemm(
+        _ body: MatmulUnit.Body, _ out: IRValue, _ a: IRValue, _ b: IRValue, _ extras: [IRValue], task: IRValue,
+        tasks: IRValue
+    ) {
+        let bl = body.blocking
+        let (m, n, k) = (body.m, body.n, body.k)
+        guard m > 0, n > 0, body.batch.allSatisfy({ $0 > 0 }) else { return }
+        let units = body.splitsColumns ? body.panels : (m + bl.mr - 1) / bl.mr
+        let (u0, u1) = partRange(units, task: task, tasks: tasks)
+        let rowBegin = body.splitsColumns ? c(0) : ir.mul(u0, c(bl.mr))
+        let rowEnd = body.splitsColumns ? c(m) : smin(ir.mul(u1, c(bl.mr)), c(m))
+        let panelBegin = body.splitsColumns ? u0 : c(0)
+        let panelEnd = body.splitsColumns ? u1 : c(body.panels)
+        let cStrides = contiguousStrides(body.batch).map { $0 * m * n }
+        let extraStrides = body.epilogue?.operands.map(\.batch) ?? []
+        nest(
+            body.batch, [body.a.batch, body.b.batch, cStrides] + extraStrides,
+            [c(body.a.offset), c(body.b.offset), c(0)] + extraStrides.map { _ in c(0) }
+        ) { offs in
+            let args = body.epilogue.map { e in
+                EpilogueArgs(
+                    expr: e.expr, types: [.f32] + e.operands.map(\.dtype), pointers: extras,
+                    bases: Array(offs.dropFirst(3)), rows: e.operands.map(\.row), cols: e.operands.map(\.col))
+            }
+            let blocks = max(1, (k + bl.kc - 1) / bl.kc)
+            func block(_ kb: IRValue, length: Int, start: GemmStart, last: Bool) {
+                ir.forLoop(rowBegin, rowEnd, step: bl.mc, "ic") { ic in
+                    let icEnd = smin(ir.add(ic, c(bl.mc)), rowEnd)
+                    let full = n / bl.nr
+                    // Whole panels, then the partial last one (at most one iteration).
+                    ir.forLoop(panelBegin, smin(panelEnd, c(full)), "p") { p in
+                        ir.forLoop(ic, icEnd, step: bl.mr, "ir") { i in
+                            gemmTile(
+                                body, a, b, out, offs, i, icEnd, p, kb, length, start, last ? args : nil, last,
+                                partial: false)
+                        }
+                    }
+                    if n % bl.nr != 0 {
+                        ir.forLoop(smax(panelBegin, c(full)), panelEnd, "pt") { p in
+                            ir.forLoop(ic, icEnd, step: bl.mr, "irt") { i in
+                                gemmTile(
+                                    body, a, b, out, offs, i, icEnd, p, kb, length, start, last ? args : nil, last,
+                                    partial: true)
+                            }
+                        }
+                    }
+                }
+            }
+            if blocks > 1 {
+                ir.forLoop(c(0), c(blocks - 1), "kb") { kb in
+                    block(kb, length: bl.kc, start: .zeroIf(ir.icmp(.eq, kb, c(0))), last: false)
+                }
+            }
+            block(c(blocks - 1), length: k - (blocks - 1) * bl.kc, start: blocks == 1 ? .zero : .accumulate, last: true)
+        }
+    }
+
+    /// One register tile: rows i..<i+mr (clamped below `rowLimit`) of panel `p`, over the
+    /// `length` values of k from block `kb`; `partial` for the last panel of a matrix whose n
+    /// is not a multiple of nr (the caller's second loop).
+    private func gemmTile(
+        _ body: MatmulUnit.Body, _ a: IRValue, _ b: IRValue, _ out: IRValue, _ offs: [IRValue], _ i: IRValue,
+        _ rowLimit: IRValue, _ p: IRValue, _ kb: IRValue, _ length: Int, _ start: GemmStart, _ epilogue: EpilogueArgs?,
+        _ last: Bool, partial: Bool
+    ) {
+        let bl = body.blocking
+        let (w, n, k) = (bl.lanes, body.n, body.k)
+        // The partial panel: fewer vectors, the last one masked.
+        let tailColumns = n % bl.nr
+        let vectors = partial ? (tailColumns + w - 1) / w : bl.nv
+        let lastMask: IRValue? =
+            partial && tailColumns % w != 0 ? ir.laneMask(tailColumns % w, width: w) : nil
+        func mask(_ u: Int) -> IRValue? { u == vectors - 1 ? lastMask : nil }
+        let kStart = ir.mul(kb, c(bl.kc))
+        let rows = (0..<bl.mr).map { r in r == 0 ? i : smin(ir.add(i, c(r)), ir.sub(rowLimit, c(1))) }
+        let aRows = rows.map { r in
+            ir.add(ir.add(offs[0], ir.mul(r, c(body.a.rowStride))), ir.mul(kStart, c(body.a.colStride)))
+        }
+        let col0 = ir.mul(p, c(bl.nr))
+        let cRows = rows.map { r in ir.add(ir.add(offs[2], ir.mul(r, c(n))), col0) }
+        let bBase =
+            body.packedB
+            ? ir.add(offs[1], ir.add(ir.mul(p, c(k * bl.nr)), ir.mul(kStart, c(bl.nr))))
+            : ir.add(ir.add(offs[1], ir.mul(kStart, c(body.b.rowStride))), col0)
+        let bStride = body.packedB ? bl.nr : body.b.rowStride
+        func loadC(_ r: Int, _ u: Int) -> IRValue {
+            let at = ir.gep(ir.f32, out, ir.add(cRows[r], c(u * w)))
+            if let m = mask(u) { return ir.maskedLoad(ir.vector(ir.f32, w), at, mask: m) }
+            return ir.load(ir.vector(ir.f32, w), at)
+        }
+        let zero = ir.constF32(0, width: w)
+        var initial: [IRValue] = []
+        for r in 0..<bl.mr {
+            for u in 0..<vectors {
+                switch start {
+                case .zero: initial.append(zero)
+                case .accumulate: initial.append(loadC(r, u))
+                case .zeroIf(let first): initial.append(ir.select(first, zero, loadC(r, u)))
+                }
+            }
+        }
+        let acc = ir.forLoop(c(0), c(length), carrying: initial, "k") { kk, acc in
+            let bRow = ir.add(bBase, ir.mul(kk, c(bStride)))
+            let bv = (0..<vectors).map { u -> IRValue in
+                let at = ir.gep(ir.f32, b, ir.add(bRow, c(u * w)))
+                if !body.packedB, let m = mask(u) { return ir.maskedLoad(ir.vector(ir.f32, w), at, mask: m) }
+                return ir.load(ir.vector(ir.f32, w), at)
+            }
+            var next = acc
+            for r in 0..<bl.mr {
+                let av = ir.splat(loadF(a, ir.add(aRows[r], ir.mul(kk, c(body.a.colStride))), 1), w)
+                for u in 0..<vectors {
+                    next[r * vectors + u] = ir.intrinsic("llvm.fma", [av, bv[u], acc[r * vectors + u]])
+                }
+            }
+            return next
+        }
+        for r in 0..<bl.mr {
+            for u in 0..<vectors {
+                var value = acc[r * vectors + u]
+                let col = ir.add(col0, c(u * w))
+                if last, let e = epilogue {
+                    value = applyEpilogue(e, value, row: rows[r], col: col, width: w, mask: mask(u))
+                }
+                let at = ir.gep(ir.f32, out, ir.add(cRows[r], c(u * w)))
+                if let m = mask(u) { ir.maskedStore(value, at, mask: m) } else { ir.store(value, at) }
+            }
+        }
+    }
+
+    /// The epilogue on one accumulator vector at (row, col): its operands are loaded at their
+    /// strides (a broadcast scalar, or `width` lanes — masked at the edge).
+    func applyEpilogue(_ e: EpilogueArgs, _ acc: IRValue, row: IRValue, col: IRValue, width: Int, mask: IRValue?)
+        -> IRValue
+    {
+        var args = [Typed(value: acc, domain: .float32)]
+        for x in e.pointers.indices {
+            let at = ir.add(ir.add(e.bases[x], ir.mul(row, c(e.rows[x]))), ir.mul(col, c(e.cols[x])))
+            if e.cols[x] == 0 {
+                let s = ir.loadTyped(e.pointers[x], at, e.types[x + 1], width: 1)
+                args.append(Typed(value: ir.splat(s.value, width), domain: s.domain))
+            } else {
+                args.append(ir.loadTyped(e.pointers[x], at, e.types[x + 1], width: width, mask: mask))
+            }
+        }
+        return ir.lowerTyped(e.expr, args, e.types, result: .f32, want: .float32, width: width).value
+    }
+}
