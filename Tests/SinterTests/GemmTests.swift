@@ -3,8 +3,8 @@ import SinterTestSupport
 import Testing
 
 /// The packed GEMM behind `matmul` against a float64 reference: shapes off every tile and
-/// block grid (edge panels, partial row tiles, several k blocks), B as a packed constant and
-/// as a run-time input read in place, transposed operands, broadcast batch dims and a fused
+/// block grid (edge panels, partial row tiles, several k blocks), B as a packed constant, as a
+/// run-time input read in place and as a transposed input packed at run time, transposed A, broadcast batch dims and a fused
 /// epilogue; each target's register tile (AVX-512 12×32, AVX2 6×16, SSE 6×8) run on this
 /// host as generic vector code, and results bit-identical for 1, 2 and 3 threads.
 struct GemmTests {
@@ -32,6 +32,7 @@ struct GemmTests {
         Case(batchA: [], batchB: [], m: 150, n: 130, k: 257, bias: true),
         Case(batchA: [], batchB: [], m: 20, n: 300, k: 400),
         Case(batchA: [3], batchB: [3], m: 40, n: 70, k: 300, constantB: false),
+        Case(batchA: [2], batchB: [2], m: 150, n: 100, k: 200, transB: true, constantB: false),
     ]
 
     static func graph(_ c: Case) throws -> (Graph, [TensorData], [Double]) {

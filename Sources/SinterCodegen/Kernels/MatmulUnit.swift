@@ -42,12 +42,11 @@ struct MatmulUnit: KernelUnit {
     }
 
     /// Batched C[b] = A[b] · B[b] over the output's `batch` dims, reading A and B through their
-    /// layouts. Three forms, by where B comes from:
-    /// - a constant: packed at compile time into panels of `nr` columns (`prepacking`), read by
-    ///   the register-tiled packed GEMM (`packedGemm`);
-    /// - a run-time tensor with contiguous rows: the same GEMM reads B's rows in place;
-    /// - a run-time tensor with strided columns: B is packed row-major into the part's scratch
-    ///   first and the older 4-row GEMM (`gemm`) runs.
+    /// layouts with the register-tiled GEMM (`packedGemm`). B, by where it comes from:
+    /// - a constant: packed at compile time into panels of `nr` columns (`prepacking`);
+    /// - a run-time tensor with contiguous rows: read in place;
+    /// - a run-time tensor with strided columns (a transposed operand): packed into panels in
+    ///   the part's scratch first.
     struct Body: KernelUnitBody, Hashable {
         var batch: [Int]
         var a: MatrixLayout
@@ -63,44 +62,38 @@ struct MatmulUnit: KernelUnit {
         var packedB = false
 
         var panels: Int { (n + blocking.nr - 1) / blocking.nr }
-        var usesPackedGemm: Bool { packedB || b.colStride == 1 }
+        /// A run-time B with strided columns is packed into panels by each part at run time.
+        var packsAtRunTime: Bool { !packedB && b.colStride != 1 }
+        /// Floats of scratch one part packs B into (a multiple of 16: parts stay 64-byte aligned).
+        var runTimePanelFloats: Int { (panels * k * blocking.nr + 15) / 16 * 16 }
         /// Parts divide columns (whole panels) when C is wider than tall, rows otherwise.
         var splitsColumns: Bool { n > m && panels > 1 }
 
         var description: String {
             "\(batch)×[\(m)×\(k)]·[\(k)×\(n)] in \(accumulating)"
-                + (usesPackedGemm ? ", \(blocking)\(packedB ? ", B packed" : "")" : ", strided B")
+                + ", \(blocking)\(packedB ? ", B packed" : packsAtRunTime ? ", B packed at run time" : "")"
                 + (epilogue.map { ", epilogue \($0.expr)" } ?? "")
         }
 
         func emit(_ e: KernelEmitter, _ x: KernelArguments) {
-            let extras = Array(x.ins.dropFirst(2))
-            if usesPackedGemm {
-                e.packedGemm(self, x.out, x.ins[0], x.ins[1], extras, task: x.task, tasks: x.parts)
-            } else {
-                e.matmul(
-                    batch, a, b, m, n, k, x.out, x.ins[0], x.ins[1], x.vectorWidth, epilogue, extras,
-                    scratch: x.scratch, task: x.task, tasks: x.parts)
-            }
+            e.packedGemm(
+                self, x.out, x.ins[0], x.ins[1], Array(x.ins.dropFirst(2)), scratch: x.scratch, task: x.task,
+                tasks: x.parts)
         }
 
         /// Split once the work pays for waking threads: by whole panels or by blocks of `mr`
-        /// rows (never along k, so every thread count sums in the same order). The strided-B
-        /// form splits by 4 rows, each part packing B into its own region, so its parts are capped.
+        /// rows (never along k, so every thread count sums in the same order). When B is packed
+        /// at run time each part packs it into its own scratch region, so those parts are capped.
         func schedule(_ kernel: inout Kernel, _ s: Schedules) {
             let flops = (checkedProduct(batch + [m, n, k]) ?? .max)
-            if usesPackedGemm {
-                kernel.registerTile = [blocking.mr, blocking.nr]
-                guard flops >= s.splitFlops else { return }
-                let units = splitsColumns ? panels : (m + blocking.mr - 1) / blocking.mr
-                kernel.tasks = s.parts(work: flops, grain: s.grainFlops, units: units)
-                return
-            }
-            let packBytes = KernelEmitter.packedBFloats(n: n, k: k) * 4
+            kernel.registerTile = [blocking.mr, blocking.nr]
+            let packBytes = packsAtRunTime ? runTimePanelFloats * 4 : 0
             kernel.scratchBytes = packBytes
             guard flops >= s.splitFlops else { return }
-            kernel.tasks = s.parts(work: flops, grain: s.grainFlops, units: min(m / 4, s.maxScratchParts))
-            kernel.scratchBytes = KernelProgram.aligned(kernel.tasks * packBytes)
+            let units = splitsColumns ? panels : (m + blocking.mr - 1) / blocking.mr
+            kernel.tasks = s.parts(
+                work: flops, grain: s.grainFlops, units: packsAtRunTime ? min(units, s.maxScratchParts) : units)
+            if packsAtRunTime { kernel.scratchBytes = KernelProgram.aligned(kernel.tasks * packBytes) }
         }
 
         /// B (operand 1) as panels of `nr` columns, zero-padded past n, each k rows of nr
@@ -138,56 +131,4 @@ struct MatmulUnit: KernelUnit {
             return (body, TensorData(packed, shape: [packed.count]))
         }
     }
-}
-
-extension KernelEmitter {
-    /// C[i, j..j+4w) accumulates in four vector registers over k (see `gemm`); part `task` of
-    /// `tasks` computes a block of rows in every batch entry.
-    func matmul(
-        _ batch: [Int], _ la: MatrixLayout, _ lb: MatrixLayout, _ m: Int, _ n: Int, _ k: Int,
-        _ out: IRValue, _ a: IRValue, _ b: IRValue, _ w: Int, _ epilogue: Epilogue?, _ extras: [IRValue],
-        scratch: IRValue, task: IRValue, tasks: IRValue
-    ) {
-        // Part `task` of `tasks` computes a block of rows (a multiple of 4) in every batch.
-        let rowsPer = roundUp(ceilDiv(c(m), tasks), 4)
-        let rowBegin = ir.mul(task, rowsPer)
-        let rowEnd = ir.select(ir.icmp(.slt, ir.add(rowBegin, rowsPer), c(m)), ir.add(rowBegin, rowsPer), c(m))
-        let begin = ir.select(ir.icmp(.slt, rowBegin, c(m)), rowBegin, c(m))
-        let cStr = contiguousStrides(batch).map { $0 * m * n }
-        let extraStrides = epilogue?.operands.map(\.batch) ?? []
-        // B with strided columns (trans_b, or a fused transpose) is packed row-major into this
-        // part's own k × n region of the scratch, so the GEMM's vector loads stay contiguous.
-        let packB = lb.colStride != 1
-        let packed = packB ? ir.gep(ir.f32, scratch, ir.mul(task, c(Self.packedBFloats(n: n, k: k)))) : b
-        nest(
-            batch, [la.batch, lb.batch, cStr] + extraStrides,
-            [c(la.offset), c(lb.offset), c(0)] + extraStrides.map { _ in c(0) }
-        ) { offs in
-            let args = epilogue.map { e in
-                EpilogueArgs(
-                    expr: e.expr, types: [.f32] + e.operands.map(\.dtype), pointers: extras,
-                    bases: Array(offs.dropFirst(3)),
-                    rows: e.operands.map(\.row), cols: e.operands.map(\.col))
-            }
-            if packB {
-                ir.forLoop(c(0), c(n), "pj") { j in
-                    let src = ir.add(offs[1], ir.mul(j, c(lb.colStride)))
-                    ir.forLoop(c(0), c(k), "pk") { kk in
-                        storeF(
-                            loadF(b, ir.add(src, ir.mul(kk, c(lb.rowStride))), 1), packed, ir.add(ir.mul(kk, c(n)), j))
-                    }
-                }
-            }
-            var range = GemmRange(
-                rowBegin: begin, rowEnd: rowEnd, colBegin: c(0), colEnd: c(n), ldb: c(packB ? n : lb.rowStride),
-                ldc: c(n))
-            range.lda = la.rowStride
-            range.aStep = la.colStride
-            gemm(a, offs[0], packed, packB ? c(0) : offs[1], out, offs[2], range, k, w, args)
-        }
-    }
-
-    /// Floats of scratch one part of a matmul with strided B columns packs B into (a multiple
-    /// of 16, so every part's region stays 64-byte aligned).
-    static func packedBFloats(n: Int, k: Int) -> Int { (n * k + 15) / 16 * 16 }
 }

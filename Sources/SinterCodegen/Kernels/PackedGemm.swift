@@ -22,9 +22,19 @@ extension KernelEmitter {
         case zeroIf(IRValue)
     }
 
+    /// Where a tile reads B: packed panels (`rowStride` nr) or rows in place.
+    struct GemmB {
+        var pointer: IRValue
+        var offset: IRValue
+        var packed: Bool
+        var rowStride: Int
+    }
+
+    /// A run-time B with strided columns (a transposed operand) is first packed into this
+    /// part's scratch as panels, like a constant B at compile time.
     func packedGemm(
-        _ body: MatmulUnit.Body, _ out: IRValue, _ a: IRValue, _ b: IRValue, _ extras: [IRValue], task: IRValue,
-        tasks: IRValue
+        _ body: MatmulUnit.Body, _ out: IRValue, _ a: IRValue, _ b: IRValue, _ extras: [IRValue], scratch: IRValue,
+        task: IRValue, tasks: IRValue
     ) {
         let bl = body.blocking
         let (m, n, k) = (body.m, body.n, body.k)
@@ -46,6 +56,12 @@ extension KernelEmitter {
                     expr: e.expr, types: [.f32] + e.operands.map(\.dtype), pointers: extras,
                     bases: Array(offs.dropFirst(3)), rows: e.operands.map(\.row), cols: e.operands.map(\.col))
             }
+            var source = GemmB(pointer: b, offset: offs[1], packed: body.packedB, rowStride: body.b.rowStride)
+            if body.packsAtRunTime {
+                let panels = ir.gep(ir.f32, scratch, ir.mul(task, c(body.runTimePanelFloats)))
+                packPanels(body, b, offs[1], into: panels)
+                source = GemmB(pointer: panels, offset: c(0), packed: true, rowStride: bl.nr)
+            }
             let blocks = max(1, (k + bl.kc - 1) / bl.kc)
             func block(_ kb: IRValue, length: Int, start: GemmStart, last: Bool) {
                 ir.forLoop(rowBegin, rowEnd, step: bl.mc, "ic") { ic in
@@ -55,7 +71,7 @@ extension KernelEmitter {
                     ir.forLoop(panelBegin, smin(panelEnd, c(full)), "p") { p in
                         ir.forLoop(ic, icEnd, step: bl.mr, "ir") { i in
                             gemmTile(
-                                body, a, b, out, offs, i, icEnd, p, kb, length, start, last ? args : nil, last,
+                                body, a, source, out, offs, i, icEnd, p, kb, length, start, last ? args : nil, last,
                                 partial: false)
                         }
                     }
@@ -63,7 +79,7 @@ extension KernelEmitter {
                         ir.forLoop(smax(panelBegin, c(full)), panelEnd, "pt") { p in
                             ir.forLoop(ic, icEnd, step: bl.mr, "irt") { i in
                                 gemmTile(
-                                    body, a, b, out, offs, i, icEnd, p, kb, length, start, last ? args : nil, last,
+                                    body, a, source, out, offs, i, icEnd, p, kb, length, start, last ? args : nil, last,
                                     partial: true)
                             }
                         }
@@ -83,7 +99,7 @@ extension KernelEmitter {
     /// `length` values of k from block `kb`; `partial` for the last panel of a matrix whose n
     /// is not a multiple of nr (the caller's second loop).
     private func gemmTile(
-        _ body: MatmulUnit.Body, _ a: IRValue, _ b: IRValue, _ out: IRValue, _ offs: [IRValue], _ i: IRValue,
+        _ body: MatmulUnit.Body, _ a: IRValue, _ b: GemmB, _ out: IRValue, _ offs: [IRValue], _ i: IRValue,
         _ rowLimit: IRValue, _ p: IRValue, _ kb: IRValue, _ length: Int, _ start: GemmStart, _ epilogue: EpilogueArgs?,
         _ last: Bool, partial: Bool
     ) {
@@ -103,10 +119,10 @@ extension KernelEmitter {
         let col0 = ir.mul(p, c(bl.nr))
         let cRows = rows.map { r in ir.add(ir.add(offs[2], ir.mul(r, c(n))), col0) }
         let bBase =
-            body.packedB
-            ? ir.add(offs[1], ir.add(ir.mul(p, c(k * bl.nr)), ir.mul(kStart, c(bl.nr))))
-            : ir.add(ir.add(offs[1], ir.mul(kStart, c(body.b.rowStride))), col0)
-        let bStride = body.packedB ? bl.nr : body.b.rowStride
+            b.packed
+            ? ir.add(b.offset, ir.add(ir.mul(p, c(k * bl.nr)), ir.mul(kStart, c(bl.nr))))
+            : ir.add(ir.add(b.offset, ir.mul(kStart, c(b.rowStride))), col0)
+        let bStride = b.rowStride
         func loadC(_ r: Int, _ u: Int) -> IRValue {
             let at = ir.gep(ir.f32, out, ir.add(cRows[r], c(u * w)))
             if let m = mask(u) { return ir.maskedLoad(ir.vector(ir.f32, w), at, mask: m) }
@@ -126,8 +142,8 @@ extension KernelEmitter {
         let acc = ir.forLoop(c(0), c(length), carrying: initial, "k") { kk, acc in
             let bRow = ir.add(bBase, ir.mul(kk, c(bStride)))
             let bv = (0..<vectors).map { u -> IRValue in
-                let at = ir.gep(ir.f32, b, ir.add(bRow, c(u * w)))
-                if !body.packedB, let m = mask(u) { return ir.maskedLoad(ir.vector(ir.f32, w), at, mask: m) }
+                let at = ir.gep(ir.f32, b.pointer, ir.add(bRow, c(u * w)))
+                if !b.packed, let m = mask(u) { return ir.maskedLoad(ir.vector(ir.f32, w), at, mask: m) }
                 return ir.load(ir.vector(ir.f32, w), at)
             }
             var next = acc
@@ -148,6 +164,21 @@ extension KernelEmitter {
                 }
                 let at = ir.gep(ir.f32, out, ir.add(cRows[r], c(u * w)))
                 if let m = mask(u) { ir.maskedStore(value, at, mask: m) } else { ir.store(value, at) }
+            }
+        }
+    }
+
+    /// B (one batch entry, at `offset` through its layout) as panels of nr columns, k rows of
+    /// nr floats each, zero past n: the layout `prepacking` makes at compile time.
+    private func packPanels(_ body: MatmulUnit.Body, _ b: IRValue, _ offset: IRValue, into panels: IRValue) {
+        let (n, k, nr) = (body.n, body.k, body.blocking.nr)
+        ir.forLoop(c(0), c(body.panels * nr), "pc") { col in
+            let valid = ir.icmp(.slt, col, c(n))
+            let src = ir.add(offset, ir.mul(smin(col, c(n - 1)), c(body.b.colStride)))
+            let dst = ir.add(ir.mul(ir.sdiv(col, c(nr)), c(k * nr)), ir.srem(col, c(nr)))
+            ir.forLoop(c(0), c(k), "pk") { kk in
+                let v = loadF(b, ir.add(src, ir.mul(kk, c(body.b.rowStride))), 1)
+                storeF(ir.select(valid, v, ir.constF32(0)), panels, ir.add(dst, ir.mul(kk, c(nr))))
             }
         }
     }
