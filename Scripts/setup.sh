@@ -40,11 +40,14 @@ if [ ! -f "$pc_file" ] || [ "$(cat "$pc_file")" != "$pc_text" ]; then
 fi
 
 # numpy for references; onnx (pinned: its node tests are the conformance suite) and
-# onnxruntime for ONNX tests; lit drives the golden FileCheck tests.
-if [ ! -x .venv/bin/python ] || [ ! -x .venv/bin/lit ] || ! .venv/bin/python -c 'import numpy, onnx, onnxruntime' 2>/dev/null \
+# onnxruntime for ONNX tests; lit drives the golden FileCheck tests; threadpoolctl pins
+# numpy's BLAS to one thread in the GEMM benchmark.
+if [ ! -x .venv/bin/python ] || [ ! -x .venv/bin/lit ] \
+   || ! .venv/bin/python -c 'import numpy, onnx, onnxruntime, threadpoolctl' 2>/dev/null \
    || [ "$(.venv/bin/python -c 'import onnx; print(onnx.__version__)')" != "1.23.0" ]; then
   echo "setup: creating .venv with numpy, onnx and onnxruntime"
   [ -x .venv/bin/python ] || python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check 'numpy>=1.26' 'onnx==1.23.0' 'onnxruntime>=1.20' 'lit==18.1.8'
+  .venv/bin/pip install -q --disable-pip-version-check 'numpy>=1.26' 'onnx==1.23.0' 'onnxruntime>=1.20' 'lit==18.1.8' \
+    'threadpoolctl>=3.1'
 fi
 echo "setup: done (LLVM $($LLVM_CONFIG --version), $(.venv/bin/python -c 'import numpy; print("numpy", numpy.__version__)'))"

@@ -161,7 +161,8 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
     /// The packed GEMM's blocking for an m × n × k product (BLIS-style, with A broadcast from
     /// its rows as MLAS does): an `mr` × `nv` vectors register tile using up to `accumulators`
     /// registers (AVX2 6×16, AVX-512 12×32, NEON 8×12 for large m); fewer rows for a small m,
-    /// with a wider tile so that at least 8 accumulators hide the FMA latency. `kc` keeps one
+    /// with panels widened to use the accumulators the missing rows leave (m = 1: up to 1×384 on
+    /// AVX-512), and no k blocking when one row tile covers m. `kc` keeps one
     /// packed B panel (kc × nr floats) in three quarters of L1 (measured on the 1024³ product:
     /// half of L1 reached 67 GFLOP/s, three quarters 88–91, all of it 83, on a Zen 4 core where
     /// numpy/OpenBLAS reaches ~100), balanced so the K blocks are equal; `mc`
@@ -170,12 +171,20 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
         let w = f32Lanes
         let nvLarge = accumulators >= 24 && w == 4 ? 3 : 2
         let mr = max(1, min(accumulators / nvLarge, m))
-        var nv = nvLarge
-        while mr * nv < 8 && nv < 4 { nv += 1 }
-        nv = max(1, min(nv, (n + w - 1) / w))
+        // Fewer rows than the full tile: wider panels use the accumulators the rows leave
+        // (a matrix-vector product streams whole rows of B).
+        let widest = max(1, min(max(nvLarge, accumulators / mr), (n + w - 1) / w))
+        // A widened panel is only taken when it pads n by less than one vector (so packed
+        // weights do not grow); the standard tile is kept whatever its padding.
+        let standard = min(nvLarge, widest)
+        let nv =
+            stride(from: widest, to: standard, by: -1).first { nv in
+                (n + nv * w - 1) / (nv * w) * (nv * w) - n < w
+            } ?? standard
         let nr = nv * w
         var kc = max(16, l1Bytes * 3 / 4 / (nr * 4))
-        if k <= kc + kc / 4 {
+        if m <= mr || k <= kc + kc / 2 {
+            // One row tile reuses no B panel across rows, so blocking k would only add C reloads.
             kc = max(k, 1)
         } else {
             let blocks = (k + kc - 1) / kc

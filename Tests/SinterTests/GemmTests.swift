@@ -100,12 +100,16 @@ struct GemmTests {
         }
     }
 
-    /// The tile the schedule picks is the one the kernel report shows, per shape: the full
-    /// tile for a large m, one row and a wider tile for m = 1.
+    /// The tile the schedule picks per shape: the full tile for a large m, one row and a wide
+    /// panel (up to all 24 accumulators, if it pads n by less than a vector) with no k blocking
+    /// for m = 1.
     @Test func tilesFollowTheShape() throws {
         let info = TargetInfo(try Target.named("x86_64-linux-gnu", cpu: "skylake-avx512")).schedules
         #expect(info.gemm(m: 1024, n: 1024, k: 1024).mr == 12 && info.gemm(m: 1024, n: 1024, k: 1024).nr == 32)
-        #expect(info.gemm(m: 1, n: 1024, k: 1024).mr == 1 && info.gemm(m: 1, n: 1024, k: 1024).nr == 64)
+        let gemv = info.gemm(m: 1, n: 1024, k: 1024)
+        #expect(gemv.mr == 1 && gemv.nr == 256 && gemv.kc == 1024, "\(gemv)")
+        // Widened panels that would pad the weights by a vector or more are not taken.
+        #expect(info.gemm(m: 4, n: 128, k: 64).nr == 64 && info.gemm(m: 1, n: 1000, k: 64).nr == 336)
         let avx2 = TargetInfo(try Target.named("x86_64-linux-gnu", cpu: "haswell")).schedules
         #expect(avx2.gemm(m: 512, n: 512, k: 512).mr == 6 && avx2.gemm(m: 512, n: 512, k: 512).nr == 16)
         let neon = TargetInfo(try Target.named("aarch64-linux-gnu")).schedules
