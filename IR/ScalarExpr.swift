@@ -30,6 +30,19 @@ public indirect enum ScalarExpr: Hashable, Sendable {
     public enum BinaryFn: String, CaseIterable, Sendable { case add, sub, mul, div, max, min, and, or }
     public enum Comparison: String, CaseIterable, Sendable { case eq, lt, le, gt, ge }
 
+    /// Rough cost of one evaluation, in adds: a transcendental (exp, log, tanh, erf) about 8,
+    /// a square root or division 4, anything else 1. Schedules weigh elementwise work by it.
+    public var cost: Int {
+        switch self {
+        case .operand, .constant, .attribute: 1
+        case .unary(let f, let a): a.cost + ([.exp, .log, .tanh, .erf].contains(f) ? 8 : f == .sqrt ? 4 : 1)
+        case .binary(let f, let a, let b): a.cost + b.cost + (f == .div ? 4 : 1)
+        case .compare(_, let a, let b): a.cost + b.cost + 1
+        case .select(let c, let a, let b): c.cost + a.cost + b.cost + 1
+        case .cast(let a): a.cost + 1
+        }
+    }
+
     /// Evaluates with Double arithmetic (bool as 0/1); the caller rounds the result to the
     /// result dtype. max/min propagate NaN like numpy.maximum/minimum; integer division
     /// truncates when the caller converts.

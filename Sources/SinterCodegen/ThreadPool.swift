@@ -4,7 +4,12 @@ import SinterIR
 /// context, created with num_threads − 1 workers (none for 1); the calling thread works too.
 /// A dispatch publishes (job, args, tasks) under the mutex and bumps a generation counter;
 /// every thread takes task numbers with an atomic add until none are left; the caller then
-/// waits until all workers have checked in, so the next dispatch starts clean.
+/// waits until all workers have checked in, so the next dispatch starts clean. Before sleeping
+/// on a condition, a worker (waiting for the next generation) and the caller (waiting for the
+/// workers) poll the counter a bounded number of times, yielding the CPU between polls
+/// (`spinPolls`): consecutive kernels then hand over without a futex wake, which on these VMs
+/// costs more than a small kernel. The poll is only a hint: the decision is re-checked under
+/// the mutex, and the counters are written with atomic stores so the racy reads are defined.
 ///
 /// Pool memory (bytes): 0 mutex, 64 "work" condition, 128 "done" condition (64 each, enough
 /// for glibc on x86-64 and AArch64), 192 generation, 200 stop, 208 job, 216 args, 224 tasks,
@@ -13,6 +18,28 @@ import SinterIR
 /// context with its own workspace) runs its tasks on its own thread instead of waiting.
 extension ModuleEmitter {
     var hasSplitKernels: Bool { program.kernels.contains { $0.tasks > 1 } }
+
+    /// Polls before sleeping (each followed by `sched_yield`, so a spinning thread never keeps
+    /// the CPU from one that has work): about a millisecond at most.
+    static let spinPolls = 1024
+
+    /// Polls `field` until `done(value)` holds or `spinPolls` polls have passed.
+    private func spin(_ pool: IRValue, _ f: Field, until done: (IRValue) -> IRValue) {
+        let yield = libc("sched_yield", ir.i32, [])
+        let head = ir.appendBlock("spin"), body = ir.appendBlock("poll"), exit = ir.appendBlock("spun")
+        let entry = ir.insertBlock
+        ir.br(head)
+        ir.position(at: head)
+        let i = ir.phi(ir.i64, "polls")
+        ir.addIncoming(i, ir.constI64(0), entry)
+        let finished = ir.or(done(ir.atomicLoad(ir.i64, field(pool, f))), ir.icmp(.sge, i, ir.constI64(Self.spinPolls)))
+        ir.condBr(finished, exit, body)
+        ir.position(at: body)
+        ir.call(yield, [])
+        ir.addIncoming(i, ir.add(i, ir.constI64(1)), ir.insertBlock)
+        ir.br(head)
+        ir.position(at: exit)
+    }
 
     private enum Field: Int {
         case mutex = 0, work = 64, done = 128, generation = 192, stop = 200, job = 208, args = 216, tasks = 224, next =
@@ -73,6 +100,8 @@ extension ModuleEmitter {
             let quit = ir.appendBlock("quit"), work = ir.appendBlock("work"), notStopped = ir.appendBlock("notstopped")
             ir.br(top)
             ir.position(at: top)
+            let last = ir.load(ir.i64, seen, align: 8)
+            spin(pool, .generation) { ir.icmp(.ne, $0, last) }
             ir.call(lock, [field(pool, .mutex)])
             ir.br(check)
             ir.position(at: check)
@@ -92,10 +121,10 @@ extension ModuleEmitter {
             ir.call(drain, [pool, job, args, tasks])
             ir.call(lock, [field(pool, .mutex)])
             let left = ir.sub(ir.load(ir.i64, field(pool, .pending), align: 8), ir.constI64(1))
-            ir.store(left, field(pool, .pending), align: 8)
-            let last = ir.appendBlock("last"), next = ir.appendBlock("next")
-            ir.condBr(ir.icmp(.eq, left, ir.constI64(0)), last, next)
-            ir.position(at: last)
+            ir.atomicStore(left, field(pool, .pending))
+            let lastOne = ir.appendBlock("last"), next = ir.appendBlock("next")
+            ir.condBr(ir.icmp(.eq, left, ir.constI64(0)), lastOne, next)
+            ir.position(at: lastOne)
             ir.call(signal, [field(pool, .done)])
             ir.br(next)
             ir.position(at: next)
@@ -174,13 +203,13 @@ extension ModuleEmitter {
             ir.store(args, field(pool, .args), align: 8)
             ir.store(tasks, field(pool, .tasks), align: 8)
             ir.store(ir.constI64(0), field(pool, .next), align: 8)
-            ir.store(ir.load(ir.i64, field(pool, .workers), align: 8), field(pool, .pending), align: 8)
-            ir.store(
-                ir.add(ir.load(ir.i64, field(pool, .generation), align: 8), ir.constI64(1)), field(pool, .generation),
-                align: 8)
+            ir.atomicStore(ir.load(ir.i64, field(pool, .workers), align: 8), field(pool, .pending))
+            ir.atomicStore(
+                ir.add(ir.load(ir.i64, field(pool, .generation), align: 8), ir.constI64(1)), field(pool, .generation))
             ir.call(broadcast, [field(pool, .work)])
             ir.call(unlock, [field(pool, .mutex)])
             ir.call(drain, [pool, job, args, tasks])
+            spin(pool, .pending) { ir.icmp(.eq, $0, ir.constI64(0)) }
             ir.call(lock, [field(pool, .mutex)])
             let check = ir.appendBlock("check"), sleep = ir.appendBlock("sleep"), done = ir.appendBlock("done")
             ir.br(check)
