@@ -7,7 +7,7 @@ struct SinterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sinter",
         abstract: "Sinter: an ahead-of-time compiler for neural networks on CPUs.",
-        subcommands: [Compile.self, Run.self, Dump.self, Export.self, Ops.self, TestONNX.self])
+        subcommands: [Compile.self, Run.self, Bench.self, Dump.self, Export.self, Ops.self, TestONNX.self])
 }
 
 /// Options every subcommand that runs the pipeline shares.

@@ -55,4 +55,37 @@ struct AssemblyTests {
         #expect(weightLines.count == 1)
         #expect(weightLines.first?.contains("constant [24 x i8] c\"") == true, "\(weightLines)")
     }
+
+    /// The packed GEMM's micro-kernel, found as the loop (a label and the backward branch to
+    /// it) with the most FMAs: each k step is mr × nv full-width FMAs — 12×2 zmm on AVX-512,
+    /// 6×2 ymm on AVX2, 8×3 `v.4s` on NEON (a multiple of that if LLVM unrolls).
+    @Test(arguments: [
+        ("x86_64-linux-gnu", "skylake-avx512", "vfmadd", "%zmm", 24),
+        ("x86_64-linux-gnu", "haswell", "vfmadd", "%ymm", 12),
+        ("aarch64-linux-gnu", "", "fmla", ".4s", 24),
+    ])
+    func gemmInnerLoopIsFullWidthFMAs(_ triple: String, _ cpu: String, _ fma: String, _ reg: String, _ tile: Int) throws
+    {
+        var b = GraphBuilder(name: "mm")
+        let x = try b.input("x", TensorType(.f32, [96, 256]))
+        b.output(
+            try b.matmul(x, try b.constant(TensorData([Float](repeating: 0.5, count: 256 * 256), shape: [256, 256]))))
+        let target = try Target.named(triple, cpu: cpu.isEmpty ? nil : cpu)
+        let asm = try Codegen.assembly(
+            try lowered(b.graph, target: target), prefix: "mm", options: CodegenOptions(target: target))
+        let lines = asm.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        var best = 0
+        for (i, line) in lines.enumerated() where line.hasSuffix(":") && line.hasPrefix(".LBB") {
+            let label = String(line.dropLast())
+            guard
+                let end = lines[(i + 1)...].firstIndex(where: {
+                    $0.hasSuffix("\t\(label)") || $0.hasSuffix(" \(label)")
+                })
+            else { continue }
+            let body = lines[(i + 1)..<end]
+            guard !body.contains(where: { $0.hasSuffix(":") }) else { continue }  // innermost loops only
+            best = max(best, body.filter { $0.hasPrefix(fma) && $0.contains(reg) }.count)
+        }
+        #expect(best > 0 && best % tile == 0, "\(cpu.isEmpty ? triple : cpu): inner loop has \(best) \(fma) on \(reg)")
+    }
 }

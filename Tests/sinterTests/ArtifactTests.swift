@@ -42,11 +42,23 @@ struct ArtifactTests {
             .reduceSum, [acc], attributes: Attributes(["axes": .ints([1]), "keepdims": .bool(true)]))[0]
         misc.output(try misc.softmax(try misc.binary(.sub, acc, s)))
 
+        // The packed GEMM off every tile grid: a constant B (packed at compile time) with a fused
+        // bias and ReLU, a run-time B read in place, and a transposed run-time B packed at run time.
+        var gemm = GraphBuilder(name: "gemm")
+        let a = try gemm.input("a", TensorType(.f32, [37, 70]))
+        let rb = try gemm.input("rb", TensorType(.f32, [53, 29]))
+        let tb = try gemm.input("tb", TensorType(.f32, [41, 29]))
+        var g1 = try gemm.matmul(a, try gemm.constant(weights([70, 53], 0.2)))
+        g1 = try gemm.relu(try gemm.add(g1, try gemm.constant(weights([53], 0.1))))
+        let g2 = try gemm.matmul(g1, rb)
+        gemm.output(
+            try gemm.apply(.matmul, [g2, tb], attributes: Attributes(["trans_b": .bool(true)]))[0])
+
         var out: [(String, String)] = [("mlp", Support.root.appendingPathComponent("Examples/mlp/mlp.sir").path)]
         let res = dir.appendingPathComponent("res.sir").path
         try residualNet().write(toFile: res, atomically: true, encoding: .utf8)
         out.append(("res", res))
-        for g in [cnn.graph, misc.graph] {
+        for g in [cnn.graph, misc.graph, gemm.graph] {
             let p = dir.appendingPathComponent("\(g.name).sir").path
             try SirFile.save(g, to: p)
             out.append((g.name, p))

@@ -15,7 +15,21 @@ struct CLITests {
         return url.path
     }
 
-    @Test(arguments: ["compile", "run", "dump"])
+    /// `sinter bench` times every thread count it is given and rejects a bad count clearly.
+    @Test func benchTimesEachThreadCount() throws {
+        let r = try Support.run(sinter, ["bench", mlp, "--threads", "1,2", "--seconds", "0.1"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("mlp: 4 kernels"), "\(r.stdout)")
+        for n in [1, 2] {
+            let line = r.stdout.split(separator: "\n").first { $0.hasPrefix("threads \(n): median ") }
+            #expect(line != nil, "\(r.stdout)")
+        }
+        let bad = try Support.run(sinter, ["bench", mlp, "--threads", "1,x"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr == "error: --threads '1,x' must be thread counts from 1 to 1024, like 1,2\n")
+    }
+
+    @Test(arguments: ["compile", "run", "dump", "bench"])
     func helpWorks(_ sub: String) throws {
         let r = try Support.run(sinter, [sub, "--help"])
         #expect(r.status == 0)

@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import Sinter
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time a model's compiled code (JIT) on seeded random inputs.",
+        discussion:
+            "Compiles the model in memory with the same pipeline and code as `sinter compile`, runs it once to "
+            + "warm up, then repeatedly for about --seconds per thread count, and prints the median, minimum and "
+            + "90th-percentile latency. Benchmarks/run.sh compares the same numbers with ONNX Runtime."
+    )
+
+    @Argument(help: "The model (.sir or .onnx).")
+    var model: String
+
+    @Option(
+        name: .customLong("threads"),
+        help: ArgumentHelp("Thread counts to time, comma-separated.", valueName: "N,..."))
+    var threads: String = "1"
+
+    @Option(name: .customLong("seconds"), help: "Time budget per thread count, in seconds.")
+    var seconds: Double = 2
+
+    @OptionGroup var pipeline: PipelineOptions
+
+    func run() throws {
+        do throws(SinterError) {
+            let counts = try threadCounts()
+            guard seconds > 0, seconds <= 3600 else {
+                throw SinterError("--seconds must be between 0 and 3600, got \(seconds)")
+            }
+            let options = try pipeline.compileOptions()
+            let graph = try Sinter.load(model, bindings: options.bindings, constants: options.constantInputs)
+            let start = ContinuousClock.now
+            let first = try Sinter.jit(graph, options, threads: counts[0])
+            let compileSeconds = seconds(start.duration(to: .now))
+            let program = first.program
+            var rng = SplitMix(seed: 42)
+            let inputs = program.inputs.map { spec in
+                TensorData(
+                    dtype: spec.type.dtype, shape: spec.shape,
+                    values: (0..<spec.shape.reduce(1, *)).map { _ in
+                        spec.type.dtype.isFloat ? rng.uniform() * 2 - 1 : Double(rng.next() % 2)
+                    })
+            }
+            let split = program.kernels.filter { $0.tasks > 1 }.count
+            print(
+                "\(graph.name): \(program.kernels.count) kernels (\(split) split), workspace "
+                    + "\(program.workspaceSize) bytes, compiled in \(String(format: "%.2f", compileSeconds)) s")
+            for (i, n) in counts.enumerated() {
+                let jit = i == 0 ? first : try Sinter.jit(graph, options, threads: n)
+                _ = try jit.run(inputs)
+                var times: [Double] = []
+                let begin = ContinuousClock.now
+                repeat {
+                    let t = ContinuousClock.now
+                    _ = try jit.run(inputs)
+                    times.append(seconds(t.duration(to: .now)) * 1000)
+                } while times.count < 5 || (seconds(begin.duration(to: .now)) < self.seconds && times.count < 100_000)
+                times.sort()
+                let median = times[times.count / 2], p90 = times[min(times.count - 1, times.count * 9 / 10)]
+                print(
+                    "threads \(n): median \(format(median)) ms, min \(format(times[0])) ms, "
+                        + "p90 \(format(p90)) ms over \(times.count) runs")
+            }
+        } catch {
+            throw reportAndExit(error)
+        }
+    }
+
+    func threadCounts() throws(SinterError) -> [Int] {
+        var out: [Int] = []
+        for part in threads.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let n = Int(part.trimmingCharacters(in: .whitespaces)), n >= 1, n <= 1024 else {
+                throw SinterError("--threads '\(threads)' must be thread counts from 1 to 1024, like 1,2")
+            }
+            out.append(n)
+        }
+        return out
+    }
+
+    func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+
+    func format(_ ms: Double) -> String { String(format: ms < 1 ? "%.4f" : "%.3f", ms) }
+}
+
+/// A small seeded generator, so every run times the same inputs.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}
