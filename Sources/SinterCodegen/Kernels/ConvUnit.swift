@@ -2,8 +2,10 @@ import SinterIR
 
 /// N-D convolution over NC[spatial] f32 tensors (groups, strides, dilations, padding) as a
 /// kernel unit: im2col of whole output rows into scratch, then the shared GEMM per group with
-/// the weights as A; a pointwise convolution reads its input directly as B. Anchors fused
-/// groups (epilogue per output channel and position).
+/// the weights as A. A pointwise convolution (1×1, stride 1, no padding) is a plain product
+/// per image and group — weights [M/g × C/g] · input [C/g × positions] — and runs the
+/// register-tiled GEMM (`gemmBlocks`), reading its input rows in place. Anchors fused groups
+/// (epilogue per output channel and position).
 struct ConvUnit: KernelUnit {
     static let name = "conv"
 
@@ -17,10 +19,14 @@ struct ConvUnit: KernelUnit {
         let geometry = WindowGeometry(
             batch: x[0], channels: x[1], input: Array(x[2...]), window: win, outChannels: w[0],
             group: max(c.int("group"), 1), countIncludePad: false)
+        let positions = win.output.reduce(1, *)
+        let pointwise =
+            KernelEmitter.isPointwise(geometry)
+            ? c.schedules.gemm(m: w[0] / geometry.group, n: positions, k: x[1] / geometry.group) : nil
         return [
             Body(
                 geometry: geometry, accumulating: Schedules.accumulator(for: c.operandTypes[0].dtype),
-                epilogue: c.epilogue)
+                epilogue: c.epilogue, gemm: pointwise)
         ]
     }
 
@@ -37,14 +43,33 @@ struct ConvUnit: KernelUnit {
         var accumulating: DType
         var accumulator: DType? { accumulating }
         var epilogue: Epilogue?
+        /// The register-tiled GEMM's blocking, for a pointwise convolution.
+        var gemm: GemmBlocking?
 
         var description: String {
             let g = geometry
             return "\(g.batch)×\(g.channels)×\(g.input) → \(g.outChannels)×\(g.window.output), "
                 + "kernel \(g.window.kernel), group \(g.group), in \(accumulating)"
+                + (gemm.map { ", pointwise GEMM \($0)" } ?? "")
+        }
+
+        /// The per-image, per-group product of a pointwise convolution.
+        var problem: KernelEmitter.GemmProblem? {
+            gemm.map { bl in
+                let g = geometry
+                let positions = g.window.output.reduce(1, *)
+                return KernelEmitter.GemmProblem(
+                    m: g.outChannels / g.group, n: positions, k: g.channels / g.group, blocking: bl,
+                    lda: g.channels / g.group, aStep: 1, ldc: positions)
+            }
         }
 
         func emit(_ e: KernelEmitter, _ a: KernelArguments) {
+            if let p = problem {
+                e.pointwiseConv(
+                    geometry, p, a.out, a.ins[0], a.ins[1], epilogue, Array(a.ins.dropFirst(2)), a.task, a.parts)
+                return
+            }
             e.conv(
                 geometry, a.out, a.ins[0], a.ins[1], a.scratch, a.vectorWidth, epilogue, Array(a.ins.dropFirst(2)),
                 task: a.task, tasks: a.parts)
@@ -55,6 +80,13 @@ struct ConvUnit: KernelUnit {
         /// of the innermost output axis, each part with its own im2col columns.
         func schedule(_ k: inout Kernel, _ s: Schedules) {
             let g = geometry
+            if let p = problem {
+                // Parts take whole panels or row tiles of every image's and group's product.
+                k.registerTile = [p.blocking.mr, p.blocking.nr]
+                let flops = checkedProduct([g.batch, g.group, p.m, p.n, p.k]) ?? .max
+                if flops >= s.splitFlops { k.tasks = s.parts(work: flops, grain: s.grainFlops, units: p.units) }
+                return
+            }
             let positions = g.window.output.reduce(1, *)
             let kDim = (g.channels / g.group) * g.window.kernel.reduce(1, *)
             k.scratchBytes = KernelEmitter.isPointwise(g) ? 0 : kDim * positions * 4
@@ -81,6 +113,35 @@ struct ConvUnit: KernelUnit {
 }
 
 extension KernelEmitter {
+    /// A pointwise convolution: per image and group, C[oc, pos] = W[oc, :] · x[:, pos] with the
+    /// register-tiled GEMM; part `task` takes the same rows or panels of every product.
+    func pointwiseConv(
+        _ g: WindowGeometry, _ p: GemmProblem, _ out: IRValue, _ x: IRValue, _ weights: IRValue, _ epilogue: Epilogue?,
+        _ extras: [IRValue], _ task: IRValue, _ tasks: IRValue
+    ) {
+        guard g.batch * g.outChannels * p.n > 0 else { return }
+        let part = gemmPart(p, task: task, tasks: tasks)
+        let spatial = p.n
+        ir.forLoop(c(0), c(g.batch), "n") { n in
+            ir.forLoop(c(0), c(g.group), "g") { grp in
+                let inBase = ir.mul(ir.add(ir.mul(n, c(g.channels)), ir.mul(grp, c(p.k))), c(spatial))
+                let outBase = ir.mul(ir.add(ir.mul(n, c(g.outChannels)), ir.mul(grp, c(p.m))), c(spatial))
+                let args = epilogue.map { e in
+                    EpilogueArgs(
+                        expr: e.expr, types: [.f32] + e.operands.map(\.dtype), pointers: extras,
+                        bases: e.operands.map { op in
+                            ir.add(ir.mul(n, c(op.batch.first ?? 0)), ir.mul(ir.mul(grp, c(p.m)), c(op.row)))
+                        },
+                        rows: e.operands.map(\.row), cols: e.operands.map(\.col))
+                }
+                gemmBlocks(
+                    p, weights, ir.mul(grp, c(p.m * p.k)),
+                    GemmB(pointer: x, offset: inBase, packed: false, rowStride: spatial),
+                    out, outBase, part, args)
+            }
+        }
+    }
+
     /// True when the convolution reads its input directly as the GEMM's right-hand side.
     static func isPointwise(_ g: WindowGeometry) -> Bool {
         let w = g.window

@@ -30,6 +30,29 @@ extension KernelEmitter {
         var rowStride: Int
     }
 
+    /// One C = A · B problem for `gemmBlocks`: its sizes and blocking, A's row stride and k
+    /// step, and C's row stride (elements).
+    struct GemmProblem {
+        var m: Int, n: Int, k: Int
+        var blocking: GemmBlocking
+        var lda: Int
+        var aStep: Int
+        var ldc: Int
+        var panels: Int { (n + blocking.nr - 1) / blocking.nr }
+        /// Parts divide columns (whole panels) when C is wider than tall, rows otherwise.
+        var splitsColumns: Bool { n > m && panels > 1 }
+        var units: Int { splitsColumns ? panels : (m + blocking.mr - 1) / blocking.mr }
+    }
+
+    /// Rows and panels part `task` of `tasks` computes.
+    func gemmPart(_ p: GemmProblem, task: IRValue, tasks: IRValue) -> (
+        rows: (IRValue, IRValue), panels: (IRValue, IRValue)
+    ) {
+        let (u0, u1) = partRange(p.units, task: task, tasks: tasks)
+        if p.splitsColumns { return ((c(0), c(p.m)), (u0, u1)) }
+        return ((ir.mul(u0, c(p.blocking.mr)), smin(ir.mul(u1, c(p.blocking.mr)), c(p.m))), (c(0), c(p.panels)))
+    }
+
     /// A run-time B with strided columns (a transposed operand) is first packed into this
     /// part's scratch as panels, like a constant B at compile time.
     func packedGemm(
@@ -37,14 +60,11 @@ extension KernelEmitter {
         task: IRValue, tasks: IRValue
     ) {
         let bl = body.blocking
-        let (m, n, k) = (body.m, body.n, body.k)
+        let (m, n) = (body.m, body.n)
         guard m > 0, n > 0, body.batch.allSatisfy({ $0 > 0 }) else { return }
-        let units = body.splitsColumns ? body.panels : (m + bl.mr - 1) / bl.mr
-        let (u0, u1) = partRange(units, task: task, tasks: tasks)
-        let rowBegin = body.splitsColumns ? c(0) : ir.mul(u0, c(bl.mr))
-        let rowEnd = body.splitsColumns ? c(m) : smin(ir.mul(u1, c(bl.mr)), c(m))
-        let panelBegin = body.splitsColumns ? u0 : c(0)
-        let panelEnd = body.splitsColumns ? u1 : c(body.panels)
+        let problem = GemmProblem(
+            m: m, n: n, k: body.k, blocking: bl, lda: body.a.rowStride, aStep: body.a.colStride, ldc: n)
+        let part = gemmPart(problem, task: task, tasks: tasks)
         let cStrides = contiguousStrides(body.batch).map { $0 * m * n }
         let extraStrides = body.epilogue?.operands.map(\.batch) ?? []
         nest(
@@ -62,44 +82,56 @@ extension KernelEmitter {
                 packPanels(body, b, offs[1], into: panels)
                 source = GemmB(pointer: panels, offset: c(0), packed: true, rowStride: bl.nr)
             }
-            let blocks = max(1, (k + bl.kc - 1) / bl.kc)
-            func block(_ kb: IRValue, length: Int, start: GemmStart, last: Bool) {
-                ir.forLoop(rowBegin, rowEnd, step: bl.mc, "ic") { ic in
-                    let icEnd = smin(ir.add(ic, c(bl.mc)), rowEnd)
-                    let full = n / bl.nr
-                    // Whole panels, then the partial last one (at most one iteration).
-                    ir.forLoop(panelBegin, smin(panelEnd, c(full)), "p") { p in
-                        ir.forLoop(ic, icEnd, step: bl.mr, "ir") { i in
-                            gemmTile(
-                                body, a, source, out, offs, i, icEnd, p, kb, length, start, last ? args : nil, last,
-                                partial: false)
-                        }
-                    }
-                    if n % bl.nr != 0 {
-                        ir.forLoop(smax(panelBegin, c(full)), panelEnd, "pt") { p in
-                            ir.forLoop(ic, icEnd, step: bl.mr, "irt") { i in
-                                gemmTile(
-                                    body, a, source, out, offs, i, icEnd, p, kb, length, start, last ? args : nil, last,
-                                    partial: true)
-                            }
-                        }
-                    }
-                }
-            }
-            if blocks > 1 {
-                ir.forLoop(c(0), c(blocks - 1), "kb") { kb in
-                    block(kb, length: bl.kc, start: .zeroIf(ir.icmp(.eq, kb, c(0))), last: false)
-                }
-            }
-            block(c(blocks - 1), length: k - (blocks - 1) * bl.kc, start: blocks == 1 ? .zero : .accumulate, last: true)
+            gemmBlocks(problem, a, offs[0], source, out, offs[2], part, args)
         }
+    }
+
+    /// C[rows, panels] (+)= A · B for one problem: k blocks, then blocks of `mc` rows, then
+    /// panels (whole ones, then the partial last), then row tiles.
+    func gemmBlocks(
+        _ p: GemmProblem, _ a: IRValue, _ aOff: IRValue, _ b: GemmB, _ out: IRValue, _ cOff: IRValue,
+        _ part: (rows: (IRValue, IRValue), panels: (IRValue, IRValue)), _ args: EpilogueArgs?
+    ) {
+        let bl = p.blocking
+        let (rowBegin, rowEnd) = part.rows
+        let (panelBegin, panelEnd) = part.panels
+        let blocks = max(1, (p.k + bl.kc - 1) / bl.kc)
+        func block(_ kb: IRValue, length: Int, start: GemmStart, last: Bool) {
+            ir.forLoop(rowBegin, rowEnd, step: bl.mc, "ic") { ic in
+                let icEnd = smin(ir.add(ic, c(bl.mc)), rowEnd)
+                let full = p.n / bl.nr
+                // Whole panels, then the partial last one (at most one iteration).
+                ir.forLoop(panelBegin, smin(panelEnd, c(full)), "p") { panel in
+                    ir.forLoop(ic, icEnd, step: bl.mr, "ir") { i in
+                        gemmTile(
+                            p, a, aOff, b, out, cOff, i, icEnd, panel, kb, length, start, last ? args : nil, last,
+                            partial: false)
+                    }
+                }
+                if p.n % bl.nr != 0 {
+                    ir.forLoop(smax(panelBegin, c(full)), panelEnd, "pt") { panel in
+                        ir.forLoop(ic, icEnd, step: bl.mr, "irt") { i in
+                            gemmTile(
+                                p, a, aOff, b, out, cOff, i, icEnd, panel, kb, length, start, last ? args : nil,
+                                last, partial: true)
+                        }
+                    }
+                }
+            }
+        }
+        if blocks > 1 {
+            ir.forLoop(c(0), c(blocks - 1), "kb") { kb in
+                block(kb, length: bl.kc, start: .zeroIf(ir.icmp(.eq, kb, c(0))), last: false)
+            }
+        }
+        block(c(blocks - 1), length: p.k - (blocks - 1) * bl.kc, start: blocks == 1 ? .zero : .accumulate, last: true)
     }
 
     /// One register tile: rows i..<i+mr (clamped below `rowLimit`) of panel `p`, over the
     /// `length` values of k from block `kb`; `partial` for the last panel of a matrix whose n
     /// is not a multiple of nr (the caller's second loop).
     private func gemmTile(
-        _ body: MatmulUnit.Body, _ a: IRValue, _ b: GemmB, _ out: IRValue, _ offs: [IRValue], _ i: IRValue,
+        _ body: GemmProblem, _ a: IRValue, _ aOff: IRValue, _ b: GemmB, _ out: IRValue, _ cOff: IRValue, _ i: IRValue,
         _ rowLimit: IRValue, _ p: IRValue, _ kb: IRValue, _ length: Int, _ start: GemmStart, _ epilogue: EpilogueArgs?,
         _ last: Bool, partial: Bool
     ) {
@@ -114,10 +146,10 @@ extension KernelEmitter {
         let kStart = ir.mul(kb, c(bl.kc))
         let rows = (0..<bl.mr).map { r in r == 0 ? i : smin(ir.add(i, c(r)), ir.sub(rowLimit, c(1))) }
         let aRows = rows.map { r in
-            ir.add(ir.add(offs[0], ir.mul(r, c(body.a.rowStride))), ir.mul(kStart, c(body.a.colStride)))
+            ir.add(ir.add(aOff, ir.mul(r, c(body.lda))), ir.mul(kStart, c(body.aStep)))
         }
         let col0 = ir.mul(p, c(bl.nr))
-        let cRows = rows.map { r in ir.add(ir.add(offs[2], ir.mul(r, c(n))), col0) }
+        let cRows = rows.map { r in ir.add(ir.add(cOff, ir.mul(r, c(body.ldc))), col0) }
         let bBase =
             b.packed
             ? ir.add(b.offset, ir.add(ir.mul(p, c(k * bl.nr)), ir.mul(kStart, c(bl.nr))))
@@ -148,7 +180,7 @@ extension KernelEmitter {
             }
             var next = acc
             for r in 0..<bl.mr {
-                let av = ir.splat(loadF(a, ir.add(aRows[r], ir.mul(kk, c(body.a.colStride))), 1), w)
+                let av = ir.splat(loadF(a, ir.add(aRows[r], ir.mul(kk, c(body.aStep))), 1), w)
                 for u in 0..<vectors {
                     next[r * vectors + u] = ir.intrinsic("llvm.fma", [av, bv[u], acc[r * vectors + u]])
                 }
