@@ -191,7 +191,10 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
             kc = (k + blocks - 1) / blocks
         }
         let mc = max(mr, l2Bytes / 2 / (kc * 4) / mr * mr)
-        return GemmBlocking(mr: mr, nv: nv, lanes: w, kc: kc, mc: mc)
+        // A whose rows do not fit half of L2 is packed per (k block, row block): its rows are
+        // far apart, and a tile's mr broadcasts per k step then come from one cache line.
+        let packA = m >= 4 * mr && m * k * 4 > l2Bytes / 2
+        return GemmBlocking(mr: mr, nv: nv, lanes: w, kc: kc, mc: mc, packA: packA)
     }
 
     /// Parts a kernel may split into: as many grains of `work` as it has, at most `units`.
@@ -222,10 +225,14 @@ public struct GemmBlocking: Hashable, Sendable, CustomStringConvertible {
     /// K per block (one packed B panel stays in L1) and rows of A per block (in L2).
     public var kc: Int
     public var mc: Int
+    /// A is packed into mr-row panels per (k block, row block) in the part's scratch.
+    public var packA = false
     /// Columns per packed B panel.
     public var nr: Int { nv * lanes }
+    /// Floats of scratch one part packs A into (a multiple of 16: parts stay 64-byte aligned).
+    public var packedAFloats: Int { packA ? (mc * kc + 15) / 16 * 16 : 0 }
 
-    public var description: String { "\(mr)×\(nr) tile, kc \(kc), mc \(mc)" }
+    public var description: String { "\(mr)×\(nr) tile, kc \(kc), mc \(mc)\(packA ? ", A packed" : "")" }
 }
 
 extension KernelProgram {

@@ -33,6 +33,8 @@ struct GemmTests {
         Case(batchA: [], batchB: [], m: 20, n: 300, k: 400),
         Case(batchA: [3], batchB: [3], m: 40, n: 70, k: 300, constantB: false),
         Case(batchA: [2], batchB: [2], m: 150, n: 100, k: 200, transB: true, constantB: false),
+        // A packed per (k block, row block): rows that do not fit half of L2, several k blocks.
+        Case(batchA: [], batchB: [], m: 200, n: 40, k: 900, transA: true, constantB: false, bias: true),
     ]
 
     static func graph(_ c: Case) throws -> (Graph, [TensorData], [Double]) {
@@ -105,6 +107,7 @@ struct GemmTests {
     /// for m = 1.
     @Test func tilesFollowTheShape() throws {
         let info = TargetInfo(try Target.named("x86_64-linux-gnu", cpu: "skylake-avx512")).schedules
+        #expect(info.gemm(m: 200, n: 40, k: 900).packA && !info.gemm(m: 64, n: 64, k: 64).packA)
         #expect(info.gemm(m: 1024, n: 1024, k: 1024).mr == 12 && info.gemm(m: 1024, n: 1024, k: 1024).nr == 32)
         let gemv = info.gemm(m: 1, n: 1024, k: 1024)
         #expect(gemv.mr == 1 && gemv.nr == 256 && gemv.kc == 1024, "\(gemv)")

@@ -20,9 +20,11 @@ struct ConvUnit: KernelUnit {
             batch: x[0], channels: x[1], input: Array(x[2...]), window: win, outChannels: w[0],
             group: max(c.int("group"), 1), countIncludePad: false)
         let positions = win.output.reduce(1, *)
-        let pointwise =
+        // Weights are read in place (rows of a small matrix): no A packing.
+        var pointwise =
             KernelEmitter.isPointwise(geometry)
             ? c.schedules.gemm(m: w[0] / geometry.group, n: positions, k: x[1] / geometry.group) : nil
+        pointwise?.packA = false
         return [
             Body(
                 geometry: geometry, accumulating: Schedules.accumulator(for: c.operandTypes[0].dtype),

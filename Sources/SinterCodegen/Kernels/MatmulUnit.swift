@@ -82,19 +82,22 @@ struct MatmulUnit: KernelUnit {
         }
 
         /// Split once the work pays for waking threads: by whole panels or by blocks of `mr`
-        /// rows (never along k, so every thread count sums in the same order). When B is packed
-        /// at run time each part packs it into its own scratch region, so those parts are capped.
+        /// rows (never along k, so every thread count sums in the same order). When B or A is
+        /// packed at run time each part packs it into its own scratch region, so those parts are capped.
         func schedule(_ kernel: inout Kernel, _ s: Schedules) {
             let flops = (checkedProduct(batch + [m, n, k]) ?? .max)
             kernel.registerTile = [blocking.mr, blocking.nr]
-            let packBytes = packsAtRunTime ? runTimePanelFloats * 4 : 0
-            kernel.scratchBytes = packBytes
+            let partBytes = partScratchFloats * 4
+            kernel.scratchBytes = KernelProgram.aligned(partBytes)
             guard flops >= s.splitFlops else { return }
             let units = splitsColumns ? panels : (m + blocking.mr - 1) / blocking.mr
             kernel.tasks = s.parts(
-                work: flops, grain: s.grainFlops, units: packsAtRunTime ? min(units, s.maxScratchParts) : units)
-            if packsAtRunTime { kernel.scratchBytes = KernelProgram.aligned(kernel.tasks * packBytes) }
+                work: flops, grain: s.grainFlops, units: partBytes > 0 ? min(units, s.maxScratchParts) : units)
+            if partBytes > 0 { kernel.scratchBytes = KernelProgram.aligned(kernel.tasks * partBytes) }
         }
+
+        /// One part's scratch: B panels packed at run time, then A packed per block.
+        var partScratchFloats: Int { (packsAtRunTime ? runTimePanelFloats : 0) + blocking.packedAFloats }
 
         /// B (operand 1) as panels of `nr` columns, zero-padded past n, each k rows of nr
         /// floats: the micro-kernel loads whole vectors of a panel row with no edge case.

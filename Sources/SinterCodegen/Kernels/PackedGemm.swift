@@ -76,13 +76,14 @@ extension KernelEmitter {
                     expr: e.expr, types: [.f32] + e.operands.map(\.dtype), pointers: extras,
                     bases: Array(offs.dropFirst(3)), rows: e.operands.map(\.row), cols: e.operands.map(\.col))
             }
+            let region = ir.gep(ir.f32, scratch, ir.mul(task, c(body.partScratchFloats)))
             var source = GemmB(pointer: b, offset: offs[1], packed: body.packedB, rowStride: body.b.rowStride)
             if body.packsAtRunTime {
-                let panels = ir.gep(ir.f32, scratch, ir.mul(task, c(body.runTimePanelFloats)))
-                packPanels(body, b, offs[1], into: panels)
-                source = GemmB(pointer: panels, offset: c(0), packed: true, rowStride: bl.nr)
+                packPanels(body, b, offs[1], into: region)
+                source = GemmB(pointer: region, offset: c(0), packed: true, rowStride: bl.nr)
             }
-            gemmBlocks(problem, a, offs[0], source, out, offs[2], part, args)
+            let aBuffer = bl.packA ? ir.gep(ir.f32, region, c(body.packsAtRunTime ? body.runTimePanelFloats : 0)) : nil
+            gemmBlocks(problem, a, offs[0], source, out, offs[2], part, args, packA: aBuffer)
         }
     }
 
@@ -90,7 +91,8 @@ extension KernelEmitter {
     /// panels (whole ones, then the partial last), then row tiles.
     func gemmBlocks(
         _ p: GemmProblem, _ a: IRValue, _ aOff: IRValue, _ b: GemmB, _ out: IRValue, _ cOff: IRValue,
-        _ part: (rows: (IRValue, IRValue), panels: (IRValue, IRValue)), _ args: EpilogueArgs?
+        _ part: (rows: (IRValue, IRValue), panels: (IRValue, IRValue)), _ args: EpilogueArgs?,
+        packA: IRValue? = nil
     ) {
         let bl = p.blocking
         let (rowBegin, rowEnd) = part.rows
@@ -100,12 +102,16 @@ extension KernelEmitter {
             ir.forLoop(rowBegin, rowEnd, step: bl.mc, "ic") { ic in
                 let icEnd = smin(ir.add(ic, c(bl.mc)), rowEnd)
                 let full = p.n / bl.nr
+                let packed = packA.map { buffer in
+                    packRows(p, a, aOff, ic, icEnd, kb, length, into: buffer)
+                    return (buffer, ic, length)
+                }
                 // Whole panels, then the partial last one (at most one iteration).
                 ir.forLoop(panelBegin, smin(panelEnd, c(full)), "p") { panel in
                     ir.forLoop(ic, icEnd, step: bl.mr, "ir") { i in
                         gemmTile(
                             p, a, aOff, b, out, cOff, i, icEnd, panel, kb, length, start, last ? args : nil, last,
-                            partial: false)
+                            partial: false, packedA: packed)
                     }
                 }
                 if p.n % bl.nr != 0 {
@@ -113,7 +119,7 @@ extension KernelEmitter {
                         ir.forLoop(ic, icEnd, step: bl.mr, "irt") { i in
                             gemmTile(
                                 p, a, aOff, b, out, cOff, i, icEnd, panel, kb, length, start, last ? args : nil,
-                                last, partial: true)
+                                last, partial: true, packedA: packed)
                         }
                     }
                 }
@@ -133,7 +139,7 @@ extension KernelEmitter {
     private func gemmTile(
         _ body: GemmProblem, _ a: IRValue, _ aOff: IRValue, _ b: GemmB, _ out: IRValue, _ cOff: IRValue, _ i: IRValue,
         _ rowLimit: IRValue, _ p: IRValue, _ kb: IRValue, _ length: Int, _ start: GemmStart, _ epilogue: EpilogueArgs?,
-        _ last: Bool, partial: Bool
+        _ last: Bool, partial: Bool, packedA: (buffer: IRValue, blockStart: IRValue, length: Int)? = nil
     ) {
         let bl = body.blocking
         let (w, n, k) = (bl.lanes, body.n, body.k)
@@ -145,8 +151,16 @@ extension KernelEmitter {
         func mask(_ u: Int) -> IRValue? { u == vectors - 1 ? lastMask : nil }
         let kStart = ir.mul(kb, c(bl.kc))
         let rows = (0..<bl.mr).map { r in r == 0 ? i : smin(ir.add(i, c(r)), ir.sub(rowLimit, c(1))) }
-        let aRows = rows.map { r in
-            ir.add(ir.add(aOff, ir.mul(r, c(body.lda))), ir.mul(kStart, c(body.aStep)))
+        // A in place (row pointers, k step aStep), or packed: tile t of the block is `length`
+        // steps of mr floats, row r at offset r (k step mr).
+        let aBase = packedA?.buffer ?? a
+        let aStep = packedA == nil ? body.aStep : bl.mr
+        let aRows = (0..<bl.mr).map { r -> IRValue in
+            guard let pa = packedA else {
+                return ir.add(ir.add(aOff, ir.mul(rows[r], c(body.lda))), ir.mul(kStart, c(body.aStep)))
+            }
+            let tile = ir.sdiv(ir.sub(i, pa.blockStart), c(bl.mr))
+            return ir.add(ir.mul(tile, c(pa.length * bl.mr)), c(r))
         }
         let col0 = ir.mul(p, c(bl.nr))
         let cRows = rows.map { r in ir.add(ir.add(cOff, ir.mul(r, c(body.ldc))), col0) }
@@ -180,7 +194,7 @@ extension KernelEmitter {
             }
             var next = acc
             for r in 0..<bl.mr {
-                let av = ir.splat(loadF(a, ir.add(aRows[r], ir.mul(kk, c(body.aStep))), 1), w)
+                let av = ir.splat(loadF(aBase, ir.add(aRows[r], ir.mul(kk, c(aStep))), 1), w)
                 for u in 0..<vectors {
                     next[r * vectors + u] = ir.intrinsic("llvm.fma", [av, bv[u], acc[r * vectors + u]])
                 }
@@ -196,6 +210,26 @@ extension KernelEmitter {
                 }
                 let at = ir.gep(ir.f32, out, ir.add(cRows[r], c(u * w)))
                 if let m = mask(u) { ir.maskedStore(value, at, mask: m) } else { ir.store(value, at) }
+            }
+        }
+    }
+
+    /// Rows [begin, end) of A over the `length` values of k from block `kb` as mr-row panels:
+    /// tile t, step kk, row r at (t · length + kk) · mr + r; rows past `end` repeat the last
+    /// one, as the tiles' clamped row pointers do.
+    private func packRows(
+        _ p: GemmProblem, _ a: IRValue, _ aOff: IRValue, _ begin: IRValue, _ end: IRValue, _ kb: IRValue,
+        _ length: Int, into buffer: IRValue
+    ) {
+        let mr = p.blocking.mr
+        let kStart = ir.mul(kb, c(p.blocking.kc))
+        let tiles = ceilDiv(ir.sub(end, begin), c(mr))
+        ir.forLoop(c(0), ir.mul(tiles, c(mr)), "pr") { j in
+            let row = smin(ir.add(begin, j), ir.sub(end, c(1)))
+            let src = ir.add(ir.add(aOff, ir.mul(row, c(p.lda))), ir.mul(kStart, c(p.aStep)))
+            let dst = ir.add(ir.mul(ir.sdiv(j, c(mr)), c(length * mr)), ir.srem(j, c(mr)))
+            ir.forLoop(c(0), c(length), "pk") { kk in
+                storeF(loadF(a, ir.add(src, ir.mul(kk, c(p.aStep))), 1), buffer, ir.add(dst, ir.mul(kk, c(mr))))
             }
         }
     }
