@@ -1,7 +1,8 @@
 import SinterIR
 
-/// The GEMM core shared by matmul and the im2col convolution: C = A · B over a block of rows
-/// and columns, register-tiled, with the fused epilogue applied before each store.
+/// The older 4-row GEMM, used by the im2col convolution only: C = A · B over a block of rows
+/// and columns, with the fused epilogue applied before each store. Matmul and pointwise
+/// convolutions use the register-tiled GEMM in PackedGemm.swift.
 extension KernelEmitter {
     /// The epilogue's operands for one gemm call: pointers, base offsets and strides.
     struct EpilogueArgs {
