@@ -77,9 +77,10 @@ struct ConvUnit: KernelUnit {
                 task: a.task, tasks: a.parts)
         }
 
-        /// The im2col buffer holds one group: (C/group · Πk) rows × Πout columns. Large convs
-        /// split by output channels (pointwise, more channels than positions) or by whole rows
-        /// of the innermost output axis, each part with its own im2col columns.
+        /// A pointwise conv splits like a matmul (whole panels or row tiles of each product).
+        /// Otherwise the im2col buffer holds one group, (C/group · Πk) rows × Πout columns, and
+        /// large convs split by whole rows of the innermost output axis, each part with its own
+        /// im2col columns.
         func schedule(_ k: inout Kernel, _ s: Schedules) {
             let g = geometry
             if let p = problem {
@@ -91,13 +92,9 @@ struct ConvUnit: KernelUnit {
             }
             let positions = g.window.output.reduce(1, *)
             let kDim = (g.channels / g.group) * g.window.kernel.reduce(1, *)
-            k.scratchBytes = KernelEmitter.isPointwise(g) ? 0 : kDim * positions * 4
+            k.scratchBytes = kDim * positions * 4
             let flops = (checkedProduct([g.batch, g.outChannels, positions, kDim]) ?? .max)
             guard flops >= s.splitFlops else { return }
-            if KernelEmitter.splitsRows(g) {
-                k.tasks = s.parts(work: flops, grain: s.grainFlops, units: g.outChannels / g.group / 4)
-                return
-            }
             let rowLength = g.window.output.last ?? 1
             let rows = positions / max(rowLength, 1)
             let units = min(rows, positions / (4 * k.vectorWidth), s.maxScratchParts)
@@ -107,9 +104,7 @@ struct ConvUnit: KernelUnit {
             k.tasks = (positions + width - 1) / width
             // Part j's im2col block starts at column p0(j) · K, whatever the part count, so
             // the scratch holds K × (positions + one row per part) floats.
-            if k.scratchBytes > 0 {
-                k.scratchBytes = KernelProgram.aligned(kDim * (positions + k.tasks * rowLength) * 4)
-            }
+            k.scratchBytes = KernelProgram.aligned(kDim * (positions + k.tasks * rowLength) * 4)
         }
     }
 }
@@ -128,14 +123,7 @@ extension KernelEmitter {
             ir.forLoop(c(0), c(g.group), "g") { grp in
                 let inBase = ir.mul(ir.add(ir.mul(n, c(g.channels)), ir.mul(grp, c(p.k))), c(spatial))
                 let outBase = ir.mul(ir.add(ir.mul(n, c(g.outChannels)), ir.mul(grp, c(p.m))), c(spatial))
-                let args = epilogue.map { e in
-                    EpilogueArgs(
-                        expr: e.expr, types: [.f32] + e.operands.map(\.dtype), pointers: extras,
-                        bases: e.operands.map { op in
-                            ir.add(ir.mul(n, c(op.batch.first ?? 0)), ir.mul(ir.mul(grp, c(p.m)), c(op.row)))
-                        },
-                        rows: e.operands.map(\.row), cols: e.operands.map(\.col))
-                }
+                let args = convEpilogueArgs(epilogue, extras, n, grp, p.m)
                 gemmBlocks(
                     p, weights, ir.mul(grp, c(p.m * p.k)),
                     GemmB(pointer: x, offset: inBase, packed: false, rowStride: spatial),
@@ -151,11 +139,19 @@ extension KernelEmitter {
             && (w.padBegin + w.padEnd).allSatisfy { $0 == 0 }
     }
 
-    /// Pointwise convolutions with more output channels than positions split their output
-    /// channels across tasks (the positions, read by every task, are the smaller matrix);
-    /// all others split positions.
-    static func splitsRows(_ g: WindowGeometry) -> Bool {
-        isPointwise(g) && g.outChannels / g.group >= g.window.output.reduce(1, *)
+    /// The epilogue's operands for image `n` and group `grp` (`ocg` output channels each),
+    /// addressed at (channel within the group, position).
+    func convEpilogueArgs(_ epilogue: Epilogue?, _ extras: [IRValue], _ n: IRValue, _ grp: IRValue, _ ocg: Int)
+        -> EpilogueArgs?
+    {
+        epilogue.map { e in
+            EpilogueArgs(
+                expr: e.expr, types: [.f32] + e.operands.map(\.dtype), pointers: extras,
+                bases: e.operands.map { op in
+                    ir.add(ir.mul(n, c(op.batch.first ?? 0)), ir.mul(ir.mul(grp, c(ocg)), c(op.row)))
+                },
+                rows: e.operands.map(\.row), cols: e.operands.map(\.col))
+        }
     }
 
     func conv(
@@ -171,14 +167,8 @@ extension KernelEmitter {
         // Part `task` of `tasks` computes output positions [p0, p1) — whole rows of the
         // innermost output axis (see ConvUnit.Body.schedule) — with its own scratch.
         let rowLength = win.output.last ?? 1
-        let byRows = Self.splitsRows(g)
-        let per = byRows ? c(spatialOut) : ir.mul(ceilDiv(c(spatialOut / rowLength), tasks), c(rowLength))
-        // Or output channels [r0, r1) when splitting rows (a multiple of 4 per task).
-        let rowsPer = byRows ? roundUp(ceilDiv(c(ocg), tasks), 4) : c(ocg)
-        let r0raw = byRows ? ir.mul(task, rowsPer) : c(0)
-        let r0 = ir.select(ir.icmp(.slt, r0raw, c(ocg)), r0raw, c(ocg))
-        let r1 = ir.select(ir.icmp(.slt, ir.add(r0, rowsPer), c(ocg)), ir.add(r0, rowsPer), c(ocg))
-        let p0raw = byRows ? c(0) : ir.mul(task, per)
+        let per = ir.mul(ceilDiv(c(spatialOut / rowLength), tasks), c(rowLength))
+        let p0raw = ir.mul(task, per)
         let p0 = ir.select(ir.icmp(.slt, p0raw, c(spatialOut)), p0raw, c(spatialOut))
         let p1 = ir.select(ir.icmp(.slt, ir.add(p0, per), c(spatialOut)), ir.add(p0, per), c(spatialOut))
         // Each part's im2col columns sit side by side in the scratch (see ConvUnit.Body.schedule).
@@ -188,31 +178,14 @@ extension KernelEmitter {
                 let inBase = ir.mul(ir.add(ir.mul(n, c(g.channels)), ir.mul(grp, c(icg))), c(spatialIn))
                 let outBase = ir.mul(ir.add(ir.mul(n, c(g.outChannels)), ir.mul(grp, c(ocg))), c(spatialOut))
                 let wBase = ir.mul(grp, c(ocg * kDim))
-                // Epilogue operands at (image n, channel grp·ocg + row, position col).
-                let args = epilogue.map { e in
-                    EpilogueArgs(
-                        expr: e.expr, types: [.f32] + e.operands.map(\.dtype), pointers: extras,
-                        bases: e.operands.map { op in
-                            ir.add(ir.mul(n, c(op.batch.first ?? 0)), ir.mul(ir.mul(grp, c(ocg)), c(op.row)))
-                        },
-                        rows: e.operands.map(\.row), cols: e.operands.map(\.col))
-                }
-                if Self.isPointwise(g) {
-                    gemm(
-                        weights, wBase, x, inBase, out, outBase,
-                        GemmRange(
-                            rowBegin: r0, rowEnd: r1, colBegin: p0, colEnd: p1, ldb: c(spatialOut), ldc: c(spatialOut)),
-                        kDim, w, args)
-                } else {
-                    im2col(g, x, inBase, col, p0, p1)
-                    gemm(
-                        weights, wBase, col, c(0), out, outBase,
-                        GemmRange(
-                            rowBegin: c(0), rowEnd: c(ocg), colBegin: p0, colEnd: p1, ldb: ir.sub(p1, p0),
-                            ldc: c(spatialOut),
-                            bRelative: true),
-                        kDim, w, args)
-                }
+                let args = convEpilogueArgs(epilogue, extras, n, grp, ocg)
+                im2col(g, x, inBase, col, p0, p1)
+                gemm(
+                    weights, wBase, col, c(0), out, outBase,
+                    GemmRange(
+                        rowBegin: c(0), rowEnd: c(ocg), colBegin: p0, colEnd: p1, ldb: ir.sub(p1, p0),
+                        ldc: c(spatialOut), bRelative: true),
+                    kDim, w, args)
             }
         }
     }

@@ -89,19 +89,7 @@ extension KernelEmitter {
                         let col = ir.add(j, c(u * lanes))
                         var value = acc[r * blocks + u]
                         if let e = epilogue {
-                            var args = [Typed(value: value, domain: .float32)]
-                            for x in e.pointers.indices {
-                                let at = ir.add(
-                                    ir.add(e.bases[x], ir.mul(rowIndex[r], c(e.rows[x]))), ir.mul(col, c(e.cols[x])))
-                                if e.cols[x] == 0 {
-                                    let s = ir.loadTyped(e.pointers[x], at, e.types[x + 1], width: 1)
-                                    args.append(Typed(value: ir.splat(s.value, lanes), domain: s.domain))
-                                } else {
-                                    args.append(ir.loadTyped(e.pointers[x], at, e.types[x + 1], width: lanes))
-                                }
-                            }
-                            value =
-                                ir.lowerTyped(e.expr, args, e.types, result: .f32, want: .float32, width: lanes).value
+                            value = applyEpilogue(e, value, row: rowIndex[r], col: col, width: lanes, mask: nil)
                         }
                         storeF(value, out, ir.add(cRows[r], col))
                     }

@@ -61,13 +61,16 @@ struct MatmulUnit: KernelUnit {
         /// B is the packed constant: per batch entry, `panels` panels of k × nr floats.
         var packedB = false
 
-        var panels: Int { (n + blocking.nr - 1) / blocking.nr }
+        /// The product as the GEMM core sees it (panels, how parts split): one definition.
+        var problem: KernelEmitter.GemmProblem {
+            KernelEmitter.GemmProblem(
+                m: m, n: n, k: k, blocking: blocking, lda: a.rowStride, aStep: a.colStride, ldc: n)
+        }
+        var panels: Int { problem.panels }
         /// A run-time B with strided columns is packed into panels by each part at run time.
         var packsAtRunTime: Bool { !packedB && b.colStride != 1 }
         /// Floats of scratch one part packs B into (a multiple of 16: parts stay 64-byte aligned).
         var runTimePanelFloats: Int { (panels * k * blocking.nr + 15) / 16 * 16 }
-        /// Parts divide columns (whole panels) when C is wider than tall, rows otherwise.
-        var splitsColumns: Bool { n > m && panels > 1 }
 
         var description: String {
             "\(batch)×[\(m)×\(k)]·[\(k)×\(n)] in \(accumulating)"
@@ -90,7 +93,7 @@ struct MatmulUnit: KernelUnit {
             let partBytes = partScratchFloats * 4
             kernel.scratchBytes = KernelProgram.aligned(partBytes)
             guard flops >= s.splitFlops else { return }
-            let units = splitsColumns ? panels : (m + blocking.mr - 1) / blocking.mr
+            let units = problem.units
             kernel.tasks = s.parts(
                 work: flops, grain: s.grainFlops, units: partBytes > 0 ? min(units, s.maxScratchParts) : units)
             if partBytes > 0 { kernel.scratchBytes = KernelProgram.aligned(kernel.tasks * partBytes) }

@@ -62,8 +62,7 @@ extension KernelEmitter {
         let bl = body.blocking
         let (m, n) = (body.m, body.n)
         guard m > 0, n > 0, body.batch.allSatisfy({ $0 > 0 }) else { return }
-        let problem = GemmProblem(
-            m: m, n: n, k: body.k, blocking: bl, lda: body.a.rowStride, aStep: body.a.colStride, ldc: n)
+        let problem = body.problem
         let part = gemmPart(problem, task: task, tasks: tasks)
         let cStrides = contiguousStrides(body.batch).map { $0 * m * n }
         let extraStrides = body.epilogue?.operands.map(\.batch) ?? []
