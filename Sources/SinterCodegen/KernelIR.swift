@@ -106,6 +106,22 @@ public struct Kernel: Hashable, Sendable {
     /// How many independent parts the kernel splits into for the thread pool (1: not split).
     /// Parts share the kernel's scratch; each uses its own region (see the unit body's `schedule`).
     public var tasks: Int = 1
+
+    /// What the kernel's function depends on: everything but its name, sources and buffers.
+    struct Code: Hashable {
+        var body: KernelBody
+        var operands: Int
+        var scratch: Bool
+        var split: Bool
+        var vectorWidth: Int
+        var registerTile: [Int]
+    }
+
+    var code: Code {
+        Code(
+            body: body, operands: operands.count, scratch: scratchBytes > 0, split: tasks > 1,
+            vectorWidth: vectorWidth, registerTile: registerTile)
+    }
 }
 
 /// Everything codegen needs to build the artifact, independent of LLVM.

@@ -18,13 +18,26 @@ struct ModuleEmitter {
         let weights =
             weightsMode == .embedded
             ? program.constants.enumerated().map { i, t in ir.constantBytes("\(prefix)_weight\(i)", t.bytes) } : []
-        let kernels = program.kernels.map { KernelEmitter(ir: ir).emit($0) }
+        let kernels = emitKernels()
         if hasSplitKernels { emitPool() }
         emitIntrospection()
         emitContext()
         if weightsMode == .sideFile { emitLoadWeights() }
         emitRun(kernels, weights)
         emitStatusString()
+    }
+
+    /// One LLVM function per distinct kernel: kernels whose bodies, signatures and schedules
+    /// are equal (a recurrent cell's time steps, a network's repeated blocks) share one, since
+    /// buffers are arguments. This is most of the compile time on deep and unrolled models.
+    private func emitKernels() -> [IRFunction] {
+        var functions: [Kernel.Code: IRFunction] = [:]
+        return program.kernels.map { k in
+            if let f = functions[k.code] { return f }
+            let f = KernelEmitter(ir: ir).emit(k)
+            functions[k.code] = f
+            return f
+        }
     }
 
     /// `int32 NAME_load_weights(ctx, const char *path)`: reads the side file into the context,

@@ -1,0 +1,52 @@
+import Foundation
+import Sinter
+import SinterTestSupport
+import Testing
+
+/// Kernels that compute the same thing on different buffers (a stack of equal layers, the time
+/// steps of a recurrent cell) share one LLVM function: buffers are arguments, so only the body
+/// and schedule decide the code. Checked by counting functions and against a float64 reference.
+struct KernelSharingTests {
+    /// Three equal 24→24 tanh layers with different weights, then a 24→5 one.
+    static func stack() throws -> (Graph, [[Float]]) {
+        var b = GraphBuilder(name: "stack")
+        var h = try b.input("x", TensorType(.f32, [3, 24]))
+        var rng = Support.RNG(seed: 11)
+        var weights: [[Float]] = []
+        for n in [24, 24, 24, 5] {
+            let w = (0..<24 * n).map { _ in rng.float(-0.3, 0.3) }
+            weights.append(w)
+            let mm = try b.apply(.matmul, [h, try b.constant(TensorData(w, shape: [24, n]))])[0]
+            h = try b.apply(.tanh, [mm])[0]
+        }
+        b.output(h)
+        return (b.graph, weights)
+    }
+
+    @Test func equalLayersShareOneFunction() throws {
+        let (g, weights) = try Self.stack()
+        let model = try Sinter.jit(g)
+        let kernels = model.program.kernels
+        #expect(kernels.count == 4, "\(kernels.map(\.body))")
+        let ll = try Codegen.llvmIR(model.program, prefix: "s", optimize: false)
+        let functions = ll.split(separator: "\n").filter { $0.hasPrefix("define internal") }
+        // The three 24×24 layers are one function; the 24×5 layer is another.
+        #expect(functions.count == 2, "\(functions)")
+        let calls = ll.split(separator: "\n").filter { $0.contains("call void @k") }
+        #expect(calls.count == 4, "\(calls)")
+
+        var rng = Support.RNG(seed: 5)
+        let x = (0..<72).map { _ in rng.float(-1, 1) }
+        let got = try model.run([TensorData(x, shape: [3, 24])])[0].doubles
+        var h = x.map(Double.init), width = 24
+        for w in weights {
+            let n = w.count / width
+            h = (0..<3 * n).map { i in
+                let (r, c) = (i / n, i % n)
+                return Foundation.tanh((0..<width).reduce(0.0) { $0 + h[r * width + $1] * Double(w[$1 * n + c]) })
+            }
+            width = n
+        }
+        #expect(Support.mismatch(got, h, atol: 1e-5, rtol: 1e-4) == nil)
+    }
+}
