@@ -99,13 +99,16 @@ public enum Sinter {
         return try Lowering.lower(g, target: options.target, schedule: options.scheduleTarget)
     }
 
-    /// Compiles for this process and returns a runnable model.
+    /// Compiles for this process and returns a runnable model (`profile`: with per-kernel
+    /// timing through `JITModel.runProfiled`).
     public static func jit(
-        _ graph: Graph, _ options: CompileOptions = CompileOptions(), name: String? = nil, threads: Int = 1
+        _ graph: Graph, _ options: CompileOptions = CompileOptions(), name: String? = nil, threads: Int = 1,
+        profile: Bool = false
     ) throws(SinterError) -> JITModel {
         let program = try lower(graph, options)
         return try JITModel(
-            program, prefix: ABI.cIdentifier(name ?? graph.name), target: options.target, threads: threads)
+            program, prefix: ABI.cIdentifier(name ?? graph.name), target: options.target, threads: threads,
+            profile: profile)
     }
 
     /// Compiles `graph` and writes one artifact to `path`, or several into the folder `path`

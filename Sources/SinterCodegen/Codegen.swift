@@ -4,9 +4,13 @@ import SinterIR
 public struct CodegenOptions: Sendable {
     public var target: Target
     public var weights: ABI.WeightsMode
-    public init(target: Target = .host, weights: ABI.WeightsMode = .embedded) {
+    /// Also emit `NAME_run_profiled`, which adds each kernel's wall time to a caller's counters
+    /// (`sinter bench --profile`). Artifacts leave it out: it is not part of the C ABI.
+    public var profile: Bool
+    public init(target: Target = .host, weights: ABI.WeightsMode = .embedded, profile: Bool = false) {
         self.target = target
         self.weights = weights
+        self.profile = profile
     }
 }
 
@@ -16,12 +20,13 @@ public enum Codegen {
     /// Builds and optimises the module; `context` is the JIT's when compiling for the JIT.
     static func build(
         _ program: KernelProgram, prefix: String, machine: MachineCode, weights: ABI.WeightsMode = .embedded,
-        context: OpaquePointer? = nil, optimize: Bool = true
+        profile: Bool = false, context: OpaquePointer? = nil, optimize: Bool = true
     ) throws(SinterError) -> IRBuilder {
         let ir = IRBuilder(moduleName: prefix, context: context)
         machine.configure(ir)
         var emitter = ModuleEmitter(program: program, prefix: prefix, ir: ir, target: machine.target)
         emitter.weightsMode = weights
+        emitter.profile = profile
         emitter.emit()
         if let problem = ir.verify() { throw SinterError("internal: generated LLVM IR is invalid: \(problem)") }
         if optimize { try machine.optimize(ir) }

@@ -13,22 +13,38 @@ public final class JITModel: @unchecked Sendable {
             UnsafeMutableRawPointer?, UnsafePointer<UnsafeRawPointer?>?, UnsafePointer<UnsafeMutableRawPointer?>?,
             UnsafeMutableRawPointer?
         ) -> Int32
+    private let profiledFn:
+        (
+            @convention(c) (
+                UnsafeMutableRawPointer?, UnsafePointer<UnsafeRawPointer?>?, UnsafePointer<UnsafeMutableRawPointer?>?,
+                UnsafeMutableRawPointer?, UnsafeMutablePointer<Int64>?
+            ) -> Int32
+        )?
     private let destroyFn: @convention(c) (UnsafeMutableRawPointer?) -> Void
     private let statusFn: @convention(c) (Int32) -> UnsafePointer<CChar>?
     private let lock = Lock()
 
     /// `threads`: the context's pool size (`NAME_create`'s argument); 1 runs on the caller.
-    public init(_ program: KernelProgram, prefix: String, target: Target = .host, threads: Int = 1)
-        throws(SinterError)
-    {
+    /// `profile`: also build the profiled run, for `runProfiled`.
+    public init(
+        _ program: KernelProgram, prefix: String, target: Target = .host, threads: Int = 1, profile: Bool = false
+    ) throws(SinterError) {
         self.program = program
         let machine = try MachineCode(target)
         session = try JITSession(machine: machine)
-        let ir = try Codegen.build(program, prefix: prefix, machine: machine, context: session.context)
+        let ir = try Codegen.build(
+            program, prefix: prefix, machine: machine, profile: profile, context: session.context)
         try session.add(ir)
         typealias Create = @convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>?, Int32) -> Int32
         let create = unsafeBitCast(try session.address(of: "\(prefix)_create"), to: Create.self)
         runFn = unsafeBitCast(try session.address(of: "\(prefix)_run"), to: type(of: runFn))
+        typealias Profiled =
+            @convention(c) (
+                UnsafeMutableRawPointer?, UnsafePointer<UnsafeRawPointer?>?, UnsafePointer<UnsafeMutableRawPointer?>?,
+                UnsafeMutableRawPointer?, UnsafeMutablePointer<Int64>?
+            ) -> Int32
+        profiledFn =
+            profile ? unsafeBitCast(try session.address(of: "\(prefix)_run_profiled"), to: Profiled.self) : nil
         destroyFn = unsafeBitCast(try session.address(of: "\(prefix)_destroy"), to: type(of: destroyFn))
         statusFn = unsafeBitCast(try session.address(of: "\(prefix)_status_string"), to: type(of: statusFn))
         var ctx: UnsafeMutableRawPointer?
@@ -64,6 +80,33 @@ public final class JITModel: @unchecked Sendable {
             let msg = statusFn(status).map { String(cString: $0) } ?? "unknown"
             throw SinterError("model run failed: \(msg) (status \(status))")
         }
+        return outputs
+    }
+
+    /// Runs the model like `run`, adding each kernel's wall time in nanoseconds to
+    /// `nanoseconds[k]` (one counter per `program.kernels` entry). Needs `profile: true`.
+    @discardableResult
+    public func runProfiled(_ inputs: [TensorData], nanoseconds: inout [Int64]) throws(SinterError) -> [TensorData] {
+        guard let profiledFn else { throw SinterError("model '\(program.name)' was built without profile: true") }
+        guard inputs.count == program.inputs.count, zip(inputs, program.inputs).allSatisfy({ $0.shape == $1.shape })
+        else { throw SinterError("model '\(program.name)': inputs do not match its input types") }
+        if nanoseconds.count != program.kernels.count {
+            nanoseconds = Array(repeating: 0, count: program.kernels.count)
+        }
+        var outputs = program.outputs.map { s in
+            TensorData(
+                dtype: s.type.dtype, shape: s.shape,
+                bytes: [UInt8](repeating: 0, count: s.shape.reduce(1, *) * s.type.dtype.byteSize))
+        }
+        // One extra counter keeps the pointer valid for a model without kernels.
+        var counters = nanoseconds + [0]
+        let status: Int32 = lock.withLock {
+            counters.withUnsafeMutableBufferPointer { ns in
+                withPointers(inputs, &outputs) { ins, outs in profiledFn(context, ins, outs, nil, ns.baseAddress) }
+            }
+        }
+        guard status == 0 else { throw SinterError("model run failed (status \(status))") }
+        nanoseconds = Array(counters.dropLast())
         return outputs
     }
 

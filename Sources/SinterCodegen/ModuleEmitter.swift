@@ -8,6 +8,7 @@ struct ModuleEmitter {
     let ir: IRBuilder
     let target: Target
     var weightsMode: ABI.WeightsMode = .embedded
+    var profile = false
 
     /// Context layout: { int32 num_threads; void *workspace; void *weights; void *pool }.
     var ctxType: IRType { ir.structType([ir.i32, ir.ptr, ir.ptr, ir.ptr]) }
@@ -24,6 +25,7 @@ struct ModuleEmitter {
         emitContext()
         if weightsMode == .sideFile { emitLoadWeights() }
         emitRun(kernels, weights)
+        if profile { emitRun(kernels, weights, profiled: true) }
         emitStatusString()
     }
 
@@ -198,9 +200,13 @@ struct ModuleEmitter {
         ir.ret(ir.load(ir.i32, ir.structField(ctxType, t, 0)))
     }
 
-    /// `int32 NAME_run(ctx, const void *const *inputs, void *const *outputs, void *workspace)`.
-    private func emitRun(_ kernels: [IRFunction], _ weights: [IRValue]) {
-        let f = ir.function("\(prefix)_run", ir.functionType(ir.i32, [ir.ptr, ir.ptr, ir.ptr, ir.ptr]), exported: true)
+    /// `int32 NAME_run(ctx, const void *const *inputs, void *const *outputs, void *workspace)`;
+    /// profiled, `NAME_run_profiled(..., int64_t *ns)` also adds kernel k's wall time in
+    /// nanoseconds (CLOCK_MONOTONIC) to `ns[k]`.
+    private func emitRun(_ kernels: [IRFunction], _ weights: [IRValue], profiled: Bool = false) {
+        let params = Array(repeating: ir.ptr, count: profiled ? 5 : 4)
+        let f = ir.function(
+            "\(prefix)_run\(profiled ? "_profiled" : "")", ir.functionType(ir.i32, params), exported: true)
         ir.begin(f)
         let ctx = f.param(0), inputs = f.param(1), outputs = f.param(2), wsArg = f.param(3)
         func fail(_ cond: IRValue, _ s: ABI.Status) { ir.returnIf(cond, status(s)) }
@@ -235,15 +241,46 @@ struct ModuleEmitter {
         }
         let scratch = ir.gep(ir.i8, ws, ir.constI64(program.scratchOffset))
         let pool = ir.load(ir.ptr, ir.structField(ctxType, ctx, 3), align: 8)
-        for (k, fn) in zip(program.kernels, kernels) {
+        let clock = profiled ? Clock(ir: ir, target: target) : nil
+        if profiled { fail(ir.isNull(f.param(4)), .nullArgument) }
+        for (i, (k, fn)) in zip(program.kernels, kernels).enumerated() {
             let pointers = [address(k.result)] + k.operands.map(address) + (k.scratchBytes > 0 ? [scratch] : [])
+            let start = clock?.now()
             if k.tasks > 1 {
                 dispatch(k, fn, pointers, pool: pool)
             } else {
                 ir.call(fn, pointers)
             }
+            if let clock, let start {
+                let slot = ir.gep(ir.i64, f.param(4), ir.constI64(i))
+                ir.store(ir.add(ir.load(ir.i64, slot, align: 8), ir.sub(clock.now(), start)), slot, align: 8)
+            }
         }
         ir.ret(ir.constI32(ABI.Status.ok.rawValue))
+    }
+
+    /// Reads CLOCK_MONOTONIC in nanoseconds through libc's `clock_gettime`.
+    private struct Clock {
+        let ir: IRBuilder
+        let fn: IRFunction
+        let timespec: IRType
+        let ts: IRValue
+        let id: Int32
+
+        init(ir: IRBuilder, target: Target) {
+            self.ir = ir
+            timespec = ir.structType([ir.i64, ir.i64])
+            ts = ir.alloca(timespec)
+            fn = ir.externalFunction("clock_gettime", ir.functionType(ir.i32, [ir.i32, ir.ptr]))
+            id = target.triple.contains("apple") ? 6 : 1
+        }
+
+        func now() -> IRValue {
+            ir.call(fn, [ir.constI32(id), ts])
+            let sec = ir.load(ir.i64, ir.structField(timespec, ts, 0), align: 8)
+            let nsec = ir.load(ir.i64, ir.structField(timespec, ts, 1), align: 8)
+            return ir.add(ir.mul(sec, ir.constI64(1_000_000_000)), nsec)
+        }
     }
 
     private func emitStatusString() {

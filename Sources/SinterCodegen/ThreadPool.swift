@@ -249,16 +249,19 @@ extension ModuleEmitter {
     /// maximum). More parts than threads let a thread that wakes late take fewer of them.
     /// Parts split output rows or pixels, never a sum, so every thread count gives the same bits.
     private func dispatchToPool(_ k: Kernel, _ fn: IRFunction, _ pointers: [IRValue], pool: IRValue) {
-        let here = ir.insertBlock
-        let current = ir.currentFunction
-        let job = ir.function("\(prefix)_job_\(k.name)", jobType, exported: false)
-        ir.begin(job)
-        let args = job.param(0)
-        let loaded = pointers.indices.map { ir.load(ir.ptr, ir.gep(ir.ptr, args, ir.constI64($0)), align: 8) }
-        let jobParts = ir.load(ir.i64, ir.gep(ir.ptr, args, ir.constI64(pointers.count)), align: 8)
-        ir.call(fn, loaded + [job.param(1), jobParts])
-        ir.ret()
-        ir.resume(current, at: here)
+        // One job per kernel function: kernels that share a function share its job too.
+        let job = ir.function("\(prefix)_job_\(fn.name)", jobType, exported: false)
+        if !job.isDefined {
+            let here = ir.insertBlock
+            let current = ir.currentFunction
+            ir.begin(job)
+            let args = job.param(0)
+            let loaded = pointers.indices.map { ir.load(ir.ptr, ir.gep(ir.ptr, args, ir.constI64($0)), align: 8) }
+            let jobParts = ir.load(ir.i64, ir.gep(ir.ptr, args, ir.constI64(pointers.count)), align: 8)
+            ir.call(fn, loaded + [job.param(1), jobParts])
+            ir.ret()
+            ir.resume(current, at: here)
+        }
         let threads = ir.add(ir.load(ir.i64, field(pool, .workers), align: 8), ir.constI64(1))
         let wanted = ir.mul(threads, ir.constI64(TargetInfo(target).schedules.partsPerThread))
         let parts = ir.select(ir.icmp(.slt, wanted, ir.constI64(k.tasks)), wanted, ir.constI64(k.tasks))

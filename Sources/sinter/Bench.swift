@@ -8,7 +8,9 @@ struct Bench: ParsableCommand {
         discussion:
             "Compiles the model in memory with the same pipeline and code as `sinter compile`, runs it once to "
             + "warm up, then repeatedly for about --seconds per thread count, and prints the median, minimum and "
-            + "90th-percentile latency. Benchmarks/run.sh compares the same numbers with ONNX Runtime."
+            + "90th-percentile latency. Benchmarks/run.sh compares the same numbers with ONNX Runtime. "
+            + "--profile then runs it again with a clock around each kernel and prints a per-kernel time table "
+            + "(the clock reads add a little to each kernel)."
     )
 
     @Argument(help: "The model (.sir or .onnx).")
@@ -21,6 +23,9 @@ struct Bench: ParsableCommand {
 
     @Option(name: .customLong("seconds"), help: "Time budget per thread count, in seconds.")
     var seconds: Double = 2
+
+    @Flag(help: "Also print a per-kernel time table (with the last thread count).")
+    var profile = false
 
     @OptionGroup var pipeline: PipelineOptions
 
@@ -64,9 +69,39 @@ struct Bench: ParsableCommand {
                     "threads \(n): median \(format(median)) ms, min \(format(times[0])) ms, "
                         + "p90 \(format(p90)) ms over \(times.count) runs")
             }
+            if profile, let n = counts.last {
+                try printProfile(try Sinter.jit(graph, options, threads: n, profile: true), inputs, threads: n)
+            }
         } catch {
             throw reportAndExit(error)
         }
+    }
+
+    /// Runs the profiled build for about --seconds and prints each kernel's mean time, slowest first.
+    func printProfile(_ jit: JITModel, _ inputs: [TensorData], threads: Int) throws(SinterError) {
+        var ns: [Int64] = []
+        try jit.runProfiled(inputs, nanoseconds: &ns)  // warm up
+        ns = []
+        var runs = 0
+        let begin = ContinuousClock.now
+        repeat {
+            try jit.runProfiled(inputs, nanoseconds: &ns)
+            runs += 1
+        } while runs < 5 || (seconds(begin.duration(to: .now)) < self.seconds && runs < 100_000)
+        let kernels = jit.program.kernels
+        let total = Double(ns.reduce(0, +))
+        print("\nper-kernel time, \(threads) thread(s), mean of \(runs) runs (kernels: \(kernels.count)):")
+        print("| # | kernel | unit | parts | ms | % |")
+        print("| ---: | --- | --- | ---: | ---: | ---: |")
+        for i in ns.indices.sorted(by: { ns[$0] > ns[$1] }) {
+            let k = kernels[i]
+            let ms = Double(ns[i]) / Double(runs) / 1e6
+            let share = total > 0 ? 100 * Double(ns[i]) / total : 0
+            print(
+                "| \(i) | \(k.name) (\(k.sources.joined(separator: ", "))) | \(k.body.unit) | \(k.tasks) | "
+                    + "\(format(ms)) | \(String(format: "%.1f", share)) |")
+        }
+        print("| | total | | | \(format(total / Double(runs) / 1e6)) | 100.0 |")
     }
 
     func threadCounts() throws(SinterError) -> [Int] {

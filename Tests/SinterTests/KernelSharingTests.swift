@@ -49,4 +49,20 @@ struct KernelSharingTests {
         }
         #expect(Support.mismatch(got, h, atol: 1e-5, rtol: 1e-4) == nil)
     }
+
+    /// The profiled run computes the same bits and gives every kernel a positive time.
+    @Test func profiledRunMatchesAndTimesEveryKernel() throws {
+        let (g, _) = try Self.stack()
+        let model = try Sinter.jit(g, profile: true)
+        var rng = Support.RNG(seed: 6)
+        let x = [TensorData((0..<72).map { _ in rng.float(-1, 1) }, shape: [3, 24])]
+        var ns: [Int64] = []
+        let got = try model.runProfiled(x, nanoseconds: &ns)
+        #expect(got == (try model.run(x)))
+        #expect(ns.count == model.program.kernels.count && ns.allSatisfy { $0 > 0 }, "\(ns)")
+        let once = ns
+        try model.runProfiled(x, nanoseconds: &ns)
+        #expect(zip(ns, once).allSatisfy { $0 > $1 }, "counters accumulate: \(once) then \(ns)")
+        #expect(throws: SinterError.self) { try Sinter.jit(g).runProfiled(x, nanoseconds: &ns) }
+    }
 }

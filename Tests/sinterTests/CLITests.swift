@@ -29,6 +29,25 @@ struct CLITests {
         #expect(bad.stderr == "error: --threads '1,x' must be thread counts from 1 to 1024, like 1,2\n")
     }
 
+    /// `--profile` prints one row per kernel, slowest first, whose times add up to the total row.
+    @Test func benchProfilePrintsEveryKernel() throws {
+        let r = try Support.run(sinter, ["bench", mlp, "--seconds", "0.1", "--profile"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = r.stdout.split(separator: "\n").filter {
+            $0.hasPrefix("| ") && $0.dropFirst(2).first?.isNumber == true
+        }
+        #expect(rows.count == 4, "\(r.stdout)")
+        let ms = rows.compactMap { row in
+            Double(row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }[4])
+        }
+        #expect(ms.count == 4 && ms == ms.sorted(by: >), "\(r.stdout)")
+        let total = r.stdout.split(separator: "\n").first { $0.hasPrefix("| | total") }
+        let totalMs = total.flatMap {
+            Double($0.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }[4])
+        }
+        #expect(totalMs.map { abs($0 - ms.reduce(0, +)) <= 0.0005 * 4 + 1e-9 } == true, "\(r.stdout)")
+    }
+
     @Test(arguments: ["compile", "run", "dump", "bench"])
     func helpWorks(_ sub: String) throws {
         let r = try Support.run(sinter, [sub, "--help"])

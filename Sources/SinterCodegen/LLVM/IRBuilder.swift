@@ -23,6 +23,9 @@ struct IRFunction {
     let type: IRType
     var value: IRValue { IRValue(ref: ref) }
     func param(_ i: Int) -> IRValue { IRValue(ref: LLVMGetParam(ref, UInt32(i))) }
+    /// Whether the function has a body yet (`IRBuilder.function` returns existing functions).
+    var isDefined: Bool { LLVMCountBasicBlocks(ref) > 0 }
+    var name: String { String(cString: LLVMGetValueName(ref)) }
 }
 
 enum IntPredicate { case eq, ne, slt, sle, sgt, sge, ult, ule, ugt, uge }
