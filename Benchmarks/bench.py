@@ -8,6 +8,7 @@ threads (Sinter's context pool; ONNX Runtime's intra-op threads). Prints a Markd
 with the ratios Sinter / ONNX Runtime (below 1 means Sinter is faster).
 """
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -66,11 +67,33 @@ def main():
         o1, _ = median_ms(lambda: sess.run(None, feeds))
         s2, _ = median_ms(lambda: model2.run(**feeds))
         o2, _ = median_ms(lambda: sess2.run(None, feeds))
-        rows.append((name, s1, o1, s2, o2, compile_s, agree, os.path.getsize(os.path.join(d, f"lib{name}.so"))))
+        del model, model2, sess, sess2
+        memory = [measure_memory(kind, os.path.join(d, name + ".py"), path) for kind in ("sinter", "ort")]
+        rows.append((name, s1, o1, s2, o2, compile_s, agree, os.path.getsize(os.path.join(d, f"lib{name}.so")), memory))
     print("| model | Sinter 1T ms | ORT 1T ms | ratio 1T | Sinter 2T ms | ORT 2T ms | ratio 2T | compile s | outputs agree | .so bytes |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
-    for name, s1, o1, s2, o2, c, a, size in rows:
+    for name, s1, o1, s2, o2, c, a, size, _ in rows:
         print(f"| {name} | {s1:.3f} | {o1:.3f} | {s1 / o1:.2f} | {s2:.3f} | {o2:.3f} | {s2 / o2:.2f} | {c:.1f} | {'yes' if a else 'NO'} | {size} |")
+    print()
+    print("Memory, each runtime alone in a fresh Python process that loads the model and runs it 3 times")
+    print("(Benchmarks/memory.py): peak RSS of the process (interpreter and numpy included: about 30 MB), the RSS")
+    print("growth from loading plus running (weights paged in, arenas, caches), and Sinter's workspace (arena +")
+    print("kernel scratch; ONNX Runtime does not report its arena, so its growth column is the comparison).")
+    print()
+    print("| model | Sinter peak RSS MB | ORT peak RSS MB | ratio | Sinter load+run MB | ORT load+run MB | Sinter workspace KB |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, *_, (ours, theirs) in rows:
+        mb = lambda b: b / 2**20
+        print(f"| {name} | {mb(ours['peak_rss']):.1f} | {mb(theirs['peak_rss']):.1f} | "
+              f"{ours['peak_rss'] / theirs['peak_rss']:.2f} | {mb(ours['load'] + ours['run']):.1f} | "
+              f"{mb(theirs['load'] + theirs['run']):.1f} | {ours['workspace'] / 1024:.0f} |")
+
+
+def measure_memory(kind, module, model):
+    args = [module, model] if kind == "sinter" else [model]
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "memory.py")
+    r = subprocess.run([sys.executable, script, kind, *args], check=True, capture_output=True, text=True)
+    return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":
