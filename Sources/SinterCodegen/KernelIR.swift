@@ -92,6 +92,9 @@ public struct Kernel: Hashable, Sendable {
     public var name: String
     public var body: KernelBody
     public var operands: [Buffer]
+    /// Bytes added to each operand's address before the call (`KernelUnitBody.hoistingOffsets`);
+    /// empty when all are 0.
+    public var operandOffsets: [Int] = []
     public var result: Buffer
     /// f32 lanes per vector for this kernel's schedule.
     public var vectorWidth: Int

@@ -37,6 +37,11 @@ protocol KernelUnitBody: Sendable, CustomStringConvertible {
     /// A body that reads constant operand `operand` in a layout of its own (a packed GEMM's B
     /// panels) returns that data, computed once at compile time, and itself reading it.
     func prepacking(_ operand: Int, _ data: TensorData) -> (body: any KernelUnitBody, data: TensorData)?
+    /// A body that reads its operands at constant element offsets (a slice's start) returns the
+    /// same body reading from offset 0 and each operand's offset in bytes, so the caller moves
+    /// the pointers instead: kernels that differ only there (a recurrent cell's per-step slices,
+    /// a split's parts) then share one function.
+    var hoistingOffsets: (body: any KernelUnitBody, operandBytes: [Int])? { get }
     /// Equality and hashing, so kernels stay values.
     func isEqual(_ other: any KernelUnitBody) -> Bool
     func hash(into h: inout Hasher)
@@ -46,6 +51,7 @@ extension KernelUnitBody {
     func schedule(_ k: inout Kernel, _ s: Schedules) {}
     var accumulator: DType? { nil }
     func prepacking(_ operand: Int, _ data: TensorData) -> (body: any KernelUnitBody, data: TensorData)? { nil }
+    var hoistingOffsets: (body: any KernelUnitBody, operandBytes: [Int])? { nil }
 }
 
 extension KernelUnitBody where Self: Hashable {

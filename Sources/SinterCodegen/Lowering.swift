@@ -107,7 +107,13 @@ public enum Lowering {
             }
         }
         prepackConstants(&program)
-        for i in program.kernels.indices { program.kernels[i].body.body.schedule(&program.kernels[i], schedules) }
+        for i in program.kernels.indices {
+            if let (body, offsets) = program.kernels[i].body.body.hoistingOffsets {
+                program.kernels[i].body = KernelBody(unit: program.kernels[i].body.unit, body: body)
+                program.kernels[i].operandOffsets = offsets
+            }
+            program.kernels[i].body.body.schedule(&program.kernels[i], schedules)
+        }
         // Outputs that no kernel wrote (graph inputs, constants, or a value listed twice) are copied.
         for (j, v) in g.outputs.enumerated() where home[v] != .output(j) {
             guard let src = home[v], let bytes = g.type(of: v).byteCount else { continue }

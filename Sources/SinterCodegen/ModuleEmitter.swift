@@ -244,7 +244,11 @@ struct ModuleEmitter {
         let clock = profiled ? Clock(ir: ir, target: target) : nil
         if profiled { fail(ir.isNull(f.param(4)), .nullArgument) }
         for (i, (k, fn)) in zip(program.kernels, kernels).enumerated() {
-            let pointers = [address(k.result)] + k.operands.map(address) + (k.scratchBytes > 0 ? [scratch] : [])
+            let operands = k.operands.enumerated().map { j, b in
+                j < k.operandOffsets.count && k.operandOffsets[j] != 0
+                    ? ir.gep(ir.i8, address(b), ir.constI64(k.operandOffsets[j])) : address(b)
+            }
+            let pointers = [address(k.result)] + operands + (k.scratchBytes > 0 ? [scratch] : [])
             let start = clock?.now()
             if k.tasks > 1 {
                 dispatch(k, fn, pointers, pool: pool)

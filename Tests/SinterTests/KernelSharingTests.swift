@@ -50,6 +50,23 @@ struct KernelSharingTests {
         #expect(Support.mismatch(got, h, atol: 1e-5, rtol: 1e-4) == nil)
     }
 
+    /// A split's parts differ only in where they start reading: the start moves to the call's
+    /// pointer, and the three parts share one function.
+    @Test func splitPartsShareOneFunction() throws {
+        var b = GraphBuilder(name: "parts")
+        let x = try b.input("x", TensorType(.f32, [6, 5]))
+        let parts = try b.apply(.split, [x], attributes: Attributes(["sizes": .ints([2, 2, 2])]))
+        for p in parts { b.output(p) }
+        let model = try Sinter.jit(b.graph)
+        #expect(model.program.kernels.count == 3)
+        #expect(model.program.kernels.map(\.operandOffsets) == [[], [40], [80]])
+        let ll = try Codegen.llvmIR(model.program, prefix: "p", optimize: false)
+        #expect(ll.split(separator: "\n").filter { $0.hasPrefix("define internal") }.count == 1, "\(ll.prefix(2000))")
+        let values = (0..<30).map(Float.init)
+        let got = try model.run([TensorData(values, shape: [6, 5])])
+        for (i, part) in got.enumerated() { #expect(part.floats == Array(values[(i * 10)..<(i * 10 + 10)])) }
+    }
+
     /// The profiled run computes the same bits and gives every kernel a positive time.
     @Test func profiledRunMatchesAndTimesEveryKernel() throws {
         let (g, _) = try Self.stack()

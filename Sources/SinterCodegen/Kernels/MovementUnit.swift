@@ -82,6 +82,12 @@ struct MovementUnit: KernelUnit {
         var copy: StridedCopy
         var description: String { "strided copy \(copy.shape)" }
         func emit(_ e: KernelEmitter, _ a: KernelArguments) { e.stridedCopy(copy, a.out, a.ins[0]) }
+        var hoistingOffsets: (body: any KernelUnitBody, operandBytes: [Int])? {
+            guard copy.inOffset != 0 else { return nil }
+            var moved = self
+            moved.copy.inOffset = 0
+            return (moved, [copy.inOffset * copy.elementBytes])
+        }
     }
 
     /// One strided copy per operand into the same result.
