@@ -2,7 +2,7 @@
 # Benchmarks: Sinter vs ONNX Runtime on the shipped models (MLP, Transformer block), the
 # matmul-heavy models of Benchmarks/models.py (MatMul 1024³, MLP 784-512-512-10 at batch 256, a
 # seq-128 Transformer encoder block, a 64-step LSTM) and the onnx wheel's ResNet-50 / SqueezeNet /
-# ShuffleNet / Inception v1 with seeded random weights, then the GEMM sweep against
+# ShuffleNet / Inception v1 with seeded random weights (latency, compile time, peak RSS), then the GEMM sweep against
 # numpy/OpenBLAS and ONNX Runtime (Benchmarks/gemm_sweep.py). Writes this machine's section of
 # docs/benchmarks.md (one per CPU flavour; other sections are kept). Not part of CI's
 # pass/fail: timings are information, not tests.
