@@ -11,8 +11,19 @@ public enum Op: String, CaseIterable, Sendable, Hashable {
     case hardSigmoid = "hard-sigmoid"
     case hardSwish = "hard-swish"
     case clip
+    case sin, cos, tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh
+    case mod, fmod
+    case isNaN = "is-nan"
+    case isInf = "is-inf"
+    // Bitwise integer ops.
+    case bitAnd = "bit-and"
+    case bitOr = "bit-or"
+    case bitXor = "bit-xor"
+    case bitNot = "bit-not"
+    case shiftLeft = "shift-left"
+    case shiftRight = "shift-right"
     // Logic and comparison.
-    case not, and, or, equal, less, greater
+    case not, and, or, xor, equal, less, greater
     case `where`
     case lessEqual = "less-equal"
     case greaterEqual = "greater-equal"
@@ -83,7 +94,7 @@ public enum KernelFamily: Hashable, Sendable {
 
 /// Which element types an operand accepts.
 public enum DTypeConstraint: Sendable {
-    case any, numeric, float, bool, index
+    case any, numeric, float, bool, index, integer
 
     public func allows(_ d: DType) -> Bool {
         switch self {
@@ -92,6 +103,7 @@ public enum DTypeConstraint: Sendable {
         case .float: d.isFloat
         case .bool: d == .bool
         case .index: d == .i32 || d == .i64
+        case .integer: d != .bool && !d.isFloat
         }
     }
 
@@ -102,6 +114,7 @@ public enum DTypeConstraint: Sendable {
         case .float: "a floating-point type"
         case .bool: "bool"
         case .index: "i32 or i64 indices"
+        case .integer: "an integer type"
         }
     }
 }

@@ -78,6 +78,34 @@ extension OpSchema {
             return unary(
                 op, .min(.max(.x, .attr("min")), .attr("max")), "clamp(x, min, max)", dtypes: .numeric,
                 attributes: [spec("min", .float, .float(-.infinity)), spec("max", .float, .float(.infinity))])
+        case .sin, .cos, .tan, .asin, .acos, .atan, .sinh, .cosh, .asinh, .acosh, .atanh:
+            let f = ScalarExpr.UnaryFn(rawValue: op.rawValue) ?? .sin
+            return unary(op, .unary(f, .x), "\(op.rawValue)(x), the C library's (libm) on each element")
+        case .mod:
+            return binary(
+                op, .binary(.mod, .x, .y), [], "integer remainder with the divisor's sign (Python's %; x mod 0 is 0)",
+                dtypes: .integer)
+        case .fmod:
+            return binary(
+                op, .binary(.fmod, .x, .y), [], "remainder with the dividend's sign (C fmod; integers: x fmod 0 is 0)")
+        case .isNaN: return unaryTo(op, .not(.eq(.x, .x)), "x is NaN")
+        case .isInf:
+            let pos = ScalarExpr.and(.attr("detect_positive"), .eq(.x, .c(.infinity)))
+            let neg = ScalarExpr.and(.attr("detect_negative"), .eq(.x, .c(-.infinity)))
+            return unaryTo(
+                op, .binary(.or, pos, neg), "x is +inf (when detect_positive) or -inf (when detect_negative)",
+                attributes: [spec("detect_positive", .int, .int(1)), spec("detect_negative", .int, .int(1))])
+        case .bitAnd: return binary(op, .binary(.bitAnd, .x, .y), [.commutative], "x & y", dtypes: .integer)
+        case .bitOr: return binary(op, .binary(.bitOr, .x, .y), [.commutative], "x | y", dtypes: .integer)
+        case .bitXor: return binary(op, .binary(.bitXor, .x, .y), [.commutative], "x ^ y", dtypes: .integer)
+        case .bitNot: return unary(op, .unary(.bitNot, .x), "~x", dtypes: .integer)
+        case .shiftLeft:
+            return binary(op, .binary(.shl, .x, .y), [], "x << y (0 when y >= the bit width)", dtypes: .integer)
+        case .shiftRight:
+            return binary(
+                op, .binary(.shr, .x, .y), [],
+                "x >> y (arithmetic for signed types; past the bit width: 0, or -1 for negative x)", dtypes: .integer)
+        case .xor: return binary(op, .not(.eq(.x, .y)), [.commutative], "logical exclusive or", dtypes: .bool)
         case .not: return unary(op, .not(.x), "logical not", dtypes: .bool)
         case .and: return binary(op, .and(.x, .y), [.commutative], "logical and", dtypes: .bool)
         case .or: return binary(op, .binary(.or, .x, .y), [.commutative], "logical or", dtypes: .bool)
@@ -276,6 +304,15 @@ extension OpSchema {
         make(
             op, 1, [dtypes], attributes: attributes, traits: [.pure], pattern: .elementwise, scalar: e,
             shape: ShapeRules.sameAsOperand, kernel: .elementwise, summary)
+    }
+
+    /// A unary test with a bool result (is-nan, is-inf).
+    private static func unaryTo(
+        _ op: Op, _ e: ScalarExpr, _ summary: String, attributes: [AttributeSpec] = []
+    ) -> OpSchema {
+        make(
+            op, 1, [.float], attributes: attributes, traits: [.pure], pattern: .elementwise, scalar: e,
+            shape: ShapeRules.compare, kernel: .elementwise, summary + ", bool result")
     }
 
     private static func reduce(_ op: Op, _ summary: String) -> OpSchema {

@@ -26,8 +26,32 @@ public indirect enum ScalarExpr: Hashable, Sendable {
 
     public enum UnaryFn: String, CaseIterable, Sendable {
         case neg, abs, exp, log, sqrt, tanh, erf, floor, ceil, round, not
+        /// Bitwise complement of an integer.
+        case bitNot = "bit-not"
+        /// Trigonometric and hyperbolic functions: the C library's, lane by lane (see
+        /// `libmName`), so their accuracy over the whole float range is libm's.
+        case sin, cos, tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh
+
+        /// The C library function that computes it (f64 name; f32 appends "f").
+        public var libmName: String? {
+            switch self {
+            case .sin, .cos, .tan, .asin, .acos, .atan, .sinh, .cosh, .asinh, .acosh, .atanh: rawValue
+            default: nil
+            }
+        }
     }
-    public enum BinaryFn: String, CaseIterable, Sendable { case add, sub, mul, div, max, min, and, or }
+    public enum BinaryFn: String, CaseIterable, Sendable {
+        case add, sub, mul, div, max, min, and, or
+        /// Remainders: `mod` takes the divisor's sign (Python's %, ONNX Mod fmod=0), `fmod` the
+        /// dividend's (C fmod, ONNX Mod fmod=1). A zero integer divisor gives 0, never a trap.
+        case mod, fmod
+        /// Bitwise integer ops; shifts by the bit width or more (or by a negative amount) give 0,
+        /// or -1 for a right shift of a negative value (the sign fills every bit).
+        case bitAnd = "bit-and"
+        case bitOr = "bit-or"
+        case bitXor = "bit-xor"
+        case shl, shr
+    }
     public enum Comparison: String, CaseIterable, Sendable { case eq, lt, le, gt, ge }
 
     /// Rough cost of one evaluation, in adds: a transcendental (exp, log, tanh, erf) about 8,
@@ -35,8 +59,9 @@ public indirect enum ScalarExpr: Hashable, Sendable {
     public var cost: Int {
         switch self {
         case .operand, .constant, .attribute: 1
-        case .unary(let f, let a): a.cost + ([.exp, .log, .tanh, .erf].contains(f) ? 8 : f == .sqrt ? 4 : 1)
-        case .binary(let f, let a, let b): a.cost + b.cost + (f == .div ? 4 : 1)
+        case .unary(let f, let a):
+            a.cost + (f.libmName != nil ? 24 : [.exp, .log, .tanh, .erf].contains(f) ? 8 : f == .sqrt ? 4 : 1)
+        case .binary(let f, let a, let b): a.cost + b.cost + ([.div, .mod, .fmod].contains(f) ? 4 : 1)
         case .compare(_, let a, let b): a.cost + b.cost + 1
         case .select(let c, let a, let b): c.cost + a.cost + b.cost + 1
         case .cast(let a): a.cost + 1
@@ -66,6 +91,9 @@ public indirect enum ScalarExpr: Hashable, Sendable {
             case .ceil: return x.rounded(.up)
             case .round: return x.rounded(.toNearestOrEven)
             case .not: return x == 0 ? 1 : 0
+            case .bitNot: return Double(~toInt64(x))
+            case .sin, .cos, .tan, .asin, .acos, .atan, .sinh, .cosh, .asinh, .acosh, .atanh:
+                return libm(f, x)
             }
         case .binary(let f, let a, let b):
             let x = ev(a), y = ev(b)
@@ -78,6 +106,18 @@ public indirect enum ScalarExpr: Hashable, Sendable {
             case .min: return x.isNaN || y.isNaN ? .nan : Swift.min(x, y)
             case .and: return x != 0 && y != 0 ? 1 : 0
             case .or: return x != 0 || y != 0 ? 1 : 0
+            // A zero divisor gives NaN here, which integer results convert to 0.
+            case .fmod: return cFmod(x, y)
+            case .mod:
+                let r = cFmod(x, y)
+                return r != 0 && (r < 0) != (y < 0) ? r + y : r
+            case .bitAnd: return Double(toInt64(x) & toInt64(y))
+            case .bitOr: return Double(toInt64(x) | toInt64(y))
+            case .bitXor: return Double(toInt64(x) ^ toInt64(y))
+            // The result dtype's width truncates when the caller converts.
+            case .shl: return y >= 64 || y < 0 ? 0 : Double(toInt64(x) << toInt64(y))
+            // Right shifts are arithmetic for negative values: too far fills with the sign.
+            case .shr: return y >= 64 || y < 0 ? (x < 0 ? -1 : 0) : Double(toInt64(x) >> toInt64(y))
             }
         case .compare(let c, let a, let b):
             let x = ev(a), y = ev(b)
@@ -178,6 +218,28 @@ private func cExp(_ x: Double) -> Double { exp(x) }
 private func cLog(_ x: Double) -> Double { log(x) }
 private func cTanh(_ x: Double) -> Double { tanh(x) }
 private func cErf(_ x: Double) -> Double { erf(x) }
+/// Doubles to integers for bitwise evaluation: truncated, saturated, NaN as 0.
+private func toInt64(_ v: Double) -> Int64 {
+    guard v.isFinite else { return 0 }
+    return v >= 9.2e18 ? .max : v <= -9.2e18 ? .min : Int64(v.rounded(.towardZero))
+}
+private func cFmod(_ x: Double, _ y: Double) -> Double { fmod(x, y) }
+private func libm(_ f: ScalarExpr.UnaryFn, _ x: Double) -> Double {
+    switch f {
+    case .sin: sin(x)
+    case .cos: cos(x)
+    case .tan: tan(x)
+    case .asin: asin(x)
+    case .acos: acos(x)
+    case .atan: atan(x)
+    case .sinh: sinh(x)
+    case .cosh: cosh(x)
+    case .asinh: asinh(x)
+    case .acosh: acosh(x)
+    case .atanh: atanh(x)
+    default: .nan
+    }
+}
 
 extension ScalarExpr: CustomStringConvertible {
     /// The formula as text (`x`, `y`, `z` are the operands), for docs and dumps.
@@ -188,6 +250,7 @@ extension ScalarExpr: CustomStringConvertible {
         case .attribute(let n): return n
         case .unary(.neg, let a): return "-\(a)"
         case .unary(.not, let a): return "!\(a)"
+        case .unary(.bitNot, let a): return "~\(a)"
         case .unary(let f, let a): return "\(f.rawValue)(\(a))"
         case .binary(let f, let a, let b):
             switch f {
@@ -197,7 +260,12 @@ extension ScalarExpr: CustomStringConvertible {
             case .div: return "\(a) / \(b)"
             case .and: return "(\(a) && \(b))"
             case .or: return "(\(a) || \(b))"
-            case .max, .min: return "\(f.rawValue)(\(a), \(b))"
+            case .max, .min, .mod, .fmod: return "\(f.rawValue)(\(a), \(b))"
+            case .bitAnd: return "(\(a) & \(b))"
+            case .bitOr: return "(\(a) | \(b))"
+            case .bitXor: return "(\(a) ^ \(b))"
+            case .shl: return "(\(a) << \(b))"
+            case .shr: return "(\(a) >> \(b))"
             }
         case .compare(let c, let a, let b):
             let sym =

@@ -33,6 +33,7 @@ public enum OpReference {
         case .float: "float"
         case .bool: "bool"
         case .index: "i32/i64"
+        case .integer: "integer"
         }
     }
 

@@ -56,6 +56,49 @@ enum Converters {
         "Log": unary(.log), "Erf": unary(.erf), "Floor": unary(.floor), "Ceil": unary(.ceil), "Round": unary(.round),
         "Sign": unary(.sign), "Relu": unary(.relu), "Sigmoid": unary(.sigmoid), "Tanh": unary(.tanh),
         "Softplus": unary(.softplus), "HardSwish": unary(.hardSwish), "Not": unary(.not),
+        "Sin": unary(.sin), "Cos": unary(.cos), "Tan": unary(.tan), "Asin": unary(.asin), "Acos": unary(.acos),
+        "Atan": unary(.atan), "Sinh": unary(.sinh), "Cosh": unary(.cosh), "Asinh": unary(.asinh),
+        "Acosh": unary(.acosh), "Atanh": unary(.atanh), "IsNaN": unary(.isNaN),
+        "IsInf": withAttributes(.isInf) {
+            [
+                "detect_positive": .int($0.int("detect_positive") ?? 1),
+                "detect_negative": .int($0.int("detect_negative") ?? 1),
+            ]
+        },
+        "BitwiseAnd": binary(.bitAnd), "BitwiseOr": binary(.bitOr), "BitwiseXor": binary(.bitXor),
+        "BitwiseNot": unary(.bitNot), "Xor": binary(.xor),
+        "BitShift": { ctx, n throws(SinterError) in
+            let direction = n.string("direction") ?? ""
+            guard direction == "LEFT" || direction == "RIGHT" else {
+                throw n.error("direction must be \"LEFT\" or \"RIGHT\", got \"\(direction)\"")
+            }
+            return [
+                try ctx.emit(
+                    direction == "LEFT" ? .shiftLeft : .shiftRight, [try ctx.input(n, 0), try ctx.input(n, 1)],
+                    name: out(n), at: n)
+            ]
+        },
+        "Mod": { ctx, n throws(SinterError) in
+            let x = try ctx.input(n, 0)
+            let fmod = (n.int("fmod") ?? 0) != 0
+            guard fmod || !ctx.type(x).dtype.isFloat else {
+                throw n.error("floating-point Mod needs fmod=1 (the ONNX spec allows no other)")
+            }
+            return [try ctx.emit(fmod ? .fmod : .mod, [x, try ctx.input(n, 1)], name: out(n), at: n)]
+        },
+        "CastLike": { ctx, n throws(SinterError) in
+            let like = ctx.type(try ctx.input(n, 1)).dtype
+            return [
+                try ctx.emit(.cast, [try ctx.input(n, 0)], attrs(["to": .string(like.rawValue)]), name: out(n), at: n)
+            ]
+        },
+        "Size": { ctx, n throws(SinterError) in
+            let shape = try ctx.staticShape(try ctx.input(n, 0), n)
+            return [
+                try ctx.constant(
+                    TensorData(dtype: .i64, shape: [], values: [Double(shape.reduce(1, *))]), name: out(n))
+            ]
+        },
         "Max": variadic(.max), "Min": variadic(.min), "Sum": variadic(.add), "Mean": variadic(.add, mean: true),
         "LeakyRelu": withAttributes(.leakyRelu) { ["alpha": .float($0.float("alpha", default: 0.01))] },
         "Elu": withAttributes(.elu) { ["alpha": .float($0.float("alpha", default: 1))] },

@@ -117,6 +117,24 @@ public enum ONNXExporter {
                 n.opType = "Clip"
                 let dtype = g.type(of: node.operands[0]).dtype
                 n.input = ins + [scalar(float("min"), dtype, hint), scalar(float("max"), dtype, hint)]
+            case .sin, .cos, .tan, .asin, .acos, .atan, .sinh, .cosh, .asinh, .acosh, .atanh:
+                n.opType = node.op.rawValue.prefix(1).uppercased() + node.op.rawValue.dropFirst()
+            case .mod: n.opType = "Mod"
+            case .fmod: n.opType = "Mod"; n.attribute = [intAttr("fmod", 1)]
+            case .isNaN: n.opType = "IsNaN"
+            case .isInf:
+                n.opType = "IsInf"
+                n.attribute = [
+                    intAttr("detect_positive", node.attributes.int("detect_positive") ?? 1),
+                    intAttr("detect_negative", node.attributes.int("detect_negative") ?? 1),
+                ]
+            case .bitAnd: n.opType = "BitwiseAnd"
+            case .bitOr: n.opType = "BitwiseOr"
+            case .bitXor: n.opType = "BitwiseXor"
+            case .bitNot: n.opType = "BitwiseNot"
+            case .shiftLeft: n.opType = "BitShift"; n.attribute = [string("direction", "LEFT")]
+            case .shiftRight: n.opType = "BitShift"; n.attribute = [string("direction", "RIGHT")]
+            case .xor: n.opType = "Xor"
             case .not: n.opType = "Not"
             case .and: n.opType = "And"
             case .or: n.opType = "Or"

@@ -18,8 +18,22 @@ public enum OpSamples {
         case .constant: return try constant([2, 3])
         case .add, .sub, .mul, .div, .max, .min, .pow, .prelu: return try one([x, try constant([5])])
         case .neg, .abs, .exp, .log, .sqrt, .reciprocal, .erf, .floor, .ceil, .round, .sign, .relu, .sigmoid, .tanh,
-            .softplus, .gelu, .geluTanh, .hardSwish:
+            .softplus, .gelu, .geluTanh, .hardSwish, .sin, .cos, .tan, .atan, .sinh, .cosh, .asinh, .isNaN, .isInf:
             return try one([x])
+        case .asin, .acos, .atanh: return try one([try constant([2, 3]) { Double($0) * 0.3 - 0.8 }])
+        case .acosh: return try one([try constant([2, 3]) { Double($0) * 0.7 + 1 }])
+        case .fmod: return try one([x, try constant([5]) { Double($0) - 2.5 }])
+        case .mod, .bitAnd, .bitOr, .bitXor:
+            return try one([
+                try constant([2, 3], .i32) { Double($0 * 5 - 3) },
+                try constant([3], .i32) { Double($0 == 1 ? 3 : $0 - 1) },
+            ])
+        case .shiftLeft, .shiftRight:
+            return try one([
+                try constant([2, 3], .u8) { Double($0 * 40 + 3) }, try constant([3], .u8) { Double($0 * 3) },
+            ])
+        case .bitNot: return try one([try constant([2, 3], .i32) { Double($0 * 5 - 3) }])
+        case .xor: return try one([try constant([2, 3], .bool), try constant([3], .bool) { Double($0 % 2) }])
         case .leakyRelu: return try one([x], attrs(["alpha": .float(0.1)]))
         case .elu: return try one([x], attrs(["alpha": .float(0.5)]))
         case .selu: return try one([x], attrs(["alpha": .float(1.5), "gamma": .float(2)]))

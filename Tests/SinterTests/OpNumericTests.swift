@@ -62,6 +62,40 @@ struct OpNumericTests {
                 out.append(Case(op: op, shapes: [s], attrs: attrs, range: range, specials: op != .round))
             }
         }
+        // The libm-backed functions, on their domains, with NaN/inf/±0 among the inputs.
+        for op in [Op.sin, .cos, .tan, .asin, .acos, .atan, .sinh, .cosh, .asinh, .acosh, .atanh, .isNaN] {
+            let range: (Float, Float) =
+                switch op {
+                case .asin, .acos, .atanh: (-1, 1)
+                case .acosh: (1, 50)
+                case .sinh, .cosh: (-90, 90)
+                default: (-20, 20)
+                }
+            for s in [[7], [4, 33]] { out.append(Case(op: op, shapes: [s], range: range, specials: true)) }
+        }
+        for (pos, neg) in [(1, 1), (1, 0), (0, 1)] {
+            out.append(
+                Case(
+                    op: .isInf, shapes: [[2, 9]],
+                    attrs: Attributes(["detect_positive": .int(pos), "detect_negative": .int(neg)]), specials: true))
+        }
+        out.append(Case(op: .fmod, shapes: [[3, 7], [7]], range: (-9, 9)))
+        for dtype in [DType.i32, .i8, .i64] {
+            for op in [Op.mod, .fmod] {
+                out.append(Case(op: op, shapes: [[3, 7], [7]], dtypes: [dtype, dtype], range: (-20, 20)))
+            }
+        }
+        for op in [Op.bitAnd, .bitOr, .bitXor] {
+            out.append(Case(op: op, shapes: [[3, 7], [7]], dtypes: [.i32, .i32], range: (-99, 99)))
+            out.append(Case(op: op, shapes: [[9], [1]], dtypes: [.u8, .u8], range: (0, 255)))
+        }
+        out.append(Case(op: .bitNot, shapes: [[9]], dtypes: [.i16], range: (-99, 99)))
+        out.append(Case(op: .bitNot, shapes: [[9]], dtypes: [.u8], range: (0, 255)))
+        for op in [Op.shiftLeft, .shiftRight] {
+            out.append(Case(op: op, shapes: [[3, 7], [7]], dtypes: [.u8, .u8], range: (0, 9)))
+            out.append(Case(op: op, shapes: [[2, 5], [5]], dtypes: [.i32, .i32], range: (0, 31)))
+        }
+        out.append(Case(op: .xor, shapes: [[3, 4], [4]], dtypes: [.bool, .bool]))
         // Integer and bool elementwise code paths.
         for op in [Op.add, .sub, .mul, .div, .max, .min] {
             out.append(Case(op: op, shapes: [[3, 7], [7]], dtypes: [.i32, .i32], range: (-50, 50)))
@@ -278,7 +312,9 @@ struct OpNumericTests {
         if dtype == .bool { return TensorData(dtype: .bool, shape: shape, values: v.map { $0 > 0 ? 1 : 0 }) }
         if dtype != .f32 {
             // Integer division by zero is undefined in numpy; keep divisors non-zero.
-            let ints = v.map { Double($0.rounded(.down)) }.map { c.op == .div && $0 == 0 ? 1 : $0 }
+            let ints = v.map { Double($0.rounded(.down)) }.map {
+                [.div, .mod, .fmod].contains(c.op) && $0 == 0 ? 1 : $0
+            }
             return TensorData(dtype: dtype, shape: shape, values: ints)
         }
         if c.specials {

@@ -199,6 +199,9 @@ extension IRBuilder {
             case .ceil: r = intrinsic("llvm.ceil", [v])
             case .round: r = intrinsic("llvm.roundeven", [v])
             case .not: return Typed(value: not(convert(x, to: .bool).value), domain: .bool)
+            case .bitNot: return unary(f, converting: x, to: .int(bits: 64, signed: true))
+            case .sin, .cos, .tan, .asin, .acos, .atan, .sinh, .cosh, .asinh, .acosh, .atanh:
+                r = libmLanes(f, v)
             case .exp, .log, .tanh, .erf:
                 // Sinter's polynomials are f32; f64 goes through them too (documented accuracy is f32's).
                 let v32 = x.domain == .float64 ? fptrunc(v, vector(f32, w)) : v
@@ -218,16 +221,21 @@ extension IRBuilder {
             case .abs: return Typed(value: intrinsic("llvm.abs", [x.value, constInt(i1, 0)]), domain: x.domain)
             case .floor, .ceil, .round: return x
             case .not: return Typed(value: not(convert(x, to: .bool).value), domain: .bool)
-            case .exp, .log, .tanh, .erf, .sqrt:
-                return convert(unary(f, convert(x, to: .float64)), to: x.domain)
+            case .bitNot: return Typed(value: not(x.value), domain: x.domain)
+            case .exp, .log, .tanh, .erf, .sqrt, .sin, .cos, .tan, .asin, .acos, .atan, .sinh, .cosh, .asinh, .acosh,
+                .atanh:
+                return convert(unary(f, converting: x, to: .float64), to: x.domain)
             }
         case .bool:
             switch f {
-            case .not: return Typed(value: not(x.value), domain: .bool)
-            default: return unary(f, convert(x, to: .float32))
+            case .not, .bitNot: return Typed(value: not(x.value), domain: .bool)
+            default: return unary(f, converting: x, to: .float32)
             }
         }
     }
+
+    /// `f` computed in another domain (integers' transcendentals in f64, bools' in f32).
+    func unary(_ f: ScalarExpr.UnaryFn, converting x: Typed, to d: Domain) -> Typed { unary(f, convert(x, to: d)) }
 
     func binary(_ f: ScalarExpr.BinaryFn, _ x: Typed, _ y: Typed) -> Typed {
         let a = x.value, b = y.value, d = x.domain
@@ -244,6 +252,21 @@ extension IRBuilder {
                 case .min: intrinsic("llvm.minimum", [a, b])
                 case .and: and(convert(x, to: .bool).value, convert(y, to: .bool).value)
                 case .or: or(convert(x, to: .bool).value, convert(y, to: .bool).value)
+                case .fmod: frem(a, b)
+                case .mod:
+                    // fmod, moved into the divisor's sign when the signs differ (Python's %).
+                    { (r: IRValue) in
+                        let zero = constant(0, d, width: w)
+                        let differ = xor(fcmp(.olt, r, zero), fcmp(.olt, b, zero))
+                        return select(and(fcmp(.une, r, zero), differ), fadd(r, b), r)
+                    }(frem(a, b))
+                case .bitAnd, .bitOr, .bitXor, .shl, .shr:
+                    convert(
+                        binary(
+                            f, convert(x, to: .int(bits: 64, signed: true)),
+                            convert(y, to: .int(bits: 64, signed: true))
+                        ), to: d
+                    ).value
                 }
             return Typed(value: r, domain: f == .and || f == .or ? .bool : d)
         case .int(_, let signed):
@@ -267,6 +290,31 @@ extension IRBuilder {
             case .and, .or:
                 let p = convert(x, to: .bool).value, q = convert(y, to: .bool).value
                 return Typed(value: f == .and ? and(p, q) : or(p, q), domain: .bool)
+            case .mod, .fmod:
+                // No traps: a zero divisor gives 0 (and INT_MIN % -1 is 0).
+                let isZero = icmp(.eq, b, zero)
+                let safe = select(isZero, one, b)
+                let r = signed ? srem(a, safe) : urem(a, safe)
+                var m = r
+                if f == .mod && signed {
+                    let differ = xor(icmp(.slt, r, zero), icmp(.slt, b, zero))
+                    m = select(and(icmp(.ne, r, zero), differ), add(r, b), r)
+                }
+                return Typed(value: select(isZero, zero, m), domain: d)
+            case .bitAnd: return Typed(value: and(a, b), domain: d)
+            case .bitOr: return Typed(value: or(a, b), domain: d)
+            case .bitXor: return Typed(value: xor(a, b), domain: d)
+            case .shl, .shr:
+                guard case .int(let bits, _) = d else { return x }
+                // Shifts by the width or more (or negative amounts) give 0 instead of poison; a
+                // signed right shift that far fills with the sign (-1 or 0).
+                let tooFar = icmp(.uge, b, constant(Double(bits), d, width: w))
+                if f == .shr && signed {
+                    let clamped = select(tooFar, constant(Double(bits - 1), d, width: w), b)
+                    return Typed(value: ashr(a, clamped), domain: d)
+                }
+                let shifted = f == .shl ? shl(a, b) : lshr(a, b)
+                return Typed(value: select(tooFar, zero, shifted), domain: d)
             }
         case .bool:
             switch f {
@@ -274,11 +322,27 @@ extension IRBuilder {
             case .or: return Typed(value: or(a, b), domain: .bool)
             case .max: return Typed(value: or(a, b), domain: .bool)
             case .min, .mul: return Typed(value: and(a, b), domain: .bool)
-            case .add, .sub, .div:
+            case .bitAnd: return Typed(value: and(a, b), domain: .bool)
+            case .bitOr: return Typed(value: or(a, b), domain: .bool)
+            case .bitXor: return Typed(value: xor(a, b), domain: .bool)
+            case .add, .sub, .div, .mod, .fmod, .shl, .shr:
                 return binary(
                     f, convert(x, to: .int(bits: 8, signed: false)), convert(y, to: .int(bits: 8, signed: false)))
             }
         }
+    }
+
+    /// The C library's `name`/`namef` on each lane: exact to libm's accuracy over the whole
+    /// range, at the cost of one call per element.
+    func libmLanes(_ f: ScalarExpr.UnaryFn, _ v: IRValue) -> IRValue {
+        let scalar = scalarType(of: v.type)
+        let single = scalar.isFloat32
+        let fn = externalFunction((f.libmName ?? f.rawValue) + (single ? "f" : ""), functionType(scalar, [scalar]))
+        let w = v.type.vectorWidth
+        guard w > 1 else { return call(fn, [v]) }
+        var r = v
+        for i in 0..<w { r = replacingLane(r, i, call(fn, [slice(v, i, 1)])) }
+        return r
     }
 
     func compareValues(_ c: ScalarExpr.Comparison, _ x: Typed, _ y: Typed) -> IRValue {

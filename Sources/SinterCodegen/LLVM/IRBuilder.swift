@@ -6,6 +6,7 @@ struct IRType: Equatable {
     fileprivate let ref: LLVMTypeRef
     static func == (a: IRType, b: IRType) -> Bool { a.ref == b.ref }
     var isVector: Bool { LLVMGetTypeKind(ref) == LLVMVectorTypeKind }
+    var isFloat32: Bool { LLVMGetTypeKind(ref) == LLVMFloatTypeKind }
     var vectorWidth: Int { isVector ? Int(LLVMGetVectorSize(ref)) : 1 }
 }
 
@@ -383,6 +384,8 @@ final class IRBuilder {
     func sdiv(_ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildSDiv(builder, a.ref, b.ref, "")) }
     func udiv(_ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildUDiv(builder, a.ref, b.ref, "")) }
     func srem(_ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildSRem(builder, a.ref, b.ref, "")) }
+    func urem(_ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildURem(builder, a.ref, b.ref, "")) }
+    func frem(_ a: IRValue, _ b: IRValue) -> IRValue { IRValue(ref: LLVMBuildFRem(builder, a.ref, b.ref, "")) }
     func not(_ a: IRValue) -> IRValue { IRValue(ref: LLVMBuildNot(builder, a.ref, "")) }
     func intBits(_ t: IRType) -> Int { Int(LLVMGetIntTypeWidth(scalarType(of: t).ref)) }
 
@@ -397,6 +400,11 @@ final class IRBuilder {
         let ins = LLVMBuildInsertElement(builder, undef, v.ref, constI32(0).ref, "")
         let mask = LLVMConstNull(vector(i32, width).ref)
         return IRValue(ref: LLVMBuildShuffleVector(builder, ins, undef, mask, ""))
+    }
+
+    /// `v` with lane `i` replaced by the scalar `x`.
+    func replacingLane(_ v: IRValue, _ i: Int, _ x: IRValue) -> IRValue {
+        IRValue(ref: LLVMBuildInsertElement(builder, v.ref, x.ref, constI32(Int32(i)).ref, ""))
     }
 
     /// Lanes [lo, lo+n) of a vector.
