@@ -6,6 +6,7 @@ typealias Converter = @Sendable (ImportContext, ONNXNode) throws(SinterError) ->
 /// mean; this table only says how each ONNX op is spelled in them.
 enum Converters {
     static let table: [String: Converter] = elementwise.merging(shapes) { a, _ in a }.merging(networks) { a, _ in a }
+        .merging(composed) { a, _ in a }
 
     /// Names of the outputs, with a stand-in for absent ones.
     static func out(_ n: ONNXNode, _ i: Int = 0) -> String { n.output(i) ?? "\(n.name):\(i)" }
