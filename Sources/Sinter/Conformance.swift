@@ -25,28 +25,18 @@ public enum Conformance {
         let sets = ((try? fm.contentsOfDirectory(atPath: dir.path)) ?? []).filter { Int($0) != nil }.sorted()
         guard !sets.isEmpty else { return Result(name: name, outcome: .skip, detail: "no data sets") }
         do throws(SinterError) {
-            // Inputs that must be constants (axes, pads, shapes fed as graph inputs) are
-            // specialised from each data set, as `--const-input` does.
+            // The same loading `sinter run` does: inputs that decide shapes or control flow are
+            // specialised from the data set (every data set, since they may differ).
             let inputNames = try ONNXImporter.inputNames(modelPath)
-            let firstSet = dir.appendingPathComponent(sets[0])
-            var frozen: [String] = []
-            // Each import attempt names the next inputs that must be constants.
-            for _ in 0..<8 {
-                var constants: [String: TensorData] = [:]
-                for name in frozen {
-                    guard let i = inputNames.firstIndex(of: name) else { continue }
-                    let path = firstSet.appendingPathComponent("input_\(i).npy").path
-                    constants[name] = try Npy.decode(try FileIO.read(path), origin: path)
-                }
-                do throws(SinterError) {
-                    _ = try ONNXImporter.load(modelPath, constants: constants)
-                    break
-                } catch {
-                    let more = ONNXImporter.inputsNeedingConstants(error).filter { !frozen.contains($0) }
-                    if more.isEmpty { throw error }
-                    frozen += more
+            func loader(_ set: URL) -> (String) throws(SinterError) -> TensorData? {
+                { name throws(SinterError) in
+                    guard let i = inputNames.firstIndex(of: name) else { return nil }
+                    let path = set.appendingPathComponent("input_\(i).npy").path
+                    return try Npy.decode(try FileIO.read(path), origin: path)
                 }
             }
+            let frozen = try Sinter.loadSpecialising(modelPath, value: loader(dir.appendingPathComponent(sets[0])))
+                .specialised
             var model: JITModel?
             for set in sets {
                 let sd = dir.appendingPathComponent(set)
@@ -55,12 +45,7 @@ public enum Conformance {
                     return try Npy.decode(try FileIO.read(path), origin: path, expected: expected)
                 }
                 if model == nil || !frozen.isEmpty {
-                    var constants: [String: TensorData] = [:]
-                    for name in frozen {
-                        guard let i = inputNames.firstIndex(of: name) else { continue }
-                        constants[name] = try input(i, nil)
-                    }
-                    model = try Sinter.jit(try ONNXImporter.load(modelPath, constants: constants))
+                    model = try Sinter.jit(try Sinter.loadSpecialising(modelPath, value: loader(sd)).graph)
                 }
                 guard let model else { continue }
                 var inputs: [TensorData] = []

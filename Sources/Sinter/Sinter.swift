@@ -75,6 +75,35 @@ public enum Sinter {
         return try SirFile.load(path)
     }
 
+    /// Loads a model for a run on known input values: an ONNX graph input that the importer
+    /// needs at compile time (it decides shapes or control flow: axes, pads, sizes, shapes,
+    /// trip counts) is specialised to its value from `value(name)`, found by importing again
+    /// until no such input is left. Inputs that only carry values stay run-time inputs.
+    /// Returns the graph and the inputs specialised (in the order they were found).
+    public static func loadSpecialising(
+        _ path: String, bindings: [String: Int] = [:], constants: [String: TensorData] = [:],
+        value: (String) throws(SinterError) -> TensorData?
+    ) throws(SinterError) -> (graph: Graph, specialised: [String]) {
+        guard path.hasSuffix(".onnx") else { return (try load(path, bindings: bindings, constants: constants), []) }
+        var fixed = constants
+        var specialised: [String] = []
+        while true {
+            do throws(SinterError) {
+                return (try load(path, bindings: bindings, constants: fixed), specialised)
+            } catch {
+                let more = ONNXImporter.inputsNeedingConstants(error).filter { fixed[$0] == nil }
+                var found = false
+                for name in more {
+                    guard let v = try value(name) else { continue }
+                    fixed[name] = v
+                    specialised.append(name)
+                    found = true
+                }
+                if !found { throw error }
+            }
+        }
+    }
+
     /// Runs the pipeline; returns the optimised graph and the context holding the memory plan.
     public static func optimize(
         _ graph: Graph, _ options: CompileOptions, dump: @escaping (String) -> Void = { print($0, terminator: "") }

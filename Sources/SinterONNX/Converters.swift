@@ -180,8 +180,18 @@ enum Converters {
             a["min"] = .float(n.float("min", default: -.infinity))
             a["max"] = .float(n.float("max", default: .infinity))
         } else {
-            if let lo = try ctx.constantInput(n, 1, "min") { a["min"] = .float(lo.doubles.first ?? -.infinity) }
-            if let hi = try ctx.constantInput(n, 2, "max") { a["max"] = .float(hi.doubles.first ?? .infinity) }
+            // Bounds known at compile time become attributes; bounds given at run time are a
+            // max and a min with them (they only carry values, so they need no specialising).
+            var x = try ctx.input(n, 0)
+            for (i, key, op) in [(1, "min", Op.max), (2, "max", .min)] {
+                if let known = try ctx.knownInput(n, i) {
+                    a[key] = .float(known.doubles.first ?? (i == 1 ? -.infinity : .infinity))
+                } else if let bound = try ctx.optionalInput(n, i) {
+                    x = try ctx.emit(op, [x, bound], name: "\(out(n)).\(key)", at: n)
+                }
+            }
+            if a.isEmpty { return [try ctx.emit(.identity, [x], name: out(n), at: n)] }
+            return [try ctx.emit(.clip, [x], a, name: out(n), at: n)]
         }
         return [try ctx.emit(.clip, [try ctx.input(n, 0)], a, name: out(n), at: n)]
     }

@@ -82,6 +82,13 @@ final class ImportContext {
         return t
     }
 
+    /// Input `i`'s value when it is known at compile time, else nil (no error: for inputs that
+    /// may also come at run time).
+    func knownInput(_ n: ONNXNode, _ i: Int) throws(SinterError) -> TensorData? {
+        guard let v = try optionalInput(n, i) else { return nil }
+        return constants[v]
+    }
+
     func constant(_ data: TensorData, name: String) throws(SinterError) -> ValueID {
         let v = try builder.constant(data, name: unique(name))
         constants[v] = data

@@ -24,7 +24,7 @@ extension Converters {
         "Size": "static shapes (result is a constant)",
         "BatchNormalization": "inference only (no training_mode, no running statistics outputs)",
         "Cast": "to the ten Sinter dtypes (no strings, float8, int4, u16/u32/u64)",
-        "Clip": "min/max must be constants",
+        "Clip": "min/max constant (attributes) or given at run time",
         "Conv": "N-D, groups/depthwise, dilations, all auto_pad modes",
         "ConvTranspose": "N-D, groups, output_padding, output_shape, auto_pad",
         "ConstantOfShape": "shape must be constant",

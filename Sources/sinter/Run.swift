@@ -26,12 +26,26 @@ struct Run: ParsableCommand {
     func run() throws {
         do throws(SinterError) {
             let options = try pipeline.compileOptions()
-            let graph = try Sinter.load(model, bindings: options.bindings, constants: options.constantInputs)
             let given = try parseInputs()
+            // Inputs that decide shapes or control flow are specialised from their files.
+            let (graph, specialised) = try Sinter.loadSpecialising(
+                model, bindings: options.bindings, constants: options.constantInputs
+            ) { name throws(SinterError) in
+                guard let path = given[name] else { return nil }
+                return try Npy.decode(try FileIO.read(path), origin: path)
+            }
+            if !specialised.isEmpty {
+                let names = specialised.map { "'\($0)'" }.joined(separator: ", ")
+                let files = specialised.count == 1 ? "its file" : "their files"
+                let note =
+                    "note: specialised input\(specialised.count == 1 ? "" : "s") \(names) to the values in "
+                    + "\(files) (they decide shapes or control flow)\n"
+                FileHandle.standardError.write(Data(note.utf8))
+            }
             // Check every input before compiling, and report all problems at once.
             var diags: [Diagnostic] = []
             let names = graph.inputs.map(graph.name(of:))
-            for name in given.keys.sorted() where !names.contains(name) {
+            for name in given.keys.sorted() where !names.contains(name) && !specialised.contains(name) {
                 diags.append(
                     Diagnostic(
                         "--input '\(name)': the model has no input of that name (inputs: "

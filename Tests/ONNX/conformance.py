@@ -124,8 +124,9 @@ def write_docs(docs, names, results, in_scope, read, counts, rate, notes):
              "(`Scripts/conformance.sh`). Do not edit by hand.", "",
              f"Tests whose ops are all in the supported list: **{counts['PASS']} passed, {counts['FAIL']} failed, "
              f"{counts['SKIP']} skipped** — {100 * rate:.1f}% of the runnable ones. Tolerance: rtol 1e-3, atol 1e-5, "
-             "exact dtype and shape. Inputs that must be constants for an ahead-of-time compiler (axes, pads, "
-             "shapes fed as graph inputs) are specialised from the test data, as `--const-input` does.", "",
+             "exact dtype and shape. Each test runs as `sinter run` runs a model: inputs that decide shapes or "
+             "control flow (axes, pads, shapes fed as graph inputs) are specialised from the test's data by the "
+             "same code, no test-only options.", "",
              "Opsets: every default-domain opset the wheel's tests use (6–28) unless the notes say otherwise.", "",
              "| ONNX op | imported | notes | node tests passed | failed | skipped |",
              "| --- | --- | --- | ---: | ---: | ---: |"]

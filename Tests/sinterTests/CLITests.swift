@@ -48,6 +48,45 @@ struct CLITests {
         #expect(totalMs.map { abs($0 - ms.reduce(0, +)) <= 0.0005 * 4 + 1e-9 } == true, "\(r.stdout)")
     }
 
+    /// `sinter run` specialises an input that decides a shape (Reshape's shape) from its file by
+    /// itself, with one note line, and keeps value-only inputs (Clip's bounds) as run-time inputs.
+    @Test func runSpecialisesShapeInputsFromTheirFiles() throws {
+        let dir = try Support.temporaryDirectory("spec")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = dir.appendingPathComponent("m.onnx").path
+        let script = """
+            import onnx, sys
+            from onnx import helper, TensorProto as T
+            g = helper.make_graph(
+                [helper.make_node("Reshape", ["x", "shape"], ["r"]), helper.make_node("Clip", ["r", "lo", "hi"], ["y"])],
+                "spec", [helper.make_tensor_value_info("x", T.FLOAT, [2, 3]),
+                         helper.make_tensor_value_info("shape", T.INT64, [2]),
+                         helper.make_tensor_value_info("lo", T.FLOAT, []),
+                         helper.make_tensor_value_info("hi", T.FLOAT, [])],
+                [helper.make_tensor_value_info("y", T.FLOAT, None)])
+            onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), sys.argv[1])
+            """
+        #expect(try Support.run(Support.python, ["-c", script, model]).status == 0)
+        let inputs: [(String, TensorData)] = [
+            ("x", TensorData([0, 1, 2, 3, 4, 5], shape: [2, 3])),
+            ("shape", TensorData(dtype: .i64, shape: [2], values: [3, 2])),
+            ("lo", TensorData([1], shape: [])), ("hi", TensorData([4], shape: [])),
+        ]
+        var args = ["run", model, "--output-dir", dir.path]
+        for (name, t) in inputs {
+            let path = dir.appendingPathComponent("\(name).npy")
+            try Support.writeNpy(t, to: path)
+            args += ["--input", "\(name)=\(path.path)"]
+        }
+        let r = try Support.run(sinter, args)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(
+            r.stderr
+                == "note: specialised input 'shape' to the values in its file (they decide shapes or control flow)\n")
+        let y = try Support.readNpy(dir.appendingPathComponent("y.npy"))
+        #expect(y.shape == [3, 2] && y.floats == [1, 1, 2, 3, 4, 4], "\(y.type) \(y.doubles)")
+    }
+
     @Test(arguments: ["compile", "run", "dump", "bench"])
     func helpWorks(_ sub: String) throws {
         let r = try Support.run(sinter, [sub, "--help"])
