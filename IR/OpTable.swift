@@ -1,3 +1,61 @@
+/// Every op Sinter knows. The raw value is the mnemonic in `.sir` text.
+public enum Op: String, CaseIterable, Sendable, Hashable {
+    case constant
+    // Elementwise arithmetic and activations.
+    case add, sub, mul, div, max, min, pow
+    case neg, abs, exp, log, sqrt, reciprocal, erf, floor, ceil, round, sign
+    case relu, sigmoid, tanh, softplus, gelu
+    case geluTanh = "gelu-tanh"
+    case leakyRelu = "leaky-relu"
+    case prelu, elu, selu
+    case hardSigmoid = "hard-sigmoid"
+    case hardSwish = "hard-swish"
+    case clip
+    case sin, cos, tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh
+    case mod, fmod
+    case isNaN = "is-nan"
+    case isInf = "is-inf"
+    // Bitwise integer ops.
+    case bitAnd = "bit-and"
+    case bitOr = "bit-or"
+    case bitXor = "bit-xor"
+    case bitNot = "bit-not"
+    case shiftLeft = "shift-left"
+    case shiftRight = "shift-right"
+    // Logic and comparison.
+    case not, and, or, xor, equal, less, greater
+    case `where`
+    case lessEqual = "less-equal"
+    case greaterEqual = "greater-equal"
+    case cast, expand
+    // Linear algebra and normalisation.
+    case matmul, softmax
+    case logSoftmax = "log-softmax"
+    case layerNorm = "layer-norm"
+    case conv
+    case convNCHWc = "conv-nchwc"
+    case depthwiseConvNCHWc = "depthwise-conv-nchwc"
+    case maxPool = "max-pool"
+    case avgPool = "avg-pool"
+    case maxPoolNCHWc = "max-pool-nchwc"
+    case avgPoolNCHWc = "avg-pool-nchwc"
+    // Data movement.
+    case identity, reshape, transpose, concat, split, slice, gather, tile, pad
+    // Reductions.
+    case reduceSum = "reduce-sum"
+    case reduceMean = "reduce-mean"
+    case reduceMax = "reduce-max"
+    case reduceMin = "reduce-min"
+    case reduceProd = "reduce-prod"
+    case reduceL2 = "reduce-l2"
+    case argMax = "arg-max"
+    case argMin = "arg-min"
+
+    /// The op's one schema entry: everything the verifier, printer, parser, shape
+    /// inference, folding, fusion and lowering know about it.
+    public var schema: OpSchema { OpSchema.table[self] ?? OpSchema.entry(self) }
+}
+
 /// The op table: one entry per op, and the only place an op's meaning is written.
 extension OpSchema {
     static let table: [Op: OpSchema] = Dictionary(uniqueKeysWithValues: Op.allCases.map { ($0, entry($0)) })

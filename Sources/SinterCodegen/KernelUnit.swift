@@ -5,9 +5,9 @@ import SinterPasses
 /// bodies), how each body is emitted as an LLVM function, and how it is scheduled. The schema
 /// names the unit (`kernel: .unit("arg-reduce")`; elementwise ops, whose meaning is their
 /// scalar expression, use `ElementwiseUnit`); `KernelUnits.all` registers it. So a new
-/// kernel-backed op is its schema entry, one unit file, one registry line, its
-/// importer/exporter lines and its tests — no enum in the IR, the kernel IR or the emitter
-/// has to move in step.
+/// kernel-backed op is its case and entry in IR/OpTable.swift, one unit file, one registry
+/// line here, its importer and ONNX spelling in Converters.swift, and its tests — no enum in
+/// the IR, the kernel IR or the emitter has to move in step.
 protocol KernelUnit: Sendable {
     /// The name the schema uses in `KernelFamily.unit`.
     static var name: String { get }

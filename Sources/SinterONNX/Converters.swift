@@ -8,6 +8,28 @@ enum Converters {
     static let table: [String: Converter] = elementwise.merging(shapes) { a, _ in a }.merging(networks) { a, _ in a }
         .merging(composed) { a, _ in a }
 
+    /// ONNX spellings of IR ops that the exporter's switch does not list (see
+    /// `ONNXExporter.Spelling`): an op's import and export live side by side here.
+    static let spellings: [Op: ONNXExporter.Spelling] = {
+        typealias S = ONNXExporter.Spelling
+        var table: [Op: S] = [
+            .mod: S(opType: "Mod"),
+            .fmod: S(opType: "Mod", attributes: { _ in [ONNXExporter.intAttr("fmod", 1)] }),
+            .isNaN: S(opType: "IsNaN"),
+            .isInf: S(opType: "IsInf") { node in
+                ["detect_positive", "detect_negative"].map { ONNXExporter.intAttr($0, node.attributes.int($0) ?? 1) }
+            },
+            .bitAnd: S(opType: "BitwiseAnd"), .bitOr: S(opType: "BitwiseOr"), .bitXor: S(opType: "BitwiseXor"),
+            .bitNot: S(opType: "BitwiseNot"), .xor: S(opType: "Xor"),
+            .shiftLeft: S(opType: "BitShift", attributes: { _ in [ONNXExporter.string("direction", "LEFT")] }),
+            .shiftRight: S(opType: "BitShift", attributes: { _ in [ONNXExporter.string("direction", "RIGHT")] }),
+        ]
+        for op in [Op.sin, .cos, .tan, .asin, .acos, .atan, .sinh, .cosh, .asinh, .acosh, .atanh] {
+            table[op] = S(opType: op.rawValue.prefix(1).uppercased() + op.rawValue.dropFirst())
+        }
+        return table
+    }()
+
     /// Names of the outputs, with a stand-in for absent ones.
     static func out(_ n: ONNXNode, _ i: Int = 0) -> String { n.output(i) ?? "\(n.name):\(i)" }
 

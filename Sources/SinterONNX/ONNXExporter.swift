@@ -117,24 +117,6 @@ public enum ONNXExporter {
                 n.opType = "Clip"
                 let dtype = g.type(of: node.operands[0]).dtype
                 n.input = ins + [scalar(float("min"), dtype, hint), scalar(float("max"), dtype, hint)]
-            case .sin, .cos, .tan, .asin, .acos, .atan, .sinh, .cosh, .asinh, .acosh, .atanh:
-                n.opType = node.op.rawValue.prefix(1).uppercased() + node.op.rawValue.dropFirst()
-            case .mod: n.opType = "Mod"
-            case .fmod: n.opType = "Mod"; n.attribute = [intAttr("fmod", 1)]
-            case .isNaN: n.opType = "IsNaN"
-            case .isInf:
-                n.opType = "IsInf"
-                n.attribute = [
-                    intAttr("detect_positive", node.attributes.int("detect_positive") ?? 1),
-                    intAttr("detect_negative", node.attributes.int("detect_negative") ?? 1),
-                ]
-            case .bitAnd: n.opType = "BitwiseAnd"
-            case .bitOr: n.opType = "BitwiseOr"
-            case .bitXor: n.opType = "BitwiseXor"
-            case .bitNot: n.opType = "BitwiseNot"
-            case .shiftLeft: n.opType = "BitShift"; n.attribute = [string("direction", "LEFT")]
-            case .shiftRight: n.opType = "BitShift"; n.attribute = [string("direction", "RIGHT")]
-            case .xor: n.opType = "Xor"
             case .not: n.opType = "Not"
             case .and: n.opType = "And"
             case .or: n.opType = "Or"
@@ -313,12 +295,35 @@ public enum ONNXExporter {
                     intAttr("axis", int("axis")), intAttr("keepdims", bool("keepdims") ? 1 : 0),
                     intAttr("select_last_index", bool("select_last_index") ? 1 : 0),
                 ]
+            default:
+                // Ops added later spell themselves next to their importer (`Converters.spellings`).
+                guard let spelling = Converters.spellings[node.op] else {
+                    diags.append(Diagnostic("'\(node.op.rawValue)' has no ONNX form; not exported", at: node.location))
+                    continue
+                }
+                n.opType = spelling.opType
+                n.attribute = spelling.attributes(node)
+                n.input =
+                    ins
+                    + spelling.int64Inputs(node).map {
+                        $0.scalar ? scalar(Double($0.values.first ?? 0), .i64, hint) : int64s($0.values, hint)
+                    }
             }
             graph.node.append(n)
         }
         if !diags.isEmpty { throw SinterError(diags) }
         model.graph = graph
         do { return try model.serializedData() } catch { throw SinterError("cannot encode the ONNX model: \(error)") }
+    }
+
+    /// How an IR op without a case in the exporter's switch is written in ONNX: its op type, its
+    /// attributes, and the int64 tensors ONNX takes as extra inputs (an axis, a k). An op adds
+    /// its spelling to `Converters.spellings`, next to its importer.
+    struct Spelling: Sendable {
+        var opType: String
+        var attributes: @Sendable (Node) -> [Onnx_AttributeProto] = { _ in [] }
+        /// Extra int64 inputs after the node's operands: their values, and whether one is 0-D.
+        var int64Inputs: @Sendable (Node) -> [(values: [Int], scalar: Bool)] = { _ in [] }
     }
 
     static func valueInfo(_ g: Graph, _ v: ValueID) -> Onnx_ValueInfoProto {
