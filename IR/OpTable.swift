@@ -50,6 +50,7 @@ public enum Op: String, CaseIterable, Sendable, Hashable {
     case reduceL2 = "reduce-l2"
     case argMax = "arg-max"
     case argMin = "arg-min"
+    case cumSum = "cumsum"
 
     /// The op's one schema entry: everything the verifier, printer, parser, shape
     /// inference, folding, fusion and lowering know about it.
@@ -325,6 +326,19 @@ extension OpSchema {
         case .reduceL2: return reduce(op, "sqrt of the sum of squares over axes")
         case .argMax: return argReduce(op, max: true)
         case .argMin: return argReduce(op, max: false)
+        case .cumSum:
+            return make(
+                op, 1, [.numeric],
+                attributes: [
+                    spec("axis", .int, .int(0)), spec("exclusive", .bool, .bool(false)),
+                    spec("reverse", .bool, .bool(false)),
+                ],
+                traits: [.pure], pattern: .opaque,
+                shape: { q throws(ShapeError) in
+                    _ = try ShapeRules.axis(q.attributes.int("axis") ?? 0, rank: q.operands[0].rank)
+                    return [q.operands[0]]
+                }, kernel: .unit("cumsum"),
+                "running sum along `axis` (exclusive: of the elements before; reverse: from the end)")
         }
     }
 

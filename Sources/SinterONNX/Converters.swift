@@ -23,6 +23,11 @@ enum Converters {
             .bitNot: S(opType: "BitwiseNot"), .xor: S(opType: "Xor"),
             .shiftLeft: S(opType: "BitShift", attributes: { _ in [ONNXExporter.string("direction", "LEFT")] }),
             .shiftRight: S(opType: "BitShift", attributes: { _ in [ONNXExporter.string("direction", "RIGHT")] }),
+            .cumSum: S(
+                opType: "CumSum",
+                attributes: { node in
+                    ["exclusive", "reverse"].map { ONNXExporter.intAttr($0, node.attributes.bool($0) == true ? 1 : 0) }
+                }, int64Inputs: { node in [([node.attributes.int("axis") ?? 0], true)] }),
         ]
         for op in [Op.sin, .cos, .tan, .asin, .acos, .atan, .sinh, .cosh, .asinh, .acosh, .atanh] {
             table[op] = S(opType: op.rawValue.prefix(1).uppercased() + op.rawValue.dropFirst())
@@ -108,6 +113,14 @@ enum Converters {
                 throw n.error("floating-point Mod needs fmod=1 (the ONNX spec allows no other)")
             }
             return [try ctx.emit(fmod ? .fmod : .mod, [x, try ctx.input(n, 1)], name: out(n), at: n)]
+        },
+        "CumSum": { ctx, n throws(SinterError) in
+            guard let axis = try ctx.constantInput(n, 1, "axis")?.ints.first else { throw n.error("axis is required") }
+            let a = attrs([
+                "axis": .int(axis), "exclusive": .bool(n.int("exclusive", default: 0) != 0),
+                "reverse": .bool(n.int("reverse", default: 0) != 0),
+            ])
+            return [try ctx.emit(.cumSum, [try ctx.input(n, 0)], a, name: out(n), at: n)]
         },
         "CastLike": { ctx, n throws(SinterError) in
             let like = ctx.type(try ctx.input(n, 1)).dtype

@@ -167,6 +167,16 @@ def arg(fn, x, t):
         return x.shape[axis] - 1 - fn(np.flip(x, axis=axis), axis=axis, keepdims=keep)
     return fn(x, axis=axis, keepdims=keep)
 
+def cumsum(a, t):
+    x, axis = a[0], t.get("axis", 0)
+    if t.get("reverse"):
+        x = np.flip(x, axis)
+    y = np.cumsum(x, axis=axis, dtype=x.dtype)
+    if t.get("exclusive"):
+        y = y - x
+    return np.flip(y, axis) if t.get("reverse") else y
+
+
 OPS = {
     "add": lambda a, t: a[0] + a[1],
     "sub": lambda a, t: a[0] - a[1],
@@ -255,6 +265,7 @@ OPS = {
     "shift-left": lambda a, t: np.left_shift(a[0], a[1]),
     "shift-right": lambda a, t: np.right_shift(a[0], a[1]),
     "xor": lambda a, t: np.logical_xor(a[0], a[1]),
+    "cumsum": cumsum,
     "reduce-sum": reduce(lambda x, ax, k: np.sum(x, axis=ax, keepdims=k)),
     "reduce-mean": reduce(lambda x, ax, k: np.mean(x, axis=ax, keepdims=k)),
     "reduce-max": reduce(lambda x, ax, k: np.max(x, axis=ax, keepdims=k, initial=-np.inf)),

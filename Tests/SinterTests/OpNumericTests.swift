@@ -96,6 +96,16 @@ struct OpNumericTests {
             out.append(Case(op: op, shapes: [[2, 5], [5]], dtypes: [.i32, .i32], range: (0, 31)))
         }
         out.append(Case(op: .xor, shapes: [[3, 4], [4]], dtypes: [.bool, .bool]))
+        for (shape, axis, exclusive, reverse) in [
+            ([4, 37], 1, false, false), ([3, 5, 19], 1, true, false), ([6, 33], 0, false, true),
+            ([2, 3, 4], -1, true, true),
+            ([0, 3], 1, false, false),
+        ] {
+            let a = Attributes(["axis": .int(axis), "exclusive": .bool(exclusive), "reverse": .bool(reverse)])
+            out.append(Case(op: .cumSum, shapes: [shape], attrs: a, atol: 1e-5))
+        }
+        out.append(
+            Case(op: .cumSum, shapes: [[5, 9]], attrs: Attributes(["axis": .int(1)]), dtypes: [.i32], range: (-50, 50)))
         // Integer and bool elementwise code paths.
         for op in [Op.add, .sub, .mul, .div, .max, .min] {
             out.append(Case(op: op, shapes: [[3, 7], [7]], dtypes: [.i32, .i32], range: (-50, 50)))
