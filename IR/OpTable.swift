@@ -51,6 +51,7 @@ public enum Op: String, CaseIterable, Sendable, Hashable {
     case argMax = "arg-max"
     case argMin = "arg-min"
     case cumSum = "cumsum"
+    case topK = "top-k"
 
     /// The op's one schema entry: everything the verifier, printer, parser, shape
     /// inference, folding, fusion and lowering know about it.
@@ -339,6 +340,26 @@ extension OpSchema {
                     return [q.operands[0]]
                 }, kernel: .unit("cumsum"),
                 "running sum along `axis` (exclusive: of the elements before; reverse: from the end)")
+        case .topK:
+            return make(
+                op, 1, [.numeric], results: 2,
+                attributes: [
+                    spec("k", .int, required: true), spec("axis", .int, .int(-1)), spec("largest", .bool, .bool(true)),
+                ],
+                traits: [.pure], pattern: .opaque,
+                shape: { q throws(ShapeError) in
+                    let t = q.operands[0]
+                    let axis = try ShapeRules.axis(q.attributes.int("axis") ?? -1, rank: t.rank)
+                    let k = q.attributes.int("k") ?? 0
+                    var dims = t.dims
+                    if case .fixed(let n) = dims[axis], k < 0 || k > n {
+                        throw ShapeError("k = \(k) is outside 0...\(n), the size of axis \(axis)")
+                    }
+                    dims[axis] = .fixed(k)
+                    return [TensorType(t.dtype, dims), TensorType(.i64, dims)]
+                }, kernel: .unit("top-k"),
+                "the k largest (or smallest) elements along `axis`, sorted, ties in index order: values and i64 indices"
+            )
         }
     }
 

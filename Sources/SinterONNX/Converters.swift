@@ -28,6 +28,14 @@ enum Converters {
                 attributes: { node in
                     ["exclusive", "reverse"].map { ONNXExporter.intAttr($0, node.attributes.bool($0) == true ? 1 : 0) }
                 }, int64Inputs: { node in [([node.attributes.int("axis") ?? 0], true)] }),
+            .topK: S(
+                opType: "TopK",
+                attributes: { node in
+                    [
+                        ONNXExporter.intAttr("axis", node.attributes.int("axis") ?? -1),
+                        ONNXExporter.intAttr("largest", node.attributes.bool("largest") == false ? 0 : 1),
+                    ]
+                }, int64Inputs: { node in [([node.attributes.int("k") ?? 0], false)] }),
         ]
         for op in [Op.sin, .cos, .tan, .asin, .acos, .atan, .sinh, .cosh, .asinh, .acosh, .atanh] {
             table[op] = S(opType: op.rawValue.prefix(1).uppercased() + op.rawValue.dropFirst())
@@ -121,6 +129,21 @@ enum Converters {
                 "reverse": .bool(n.int("reverse", default: 0) != 0),
             ])
             return [try ctx.emit(.cumSum, [try ctx.input(n, 0)], a, name: out(n), at: n)]
+        },
+        "TopK": { ctx, n throws(SinterError) in
+            let k: Int
+            if n.opset < 10 {
+                guard let v = n.int("k") else { throw n.error("attribute k is required") }
+                k = v
+            } else {
+                guard let v = try ctx.constantInput(n, 1, "K")?.ints.first else { throw n.error("K is required") }
+                k = v
+            }
+            let a = attrs([
+                "k": .int(k), "axis": .int(n.int("axis", default: -1)),
+                "largest": .bool(n.int("largest", default: 1) != 0),
+            ])
+            return try ctx.emit(.topK, [try ctx.input(n, 0)], a, names: [out(n, 0), out(n, 1)], at: n)
         },
         "CastLike": { ctx, n throws(SinterError) in
             let like = ctx.type(try ctx.input(n, 1)).dtype

@@ -33,6 +33,7 @@ public enum OpSamples {
                 try constant([2, 3], .u8) { Double($0 * 40 + 3) }, try constant([3], .u8) { Double($0 * 3) },
             ])
         case .bitNot: return try one([try constant([2, 3], .i32) { Double($0 * 5 - 3) }])
+        case .topK: return try one([x], attrs(["k": .int(3), "axis": .int(3)]))
         case .cumSum: return try one([x], attrs(["axis": .int(2), "exclusive": .bool(true)]))
         case .xor: return try one([try constant([2, 3], .bool), try constant([3], .bool) { Double($0 % 2) }])
         case .leakyRelu: return try one([x], attrs(["alpha": .float(0.1)]))

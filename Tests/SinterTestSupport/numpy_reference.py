@@ -177,6 +177,12 @@ def cumsum(a, t):
     return np.flip(y, axis) if t.get("reverse") else y
 
 
+def top_k(a, t):
+    x, k, axis = a[0], t["k"], t.get("axis", -1)
+    order = np.argsort(-x if t.get("largest", True) else x, axis=axis, kind="stable")
+    return np.take_along_axis(x, np.take(order, range(k), axis=axis), axis=axis)
+
+
 OPS = {
     "add": lambda a, t: a[0] + a[1],
     "sub": lambda a, t: a[0] - a[1],
@@ -266,6 +272,7 @@ OPS = {
     "shift-right": lambda a, t: np.right_shift(a[0], a[1]),
     "xor": lambda a, t: np.logical_xor(a[0], a[1]),
     "cumsum": cumsum,
+    "top-k": top_k,
     "reduce-sum": reduce(lambda x, ax, k: np.sum(x, axis=ax, keepdims=k)),
     "reduce-mean": reduce(lambda x, ax, k: np.mean(x, axis=ax, keepdims=k)),
     "reduce-max": reduce(lambda x, ax, k: np.max(x, axis=ax, keepdims=k, initial=-np.inf)),

@@ -106,6 +106,12 @@ struct OpNumericTests {
         }
         out.append(
             Case(op: .cumSum, shapes: [[5, 9]], attrs: Attributes(["axis": .int(1)]), dtypes: [.i32], range: (-50, 50)))
+        for (shape, k, axis, largest) in [([4, 37], 5, 1, true), ([6, 9, 3], 9, 1, false), ([2, 3], 1, 0, true)] {
+            let a = Attributes(["k": .int(k), "axis": .int(axis), "largest": .bool(largest)])
+            out.append(Case(op: .topK, shapes: [shape], attrs: a))
+        }
+        out.append(
+            Case(op: .topK, shapes: [[3, 20]], attrs: Attributes(["k": .int(4)]), dtypes: [.i32], range: (-5, 5)))
         // Integer and bool elementwise code paths.
         for op in [Op.add, .sub, .mul, .div, .max, .min] {
             out.append(Case(op: op, shapes: [[3, 7], [7]], dtypes: [.i32, .i32], range: (-50, 50)))
