@@ -148,8 +148,16 @@ public enum Sinter {
         _ graph: Graph, to path: String, emit: [EmitKind], name: String? = nil,
         options: CompileOptions = CompileOptions()
     ) throws(SinterError) {
-        let prefix = ABI.cIdentifier(name ?? graph.name)
-        let program = try lower(graph, options)
+        try compile(.fixed(try lower(graph, options)), to: path, emit: emit, name: name, options: options)
+    }
+
+    /// Writes the artifacts of a lowered program (`lower`, or `lowerDynamic` for a dimension
+    /// chosen at run time); the rules of `compile(_:to:emit:)` apply.
+    public static func compile(
+        _ program: ArtifactProgram, to path: String, emit: [EmitKind], name: String? = nil,
+        options: CompileOptions = CompileOptions()
+    ) throws(SinterError) {
+        let prefix = ABI.cIdentifier(name ?? program.name)
         let cg = CodegenOptions(target: options.target, weights: options.weights)
         let single = emit.count == 1
         if !single {

@@ -14,6 +14,27 @@ public struct CodegenOptions: Sendable {
     }
 }
 
+/// What an artifact is built from: one program, or one per specialised size of a dynamic one.
+public enum ArtifactProgram: Sendable {
+    case fixed(KernelProgram)
+    case dynamic(DynamicProgram)
+
+    public var name: String {
+        switch self {
+        case .fixed(let p): p.name
+        case .dynamic(let d): d.name
+        }
+    }
+
+    /// Every distinct weight tensor, in the order of the side file.
+    public var constants: [TensorData] {
+        switch self {
+        case .fixed(let p): p.constants
+        case .dynamic(let d): d.constants
+        }
+    }
+}
+
 /// Public entry points of the code generator. Each call builds a fresh LLVM module from the
 /// kernel program, optimises it with `default<O3>` for the target, and emits it.
 public enum Codegen {
@@ -22,9 +43,22 @@ public enum Codegen {
         _ program: KernelProgram, prefix: String, machine: MachineCode, weights: ABI.WeightsMode = .embedded,
         profile: Bool = false, context: OpaquePointer? = nil, optimize: Bool = true
     ) throws(SinterError) -> IRBuilder {
+        try build(
+            .fixed(program), prefix: prefix, machine: machine, weights: weights, profile: profile, context: context,
+            optimize: optimize)
+    }
+
+    static func build(
+        _ artifact: ArtifactProgram, prefix: String, machine: MachineCode, weights: ABI.WeightsMode = .embedded,
+        profile: Bool = false, context: OpaquePointer? = nil, optimize: Bool = true
+    ) throws(SinterError) -> IRBuilder {
         let ir = IRBuilder(moduleName: prefix, context: context)
         machine.configure(ir)
-        var emitter = ModuleEmitter(program: program, prefix: prefix, ir: ir, target: machine.target)
+        var emitter =
+            switch artifact {
+            case .fixed(let p): ModuleEmitter(program: p, prefix: prefix, ir: ir, target: machine.target)
+            case .dynamic(let d): ModuleEmitter(dynamic: d, prefix: prefix, ir: ir, target: machine.target)
+            }
         emitter.weightsMode = weights
         emitter.profile = profile
         emitter.emit()
@@ -34,7 +68,7 @@ public enum Codegen {
     }
 
     public static func llvmIR(
-        _ program: KernelProgram, prefix: String, options: CodegenOptions = CodegenOptions(),
+        _ program: ArtifactProgram, prefix: String, options: CodegenOptions = CodegenOptions(),
         optimize: Bool = true
     ) throws(SinterError) -> String {
         try build(
@@ -42,7 +76,14 @@ public enum Codegen {
         ).irText
     }
 
-    public static func assembly(_ program: KernelProgram, prefix: String, options: CodegenOptions = CodegenOptions())
+    public static func llvmIR(
+        _ program: KernelProgram, prefix: String, options: CodegenOptions = CodegenOptions(),
+        optimize: Bool = true
+    ) throws(SinterError) -> String {
+        try llvmIR(.fixed(program), prefix: prefix, options: options, optimize: optimize)
+    }
+
+    public static func assembly(_ program: ArtifactProgram, prefix: String, options: CodegenOptions = CodegenOptions())
         throws(SinterError) -> String
     {
         let m = try MachineCode(options.target)
@@ -51,14 +92,32 @@ public enum Codegen {
             as: UTF8.self)
     }
 
-    public static func object(_ program: KernelProgram, prefix: String, options: CodegenOptions = CodegenOptions())
+    public static func assembly(_ program: KernelProgram, prefix: String, options: CodegenOptions = CodegenOptions())
+        throws(SinterError) -> String
+    {
+        try assembly(.fixed(program), prefix: prefix, options: options)
+    }
+
+    public static func object(_ program: ArtifactProgram, prefix: String, options: CodegenOptions = CodegenOptions())
         throws(SinterError) -> [UInt8]
     {
         let m = try MachineCode(options.target)
         return try m.emit(build(program, prefix: prefix, machine: m, weights: options.weights), .object)
     }
 
+    public static func object(_ program: KernelProgram, prefix: String, options: CodegenOptions = CodegenOptions())
+        throws(SinterError) -> [UInt8]
+    {
+        try object(.fixed(program), prefix: prefix, options: options)
+    }
+
     public static func header(_ program: KernelProgram, prefix: String, weights: ABI.WeightsMode = .embedded) -> String
+    {
+        HeaderWriter.header(.fixed(program), prefix: prefix, weights: weights)
+    }
+
+    public static func header(_ program: ArtifactProgram, prefix: String, weights: ABI.WeightsMode = .embedded)
+        -> String
     {
         HeaderWriter.header(program, prefix: prefix, weights: weights)
     }

@@ -1,14 +1,45 @@
 import SinterIR
 
 /// Builds the LLVM module of an artifact: embedded weights, one internal function per kernel,
-/// and the exported `NAME_*` C ABI (introspection, context, workspace, run, status).
+/// and the exported `NAME_*` C ABI (introspection, context, workspace, run, status). A dynamic
+/// artifact (`DynamicProgram`) holds one program per specialised size behind one `NAME_run`.
 struct ModuleEmitter {
-    let program: KernelProgram
+    /// One program, or one per specialised size of a dynamic artifact.
+    let programs: [KernelProgram]
+    let dynamic: DynamicProgram?
+    /// The artifact's weights (every program's, each distinct tensor once), and for program p
+    /// the index in it of p's constant i.
+    let constants: [TensorData]
+    let constantIndex: [[Int]]
     let prefix: String
     let ir: IRBuilder
     let target: Target
     var weightsMode: ABI.WeightsMode = .embedded
     var profile = false
+
+    init(program: KernelProgram, prefix: String, ir: IRBuilder, target: Target) {
+        programs = [program]
+        dynamic = nil
+        constants = program.constants
+        constantIndex = [Array(program.constants.indices)]
+        self.prefix = prefix
+        self.ir = ir
+        self.target = target
+    }
+
+    init(dynamic: DynamicProgram, prefix: String, ir: IRBuilder, target: Target) {
+        programs = dynamic.variants.map(\.program)
+        self.dynamic = dynamic
+        constants = dynamic.constants
+        constantIndex = dynamic.constantIndex
+        self.prefix = prefix
+        self.ir = ir
+        self.target = target
+    }
+
+    var inputs: [KernelProgram.TensorSpec] { dynamic?.inputs ?? programs[0].inputs }
+    var outputs: [KernelProgram.TensorSpec] { dynamic?.outputs ?? programs[0].outputs }
+    var workspaceSize: Int { dynamic?.workspaceSize ?? programs[0].workspaceSize }
 
     /// Context layout: { int32 num_threads; void *workspace; void *weights; void *pool }.
     var ctxType: IRType { ir.structType([ir.i32, ir.ptr, ir.ptr, ir.ptr]) }
@@ -18,27 +49,41 @@ struct ModuleEmitter {
         if target.isX86 { ir.functionAttributes.append(("prefer-vector-width", String(TargetInfo(target).vectorBits))) }
         let weights =
             weightsMode == .embedded
-            ? program.constants.enumerated().map { i, t in ir.constantBytes("\(prefix)_weight\(i)", t.bytes) } : []
+            ? constants.enumerated().map { i, t in ir.constantBytes("\(prefix)_weight\(i)", t.bytes) } : []
         let kernels = emitKernels()
         if hasSplitKernels { emitPool() }
         emitIntrospection()
         emitContext()
         if weightsMode == .sideFile { emitLoadWeights() }
-        emitRun(kernels, weights)
-        if profile { emitRun(kernels, weights, profiled: true) }
+        if let dynamic {
+            let runs = programs.indices.map { p in
+                emitRun(p, kernels[p], weights, name: "\(prefix)_run_\(dynamic.variants[p].size)", exported: false)
+            }
+            emitDynamicRun(dynamic, runs)
+        } else {
+            emitRun(0, kernels[0], weights, name: "\(prefix)_run", exported: true)
+            if profile {
+                emitRun(0, kernels[0], weights, name: "\(prefix)_run_profiled", exported: true, profiled: true)
+            }
+        }
         emitStatusString()
     }
 
     /// One LLVM function per distinct kernel: kernels whose bodies, signatures and schedules
-    /// are equal (a recurrent cell's time steps, a network's repeated blocks) share one, since
-    /// buffers are arguments. This is most of the compile time on deep and unrolled models.
-    private func emitKernels() -> [IRFunction] {
+    /// are equal (a recurrent cell's time steps, a network's repeated blocks, the same layer
+    /// in two sizes of a dynamic artifact) share one, since buffers are arguments. This is most
+    /// of the compile time on deep and unrolled models.
+    private func emitKernels() -> [[IRFunction]] {
         var functions: [Kernel.Code: IRFunction] = [:]
-        return program.kernels.map { k in
-            if let f = functions[k.code] { return f }
-            let f = KernelEmitter(ir: ir).emit(k)
-            functions[k.code] = f
-            return f
+        return programs.enumerated().map { p, program in
+            program.kernels.map { k in
+                if let f = functions[k.code] { return f }
+                var k = k
+                if let dynamic { k.name += "_n\(dynamic.variants[p].size)" }
+                let f = KernelEmitter(ir: ir).emit(k)
+                functions[k.code] = f
+                return f
+            }
         }
     }
 
@@ -51,8 +96,8 @@ struct ModuleEmitter {
         let alignedAlloc = ir.externalFunction("aligned_alloc", ir.functionType(ir.ptr, [ir.i64, ir.i64]))
         let free = ir.externalFunction("free", ir.functionType(ir.void, [ir.ptr]))
         let memcmp = ir.externalFunction("memcmp", ir.functionType(ir.i32, [ir.ptr, ir.ptr, ir.i64]))
-        let (_, size) = ABI.weightsLayout(program.constants)
-        let expectedHeader = ABI.weightsHeader(program.constants).prefix(24)
+        let (_, size) = ABI.weightsLayout(constants)
+        let expectedHeader = ABI.weightsHeader(constants).prefix(24)
         let header = ir.constantBytes("\(prefix)_weights_header", Array(expectedHeader), alignment: 8)
         let mode = ir.constantCString("\(prefix)_rb", "rb")
 
@@ -112,14 +157,14 @@ struct ModuleEmitter {
 
     private func emitIntrospection() {
         i32Function("abi_version", ABI.version)
-        i32Function("num_inputs", Int32(program.inputs.count))
-        i32Function("num_outputs", Int32(program.outputs.count))
-        i64Function("workspace_size", program.workspaceSize)
+        i32Function("num_inputs", Int32(inputs.count))
+        i32Function("num_outputs", Int32(outputs.count))
+        i64Function("workspace_size", workspaceSize)
         i64Function("workspace_align", KernelProgram.workspaceAlignment)
         // sinter_tensor_info { const char *name; int32_t dtype; int32_t rank; const int64_t *shape;
         //                      float scale; int32_t zero_point; }
         let infoType = ir.structType([ir.ptr, ir.i32, ir.i32, ir.ptr, ir.f32, ir.i32])
-        for (kind, specs) in [("input", program.inputs), ("output", program.outputs)] {
+        for (kind, specs) in [("input", inputs), ("output", outputs)] {
             let infos = specs.enumerated().map { i, s -> IRValue in
                 let name = ir.constantCString("\(prefix)_\(kind)\(i)_name", s.name)
                 let shape = ir.constantGlobal(
@@ -163,7 +208,7 @@ struct ModuleEmitter {
         let one = ir.select(ir.icmp(.eq, threads, ir.constI32(0)), ir.constI32(1), threads)
         let n = ir.select(ir.icmp(.sgt, one, ir.constI32(256)), ir.constI32(256), one)
         ir.store(n, ir.structField(ctxType, ctx, 0))
-        let size = program.workspaceSize
+        let size = workspaceSize
         if size > 0 {
             let ws = ir.call(alignedAlloc, [ir.constI64(KernelProgram.workspaceAlignment), ir.constI64(size)])
             let wsBad = ir.appendBlock("wsoom"), wsOK = ir.appendBlock("wsok")
@@ -203,10 +248,13 @@ struct ModuleEmitter {
     /// `int32 NAME_run(ctx, const void *const *inputs, void *const *outputs, void *workspace)`;
     /// profiled, `NAME_run_profiled(..., int64_t *ns)` also adds kernel k's wall time in
     /// nanoseconds (CLOCK_MONOTONIC) to `ns[k]`.
-    private func emitRun(_ kernels: [IRFunction], _ weights: [IRValue], profiled: Bool = false) {
+    @discardableResult
+    private func emitRun(
+        _ p: Int, _ kernels: [IRFunction], _ weights: [IRValue], name: String, exported: Bool, profiled: Bool = false
+    ) -> IRFunction {
+        let program = programs[p]
         let params = Array(repeating: ir.ptr, count: profiled ? 5 : 4)
-        let f = ir.function(
-            "\(prefix)_run\(profiled ? "_profiled" : "")", ir.functionType(ir.i32, params), exported: true)
+        let f = ir.function(name, ir.functionType(ir.i32, params), exported: exported)
         ir.begin(f)
         let ctx = f.param(0), inputs = f.param(1), outputs = f.param(2), wsArg = f.param(3)
         func fail(_ cond: IRValue, _ s: ABI.Status) { ir.returnIf(cond, status(s)) }
@@ -221,11 +269,11 @@ struct ModuleEmitter {
             fail(ir.icmp(.ne, ir.and(ir.ptrtoint(ws), mask), ir.constI64(0)), .misalignedWorkspace)
         }
         var blob = ir.nullPointer
-        if weightsMode == .sideFile && !program.constants.isEmpty {
+        if weightsMode == .sideFile && !constants.isEmpty {
             blob = ir.load(ir.ptr, ir.structField(ctxType, ctx, 2), align: 8)
             fail(ir.isNull(blob), .weightsNotLoaded)
         }
-        let (offsets, _) = ABI.weightsLayout(program.constants)
+        let (offsets, _) = ABI.weightsLayout(constants)
         let inPtrs = program.inputs.indices.map { ir.load(ir.ptr, ir.gep(ir.ptr, inputs, ir.constI64($0)), align: 8) }
         let outPtrs = program.outputs.indices.map {
             ir.load(ir.ptr, ir.gep(ir.ptr, outputs, ir.constI64($0)), align: 8)
@@ -233,10 +281,12 @@ struct ModuleEmitter {
         for p in inPtrs + outPtrs { fail(ir.isNull(p), .nullArgument) }
         func address(_ b: Buffer) -> IRValue {
             switch b {
-            case .input(let i): inPtrs[i]
-            case .output(let i): outPtrs[i]
-            case .workspace(let off): ir.gep(ir.i8, ws, ir.constI64(off))
-            case .constant(let i): weightsMode == .embedded ? weights[i] : ir.gep(ir.i8, blob, ir.constI64(offsets[i]))
+            case .input(let i): return inPtrs[i]
+            case .output(let i): return outPtrs[i]
+            case .workspace(let off): return ir.gep(ir.i8, ws, ir.constI64(off))
+            case .constant(let i):
+                let c = constantIndex[p][i]
+                return weightsMode == .embedded ? weights[c] : ir.gep(ir.i8, blob, ir.constI64(offsets[c]))
             }
         }
         let scratch = ir.gep(ir.i8, ws, ir.constI64(program.scratchOffset))
@@ -261,6 +311,7 @@ struct ModuleEmitter {
             }
         }
         ir.ret(ir.constI32(ABI.Status.ok.rawValue))
+        return f
     }
 
     /// Reads CLOCK_MONOTONIC in nanoseconds through libc's `clock_gettime`.

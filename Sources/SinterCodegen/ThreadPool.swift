@@ -17,7 +17,7 @@ import SinterIR
 /// pthread_t ids. A dispatch that finds the pool busy (another thread is running the same
 /// context with its own workspace) runs its tasks on its own thread instead of waiting.
 extension ModuleEmitter {
-    var hasSplitKernels: Bool { program.kernels.contains { $0.tasks > 1 } }
+    var hasSplitKernels: Bool { programs.contains { $0.kernels.contains { $0.tasks > 1 } } }
 
     /// Polls before sleeping (each followed by `sched_yield`, so a spinning thread never keeps
     /// the CPU from one that has work): about a millisecond at most.

@@ -43,6 +43,22 @@ public enum ONNXImporter {
         }
     }
 
+    /// The declared types of the graph inputs that are not initializers, symbolic dimensions
+    /// left symbolic: what `sinter run` binds from its input files.
+    public static func inputTypes(_ path: String) throws(SinterError) -> [String: TensorType] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw SinterError("cannot read '\(path)'") }
+        let g: Onnx_GraphProto
+        do { g = try Onnx_ModelProto(serializedBytes: data).graph } catch {
+            throw SinterError("'\(path)' is not a valid ONNX model (protobuf decoding failed: \(error))")
+        }
+        let initialized = Set(g.initializer.map(\.name))
+        var out: [String: TensorType] = [:]
+        for i in g.input where !initialized.contains(i.name) {
+            if let t = try? tensorType(i, bindings: [:]) { out[i.name] = t }
+        }
+        return out
+    }
+
     /// Graph inputs named in diagnostics as needing `--const-input`.
     public static func inputsNeedingConstants(_ error: SinterError) -> [String] {
         error.diagnostics.compactMap { d in

@@ -31,6 +31,13 @@ struct Compile: ParsableCommand {
         help: "Put the weights in NAME.weights (loaded by NAME_load_weights) instead of the artifact.")
     var weightsFile = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Leave a symbolic dimension (usually the batch) to run time: NAME_run takes its size. "
+                + "Bounds are optional: N=1..256.",
+            valueName: "SYM[=MIN..MAX]"))
+    var dynamic: String?
+
     @OptionGroup var pipeline: PipelineOptions
 
     func run() throws {
@@ -54,10 +61,21 @@ struct Compile: ParsableCommand {
             var options = try pipeline.compileOptions()
             options.target = try target.resolved()
             options.weights = weightsFile ? .sideFile : .embedded
-            let graph = try Sinter.load(model, bindings: options.bindings, constants: options.constantInputs)
-            let prefix = ABI.cIdentifier(name ?? graph.name)
+            let program: ArtifactProgram
+            if let dynamic {
+                let dimension = try DynamicDimension(parsing: dynamic)
+                if options.bindings[dimension.symbol] != nil {
+                    throw SinterError(
+                        "--dynamic \(dimension.symbol) and --shape \(dimension.symbol)=... contradict each other")
+                }
+                program = .dynamic(try Sinter.lowerDynamic(model, dimension, options))
+            } else {
+                let graph = try Sinter.load(model, bindings: options.bindings, constants: options.constantInputs)
+                program = .fixed(try Sinter.lower(graph, options))
+            }
+            let prefix = ABI.cIdentifier(name ?? program.name)
             let path = output ?? (kinds.count == 1 ? kinds[0].fileName(prefix) : ".")
-            try Sinter.compile(graph, to: path, emit: kinds, name: prefix, options: options)
+            try Sinter.compile(program, to: path, emit: kinds, name: prefix, options: options)
             FileHandle.standardError.write(Data("wrote \(path)\n".utf8))
         } catch {
             throw reportAndExit(error)

@@ -25,8 +25,17 @@ struct Run: ParsableCommand {
 
     func run() throws {
         do throws(SinterError) {
-            let options = try pipeline.compileOptions()
+            var options = try pipeline.compileOptions()
             let given = try parseInputs()
+            // Symbolic dimensions (a batch) take their sizes from the input files.
+            var values: [String: TensorData] = [:]
+            for (name, path) in given { values[name] = try Npy.decode(try FileIO.read(path), origin: path) }
+            let bound = try Sinter.bindings(forInputsOf: model, given: values, bindings: options.bindings)
+            if !bound.isEmpty {
+                options.bindings.merge(bound) { a, _ in a }
+                let list = bound.keys.sorted().map { "\($0)=\(bound[$0] ?? 0)" }.joined(separator: ", ")
+                FileHandle.standardError.write(Data("note: bound \(list) from the input files\n".utf8))
+            }
             // Inputs that decide shapes or control flow are specialised from their files.
             let (graph, specialised) = try Sinter.loadSpecialising(
                 model, bindings: options.bindings, constants: options.constantInputs
