@@ -74,10 +74,13 @@ extension Sinter {
 
     /// Sizes of the model's symbolic input dimensions read off the given input tensors (for
     /// `sinter run`, which needs no `--shape`): a dimension two inputs give different sizes is
-    /// an error naming both. Dimensions already in `bindings` are left alone.
+    /// an error naming both. Only inputs with symbolic dimensions are read; dimensions already
+    /// in `bindings` are left alone.
     public static func bindings(
-        forInputsOf path: String, given: [String: TensorData], bindings: [String: Int]
+        forInputsOf path: String, given names: [String], bindings: [String: Int],
+        value: (String) throws(SinterError) -> TensorData
     ) throws(SinterError) -> [String: Int] {
+        guard FileManager.default.fileExists(atPath: path) else { throw SinterError("no such file: '\(path)'") }
         let declared: [String: TensorType]
         if path.hasSuffix(".onnx") {
             declared = try ONNXImporter.inputTypes(path)
@@ -87,9 +90,9 @@ extension Sinter {
         }
         var found: [String: (size: Int, input: String)] = [:]
         var diags: [Diagnostic] = []
-        for name in given.keys.sorted() {
-            guard let t = declared[name], let value = given[name], let shape = value.type.shape,
-                shape.count == t.rank
+        for name in names.sorted() {
+            guard let t = declared[name], t.dims.contains(where: { $0.fixedValue == nil }),
+                let shape = try value(name).type.shape, shape.count == t.rank
             else { continue }
             for (d, size) in zip(t.dims, shape) {
                 guard case .symbol(let s) = d, bindings[s] == nil else { continue }

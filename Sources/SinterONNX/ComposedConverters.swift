@@ -26,6 +26,20 @@ extension Converters {
             return [try ctx.emit(.div, [x, norm], name: out(n), at: n)]
         },
         "Hardmax": hardmax,
+        "LpPool": lpPool,
+        "RotaryEmbedding": rotaryEmbedding,
+        "Einsum": einsum,
+        "GlobalLpPool": { ctx, n throws(SinterError) in
+            let x = try ctx.input(n, 0)
+            let rank = ctx.type(x).rank
+            guard rank >= 3 else { throw n.error("needs an input of rank >= 3 ([N, C, spatial...])") }
+            let keep = attrs(["axes": .ints(Array(2..<rank)), "keepdims": .bool(true)])
+            return [
+                try lpNorm(ctx, x, p: n.int("p", default: 2), n) { y throws(SinterError) in
+                    try ctx.emit(.reduceSum, [y], keep, name: "\(out(n)).sum", at: n)
+                }
+            ]
+        },
         "GatherElements": gatherElements,
         "NegativeLogLikelihoodLoss": negativeLogLikelihoodLoss,
         "SoftmaxCrossEntropyLoss": softmaxCrossEntropyLoss,
@@ -326,5 +340,56 @@ extension Converters {
             return try reshape(ctx, one, [], "\(name).\(tag)", n)
         }
         return [try ctx.emit(.where, [hit, try pick(1, "on"), try pick(0, "off")], name: name, at: n)]
+    }
+}
+
+extension Converters {
+    /// (Σ |x|^p)^(1/p) with the sum taken by `sum`; p = 2 squares and takes sqrt, p = 1 is Σ |x|.
+    static func lpNorm(
+        _ ctx: ImportContext, _ x: ValueID, p: Int, _ n: ONNXNode,
+        sum: (ValueID) throws(SinterError) -> ValueID
+    ) throws(SinterError) -> ValueID {
+        guard p >= 1 else { throw n.error("p must be >= 1, got \(p)") }
+        let dtype = ctx.type(x).dtype
+        let powered: ValueID
+        switch p {
+        case 1: powered = try ctx.emit(.abs, [x], name: "\(out(n)).abs", at: n)
+        case 2: powered = try ctx.emit(.mul, [x, x], name: "\(out(n)).square", at: n)
+        default:
+            let a = try ctx.emit(.abs, [x], name: "\(out(n)).abs", at: n)
+            let e = try ctx.scalar(Double(p), dtype, name: "\(out(n)).p")
+            powered = try ctx.emit(.pow, [a, e], name: "\(out(n)).pow", at: n)
+        }
+        let total = try sum(powered)
+        switch p {
+        case 1: return try ctx.emit(.identity, [total], name: out(n), at: n)
+        case 2: return try ctx.emit(.sqrt, [total], name: out(n), at: n)
+        default:
+            let e = try ctx.scalar(1 / Double(p), dtype, name: "\(out(n)).inverse")
+            return try ctx.emit(.pow, [total, e], name: out(n), at: n)
+        }
+    }
+
+    /// LpPool: the window sums are a depthwise convolution with weights of ones (zero padding
+    /// adds nothing to a sum of |x|^p), so strides, pads, dilations and auto_pad mean what they
+    /// mean for Conv.
+    static let lpPool: Converter = { ctx, n throws(SinterError) in
+        let x = try ctx.input(n, 0)
+        let xs = try ctx.staticShape(x, n)
+        guard let kernel = n.ints("kernel_shape"), xs.count >= 3, kernel.count == xs.count - 2 else {
+            throw n.error("needs kernel_shape with one entry per spatial axis")
+        }
+        if n.int("ceil_mode", default: 0) != 0 { throw n.error("ceil_mode = 1 is not supported") }
+        var a = try windowAttributes(n, input: Array(xs[2...]), kernel: kernel)
+        a["group"] = .int(xs[1])
+        let ones = TensorData(
+            dtype: ctx.type(x).dtype, shape: [xs[1], 1] + kernel,
+            values: Array(repeating: 1, count: xs[1] * kernel.reduce(1, *)))
+        let w = try ctx.constant(ones, name: "\(out(n)).window")
+        return [
+            try lpNorm(ctx, x, p: n.int("p", default: 2), n) { y throws(SinterError) in
+                try ctx.emit(.conv, [y, w], attrs(a), name: "\(out(n)).sum", at: n)
+            }
+        ]
     }
 }

@@ -28,9 +28,11 @@ struct Run: ParsableCommand {
             var options = try pipeline.compileOptions()
             let given = try parseInputs()
             // Symbolic dimensions (a batch) take their sizes from the input files.
-            var values: [String: TensorData] = [:]
-            for (name, path) in given { values[name] = try Npy.decode(try FileIO.read(path), origin: path) }
-            let bound = try Sinter.bindings(forInputsOf: model, given: values, bindings: options.bindings)
+            let bound = try Sinter.bindings(forInputsOf: model, given: Array(given.keys), bindings: options.bindings) {
+                name throws(SinterError) in
+                let path = given[name] ?? ""
+                return try Npy.decode(try FileIO.read(path), origin: path)
+            }
             if !bound.isEmpty {
                 options.bindings.merge(bound) { a, _ in a }
                 let list = bound.keys.sorted().map { "\($0)=\(bound[$0] ?? 0)" }.joined(separator: ", ")
