@@ -52,6 +52,7 @@ public enum Op: String, CaseIterable, Sendable, Hashable {
     case argMin = "arg-min"
     case cumSum = "cumsum"
     case topK = "top-k"
+    case scatterND = "scatter-nd"
 
     /// The op's one schema entry: everything the verifier, printer, parser, shape
     /// inference, folding, fusion and lowering know about it.
@@ -359,6 +360,28 @@ extension OpSchema {
                     return [TensorType(t.dtype, dims), TensorType(.i64, dims)]
                 }, kernel: .unit("top-k"),
                 "the k largest (or smallest) elements along `axis`, sorted, ties in index order: values and i64 indices"
+            )
+        case .scatterND:
+            return make(
+                op, 3, [.any, .index, .any],
+                attributes: [
+                    AttributeSpec(
+                        "reduction", .string, default: .string("none"), allowed: ["none", "add", "mul", "max", "min"])
+                ],
+                traits: [.pure], pattern: .opaque,
+                shape: { q throws(ShapeError) in
+                    let (d, i, u) = (q.operands[0], q.operands[1], q.operands[2])
+                    guard let ds = d.shape, let ishape = i.shape, let us = u.shape, let k = ishape.last,
+                        k <= ds.count
+                    else { throw ShapeError("indices must be [..., k] with k <= the data's rank \(d.rank)") }
+                    let want = Array(ishape.dropLast()) + Array(ds[k...])
+                    guard us == want, u.dtype == d.dtype else {
+                        throw ShapeError("updates must be \(d.dtype.rawValue)\(want), got \(u)")
+                    }
+                    return [d]
+                }, kernel: .unit("scatter-nd"),
+                "data with the slices data[indices[i]] replaced by updates[i] (or combined: reduction add, mul, "
+                    + "max, min); negative indices count from the end, out-of-range ones are skipped"
             )
         }
     }

@@ -195,10 +195,19 @@ extension Converters {
         if ctx.type(indices).dtype != .i64 {
             indices = try ctx.emit(.cast, [indices], attrs(["to": .string("i64")]), name: "\(name).i64", at: n)
         }
-        let strides = contiguousStrides(ds)
-        let count = isz.reduce(1, *)
-        let istrides = contiguousStrides(isz)
-        let base = (0..<count).map { i -> Double in
+        let (_, linear) = try elementOffsets(ctx, indices, data: ds, indexShape: isz, axis: a, name, n)
+        let flat = try reshape(ctx, data, [ds.reduce(1, *)], "\(name).flat", n)
+        return try ctx.emit(.gather, [flat, linear], attrs(["axis": .int(0)]), name: name, at: n)
+    }
+
+    /// GatherElements/ScatterElements addressing: each i64 index along `axis` (negative ones
+    /// wrapped) as an offset into the flattened data; returns the wrapped indices and offsets.
+    static func elementOffsets(
+        _ ctx: ImportContext, _ indices: ValueID, data ds: [Int], indexShape isz: [Int], axis a: Int,
+        _ name: String, _ n: ONNXNode
+    ) throws(SinterError) -> (wrapped: ValueID, linear: ValueID) {
+        let strides = contiguousStrides(ds), istrides = contiguousStrides(isz)
+        let base = (0..<isz.reduce(1, *)).map { i -> Double in
             var off = 0
             for d in isz.indices where d != a { off += (i / istrides[d]) % isz[d] * strides[d] }
             return Double(off)
@@ -209,8 +218,7 @@ extension Converters {
         let linear = try ctx.emit(
             .add, [try ctx.emit(.mul, [wrapped, stride], name: "\(name).scaled", at: n), offsets],
             name: "\(name).linear", at: n)
-        let flat = try reshape(ctx, data, [ds.reduce(1, *)], "\(name).flat", n)
-        return try ctx.emit(.gather, [flat, linear], attrs(["axis": .int(0)]), name: name, at: n)
+        return (wrapped, linear)
     }
 
     /// i64 indices with negative ones counted from the end of an axis of `size`.

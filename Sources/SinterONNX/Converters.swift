@@ -6,7 +6,7 @@ typealias Converter = @Sendable (ImportContext, ONNXNode) throws(SinterError) ->
 /// mean; this table only says how each ONNX op is spelled in them.
 enum Converters {
     static let table: [String: Converter] = elementwise.merging(shapes) { a, _ in a }.merging(networks) { a, _ in a }
-        .merging(composed) { a, _ in a }
+        .merging(composed) { a, _ in a }.merging(scatter) { a, _ in a }
 
     /// ONNX spellings of IR ops that the exporter's switch does not list (see
     /// `ONNXExporter.Spelling`): an op's import and export live side by side here.
@@ -36,6 +36,10 @@ enum Converters {
                         ONNXExporter.intAttr("largest", node.attributes.bool("largest") == false ? 0 : 1),
                     ]
                 }, int64Inputs: { node in [([node.attributes.int("k") ?? 0], false)] }),
+            .scatterND: S(opType: "ScatterND") { node in
+                let r = node.attributes["reduction"].flatMap { if case .string(let s) = $0 { s } else { nil } }
+                return r.map { [ONNXExporter.string("reduction", $0)] } ?? []
+            },
         ]
         for op in [Op.sin, .cos, .tan, .asin, .acos, .atan, .sinh, .cosh, .asinh, .acosh, .atanh] {
             table[op] = S(opType: op.rawValue.prefix(1).uppercased() + op.rawValue.dropFirst())

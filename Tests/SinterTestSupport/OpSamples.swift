@@ -35,6 +35,8 @@ public enum OpSamples {
         case .bitNot: return try one([try constant([2, 3], .i32) { Double($0 * 5 - 3) }])
         case .topK: return try one([x], attrs(["k": .int(3), "axis": .int(3)]))
         case .cumSum: return try one([x], attrs(["axis": .int(2), "exclusive": .bool(true)]))
+        case .scatterND:
+            return try one([x, try constant([2, 1], .i64) { Double(1 - $0) }, try constant([2, 3, 4, 5])])
         case .xor: return try one([try constant([2, 3], .bool), try constant([3], .bool) { Double($0 % 2) }])
         case .leakyRelu: return try one([x], attrs(["alpha": .float(0.1)]))
         case .elu: return try one([x], attrs(["alpha": .float(0.5)]))

@@ -183,6 +183,21 @@ def top_k(a, t):
     return np.take_along_axis(x, np.take(order, range(k), axis=axis), axis=axis)
 
 
+def scatter_nd(a, t):
+    data, idx, upd = a[0].copy(), a[1].astype(np.int64), a[2]
+    k, reduction = idx.shape[-1], t.get("reduction", "none")
+    entries = idx.reshape(int(np.prod(idx.shape[:-1])), k)
+    updates = upd.reshape((entries.shape[0],) + data.shape[k:])
+    combine = {"add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum}
+    for i, ix in enumerate(entries):
+        ix = [int(v) + data.shape[j] if v < 0 else int(v) for j, v in enumerate(ix)]
+        if any(v < 0 or v >= data.shape[j] for j, v in enumerate(ix)):
+            continue
+        ix = tuple(ix)
+        data[ix] = updates[i] if reduction == "none" else combine[reduction](data[ix], updates[i])
+    return data
+
+
 OPS = {
     "add": lambda a, t: a[0] + a[1],
     "sub": lambda a, t: a[0] - a[1],
@@ -273,6 +288,7 @@ OPS = {
     "xor": lambda a, t: np.logical_xor(a[0], a[1]),
     "cumsum": cumsum,
     "top-k": top_k,
+    "scatter-nd": scatter_nd,
     "reduce-sum": reduce(lambda x, ax, k: np.sum(x, axis=ax, keepdims=k)),
     "reduce-mean": reduce(lambda x, ax, k: np.mean(x, axis=ax, keepdims=k)),
     "reduce-max": reduce(lambda x, ax, k: np.max(x, axis=ax, keepdims=k, initial=-np.inf)),

@@ -112,6 +112,18 @@ struct OpNumericTests {
         }
         out.append(
             Case(op: .topK, shapes: [[3, 20]], attrs: Attributes(["k": .int(4)]), dtypes: [.i32], range: (-5, 5)))
+        // Indices in -4...4 on axes of 3 to 5: negative ones wrap, out-of-range ones are skipped.
+        for (shapes, reduction) in [
+            ([[5, 4], [3, 1], [3, 4]], "none"), ([[3, 4, 2], [6, 2], [6, 2]], "add"), ([[4, 3], [2, 2], [2]], "mul"),
+            ([[5, 2], [7, 1], [7, 2]], "max"), ([[3, 3], [4, 1], [4, 3]], "min"),
+            ([[2, 3], [1, 0], [1, 2, 3]], "none"),
+        ] {
+            out.append(
+                Case(
+                    op: .scatterND, shapes: shapes, attrs: Attributes(["reduction": .string(reduction)]),
+                    dtypes: [.f32, .i64, .f32], range: (-4, 4)))
+        }
+        out.append(Case(op: .scatterND, shapes: [[6], [4, 1], [4]], dtypes: [.i32, .i32, .i32], range: (-6, 6)))
         // Integer and bool elementwise code paths.
         for op in [Op.add, .sub, .mul, .div, .max, .min] {
             out.append(Case(op: op, shapes: [[3, 7], [7]], dtypes: [.i32, .i32], range: (-50, 50)))

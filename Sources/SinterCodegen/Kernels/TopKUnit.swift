@@ -70,7 +70,7 @@ struct TopKUnit: KernelUnit {
                         let atLeast = ir.compareValues(largest ? .ge : .le, kept(j), v)
                         return [ir.add(count[0], ir.zext(atLeast, ir.i64))]
                     }[0]
-                    ifThen(ir, ir.icmp(.slt, place, e.c(k))) {
+                    ir.ifThen(ir.icmp(.slt, place, e.c(k))) {
                         // Slots place..<last move down one; the one at k − 1 (if full) falls off.
                         let last = ir.select(ir.icmp(.slt, filled[0], e.c(k)), filled[0], e.c(k - 1))
                         ir.forLoop(e.c(0), ir.sub(last, place), "shift") { t in
@@ -87,15 +87,6 @@ struct TopKUnit: KernelUnit {
                     return [ir.select(ir.icmp(.slt, more, e.c(k)), more, e.c(k))]
                 }
             }
-        }
-
-        private func ifThen(_ ir: IRBuilder, _ condition: IRValue, _ body: () -> Void) {
-            let then = ir.appendBlock("then"), after = ir.appendBlock("after")
-            ir.condBr(condition, then, after)
-            ir.position(at: then)
-            body()
-            ir.br(after)
-            ir.position(at: after)
         }
     }
 }

@@ -230,6 +230,17 @@ final class IRBuilder {
         }
     }
 
+    /// `if (cond) { body }`; a nil condition runs the body unconditionally.
+    func ifThen(_ condition: IRValue?, _ body: () -> Void) {
+        guard let condition else { return body() }
+        let then = appendBlock("then"), after = appendBlock("after")
+        condBr(condition, then, after)
+        position(at: then)
+        body()
+        br(after)
+        position(at: after)
+    }
+
     /// `if (cond) return value;` and continue emitting in a fresh block.
     func returnIf(_ cond: IRValue, _ value: IRValue?) {
         let exit = appendBlock("early.exit"), rest = appendBlock("cont")
