@@ -1,13 +1,13 @@
 /// Element types of Sinter tensors. The raw value is the spelling in `.sir` text.
 public enum DType: String, CaseIterable, Sendable, Hashable {
-    case f32, f16, bf16, f64, i8, u8, i16, i32, i64, bool
+    case f32, f16, bf16, f64, i8, u8, i16, i32, i64, bool, u16, u32, u64
 
     /// Size of one element in bytes.
     public var byteSize: Int {
         switch self {
-        case .f64, .i64: 8
-        case .f32, .i32: 4
-        case .f16, .bf16, .i16: 2
+        case .f64, .i64, .u64: 8
+        case .f32, .i32, .u32: 4
+        case .f16, .bf16, .i16, .u16: 2
         case .i8, .u8, .bool: 1
         }
     }
@@ -15,20 +15,20 @@ public enum DType: String, CaseIterable, Sendable, Hashable {
     public var isFloat: Bool {
         switch self {
         case .f32, .f16, .bf16, .f64: true
-        case .i8, .u8, .i16, .i32, .i64, .bool: false
+        case .i8, .u8, .i16, .i32, .i64, .bool, .u16, .u32, .u64: false
         }
     }
 
     public var isSignedInteger: Bool {
         switch self {
         case .i8, .i16, .i32, .i64: true
-        case .u8, .bool, .f32, .f16, .bf16, .f64: false
+        case .u8, .bool, .f32, .f16, .bf16, .f64, .u16, .u32, .u64: false
         }
     }
 
     /// numpy's `dtype.str` for this type (little-endian), used by the `.npy` reader and writer.
-    /// bf16 has no numpy spelling; its raw bits are stored as `<u2` (Sinter has no u16, so
-    /// the spelling is unambiguous when read back).
+    /// bf16 has no numpy spelling; its raw bits are stored as `<u2`, which reads back as u16
+    /// unless the reader expects bf16.
     public var numpyDescr: String {
         switch self {
         case .f32: "<f4"
@@ -41,6 +41,9 @@ public enum DType: String, CaseIterable, Sendable, Hashable {
         case .i32: "<i4"
         case .i64: "<i8"
         case .bool: "|b1"
+        case .u16: "<u2"
+        case .u32: "<u4"
+        case .u64: "<u8"
         }
     }
 
@@ -57,6 +60,9 @@ public enum DType: String, CaseIterable, Sendable, Hashable {
         case .i32: "int32"
         case .i64: "int64"
         case .bool: "bool"
+        case .u16: "uint16"
+        case .u32: "uint32"
+        case .u64: "uint64"
         }
     }
 
@@ -73,6 +79,9 @@ public enum DType: String, CaseIterable, Sendable, Hashable {
         case .i32: 8
         case .i64: 9
         case .bool: 10
+        case .u16: 11
+        case .u32: 12
+        case .u64: 13
         }
     }
 }

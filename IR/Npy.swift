@@ -32,7 +32,10 @@ public enum Npy {
         guard let shapeText = field(header, "shape") else { throw fail("no 'shape' in header") }
         guard let shape = parseShape(shapeText) else { throw fail("cannot read shape \(shapeText)") }
         guard let dtype = dtypeFor(descr, expected: expected) else {
-            throw fail("unsupported dtype '\(descr)' (Sinter reads f2/f4/f8, i1/i2/i4/i8, u1, b1, and u2 as bf16)")
+            throw fail(
+                "unsupported dtype '\(descr)' (Sinter reads f2/f4/f8, i1/i2/i4/i8, u1/u2/u4/u8 and b1; "
+                    + "u2 as bf16 where bf16 is expected)"
+            )
         }
         guard let need = checkedProduct(shape + [dtype.byteSize]) else { throw fail("shape \(shape) is too large") }
         let payload = headerStart + headerLen
@@ -88,7 +91,7 @@ public enum Npy {
 
     private static func dtypeFor(_ descr: String, expected: DType?) -> DType? {
         let normalized = descr.first == "=" ? "<" + descr.dropFirst() : descr
-        if normalized == "<u2" || normalized == "<V2" { return .bf16 }
+        if normalized == "<V2" || (normalized == "<u2" && expected == .bf16) { return .bf16 }
         for d in DType.allCases where d != .bf16 {
             let want = d.numpyDescr
             if normalized == want || normalized == "<" + want.dropFirst() || normalized == "|" + want.dropFirst() {

@@ -465,6 +465,12 @@ public struct Parser {
                 guard let v = Int32(e.text) else { throw bad() }; withUnsafeBytes(of: v.littleEndian) { bytes += $0 }
             case .i64:
                 guard let v = Int64(e.text) else { throw bad() }; withUnsafeBytes(of: v.littleEndian) { bytes += $0 }
+            case .u16:
+                guard let v = UInt16(e.text) else { throw bad() }; withUnsafeBytes(of: v.littleEndian) { bytes += $0 }
+            case .u32:
+                guard let v = UInt32(e.text) else { throw bad() }; withUnsafeBytes(of: v.littleEndian) { bytes += $0 }
+            case .u64:
+                guard let v = UInt64(e.text) else { throw bad() }; withUnsafeBytes(of: v.littleEndian) { bytes += $0 }
             }
         }
         return TensorData(dtype: type.dtype, shape: shape, bytes: bytes)

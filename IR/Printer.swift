@@ -73,11 +73,11 @@ public enum Printer {
         case .f64: return formatFloat(v)
         case .f32, .f16, .bf16: return formatFloat(Float(v))
         case .bool: return v != 0 ? "true" : "false"
-        case .i64:
+        case .i64, .u64:
             var x: UInt64 = 0
             for k in 0..<8 { x |= UInt64(t.bytes[i * 8 + k]) << (8 * k) }
-            return String(Int64(bitPattern: x))
-        case .i8, .u8, .i16, .i32: return String(Int64(v))
+            return t.dtype == .u64 ? String(x) : String(Int64(bitPattern: x))
+        case .i8, .u8, .i16, .i32, .u16, .u32: return String(Int64(v))
         }
     }
 }

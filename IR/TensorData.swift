@@ -80,6 +80,9 @@ public struct TensorData: Hashable, Sendable {
         case .i32: return Double(Int32(bitPattern: load(UInt32.self)))
         case .i64: return Double(Int64(bitPattern: load(UInt64.self)))
         case .bool: return bytes[o] != 0 ? 1 : 0
+        case .u16: return Double(load(UInt16.self))
+        case .u32: return Double(load(UInt32.self))
+        case .u64: return Double(load(UInt64.self))
         }
     }
 
@@ -95,6 +98,10 @@ public struct TensorData: Hashable, Sendable {
 private func appendElement(_ v: Double, _ dtype: DType, _ out: inout [UInt8]) {
     func put<T: FixedWidthInteger>(_ x: T) {
         for k in 0..<MemoryLayout<T>.size { out.append(UInt8(truncatingIfNeeded: x >> (8 * k))) }
+    }
+    func uint64(_ v: Double) -> UInt64 {
+        guard v.isFinite, v > 0 else { return v.isFinite ? UInt64(bitPattern: int64(v)) : 0 }
+        return v >= 1.8e19 ? UInt64.max : UInt64(v.rounded(.towardZero))
     }
     func int64(_ v: Double) -> Int64 {
         guard v.isFinite else { return 0 }
@@ -113,6 +120,9 @@ private func appendElement(_ v: Double, _ dtype: DType, _ out: inout [UInt8]) {
     case .i32: put(Int32(truncatingIfNeeded: int64(v)))
     case .i64: put(int64(v))
     case .bool: out.append(v != 0 ? 1 : 0)
+    case .u16: put(UInt16(truncatingIfNeeded: uint64(v)))
+    case .u32: put(UInt32(truncatingIfNeeded: uint64(v)))
+    case .u64: put(uint64(v))
     }
 }
 

@@ -4,16 +4,16 @@ import SinterIR
 /// the LLVM entry points (`ModuleEmitter`) and the header (`HeaderWriter`) both read it.
 public enum ABI {
     /// 3: the shared-types block is fixed for every addition the roadmap names (docs/abi.md,
-    /// "ABI policy"): dtype codes for u16/u32/u64 reserved, checkpoint status codes 8–9,
+    /// "ABI policy"): dtype codes for u16/u32/u64 (reserved first, produced now), checkpoint status codes 8–9,
     /// quantization fields in `sinter_tensor_info`, a versioned include guard.
     /// (2: weights side file and status codes 5–7. 1: the first release.)
     public static let version: Int32 = 3
 
-    /// Every `sinter_dtype` enumerator: the IR's dtypes by `DType.abiCode`, then codes reserved
-    /// now for dtypes that later versions of the compiler add, so adding them does not change
-    /// the shared block. Codes are never reused or renumbered.
+    /// Every `sinter_dtype` enumerator: the IR's dtypes by `DType.abiCode`, in code order (u16,
+    /// u32 and u64 were reserved at 11–13 before the IR had them, so adding them left the shared
+    /// block unchanged). Codes are never reused or renumbered.
     public static var dtypeCodes: [(name: String, code: Int32)] {
-        DType.allCases.map { ($0.rawValue.uppercased(), $0.abiCode) } + [("U16", 11), ("U32", 12), ("U64", 13)]
+        DType.allCases.map { ($0.rawValue.uppercased(), $0.abiCode) }.sorted { $0.code < $1.code }
     }
 
     public enum Status: Int32, CaseIterable, Sendable {

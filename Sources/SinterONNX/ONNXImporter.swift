@@ -111,7 +111,11 @@ public enum ONNXImporter {
         for input in g.input where !initialized.contains(input.name) {
             do throws(SinterError) {
                 let type = try tensorType(input, bindings: bindings)
-                if let value = constants[input.name] {
+                if var value = constants[input.name] {
+                    // numpy has no bf16: its bits come as uint16.
+                    if value.dtype == .u16 && type.dtype == .bf16 {
+                        value = TensorData(dtype: .bf16, shape: value.shape, bytes: value.bytes)
+                    }
                     guard value.dtype == type.dtype, type.rank == value.shape.count else {
                         throw SinterError(
                             "--const-input '\(input.name)' is \(value.type), but the input is \(type)", at: graphLoc)

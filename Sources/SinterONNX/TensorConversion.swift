@@ -8,12 +8,15 @@ enum ONNXType {
         case 1: .f32
         case 2: .u8
         case 3: .i8
+        case 4: .u16
         case 5: .i16
         case 6: .i32
         case 7: .i64
         case 9: .bool
         case 10: .f16
         case 11: .f64
+        case 12: .u32
+        case 13: .u64
         case 16: .bf16
         default: nil
         }
@@ -31,6 +34,9 @@ enum ONNXType {
         case .f16: 10
         case .f64: 11
         case .bf16: 16
+        case .u16: 4
+        case .u32: 12
+        case .u64: 13
         }
     }
 
@@ -86,7 +92,9 @@ extension Onnx_TensorProto {
         case .i16: for v in int32Data { put(Int16(truncatingIfNeeded: v)) }
         case .i8: for v in int32Data { put(Int8(truncatingIfNeeded: v)) }
         case .u8, .bool: for v in int32Data { put(UInt8(truncatingIfNeeded: v)) }
-        case .f16, .bf16: for v in int32Data { put(UInt16(truncatingIfNeeded: v)) }
+        case .f16, .bf16, .u16: for v in int32Data { put(UInt16(truncatingIfNeeded: v)) }
+        case .u32: for v in uint64Data { put(UInt32(truncatingIfNeeded: v)) }
+        case .u64: for v in uint64Data { put(v) }
         }
         return out
     }

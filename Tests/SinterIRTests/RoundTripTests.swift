@@ -73,6 +73,9 @@ enum RandomGraph {
         case .i16: return Double(rng.int(-32768...32767))
         case .i32: return Double(rng.int(-2_000_000_000...2_000_000_000))
         case .i64: return Double(rng.int(-(1 << 50)...(1 << 50)))
+        case .u16: return Double(rng.int(0...65535))
+        case .u32: return Double(rng.int(0...4_000_000_000))
+        case .u64: return Double(rng.int(0...(1 << 52)))
         }
     }
 

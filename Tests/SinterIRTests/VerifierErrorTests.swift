@@ -211,7 +211,7 @@ struct VerifierErrorTests {
             graph @g(%x: f33[2]) -> (%y: f32[2]) {
             }
             """,
-            "1:14: error: unknown element type 'f33' (expected one of f32, f16, bf16, f64, i8, u8, i16, i32, i64, bool)"
+            "1:14: error: unknown element type 'f33' (expected one of f32, f16, bf16, f64, i8, u8, i16, i32, i64, bool, u16, u32, u64)"
         ),
         (
             "type too large",

@@ -124,6 +124,21 @@ struct OpNumericTests {
                     dtypes: [.f32, .i64, .f32], range: (-4, 4)))
         }
         out.append(Case(op: .scatterND, shapes: [[6], [4, 1], [4]], dtypes: [.i32, .i32, .i32], range: (-6, 6)))
+        // Unsigned 16/32/64-bit code paths: values past the signed range compare, divide, shift
+        // and convert as unsigned; sums and products wrap.
+        for (dtype, top) in [(DType.u16, Float(65535)), (.u32, 4.2e9), (.u64, 1.8e19)] {
+            for op in [Op.add, .sub, .mul, .div, .max, .min, .greater, .lessEqual] {
+                out.append(Case(op: op, shapes: [[3, 7], [7]], dtypes: [dtype, dtype], range: (0, top)))
+            }
+            out.append(Case(op: .shiftRight, shapes: [[2, 9], [9]], dtypes: [dtype, dtype], range: (0, 15)))
+            let attrs = { (d: DType) in Attributes(["to": .string(d.rawValue)]) }
+            out.append(Case(op: .cast, shapes: [[3, 11]], attrs: attrs(.f32), dtypes: [dtype], range: (0, top)))
+            out.append(Case(op: .cast, shapes: [[3, 11]], attrs: attrs(dtype), dtypes: [.f32], range: (0, 60000)))
+            out.append(
+                Case(
+                    op: .cumSum, shapes: [[4, 6]], attrs: Attributes(["axis": .int(1)]), dtypes: [dtype],
+                    range: (0, 999)))
+        }
         // Integer and bool elementwise code paths.
         for op in [Op.add, .sub, .mul, .div, .max, .min] {
             out.append(Case(op: op, shapes: [[3, 7], [7]], dtypes: [.i32, .i32], range: (-50, 50)))

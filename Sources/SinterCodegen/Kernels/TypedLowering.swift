@@ -12,6 +12,9 @@ enum Domain: Hashable {
         case .bool: self = .bool
         case .i8: self = .int(bits: 8, signed: true)
         case .u8: self = .int(bits: 8, signed: false)
+        case .u16: self = .int(bits: 16, signed: false)
+        case .u32: self = .int(bits: 32, signed: false)
+        case .u64: self = .int(bits: 64, signed: false)
         case .i16: self = .int(bits: 16, signed: true)
         case .i32: self = .int(bits: 32, signed: true)
         case .i64: self = .int(bits: 64, signed: true)
@@ -44,10 +47,10 @@ extension IRBuilder {
         case .f32: vector(f32, width)
         case .f64: vector(f64, width)
         case .f16: vector(f16, width)
-        case .bf16, .i16: vector(i16, width)
+        case .bf16, .i16, .u16: vector(i16, width)
         case .i8, .u8, .bool: vector(i8, width)
-        case .i32: vector(i32, width)
-        case .i64: vector(i64, width)
+        case .i32, .u32: vector(i32, width)
+        case .i64, .u64: vector(i64, width)
         }
     }
 
@@ -67,7 +70,7 @@ extension IRBuilder {
             let bits = shl(zext(raw, vector(i32, width)), constInt(i32, 16, width: width))
             return Typed(value: bitcast(bits, vector(f32, width)), domain: .float32)
         case .bool: return Typed(value: icmp(.ne, raw, constInt(i8, 0, width: width)), domain: .bool)
-        case .f32, .f64, .i8, .u8, .i16, .i32, .i64: return Typed(value: raw, domain: Domain(d))
+        case .f32, .f64, .i8, .u8, .i16, .i32, .i64, .u16, .u32, .u64: return Typed(value: raw, domain: Domain(d))
         }
     }
 
@@ -86,7 +89,7 @@ extension IRBuilder {
             let nan = fcmp(.uno, c.value, c.value)
             raw = trunc(select(nan, constInt(i32, 0x7FC0, width: w), rounded), vector(i16, w))
         case .bool: raw = zext(c.value, vector(i8, w))
-        case .f32, .f64, .i8, .u8, .i16, .i32, .i64: raw = c.value
+        case .f32, .f64, .i8, .u8, .i16, .i32, .i64, .u16, .u32, .u64: raw = c.value
         }
         store(raw, gep(storageType(d, width: 1), base, index), align: d.byteSize)
     }
