@@ -77,9 +77,30 @@ final class ImportContext {
                         + "it with --const-input \(name)=FILE.npy"
                 )
             }
+            let sources = graphInputs(reaching: v)
+            guard sources.isEmpty else {
+                let hints = sources.map { "--const-input \($0)=FILE.npy" }.joined(separator: " and ")
+                throw n.error(
+                    "input \(i) ('\(what)') is computed at run time from graph input(s) "
+                        + "\(sources.map { "'\($0)'" }.joined(separator: ", ")), but Sinter needs it to be a constant; "
+                        + "specialise it with \(hints)")
+            }
             throw n.error("input \(i) ('\(what)') is computed at run time, but Sinter needs it to be a constant")
         }
         return t
+    }
+
+    /// The graph inputs `v` is computed from, by name, in input order.
+    func graphInputs(reaching v: ValueID) -> [String] {
+        let g = builder.graph
+        let defining = g.definingNodes()
+        var seen: Set<ValueID> = [v], stack = [v], found: Set<ValueID> = []
+        while let x = stack.popLast() {
+            if g.inputs.contains(x) { found.insert(x) }
+            guard let d = defining[x] else { continue }
+            for o in g.nodes[d].operands where seen.insert(o).inserted { stack.append(o) }
+        }
+        return g.inputs.filter(found.contains).map(g.name(of:))
     }
 
     /// Input `i`'s value when it is known at compile time, else nil (no error: for inputs that

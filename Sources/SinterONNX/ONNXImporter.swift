@@ -61,11 +61,18 @@ public enum ONNXImporter {
 
     /// Graph inputs named in diagnostics as needing `--const-input`.
     public static func inputsNeedingConstants(_ error: SinterError) -> [String] {
-        error.diagnostics.compactMap { d in
-            guard let r = d.message.range(of: "specialise it with --const-input ") else { return nil }
-            let rest = d.message[r.upperBound...]
-            return rest.range(of: "=FILE.npy").map { String(rest[..<$0.lowerBound]) }
+        var names: [String] = []
+        for d in error.diagnostics {
+            var rest = Substring(d.message)
+            while let r = rest.range(of: "--const-input ") {
+                rest = rest[r.upperBound...]
+                guard let end = rest.range(of: "=FILE.npy") else { break }
+                let name = String(rest[..<end.lowerBound])
+                if !names.contains(name) { names.append(name) }
+                rest = rest[end.upperBound...]
+            }
         }
+        return names
     }
 
     static func importModel(
@@ -78,9 +85,14 @@ public enum ONNXImporter {
         let ctx = ImportContext(name: name, directory: directory)
 
         // Every unsupported op, all at once, before doing any work.
-        let unsupported = g.node.filter { n in
-            !(n.domain.isEmpty || n.domain == "ai.onnx") || Converters.table[n.opType] == nil
+        func unsupportedNodes(_ graph: Onnx_GraphProto) -> [Onnx_NodeProto] {
+            graph.node.flatMap { n in
+                let here = !(n.domain.isEmpty || n.domain == "ai.onnx") || Converters.table[n.opType] == nil
+                let nested = n.attribute.flatMap { a in (a.hasG ? [a.g] : []) + a.graphs }.flatMap(unsupportedNodes)
+                return (here ? [n] : []) + nested
+            }
         }
+        let unsupported = unsupportedNodes(g)
         if !unsupported.isEmpty {
             throw SinterError(
                 unsupported.map { n in
@@ -126,21 +138,7 @@ public enum ONNXImporter {
                 ctx.values[input.name] = try ctx.builder.input(input.name, type)
             } catch { diags += error.diagnostics }
         }
-        for proto in g.node {
-            let n = ONNXNode(proto: proto, opset: opset)
-            // Skip nodes whose inputs failed earlier: their cause is already reported.
-            guard proto.input.allSatisfy({ $0.isEmpty || ctx.values[$0] != nil }) else { continue }
-            do throws(SinterError) {
-                guard let convert = Converters.table[n.opType] else { continue }
-                let results = try convert(ctx, n)
-                for (i, name) in proto.output.enumerated() where !name.isEmpty {
-                    guard i < results.count, let v = results[i] else { throw n.error("output \(i) is not supported") }
-                    ctx.values[name] = v
-                }
-            } catch {
-                diags += error.diagnostics.map { $0.location == .unknown ? Diagnostic($0.message, at: n.location) : $0 }
-            }
-        }
+        diags += ctx.convert(g.node, opset: opset, after: diags)
         if !diags.isEmpty { throw SinterError(diags) }
 
         // Graph outputs keep their ONNX names (an identity node where the value has another name).
