@@ -174,11 +174,11 @@ public struct Fuse: Pass {
                 let (gi, reason) = joinable()
                 if let gi, !groups[gi].prologue.isEmpty {
                     alone("\(n.op.rawValue) epilogue: the users' kernel reads a view in its prologue")
-                } else if let gi, g.type(of: r).dtype == .f32,
+                } else if let gi, anchors(n, g.type(of: r).dtype),
                     let why = epilogueProblem(g, anchor: n, group: groups[gi])
                 {
                     alone("epilogue refused: \(why)")
-                } else if let gi, g.type(of: r).dtype == .f32 {
+                } else if let gi, anchors(n, g.type(of: r).dtype) {
                     groups[gi].nodes.insert(i, at: 0)
                     groups[gi].anchor = i
                     groupOf[i] = gi
@@ -243,6 +243,10 @@ public struct Fuse: Pass {
         }
         return nil
     }
+
+    /// Which anchors take an epilogue: f32 convolutions, and matmuls of every float dtype
+    /// (the typed matmul applies it too).
+    static func anchors(_ n: Node, _ dtype: DType) -> Bool { dtype == .f32 || (n.op == .matmul && dtype.isFloat) }
 
     /// Epilogue operands must be addressable from the anchor's output coordinates: for conv,
     /// each operand either broadcasts over all spatial axes or walks them contiguously.

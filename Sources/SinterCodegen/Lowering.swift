@@ -208,7 +208,7 @@ public enum Lowering {
                 let types = Set(operandTypes + results.map(\.dtype)).map(\.rawValue).sorted().joined(separator: ", ")
                 diags.append(
                     Diagnostic(
-                        "'\(node.op.rawValue)' on \(types): codegen supports only f32 for this op so far",
+                        "'\(node.op.rawValue)' on \(types): codegen has no kernel for this op on these dtypes",
                         at: node.location))
             }
         }

@@ -10,7 +10,15 @@ extension Converters {
     static let einsum: Converter = { ctx, n throws(SinterError) in
         let name = out(n)
         guard let equation = n.string("equation") else { throw n.error("needs the 'equation' attribute") }
-        let operands = try (0..<n.proto.input.count).map { i throws(SinterError) in try ctx.input(n, i) }
+        var operands = try (0..<n.proto.input.count).map { i throws(SinterError) in try ctx.input(n, i) }
+        // 16-bit floats are computed in f32 and rounded once at the end.
+        let narrow =
+            operands.first.map { [.f16, .bf16].contains(ctx.type($0).dtype) ? ctx.type($0).dtype : nil } ?? nil
+        if narrow != nil {
+            operands = try operands.enumerated().map { i, v throws(SinterError) in
+                try ctx.emit(.cast, [v], attrs(["to": .string("f32")]), name: "\(name).wide\(i)", at: n)
+            }
+        }
         let shapes = try operands.map { v throws(SinterError) in try ctx.staticShape(v, n) }
         let (terms, output) = try EinsumEquation.parse(equation, ranks: shapes.map(\.count), n)
         var sizes: [Character: Int] = [:]
@@ -88,6 +96,9 @@ extension Converters {
         }
         let (final, finalTerm) = try reduced(acc, accTerm, keep: Set(output))
         let ordered = try transposed(final, finalTerm, output)
+        if let narrow {
+            return [try ctx.emit(.cast, [ordered], attrs(["to": .string(narrow.rawValue)]), name: name, at: n)]
+        }
         return [try ctx.emit(.identity, [ordered], name: name, at: n)]
     }
 

@@ -72,6 +72,12 @@ extension Converters {
             }
             var a = attrs(["keepdims": .bool(keep)])
             if let axes { a["axes"] = .ints(axes) }
+            // Bool max/min (any/all) run on 0/1 floats.
+            if ctx.type(x).dtype == .bool && (op == .reduceMax || op == .reduceMin) {
+                let f = try ctx.emit(.cast, [x], attrs(["to": .string("f32")]), name: "\(out(n)).f32", at: n)
+                let r = try ctx.emit(op, [f], a, name: "\(out(n)).reduced", at: n)
+                return [try ctx.emit(.cast, [r], attrs(["to": .string("bool")]), name: out(n), at: n)]
+            }
             return [try ctx.emit(op, [x], a, name: out(n), at: n)]
         }
     }

@@ -164,3 +164,28 @@ struct GemmTests {
         }
     }
 }
+
+/// Matmul in f64 off the packed GEMM: a fused bias + ReLU epilogue runs in f64 too, checked
+/// against the product computed in Swift doubles.
+struct TypedGemmTests {
+    @Test func f64MatmulWithFusedEpilogue() throws {
+        var b = GraphBuilder(name: "f64mm")
+        let x = try b.input("x", TensorType(.f64, [3, 4]))
+        let w = (0..<20).map { Double($0) * 0.37 - 3.1 }, bias = [0.5, -1, 2, 0, -0.25]
+        let wv = try b.constant(TensorData(dtype: .f64, shape: [4, 5], values: w))
+        let bv = try b.constant(TensorData(dtype: .f64, shape: [5], values: bias))
+        let m = try b.apply(.matmul, [x, wv])[0]
+        b.output(try b.apply(.relu, [try b.apply(.add, [m, bv])[0]])[0])
+        let model = try Sinter.jit(b.graph)
+        #expect(model.program.kernels.count == 1, "matmul, add and relu fuse into one kernel")
+        let xs = (0..<12).map { Double($0) * 0.21 - 1.3 }
+        let y = try model.run([TensorData(dtype: .f64, shape: [3, 4], values: xs)])[0]
+        #expect(y.dtype == .f64)
+        for i in 0..<3 {
+            for j in 0..<5 {
+                let dot = (0..<4).reduce(0.0) { $0 + xs[i * 4 + $1] * w[$1 * 5 + j] }
+                #expect(abs(y.doubles[i * 5 + j] - max(dot + bias[j], 0)) < 1e-12, "[\(i), \(j)]")
+            }
+        }
+    }
+}

@@ -124,6 +124,23 @@ struct OpNumericTests {
                     dtypes: [.f32, .i64, .f32], range: (-4, 4)))
         }
         out.append(Case(op: .scatterND, shapes: [[6], [4, 1], [4]], dtypes: [.i32, .i32, .i32], range: (-6, 6)))
+        // Matmul off the f32 GEMM (typed loops) and f64 reductions. (bf16 shares the f16 path
+        // but has no numpy dtype to check it against here.)
+        for (dtype, atol) in [(DType.f64, Float(1e-6)), (.f16, 2e-2)] {
+            out.append(Case(op: .matmul, shapes: [[5, 7], [7, 3]], dtypes: [dtype, dtype], atol: atol, rtol: 1e-2))
+            out.append(
+                Case(
+                    op: .matmul, shapes: [[2, 3, 4], [1, 5, 4]], attrs: Attributes(["trans_b": .bool(true)]),
+                    dtypes: [dtype, dtype], atol: atol, rtol: 1e-2))
+        }
+        for op in [Op.reduceSum, .reduceMean, .reduceMax, .reduceMin, .reduceProd, .reduceL2] {
+            for axes in [[1], [0, 2]] {
+                out.append(
+                    Case(
+                        op: op, shapes: [[3, 17, 5]], attrs: Attributes(["axes": .ints(axes)]), dtypes: [.f64],
+                        range: (0.5, 1.5), rtol: 1e-9))
+            }
+        }
         // Unsigned 16/32/64-bit code paths: values past the signed range compare, divide, shift
         // and convert as unsigned; sums and products wrap.
         for (dtype, top) in [(DType.u16, Float(65535)), (.u32, 4.2e9), (.u64, 1.8e19)] {

@@ -61,13 +61,16 @@ struct KernelEmitter {
 
     /// Same as `strip`, carrying accumulators of the matching width through each loop.
     func stripReduce(
-        _ n: Int, _ w: Int, identity: Float, _ combine: (IRValue, IRValue) -> IRValue,
+        _ n: Int, _ w: Int, identity: Float, elem: IRType? = nil, _ combine: (IRValue, IRValue) -> IRValue,
         _ load: (IRValue, Int) -> IRValue
     ) -> IRValue {
         let main = w > 1 ? n - n % w : 0
-        var total = ir.constF32(identity)
+        let t = elem ?? ir.f32
+        var total = ir.constReal(t, Double(identity))
         if main > 0 {
-            let acc = ir.forLoop(c(0), c(main), step: w, carrying: [ir.constF32(identity, width: w)], "rv") { i, a in
+            let acc = ir.forLoop(c(0), c(main), step: w, carrying: [ir.constReal(t, Double(identity), width: w)], "rv")
+            {
+                i, a in
                 [combine(a[0], load(i, w))]
             }
             total = ir.horizontal(acc[0], combine)

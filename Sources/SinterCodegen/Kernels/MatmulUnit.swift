@@ -7,8 +7,11 @@ import SinterIR
 struct MatmulUnit: KernelUnit {
     static let name = "matmul"
 
+    /// f32 runs the packed GEMM; f64, f16 and bf16 (all operands one dtype) the plain typed
+    /// loops (`typedGemm`), which exist for coverage, not speed.
     static func supports(operands: [DType], results: [DType]) -> Bool {
-        (operands + results).allSatisfy { $0 == .f32 }
+        guard let d = results.first, [.f32, .f64, .f16, .bf16].contains(d) else { return false }
+        return (operands + results).allSatisfy { $0 == d }
     }
 
     static func lower(_ c: UnitLowering) throws(SinterError) -> [any KernelUnitBody] {
@@ -30,7 +33,7 @@ struct MatmulUnit: KernelUnit {
             Body(
                 batch: Array(c.outShape.dropLast(2)), a: ma.layout, b: mb.layout, m: ma.rows, n: mb.cols, k: ma.cols,
                 accumulating: Schedules.accumulator(for: c.operandTypes[0].dtype), epilogue: c.epilogue,
-                blocking: c.schedules.gemm(m: ma.rows, n: mb.cols, k: ma.cols))
+                blocking: c.schedules.gemm(m: ma.rows, n: mb.cols, k: ma.cols), dtype: c.resultTypes[0].dtype)
         ]
     }
 
@@ -60,6 +63,8 @@ struct MatmulUnit: KernelUnit {
         var blocking: GemmBlocking
         /// B is the packed constant: per batch entry, `panels` panels of k × nr floats.
         var packedB = false
+        /// The operands' and result's dtype: f32 takes the packed GEMM, others `typedGemm`.
+        var dtype: DType = .f32
 
         /// The product as the GEMM core sees it (panels, how parts split): one definition.
         var problem: KernelEmitter.GemmProblem {
@@ -79,6 +84,7 @@ struct MatmulUnit: KernelUnit {
         }
 
         func emit(_ e: KernelEmitter, _ x: KernelArguments) {
+            guard dtype == .f32 else { return e.typedGemm(self, x.out, x.ins[0], x.ins[1], Array(x.ins.dropFirst(2))) }
             e.packedGemm(
                 self, x.out, x.ins[0], x.ins[1], Array(x.ins.dropFirst(2)), scratch: x.scratch, task: x.task,
                 tasks: x.parts)
@@ -88,6 +94,7 @@ struct MatmulUnit: KernelUnit {
         /// rows (never along k, so every thread count sums in the same order). When B or A is
         /// packed at run time each part packs it into its own scratch region, so those parts are capped.
         func schedule(_ kernel: inout Kernel, _ s: Schedules) {
+            guard dtype == .f32 else { return }
             let flops = (checkedProduct(batch + [m, n, k]) ?? .max)
             kernel.registerTile = [blocking.mr, blocking.nr]
             let partBytes = partScratchFloats * 4

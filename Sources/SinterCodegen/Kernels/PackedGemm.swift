@@ -250,10 +250,11 @@ extension KernelEmitter {
 
     /// The epilogue on one accumulator vector at (row, col): its operands are loaded at their
     /// strides (a broadcast scalar, or `width` lanes — masked at the edge).
-    func applyEpilogue(_ e: EpilogueArgs, _ acc: IRValue, row: IRValue, col: IRValue, width: Int, mask: IRValue?)
-        -> IRValue
-    {
-        var args = [Typed(value: acc, domain: .float32)]
+    func applyEpilogue(
+        _ e: EpilogueArgs, _ acc: IRValue, row: IRValue, col: IRValue, width: Int, mask: IRValue?,
+        dtype: DType = .f32
+    ) -> IRValue {
+        var args = [Typed(value: acc, domain: Domain(dtype))]
         for x in e.pointers.indices {
             let at = ir.add(ir.add(e.bases[x], ir.mul(row, c(e.rows[x]))), ir.mul(col, c(e.cols[x])))
             if e.cols[x] == 0 {
@@ -263,6 +264,6 @@ extension KernelEmitter {
                 args.append(ir.loadTyped(e.pointers[x], at, e.types[x + 1], width: width, mask: mask))
             }
         }
-        return ir.lowerTyped(e.expr, args, e.types, result: .f32, want: .float32, width: width).value
+        return ir.lowerTyped(e.expr, args, e.types, result: dtype, want: Domain(dtype), width: width).value
     }
 }

@@ -8,8 +8,9 @@ struct ReduceUnit: KernelUnit {
 
     enum Kind: String, Hashable, Sendable { case sum, mean, max, min, prod, l2 }
 
+    /// f32 and f64 (partial results live in the output, so narrower floats would round them).
     static func supports(operands: [DType], results: [DType]) -> Bool {
-        (operands + results).allSatisfy { $0 == .f32 }
+        (operands + results).allSatisfy { $0 == .f32 } || (operands + results).allSatisfy { $0 == .f64 }
     }
 
     static func lower(_ c: UnitLowering) throws(SinterError) -> [any KernelUnitBody] {
@@ -39,24 +40,34 @@ struct ReduceUnit: KernelUnit {
             }
         }
         if dims.isEmpty { (dims, flags) = ([1], [false]) }
-        return [Body(kind: kind, shape: dims, reduced: flags)]
+        return [Body(kind: kind, shape: dims, reduced: flags, dtype: c.operandTypes[0].dtype)]
     }
 
     struct Body: KernelUnitBody, Hashable {
         var kind: Kind
         var shape: [Int]
         var reduced: [Bool]
+        var dtype: DType = .f32
 
-        var description: String { "\(kind.rawValue) over \(shape), reduced \(reduced)" }
+        var description: String { "\(kind.rawValue) over \(shape), reduced \(reduced)\(dtype == .f32 ? "" : " f64")" }
 
         func emit(_ e: KernelEmitter, _ a: KernelArguments) {
-            e.reduce(kind, shape, reduced, a.out, a.ins[0], a.vectorWidth)
+            let f64 = dtype == .f64
+            e.reduce(kind, shape, reduced, a.out, a.ins[0], f64 ? max(1, a.vectorWidth / 2) : a.vectorWidth, f64: f64)
         }
     }
 }
 
 extension KernelEmitter {
-    func reduce(_ kind: ReduceUnit.Kind, _ shape: [Int], _ reduced: [Bool], _ out: IRValue, _ x: IRValue, _ w: Int) {
+    func reduce(
+        _ kind: ReduceUnit.Kind, _ shape: [Int], _ reduced: [Bool], _ out: IRValue, _ x: IRValue, _ w: Int,
+        f64: Bool = false
+    ) {
+        let elem = f64 ? ir.f64 : ir.f32
+        func loadF(_ base: IRValue, _ off: IRValue, _ w: Int) -> IRValue {
+            ir.load(ir.vector(elem, w), ir.gep(elem, base, off))
+        }
+        func storeF(_ v: IRValue, _ base: IRValue, _ off: IRValue) { ir.store(v, ir.gep(elem, base, off)) }
         let identity: Float =
             switch kind {
             case .max: -.infinity
@@ -77,7 +88,7 @@ extension KernelEmitter {
                 let v = loadF(x, p, width); return ir.fmul(v, v)
             } : { p, width in loadF(x, p, width) }
         let outCount = zip(shape, reduced).filter { !$0.1 }.map(\.0).reduce(1, *)
-        strip(outCount, w, "init") { i, width in storeF(ir.constF32(identity, width: width), out, i) }
+        strip(outCount, w, "init") { i, width in storeF(ir.constReal(elem, Double(identity), width: width), out, i) }
 
         let inStrides = contiguousStrides(shape)
         let keptStrides = contiguousStrides(zip(shape, reduced).map { $0.1 ? 1 : $0.0 })
@@ -86,11 +97,11 @@ extension KernelEmitter {
         nest(Array(shape.dropLast()), [Array(inStrides.dropLast()), Array(outStrides.dropLast())], [c(0), c(0)]) {
             offs in
             if reduced[last] {
-                let part = stripReduce(shape[last], w, identity: identity, combine) { i, width in
+                let part = stripReduce(shape[last], w, identity: identity, elem: elem, combine) { i, width in
                     load(ir.add(offs[0], i), width)
                 }
-                let dst = ir.gep(ir.f32, out, offs[1])
-                ir.store(combine(ir.load(ir.f32, dst), part), dst)
+                let dst = ir.gep(elem, out, offs[1])
+                ir.store(combine(ir.load(elem, dst, align: f64 ? 8 : 4), part), dst, align: f64 ? 8 : 4)
             } else {
                 strip(shape[last], w) { i, width in
                     let o = ir.add(offs[1], i)
@@ -101,7 +112,7 @@ extension KernelEmitter {
         switch kind {
         case .mean:
             let count = zip(shape, reduced).filter(\.1).map(\.0).reduce(1, *)
-            let scale = ir.constF32(1 / Float(count))
+            let scale = ir.constReal(elem, 1 / Double(count))
             strip(outCount, w, "mean") { i, width in
                 storeF(ir.fmul(loadF(out, i, width), ir.splat(scale, width)), out, i)
             }
