@@ -16,7 +16,7 @@ extension Converters {
         "Hardmax": "arg-max compared with an iota (first maximum wins)",
         "LpNormalization": "p = 1 or 2",
         "OneHot": "depth constant; any index dtype (negative indices wrap)",
-        "ReduceLogSumExp": "f32 (max-shifted: log(sum(exp(x - max))) + max); axes constant",
+        "ReduceLogSumExp": "f32 and f64 (max-shifted: log(sum(exp(x - max))) + max); axes constant",
         "RMSNormalization": "stash_type 1 (computed in f32)",
         "SpaceToDepth": "static 4-D shapes; DCR and CRD",
         "Trilu": "k constant (the mask is a compile-time constant)",
@@ -26,7 +26,9 @@ extension Converters {
         "ScatterND": "its own kernel (scatter-nd); every reduction; out-of-range indices are skipped",
         "ScatterElements": "scatter-nd on the flattened data; every reduction; out-of-range indices are skipped",
         "Scatter": "as ScatterElements",
-        "Einsum": "static shapes, no broadcasting of size-1 axes; diagonals, sums, batched matmuls, ellipses; f32",
+        "Einsum":
+            "static shapes, no broadcasting of size-1 axes; diagonals, sums, batched matmuls, ellipses; f32, f64, "
+            + "and f16/bf16 computed in f32",
         "LpPool": "a depthwise convolution with weights of ones over |x|^p; no ceil_mode",
         "GlobalLpPool": "sum of |x|^p over the spatial axes, then the 1/p power",
         "RotaryEmbedding": "3-D and 4-D inputs, interleaved or halves, partial rotary_embedding_dim, position_ids",

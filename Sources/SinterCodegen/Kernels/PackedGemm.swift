@@ -70,11 +70,7 @@ extension KernelEmitter {
             body.batch, [body.a.batch, body.b.batch, cStrides] + extraStrides,
             [c(body.a.offset), c(body.b.offset), c(0)] + extraStrides.map { _ in c(0) }
         ) { offs in
-            let args = body.epilogue.map { e in
-                EpilogueArgs(
-                    expr: e.expr, types: [.f32] + e.operands.map(\.dtype), pointers: extras,
-                    bases: Array(offs.dropFirst(3)), rows: e.operands.map(\.row), cols: e.operands.map(\.col))
-            }
+            let args = epilogueArgs(body, extras, offs)
             let region = ir.gep(ir.f32, scratch, ir.mul(task, c(body.partScratchFloats)))
             var source = GemmB(pointer: b, offset: offs[1], packed: body.packedB, rowStride: body.b.rowStride)
             if body.packsAtRunTime {
@@ -245,6 +241,15 @@ extension KernelEmitter {
                 let v = loadF(b, ir.add(src, ir.mul(kk, c(body.b.rowStride))), 1)
                 storeF(ir.select(valid, v, ir.constF32(0)), panels, ir.add(dst, ir.mul(kk, c(nr))))
             }
+        }
+    }
+
+    /// A matmul's epilogue with its operands' bases for one batch entry (`offs` after A, B, C).
+    func epilogueArgs(_ body: MatmulUnit.Body, _ extras: [IRValue], _ offs: [IRValue]) -> EpilogueArgs? {
+        body.epilogue.map { e in
+            EpilogueArgs(
+                expr: e.expr, types: [body.dtype] + e.operands.map(\.dtype), pointers: extras,
+                bases: Array(offs.dropFirst(3)), rows: e.operands.map(\.row), cols: e.operands.map(\.col))
         }
     }
 

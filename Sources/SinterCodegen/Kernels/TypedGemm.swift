@@ -15,11 +15,7 @@ extension KernelEmitter {
             body.batch, [body.a.batch, body.b.batch, cStrides] + extraStrides,
             [c(body.a.offset), c(body.b.offset), c(0)] + extraStrides.map { _ in c(0) }
         ) { offs in
-            let args = body.epilogue.map { e in
-                EpilogueArgs(
-                    expr: e.expr, types: [dtype] + e.operands.map(\.dtype), pointers: extras,
-                    bases: Array(offs.dropFirst(3)), rows: e.operands.map(\.row), cols: e.operands.map(\.col))
-            }
+            let args = epilogueArgs(body, extras, offs)
             ir.forLoop(c(0), c(m), "ti") { i in
                 let aRow = ir.add(offs[0], ir.mul(i, c(body.a.rowStride)))
                 ir.forLoop(c(0), c(n), "tj") { j in
