@@ -120,12 +120,27 @@ enum Converters {
             ]
         },
         "Mod": { ctx, n throws(SinterError) in
-            let x = try ctx.input(n, 0)
+            let x = try ctx.input(n, 0), y = try ctx.input(n, 1)
             let fmod = (n.int("fmod") ?? 0) != 0
-            guard fmod || !ctx.type(x).dtype.isFloat else {
-                throw n.error("floating-point Mod needs fmod=1 (the ONNX spec allows no other)")
+            guard !fmod && ctx.type(x).dtype.isFloat else {
+                return [try ctx.emit(fmod ? .fmod : .mod, [x, y], name: out(n), at: n)]
             }
-            return [try ctx.emit(fmod ? .fmod : .mod, [x, try ctx.input(n, 1)], name: out(n), at: n)]
+            // Float fmod=0 takes the divisor's sign, as numpy.mod: the C remainder, moved by one
+            // divisor when it is nonzero and its sign differs from the divisor's.
+            let name = out(n)
+            let r = try ctx.emit(.fmod, [x, y], name: "\(name).rem", at: n)
+            let zero = try ctx.scalar(0, ctx.type(x).dtype, name: "\(name).zero")
+            let nonzero = try ctx.emit(
+                .not, [try ctx.emit(.equal, [r, zero], name: "\(name).z", at: n)], name: "\(name).nz", at: n)
+            let signs = try ctx.emit(
+                .xor,
+                [
+                    try ctx.emit(.less, [r, zero], name: "\(name).rneg", at: n),
+                    try ctx.emit(.less, [y, zero], name: "\(name).yneg", at: n),
+                ], name: "\(name).signs", at: n)
+            let fix = try ctx.emit(.and, [nonzero, signs], name: "\(name).fix", at: n)
+            let moved = try ctx.emit(.add, [r, y], name: "\(name).moved", at: n)
+            return [try ctx.emit(.where, [fix, moved, r], name: name, at: n)]
         },
         "CumSum": { ctx, n throws(SinterError) in
             guard let axis = try ctx.constantInput(n, 1, "axis")?.ints.first else { throw n.error("axis is required") }

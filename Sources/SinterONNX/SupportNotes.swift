@@ -20,7 +20,7 @@ extension Converters {
         "RMSNormalization": "stash_type 1 (computed in f32)",
         "SpaceToDepth": "static 4-D shapes; DCR and CRD",
         "Trilu": "k constant (the mask is a compile-time constant)",
-        "Mod": "fmod=1 for floats (as the spec requires); integer x mod 0 is 0",
+        "Mod": "float fmod=0 as numpy.mod (divisor's sign), fmod=1 as C fmod; integer x mod 0 is 0",
         "CumSum": "its own kernel (cumsum); axis constant; any numeric dtype",
         "TopK": "its own kernel (top-k); K constant; sorted, ties in index order",
         "ScatterND": "its own kernel (scatter-nd); every reduction; out-of-range indices are skipped",
@@ -29,8 +29,8 @@ extension Converters {
         "Einsum":
             "static shapes, no broadcasting of size-1 axes; diagonals, sums, batched matmuls, ellipses; f32, f64, "
             + "and f16/bf16 computed in f32",
-        "LpPool": "a depthwise convolution with weights of ones over |x|^p; no ceil_mode",
-        "GlobalLpPool": "sum of |x|^p over the spatial axes, then the 1/p power",
+        "LpPool": "a depthwise convolution with weights of ones over abs(x)^p; no ceil_mode",
+        "GlobalLpPool": "sum of abs(x)^p over the spatial axes, then the 1/p power",
         "RotaryEmbedding": "3-D and 4-D inputs, interleaved or halves, partial rotary_embedding_dim, position_ids",
         "If": "the condition must be known at compile time (run specialises graph inputs it depends on); the "
             + "branch is imported inline",
