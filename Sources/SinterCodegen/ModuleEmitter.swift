@@ -88,7 +88,7 @@ struct ModuleEmitter {
     }
 
     /// `int32 NAME_load_weights(ctx, const char *path)`: reads the side file into the context,
-    /// checking its magic, size and fingerprint.
+    /// checking its magic, size and fingerprint, and the payload's bytes against the fingerprint.
     private func emitLoadWeights() {
         let fopen = ir.externalFunction("fopen", ir.functionType(ir.ptr, [ir.ptr, ir.ptr]))
         let fread = ir.externalFunction("fread", ir.functionType(ir.i64, [ir.ptr, ir.i64, ir.i64, ir.ptr]))
@@ -135,6 +135,26 @@ struct ModuleEmitter {
         ir.call(free, [buffer])
         ir.ret(status(.weightsIO))
         ir.position(at: store)
+        // The header's fingerprint only names the model; the payload must also hash to it
+        // (FNV-1a over each tensor's byte count and bytes), so a corrupted file is refused.
+        let (offsets, _) = ABI.weightsLayout(constants)
+        let prime = ir.constI64(0x100_0000_01b3)
+        func mix(_ h: IRValue, _ byte: IRValue) -> IRValue { ir.mul(ir.xor(h, byte), prime) }
+        var h = ir.constI64(Int(bitPattern: 0xcbf2_9ce4_8422_2325))
+        for (t, offset) in zip(constants, offsets) {
+            withUnsafeBytes(of: UInt64(t.bytes.count).littleEndian) { for b in $0 { h = mix(h, ir.constI64(Int(b))) } }
+            h =
+                ir.forLoop(ir.constI64(0), ir.constI64(t.bytes.count), carrying: [h], "fnv") { j, acc in
+                    let at = ir.gep(ir.i8, buffer, ir.add(j, ir.constI64(offset)))
+                    return [mix(acc[0], ir.zext(ir.load(ir.i8, at, align: 1), ir.i64))]
+                }[0]
+        }
+        let corrupt = ir.appendBlock("corrupt"), keep = ir.appendBlock("keep")
+        ir.condBr(ir.icmp(.ne, h, ir.constI64(Int(bitPattern: UInt(ABI.weightsFingerprint(constants))))), corrupt, keep)
+        ir.position(at: corrupt)
+        ir.call(free, [buffer])
+        ir.ret(status(.weightsMismatch))
+        ir.position(at: keep)
         let slot = ir.structField(ctxType, ctx, 2)
         ir.call(free, [ir.load(ir.ptr, slot, align: 8)])
         ir.store(buffer, slot, align: 8)

@@ -73,8 +73,17 @@ extension Converters {
             }
             let (seq, batch, inputSize) = (xs[0], xs[1], xs[2])
             let w = try ctx.input(n, 1), r = try ctx.input(n, 2)
-            let dirs = try ctx.staticShape(w, n)[0]
-            let hidden = try ctx.staticShape(r, n)[2]
+            let ws = try ctx.staticShape(w, n), rs = try ctx.staticShape(r, n)
+            guard ws.count == 3, rs.count == 3, ws[0] == rs[0], (1...2).contains(ws[0]), ws[2] == inputSize,
+                rs[2] > 0, ws[1] == gates * rs[2], rs[1] == ws[1],
+                checkedProduct([seq, batch, gates * rs[2]]) != nil
+            else {
+                throw n.error(
+                    "needs W [directions, \(gates)·hidden, \(inputSize)] and "
+                        + "R [directions, \(gates)·hidden, hidden], got \(ws) and \(rs)")
+            }
+            let dirs = ws[0]
+            let hidden = rs[2]
             let direction = n.string("direction") ?? "forward"
             guard (direction == "bidirectional") == (dirs == 2) else {
                 throw n.error("direction '\(direction)' does not match \(dirs) weight sets")

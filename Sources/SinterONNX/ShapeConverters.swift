@@ -106,7 +106,10 @@ extension Converters {
             let raw = n.int("axis", default: 1)
             let a = raw < 0 ? raw + s.count : raw
             guard (0...s.count).contains(a) else { throw n.error("axis \(raw) is out of range for rank \(s.count)") }
-            return [try reshape(ctx, x, [s[..<a].reduce(1, *), s[a...].reduce(1, *)], out(n), n)]
+            guard let rows = checkedProduct(Array(s[..<a])), let cols = checkedProduct(Array(s[a...])) else {
+                throw n.error("input shape \(s) has more elements than a tensor can hold")
+            }
+            return [try reshape(ctx, x, [rows, cols], out(n), n)]
         },
         "Squeeze": { ctx, n throws(SinterError) in
             let x = try ctx.input(n, 0)
@@ -154,8 +157,14 @@ extension Converters {
                 sizes = t.ints
             } else {
                 let k = n.int("num_outputs") ?? parts
-                let chunk = (s[a] + k - 1) / max(k, 1)
+                guard k == parts, k >= 1 else { throw n.error("num_outputs \(k) does not match \(parts) outputs") }
+                let chunk = (s[a] + k - 1) / k
                 sizes = (0..<k).map { min(chunk, max(s[a] - $0 * chunk, 0)) }
+            }
+            guard sizes.count == parts, sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(0, { $0 &+ $1 }) == s[a] else {
+                throw n.error(
+                    "split sizes \(sizes.prefix(8))\(sizes.count > 8 ? "..." : "") must be \(parts) "
+                        + "non-negative sizes adding up to \(s[a]), the size of axis \(a)")
             }
             let names = (0..<sizes.count).map { out(n, $0) }
             return try ctx.emit(.split, [x], attrs(["axis": .int(a), "sizes": .ints(sizes)]), names: names, at: n).map {

@@ -64,7 +64,9 @@ extension Onnx_TensorProto {
         guard shape.allSatisfy({ $0 >= 0 }), let count = checkedProduct(shape) else {
             throw SinterError("tensor '\(name)' has an invalid shape \(shape)", at: location)
         }
-        let need = count * dtype.byteSize
+        guard let need = checkedProduct([count, dtype.byteSize]) else {
+            throw SinterError("tensor '\(name)' of shape \(shape) has more bytes than memory can hold", at: location)
+        }
         var bytes: [UInt8]
         if dataLocation == .external {
             bytes = try externalBytes(directory: directory, location: location)

@@ -193,6 +193,12 @@ struct ArtifactTests {
         #expect(try harness(nil).stderr == "run: the weights are not loaded (call load_weights first)\n")
         #expect(try harness(main).stderr == "load_weights: the weights file does not belong to this model\n")
         #expect(try harness("/nonexistent.weights").stderr == "load_weights: cannot read the weights file\n")
+        // A payload with one bit flipped (the header intact) is refused too.
+        var bytes = [UInt8](try Data(contentsOf: side.appendingPathComponent("mlpw.weights")))
+        bytes[64 + bytes.count / 2] ^= 0x10
+        let flipped = side.appendingPathComponent("flipped.weights")
+        try Data(bytes).write(to: flipped)
+        #expect(try harness(flipped.path).stderr == "load_weights: the weights file does not belong to this model\n")
     }
 
     @Test func reentrantAcrossThreadsAndTwoModelsInOneProcess() throws {
