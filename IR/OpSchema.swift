@@ -159,6 +159,9 @@ public struct OpSchema: Sendable {
 
     /// Local rewrites that belong to the op, applied by `canonicalize` (IR/Canonicalization.swift).
     public var canonicalizations: [CanonicalizationPattern] { CanonicalPatterns.patterns(op) }
+    /// Along which axes the op combines entries (IR/Coupling.swift); nil: not known, so the
+    /// dynamic-batch check refuses a batch axis through it.
+    public var couples: CouplingRule? = nil
     /// The op's vector-Jacobian product for autodiff; nil until the training work fills it.
     public var gradient: GradientRule? = nil
     /// The int8 op this op lowers to under post-training quantization; nil until the

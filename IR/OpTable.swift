@@ -79,6 +79,7 @@ extension OpSchema {
         case .constant:
             return make(
                 op, 0, [.any], traits: [.pure, .payload], pattern: .opaque, shape: ShapeRules.payload, kernel: .none,
+                couples: Coupling.none,
                 "A tensor literal, inline (`dense<...>`) or from a .npy file.")
         // MARK: elementwise, written as scalar expressions
         case .add: return binary(op, .x + .y, [.commutative], "x + y")
@@ -195,23 +196,28 @@ extension OpSchema {
                 op, 2, [.float],
                 attributes: [spec("trans_a", .bool, .bool(false)), spec("trans_b", .bool, .bool(false))],
                 traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.matmul, kernel: .unit("matmul"),
+                couples: { q in  // the k axis of each operand
+                    let flipped = q.attributes.bool(q.operand == 0 ? "trans_a" : "trans_b") ?? false
+                    return [q.rank - ((q.operand == 0) != flipped ? 1 : 2)]
+                },
                 "numpy.matmul for rank >= 2 (batch dimensions broadcast); trans_a / trans_b read an operand's "
                     + "last two axes swapped."
             )
         case .softmax:
             return make(
                 op, 1, [.float], attributes: [spec("axis", .int, .int(-1))], traits: [.pure], pattern: .opaque,
-                shape: ShapeRules.softmax, kernel: .unit("softmax"),
+                shape: ShapeRules.softmax, kernel: .unit("softmax"), couples: Coupling.axis("axis", default: -1),
                 "exp(x - max) / sum(exp(x - max)) along one axis.")
         case .logSoftmax:
             return make(
                 op, 1, [.float], attributes: [spec("axis", .int, .int(-1))], traits: [.pure], pattern: .opaque,
-                shape: ShapeRules.softmax, kernel: .unit("softmax"),
+                shape: ShapeRules.softmax, kernel: .unit("softmax"), couples: Coupling.axis("axis", default: -1),
                 "x - max - log(sum(exp(x - max))) along one axis.")
         case .layerNorm:
             return make(
                 op, 3, [.float], attributes: [spec("axis", .int, .int(-1)), spec("epsilon", .float, .float(1e-5))],
                 traits: [.pure], pattern: .opaque, shape: ShapeRules.layerNorm, kernel: .unit("layer-norm"),
+                couples: { q in q.operand == 0 ? Set(q.axis("axis", -1)..<q.rank) : Set(0..<q.rank) },
                 "(x − mean) / sqrt(var + epsilon) · scale + bias over axes axis..rank−1; scale and bias have "
                     + "those axes' shape."
             )
@@ -223,12 +229,13 @@ extension OpSchema {
                     spec("group", .int, .int(1)),
                 ],
                 traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.conv, kernel: .unit("conv"),
+                couples: Coupling.window,
                 "N-D convolution, NC[spatial] layout, weights [M, C/group, k...]; pads are all begins then all ends.")
         case .convNCHWc:
             return make(
                 op, 2, [.float], attributes: [spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints)],
                 traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.convNCHWc,
-                kernel: .unit("conv-nchwc"),
+                kernel: .unit("conv-nchwc"), couples: Coupling.window,
                 "2-D convolution on channel-blocked tensors (the `layout` pass makes it): x [N, C/bi, H, W, "
                     + "bi], weights [M/b, C/bi, kh, kw, bi, b] (input lane, then output lane), result [N, M/b, "
                     + "OH, OW, b]; bi = 1 reads an NCHW input."
@@ -236,17 +243,19 @@ extension OpSchema {
         case .maxPool:
             return make(
                 op, 1, [.float], attributes: windowAttributes, traits: [.pure], pattern: .opaque,
-                shape: ShapeRules.pool, kernel: .unit("pool"), "maximum over each window (padding never wins).")
+                shape: ShapeRules.pool, kernel: .unit("pool"), couples: Coupling.window,
+                "maximum over each window (padding never wins).")
         case .avgPool:
             return make(
                 op, 1, [.float], attributes: windowAttributes + [spec("count_include_pad", .bool, .bool(false))],
                 traits: [.pure], pattern: .opaque, shape: ShapeRules.pool, kernel: .unit("pool"),
+                couples: Coupling.window,
                 "mean over each window.")
         case .depthwiseConvNCHWc:
             return make(
                 op, 2, [.float], attributes: [spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints)],
                 traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.depthwiseNCHWc,
-                kernel: .unit("conv-nchwc"),
+                kernel: .unit("conv-nchwc"), couples: Coupling.window,
                 "2-D depthwise convolution (one filter per channel) on channel-blocked tensors (the `layout` "
                     + "pass makes it): x [N, C/b, H, W, b], weights [C/b, kh, kw, b], result [N, C/b, OH, OW, b]."
             )
@@ -254,40 +263,44 @@ extension OpSchema {
             return make(
                 op, 1, [.float], attributes: windowAttributes, traits: [.pure], pattern: .opaque,
                 shape: ShapeRules.poolNCHWc,
-                kernel: .unit("pool"),
+                kernel: .unit("pool"), couples: Coupling.window,
                 "max-pool on a channel-blocked tensor [N, C/b, H, W, b] (the `layout` pass makes it).")
         case .avgPoolNCHWc:
             return make(
                 op, 1, [.float], attributes: windowAttributes + [spec("count_include_pad", .bool, .bool(false))],
                 traits: [.pure], pattern: .opaque, shape: ShapeRules.poolNCHWc, kernel: .unit("pool"),
+                couples: Coupling.window,
                 "avg-pool on a channel-blocked tensor [N, C/b, H, W, b] (the `layout` pass makes it).")
         // MARK: data movement
         case .identity:
             return make(
                 op, 1, [.any], traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.sameAsOperand,
-                kernel: .unit("movement"), "a copy under a new name (keeps imported output names).")
+                kernel: .unit("movement"), couples: Coupling.none,
+                "a copy under a new name (keeps imported output names).")
         case .reshape:
             return make(
                 op, 1, [.any], attributes: [spec("shape", .ints, required: true)], traits: [.pure, .movesData],
-                pattern: .injective, shape: ShapeRules.reshape, kernel: .unit("movement"),
+                pattern: .injective, shape: ShapeRules.reshape, kernel: .unit("movement"), couples: Coupling.reshape,
                 "Same elements in row-major order, new shape; one -1 is inferred.")
         case .transpose:
             return make(
                 op, 1, [.any],
                 attributes: [AttributeSpec("perm", .ints, rankDefault: { .ints(Array((0..<$0).reversed())) })],
                 traits: [.pure, .movesData], pattern: .injective,
-                shape: ShapeRules.transpose, kernel: .unit("movement"),
+                shape: ShapeRules.transpose, kernel: .unit("movement"), couples: Coupling.none,
                 "Permutes dimensions; result dim i is operand dim perm[i] (default: reversed).")
         case .concat:
             return make(
                 op, 1, [.any], variadic: true, attributes: [spec("axis", .int, required: true)],
                 traits: [.pure, .movesData],
-                pattern: .injective, shape: ShapeRules.concat, kernel: .unit("movement"), "joins operands along `axis`."
+                pattern: .injective, shape: ShapeRules.concat, kernel: .unit("movement"),
+                couples: { q in [q.axis("axis", 0)] }, "joins operands along `axis`."
             )
         case .split:
             return make(
                 op, 1, [.any], attributes: [spec("axis", .int, .int(0)), spec("sizes", .ints, required: true)],
                 traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.split, kernel: .unit("movement"),
+                couples: Coupling.axis("axis", default: 0),
                 "cuts along `axis` into parts of `sizes` (one result per size).")
         case .slice:
             return make(
@@ -297,16 +310,18 @@ extension OpSchema {
                     spec("steps", .ints),
                 ],
                 traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.slice, kernel: .unit("movement"),
+                couples: Coupling.resizing,
                 "per-axis start:end:step, numpy/ONNX clamping, negative indices count from the end.")
         case .gather:
             return make(
                 op, 2, [.any, .index], attributes: [spec("axis", .int, .int(0))], traits: [.pure, .movesData],
                 pattern: .injective, shape: ShapeRules.gather, kernel: .unit("movement"),
+                couples: Coupling.axis("axis", default: 0),
                 "numpy.take(x, indices, axis); negative indices count from the end, others are clamped.")
         case .tile:
             return make(
                 op, 1, [.any], attributes: [spec("repeats", .ints, required: true)], traits: [.pure, .movesData],
-                pattern: .injective, shape: ShapeRules.tile, kernel: .unit("movement"),
+                pattern: .injective, shape: ShapeRules.tile, kernel: .unit("movement"), couples: Coupling.resizing,
                 "numpy.tile with one repeat per axis.")
         case .pad:
             return make(
@@ -318,6 +333,7 @@ extension OpSchema {
                     spec("value", .float, .float(0)),
                 ],
                 traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.pad, kernel: .unit("pad"),
+                couples: Coupling.resizing,
                 "pads (all begins, then all ends; negative crops) in mode constant, reflect, edge or wrap.")
         // MARK: reductions
         case .reduceSum: return reduce(op, "sum over axes")
@@ -339,7 +355,7 @@ extension OpSchema {
                 shape: { q throws(ShapeError) in
                     _ = try ShapeRules.axis(q.attributes.int("axis") ?? 0, rank: q.operands[0].rank)
                     return [q.operands[0]]
-                }, kernel: .unit("cumsum"),
+                }, kernel: .unit("cumsum"), couples: Coupling.axis("axis", default: 0),
                 "running sum along `axis` (exclusive: of the elements before; reverse: from the end)")
         case .topK:
             return make(
@@ -358,7 +374,7 @@ extension OpSchema {
                     }
                     dims[axis] = .fixed(k)
                     return [TensorType(t.dtype, dims), TensorType(.i64, dims)]
-                }, kernel: .unit("top-k"),
+                }, kernel: .unit("top-k"), couples: Coupling.axis("axis", default: -1),
                 "the k largest (or smallest) elements along `axis`, sorted, ties in index order: values and i64 indices"
             )
         case .scatterND:
@@ -390,12 +406,16 @@ extension OpSchema {
         _ op: Op, _ operands: Int, _ dtypes: [DTypeConstraint], variadic: Bool = false,
         results: Int = 1, attributes: [AttributeSpec] = [], traits: OpTraits, pattern: PatternClass,
         scalar: ScalarExpr? = nil, shape: @escaping ShapeRule, kernel: KernelFamily,
-        _ summary: String
+        couples: CouplingRule? = nil, _ summary: String
     ) -> OpSchema {
-        OpSchema(
+        var s = OpSchema(
             op: op, operandCount: operands, variadic: variadic, resultCount: results, attributes: attributes,
             dtypes: dtypes, traits: traits, pattern: pattern, scalar: scalar, inferTypes: shape, kernel: kernel,
             summary: summary)
+        // An elementwise kernel computes each result element from the operand entries at its own
+        // (broadcast) position: it never combines entries.
+        s.couples = couples ?? (kernel == .elementwise ? Coupling.none : nil)
+        return s
     }
 
     private static func binary(
@@ -435,6 +455,9 @@ extension OpSchema {
         make(
             op, 1, [.float], attributes: [spec("axes", .ints), spec("keepdims", .bool, .bool(false))],
             traits: [.pure, .reducesAxes], pattern: .reduction, shape: ShapeRules.reduce, kernel: .unit("reduce"),
+            couples: { q in
+                q.attributes.ints("axes").map { Set($0.map { $0 < 0 ? $0 + q.rank : $0 }) } ?? Set(0..<q.rank)
+            },
             summary + "; no `axes` means all axes")
     }
 
@@ -446,6 +469,7 @@ extension OpSchema {
                 spec("select_last_index", .bool, .bool(false)),
             ],
             traits: [.pure], pattern: .reduction, shape: ShapeRules.argReduce, kernel: .unit("arg-reduce"),
+            couples: Coupling.axis("axis", default: 0),
             "i64 index of the \(max ? "largest" : "smallest") element along `axis` (first one unless select_last_index)"
         )
     }

@@ -86,59 +86,17 @@ public enum DynamicBatch {
             return "'\(op)' turns \(symbol) entries into '%\(g.name(of: r))' (\(g.type(of: r))), which has no "
                 + "\(symbol) axis: it combines entries across \(symbol)"
         }
+        guard let rule = node.op.schema.couples else {
+            return "'\(op)' is not known to keep the entries of \(symbol) apart"
+        }
+        let operands = node.operands.map(g.type(of:)), results = node.results.map(g.type(of:))
         for (i, v, a) in batched {
-            guard let coupled = coupledAxes(node, operand: i, g, axis) else {
-                return "'\(op)' is not known to keep the entries of \(symbol) apart"
-            }
+            let coupled = rule(
+                CouplingQuery(operand: i, operands: operands, results: results, attributes: node.attributes))
             if coupled.contains(a) {
                 return "'\(op)' combines entries along axis \(a) of '%\(g.name(of: v))', the \(symbol) axis"
             }
         }
         return nil
-    }
-
-    /// The axes of operand `i` along which the op combines entries (a result element reads
-    /// several of them, or where an entry lands depends on the others); nil when not known.
-    static func coupledAxes(_ node: Node, operand i: Int, _ g: Graph, _ axis: [Int?]) -> Set<Int>? {
-        let t = g.type(of: node.operands[i])
-        let r = t.rank
-        let all = Set(0..<r)
-        func axisAttribute(_ name: String, _ fallback: Int) -> Set<Int> {
-            let a = node.attributes.int(name) ?? fallback
-            return [a < 0 ? a + r : a]
-        }
-        if node.op.schema.kernel == .elementwise { return [] }
-        if node.op.schema.traits.contains(.reducesAxes) {
-            guard let axes = node.attributes.ints("axes") else { return all }
-            return Set(axes.map { $0 < 0 ? $0 + r : $0 })
-        }
-        switch node.op {
-        case .constant, .identity, .transpose: return []
-        case .reshape:
-            // Row-major order keeps rows apart only when the axes before N hold as many
-            // elements in the result as in the operand.
-            guard let opAxis = axis[node.operands[0].index], let resAxis = axis[node.results[0].index],
-                let s = t.shape, let rs = g.type(of: node.results[0]).shape
-            else { return nil }
-            return checkedProduct(Array(s[..<opAxis])) == checkedProduct(Array(rs[..<resAxis])) ? [] : [opAxis]
-        case .matmul:
-            let transposed = node.attributes.bool(i == 0 ? "trans_a" : "trans_b") ?? false
-            return [i == 0 ? (transposed ? r - 2 : r - 1) : (transposed ? r - 1 : r - 2)]
-        case .softmax, .logSoftmax, .topK: return axisAttribute("axis", -1)
-        case .cumSum, .argMax, .argMin, .concat, .split: return axisAttribute("axis", 0)
-        case .gather: return i == 0 ? axisAttribute("axis", 0) : []
-        case .layerNorm:
-            guard i == 0 else { return all }
-            let a = axisAttribute("axis", -1).first ?? 0
-            return Set(a..<r)
-        case .conv, .convNCHWc, .depthwiseConvNCHWc, .maxPool, .avgPool, .maxPoolNCHWc, .avgPoolNCHWc:
-            return i == 0 ? Set(1..<r) : all
-        case .slice, .pad, .tile:
-            // Axes whose size changes, and slices with a step other than 1 (a reversal).
-            guard let s = t.shape, let rs = g.type(of: node.results[0]).shape, rs.count == r else { return nil }
-            let steps = node.op == .slice ? (node.attributes.ints("steps") ?? []) : []
-            return Set((0..<r).filter { s[$0] != rs[$0] || (steps.indices.contains($0) && steps[$0] != 1) })
-        default: return nil
-        }
     }
 }
