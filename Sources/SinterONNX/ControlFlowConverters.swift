@@ -29,13 +29,14 @@ extension Converters {
         }
         var carried = try (2..<max(n.inputCount, 2)).map { i throws(SinterError) in try ctx.input(n, i) }
         var scans: [[ValueID]] = []
+        // Each iteration starts only while the condition holds, so its cond input is true.
+        let condIn = try ctx.scalar(1, .bool, name: "\(out(n)).cond")
         var i = 0
         while cond && i < (trips ?? Int.max) {
             guard i < unrollLimit else {
                 throw n.error("runs more than \(unrollLimit) iterations, which Sinter does not unroll")
             }
             let counter = try ctx.scalar(Double(i), .i64, name: "\(out(n)).iter\(i)")
-            let condIn = try ctx.scalar(1, .bool, name: "\(out(n)).cond\(i)")
             let outputs = try ctx.inline(body.g, inputs: [counter, condIn] + carried, n)
             guard outputs.count >= 1 + carried.count else {
                 throw n.error("the body returns \(outputs.count) values, fewer than 1 + \(carried.count) carried")
@@ -139,13 +140,8 @@ extension Converters {
     static func take(_ ctx: ImportContext, _ x: ValueID, axis: Int, at: Int, _ name: String, _ n: ONNXNode)
         throws(SinterError) -> ValueID
     {
-        let s = try ctx.staticShape(x, n)
-        var starts = Array(repeating: 0, count: s.count), ends = s
-        starts[axis] = at
-        ends[axis] = at + 1
-        let part = try ctx.emit(
-            .slice, [x], attrs(["starts": .ints(starts), "ends": .ints(ends)]), name: "\(name).slice", at: n)
-        var dropped = s
+        var dropped = try ctx.staticShape(x, n)
+        let part = try slice(ctx, x, axis: axis, at, at + 1, "\(name).slice", n)
         dropped.remove(at: axis)
         return try reshape(ctx, part, dropped, name, n)
     }

@@ -58,14 +58,8 @@ extension Converters {
                     v = try emit(.transpose, [v], ["perm": .ints(rest + [i, j])])
                 }
                 v = try reshaped(v, shape(others) + [size * size])
-                let lead = others.count
-                v = try emit(
-                    .slice, [v],
-                    [
-                        "starts": .ints(Array(repeating: 0, count: lead) + [0]),
-                        "ends": .ints(shape(others) + [size * size]),
-                        "steps": .ints(Array(repeating: 1, count: lead) + [size + 1]),
-                    ])
+                step += 1
+                v = try slice(ctx, v, axis: others.count, 0, size * size, step: size + 1, "\(name).e\(step)", n)
                 term = others + [c]
             }
             let summed = term.indices.filter { !keep.contains(term[$0]) }

@@ -16,15 +16,10 @@ extension Converters {
             step += 1
             return try ctx.emit(op, operands, attrs(a), name: "\(name).r\(step)", at: n)
         }
-        func slice(_ v: ValueID, last start: Int, _ end: Int, step: Int = 1) throws(SinterError) -> ValueID {
-            let s = ctx.type(v).shape ?? []
-            return try emit(
-                .slice, [v],
-                [
-                    "starts": .ints(Array(repeating: 0, count: s.count - 1) + [start]),
-                    "ends": .ints(Array(s.dropLast()) + [end]),
-                    "steps": .ints(Array(repeating: 1, count: s.count - 1) + [step]),
-                ])
+        func slice(_ v: ValueID, last start: Int, _ end: Int, every stride: Int = 1) throws(SinterError) -> ValueID {
+            step += 1
+            let last = ctx.type(v).rank - 1
+            return try Converters.slice(ctx, v, axis: last, start, end, step: stride, "\(name).r\(step)", n)
         }
         // [batch, seq, heads, head_size]
         let x4: ValueID
@@ -58,8 +53,8 @@ extension Converters {
         }
         let cos = try table(cosCache), sin = try table(sinCache)
         let rotated = dim == headSize ? x4 : try slice(x4, last: 0, dim)
-        let x1 = interleaved ? try slice(rotated, last: 0, dim, step: 2) : try slice(rotated, last: 0, half)
-        let x2 = interleaved ? try slice(rotated, last: 1, dim, step: 2) : try slice(rotated, last: half, dim)
+        let x1 = interleaved ? try slice(rotated, last: 0, dim, every: 2) : try slice(rotated, last: 0, half)
+        let x2 = interleaved ? try slice(rotated, last: 1, dim, every: 2) : try slice(rotated, last: half, dim)
         let real = try emit(.sub, [try emit(.mul, [cos, x1]), try emit(.mul, [sin, x2])])
         let imag = try emit(.add, [try emit(.mul, [sin, x1]), try emit(.mul, [cos, x2])])
         var joined: ValueID

@@ -21,6 +21,18 @@ extension Converters {
         return try ctx.emit(.reshape, [x], attrs(["shape": .ints(shape)]), name: name, at: n)
     }
 
+    /// x[start:end:step] along `axis` (which must be static), every other axis whole.
+    static func slice(
+        _ ctx: ImportContext, _ x: ValueID, axis: Int, _ start: Int, _ end: Int, step: Int = 1, _ name: String,
+        _ n: ONNXNode
+    ) throws(SinterError) -> ValueID {
+        let s = try ctx.staticShape(x, n)
+        var starts = Array(repeating: 0, count: s.count), ends = s, steps = Array(repeating: 1, count: s.count)
+        (starts[axis], ends[axis], steps[axis]) = (start, end, step)
+        let a = attrs(["starts": .ints(starts), "ends": .ints(ends), "steps": .ints(steps)])
+        return try ctx.emit(.slice, [x], a, name: name, at: n)
+    }
+
     static func constantValue(_ n: ONNXNode, _ ctx: ImportContext) throws(SinterError) -> TensorData {
         if let t = n.attribute("value") { return try t.t.tensorData(directory: ctx.directory, location: n.location) }
         if let a = n.attribute("value_float") { return TensorData([a.f], shape: []) }
