@@ -35,12 +35,14 @@ struct KernelEmitter {
     func ceilDiv(_ a: IRValue, _ b: IRValue) -> IRValue { ir.sdiv(ir.sub(ir.add(a, b), c(1)), b) }
     func roundUp(_ a: IRValue, _ m: Int) -> IRValue { ir.mul(ceilDiv(a, c(m)), c(m)) }
 
-    func loadF(_ base: IRValue, _ off: IRValue, _ w: Int) -> IRValue {
-        ir.load(ir.vector(ir.f32, w), ir.gep(ir.f32, base, off))
+    /// `w` floats (f32, or `elem`) at element `off`.
+    func loadF(_ base: IRValue, _ off: IRValue, _ w: Int, elem: IRType? = nil) -> IRValue {
+        let t = elem ?? ir.f32
+        return ir.load(ir.vector(t, w), ir.gep(t, base, off))
     }
 
-    func storeF(_ v: IRValue, _ base: IRValue, _ off: IRValue) {
-        ir.store(v, ir.gep(ir.f32, base, off))
+    func storeF(_ v: IRValue, _ base: IRValue, _ off: IRValue, elem: IRType? = nil) {
+        ir.store(v, ir.gep(elem ?? ir.f32, base, off))
     }
 
     /// Nested loops over `shape` (all dims), carrying one linear offset per stride list.

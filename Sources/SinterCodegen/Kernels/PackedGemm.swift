@@ -64,13 +64,7 @@ extension KernelEmitter {
         guard m > 0, n > 0, body.batch.allSatisfy({ $0 > 0 }) else { return }
         let problem = body.problem
         let part = gemmPart(problem, task: task, tasks: tasks)
-        let cStrides = contiguousStrides(body.batch).map { $0 * m * n }
-        let extraStrides = body.epilogue?.operands.map(\.batch) ?? []
-        nest(
-            body.batch, [body.a.batch, body.b.batch, cStrides] + extraStrides,
-            [c(body.a.offset), c(body.b.offset), c(0)] + extraStrides.map { _ in c(0) }
-        ) { offs in
-            let args = epilogueArgs(body, extras, offs)
+        forEachBatchEntry(body, extras) { offs, args in
             let region = ir.gep(ir.f32, scratch, ir.mul(task, c(body.partScratchFloats)))
             var source = GemmB(pointer: b, offset: offs[1], packed: body.packedB, rowStride: body.b.rowStride)
             if body.packsAtRunTime {
@@ -244,12 +238,23 @@ extension KernelEmitter {
         }
     }
 
-    /// A matmul's epilogue with its operands' bases for one batch entry (`offs` after A, B, C).
-    func epilogueArgs(_ body: MatmulUnit.Body, _ extras: [IRValue], _ offs: [IRValue]) -> EpilogueArgs? {
-        body.epilogue.map { e in
-            EpilogueArgs(
-                expr: e.expr, types: [body.dtype] + e.operands.map(\.dtype), pointers: extras,
-                bases: Array(offs.dropFirst(3)), rows: e.operands.map(\.row), cols: e.operands.map(\.col))
+    /// Loops over a matmul's batch entries: `f` gets the element offsets of A, B and C for
+    /// the entry and the epilogue with its operands' bases there.
+    func forEachBatchEntry(
+        _ body: MatmulUnit.Body, _ extras: [IRValue], _ f: (_ offs: [IRValue], EpilogueArgs?) -> Void
+    ) {
+        let cStrides = contiguousStrides(body.batch).map { $0 * body.m * body.n }
+        let extraStrides = body.epilogue?.operands.map(\.batch) ?? []
+        nest(
+            body.batch, [body.a.batch, body.b.batch, cStrides] + extraStrides,
+            [c(body.a.offset), c(body.b.offset), c(0)] + extraStrides.map { _ in c(0) }
+        ) { offs in
+            let args = body.epilogue.map { e in
+                EpilogueArgs(
+                    expr: e.expr, types: [body.dtype] + e.operands.map(\.dtype), pointers: extras,
+                    bases: Array(offs.dropFirst(3)), rows: e.operands.map(\.row), cols: e.operands.map(\.col))
+            }
+            f(offs, args)
         }
     }
 

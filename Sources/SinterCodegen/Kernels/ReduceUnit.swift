@@ -64,10 +64,8 @@ extension KernelEmitter {
         f64: Bool = false
     ) {
         let elem = f64 ? ir.f64 : ir.f32
-        func loadF(_ base: IRValue, _ off: IRValue, _ w: Int) -> IRValue {
-            ir.load(ir.vector(elem, w), ir.gep(elem, base, off))
-        }
-        func storeF(_ v: IRValue, _ base: IRValue, _ off: IRValue) { ir.store(v, ir.gep(elem, base, off)) }
+        func loadF(_ base: IRValue, _ off: IRValue, _ w: Int) -> IRValue { self.loadF(base, off, w, elem: elem) }
+        func storeF(_ v: IRValue, _ base: IRValue, _ off: IRValue) { self.storeF(v, base, off, elem: elem) }
         let identity: Float =
             switch kind {
             case .max: -.infinity

@@ -9,13 +9,7 @@ extension KernelEmitter {
         let (m, n, k, dtype) = (body.m, body.n, body.k, body.dtype)
         guard m > 0, n > 0, body.batch.allSatisfy({ $0 > 0 }) else { return }
         let domain = Domain(dtype)
-        let cStrides = contiguousStrides(body.batch).map { $0 * m * n }
-        let extraStrides = body.epilogue?.operands.map(\.batch) ?? []
-        nest(
-            body.batch, [body.a.batch, body.b.batch, cStrides] + extraStrides,
-            [c(body.a.offset), c(body.b.offset), c(0)] + extraStrides.map { _ in c(0) }
-        ) { offs in
-            let args = epilogueArgs(body, extras, offs)
+        forEachBatchEntry(body, extras) { offs, args in
             ir.forLoop(c(0), c(m), "ti") { i in
                 let aRow = ir.add(offs[0], ir.mul(i, c(body.a.rowStride)))
                 ir.forLoop(c(0), c(n), "tj") { j in
