@@ -72,22 +72,15 @@ extension Sinter {
             symbol: symbol, minimum: dimension.minimum, maximum: dimension.maximum, variants: variants, batched: axes)
     }
 
-    /// Sizes of the model's symbolic input dimensions read off the given input tensors (for
-    /// `sinter run`, which needs no `--shape`): a dimension two inputs give different sizes is
-    /// an error naming both. Only inputs with symbolic dimensions are read; dimensions already
-    /// in `bindings` are left alone.
+    /// Sizes of symbolic input dimensions read off the given input tensors (for `sinter run`,
+    /// which needs no `--shape`), from the inputs' declared types (`ONNXImporter.inputTypes`
+    /// before an ONNX import, which needs them; a loaded `.sir` graph's input types): a
+    /// dimension two inputs give different sizes is an error naming both. Only inputs with
+    /// symbolic dimensions are read; dimensions already in `bindings` are left alone.
     public static func bindings(
-        forInputsOf path: String, given names: [String], bindings: [String: Int],
+        declared: [String: TensorType], given names: [String], bindings: [String: Int],
         value: (String) throws(SinterError) -> TensorData
     ) throws(SinterError) -> [String: Int] {
-        guard FileManager.default.fileExists(atPath: path) else { throw SinterError("no such file: '\(path)'") }
-        let declared: [String: TensorType]
-        if path.hasSuffix(".onnx") {
-            declared = try ONNXImporter.inputTypes(path)
-        } else {
-            let g = try load(path)
-            declared = Dictionary(g.inputs.map { (g.name(of: $0), g.type(of: $0)) }, uniquingKeysWith: { a, _ in a })
-        }
         var found: [String: (size: Int, input: String)] = [:]
         var diags: [Diagnostic] = []
         for name in names.sorted() {

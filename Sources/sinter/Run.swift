@@ -27,23 +27,35 @@ struct Run: ParsableCommand {
         do throws(SinterError) {
             var options = try pipeline.compileOptions()
             let given = try parseInputs()
-            // Symbolic dimensions (a batch) take their sizes from the input files.
-            let bound = try Sinter.bindings(forInputsOf: model, given: Array(given.keys), bindings: options.bindings) {
-                name throws(SinterError) in
-                let path = given[name] ?? ""
-                return try Npy.decode(try FileIO.read(path), origin: path)
+            guard FileManager.default.fileExists(atPath: model) else { throw SinterError("no such file: '\(model)'") }
+            // Each input file is read once, whatever needs it first.
+            var files: [String: [UInt8]] = [:]
+            func decode(_ name: String, expected: DType? = nil) throws(SinterError) -> TensorData? {
+                guard let path = given[name] else { return nil }
+                let bytes: [UInt8]
+                if let cached = files[path] { bytes = cached } else { bytes = try FileIO.read(path) }
+                files[path] = bytes
+                return try Npy.decode(bytes, origin: path, expected: expected)
             }
-            if !bound.isEmpty {
+            // Symbolic dimensions (a batch) take their sizes from the input files: an ONNX import
+            // needs them bound; a .sir graph keeps them symbolic until the pipeline binds them.
+            func bind(_ declared: [String: TensorType]) throws(SinterError) {
+                let bound = try Sinter.bindings(
+                    declared: declared, given: Array(given.keys), bindings: options.bindings
+                ) { name throws(SinterError) in try decode(name) ?? TensorData([], shape: [0]) }
+                guard !bound.isEmpty else { return }
                 options.bindings.merge(bound) { a, _ in a }
                 let list = bound.keys.sorted().map { "\($0)=\(bound[$0] ?? 0)" }.joined(separator: ", ")
                 FileHandle.standardError.write(Data("note: bound \(list) from the input files\n".utf8))
             }
+            let onnx = model.hasSuffix(".onnx")
+            if onnx { try bind(try ONNXImporter.inputTypes(model)) }
             // Inputs that decide shapes or control flow are specialised from their files.
             let (graph, specialised) = try Sinter.loadSpecialising(
                 model, bindings: options.bindings, constants: options.constantInputs
-            ) { name throws(SinterError) in
-                guard let path = given[name] else { return nil }
-                return try Npy.decode(try FileIO.read(path), origin: path)
+            ) { name throws(SinterError) in try decode(name) }
+            if !onnx {
+                try bind(Dictionary(graph.inputs.map { (graph.name(of: $0), graph.type(of: $0)) }) { a, _ in a })
             }
             if !specialised.isEmpty {
                 let names = specialised.map { "'\($0)'" }.joined(separator: ", ")
@@ -70,8 +82,7 @@ struct Run: ParsableCommand {
             let model = try Sinter.jit(graph, options)
             var tensors: [TensorData] = []
             for (spec, name) in zip(model.program.inputs, names) {
-                guard let path = given[name] else { continue }
-                let t = try Npy.decode(try FileIO.read(path), origin: path, expected: spec.type.dtype)
+                guard let path = given[name], let t = try decode(name, expected: spec.type.dtype) else { continue }
                 if t.type != TensorType(spec.type.dtype, spec.shape) {
                     diags.append(
                         Diagnostic("input '\(name)' from '\(path)' is \(t.type) but the model expects \(spec.type)"))
