@@ -172,13 +172,7 @@ extension ImportContext {
         let saved = values
         defer { values = saved }
         for (info, v) in zip(body.input, inputs) { values[info.name] = v }
-        var diags: [Diagnostic] = []
-        for t in body.initializer {
-            do throws(SinterError) {
-                let data = try t.tensorData(directory: directory, location: .node(name: t.name, opType: "initializer"))
-                values[t.name] = try constant(data, name: t.name)
-            } catch { diags += error.diagnostics }
-        }
+        var diags = addInitializers(body.initializer)
         diags += convert(body.node, opset: n.opset, after: diags)
         if !diags.isEmpty { throw SinterError(diags) }
         var outputs: [ValueID] = []
@@ -187,6 +181,18 @@ extension ImportContext {
             outputs.append(v)
         }
         return outputs
+    }
+
+    /// Binds each initializer's name to a constant; returns the problems found.
+    func addInitializers(_ tensors: [Onnx_TensorProto]) -> [Diagnostic] {
+        var diags: [Diagnostic] = []
+        for t in tensors {
+            do throws(SinterError) {
+                let data = try t.tensorData(directory: directory, location: .node(name: t.name, opType: "initializer"))
+                values[t.name] = try constant(data, name: t.name)
+            } catch { diags += error.diagnostics }
+        }
+        return diags
     }
 
     /// Converts nodes in order, binding their outputs by name; returns every problem found. A

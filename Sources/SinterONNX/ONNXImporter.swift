@@ -17,13 +17,7 @@ public enum ONNXImporter {
     public static func load(_ path: String, bindings: [String: Int] = [:], constants: [String: TensorData] = [:])
         throws(SinterError) -> Graph
     {
-        guard let data = FileManager.default.contents(atPath: path) else { throw SinterError("cannot read '\(path)'") }
-        let model: Onnx_ModelProto
-        do {
-            model = try Onnx_ModelProto(serializedBytes: data)
-        } catch {
-            throw SinterError("'\(path)' is not a valid ONNX model (protobuf decoding failed: \(error))")
-        }
+        let model = try decode(path)
         let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
         let base = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         return try importModel(
@@ -31,29 +25,31 @@ public enum ONNXImporter {
             constants: constants)
     }
 
-    /// Names of the graph inputs that are not initializers, in order (what a caller feeds).
-    public static func inputNames(_ path: String) throws(SinterError) -> [String] {
+    /// Reads and decodes a model file.
+    static func decode(_ path: String) throws(SinterError) -> Onnx_ModelProto {
         guard let data = FileManager.default.contents(atPath: path) else { throw SinterError("cannot read '\(path)'") }
         do {
-            let g = try Onnx_ModelProto(serializedBytes: data).graph
-            let initialized = Set(g.initializer.map(\.name))
-            return g.input.map(\.name).filter { !initialized.contains($0) }
+            return try Onnx_ModelProto(serializedBytes: data)
         } catch {
             throw SinterError("'\(path)' is not a valid ONNX model (protobuf decoding failed: \(error))")
         }
     }
 
+    /// The graph inputs that are not initializers, in order (what a caller feeds).
+    static func fedInputs(_ path: String) throws(SinterError) -> [Onnx_ValueInfoProto] {
+        let g = try decode(path).graph
+        let initialized = Set(g.initializer.map(\.name))
+        return g.input.filter { !initialized.contains($0.name) }
+    }
+
+    /// Names of the graph inputs that are not initializers, in order (what a caller feeds).
+    public static func inputNames(_ path: String) throws(SinterError) -> [String] { try fedInputs(path).map(\.name) }
+
     /// The declared types of the graph inputs that are not initializers, symbolic dimensions
     /// left symbolic: what `sinter run` binds from its input files.
     public static func inputTypes(_ path: String) throws(SinterError) -> [String: TensorType] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw SinterError("cannot read '\(path)'") }
-        let g: Onnx_GraphProto
-        do { g = try Onnx_ModelProto(serializedBytes: data).graph } catch {
-            throw SinterError("'\(path)' is not a valid ONNX model (protobuf decoding failed: \(error))")
-        }
-        let initialized = Set(g.initializer.map(\.name))
         var out: [String: TensorType] = [:]
-        for i in g.input where !initialized.contains(i.name) {
+        for i in try fedInputs(path) {
             if let t = try? tensorType(i, bindings: [:]) { out[i.name] = t }
         }
         return out
@@ -105,14 +101,8 @@ public enum ONNXImporter {
         var diags: [Diagnostic] = []
         let graphLoc = SourceLocation.node(name: g.name, opType: "graph")
         // Initializers are constants, including those also listed as graph inputs.
-        var initialized = Set<String>()
-        for t in g.initializer {
-            do throws(SinterError) {
-                let data = try t.tensorData(directory: directory, location: .node(name: t.name, opType: "initializer"))
-                ctx.values[t.name] = try ctx.constant(data, name: t.name)
-                initialized.insert(t.name)
-            } catch { diags += error.diagnostics }
-        }
+        diags += ctx.addInitializers(g.initializer)
+        let initialized = Set(g.initializer.map(\.name).filter { ctx.values[$0] != nil })
         let unknownConstants = Set(constants.keys).subtracting(g.input.map(\.name))
         if !unknownConstants.isEmpty {
             throw SinterError(
