@@ -9,10 +9,11 @@ import SinterIR
 /// reshape plus a transpose; a value that already has a blocked form is never converted
 /// again, and unused conversions are removed. Weights are constants, blocked at compile time.
 ///
-/// Dense convs with group 1 and depthwise convs (group = channels, channels filling whole
-/// blocks) are blocked. A dense conv whose input channels do not fill blocks (a first layer
-/// with 3 channels) reads its NCHW input as one-channel blocks; output channels that do not
-/// fill the last block are zero-padded when that costs at most 1/8 more (see `padWaste`).
+/// Dense convs with group 1 are blocked, and so are depthwise convs (group = channels, channels
+/// filling whole blocks) whose input is already blocked; other depthwise convs run direct on
+/// NCHW. A dense conv whose input channels do not fill blocks (a first layer with 3 channels)
+/// reads its NCHW input as one-channel blocks; output channels that do not fill the last block
+/// are zero-padded when that costs at most 1/8 more (see `padWaste`).
 /// Elementwise ops, concats and pools are blocked when that saves or moves a conversion (see
 /// `worthBlocking`) and every operand has a blocked form or is a per-channel constant.
 ///
@@ -114,7 +115,11 @@ public struct Layout: Pass {
             let name = r.map { g.name(of: $0) + ".b" } ?? ""
             // Convolutions: a depthwise kernel, or a dense one (whose input may be NCHW, read
             // as [N, C, H, W, 1] one-channel blocks when its channels do not fill a block).
-            let depthwise = Self.blockableDepthwise(graph, node, b, defining)
+            // A depthwise conv runs blocked only inside a blocked chain: on its own, the direct
+            // NCHW kernel beats the two conversions it would need.
+            let depthwise =
+                node.operands.first.map { blocked[$0] != nil } == true
+                ? Self.blockableDepthwise(graph, node, b, defining) : nil
             if let r, let w = depthwise ?? Self.blockableConv(graph, node, b, defining) {
                 let xs = graph.type(of: node.operands[0]).shape ?? []
                 let bi = depthwise == nil && xs[1] % b != 0 ? 1 : b

@@ -108,6 +108,41 @@ struct FusionTests {
             text.contains("anchor conv-nchwc [conv-nchwc %") || text.contains("anchor conv [conv %"),
             "convs carry their epilogues")
     }
+
+    /// A depthwise conv whose 20 channels fill no block runs direct on NCHW (row vectors) with
+    /// its bias, relu and residual add fused, and a strided one feeds a max pool: fused and
+    /// blocked-or-not, it computes what the unfused graph computes.
+    @Test func nchwDepthwiseCarriesItsEpilogue() throws {
+        var b = GraphBuilder(name: "dw")
+        var rng = Support.RNG(seed: 44)
+        func w(_ shape: [Int]) throws -> ValueID {
+            try b.constant(TensorData((0..<shape.reduce(1, *)).map { _ in rng.float(-0.5, 0.5) }, shape: shape))
+        }
+        let x = try b.input("x", TensorType(.f32, [2, 20, 13, 35]))
+        func depthwise(_ v: ValueID, stride: Int) throws -> ValueID {
+            let attrs: [String: AttributeValue] = [
+                "pads": .ints([1, 1, 1, 1]), "group": .int(20), "strides": .ints([stride, stride]),
+            ]
+            return try b.apply(.conv, [v, try w([20, 1, 3, 3])], attributes: Attributes(attrs))[0]
+        }
+        let r = try b.add(try b.relu(try b.add(try depthwise(x, stride: 1), try w([20, 1, 1]))), x)
+        let s = try depthwise(r, stride: 2)
+        let attrs: [String: AttributeValue] = [
+            "kernel": .ints([3, 3]), "strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1]),
+        ]
+        b.output(try b.apply(.maxPool, [s], attributes: Attributes(attrs))[0])
+        let fused = try Sinter.jit(b.graph, CompileOptions())
+        var options = CompileOptions()
+        options.passes = Pipeline.default.filter { !["fuse", "layout"].contains($0.name) }
+        let plain = try Sinter.jit(b.graph, options)
+        let rows = fused.program.kernels.filter { "\($0.body)".contains("row vectors") }
+        #expect(rows.count == 3, "\(fused.program.kernels.map { "\($0.body)" })")
+        #expect(fused.program.kernels.count == 3, "one kernel per window op, epilogues fused")
+        let input = TensorData((0..<(2 * 20 * 13 * 35)).map { _ in rng.float(-2, 2) }, shape: [2, 20, 13, 35])
+        for (got, want) in zip(try fused.run([input]), try plain.run([input])) {
+            #expect(Support.mismatch(got.doubles, want.doubles, atol: 1e-5, rtol: 1e-5) == nil)
+        }
+    }
 }
 
 /// Kernels written in `.sir` are what codegen runs: a hand-fused graph, compiled without the

@@ -265,21 +265,39 @@ struct OpNumericTests {
             out.append(Case(op: .convNCHWc, shapes: shapes, attrs: Attributes(a), range: (-1, 1), atol: 1e-4))
         }
         // Random geometries (strides, dilations, pads up to the window, tiny and wide images)
-        // for the blocked conv's and pools' clipped borders and register tiles.
+        // for the blocked conv's and pools' clipped borders and register tiles, and for the
+        // row-vector NCHW depthwise convs and pools (border columns, whole and overlapping
+        // vectors, deinterleaved strided taps, channel counts that fill no block).
         var made = 0
-        while made < 36 {
+        while made < 60 {
             let (kh, kw) = (rng.int(1...5), rng.int(1...5))
             let strides = [rng.int(1...3), rng.int(1...3)], dilations = [rng.int(1...2), rng.int(1...2)]
             let pads = [rng.int(0...(kh - 1)), rng.int(0...(kw - 1)), rng.int(0...(kh - 1)), rng.int(0...(kw - 1))]
-            let (h, w) = (rng.int(1...11), rng.int(1...29))
-            let pool = made % 3 == 2, depthwise = made % 3 == 1
+            let (h, w) = (rng.int(1...11), rng.int(1...45))
+            let pool = made % 5 == 2, depthwise = made % 5 == 1, rows = made % 5 >= 3
             let (eh, ew) = ((kh - 1) * dilations[0] + 1, (kw - 1) * dilations[1] + 1)
             guard h + pads[0] + pads[2] >= eh, w + pads[1] + pads[3] >= ew else { continue }
             let bi = pool ? 4 : [1, 4, 8][rng.int(0...2)], b = [4, 8, 16][rng.int(0...2)]
             var attrs: [String: AttributeValue] = [
                 "strides": .ints(strides), "pads": .ints(pads), "dilations": .ints(dilations),
             ]
-            if pool {
+            if rows, made % 5 == 3 {
+                let (ch, mult) = (rng.int(1...19), rng.int(1...2))
+                attrs["group"] = .int(ch)
+                out.append(
+                    Case(
+                        op: .conv, shapes: [[rng.int(1...2), ch, h, w], [ch * mult, 1, kh, kw]],
+                        attrs: Attributes(attrs), range: (-1, 1), atol: 1e-5))
+            } else if rows {
+                attrs["kernel"] = .ints([kh, kw])
+                attrs["ceil_mode"] = .bool(rng.bool())
+                let average = rng.bool()
+                if average { attrs["count_include_pad"] = .bool(rng.bool()) }
+                out.append(
+                    Case(
+                        op: average ? .avgPool : .maxPool, shapes: [[rng.int(1...2), rng.int(1...5), h, w]],
+                        attrs: Attributes(attrs)))
+            } else if pool {
                 attrs["kernel"] = .ints([kh, kw])
                 out.append(Case(op: .maxPoolNCHWc, shapes: [[rng.int(1...2), 2, h, w, bi]], attrs: Attributes(attrs)))
             } else if depthwise {

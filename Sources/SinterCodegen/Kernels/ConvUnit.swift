@@ -5,7 +5,8 @@ import SinterIR
 /// the weights as A. A pointwise convolution (1×1, stride 1, no padding) is a plain product
 /// per image and group — weights [M/g × C/g] · input [C/g × positions] — and runs the
 /// register-tiled GEMM (`gemmBlocks`), reading its input rows in place. Anchors fused groups
-/// (epilogue per output channel and position).
+/// (epilogue per output channel and position). 2-D depthwise convolutions run direct instead
+/// (`Depthwise`), a row vector at a time.
 struct ConvUnit: KernelUnit {
     static let name = "conv"
 
@@ -19,6 +20,9 @@ struct ConvUnit: KernelUnit {
         let geometry = WindowGeometry(
             batch: x[0], channels: x[1], input: Array(x[2...]), window: win, outChannels: w[0],
             group: max(c.int("group"), 1), countIncludePad: false)
+        if geometry.input.count == 2, geometry.channels == geometry.group {
+            return [Depthwise(geometry: geometry, epilogue: c.epilogue)]
+        }
         let positions = win.output.reduce(1, *)
         // Weights are read in place (rows of a small matrix): no A packing.
         var pointwise =
@@ -38,6 +42,35 @@ struct ConvUnit: KernelUnit {
         Epilogue.Operand(
             dtype: dtype, batch: [strides[0]], row: strides[1], col: strides.dropFirst(2).allSatisfy { $0 == 0 } ? 0 : 1
         )
+    }
+
+    /// A 2-D depthwise convolution (one input channel per group): direct, a vector of
+    /// neighbouring output pixels at a time (WindowRows.swift), for any channel count.
+    struct Depthwise: KernelUnitBody, Hashable {
+        var geometry: WindowGeometry
+        var epilogue: Epilogue?
+        var accumulator: DType? { .f32 }
+        var description: String {
+            let g = geometry
+            return "depthwise \(g.batch)×\(g.channels)×\(g.input) → \(g.outChannels)×\(g.window.output), "
+                + "kernel \(g.window.kernel), row vectors"
+        }
+
+        func emit(_ e: KernelEmitter, _ a: KernelArguments) {
+            e.depthwiseRows(
+                geometry, a.out, a.ins[0], a.ins[1], epilogue, Array(a.ins.dropFirst(2)), maxLanes: a.vectorWidth,
+                task: a.task, tasks: a.parts)
+        }
+
+        /// Parts are ranges of output rows.
+        func schedule(_ k: inout Kernel, _ s: Schedules) {
+            let g = geometry
+            let rows = g.batch * g.outChannels * g.window.output[0]
+            let flops = (checkedProduct([rows, g.window.output[1]] + g.window.kernel) ?? .max)
+            if flops >= s.splitDepthwiseFlops {
+                k.tasks = s.parts(work: flops, grain: s.grainDepthwiseFlops, units: rows)
+            }
+        }
     }
 
     struct Body: KernelUnitBody, Hashable {

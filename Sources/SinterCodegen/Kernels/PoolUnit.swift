@@ -1,7 +1,7 @@
 import SinterIR
 
 /// Max and average pooling as a kernel unit: N-D windows over NC[spatial] tensors (`max-pool`,
-/// `avg-pool`), and 2-D windows over channel-blocked tensors (`max-pool-nchwc`,
+/// `avg-pool`; 2-D ones a row vector at a time), and 2-D windows over channel-blocked tensors (`max-pool-nchwc`,
 /// `avg-pool-nchwc`), where each output pixel's block of channels is one vector.
 struct PoolUnit: KernelUnit {
     static let name = "pool"
@@ -22,7 +22,29 @@ struct PoolUnit: KernelUnit {
         let geometry = WindowGeometry(
             batch: x[0], channels: x[1], input: spatial, window: win, outChannels: x[1], group: 1,
             countIncludePad: c.bool("count_include_pad"))
-        return [blocked ? Blocked(kind: kind, geometry: geometry, block: x[4]) : Plain(kind: kind, geometry: geometry)]
+        if blocked { return [Blocked(kind: kind, geometry: geometry, block: x[4])] }
+        return [spatial.count == 2 ? Rows(kind: kind, geometry: geometry) : Plain(kind: kind, geometry: geometry)]
+    }
+
+    /// 2-D windows on NCHW tensors, a vector of neighbouring output pixels at a time
+    /// (WindowRows.swift): any channel count, no layout conversion.
+    struct Rows: KernelUnitBody, Hashable {
+        var kind: Kind
+        var geometry: WindowGeometry
+        var description: String {
+            "\(kind.rawValue) over \(geometry.window.kernel), out \(geometry.window.output), row vectors"
+        }
+        func emit(_ e: KernelEmitter, _ a: KernelArguments) {
+            e.poolRows(kind, geometry, a.out, a.ins[0], maxLanes: a.vectorWidth, task: a.task, tasks: a.parts)
+        }
+
+        /// Split by output rows when it touches more than about a megabyte.
+        func schedule(_ k: inout Kernel, _ s: Schedules) {
+            let g = geometry
+            let rows = g.batch * g.channels * g.window.output[0]
+            let reads = (checkedProduct([rows, g.window.output[1]] + g.window.kernel) ?? .max)
+            if reads >= s.splitReads { k.tasks = s.parts(work: reads, grain: s.grainReads, units: rows) }
+        }
     }
 
     struct Plain: KernelUnitBody, Hashable {
@@ -139,22 +161,29 @@ extension KernelEmitter {
                         return [kind == .max ? ir.intrinsic("llvm.maximum", [a[0], v]) : ir.fadd(a[0], v)]
                     }
                 }[0]
-                var result = acc
-                if kind == .average {
-                    // Divide by the taps inside the image, or inside the padded bounds.
-                    let (cy, cx): (IRValue, IRValue)
-                    if g.countIncludePad {
-                        let (a0, a1) = taps(iy, kh, win.dilations[0], lo: -win.padBegin[0], hi: h + win.padEnd[0])
-                        let (b0, b1) = taps(ix, kw, win.dilations[1], lo: -win.padBegin[1], hi: w + win.padEnd[1])
-                        (cy, cx) = (ir.sub(a1, a0), ir.sub(b1, b0))
-                    } else {
-                        (cy, cx) = (ir.sub(khE, khB), ir.sub(kwE, kwB))
-                    }
-                    let count = ir.sitofp(ir.mul(cy, cx), ir.f32)
-                    result = ir.fdiv(acc, ir.splat(count, b))
-                }
+                let result =
+                    kind == .average
+                    ? ir.fdiv(acc, ir.splat(averageCount(g, iy: iy, ix: ix, rows: (khB, khE), columns: (kwB, kwE)), b))
+                    : acc
                 storeF(result, out, ir.add(outBase, ir.mul(ir.add(ir.mul(y, c(ow)), px), c(b))))
             }
         }
+    }
+
+    /// The divisor of an average over the window at input (iy, ix) with taps `rows` × `columns`
+    /// inside the image: their count, or with count_include_pad the taps inside the padded bounds.
+    func averageCount(
+        _ g: WindowGeometry, iy: IRValue, ix: IRValue, rows: (IRValue, IRValue), columns: (IRValue, IRValue)
+    ) -> IRValue {
+        let win = g.window
+        var (cy, cx) = (ir.sub(rows.1, rows.0), ir.sub(columns.1, columns.0))
+        if g.countIncludePad {
+            let (a0, a1) = taps(
+                iy, win.kernel[0], win.dilations[0], lo: -win.padBegin[0], hi: g.input[0] + win.padEnd[0])
+            let (b0, b1) = taps(
+                ix, win.kernel[1], win.dilations[1], lo: -win.padBegin[1], hi: g.input[1] + win.padEnd[1])
+            (cy, cx) = (ir.sub(a1, a0), ir.sub(b1, b0))
+        }
+        return ir.sitofp(ir.mul(cy, cx), ir.f32)
     }
 }

@@ -420,8 +420,16 @@ final class IRBuilder {
 
     /// Lanes [lo, lo+n) of a vector.
     func slice(_ v: IRValue, _ lo: Int, _ n: Int) -> IRValue {
-        if n == 1 { return IRValue(ref: LLVMBuildExtractElement(builder, v.ref, constI32(Int32(lo)).ref, "")) }
-        var lanes: [LLVMValueRef?] = (lo..<(lo + n)).map { constI32(Int32($0)).ref }
+        lanes(v, Array(lo..<(lo + n)))
+    }
+
+    /// The vector of `v`'s lanes at `indices` (a scalar for one index): a slice, or every
+    /// s-th lane to deinterleave a strided row.
+    func lanes(_ v: IRValue, _ indices: [Int]) -> IRValue {
+        if indices.count == 1 {
+            return IRValue(ref: LLVMBuildExtractElement(builder, v.ref, constI32(Int32(indices[0])).ref, ""))
+        }
+        var lanes: [LLVMValueRef?] = indices.map { constI32(Int32($0)).ref }
         let mask = lanes.withUnsafeMutableBufferPointer { LLVMConstVector($0.baseAddress, UInt32($0.count)) }
         return IRValue(ref: LLVMBuildShuffleVector(builder, v.ref, LLVMGetPoison(v.type.ref), mask, ""))
     }

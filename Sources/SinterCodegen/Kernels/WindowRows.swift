@@ -1,0 +1,139 @@
+import SinterIR
+
+/// Row-vectorised 2-D windows over plain NCHW tensors, for the window ops that work on each
+/// channel alone: depthwise convolution (one filter per channel, any channel count) and
+/// pooling. One vector holds `lanes` neighbouring output pixels of one row of one channel, so
+/// no channel blocking (and no layout conversion) is needed, whatever the channel count.
+///
+/// A tap for a vector of output columns is one contiguous load of the input row — for a
+/// stride s, s·lanes elements deinterleaved with a shuffle (every s-th lane). Columns whose
+/// taps and loads all stay inside the row are interior and run as whole vectors, the last one
+/// moved left to end at the interior's end (it recomputes a few pixels); the border columns run
+/// one at a time with clipped taps. Rows clip their vertical taps, so no tap is ever tested.
+extension KernelEmitter {
+    /// Output columns [lo, hi) whose s·lanes-wide tap loads stay inside a row of `width`
+    /// elements, and the vector width for them: the target's, or the largest power of two that
+    /// fits a narrower interior (1 when there is none).
+    static func rowVectors(_ win: ShapeRules.Window, width w: Int, maxLanes: Int) -> (lo: Int, hi: Int, lanes: Int) {
+        let (ow, kw, sw, dw, pw) = (win.output[1], win.kernel[1], win.strides[1], win.dilations[1], win.padBegin[1])
+        let lo = min(ow, (pw + sw - 1) / sw)
+        // The last lane's widest load ends at col·s − pad + (kw−1)·d + s − 1, which must be < w.
+        let last = w - sw - (kw - 1) * dw + pw
+        let hi = max(lo, min(ow, last >= 0 ? last / sw + 1 : 0))
+        var lanes = 1
+        while lanes * 2 <= min(hi - lo, maxLanes) { lanes *= 2 }
+        return (lo, hi, lanes)
+    }
+
+    /// Calls `body(column, lanes, checked)` for every output column of a row: the border
+    /// columns one at a time with `checked` (their taps must be clipped), the interior [lo, hi)
+    /// as vectors of `lanes` columns, the last one ending at `hi`.
+    func rowChunks(_ ow: Int, _ lo: Int, _ hi: Int, _ lanes: Int, _ body: (IRValue, Int, Bool) -> Void) {
+        let vectors = lanes > 1 ? (hi - lo) / lanes : 0
+        let covered = vectors > 0 ? hi : lo
+        let borders = lo + (ow - covered)
+        if borders > 0 {
+            ir.forLoop(c(0), c(borders), "owb") { j in
+                body(ir.select(ir.icmp(.slt, j, c(lo)), j, ir.add(j, c(covered - lo))), 1, true)
+            }
+        }
+        guard vectors > 0 else { return }
+        let count = (hi - lo + lanes - 1) / lanes
+        ir.forLoop(c(0), c(count), "owv") { j in
+            body(smin(ir.add(ir.mul(j, c(lanes)), c(lo)), c(hi - lanes)), lanes, false)
+        }
+    }
+
+    /// The input values of one tap for `lanes` output columns: elements at `offset` + l·stride.
+    func rowTap(_ x: IRValue, _ offset: IRValue, lanes: Int, stride: Int) -> IRValue {
+        guard lanes > 1, stride > 1 else { return loadF(x, offset, lanes) }
+        return ir.lanes(loadF(x, offset, lanes * stride), (0..<lanes).map { $0 * stride })
+    }
+
+    /// Depthwise convolution (group = input channels, `outChannels / group` filters per
+    /// channel) on NCHW tensors, with the fused epilogue per output vector.
+    func depthwiseRows(
+        _ g: WindowGeometry, _ out: IRValue, _ x: IRValue, _ wt: IRValue, _ epilogue: Epilogue?,
+        _ extras: [IRValue], maxLanes: Int, task: IRValue, tasks: IRValue
+    ) {
+        let win = g.window
+        let (h, w) = (g.input[0], g.input[1])
+        let (oh, ow) = (win.output[0], win.output[1])
+        let (kh, kw) = (win.kernel[0], win.kernel[1])
+        let (sh, sw) = (win.strides[0], win.strides[1])
+        let (dh, dw) = (win.dilations[0], win.dilations[1])
+        let perGroup = g.outChannels / g.group
+        guard g.batch * g.outChannels * oh * ow > 0 else { return }
+        let (lo, hi, lanes) = Self.rowVectors(win, width: w, maxLanes: maxLanes)
+        let (u0, u1) = partRange(g.batch * g.outChannels * oh, task: task, tasks: tasks)
+        ir.forLoop(u0, u1, "row") { u in
+            let nc = ir.sdiv(u, c(oh)), y = ir.srem(u, c(oh))
+            let n = ir.sdiv(nc, c(g.outChannels)), oc = ir.srem(nc, c(g.outChannels))
+            let grp = ir.sdiv(oc, c(perGroup))
+            let xBase = ir.mul(ir.add(ir.mul(n, c(g.channels)), grp), c(h * w))
+            let iy = ir.sub(ir.mul(y, c(sh)), c(win.padBegin[0]))
+            let (khB, khE) = taps(iy, kh, dh, lo: 0, hi: h)
+            let wBase = ir.mul(oc, c(kh * kw))
+            let oBase = ir.add(ir.mul(nc, c(oh * ow)), ir.mul(y, c(ow)))
+            let args = convEpilogueArgs(epilogue, extras, n, grp, perGroup)
+            rowChunks(ow, lo, hi, lanes) { col, lanes, checked in
+                let ix = ir.sub(ir.mul(col, c(sw)), c(win.padBegin[1]))
+                let (kwB, kwE) = checked ? taps(ix, kw, dw, lo: 0, hi: w) : (c(0), c(kw))
+                let acc = ir.forLoop(khB, khE, carrying: [ir.constF32(0, width: lanes)], "kh") { ky, acc in
+                    let row = ir.add(xBase, ir.mul(ir.add(iy, ir.mul(ky, c(dh))), c(w)))
+                    let wRow = ir.add(wBase, ir.mul(ky, c(kw)))
+                    return ir.forLoop(kwB, kwE, carrying: acc, "kw") { kx, acc in
+                        let wv = ir.splat(ir.load(ir.f32, ir.gep(ir.f32, wt, ir.add(wRow, kx))), lanes)
+                        let xv = rowTap(x, ir.add(row, ir.add(ix, ir.mul(kx, c(dw)))), lanes: lanes, stride: sw)
+                        return [ir.intrinsic("llvm.fma", [xv, wv, acc[0]])]
+                    }
+                }[0]
+                let position = ir.add(ir.mul(y, c(ow)), col)
+                let result =
+                    args.map {
+                        applyEpilogue($0, acc, row: ir.srem(oc, c(perGroup)), col: position, width: lanes, mask: nil)
+                    } ?? acc
+                storeF(result, out, ir.add(oBase, col))
+            }
+        }
+    }
+
+    /// Max or average pooling over 2-D windows of an NCHW tensor.
+    func poolRows(
+        _ kind: PoolUnit.Kind, _ g: WindowGeometry, _ out: IRValue, _ x: IRValue, maxLanes: Int, task: IRValue,
+        tasks: IRValue
+    ) {
+        let win = g.window
+        let (h, w) = (g.input[0], g.input[1])
+        let (oh, ow) = (win.output[0], win.output[1])
+        let (kh, kw) = (win.kernel[0], win.kernel[1])
+        let (dh, dw) = (win.dilations[0], win.dilations[1])
+        guard g.batch * g.channels * oh * ow > 0 else { return }
+        let (lo, hi, lanes) = Self.rowVectors(win, width: w, maxLanes: maxLanes)
+        let (u0, u1) = partRange(g.batch * g.channels * oh, task: task, tasks: tasks)
+        ir.forLoop(u0, u1, "prow") { u in
+            let nc = ir.sdiv(u, c(oh)), y = ir.srem(u, c(oh))
+            let xBase = ir.mul(nc, c(h * w))
+            let iy = ir.sub(ir.mul(y, c(win.strides[0])), c(win.padBegin[0]))
+            let (khB, khE) = taps(iy, kh, dh, lo: 0, hi: h)
+            let oBase = ir.add(ir.mul(nc, c(oh * ow)), ir.mul(y, c(ow)))
+            rowChunks(ow, lo, hi, lanes) { col, lanes, checked in
+                let ix = ir.sub(ir.mul(col, c(win.strides[1])), c(win.padBegin[1]))
+                let (kwB, kwE) = checked ? taps(ix, kw, dw, lo: 0, hi: w) : (c(0), c(kw))
+                let initial = ir.constF32(kind == .max ? -.infinity : 0, width: lanes)
+                let acc = ir.forLoop(khB, khE, carrying: [initial], "pkh") { ky, a in
+                    let row = ir.add(xBase, ir.mul(ir.add(iy, ir.mul(ky, c(dh))), c(w)))
+                    return ir.forLoop(kwB, kwE, carrying: a, "pkw") { kx, a in
+                        let v = rowTap(
+                            x, ir.add(row, ir.add(ix, ir.mul(kx, c(dw)))), lanes: lanes, stride: win.strides[1])
+                        return [kind == .max ? ir.intrinsic("llvm.maximum", [a[0], v]) : ir.fadd(a[0], v)]
+                    }
+                }[0]
+                // Every lane of a vector has the same divisor: its taps are all inside the row.
+                let count = averageCount(g, iy: iy, ix: ix, rows: (khB, khE), columns: (kwB, kwE))
+                let result = kind == .average ? ir.fdiv(acc, ir.splat(count, lanes)) : acc
+                storeF(result, out, ir.add(oBase, col))
+            }
+        }
+    }
+}
