@@ -242,6 +242,15 @@ struct OpNumericTests {
             ([[1, 8, 5, 5], [8, 1, 3, 3]], ["group": .int(8), "pads": .ints([1, 1, 1, 1])]),
             ([[2, 5, 6, 7], [3, 5, 1, 1]], [:]),
             ([[1, 2, 10], [3, 2, 4]], ["strides": .ints([3]), "pads": .ints([2, 1])]),
+            // im2col blocks of a few panels that end inside output rows, split into parts.
+            ([[1, 8, 32, 30], [16, 8, 5, 5]], ["pads": .ints([2, 2, 2, 2])]),
+            (
+                [[2, 12, 20, 21], [10, 6, 3, 3]],
+                ["group": .int(2), "strides": .ints([2, 2]), "dilations": .ints([2, 2])]
+            ),
+            (
+                [[1, 4, 6, 7, 9], [5, 4, 3, 3, 3]], ["pads": .ints([1, 1, 1, 1, 1, 1]), "strides": .ints([1, 2, 1])]
+            ),
         ]
         for (shapes, a) in convs {
             out.append(Case(op: .conv, shapes: shapes, attrs: Attributes(a), range: (-1, 1), atol: 1e-5))

@@ -32,4 +32,35 @@ struct ThreadSplitTests {
                 try Sinter.jit(b.graph, threads: threads).run([xs, bs])[0].bytes == got.bytes, "\(threads) threads")
         }
     }
+
+    /// Window kernels split by output rows or panels: an im2col conv (blocks of panels ending
+    /// inside output rows), a depthwise conv and a max pool on NCHW with 20 channels give
+    /// bit-identical results for 1, 2 and 3 threads, and each kernel is split.
+    @Test func windowKernelsSplitIdentically() throws {
+        var b = GraphBuilder(name: "win")
+        var rng = Support.RNG(seed: 12)
+        func w(_ shape: [Int]) throws -> ValueID {
+            try b.constant(TensorData((0..<shape.reduce(1, *)).map { _ in rng.float(-0.3, 0.3) }, shape: shape))
+        }
+        let x = try b.input("x", TensorType(.f32, [1, 20, 96, 91]))
+        let pads: AttributeValue = .ints([1, 1, 1, 1])
+        // 20 → 36 channels: the padded last block wastes more than 1/8, so this conv runs im2col.
+        let c = try b.apply(.conv, [x, try w([36, 20, 3, 3])], attributes: Attributes(["pads": pads]))[0]
+        let d = try b.apply(
+            .conv, [x, try w([20, 1, 3, 3])], attributes: Attributes(["pads": pads, "group": .int(20)]))[0]
+        let p = try b.apply(
+            .maxPool, [d], attributes: Attributes(["kernel": .ints([3, 3]), "strides": .ints([2, 2]), "pads": pads]))[0]
+        b.output(c)
+        b.output(p)
+        let xs = TensorData((0..<(20 * 96 * 91)).map { _ in rng.float(-1, 1) }, shape: [1, 20, 96, 91])
+        let one = try Sinter.jit(b.graph)
+        let split = one.program.kernels.filter { $0.tasks > 1 }.map { "\($0.body)" }
+        #expect(split.contains { $0.contains("im2col") }, "\(split)")
+        #expect(split.filter { $0.contains("row vectors") }.count == 2, "\(split)")
+        let want = try one.run([xs])
+        for threads in [2, 3] {
+            let got = try Sinter.jit(b.graph, threads: threads).run([xs])
+            #expect(got.map(\.bytes) == want.map(\.bytes), "\(threads) threads")
+        }
+    }
 }

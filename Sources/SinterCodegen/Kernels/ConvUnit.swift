@@ -24,15 +24,14 @@ struct ConvUnit: KernelUnit {
             return [Depthwise(geometry: geometry, epilogue: c.epilogue)]
         }
         let positions = win.output.reduce(1, *)
+        let kDim = (x[1] / geometry.group) * win.kernel.reduce(1, *)
         // Weights are read in place (rows of a small matrix): no A packing.
-        var pointwise =
-            KernelEmitter.isPointwise(geometry)
-            ? c.schedules.gemm(m: w[0] / geometry.group, n: positions, k: x[1] / geometry.group) : nil
-        pointwise?.packA = false
+        var gemm = c.schedules.gemm(m: w[0] / geometry.group, n: positions, k: kDim)
+        gemm.packA = false
         return [
             Body(
                 geometry: geometry, accumulating: Schedules.accumulator(for: c.operandTypes[0].dtype),
-                epilogue: c.epilogue, gemm: pointwise)
+                epilogue: c.epilogue, gemm: gemm, pointwise: KernelEmitter.isPointwise(geometry))
         ]
     }
 
@@ -78,66 +77,59 @@ struct ConvUnit: KernelUnit {
         var accumulating: DType
         var accumulator: DType? { accumulating }
         var epilogue: Epilogue?
-        /// The register-tiled GEMM's blocking, for a pointwise convolution.
-        var gemm: GemmBlocking?
+        /// The register-tiled GEMM's blocking for each image's and group's product.
+        var gemm: GemmBlocking
+        /// 1×1, stride 1, no padding: the input is the GEMM's B, read in place.
+        var pointwise: Bool
 
         var description: String {
             let g = geometry
             return "\(g.batch)×\(g.channels)×\(g.input) → \(g.outChannels)×\(g.window.output), "
-                + "kernel \(g.window.kernel), group \(g.group), in \(accumulating)"
-                + (gemm.map { ", pointwise GEMM \($0)" } ?? "")
+                + "kernel \(g.window.kernel), group \(g.group), in \(accumulating), "
+                + (pointwise ? "pointwise GEMM \(gemm)" : "im2col panels of \(chunkPanels), GEMM \(gemm)")
         }
 
-        /// The per-image, per-group product of a pointwise convolution.
-        var problem: KernelEmitter.GemmProblem? {
-            gemm.map { bl in
-                let g = geometry
-                let positions = g.window.output.reduce(1, *)
-                return KernelEmitter.GemmProblem(
-                    m: g.outChannels / g.group, n: positions, k: g.channels / g.group, blocking: bl,
-                    lda: g.channels / g.group, aStep: 1, ldc: positions)
-            }
+        /// The per-image, per-group product: weights [M/g × K] · columns [K × positions].
+        var problem: KernelEmitter.GemmProblem {
+            let g = geometry
+            let positions = g.window.output.reduce(1, *)
+            let k = (g.channels / g.group) * g.window.kernel.reduce(1, *)
+            return KernelEmitter.GemmProblem(
+                m: g.outChannels / g.group, n: positions, k: k, blocking: gemm, lda: k, aStep: 1, ldc: positions)
         }
+
+        /// Panels the im2col packs at a time: about 128 KB, so they stay in L2 while the GEMM
+        /// runs over them.
+        var chunkPanels: Int { max(1, min(problem.panels, (128 << 10) / 4 / max(problem.k * gemm.nr, 1))) }
+        var chunkFloats: Int { KernelProgram.aligned(chunkPanels * problem.k * gemm.nr * 4) / 4 }
 
         func emit(_ e: KernelEmitter, _ a: KernelArguments) {
-            if let p = problem {
-                e.pointwiseConv(
-                    geometry, p, a.out, a.ins[0], a.ins[1], epilogue, Array(a.ins.dropFirst(2)), a.task, a.parts)
-                return
+            let extras = Array(a.ins.dropFirst(2))
+            if pointwise {
+                e.pointwiseConv(geometry, problem, a.out, a.ins[0], a.ins[1], epilogue, extras, a.task, a.parts)
+            } else {
+                e.im2colConv(
+                    geometry, problem, chunkPanels: chunkPanels, chunkFloats: chunkFloats, a.out, a.ins[0], a.ins[1],
+                    a.scratch, epilogue, extras, task: a.task, tasks: a.parts)
             }
-            e.conv(
-                geometry, a.out, a.ins[0], a.ins[1], a.scratch, a.vectorWidth, epilogue, Array(a.ins.dropFirst(2)),
-                task: a.task, tasks: a.parts)
         }
 
         /// A pointwise conv splits like a matmul (whole panels or row tiles of each product).
-        /// Otherwise the im2col buffer holds one group, (C/group · Πk) rows × Πout columns, and
-        /// large convs split by whole rows of the innermost output axis, each part with its own
-        /// im2col columns.
+        /// An im2col conv splits by whole panels of output positions; each part packs its
+        /// panels a chunk at a time into its own scratch.
         func schedule(_ k: inout Kernel, _ s: Schedules) {
             let g = geometry
-            if let p = problem {
-                // Parts take whole panels or row tiles of every image's and group's product.
-                k.registerTile = [p.blocking.mr, p.blocking.nr]
-                let flops = checkedProduct([g.batch, g.group, p.m, p.n, p.k]) ?? .max
+            let p = problem
+            k.registerTile = [p.blocking.mr, p.blocking.nr]
+            let flops = checkedProduct([g.batch, g.group, p.m, p.n, p.k]) ?? .max
+            if pointwise {
                 if flops >= s.splitFlops { k.tasks = s.parts(work: flops, grain: s.grainFlops, units: p.units) }
                 return
             }
-            let positions = g.window.output.reduce(1, *)
-            let kDim = (g.channels / g.group) * g.window.kernel.reduce(1, *)
-            k.scratchBytes = kDim * positions * 4
-            let flops = (checkedProduct([g.batch, g.outChannels, positions, kDim]) ?? .max)
-            guard flops >= s.splitFlops else { return }
-            let rowLength = g.window.output.last ?? 1
-            let rows = positions / max(rowLength, 1)
-            let units = min(rows, positions / (4 * k.vectorWidth), s.maxScratchParts)
-            let tasks = s.parts(work: flops, grain: s.grainFlops, units: units)
-            guard tasks > 1 else { return }
-            let width = (rows + tasks - 1) / tasks * rowLength
-            k.tasks = (positions + width - 1) / width
-            // Part j's im2col block starts at column p0(j) · K, whatever the part count, so
-            // the scratch holds K × (positions + one row per part) floats.
-            k.scratchBytes = KernelProgram.aligned(kDim * (positions + k.tasks * rowLength) * 4)
+            if flops >= s.splitFlops {
+                k.tasks = s.parts(work: flops, grain: s.grainFlops, units: min(p.panels, s.maxScratchParts))
+            }
+            k.scratchBytes = k.tasks * chunkFloats * 4
         }
     }
 }
@@ -187,84 +179,85 @@ extension KernelEmitter {
         }
     }
 
-    func conv(
-        _ g: WindowGeometry, _ out: IRValue, _ x: IRValue, _ weights: IRValue, _ scratch: IRValue, _ w: Int,
-        _ epilogue: Epilogue? = nil, _ extras: [IRValue] = [], task: IRValue, tasks: IRValue
+    /// An im2col convolution on the register-tiled GEMM: part `task` takes panels
+    /// [P0, P1) of output positions; per image and group it copies them, `chunkPanels` at a
+    /// time, into an im2col block of its scratch (K rows of the chunk's columns) and runs the
+    /// GEMM with that block as B, read in place.
+    func im2colConv(
+        _ g: WindowGeometry, _ p: GemmProblem, chunkPanels: Int, chunkFloats: Int, _ out: IRValue, _ x: IRValue,
+        _ weights: IRValue, _ scratch: IRValue, _ epilogue: Epilogue?, _ extras: [IRValue], task: IRValue,
+        tasks: IRValue
     ) {
-        let win = g.window
-        let spatialIn = g.input.reduce(1, *), spatialOut = win.output.reduce(1, *)
-        let kernelSize = win.kernel.reduce(1, *)
-        let icg = g.channels / g.group, ocg = g.outChannels / g.group
-        let kDim = icg * kernelSize
-        guard g.batch * g.outChannels * spatialOut > 0 else { return }
-        // Part `task` of `tasks` computes output positions [p0, p1) — whole rows of the
-        // innermost output axis (see ConvUnit.Body.schedule) — with its own scratch.
-        let rowLength = win.output.last ?? 1
-        let per = ir.mul(ceilDiv(c(spatialOut / rowLength), tasks), c(rowLength))
-        let p0raw = ir.mul(task, per)
-        let p0 = ir.select(ir.icmp(.slt, p0raw, c(spatialOut)), p0raw, c(spatialOut))
-        let p1 = ir.select(ir.icmp(.slt, ir.add(p0, per), c(spatialOut)), ir.add(p0, per), c(spatialOut))
-        // Each part's im2col columns sit side by side in the scratch (see ConvUnit.Body.schedule).
-        let col = ir.gep(ir.f32, scratch, ir.mul(p0, c(kDim)))
+        guard g.batch * g.outChannels * p.n > 0 else { return }
+        let nr = p.blocking.nr, width = chunkPanels * nr
+        let (p0, p1) = partRange(p.panels, task: task, tasks: tasks)
+        let region = ir.gep(ir.f32, scratch, ir.mul(task, c(chunkFloats)))
+        let spatialIn = g.input.reduce(1, *)
         ir.forLoop(c(0), c(g.batch), "n") { n in
             ir.forLoop(c(0), c(g.group), "g") { grp in
-                let inBase = ir.mul(ir.add(ir.mul(n, c(g.channels)), ir.mul(grp, c(icg))), c(spatialIn))
-                let outBase = ir.mul(ir.add(ir.mul(n, c(g.outChannels)), ir.mul(grp, c(ocg))), c(spatialOut))
-                let wBase = ir.mul(grp, c(ocg * kDim))
-                let args = convEpilogueArgs(epilogue, extras, n, grp, ocg)
-                im2col(g, x, inBase, col, p0, p1)
-                gemm(
-                    weights, wBase, col, c(0), out, outBase,
-                    GemmRange(
-                        rowBegin: c(0), rowEnd: c(ocg), colBegin: p0, colEnd: p1, ldb: ir.sub(p1, p0),
-                        ldc: c(spatialOut), bRelative: true),
-                    kDim, w, args)
+                let inBase = ir.mul(
+                    ir.add(ir.mul(n, c(g.channels)), ir.mul(grp, c(g.channels / g.group))), c(spatialIn))
+                let outBase = ir.mul(ir.add(ir.mul(n, c(g.outChannels)), ir.mul(grp, c(p.m))), c(p.n))
+                let args = convEpilogueArgs(epilogue, extras, n, grp, p.m)
+                ir.forLoop(p0, p1, step: chunkPanels, "chunk") { first in
+                    let end = smin(ir.add(first, c(chunkPanels)), p1)
+                    let q0 = ir.mul(first, c(nr))
+                    im2col(g, ir.gep(ir.f32, x, inBase), region, width, q0, smin(ir.mul(end, c(nr)), c(p.n)))
+                    // B's column index is global: the chunk's first column is the block's column 0.
+                    gemmBlocks(
+                        p, weights, ir.mul(grp, c(p.m * p.k)),
+                        GemmB(pointer: region, offset: ir.sub(c(0), q0), packed: false, rowStride: width), out,
+                        outBase, ((c(0), c(p.m)), (first, end)), args)
+                }
             }
         }
     }
 
-    /// col[(ic, kernel position), p − p0] = x[ic, input position of output p] or 0 in padding,
-    /// for output positions p in [p0, p1), which are whole rows of the innermost output axis:
-    /// outer coordinates are computed once per row, the innermost one walks the row.
-    private func im2col(
-        _ g: WindowGeometry, _ x: IRValue, _ inBase: IRValue, _ col: IRValue, _ p0: IRValue, _ p1: IRValue
-    ) {
+    /// col[kk, q − q0] = x[input channel and position under tap kk of output position q], or 0
+    /// in the padding, for output positions q in [q0, q1): row kk (input channel, kernel
+    /// position) of one group's im2col matrix, `width` columns per row. Each output row splits
+    /// into the columns whose tap falls left of the image, inside it (a strided copy LLVM
+    /// vectorises) and right of it; a row whose outer coordinates fall outside is all zeros.
+    private func im2col(_ g: WindowGeometry, _ x: IRValue, _ col: IRValue, _ width: Int, _ q0: IRValue, _ q1: IRValue) {
         let win = g.window
-        let icg = g.channels / g.group
-        let inStrides = contiguousStrides(g.input)
-        let spatialIn = g.input.reduce(1, *)
         let dims = g.input.count, last = dims - 1
+        let inStrides = contiguousStrides(g.input)
         let rowLength = win.output[last]
         let rowStrides = contiguousStrides(Array(win.output.dropLast()))
-        let width = ir.sub(p1, p0)
-        let kernelStrides = contiguousStrides(win.kernel)
-        let kernelCount = win.kernel.reduce(1, *)
-        ir.forLoop(c(0), c(icg * kernelCount), "row") { row in
-            let ic = ir.sdiv(row, c(kernelCount))
-            let kflat = ir.srem(row, c(kernelCount))
+        let kernelStrides = contiguousStrides(win.kernel), kernelCount = win.kernel.reduce(1, *)
+        let (s, inWidth) = (win.strides[last], g.input[last])
+        let zero = ir.constF32(0)
+        ir.forLoop(c(0), c((g.channels / g.group) * kernelCount), "row") { row in
+            let ic = ir.sdiv(row, c(kernelCount)), kflat = ir.srem(row, c(kernelCount))
             let kpos = (0..<dims).map { d in ir.srem(ir.sdiv(kflat, c(kernelStrides[d])), c(win.kernel[d])) }
-            let chan = ir.add(inBase, ir.mul(ic, c(spatialIn)))
-            let dst = ir.sub(ir.mul(row, width), p0)
-            ir.forLoop(ir.sdiv(p0, c(rowLength)), ir.sdiv(p1, c(rowLength)), "q") { q in
+            let chan = ir.mul(ic, c(g.input.reduce(1, *)))
+            let dst = ir.sub(ir.mul(row, c(width)), q0)
+            // Columns ox with 0 ≤ ox·s + shift < inWidth: [lo, hi).
+            let shift = ir.sub(ir.mul(kpos[last], c(win.dilations[last])), c(win.padBegin[last]))
+            let lo = smax(c(0), ir.sdiv(ir.add(ir.sub(c(0), shift), c(s - 1)), c(s)))
+            let room = ir.sub(c(inWidth - 1), shift)
+            let hi = ir.select(ir.icmp(.sge, room, c(0)), ir.add(ir.sdiv(room, c(s)), c(1)), c(0))
+            ir.forLoop(ir.sdiv(q0, c(rowLength)), ir.add(ir.sdiv(ir.sub(q1, c(1)), c(rowLength)), c(1)), "q") { q in
                 var outerOff = c(0)
-                var outerValid = ir.constInt(ir.i1, 1)
+                var valid = ir.constInt(ir.i1, 1)
                 for d in 0..<last {
                     let o = ir.srem(ir.sdiv(q, c(rowStrides[d])), c(win.output[d]))
                     let i = ir.add(
                         ir.sub(ir.mul(o, c(win.strides[d])), c(win.padBegin[d])), ir.mul(kpos[d], c(win.dilations[d])))
-                    outerValid = ir.and(outerValid, ir.and(ir.icmp(.sge, i, c(0)), ir.icmp(.slt, i, c(g.input[d]))))
+                    valid = ir.and(valid, ir.icmp(.ult, i, c(g.input[d])))
                     outerOff = ir.add(outerOff, ir.mul(i, c(inStrides[d])))
                 }
-                let rowStart = ir.add(dst, ir.mul(q, c(rowLength)))
-                let shift = ir.sub(ir.mul(kpos[last], c(win.dilations[last])), c(win.padBegin[last]))
-                ir.forLoop(c(0), c(rowLength), "ow") { ow in
-                    let i = ir.add(ir.mul(ow, c(win.strides[last])), shift)
-                    let valid = ir.and(outerValid, ir.and(ir.icmp(.sge, i, c(0)), ir.icmp(.slt, i, c(g.input[last]))))
-                    // Out-of-range taps read the channel's first element (never outside x) and become 0.
-                    let v = ir.load(
-                        ir.f32, ir.gep(ir.f32, x, ir.add(chan, ir.select(valid, ir.add(outerOff, i), c(0)))))
-                    ir.store(ir.select(valid, v, ir.constF32(0)), ir.gep(ir.f32, col, ir.add(rowStart, ow)))
+                let rowStart = ir.mul(q, c(rowLength))
+                let a = smax(ir.sub(q0, rowStart), c(0)), b = smin(ir.sub(q1, rowStart), c(rowLength))
+                let copyBegin = ir.select(valid, smin(smax(lo, a), b), b)
+                let copyEnd = ir.select(valid, smin(smax(hi, copyBegin), b), b)
+                let out = ir.add(dst, rowStart)
+                let source = ir.add(ir.add(chan, outerOff), shift)
+                ir.forLoop(a, copyBegin, "zl") { ox in storeF(zero, col, ir.add(out, ox)) }
+                ir.forLoop(copyBegin, copyEnd, "cp") { ox in
+                    storeF(loadF(x, ir.add(source, ir.mul(ox, c(s))), 1), col, ir.add(out, ox))
                 }
+                ir.forLoop(copyEnd, b, "zr") { ox in storeF(zero, col, ir.add(out, ox)) }
             }
         }
     }

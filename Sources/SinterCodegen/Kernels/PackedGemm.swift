@@ -15,6 +15,16 @@ import SinterIR
 /// tiles → k. Parts own whole panels or whole row tiles, never a piece of k, so the sums run
 /// in the same order for every thread count.
 extension KernelEmitter {
+    /// The epilogue's operands for one gemm call: pointers, base offsets and strides.
+    struct EpilogueArgs {
+        var expr: ScalarExpr
+        var types: [DType]
+        var pointers: [IRValue]
+        var bases: [IRValue]
+        var rows: [Int]
+        var cols: [Int]
+    }
+
     /// How a k block starts its accumulators.
     enum GemmStart {
         case zero, accumulate
