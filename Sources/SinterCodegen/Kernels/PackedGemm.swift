@@ -49,8 +49,11 @@ extension KernelEmitter {
         var aStep: Int
         var ldc: Int
         var panels: Int { (n + blocking.nr - 1) / blocking.nr }
-        /// Parts divide columns (whole panels) when C is wider than tall, rows otherwise.
-        var splitsColumns: Bool { n > m && panels > 1 }
+        /// Parts divide columns (whole panels) when C is wider than tall, rows otherwise — and
+        /// rows when A is packed, so that each part packs only its own rows of A (split by
+        /// columns, every part would pack all of A: MLP 784-512 at batch 256 on 2 threads went
+        /// from 1.6 to 1.1 ms).
+        var splitsColumns: Bool { n > m && panels > 1 && !blocking.packA }
         var units: Int { splitsColumns ? panels : (m + blocking.mr - 1) / blocking.mr }
     }
 
