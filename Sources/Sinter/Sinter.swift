@@ -46,6 +46,9 @@ public struct CompileOptions: Sendable {
     /// C compiler driver used to link shared objects: `$SINTER_CC`, else `cc` for the host and
     /// `clang` (with lld) for other targets.
     public var linker: String?
+    /// The most memory the model may need (`--max-memory`): any one tensor, and the artifact's
+    /// workspace plus weights. Checked before anything that large is allocated.
+    public var maxMemory = MemoryBudget.standard
 
     public init() {}
 
@@ -111,6 +114,7 @@ public enum Sinter {
         throws(SinterError) -> (Graph, PassContext)
     {
         try Verifier.verify(graph)
+        try options.maxMemory.check(graph)
         var g = graph
         let ctx = PassContext()
         var pm = PassManager(options: options.passManager, dump: dump)
@@ -125,7 +129,9 @@ public enum Sinter {
     ) throws(SinterError) -> KernelProgram {
         var (g, ctx) = try optimize(graph, options, dump: dump)
         if g.memory == nil { _ = try PlanMemory().run(&g, ctx) }
-        return try Lowering.lower(g, target: options.target, schedule: options.scheduleTarget)
+        let program = try Lowering.lower(g, target: options.target, schedule: options.scheduleTarget)
+        try options.maxMemory.check(program, g)
+        return program
     }
 
     /// Compiles for this process and returns a runnable model (`profile`: with per-kernel

@@ -33,6 +33,14 @@ struct PipelineOptions: ParsableArguments {
             valueName: "NAME=FILE.npy"))
     var constInputs: [String] = []
 
+    @Option(
+        name: .customLong("max-memory"),
+        help: ArgumentHelp(
+            "The most memory the model may need: any one tensor, and the workspace plus weights; a model over it "
+                + "is refused before anything that large is allocated (default: min(8G, half the RAM)).",
+            valueName: "SIZE"))
+    var maxMemory: String?
+
     @Flag(name: .customLong("print-after-all"), help: "Print the IR after every pass.")
     var printAfterAll = false
 
@@ -65,6 +73,11 @@ struct PipelineOptions: ParsableArguments {
             do throws(SinterError) {
                 o.constantInputs[parts[0]] = try Npy.decode(try FileIO.read(parts[1]), origin: parts[1])
             } catch { diags += error.diagnostics }
+        }
+        if let maxMemory {
+            do throws(SinterError) { o.maxMemory = try MemoryBudget.parse(maxMemory) } catch {
+                diags += error.diagnostics
+            }
         }
         if !diags.isEmpty { throw SinterError(diags) }
         o.passManager.printAfterAll = printAfterAll
