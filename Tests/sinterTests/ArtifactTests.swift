@@ -278,4 +278,27 @@ struct ArtifactTests {
             #expect(!symbols.isEmpty && symbols.allSatisfy { $0.hasPrefix(prefix) }, "\(lib): \(symbols)")
         }
     }
+
+    /// The same model and options give byte-identical artifacts, whatever folder they go to:
+    /// every emit kind, embedded weights and a side weights file, x86-64 and AArch64.
+    @Test func artifactsAreReproducible() throws {
+        let dir = try Support.temporaryDirectory("repro")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = Support.root.appendingPathComponent("Examples/transformer/transformer.onnx").path
+        let kinds = "shared,static,obj,llvm,asm,header,python,modulemap"
+        for extra in [[], ["--weights-file"], ["--target", "aarch64-linux-gnu", "--emit", "obj,header"]] {
+            var outputs: [[String: Data]] = []
+            for run in ["first", "second"] {
+                let out = dir.appendingPathComponent("\(run)\(outputs.count)-\(extra.count)")
+                try compile(model, (extra.contains("--emit") ? [] : ["--emit", kinds]) + extra + ["-o", out.path])
+                let names = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted()
+                var files: [String: Data] = [:]
+                for name in names { files[name] = try Data(contentsOf: out.appendingPathComponent(name)) }
+                outputs.append(files)
+            }
+            #expect(outputs[0].count >= (extra.contains("--emit") ? 2 : 8), "\(outputs[0].keys.sorted())")
+            #expect(outputs[0].keys.sorted() == outputs[1].keys.sorted())
+            for (name, data) in outputs[0] { #expect(outputs[1][name] == data, "\(name) differs, options \(extra)") }
+        }
+    }
 }
