@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Sinter", targets: ["Sinter"]),
         .library(name: "SinterIR", targets: ["SinterIR"]),
         .executable(name: "sinter", targets: ["sinter"]),
+        .executable(name: "sinter-fuzz", targets: ["SinterFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -29,6 +30,8 @@ let package = Package(
         .executableTarget(
             name: "sinter",
             dependencies: ["Sinter", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // Fuzz targets (Scripts/fuzz.sh): a reproducer in normal builds, libFuzzer with -D SINTER_LIBFUZZER.
+        .executableTarget(name: "SinterFuzz", dependencies: ["Sinter"]),
         // Helpers shared by the test targets (paths, subprocesses, the numpy reference).
         .target(
             name: "SinterTestSupport", dependencies: ["SinterIR"], path: "Tests/SinterTestSupport",

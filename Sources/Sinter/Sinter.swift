@@ -143,7 +143,7 @@ public enum Sinter {
         let program = try lower(graph, options)
         return try JITModel(
             program, prefix: ABI.cIdentifier(name ?? graph.name), target: options.target, threads: threads,
-            profile: profile)
+            profile: profile, weights: options.weights)
     }
 
     /// Compiles `graph` and writes one artifact to `path`, or several into the folder `path`

@@ -82,15 +82,24 @@ public enum ABI {
         return (offsets, size)
     }
 
-    /// FNV-1a over the tensor sizes and bytes, so a file from another model is refused.
+    /// FNV-1a over the tensor sizes, then over the whole payload (tensors and the zero padding
+    /// between them), so a file from another model, or with any payload byte changed, is refused.
     public static func weightsFingerprint(_ constants: [TensorData]) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         func mix(_ b: UInt8) { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         for t in constants {
             withUnsafeBytes(of: UInt64(t.bytes.count).littleEndian) { for b in $0 { mix(b) } }
-            for b in t.bytes { mix(b) }
         }
+        for b in weightsPayload(constants) { mix(b) }
         return h
+    }
+
+    /// The tensors at their 64-byte aligned offsets, zero between them.
+    static func weightsPayload(_ constants: [TensorData]) -> [UInt8] {
+        let (offsets, size) = weightsLayout(constants)
+        var payload = [UInt8](repeating: 0, count: size)
+        for (t, o) in zip(constants, offsets) { payload.replaceSubrange(o..<(o + t.bytes.count), with: t.bytes) }
+        return payload
     }
 
     /// The 64-byte header: magic, payload size, fingerprint, zero padding.
@@ -103,11 +112,7 @@ public enum ABI {
 
     /// The side file's bytes.
     public static func weightsFile(_ constants: [TensorData]) -> [UInt8] {
-        let (offsets, size) = weightsLayout(constants)
-        let out = weightsHeader(constants)
-        var payload = [UInt8](repeating: 0, count: size)
-        for (t, o) in zip(constants, offsets) { payload.replaceSubrange(o..<(o + t.bytes.count), with: t.bytes) }
-        return out + payload
+        weightsHeader(constants) + weightsPayload(constants)
     }
 
     /// Turns a graph name into a C identifier usable as a symbol prefix.

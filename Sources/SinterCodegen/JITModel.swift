@@ -24,16 +24,20 @@ public final class JITModel: @unchecked Sendable {
     private let statusFn: @convention(c) (Int32) -> UnsafePointer<CChar>?
     private let lock = Lock()
 
+    private let loadWeightsFn: (@convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?) -> Int32)?
+
     /// `threads`: the context's pool size (`NAME_create`'s argument); 1 runs on the caller.
-    /// `profile`: also build the profiled run, for `runProfiled`.
+    /// `profile`: also build the profiled run, for `runProfiled`. `weights: .sideFile`: the
+    /// weights come from a file through `loadWeights` (`NAME_load_weights`), as in an artifact.
     public init(
-        _ program: KernelProgram, prefix: String, target: Target = .host, threads: Int = 1, profile: Bool = false
+        _ program: KernelProgram, prefix: String, target: Target = .host, threads: Int = 1, profile: Bool = false,
+        weights: ABI.WeightsMode = .embedded
     ) throws(SinterError) {
         self.program = program
         let machine = try MachineCode(target)
         session = try JITSession(machine: machine)
         let ir = try Codegen.build(
-            program, prefix: prefix, machine: machine, profile: profile, context: session.context)
+            program, prefix: prefix, machine: machine, weights: weights, profile: profile, context: session.context)
         try session.add(ir)
         typealias Create = @convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>?, Int32) -> Int32
         let create = unsafeBitCast(try session.address(of: "\(prefix)_create"), to: Create.self)
@@ -47,6 +51,10 @@ public final class JITModel: @unchecked Sendable {
             profile ? unsafeBitCast(try session.address(of: "\(prefix)_run_profiled"), to: Profiled.self) : nil
         destroyFn = unsafeBitCast(try session.address(of: "\(prefix)_destroy"), to: type(of: destroyFn))
         statusFn = unsafeBitCast(try session.address(of: "\(prefix)_status_string"), to: type(of: statusFn))
+        typealias Load = @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?) -> Int32
+        loadWeightsFn =
+            weights == .sideFile
+            ? unsafeBitCast(try session.address(of: "\(prefix)_load_weights"), to: Load.self) : nil
         var ctx: UnsafeMutableRawPointer?
         let status = create(&ctx, Int32(clamping: max(threads, 1)))
         guard status == 0, let ctx else { throw SinterError("creating the model context failed (status \(status))") }
@@ -54,6 +62,13 @@ public final class JITModel: @unchecked Sendable {
     }
 
     deinit { destroyFn(context) }
+
+    /// `NAME_load_weights` on this model's context: the C ABI status (0: loaded). Only for a
+    /// model built with side-file weights.
+    public func loadWeights(_ path: String) -> Int32 {
+        guard let loadWeightsFn else { return -1 }
+        return lock.withLock { path.withCString { loadWeightsFn(context, $0) } }
+    }
 
     /// Runs the model. Inputs are checked against the graph's input types (count, dtype,
     /// shape) and rejected with a message naming the input.

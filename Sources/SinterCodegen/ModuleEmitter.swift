@@ -97,7 +97,7 @@ struct ModuleEmitter {
         let free = ir.externalFunction("free", ir.functionType(ir.void, [ir.ptr]))
         let memcmp = ir.externalFunction("memcmp", ir.functionType(ir.i32, [ir.ptr, ir.ptr, ir.i64]))
         let (_, size) = ABI.weightsLayout(constants)
-        let expectedHeader = ABI.weightsHeader(constants).prefix(24)
+        let expectedHeader = ABI.weightsHeader(constants)
         let header = ir.constantBytes("\(prefix)_weights_header", Array(expectedHeader), alignment: 8)
         let mode = ir.constantCString("\(prefix)_rb", "rb")
 
@@ -119,7 +119,7 @@ struct ModuleEmitter {
         let got = ir.call(fread, [buffer, ir.constI64(1), ir.constI64(64), file])
         let headerOK = ir.and(
             ir.icmp(.eq, got, ir.constI64(64)),
-            ir.icmp(.eq, ir.call(memcmp, [buffer, header, ir.constI64(24)]), ir.constI32(0)))
+            ir.icmp(.eq, ir.call(memcmp, [buffer, header, ir.constI64(64)]), ir.constI32(0)))
         let bad = ir.appendBlock("bad"), payload = ir.appendBlock("payload")
         ir.condBr(headerOK, payload, bad)
         ir.position(at: bad)
@@ -136,19 +136,19 @@ struct ModuleEmitter {
         ir.ret(status(.weightsIO))
         ir.position(at: store)
         // The header's fingerprint only names the model; the payload must also hash to it
-        // (FNV-1a over each tensor's byte count and bytes), so a corrupted file is refused.
-        let (offsets, _) = ABI.weightsLayout(constants)
+        // (FNV-1a over the tensor sizes, then every payload byte, padding included), so a
+        // corrupted file is refused.
+        let (_, payloadSize) = ABI.weightsLayout(constants)
         let prime = ir.constI64(0x100_0000_01b3)
         func mix(_ h: IRValue, _ byte: IRValue) -> IRValue { ir.mul(ir.xor(h, byte), prime) }
         var h = ir.constI64(Int(bitPattern: 0xcbf2_9ce4_8422_2325))
-        for (t, offset) in zip(constants, offsets) {
+        for t in constants {
             withUnsafeBytes(of: UInt64(t.bytes.count).littleEndian) { for b in $0 { h = mix(h, ir.constI64(Int(b))) } }
-            h =
-                ir.forLoop(ir.constI64(0), ir.constI64(t.bytes.count), carrying: [h], "fnv") { j, acc in
-                    let at = ir.gep(ir.i8, buffer, ir.add(j, ir.constI64(offset)))
-                    return [mix(acc[0], ir.zext(ir.load(ir.i8, at, align: 1), ir.i64))]
-                }[0]
         }
+        h =
+            ir.forLoop(ir.constI64(0), ir.constI64(payloadSize), carrying: [h], "fnv") { j, acc in
+                [mix(acc[0], ir.zext(ir.load(ir.i8, ir.gep(ir.i8, buffer, j), align: 1), ir.i64))]
+            }[0]
         let corrupt = ir.appendBlock("corrupt"), keep = ir.appendBlock("keep")
         ir.condBr(ir.icmp(.ne, h, ir.constI64(Int(bitPattern: UInt(ABI.weightsFingerprint(constants))))), corrupt, keep)
         ir.position(at: corrupt)

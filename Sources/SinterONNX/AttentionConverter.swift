@@ -26,10 +26,18 @@ extension Converters {
         }
         q = try f32(q, "q"); k = try f32(k, "k"); v = try f32(v, "v")
 
-        // 3-D [B, S, H·D] → 4-D [B, H, S, D].
+        // 3-D [B, S, H·D] → 4-D [B, H, S, D]; each of Q, K and V is one or the other.
         let rank = ctx.type(q).rank
         func heads(_ x: ValueID, _ count: Int?, _ tag: String) throws(SinterError) -> ValueID {
-            guard rank == 3 else { return x }
+            let r = ctx.type(x).rank
+            guard r == 3 else {
+                guard r == 4 else {
+                    throw n.error(
+                        "\(tag) must be 3-D [batch, sequence, hidden] or 4-D [batch, heads, sequence, size], "
+                            + "got \(ctx.type(x))")
+                }
+                return x
+            }
             guard let count, count > 0 else { throw n.error("3-D inputs need q_num_heads and kv_num_heads") }
             let s = try ctx.staticShape(x, n)
             let split = try reshape(ctx, x, [s[0], s[1], count, s[2] / count], "\(name).\(tag).heads", n)

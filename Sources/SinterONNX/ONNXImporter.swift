@@ -25,13 +25,24 @@ public enum ONNXImporter {
             constants: constants)
     }
 
+    /// Imports a model held in memory (a fuzzer's bytes): external data resolves against
+    /// `directory`, which may hold nothing.
+    public static func load(bytes: [UInt8], name: String, directory: String) throws(SinterError) -> Graph {
+        let model = try decode(Data(bytes), origin: name)
+        return try importModel(model, name: name, directory: directory, bindings: [:])
+    }
+
     /// Reads and decodes a model file.
     static func decode(_ path: String) throws(SinterError) -> Onnx_ModelProto {
         guard let data = FileManager.default.contents(atPath: path) else { throw SinterError("cannot read '\(path)'") }
+        return try decode(data, origin: path)
+    }
+
+    static func decode(_ data: Data, origin: String) throws(SinterError) -> Onnx_ModelProto {
         do {
             return try Onnx_ModelProto(serializedBytes: data)
         } catch {
-            throw SinterError("'\(path)' is not a valid ONNX model (protobuf decoding failed: \(error))")
+            throw SinterError("'\(origin)' is not a valid ONNX model (protobuf decoding failed: \(error))")
         }
     }
 

@@ -11,10 +11,13 @@ public enum Support {
     public static var python: String { root.appendingPathComponent(".venv/bin/python").path }
 
     /// The `sinter` executable built next to the test bundle.
-    public static var sinterExecutable: String {
+    public static var sinterExecutable: String { executable("sinter") }
+
+    /// A product of this package built next to the test bundle (`sinter`, `sinter-fuzz`).
+    public static func executable(_ name: String) -> String {
         let candidates = [
-            Bundle.main.bundleURL.appendingPathComponent("sinter").path,
-            root.appendingPathComponent(".build/debug/sinter").path,
+            Bundle.main.bundleURL.appendingPathComponent(name).path,
+            root.appendingPathComponent(".build/debug/\(name)").path,
         ]
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[1]
     }

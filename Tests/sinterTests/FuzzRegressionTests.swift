@@ -1,0 +1,33 @@
+import Foundation
+import SinterTestSupport
+import Testing
+
+/// Every input a fuzz target ever crashed on (kept under Tests/Fuzz/TARGET) runs through that
+/// target's reproducer (`sinter-fuzz TARGET FILE...`, the same code libFuzzer drives) without
+/// a crash, and a short run of each target's seeds works the same way.
+struct FuzzRegressionTests {
+    @Test(arguments: ["onnx", "sir", "npy", "weights", "pipeline"])
+    func keptFindingsStayFixed(_ target: String) throws {
+        let folder = Support.root.appendingPathComponent("Tests/Fuzz/\(target)")
+        let kept = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted()
+        let seeds = try Support.temporaryDirectory("seeds")
+        defer { try? FileManager.default.removeItem(at: seeds) }
+        let fuzz = Support.executable("sinter-fuzz")
+        let made = try Support.run(fuzz, [target, "--write-seeds", seeds.path])
+        #expect(made.status == 0, "\(made.stderr)")
+        let extra = try FileManager.default.contentsOfDirectory(atPath: seeds.path).map {
+            seeds.appendingPathComponent($0).path
+        }
+        let repository = [
+            "onnx": "Examples/transformer/transformer.onnx", "sir": "Examples/mlp/mlp.sir",
+            "npy": "Examples/mlp/input.npy",
+        ][target].map { [Support.root.appendingPathComponent($0).path] }
+        let files =
+            kept.map { folder.appendingPathComponent($0).path } + extra.filter { !$0.hasSuffix(".dict") }
+            + (repository ?? [])
+        #expect(!files.isEmpty)
+        let r = try Support.run(fuzz, [target] + files)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.split(separator: "\n").count == files.count, "\(r.stdout)")
+    }
+}
