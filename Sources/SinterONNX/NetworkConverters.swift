@@ -364,8 +364,23 @@ extension Converters {
         let strides = n.ints("strides") ?? Array(repeating: 1, count: d)
         let dilations = n.ints("dilations") ?? Array(repeating: 1, count: d)
         let outputPadding = n.ints("output_padding") ?? Array(repeating: 0, count: d)
-        let span = (0..<d).map { (kernel[$0] - 1) * dilations[$0] + 1 }
         var pads = n.ints("pads") ?? Array(repeating: 0, count: 2 * d)
+        // Attribute lists of the wrong length or with absurd values (a fuzzed model) are
+        // refused here, before any of the arithmetic below could index or overflow.
+        let limit = 1 << 20
+        for (what, values, count, range) in [
+            ("strides", strides, d, 1...limit), ("dilations", dilations, d, 1...limit),
+            ("output_padding", outputPadding, d, 0...limit), ("pads", pads, 2 * d, -limit...limit),
+        ] where values.count != count || !values.allSatisfy(range.contains) {
+            throw n.error("\(what) must be \(count) values in \(range.lowerBound)...\(range.upperBound), got \(values)")
+        }
+        if let shape = n.ints("output_shape"), shape.count < d || !shape.suffix(d).allSatisfy((0...limit).contains) {
+            throw n.error("output_shape must end with \(d) sizes in 0...\(limit), got \(shape)")
+        }
+        guard kernel.allSatisfy((1...limit).contains), xs.allSatisfy((0...limit).contains) else {
+            throw n.error("kernel \(kernel) or input \(xs) too large for a transposed convolution")
+        }
+        let span = (0..<d).map { (kernel[$0] - 1) * dilations[$0] + 1 }
         let autoPad = n.string("auto_pad") ?? "NOTSET"
         if let shape = n.ints("output_shape") {
             let target = Array(shape.suffix(d))

@@ -301,4 +301,27 @@ struct ArtifactTests {
             for (name, data) in outputs[0] { #expect(outputs[1][name] == data, "\(name) differs, options \(extra)") }
         }
     }
+
+    /// Thread-pool stress (Harness/stress.c): three pooled contexts (2, 3 and 4 threads) each
+    /// run by three caller threads for 300 runs, while another thread creates, runs and
+    /// destroys 35 short-lived pooled contexts; every result is bit-identical to a 1-thread
+    /// context's, on a model whose convolutions and matmuls split across the pool.
+    @Test func threadPoolStress() throws {
+        let dir = try Support.temporaryDirectory("stress")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let res = dir.appendingPathComponent("res.sir").path
+        try Self.residualNet().write(toFile: res, atomically: true, encoding: .utf8)
+        try compile(res, ["--emit", "shared,header", "--name", "res", "-o", dir.path])
+        let exe = dir.appendingPathComponent("stress").path
+        let cc = try Support.run(
+            "cc",
+            [
+                "-std=c11", "-O1", "-DPREFIX=res", "-DHEADER=\"res.h\"", "-I", dir.path,
+                Self.harness.appendingPathComponent("stress.c").path, "-L", dir.path, "-lres",
+                "-Wl,-rpath,\(dir.path)", "-lpthread", "-o", exe,
+            ])
+        #expect(cc.status == 0, "\(cc.stderr)")
+        let r = try Support.run("timeout", ["300", exe, "300"])
+        #expect(r.status == 0 && r.stdout == "ok 300\n", "\(r.stdout)\(r.stderr)")
+    }
 }
