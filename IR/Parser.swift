@@ -434,12 +434,19 @@ public struct Parser {
             guard toks.count == 1 else { throw SinterError("malformed dense literal", at: l) }
             elems = toks
         }
-        if !isList { elems = Array(repeating: elems[0], count: count) }
-        guard elems.count == count else {
+        // A splat is one value repeated: a few bytes of text can ask for any size, so it is
+        // capped (a larger constant is an `expand` of a scalar, which costs nothing here).
+        let need = count.multipliedReportingOverflow(by: type.dtype.byteSize)
+        if !isList, need.overflow || need.partialValue > Self.splatLimit {
+            throw SinterError(
+                "a splat constant of type \(type) needs more than the "
+                    + "\(Self.splatLimit) bytes a splat literal may hold; write it as an expand of a scalar", at: l)
+        }
+        guard !isList || elems.count == count else {
             throw SinterError("dense literal has \(elems.count) element(s) but \(type) needs \(count)", at: l)
         }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(count * type.dtype.byteSize)
+        bytes.reserveCapacity(isList ? count * type.dtype.byteSize : type.dtype.byteSize)
         for e in elems {
             let el = lexer.location(e.line, e.column)
             func bad() -> SinterError { SinterError("'\(e.text)' is not a valid \(type.dtype.rawValue) value", at: el) }
@@ -473,6 +480,10 @@ public struct Parser {
                 guard let v = UInt64(e.text) else { throw bad() }; withUnsafeBytes(of: v.littleEndian) { bytes += $0 }
             }
         }
+        if !isList { bytes = Array([[UInt8]](repeating: bytes, count: count).joined()) }
         return TensorData(dtype: type.dtype, shape: shape, bytes: bytes)
     }
+
+    /// Largest splat literal, in bytes (256 MiB).
+    static let splatLimit = 1 << 28
 }

@@ -102,6 +102,11 @@ public struct Fuse: Pass {
         return n.operands.allSatisfy { g.type(of: $0).dtype == d }
     }
 
+    /// Most nodes one fused kernel takes: it keeps each generated function a size LLVM
+    /// compiles quickly and the pass linear in the graph (a 100,000-op elementwise chain
+    /// becomes kernels of 64 ops, not one).
+    static let maxKernelNodes = 64
+
     public static func plan(_ g: Graph) -> FusionPlan {
         let users = g.users()
         let outputs = Set(g.outputs)
@@ -129,6 +134,9 @@ public struct Fuse: Pass {
                     return (nil, "its users are in \(Set(us).count) different kernels")
                 }
                 let group = groups[gi]
+                guard group.nodes.count < maxKernelNodes else {
+                    return (nil, "the users' kernel already holds \(maxKernelNodes) ops")
+                }
                 if let p = us.first(where: group.prologue.contains) {
                     return (nil, "its user '\(g.nodes[p].op.rawValue)' is read as a view in the kernel's prologue")
                 }
