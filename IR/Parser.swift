@@ -480,10 +480,17 @@ public struct Parser {
                 guard let v = UInt64(e.text) else { throw bad() }; withUnsafeBytes(of: v.littleEndian) { bytes += $0 }
             }
         }
-        if !isList { bytes = Array([[UInt8]](repeating: bytes, count: count).joined()) }
+        if !isList {
+            // Doubling copies: a few memcpys however many elements the splat has.
+            let total = need.partialValue
+            var filled = count > 0 ? bytes : []
+            filled.reserveCapacity(total)
+            while filled.count < total { filled += filled.prefix(total - filled.count) }
+            bytes = filled
+        }
         return TensorData(dtype: type.dtype, shape: shape, bytes: bytes)
     }
 
-    /// Largest splat literal, in bytes (256 MiB).
-    static let splatLimit = 1 << 28
+    /// Largest splat literal, in bytes (4 MiB): larger uniform tensors are an `expand`.
+    static let splatLimit = 1 << 22
 }
