@@ -95,6 +95,17 @@ struct ArtifactTests {
         }
     }
 
+    /// Builds Harness/SOURCE against libPREFIX.so and PREFIX.h in `dir` (with -lpthread).
+    func buildHarness(_ source: String, prefix: String, in dir: URL, output: String) throws -> Support.ProcessResult {
+        try Support.run(
+            "cc",
+            [
+                "-std=c11", "-O1", "-DPREFIX=\(prefix)", "-DHEADER=\"\(prefix).h\"", "-I", dir.path,
+                Self.harness.appendingPathComponent(source).path, "-L", dir.path, "-l\(prefix)",
+                "-Wl,-rpath,\(dir.path)", "-lpthread", "-o", output,
+            ])
+    }
+
     func compile(_ model: String, _ args: [String]) throws {
         let r = try Support.run(Self.sinter, ["compile", model] + args)
         #expect(r.status == 0, "sinter compile \(args): \(r.stderr)")
@@ -207,13 +218,7 @@ struct ArtifactTests {
         let mlp = Support.root.appendingPathComponent("Examples/mlp/mlp.sir").path
         try compile(mlp, ["--emit", "shared,header", "-o", dir.path])
         let exe = dir.appendingPathComponent("threads").path
-        let cc = try Support.run(
-            "cc",
-            [
-                "-std=c11", "-O1", "-DPREFIX=mlp", "-DHEADER=\"mlp.h\"", "-I", dir.path,
-                Self.harness.appendingPathComponent("threads.c").path, "-L", dir.path, "-lmlp",
-                "-Wl,-rpath,\(dir.path)", "-lpthread", "-o", exe,
-            ])
+        let cc = try buildHarness("threads.c", prefix: "mlp", in: dir, output: exe)
         #expect(cc.status == 0, "\(cc.stderr)")
         let r = try Support.run("timeout", ["120", exe])
         #expect(r.status == 0 && r.stdout == "ok\n", "\(r.stdout)\(r.stderr)")
@@ -226,13 +231,7 @@ struct ArtifactTests {
         let ll = try String(contentsOf: dir.appendingPathComponent("res.ll"), encoding: .utf8)
         #expect(ll.contains("@pthread_create") && ll.contains("_pool_worker"), "no thread pool in the split model")
         let pooled = dir.appendingPathComponent("pooled").path
-        let cc3 = try Support.run(
-            "cc",
-            [
-                "-std=c11", "-O1", "-DPREFIX=res", "-DHEADER=\"res.h\"", "-I", dir.path,
-                Self.harness.appendingPathComponent("threads.c").path, "-L", dir.path, "-lres",
-                "-Wl,-rpath,\(dir.path)", "-lpthread", "-o", pooled,
-            ])
+        let cc3 = try buildHarness("threads.c", prefix: "res", in: dir, output: pooled)
         #expect(cc3.status == 0, "\(cc3.stderr)")
         // Parts are chosen at run time, one per thread, with no fixed cap: 12 threads split
         // the big kernels 12 ways and still give the single-threaded bits.
@@ -313,13 +312,7 @@ struct ArtifactTests {
         try Self.residualNet().write(toFile: res, atomically: true, encoding: .utf8)
         try compile(res, ["--emit", "shared,header", "--name", "res", "-o", dir.path])
         let exe = dir.appendingPathComponent("stress").path
-        let cc = try Support.run(
-            "cc",
-            [
-                "-std=c11", "-O1", "-DPREFIX=res", "-DHEADER=\"res.h\"", "-I", dir.path,
-                Self.harness.appendingPathComponent("stress.c").path, "-L", dir.path, "-lres",
-                "-Wl,-rpath,\(dir.path)", "-lpthread", "-o", exe,
-            ])
+        let cc = try buildHarness("stress.c", prefix: "res", in: dir, output: exe)
         #expect(cc.status == 0, "\(cc.stderr)")
         let r = try Support.run("timeout", ["300", exe, "300"])
         #expect(r.status == 0 && r.stdout == "ok 300\n", "\(r.stdout)\(r.stderr)")

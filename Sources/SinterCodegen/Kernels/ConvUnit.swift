@@ -232,11 +232,9 @@ extension KernelEmitter {
             let kpos = (0..<dims).map { d in ir.srem(ir.sdiv(kflat, c(kernelStrides[d])), c(win.kernel[d])) }
             let chan = ir.mul(ic, c(g.input.reduce(1, *)))
             let dst = ir.sub(ir.mul(row, c(width)), q0)
-            // Columns ox with 0 ≤ ox·s + shift < inWidth: [lo, hi).
+            // Columns ox of a row with 0 ≤ ox·s + shift < inWidth: [lo, hi), as taps of a window.
             let shift = ir.sub(ir.mul(kpos[last], c(win.dilations[last])), c(win.padBegin[last]))
-            let lo = smax(c(0), ir.sdiv(ir.add(ir.sub(c(0), shift), c(s - 1)), c(s)))
-            let room = ir.sub(c(inWidth - 1), shift)
-            let hi = ir.select(ir.icmp(.sge, room, c(0)), ir.add(ir.sdiv(room, c(s)), c(1)), c(0))
+            let (lo, hi) = taps(shift, rowLength, s, lo: 0, hi: inWidth)
             ir.forLoop(ir.sdiv(q0, c(rowLength)), ir.add(ir.sdiv(ir.sub(q1, c(1)), c(rowLength)), c(1)), "q") { q in
                 var outerOff = c(0)
                 var valid = ir.constInt(ir.i1, 1)

@@ -15,11 +15,9 @@ extension KernelEmitter {
     /// elements, and the vector width for them: the target's, or the largest power of two that
     /// fits a narrower interior (1 when there is none).
     static func rowVectors(_ win: ShapeRules.Window, width w: Int, maxLanes: Int) -> (lo: Int, hi: Int, lanes: Int) {
-        let (ow, kw, sw, dw, pw) = (win.output[1], win.kernel[1], win.strides[1], win.dilations[1], win.padBegin[1])
-        let lo = min(ow, (pw + sw - 1) / sw)
-        // The last lane's widest load ends at col·s − pad + (kw−1)·d + s − 1, which must be < w.
-        let last = w - sw - (kw - 1) * dw + pw
-        let hi = max(lo, min(ow, last >= 0 ? last / sw + 1 : 0))
+        // The interior of a row s − 1 elements shorter: the last lane's widest load ends at
+        // col·s − pad + (kw−1)·d + s − 1, which must be < w.
+        let (lo, hi) = interiorColumns(win, width: w - (win.strides[1] - 1))
         var lanes = 1
         while lanes * 2 <= min(hi - lo, maxLanes) { lanes *= 2 }
         return (lo, hi, lanes)
@@ -130,8 +128,11 @@ extension KernelEmitter {
                     }
                 }[0]
                 // Every lane of a vector has the same divisor: its taps are all inside the row.
-                let count = averageCount(g, iy: iy, ix: ix, rows: (khB, khE), columns: (kwB, kwE))
-                let result = kind == .average ? ir.fdiv(acc, ir.splat(count, lanes)) : acc
+                let result =
+                    kind == .average
+                    ? ir.fdiv(
+                        acc, ir.splat(averageCount(g, iy: iy, ix: ix, rows: (khB, khE), columns: (kwB, kwE)), lanes))
+                    : acc
                 storeF(result, out, ir.add(oBase, col))
             }
         }
