@@ -32,6 +32,9 @@ public enum KernelFamily: Hashable, Sendable {
     /// A family implemented by one codegen unit file, registered by this name in the
     /// codegen's `KernelUnits`.
     case unit(String)
+    /// Rewritten into other ops by the named pass before codegen (quantize and dequantize
+    /// become arithmetic); codegen refuses the op and names the pass.
+    case expanded(by: String)
 }
 
 /// Which element types an operand accepts.

@@ -53,6 +53,8 @@ public enum Op: String, CaseIterable, Sendable, Hashable {
     case cumSum = "cumsum"
     case topK = "top-k"
     case scatterND = "scatter-nd"
+    // Quantization (IR/Quantization.swift); `expand-quant` rewrites them into arithmetic.
+    case quantize, dequantize, requantize
 
     /// The op's one schema entry: everything the verifier, printer, parser, shape
     /// inference, folding, fusion and lowering know about it.
@@ -377,6 +379,8 @@ extension OpSchema {
                 }, kernel: .unit("top-k"), couples: Coupling.axis("axis", default: -1),
                 "the k largest (or smallest) elements along `axis`, sorted, ties in index order: values and i64 indices"
             )
+        case .quantize, .dequantize, .requantize:
+            return quantization(op)
         case .scatterND:
             return make(
                 op, 3, [.any, .index, .any],
@@ -399,6 +403,30 @@ extension OpSchema {
                 "data with the slices data[indices[i]] replaced by updates[i] (or combined: reduction add, mul, "
                     + "max, min); negative indices count from the end, out-of-range ones are skipped"
             )
+        }
+    }
+
+    /// quantize / dequantize / requantize: affine maps between floats and quantized integers,
+    /// whose parameters are in the integer side's type. `to` spells the quantized element type.
+    private static func quantization(_ op: Op) -> OpSchema {
+        let to = [spec("to", .string, required: true)]
+        let couples: CouplingRule = Coupling.none
+        switch op {
+        case .quantize:
+            return make(
+                op, 1, [.float], attributes: to, traits: [.pure], pattern: .elementwise, shape: QuantRules.quantize,
+                kernel: .expanded(by: "expand-quant"), couples: couples,
+                "saturate(round_half_even(x / scale) + zero_point) into the quantized type `to` (\"u8<0.02:128>\")")
+        case .dequantize:
+            return make(
+                op, 1, [.integer], traits: [.pure], pattern: .elementwise, shape: QuantRules.dequantize,
+                kernel: .expanded(by: "expand-quant"), couples: couples,
+                "f32 (x - zero_point) * scale, with the parameters of x's quantized type")
+        default:
+            return make(
+                op, 1, [.integer], attributes: to, traits: [.pure], pattern: .elementwise,
+                shape: QuantRules.requantize, kernel: .expanded(by: "expand-quant"), couples: couples,
+                "quantize(dequantize(x)): x's quantized type to the quantized type `to`")
         }
     }
 

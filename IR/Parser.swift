@@ -224,7 +224,9 @@ public struct Parser {
         return (name, try parseType())
     }
 
-    private mutating func parseType() throws(SinterError) -> TensorType {
+    /// `dtype[dims]`, or `dtype<quantization>[dims]`; `checked: false` leaves the parameters
+    /// unchecked against the shape (an element type read alone).
+    private mutating func parseType(checked: Bool = true) throws(SinterError) -> TensorType {
         let l = loc
         guard tok.kind == .ident else {
             throw SinterError("expected a type like 'f32[4,8]', found \(describe(tok))", at: l)
@@ -236,6 +238,7 @@ public struct Parser {
                 at: l)
         }
         _ = next()
+        let quant = isPunct("<") ? try parseQuantParams() : nil
         try expect("[", "after the element type")
         var dims: [Dim] = []
         if !isPunct("]") {
@@ -251,7 +254,63 @@ public struct Parser {
             } while consume(",")
         }
         try expect("]", "to close the shape")
-        return TensorType(dtype, dims)
+        if checked, let quant, let problem = quant.problem(dtype: dtype, dims: dims) {
+            throw SinterError(problem, at: l)
+        }
+        return TensorType(dtype, dims, quant: quant)
+    }
+
+    /// Quantization parameters after an element type: `<0.02:128>` per tensor, or
+    /// `<axis=1: 0.1:3, 0.2:4>` per axis (see `QuantParams`).
+    private mutating func parseQuantParams() throws(SinterError) -> QuantParams {
+        try expect("<", "before quantization parameters")
+        var axis: Int?
+        if tok.kind == .ident, tok.text == "axis" {
+            _ = next()
+            try expect("=", "after 'axis'")
+            guard tok.kind == .number, let a = Int(tok.text) else {
+                throw SinterError("expected the quantization axis (an integer), found \(describe(tok))", at: loc)
+            }
+            _ = next()
+            axis = a
+            try expect(":", "after the quantization axis")
+        }
+        var scales: [Float] = [], zeroPoints: [Int] = []
+        repeat {
+            guard tok.kind == .number, let scale = Float(tok.text) else {
+                throw SinterError("expected a quantization scale like '0.02', found \(describe(tok))", at: loc)
+            }
+            _ = next()
+            try expect(":", "between a scale and its zero point")
+            guard tok.kind == .number, let zeroPoint = Int(tok.text) else {
+                throw SinterError("expected a zero point (an integer), found \(describe(tok))", at: loc)
+            }
+            _ = next()
+            scales.append(scale)
+            zeroPoints.append(zeroPoint)
+        } while consume(",")
+        try expect(">", "to close the quantization parameters")
+        return QuantParams(scales: scales, zeroPoints: zeroPoints, axis: axis)
+    }
+
+    /// Reads an element type written alone, like quantize's `to = "u8<0.02:128>"`; the
+    /// parameters are checked against `dims` when given.
+    public static func parseElementType(_ text: String, dims: [Dim]? = nil) throws(SinterError)
+        -> (DType, QuantParams?)
+    {
+        var p = Parser(
+            lexer: Lexer(text + "[]", path: "<type>"),
+            resolveFile: { _, l throws(SinterError) in
+                throw SinterError("no files here", at: l)
+            })
+        var lx = p.lexer
+        p.tokens = try lx.tokenize()
+        let t = try p.parseType(checked: false)
+        guard p.tok.kind == .eof else { throw SinterError("unexpected \(p.describe(p.tok)) after the element type") }
+        if let q = t.quant, let dims, let problem = q.problem(dtype: t.dtype, dims: dims) {
+            throw SinterError(problem)
+        }
+        return (t.dtype, t.quant)
     }
 
     private mutating func parseStatement() throws(SinterError) {
@@ -322,7 +381,9 @@ public struct Parser {
         do {
             switch payloadSyntax {
             case .file(let name, let l)?:
-                payload = ConstantPayload(try resolveFile(name, l), file: name)
+                var data = try resolveFile(name, l)
+                data.quant = types[0].quant
+                payload = ConstantPayload(data, file: name)
                 if let p = payload, p.data.type != types[0] {
                     diags.append(
                         Diagnostic(
@@ -330,7 +391,9 @@ public struct Parser {
                         ))
                 }
             case .dense(let toks, let l)?:
-                payload = ConstantPayload(try Self.dense(toks, types[0], at: l, lexer: lexer))
+                var data = try Self.dense(toks, types[0], at: l, lexer: lexer)
+                data.quant = types[0].quant
+                payload = ConstantPayload(data)
             case nil:
                 break
             }

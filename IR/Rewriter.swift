@@ -106,6 +106,15 @@ public struct Rewriter {
         isUnchanged = false
     }
 
+    /// Gives `new` the name of `old`, which gets a fresh one: a rewrite that replaces a graph
+    /// output keeps the name callers know the output by.
+    public mutating func takeName(of old: ValueID, for new: ValueID) {
+        let name = graph.values[old.index].name
+        graph.values[old.index].name = freshName(name + ".old")
+        graph.values[new.index].name = name
+        isUnchanged = false
+    }
+
     /// Removes node `i` of the starting graph when the graph is finished.
     public mutating func erase(_ i: Int) {
         erased.insert(i)

@@ -3,6 +3,8 @@ public struct TensorData: Hashable, Sendable {
     public var dtype: DType
     public var shape: [Int]
     public var bytes: [UInt8]
+    /// Quantization parameters of a quantized constant (int8 weights); part of its type.
+    public var quant: QuantParams?
 
     public init(dtype: DType, shape: [Int], bytes: [UInt8]) {
         self.dtype = dtype
@@ -10,7 +12,7 @@ public struct TensorData: Hashable, Sendable {
         self.bytes = bytes
     }
 
-    public var type: TensorType { TensorType(dtype, shape) }
+    public var type: TensorType { TensorType(dtype, shape, quant: quant) }
 
     /// Hashes the dtype, the shape and at most 64 evenly spaced bytes: weights run to hundreds
     /// of megabytes, and hashing every byte made `cse` the slowest pass on ResNet-50 (1.7 s).
@@ -24,7 +26,7 @@ public struct TensorData: Hashable, Sendable {
     }
 
     public static func == (a: TensorData, b: TensorData) -> Bool {
-        a.dtype == b.dtype && a.shape == b.shape
+        a.dtype == b.dtype && a.shape == b.shape && a.quant == b.quant
             && a.bytes.withUnsafeBytes { x in b.bytes.withUnsafeBytes { y in x.elementsEqual(y) } }
     }
     public var count: Int { shape.reduce(1, *) }

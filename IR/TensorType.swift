@@ -17,18 +17,23 @@ public enum Dim: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A static tensor type `dtype[d0,d1,...]`. Rank 0 prints as `f32[]`.
+/// A static tensor type `dtype[d0,d1,...]`. Rank 0 prints as `f32[]`. An integer type may
+/// carry quantization parameters, printed between the element type and the shape
+/// (`u8<0.02:128>[1,64]`, see `QuantParams`).
 public struct TensorType: Hashable, Sendable, CustomStringConvertible {
     public var dtype: DType
     public var dims: [Dim]
+    /// What the stored integers stand for, when the tensor is quantized.
+    public var quant: QuantParams?
 
-    public init(_ dtype: DType, _ dims: [Dim]) {
+    public init(_ dtype: DType, _ dims: [Dim], quant: QuantParams? = nil) {
         self.dtype = dtype
         self.dims = dims
+        self.quant = quant
     }
 
-    public init(_ dtype: DType, _ shape: [Int]) {
-        self.init(dtype, shape.map { Dim.fixed($0) })
+    public init(_ dtype: DType, _ shape: [Int], quant: QuantParams? = nil) {
+        self.init(dtype, shape.map { Dim.fixed($0) }, quant: quant)
     }
 
     public var rank: Int { dims.count }
@@ -62,7 +67,12 @@ public struct TensorType: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "\(dtype.rawValue)[\(dims.map(\.description).joined(separator: ","))]"
+        "\(elementDescription)[\(dims.map(\.description).joined(separator: ","))]"
+    }
+
+    /// The element type as written: `f32`, or `u8<0.02:128>` with quantization parameters.
+    public var elementDescription: String {
+        quant.map { "\(dtype.rawValue)<\($0)>" } ?? dtype.rawValue
     }
 
     /// Replaces bound symbols by their values.
@@ -72,7 +82,7 @@ public struct TensorType: Hashable, Sendable, CustomStringConvertible {
             dims.map { d in
                 if case .symbol(let s) = d, let v = bindings[s] { return .fixed(v) }
                 return d
-            })
+            }, quant: quant)
     }
 }
 

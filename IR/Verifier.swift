@@ -20,6 +20,11 @@ public enum Verifier {
                 diags.append(
                     Diagnostic("'%\(g.name(of: v))' has type \(g.type(of: v)), which is too large for memory", at: loc))
             }
+            if let q = g.type(of: v).quant,
+                let problem = q.problem(dtype: g.type(of: v).dtype, dims: g.type(of: v).dims)
+            {
+                diags.append(Diagnostic("'%\(g.name(of: v))': \(problem)", at: loc))
+            }
             if defined.contains(v) { diags.append(Diagnostic("value '%\(g.name(of: v))' is defined twice", at: loc)) }
             defined.insert(v)
             let n = g.name(of: v)

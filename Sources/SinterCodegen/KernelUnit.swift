@@ -153,7 +153,7 @@ enum KernelUnits {
     /// The unit that lowers a schema's kernel family (nil for constants).
     static func unit(for family: KernelFamily) -> (any KernelUnit.Type)? {
         switch family {
-        case .none: nil
+        case .none, .expanded: nil
         case .elementwise: ElementwiseUnit.self
         case .unit(let name): named(name)
         }

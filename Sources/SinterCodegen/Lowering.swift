@@ -203,6 +203,14 @@ public enum Lowering {
                         at: node.location))
                 continue
             }
+            if case .expanded(let pass) = node.op.schema.kernel {
+                diags.append(
+                    Diagnostic(
+                        "'\(node.op.rawValue)' is rewritten by the '\(pass)' pass before codegen, and this "
+                            + "pipeline does not run it",
+                        at: node.location))
+                continue
+            }
             let operandTypes = node.operands.map { g.type(of: $0).dtype }
             if !supports(node.op.schema.kernel, operandTypes, results.map(\.dtype)) {
                 let types = Set(operandTypes + results.map(\.dtype)).map(\.rawValue).sorted().joined(separator: ", ")

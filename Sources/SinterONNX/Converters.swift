@@ -7,7 +7,7 @@ typealias Converter = @Sendable (ImportContext, ONNXNode) throws(SinterError) ->
 enum Converters {
     static let table: [String: Converter] = elementwise.merging(shapes) { a, _ in a }.merging(networks) { a, _ in a }
         .merging(composed) { a, _ in a }.merging(scatter) { a, _ in a }
-        .merging(controlFlow) { a, _ in a }
+        .merging(controlFlow) { a, _ in a }.merging(quantization) { a, _ in a }
 
     /// ONNX spellings of IR ops that the exporter's switch does not list (see
     /// `ONNXExporter.Spelling`): an op's import and export live side by side here.

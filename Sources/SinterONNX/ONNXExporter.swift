@@ -25,6 +25,21 @@ public enum ONNXExporter {
                 TensorData(dtype: .i64, shape: [values.count], values: values.map(Double.init)).tensorProto(name: name))
             return name
         }
+        /// QuantizeLinear / DequantizeLinear inputs for a quantized type: scale and zero-point
+        /// initializers (one value, or one per index of the axis) and the `axis` attribute.
+        func quantization(_ t: TensorType, _ hint: String) -> (inputs: [String], attributes: [Onnx_AttributeProto]) {
+            guard let q = t.quant else { return ([], []) }
+            let shape = q.axis == nil ? [] : [q.scales.count]
+            extra += 1
+            let name = "\(hint).sinter\(extra)"
+            graph.initializer.append(
+                TensorData(dtype: .f32, shape: shape, values: q.scales.map(Double.init)).tensorProto(
+                    name: name + ".scale"))
+            graph.initializer.append(
+                TensorData(dtype: t.dtype, shape: shape, values: q.zeroPoints.map(Double.init))
+                    .tensorProto(name: name + ".zero"))
+            return ([name + ".scale", name + ".zero"], q.axis.map { [intAttr("axis", $0)] } ?? [])
+        }
         func scalar(_ v: Double, _ dtype: DType, _ hint: String) -> String {
             extra += 1
             let name = "\(hint).sinter\(extra)"
@@ -77,6 +92,17 @@ public enum ONNXExporter {
             n.output = outs
             n.name = hint
             let rank = node.operands.first.map { g.type(of: $0).rank } ?? 0
+            // Opset 20 quantizes to 8 bits only (and dequantizes i32 too).
+            let storage = (node.op == .dequantize ? node.operands : node.results).map { g.type(of: $0).dtype }.first
+            if [.quantize, .requantize, .dequantize].contains(node.op), let storage,
+                !(storage == .i8 || storage == .u8 || (node.op == .dequantize && storage == .i32))
+            {
+                diags.append(
+                    Diagnostic(
+                        "'\(node.op.rawValue)' with \(storage.rawValue) storage has no ONNX form at opset \(opset); "
+                            + "not exported", at: node.location))
+                continue
+            }
             switch node.op {
             case .constant: continue
             case .add: n.opType = "Add"
@@ -230,6 +256,23 @@ public enum ONNXExporter {
                 }
                 let pooled = helper(node.op == .maxPoolNCHWc ? "MaxPool" : "AveragePool", [x], attrs)
                 reblock(pooled, ys, into: &n)
+            case .quantize, .requantize:
+                var x = ins[0]
+                if node.op == .requantize {
+                    let from = quantization(g.type(of: node.operands[0]), hint)
+                    x = helper("DequantizeLinear", [x] + from.inputs, from.attributes)
+                } else if g.type(of: node.operands[0]).dtype != .f32 {
+                    x = helper("Cast", [x], [intAttr("to", Int(ONNXType.code(.f32)))])
+                }
+                let to = quantization(g.type(of: node.results[0]), hint)
+                n.opType = "QuantizeLinear"
+                n.input = [x] + to.inputs
+                n.attribute = to.attributes
+            case .dequantize:
+                let from = quantization(g.type(of: node.operands[0]), hint)
+                n.opType = "DequantizeLinear"
+                n.input = ins + from.inputs
+                n.attribute = from.attributes
             case .maxPool, .avgPool:
                 n.opType = node.op == .maxPool ? "MaxPool" : "AveragePool"
                 let spatial = rank - 2

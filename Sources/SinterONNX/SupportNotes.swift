@@ -37,6 +37,15 @@ extension Converters {
         "Loop": "unrolled (at most 4096 iterations) while the trip count and each iteration's condition are known "
             + "at compile time; no sequence values",
         "Scan": "unrolled over the static sequence axis; opset 8's batch axis without sequence_lens",
+        "QuantizeLinear":
+            "i8/u8/i16/u16/i32, per tensor, per axis and blocked; constant parameters become a quantized type "
+            + "(`quantize`), others run as arithmetic; no float8/int4",
+        "DequantizeLinear": "as QuantizeLinear; an int8 initializer becomes a quantized constant",
+        "DynamicQuantizeLinear": "composed: range widened to include 0, u8 with a computed scale and zero point",
+        "MatMulInteger": "integer products summed exactly in f64 (no int8 kernel yet)",
+        "QLinearMatMul": "as MatMulInteger, then scaled and rounded like the reference",
+        "ConvInteger": "f32 convolutions of the weights split as 16·hi + lo, exact up to 4096 terms per output",
+        "QLinearConv": "as ConvInteger, plus the i32 bias, then scaled and rounded like the reference",
         "Size": "static shapes (result is a constant)",
         "BatchNormalization": "inference only (no training_mode, no running statistics outputs)",
         "Cast": "to the thirteen Sinter dtypes (no strings, float8, int4, uint4, uint2)",

@@ -30,6 +30,46 @@ struct VerifierErrorTests {
             """, "2:8: error: 'matmul': contracting dimensions differ: [4,3] x [4,5] (3 vs 4)"
         ),
         (
+            "zero point outside the storage type",
+            """
+            graph @g(%x: u8<0.5:300>[4]) -> (%y: f32[4]) {
+              %y = dequantize %x : f32[4]
+            }
+            """, "1:14: error: zero point 300 is outside the range of u8 (0...255)"
+        ),
+        (
+            "per-axis scale count",
+            """
+            graph @g(%x: f32[2,3]) -> (%y: i8<axis=1: 0.5:0, 0.25:0>[2,3]) {
+              %y = quantize %x {to = "i8<axis=1: 0.5:0, 0.25:0>"} : i8<axis=1: 0.5:0, 0.25:0>[2,3]
+            }
+            """, "1:32: error: quantization along axis 1 needs 3 scales (the axis' size), got 2"
+        ),
+        (
+            "quantization parameters on a float",
+            """
+            graph @g(%x: f32<0.5:0>[4]) -> (%y: f32[4]) {
+              %y = relu %x : f32[4]
+            }
+            """, "1:14: error: quantization parameters need an 8-, 16- or 32-bit integer element type, not f32"
+        ),
+        (
+            "dequantize of a plain integer",
+            """
+            graph @g(%x: u8[4]) -> (%y: f32[4]) {
+              %y = dequantize %x : f32[4]
+            }
+            """, "2:8: error: 'dequantize': needs a quantized operand (a type like u8<0.02:128>[...]), got u8[4]"
+        ),
+        (
+            "quantize to a type without parameters",
+            """
+            graph @g(%x: f32[4]) -> (%y: u8[4]) {
+              %y = quantize %x {to = "u8"} : u8[4]
+            }
+            """, "2:8: error: 'quantize': 'to' = \"u8\" has no quantization parameters (write \"u8<0.02:0>\")"
+        ),
+        (
             "memory slot for an undefined value",
             """
             graph @g(%x: f32[16]) -> (%y: f32[16]) {

@@ -33,6 +33,11 @@ public enum OpSamples {
                 try constant([2, 3], .u8) { Double($0 * 40 + 3) }, try constant([3], .u8) { Double($0 * 3) },
             ])
         case .bitNot: return try one([try constant([2, 3], .i32) { Double($0 * 5 - 3) }])
+        case .quantize: return try one([x], attrs(["to": .string("u8<0.1:128>")]))
+        case .dequantize, .requantize:
+            let perAxis = "i8<axis=1: 0.1:0, 0.2:1, 0.3:-1>"
+            let q = try b.apply(.quantize, [x], attributes: attrs(["to": .string(perAxis)]))[0]
+            return try one([q], op == .dequantize ? Attributes() : attrs(["to": .string("u8<0.05:3>")]))
         case .topK: return try one([x], attrs(["k": .int(3), "axis": .int(3)]))
         case .cumSum: return try one([x], attrs(["axis": .int(2), "exclusive": .bool(true)]))
         case .scatterND:

@@ -7,6 +7,7 @@ Float math runs in float64 and is rounded to the result dtype once, so the refer
 import itertools
 import json
 import math
+import re
 import sys
 
 import numpy as np
@@ -198,7 +199,43 @@ def scatter_nd(a, t):
     return data
 
 
+QUANT_DTYPES = {"u8": "uint8", "i8": "int8", "u16": "uint16", "i16": "int16", "u32": "uint32", "i32": "int32"}
+
+
+def qparams(text, ndim):
+    """Storage dtype, scale and zero point of a Sinter quantized type like i8<axis=1: 0.5:0, 0.25:3>,
+    shaped to broadcast along the axis."""
+    kind, axis, pairs = re.fullmatch(r"(\w+)<(?:axis=(-?\d+):)?(.*)>", text.replace(" ", "")).groups()
+    pairs = [p.split(":") for p in pairs.split(",")]
+    s = np.array([float(p[0]) for p in pairs], np.float32)
+    z = np.array([int(p[1]) for p in pairs], np.int64)
+    if axis is None:
+        s, z = s[0], z[0]
+    else:
+        shape = [1] * ndim
+        shape[int(axis)] = s.size
+        s, z = s.reshape(shape), z.reshape(shape)
+    return np.dtype(QUANT_DTYPES[kind]), s, z
+
+
+def quantize(x, text):
+    """ONNX QuantizeLinear: saturate(rint(x / scale) + zero_point), the division in float32."""
+    dt, s, z = qparams(text, x.ndim)
+    q = np.rint(x.astype(np.float32) / s).astype(np.float64) + z
+    info = np.iinfo(dt)
+    return np.clip(q, info.min, info.max).astype(dt)
+
+
+def dequantize(x, text):
+    """ONNX DequantizeLinear: float32(x - zero_point) * scale."""
+    _, s, z = qparams(text, x.ndim)
+    return (x.astype(np.int64) - z).astype(np.float32) * s
+
+
 OPS = {
+    "quantize": lambda a, t: quantize(a[0], t["to"]),
+    "dequantize": lambda a, t: dequantize(a[0], t["from"]),
+    "requantize": lambda a, t: quantize(dequantize(a[0], t["from"]), t["to"]),
     "add": lambda a, t: a[0] + a[1],
     "sub": lambda a, t: a[0] - a[1],
     "mul": lambda a, t: a[0] * a[1],

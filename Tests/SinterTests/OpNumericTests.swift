@@ -15,6 +15,9 @@ struct OpNumericTests {
         var specials = false
         var atol: Float = 1e-6
         var rtol: Float = 1e-5
+        /// Quantization parameters of the first input (dequantize, requantize), which numpy
+        /// reads as the attribute `from`.
+        var inputQuant: QuantParams? = nil
     }
 
     static let binaryShapes: [[[Int]]] = [
@@ -380,6 +383,30 @@ struct OpNumericTests {
                 out.append(Case(op: op, shapes: [s], attrs: a, range: (-1, 1), atol: 1e-5))
             }
         }
+        // Quantization: per tensor and per axis, saturation at both ends, ties (quarters over
+        // a scale of 0.5) that must round to even, and i32 storage.
+        let to = { (t: String) in Attributes(["to": .string(t)]) }
+        out.append(Case(op: .quantize, shapes: [[4, 33]], attrs: to("u8<0.5:10>"), range: (-8, 130)))
+        out.append(
+            Case(
+                op: .quantize, shapes: [[2, 3, 5]], attrs: to("i8<axis=1: 0.02:0, 0.05:-3, 0.1:7>"), range: (-10, 10)))
+        out.append(Case(op: .quantize, shapes: [[7]], attrs: to("i32<0.001:5>"), range: (-1000, 1000)))
+        out.append(
+            Case(
+                op: .dequantize, shapes: [[4, 33]], dtypes: [.u8], range: (0, 255.9),
+                inputQuant: QuantParams(scale: 0.0235, zeroPoint: 128)))
+        out.append(
+            Case(
+                op: .dequantize, shapes: [[2, 6]], dtypes: [.i8], range: (-128, 127.9),
+                inputQuant: QuantParams(scales: [0.5, 0.25], zeroPoints: [1, -2], axis: 0)))
+        out.append(
+            Case(
+                op: .dequantize, shapes: [[5]], dtypes: [.i32], range: (-1e6, 1e6),
+                inputQuant: QuantParams(scale: 0.001, zeroPoint: 0)))
+        out.append(
+            Case(
+                op: .requantize, shapes: [[4, 33]], attrs: to("i8<0.05:-1>"), dtypes: [.u8], range: (0, 255.9),
+                inputQuant: QuantParams(scale: 0.0235, zeroPoint: 128)))
         for op in [Op.argMax, .argMin] {
             out.append(Case(op: op, shapes: [[3, 5, 4]], attrs: Attributes(["axis": .int(1)])))
             out.append(
@@ -395,7 +422,7 @@ struct OpNumericTests {
         let n = shape.reduce(1, *)
         var v = (0..<n).map { _ in rng.float(c.range.0, c.range.1) }
         // Quarters give ties (arg-max/min) and exact products.
-        if c.op == .argMax || c.op == .argMin || c.op == .reduceProd { v = v.map { ($0 * 4).rounded() / 4 } }
+        if [.argMax, .argMin, .reduceProd, .quantize].contains(c.op) { v = v.map { ($0 * 4).rounded() / 4 } }
         if dtype == .bool { return TensorData(dtype: .bool, shape: shape, values: v.map { $0 > 0 ? 1 : 0 }) }
         if dtype != .f32 {
             // Integer division by zero is undefined in numpy; keep divisors non-zero.
@@ -424,7 +451,7 @@ struct OpNumericTests {
             var paths: [String] = []
             for (k, s) in c.shapes.enumerated() {
                 let dtype = k < c.dtypes.count ? c.dtypes[k] : .f32
-                ins.append(try b.input("in\(k)", TensorType(dtype, s)))
+                ins.append(try b.input("in\(k)", TensorType(dtype, s, quant: k == 0 ? c.inputQuant : nil)))
                 let t = Self.input(s, c, dtype, &rng)
                 data.append(t)
                 let p = dir.appendingPathComponent("c\(i)_in\(k).npy")
@@ -436,6 +463,9 @@ struct OpNumericTests {
             results.append((c, out))
             var attrs: [String: Support.AttrJSON] = [:]
             for (name, value) in c.attrs { attrs[name] = Support.AttrJSON(value) }
+            if let q = c.inputQuant {
+                attrs["from"] = .string(TensorType(c.dtypes[0], [Dim](), quant: q).elementDescription)
+            }
             refs.append(
                 Support.ReferenceCase(
                     op: c.op.rawValue, attrs: attrs, inputs: paths,

@@ -33,9 +33,10 @@ struct PassEquivalenceTests {
         var rng = Support.RNG(seed: UInt64(pass.utf8.reduce(7) { $0 &* 31 &+ Int($1) }))
         for (name, g) in try Self.graphs() {
             var reference = CompileOptions()
-            reference.passes = ["infer-shapes"]
+            // expand-quant last in both: codegen needs the quantization ops expanded.
+            reference.passes = ["infer-shapes", "expand-quant"]
             var optimised = CompileOptions()
-            optimised.passes = ["infer-shapes", PassSpec(pass)]
+            optimised.passes = ["infer-shapes", PassSpec(pass), "expand-quant"]
             let a = try Sinter.jit(g, reference), b = try Sinter.jit(g, optimised)
             for _ in 0..<3 {
                 let inputs = a.program.inputs.map { s in

@@ -1,0 +1,66 @@
+import SinterIR
+
+/// `expand-quant`: quantize, dequantize and requantize become the arithmetic they stand for,
+/// so folding, fusion and the elementwise codegen treat them like any other ops. Per-axis
+/// parameters become constants shaped to broadcast along their axis.
+///
+///     %q = quantize %x {to = "u8<0.5:10>"} : u8<0.5:10>[4]
+///     %y = dequantize %q : f32[4]
+///     ==>
+///     %0 = constant dense<0.5> : f32[]
+///     %1 = div %x, %0 : f32[4]
+///     %2 = round %1 : f32[4]
+///     %3 = constant dense<10.0> : f32[]
+///     %4 = add %2, %3 : f32[4]
+///     %5 = clip %4 {max = 255.0, min = 0.0} : f32[4]
+///     %q = cast %5 {to = "u8"} : u8[4]
+///     ... and the same for the dequantize: cast to i32, sub 10, cast to f32, mul 0.5
+public struct ExpandQuantization: Pass {
+    public static let name = "expand-quant"
+    public static let summary = "rewrite quantize/dequantize/requantize into elementwise arithmetic"
+    public init() {}
+
+    public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
+        var emitter = RewriteEmitter(rewriter: Rewriter(graph))
+        for (i, node) in graph.nodes.enumerated() {
+            guard case .expanded(by: Self.name) = node.op.schema.kernel else { continue }
+            emitter.position = .before(i)
+            emitter.name = graph.name(of: node.results[0])
+            emitter.location = node.location
+            // Read the operand from the rewriter: an earlier expansion may have replaced it.
+            let x = emitter.rewriter.graph.nodes[i].operands[0], target = graph.type(of: node.results[0])
+            let source = graph.type(of: node.operands[0])
+            let y: ValueID
+            switch node.op {
+            case .quantize: y = try emitter.expandQuantize(x, to: target)
+            case .dequantize: y = try emitter.expandDequantize(x, from: source)
+            default: y = try emitter.expandQuantize(try emitter.expandDequantize(x, from: source), to: target)
+            }
+            emitter.rewriter.replaceAllUses(of: node.results[0], with: y)
+            emitter.rewriter.takeName(of: node.results[0], for: y)
+            emitter.rewriter.erase(i)
+        }
+        guard !emitter.rewriter.isUnchanged else { return false }
+        graph = try emitter.rewriter.finish()
+        return true
+    }
+}
+
+/// Emits through a rewriter at one position, naming results after the node they replace.
+struct RewriteEmitter: OpEmitter {
+    var rewriter: Rewriter
+    var position: Rewriter.Position = .end
+    var name = ""
+    var location: SourceLocation = .unknown
+
+    func typeOf(_ v: ValueID) -> TensorType { rewriter.graph.type(of: v) }
+
+    mutating func emit(_ op: Op, _ operands: [ValueID], _ attributes: Attributes) throws(SinterError) -> ValueID {
+        try rewriter.insert1(op, operands, name: name, attributes: attributes, at: position, location: location)
+    }
+
+    mutating func emitConstant(_ data: TensorData) throws(SinterError) -> ValueID {
+        try rewriter.insert1(
+            .constant, [], name: name + ".q", payload: ConstantPayload(data), at: position, location: location)
+    }
+}
