@@ -54,7 +54,7 @@ public enum Op: String, CaseIterable, Sendable, Hashable {
     case topK = "top-k"
     case scatterND = "scatter-nd"
     // Quantization (IR/Quantization.swift); `expand-quant` rewrites them into arithmetic.
-    case quantize, dequantize, requantize
+    case quantize, dequantize, requantize, qmatmul
 
     /// The op's one schema entry: everything the verifier, printer, parser, shape
     /// inference, folding, fusion and lowering know about it.
@@ -381,6 +381,12 @@ extension OpSchema {
             )
         case .quantize, .dequantize, .requantize:
             return quantization(op)
+        case .qmatmul:
+            return make(
+                op, 2, [.integer], traits: [.pure], pattern: .outElementwiseFusable, shape: QuantRules.qmatmul,
+                kernel: .unit("qmatmul"), couples: { q in [q.operand == 0 ? q.rank - 1 : 0] },
+                "f32 product of dequantized operands, summed in i32: a (i8/u8, rank >= 2, per tensor) times b "
+                    + "(i8/u8 [K,N], per tensor or per column)")
         case .scatterND:
             return make(
                 op, 3, [.any, .index, .any],

@@ -130,6 +130,24 @@ enum QuantRules {
         return t
     }
 
+    /// qmatmul: a [..., M, K] quantized per tensor, b [K, N] per tensor or per column (axis 1),
+    /// both 8-bit; the result is f32 [..., M, N].
+    static let qmatmul: ShapeRule = { q throws(ShapeError) in
+        let a = q.operands[0], b = q.operands[1]
+        for t in [a, b] where ![DType.i8, .u8].contains(t.dtype) || t.quant == nil {
+            throw ShapeError("needs quantized 8-bit operands (like u8<0.02:128>[...]), got \(t)")
+        }
+        guard a.rank >= 2, b.rank == 2 else {
+            throw ShapeError("needs a of rank >= 2 and b of rank 2, got \(a) and \(b)")
+        }
+        if a.quant?.axis != nil { throw ShapeError("a must be quantized per tensor, got \(a)") }
+        if let axis = b.quant?.axis, axis != 1 { throw ShapeError("b must be quantized per tensor or per column") }
+        guard a.dims[a.rank - 1] == b.dims[0] else {
+            throw ShapeError("contracting dimensions differ: \(a) x \(b)")
+        }
+        return [TensorType(.f32, Array(a.dims.dropLast()) + [b.dims[1]])]
+    }
+
     static let quantize: ShapeRule = { q throws(ShapeError) in [try target(q, q.operands[0].dims)] }
     static let dequantize: ShapeRule = { q throws(ShapeError) in [TensorType(.f32, try source(q).dims)] }
     static let requantize: ShapeRule = { q throws(ShapeError) in [try target(q, try source(q).dims)] }
@@ -167,14 +185,15 @@ extension OpEmitter {
         let zero =
             q.zeroPoints.contains(where: { $0 != 0 })
             ? try parameter(q.zeroPoints.map(Double.init), q, rank: rank, .f32) : nil
-        return try quantizeArithmetic(x, scale: scale, zeroPoint: zero, to: target.dtype)
+        return try quantizeArithmetic(x, scale: scale, zeroPoint: zero, to: target.dtype, keeping: q)
     }
 
     /// QuantizeLinear over parameters that are graph values (computed at run time, or blocked),
-    /// each broadcastable against `x`.
-    public mutating func quantizeArithmetic(_ x: ValueID, scale: ValueID, zeroPoint: ValueID?, to dtype: DType)
-        throws(SinterError) -> ValueID
-    {
+    /// each broadcastable against `x`. With `keeping`, the final cast gives the quantized type
+    /// (kernels such as qmatmul read the parameters from their operands' types).
+    public mutating func quantizeArithmetic(
+        _ x: ValueID, scale: ValueID, zeroPoint: ValueID?, to dtype: DType, keeping quant: QuantParams? = nil
+    ) throws(SinterError) -> ValueID {
         guard let range = dtype.integerRange else {
             throw SinterError("internal: quantize to \(dtype.rawValue), which is not an integer type")
         }
@@ -196,7 +215,8 @@ extension OpEmitter {
             "min": .float(bound(range.lowerBound, down: false)), "max": .float(bound(range.upperBound, down: true)),
         ])
         y = try emit(.clip, [y], limits)
-        return try emit(.cast, [y], Attributes(["to": .string(dtype.rawValue)]))
+        let element = TensorType(dtype, [Dim](), quant: quant).elementDescription
+        return try emit(.cast, [y], Attributes(["to": .string(element)]))
     }
 
     /// `dequantize`: `f32(i32(x) - zero_point) * scale`, ONNX's DequantizeLinear; the

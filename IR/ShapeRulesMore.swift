@@ -14,12 +14,24 @@ extension ShapeRules {
         return [TensorType(a.dtype, try broadcastDims(try broadcastDims(c.dims, a.dims), b.dims))]
     }
 
+    /// `to` names a dtype, or a quantized integer type (`u8<0.5:10>`): the conversion is the
+    /// same, and the result carries the parameters (how `expand-quant` keeps a quantized
+    /// value's type for the int8 kernels that read it).
     static let cast: ShapeRule = { q throws(ShapeError) in
-        guard case .string(let name)? = q.attributes["to"], let d = DType(rawValue: name) else {
+        let dims = q.operands[0].dims
+        guard case .string(let name)? = q.attributes["to"] else {
             throw ShapeError(
                 "cast needs 'to' naming a dtype (\(DType.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        return [TensorType(d, q.operands[0].dims)]
+        if let d = DType(rawValue: name) { return [TensorType(d, dims)] }
+        do throws(SinterError) {
+            let (d, quant) = try Parser.parseElementType(name, dims: dims)
+            return [TensorType(d, dims, quant: quant)]
+        } catch {
+            throw ShapeError(
+                "cast needs 'to' naming a dtype (\(DType.allCases.map(\.rawValue).joined(separator: ", "))) or a "
+                    + "quantized type; \(quoteString(name)): \(error.diagnostics.first?.message ?? "unreadable")")
+        }
     }
 
     static let expand: ShapeRule = { q throws(ShapeError) in

@@ -22,7 +22,22 @@ public struct ExpandQuantization: Pass {
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
         var emitter = RewriteEmitter(rewriter: Rewriter(graph))
+        let defining = graph.definingNodes()
         for (i, node) in graph.nodes.enumerated() {
+            if node.op == .qmatmul, !Self.int8Kernel(graph, node, defining) {
+                // The int8 GEMM takes a constant i8 b with zero point 0; anything else runs in f32.
+                emitter.position = .before(i)
+                emitter.name = graph.name(of: node.results[0])
+                emitter.location = node.location
+                let operands = emitter.rewriter.graph.nodes[i].operands
+                let a = try emitter.expandDequantize(operands[0], from: graph.type(of: node.operands[0]))
+                let b = try emitter.expandDequantize(operands[1], from: graph.type(of: node.operands[1]))
+                let y = try emitter.emit(.matmul, [a, b], Attributes())
+                emitter.rewriter.replaceAllUses(of: node.results[0], with: y)
+                emitter.rewriter.takeName(of: node.results[0], for: y)
+                emitter.rewriter.erase(i)
+                continue
+            }
             guard case .expanded(by: Self.name) = node.op.schema.kernel else { continue }
             emitter.position = .before(i)
             emitter.name = graph.name(of: node.results[0])
@@ -43,6 +58,17 @@ public struct ExpandQuantization: Pass {
         guard !emitter.rewriter.isUnchanged else { return false }
         graph = try emitter.rewriter.finish()
         return true
+    }
+}
+
+extension ExpandQuantization {
+    /// Whether the int8 GEMM takes this qmatmul: b a constant i8 with zero point 0.
+    static func int8Kernel(_ g: Graph, _ node: Node, _ defining: [ValueID: Int]) -> Bool {
+        let b = node.operands[1], t = g.type(of: b)
+        guard t.dtype == .i8, t.quant?.zeroPoints.allSatisfy({ $0 == 0 }) == true, let d = defining[b] else {
+            return false
+        }
+        return g.nodes[d].op == .constant
     }
 }
 

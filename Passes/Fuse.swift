@@ -178,7 +178,7 @@ public struct Fuse: Pass {
                 } else {
                     alone(reason)
                 }
-            } else if [.matmul, .conv, .convNCHWc, .depthwiseConvNCHWc].contains(n.op) {
+            } else if [.matmul, .qmatmul, .conv, .convNCHWc, .depthwiseConvNCHWc].contains(n.op) {
                 let (gi, reason) = joinable()
                 if let gi, !groups[gi].prologue.isEmpty {
                     alone("\(n.op.rawValue) epilogue: the users' kernel reads a view in its prologue")

@@ -75,7 +75,8 @@ public final class PassContext {
 /// Every pass, by name. Pipelines are lists of these names.
 public enum PassRegistry {
     public static let types: [any Pass.Type] = [
-        InferShapes.self, ExpandQuantization.self, Canonicalize.self, FoldConstants.self, CommonSubexpressions.self,
+        InferShapes.self, FoldQDQ.self, ExpandQuantization.self, Canonicalize.self, FoldConstants.self,
+        CommonSubexpressions.self,
         DeadCodeElimination.self, FoldBatchNorm.self, FoldPad.self, SinkTransposes.self, Layout.self, Fuse.self,
         PlanMemory.self,
     ]

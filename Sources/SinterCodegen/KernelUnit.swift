@@ -145,7 +145,7 @@ enum KernelUnits {
     static let all: [any KernelUnit.Type] = [
         ElementwiseUnit.self, MovementUnit.self, MatmulUnit.self, ConvUnit.self, BlockedConvUnit.self, PoolUnit.self,
         ArgReduceUnit.self, SoftmaxUnit.self, LayerNormUnit.self,
-        PadUnit.self, ReduceUnit.self, CumSumUnit.self, TopKUnit.self, ScatterUnit.self,
+        PadUnit.self, ReduceUnit.self, CumSumUnit.self, TopKUnit.self, ScatterUnit.self, QMatmulUnit.self,
     ]
 
     static func named(_ name: String) -> (any KernelUnit.Type)? { all.first { $0.name == name } }

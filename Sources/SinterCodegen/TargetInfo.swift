@@ -60,6 +60,7 @@ public struct TargetInfo: Hashable, Sendable, CustomStringConvertible {
                 case 8: f.formUnion([.sse4, .avx2, .fma])
                 default: f.insert(.sse4)
                 }
+                f.formUnion(Self.namedFeatures[target.cpu] ?? [])
             }
             // `Target.vectorWidth` knows CPU names and AVX without AVX2 (256-bit floats).
             vectorBits = target.vectorWidth * 32
@@ -82,6 +83,27 @@ public struct TargetInfo: Hashable, Sendable, CustomStringConvertible {
         }
         features = f
     }
+
+    /// The int8 and bf16 features x86 CPU names imply (LLVM's CPU definitions), for a target
+    /// named by CPU without a feature list.
+    static let namedFeatures: [String: Features] = {
+        var table: [String: Features] = [:]
+        for cpu in ["cascadelake", "icelake-client", "icelake-server", "tigerlake", "rocketlake"] {
+            table[cpu] = [.avx512vnni]
+        }
+        for cpu in ["cooperlake"] { table[cpu] = [.avx512vnni, .avx512bf16] }
+        for cpu in ["sapphirerapids", "emeraldrapids", "graniterapids", "graniterapids-d", "znver4", "znver5"] {
+            table[cpu] = [.avx512vnni, .avx512bf16, .avxvnni]
+        }
+        for cpu in [
+            "alderlake", "raptorlake", "meteorlake", "arrowlake", "arrowlake-s", "lunarlake", "pantherlake",
+            "gracemont", "sierraforest", "grandridge", "clearwaterforest",
+        ] {
+            table[cpu] = [.avxvnni]
+        }
+        table["znver4"]?.remove(.avxvnni)
+        return table
+    }()
 
     /// Lanes of one vector register for `dtype` (f32: 16 on AVX-512, 8 on AVX2, 4 on NEON).
     public func lanes(_ dtype: DType) -> Int { vectorBits / (8 * dtype.byteSize) }
@@ -125,12 +147,19 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
     /// at different times (4 per thread matches the fixed 8 parts measured best on 2 cores).
     public let partsPerThread: Int
 
+    /// How int8 micro-kernels multiply four u8 × s8 pairs into one i32 lane.
+    public let int8Dot: Int8Dot
+
     /// f32 lanes and cache sizes, for the GEMM blocking.
     let f32Lanes: Int
     let l1Bytes: Int
     let l2Bytes: Int
 
     init(_ t: TargetInfo) {
+        let vnni = t.features.contains(.avx512vnni) || t.features.contains(.avxvnni)
+        int8Dot =
+            t.features.contains(.avx512vnni) && t.lanes(.f32) == 16
+            ? .vnni512 : vnni && t.lanes(.f32) == 8 ? .vnni256 : .generic
         f32Lanes = t.lanes(.f32)
         l1Bytes = t.l1Bytes
         l2Bytes = t.l2Bytes
@@ -217,6 +246,15 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// The packed GEMM's register tile and cache blocks (`Schedules.gemm`).
+/// The instruction behind an int8 dot step: `vpdpbusd` on 512- or 256-bit registers (AVX512-VNNI,
+/// AVX-VNNI), or portable IR (widen, multiply, add groups of four) that any target compiles,
+/// so the same packing and compensation run and are tested on every host.
+public enum Int8Dot: String, Hashable, Sendable {
+    case vnni512 = "vpdpbusd zmm"
+    case vnni256 = "vpdpbusd ymm"
+    case generic
+}
+
 public struct GemmBlocking: Hashable, Sendable, CustomStringConvertible {
     /// Rows of C per register tile, vectors per row, and f32 lanes per vector.
     public var mr: Int

@@ -268,6 +268,14 @@ public enum ONNXExporter {
                 n.opType = "QuantizeLinear"
                 n.input = [x] + to.inputs
                 n.attribute = to.attributes
+            case .qmatmul:
+                // The QDQ form: both operands dequantized, then a float MatMul.
+                let operands = node.operands.indices.map { i in
+                    let q = quantization(g.type(of: node.operands[i]), hint)
+                    return helper("DequantizeLinear", [ins[i]] + q.inputs, q.attributes)
+                }
+                n.opType = "MatMul"
+                n.input = operands
             case .dequantize:
                 let from = quantization(g.type(of: node.operands[0]), hint)
                 n.opType = "DequantizeLinear"

@@ -73,7 +73,17 @@ struct AssemblyTests {
         let target = try Target.named(triple, cpu: cpu.isEmpty ? nil : cpu)
         let asm = try Codegen.assembly(
             try lowered(b.graph, target: target), prefix: "mm", options: CodegenOptions(target: target))
-        let lines = asm.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let best = Self.innermostLoopCount(asm, fma, reg)
+        #expect(best > 0 && best % tile == 0, "\(cpu.isEmpty ? triple : cpu): inner loop has \(best) \(fma) on \(reg)")
+    }
+
+    /// The most `mnemonic` instructions on `reg` registers in one innermost loop (a label and
+    /// the backward branch to it, with no label between).
+    static func innermostLoopCount(_ asm: String, _ mnemonic: String, _ reg: String) -> Int {
+        // AVX-VNNI's VEX forms print as `{vex} vpdpbusd`.
+        let lines = asm.split(separator: "\n").map {
+            $0.trimmingCharacters(in: .whitespaces).replacing("{vex}", with: "").trimmingCharacters(in: .whitespaces)
+        }
         var best = 0
         for (i, line) in lines.enumerated() where line.hasSuffix(":") && line.hasPrefix(".LBB") {
             let label = String(line.dropLast())
@@ -84,8 +94,29 @@ struct AssemblyTests {
             else { continue }
             let body = lines[(i + 1)..<end]
             guard !body.contains(where: { $0.hasSuffix(":") }) else { continue }  // innermost loops only
-            best = max(best, body.filter { $0.hasPrefix(fma) && $0.contains(reg) }.count)
+            best = max(best, body.filter { $0.hasPrefix(mnemonic) && $0.contains(reg) }.count)
         }
-        #expect(best > 0 && best % tile == 0, "\(cpu.isEmpty ? triple : cpu): inner loop has \(best) \(fma) on \(reg)")
+        return best
+    }
+
+    /// The int8 GEMM's micro-kernel: one dot step per accumulator per k quad — `vpdpbusd` on
+    /// 12×2 zmm (AVX512-VNNI) or 6×2 ymm (AVX-VNNI), and on an AVX2 CPU without VNNI the portable
+    /// IR, which LLVM turns into `vpmaddwd` (two per dot step: the byte products widened in halves).
+    @Test(arguments: [
+        ("sapphirerapids", "vpdpbusd", "%zmm", 24),
+        ("alderlake", "vpdpbusd", "%ymm", 12),
+        ("haswell", "vpmaddwd", "%ymm", 24),
+    ])
+    func int8GemmInnerLoopIsDotSteps(_ cpu: String, _ mnemonic: String, _ reg: String, _ tile: Int) throws {
+        var b = GraphBuilder(name: "qm")
+        let x = try b.input("x", TensorType(.u8, [96, 256], quant: QuantParams(scale: 0.02, zeroPoint: 128)))
+        var w = TensorData(dtype: .i8, shape: [256, 256], values: (0..<65536).map { Double($0 % 255 - 127) })
+        w.quant = QuantParams(scale: 0.01, zeroPoint: 0)
+        b.output(try b.apply(.qmatmul, [x, try b.constant(w)])[0])
+        let target = try Target.named("x86_64-linux-gnu", cpu: cpu)
+        let asm = try Codegen.assembly(
+            try lowered(b.graph, target: target), prefix: "qm", options: CodegenOptions(target: target))
+        let count = Self.innermostLoopCount(asm, mnemonic, reg)
+        #expect(count > 0 && count % tile == 0, "\(cpu): inner loop has \(count) \(mnemonic) on \(reg)")
     }
 }

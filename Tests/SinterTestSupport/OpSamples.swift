@@ -34,6 +34,12 @@ public enum OpSamples {
             ])
         case .bitNot: return try one([try constant([2, 3], .i32) { Double($0 * 5 - 3) }])
         case .quantize: return try one([x], attrs(["to": .string("u8<0.1:128>")]))
+        case .qmatmul:
+            let q = try b.apply(.quantize, [x], attributes: attrs(["to": .string("u8<0.1:128>")]))[0]
+            var w = TensorData(dtype: .i8, shape: [5, 6], values: (0..<30).map { Double($0 * 37 % 255 - 127) })
+            w.quant = QuantParams(
+                scales: (0..<6).map { 0.01 * Float($0 + 1) }, zeroPoints: Array(repeating: 0, count: 6), axis: 1)
+            return try one([q, try b.constant(w)])
         case .dequantize, .requantize:
             let perAxis = "i8<axis=1: 0.1:0, 0.2:1, 0.3:-1>"
             let q = try b.apply(.quantize, [x], attributes: attrs(["to": .string(perAxis)]))[0]

@@ -236,6 +236,7 @@ OPS = {
     "quantize": lambda a, t: quantize(a[0], t["to"]),
     "dequantize": lambda a, t: dequantize(a[0], t["from"]),
     "requantize": lambda a, t: quantize(dequantize(a[0], t["from"]), t["to"]),
+    "qmatmul": lambda a, t: dequantize(a[0], t["from"]).astype(np.float64) @ dequantize(a[1], t["from_b"]),
     "add": lambda a, t: a[0] + a[1],
     "sub": lambda a, t: a[0] - a[1],
     "mul": lambda a, t: a[0] * a[1],

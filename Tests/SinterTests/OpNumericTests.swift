@@ -16,8 +16,9 @@ struct OpNumericTests {
         var atol: Float = 1e-6
         var rtol: Float = 1e-5
         /// Quantization parameters of the first input (dequantize, requantize), which numpy
-        /// reads as the attribute `from`.
+        /// reads as the attribute `from`, and of the second (qmatmul's b, `from_b`).
         var inputQuant: QuantParams? = nil
+        var secondQuant: QuantParams? = nil
     }
 
     static let binaryShapes: [[[Int]]] = [
@@ -407,6 +408,13 @@ struct OpNumericTests {
             Case(
                 op: .requantize, shapes: [[4, 33]], attrs: to("i8<0.05:-1>"), dtypes: [.u8], range: (0, 255.9),
                 inputQuant: QuantParams(scale: 0.0235, zeroPoint: 128)))
+        // qmatmul with a run-time b: expand-quant runs it as a float matmul of the dequantized
+        // operands (Int8GemmTests checks the int8 kernel, which takes constant weights).
+        out.append(
+            Case(
+                op: .qmatmul, shapes: [[2, 5, 7], [7, 3]], dtypes: [.u8, .i8], range: (0, 127.9), atol: 1e-4,
+                inputQuant: QuantParams(scale: 0.02, zeroPoint: 100),
+                secondQuant: QuantParams(scales: [0.1, 0.2, 0.3], zeroPoints: [0, 2, -1], axis: 1)))
         for op in [Op.argMax, .argMin] {
             out.append(Case(op: op, shapes: [[3, 5, 4]], attrs: Attributes(["axis": .int(1)])))
             out.append(
@@ -451,7 +459,8 @@ struct OpNumericTests {
             var paths: [String] = []
             for (k, s) in c.shapes.enumerated() {
                 let dtype = k < c.dtypes.count ? c.dtypes[k] : .f32
-                ins.append(try b.input("in\(k)", TensorType(dtype, s, quant: k == 0 ? c.inputQuant : nil)))
+                let quant = k == 0 ? c.inputQuant : k == 1 ? c.secondQuant : nil
+                ins.append(try b.input("in\(k)", TensorType(dtype, s, quant: quant)))
                 let t = Self.input(s, c, dtype, &rng)
                 data.append(t)
                 let p = dir.appendingPathComponent("c\(i)_in\(k).npy")
@@ -465,6 +474,9 @@ struct OpNumericTests {
             for (name, value) in c.attrs { attrs[name] = Support.AttrJSON(value) }
             if let q = c.inputQuant {
                 attrs["from"] = .string(TensorType(c.dtypes[0], [Dim](), quant: q).elementDescription)
+            }
+            if let q = c.secondQuant {
+                attrs["from_b"] = .string(TensorType(c.dtypes[1], [Dim](), quant: q).elementDescription)
             }
             refs.append(
                 Support.ReferenceCase(

@@ -58,3 +58,73 @@ struct QuantizationTests {
         #expect(Printer.print(try Parser.parse(text)) == text)
     }
 }
+
+/// The int8 GEMM (`qmatmul`) against exact integer sums in plain Swift, on each dot-step
+/// flavour this host can run: VNNI on 512-bit or 256-bit registers, and the portable IR an
+/// AVX2-only CPU gets. Shapes cover edges (k not a multiple of 4, partial panels and row
+/// tiles, m = 1, batch dims), u8 and i8 activations, per-tensor and per-column weights, a fused
+/// bias + ReLU, and 1–3 threads giving identical results.
+struct Int8GemmTests {
+    static func flavours() throws -> [(String, Target)] {
+        let host = TargetInfo(.host)
+        var out: [(String, Target)] = [("host", .host)]
+        guard host.isa == .x86_64, host.features.contains(.avx2) else { return out }
+        out.append(("portable (AVX2)", try Target.named("x86_64-linux-gnu", cpu: "haswell")))
+        if host.features.contains(.avxvnni) || host.features.contains(.avx512vnni) {
+            out.append(("vpdpbusd ymm", try Target.named("x86_64-linux-gnu", cpu: "alderlake")))
+        }
+        return out
+    }
+
+    @Test func matchesExactIntegerSums() throws {
+        var rng = Support.RNG(seed: 11)
+        let shapes: [([Int], Int, Int, Int)] = [
+            ([], 1, 1, 1), ([], 5, 3, 17), ([], 37, 29, 53), ([2], 13, 64, 40), ([], 64, 300, 33), ([], 130, 70, 96),
+        ]
+        var checked = Set<String>()
+        for (name, target) in try Self.flavours() {
+            for (index, (batch, m, k, n)) in shapes.enumerated() {
+                let signed = index % 2 == 1
+                let (sa, za): (Float, Int) = signed ? (0.03, -5) : (0.02, 131)
+                let perColumn = index % 3 != 0
+                let sb = (0..<(perColumn ? n : 1)).map { _ in rng.float(0.001, 0.01) }
+                let qa = QuantParams(scale: sa, zeroPoint: za)
+                let qb = QuantParams(scales: sb, zeroPoints: sb.map { _ in 0 }, axis: perColumn ? 1 : nil)
+                let dtype: DType = signed ? .i8 : .u8
+                let aShape = batch + [m, k]
+                let aValues = (0..<aShape.reduce(1, *)).map { _ in Double(rng.int(signed ? -128...127 : 0...255)) }
+                let wValues = (0..<(k * n)).map { _ in Double(rng.int(-127...127)) }
+                let bias = (0..<n).map { _ in rng.float(-1, 1) }
+                var g = GraphBuilder(name: "q")
+                let a = try g.input("a", TensorType(dtype, aShape, quant: qa))
+                var w = TensorData(dtype: .i8, shape: [k, n], values: wValues)
+                w.quant = qb
+                let product = try g.apply(.qmatmul, [a, try g.constant(w)])[0]
+                let biased = try g.add(product, try g.constant(TensorData(bias, shape: [n])))
+                g.output(try g.relu(biased))
+                var want = [Float]()
+                for row in 0..<(aValues.count / k) {
+                    for j in 0..<n {
+                        var acc = 0
+                        for kk in 0..<k { acc += (Int(aValues[row * k + kk]) - za) * Int(wValues[kk * n + j]) }
+                        want.append(max(0, Float(acc) * (sa * sb[perColumn ? j : 0]) + bias[j]))
+                    }
+                }
+                var options = CompileOptions()
+                options.target = target
+                let input = TensorData(dtype: dtype, shape: aShape, values: aValues)
+                var results: [[Float]] = []
+                for threads in 1...3 {
+                    let got = try Sinter.jit(g.graph, options, threads: threads).run([input])[0]
+                    results.append(got.floats ?? [])
+                }
+                let label =
+                    "\(name) \(batch)×\(m)×\(k)×\(n) \(dtype.rawValue) \(perColumn ? "per column" : "per tensor")"
+                #expect(Support.mismatch(results[0], want, atol: 1e-5, rtol: 1e-6) == nil, "\(label)")
+                #expect(results[1] == results[0] && results[2] == results[0], "\(label): thread counts differ")
+                checked.insert(name)
+            }
+        }
+        print("int8 GEMM: \(shapes.count) shapes on \(checked.sorted().joined(separator: ", "))")
+    }
+}

@@ -1,0 +1,170 @@
+import SinterIR
+
+/// The int8 GEMM behind `qmatmul`, the f32 GEMM's structure with bytes: each part packs its
+/// row tiles of a (four k per i32 word, mr words per k quad, +128 when a is i8) into its
+/// scratch, one block of rows at a time, then walks panels × row tiles. A tile holds mr × nv
+/// i32 accumulators; each k quad loads nv vectors of the panel (nr columns × 4 bytes), and
+/// each row broadcasts one word of a into a dot step per vector: `vpdpbusd` where the target
+/// has VNNI, or portable IR (widen, multiply, add each group of four lanes) elsewhere. After
+/// k, each accumulator vector loses the compensation, turns f32, takes its columns' scales
+/// and the fused epilogue, and is stored (masked at the last panel's edge). Parts own whole row
+/// tiles and k is never split, so results are the same for every thread count.
+extension KernelEmitter {
+    func int8Gemm(
+        _ body: QMatmulUnit.Body, _ out: IRValue, _ a: IRValue, _ b: IRValue, _ extras: [IRValue], scratch: IRValue,
+        task: IRValue, tasks: IRValue
+    ) {
+        guard body.m > 0, body.n > 0, body.batch.allSatisfy({ $0 > 0 }) else { return }
+        guard body.packedB else { return int8GemmLoops(body, out, a, b, extras) }
+        let bl = body.blocking
+        let (u0, u1) = partRange(body.rowTiles, task: task, tasks: tasks)
+        let rowBegin = ir.mul(u0, c(bl.mr)), rowEnd = smin(ir.mul(u1, c(bl.mr)), c(body.m))
+        let buffer = ir.gep(ir.i8, scratch, ir.mul(task, c(body.partScratchBytes)))
+        let blockRows = body.tilesPerBlock * bl.mr
+        let full = body.n / bl.nr
+        forEachBatchEntry(body.shape, extras) { offs, args in
+            ir.forLoop(rowBegin, rowEnd, step: blockRows, "qb") { r0 in
+                let r1 = smin(ir.add(r0, c(blockRows)), rowEnd)
+                packInt8Rows(body, a, offs[0], r0, r1, into: buffer)
+                if full > 0 {
+                    ir.forLoop(c(0), c(full), "qp") { p in
+                        ir.forLoop(r0, r1, step: bl.mr, "qr") { i in
+                            int8Tile(body, buffer, b, out, offs[2], i, r0, r1, p, args, partial: false)
+                        }
+                    }
+                }
+                if body.n % bl.nr != 0 {
+                    ir.forLoop(r0, r1, step: bl.mr, "qrt") { i in
+                        int8Tile(body, buffer, b, out, offs[2], i, r0, r1, c(full), args, partial: true)
+                    }
+                }
+            }
+        }
+    }
+
+    /// acc + Σ of each group of four u8 × s8 products, per i32 lane (`a`, `b`: w i32 lanes of
+    /// four bytes each).
+    func dot8(_ kind: Int8Dot, _ acc: IRValue, _ a: IRValue, _ b: IRValue, lanes w: Int) -> IRValue {
+        switch kind {
+        case .vnni512: return ir.intrinsic("llvm.x86.avx512.vpdpbusd.512", [acc, a, b], overloads: [])
+        case .vnni256: return ir.intrinsic("llvm.x86.avx512.vpdpbusd.256", [acc, a, b], overloads: [])
+        case .generic:
+            let bytes = ir.vector(ir.i8, 4 * w), wide = ir.vector(ir.i32, 4 * w)
+            let products = ir.mul(ir.zext(ir.bitcast(a, bytes), wide), ir.sext(ir.bitcast(b, bytes), wide))
+            var sum = acc
+            for t in 0..<4 { sum = ir.add(sum, ir.lanes(products, (0..<w).map { 4 * $0 + t })) }
+            return sum
+        }
+    }
+
+    /// One register tile: rows i..<i+mr (clamped below `rowLimit`) of panel `p` over all of k.
+    private func int8Tile(
+        _ body: QMatmulUnit.Body, _ aPacked: IRValue, _ b: IRValue, _ out: IRValue, _ cOff: IRValue, _ i: IRValue,
+        _ blockStart: IRValue, _ rowLimit: IRValue, _ p: IRValue, _ epilogue: EpilogueArgs?, partial: Bool
+    ) {
+        let bl = body.blocking
+        let (w, mr, nr) = (bl.lanes, bl.mr, bl.nr)
+        let tail = body.n % nr
+        let vectors = partial ? (tail + w - 1) / w : bl.nv
+        let lastMask: IRValue? = partial && tail % w != 0 ? ir.laneMask(tail % w, width: w) : nil
+        func mask(_ u: Int) -> IRValue? { u == vectors - 1 ? lastMask : nil }
+        let rows = (0..<mr).map { r in r == 0 ? i : smin(ir.add(i, c(r)), ir.sub(rowLimit, c(1))) }
+        let tile = ir.sdiv(ir.sub(i, blockStart), c(mr))
+        let aTile = ir.mul(tile, c(body.quads * mr * 4))
+        let bPanel = ir.mul(p, c(body.panelBytes))
+        let words = ir.vector(ir.i32, w)
+        let zero = ir.constInt(ir.i32, 0, width: w)
+        let acc = ir.forLoop(c(0), c(body.quads), carrying: Array(repeating: zero, count: mr * vectors), "q") {
+            q, acc in
+            let bRow = ir.add(bPanel, ir.mul(q, c(nr * 4)))
+            let bv = (0..<vectors).map { u in ir.load(words, ir.gep(ir.i8, b, ir.add(bRow, c(u * w * 4)))) }
+            var next = acc
+            for r in 0..<mr {
+                let word = ir.load(
+                    ir.i32, ir.gep(ir.i8, aPacked, ir.add(aTile, ir.add(ir.mul(q, c(mr * 4)), c(r * 4)))))
+                let av = ir.splat(word, w)
+                for u in 0..<vectors {
+                    next[r * vectors + u] = dot8(body.dot, acc[r * vectors + u], av, bv[u], lanes: w)
+                }
+            }
+            return next
+        }
+        let col0 = ir.mul(p, c(nr))
+        for u in 0..<vectors {
+            let col = ir.add(col0, c(u * w))
+            let comp = ir.load(words, ir.gep(ir.i8, b, ir.add(c(body.compensationOffset), ir.mul(col, c(4)))))
+            let scale = ir.load(
+                ir.vector(ir.f32, w), ir.gep(ir.i8, b, ir.add(c(body.scalesOffset), ir.mul(col, c(4)))))
+            for r in 0..<mr {
+                var value = ir.fmul(ir.sitofp(ir.sub(acc[r * vectors + u], comp), ir.vector(ir.f32, w)), scale)
+                if let e = epilogue { value = applyEpilogue(e, value, row: rows[r], col: col, width: w, mask: mask(u)) }
+                let at = ir.gep(ir.f32, out, ir.add(cOff, ir.add(ir.mul(rows[r], c(body.n)), col)))
+                if let m = mask(u) { ir.maskedStore(value, at, mask: m) } else { ir.store(value, at) }
+            }
+        }
+    }
+
+    /// Rows [begin, end) of a as mr-row tiles: tile t, quad q, row r at byte ((t · quads + q) · mr + r) · 4;
+    /// rows past `end` repeat the last one and k past its end is zero.
+    private func packInt8Rows(
+        _ body: QMatmulUnit.Body, _ a: IRValue, _ aOff: IRValue, _ begin: IRValue, _ end: IRValue,
+        into buffer: IRValue
+    ) {
+        let (mr, k, quads) = (body.blocking.mr, body.k, body.quads)
+        let tiles = ceilDiv(ir.sub(end, begin), c(mr))
+        let flip = ir.constInt(ir.i32, Int(Int32(bitPattern: 0x8080_8080)), width: 1)
+        ir.forLoop(c(0), ir.mul(tiles, c(mr)), "qa") { j in
+            let row = smin(ir.add(begin, j), ir.sub(end, c(1)))
+            let src = ir.add(aOff, ir.mul(row, c(k)))
+            let dst = ir.add(ir.mul(ir.sdiv(j, c(mr)), c(quads * mr * 4)), ir.mul(ir.srem(j, c(mr)), c(4)))
+            if k / 4 > 0 {
+                ir.forLoop(c(0), c(k / 4), "qk") { q in
+                    var v = ir.load(ir.i32, ir.gep(ir.i8, a, ir.add(src, ir.mul(q, c(4)))), align: 1)
+                    if body.signedA { v = ir.xor(v, flip) }
+                    ir.store(v, ir.gep(ir.i8, buffer, ir.add(dst, ir.mul(q, c(mr * 4)))))
+                }
+            }
+            if k % 4 != 0 {
+                let last = ir.add(dst, c((k / 4) * mr * 4))
+                for t in 0..<4 {
+                    var byte = ir.constInt(ir.i8, 0, width: 1)
+                    if t < k % 4 {
+                        byte = ir.load(ir.i8, ir.gep(ir.i8, a, ir.add(src, c((k / 4) * 4 + t))), align: 1)
+                        if body.signedA { byte = ir.xor(byte, ir.constInt(ir.i8, -128, width: 1)) }
+                    }
+                    ir.store(byte, ir.gep(ir.i8, buffer, ir.add(last, c(t))), align: 1)
+                }
+            }
+        }
+    }
+
+    /// b not packed (never made by the pipeline, which keeps b a constant): plain loops over
+    /// the i8 b as written, with the scales embedded.
+    private func int8GemmLoops(
+        _ body: QMatmulUnit.Body, _ out: IRValue, _ a: IRValue, _ b: IRValue, _ extras: [IRValue]
+    ) {
+        let scaleBytes = body.scales.flatMap { s in (0..<4).map { UInt8(truncatingIfNeeded: s.bitPattern >> (8 * $0)) }
+        }
+        let scales = ir.constantBytes("qmatmul.scales", scaleBytes)
+        let zero = ir.constInt(ir.i32, body.zeroA, width: 1)
+        forEachBatchEntry(body.shape, extras) { offs, args in
+            ir.forLoop(c(0), c(body.m), "ti") { i in
+                ir.forLoop(c(0), c(body.n), "tj") { j in
+                    let sum = ir.forLoop(c(0), c(body.k), carrying: [ir.constInt(ir.i32, 0, width: 1)], "tk") { kk, s in
+                        var x = ir.zext(
+                            ir.load(
+                                ir.i8, ir.gep(ir.i8, a, ir.add(offs[0], ir.add(ir.mul(i, c(body.k)), kk))), align: 1),
+                            ir.i32)
+                        if body.signedA { x = ir.xor(x, ir.constInt(ir.i32, 128, width: 1)) }
+                        let y = ir.sext(
+                            ir.load(ir.i8, ir.gep(ir.i8, b, ir.add(ir.mul(kk, c(body.n)), j)), align: 1), ir.i32)
+                        return [ir.add(s[0], ir.mul(ir.sub(x, zero), y))]
+                    }[0]
+                    var value = ir.fmul(ir.sitofp(sum, ir.f32), ir.load(ir.f32, ir.gep(ir.f32, scales, j)))
+                    if let e = args { value = applyEpilogue(e, value, row: i, col: j, width: 1, mask: nil) }
+                    ir.store(value, ir.gep(ir.f32, out, ir.add(offs[2], ir.add(ir.mul(i, c(body.n)), j))))
+                }
+            }
+        }
+    }
+}

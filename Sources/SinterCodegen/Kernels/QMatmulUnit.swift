@@ -1,0 +1,145 @@
+import SinterIR
+
+/// `qmatmul` as a kernel unit: the int8 GEMM. a (u8 or i8, per tensor) times a constant b
+/// (i8, zero point 0, per tensor or per column) summed in i32, then
+/// `f32(acc - zero_a · colsum(b)) · (scale_a · scale_b[j])` and the fused f32 epilogue.
+///
+/// b is packed at compile time for `vpdpbusd` (u8 × s8, four k per i32 lane): panels of nr
+/// columns, each k quad of a panel one row of nr × 4 bytes, zero past k and n; after the
+/// panels come the compensation `zero_a · colsum(b)` (i32) and the scales (f32), one per
+/// padded column. An i8 a is shifted to u8 (+128) while it is packed, and its zero point
+/// with it, so one micro-kernel serves both.
+struct QMatmulUnit: KernelUnit {
+    static let name = "qmatmul"
+
+    static func supports(operands: [DType], results: [DType]) -> Bool {
+        operands.count == 2 && [.u8, .i8].contains(operands[0]) && operands[1] == .i8 && results == [.f32]
+    }
+
+    static func lower(_ c: UnitLowering) throws(SinterError) -> [any KernelUnitBody] {
+        let a = c.operandTypes[0], b = c.operandTypes[1]
+        guard let qa = a.quant, let qb = b.quant, qb.zeroPoints.allSatisfy({ $0 == 0 }) else {
+            throw c.fail("qmatmul needs b with zero point 0 (expand-quant runs other cases in f32)")
+        }
+        let x = c.inShapes[0], out = c.outShape
+        let (m, k, n) = (x[x.count - 2], x[x.count - 1], out[out.count - 1])
+        let batch = Array(out.dropLast(2))
+        let signed = a.dtype == .i8
+        let blocking = c.schedules.int8Gemm(m: m, n: n, k: k)
+        let scales = (0..<n).map { j in qa.scales[0] * qb.pair(j).scale }
+        return [
+            Body(
+                batch: batch, m: m, n: n, k: k, signedA: signed, zeroA: qa.zeroPoints[0] + (signed ? 128 : 0),
+                scales: scales, blocking: blocking, dot: c.schedules.int8Dot, epilogue: c.epilogue)
+        ]
+    }
+
+    static func epilogueOperand(_ strides: [Int], _ dtype: DType) -> Epilogue.Operand? {
+        MatmulUnit.epilogueOperand(strides, dtype)
+    }
+
+    struct Body: KernelUnitBody, Hashable {
+        var batch: [Int]
+        var m: Int, n: Int, k: Int
+        /// a is i8: packing adds 128, and `zeroA` already includes it.
+        var signedA: Bool
+        var zeroA: Int
+        /// scale_a · scale_b[j] per column (f32, as the reference multiplies them).
+        var scales: [Float]
+        var blocking: GemmBlocking
+        var dot: Int8Dot
+        var epilogue: Epilogue?
+        /// b is the packed constant (panels, compensation, scales); until then it is read as
+        /// written by the plain loops.
+        var packedB = false
+
+        var accumulator: DType? { .i32 }
+        var quads: Int { (k + 3) / 4 }
+        var panels: Int { (n + blocking.nr - 1) / blocking.nr }
+        var paddedColumns: Int { panels * blocking.nr }
+        var panelBytes: Int { quads * blocking.nr * 4 }
+        /// Byte offsets of the compensation and the scales in the packed constant.
+        var compensationOffset: Int { (panels * panelBytes + 63) / 64 * 64 }
+        var scalesOffset: Int { compensationOffset + paddedColumns * 4 }
+        var rowTiles: Int { (m + blocking.mr - 1) / blocking.mr }
+        /// Row tiles of a packed from one block (its bytes stay in half of L2).
+        var tilesPerBlock: Int { max(1, min(rowTiles, blocking.mc / blocking.mr)) }
+        /// Bytes of scratch one part packs a into.
+        var partScratchBytes: Int { (tilesPerBlock * quads * blocking.mr * 4 + 63) / 64 * 64 }
+
+        var description: String {
+            "\(batch)×[\(m)×\(k)]·[\(k)×\(n)] u8·s8 in i32, \(dot.rawValue), \(blocking)"
+                + (packedB ? ", B packed" : ", B unpacked") + (epilogue.map { ", epilogue \($0.expr)" } ?? "")
+        }
+
+        /// The same sizes as a matmul body, for the batch loop and the epilogue's addressing.
+        var shape: MatmulUnit.Body {
+            let aBatch = contiguousStrides(batch).map { $0 * m * k }
+            return MatmulUnit.Body(
+                batch: batch, a: MatrixLayout(offset: 0, batch: aBatch, rowStride: k, colStride: 1),
+                b: MatrixLayout(offset: 0, batch: batch.map { _ in 0 }, rowStride: n, colStride: 1), m: m, n: n, k: k,
+                accumulating: .i32, epilogue: epilogue, blocking: blocking, dtype: .f32)
+        }
+
+        func emit(_ e: KernelEmitter, _ x: KernelArguments) {
+            e.int8Gemm(
+                self, x.out, x.ins[0], x.ins[1], Array(x.ins.dropFirst(2)), scratch: x.scratch, task: x.task,
+                tasks: x.parts)
+        }
+
+        /// Split by row tiles once the work pays for waking threads; each part packs its own rows
+        /// of a into its scratch.
+        func schedule(_ kernel: inout Kernel, _ s: Schedules) {
+            kernel.registerTile = [blocking.mr, blocking.nr]
+            guard packedB else { return }
+            kernel.scratchBytes = KernelProgram.aligned(partScratchBytes)
+            let work = checkedProduct(batch + [m, n, k]) ?? .max
+            // An int8 multiply-add costs about a quarter of an f32 one.
+            guard work / 4 >= s.splitFlops else { return }
+            kernel.tasks = s.parts(work: work / 4, grain: s.grainFlops, units: min(rowTiles, s.maxScratchParts))
+            kernel.scratchBytes = KernelProgram.aligned(kernel.tasks * partScratchBytes)
+        }
+
+        func prepacking(_ operand: Int, _ data: TensorData) -> (body: any KernelUnitBody, data: TensorData)? {
+            guard operand == 1, !packedB, data.dtype == .i8, data.shape == [k, n] else { return nil }
+            let nr = blocking.nr
+            var bytes = [UInt8](repeating: 0, count: scalesOffset + paddedColumns * 4)
+            var sums = [Int](repeating: 0, count: paddedColumns)
+            data.bytes.withUnsafeBytes { raw in
+                let b = raw.bindMemory(to: Int8.self)
+                for kk in 0..<k {
+                    for j in 0..<n {
+                        let v = b[kk * n + j]
+                        let (p, col) = (j / nr, j % nr)
+                        bytes[p * panelBytes + ((kk / 4) * nr + col) * 4 + kk % 4] = UInt8(bitPattern: v)
+                        sums[j] += Int(v)
+                    }
+                }
+            }
+            for j in 0..<paddedColumns {
+                let comp = UInt32(bitPattern: Int32(truncatingIfNeeded: zeroA * sums[j]))
+                let scale = j < n ? scales[j].bitPattern : 0
+                for t in 0..<4 {
+                    bytes[compensationOffset + j * 4 + t] = UInt8(truncatingIfNeeded: comp >> (8 * t))
+                    bytes[scalesOffset + j * 4 + t] = UInt8(truncatingIfNeeded: scale >> (8 * t))
+                }
+            }
+            var body = self
+            body.packedB = true
+            return (body, TensorData(dtype: .u8, shape: [bytes.count], bytes: bytes))
+        }
+    }
+}
+
+extension Schedules {
+    /// The int8 GEMM's blocking: the f32 register tile (i32 lanes are f32 lanes), k unblocked
+    /// (i32 sums of u8 × s8 cannot overflow below 65,536 terms, and a panel row is one k quad
+    /// of nr × 4 bytes), and row blocks of a whose packed bytes fill half of L2.
+    public func int8Gemm(m: Int, n: Int, k: Int) -> GemmBlocking {
+        var g = gemm(m: m, n: n, k: k)
+        g.kc = max(k, 1)
+        g.mc = max(g.mr, l2Bytes / 2 / max(4 * ((k + 3) / 4), 1) / g.mr * g.mr)
+        g.packA = true
+        return g
+    }
+}
