@@ -29,7 +29,7 @@ extension Pass {
 
 /// One option a pass accepts in the pipeline string.
 public struct PassOption: Sendable {
-    public enum Kind: Sendable { case int, bool }
+    public enum Kind: Sendable { case int, bool, string }
     public let name: String
     public let kind: Kind
     public let defaultValue: String
@@ -61,6 +61,11 @@ public struct PassOptionValues: Sendable {
         }
         return v
     }
+
+    /// A `string` option: its value, or the option table's default.
+    public func string(_ name: String) -> String {
+        values[name] ?? PassRegistry.type(named: pass)?.options.first { $0.name == name }?.defaultValue ?? ""
+    }
 }
 
 /// Analyses one pass leaves for later ones and for codegen. No settings live here: those are
@@ -75,7 +80,8 @@ public final class PassContext {
 /// Every pass, by name. Pipelines are lists of these names.
 public enum PassRegistry {
     public static let types: [any Pass.Type] = [
-        InferShapes.self, FoldQDQ.self, ExpandQuantization.self, Canonicalize.self, FoldConstants.self,
+        InferShapes.self, QuantizeInt8.self, FoldQDQ.self, ExpandQuantization.self, Canonicalize.self,
+        FoldConstants.self,
         CommonSubexpressions.self,
         DeadCodeElimination.self, FoldBatchNorm.self, FoldPad.self, SinkTransposes.self, Layout.self, Fuse.self,
         PlanMemory.self,

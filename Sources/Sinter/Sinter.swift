@@ -49,6 +49,9 @@ public struct CompileOptions: Sendable {
     /// The most memory the model may need (`--max-memory`): any one tensor, and the artifact's
     /// workspace plus weights. Checked before anything that large is allocated.
     public var maxMemory = MemoryBudget.standard
+    /// Post-training int8 (`--quantize int8 --calibration FILE`): the calibrated ranges and the
+    /// matmuls to keep in f32; the `quantize` pass runs after `infer-shapes`.
+    public var int8: (calibration: Calibration, keepFloat: [String])?
 
     public init() {}
 
@@ -58,7 +61,18 @@ public struct CompileOptions: Sendable {
         let block = TargetInfo(scheduleTarget ?? target).schedules.layoutBlock
         var defaults: [String: [String: String]] = [Layout.name: ["block": "\(block)"]]
         if !bindings.isEmpty { defaults[InferShapes.name] = bindings.mapValues { "\($0)" } }
-        return Pipeline.applying(defaults, to: passes)
+        var specs = Pipeline.applying(defaults, to: passes)
+        if let int8, !specs.contains(where: { $0.name == QuantizeInt8.name }) {
+            let quantize = PassSpec(
+                QuantizeInt8.name,
+                [
+                    "activations": (scheduleTarget ?? target).isAArch64 ? "i8" : "u8",
+                    "ranges": int8.calibration.rangesOption, "keep": int8.keepFloat.joined(separator: ";"),
+                ])
+            let at = (specs.firstIndex { $0.name == InferShapes.name }).map { $0 + 1 } ?? 0
+            specs.insert(quantize, at: at)
+        }
+        return specs
     }
 }
 

@@ -27,3 +27,35 @@ struct Export: ParsableCommand {
         }
     }
 }
+
+/// `sinter quantize`: the model with int8 QDQ pairs from its calibration, as ONNX that
+/// onnxruntime (or `sinter compile`, which runs them as int8 kernels) reads.
+struct Quantize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a model quantized to int8 (QDQ ONNX) from the ranges of `sinter calibrate`.")
+
+    @Argument(help: "The model (.sir or .onnx).")
+    var model: String
+
+    @Option(name: .shortAndLong, help: "Output .onnx file (default: MODEL.int8.onnx).")
+    var output: String?
+
+    @OptionGroup var pipeline: PipelineOptions
+
+    func run() throws {
+        do throws(SinterError) {
+            var p = pipeline
+            p.quantize = p.quantize ?? "int8"
+            var options = try p.compileOptions()
+            if p.passes == nil { options.passes = ["infer-shapes", "fold-constants", "dce"] }
+            let graph = try Sinter.load(model, bindings: options.bindings, constants: options.constantInputs)
+            let (g, _) = try Sinter.optimize(graph, options)
+            let path = output ?? (model as NSString).deletingPathExtension + ".int8.onnx"
+            try FileIO.writeAtomically([UInt8](try ONNXExporter.export(g)), to: path)
+            let quantized = g.nodes.filter { $0.op == .quantize }.count
+            FileHandle.standardError.write(Data("wrote \(path) (\(quantized) activation(s) quantized)\n".utf8))
+        } catch {
+            throw reportAndExit(error)
+        }
+    }
+}

@@ -7,7 +7,10 @@ struct SinterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sinter",
         abstract: "Sinter: an ahead-of-time compiler for neural networks on CPUs.",
-        subcommands: [Compile.self, Run.self, Bench.self, Dump.self, Export.self, Ops.self, TestONNX.self])
+        subcommands: [
+            Compile.self, Run.self, Bench.self, Dump.self, Export.self, Calibrate.self, Quantize.self, Ops.self,
+            TestONNX.self,
+        ])
 }
 
 /// Options every subcommand that runs the pipeline shares.
@@ -40,6 +43,18 @@ struct PipelineOptions: ParsableArguments {
                 + "is refused before anything that large is allocated (default: min(8G, half the RAM)).",
             valueName: "SIZE"))
     var maxMemory: String?
+
+    @Option(help: ArgumentHelp("Post-training quantization: int8 (needs --calibration).", valueName: "TYPE"))
+    var quantize: String?
+
+    @Option(help: ArgumentHelp("Ranges from `sinter calibrate`, for --quantize.", valueName: "FILE.json"))
+    var calibration: String?
+
+    @Option(
+        name: .customLong("keep-float"),
+        help: ArgumentHelp(
+            "Matmuls (by result name) that --quantize leaves in f32, comma-separated.", valueName: "NAMES"))
+    var keepFloat: String?
 
     @Flag(name: .customLong("print-after-all"), help: "Print the IR after every pass.")
     var printAfterAll = false
@@ -78,6 +93,18 @@ struct PipelineOptions: ParsableArguments {
             do throws(SinterError) { o.maxMemory = try MemoryBudget.parse(maxMemory) } catch {
                 diags += error.diagnostics
             }
+        }
+        switch (quantize, calibration) {
+        case (nil, nil): break
+        case ("int8"?, let path?):
+            do throws(SinterError) {
+                let keep = (keepFloat ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                o.int8 = (try Calibration.load(path), keep)
+            } catch { diags += error.diagnostics }
+        case ("int8"?, nil):
+            diags.append(Diagnostic("--quantize int8 needs --calibration FILE.json (sinter calibrate)"))
+        case (let other?, _): diags.append(Diagnostic("--quantize '\(other)' is not supported (int8 is)"))
+        case (nil, _?): diags.append(Diagnostic("--calibration is read by --quantize int8, which is not given"))
         }
         if !diags.isEmpty { throw SinterError(diags) }
         o.passManager.printAfterAll = printAfterAll

@@ -229,3 +229,85 @@ struct CLITests {
             option.stderr.contains("--passes:1:1: error: pass 'layout': option 'block' must be an integer, got 'x'"))
     }
 }
+
+/// Post-training int8 from the command line: `sinter calibrate` over an .npz, then `run` with
+/// `--quantize int8` (every matmul becomes the int8 GEMM) and `quantize` to a QDQ ONNX file
+/// that onnxruntime runs. Each method's int8 output is checked against the float output
+/// (signal-to-quantization-noise ratio, top-1 agreement) and onnxruntime's against Sinter's.
+struct Int8CLITests {
+    let sinter = Support.sinterExecutable
+    let script = Support.root.appendingPathComponent("Tests/SinterTestSupport/int8_mlp.py").path
+
+    func sqnr(_ reference: [Float], _ x: [Float]) -> Double {
+        let signal = reference.reduce(0.0) { $0 + Double($1 * $1) }
+        let noise = zip(reference, x).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
+        return 10 * log10(signal / max(noise, 1e-30))
+    }
+
+    func top1(_ t: [Float], _ classes: Int) -> [Int] {
+        stride(from: 0, to: t.count, by: classes).map { r in
+            (0..<classes).max { t[r + $0] < t[r + $1] } ?? 0
+        }
+    }
+
+    @Test func calibrateQuantizeAndRunMatchFloatAndOnnxRuntime() throws {
+        let dir = try Support.temporaryDirectory("int8")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let made = try Support.run(Support.python, [script, "make", dir.path])
+        #expect(made.status == 0, "\(made.stderr)")
+        let model = dir.appendingPathComponent("mlp.onnx").path, x = dir.appendingPathComponent("x.npy").path
+        let float = try Support.run(sinter, ["run", model, "--input", "x=\(x)", "--output-dir", dir.path + "/f"])
+        #expect(float.status == 0, "\(float.stderr)")
+        let want = try Support.readNpy(dir.appendingPathComponent("f/a2.npy")).floats ?? []
+        for method in ["minmax", "percentile", "entropy"] {
+            let calib = dir.appendingPathComponent("\(method).json").path
+            let c = try Support.run(
+                sinter, ["calibrate", model, "--data", dir.path + "/calib.npz", "--method", method, "-o", calib])
+            #expect(c.status == 0 && c.stdout.contains("calibrated 3 activation(s) over 16 sample(s)"), "\(c.stderr)")
+            let args = ["--quantize", "int8", "--calibration", calib]
+            let dump = try Support.run(sinter, ["dump", model, "--kernel-report"] + args)
+            let kernels = dump.stdout.split(separator: "\n").filter { $0.hasPrefix("// k") }
+            #expect(kernels.filter { $0.contains(": qmatmul,") }.count == 3, "\(method): \(dump.stdout)")
+            #expect(!kernels.contains { $0.contains(": matmul,") }, "\(method): a matmul stayed f32")
+            let out = dir.path + "/q_\(method)"
+            let r = try Support.run(sinter, ["run", model, "--input", "x=\(x)", "--output-dir", out] + args)
+            #expect(r.status == 0, "\(r.stderr)")
+            let got = try Support.readNpy(URL(fileURLWithPath: out + "/a2.npy")).floats ?? []
+            let agree = zip(top1(got, 10), top1(want, 10)).filter { $0 == $1 }.count
+            #expect(sqnr(want, got) > 30, "\(method): SQNR \(sqnr(want, got)) dB")
+            #expect(agree >= 29, "\(method): top-1 agrees on \(agree) of 32")
+            // The QDQ export runs in onnxruntime with the same result up to rounding flips.
+            let qdq = dir.appendingPathComponent("\(method).int8.onnx").path
+            let e = try Support.run(sinter, ["quantize", model, "--calibration", calib, "-o", qdq])
+            #expect(e.status == 0 && e.stderr.contains("3 activation(s) quantized"), "\(e.stderr)")
+            let ortOut = dir.appendingPathComponent("ort_\(method).npy").path
+            let o = try Support.run(Support.python, [script, "run", qdq, x, ortOut])
+            #expect(o.status == 0, "\(o.stderr)")
+            let ort = try Support.readNpy(URL(fileURLWithPath: ortOut)).floats ?? []
+            #expect(sqnr(ort, got) > 40, "\(method): Sinter int8 vs onnxruntime int8: \(sqnr(ort, got)) dB")
+        }
+    }
+
+    @Test func badCalibrationInputsAreClearErrors() throws {
+        let dir = try Support.temporaryDirectory("int8-bad")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        _ = try Support.run(Support.python, [script, "make", dir.path])
+        let model = dir.appendingPathComponent("mlp.onnx").path
+        let npz = dir.appendingPathComponent("calib.npz").path
+        let badMethod = try Support.run(sinter, ["calibrate", model, "--data", npz, "--method", "mse"])
+        #expect(badMethod.status == 1 && badMethod.stderr.contains("--method 'mse' is not one of minmax"))
+        let wrong = dir.appendingPathComponent("wrong.npz").path
+        _ = try Support.run(
+            Support.python, ["-c", "import numpy as np; np.savez('\(wrong)', y=np.zeros((2, 32, 64), np.float32))"])
+        let missing = try Support.run(sinter, ["calibrate", model, "--data", wrong])
+        #expect(missing.stderr.contains("has no array 'x' for graph input 'x' f32[32,64]"), "\(missing.stderr)")
+        let packed = dir.appendingPathComponent("packed.npz").path
+        _ = try Support.run(
+            Support.python,
+            ["-c", "import numpy as np; np.savez_compressed('\(packed)', x=np.zeros((2, 32, 64), np.float32))"])
+        let compressed = try Support.run(sinter, ["calibrate", model, "--data", packed])
+        #expect(compressed.stderr.contains("is compressed; write the archive with numpy.savez"), "\(compressed.stderr)")
+        let noCalibration = try Support.run(sinter, ["compile", model, "--quantize", "int8"])
+        #expect(noCalibration.stderr.contains("--quantize int8 needs --calibration FILE.json"))
+    }
+}

@@ -1,0 +1,125 @@
+import SinterIR
+
+/// `quantize`: post-training int8 quantization of the matmuls whose weight is a constant f32
+/// matrix. The activation gets a quantize/dequantize pair with parameters from its calibrated
+/// range — u8 asymmetric (x86: VNNI multiplies u8 by s8) or i8 (`activations=i8`, ARM's SDOT) —
+/// widened to include 0 so that 0 is exact; the weight becomes an i8 constant, symmetric, one
+/// scale per output column. The result is the QDQ form that `fold-qdq` turns into the int8
+/// GEMM and `sinter export` writes for onnxruntime. Matmuls whose activation has no range, or
+/// whose result is named in `keep`, stay f32.
+///
+///     %m = matmul %x, %w : f32[8,12]                 // %w: constant f32[16,12]; %x in [-2.5, 2.5]
+///     ==>
+///     %x.q = quantize %x {to = "u8<0.019607844:128>"} : u8<0.019607844:128>[8,16]
+///     %x.dq = dequantize %x.q : f32[8,16]
+///     %w.q = constant ... : i8<axis=1: 0.0078:0, ...>[16,12]
+///     %w.dq = dequantize %w.q : f32[16,12]
+///     %m = matmul %x.dq, %w.dq : f32[8,12]
+public struct QuantizeInt8: Pass {
+    public static let name = "quantize"
+    public static let summary = "post-training int8: QDQ around matmuls with constant weights, from calibrated ranges"
+    public static let options = [
+        PassOption("activations", .string, default: "u8", "storage of quantized activations: u8 or i8"),
+        PassOption("ranges", .string, default: "", "calibrated ranges, NAME:MIN:MAX separated by ';'"),
+        PassOption("keep", .string, default: "", "results of matmuls to keep in f32, separated by ';'"),
+    ]
+
+    let signed: Bool
+    let ranges: [String: (Float, Float)]
+    let keep: Set<String>
+
+    public init() {
+        signed = false
+        ranges = [:]
+        keep = []
+    }
+
+    public init(options: PassOptionValues) throws(SinterError) {
+        let storage = options.string("activations")
+        guard storage == "u8" || storage == "i8" else {
+            throw SinterError("pass 'quantize': activations must be u8 or i8, got '\(storage)'")
+        }
+        signed = storage == "i8"
+        var ranges: [String: (Float, Float)] = [:]
+        for entry in options.string("ranges").split(separator: ";") where !entry.isEmpty {
+            // Names may contain ':' (ONNX names), so the two numbers are taken from the end.
+            let parts = entry.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count >= 3, let lo = Float(parts[parts.count - 2]), let hi = Float(parts[parts.count - 1]),
+                lo.isFinite, hi.isFinite, lo <= hi
+            else { throw SinterError("pass 'quantize': range '\(entry)' must be NAME:MIN:MAX with MIN <= MAX") }
+            ranges[parts.dropLast(2).joined(separator: ":")] = (lo, hi)
+        }
+        self.ranges = ranges
+        keep = Set(options.string("keep").split(separator: ";").map(String.init))
+    }
+
+    /// The matmuls this pass quantizes: f32, not transposing a, b a constant f32 matrix.
+    public static func candidates(_ g: Graph) -> [(node: Int, activation: ValueID, weight: TensorData)] {
+        let defining = g.definingNodes()
+        var out: [(Int, ValueID, TensorData)] = []
+        for (i, n) in g.nodes.enumerated() where n.op == .matmul && n.attribute("trans_a") != .bool(true) {
+            guard g.type(of: n.operands[0]).dtype == .f32, let d = defining[n.operands[1]],
+                let w = g.nodes[d].payload?.data, w.dtype == .f32, w.shape.count == 2
+            else { continue }
+            out.append((i, n.operands[0], w))
+        }
+        return out
+    }
+
+    public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
+        var rw = Rewriter(graph)
+        for (i, activation, weight) in Self.candidates(graph) {
+            let node = graph.nodes[i]
+            let name = graph.name(of: node.results[0])
+            guard !keep.contains(name), let range = ranges[graph.name(of: activation)] else { continue }
+            let a = activationParams(range)
+            let aName = graph.name(of: activation)
+            let q = try rw.insert1(
+                .quantize, [activation], name: aName + ".q",
+                attributes: Attributes([
+                    "to": .string(TensorType(signed ? .i8 : .u8, [Dim](), quant: a).elementDescription)
+                ]),
+                at: .before(i), location: node.location)
+            let dq = try rw.insert1(.dequantize, [q], name: aName + ".dq", at: .before(i), location: node.location)
+            let transposed = node.attribute("trans_b") == .bool(true)
+            let wq = try rw.insert1(
+                .constant, [], name: name + ".w.q",
+                payload: ConstantPayload(Self.weight(weight, columnsAxis: transposed ? 0 : 1)),
+                at: .before(i), location: node.location)
+            let wdq = try rw.insert1(.dequantize, [wq], name: name + ".w.dq", at: .before(i), location: node.location)
+            rw.update(i) { $0.operands = [dq, wdq] }
+        }
+        guard !rw.isUnchanged else { return false }
+        graph = try rw.finish()
+        return true
+    }
+
+    /// Scale and zero point for a range, widened to hold 0: u8 asymmetric over [lo, hi], or i8
+    /// with the zero point shifted by −128.
+    func activationParams(_ range: (Float, Float)) -> QuantParams {
+        let lo = min(range.0, 0), hi = max(range.1, 0)
+        let scale = hi > lo ? (hi - lo) / 255 : 1
+        let zero = Int(max(0, min(255, (-lo / scale).rounded(.toNearestOrEven))))
+        return QuantParams(scale: scale, zeroPoint: signed ? zero - 128 : zero)
+    }
+
+    /// The weight as i8, symmetric, one scale per output column (`columnsAxis` 1 for [K, N],
+    /// 0 for a transposed [N, K]); an all-zero column gets scale 1.
+    static func weight(_ w: TensorData, columnsAxis axis: Int) -> TensorData {
+        let values = w.floats ?? []
+        let (rows, cols) = (w.shape[0], w.shape[1])
+        let count = axis == 1 ? cols : rows
+        var peak = [Float](repeating: 0, count: count)
+        for r in 0..<rows {
+            for c in 0..<cols { peak[axis == 1 ? c : r] = max(peak[axis == 1 ? c : r], abs(values[r * cols + c])) }
+        }
+        let scales = peak.map { $0 > 0 ? $0 / 127 : 1 }
+        let q = (0..<values.count).map { i -> Double in
+            let s = scales[axis == 1 ? i % cols : i / cols]
+            return Double(max(-127, min(127, (values[i] / s).rounded(.toNearestOrEven))))
+        }
+        var out = TensorData(dtype: .i8, shape: w.shape, values: q)
+        out.quant = QuantParams(scales: scales, zeroPoints: scales.map { _ in 0 }, axis: axis)
+        return out
+    }
+}
