@@ -159,7 +159,7 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
         let vnni = t.features.contains(.avx512vnni) || t.features.contains(.avxvnni)
         int8Dot =
             t.features.contains(.avx512vnni) && t.lanes(.f32) == 16
-            ? .vnni512 : vnni && t.lanes(.f32) == 8 ? .vnni256 : .generic
+            ? .vnni512 : vnni && t.lanes(.f32) == 8 ? .vnni256 : t.features.contains(.dotprod) ? .sdot : .generic
         f32Lanes = t.lanes(.f32)
         l1Bytes = t.l1Bytes
         l2Bytes = t.l2Bytes
@@ -252,7 +252,12 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
 public enum Int8Dot: String, Hashable, Sendable {
     case vnni512 = "vpdpbusd zmm"
     case vnni256 = "vpdpbusd ymm"
+    /// ARM's SDOT (`+dotprod`): s8 × s8, so a is packed as s8 and the compensation moves by 128.
+    case sdot
     case generic
+
+    /// The dot step multiplies signed a bytes (SDOT) instead of unsigned ones (VNNI, portable).
+    public var signedA: Bool { self == .sdot }
 }
 
 public struct GemmBlocking: Hashable, Sendable, CustomStringConvertible {

@@ -101,11 +101,13 @@ struct AssemblyTests {
 
     /// The int8 GEMM's micro-kernel: one dot step per accumulator per k quad — `vpdpbusd` on
     /// 12×2 zmm (AVX512-VNNI) or 6×2 ymm (AVX-VNNI), and on an AVX2 CPU without VNNI the portable
-    /// IR, which LLVM turns into `vpmaddwd` (two per dot step: the byte products widened in halves).
+    /// IR, which LLVM turns into `vpmaddwd` (two per dot step: the byte products widened in halves);
+    /// 8×3 `sdot` on `.4s` for ARM with `+dotprod`.
     @Test(arguments: [
         ("sapphirerapids", "vpdpbusd", "%zmm", 24),
         ("alderlake", "vpdpbusd", "%ymm", 12),
         ("haswell", "vpmaddwd", "%ymm", 24),
+        ("aarch64+dotprod", "sdot", ".4s", 24),
     ])
     func int8GemmInnerLoopIsDotSteps(_ cpu: String, _ mnemonic: String, _ reg: String, _ tile: Int) throws {
         var b = GraphBuilder(name: "qm")
@@ -113,7 +115,10 @@ struct AssemblyTests {
         var w = TensorData(dtype: .i8, shape: [256, 256], values: (0..<65536).map { Double($0 % 255 - 127) })
         w.quant = QuantParams(scale: 0.01, zeroPoint: 0)
         b.output(try b.apply(.qmatmul, [x, try b.constant(w)])[0])
-        let target = try Target.named("x86_64-linux-gnu", cpu: cpu)
+        let target =
+            cpu.hasPrefix("aarch64")
+            ? try Target.named("aarch64-linux-gnu", features: "+neon,+dotprod")
+            : try Target.named("x86_64-linux-gnu", cpu: cpu)
         let asm = try Codegen.assembly(
             try lowered(b.graph, target: target), prefix: "qm", options: CodegenOptions(target: target))
         let count = Self.innermostLoopCount(asm, mnemonic, reg)

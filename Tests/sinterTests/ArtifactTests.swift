@@ -318,3 +318,55 @@ struct ArtifactTests {
         #expect(r.status == 0 && r.stdout == "ok 300\n", "\(r.stdout)\(r.stderr)")
     }
 }
+
+/// The int8 GEMM cross-compiled for AArch64 — SDOT with `+dotprod`, the portable dot step
+/// without — runs under qemu and gives the host JIT's numbers (integer sums are exact, so
+/// only the f32 epilogue could differ).
+struct AArch64Int8Tests {
+    @Test func int8GemmRunsUnderQemuAndMatchesTheJIT() throws {
+        let dir = try Support.temporaryDirectory("arm-int8")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var b = GraphBuilder(name: "qm")
+        let x = try b.input("x", TensorType(.f32, [37, 29]))
+        let q = try b.apply(.quantize, [x], attributes: Attributes(["to": .string("u8<0.025:128>")]))[0]
+        var w = TensorData(dtype: .i8, shape: [29, 53], values: (0..<(29 * 53)).map { Double(($0 * 37) % 255 - 127) })
+        w.quant = QuantParams(
+            scales: (0..<53).map { 0.001 * Float($0 % 7 + 1) }, zeroPoints: Array(repeating: 0, count: 53), axis: 1)
+        let bias = try b.constant(TensorData((0..<53).map { Float($0 % 5) * 0.1 - 0.2 }, shape: [53]))
+        b.output(try b.relu(try b.add(try b.apply(.qmatmul, [q, try b.constant(w)])[0], bias)))
+        let model = dir.appendingPathComponent("qm.sir")
+        try Printer.print(b.graph).write(to: model, atomically: true, encoding: .utf8)
+        var rng = Support.RNG(seed: 3)
+        let input = TensorData((0..<(37 * 29)).map { _ in rng.float(-3, 3) }, shape: [37, 29])
+        let want = try Sinter.jit(b.graph).run([input])[0]
+        for features in ["+neon", "+neon,+dotprod"] {
+            let out = dir.appendingPathComponent(features.replacing(",", with: "").replacing("+", with: ""))
+            let c = try Support.run(
+                Support.sinterExecutable,
+                [
+                    "compile", model.path, "--target", "aarch64-linux-gnu", "--features", features, "--emit",
+                    "shared,header,asm", "-o", out.path,
+                ])
+            #expect(c.status == 0, "\(c.stderr)")
+            let asm = try String(contentsOf: out.appendingPathComponent("qm.s"), encoding: .utf8)
+            #expect(asm.contains("sdot\tv") == features.contains("dotprod"), "\(features): sdot use")
+            let exe = out.appendingPathComponent("harness").path
+            let cc = try Support.run(
+                "clang",
+                [
+                    "--target=aarch64-linux-gnu", "-fuse-ld=lld", "-std=c11", "-O1", "-DPREFIX=qm",
+                    "-DHEADER=\"qm.h\"", "-I", out.path, ArtifactTests.harness.appendingPathComponent("harness.c").path,
+                    "-L", out.path, "-lqm", "-Wl,-rpath,\(out.path)", "-o", exe,
+                ])
+            #expect(cc.status == 0, "\(cc.stderr)")
+            try Data(input.bytes).write(to: out.appendingPathComponent("input_0.bin"))
+            let run = try Support.run("qemu-aarch64", ["-L", "/usr/aarch64-linux-gnu", exe, out.path])
+            #expect(run.status == 0, "qemu: \(run.stderr)")
+            let bytes = [UInt8](try Data(contentsOf: out.appendingPathComponent("output_0.bin")))
+            let got = TensorData(dtype: .f32, shape: want.shape, bytes: bytes)
+            #expect(
+                Support.mismatch(got.doubles, want.doubles, atol: 1e-6, rtol: 1e-6) == nil,
+                "\(features): aarch64 vs host JIT")
+        }
+    }
+}

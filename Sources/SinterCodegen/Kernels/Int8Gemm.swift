@@ -5,7 +5,8 @@ import SinterIR
 /// scratch, one block of rows at a time, then walks panels × row tiles. A tile holds mr × nv
 /// i32 accumulators; each k quad loads nv vectors of the panel (nr columns × 4 bytes), and
 /// each row broadcasts one word of a into a dot step per vector: `vpdpbusd` where the target
-/// has VNNI, or portable IR (widen, multiply, add each group of four lanes) elsewhere. After
+/// has VNNI, `sdot` on ARM with `+dotprod`, or portable IR (widen, multiply, add each group of
+/// four lanes) elsewhere. After
 /// k, each accumulator vector loses the compensation, turns f32, takes its columns' scales
 /// and the fused epilogue, and is stored (masked at the last panel's edge). Parts own whole row
 /// tiles and k is never split, so results are the same for every thread count.
@@ -48,6 +49,11 @@ extension KernelEmitter {
         switch kind {
         case .vnni512: return ir.intrinsic("llvm.x86.avx512.vpdpbusd.512", [acc, a, b], overloads: [])
         case .vnni256: return ir.intrinsic("llvm.x86.avx512.vpdpbusd.256", [acc, a, b], overloads: [])
+        case .sdot:
+            let bytes = ir.vector(ir.i8, 4 * w)
+            return ir.intrinsic(
+                "llvm.aarch64.neon.sdot", [acc, ir.bitcast(a, bytes), ir.bitcast(b, bytes)],
+                overloads: [acc.type, bytes])
         case .generic:
             let bytes = ir.vector(ir.i8, 4 * w), wide = ir.vector(ir.i32, 4 * w)
             let products = ir.mul(ir.zext(ir.bitcast(a, bytes), wide), ir.sext(ir.bitcast(b, bytes), wide))
@@ -120,7 +126,7 @@ extension KernelEmitter {
             if k / 4 > 0 {
                 ir.forLoop(c(0), c(k / 4), "qk") { q in
                     var v = ir.load(ir.i32, ir.gep(ir.i8, a, ir.add(src, ir.mul(q, c(4)))), align: 1)
-                    if body.signedA { v = ir.xor(v, flip) }
+                    if body.flipA { v = ir.xor(v, flip) }
                     ir.store(v, ir.gep(ir.i8, buffer, ir.add(dst, ir.mul(q, c(mr * 4)))))
                 }
             }
@@ -130,7 +136,7 @@ extension KernelEmitter {
                     var byte = ir.constInt(ir.i8, 0, width: 1)
                     if t < k % 4 {
                         byte = ir.load(ir.i8, ir.gep(ir.i8, a, ir.add(src, c((k / 4) * 4 + t))), align: 1)
-                        if body.signedA { byte = ir.xor(byte, ir.constInt(ir.i8, -128, width: 1)) }
+                        if body.flipA { byte = ir.xor(byte, ir.constInt(ir.i8, -128, width: 1)) }
                     }
                     ir.store(byte, ir.gep(ir.i8, buffer, ir.add(last, c(t))), align: 1)
                 }
@@ -151,11 +157,11 @@ extension KernelEmitter {
             ir.forLoop(c(0), c(body.m), "ti") { i in
                 ir.forLoop(c(0), c(body.n), "tj") { j in
                     let sum = ir.forLoop(c(0), c(body.k), carrying: [ir.constInt(ir.i32, 0, width: 1)], "tk") { kk, s in
-                        var x = ir.zext(
-                            ir.load(
-                                ir.i8, ir.gep(ir.i8, a, ir.add(offs[0], ir.add(ir.mul(i, c(body.k)), kk))), align: 1),
-                            ir.i32)
-                        if body.signedA { x = ir.xor(x, ir.constInt(ir.i32, 128, width: 1)) }
+                        // The byte in the dot step's domain, as the packed kernel sees it.
+                        var byte = ir.load(
+                            ir.i8, ir.gep(ir.i8, a, ir.add(offs[0], ir.add(ir.mul(i, c(body.k)), kk))), align: 1)
+                        if body.flipA { byte = ir.xor(byte, ir.constInt(ir.i8, -128, width: 1)) }
+                        let x = body.dot.signedA ? ir.sext(byte, ir.i32) : ir.zext(byte, ir.i32)
                         let y = ir.sext(
                             ir.load(ir.i8, ir.gep(ir.i8, b, ir.add(ir.mul(kk, c(body.n)), j)), align: 1), ir.i32)
                         return [ir.add(s[0], ir.mul(ir.sub(x, zero), y))]

@@ -7,8 +7,8 @@ import SinterIR
 /// b is packed at compile time for `vpdpbusd` (u8 × s8, four k per i32 lane): panels of nr
 /// columns, each k quad of a panel one row of nr × 4 bytes, zero past k and n; after the
 /// panels come the compensation `zero_a · colsum(b)` (i32) and the scales (f32), one per
-/// padded column. An i8 a is shifted to u8 (+128) while it is packed, and its zero point
-/// with it, so one micro-kernel serves both.
+/// padded column. a is moved into the dot step's domain while it is packed (i8 → u8 for VNNI,
+/// u8 → s8 for ARM's SDOT, flipping the top bit), and its zero point with it.
 struct QMatmulUnit: KernelUnit {
     static let name = "qmatmul"
 
@@ -24,13 +24,16 @@ struct QMatmulUnit: KernelUnit {
         let x = c.inShapes[0], out = c.outShape
         let (m, k, n) = (x[x.count - 2], x[x.count - 1], out[out.count - 1])
         let batch = Array(out.dropLast(2))
-        let signed = a.dtype == .i8
+        let signed = a.dtype == .i8, dot = c.schedules.int8Dot
         let blocking = c.schedules.int8Gemm(m: m, n: n, k: k)
         let scales = (0..<n).map { j in qa.scales[0] * qb.pair(j).scale }
+        // Bytes are packed in the dot step's domain: flipping the top bit moves a value and its
+        // zero point by 128 (i8 → u8 for VNNI, u8 → s8 for SDOT).
+        let shift = signed == dot.signedA ? 0 : signed ? 128 : -128
         return [
             Body(
-                batch: batch, m: m, n: n, k: k, signedA: signed, zeroA: qa.zeroPoints[0] + (signed ? 128 : 0),
-                scales: scales, blocking: blocking, dot: c.schedules.int8Dot, epilogue: c.epilogue)
+                batch: batch, m: m, n: n, k: k, flipA: shift != 0, zeroA: qa.zeroPoints[0] + shift, scales: scales,
+                blocking: blocking, dot: dot, epilogue: c.epilogue)
         ]
     }
 
@@ -41,8 +44,9 @@ struct QMatmulUnit: KernelUnit {
     struct Body: KernelUnitBody, Hashable {
         var batch: [Int]
         var m: Int, n: Int, k: Int
-        /// a is i8: packing adds 128, and `zeroA` already includes it.
-        var signedA: Bool
+        /// Packing flips each byte's top bit into the dot step's domain; `zeroA` is a's zero
+        /// point there.
+        var flipA: Bool
         var zeroA: Int
         /// scale_a · scale_b[j] per column (f32, as the reference multiplies them).
         var scales: [Float]
