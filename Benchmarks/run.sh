@@ -10,6 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/setup.sh >/dev/null
+# The int8 table trains its digits classifier with scikit-learn (bundled data, no download).
+.venv/bin/python -c 'import sklearn' 2>/dev/null || .venv/bin/pip install -q --disable-pip-version-check scikit-learn
 swift build -c release --product sinter
 sinter=$(swift build -c release --show-bin-path)/sinter
 work=.build/benchmarks
@@ -39,6 +41,15 @@ section="## $cpu, $(nproc) cores ($flags)"
   echo "\"outputs agree\": within rtol 1e-3 of ONNX Runtime, and Sinter's 2-thread result identical to its 1-thread one."
   echo
   .venv/bin/python Benchmarks/bench.py "$sinter" "$work" "${models[@]}"
+  echo
+  echo "### int8 (post-training, Benchmarks/int8.py)"
+  echo
+  echo "Sinter: \`sinter calibrate\` (minmax, 8 seeded samples) then \`compile --quantize int8\`; ORT: its"
+  echo "\`quantize_static\` (QDQ, per-channel i8 weights, u8 activations) on the same samples. SQNR: the int8"
+  echo "output against the f32 one (ORT's own int8 in brackets)."
+  echo
+  .venv/bin/python Benchmarks/int8.py "$sinter" "$work/int8" "$work/matmul_1024_const.onnx" \
+    "$work/mlp_784_b256.onnx" "$work/transformer_s128.onnx" 2>/dev/null
   echo
   echo "### GEMM sweep (one thread)"
   echo

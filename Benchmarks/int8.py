@@ -1,0 +1,156 @@
+"""Post-training int8 against f32 and against onnxruntime's own int8, measured in one run.
+
+    python int8.py SINTER OUT_DIR MODEL.onnx [MODEL.onnx ...]
+
+For each model: 8 seeded calibration samples; Sinter `calibrate` (minmax) then `compile
+--quantize int8`; onnxruntime's `quantize_static` (QDQ, per-channel i8 weights, u8
+activations) on the same samples. Median latency at 1 and 2 threads of Sinter f32, Sinter int8,
+ORT f32 and ORT int8; the output's signal-to-quantization-noise ratio against f32; the share of
+matmul kernels that ran in int8; artifact sizes. Then a digits classifier (scikit-learn's bundled
+data, trained here) in f32 and int8: test accuracy.
+"""
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import median_ms  # noqa: E402
+
+SAMPLES = 8
+
+
+def load(sinter, path, d, name, extra):
+    os.makedirs(d, exist_ok=True)
+    subprocess.run([sinter, "compile", path, "--emit", "shared,python", "--name", name, "-o", d] + extra, check=True,
+                   capture_output=True)
+    spec = importlib.util.spec_from_file_location(name, os.path.join(d, name + ".py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod, os.path.getsize(os.path.join(d, f"lib{name}.so"))
+
+
+def session(path, threads):
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+
+
+def sqnr(ref, x):
+    return 10 * np.log10(np.sum(ref.astype(np.float64) ** 2) / max(np.sum((ref - x).astype(np.float64) ** 2), 1e-30))
+
+
+def int8_share(sinter, path, extra):
+    """Matmul kernels that run int8 (qmatmul) and all matmul kernels, from the kernel report."""
+    r = subprocess.run([sinter, "dump", path, "--kernel-report"] + extra, check=True, capture_output=True, text=True)
+    kinds = [m.group(1) for m in (re.match(r"// k\d+\S*: (qmatmul|matmul), ", l) for l in r.stdout.splitlines()) if m]
+    return kinds.count("qmatmul"), len(kinds)
+
+
+class Reader(CalibrationDataReader):
+    def __init__(self, samples):
+        self.samples = iter(samples)
+
+    def get_next(self):
+        return next(self.samples, None)
+
+
+def bench_model(sinter, out, path):
+    name = os.path.splitext(os.path.basename(path))[0].replace("-", "_").replace(".", "_")
+    d = os.path.join(out, name)
+    os.makedirs(d, exist_ok=True)
+    model = onnx.load(path)
+    inits = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in inits]
+    rng = np.random.default_rng(0)
+    shapes = {i.name: [dim.dim_value for dim in i.type.tensor_type.shape.dim] for i in inputs}
+    samples = [{n: rng.standard_normal(s).astype(np.float32) for n, s in shapes.items()} for _ in range(SAMPLES)]
+    np.savez(os.path.join(d, "calib.npz"), **{n: np.stack([s[n] for s in samples]) for n in shapes})
+    calib = os.path.join(d, "calib.json")
+    subprocess.run([sinter, "calibrate", path, "--data", os.path.join(d, "calib.npz"), "-o", calib], check=True,
+                   capture_output=True)
+    quant = ["--quantize", "int8", "--calibration", calib]
+    f32, f32_size = load(sinter, path, os.path.join(d, "f32"), name, [])
+    i8, i8_size = load(sinter, path, os.path.join(d, "int8"), name + "_int8", quant)
+    ort_int8 = os.path.join(d, "ort_int8.onnx")
+    quantize_static(path, ort_int8, Reader(samples), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    feeds = {n: rng.standard_normal(s).astype(np.float32) for n, s in shapes.items()}
+    row = {"name": name, "f32 size": f32_size, "int8 size": i8_size}
+    reference = f32.Model().run(**feeds)[0]
+    row["sqnr"] = sqnr(reference, i8.Model().run(**feeds)[0])
+    row["ort sqnr"] = sqnr(reference, session(ort_int8, 1).run(None, feeds)[0])
+    row["int8 share"] = int8_share(sinter, path, quant)
+    for threads in (1, 2):
+        a, b = f32.Model(num_threads=threads), i8.Model(num_threads=threads)
+        c, e = session(path, threads), session(ort_int8, threads)
+        row[threads] = (
+            median_ms(lambda: a.run(**feeds))[0], median_ms(lambda: b.run(**feeds))[0],
+            median_ms(lambda: c.run(None, feeds))[0], median_ms(lambda: e.run(None, feeds))[0])
+    return row
+
+
+def digits(sinter, out):
+    """A 64-128-10 MLP trained by scikit-learn on its bundled digits, as ONNX, f32 and int8."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16).astype(np.float32)
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
+    clf = MLPClassifier(hidden_layer_sizes=(128,), max_iter=400, random_state=0).fit(xtr, ytr)
+    n = len(xte)
+    nodes = [
+        helper.make_node("MatMul", ["x", "w0"], ["m0"]), helper.make_node("Add", ["m0", "b0"], ["a0"]),
+        helper.make_node("Relu", ["a0"], ["r0"]), helper.make_node("MatMul", ["r0", "w1"], ["m1"]),
+        helper.make_node("Add", ["m1", "b1"], ["logits"]),
+    ]
+    inits = [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in
+             {"w0": clf.coefs_[0], "b0": clf.intercepts_[0], "w1": clf.coefs_[1], "b1": clf.intercepts_[1]}.items()]
+    graph = helper.make_graph(nodes, "digits", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n, 64])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [n, 10])], inits)
+    d = os.path.join(out, "digits")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, "digits.onnx")
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    # Calibration: training rows, in batches of the model's batch size.
+    batches = [xtr[i:i + n] for i in range(0, len(xtr) - n + 1, n)]
+    np.savez(os.path.join(d, "calib.npz"), x=np.stack(batches))
+    calib = os.path.join(d, "calib.json")
+    subprocess.run([sinter, "calibrate", path, "--data", os.path.join(d, "calib.npz"), "-o", calib], check=True,
+                   capture_output=True)
+    f32, _ = load(sinter, path, os.path.join(d, "f32"), "digits", [])
+    i8, _ = load(sinter, path, os.path.join(d, "int8"), "digits_int8", ["--quantize", "int8", "--calibration", calib])
+    acc = lambda m: float(np.mean(m.Model().run(x=xte)[0].argmax(1) == yte))
+    return acc(f32), acc(i8), n
+
+
+def main():
+    sinter, out = sys.argv[1], sys.argv[2]
+    rows = [bench_model(sinter, out, p) for p in sys.argv[3:]]
+    print("| model | threads | Sinter f32 ms | Sinter int8 ms | int8/f32 | ORT f32 ms | ORT int8 ms | "
+          "Sinter int8 / ORT int8 | SQNR dB (ORT's) | matmul kernels in int8 | .so f32 → int8 |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        for t in (1, 2):
+            sf, si, of, oi = r[t]
+            share = f"{r['int8 share'][0]} of {r['int8 share'][1]}"
+            print(f"| {r['name']} | {t} | {sf:.3f} | {si:.3f} | {si / sf:.2f} | {of:.3f} | {oi:.3f} | {si / oi:.2f} | "
+                  f"{r['sqnr']:.1f} ({r['ort sqnr']:.1f}) | {share} | {r['f32 size']} → {r['int8 size']} |")
+    f, q, n = digits(sinter, out)
+    print()
+    print(f"Digits (scikit-learn MLP 64-128-10, {n} test images): f32 accuracy {100 * f:.2f}%, "
+          f"int8 {100 * q:.2f}% (drop {100 * (f - q):.2f} points).")
+
+
+if __name__ == "__main__":
+    main()
