@@ -43,7 +43,10 @@ case "$target" in
     options+=("-dict=$made/onnx.dict")
     ;;
   sir) cp Examples/mlp/mlp.sir Tests/*/Golden/*.sir "$seeds/" ;;
-  npy) cp Examples/mlp/*.npy "$seeds/" ;;
+  npy)
+    cp Examples/mlp/*.npy "$seeds/"
+    .venv/bin/python -c "import numpy as np; np.savez('$seeds/two.npz', a=np.ones((2, 3), np.float32), b=np.arange(4, dtype=np.int8))"
+    ;;
   weights|pipeline) cp "$made"/* "$seeds/" ;;
 esac
 start_mark=$(mktemp)

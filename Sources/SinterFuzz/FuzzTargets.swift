@@ -18,7 +18,10 @@ enum FuzzTarget: String, CaseIterable {
         switch self {
         case .onnx: Self.onnx(bytes)
         case .sir: Self.sir(bytes)
-        case .npy: _ = try? Npy.decode(bytes, origin: "fuzz.npy")
+        case .npy:
+            // The same bytes as one array and as a numpy.savez archive of them.
+            _ = try? Npy.decode(bytes, origin: "fuzz.npy")
+            _ = try? Npz.decode(bytes, origin: "fuzz.npz")
         case .weights: Self.weights(bytes)
         case .pipeline: Self.pipeline(bytes)
         }

@@ -71,7 +71,15 @@ struct Compile: ParsableCommand {
                 program = .dynamic(try Sinter.lowerDynamic(model, dimension, options))
             } else {
                 let graph = try Sinter.load(model, bindings: options.bindings, constants: options.constantInputs)
-                program = .fixed(try Sinter.lower(graph, options))
+                let lowered = try Sinter.lower(graph, options)
+                program = .fixed(lowered)
+                if options.int8 != nil {
+                    // Which matmuls run in int8: the float islands are the rest.
+                    let units = lowered.kernels.map(\.body.unit)
+                    let int8 = units.filter { $0 == "qmatmul" }.count, float = units.filter { $0 == "matmul" }.count
+                    FileHandle.standardError.write(
+                        Data("int8: \(int8) of \(int8 + float) matmul kernel(s) run as qmatmul\n".utf8))
+                }
             }
             let prefix = ABI.cIdentifier(name ?? program.name)
             let path = output ?? (kinds.count == 1 ? kinds[0].fileName(prefix) : ".")
