@@ -33,6 +33,36 @@ struct ThreadSplitTests {
         }
     }
 
+    /// Softmax over attention-sized scores (4 heads × 128 × 128, last axis) and over a middle
+    /// axis splits by rows, matches a float64 reference, and is bit-identical for 1–3 threads.
+    @Test(arguments: [([4, 128, 128], -1), ([64, 40, 33], 1)])
+    func softmaxSplitsByRows(_ shape: [Int], _ axis: Int) throws {
+        var b = GraphBuilder(name: "sm")
+        let x = try b.input("x", TensorType(.f32, shape))
+        b.output(try b.softmax(x, axis: axis))
+        var rng = Support.RNG(seed: 9)
+        let xs = TensorData((0..<shape.reduce(1, *)).map { _ in rng.float(-6, 6) }, shape: shape)
+        let one = try Sinter.jit(b.graph)
+        #expect(one.program.kernels.contains { $0.body.unit == "softmax" && $0.tasks > 1 })
+        let got = try one.run([xs])[0]
+        let a = axis < 0 ? axis + shape.count : axis
+        let (outer, n, inner) = (shape[..<a].reduce(1, *), shape[a], shape[(a + 1)...].reduce(1, *))
+        let xv = xs.doubles
+        var want = [Double](repeating: 0, count: xv.count)
+        for o in 0..<outer {
+            for j in 0..<inner {
+                let at = (0..<n).map { o * n * inner + $0 * inner + j }
+                let m = at.map { xv[$0] }.max() ?? 0
+                let total = at.reduce(0.0) { $0 + Foundation.exp(xv[$1] - m) }
+                for i in at { want[i] = Foundation.exp(xv[i] - m) / total }
+            }
+        }
+        #expect(Support.mismatch(got.doubles, want, atol: 1e-6, rtol: 1e-5) == nil)
+        for threads in [2, 3] {
+            #expect(try Sinter.jit(b.graph, threads: threads).run([xs])[0].bytes == got.bytes, "\(threads) threads")
+        }
+    }
+
     /// Window kernels split by output rows or panels: an im2col conv (blocks of panels ending
     /// inside output rows), a depthwise conv and a max pool on NCHW with 20 channels give
     /// bit-identical results for 1, 2 and 3 threads, and each kernel is split.

@@ -24,13 +24,25 @@ struct SoftmaxUnit: KernelUnit {
         var description: String { "outer: \(outer), axis: \(axis), inner: \(inner), log: \(log)" }
 
         func emit(_ e: KernelEmitter, _ a: KernelArguments) {
-            e.softmax(outer, axis, inner, log, a.out, a.ins[0], a.vectorWidth)
+            e.softmax(outer, axis, inner, log, a.out, a.ins[0], a.vectorWidth, task: a.task, tasks: a.parts)
+        }
+
+        /// Split by outer rows once large: each element is read three times and takes an exp
+        /// (attention's 4 heads × 128 × 128 scores split). Rows are independent, so every
+        /// thread count gives the same bytes.
+        func schedule(_ k: inout Kernel, _ s: Schedules) {
+            let reads = (checkedProduct([outer, axis, inner, 4]) ?? .max)
+            if reads >= s.splitReads, outer > 1 { k.tasks = s.parts(work: reads, grain: s.grainReads, units: outer) }
         }
     }
 }
 
 extension KernelEmitter {
-    func softmax(_ outer: Int, _ axis: Int, _ inner: Int, _ log: Bool, _ out: IRValue, _ x: IRValue, _ w: Int) {
+    func softmax(
+        _ outer: Int, _ axis: Int, _ inner: Int, _ log: Bool, _ out: IRValue, _ x: IRValue, _ w: Int, task: IRValue,
+        tasks: IRValue
+    ) {
+        let (first, last) = partRange(outer, task: task, tasks: tasks)
         let maximum: (IRValue, IRValue) -> IRValue = { ir.intrinsic("llvm.maximum", [$0, $1]) }
         let plus: (IRValue, IRValue) -> IRValue = { ir.fadd($0, $1) }
         // Final pass: softmax scales e^(x-max) by 1/sum; log-softmax writes x - max - log(sum).
@@ -43,7 +55,7 @@ extension KernelEmitter {
             }
         }
         if inner == 1 {
-            ir.forLoop(c(0), c(outer), "o") { o in
+            ir.forLoop(first, last, "o") { o in
                 let row = ir.mul(o, c(axis))
                 let mx = stripReduce(axis, w, identity: -.infinity, maximum) { i, width in
                     loadF(x, ir.add(row, i), width)
@@ -58,7 +70,7 @@ extension KernelEmitter {
             return
         }
         // Over a middle axis: vectorise across the contiguous inner dimension.
-        ir.forLoop(c(0), c(outer), "o") { o in
+        ir.forLoop(first, last, "o") { o in
             let base = ir.mul(o, c(axis * inner))
             strip(inner, w) { j, width in
                 let col = ir.add(base, j)
