@@ -26,7 +26,8 @@ public struct QuantParams: Hashable, Sendable, CustomStringConvertible {
         self.zeroPoints = zeroPoints
     }
 
-    public var isPerAxis: Bool { axis != nil }
+    /// Every zero point is 0: real 0 is stored as 0 (symmetric weights, what the int8 GEMM's b needs).
+    public var isSymmetric: Bool { zeroPoints.allSatisfy { $0 == 0 } }
 
     public var description: String {
         let pairs = zip(scales, zeroPoints).map { "\(formatFloat($0)):\($1)" }.joined(separator: ", ")
@@ -183,7 +184,7 @@ extension OpEmitter {
         let rank = typeOf(x).rank
         let scale = try parameter(q.scales.map(Double.init), q, rank: rank, .f32)
         let zero =
-            q.zeroPoints.contains(where: { $0 != 0 })
+            !q.isSymmetric
             ? try parameter(q.zeroPoints.map(Double.init), q, rank: rank, .f32) : nil
         return try quantizeArithmetic(x, scale: scale, zeroPoint: zero, to: target.dtype, keeping: q)
     }
@@ -227,7 +228,7 @@ extension OpEmitter {
         guard let q = t.quant else { throw SinterError("internal: dequantize of \(t), which is not quantized") }
         let wide: DType = t.dtype == .u32 ? .i64 : .i32
         let zero =
-            q.zeroPoints.contains(where: { $0 != 0 })
+            !q.isSymmetric
             ? try parameter(q.zeroPoints.map(Double.init), q, rank: t.rank, wide) : nil
         let scale = try parameter(q.scales.map(Double.init), q, rank: t.rank, .f32)
         return try dequantizeArithmetic(x, scale: scale, zeroPoint: zero)

@@ -24,32 +24,26 @@ public struct ExpandQuantization: Pass {
         var emitter = RewriteEmitter(rewriter: Rewriter(graph))
         let defining = graph.definingNodes()
         for (i, node) in graph.nodes.enumerated() {
-            if node.op == .qmatmul, !Self.int8Kernel(graph, node, defining) {
-                // The int8 GEMM takes a constant i8 b with zero point 0; anything else runs in f32.
-                emitter.position = .before(i)
-                emitter.name = graph.name(of: node.results[0])
-                emitter.location = node.location
-                let operands = emitter.rewriter.graph.nodes[i].operands
-                let a = try emitter.expandDequantize(operands[0], from: graph.type(of: node.operands[0]))
-                let b = try emitter.expandDequantize(operands[1], from: graph.type(of: node.operands[1]))
-                let y = try emitter.emit(.matmul, [a, b], Attributes())
-                emitter.rewriter.replaceAllUses(of: node.results[0], with: y)
-                emitter.rewriter.takeName(of: node.results[0], for: y)
-                emitter.rewriter.erase(i)
-                continue
-            }
-            guard case .expanded(by: Self.name) = node.op.schema.kernel else { continue }
+            let expands: Bool
+            if case .expanded(by: Self.name) = node.op.schema.kernel { expands = true } else { expands = false }
+            // The int8 GEMM takes a constant i8 b with zero point 0; any other qmatmul runs in f32.
+            guard expands || (node.op == .qmatmul && !Self.int8Kernel(graph, node, defining)) else { continue }
             emitter.position = .before(i)
             emitter.name = graph.name(of: node.results[0])
             emitter.location = node.location
-            // Read the operand from the rewriter: an earlier expansion may have replaced it.
-            let x = emitter.rewriter.graph.nodes[i].operands[0], target = graph.type(of: node.results[0])
-            let source = graph.type(of: node.operands[0])
+            // Read operands from the rewriter: an earlier expansion may have replaced them.
+            let operands = emitter.rewriter.graph.nodes[i].operands
+            let types = node.operands.map(graph.type(of:)), target = graph.type(of: node.results[0])
             let y: ValueID
             switch node.op {
-            case .quantize: y = try emitter.expandQuantize(x, to: target)
-            case .dequantize: y = try emitter.expandDequantize(x, from: source)
-            default: y = try emitter.expandQuantize(try emitter.expandDequantize(x, from: source), to: target)
+            case .quantize: y = try emitter.expandQuantize(operands[0], to: target)
+            case .dequantize: y = try emitter.expandDequantize(operands[0], from: types[0])
+            case .requantize:
+                y = try emitter.expandQuantize(try emitter.expandDequantize(operands[0], from: types[0]), to: target)
+            default:
+                let a = try emitter.expandDequantize(operands[0], from: types[0])
+                let b = try emitter.expandDequantize(operands[1], from: types[1])
+                y = try emitter.emit(.matmul, [a, b], Attributes())
             }
             emitter.rewriter.replaceAllUses(of: node.results[0], with: y)
             emitter.rewriter.takeName(of: node.results[0], for: y)
@@ -65,7 +59,7 @@ extension ExpandQuantization {
     /// Whether the int8 GEMM takes this qmatmul: b a constant i8 with zero point 0.
     static func int8Kernel(_ g: Graph, _ node: Node, _ defining: [ValueID: Int]) -> Bool {
         let b = node.operands[1], t = g.type(of: b)
-        guard t.dtype == .i8, t.quant?.zeroPoints.allSatisfy({ $0 == 0 }) == true, let d = defining[b] else {
+        guard t.dtype == .i8, t.quant?.isSymmetric == true, let d = defining[b] else {
             return false
         }
         return g.nodes[d].op == .constant

@@ -52,7 +52,7 @@ public struct FoldQDQ: Pass {
     /// The weight as qmatmul takes it — i8 [K, N], zero point 0, per tensor or per column —
     /// transposed from [N, K] when the matmul reads it so; nil when it cannot be.
     static func weight(_ data: TensorData, transposed: Bool) -> TensorData? {
-        guard data.dtype == .i8, data.shape.count == 2, let q = data.quant, q.zeroPoints.allSatisfy({ $0 == 0 }) else {
+        guard data.dtype == .i8, data.shape.count == 2, let q = data.quant, q.isSymmetric else {
             return nil
         }
         guard transposed else { return q.axis == nil || q.axis == 1 ? data : nil }

@@ -92,16 +92,16 @@ public struct TargetInfo: Hashable, Sendable, CustomStringConvertible {
             table[cpu] = [.avx512vnni]
         }
         for cpu in ["cooperlake"] { table[cpu] = [.avx512vnni, .avx512bf16] }
-        for cpu in ["sapphirerapids", "emeraldrapids", "graniterapids", "graniterapids-d", "znver4", "znver5"] {
+        for cpu in ["sapphirerapids", "emeraldrapids", "graniterapids", "graniterapids-d", "znver5"] {
             table[cpu] = [.avx512vnni, .avx512bf16, .avxvnni]
         }
+        table["znver4"] = [.avx512vnni, .avx512bf16]
         for cpu in [
             "alderlake", "raptorlake", "meteorlake", "arrowlake", "arrowlake-s", "lunarlake", "pantherlake",
             "gracemont", "sierraforest", "grandridge", "clearwaterforest",
         ] {
             table[cpu] = [.avxvnni]
         }
-        table["znver4"]?.remove(.avxvnni)
         return table
     }()
 

@@ -283,24 +283,12 @@ extension Converters {
         let scale = try ctx.emit(
             .div, [try ctx.emit(.sub, [hi, lo], name: "\(out(n)).span", at: n), try f(255, "\(out(n)).levels")],
             name: out(n, 1), at: n)
-        let byteRange = attrs(["min": .float(0), "max": .float(255)])
-        let zeroF = try ctx.emit(
-            .clip,
-            [
-                try ctx.emit(
-                    .round,
-                    [
-                        try ctx.emit(
-                            .div, [try ctx.emit(.neg, [lo], name: "\(out(n)).nlo", at: n), scale],
-                            name: "\(out(n)).zf", at: n)
-                    ], name: "\(out(n)).zr", at: n)
-            ], byteRange, name: "\(out(n)).zc", at: n)
-        let zero = try ctx.emit(.cast, [zeroF], attrs(["to": .string("u8")]), name: out(n, 2), at: n)
-        var y = try ctx.emit(.div, [x, scale], name: "\(out(n)).ys", at: n)
-        y = try ctx.emit(.round, [y], name: "\(out(n)).yr", at: n)
-        y = try ctx.emit(.add, [y, zeroF], name: "\(out(n)).yz", at: n)
-        y = try ctx.emit(.clip, [y], byteRange, name: "\(out(n)).yc", at: n)
-        return [try ctx.emit(.cast, [y], attrs(["to": .string("u8")]), name: out(n), at: n), scale, zero]
+        // The zero point is 0 quantized from the shifted range, -lo / scale; then x itself.
+        let minusLow = try ctx.emit(.neg, [lo], name: "\(out(n)).nlo", at: n)
+        var zeroEmitter = ImportEmitter(ctx: ctx, node: n, name: out(n, 2))
+        let zero = try zeroEmitter.quantizeArithmetic(minusLow, scale: scale, zeroPoint: nil, to: .u8)
+        var e = ImportEmitter(ctx: ctx, node: n, name: out(n))
+        return [try e.quantizeArithmetic(x, scale: scale, zeroPoint: zero, to: .u8), scale, zero]
     }
 }
 

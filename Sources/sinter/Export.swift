@@ -16,11 +16,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         do throws(SinterError) {
-            var options = try pipeline.compileOptions()
-            if pipeline.passes == nil { options.passes = ["infer-shapes", "fold-constants", "dce"] }
-            let graph = try Sinter.load(model, bindings: options.bindings, constants: options.constantInputs)
-            let (g, _) = try Sinter.optimize(graph, options)
-            try FileIO.writeAtomically([UInt8](try ONNXExporter.export(g)), to: output)
+            _ = try writeONNX(model, pipeline, to: output)
             FileHandle.standardError.write(Data("wrote \(output)\n".utf8))
         } catch {
             throw reportAndExit(error)
@@ -46,16 +42,23 @@ struct Quantize: ParsableCommand {
         do throws(SinterError) {
             var p = pipeline
             p.quantize = p.quantize ?? "int8"
-            var options = try p.compileOptions()
-            if p.passes == nil { options.passes = ["infer-shapes", "fold-constants", "dce"] }
-            let graph = try Sinter.load(model, bindings: options.bindings, constants: options.constantInputs)
-            let (g, _) = try Sinter.optimize(graph, options)
             let path = output ?? (model as NSString).deletingPathExtension + ".int8.onnx"
-            try FileIO.writeAtomically([UInt8](try ONNXExporter.export(g)), to: path)
+            let g = try writeONNX(model, p, to: path)
             let quantized = g.nodes.filter { $0.op == .quantize }.count
             FileHandle.standardError.write(Data("wrote \(path) (\(quantized) activation(s) quantized)\n".utf8))
         } catch {
             throw reportAndExit(error)
         }
     }
+}
+
+/// Loads `model`, runs the pipeline (a light one unless `--passes` is given: export keeps the
+/// graph close to what was read) and writes ONNX atomically; returns the exported graph.
+func writeONNX(_ model: String, _ pipeline: PipelineOptions, to path: String) throws(SinterError) -> Graph {
+    var options = try pipeline.compileOptions()
+    if pipeline.passes == nil { options.passes = ["infer-shapes", "fold-constants", "dce"] }
+    let graph = try Sinter.load(model, bindings: options.bindings, constants: options.constantInputs)
+    let (g, _) = try Sinter.optimize(graph, options)
+    try FileIO.writeAtomically([UInt8](try ONNXExporter.export(g)), to: path)
+    return g
 }

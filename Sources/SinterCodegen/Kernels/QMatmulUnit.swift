@@ -18,7 +18,7 @@ struct QMatmulUnit: KernelUnit {
 
     static func lower(_ c: UnitLowering) throws(SinterError) -> [any KernelUnitBody] {
         let a = c.operandTypes[0], b = c.operandTypes[1]
-        guard let qa = a.quant, let qb = b.quant, qb.zeroPoints.allSatisfy({ $0 == 0 }) else {
+        guard let qa = a.quant, let qb = b.quant, qb.isSymmetric else {
             throw c.fail("qmatmul needs b with zero point 0 (expand-quant runs other cases in f32)")
         }
         let x = c.inShapes[0], out = c.outShape
@@ -72,7 +72,8 @@ struct QMatmulUnit: KernelUnit {
         var partScratchBytes: Int { (tilesPerBlock * quads * blocking.mr * 4 + 63) / 64 * 64 }
 
         var description: String {
-            "\(batch)×[\(m)×\(k)]·[\(k)×\(n)] u8·s8 in i32, \(dot.rawValue), \(blocking)"
+            let bytes = dot.signedA ? "s8·s8" : "u8·s8"
+            return "\(batch)×[\(m)×\(k)]·[\(k)×\(n)] \(bytes) in i32, \(dot.rawValue), \(blocking)"
                 + (packedB ? ", B packed" : ", B unpacked") + (epilogue.map { ", epilogue \($0.expr)" } ?? "")
         }
 
