@@ -13,6 +13,13 @@ public struct GraphBuilder {
 
     public init(name: String) { graph = Graph(name: name) }
 
+    /// A builder that appends to an existing graph (autodiff adds the backward nodes after the
+    /// forward ones); generated names avoid every name the graph already uses.
+    public init(extending graph: Graph) {
+        self.graph = graph
+        usedNames = Set(graph.values.map(\.name))
+    }
+
     /// Whether a value name is taken.
     public func isUsed(_ name: String) -> Bool { usedNames.contains(name) }
 
@@ -98,4 +105,18 @@ public struct GraphBuilder {
     public mutating func softmax(_ x: ValueID, axis: Int = -1) throws(SinterError) -> ValueID {
         try apply(.softmax, [x], attributes: Attributes(["axis": .int(axis)]))[0]
     }
+}
+
+/// Gradient rules and the training ops' expansions are written once against `OpEmitter`; the
+/// builder is one (autodiff), a pass's rewriter another.
+extension GraphBuilder: OpEmitter {
+    public func typeOf(_ v: ValueID) -> TensorType { graph.type(of: v) }
+
+    public mutating func emit(_ op: Op, _ operands: [ValueID], _ attributes: Attributes) throws(SinterError)
+        -> ValueID
+    {
+        try apply(op, operands, attributes: attributes)[0]
+    }
+
+    public mutating func emitConstant(_ data: TensorData) throws(SinterError) -> ValueID { try constant(data) }
 }

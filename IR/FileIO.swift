@@ -34,8 +34,10 @@ public enum FileIO {
             throw SinterError("cannot write '\(path)': \(String(cString: strerror(errno)))")
         }
         let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
+        // On disk before the rename: a crash leaves the old file or the new one, never a torn one.
+        let synced = fflush(f) == 0 && fsync(fileno(f)) == 0
         let closed = fclose(f)
-        guard written == bytes.count, closed == 0 else {
+        guard written == bytes.count, synced, closed == 0 else {
             unlink(tmp)
             throw SinterError("cannot write '\(path)': \(String(cString: strerror(errno)))")
         }

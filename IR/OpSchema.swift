@@ -165,7 +165,7 @@ public struct OpSchema: Sendable {
     /// Along which axes the op combines entries (IR/Coupling.swift); nil: not known, so the
     /// dynamic-batch check refuses a batch axis through it.
     public var couples: CouplingRule? = nil
-    /// The op's vector-Jacobian product for autodiff; nil until the training work fills it.
+    /// The op's vector-Jacobian product for autodiff (IR/Gradients.swift); nil: not differentiable.
     public var gradient: GradientRule? = nil
     /// The int8 op this op lowers to under post-training quantization; nil until the
     /// quantization work fills it.

@@ -55,6 +55,14 @@ public enum Op: String, CaseIterable, Sendable, Hashable {
     case scatterND = "scatter-nd"
     // Quantization (IR/Quantization.swift); `expand-quant` rewrites them into arithmetic.
     case quantize, dequantize, requantize, qmatmul
+    // Training (IR/TrainingOps.swift); `expand-training` rewrites them into arithmetic.
+    case crossEntropy = "cross-entropy"
+    case mseLoss = "mse-loss"
+    case sgdUpdate = "sgd-update"
+    case momentumUpdate = "momentum-update"
+    case adamUpdate = "adam-update"
+    case rmspropUpdate = "rmsprop-update"
+    case adagradUpdate = "adagrad-update"
 
     /// The op's one schema entry: everything the verifier, printer, parser, shape
     /// inference, folding, fusion and lowering know about it.
@@ -381,6 +389,8 @@ extension OpSchema {
             )
         case .quantize, .dequantize, .requantize:
             return quantization(op)
+        case .crossEntropy, .mseLoss, .sgdUpdate, .momentumUpdate, .adamUpdate, .rmspropUpdate, .adagradUpdate:
+            return training(op)
         case .qmatmul:
             return make(
                 op, 2, [.integer], traits: [.pure], pattern: .outElementwiseFusable, shape: QuantRules.qmatmul,
@@ -436,7 +446,7 @@ extension OpSchema {
         }
     }
 
-    private static func make(
+    static func make(
         _ op: Op, _ operands: Int, _ dtypes: [DTypeConstraint], variadic: Bool = false,
         results: Int = 1, attributes: [AttributeSpec] = [], traits: OpTraits, pattern: PatternClass,
         scalar: ScalarExpr? = nil, shape: @escaping ShapeRule, kernel: KernelFamily,
@@ -449,6 +459,7 @@ extension OpSchema {
         // An elementwise kernel computes each result element from the operand entries at its own
         // (broadcast) position: it never combines entries.
         s.couples = couples ?? (kernel == .elementwise ? Coupling.none : nil)
+        s.gradient = Gradients.rule(op, s)
         return s
     }
 

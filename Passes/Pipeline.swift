@@ -23,7 +23,8 @@ public struct PassSpec: Hashable, Sendable, CustomStringConvertible, Expressible
 /// parser for `--passes` and golden tests' RUN lines.
 public enum Pipeline {
     public static let `default`: [PassSpec] = [
-        "infer-shapes", "fold-qdq", "expand-quant", "canonicalize", "fold-constants", "cse", "fold-batchnorm",
+        "infer-shapes", "fold-qdq", "expand-quant", "expand-training", "canonicalize", "fold-constants", "cse",
+        "fold-batchnorm",
         "fold-pad",
         "sink-transposes",
         "canonicalize", "layout", "canonicalize", "dce", "fuse", "plan-memory",

@@ -41,13 +41,14 @@ fi
 
 # numpy for references; onnx (pinned: its node tests are the conformance suite) and
 # onnxruntime for ONNX tests; lit drives the golden FileCheck tests; threadpoolctl pins
-# numpy's BLAS to one thread in the GEMM benchmark.
+# numpy's BLAS to one thread in the GEMM benchmark; scikit-learn's bundled digits are the
+# training test's data (no download).
 if [ ! -x .venv/bin/python ] || [ ! -x .venv/bin/lit ] \
-   || ! .venv/bin/python -c 'import numpy, onnx, onnxruntime, threadpoolctl' 2>/dev/null \
+   || ! .venv/bin/python -c 'import numpy, onnx, onnxruntime, threadpoolctl, sklearn' 2>/dev/null \
    || [ "$(.venv/bin/python -c 'import onnx; print(onnx.__version__)')" != "1.23.0" ]; then
   echo "setup: creating .venv with numpy, onnx and onnxruntime"
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check 'numpy>=1.26' 'onnx==1.23.0' 'onnxruntime>=1.20' 'lit==18.1.8' \
-    'threadpoolctl>=3.1'
+    'threadpoolctl>=3.1' 'scikit-learn>=1.3'
 fi
 echo "setup: done (LLVM $($LLVM_CONFIG --version), $(.venv/bin/python -c 'import numpy; print("numpy", numpy.__version__)'))"

@@ -190,6 +190,7 @@ extension ImportContext {
             do throws(SinterError) {
                 let data = try t.tensorData(directory: directory, location: .node(name: t.name, opType: "initializer"))
                 values[t.name] = try constant(data, name: t.name)
+                if keepInitializers, data.dtype.isFloat, let v = values[t.name] { keptInitializers.insert(v) }
             } catch { diags += error.diagnostics }
         }
         return diags

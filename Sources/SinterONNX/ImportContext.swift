@@ -35,6 +35,10 @@ final class ImportContext {
     /// Largest result (elements) folded at import time; bigger constant subgraphs are left
     /// to the fold-constants pass.
     let foldLimit = 1 << 22
+    /// Float initializers kept as constants of their own and never folded into others, so that
+    /// training finds each parameter under its ONNX name (`ONNXImporter.load(keepInitializers:)`).
+    var keptInitializers: Set<ValueID> = []
+    var keepInitializers = false
 
     init(name: String, directory: String) {
         builder = GraphBuilder(name: name)
@@ -129,7 +133,9 @@ final class ImportContext {
         }
         let names = names.map { unique($0) }
         let known = operands.compactMap { constants[$0] }
-        if known.count == operands.count, op.schema.traits.contains(.pure) {
+        if known.count == operands.count, op.schema.traits.contains(.pure),
+            !operands.contains(where: keptInitializers.contains)
+        {
             let types: [TensorType]
             do throws(ShapeError) {
                 types = try op.schema.inferTypes(

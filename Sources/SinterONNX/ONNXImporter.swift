@@ -14,15 +14,47 @@ public enum ONNXImporter {
 
     /// `constants` specialises graph inputs to fixed values (shape-like inputs such as axes or
     /// pads that an ahead-of-time compiler needs to know).
-    public static func load(_ path: String, bindings: [String: Int] = [:], constants: [String: TensorData] = [:])
-        throws(SinterError) -> Graph
-    {
+    /// `keepInitializers`: float initializers stay constants under their own names, never
+    /// folded with others at import (training updates them and writes them back by name).
+    public static func load(
+        _ path: String, bindings: [String: Int] = [:], constants: [String: TensorData] = [:],
+        keepInitializers: Bool = false
+    ) throws(SinterError) -> Graph {
         let model = try decode(path)
         let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
         let base = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         return try importModel(
             model, name: model.graph.name.isEmpty ? base : model.graph.name, directory: dir, bindings: bindings,
-            constants: constants)
+            constants: constants, keepInitializers: keepInitializers)
+    }
+
+    /// The model at `path` with the named initializers replaced (same name, dtype and shape):
+    /// how `sinter train` writes trained weights back into the user's own graph.
+    public static func replacingInitializers(_ path: String, with values: [String: TensorData])
+        throws(SinterError) -> Data
+    {
+        var model = try decode(path)
+        var diags: [Diagnostic] = []
+        var replaced: Set<String> = []
+        for i in model.graph.initializer.indices {
+            let t = model.graph.initializer[i]
+            guard let v = values[t.name] else { continue }
+            guard t.dims.map(Int.init) == v.shape else {
+                diags.append(Diagnostic("initializer '\(t.name)' is \(t.dims) but the trained value is \(v.shape)"))
+                continue
+            }
+            model.graph.initializer[i] = v.tensorProto(name: t.name)
+            replaced.insert(t.name)
+        }
+        for name in Set(values.keys).subtracting(replaced).sorted() {
+            diags.append(Diagnostic("the model has no initializer '\(name)' to write the trained value to"))
+        }
+        if !diags.isEmpty { throw SinterError(diags) }
+        do {
+            return try model.serializedData()
+        } catch {
+            throw SinterError("encoding the trained model failed: \(error)")
+        }
     }
 
     /// Imports a model held in memory (a fuzzer's bytes): external data resolves against
@@ -84,12 +116,13 @@ public enum ONNXImporter {
 
     static func importModel(
         _ model: Onnx_ModelProto, name: String, directory: String, bindings: [String: Int],
-        constants: [String: TensorData] = [:]
+        constants: [String: TensorData] = [:], keepInitializers: Bool = false
     ) throws(SinterError) -> Graph {
         guard model.hasGraph else { throw SinterError("the model has no graph") }
         let g = model.graph
         let opset = model.opsetImport.first { $0.domain.isEmpty || $0.domain == "ai.onnx" }.map { Int($0.version) } ?? 1
         let ctx = ImportContext(name: name, directory: directory)
+        ctx.keepInitializers = keepInitializers
 
         // Every unsupported op, all at once, before doing any work.
         func unsupportedNodes(_ graph: Onnx_GraphProto) -> [Onnx_NodeProto] {

@@ -8,7 +8,8 @@ struct SinterCommand: ParsableCommand {
         commandName: "sinter",
         abstract: "Sinter: an ahead-of-time compiler for neural networks on CPUs.",
         subcommands: [
-            Compile.self, Run.self, Bench.self, Dump.self, Export.self, Calibrate.self, Quantize.self, Ops.self,
+            Compile.self, Run.self, Bench.self, Dump.self, Export.self, Calibrate.self, Quantize.self, Train.self,
+            Ops.self,
             TestONNX.self,
         ])
 }

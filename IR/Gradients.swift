@@ -1,0 +1,203 @@
+/// Gradient rules (vector-Jacobian products), read by `autodiff` from each op's schema entry.
+///
+/// Elementwise ops have one rule: the symbolic derivative of the scalar formula that defines
+/// them (IR/ScalarDerivative.swift), times the cotangent, summed back over broadcast axes.
+/// The other differentiable ops have a rule here, each a few lines of graph ops; an op with
+/// no rule makes autodiff name it (with every other such op) instead of guessing.
+public enum Gradients {
+    static func rule(_ op: Op, _ schema: OpSchema) -> GradientRule? {
+        if schema.kernel == .elementwise, op != .cast, op != .expand { return elementwise }
+        switch op {
+        case .cast:
+            return { node, g, b throws(SinterError) in
+                let from = b.graph.type(of: node.operands[0]).dtype
+                guard from.isFloat else { return [nil] }
+                return [try b.apply(.cast, [g[0]], attributes: Attributes(["to": .string(from.rawValue)]))[0]]
+            }
+        case .identity: return { _, g, _ in [g[0]] }
+        case .expand: return { node, g, b throws(SinterError) in [try b.unbroadcast(g[0], to: node.operands[0])] }
+        case .reshape:
+            return { node, g, b throws(SinterError) in
+                [try b.reshape(g[0], to: try b.staticShape(node.operands[0]))]
+            }
+        case .transpose:
+            return { node, g, b throws(SinterError) in
+                let perm = OpSchema.permutation(node.attributes, rank: b.graph.type(of: node.operands[0]).rank)
+                var inverse = perm
+                for (i, p) in perm.enumerated() { inverse[p] = i }
+                return [try b.apply(.transpose, [g[0]], attributes: Attributes(["perm": .ints(inverse)]))[0]]
+            }
+        case .matmul: return matmul
+        case .reduceSum, .reduceMean: return reduceSumOrMean
+        case .softmax, .logSoftmax: return softmax
+        case .concat: return concat
+        case .split: return split
+        case .slice: return slice
+        case .pad: return pad
+        case .crossEntropy: return crossEntropy
+        case .mseLoss: return mse
+        default: return nil
+        }
+    }
+
+    /// g · ∂f/∂x_i for each float operand, from the op's formula, summed over broadcast axes.
+    static let elementwise: GradientRule = { node, g, b throws(SinterError) in
+        guard let formula = node.op.schema.scalar else { return node.operands.map { _ in nil } }
+        let dtype = b.graph.type(of: node.results[0]).dtype
+        guard dtype.isFloat else { return node.operands.map { _ in nil } }
+        let cotangent = ScalarExpr.operand(node.operands.count)
+        // The forward result stands for the whole formula (tanh' reads tanh(x) back).
+        var memo: [ScalarExpr: ValueID] = [formula: node.results[0]]
+        var out: [ValueID?] = []
+        for (i, x) in node.operands.enumerated() {
+            guard b.graph.type(of: x).dtype.isFloat else {
+                out.append(nil)
+                continue
+            }
+            let d: ScalarExpr?
+            do throws(ScalarExpr.NotDifferentiable) {
+                d = try formula.derivative(i)
+            } catch {
+                throw SinterError("'\(node.op.rawValue)' has no gradient (its formula uses \(error.what))")
+            }
+            guard let d else {
+                out.append(nil)
+                continue
+            }
+            let full = try b.emit(
+                ScalarExpr.product(cotangent, d), operands: node.operands + [g[0]], dtype: dtype,
+                attribute: { name in
+                    switch node.attribute(name) {
+                    case .float(let v)?: v
+                    case .int(let v)?: Double(v)
+                    case .bool(let v)?: v ? 1 : 0
+                    default: .nan
+                    }
+                }, memo: &memo)
+            out.append(try b.unbroadcast(full, to: x))
+        }
+        return out
+    }
+
+    /// C = op(A)·op(B): dA = g·Bᵀ and dB = Aᵀ·g, written with the transpose flags so that no
+    /// operand is copied, then summed over batch axes the operand broadcast along.
+    static let matmul: GradientRule = { node, g, b throws(SinterError) in
+        let ta = node.attributes.bool("trans_a") ?? false, tb = node.attributes.bool("trans_b") ?? false
+        let (x, y) = (node.operands[0], node.operands[1])
+        func mm(_ p: ValueID, _ q: ValueID, _ t1: Bool, _ t2: Bool) throws(SinterError) -> ValueID {
+            try b.apply(.matmul, [p, q], attributes: Attributes(["trans_a": .bool(t1), "trans_b": .bool(t2)]))[0]
+        }
+        let dx = ta ? try mm(y, g[0], tb, true) : try mm(g[0], y, false, !tb)
+        let dy = tb ? try mm(g[0], x, true, ta) : try mm(x, g[0], !ta, false)
+        return [try b.unbroadcast(dx, to: x), try b.unbroadcast(dy, to: y)]
+    }
+
+    /// The cotangent broadcast back over the reduced axes (divided by their size for a mean).
+    static let reduceSumOrMean: GradientRule = { node, g, b throws(SinterError) in
+        let x = node.operands[0]
+        let shape = try b.staticShape(x)
+        let axes =
+            node.attributes.ints("axes").map { $0.map { $0 < 0 ? $0 + shape.count : $0 } }
+            ?? Array(shape.indices)
+        let kept = shape.indices.map { axes.contains($0) ? 1 : shape[$0] }
+        var d = try b.reshape(g[0], to: kept)
+        if node.op == .reduceMean {
+            let n = axes.reduce(1) { $0 * shape[$1] }
+            d = try b.binary(.mul, d, try b.scalar(1 / Double(Swift.max(n, 1)), b.graph.type(of: x).dtype))
+        }
+        return [try b.apply(.expand, [d], attributes: Attributes(["shape": .ints(shape)]))[0]]
+    }
+
+    /// softmax: y·(g − Σ g·y); log-softmax: g − e^y·Σ g (sums along the axis), from the result y.
+    static let softmax: GradientRule = { node, g, b throws(SinterError) in
+        let y = node.results[0]
+        let rank = b.graph.type(of: y).rank
+        let axis = ShapeRules.normalizedAxis(node.attributes.int("axis") ?? -1, rank: rank)
+        let sumAttrs = Attributes(["axes": .ints([axis]), "keepdims": .bool(true)])
+        if node.op == .softmax {
+            let s = try b.apply(.reduceSum, [try b.mul(g[0], y)], attributes: sumAttrs)[0]
+            return [try b.mul(y, try b.binary(.sub, g[0], s))]
+        }
+        let s = try b.apply(.reduceSum, [g[0]], attributes: sumAttrs)[0]
+        return [try b.binary(.sub, g[0], try b.mul(try b.unary(.exp, y), s))]
+    }
+
+    static let concat: GradientRule = { node, g, b throws(SinterError) in
+        let shapes = try node.operands.map { v throws(SinterError) in try b.staticShape(v) }
+        let axis = ShapeRules.normalizedAxis(node.attributes.int("axis") ?? 0, rank: shapes[0].count)
+        let parts = try b.apply(
+            .split, [g[0]],
+            attributes: Attributes(["axis": .int(axis), "sizes": .ints(shapes.map { $0[axis] })]),
+            names: [])
+        return parts.map { Optional($0) }
+    }
+
+    static let split: GradientRule = { node, g, b throws(SinterError) in
+        let axis = node.attributes.int("axis") ?? 0
+        return [try b.apply(.concat, g, attributes: Attributes(["axis": .int(axis)]))[0]]
+    }
+
+    /// A unit-step slice's cotangent, zero-padded back to the operand's shape.
+    static let slice: GradientRule = { node, g, b throws(SinterError) in
+        let shape = try b.staticShape(node.operands[0])
+        let ranges: [ShapeRules.SliceRange]
+        do throws(ShapeError) {
+            ranges = try ShapeRules.sliceRanges(
+                shape: shape, starts: node.attributes.ints("starts") ?? [], ends: node.attributes.ints("ends") ?? [],
+                steps: node.attributes.ints("steps"))
+        } catch {
+            throw SinterError("slice: \(error.message)")
+        }
+        guard ranges.allSatisfy({ $0.step == 1 }) else {
+            throw SinterError("'slice' has a gradient for unit steps only")
+        }
+        let pads = ranges.map(\.start) + zip(ranges, shape).map { r, n in n - r.start - r.count }
+        return [try b.apply(.pad, [g[0]], attributes: Attributes(["pads": .ints(pads)]))[0]]
+    }
+
+    /// A constant-mode pad's cotangent, sliced back to the operand's extent.
+    static let pad: GradientRule = { node, g, b throws(SinterError) in
+        guard PadMode(node.attributes) == .constant else {
+            throw SinterError("'pad' has a gradient in constant mode only")
+        }
+        let shape = try b.staticShape(node.operands[0])
+        let pads = node.attributes.ints("pads") ?? []
+        guard pads.count == 2 * shape.count, pads.allSatisfy({ $0 >= 0 }) else {
+            throw SinterError("'pad' has a gradient for non-negative pads only")
+        }
+        let starts = Array(pads[..<shape.count])
+        let ends = zip(starts, shape).map { $0 + $1 }
+        return [try b.apply(.slice, [g[0]], attributes: Attributes(["starts": .ints(starts), "ends": .ints(ends)]))[0]]
+    }
+}
+
+extension GraphBuilder {
+    /// The value's shape, which gradient rules need to be fixed (bind symbols first).
+    public func staticShape(_ v: ValueID) throws(SinterError) -> [Int] {
+        guard let s = graph.type(of: v).shape else {
+            throw SinterError(
+                "'%\(graph.name(of: v))' has symbolic shape \(graph.type(of: v)); bind it to differentiate")
+        }
+        return s
+    }
+
+    public mutating func reshape(_ x: ValueID, to shape: [Int]) throws(SinterError) -> ValueID {
+        if graph.type(of: x).shape == shape { return x }
+        return try apply(.reshape, [x], attributes: Attributes(["shape": .ints(shape)]))[0]
+    }
+
+    /// `g` (a gradient of broadcast shape) summed over the axes along which `x` was broadcast,
+    /// so it has x's shape: numpy broadcasting's adjoint.
+    public mutating func unbroadcast(_ g: ValueID, to x: ValueID) throws(SinterError) -> ValueID {
+        let target = try staticShape(x), have = try staticShape(g)
+        if have == target { return g }
+        let lead = have.count - target.count
+        guard lead >= 0 else { throw SinterError("internal: gradient \(have) is narrower than its operand \(target)") }
+        let axes = have.indices.filter { $0 < lead || (target[$0 - lead] == 1 && have[$0] != 1) }
+        var r = g
+        if !axes.isEmpty {
+            r = try apply(.reduceSum, [g], attributes: Attributes(["axes": .ints(axes), "keepdims": .bool(true)]))[0]
+        }
+        return try reshape(r, to: target)
+    }
+}

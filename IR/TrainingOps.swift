@@ -1,0 +1,220 @@
+/// Losses and optimizer updates are ops like any other: a train step is a graph whose last
+/// nodes are `cross-entropy` (or `mse-loss`) and one update per parameter, so dumps show the
+/// step as written, and `expand-training` turns each into the arithmetic below, which fusion
+/// and codegen treat like any elementwise or reduction work.
+///
+///     %loss = cross-entropy %logits, %labels {label_smoothing = 0.1} : f32[]
+///     %w.1, %m.1, %v.1 = adam-update %w, %dw, %m, %v, %lr, %t : f32[64,10], f32[64,10], f32[64,10]
+extension OpSchema {
+    static func training(_ op: Op) -> OpSchema {
+        func f(_ name: String, _ v: Double) -> AttributeSpec { AttributeSpec(name, .float, default: .float(v)) }
+        let decay = f("weight_decay", 0)
+        let expanded = KernelFamily.expanded(by: "expand-training")
+        switch op {
+        case .crossEntropy:
+            return make(
+                op, 2, [.float, .any], attributes: [f("label_smoothing", 0)], traits: [.pure], pattern: .opaque,
+                shape: TrainingRules.crossEntropy, kernel: expanded,
+                "mean over the batch of −Σ target·log_softmax(logits): logits [N,C], labels i32/i64 class "
+                    + "indices [N] or class probabilities [N,C]; the target is (1−s)·labels + s/C")
+        case .mseLoss:
+            return make(
+                op, 2, [.float], traits: [.pure], pattern: .opaque, shape: TrainingRules.mse, kernel: expanded,
+                "mean of (prediction − target)² over all elements")
+        case .sgdUpdate:
+            return make(
+                op, 3, [.float], attributes: [decay], traits: [.pure], pattern: .elementwise,
+                shape: TrainingRules.update(state: 0), kernel: expanded, "p − lr·(g + weight_decay·p)")
+        case .momentumUpdate:
+            return make(
+                op, 4, [.float], results: 2,
+                attributes: [f("momentum", 0.9), AttributeSpec("nesterov", .bool, default: .bool(false)), decay],
+                traits: [.pure], pattern: .elementwise, shape: TrainingRules.update(state: 1), kernel: expanded,
+                "operands p, g, v, lr: v' = momentum·v + g'; p' = p − lr·(nesterov ? g' + momentum·v' : v') "
+                    + "with g' = g + weight_decay·p; results p', v'")
+        case .adamUpdate:
+            return make(
+                op, 6, [.float], results: 3,
+                attributes: [
+                    f("beta1", 0.9), f("beta2", 0.999), f("epsilon", 1e-8), decay,
+                    AttributeSpec("decoupled", .bool, default: .bool(false)),
+                ], traits: [.pure], pattern: .elementwise, shape: TrainingRules.update(state: 2), kernel: expanded,
+                "operands p, g, m, v, lr, t (the 1-based step): Adam with bias correction; decoupled: AdamW "
+                    + "(weight decay on p, not added to g); results p', m', v'")
+        case .rmspropUpdate:
+            return make(
+                op, 4, [.float], results: 2, attributes: [f("alpha", 0.99), f("epsilon", 1e-8), decay],
+                traits: [.pure], pattern: .elementwise, shape: TrainingRules.update(state: 1), kernel: expanded,
+                "operands p, g, s, lr: s' = alpha·s + (1 − alpha)·g²; p' = p − lr·g/(√s' + epsilon)")
+        default:
+            return make(
+                op, 4, [.float], results: 2, attributes: [f("epsilon", 1e-10), decay], traits: [.pure],
+                pattern: .elementwise, shape: TrainingRules.update(state: 1), kernel: expanded,
+                "operands p, g, s, lr: s' = s + g²; p' = p − lr·g/(√s' + epsilon)")
+        }
+    }
+}
+
+enum TrainingRules {
+    static let crossEntropy: ShapeRule = { q throws(ShapeError) in
+        let (logits, labels) = (q.operands[0], q.operands[1])
+        guard logits.rank == 2 else { throw ShapeError("logits must be [N, C], got \(logits)") }
+        if labels.dtype.isFloat {
+            guard labels.dims == logits.dims, labels.dtype == logits.dtype else {
+                throw ShapeError("probability labels must match the logits \(logits), got \(labels)")
+            }
+        } else {
+            guard labels.dtype == .i32 || labels.dtype == .i64, labels.dims == [logits.dims[0]] else {
+                throw ShapeError("class-index labels must be i32/i64 [\(logits.dims[0])], got \(labels)")
+            }
+        }
+        return [TensorType(logits.dtype, [Dim]())]
+    }
+
+    static let mse: ShapeRule = { q throws(ShapeError) in
+        guard q.operands[0] == q.operands[1] else {
+            throw ShapeError("prediction \(q.operands[0]) and target \(q.operands[1]) differ")
+        }
+        return [TensorType(q.operands[0].dtype, [Dim]())]
+    }
+
+    /// p, g, `state` optimizer slots shaped like p, then rank-0 lr (and t for Adam).
+    static func update(state: Int) -> ShapeRule {
+        { q throws(ShapeError) in
+            let p = q.operands[0]
+            for (i, t) in q.operands.enumerated() {
+                if i < 2 + state {
+                    guard t == p else { throw ShapeError("operand \(i) is \(t), but the parameter is \(p)") }
+                } else {
+                    guard t.rank == 0, t.dtype == p.dtype else {
+                        throw ShapeError("operand \(i) (\(i == 2 + state ? "lr" : "step")) must be \(p.dtype)[]")
+                    }
+                }
+            }
+            return Array(repeating: p, count: 1 + state)
+        }
+    }
+}
+
+extension OpEmitter {
+    mutating func literal(_ v: Double, _ d: DType) throws(SinterError) -> ValueID {
+        try emitConstant(TensorData(dtype: d, shape: [], values: [v]))
+    }
+
+    mutating func emitBinary(_ op: Op, _ a: ValueID, _ b: ValueID) throws(SinterError) -> ValueID {
+        try emit(op, [a, b], Attributes())
+    }
+
+    mutating func sumAll(_ x: ValueID) throws(SinterError) -> ValueID {
+        try emit(.reduceSum, [x], Attributes(["keepdims": .bool(false)]))
+    }
+
+    /// Cross-entropy's target distribution [N,C]: one-hot rows for class indices (all zero for
+    /// an index outside 0..<C), the labels themselves for probabilities, then label smoothing.
+    mutating func crossEntropyTarget(logits: ValueID, labels: ValueID, smoothing: Double) throws(SinterError)
+        -> ValueID
+    {
+        let lt = typeOf(logits), labelType = typeOf(labels)
+        guard let shape = lt.shape else { throw SinterError("cross-entropy needs fixed logits, got \(lt)") }
+        var target = labels
+        if !labelType.dtype.isFloat {
+            let classes = TensorData(
+                dtype: labelType.dtype, shape: [1, shape[1]], values: (0..<shape[1]).map(Double.init))
+            let column = try emit(.reshape, [labels], Attributes(["shape": .ints([shape[0], 1])]))
+            let hit = try emitBinary(.equal, column, try emitConstant(classes))
+            target = try emit(.cast, [hit], Attributes(["to": .string(lt.dtype.rawValue)]))
+        }
+        guard smoothing != 0 else { return target }
+        target = try emitBinary(.mul, target, try literal(1 - smoothing, lt.dtype))
+        return try emitBinary(.add, target, try literal(smoothing / Double(shape[1]), lt.dtype))
+    }
+
+    /// The arithmetic a loss or optimizer op stands for, given its (possibly rewritten)
+    /// operands; one value per result.
+    public mutating func expandTraining(_ node: Node, _ x: [ValueID]) throws(SinterError) -> [ValueID] {
+        func attr(_ name: String) -> Double {
+            switch node.attribute(name) {
+            case .float(let v)?: v
+            case .bool(let v)?: v ? 1 : 0
+            default: 0
+            }
+        }
+        let d = typeOf(x[0]).dtype
+        func c(_ v: Double) throws(SinterError) -> ValueID { try literal(v, d) }
+        switch node.op {
+        case .crossEntropy:
+            let logp = try emit(.logSoftmax, [x[0]], Attributes(["axis": .int(1)]))
+            let target = try crossEntropyTarget(logits: x[0], labels: x[1], smoothing: attr("label_smoothing"))
+            let n = typeOf(x[0]).shape?.first ?? 1
+            return [try emitBinary(.mul, try sumAll(try emitBinary(.mul, target, logp)), try c(-1 / Double(max(n, 1))))]
+        case .mseLoss:
+            let diff = try emitBinary(.sub, x[0], x[1])
+            let n = typeOf(x[0]).elementCount ?? 1
+            return [try emitBinary(.mul, try sumAll(try emitBinary(.mul, diff, diff)), try c(1 / Double(max(n, 1))))]
+        default: break
+        }
+        let (p, lr) = (x[0], x[node.op == .adamUpdate ? 4 : node.op == .sgdUpdate ? 2 : 3])
+        var g = x[1]
+        let decay = attr("weight_decay"), decoupled = node.op == .adamUpdate && attr("decoupled") != 0
+        if decay != 0 && !decoupled { g = try emitBinary(.add, g, try emitBinary(.mul, p, try c(decay))) }
+        func step(_ delta: ValueID) throws(SinterError) -> ValueID {
+            try emitBinary(.sub, p, try emitBinary(.mul, lr, delta))
+        }
+        func mix(_ a: ValueID, _ wa: Double, _ b: ValueID, _ wb: Double) throws(SinterError) -> ValueID {
+            try emitBinary(.add, try emitBinary(.mul, a, try c(wa)), try emitBinary(.mul, b, try c(wb)))
+        }
+        func scaled(_ num: ValueID, by s: ValueID, eps: Double) throws(SinterError) -> ValueID {
+            try emitBinary(.div, num, try emitBinary(.add, try emit(.sqrt, [s], Attributes()), try c(eps)))
+        }
+        switch node.op {
+        case .sgdUpdate:
+            return [try step(g)]
+        case .momentumUpdate:
+            let mu = attr("momentum")
+            let v = try emitBinary(.add, try emitBinary(.mul, x[2], try c(mu)), g)
+            let delta = attr("nesterov") != 0 ? try emitBinary(.add, g, try emitBinary(.mul, v, try c(mu))) : v
+            return [try step(delta), v]
+        case .rmspropUpdate:
+            let a = attr("alpha")
+            let s = try mix(x[2], a, try emitBinary(.mul, g, g), 1 - a)
+            return [try step(try scaled(g, by: s, eps: attr("epsilon"))), s]
+        case .adagradUpdate:
+            let s = try emitBinary(.add, x[2], try emitBinary(.mul, g, g))
+            return [try step(try scaled(g, by: s, eps: attr("epsilon"))), s]
+        default:  // adam-update
+            let (b1, b2) = (attr("beta1"), attr("beta2"))
+            let m = try mix(x[2], b1, g, 1 - b1)
+            let v = try mix(x[3], b2, try emitBinary(.mul, g, g), 1 - b2)
+            // Bias corrections 1 − β^t from the run-time step t.
+            let t = x[5]
+            let c1 = try emitBinary(.sub, try c(1), try emitBinary(.pow, try c(b1), t))
+            let c2 = try emitBinary(.sub, try c(1), try emitBinary(.pow, try c(b2), t))
+            let mHat = try emitBinary(.div, m, c1), vHat = try emitBinary(.div, v, c2)
+            var delta = try scaled(mHat, by: vHat, eps: attr("epsilon"))
+            if decoupled && decay != 0 { delta = try emitBinary(.add, delta, try emitBinary(.mul, p, try c(decay))) }
+            return [try step(delta), m, v]
+        }
+    }
+}
+
+extension Gradients {
+    /// cross-entropy: (softmax(logits) − target)·g/N; no gradient for the labels.
+    static let crossEntropy: GradientRule = { node, g, b throws(SinterError) in
+        let (logits, labels) = (node.operands[0], node.operands[1])
+        let smoothing: Double = if case .float(let s)? = node.attribute("label_smoothing") { s } else { 0 }
+        let target = try b.crossEntropyTarget(logits: logits, labels: labels, smoothing: smoothing)
+        let n = try b.staticShape(logits)[0]
+        let p = try b.softmax(logits, axis: 1)
+        let scale = try b.mul(g[0], try b.scalar(1 / Double(max(n, 1)), b.graph.type(of: logits).dtype))
+        return [try b.mul(try b.binary(.sub, p, target), scale), nil]
+    }
+
+    /// mse-loss: ±2·(p − t)·g/n.
+    static let mse: GradientRule = { node, g, b throws(SinterError) in
+        let dtype = b.graph.type(of: node.operands[0]).dtype
+        let n = try b.staticShape(node.operands[0]).reduce(1, *)
+        let diff = try b.binary(.sub, node.operands[0], node.operands[1])
+        let dp = try b.mul(diff, try b.mul(g[0], try b.scalar(2 / Double(max(n, 1)), dtype)))
+        return [dp, try b.unary(.neg, dp)]
+    }
+}

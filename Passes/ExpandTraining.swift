@@ -1,0 +1,35 @@
+import SinterIR
+
+/// `expand-training`: losses and optimizer updates become the arithmetic they stand for
+/// (IR/TrainingOps.swift), so the whole train step is elementwise, reduction and softmax work
+/// that fusion merges and codegen already lowers. Results keep the op's result names.
+///
+///     %p.1 = sgd-update %p, %dp, %lr {weight_decay = 0.0} : f32[4]
+///     ==>
+///     %0 = mul %lr, %dp : f32[4]
+///     %p.1 = sub %p, %0 : f32[4]
+public struct ExpandTraining: Pass {
+    public static let name = "expand-training"
+    public static let summary = "rewrite loss and optimizer-update ops into elementwise and reduction arithmetic"
+    public init() {}
+
+    public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
+        var emitter = RewriteEmitter(rewriter: Rewriter(graph))
+        for (i, node) in graph.nodes.enumerated() {
+            guard case .expanded(by: Self.name) = node.op.schema.kernel else { continue }
+            emitter.position = .before(i)
+            emitter.name = graph.name(of: node.results[0])
+            emitter.location = node.location
+            let operands = emitter.rewriter.graph.nodes[i].operands
+            let results = try emitter.expandTraining(node, operands)
+            for (old, new) in zip(node.results, results) {
+                emitter.rewriter.replaceAllUses(of: old, with: new)
+                emitter.rewriter.takeName(of: old, for: new)
+            }
+            emitter.rewriter.erase(i)
+        }
+        guard !emitter.rewriter.isUnchanged else { return false }
+        graph = try emitter.rewriter.finish()
+        return true
+    }
+}

@@ -1,0 +1,201 @@
+import SinterIR
+
+/// What a compiled train step does: the loss on the model's first output, the optimizer and
+/// its settings, and which constants are trained.
+public struct TrainingConfig: Sendable, Hashable {
+    public enum Loss: String, CaseIterable, Sendable {
+        /// Cross-entropy from logits (`cross-entropy`), labels as class indices or probabilities.
+        case ce
+        /// Mean squared error (`mse-loss`).
+        case mse
+    }
+
+    public enum Optimizer: String, CaseIterable, Sendable {
+        case sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad
+
+        /// The optimizer slots each parameter carries (velocity; Adam's two moments).
+        public var slots: [String] {
+            switch self {
+            case .sgd: []
+            case .momentum, .nesterov: ["velocity"]
+            case .adam, .adamw: ["m", "v"]
+            case .rmsprop, .adagrad: ["square"]
+            }
+        }
+    }
+
+    public var loss: Loss = .ce
+    public var optimizer: Optimizer = .adam
+    public var labelSmoothing = 0.0
+    public var weightDecay = 0.0
+    /// Momentum (momentum/nesterov); Adam's betas; the denominator's epsilon (nil: the op's).
+    public var momentum = 0.9
+    public var beta1 = 0.9
+    public var beta2 = 0.999
+    public var epsilon: Double?
+    /// Scales all gradients together when their global L2 norm exceeds this.
+    public var clipNorm: Double?
+    /// The trained constants by value name; nil: every f32 constant with at least one axis.
+    public var parameters: [String]?
+    /// Constants left as they are (fine-tuning chosen layers).
+    public var frozen: [String] = []
+
+    public init() {}
+}
+
+/// A model turned into two graphs that share their parameters as inputs:
+///
+/// - `graph`, one optimizer step:
+///   `(model inputs..., labels, lr, step, params..., slots...) -> (loss, model outputs...,
+///   params'..., slots'...)`; `step` is the 1-based update count (Adam's bias correction);
+/// - `inference`: `(model inputs..., params...) -> (model outputs...)`.
+///
+/// The step is the forward graph, the loss op, `autodiff`'s backward nodes and one update op
+/// per parameter; the standard pipeline (with `expand-training`) compiles it like any model.
+public struct TrainStep: Sendable {
+    public var graph: Graph
+    public var inference: Graph
+    /// The trained constants' names and starting values, in input order.
+    public var parameters: [(name: String, value: TensorData)]
+    /// Optimizer slots (zero at the start), in input order, named `PARAM.SLOT`.
+    public var slots: [(name: String, type: TensorType)]
+    /// How many inputs the model itself takes (they come first in both graphs).
+    public var modelInputs: Int
+
+    public static func build(_ model: Graph, _ config: TrainingConfig) throws(SinterError) -> TrainStep {
+        var g = model
+        g.compact()
+        guard let output = g.outputs.first else { throw SinterError("the model has no output to train") }
+        let params = try chooseParameters(g, config)
+        // Each trained constant becomes a graph input of the same name and type.
+        let paramValues = params.map { g.nodes[$0].results[0] }
+        let initial = params.map { (g.name(of: g.nodes[$0].results[0]), g.nodes[$0].payload?.data) }
+        let paramSet = Set(params)
+        g.nodes = g.nodes.enumerated().filter { !paramSet.contains($0.offset) }.map(\.element)
+        let modelInputs = g.inputs
+        var inference = g
+        inference.inputs = modelInputs + paramValues
+        inference.compact()
+
+        var b = GraphBuilder(extending: g)
+        let outType = g.type(of: output)
+        let labelType: TensorType
+        switch config.loss {
+        case .ce:
+            guard outType.rank == 2 else {
+                throw SinterError("--loss ce needs the model's first output to be logits [N, C], got \(outType)")
+            }
+            labelType = TensorType(.i64, [outType.dims[0]])
+        case .mse: labelType = outType
+        }
+        let labels = try b.input(b.isUsed("labels") ? "train.labels" : "labels", labelType)
+        let lr = try b.input("lr", TensorType(outType.dtype, [Dim]()))
+        let step = try b.input("step", TensorType(outType.dtype, [Dim]()))
+        let loss: ValueID
+        switch config.loss {
+        case .ce:
+            let attrs = Attributes(["label_smoothing": .float(config.labelSmoothing)])
+            loss = try b.apply(.crossEntropy, [output, labels], attributes: attrs, name: "loss")[0]
+        case .mse: loss = try b.apply(.mseLoss, [output, labels], name: "loss")[0]
+        }
+        let (differentiated, rawGrads) = try Autodiff.gradients(of: loss, wrt: paramValues, in: b.graph)
+        b = GraphBuilder(extending: differentiated)
+        let grads = try clip(rawGrads, config.clipNorm, &b)
+
+        var slotInputs: [ValueID] = [], newParams: [ValueID] = [], newSlots: [ValueID] = []
+        var slots: [(name: String, type: TensorType)] = []
+        for (p, d) in zip(paramValues, grads) {
+            let name = b.graph.name(of: p), type = b.graph.type(of: p)
+            let mine = try config.optimizer.slots.map { s throws(SinterError) in try b.input("\(name).\(s)", type) }
+            slots += config.optimizer.slots.map { ("\(name).\($0)", type) }
+            slotInputs += mine
+            let (op, attrs) = update(config)
+            let extra = op == .adamUpdate ? [lr, step] : [lr]
+            let names = ["\(name).next"] + config.optimizer.slots.map { "\(name).\($0).next" }
+            let results = try b.apply(op, [p, d] + mine + extra, attributes: attrs, names: names)
+            newParams.append(results[0])
+            newSlots += results.dropFirst()
+        }
+        var train = b.graph
+        train.inputs = modelInputs + [labels, lr, step] + paramValues + slotInputs
+        train.outputs = [loss] + g.outputs + newParams + newSlots
+        train.name = model.name + "_train"
+        train.compact()
+        var values: [(name: String, value: TensorData)] = []
+        for (name, data) in initial {
+            guard let data else { throw SinterError("internal: parameter '\(name)' has no payload") }
+            values.append((name, data))
+        }
+        return TrainStep(
+            graph: train, inference: inference, parameters: values, slots: slots, modelInputs: modelInputs.count)
+    }
+
+    /// Indices of the constant nodes to train, with every unknown or untrainable name reported.
+    static func chooseParameters(_ g: Graph, _ config: TrainingConfig) throws(SinterError) -> [Int] {
+        var byName: [String: Int] = [:]
+        for (i, n) in g.nodes.enumerated() where n.op == .constant { byName[g.name(of: n.results[0])] = i }
+        var diags: [Diagnostic] = []
+        for name in (config.parameters ?? []) + config.frozen where byName[name] == nil {
+            diags.append(Diagnostic("'\(name)' is not a constant of the model, so it cannot be trained or frozen"))
+        }
+        let used = Set(g.nodes.flatMap(\.operands)).union(g.outputs)
+        let chosen: [Int]
+        if let names = config.parameters {
+            chosen = names.compactMap { byName[$0] }
+            for i in chosen where g.type(of: g.nodes[i].results[0]).dtype != .f32 {
+                diags.append(Diagnostic("parameter '\(g.name(of: g.nodes[i].results[0]))' is not f32"))
+            }
+        } else {
+            chosen = g.nodes.indices.filter { i in
+                let t = g.type(of: g.nodes[i].results[0])
+                return g.nodes[i].op == .constant && t.dtype == .f32 && t.rank >= 1 && t.quant == nil
+            }
+        }
+        if !diags.isEmpty { throw SinterError(diags) }
+        let frozen = Set(config.frozen.compactMap { byName[$0] })
+        let params = chosen.filter { !frozen.contains($0) && used.contains(g.nodes[$0].results[0]) }
+        guard !params.isEmpty else { throw SinterError("the model has no parameters left to train") }
+        return params
+    }
+
+    static func update(_ c: TrainingConfig) -> (Op, Attributes) {
+        var a: [String: AttributeValue] = ["weight_decay": .float(c.weightDecay)]
+        if let e = c.epsilon { a["epsilon"] = .float(e) }
+        switch c.optimizer {
+        case .sgd: return (.sgdUpdate, Attributes(["weight_decay": .float(c.weightDecay)]))
+        case .momentum, .nesterov:
+            return (
+                .momentumUpdate,
+                Attributes([
+                    "momentum": .float(c.momentum), "nesterov": .bool(c.optimizer == .nesterov),
+                    "weight_decay": .float(c.weightDecay),
+                ])
+            )
+        case .adam, .adamw:
+            a["beta1"] = .float(c.beta1)
+            a["beta2"] = .float(c.beta2)
+            a["decoupled"] = .bool(c.optimizer == .adamw)
+            return (.adamUpdate, Attributes(a))
+        case .rmsprop: return (.rmspropUpdate, Attributes(a))
+        case .adagrad: return (.adagradUpdate, Attributes(a))
+        }
+    }
+
+    /// Gradients scaled by min(1, max_norm / (‖g‖ + 1e-6)), ‖g‖ over all of them together.
+    static func clip(_ grads: [ValueID], _ maxNorm: Double?, _ b: inout GraphBuilder) throws(SinterError)
+        -> [ValueID]
+    {
+        guard let maxNorm, let first = grads.first else { return grads }
+        let dtype = b.graph.type(of: first).dtype
+        var total: ValueID?
+        for d in grads {
+            let s = try b.apply(.reduceSum, [try b.mul(d, d)])[0]
+            if let t = total { total = try b.add(t, s) } else { total = s }
+        }
+        guard let total else { return grads }
+        let norm = try b.add(try b.unary(.sqrt, total), try b.scalar(1e-6, dtype))
+        let ratio = try b.binary(.div, try b.scalar(maxNorm, dtype), norm)
+        let scale = try b.binary(.min, ratio, try b.scalar(1, dtype))
+        return try grads.map { d throws(SinterError) in try b.mul(d, scale) }
+    }
+}

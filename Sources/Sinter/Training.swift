@@ -1,0 +1,80 @@
+import Foundation
+
+/// Trains a model in-process: the train step (`TrainStep`) and the inference graph compiled
+/// once through the JIT, with the parameters and optimizer slots held here between steps. The
+/// learning rate is a run-time input, so schedules need no recompile.
+///
+///     let trainer = try Trainer(graph, config: config, learningRate: 1e-3)
+///     let (loss, _) = try trainer.train([x], labels: y)
+///     let logits = try trainer.predict([x])[0]
+public final class Trainer {
+    public let step: TrainStep
+    public let config: TrainingConfig
+    private let trainModel: JITModel
+    private let inferModel: JITModel
+    public private(set) var parameters: [TensorData]
+    public private(set) var slots: [TensorData]
+    /// Updates applied so far (Adam's bias correction reads it).
+    public private(set) var updates = 0
+    public var learningRate: Double
+
+    public init(
+        _ model: Graph, config: TrainingConfig, learningRate: Double, options: CompileOptions = CompileOptions(),
+        threads: Int = 1
+    ) throws(SinterError) {
+        self.config = config
+        self.learningRate = learningRate
+        step = try TrainStep.build(model, config)
+        trainModel = try Sinter.jit(step.graph, options, threads: threads)
+        inferModel = try Sinter.jit(step.inference, options, threads: threads)
+        parameters = step.parameters.map(\.value)
+        slots = step.slots.map { s in
+            let shape = s.type.shape ?? []
+            return TensorData(
+                dtype: s.type.dtype, shape: shape,
+                bytes: [UInt8](repeating: 0, count: shape.reduce(1, *) * s.type.dtype.byteSize))
+        }
+    }
+
+    /// The parameters by name, as trained so far.
+    public var namedParameters: [String: TensorData] {
+        Dictionary(uniqueKeysWithValues: zip(step.parameters.map(\.name), parameters))
+    }
+
+    /// One optimizer step on a batch: the mean loss and the model's outputs before the update.
+    @discardableResult
+    public func train(_ inputs: [TensorData], labels: TensorData) throws(SinterError) -> (
+        loss: Double, outputs: [TensorData]
+    ) {
+        guard inputs.count == step.modelInputs else {
+            throw SinterError("the model takes \(step.modelInputs) input(s), got \(inputs.count)")
+        }
+        let dtype = step.graph.type(of: step.graph.inputs[step.modelInputs + 1]).dtype
+        let lr = TensorData(dtype: dtype, shape: [], values: [learningRate])
+        let t = TensorData(dtype: dtype, shape: [], values: [Double(updates + 1)])
+        let out = try trainModel.run(inputs + [labels, lr, t] + parameters + slots)
+        let m = step.inference.outputs.count, p = parameters.count
+        parameters = Array(out[(1 + m)..<(1 + m + p)])
+        slots = Array(out[(1 + m + p)...])
+        updates += 1
+        return (out[0].element(at: 0), Array(out[1..<(1 + m)]))
+    }
+
+    /// The model's outputs with the current parameters.
+    public func predict(_ inputs: [TensorData]) throws(SinterError) -> [TensorData] {
+        try inferModel.run(inputs + parameters)
+    }
+
+    /// Restores parameters, slots and the update count (from a checkpoint), checking each
+    /// tensor against the step's types.
+    public func restore(parameters p: [TensorData], slots s: [TensorData], updates u: Int) throws(SinterError) {
+        let want = step.parameters.map(\.value.type) + step.slots.map(\.type)
+        let have = p + s
+        guard have.count == want.count, zip(have, want).allSatisfy({ $0.type == $1 }) else {
+            throw SinterError("the saved state does not match this model's parameters and optimizer")
+        }
+        parameters = p
+        slots = s
+        updates = u
+    }
+}

@@ -1,0 +1,191 @@
+import ArgumentParser
+import Foundation
+import Sinter
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model's initializers with a compiled train step.",
+        discussion:
+            "The .npz holds `x` (samples along the first axis, each shaped like the model's first input without "
+            + "its batch axis) and `y` (int64 class indices for --loss ce, floats shaped like the output for "
+            + "--loss mse). The model's first input axis must be symbolic or equal --batch-size; a last partial "
+            + "batch is dropped (and said so). The trained model is written atomically: for ONNX, the same "
+            + "graph with its initializers replaced, so onnxruntime runs it."
+    )
+
+    @Argument(help: "The model (.onnx or .sir); its float initializers are the parameters.")
+    var model: String
+
+    @Option(help: ArgumentHelp("Training data (numpy.savez).", valueName: "FILE.npz"))
+    var data: String
+
+    @Option(help: "The key of the features in the .npz.") var x = "x"
+    @Option(help: "The key of the labels in the .npz.") var y = "y"
+
+    @Option(help: ArgumentHelp("ce (cross-entropy from logits) or mse.", valueName: "LOSS"))
+    var loss = "ce"
+
+    @Option(
+        help: ArgumentHelp(
+            "sgd, momentum, nesterov, adam, adamw, rmsprop or adagrad, with settings: adam,beta1=0.9,beta2=0.99",
+            valueName: "OPT"))
+    var optimizer = "adam"
+
+    @Option(help: "Learning rate.") var lr = 0.001
+    @Option(help: "Passes over the training data.") var epochs = 10
+    @Option(name: .customLong("batch-size"), help: "Samples per step.") var batchSize = 32
+    @Option(help: "Seed for shuffling and the validation split.") var seed: UInt64 = 0
+    @Option(help: "Fraction of the samples held out for validation (0 for none).") var validation = 0.0
+    @Option(name: .customLong("weight-decay"), help: "L2 weight decay (AdamW: decoupled).") var weightDecay = 0.0
+    @Option(name: .customLong("label-smoothing"), help: "Cross-entropy label smoothing.") var labelSmoothing = 0.0
+    @Option(name: .customLong("clip-norm"), help: "Clip the gradients' global L2 norm to this.") var clipNorm: Double?
+    @Option(help: ArgumentHelp("Initializers to leave untrained, comma-separated.", valueName: "NAMES"))
+    var freeze: String?
+    @Option(help: "Stop after this many epochs without a better validation loss.") var patience: Int?
+    @Option(help: "Threads for each step.") var threads = 1
+    @Option(name: .shortAndLong, help: "Where to write the trained model (.onnx).") var output: String?
+
+    func run() throws {
+        do throws(SinterError) {
+            let config = try trainingConfig()
+            let arrays = Dictionary(try Npz.decode(try FileIO.read(data), origin: data)) { a, _ in a }
+            guard let features = arrays[x], let labels = arrays[y] else {
+                throw SinterError("\(data) must hold arrays '\(x)' and '\(y)' (it has \(arrays.keys.sorted()))")
+            }
+            let graph = try loadModel()
+            let trainer = try Trainer(graph, config: config, learningRate: lr, threads: threads)
+            var set = try TrainingSet(features, labels, trainer.step, loss: config.loss, origin: data)
+            var rng = SplitMix(seed: seed)
+            let (trainIdx, valIdx) = set.split(validation, &rng)
+            guard trainIdx.count >= batchSize else {
+                throw SinterError("\(trainIdx.count) training sample(s) are fewer than one batch of \(batchSize)")
+            }
+            let dropped = trainIdx.count % batchSize
+            if dropped > 0 { print("note: the last \(dropped) sample(s) of each epoch do not fill a batch; dropped") }
+            let terminal = isatty(STDOUT_FILENO) == 1
+            var curve: [Double] = []
+            var best = Double.infinity, sinceBest = 0
+            for epoch in 1...max(epochs, 1) {
+                let order = set.shuffled(trainIdx, &rng)
+                let start = Date()
+                var lossSum = 0.0, correct = 0, seen = 0
+                for b in 0..<(order.count / batchSize) {
+                    let idx = Array(order[(b * batchSize)..<((b + 1) * batchSize)])
+                    let (l, outs) = try trainer.train([set.features(idx)], labels: set.labels(idx))
+                    lossSum += l * Double(idx.count)
+                    correct += set.correct(outs[0], idx)
+                    seen += idx.count
+                    if terminal {
+                        let rate = Double(seen) / max(Date().timeIntervalSince(start), 1e-9)
+                        let text = String(
+                            format: "\repoch %d/%d  %d/%d  loss %.4f  %.0f samples/s", epoch, epochs, seen,
+                            order.count - dropped, lossSum / Double(seen), rate)
+                        FileHandle.standardOutput.write(Data(text.utf8))
+                    }
+                }
+                let seconds = max(Date().timeIntervalSince(start), 1e-9)
+                curve.append(lossSum / Double(max(seen, 1)))
+                var line = String(
+                    format: "epoch %d/%d  loss %.4f", epoch, epochs, lossSum / Double(max(seen, 1)))
+                if config.loss == .ce { line += String(format: "  acc %.4f", Double(correct) / Double(max(seen, 1))) }
+                var monitored = curve.last ?? 0
+                if !valIdx.isEmpty {
+                    let (vl, vc) = try set.evaluate(trainer, valIdx, batchSize: batchSize)
+                    monitored = vl
+                    line += String(format: "  val_loss %.4f", vl)
+                    if config.loss == .ce { line += String(format: "  val_acc %.4f", vc) }
+                }
+                line += String(format: "  %.0f samples/s", Double(seen) / seconds)
+                print((terminal ? "\r\u{1B}[K" : "") + line)
+                if monitored < best {
+                    best = monitored
+                    sinceBest = 0
+                } else if let patience {
+                    sinceBest += 1
+                    if sinceBest >= patience {
+                        print(
+                            "early stop: no better \(valIdx.isEmpty ? "" : "validation ")loss for \(patience) epoch(s)")
+                        break
+                    }
+                }
+            }
+            if let output { try write(trainer, curve, to: output) }
+        } catch {
+            throw reportAndExit(error)
+        }
+    }
+
+    func trainingConfig() throws(SinterError) -> TrainingConfig {
+        var c = TrainingConfig()
+        guard let l = TrainingConfig.Loss(rawValue: loss) else {
+            throw SinterError("--loss '\(loss)' is not one of ce, mse")
+        }
+        c.loss = l
+        let parts = optimizer.split(separator: ",").map(String.init)
+        guard let name = parts.first, let o = TrainingConfig.Optimizer(rawValue: name) else {
+            let known = TrainingConfig.Optimizer.allCases.map(\.rawValue).joined(separator: ", ")
+            throw SinterError("--optimizer '\(optimizer)' must start with one of \(known)")
+        }
+        c.optimizer = o
+        var diags: [Diagnostic] = []
+        for setting in parts.dropFirst() {
+            let kv = setting.split(separator: "=", maxSplits: 1).map(String.init)
+            guard kv.count == 2, let v = Double(kv[1]) else {
+                diags.append(Diagnostic("--optimizer setting '\(setting)' must be KEY=NUMBER"))
+                continue
+            }
+            switch kv[0] {
+            case "beta1": c.beta1 = v
+            case "beta2": c.beta2 = v
+            case "momentum": c.momentum = v
+            case "epsilon", "eps": c.epsilon = v
+            default:
+                diags.append(Diagnostic("--optimizer: unknown setting '\(kv[0])' (beta1, beta2, momentum, epsilon)"))
+            }
+        }
+        if !diags.isEmpty { throw SinterError(diags) }
+        guard batchSize > 0, epochs > 0, lr > 0, lr.isFinite, (0..<1).contains(validation) else {
+            throw SinterError("--batch-size and --epochs must be positive, --lr positive, --validation in [0, 1)")
+        }
+        c.weightDecay = weightDecay
+        c.labelSmoothing = labelSmoothing
+        c.clipNorm = clipNorm
+        c.frozen = freeze.map { $0.split(separator: ",").map(String.init) } ?? []
+        return c
+    }
+
+    /// The model with its batch axis bound to --batch-size and its initializers kept apart.
+    func loadModel() throws(SinterError) -> Graph {
+        var bindings: [String: Int] = [:]
+        if model.hasSuffix(".onnx"), let first = try ONNXImporter.inputNames(model).first,
+            let t = try ONNXImporter.inputTypes(model)[first], case .symbol(let s)? = t.dims.first
+        {
+            bindings[s] = batchSize
+        }
+        var g =
+            model.hasSuffix(".onnx")
+            ? try ONNXImporter.load(model, bindings: bindings, keepInitializers: true) : try Sinter.load(model)
+        if let v = g.inputs.first, case .symbol(let s)? = g.type(of: v).dims.first {
+            var pm = PassManager(options: PassManager.Options(), dump: { _ in })
+            try pm.run([PassSpec(InferShapes.name, [s: "\(batchSize)"])], on: &g, context: PassContext())
+        }
+        guard let v = g.inputs.first, g.type(of: v).dims.first == .fixed(batchSize) else {
+            throw SinterError(
+                "the model's first input must have a symbolic batch axis or one of --batch-size \(batchSize)")
+        }
+        return g
+    }
+
+    /// The trained model (ONNX: the input file with its initializers replaced) and the loss
+    /// curve as an SVG beside it.
+    func write(_ trainer: Trainer, _ curve: [Double], to path: String) throws(SinterError) {
+        guard path.hasSuffix(".onnx"), model.hasSuffix(".onnx") else {
+            throw SinterError("-o writes an ONNX model trained from an ONNX model; '\(path)' is not that")
+        }
+        let bytes = try ONNXImporter.replacingInitializers(model, with: trainer.namedParameters)
+        try FileIO.writeAtomically([UInt8](bytes), to: path)
+        let svg = (path as NSString).deletingPathExtension + ".loss.svg"
+        try FileIO.writeAtomically(Array(LossCurve.svg(curve).utf8), to: svg)
+        print("wrote \(path) (\(trainer.parameters.count) trained tensor(s)) and \(svg)")
+    }
+}
