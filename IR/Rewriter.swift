@@ -156,3 +156,28 @@ public struct Rewriter {
         return g
     }
 }
+
+/// Emits through a rewriter at one position, naming results after the node they replace.
+public struct RewriteEmitter: OpEmitter {
+    public var rewriter: Rewriter
+    public var position: Rewriter.Position = .end
+    public var name = ""
+    public var location: SourceLocation = .unknown
+    /// Appended to `name` for the constants an expansion makes.
+    public var constantSuffix = ".q"
+
+    public init(rewriter: Rewriter) { self.rewriter = rewriter }
+
+    public func typeOf(_ v: ValueID) -> TensorType { rewriter.graph.type(of: v) }
+
+    public mutating func emit(_ op: Op, _ operands: [ValueID], _ attributes: Attributes) throws(SinterError) -> ValueID
+    {
+        try rewriter.insert1(op, operands, name: name, attributes: attributes, at: position, location: location)
+    }
+
+    public mutating func emitConstant(_ data: TensorData) throws(SinterError) -> ValueID {
+        try rewriter.insert1(
+            .constant, [], name: name + constantSuffix, payload: ConstantPayload(data), at: position, location: location
+        )
+    }
+}

@@ -197,6 +197,32 @@ extension OpEmitter {
     }
 }
 
+/// The one place loss and update ops are expanded: the `expand-training` pass and the ONNX
+/// exporter (ONNX has no such ops with these semantics) both call it.
+public enum TrainingExpansion {
+    /// The graph with every loss and optimizer op replaced by its arithmetic (results keep their
+    /// names); nil when there is none.
+    public static func expand(_ graph: Graph) throws(SinterError) -> Graph? {
+        var emitter = RewriteEmitter(rewriter: Rewriter(graph))
+        emitter.constantSuffix = ".c"
+        for (i, node) in graph.nodes.enumerated() {
+            guard case .expanded(by: "expand-training") = node.op.schema.kernel else { continue }
+            emitter.position = .before(i)
+            emitter.name = graph.name(of: node.results[0])
+            emitter.location = node.location
+            let operands = emitter.rewriter.graph.nodes[i].operands
+            let results = try emitter.expandTraining(node, operands)
+            for (old, new) in zip(node.results, results) {
+                emitter.rewriter.replaceAllUses(of: old, with: new)
+                emitter.rewriter.takeName(of: old, for: new)
+            }
+            emitter.rewriter.erase(i)
+        }
+        guard !emitter.rewriter.isUnchanged else { return nil }
+        return try emitter.rewriter.finish()
+    }
+}
+
 extension Gradients {
     /// cross-entropy: (softmax(logits) − target)·g/N; no gradient for the labels.
     static let crossEntropy: GradientRule = { node, g, b throws(SinterError) in

@@ -65,22 +65,3 @@ extension ExpandQuantization {
         return g.nodes[d].op == .constant
     }
 }
-
-/// Emits through a rewriter at one position, naming results after the node they replace.
-struct RewriteEmitter: OpEmitter {
-    var rewriter: Rewriter
-    var position: Rewriter.Position = .end
-    var name = ""
-    var location: SourceLocation = .unknown
-
-    func typeOf(_ v: ValueID) -> TensorType { rewriter.graph.type(of: v) }
-
-    mutating func emit(_ op: Op, _ operands: [ValueID], _ attributes: Attributes) throws(SinterError) -> ValueID {
-        try rewriter.insert1(op, operands, name: name, attributes: attributes, at: position, location: location)
-    }
-
-    mutating func emitConstant(_ data: TensorData) throws(SinterError) -> ValueID {
-        try rewriter.insert1(
-            .constant, [], name: name + ".q", payload: ConstantPayload(data), at: position, location: location)
-    }
-}

@@ -14,22 +14,8 @@ public struct ExpandTraining: Pass {
     public init() {}
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
-        var emitter = RewriteEmitter(rewriter: Rewriter(graph))
-        for (i, node) in graph.nodes.enumerated() {
-            guard case .expanded(by: Self.name) = node.op.schema.kernel else { continue }
-            emitter.position = .before(i)
-            emitter.name = graph.name(of: node.results[0])
-            emitter.location = node.location
-            let operands = emitter.rewriter.graph.nodes[i].operands
-            let results = try emitter.expandTraining(node, operands)
-            for (old, new) in zip(node.results, results) {
-                emitter.rewriter.replaceAllUses(of: old, with: new)
-                emitter.rewriter.takeName(of: old, for: new)
-            }
-            emitter.rewriter.erase(i)
-        }
-        guard !emitter.rewriter.isUnchanged else { return false }
-        graph = try emitter.rewriter.finish()
+        guard let expanded = try TrainingExpansion.expand(graph) else { return false }
+        graph = expanded
         return true
     }
 }

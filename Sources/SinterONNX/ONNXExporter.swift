@@ -7,7 +7,9 @@ import SinterIR
 public enum ONNXExporter {
     public static let opset: Int64 = 20
 
-    public static func export(_ g: Graph) throws(SinterError) -> Data {
+    public static func export(_ graph: Graph) throws(SinterError) -> Data {
+        // Losses and optimizer updates are written as the arithmetic they stand for.
+        let g = try TrainingExpansion.expand(graph) ?? graph
         var model = Onnx_ModelProto()
         model.irVersion = 9
         model.producerName = "sinter"

@@ -44,6 +44,21 @@ public enum OpSamples {
             let perAxis = "i8<axis=1: 0.1:0, 0.2:1, 0.3:-1>"
             let q = try b.apply(.quantize, [x], attributes: attrs(["to": .string(perAxis)]))[0]
             return try one([q], op == .dequantize ? Attributes() : attrs(["to": .string("u8<0.05:3>")]))
+        case .crossEntropy:
+            let logits = try b.apply(.reshape, [x], attributes: attrs(["shape": .ints([24, 5])]))[0]
+            let labels = try constant([24], .i64) { Double(($0 * 3) % 5) }
+            return try one([logits, labels], attrs(["label_smoothing": .float(0.1)]))
+        case .mseLoss: return try one([x, try constant([2, 3, 4, 5])])
+        case .sgdUpdate:
+            return try one(
+                [x, try constant([2, 3, 4, 5]), try constant([]) { _ in 0.1 }], attrs(["weight_decay": .float(0.01)]))
+        case .momentumUpdate, .rmspropUpdate, .adagradUpdate:
+            let slot = try constant([2, 3, 4, 5]) { Double($0 % 5) * 0.1 }
+            return try one([x, try constant([2, 3, 4, 5]), slot, try constant([]) { _ in 0.1 }])
+        case .adamUpdate:
+            let m = try constant([2, 3, 4, 5]), v = try constant([2, 3, 4, 5]) { Double($0 % 5) * 0.1 }
+            let lr = try constant([]) { _ in 0.01 }, t = try constant([]) { _ in 3 }
+            return try one([x, try constant([2, 3, 4, 5]), m, v, lr, t], attrs(["decoupled": .bool(true)]))
         case .topK: return try one([x], attrs(["k": .int(3), "axis": .int(3)]))
         case .cumSum: return try one([x], attrs(["axis": .int(2), "exclusive": .bool(true)]))
         case .scatterND:

@@ -1,0 +1,165 @@
+import Foundation
+import Sinter
+import SinterTestSupport
+import Testing
+
+/// Every gradient rule against central finite differences of the compiled forward graph.
+///
+/// Each case computes `loss = Σ op(x...) · c` with a random cotangent `c` (not ones), so the
+/// rule's vector-Jacobian product is checked in every direction at once; shapes are
+/// non-square and attributes non-default. f64 where the op's kernel has it (h = 1e-3,
+/// tolerance 1e-4 + 1e-4·|fd|: codegen's f64 exp/log/erf are accurate to about 4e-8
+/// relative, so a smaller step would measure their rounding, not the rule); softmax-family ops
+/// are f32 only (h = 1e-2, tolerance 5e-3 + 1e-2·|fd|). A wrong rule is off by O(1).
+struct GradientTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        let name: String
+        let dtype: DType
+        /// Shape and sampling range of each differentiated input.
+        let inputs: [([Int], ClosedRange<Double>)]
+        let build: @Sendable (inout GraphBuilder, [ValueID]) throws(SinterError) -> ValueID
+        var testDescription: String { name }
+    }
+
+    static func unary(
+        _ op: Op, _ range: ClosedRange<Double> = -2...2, attrs: [String: AttributeValue] = [:]
+    ) -> Case {
+        Case(name: op.rawValue, dtype: .f64, inputs: [([3, 5], range)]) { b, x throws(SinterError) in
+            try b.apply(op, [x[0]], attributes: Attributes(attrs))[0]
+        }
+    }
+
+    static func binary(_ op: Op, _ a: [Int], _ c: [Int], _ range: ClosedRange<Double> = -2...2) -> Case {
+        Case(name: "\(op.rawValue) \(a) \(c)", dtype: .f64, inputs: [(a, range), (c, range)]) {
+            b, x throws(SinterError) in
+            try b.binary(op, x[0], x[1])
+        }
+    }
+
+    static func op(
+        _ name: String, _ op: Op, _ shapes: [[Int]], _ attrs: [String: AttributeValue], dtype: DType = .f64
+    ) -> Case {
+        Case(name: name, dtype: dtype, inputs: shapes.map { ($0, -2...2) }) { b, x throws(SinterError) in
+            let r = try b.apply(op, x, attributes: Attributes(attrs))
+            // Multi-result ops: every result reaches the loss (weighted differently).
+            var y = r[0]
+            for (k, extra) in r.dropFirst().enumerated() {
+                let w = try b.scalar(Double(k + 2), b.graph.type(of: extra).dtype)
+                y = try b.add(try b.apply(.reduceSum, [y])[0], try b.apply(.reduceSum, [try b.mul(extra, w)])[0])
+            }
+            return y
+        }
+    }
+
+    static let cases: [Case] =
+        [
+            unary(.neg), unary(.abs), unary(.exp), unary(.log, 0.5...2), unary(.sqrt, 0.5...2),
+            unary(.reciprocal, 0.5...2), unary(.erf), unary(.relu), unary(.sigmoid), unary(.tanh),
+            unary(.softplus), unary(.gelu), unary(.geluTanh), unary(.leakyRelu, attrs: ["alpha": .float(0.2)]),
+            unary(.elu, attrs: ["alpha": .float(0.7)]), unary(.selu), unary(.hardSigmoid), unary(.hardSwish),
+            unary(.clip, attrs: ["min": .float(-0.5), "max": .float(0.7)]), unary(.sin), unary(.cos),
+            unary(.tan, -1...1), unary(.asin, -0.9...0.9), unary(.acos, -0.9...0.9), unary(.atan), unary(.sinh),
+            unary(.cosh), unary(.asinh), unary(.acosh, 1.2...3), unary(.atanh, -0.9...0.9),
+            binary(.add, [3, 4], [4]), binary(.sub, [2, 3], [2, 1]), binary(.mul, [3, 4], [1, 4]),
+            binary(.div, [3, 4], [3, 4], 0.5...2), binary(.max, [3, 4], [3, 4]), binary(.min, [2, 3], [3]),
+            binary(.pow, [2, 3], [2, 3], 0.5...2), binary(.prelu, [3, 4], [4]),
+            op("matmul", .matmul, [[2, 3], [3, 4]], [:]),
+            op("matmul trans_a", .matmul, [[3, 2], [3, 4]], ["trans_a": .bool(true)]),
+            op("matmul trans_b", .matmul, [[2, 3], [4, 3]], ["trans_b": .bool(true)]),
+            op("matmul both", .matmul, [[3, 2], [4, 3]], ["trans_a": .bool(true), "trans_b": .bool(true)]),
+            op("matmul batch broadcast", .matmul, [[2, 2, 3], [3, 4]], [:]),
+            op("matmul batch both", .matmul, [[1, 2, 3], [2, 3, 4]], [:]),
+            op("reshape", .reshape, [[2, 6]], ["shape": .ints([3, 4])]),
+            op("transpose", .transpose, [[2, 3, 4]], ["perm": .ints([1, 2, 0])]),
+            op("reduce-sum", .reduceSum, [[2, 3, 4]], ["axes": .ints([1])]),
+            op("reduce-mean", .reduceMean, [[2, 3, 4]], ["axes": .ints([0, 2]), "keepdims": .bool(true)]),
+            op("reduce-sum all", .reduceSum, [[3, 5]], [:]),
+            op("concat", .concat, [[2, 3], [2, 2]], ["axis": .int(1)]),
+            op("split", .split, [[5, 3]], ["axis": .int(0), "sizes": .ints([2, 3])]),
+            op("slice", .slice, [[4, 5]], ["starts": .ints([1, -4]), "ends": .ints([3, 5])]),
+            op("pad", .pad, [[2, 3]], ["pads": .ints([1, 0, 0, 2])]),
+            op("expand", .expand, [[1, 3]], ["shape": .ints([2, 3])]),
+            op("identity", .identity, [[2, 3]], [:]),
+            op("mse-loss", .mseLoss, [[3, 4], [3, 4]], [:]),
+            op("softmax", .softmax, [[3, 5]], [:], dtype: .f32),
+            op("softmax axis 0", .softmax, [[3, 5]], ["axis": .int(0)], dtype: .f32),
+            op("log-softmax", .logSoftmax, [[3, 5]], ["axis": .int(1)], dtype: .f32),
+            Case(name: "cross-entropy", dtype: .f32, inputs: [([4, 5], -2...2)]) { b, x throws(SinterError) in
+                let labels = try b.constant(TensorData(dtype: .i64, shape: [4], values: [3, 0, 4, 1]))
+                let attrs = Attributes(["label_smoothing": .float(0.1)])
+                return try b.apply(.crossEntropy, [x[0], labels], attributes: attrs)[0]
+            },
+            Case(name: "cross-entropy probabilities", dtype: .f32, inputs: [([2, 3], -2...2)]) {
+                b, x throws(SinterError) in
+                let p = try b.constant(TensorData(dtype: .f32, shape: [2, 3], values: [0.2, 0.5, 0.3, 1, 0, 0]))
+                return try b.apply(.crossEntropy, [x[0], p])[0]
+            },
+        ]
+
+    @Test(arguments: cases)
+    func gradientMatchesFiniteDifferences(_ c: Case) throws {
+        var rng = Support.RNG(seed: 7)
+        var b = GraphBuilder(name: "grad")
+        let xs = try c.inputs.enumerated().map { i, s in try b.input("x\(i)", TensorType(c.dtype, s.0)) }
+        let y = try c.build(&b, xs)
+        let yShape = b.graph.type(of: y).shape ?? []
+        let cot = try b.input("c", TensorType(c.dtype, yShape))
+        let loss = try b.apply(.reduceSum, [try b.mul(y, cot)], name: "loss")[0]
+        b.output(loss)
+        let forward = b.graph
+        let (withGrads, grads) = try Autodiff.gradients(of: loss, wrt: xs, in: forward)
+        var backward = withGrads
+        backward.outputs = [loss] + grads
+
+        func random(_ shape: [Int], _ r: ClosedRange<Double>) -> [Double] {
+            (0..<shape.reduce(1, *)).map { _ in
+                r.lowerBound + (r.upperBound - r.lowerBound) * Double(rng.next() >> 11) / Double(1 << 53)
+            }
+        }
+        var values = c.inputs.map { random($0.0, $0.1) }
+        let cotangent = random(yShape, -1...1)
+        func tensors(_ vs: [[Double]]) -> [TensorData] {
+            zip(vs, c.inputs).map { TensorData(dtype: c.dtype, shape: $1.0, values: $0) }
+                + [TensorData(dtype: c.dtype, shape: yShape, values: cotangent)]
+        }
+        let f = try Sinter.jit(forward)
+        let df = try Sinter.jit(backward)
+        let got = try df.run(tensors(values))
+        let wide = c.dtype == .f64
+        let h = wide ? 1e-3 : 1e-2
+        for (k, shape) in c.inputs.map(\.0).enumerated() {
+            var fd: [Double] = []
+            for j in 0..<shape.reduce(1, *) {
+                let x0 = values[k][j]
+                values[k][j] = x0 + h
+                let up = try f.run(tensors(values))[0].element(at: 0)
+                values[k][j] = x0 - h
+                let down = try f.run(tensors(values))[0].element(at: 0)
+                values[k][j] = x0
+                fd.append((up - down) / (2 * h))
+            }
+            let problem = Support.mismatch(
+                got[1 + k].doubles, fd, atol: wide ? 1e-4 : 5e-3, rtol: wide ? 1e-4 : 1e-2)
+            #expect(problem == nil, "\(c.name): d/dx\(k) \(problem ?? "")")
+        }
+    }
+
+    /// Ops without a rule on the way to the loss are all named, with their locations.
+    @Test func missingRulesAreListedTogether() throws {
+        var b = GraphBuilder(name: "nograd")
+        let x = try b.input("x", TensorType(.f32, [2, 3]))
+        let m = try b.apply(.cumSum, [x], attributes: Attributes(["axis": .int(1)]))[0]
+        let s = try b.apply(.topK, [m], attributes: Attributes(["k": .int(2)]))[0]
+        let loss = try b.apply(.reduceSum, [s])[0]
+        b.output(loss)
+        let text: String
+        do throws(SinterError) {
+            _ = try Autodiff.gradients(of: loss, wrt: [x], in: b.graph)
+            text = ""
+        } catch {
+            text = error.diagnostics.map(\.message).joined(separator: "\n")
+        }
+        #expect(text.contains("'cumsum' has no gradient rule"))
+        #expect(text.contains("'top-k' has no gradient rule"))
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Sinter
+import SinterTestSupport
+import Testing
+
+/// `sinter train` end to end: scikit-learn's bundled digits (no download), an untrained ONNX
+/// MLP, the CLI trains it, and onnxruntime evaluates the written trained.onnx on the held-out
+/// quarter (train_test_split(test_size=0.25, random_state=0, stratify=y)).
+struct TrainCLITests {
+    let sinter = Support.sinterExecutable
+    let script = Support.root.appendingPathComponent("Tests/SinterTestSupport/train_digits.py").path
+
+    @Test func digitsMLPTrainsAbove95PercentInOnnxruntime() throws {
+        let dir = try Support.temporaryDirectory("train-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let made = try Support.run(Support.python, [script, "make", dir.path])
+        #expect(made.status == 0, "\(made.stderr.suffix(2000))")
+        let model = dir.appendingPathComponent("mlp.onnx").path
+        let trained = dir.appendingPathComponent("trained.onnx").path
+        let untrained = try Support.run(
+            Support.python, [script, "eval", model, dir.appendingPathComponent("test.npz").path])
+        let r = try Support.run(
+            sinter,
+            [
+                "train", model, "--data", dir.appendingPathComponent("train.npz").path, "--loss", "ce",
+                "--optimizer", "adam", "--lr", "0.002", "--epochs", "15", "--batch-size", "32", "--seed", "3",
+                "--validation", "0.1", "-o", trained,
+            ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let epochs = r.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch ") }
+        #expect(epochs.count == 15, "\(r.stdout)")
+        #expect(epochs.last?.contains("val_acc") == true)
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("trained.loss.svg").path))
+        let eval = try Support.run(
+            Support.python, [script, "eval", trained, dir.appendingPathComponent("test.npz").path])
+        #expect(eval.status == 0, "\(eval.stderr.suffix(2000))")
+        let accuracy = Double(
+            eval.stdout.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
+        let before = Double(
+            untrained.stdout.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
+        #expect((accuracy ?? 0) >= 0.95, "test accuracy \(eval.stdout), untrained \(untrained.stdout)")
+        #expect((before ?? 1) < 0.5, "the untrained model should be near chance: \(untrained.stdout)")
+
+        // The same seed gives the same run: the written weights are byte-identical.
+        let again = dir.appendingPathComponent("again.onnx").path
+        let r2 = try Support.run(
+            sinter,
+            [
+                "train", model, "--data", dir.appendingPathComponent("train.npz").path, "--optimizer", "adam",
+                "--lr", "0.002", "--epochs", "2", "--batch-size", "32", "--seed", "9", "-o", again,
+            ])
+        let third = dir.appendingPathComponent("third.onnx").path
+        let r3 = try Support.run(
+            sinter,
+            [
+                "train", model, "--data", dir.appendingPathComponent("train.npz").path, "--optimizer", "adam",
+                "--lr", "0.002", "--epochs", "2", "--batch-size", "32", "--seed", "9", "-o", third,
+            ])
+        #expect(r2.status == 0 && r3.status == 0, "\(r2.stderr) \(r3.stderr)")
+        #expect(FileManager.default.contents(atPath: again) == FileManager.default.contents(atPath: third))
+    }
+
+    /// Bad settings and data are refused with one clear message, and nothing is written.
+    @Test func badInputsAreClearErrors() throws {
+        let dir = try Support.temporaryDirectory("train-bad")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let made = try Support.run(Support.python, [script, "make", dir.path, "--hidden", "16"])
+        #expect(made.status == 0, "\(made.stderr.suffix(2000))")
+        let model = dir.appendingPathComponent("mlp.onnx").path
+        let data = dir.appendingPathComponent("train.npz").path
+        let out = dir.appendingPathComponent("out.onnx").path
+        let cases: [([String], String)] = [
+            (["--loss", "hinge"], "--loss 'hinge' is not one of ce, mse"),
+            (["--optimizer", "lion"], "--optimizer 'lion' must start with one of"),
+            (["--optimizer", "adam,beta3=1"], "unknown setting 'beta3'"),
+            (["--y", "labels"], "must hold arrays 'x' and 'labels'"),
+            (["--loss", "mse"], "labels are i64[1347]; --loss mse needs f32[1347,10]"),
+            (["--freeze", "fc9.weight"], "'fc9.weight' is not a constant of the model"),
+            (["--batch-size", "5000"], "fewer than one batch of 5000"),
+        ]
+        for (args, message) in cases {
+            let r = try Support.run(sinter, ["train", model, "--data", data, "--epochs", "1", "-o", out] + args)
+            #expect(r.status != 0, "\(args)")
+            #expect(r.stderr.contains(message), "\(args): \(r.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+}
