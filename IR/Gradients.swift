@@ -34,6 +34,8 @@ public enum Gradients {
         case .split: return split
         case .slice: return slice
         case .pad: return pad
+        case .conv: return conv
+        case .maxPool, .avgPool: return pool
         case .crossEntropy: return crossEntropy
         case .mseLoss: return mse
         default: return nil

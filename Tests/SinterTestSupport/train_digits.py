@@ -1,10 +1,12 @@
 """Digits MLP for the training tests (scikit-learn's bundled data, no download).
 
-  train_digits.py make DIR [--hidden 128,64] [--seed 0]
+  train_digits.py make DIR [--hidden 128,64] [--seed 0] [--cnn]
       DIR/mlp.onnx: an untrained 64-H1-H2-10 MLP (Gemm with transB=1, as PyTorch exports it,
       ReLU, logits out), batch axis symbolic 'N', He-initialised from the seed;
       DIR/train.npz: x float32 [S,64] (pixels / 16), y int64 [S]; DIR/test.npz the same.
       The split is train_test_split(test_size=0.25, random_state=0, stratify=y).
+      --cnn: DIR/cnn.onnx instead, x [N,1,8,8]: Conv 3x3 (8) - ReLU - MaxPool 2 - Conv 3x3 (16) -
+      ReLU - MaxPool 2 - Flatten - Gemm (10); the .npz features are [S,1,8,8].
   train_digits.py eval MODEL.onnx DIR/test.npz
       prints the test accuracy of MODEL in onnxruntime.
 """
@@ -13,7 +15,44 @@ import sys
 import numpy as np
 
 
-def make(out, hidden, seed):
+def cnn(out, seed):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+
+    def he(shape, fan_in):
+        return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+
+    inits = [
+        numpy_helper.from_array(he((8, 1, 3, 3), 9), "conv1.weight"),
+        numpy_helper.from_array(np.zeros(8, np.float32), "conv1.bias"),
+        numpy_helper.from_array(he((16, 8, 3, 3), 72), "conv2.weight"),
+        numpy_helper.from_array(np.zeros(16, np.float32), "conv2.bias"),
+        numpy_helper.from_array(he((10, 64), 64), "fc.weight"),
+        numpy_helper.from_array(np.zeros(10, np.float32), "fc.bias"),
+    ]
+    pool = dict(kernel_shape=[2, 2], strides=[2, 2])
+    nodes = [
+        helper.make_node("Conv", ["x", "conv1.weight", "conv1.bias"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
+        helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+        helper.make_node("MaxPool", ["r1"], ["p1"], name="pool1", **pool),
+        helper.make_node("Conv", ["p1", "conv2.weight", "conv2.bias"], ["c2"], pads=[1, 1, 1, 1], name="conv2"),
+        helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
+        helper.make_node("MaxPool", ["r2"], ["p2"], name="pool2", **pool),
+        helper.make_node("Flatten", ["p2"], ["f"], axis=1, name="flatten"),
+        helper.make_node("Gemm", ["f", "fc.weight", "fc.bias"], ["logits"], transB=1, name="fc"),
+    ]
+    graph = helper.make_graph(
+        nodes, "digits_cnn",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 8, 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    onnx.save(model, f"{out}/cnn.onnx")
+
+
+def make(out, hidden, seed, conv=False):
     import onnx
     from onnx import TensorProto, helper, numpy_helper
     from sklearn.datasets import load_digits
@@ -23,6 +62,12 @@ def make(out, hidden, seed):
     x = (digits.data / 16.0).astype(np.float32)
     y = digits.target.astype(np.int64)
     xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
+    if conv:
+        xtr, xte = xtr.reshape(-1, 1, 8, 8), xte.reshape(-1, 1, 8, 8)
+        np.savez(f"{out}/train.npz", x=xtr, y=ytr)
+        np.savez(f"{out}/test.npz", x=xte, y=yte)
+        cnn(out, seed)
+        return
     np.savez(f"{out}/train.npz", x=xtr, y=ytr)
     np.savez(f"{out}/test.npz", x=xte, y=yte)
 
@@ -69,6 +114,6 @@ if __name__ == "__main__":
             hidden = [int(h) for h in args[args.index("--hidden") + 1].split(",")]
         if "--seed" in args:
             seed = int(args[args.index("--seed") + 1])
-        make(args[0], hidden, seed)
+        make(args[0], hidden, seed, conv="--cnn" in args)
     else:
         evaluate(sys.argv[2], sys.argv[3])

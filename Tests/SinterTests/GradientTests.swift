@@ -18,6 +18,9 @@ struct GradientTests {
         /// Shape and sampling range of each differentiated input.
         let inputs: [([Int], ClosedRange<Double>)]
         let build: @Sendable (inout GraphBuilder, [ValueID]) throws(SinterError) -> ValueID
+        /// Inputs are a shuffled grid 0.1 apart (max-pool: no two entries of a window within 2h,
+        /// so the finite difference never crosses a kink).
+        var spaced = false
         var testDescription: String { name }
     }
 
@@ -49,6 +52,12 @@ struct GradientTests {
             }
             return y
         }
+    }
+
+    static func pool(_ op: Op, _ shape: [Int], _ attrs: [String: AttributeValue]) -> Case {
+        var c = Self.op("\(op.rawValue) \(attrs.keys.sorted()) \(shape)", op, [shape], attrs, dtype: .f32)
+        c.spaced = true
+        return c
     }
 
     static let cases: [Case] =
@@ -84,6 +93,38 @@ struct GradientTests {
             op("softmax", .softmax, [[3, 5]], [:], dtype: .f32),
             op("softmax axis 0", .softmax, [[3, 5]], ["axis": .int(0)], dtype: .f32),
             op("log-softmax", .logSoftmax, [[3, 5]], ["axis": .int(1)], dtype: .f32),
+            op("conv", .conv, [[2, 3, 5, 6], [4, 3, 3, 2]], [:], dtype: .f32),
+            op(
+                "conv stride pads", .conv, [[2, 3, 7, 6], [4, 3, 3, 3]],
+                ["strides": .ints([2, 3]), "pads": .ints([1, 0, 2, 1])], dtype: .f32),
+            op(
+                "conv dilation", .conv, [[1, 2, 7, 7], [3, 2, 3, 2]],
+                ["dilations": .ints([2, 3]), "pads": .ints([1, 1, 1, 1])], dtype: .f32),
+            op(
+                "conv groups", .conv, [[2, 4, 5, 5], [6, 2, 3, 3]], ["group": .int(2), "strides": .ints([2, 1])],
+                dtype: .f32),
+            op(
+                "conv depthwise", .conv, [[1, 3, 6, 5], [3, 1, 3, 3]],
+                ["group": .int(3), "pads": .ints([1, 1, 1, 1])], dtype: .f32),
+            op(
+                "conv 1-d", .conv, [[2, 3, 9], [2, 3, 4]], ["strides": .ints([2]), "pads": .ints([2, 1])], dtype: .f32),
+            pool(.maxPool, [2, 3, 6, 6], ["kernel": .ints([2, 2]), "strides": .ints([2, 2])]),
+            pool(
+                .maxPool, [1, 2, 7, 7],
+                ["kernel": .ints([3, 3]), "strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1])]),
+            pool(
+                .maxPool, [1, 2, 6, 7], ["kernel": .ints([3, 2]), "strides": .ints([2, 2]), "ceil_mode": .bool(true)]),
+            pool(.maxPool, [2, 2, 9], ["kernel": .ints([3]), "dilations": .ints([2])]),
+            pool(.avgPool, [2, 3, 6, 6], ["kernel": .ints([2, 2]), "strides": .ints([2, 2])]),
+            pool(
+                .avgPool, [1, 2, 7, 6],
+                ["kernel": .ints([3, 3]), "strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1])]),
+            pool(
+                .avgPool, [1, 2, 7, 6],
+                [
+                    "kernel": .ints([3, 3]), "strides": .ints([2, 2]), "pads": .ints([1, 0, 1, 1]),
+                    "count_include_pad": .bool(true), "ceil_mode": .bool(true),
+                ]),
             Case(name: "cross-entropy", dtype: .f32, inputs: [([4, 5], -2...2)]) { b, x throws(SinterError) in
                 let labels = try b.constant(TensorData(dtype: .i64, shape: [4], values: [3, 0, 4, 1]))
                 let attrs = Attributes(["label_smoothing": .float(0.1)])
@@ -117,6 +158,13 @@ struct GradientTests {
             }
         }
         var values = c.inputs.map { random($0.0, $0.1) }
+        if c.spaced {
+            values = values.map { v in
+                var grid = v.indices.map { Double($0) * 0.1 - Double(v.count) * 0.05 }
+                for i in stride(from: grid.count - 1, to: 0, by: -1) { grid.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+                return grid
+            }
+        }
         let cotangent = random(yShape, -1...1)
         func tensors(_ vs: [[Double]]) -> [TensorData] {
             zip(vs, c.inputs).map { TensorData(dtype: c.dtype, shape: $1.0, values: $0) }

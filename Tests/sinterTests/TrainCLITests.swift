@@ -60,6 +60,28 @@ struct TrainCLITests {
         #expect(FileManager.default.contents(atPath: again) == FileManager.default.contents(atPath: third))
     }
 
+    /// A two-conv CNN (conv, ReLU, max-pool gradients end to end) on 8×8 digits.
+    @Test func digitsCNNTrainsAbove95PercentInOnnxruntime() throws {
+        let dir = try Support.temporaryDirectory("train-cnn")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let made = try Support.run(Support.python, [script, "make", dir.path, "--cnn"])
+        #expect(made.status == 0, "\(made.stderr.suffix(2000))")
+        let trained = dir.appendingPathComponent("trained.onnx").path
+        let r = try Support.run(
+            sinter,
+            [
+                "train", dir.appendingPathComponent("cnn.onnx").path, "--data",
+                dir.appendingPathComponent("train.npz").path, "--optimizer", "adam", "--lr", "0.003", "--epochs", "15",
+                "--batch-size", "32", "--seed", "1", "-o", trained,
+            ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let eval = try Support.run(
+            Support.python, [script, "eval", trained, dir.appendingPathComponent("test.npz").path])
+        let accuracy = Double(
+            eval.stdout.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
+        #expect((accuracy ?? 0) >= 0.95, "test accuracy \(eval.stdout) \(eval.stderr.suffix(1000))")
+    }
+
     /// Bad settings and data are refused with one clear message, and nothing is written.
     @Test func badInputsAreClearErrors() throws {
         let dir = try Support.temporaryDirectory("train-bad")
