@@ -34,6 +34,9 @@ public enum Gradients {
         case .split: return split
         case .slice: return slice
         case .pad: return pad
+        case .layerNorm: return layerNorm
+        case .gather: return gather
+        case .reduceMax, .reduceMin: return reduceExtreme
         case .conv: return conv
         case .maxPool, .avgPool: return pool
         case .crossEntropy: return crossEntropy
@@ -170,6 +173,67 @@ public enum Gradients {
         let starts = Array(pads[..<shape.count])
         let ends = zip(starts, shape).map { $0 + $1 }
         return [try b.apply(.slice, [g[0]], attributes: Attributes(["starts": .ints(starts), "ends": .ints(ends)]))[0]]
+    }
+}
+
+extension Gradients {
+    /// y = x̂·scale + bias with x̂ = (x − μ)·r, r = 1/√(σ² + ε) over axes axis..<rank:
+    /// dx = r·(d − mean(d) − x̂·mean(d·x̂)) with d = g·scale; dscale = Σ g·x̂, dbias = Σ g.
+    static let layerNorm: GradientRule = { node, g, b throws(SinterError) in
+        let (x, scale, bias) = (node.operands[0], node.operands[1], node.operands[2])
+        let shape = try b.staticShape(x)
+        let axis = ShapeRules.normalizedAxis(node.attributes.int("axis") ?? -1, rank: shape.count)
+        let eps: Double = if case .float(let e)? = node.attribute("epsilon") { e } else { 1e-5 }
+        let dtype = b.graph.type(of: x).dtype
+        let over = Attributes(["axes": .ints(Array(axis..<shape.count)), "keepdims": .bool(true)])
+        func mean(_ v: ValueID) throws(SinterError) -> ValueID { try b.apply(.reduceMean, [v], attributes: over)[0] }
+        let centered = try b.binary(.sub, x, try mean(x))
+        let variance = try mean(try b.mul(centered, centered))
+        let r = try b.unary(.reciprocal, try b.unary(.sqrt, try b.add(variance, try b.scalar(eps, dtype))))
+        let xhat = try b.mul(centered, r)
+        let d = try b.mul(g[0], scale)
+        let inner = try b.binary(
+            .sub, try b.binary(.sub, d, try mean(d)), try b.mul(xhat, try mean(try b.mul(d, xhat))))
+        return [
+            try b.mul(r, inner), try b.unbroadcast(try b.mul(g[0], xhat), to: scale), try b.unbroadcast(g[0], to: bias),
+        ]
+    }
+
+    /// The cotangent scatter-added back to the rows it was gathered from (repeated indices add
+    /// up): scatter-nd with reduction add into zeros, the gathered axis moved to the front.
+    static let gather: GradientRule = { node, g, b throws(SinterError) in
+        let (x, indices) = (node.operands[0], node.operands[1])
+        let xs = try b.staticShape(x), ishape = try b.staticShape(indices), gs = try b.staticShape(g[0])
+        let axis = ShapeRules.normalizedAxis(node.attributes.int("axis") ?? 0, rank: xs.count)
+        let ni = ishape.count
+        // g is xs[..<axis] + ishape + xs[axis+1...]; put the index axes first.
+        let gPerm = Array(axis..<(axis + ni)) + Array(0..<axis) + Array((axis + ni)..<gs.count)
+        let gFront = try b.apply(.transpose, [g[0]], attributes: Attributes(["perm": .ints(gPerm)]))[0]
+        let xPerm = [axis] + Array(0..<axis) + Array((axis + 1)..<xs.count)
+        let moved = xPerm.map { xs[$0] }
+        let zeros = try b.apply(
+            .expand, [try b.scalar(0, b.graph.type(of: x).dtype)], attributes: Attributes(["shape": .ints(moved)]))[0]
+        let idx = try b.reshape(indices, to: ishape + [1])
+        let added = try b.apply(
+            .scatterND, [zeros, idx, gFront], attributes: Attributes(["reduction": .string("add")]))[0]
+        var back = xPerm
+        for (i, p) in xPerm.enumerated() { back[p] = i }
+        return [try b.apply(.transpose, [added], attributes: Attributes(["perm": .ints(back)]))[0], nil]
+    }
+
+    /// reduce-max/min: the cotangent shared evenly among the entries equal to the extreme.
+    static let reduceExtreme: GradientRule = { node, g, b throws(SinterError) in
+        let x = node.operands[0]
+        let shape = try b.staticShape(x)
+        let axes =
+            node.attributes.ints("axes").map { $0.map { $0 < 0 ? $0 + shape.count : $0 } } ?? Array(shape.indices)
+        let kept = shape.indices.map { axes.contains($0) ? 1 : shape[$0] }
+        let dtype = b.graph.type(of: x).dtype
+        let hit = try b.binary(.equal, x, try b.reshape(node.results[0], to: kept))
+        let mask = try b.apply(.cast, [hit], attributes: Attributes(["to": .string(dtype.rawValue)]))[0]
+        let count = try b.apply(
+            .reduceSum, [mask], attributes: Attributes(["axes": .ints(axes), "keepdims": .bool(true)]))[0]
+        return [try b.mul(mask, try b.binary(.div, try b.reshape(g[0], to: kept), count))]
     }
 }
 

@@ -54,6 +54,12 @@ struct GradientTests {
         }
     }
 
+    static func spacedOp(_ name: String, _ op: Op, _ shape: [Int], _ attrs: [String: AttributeValue]) -> Case {
+        var c = Self.op(name, op, [shape], attrs)
+        c.spaced = true
+        return c
+    }
+
     static func pool(_ op: Op, _ shape: [Int], _ attrs: [String: AttributeValue]) -> Case {
         var c = Self.op("\(op.rawValue) \(attrs.keys.sorted()) \(shape)", op, [shape], attrs, dtype: .f32)
         c.spaced = true
@@ -93,6 +99,20 @@ struct GradientTests {
             op("softmax", .softmax, [[3, 5]], [:], dtype: .f32),
             op("softmax axis 0", .softmax, [[3, 5]], ["axis": .int(0)], dtype: .f32),
             op("log-softmax", .logSoftmax, [[3, 5]], ["axis": .int(1)], dtype: .f32),
+            op(
+                "layer-norm", .layerNorm, [[3, 4, 5], [4, 5], [4, 5]], ["axis": .int(1), "epsilon": .float(0.01)],
+                dtype: .f32),
+            op("layer-norm last axis", .layerNorm, [[6, 5], [5], [5]], [:], dtype: .f32),
+            Case(name: "gather axis 0 repeated", dtype: .f64, inputs: [([5, 3], -2...2)]) { b, x throws(SinterError) in
+                let idx = try b.constant(TensorData(dtype: .i64, shape: [2, 3], values: [4, 0, 4, 2, -1, 1]))
+                return try b.apply(.gather, [x[0], idx])[0]
+            },
+            Case(name: "gather axis 1", dtype: .f64, inputs: [([2, 4, 3], -2...2)]) { b, x throws(SinterError) in
+                let idx = try b.constant(TensorData(dtype: .i32, shape: [3], values: [3, 1, 3]))
+                return try b.apply(.gather, [x[0], idx], attributes: Attributes(["axis": .int(1)]))[0]
+            },
+            spacedOp("reduce-max", .reduceMax, [3, 4, 5], ["axes": .ints([1])]),
+            spacedOp("reduce-min all", .reduceMin, [3, 4], [:]),
             op("conv", .conv, [[2, 3, 5, 6], [4, 3, 3, 2]], [:], dtype: .f32),
             op(
                 "conv stride pads", .conv, [[2, 3, 7, 6], [4, 3, 3, 3]],
