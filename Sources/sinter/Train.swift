@@ -1,6 +1,10 @@
 import ArgumentParser
 import Foundation
 import Sinter
+import Synchronization
+
+/// Set by SIGINT; the training loop checks it between steps, saves a checkpoint and exits.
+let interruptRequested = Atomic<Bool>(false)
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -44,8 +48,15 @@ struct Train: ParsableCommand {
     @Option(help: "Stop after this many epochs without a better validation loss.") var patience: Int?
     @Option(help: "Threads for each step.") var threads = 1
     @Option(name: .shortAndLong, help: "Where to write the trained model (.onnx).") var output: String?
+    @Option(help: "Checkpoint written after each epoch and on Ctrl-C (default: OUTPUT or MODEL with .ckpt).")
+    var checkpoint: String?
+    @Option(help: ArgumentHelp("Continue from a checkpoint of the same command.", valueName: "FILE.ckpt"))
+    var resume: String?
+    /// Tests: behave as if Ctrl-C came after this many updates (a deterministic mid-epoch stop).
+    @Option(name: .customLong("interrupt-after"), help: .hidden) var interruptAfter: Int?
 
     func run() throws {
+        var interrupted = false
         do throws(SinterError) {
             let config = try trainingConfig()
             let arrays = Dictionary(try Npz.decode(try FileIO.read(data), origin: data)) { a, _ in a }
@@ -54,7 +65,7 @@ struct Train: ParsableCommand {
             }
             let graph = try loadModel()
             let trainer = try Trainer(graph, config: config, learningRate: lr, threads: threads)
-            var set = try TrainingSet(features, labels, trainer.step, loss: config.loss, origin: data)
+            let set = try TrainingSet(features, labels, trainer.step, loss: config.loss, origin: data)
             var rng = SplitMix(seed: seed)
             let (trainIdx, valIdx) = set.split(validation, &rng)
             guard trainIdx.count >= batchSize else {
@@ -62,57 +73,98 @@ struct Train: ParsableCommand {
             }
             let dropped = trainIdx.count % batchSize
             if dropped > 0 { print("note: the last \(dropped) sample(s) of each epoch do not fill a batch; dropped") }
+            let fingerprint = Checkpoint.fingerprint(trainer.step, config)
+            let p = trainer.parameters.count
+            var state = Checkpoint(
+                epoch: 1, batch: 0, updates: 0, rngState: rng.state, lossSum: 0, correct: 0, seen: 0, curve: [],
+                best: .infinity, sinceBest: 0, tensors: [])
+            if let resume {
+                let types = trainer.step.parameters.map(\.value.type) + trainer.step.slots.map(\.type)
+                state = try Checkpoint.decode(
+                    try FileIO.read(resume), fingerprint: fingerprint, types: types, origin: resume)
+                try trainer.restore(
+                    parameters: Array(state.tensors[..<p]), slots: Array(state.tensors[p...]), updates: state.updates)
+                rng.state = state.rngState
+                print("resumed from \(resume) at epoch \(state.epoch), batch \(state.batch)")
+            }
+            let checkpointPath = checkpoint ?? ((output ?? model) as NSString).deletingPathExtension + ".ckpt"
+            func save(_ s: Checkpoint) throws(SinterError) {
+                var full = s
+                full.updates = trainer.updates
+                full.tensors = trainer.parameters + trainer.slots
+                try FileIO.writeAtomically(full.encode(fingerprint: fingerprint), to: checkpointPath)
+            }
+            signal(SIGINT) { _ in interruptRequested.store(true, ordering: .relaxed) }
             let terminal = isatty(STDOUT_FILENO) == 1
-            var curve: [Double] = []
-            var best = Double.infinity, sinceBest = 0
-            for epoch in 1...max(epochs, 1) {
+            let batches = (trainIdx.count - dropped) / batchSize
+            var epoch = state.epoch
+            training: while epoch <= epochs {
+                state.rngState = rng.state
                 let order = set.shuffled(trainIdx, &rng)
                 let start = Date()
-                var lossSum = 0.0, correct = 0, seen = 0
-                for b in 0..<(order.count / batchSize) {
+                let first = state.batch
+                for b in first..<batches {
+                    if interruptRequested.load(ordering: .relaxed) || trainer.updates == interruptAfter {
+                        state.epoch = epoch
+                        state.batch = b
+                        try save(state)
+                        print((terminal ? "\n" : "") + "interrupted: saved \(checkpointPath); continue with --resume")
+                        interrupted = true
+                        break training
+                    }
                     let idx = Array(order[(b * batchSize)..<((b + 1) * batchSize)])
                     let (l, outs) = try trainer.train([set.features(idx)], labels: set.labels(idx))
-                    lossSum += l * Double(idx.count)
-                    correct += set.correct(outs[0], idx)
-                    seen += idx.count
+                    state.lossSum += l * Double(idx.count)
+                    state.correct += set.correct(outs[0], idx)
+                    state.seen += idx.count
                     if terminal {
-                        let rate = Double(seen) / max(Date().timeIntervalSince(start), 1e-9)
+                        let rate = Double((b + 1 - first) * batchSize) / max(Date().timeIntervalSince(start), 1e-9)
                         let text = String(
-                            format: "\repoch %d/%d  %d/%d  loss %.4f  %.0f samples/s", epoch, epochs, seen,
-                            order.count - dropped, lossSum / Double(seen), rate)
+                            format: "\repoch %d/%d  %d/%d  loss %.4f  %.0f samples/s", epoch, epochs, state.seen,
+                            batches * batchSize, state.lossSum / Double(state.seen), rate)
                         FileHandle.standardOutput.write(Data(text.utf8))
                     }
                 }
                 let seconds = max(Date().timeIntervalSince(start), 1e-9)
-                curve.append(lossSum / Double(max(seen, 1)))
-                var line = String(
-                    format: "epoch %d/%d  loss %.4f", epoch, epochs, lossSum / Double(max(seen, 1)))
-                if config.loss == .ce { line += String(format: "  acc %.4f", Double(correct) / Double(max(seen, 1))) }
-                var monitored = curve.last ?? 0
+                let mean = state.lossSum / Double(max(state.seen, 1))
+                state.curve.append(mean)
+                var line = String(format: "epoch %d/%d  loss %.4f", epoch, epochs, mean)
+                if config.loss == .ce {
+                    line += String(format: "  acc %.4f", Double(state.correct) / Double(max(state.seen, 1)))
+                }
+                var monitored = mean
                 if !valIdx.isEmpty {
                     let (vl, vc) = try set.evaluate(trainer, valIdx, batchSize: batchSize)
                     monitored = vl
                     line += String(format: "  val_loss %.4f", vl)
                     if config.loss == .ce { line += String(format: "  val_acc %.4f", vc) }
                 }
-                line += String(format: "  %.0f samples/s", Double(seen) / seconds)
+                line += String(format: "  %.0f samples/s", Double((batches - first) * batchSize) / seconds)
                 print((terminal ? "\r\u{1B}[K" : "") + line)
-                if monitored < best {
-                    best = monitored
-                    sinceBest = 0
+                var stop = false
+                if monitored < state.best {
+                    state.best = monitored
+                    state.sinceBest = 0
                 } else if let patience {
-                    sinceBest += 1
-                    if sinceBest >= patience {
-                        print(
-                            "early stop: no better \(valIdx.isEmpty ? "" : "validation ")loss for \(patience) epoch(s)")
-                        break
-                    }
+                    state.sinceBest += 1
+                    stop = state.sinceBest >= patience
+                }
+                epoch += 1
+                (state.epoch, state.batch, state.lossSum, state.correct, state.seen) = (epoch, 0, 0, 0, 0)
+                state.rngState = rng.state
+                try save(state)
+                if stop {
+                    print(
+                        "early stop: no better \(valIdx.isEmpty ? "" : "validation ")loss for \(patience ?? 0) epoch(s)"
+                    )
+                    break
                 }
             }
-            if let output { try write(trainer, curve, to: output) }
+            if let output, !interrupted { try write(trainer, state.curve, to: output) }
         } catch {
             throw reportAndExit(error)
         }
+        if interrupted { throw ExitCode(130) }
     }
 
     func trainingConfig() throws(SinterError) -> TrainingConfig {

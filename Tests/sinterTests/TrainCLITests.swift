@@ -82,6 +82,62 @@ struct TrainCLITests {
         #expect((accuracy ?? 0) >= 0.95, "test accuracy \(eval.stdout) \(eval.stderr.suffix(1000))")
     }
 
+    /// A run stopped mid-epoch and resumed from its checkpoint ends with the same bytes as one
+    /// that never stopped: deterministically (the test hook stops after 50 updates, in epoch 2),
+    /// and with a real SIGINT wherever it lands. Damaged or foreign checkpoints are refused.
+    @Test func interruptedRunsResumeToIdenticalWeights() throws {
+        let dir = try Support.temporaryDirectory("train-resume")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let made = try Support.run(Support.python, [script, "make", dir.path, "--hidden", "32"])
+        #expect(made.status == 0, "\(made.stderr.suffix(2000))")
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        func train(_ out: String, _ epochs: Int, _ extra: [String] = []) -> [String] {
+            [
+                "train", path("mlp.onnx"), "--data", path("train.npz"), "--epochs", "\(epochs)", "--seed", "4",
+                "--validation", "0.1", "-o", path(out),
+            ] + extra
+        }
+        let full = try Support.run(sinter, train("full.onnx", 3))
+        #expect(full.status == 0, "\(full.stderr)")
+        let stopped = try Support.run(sinter, train("part.onnx", 3, ["--interrupt-after", "50"]))
+        #expect(stopped.status == 130, "\(stopped.stdout) \(stopped.stderr)")
+        #expect(stopped.stdout.contains("interrupted: saved"))
+        #expect(!FileManager.default.fileExists(atPath: path("part.onnx")))
+        let resumed = try Support.run(sinter, train("part.onnx", 3, ["--resume", path("part.ckpt")]))
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stdout.contains("resumed from \(path("part.ckpt")) at epoch 2, batch 13"), "\(resumed.stdout)")
+        #expect(
+            FileManager.default.contents(atPath: path("full.onnx"))
+                == FileManager.default.contents(atPath: path("part.onnx")))
+
+        // A real Ctrl-C, once the first epoch's checkpoint exists.
+        let long = try Support.run(sinter, train("long.onnx", 40))
+        #expect(long.status == 0, "\(long.stderr)")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: sinter)
+        p.arguments = train("sig.onnx", 40)
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        while p.isRunning && !FileManager.default.fileExists(atPath: path("sig.ckpt")) { usleep(20_000) }
+        p.interrupt()
+        p.waitUntilExit()
+        #expect([0, 130].contains(p.terminationStatus), "status \(p.terminationStatus)")
+        if p.terminationStatus == 130 {
+            let again = try Support.run(sinter, train("sig.onnx", 40, ["--resume", path("sig.ckpt")]))
+            #expect(again.status == 0, "\(again.stderr)")
+        }
+        #expect(
+            FileManager.default.contents(atPath: path("long.onnx"))
+                == FileManager.default.contents(atPath: path("sig.onnx")))
+
+        let other = try Support.run(sinter, train("x.onnx", 3, ["--optimizer", "sgd", "--resume", path("part.ckpt")]))
+        #expect(other.status != 0 && other.stderr.contains("belongs to another model or optimizer"), "\(other.stderr)")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path("part.ckpt")))
+        try bytes.prefix(bytes.count - 3).write(to: URL(fileURLWithPath: path("cut.ckpt")))
+        let cut = try Support.run(sinter, train("x.onnx", 3, ["--resume", path("cut.ckpt")]))
+        #expect(cut.status != 0 && cut.stderr.contains("is not a usable checkpoint"), "\(cut.stderr)")
+    }
+
     /// Bad settings and data are refused with one clear message, and nothing is written.
     @Test func badInputsAreClearErrors() throws {
         let dir = try Support.temporaryDirectory("train-bad")
