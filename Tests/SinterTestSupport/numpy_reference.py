@@ -232,7 +232,55 @@ def dequantize(x, text):
     return (x.astype(np.int64) - z).astype(np.float32) * s
 
 
+def cross_entropy(a, t):
+    logits = a[0].astype(np.float64)
+    n, c = logits.shape
+    target = np.eye(c)[a[1].astype(np.int64)] if a[1].ndim == 1 else a[1].astype(np.float64)
+    s = num(t.get("label_smoothing", 0.0))
+    target = target * (1 - s) + s / c
+    m = logits.max(axis=1, keepdims=True)
+    logp = logits - m - np.log(np.exp(logits - m).sum(axis=1, keepdims=True))
+    return np.float32(-(target * logp).sum() / n)
+
+
+def update(a, t, kind):
+    """The new parameter of one optimizer step (PyTorch's formulas), float64."""
+    p, g = a[0].astype(np.float64), a[1].astype(np.float64)
+    wd = num(t.get("weight_decay", 0.0))
+    decoupled = kind == "adam" and t.get("decoupled", False)
+    if not decoupled:
+        g = g + wd * p
+    if kind == "sgd":
+        return p - a[2] * g
+    if kind == "momentum":
+        mu = num(t.get("momentum", 0.9))
+        v = mu * a[2] + g
+        return p - a[3] * (g + mu * v if t.get("nesterov", False) else v)
+    if kind == "rmsprop":
+        al = num(t.get("alpha", 0.99))
+        sq = al * a[2] + (1 - al) * g * g
+        return p - a[3] * g / (np.sqrt(sq) + num(t.get("epsilon", 1e-8)))
+    if kind == "adagrad":
+        sq = a[2] + g * g
+        return p - a[3] * g / (np.sqrt(sq) + num(t.get("epsilon", 1e-10)))
+    b1, b2 = num(t.get("beta1", 0.9)), num(t.get("beta2", 0.999))
+    m = b1 * a[2] + (1 - b1) * g
+    v = b2 * a[3] + (1 - b2) * g * g
+    step = a[5].astype(np.float64)
+    delta = (m / (1 - b1 ** step)) / (np.sqrt(v / (1 - b2 ** step)) + num(t.get("epsilon", 1e-8)))
+    if decoupled:
+        delta = delta + wd * p
+    return p - a[4] * delta
+
+
 OPS = {
+    "cross-entropy": cross_entropy,
+    "mse-loss": lambda a, t: np.float32(np.mean((a[0].astype(np.float64) - a[1]) ** 2)),
+    "sgd-update": lambda a, t: update(a, t, "sgd"),
+    "momentum-update": lambda a, t: update(a, t, "momentum"),
+    "adam-update": lambda a, t: update(a, t, "adam"),
+    "rmsprop-update": lambda a, t: update(a, t, "rmsprop"),
+    "adagrad-update": lambda a, t: update(a, t, "adagrad"),
     "quantize": lambda a, t: quantize(a[0], t["to"]),
     "dequantize": lambda a, t: dequantize(a[0], t["from"]),
     "requantize": lambda a, t: quantize(dequantize(a[0], t["from"]), t["to"]),

@@ -415,6 +415,38 @@ struct OpNumericTests {
                 op: .qmatmul, shapes: [[2, 5, 7], [7, 3]], dtypes: [.u8, .i8], range: (0, 127.9), atol: 1e-4,
                 inputQuant: QuantParams(scale: 0.02, zeroPoint: 100),
                 secondQuant: QuantParams(scales: [0.1, 0.2, 0.3], zeroPoints: [0, 2, -1], axis: 1)))
+        // Training: losses (index labels drawn from 0..<5, probabilities) and the first result of
+        // each optimizer update (the new parameter); moments and squares are drawn positive.
+        let smooth = Attributes(["label_smoothing": .float(0.1)])
+        out.append(
+            Case(op: .crossEntropy, shapes: [[6, 5], [6]], attrs: smooth, dtypes: [.f32, .i64], range: (0, 4.99)))
+        out.append(Case(op: .crossEntropy, shapes: [[3, 4], [3, 4]], range: (0, 1), atol: 1e-5))
+        out.append(Case(op: .mseLoss, shapes: [[4, 33], [4, 33]], atol: 1e-5))
+        let decay = Attributes(["weight_decay": .float(0.01)])
+        out.append(Case(op: .sgdUpdate, shapes: [[4, 33], [4, 33], []], attrs: decay))
+        for nesterov in [false, true] {
+            out.append(
+                Case(
+                    op: .momentumUpdate, shapes: [[2, 17], [2, 17], [2, 17], []],
+                    attrs: Attributes([
+                        "momentum": .float(0.8), "nesterov": .bool(nesterov), "weight_decay": .float(0.01),
+                    ])))
+        }
+        for decoupled in [false, true] {
+            out.append(
+                Case(
+                    op: .adamUpdate, shapes: [[3, 11], [3, 11], [3, 11], [3, 11], [], []],
+                    attrs: Attributes([
+                        "decoupled": .bool(decoupled), "weight_decay": .float(0.02), "beta2": .float(0.99),
+                    ]),
+                    range: (0.01, 3), atol: 1e-5, rtol: 1e-4))
+        }
+        out.append(
+            Case(
+                op: .rmspropUpdate, shapes: [[5, 7], [5, 7], [5, 7], []], attrs: decay, range: (0.01, 3), rtol: 1e-4))
+        out.append(
+            Case(
+                op: .adagradUpdate, shapes: [[5, 7], [5, 7], [5, 7], []], attrs: decay, range: (0.01, 3), rtol: 1e-4))
         for op in [Op.argMax, .argMin] {
             out.append(Case(op: op, shapes: [[3, 5, 4]], attrs: Attributes(["axis": .int(1)])))
             out.append(
