@@ -12,6 +12,12 @@ cd "$(dirname "$0")/.."
 bash Scripts/setup.sh >/dev/null
 # The int8 table trains its digits classifier with scikit-learn (bundled data, no download).
 .venv/bin/python -c 'import sklearn' 2>/dev/null || .venv/bin/pip install -q --disable-pip-version-check scikit-learn
+# The training table compares with PyTorch (the image's CPU wheel, found through pip's find-links:
+# PyPI's torch pulls gigabytes of CUDA wheels) and JAX (PyPI).
+.venv/bin/python -c 'import torch' 2>/dev/null || .venv/bin/pip install -q --disable-pip-version-check 'torch==2.13.0+cpu' \
+  || echo "run.sh: no CPU torch wheel; the training table leaves PyTorch out"
+.venv/bin/python -c 'import jax' 2>/dev/null || .venv/bin/pip install -q --disable-pip-version-check jax \
+  || echo "run.sh: jax did not install; the training table leaves JAX out"
 swift build -c release --product sinter
 sinter=$(swift build -c release --show-bin-path)/sinter
 work=.build/benchmarks
@@ -50,6 +56,10 @@ section="## $cpu, $(nproc) cores ($flags)"
   echo
   .venv/bin/python Benchmarks/int8.py "$sinter" "$work/int8" "$work/matmul_1024_const.onnx" \
     "$work/mlp_784_b256.onnx" "$work/transformer_s128.onnx" 2>/dev/null
+  echo
+  echo "### Training (Benchmarks/training.py)"
+  echo
+  .venv/bin/python Benchmarks/training.py "$sinter" "$work/training" 2>/dev/null
   echo
   echo "### GEMM sweep (one thread)"
   echo

@@ -85,6 +85,11 @@ public enum ONNXImporter {
         return g.input.filter { !initialized.contains($0.name) }
     }
 
+    /// The names of the model's f32 initializers: what training treats as parameters.
+    public static func f32InitializerNames(_ path: String) throws(SinterError) -> [String] {
+        try decode(path).graph.initializer.filter { $0.dataType == 1 }.map(\.name)  // 1: FLOAT
+    }
+
     /// Names of the graph inputs that are not initializers, in order (what a caller feeds).
     public static func inputNames(_ path: String) throws(SinterError) -> [String] { try fedInputs(path).map(\.name) }
 

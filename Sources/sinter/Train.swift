@@ -52,18 +52,38 @@ struct Train: ParsableCommand {
     var checkpoint: String?
     @Option(help: ArgumentHelp("Continue from a checkpoint of the same command.", valueName: "FILE.ckpt"))
     var resume: String?
+    @Option(
+        name: .customLong("emit-step"),
+        help: ArgumentHelp(
+            "Write the train step (forward, loss, backward, update) as .sir and stop, e.g. for `sinter bench`.",
+            valueName: "FILE.sir"))
+    var emitStep: String?
     /// Tests: behave as if Ctrl-C came after this many updates (a deterministic mid-epoch stop).
     @Option(name: .customLong("interrupt-after"), help: .hidden) var interruptAfter: Int?
 
     func run() throws {
         var interrupted = false
         do throws(SinterError) {
-            let config = try trainingConfig()
+            var config = try trainingConfig()
             let arrays = Dictionary(try Npz.decode(try FileIO.read(data), origin: data)) { a, _ in a }
             guard let features = arrays[x], let labels = arrays[y] else {
                 throw SinterError("\(data) must hold arrays '\(x)' and '\(y)' (it has \(arrays.keys.sorted()))")
             }
             let graph = try loadModel()
+            if model.hasSuffix(".onnx") {
+                // The initializers are the parameters (not constants of Constant nodes), minus frozen ones.
+                let constants = Set(graph.nodes.filter { $0.op == .constant }.map { graph.name(of: $0.results[0]) })
+                let frozen = Set(config.frozen)
+                config.parameters = try ONNXImporter.f32InitializerNames(model).filter {
+                    constants.contains($0) && !frozen.contains($0)
+                }
+            }
+            if let emitStep {
+                let step = try TrainStep.build(graph, config)
+                try FileIO.writeAtomically(Array(Printer.print(step.graph).utf8), to: emitStep)
+                print("wrote the train step of \(model) to \(emitStep)")
+                return
+            }
             let trainer = try Trainer(graph, config: config, learningRate: lr, threads: threads)
             let set = try TrainingSet(features, labels, trainer.step, loss: config.loss, origin: data)
             var rng = SplitMix(seed: seed)
