@@ -205,7 +205,9 @@ extension ImportContext {
             let failed = !(earlier.isEmpty && diags.isEmpty)
             guard !failed || proto.input.allSatisfy({ $0.isEmpty || values[$0] != nil }) else { continue }
             do throws(SinterError) {
-                guard let converter = Converters.table[n.opType] else { throw n.error("unsupported op '\(n.opType)'") }
+                guard let converter = Converters.converter(domain: proto.domain, opType: n.opType) else {
+                    throw n.error("unsupported op '\(n.opType)'")
+                }
                 let results = try converter(self, n)
                 for (i, name) in proto.output.enumerated() where !name.isEmpty {
                     guard i < results.count, let v = results[i] else { throw n.error("output \(i) is not supported") }

@@ -9,6 +9,16 @@ enum Converters {
         .merging(composed) { a, _ in a }.merging(scatter) { a, _ in a }
         .merging(controlFlow) { a, _ in a }.merging(quantization) { a, _ in a }
 
+    /// The converter for an op of a domain: the default one (`""` or `ai.onnx`), or the
+    /// optimizers of `ai.onnx.preview.training`.
+    static func converter(domain: String, opType: String) -> Converter? {
+        switch domain {
+        case "", "ai.onnx": table[opType]
+        case previewTrainingDomain: training[opType]
+        default: nil
+        }
+    }
+
     /// ONNX spellings of IR ops that the exporter's switch does not list (see
     /// `ONNXExporter.Spelling`): an op's import and export live side by side here.
     static let spellings: [Op: ONNXExporter.Spelling] = {

@@ -132,7 +132,7 @@ public enum ONNXImporter {
         // Every unsupported op, all at once, before doing any work.
         func unsupportedNodes(_ graph: Onnx_GraphProto) -> [Onnx_NodeProto] {
             graph.node.flatMap { n in
-                let here = !(n.domain.isEmpty || n.domain == "ai.onnx") || Converters.table[n.opType] == nil
+                let here = Converters.converter(domain: n.domain, opType: n.opType) == nil
                 let nested = n.attribute.flatMap { a in (a.hasG ? [a.g] : []) + a.graphs }.flatMap(unsupportedNodes)
                 return (here ? [n] : []) + nested
             }
