@@ -41,6 +41,7 @@ public enum Gradients {
         case .maxPool, .avgPool: return pool
         case .crossEntropy: return crossEntropy
         case .mseLoss: return mse
+        case .bceLoss: return bce
         default: return nil
         }
     }

@@ -58,6 +58,7 @@ public enum Op: String, CaseIterable, Sendable, Hashable {
     // Training (IR/TrainingOps.swift); `expand-training` rewrites them into arithmetic.
     case crossEntropy = "cross-entropy"
     case mseLoss = "mse-loss"
+    case bceLoss = "bce-loss"
     case sgdUpdate = "sgd-update"
     case momentumUpdate = "momentum-update"
     case adamUpdate = "adam-update"
@@ -389,7 +390,8 @@ extension OpSchema {
             )
         case .quantize, .dequantize, .requantize:
             return quantization(op)
-        case .crossEntropy, .mseLoss, .sgdUpdate, .momentumUpdate, .adamUpdate, .rmspropUpdate, .adagradUpdate:
+        case .crossEntropy, .mseLoss, .bceLoss, .sgdUpdate, .momentumUpdate, .adamUpdate, .rmspropUpdate,
+            .adagradUpdate:
             return training(op)
         case .qmatmul:
             return make(

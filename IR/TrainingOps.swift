@@ -21,6 +21,11 @@ extension OpSchema {
             return make(
                 op, 2, [.float], traits: [.pure], pattern: .opaque, shape: TrainingRules.mse, kernel: expanded,
                 "mean of (prediction − target)² over all elements")
+        case .bceLoss:
+            return make(
+                op, 2, [.float], traits: [.pure], pattern: .opaque, shape: TrainingRules.mse, kernel: expanded,
+                "binary cross-entropy from logits z against targets y in [0, 1], mean over all elements: "
+                    + "max(z, 0) − z·y + log(1 + e^−|z|)")
         case .sgdUpdate:
             return make(
                 op, 3, [.float], attributes: [decay], traits: [.pure], pattern: .elementwise,
@@ -147,6 +152,14 @@ extension OpEmitter {
             let target = try crossEntropyTarget(logits: x[0], labels: x[1], smoothing: attr("label_smoothing"))
             let n = typeOf(x[0]).shape?.first ?? 1
             return [try emitBinary(.mul, try sumAll(try emitBinary(.mul, target, logp)), try c(-1 / Double(max(n, 1))))]
+        case .bceLoss:
+            let z = x[0]
+            let stable = try emit(
+                .softplus, [try emit(.neg, [try emit(.abs, [z], Attributes())], Attributes())], Attributes())
+            let terms = try emitBinary(
+                .add, try emitBinary(.sub, try emit(.relu, [z], Attributes()), try emitBinary(.mul, z, x[1])), stable)
+            let n = typeOf(z).elementCount ?? 1
+            return [try emitBinary(.mul, try sumAll(terms), try c(1 / Double(max(n, 1))))]
         case .mseLoss:
             let diff = try emitBinary(.sub, x[0], x[1])
             let n = typeOf(x[0]).elementCount ?? 1
@@ -233,6 +246,16 @@ extension Gradients {
         let p = try b.softmax(logits, axis: 1)
         let scale = try b.mul(g[0], try b.scalar(1 / Double(max(n, 1)), b.graph.type(of: logits).dtype))
         return [try b.mul(try b.binary(.sub, p, target), scale), nil]
+    }
+
+    /// bce-loss: (σ(z) − y)·g/n for the logits, (−z)·g/n for the targets.
+    static let bce: GradientRule = { node, g, b throws(SinterError) in
+        let (z, y) = (node.operands[0], node.operands[1])
+        let dtype = b.graph.type(of: z).dtype
+        let n = try b.staticShape(z).reduce(1, *)
+        let scale = try b.mul(g[0], try b.scalar(1 / Double(max(n, 1)), dtype))
+        let dz = try b.mul(try b.binary(.sub, try b.unary(.sigmoid, z), y), scale)
+        return [dz, try b.mul(try b.unary(.neg, z), scale)]
     }
 
     /// mse-loss: ±2·(p − t)·g/n.

@@ -8,6 +8,8 @@ public struct TrainingConfig: Sendable, Hashable {
         case ce
         /// Mean squared error (`mse-loss`).
         case mse
+        /// Binary cross-entropy from logits (`bce-loss`), targets in [0, 1] shaped like the output.
+        case bce
     }
 
     public enum Optimizer: String, CaseIterable, Sendable {
@@ -86,7 +88,7 @@ public struct TrainStep: Sendable {
                 throw SinterError("--loss ce needs the model's first output to be logits [N, C], got \(outType)")
             }
             labelType = TensorType(.i64, [outType.dims[0]])
-        case .mse: labelType = outType
+        case .mse, .bce: labelType = outType
         }
         let labels = try b.input(b.isUsed("labels") ? "train.labels" : "labels", labelType)
         let lr = try b.input("lr", TensorType(outType.dtype, [Dim]()))
@@ -97,6 +99,7 @@ public struct TrainStep: Sendable {
             let attrs = Attributes(["label_smoothing": .float(config.labelSmoothing)])
             loss = try b.apply(.crossEntropy, [output, labels], attributes: attrs, name: "loss")[0]
         case .mse: loss = try b.apply(.mseLoss, [output, labels], name: "loss")[0]
+        case .bce: loss = try b.apply(.bceLoss, [output, labels], name: "loss")[0]
         }
         let (differentiated, rawGrads) = try Autodiff.gradients(of: loss, wrt: paramValues, in: b.graph)
         b = GraphBuilder(extending: differentiated)

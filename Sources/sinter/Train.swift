@@ -26,7 +26,7 @@ struct Train: ParsableCommand {
     @Option(help: "The key of the features in the .npz.") var x = "x"
     @Option(help: "The key of the labels in the .npz.") var y = "y"
 
-    @Option(help: ArgumentHelp("ce (cross-entropy from logits) or mse.", valueName: "LOSS"))
+    @Option(help: ArgumentHelp("ce (cross-entropy from logits), mse, or bce (binary, from logits).", valueName: "LOSS"))
     var loss = "ce"
 
     @Option(
@@ -190,7 +190,7 @@ struct Train: ParsableCommand {
     func trainingConfig() throws(SinterError) -> TrainingConfig {
         var c = TrainingConfig()
         guard let l = TrainingConfig.Loss(rawValue: loss) else {
-            throw SinterError("--loss '\(loss)' is not one of ce, mse")
+            throw SinterError("--loss '\(loss)' is not one of ce, mse, bce")
         }
         c.loss = l
         let parts = optimizer.split(separator: ",").map(String.init)

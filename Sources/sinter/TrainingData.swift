@@ -105,7 +105,13 @@ struct TrainingSet {
                     total += label >= 0 && label < c ? lse - row[label] : 0
                 } else {
                     let per = y.count / count
-                    for k in 0..<c { total += pow(row[k] - y.element(at: i * per + k), 2) / Double(c) }
+                    for k in 0..<c {
+                        let (z, t) = (row[k], y.element(at: i * per + k))
+                        // Per-sample means, as the train step's loss (bce from logits, stable form).
+                        let e =
+                            loss == .bce ? max(z, 0) - z * t + Foundation.log1p(Foundation.exp(-abs(z))) : pow(z - t, 2)
+                        total += e / Double(c)
+                    }
                 }
             }
             hits += correct(out, real)

@@ -49,6 +49,7 @@ public enum OpSamples {
             let labels = try constant([24], .i64) { Double(($0 * 3) % 5) }
             return try one([logits, labels], attrs(["label_smoothing": .float(0.1)]))
         case .mseLoss: return try one([x, try constant([2, 3, 4, 5])])
+        case .bceLoss: return try one([x, try constant([2, 3, 4, 5]) { Double($0 % 3) * 0.5 }])
         case .sgdUpdate:
             return try one(
                 [x, try constant([2, 3, 4, 5]), try constant([]) { _ in 0.1 }], attrs(["weight_decay": .float(0.01)]))

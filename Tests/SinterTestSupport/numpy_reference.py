@@ -275,6 +275,8 @@ def update(a, t, kind):
 
 OPS = {
     "cross-entropy": cross_entropy,
+    "bce-loss": lambda a, t: np.float32(np.mean(
+        np.maximum(a[0], 0) - a[0].astype(np.float64) * a[1] + np.log1p(np.exp(-np.abs(a[0].astype(np.float64)))))),
     "mse-loss": lambda a, t: np.float32(np.mean((a[0].astype(np.float64) - a[1]) ** 2)),
     "sgd-update": lambda a, t: update(a, t, "sgd"),
     "momentum-update": lambda a, t: update(a, t, "momentum"),

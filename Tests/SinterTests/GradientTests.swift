@@ -96,6 +96,7 @@ struct GradientTests {
             op("expand", .expand, [[1, 3]], ["shape": .ints([2, 3])]),
             op("identity", .identity, [[2, 3]], [:]),
             op("mse-loss", .mseLoss, [[3, 4], [3, 4]], [:]),
+            op("bce-loss", .bceLoss, [[3, 4], [3, 4]], [:]),
             op("softmax", .softmax, [[3, 5]], [:], dtype: .f32),
             op("softmax axis 0", .softmax, [[3, 5]], ["axis": .int(0)], dtype: .f32),
             op("log-softmax", .logSoftmax, [[3, 5]], ["axis": .int(1)], dtype: .f32),

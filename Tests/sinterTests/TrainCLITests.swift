@@ -148,7 +148,7 @@ struct TrainCLITests {
         let data = dir.appendingPathComponent("train.npz").path
         let out = dir.appendingPathComponent("out.onnx").path
         let cases: [([String], String)] = [
-            (["--loss", "hinge"], "--loss 'hinge' is not one of ce, mse"),
+            (["--loss", "hinge"], "--loss 'hinge' is not one of ce, mse, bce"),
             (["--optimizer", "lion"], "--optimizer 'lion' must start with one of"),
             (["--optimizer", "adam,beta3=1"], "unknown setting 'beta3'"),
             (["--y", "labels"], "must hold arrays 'x' and 'labels'"),
