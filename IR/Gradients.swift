@@ -98,14 +98,19 @@ public enum Gradients {
         return [try b.unbroadcast(dx, to: x), try b.unbroadcast(dy, to: y)]
     }
 
+    /// A reduction's axes (non-negative; all when `axes` is absent) and its result shape with
+    /// those axes kept as 1, which a cotangent is reshaped to before broadcasting back.
+    static func reduced(_ node: Node, _ shape: [Int]) -> (axes: [Int], kept: [Int]) {
+        let axes =
+            node.attributes.ints("axes").map { $0.map { $0 < 0 ? $0 + shape.count : $0 } } ?? Array(shape.indices)
+        return (axes, shape.indices.map { axes.contains($0) ? 1 : shape[$0] })
+    }
+
     /// The cotangent broadcast back over the reduced axes (divided by their size for a mean).
     static let reduceSumOrMean: GradientRule = { node, g, b throws(SinterError) in
         let x = node.operands[0]
         let shape = try b.staticShape(x)
-        let axes =
-            node.attributes.ints("axes").map { $0.map { $0 < 0 ? $0 + shape.count : $0 } }
-            ?? Array(shape.indices)
-        let kept = shape.indices.map { axes.contains($0) ? 1 : shape[$0] }
+        let (axes, kept) = reduced(node, shape)
         var d = try b.reshape(g[0], to: kept)
         if node.op == .reduceMean {
             let n = axes.reduce(1) { $0 * shape[$1] }
@@ -212,8 +217,7 @@ extension Gradients {
         let gFront = try b.apply(.transpose, [g[0]], attributes: Attributes(["perm": .ints(gPerm)]))[0]
         let xPerm = [axis] + Array(0..<axis) + Array((axis + 1)..<xs.count)
         let moved = xPerm.map { xs[$0] }
-        let zeros = try b.apply(
-            .expand, [try b.scalar(0, b.graph.type(of: x).dtype)], attributes: Attributes(["shape": .ints(moved)]))[0]
+        let zeros = try b.filled(0, b.graph.type(of: x).dtype, shape: moved)
         let idx = try b.reshape(indices, to: ishape + [1])
         let added = try b.apply(
             .scatterND, [zeros, idx, gFront], attributes: Attributes(["reduction": .string("add")]))[0]
@@ -226,9 +230,7 @@ extension Gradients {
     static let reduceExtreme: GradientRule = { node, g, b throws(SinterError) in
         let x = node.operands[0]
         let shape = try b.staticShape(x)
-        let axes =
-            node.attributes.ints("axes").map { $0.map { $0 < 0 ? $0 + shape.count : $0 } } ?? Array(shape.indices)
-        let kept = shape.indices.map { axes.contains($0) ? 1 : shape[$0] }
+        let (axes, kept) = reduced(node, shape)
         let dtype = b.graph.type(of: x).dtype
         let hit = try b.binary(.equal, x, try b.reshape(node.results[0], to: kept))
         let mask = try b.apply(.cast, [hit], attributes: Attributes(["to": .string(dtype.rawValue)]))[0]

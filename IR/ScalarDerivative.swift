@@ -133,4 +133,11 @@ extension GraphBuilder {
     public mutating func scalar(_ value: Double, _ dtype: DType) throws(SinterError) -> ValueID {
         try constant(TensorData(dtype: dtype, shape: [], values: [value]))
     }
+
+    /// A tensor of `shape` filled with `value`: a scalar broadcast by `expand`, never a payload.
+    public mutating func filled(_ value: Double, _ dtype: DType, shape: [Int]) throws(SinterError) -> ValueID {
+        let s = try scalar(value, dtype)
+        guard !shape.isEmpty else { return s }
+        return try apply(.expand, [s], attributes: Attributes(["shape": .ints(shape)]))[0]
+    }
 }

@@ -130,11 +130,8 @@ public struct Autodiff: Pass {
 }
 
 extension GraphBuilder {
-    /// A tensor of `v`'s type filled with `value`: a scalar broadcast by `expand`.
+    /// A tensor of `v`'s type filled with `value`.
     mutating func filled(_ value: Double, like v: ValueID) throws(SinterError) -> ValueID {
-        let t = graph.type(of: v)
-        let s = try scalar(value, t.dtype)
-        guard t.rank > 0 else { return s }
-        return try apply(.expand, [s], attributes: Attributes(["shape": .ints(try staticShape(v))]))[0]
+        try filled(value, graph.type(of: v).dtype, shape: try staticShape(v))
     }
 }
