@@ -56,6 +56,12 @@ public struct TrainingConfig: Sendable, Hashable {
 /// per parameter; the standard pipeline (with `expand-training`) compiles it like any model.
 public struct TrainStep: Sendable {
     public var graph: Graph
+    /// Forward and backward only: `(model inputs..., labels, params...) -> (loss, grads...)`,
+    /// gradients before clipping, one per parameter in parameter order.
+    public var gradients: Graph
+    /// The update only: `(grads..., lr, step, params..., slots...) -> (params'..., slots'...)`,
+    /// with clipping; `graph` is `gradients` followed by `apply`, fused into one program.
+    public var apply: Graph
     public var inference: Graph
     /// The trained constants' names and starting values, in input order.
     public var parameters: [(name: String, value: TensorData)]
@@ -102,12 +108,59 @@ public struct TrainStep: Sendable {
         case .bce: loss = try b.apply(.bceLoss, [output, labels], name: "loss")[0]
         }
         let (differentiated, rawGrads) = try Autodiff.gradients(of: loss, wrt: paramValues, in: b.graph)
-        b = GraphBuilder(extending: differentiated)
-        let grads = try clip(rawGrads, config.clipNorm, &b)
+        var gradients = differentiated
+        gradients.inputs = modelInputs + [labels] + paramValues
+        gradients.outputs = [loss] + rawGrads
+        gradients.name = model.name + "_grads"
+        gradients.compact()
 
+        b = GraphBuilder(extending: differentiated)
+        let (newParams, slotInputs, newSlots, slots) = try appendUpdates(
+            &b, params: paramValues, grads: rawGrads, lr: lr, step: step, config)
+        var train = b.graph
+        train.inputs = modelInputs + [labels, lr, step] + paramValues + slotInputs
+        train.outputs = [loss] + g.outputs + newParams + newSlots
+        train.name = model.name + "_train"
+        train.compact()
+
+        // The update alone, for callers that combine gradients themselves (data parallelism).
+        var a = GraphBuilder(name: model.name + "_apply")
+        var applyGrads: [ValueID] = [], applyParams: [ValueID] = []
+        for p in paramValues {
+            let name = b.graph.name(of: p), type = b.graph.type(of: p)
+            applyGrads.append(try a.input("\(name).grad", type))
+            applyParams.append(try a.input(name, type))
+        }
+        let applyLR = try a.input("lr", TensorType(outType.dtype, [Dim]()))
+        let applyStep = try a.input("step", TensorType(outType.dtype, [Dim]()))
+        let applied = try appendUpdates(
+            &a, params: applyParams, grads: applyGrads, lr: applyLR, step: applyStep, config)
+        var apply = a.graph
+        apply.inputs = applyGrads + [applyLR, applyStep] + applyParams + applied.slotInputs
+        apply.outputs = applied.newParams + applied.newSlots
+
+        var values: [(name: String, value: TensorData)] = []
+        for (name, data) in initial {
+            guard let data else { throw SinterError("internal: parameter '\(name)' has no payload") }
+            values.append((name, data))
+        }
+        return TrainStep(
+            graph: train, gradients: gradients, apply: apply, inference: inference, parameters: values,
+            slots: slots, modelInputs: modelInputs.count)
+    }
+
+    /// Clipping (if configured) and one update op per parameter, appended to `b`: the new
+    /// parameters, the slot inputs the updates read, the new slots, and the slots' names and types.
+    static func appendUpdates(
+        _ b: inout GraphBuilder, params: [ValueID], grads rawGrads: [ValueID], lr: ValueID, step: ValueID,
+        _ config: TrainingConfig
+    ) throws(SinterError) -> (
+        newParams: [ValueID], slotInputs: [ValueID], newSlots: [ValueID], slots: [(name: String, type: TensorType)]
+    ) {
+        let grads = try clip(rawGrads, config.clipNorm, &b)
         var slotInputs: [ValueID] = [], newParams: [ValueID] = [], newSlots: [ValueID] = []
         var slots: [(name: String, type: TensorType)] = []
-        for (p, d) in zip(paramValues, grads) {
+        for (p, d) in zip(params, grads) {
             let name = b.graph.name(of: p), type = b.graph.type(of: p)
             let mine = try config.optimizer.slots.map { s throws(SinterError) in try b.input("\(name).\(s)", type) }
             slots += config.optimizer.slots.map { ("\(name).\($0)", type) }
@@ -119,18 +172,7 @@ public struct TrainStep: Sendable {
             newParams.append(results[0])
             newSlots += results.dropFirst()
         }
-        var train = b.graph
-        train.inputs = modelInputs + [labels, lr, step] + paramValues + slotInputs
-        train.outputs = [loss] + g.outputs + newParams + newSlots
-        train.name = model.name + "_train"
-        train.compact()
-        var values: [(name: String, value: TensorData)] = []
-        for (name, data) in initial {
-            guard let data else { throw SinterError("internal: parameter '\(name)' has no payload") }
-            values.append((name, data))
-        }
-        return TrainStep(
-            graph: train, inference: inference, parameters: values, slots: slots, modelInputs: modelInputs.count)
+        return (newParams, slotInputs, newSlots, slots)
     }
 
     /// Indices of the constant nodes to train, with every unknown or untrainable name reported.

@@ -6,7 +6,9 @@ import SinterIR
 /// `--emit python`: a ctypes loader written next to the shared object that runs the model on
 /// numpy arrays through the C ABI (introspection, context, workspace, run, status strings).
 enum PythonBinding {
-    static func source(_ artifact: ArtifactProgram, prefix: String, weights: ABI.WeightsMode) -> String {
+    static func source(
+        _ artifact: ArtifactProgram, prefix: String, weights: ABI.WeightsMode, training: TrainingProgram? = nil
+    ) -> String {
         let (name, dynamic): (String, DynamicProgram?) =
             switch artifact {
             case .fixed(let p): (p.name, nil)
@@ -45,7 +47,22 @@ enum PythonBinding {
             pass
 
 
-        class Model:
+        class _Context:
+            \"\"\"Owns a library context (`_ctx`), freed by close() or when collected.\"\"\"
+
+            def close(self):
+                if self._ctx:
+                    self._destroy(self._ctx)
+                    self._ctx = ctypes.c_void_p()
+
+            def __del__(self):
+                try:
+                    self.close()
+                except Exception:  # noqa: BLE001 - interpreter shutdown
+                    pass
+
+
+        class Model(_Context):
             def __init__(self, library=None, num_threads=1, weights=None):
                 here = os.path.dirname(os.path.abspath(__file__))
                 self._lib = ctypes.CDLL(library or os.path.join(here, "lib\(prefix).so"))
@@ -132,16 +149,156 @@ enum PythonBinding {
             def _concrete(shape, n):
                 return (n if n is not None else -1,) + shape[1:] if shape[:1] == (-1,) else shape
 
-            def close(self):
-                if self._ctx:
-                    self._destroy(self._ctx)
-                    self._ctx = ctypes.c_void_p()
+        """ + (training == nil ? "" : trainerSource(prefix))
+    }
 
-            def __del__(self):
-                try:
-                    self.close()
-                except Exception:  # noqa: BLE001 - interpreter shutdown
-                    pass
+    /// `--train`: a `Trainer` over the `NAME_train_*` functions, with numpy in and out.
+    static func trainerSource(_ prefix: String) -> String {
+        """
+
+
+        class Trainer(_Context):
+            \"\"\"The compiled train step; parameters and optimizer slots live in the library's context.
+
+                trainer = Trainer()
+                loss = trainer.step(x, labels=y)     # one optimizer step
+                trainer.lr = 1e-4                    # no recompile
+                trainer.save("run.ckpt"); trainer.load("run.ckpt")
+            \"\"\"
+
+            def __init__(self, library=None, num_threads=1):
+                self._model = Model(library)
+                lib = self._model._lib
+                vp, i32 = ctypes.c_void_p, ctypes.c_int32
+                io = [vp, ctypes.POINTER(vp), vp, ctypes.POINTER(ctypes.c_float), vp]
+                for name, res, args in [
+                    ("num_params", i32, []), ("param_info", ctypes.POINTER(_TensorInfo), [i32]),
+                    ("num_slots", i32, []), ("slot_info", ctypes.POINTER(_TensorInfo), [i32]),
+                    ("label_info", ctypes.POINTER(_TensorInfo), [i32]),
+                    ("create", i32, [ctypes.POINTER(vp), i32]), ("destroy", None, [vp]),
+                    ("step", i32, io), ("grads", i32, io), ("gradient", vp, [vp, i32]), ("apply", i32, [vp, vp]),
+                    ("predict", i32, [vp, ctypes.POINTER(vp), ctypes.POINTER(vp), vp]),
+                    ("set_lr", i32, [vp, ctypes.c_float]), ("lr", ctypes.c_float, [vp]),
+                    ("steps", ctypes.c_int64, [vp]), ("set_steps", i32, [vp, ctypes.c_int64]),
+                    ("get_param", i32, [vp, i32, vp]), ("set_param", i32, [vp, i32, vp]),
+                    ("get_slot", i32, [vp, i32, vp]), ("set_slot", i32, [vp, i32, vp]),
+                    ("save", i32, [vp, ctypes.c_char_p]), ("load", i32, [vp, ctypes.c_char_p]),
+                ]:
+                    f = getattr(lib, "\(prefix)_train_" + name)
+                    f.restype = res
+                    f.argtypes = args
+                    setattr(self, "_" + name, f)
+                info = Model._info
+                self.params = [info(self._param_info(i)) for i in range(self._num_params())]
+                self.slots = [info(self._slot_info(i)) for i in range(self._num_slots())]
+                self.labels = info(self._label_info(0))
+                self._ctx = ctypes.c_void_p()
+                self._model._check(self._create(ctypes.byref(self._ctx), num_threads))
+
+            def _feeds(self, arrays, labels=None):
+                if len(arrays) != len(self._model.inputs):
+                    raise SinterError("expected %d inputs, got %d" % (len(self._model.inputs), len(arrays)))
+                specs = list(self._model.inputs) + ([self.labels] if labels is not None else [])
+                given = list(arrays) + ([labels] if labels is not None else [])
+                feeds = []
+                for a, spec in zip(given, specs):
+                    a = np.ascontiguousarray(a)
+                    if a.dtype != spec["dtype"] or tuple(a.shape) != spec["shape"]:
+                        raise SinterError("%r must be %s%s, got %s%s"
+                                          % (spec["name"], spec["dtype"], list(spec["shape"]), a.dtype, list(a.shape)))
+                    feeds.append(a)
+                return feeds
+
+            def _call(self, fn, arrays, labels):
+                feeds = self._feeds(arrays, labels)
+                ins = (ctypes.c_void_p * max(len(feeds) - 1, 1))(*[a.ctypes.data for a in feeds[:-1]])
+                loss = ctypes.c_float()
+                self._model._check(fn(self._ctx, ins, feeds[-1].ctypes.data, ctypes.byref(loss), None))
+                return float(loss.value)
+
+            def step(self, *inputs, labels):
+                \"\"\"One optimizer step on a batch; returns the loss before the update.\"\"\"
+                return self._call(self._step, inputs, labels)
+
+            def grads(self, *inputs, labels):
+                \"\"\"Loss and gradients (read and change them with gradient(i)); apply() updates.\"\"\"
+                return self._call(self._grads, inputs, labels)
+
+            def gradient(self, index):
+                \"\"\"Parameter `index`'s gradient as a writable view into the context.\"\"\"
+                spec = self.params[index]
+                address = self._gradient(self._ctx, index)
+                count = int(np.prod(spec["shape"], dtype=np.int64))
+                buf = (ctypes.c_char * (count * spec["dtype"].itemsize)).from_address(address)
+                return np.frombuffer(buf, dtype=spec["dtype"]).reshape(spec["shape"])
+
+            def apply(self):
+                self._model._check(self._apply(self._ctx, None))
+
+            def predict(self, *inputs):
+                feeds = self._feeds(inputs)
+                outs = [np.empty(o["shape"], dtype=o["dtype"]) for o in self._model.outputs]
+                ins = (ctypes.c_void_p * max(len(feeds), 1))(*[a.ctypes.data for a in feeds])
+                outp = (ctypes.c_void_p * max(len(outs), 1))(*[o.ctypes.data for o in outs])
+                self._model._check(self._predict(self._ctx, ins, outp, None))
+                return outs
+
+            @property
+            def lr(self):
+                return float(self._lr(self._ctx))
+
+            @lr.setter
+            def lr(self, value):
+                self._model._check(self._set_lr(self._ctx, value))
+
+            @property
+            def steps(self):
+                return int(self._steps(self._ctx))
+
+            @steps.setter
+            def steps(self, value):
+                self._model._check(self._set_steps(self._ctx, value))
+
+            def _index(self, specs, key):
+                if isinstance(key, str):
+                    names = [s["name"] for s in specs]
+                    if key not in names:
+                        raise SinterError("no tensor named %r (have %s)" % (key, names))
+                    return names.index(key)
+                return key
+
+            def _get(self, specs, fn, key):
+                i = self._index(specs, key)
+                out = np.empty(specs[i]["shape"], dtype=specs[i]["dtype"])
+                self._model._check(fn(self._ctx, i, out.ctypes.data))
+                return out
+
+            def _set(self, specs, fn, key, value):
+                i = self._index(specs, key)
+                a = np.ascontiguousarray(value)
+                if a.dtype != specs[i]["dtype"] or tuple(a.shape) != specs[i]["shape"]:
+                    raise SinterError("%r must be %s%s, got %s%s" % (specs[i]["name"], specs[i]["dtype"],
+                                                                    list(specs[i]["shape"]), a.dtype, list(a.shape)))
+                self._model._check(fn(self._ctx, i, a.ctypes.data))
+
+            def get_param(self, key):
+                \"\"\"Parameter `key` (index or name) as a new array.\"\"\"
+                return self._get(self.params, self._get_param, key)
+
+            def set_param(self, key, value):
+                self._set(self.params, self._set_param, key, value)
+
+            def get_slot(self, key):
+                return self._get(self.slots, self._get_slot, key)
+
+            def set_slot(self, key, value):
+                self._set(self.slots, self._set_slot, key, value)
+
+            def save(self, path):
+                self._model._check(self._save(self._ctx, os.fsencode(path)))
+
+            def load(self, path):
+                self._model._check(self._load(self._ctx, os.fsencode(path)))
 
         """
     }

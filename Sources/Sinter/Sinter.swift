@@ -175,10 +175,10 @@ public enum Sinter {
     /// chosen at run time); the rules of `compile(_:to:emit:)` apply.
     public static func compile(
         _ program: ArtifactProgram, to path: String, emit: [EmitKind], name: String? = nil,
-        options: CompileOptions = CompileOptions()
+        options: CompileOptions = CompileOptions(), training: TrainingProgram? = nil
     ) throws(SinterError) {
         let prefix = ABI.cIdentifier(name ?? program.name)
-        let cg = CodegenOptions(target: options.target, weights: options.weights)
+        let cg = CodegenOptions(target: options.target, weights: options.weights, training: training)
         let single = emit.count == 1
         if !single {
             do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
@@ -198,7 +198,8 @@ public enum Sinter {
             switch kind {
             case .header:
                 try FileIO.writeAtomically(
-                    Array(Codegen.header(program, prefix: prefix, weights: options.weights).utf8), to: out)
+                    Array(Codegen.header(program, prefix: prefix, weights: options.weights, training: training).utf8),
+                    to: out)
             case .llvm:
                 try FileIO.writeAtomically(
                     Array(try Codegen.llvmIR(program, prefix: prefix, options: cg).utf8), to: out)
@@ -211,7 +212,9 @@ public enum Sinter {
             case .static: try Linker.archive(object: try obj(), to: out, name: prefix)
             case .python:
                 try FileIO.writeAtomically(
-                    Array(PythonBinding.source(program, prefix: prefix, weights: options.weights).utf8), to: out)
+                    Array(
+                        PythonBinding.source(program, prefix: prefix, weights: options.weights, training: training).utf8
+                    ), to: out)
             case .modulemap: try FileIO.writeAtomically(Array(moduleMap(prefix).utf8), to: out)
             }
         }

@@ -78,3 +78,45 @@ public final class Trainer {
         updates = u
     }
 }
+
+extension Sinter {
+    /// The three programs of a compiled train step (`sinter compile --train`): gradients,
+    /// apply and predict, lowered through the standard pipeline, with the parameters'
+    /// starting values and the checkpoint fingerprint.
+    public static func lowerTraining(
+        _ model: Graph, _ config: TrainingConfig, learningRate: Double, _ options: CompileOptions
+    ) throws(SinterError) -> TrainingProgram {
+        guard options.weights == .embedded else {
+            throw SinterError("--train embeds the starting parameters: it cannot be combined with --weights-file")
+        }
+        guard options.int8 == nil else { throw SinterError("--train trains f32 parameters: drop --int8") }
+        guard learningRate >= 0, learningRate.isFinite else {
+            throw SinterError("the learning rate must be a finite number >= 0, got \(learningRate)")
+        }
+        let step = try TrainStep.build(model, config)
+        let gradients = try lower(step.gradients, options)
+        guard gradients.inputs.count == step.gradients.inputs.count else {
+            throw SinterError("internal: the gradients program lost an input")
+        }
+        return TrainingProgram(
+            gradients: gradients, apply: try lower(step.apply, options), predict: try lower(step.inference, options),
+            initialParameters: step.parameters.map(\.value), learningRate: Float(learningRate),
+            fingerprint: Checkpoint.fingerprint(step, config))
+    }
+
+    /// A model ready for training: for ONNX, loaded with its initializers kept as constants,
+    /// and `config.parameters` set to its f32 initializers that are not frozen.
+    public static func loadForTraining(
+        _ path: String, bindings: [String: Int], _ config: TrainingConfig
+    ) throws(SinterError) -> (Graph, TrainingConfig) {
+        guard path.hasSuffix(".onnx") else { return (try load(path, bindings: bindings), config) }
+        let graph = try ONNXImporter.load(path, bindings: bindings, keepInitializers: true)
+        var config = config
+        let constants = Set(graph.nodes.filter { $0.op == .constant }.map { graph.name(of: $0.results[0]) })
+        let frozen = Set(config.frozen)
+        config.parameters = try ONNXImporter.f32InitializerNames(path).filter {
+            constants.contains($0) && !frozen.contains($0)
+        }
+        return (graph, config)
+    }
+}

@@ -7,10 +7,16 @@ public struct CodegenOptions: Sendable {
     /// Also emit `NAME_run_profiled`, which adds each kernel's wall time to a caller's counters
     /// (`sinter bench --profile`). Artifacts leave it out: it is not part of the C ABI.
     public var profile: Bool
-    public init(target: Target = .host, weights: ABI.WeightsMode = .embedded, profile: Bool = false) {
+    /// `--train`: the train step's programs, emitted beside inference as `NAME_train_*`.
+    public var training: TrainingProgram?
+    public init(
+        target: Target = .host, weights: ABI.WeightsMode = .embedded, profile: Bool = false,
+        training: TrainingProgram? = nil
+    ) {
         self.target = target
         self.weights = weights
         self.profile = profile
+        self.training = training
     }
 }
 
@@ -41,22 +47,27 @@ public enum Codegen {
     /// Builds and optimises the module; `context` is the JIT's when compiling for the JIT.
     static func build(
         _ program: KernelProgram, prefix: String, machine: MachineCode, weights: ABI.WeightsMode = .embedded,
-        profile: Bool = false, context: OpaquePointer? = nil, optimize: Bool = true
+        profile: Bool = false, training: TrainingProgram? = nil, context: OpaquePointer? = nil, optimize: Bool = true
     ) throws(SinterError) -> IRBuilder {
         try build(
-            .fixed(program), prefix: prefix, machine: machine, weights: weights, profile: profile, context: context,
-            optimize: optimize)
+            .fixed(program), prefix: prefix, machine: machine, weights: weights, profile: profile, training: training,
+            context: context, optimize: optimize)
     }
 
     static func build(
         _ artifact: ArtifactProgram, prefix: String, machine: MachineCode, weights: ABI.WeightsMode = .embedded,
-        profile: Bool = false, context: OpaquePointer? = nil, optimize: Bool = true
+        profile: Bool = false, training: TrainingProgram? = nil, context: OpaquePointer? = nil, optimize: Bool = true
     ) throws(SinterError) -> IRBuilder {
         let ir = IRBuilder(moduleName: prefix, context: context)
         machine.configure(ir)
         var emitter =
             switch artifact {
-            case .fixed(let p): ModuleEmitter(program: p, prefix: prefix, ir: ir, target: machine.target)
+            case .fixed(let p):
+                if let training {
+                    ModuleEmitter(program: p, training: training, prefix: prefix, ir: ir, target: machine.target)
+                } else {
+                    ModuleEmitter(program: p, prefix: prefix, ir: ir, target: machine.target)
+                }
             case .dynamic(let d): ModuleEmitter(dynamic: d, prefix: prefix, ir: ir, target: machine.target)
             }
         emitter.weightsMode = weights
@@ -72,7 +83,8 @@ public enum Codegen {
         optimize: Bool = true
     ) throws(SinterError) -> String {
         try build(
-            program, prefix: prefix, machine: MachineCode(options.target), weights: options.weights, optimize: optimize
+            program, prefix: prefix, machine: MachineCode(options.target), weights: options.weights,
+            training: options.training, optimize: optimize
         ).irText
     }
 
@@ -88,7 +100,10 @@ public enum Codegen {
     {
         let m = try MachineCode(options.target)
         return String(
-            decoding: try m.emit(build(program, prefix: prefix, machine: m, weights: options.weights), .assembly),
+            decoding: try m.emit(
+                build(
+                    program, prefix: prefix, machine: m, weights: options.weights, training: options.training),
+                .assembly),
             as: UTF8.self)
     }
 
@@ -102,7 +117,9 @@ public enum Codegen {
         throws(SinterError) -> [UInt8]
     {
         let m = try MachineCode(options.target)
-        return try m.emit(build(program, prefix: prefix, machine: m, weights: options.weights), .object)
+        return try m.emit(
+            build(program, prefix: prefix, machine: m, weights: options.weights, training: options.training),
+            .object)
     }
 
     public static func object(_ program: KernelProgram, prefix: String, options: CodegenOptions = CodegenOptions())
@@ -116,9 +133,10 @@ public enum Codegen {
         HeaderWriter.header(.fixed(program), prefix: prefix, weights: weights)
     }
 
-    public static func header(_ program: ArtifactProgram, prefix: String, weights: ABI.WeightsMode = .embedded)
-        -> String
-    {
-        HeaderWriter.header(program, prefix: prefix, weights: weights)
+    public static func header(
+        _ program: ArtifactProgram, prefix: String, weights: ABI.WeightsMode = .embedded,
+        training: TrainingProgram? = nil
+    ) -> String {
+        HeaderWriter.header(program, prefix: prefix, weights: weights, training: training)
     }
 }

@@ -3,9 +3,10 @@ import SinterIR
 /// Writes `NAME.h`: the shared Sinter types once (guarded, so headers of several models can
 /// be included together) and the model's prefixed entry points.
 public enum HeaderWriter {
-    public static func header(_ artifact: ArtifactProgram, prefix: String, weights: ABI.WeightsMode = .embedded)
-        -> String
-    {
+    public static func header(
+        _ artifact: ArtifactProgram, prefix: String, weights: ABI.WeightsMode = .embedded,
+        training: TrainingProgram? = nil
+    ) -> String {
         let (name, inputs, outputs, dynamic):
             (String, [KernelProgram.TensorSpec], [KernelProgram.TensorSpec], DynamicProgram?) =
                 switch artifact {
@@ -23,6 +24,7 @@ public enum HeaderWriter {
                (header of another model). */
             int32_t \(prefix)_load_weights(\(prefix)_context *ctx, const char *path);
             """ : ""
+        let trainingBlock = training.map { trainingDeclarations($0, prefix) } ?? ""
         let guardName = "SINTER_MODEL_\(prefix.uppercased())_H"
         let dtypes = ABI.dtypeCodes.map { "    SINTER_\($0.name) = \($0.code)" }.joined(separator: ",\n")
         let statuses = ABI.Status.allCases.map { "    \($0.cName) = \($0.rawValue)" }.joined(separator: ",\n")
@@ -108,7 +110,7 @@ public enum HeaderWriter {
                workspace_size() bytes aligned to workspace_align(); one workspace per concurrent
                call. Returns SINTER_OK or an error status. */
             int32_t \(prefix)_run(\(prefix)_context *ctx, \(runSize)const void *const *inputs,
-                                void *const *outputs, void *workspace);
+                                void *const *outputs, void *workspace);\(trainingBlock)
 
             /* A static, human-readable description of a status code. */
             const char *\(prefix)_status_string(int32_t status);

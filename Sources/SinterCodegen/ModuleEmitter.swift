@@ -16,12 +16,40 @@ struct ModuleEmitter {
     let target: Target
     var weightsMode: ABI.WeightsMode = .embedded
     var profile = false
+    /// A training artifact's programs (`programs[1...3]`) and the indices in `constants` of the
+    /// parameters' starting values.
+    let training: TrainingProgram?
+    let initialIndex: [Int]
 
     init(program: KernelProgram, prefix: String, ir: IRBuilder, target: Target) {
         programs = [program]
         dynamic = nil
         constants = program.constants
         constantIndex = [Array(program.constants.indices)]
+        self.prefix = prefix
+        self.ir = ir
+        self.target = target
+        training = nil
+        initialIndex = []
+    }
+
+    /// Inference plus the train step's programs: gradients, apply and predict follow the
+    /// inference program, and every distinct constant (the parameters' starting values too)
+    /// is embedded once.
+    init(program: KernelProgram, training: TrainingProgram, prefix: String, ir: IRBuilder, target: Target) {
+        programs = [program, training.gradients, training.apply, training.predict]
+        dynamic = nil
+        var constants: [TensorData] = [], index: [TensorData: Int] = [:]
+        func slot(_ t: TensorData) -> Int {
+            if let i = index[t] { return i }
+            constants.append(t)
+            index[t] = constants.count - 1
+            return constants.count - 1
+        }
+        constantIndex = programs.map { $0.constants.map(slot) }
+        initialIndex = training.initialParameters.map(slot)
+        self.constants = constants
+        self.training = training
         self.prefix = prefix
         self.ir = ir
         self.target = target
@@ -35,6 +63,8 @@ struct ModuleEmitter {
         self.prefix = prefix
         self.ir = ir
         self.target = target
+        training = nil
+        initialIndex = []
     }
 
     var inputs: [KernelProgram.TensorSpec] { dynamic?.inputs ?? programs[0].inputs }
@@ -64,6 +94,12 @@ struct ModuleEmitter {
             emitRun(0, kernels[0], weights, name: "\(prefix)_run", exported: true)
             if profile {
                 emitRun(0, kernels[0], weights, name: "\(prefix)_run_profiled", exported: true, profiled: true)
+            }
+            if training != nil {
+                let runs = (1...3).map { p in
+                    emitRun(p, kernels[p], weights, name: "\(prefix)__train_run\(p)", exported: false)
+                }
+                emitTraining(runs: runs, weights: weights)
             }
         }
         emitStatusString()
@@ -161,15 +197,15 @@ struct ModuleEmitter {
         ir.ret(status(.ok))
     }
 
-    private func status(_ s: ABI.Status) -> IRValue { ir.constI32(s.rawValue) }
+    func status(_ s: ABI.Status) -> IRValue { ir.constI32(s.rawValue) }
 
-    private func i32Function(_ name: String, _ value: Int32) {
+    func i32Function(_ name: String, _ value: Int32) {
         let f = ir.function("\(prefix)_\(name)", ir.functionType(ir.i32, []), exported: true)
         ir.begin(f)
         ir.ret(ir.constI32(value))
     }
 
-    private func i64Function(_ name: String, _ value: Int) {
+    func i64Function(_ name: String, _ value: Int) {
         let f = ir.function("\(prefix)_\(name)", ir.functionType(ir.i64, []), exported: true)
         ir.begin(f)
         ir.ret(ir.constI64(value))
@@ -181,33 +217,37 @@ struct ModuleEmitter {
         i32Function("num_outputs", Int32(outputs.count))
         i64Function("workspace_size", workspaceSize)
         i64Function("workspace_align", KernelProgram.workspaceAlignment)
+        emitInfo("input", inputs)
+        emitInfo("output", outputs)
+    }
+
+    /// `const sinter_tensor_info *NAME_KIND_info(int32 index)` over a static table; NULL out of range.
+    func emitInfo(_ kind: String, _ specs: [KernelProgram.TensorSpec]) {
         // sinter_tensor_info { const char *name; int32_t dtype; int32_t rank; const int64_t *shape;
         //                      float scale; int32_t zero_point; }
         let infoType = ir.structType([ir.ptr, ir.i32, ir.i32, ir.ptr, ir.f32, ir.i32])
-        for (kind, specs) in [("input", inputs), ("output", outputs)] {
-            let infos = specs.enumerated().map { i, s -> IRValue in
-                let name = ir.constantCString("\(prefix)_\(kind)\(i)_name", s.name)
-                let shape = ir.constantGlobal(
-                    "\(prefix)_\(kind)\(i)_shape",
-                    ir.constArray(ir.i64, s.shape.map { ir.constI64($0) }))
-                return ir.constStruct([
-                    name, ir.constI32(s.type.dtype.abiCode), ir.constI32(Int32(s.shape.count)), shape,
-                    ir.constF32(1), ir.constI32(0),
-                ])
-            }
-            let table = ir.constantGlobal("\(prefix)_\(kind)_infos", ir.constArray(infoType, infos))
-            let f = ir.function("\(prefix)_\(kind)_info", ir.functionType(ir.ptr, [ir.i32]), exported: true)
-            ir.begin(f)
-            let ok = ir.appendBlock("ok"), bad = ir.appendBlock("bad")
-            let idx = f.param(0)
-            let inRange = ir.and(
-                ir.icmp(.sge, idx, ir.constI32(0)), ir.icmp(.slt, idx, ir.constI32(Int32(specs.count))))
-            ir.condBr(inRange, ok, bad)
-            ir.position(at: ok)
-            ir.ret(ir.gep(infoType, table, ir.sextI64(idx)))
-            ir.position(at: bad)
-            ir.ret(ir.nullPointer)
+        let infos = specs.enumerated().map { i, s -> IRValue in
+            let name = ir.constantCString("\(prefix)_\(kind)\(i)_name", s.name)
+            let shape = ir.constantGlobal(
+                "\(prefix)_\(kind)\(i)_shape",
+                ir.constArray(ir.i64, s.shape.map { ir.constI64($0) }))
+            return ir.constStruct([
+                name, ir.constI32(s.type.dtype.abiCode), ir.constI32(Int32(s.shape.count)), shape,
+                ir.constF32(1), ir.constI32(0),
+            ])
         }
+        let table = ir.constantGlobal("\(prefix)_\(kind)_infos", ir.constArray(infoType, infos))
+        let f = ir.function("\(prefix)_\(kind)_info", ir.functionType(ir.ptr, [ir.i32]), exported: true)
+        ir.begin(f)
+        let ok = ir.appendBlock("ok"), bad = ir.appendBlock("bad")
+        let idx = f.param(0)
+        let inRange = ir.and(
+            ir.icmp(.sge, idx, ir.constI32(0)), ir.icmp(.slt, idx, ir.constI32(Int32(specs.count))))
+        ir.condBr(inRange, ok, bad)
+        ir.position(at: ok)
+        ir.ret(ir.gep(infoType, table, ir.sextI64(idx)))
+        ir.position(at: bad)
+        ir.ret(ir.nullPointer)
     }
 
     /// `create` allocates the context
@@ -269,7 +309,7 @@ struct ModuleEmitter {
     /// profiled, `NAME_run_profiled(..., int64_t *ns)` also adds kernel k's wall time in
     /// nanoseconds (CLOCK_MONOTONIC) to `ns[k]`.
     @discardableResult
-    private func emitRun(
+    func emitRun(
         _ p: Int, _ kernels: [IRFunction], _ weights: [IRValue], name: String, exported: Bool, profiled: Bool = false
     ) -> IRFunction {
         let program = programs[p]

@@ -40,6 +40,14 @@ struct Compile: ParsableCommand {
 
     @OptionGroup var pipeline: PipelineOptions
 
+    @Flag(
+        help: ArgumentHelp(
+            "Also emit the train step (NAME_train_*): a context that owns the parameters (the model's float "
+                + "initializers) and the optimizer state; see docs/abi.md."))
+    var train = false
+
+    @OptionGroup(title: "Training (with --train)") var training: TrainingOptions
+
     func run() throws {
         do throws(SinterError) {
             var kinds: [EmitKind] = []
@@ -62,7 +70,19 @@ struct Compile: ParsableCommand {
             options.target = try target.resolved()
             options.weights = weightsFile ? .sideFile : .embedded
             let program: ArtifactProgram
-            if let dynamic {
+            var trainingProgram: TrainingProgram?
+            if train {
+                if dynamic != nil {
+                    throw SinterError("--train needs a fixed batch: bind it with --shape, not --dynamic")
+                }
+                if !options.constantInputs.isEmpty {
+                    throw SinterError("--train cannot be combined with --const-input")
+                }
+                let (config, lr) = try training.config()
+                let (graph, trainConfig) = try Sinter.loadForTraining(model, bindings: options.bindings, config)
+                program = .fixed(try Sinter.lower(graph, options))
+                trainingProgram = try Sinter.lowerTraining(graph, trainConfig, learningRate: lr, options)
+            } else if let dynamic {
                 let dimension = try DynamicDimension(parsing: dynamic)
                 if options.bindings[dimension.symbol] != nil {
                     throw SinterError(
@@ -83,7 +103,8 @@ struct Compile: ParsableCommand {
             }
             let prefix = ABI.cIdentifier(name ?? program.name)
             let path = output ?? (kinds.count == 1 ? kinds[0].fileName(prefix) : ".")
-            try Sinter.compile(program, to: path, emit: kinds, name: prefix, options: options)
+            try Sinter.compile(
+                program, to: path, emit: kinds, name: prefix, options: options, training: trainingProgram)
             FileHandle.standardError.write(Data("wrote \(path)\n".utf8))
         } catch {
             throw reportAndExit(error)

@@ -26,25 +26,11 @@ struct Train: ParsableCommand {
     @Option(help: "The key of the features in the .npz.") var x = "x"
     @Option(help: "The key of the labels in the .npz.") var y = "y"
 
-    @Option(help: ArgumentHelp("ce (cross-entropy from logits), mse, or bce (binary, from logits).", valueName: "LOSS"))
-    var loss = "ce"
-
-    @Option(
-        help: ArgumentHelp(
-            "sgd, momentum, nesterov, adam, adamw, rmsprop or adagrad, with settings: adam,beta1=0.9,beta2=0.99",
-            valueName: "OPT"))
-    var optimizer = "adam"
-
-    @Option(help: "Learning rate.") var lr = 0.001
+    @OptionGroup var training: TrainingOptions
     @Option(help: "Passes over the training data.") var epochs = 10
     @Option(name: .customLong("batch-size"), help: "Samples per step.") var batchSize = 32
     @Option(help: "Seed for shuffling and the validation split.") var seed: UInt64 = 0
     @Option(help: "Fraction of the samples held out for validation (0 for none).") var validation = 0.0
-    @Option(name: .customLong("weight-decay"), help: "L2 weight decay (AdamW: decoupled).") var weightDecay = 0.0
-    @Option(name: .customLong("label-smoothing"), help: "Cross-entropy label smoothing.") var labelSmoothing = 0.0
-    @Option(name: .customLong("clip-norm"), help: "Clip the gradients' global L2 norm to this.") var clipNorm: Double?
-    @Option(help: ArgumentHelp("Initializers to leave untrained, comma-separated.", valueName: "NAMES"))
-    var freeze: String?
     @Option(help: "Stop after this many epochs without a better validation loss.") var patience: Int?
     @Option(help: "Threads for each step.") var threads = 1
     @Option(name: .shortAndLong, help: "Where to write the trained model (.onnx).") var output: String?
@@ -64,20 +50,13 @@ struct Train: ParsableCommand {
     func run() throws {
         var interrupted = false
         do throws(SinterError) {
-            var config = try trainingConfig()
+            var (config, lr) = try trainingConfig()
             let arrays = Dictionary(try Npz.decode(try FileIO.read(data), origin: data)) { a, _ in a }
             guard let features = arrays[x], let labels = arrays[y] else {
                 throw SinterError("\(data) must hold arrays '\(x)' and '\(y)' (it has \(arrays.keys.sorted()))")
             }
-            let graph = try loadModel()
-            if model.hasSuffix(".onnx") {
-                // The initializers are the parameters (not constants of Constant nodes), minus frozen ones.
-                let constants = Set(graph.nodes.filter { $0.op == .constant }.map { graph.name(of: $0.results[0]) })
-                let frozen = Set(config.frozen)
-                config.parameters = try ONNXImporter.f32InitializerNames(model).filter {
-                    constants.contains($0) && !frozen.contains($0)
-                }
-            }
+            let graph: Graph
+            (graph, config) = try loadModel(config)
             if let emitStep {
                 let step = try TrainStep.build(graph, config)
                 try FileIO.writeAtomically(Array(Printer.print(step.graph).utf8), to: emitStep)
@@ -187,56 +166,23 @@ struct Train: ParsableCommand {
         if interrupted { throw ExitCode(130) }
     }
 
-    func trainingConfig() throws(SinterError) -> TrainingConfig {
-        var c = TrainingConfig()
-        guard let l = TrainingConfig.Loss(rawValue: loss) else {
-            throw SinterError("--loss '\(loss)' is not one of ce, mse, bce")
+    func trainingConfig() throws(SinterError) -> (TrainingConfig, Double) {
+        let (c, lr) = try training.config()
+        guard batchSize > 0, epochs > 0, (0..<1).contains(validation) else {
+            throw SinterError("--batch-size and --epochs must be positive, --validation in [0, 1)")
         }
-        c.loss = l
-        let parts = optimizer.split(separator: ",").map(String.init)
-        guard let name = parts.first, let o = TrainingConfig.Optimizer(rawValue: name) else {
-            let known = TrainingConfig.Optimizer.allCases.map(\.rawValue).joined(separator: ", ")
-            throw SinterError("--optimizer '\(optimizer)' must start with one of \(known)")
-        }
-        c.optimizer = o
-        var diags: [Diagnostic] = []
-        for setting in parts.dropFirst() {
-            let kv = setting.split(separator: "=", maxSplits: 1).map(String.init)
-            guard kv.count == 2, let v = Double(kv[1]) else {
-                diags.append(Diagnostic("--optimizer setting '\(setting)' must be KEY=NUMBER"))
-                continue
-            }
-            switch kv[0] {
-            case "beta1": c.beta1 = v
-            case "beta2": c.beta2 = v
-            case "momentum": c.momentum = v
-            case "epsilon", "eps": c.epsilon = v
-            default:
-                diags.append(Diagnostic("--optimizer: unknown setting '\(kv[0])' (beta1, beta2, momentum, epsilon)"))
-            }
-        }
-        if !diags.isEmpty { throw SinterError(diags) }
-        guard batchSize > 0, epochs > 0, lr > 0, lr.isFinite, (0..<1).contains(validation) else {
-            throw SinterError("--batch-size and --epochs must be positive, --lr positive, --validation in [0, 1)")
-        }
-        c.weightDecay = weightDecay
-        c.labelSmoothing = labelSmoothing
-        c.clipNorm = clipNorm
-        c.frozen = freeze.map { $0.split(separator: ",").map(String.init) } ?? []
-        return c
+        return (c, lr)
     }
 
     /// The model with its batch axis bound to --batch-size and its initializers kept apart.
-    func loadModel() throws(SinterError) -> Graph {
+    func loadModel(_ config: TrainingConfig) throws(SinterError) -> (Graph, TrainingConfig) {
         var bindings: [String: Int] = [:]
         if model.hasSuffix(".onnx"), let first = try ONNXImporter.inputNames(model).first,
             let t = try ONNXImporter.inputTypes(model)[first], case .symbol(let s)? = t.dims.first
         {
             bindings[s] = batchSize
         }
-        var g =
-            model.hasSuffix(".onnx")
-            ? try ONNXImporter.load(model, bindings: bindings, keepInitializers: true) : try Sinter.load(model)
+        var (g, config) = try Sinter.loadForTraining(model, bindings: bindings, config)
         if let v = g.inputs.first, case .symbol(let s)? = g.type(of: v).dims.first {
             var pm = PassManager(options: PassManager.Options(), dump: { _ in })
             try pm.run([PassSpec(InferShapes.name, [s: "\(batchSize)"])], on: &g, context: PassContext())
@@ -245,7 +191,7 @@ struct Train: ParsableCommand {
             throw SinterError(
                 "the model's first input must have a symbolic batch axis or one of --batch-size \(batchSize)")
         }
-        return g
+        return (g, config)
     }
 
     /// The trained model (ONNX: the input file with its initializers replaced) and the loss
