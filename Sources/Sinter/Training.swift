@@ -120,3 +120,17 @@ extension Sinter {
         return (graph, config)
     }
 }
+
+extension Sinter {
+    /// The compiled train step in this process, through the same `NAME_train_*` entry points an
+    /// artifact exports (`JITTrainer`).
+    public static func jitTraining(
+        _ model: Graph, _ config: TrainingConfig, learningRate: Double, _ options: CompileOptions = CompileOptions(),
+        name: String? = nil, threads: Int = 1
+    ) throws(SinterError) -> JITTrainer {
+        let training = try lowerTraining(model, config, learningRate: learningRate, options)
+        return try JITTrainer(
+            inference: try lower(model, options), training: training,
+            prefix: ABI.cIdentifier(name ?? model.name), target: options.target, threads: threads)
+    }
+}

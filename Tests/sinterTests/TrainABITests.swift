@@ -102,6 +102,63 @@ struct TrainABITests {
         }
     }
 
+    /// The Swift JIT API over the same entry points: a step equals gradients + apply, the thread
+    /// count does not change the numbers, checkpoints move between trainers, and a checkpoint of
+    /// another optimizer is refused.
+    @Test func jitTrainerOffersTheSameABI() throws {
+        let dir = try Support.temporaryDirectory("train-jit")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let made = try Support.run(Support.python, [Self.script, "make", dir.path, "--hidden", "24,12"])
+        #expect(made.status == 0, "\(made.stderr.suffix(2000))")
+        let model = dir.appendingPathComponent("mlp.onnx").path
+        var rng = Support.RNG(seed: 5)
+        let x = TensorData((0..<(4 * 64)).map { _ in rng.float(0, 1) }, shape: [4, 64])
+        let y = TensorData(dtype: .i64, shape: [4], values: [3, 1, 4, 1])
+        var config = TrainingConfig()
+        config.optimizer = .adamw
+        config.weightDecay = 0.01
+        let (graph, trainConfig) = try Sinter.loadForTraining(model, bindings: ["N": 4], config)
+        let one = try Sinter.jitTraining(graph, trainConfig, learningRate: 0.01)
+        let two = try Sinter.jitTraining(graph, trainConfig, learningRate: 0.01, threads: 2)
+        let halves = try Sinter.jitTraining(graph, trainConfig, learningRate: 0.01)
+        #expect(one.learningRate == 0.01 && one.steps == 0)
+        for _ in 0..<3 {
+            let l1 = try one.step([x], labels: y), l2 = try two.step([x], labels: y)
+            let l3 = try halves.gradients([x], labels: y)
+            for i in 0..<halves.training.parameterCount { try halves.setGradient(i, try halves.gradient(i)) }
+            try halves.apply()
+            #expect(l1 == l3)
+            #expect(abs(l1 - l2) <= 1e-6 * abs(l1))
+        }
+        #expect(one.steps == 3)
+        for i in 0..<one.training.parameterCount {
+            #expect(try one.parameter(i) == halves.parameter(i))
+            #expect(
+                Support.mismatch(try two.parameter(i).doubles, try one.parameter(i).doubles, atol: 1e-6, rtol: 1e-5)
+                    == nil)
+        }
+        #expect(try one.predict([x]) == halves.predict([x]))
+        let ckpt = dir.appendingPathComponent("run.ckpt").path
+        try one.setLearningRate(0.003)
+        try one.save(ckpt)
+        let fresh = try Sinter.jitTraining(graph, trainConfig, learningRate: 0.01)
+        try fresh.load(ckpt)
+        #expect(fresh.steps == 3 && fresh.learningRate == 0.003)
+        #expect(try fresh.slot(0) == one.slot(0))
+        #expect(try fresh.step([x], labels: y) == one.step([x], labels: y))
+        #expect(throws: SinterError.self) { try one.setLearningRate(.nan) }
+        #expect(throws: SinterError.self) { try one.parameter(99) }
+        var sgd = trainConfig
+        sgd.optimizer = .sgd
+        let other = try Sinter.jitTraining(graph, sgd, learningRate: 0.01)
+        do {
+            try other.load(ckpt)
+            Issue.record("a checkpoint of another optimizer was accepted")
+        } catch {
+            #expect("\(error)".contains("does not belong to this model"), "\(error)")
+        }
+    }
+
     @Test func compileTrainRefusesWhatItCannotBuild() throws {
         let dir = try Support.temporaryDirectory("train-abi-bad")
         defer { try? FileManager.default.removeItem(at: dir) }
