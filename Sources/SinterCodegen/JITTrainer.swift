@@ -16,7 +16,8 @@ public final class JITTrainer: @unchecked Sendable {
     private let lock = Lock()
     private typealias IO =
         @convention(c) (
-            UnsafeMutableRawPointer?, UnsafePointer<UnsafeRawPointer?>?, UnsafeRawPointer?, UnsafeMutablePointer<Float>?,
+            UnsafeMutableRawPointer?, UnsafePointer<UnsafeRawPointer?>?, UnsafeRawPointer?,
+            UnsafeMutablePointer<Float>?,
             UnsafeMutableRawPointer?
         ) -> Int32
     private typealias Copy = @convention(c) (UnsafeMutableRawPointer?, Int32, UnsafeMutableRawPointer?) -> Int32
@@ -103,7 +104,9 @@ public final class JITTrainer: @unchecked Sendable {
         let pointers: [UnsafeRawPointer?] = buffers.map { UnsafeRawPointer($0.pointer) } + [nil]
         var loss: Float = 0
         let status = withExtendedLifetime((buffers, label)) {
-            lock.withLock { pointers.withUnsafeBufferPointer { fn(context, $0.baseAddress, label.pointer, &loss, nil) } }
+            lock.withLock {
+                pointers.withUnsafeBufferPointer { fn(context, $0.baseAddress, label.pointer, &loss, nil) }
+            }
         }
         try check(status, what)
         return loss
