@@ -63,6 +63,9 @@ public struct TrainStep: Sendable {
     /// with clipping; `graph` is `gradients` followed by `apply`, fused into one program.
     public var apply: Graph
     public var inference: Graph
+    /// The loss without the backward pass: `(model inputs..., labels, params...) -> (loss,
+    /// model outputs...)`, for validation.
+    public var evaluation: Graph
     /// The trained constants' names and starting values, in input order.
     public var parameters: [(name: String, value: TensorData)]
     /// Optimizer slots (zero at the start), in input order, named `PARAM.SLOT`.
@@ -107,6 +110,11 @@ public struct TrainStep: Sendable {
         case .mse: loss = try b.apply(.mseLoss, [output, labels], name: "loss")[0]
         case .bce: loss = try b.apply(.bceLoss, [output, labels], name: "loss")[0]
         }
+        var evaluation = b.graph
+        evaluation.inputs = modelInputs + [labels] + paramValues
+        evaluation.outputs = [loss] + g.outputs
+        evaluation.name = model.name + "_eval"
+        evaluation.compact()
         let (differentiated, rawGrads) = try Autodiff.gradients(of: loss, wrt: paramValues, in: b.graph)
         var gradients = differentiated
         gradients.inputs = modelInputs + [labels] + paramValues
@@ -145,7 +153,8 @@ public struct TrainStep: Sendable {
             values.append((name, data))
         }
         return TrainStep(
-            graph: train, gradients: gradients, apply: apply, inference: inference, parameters: values,
+            graph: train, gradients: gradients, apply: apply, inference: inference, evaluation: evaluation,
+            parameters: values,
             slots: slots, modelInputs: modelInputs.count)
     }
 

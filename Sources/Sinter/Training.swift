@@ -10,23 +10,38 @@ import Foundation
 public final class Trainer {
     public let step: TrainStep
     public let config: TrainingConfig
-    private let trainModel: JITModel
-    private let inferModel: JITModel
+    /// The batch size `step` was built for.
+    public let batchSize: Int
+    private let options: CompileOptions
+    private let threads: Int
+    /// The model with its batch axis bound to another size (nil: the batch is fixed).
+    private let rebind: ((Int) throws(SinterError) -> Graph)?
+    /// Compiled programs by batch size: the train step, and lazily inference and evaluation.
+    private var steps: [Int: TrainStep] = [:]
+    private var programs: [String: JITModel] = [:]
     public private(set) var parameters: [TensorData]
     public private(set) var slots: [TensorData]
     /// Updates applied so far (Adam's bias correction reads it).
     public private(set) var updates = 0
     public var learningRate: Double
 
+    /// `rebind(n)`: the model with batch n, for models whose batch is symbolic; then `train`,
+    /// `predict` and `evaluate` take any batch size (each new size compiles once).
     public init(
         _ model: Graph, config: TrainingConfig, learningRate: Double, options: CompileOptions = CompileOptions(),
-        threads: Int = 1
+        threads: Int = 1, rebind: ((Int) throws(SinterError) -> Graph)? = nil
     ) throws(SinterError) {
         self.config = config
         self.learningRate = learningRate
+        self.options = options
+        self.threads = threads
+        self.rebind = rebind
         step = try TrainStep.build(model, config)
-        trainModel = try Sinter.jit(step.graph, options, threads: threads)
-        inferModel = try Sinter.jit(step.inference, options, threads: threads)
+        guard let first = step.graph.type(of: step.graph.inputs[0]).shape?.first else {
+            throw SinterError("the model's first input needs a static batch axis")
+        }
+        batchSize = first
+        steps[batchSize] = step
         parameters = step.parameters.map(\.value)
         slots = step.slots.map { s in
             let shape = s.type.shape ?? []
@@ -34,6 +49,33 @@ public final class Trainer {
                 dtype: s.type.dtype, shape: shape,
                 bytes: [UInt8](repeating: 0, count: shape.reduce(1, *) * s.type.dtype.byteSize))
         }
+        _ = try program("train", batchSize)
+    }
+
+    /// Whether batches of other sizes than `batchSize` run.
+    public var dynamicBatch: Bool { rebind != nil }
+
+    private func program(_ kind: String, _ n: Int) throws(SinterError) -> JITModel {
+        if let p = programs["\(kind)\(n)"] { return p }
+        let s: TrainStep
+        if let known = steps[n] {
+            s = known
+        } else {
+            guard let rebind else {
+                throw SinterError("the model's batch is fixed at \(batchSize); got a batch of \(n)")
+            }
+            s = try TrainStep.build(try rebind(n), config)
+            steps[n] = s
+        }
+        let graph =
+            switch kind {
+            case "train": s.graph
+            case "eval": s.evaluation
+            default: s.inference
+            }
+        let p = try Sinter.jit(graph, options, threads: threads)
+        programs["\(kind)\(n)"] = p
+        return p
     }
 
     /// The parameters by name, as trained so far.
@@ -41,18 +83,23 @@ public final class Trainer {
         Dictionary(uniqueKeysWithValues: zip(step.parameters.map(\.name), parameters))
     }
 
+    private func batch(of inputs: [TensorData]) throws(SinterError) -> Int {
+        guard inputs.count == step.modelInputs else {
+            throw SinterError("the model takes \(step.modelInputs) input(s), got \(inputs.count)")
+        }
+        return inputs.first?.shape.first ?? batchSize
+    }
+
     /// One optimizer step on a batch: the mean loss and the model's outputs before the update.
     @discardableResult
     public func train(_ inputs: [TensorData], labels: TensorData) throws(SinterError) -> (
         loss: Double, outputs: [TensorData]
     ) {
-        guard inputs.count == step.modelInputs else {
-            throw SinterError("the model takes \(step.modelInputs) input(s), got \(inputs.count)")
-        }
+        let model = try program("train", try batch(of: inputs))
         let dtype = step.graph.type(of: step.graph.inputs[step.modelInputs + 1]).dtype
         let lr = TensorData(dtype: dtype, shape: [], values: [learningRate])
         let t = TensorData(dtype: dtype, shape: [], values: [Double(updates + 1)])
-        let out = try trainModel.run(inputs + [labels, lr, t] + parameters + slots)
+        let out = try model.run(inputs + [labels, lr, t] + parameters + slots)
         let m = step.inference.outputs.count, p = parameters.count
         parameters = Array(out[(1 + m)..<(1 + m + p)])
         slots = Array(out[(1 + m + p)...])
@@ -62,7 +109,15 @@ public final class Trainer {
 
     /// The model's outputs with the current parameters.
     public func predict(_ inputs: [TensorData]) throws(SinterError) -> [TensorData] {
-        try inferModel.run(inputs + parameters)
+        try program("infer", try batch(of: inputs)).run(inputs + parameters)
+    }
+
+    /// The mean loss of a batch and the model's outputs, without an update.
+    public func evaluate(_ inputs: [TensorData], labels: TensorData) throws(SinterError) -> (
+        loss: Double, outputs: [TensorData]
+    ) {
+        let out = try program("eval", try batch(of: inputs)).run(inputs + [labels] + parameters)
+        return (out[0].element(at: 0), Array(out.dropFirst()))
     }
 
     /// Restores parameters, slots and the update count (from a checkpoint), checking each

@@ -12,16 +12,20 @@ struct Train: ParsableCommand {
         discussion:
             "The .npz holds `x` (samples along the first axis, each shaped like the model's first input without "
             + "its batch axis) and `y` (int64 class indices for --loss ce, floats shaped like the output for "
-            + "--loss mse). The model's first input axis must be symbolic or equal --batch-size; a last partial "
-            + "batch is dropped (and said so). The trained model is written atomically: for ONNX, the same "
+            + "--loss mse); or --data X.npy --labels Y.npy. The model's first input axis must be symbolic or "
+            + "equal --batch-size; a last partial batch runs at its own size when the axis is symbolic and is "
+            + "dropped (and said so) when it is fixed. The trained model is written atomically: for ONNX, the same "
             + "graph with its initializers replaced, so onnxruntime runs it."
     )
 
     @Argument(help: "The model (.onnx or .sir); its float initializers are the parameters.")
     var model: String
 
-    @Option(help: ArgumentHelp("Training data (numpy.savez).", valueName: "FILE.npz"))
+    @Option(help: ArgumentHelp("Training data: numpy.savez, or the features as .npy.", valueName: "FILE.npz|X.npy"))
     var data: String
+
+    @Option(help: ArgumentHelp("The labels as .npy, when --data is a .npy.", valueName: "Y.npy"))
+    var labels: String?
 
     @Option(help: "The key of the features in the .npz.") var x = "x"
     @Option(help: "The key of the labels in the .npz.") var y = "y"
@@ -51,27 +55,34 @@ struct Train: ParsableCommand {
         var interrupted = false
         do throws(SinterError) {
             var (config, lr) = try trainingConfig()
-            let arrays = Dictionary(try Npz.decode(try FileIO.read(data), origin: data)) { a, _ in a }
-            guard let features = arrays[x], let labels = arrays[y] else {
-                throw SinterError("\(data) must hold arrays '\(x)' and '\(y)' (it has \(arrays.keys.sorted()))")
-            }
-            let graph: Graph
-            (graph, config) = try loadModel(config)
+            let (features, labelData) = try readData()
+            let graph: Graph, symbolic: Bool
+            (graph, config, symbolic) = try loadModel(config, batch: batchSize)
             if let emitStep {
                 let step = try TrainStep.build(graph, config)
                 try FileIO.writeAtomically(Array(Printer.print(step.graph).utf8), to: emitStep)
                 print("wrote the train step of \(model) to \(emitStep)")
                 return
             }
-            let trainer = try Trainer(graph, config: config, learningRate: lr, threads: threads)
-            let set = try TrainingSet(features, labels, trainer.step, loss: config.loss, origin: data)
+            let base = config
+            let trainer = try Trainer(
+                graph, config: config, learningRate: lr, threads: threads,
+                rebind: symbolic ? { (n: Int) throws(SinterError) -> Graph in try loadModel(base, batch: n).0 } : nil)
+            let set = try TrainingSet(features, labelData, trainer.step, loss: config.loss, origin: data)
             var rng = SplitMix(seed: seed)
             let (trainIdx, valIdx) = set.split(validation, &rng)
             guard trainIdx.count >= batchSize else {
                 throw SinterError("\(trainIdx.count) training sample(s) are fewer than one batch of \(batchSize)")
             }
-            let dropped = trainIdx.count % batchSize
-            if dropped > 0 { print("note: the last \(dropped) sample(s) of each epoch do not fill a batch; dropped") }
+            let remainder = trainIdx.count % batchSize
+            if remainder > 0 {
+                print(
+                    trainer.dynamicBatch
+                        ? "note: the last \(remainder) sample(s) of each epoch run as a batch of \(remainder)"
+                        : "note: the last \(remainder) sample(s) of each epoch do not fill a batch of the model's fixed "
+                            + "\(batchSize); dropped")
+            }
+            let used = trainer.dynamicBatch ? trainIdx.count : trainIdx.count - remainder
             let fingerprint = Checkpoint.fingerprint(trainer.step, config)
             let p = trainer.parameters.count
             var state = Checkpoint(
@@ -95,7 +106,7 @@ struct Train: ParsableCommand {
             }
             signal(SIGINT) { _ in interruptRequested.store(true, ordering: .relaxed) }
             let terminal = isatty(STDOUT_FILENO) == 1
-            let batches = (trainIdx.count - dropped) / batchSize
+            let batches = (used + batchSize - 1) / batchSize
             var epoch = state.epoch
             training: while epoch <= epochs {
                 state.rngState = rng.state
@@ -111,7 +122,7 @@ struct Train: ParsableCommand {
                         interrupted = true
                         break training
                     }
-                    let idx = Array(order[(b * batchSize)..<((b + 1) * batchSize)])
+                    let idx = Array(order[(b * batchSize)..<min((b + 1) * batchSize, used)])
                     let (l, outs) = try trainer.train([set.features(idx)], labels: set.labels(idx))
                     state.lossSum += l * Double(idx.count)
                     state.correct += set.correct(outs[0], idx)
@@ -120,7 +131,7 @@ struct Train: ParsableCommand {
                         let rate = Double((b + 1 - first) * batchSize) / max(Date().timeIntervalSince(start), 1e-9)
                         let text = String(
                             format: "\repoch %d/%d  %d/%d  loss %.4f  %.0f samples/s", epoch, epochs, state.seen,
-                            batches * batchSize, state.lossSum / Double(state.seen), rate)
+                            used, state.lossSum / Double(state.seen), rate)
                         FileHandle.standardOutput.write(Data(text.utf8))
                     }
                 }
@@ -138,7 +149,7 @@ struct Train: ParsableCommand {
                     line += String(format: "  val_loss %.4f", vl)
                     if config.loss == .ce { line += String(format: "  val_acc %.4f", vc) }
                 }
-                line += String(format: "  %.0f samples/s", Double((batches - first) * batchSize) / seconds)
+                line += String(format: "  %.0f samples/s", Double(used - first * batchSize) / seconds)
                 print((terminal ? "\r\u{1B}[K" : "") + line)
                 var stop = false
                 if monitored < state.best {
@@ -175,7 +186,28 @@ struct Train: ParsableCommand {
     }
 
     /// The model with its batch axis bound to --batch-size and its initializers kept apart.
-    func loadModel(_ config: TrainingConfig) throws(SinterError) -> (Graph, TrainingConfig) {
+    /// The features and labels: `--x`/`--y` of the .npz, or the two .npy files.
+    func readData() throws(SinterError) -> (TensorData, TensorData) {
+        if data.hasSuffix(".npy") {
+            guard let labels else { throw SinterError("--data \(data) is a .npy: give the labels with --labels Y.npy") }
+            return (
+                try Npy.decode(try FileIO.read(data), origin: data),
+                try Npy.decode(try FileIO.read(labels), origin: labels)
+            )
+        }
+        if let labels { throw SinterError("--labels \(labels) goes with --data X.npy; \(data) holds both") }
+        let arrays = Dictionary(try Npz.decode(try FileIO.read(data), origin: data)) { a, _ in a }
+        guard let features = arrays[x], let labels = arrays[y] else {
+            throw SinterError("\(data) must hold arrays '\(x)' and '\(y)' (it has \(arrays.keys.sorted()))")
+        }
+        return (features, labels)
+    }
+
+    /// The model with its batch axis bound to `batch` and its initializers kept apart; whether
+    /// that axis is symbolic (then other batch sizes can be bound too).
+    func loadModel(_ config: TrainingConfig, batch batchSize: Int) throws(SinterError) -> (
+        Graph, TrainingConfig, Bool
+    ) {
         var bindings: [String: Int] = [:]
         if model.hasSuffix(".onnx"), let first = try ONNXImporter.inputNames(model).first,
             let t = try ONNXImporter.inputTypes(model)[first], case .symbol(let s)? = t.dims.first
@@ -183,7 +215,9 @@ struct Train: ParsableCommand {
             bindings[s] = batchSize
         }
         var (g, config) = try Sinter.loadForTraining(model, bindings: bindings, config)
+        var symbolic = !bindings.isEmpty
         if let v = g.inputs.first, case .symbol(let s)? = g.type(of: v).dims.first {
+            symbolic = true
             var pm = PassManager(options: PassManager.Options(), dump: { _ in })
             try pm.run([PassSpec(InferShapes.name, [s: "\(batchSize)"])], on: &g, context: PassContext())
         }
@@ -191,7 +225,7 @@ struct Train: ParsableCommand {
             throw SinterError(
                 "the model's first input must have a symbolic batch axis or one of --batch-size \(batchSize)")
         }
-        return (g, config)
+        return (g, config, symbolic)
     }
 
     /// The trained model (ONNX: the input file with its initializers replaced) and the loss

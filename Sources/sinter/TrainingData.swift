@@ -87,34 +87,23 @@ struct TrainingSet {
         return hits
     }
 
-    /// Mean loss and accuracy over `idx` with the current parameters; a short last batch is
-    /// padded with repeats of its first sample, which are not counted.
+    /// Mean loss (the train step's own loss op, without the update) and accuracy over `idx`
+    /// with the current parameters. A short last batch runs at its size when the batch is
+    /// dynamic; otherwise it is padded with repeats of its first sample, whose loss is taken
+    /// back out (one more batch of that sample alone) and whose rows are not counted.
     func evaluate(_ trainer: Trainer, _ idx: [Int], batchSize: Int) throws(SinterError) -> (Double, Double) {
         var total = 0.0, hits = 0
         for start in stride(from: 0, to: idx.count, by: batchSize) {
             let real = Array(idx[start..<min(start + batchSize, idx.count)])
-            let padded = real + Array(repeating: real[0], count: batchSize - real.count)
-            let out = try trainer.predict([features(padded)])[0]
-            let v = out.doubles, c = v.count / batchSize
-            for (r, i) in real.enumerated() {
-                let row = Array(v[(r * c)..<((r + 1) * c)])
-                if loss == .ce {
-                    let m = row.max() ?? 0
-                    let lse = m + Foundation.log(row.reduce(0) { $0 + Foundation.exp($1 - m) })
-                    let label = Int(y.element(at: i))
-                    total += label >= 0 && label < c ? lse - row[label] : 0
-                } else {
-                    let per = y.count / count
-                    for k in 0..<c {
-                        let (z, t) = (row[k], y.element(at: i * per + k))
-                        // Per-sample means, as the train step's loss (bce from logits, stable form).
-                        let e =
-                            loss == .bce ? max(z, 0) - z * t + Foundation.log1p(Foundation.exp(-abs(z))) : pow(z - t, 2)
-                        total += e / Double(c)
-                    }
-                }
+            let pad = trainer.dynamicBatch ? 0 : batchSize - real.count
+            let rows = real + Array(repeating: real[0], count: pad)
+            let (loss, outputs) = try trainer.evaluate([features(rows)], labels: labels(rows))
+            total += loss * Double(rows.count)
+            if pad > 0 {
+                let first = Array(repeating: real[0], count: batchSize)
+                total -= try trainer.evaluate([features(first)], labels: labels(first)).loss * Double(pad)
             }
-            hits += correct(out, real)
+            hits += correct(outputs[0], real)
         }
         return (total / Double(max(idx.count, 1)), Double(hits) / Double(max(idx.count, 1)))
     }
