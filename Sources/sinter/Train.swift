@@ -79,8 +79,8 @@ struct Train: ParsableCommand {
                 print(
                     trainer.dynamicBatch
                         ? "note: the last \(remainder) sample(s) of each epoch run as a batch of \(remainder)"
-                        : "note: the last \(remainder) sample(s) of each epoch do not fill a batch of the model's fixed "
-                            + "\(batchSize); dropped")
+                        : "note: the last \(remainder) sample(s) of each epoch do not fill a batch of the model's "
+                            + "fixed \(batchSize); dropped")
             }
             let used = trainer.dynamicBatch ? trainIdx.count : trainIdx.count - remainder
             let fingerprint = Checkpoint.fingerprint(trainer.step, config)
