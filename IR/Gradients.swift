@@ -40,6 +40,7 @@ public enum Gradients {
         case .conv: return conv
         case .maxPool, .avgPool: return pool
         case .crossEntropy: return crossEntropy
+        case .nllLoss: return nll
         case .mseLoss: return mse
         case .bceLoss: return bce
         default: return nil

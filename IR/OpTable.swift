@@ -57,6 +57,7 @@ public enum Op: String, CaseIterable, Sendable, Hashable {
     case quantize, dequantize, requantize, qmatmul
     // Training (IR/TrainingOps.swift); `expand-training` rewrites them into arithmetic.
     case crossEntropy = "cross-entropy"
+    case nllLoss = "nll-loss"
     case mseLoss = "mse-loss"
     case bceLoss = "bce-loss"
     case sgdUpdate = "sgd-update"
@@ -390,7 +391,7 @@ extension OpSchema {
             )
         case .quantize, .dequantize, .requantize:
             return quantization(op)
-        case .crossEntropy, .mseLoss, .bceLoss, .sgdUpdate, .momentumUpdate, .adamUpdate, .rmspropUpdate,
+        case .crossEntropy, .nllLoss, .mseLoss, .bceLoss, .sgdUpdate, .momentumUpdate, .adamUpdate, .rmspropUpdate,
             .adagradUpdate:
             return training(op)
         case .qmatmul:

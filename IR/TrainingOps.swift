@@ -17,6 +17,12 @@ extension OpSchema {
                 shape: TrainingRules.crossEntropy, kernel: expanded,
                 "mean over the batch of −Σ target·log_softmax(logits): logits [N,C], labels i32/i64 class "
                     + "indices [N] or class probabilities [N,C]; the target is (1−s)·labels + s/C")
+        case .nllLoss:
+            return make(
+                op, 2, [.float, .any], traits: [.pure], pattern: .opaque, shape: TrainingRules.crossEntropy,
+                kernel: expanded,
+                "negative log-likelihood: mean over the batch of −Σ target·x for log-probabilities x [N,C]; "
+                    + "labels i32/i64 class indices [N] (an index outside 0..<C contributes 0) or probabilities [N,C]")
         case .mseLoss:
             return make(
                 op, 2, [.float], traits: [.pure], pattern: .opaque, shape: TrainingRules.mse, kernel: expanded,
@@ -152,6 +158,10 @@ extension OpEmitter {
             let target = try crossEntropyTarget(logits: x[0], labels: x[1], smoothing: attr("label_smoothing"))
             let n = typeOf(x[0]).shape?.first ?? 1
             return [try emitBinary(.mul, try sumAll(try emitBinary(.mul, target, logp)), try c(-1 / Double(max(n, 1))))]
+        case .nllLoss:
+            let target = try crossEntropyTarget(logits: x[0], labels: x[1], smoothing: 0)
+            let n = typeOf(x[0]).shape?.first ?? 1
+            return [try emitBinary(.mul, try sumAll(try emitBinary(.mul, target, x[0])), try c(-1 / Double(max(n, 1))))]
         case .bceLoss:
             let z = x[0]
             let stable = try emit(
@@ -246,6 +256,15 @@ extension Gradients {
         let p = try b.softmax(logits, axis: 1)
         let scale = try b.mul(g[0], try b.scalar(1 / Double(max(n, 1)), b.graph.type(of: logits).dtype))
         return [try b.mul(try b.binary(.sub, p, target), scale), nil]
+    }
+
+    /// nll-loss: −target·g/N for the log-probabilities; no gradient for the labels.
+    static let nll: GradientRule = { node, g, b throws(SinterError) in
+        let (x, labels) = (node.operands[0], node.operands[1])
+        let target = try b.crossEntropyTarget(logits: x, labels: labels, smoothing: 0)
+        let n = try b.staticShape(x)[0]
+        let scale = try b.mul(g[0], try b.scalar(-1 / Double(max(n, 1)), b.graph.type(of: x).dtype))
+        return [try b.mul(target, scale), nil]
     }
 
     /// bce-loss: (σ(z) − y)·g/n for the logits, (−z)·g/n for the targets.

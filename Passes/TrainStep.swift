@@ -6,10 +6,15 @@ public struct TrainingConfig: Sendable, Hashable {
     public enum Loss: String, CaseIterable, Sendable {
         /// Cross-entropy from logits (`cross-entropy`), labels as class indices or probabilities.
         case ce
+        /// Negative log-likelihood (`nll-loss`) of log-probabilities, labels as class indices.
+        case nll
         /// Mean squared error (`mse-loss`).
         case mse
         /// Binary cross-entropy from logits (`bce-loss`), targets in [0, 1] shaped like the output.
         case bce
+
+        /// Class-index labels and an accuracy to report.
+        public var classifies: Bool { self == .ce || self == .nll }
     }
 
     public enum Optimizer: String, CaseIterable, Sendable {
@@ -92,9 +97,11 @@ public struct TrainStep: Sendable {
         let outType = g.type(of: output)
         let labelType: TensorType
         switch config.loss {
-        case .ce:
+        case .ce, .nll:
             guard outType.rank == 2 else {
-                throw SinterError("--loss ce needs the model's first output to be logits [N, C], got \(outType)")
+                throw SinterError(
+                    "--loss \(config.loss.rawValue) needs the model's first output to be [N, C] logits or "
+                        + "log-probabilities, got \(outType)")
             }
             labelType = TensorType(.i64, [outType.dims[0]])
         case .mse, .bce: labelType = outType
@@ -107,6 +114,7 @@ public struct TrainStep: Sendable {
         case .ce:
             let attrs = Attributes(["label_smoothing": .float(config.labelSmoothing)])
             loss = try b.apply(.crossEntropy, [output, labels], attributes: attrs, name: "loss")[0]
+        case .nll: loss = try b.apply(.nllLoss, [output, labels], name: "loss")[0]
         case .mse: loss = try b.apply(.mseLoss, [output, labels], name: "loss")[0]
         case .bce: loss = try b.apply(.bceLoss, [output, labels], name: "loss")[0]
         }

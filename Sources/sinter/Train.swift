@@ -139,7 +139,7 @@ struct Train: ParsableCommand {
                 let mean = state.lossSum / Double(max(state.seen, 1))
                 state.curve.append(mean)
                 var line = String(format: "epoch %d/%d  loss %.4f", epoch, epochs, mean)
-                if config.loss == .ce {
+                if config.loss.classifies {
                     line += String(format: "  acc %.4f", Double(state.correct) / Double(max(state.seen, 1)))
                 }
                 var monitored = mean
@@ -147,7 +147,7 @@ struct Train: ParsableCommand {
                     let (vl, vc) = try set.evaluate(trainer, valIdx, batchSize: batchSize)
                     monitored = vl
                     line += String(format: "  val_loss %.4f", vl)
-                    if config.loss == .ce { line += String(format: "  val_acc %.4f", vc) }
+                    if config.loss.classifies { line += String(format: "  val_acc %.4f", vc) }
                 }
                 line += String(format: "  %.0f samples/s", Double(used - first * batchSize) / seconds)
                 print((terminal ? "\r\u{1B}[K" : "") + line)

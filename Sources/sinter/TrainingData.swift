@@ -27,7 +27,7 @@ struct TrainingSet {
             throw SinterError("\(origin): features are \(x.type); the model needs \(input.dtype.rawValue)[S,\(per)]")
         }
         var y = y
-        if loss == .ce && y.dtype == .i32 { y = TensorData(dtype: .i64, shape: y.shape, values: y.doubles) }
+        if loss.classifies && y.dtype == .i32 { y = TensorData(dtype: .i64, shape: y.shape, values: y.doubles) }
         guard y.dtype == labels.dtype, y.shape.count == labelShape.count,
             Array(y.shape.dropFirst()) == Array(labelShape.dropFirst()), y.shape.first == x.shape.first
         else {
@@ -75,7 +75,7 @@ struct TrainingSet {
     /// Rows of `logits` whose arg-max is the label (cross-entropy only; the first `idx.count`
     /// rows count).
     func correct(_ logits: TensorData, _ idx: [Int]) -> Int {
-        guard loss == .ce, let rows = logits.shape.first, rows > 0 else { return 0 }
+        guard loss.classifies, let rows = logits.shape.first, rows > 0 else { return 0 }
         let v = logits.doubles, c = v.count / rows
         var hits = 0
         for (r, i) in idx.enumerated() where r < rows {

@@ -3,7 +3,10 @@ import Sinter
 
 /// What a train step computes, shared by `sinter train` and `sinter compile --train`.
 struct TrainingOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("ce (cross-entropy from logits), mse, or bce (binary, from logits).", valueName: "LOSS"))
+    @Option(
+        help: ArgumentHelp(
+            "ce (cross-entropy from logits), nll (from log-probabilities), mse, or bce (binary, from logits).",
+            valueName: "LOSS"))
     var loss = "ce"
 
     @Option(
@@ -27,7 +30,7 @@ struct TrainingOptions: ParsableArguments {
         if let l = TrainingConfig.Loss(rawValue: loss) {
             c.loss = l
         } else {
-            diags.append(Diagnostic("--loss '\(loss)' is not one of ce, mse, bce"))
+            diags.append(Diagnostic("--loss '\(loss)' is not one of ce, nll, mse, bce"))
         }
         let parts = optimizer.split(separator: ",").map(String.init)
         if let name = parts.first, let o = TrainingConfig.Optimizer(rawValue: name) {

@@ -275,6 +275,8 @@ def update(a, t, kind):
 
 OPS = {
     "cross-entropy": cross_entropy,
+    "nll-loss": lambda a, t: np.float32(-((np.eye(a[0].shape[1])[a[1].astype(np.int64)] if a[1].ndim == 1
+                                           else a[1].astype(np.float64)) * a[0]).sum() / a[0].shape[0]),
     "bce-loss": lambda a, t: np.float32(np.mean(
         np.maximum(a[0], 0) - a[0].astype(np.float64) * a[1] + np.log1p(np.exp(-np.abs(a[0].astype(np.float64)))))),
     "mse-loss": lambda a, t: np.float32(np.mean((a[0].astype(np.float64) - a[1]) ** 2)),

@@ -151,6 +151,10 @@ struct GradientTests {
                 let attrs = Attributes(["label_smoothing": .float(0.1)])
                 return try b.apply(.crossEntropy, [x[0], labels], attributes: attrs)[0]
             },
+            Case(name: "nll-loss", dtype: .f64, inputs: [([3, 4], -2...0)]) { b, x throws(SinterError) in
+                let labels = try b.constant(TensorData(dtype: .i32, shape: [3], values: [2, 0, 3]))
+                return try b.apply(.nllLoss, [x[0], labels])[0]
+            },
             Case(name: "cross-entropy probabilities", dtype: .f32, inputs: [([2, 3], -2...2)]) {
                 b, x throws(SinterError) in
                 let p = try b.constant(TensorData(dtype: .f32, shape: [2, 3], values: [0.2, 0.5, 0.3, 1, 0, 0]))

@@ -421,6 +421,8 @@ struct OpNumericTests {
         out.append(
             Case(op: .crossEntropy, shapes: [[6, 5], [6]], attrs: smooth, dtypes: [.f32, .i64], range: (0, 4.99)))
         out.append(Case(op: .crossEntropy, shapes: [[3, 4], [3, 4]], range: (0, 1), atol: 1e-5))
+        out.append(Case(op: .nllLoss, shapes: [[6, 5], [6]], dtypes: [.f32, .i64], range: (0, 4.99), atol: 1e-5))
+        out.append(Case(op: .nllLoss, shapes: [[3, 4], [3, 4]], range: (0, 1), atol: 1e-5))
         out.append(Case(op: .mseLoss, shapes: [[4, 33], [4, 33]], atol: 1e-5))
         out.append(Case(op: .bceLoss, shapes: [[4, 33], [4, 33]], range: (-30, 30), atol: 1e-4, rtol: 1e-4))
         let decay = Attributes(["weight_decay": .float(0.01)])

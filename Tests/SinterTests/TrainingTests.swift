@@ -82,6 +82,34 @@ struct TrainingTests {
         #expect(Support.mismatch(logits.doubles, next.doubles, atol: 1e-6, rtol: 1e-6) == nil)
     }
 
+    /// NLL on a log-softmax head trains exactly like cross-entropy on the logits.
+    @Test func nllOnLogSoftmaxMatchesCrossEntropy() throws {
+        var rng = Support.RNG(seed: 3)
+        let w = TensorData((0..<(5 * 4)).map { _ in rng.float(-0.5, 0.5) }, shape: [5, 4])
+        let x = TensorData((0..<(6 * 5)).map { _ in rng.float(-1, 1) }, shape: [6, 5])
+        let y = TensorData(dtype: .i64, shape: [6], values: [0, 3, 1, 2, 2, 0])
+        func model(_ logSoftmax: Bool) throws -> Graph {
+            var b = GraphBuilder(name: "m")
+            let input = try b.input("x", TensorType(.f32, [6, 5]))
+            let logits = try b.matmul(input, try b.constant(w, name: "w"))
+            b.output(
+                logSoftmax ? try b.apply(.logSoftmax, [logits], attributes: Attributes(["axis": .int(1)]))[0] : logits)
+            return b.graph
+        }
+        var ce = TrainingConfig(), nll = TrainingConfig()
+        ce.optimizer = .sgd
+        nll.optimizer = .sgd
+        nll.loss = .nll
+        let a = try Trainer(try model(false), config: ce, learningRate: 0.5)
+        let b = try Trainer(try model(true), config: nll, learningRate: 0.5)
+        for _ in 0..<3 {
+            let la = try a.train([x], labels: y).loss, lb = try b.train([x], labels: y).loss
+            #expect(abs(la - lb) <= 1e-5 * abs(la), "\(la) \(lb)")
+        }
+        #expect(Support.mismatch(a.parameters[0].doubles, b.parameters[0].doubles, atol: 1e-6, rtol: 1e-5) == nil)
+        #expect(a.parameters[0] != w)
+    }
+
     /// Unknown or frozen names are checked; frozen constants keep their values.
     @Test func frozenParametersStayAndUnknownNamesAreErrors() throws {
         var b = GraphBuilder(name: "lin")
