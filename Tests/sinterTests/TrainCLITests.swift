@@ -118,6 +118,35 @@ struct TrainCLITests {
         #expect(odd.stdout.contains("do not fill a batch of the model's fixed 98; dropped"), "\(odd.stdout)")
     }
 
+    /// ONNX LSTM, GRU and RNN (imported as unrolled cells) trained by the CLI on a task that
+    /// needs memory of the whole sequence (Tests/SinterTestSupport/train_sequence.py); the
+    /// written model is evaluated in onnxruntime.
+    @Test(arguments: ["lstm", "gru", "rnn"])
+    func recurrentModelsTrain(_ cell: String) throws {
+        let dir = try Support.temporaryDirectory("train-\(cell)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let sequence = Support.root.appendingPathComponent("Tests/SinterTestSupport/train_sequence.py").path
+        let made = try Support.run(Support.python, [sequence, "make", dir.path, cell])
+        #expect(made.status == 0, "\(made.stderr.suffix(2000))")
+        let model = dir.appendingPathComponent("model.onnx").path, test = dir.appendingPathComponent("test.npz").path
+        let trained = dir.appendingPathComponent("trained.onnx").path
+        let r = try Support.run(
+            sinter,
+            [
+                "train", model, "--data", dir.appendingPathComponent("train.npz").path, "--optimizer", "adam,lr=0.01",
+                "--epochs", "15", "--batch-size", "32", "--seed", "1", "-o", trained,
+            ])
+        #expect(r.status == 0, "\(r.stderr)")
+        func accuracy(_ path: String) throws -> Double {
+            let e = try Support.run(Support.python, [sequence, "eval", path, test])
+            #expect(e.status == 0, "\(e.stderr.suffix(2000))")
+            return Double(e.stdout.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
+                ?? 0
+        }
+        let before = try accuracy(model), after = try accuracy(trained)
+        #expect(after >= 0.93 && before < 0.75, "\(cell): test accuracy \(before) before, \(after) after")
+    }
+
     /// A two-conv CNN (conv, ReLU, max-pool gradients end to end) on 8×8 digits.
     @Test func digitsCNNTrainsAbove95PercentInOnnxruntime() throws {
         let dir = try Support.temporaryDirectory("train-cnn")
