@@ -41,6 +41,7 @@ public enum Gradients {
         case .maxPool, .avgPool: return pool
         case .crossEntropy: return crossEntropy
         case .nllLoss: return nll
+        case .dropout: return dropout
         case .mseLoss: return mse
         case .bceLoss: return bce
         default: return nil

@@ -58,6 +58,7 @@ public enum Op: String, CaseIterable, Sendable, Hashable {
     // Training (IR/TrainingOps.swift); `expand-training` rewrites them into arithmetic.
     case crossEntropy = "cross-entropy"
     case nllLoss = "nll-loss"
+    case dropout
     case mseLoss = "mse-loss"
     case bceLoss = "bce-loss"
     case sgdUpdate = "sgd-update"
@@ -391,7 +392,8 @@ extension OpSchema {
             )
         case .quantize, .dequantize, .requantize:
             return quantization(op)
-        case .crossEntropy, .nllLoss, .mseLoss, .bceLoss, .sgdUpdate, .momentumUpdate, .adamUpdate, .rmspropUpdate,
+        case .crossEntropy, .nllLoss, .dropout, .mseLoss, .bceLoss, .sgdUpdate, .momentumUpdate, .adamUpdate,
+            .rmspropUpdate,
             .adagradUpdate:
             return training(op)
         case .qmatmul:

@@ -23,6 +23,14 @@ extension OpSchema {
                 kernel: expanded,
                 "negative log-likelihood: mean over the batch of −Σ target·x for log-probabilities x [N,C]; "
                     + "labels i32/i64 class indices [N] (an index outside 0..<C contributes 0) or probabilities [N,C]")
+        case .dropout:
+            return make(
+                op, 2, [.float, .any],
+                attributes: [f("ratio", 0.5), AttributeSpec("seed", .int, default: .int(0))], traits: [.pure],
+                pattern: .opaque, shape: TrainingRules.dropout, kernel: expanded,
+                "training-mode dropout: x·keep/(1−ratio), keep_i = hash(seed, step, i) ≥ ratio·2³² with a "
+                    + "counter-based u32 hash of the element index, so the backward recomputes the mask; operand "
+                    + "1 is the step (a numeric scalar), which the train step feeds")
         case .mseLoss:
             return make(
                 op, 2, [.float], traits: [.pure], pattern: .opaque, shape: TrainingRules.mse, kernel: expanded,
@@ -67,6 +75,11 @@ extension OpSchema {
 }
 
 enum TrainingRules {
+    static let dropout: ShapeRule = { q throws(ShapeError) in
+        guard q.operands[1].rank == 0 else { throw ShapeError("the step must be a scalar, got \(q.operands[1])") }
+        return [q.operands[0]]
+    }
+
     static let crossEntropy: ShapeRule = { q throws(ShapeError) in
         let (logits, labels) = (q.operands[0], q.operands[1])
         guard logits.rank == 2 else { throw ShapeError("logits must be [N, C], got \(logits)") }
@@ -140,6 +153,31 @@ extension OpEmitter {
         return try emitBinary(.add, target, try literal(smoothing / Double(shape[1]), lt.dtype))
     }
 
+    /// Dropout's arithmetic: the element index i (a u32 constant), s = step·0x9E3779B9 +
+    /// seed·0x632BE5AB, h = lowbias32(i·0x85EBCA6B ^ s) (Wellons' integer hash), keep when
+    /// h ≥ ratio·2³²; all in wrapping u32, so the same (seed, step) always gives the same mask.
+    mutating func dropout(_ x: ValueID, step: ValueID, ratio: Double, seed: Int) throws(SinterError) -> ValueID {
+        let t = typeOf(x)
+        guard ratio > 0 else { return x }
+        guard let shape = t.shape else { throw SinterError("dropout needs a static shape, got \(t)") }
+        guard ratio < 1 else { return try emitBinary(.mul, x, try literal(0, t.dtype)) }
+        func u(_ v: UInt32) throws(SinterError) -> ValueID { try literal(Double(v), .u32) }
+        let index = try emitConstant(
+            TensorData(dtype: .u32, shape: shape, values: (0..<shape.reduce(1, *)).map(Double.init)))
+        let s = try emitBinary(
+            .add, try emitBinary(.mul, try emit(.cast, [step], Attributes(["to": .string("u32")])), try u(0x9E37_79B9)),
+            try u(UInt32(truncatingIfNeeded: UInt64(bitPattern: Int64(seed)) &* 0x632B_E5AB)))
+        var h = try emitBinary(.bitXor, try emitBinary(.mul, index, try u(0x85EB_CA6B)), s)
+        for (shift, factor) in [(16, UInt32(0x7FEB_352D)), (15, 0x846C_A68B), (16, 0)] {
+            h = try emitBinary(.bitXor, h, try emitBinary(.shiftRight, h, try u(UInt32(shift))))
+            if factor != 0 { h = try emitBinary(.mul, h, try u(factor)) }
+        }
+        let threshold = UInt32(min(ratio * 4_294_967_296, 4_294_967_295))
+        let keep = try emit(
+            .cast, [try emitBinary(.greaterEqual, h, try u(threshold))], Attributes(["to": .string(t.dtype.rawValue)]))
+        return try emitBinary(.mul, x, try emitBinary(.mul, keep, try literal(1 / (1 - ratio), t.dtype)))
+    }
+
     /// The arithmetic a loss or optimizer op stands for, given its (possibly rewritten)
     /// operands; one value per result.
     public mutating func expandTraining(_ node: Node, _ x: [ValueID]) throws(SinterError) -> [ValueID] {
@@ -158,6 +196,9 @@ extension OpEmitter {
             let target = try crossEntropyTarget(logits: x[0], labels: x[1], smoothing: attr("label_smoothing"))
             let n = typeOf(x[0]).shape?.first ?? 1
             return [try emitBinary(.mul, try sumAll(try emitBinary(.mul, target, logp)), try c(-1 / Double(max(n, 1))))]
+        case .dropout:
+            let seed: Int = if case .int(let s)? = node.attribute("seed") { s } else { 0 }
+            return [try dropout(x[0], step: x[1], ratio: attr("ratio"), seed: seed)]
         case .nllLoss:
             let target = try crossEntropyTarget(logits: x[0], labels: x[1], smoothing: 0)
             let n = typeOf(x[0]).shape?.first ?? 1
@@ -256,6 +297,11 @@ extension Gradients {
         let p = try b.softmax(logits, axis: 1)
         let scale = try b.mul(g[0], try b.scalar(1 / Double(max(n, 1)), b.graph.type(of: logits).dtype))
         return [try b.mul(try b.binary(.sub, p, target), scale), nil]
+    }
+
+    /// dropout: the same mask on the cotangent (it is recomputed from seed and step).
+    static let dropout: GradientRule = { node, g, b throws(SinterError) in
+        [try b.apply(.dropout, [g[0], node.operands[1]], attributes: node.attributes)[0], nil]
     }
 
     /// nll-loss: −target·g/N for the log-probabilities; no gradient for the labels.

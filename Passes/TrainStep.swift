@@ -61,7 +61,8 @@ public struct TrainingConfig: Sendable, Hashable {
 /// per parameter; the standard pipeline (with `expand-training`) compiles it like any model.
 public struct TrainStep: Sendable {
     public var graph: Graph
-    /// Forward and backward only: `(model inputs..., labels, params...) -> (loss, grads...)`,
+    /// Forward and backward only: `(model inputs..., labels, step, params...) -> (loss, grads...)`
+    /// (the step seeds dropout masks),
     /// gradients before clipping, one per parameter in parameter order.
     public var gradients: Graph
     /// The update only: `(grads..., lr, step, params..., slots...) -> (params'..., slots'...)`,
@@ -89,7 +90,7 @@ public struct TrainStep: Sendable {
         let paramSet = Set(params)
         g.nodes = g.nodes.enumerated().filter { !paramSet.contains($0.offset) }.map(\.element)
         let modelInputs = g.inputs
-        var inference = g
+        var inference = withoutDropout(g)
         inference.inputs = modelInputs + paramValues
         inference.compact()
 
@@ -109,6 +110,12 @@ public struct TrainStep: Sendable {
         let labels = try b.input(b.isUsed("labels") ? "train.labels" : "labels", labelType)
         let lr = try b.input("lr", TensorType(outType.dtype, [Dim]()))
         let step = try b.input("step", TensorType(outType.dtype, [Dim]()))
+        // Dropout draws its mask from the step count, so each step gets a new one.
+        if b.graph.nodes.contains(where: { $0.op == .dropout }) {
+            var fed = b.graph
+            for i in fed.nodes.indices where fed.nodes[i].op == .dropout { fed.nodes[i].operands[1] = step }
+            b = GraphBuilder(extending: fed)
+        }
         let loss: ValueID
         switch config.loss {
         case .ce:
@@ -118,14 +125,14 @@ public struct TrainStep: Sendable {
         case .mse: loss = try b.apply(.mseLoss, [output, labels], name: "loss")[0]
         case .bce: loss = try b.apply(.bceLoss, [output, labels], name: "loss")[0]
         }
-        var evaluation = b.graph
+        var evaluation = withoutDropout(b.graph)
         evaluation.inputs = modelInputs + [labels] + paramValues
         evaluation.outputs = [loss] + g.outputs
         evaluation.name = model.name + "_eval"
         evaluation.compact()
         let (differentiated, rawGrads) = try Autodiff.gradients(of: loss, wrt: paramValues, in: b.graph)
         var gradients = differentiated
-        gradients.inputs = modelInputs + [labels] + paramValues
+        gradients.inputs = modelInputs + [labels, step] + paramValues
         gradients.outputs = [loss] + rawGrads
         gradients.name = model.name + "_grads"
         gradients.compact()
@@ -164,6 +171,14 @@ public struct TrainStep: Sendable {
             graph: train, gradients: gradients, apply: apply, inference: inference, evaluation: evaluation,
             parameters: values,
             slots: slots, modelInputs: modelInputs.count)
+    }
+
+    /// The graph as inference runs it: every dropout is the identity.
+    static func withoutDropout(_ graph: Graph) -> Graph {
+        var g = graph
+        for n in graph.nodes where n.op == .dropout { g.replaceAllUses(of: n.results[0], with: n.operands[0]) }
+        g.nodes.removeAll { $0.op == .dropout }
+        return g
     }
 
     /// Clipping (if configured) and one update op per parameter, appended to `b`: the new

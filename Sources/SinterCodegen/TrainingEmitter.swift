@@ -112,7 +112,11 @@ extension ModuleEmitter {
             ir.returnIf(ir.isNull(labels), status(.nullArgument))
             let active = bank(ctx, active: true)
             let given = (0..<modelInputs).map { ir.load(ir.ptr, ir.gep(ir.ptr, inputs, ir.constI64($0)), align: 8) }
-            let ins = pointerArray(given + [labels] + params.indices.map { tensor(ctx, active, $0) })
+            // The step the update will be (dropout's masks are drawn from it).
+            let next = ir.add(ir.load(ir.i64, at(ctx, TrainingProgram.Layout.steps), align: 8), ir.constI64(1))
+            ir.store(ir.sitofp(next, ir.f32), at(ctx, TrainingProgram.Layout.stepInput))
+            let stepInput = at(ctx, TrainingProgram.Layout.stepInput)
+            let ins = pointerArray(given + [labels, stepInput] + params.indices.map { tensor(ctx, active, $0) })
             let outs = pointerArray(
                 [at(ctx, TrainingProgram.Layout.loss)]
                     + layout.gradientOffsets.map { at(ctx, layout.gradients + $0) })

@@ -4,7 +4,7 @@ import SinterIR
 /// parameters as inputs, the parameters' starting values, and the optimizer's starting
 /// learning rate. `ModuleEmitter.emitTraining` turns them into the `NAME_train_*` C ABI.
 ///
-/// - `gradients`: `(model inputs..., labels, params...) -> (loss, grads...)`;
+/// - `gradients`: `(model inputs..., labels, step, params...) -> (loss, grads...)`;
 /// - `apply`: `(grads..., lr, step, params..., slots...) -> (params'..., slots'...)`;
 /// - `predict`: `(model inputs..., params...) -> (model outputs...)`.
 public struct TrainingProgram: Sendable {
@@ -32,9 +32,9 @@ public struct TrainingProgram: Sendable {
 
     public var parameterCount: Int { initialParameters.count }
     public var modelInputs: [KernelProgram.TensorSpec] {
-        Array(gradients.inputs.prefix(gradients.inputs.count - 1 - parameterCount))
+        Array(gradients.inputs.prefix(gradients.inputs.count - 2 - parameterCount))
     }
-    public var labels: KernelProgram.TensorSpec { gradients.inputs[gradients.inputs.count - 1 - parameterCount] }
+    public var labels: KernelProgram.TensorSpec { gradients.inputs[gradients.inputs.count - 2 - parameterCount] }
     public var parameters: [KernelProgram.TensorSpec] { Array(gradients.inputs.suffix(parameterCount)) }
     public var slots: [KernelProgram.TensorSpec] { Array(apply.inputs.dropFirst(2 * parameterCount + 2)) }
     public var outputs: [KernelProgram.TensorSpec] { predict.outputs }

@@ -225,6 +225,17 @@ enum Converters {
         },
         "Identity": { ctx, n throws(SinterError) in [try ctx.input(n, 0)] },
         "Dropout": { ctx, n throws(SinterError) in
+            // Loaded for training: the IR's seeded dropout, whose step operand the train step feeds.
+            if ctx.keepInitializers && n.output(1) == nil {
+                let ratio = try ctx.constantInput(n, 1, "ratio")?.doubles.first ?? 0.5
+                let x = try ctx.input(n, 0)
+                let step = try ctx.constant(
+                    TensorData(dtype: ctx.type(x).dtype, shape: [], values: [0]), name: out(n, 0) + ".step")
+                ctx.dropoutSeed += 1
+                return try ctx.emit(
+                    .dropout, [x, step], Attributes(["ratio": .float(ratio), "seed": .int(ctx.dropoutSeed)]),
+                    names: [out(n, 0)], at: n)
+            }
             // Inference: identity, and the mask (if asked for) is all true.
             if let training = try ctx.constantInput(n, 2, "training_mode"), training.doubles.first ?? 0 != 0 {
                 throw n.error("training-mode dropout is not supported (inference only)")

@@ -39,6 +39,8 @@ final class ImportContext {
     /// training finds each parameter under its ONNX name (`ONNXImporter.load(keepInitializers:)`).
     var keptInitializers: Set<ValueID> = []
     var keepInitializers = false
+    /// Each training-mode dropout gets its own seed (1, 2, …), so layers draw different masks.
+    var dropoutSeed = 0
 
     init(name: String, directory: String) {
         builder = GraphBuilder(name: name)

@@ -48,6 +48,8 @@ public enum OpSamples {
             let logits = try b.apply(.reshape, [x], attributes: attrs(["shape": .ints([24, 5])]))[0]
             let labels = try constant([24], .i64) { Double(($0 * 3) % 5) }
             return try one([logits, labels], attrs(["label_smoothing": .float(0.1)]))
+        case .dropout:
+            return try one([x, try constant([]) { _ in 7 }], attrs(["ratio": .float(0.3), "seed": .int(5)]))
         case .nllLoss:
             let logp = try b.apply(.reshape, [x], attributes: attrs(["shape": .ints([24, 5])]))[0]
             return try one([logp, try constant([24], .i64) { Double(($0 * 2) % 5) }])

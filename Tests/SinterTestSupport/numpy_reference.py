@@ -243,6 +243,24 @@ def cross_entropy(a, t):
     return np.float32(-(target * logp).sum() / n)
 
 
+def dropout(a, t):
+    """Sinter's dropout: Wellons' lowbias32 of the element index mixed with seed and step."""
+    x = a[0]
+    ratio, seed = num(t.get("ratio", 0.5)), int(t.get("seed", 0))
+    if ratio <= 0:
+        return x
+    s = np.uint32((int(np.float64(a[1])) * 0x9E3779B9 + seed * 0x632BE5AB) & 0xFFFFFFFF)
+    with np.errstate(over="ignore"):
+        h = (np.arange(x.size, dtype=np.uint32) * np.uint32(0x85EBCA6B)) ^ s
+        h ^= h >> np.uint32(16)
+        h *= np.uint32(0x7FEB352D)
+        h ^= h >> np.uint32(15)
+        h *= np.uint32(0x846CA68B)
+        h ^= h >> np.uint32(16)
+    keep = h >= np.uint32(min(int(ratio * 2 ** 32), 2 ** 32 - 1))
+    return (x.reshape(-1) * keep * np.float32(1 / (1 - ratio))).astype(x.dtype).reshape(x.shape)
+
+
 def update(a, t, kind):
     """The new parameter of one optimizer step (PyTorch's formulas), float64."""
     p, g = a[0].astype(np.float64), a[1].astype(np.float64)
@@ -275,6 +293,7 @@ def update(a, t, kind):
 
 OPS = {
     "cross-entropy": cross_entropy,
+    "dropout": dropout,
     "nll-loss": lambda a, t: np.float32(-((np.eye(a[0].shape[1])[a[1].astype(np.int64)] if a[1].ndim == 1
                                            else a[1].astype(np.float64)) * a[0]).sum() / a[0].shape[0]),
     "bce-loss": lambda a, t: np.float32(np.mean(

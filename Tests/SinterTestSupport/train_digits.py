@@ -1,8 +1,9 @@
 """Digits MLP for the training tests (scikit-learn's bundled data, no download).
 
-  train_digits.py make DIR [--hidden 128,64] [--seed 0] [--cnn]
+  train_digits.py make DIR [--hidden 128,64] [--seed 0] [--cnn] [--dropout RATIO]
       DIR/mlp.onnx: an untrained 64-H1-H2-10 MLP (Gemm with transB=1, as PyTorch exports it,
-      ReLU, logits out), batch axis symbolic 'N', He-initialised from the seed;
+      ReLU, logits out), batch axis symbolic 'N', He-initialised from the seed; --dropout: a
+      Dropout (inference mode, ratio as an input) after each hidden ReLU;
       DIR/train.npz: x float32 [S,64] (pixels / 16), y int64 [S]; DIR/test.npz the same.
       The split is train_test_split(test_size=0.25, random_state=0, stratify=y).
       --cnn: DIR/cnn.onnx instead, x [N,1,8,8]: Conv 3x3 (8) - ReLU - MaxPool 2 - Conv 3x3 (16) -
@@ -52,7 +53,7 @@ def cnn(out, seed):
     onnx.save(model, f"{out}/cnn.onnx")
 
 
-def make(out, hidden, seed, conv=False):
+def make(out, hidden, seed, conv=False, dropout=0.0):
     import onnx
     from onnx import TensorProto, helper, numpy_helper
     from sklearn.datasets import load_digits
@@ -86,6 +87,11 @@ def make(out, hidden, seed, conv=False):
         if not last:
             nodes.append(helper.make_node("Relu", [h], [f"r{i}"], name=f"relu{i}"))
             h = f"r{i}"
+            if dropout:
+                if i == 0:
+                    inits.append(numpy_helper.from_array(np.array(dropout, np.float32), "dropout.ratio"))
+                nodes.append(helper.make_node("Dropout", [h, "dropout.ratio"], [f"d{i}"], name=f"dropout{i}"))
+                h = f"d{i}"
         prev = h
     graph = helper.make_graph(
         nodes, "digits_mlp",
@@ -114,6 +120,7 @@ if __name__ == "__main__":
             hidden = [int(h) for h in args[args.index("--hidden") + 1].split(",")]
         if "--seed" in args:
             seed = int(args[args.index("--seed") + 1])
-        make(args[0], hidden, seed, conv="--cnn" in args)
+        dropout = float(args[args.index("--dropout") + 1]) if "--dropout" in args else 0.0
+        make(args[0], hidden, seed, conv="--cnn" in args, dropout=dropout)
     else:
         evaluate(sys.argv[2], sys.argv[3])

@@ -151,6 +151,11 @@ struct GradientTests {
                 let attrs = Attributes(["label_smoothing": .float(0.1)])
                 return try b.apply(.crossEntropy, [x[0], labels], attributes: attrs)[0]
             },
+            Case(name: "dropout", dtype: .f64, inputs: [([5, 7], -2...2)]) { b, x throws(SinterError) in
+                let step = try b.constant(TensorData(dtype: .f64, shape: [], values: [12]))
+                let a = Attributes(["ratio": .float(0.4), "seed": .int(9)])
+                return try b.apply(.dropout, [x[0], step], attributes: a)[0]
+            },
             Case(name: "nll-loss", dtype: .f64, inputs: [([3, 4], -2...0)]) { b, x throws(SinterError) in
                 let labels = try b.constant(TensorData(dtype: .i32, shape: [3], values: [2, 0, 3]))
                 return try b.apply(.nllLoss, [x[0], labels])[0]

@@ -118,6 +118,34 @@ struct TrainCLITests {
         #expect(odd.stdout.contains("do not fill a batch of the model's fixed 98; dropped"), "\(odd.stdout)")
     }
 
+    /// Dropout layers train with seeded masks (a new mask each step, the identity in
+    /// validation and in the written model) and the result still generalises.
+    @Test func dropoutTrainsWithSeededMasks() throws {
+        let dir = try Support.temporaryDirectory("train-dropout")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let made = try Support.run(Support.python, [script, "make", dir.path, "--dropout", "0.3"])
+        #expect(made.status == 0, "\(made.stderr.suffix(2000))")
+        let model = dir.appendingPathComponent("mlp.onnx").path, data = dir.appendingPathComponent("train.npz").path
+        let step = dir.appendingPathComponent("step.sir").path
+        let emitted = try Support.run(sinter, ["train", model, "--data", data, "--emit-step", step])
+        #expect(emitted.status == 0, "\(emitted.stderr)")
+        let text = (try? String(contentsOfFile: step, encoding: .utf8)) ?? ""
+        #expect(text.contains("dropout %r0, %step {ratio = 0.3") && text.contains("seed = 2"), "\(text.prefix(3000))")
+        let trained = dir.appendingPathComponent("trained.onnx").path
+        let r = try Support.run(
+            sinter,
+            [
+                "train", model, "--data", data, "--optimizer", "adam,lr=0.002", "--epochs", "15", "--seed", "3",
+                "-o", trained,
+            ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let eval = try Support.run(
+            Support.python, [script, "eval", trained, dir.appendingPathComponent("test.npz").path])
+        let accuracy = Double(
+            eval.stdout.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
+        #expect((accuracy ?? 0) >= 0.95, "\(eval.stdout) \(eval.stderr.suffix(1000))")
+    }
+
     /// ONNX LSTM, GRU and RNN (imported as unrolled cells) trained by the CLI on a task that
     /// needs memory of the whole sequence (Tests/SinterTestSupport/train_sequence.py); the
     /// written model is evaluated in onnxruntime.
