@@ -42,6 +42,7 @@ public enum Gradients {
         case .crossEntropy: return crossEntropy
         case .nllLoss: return nll
         case .dropout: return dropout
+        case .batchNorm: return batchNorm
         case .mseLoss: return mse
         case .bceLoss: return bce
         default: return nil

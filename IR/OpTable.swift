@@ -59,6 +59,7 @@ public enum Op: String, CaseIterable, Sendable, Hashable {
     case crossEntropy = "cross-entropy"
     case nllLoss = "nll-loss"
     case dropout
+    case batchNorm = "batch-norm"
     case mseLoss = "mse-loss"
     case bceLoss = "bce-loss"
     case sgdUpdate = "sgd-update"
@@ -392,7 +393,8 @@ extension OpSchema {
             )
         case .quantize, .dequantize, .requantize:
             return quantization(op)
-        case .crossEntropy, .nllLoss, .dropout, .mseLoss, .bceLoss, .sgdUpdate, .momentumUpdate, .adamUpdate,
+        case .crossEntropy, .nllLoss, .dropout, .batchNorm, .mseLoss, .bceLoss, .sgdUpdate, .momentumUpdate,
+            .adamUpdate,
             .rmspropUpdate,
             .adagradUpdate:
             return training(op)

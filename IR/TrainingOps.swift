@@ -31,6 +31,14 @@ extension OpSchema {
                 "training-mode dropout: x·keep/(1−ratio), keep_i = hash(seed, step, i) ≥ ratio·2³² with a "
                     + "counter-based u32 hash of the element index, so the backward recomputes the mask; operand "
                     + "1 is the step (a numeric scalar), which the train step feeds")
+        case .batchNorm:
+            return make(
+                op, 5, [.float], results: 3, attributes: [f("epsilon", 1e-5), f("momentum", 0.9)], traits: [.pure],
+                pattern: .opaque, shape: TrainingRules.batchNorm, kernel: expanded,
+                "training-mode batch normalisation of x [N,C,...] with scale, bias, running mean and variance "
+                    + "[C]: normalised by the batch's mean and (biased) variance over every axis but 1; results y "
+                    + "and the running statistics momentum·running + (1−momentum)·batch. The train step keeps "
+                    + "the running pair as state and uses it at inference")
         case .mseLoss:
             return make(
                 op, 2, [.float], traits: [.pure], pattern: .opaque, shape: TrainingRules.mse, kernel: expanded,
@@ -75,6 +83,15 @@ extension OpSchema {
 }
 
 enum TrainingRules {
+    static let batchNorm: ShapeRule = { q throws(ShapeError) in
+        let x = q.operands[0]
+        guard x.rank >= 2, let c = x.dims[1].fixedValue else { throw ShapeError("x must be [N, C, ...], got \(x)") }
+        for (i, t) in q.operands.enumerated().dropFirst() where t.dims != [.fixed(c)] || t.dtype != x.dtype {
+            throw ShapeError("operand \(i) must be \(x.dtype.rawValue)[\(c)], got \(t)")
+        }
+        return [x, q.operands[3], q.operands[4]]
+    }
+
     static let dropout: ShapeRule = { q throws(ShapeError) in
         guard q.operands[1].rank == 0 else { throw ShapeError("the step must be a scalar, got \(q.operands[1])") }
         return [q.operands[0]]
@@ -153,6 +170,41 @@ extension OpEmitter {
         return try emitBinary(.add, target, try literal(smoothing / Double(shape[1]), lt.dtype))
     }
 
+    /// batch-norm's arithmetic. Training: the batch's statistics over every axis but 1, and the
+    /// updated running pair; inference (`training: false`): the running pair, and the results
+    /// 1 and 2 are the running statistics unchanged.
+    public mutating func batchNorm(_ node: Node, _ x: [ValueID], training: Bool) throws(SinterError) -> [ValueID] {
+        func attr(_ name: String, _ fallback: Double) -> Double {
+            if case .float(let v)? = node.attribute(name) { v } else { fallback }
+        }
+        let t = typeOf(x[0])
+        guard let shape = t.shape, shape.count >= 2 else {
+            throw SinterError("batch-norm needs a static [N, C, ...] x")
+        }
+        let channel = [shape[1]] + Array(repeating: 1, count: shape.count - 2)
+        func perChannel(_ v: ValueID) throws(SinterError) -> ValueID {
+            try emit(.reshape, [v], Attributes(["shape": .ints(channel)]))
+        }
+        let keep = Attributes(["axes": .ints([0] + Array(2..<shape.count)), "keepdims": .bool(true)])
+        let mean = training ? try emit(.reduceMean, [x[0]], keep) : try perChannel(x[3])
+        let centered = try emitBinary(.sub, x[0], mean)
+        let variance =
+            training ? try emit(.reduceMean, [try emitBinary(.mul, centered, centered)], keep) : try perChannel(x[4])
+        let std = try emit(
+            .sqrt, [try emitBinary(.add, variance, try literal(attr("epsilon", 1e-5), t.dtype))], Attributes())
+        let y = try emitBinary(
+            .add, try emitBinary(.mul, try emitBinary(.div, centered, std), try perChannel(x[1])), try perChannel(x[2]))
+        guard training else { return [y, x[3], x[4]] }
+        let m = attr("momentum", 0.9)
+        let running = try [(x[3], mean), (x[4], variance)].map { old, batch throws(SinterError) in
+            let flat = try emit(.reshape, [batch], Attributes(["shape": .ints([shape[1]])]))
+            return try emitBinary(
+                .add, try emitBinary(.mul, old, try literal(m, t.dtype)),
+                try emitBinary(.mul, flat, try literal(1 - m, t.dtype)))
+        }
+        return [y] + running
+    }
+
     /// Dropout's arithmetic: the element index i (a u32 constant), s = step·0x9E3779B9 +
     /// seed·0x632BE5AB, h = lowbias32(i·0x85EBCA6B ^ s) (Wellons' integer hash), keep when
     /// h ≥ ratio·2³²; all in wrapping u32, so the same (seed, step) always gives the same mask.
@@ -196,6 +248,8 @@ extension OpEmitter {
             let target = try crossEntropyTarget(logits: x[0], labels: x[1], smoothing: attr("label_smoothing"))
             let n = typeOf(x[0]).shape?.first ?? 1
             return [try emitBinary(.mul, try sumAll(try emitBinary(.mul, target, logp)), try c(-1 / Double(max(n, 1))))]
+        case .batchNorm:
+            return try batchNorm(node, x, training: true)
         case .dropout:
             let seed: Int = if case .int(let s)? = node.attribute("seed") { s } else { 0 }
             return [try dropout(x[0], step: x[1], ratio: attr("ratio"), seed: seed)]
@@ -297,6 +351,31 @@ extension Gradients {
         let p = try b.softmax(logits, axis: 1)
         let scale = try b.mul(g[0], try b.scalar(1 / Double(max(n, 1)), b.graph.type(of: logits).dtype))
         return [try b.mul(try b.binary(.sub, p, target), scale), nil]
+    }
+
+    /// batch-norm (training): with x̂ = (x − μ)/σ over the batch axes and d = g·scale,
+    /// dx = (d − mean(d) − x̂·mean(d·x̂))/σ, dscale = Σ g·x̂, dbias = Σ g; the running statistics
+    /// get no gradient (nor do they pass one on).
+    static let batchNorm: GradientRule = { node, g, b throws(SinterError) in
+        let (x, scale) = (node.operands[0], node.operands[1])
+        let shape = try b.staticShape(x), dtype = b.graph.type(of: x).dtype
+        let eps: Double = if case .float(let e)? = node.attribute("epsilon") { e } else { 1e-5 }
+        let axes = [0] + Array(2..<shape.count), channel = [shape[1]] + Array(repeating: 1, count: shape.count - 2)
+        let keep = Attributes(["axes": .ints(axes), "keepdims": .bool(true)])
+        let drop = Attributes(["axes": .ints(axes), "keepdims": .bool(false)])
+        func mean(_ v: ValueID) throws(SinterError) -> ValueID { try b.apply(.reduceMean, [v], attributes: keep)[0] }
+        let centered = try b.binary(.sub, x, try mean(x))
+        let r = try b.unary(
+            .reciprocal,
+            try b.unary(.sqrt, try b.add(try mean(try b.mul(centered, centered)), try b.scalar(eps, dtype))))
+        let xhat = try b.mul(centered, r)
+        let d = try b.mul(g[0], try b.reshape(scale, to: channel))
+        let inner = try b.binary(
+            .sub, try b.binary(.sub, d, try mean(d)), try b.mul(xhat, try mean(try b.mul(d, xhat))))
+        return [
+            try b.mul(r, inner), try b.apply(.reduceSum, [try b.mul(g[0], xhat)], attributes: drop)[0],
+            try b.apply(.reduceSum, [g[0]], attributes: drop)[0], nil, nil,
+        ]
     }
 
     /// dropout: the same mask on the cotangent (it is recomputed from seed and step).

@@ -76,6 +76,10 @@ public struct TrainStep: Sendable {
     public var parameters: [(name: String, value: TensorData)]
     /// Optimizer slots (zero at the start), in input order, named `PARAM.SLOT`.
     public var slots: [(name: String, type: TensorType)]
+    /// Batch norm's running statistics: inputs after the slots (after the parameters in
+    /// `gradients`, `inference` and `evaluation`), their next values outputs after the slots'
+    /// (after the gradients in `gradients`); not trained, used by inference.
+    public var states: [(name: String, value: TensorData)]
     /// How many inputs the model itself takes (they come first in both graphs).
     public var modelInputs: Int
 
@@ -83,15 +87,29 @@ public struct TrainStep: Sendable {
         var g = model
         g.compact()
         guard let output = g.outputs.first else { throw SinterError("the model has no output to train") }
-        let params = try chooseParameters(g, config)
-        // Each trained constant becomes a graph input of the same name and type.
-        let paramValues = params.map { g.nodes[$0].results[0] }
+        // Batch norm's running statistics are state: carried from step to step, not trained.
+        let defining = g.definingNodes()
+        var stateNodes: [Int] = []
+        for n in g.nodes where n.op == .batchNorm {
+            for v in n.operands[3...4] {
+                if let i = defining[v], g.nodes[i].op == .constant, !stateNodes.contains(i) { stateNodes.append(i) }
+            }
+        }
+        let params = try chooseParameters(g, config, excluding: Set(stateNodes))
+        // Each trained constant and each state becomes a graph input of the same name and type.
+        let paramValues = params.map { g.nodes[$0].results[0] }, stateValues = stateNodes.map { g.nodes[$0].results[0] }
         let initial = params.map { (g.name(of: g.nodes[$0].results[0]), g.nodes[$0].payload?.data) }
-        let paramSet = Set(params)
-        g.nodes = g.nodes.enumerated().filter { !paramSet.contains($0.offset) }.map(\.element)
+        let initialStates = stateNodes.map { (g.name(of: g.nodes[$0].results[0]), g.nodes[$0].payload?.data) }
+        let removed = Set(params + stateNodes)
+        // The next value of each state: batch-norm's results 1 and 2 for its operands 3 and 4.
+        var nextState: [ValueID: ValueID] = [:]
+        for n in g.nodes where n.op == .batchNorm {
+            for k in 1...2 where nextState[n.operands[2 + k]] == nil { nextState[n.operands[2 + k]] = n.results[k] }
+        }
+        let stateNext = stateValues.compactMap { nextState[$0] }
+        g.nodes = g.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
         let modelInputs = g.inputs
-        var inference = withoutDropout(g)
-        inference.inputs = modelInputs + paramValues
+        var inference = try inferenceMode(withoutDropout(g), inputs: modelInputs + paramValues + stateValues)
         inference.compact()
 
         var b = GraphBuilder(extending: g)
@@ -125,15 +143,15 @@ public struct TrainStep: Sendable {
         case .mse: loss = try b.apply(.mseLoss, [output, labels], name: "loss")[0]
         case .bce: loss = try b.apply(.bceLoss, [output, labels], name: "loss")[0]
         }
-        var evaluation = withoutDropout(b.graph)
-        evaluation.inputs = modelInputs + [labels] + paramValues
-        evaluation.outputs = [loss] + g.outputs
+        var scored = withoutDropout(b.graph)
+        scored.outputs = [loss] + g.outputs
+        var evaluation = try inferenceMode(scored, inputs: modelInputs + [labels] + paramValues + stateValues)
         evaluation.name = model.name + "_eval"
         evaluation.compact()
         let (differentiated, rawGrads) = try Autodiff.gradients(of: loss, wrt: paramValues, in: b.graph)
         var gradients = differentiated
-        gradients.inputs = modelInputs + [labels, step] + paramValues
-        gradients.outputs = [loss] + rawGrads
+        gradients.inputs = modelInputs + [labels, step] + paramValues + stateValues
+        gradients.outputs = [loss] + rawGrads + stateNext
         gradients.name = model.name + "_grads"
         gradients.compact()
 
@@ -141,8 +159,8 @@ public struct TrainStep: Sendable {
         let (newParams, slotInputs, newSlots, slots) = try appendUpdates(
             &b, params: paramValues, grads: rawGrads, lr: lr, step: step, config)
         var train = b.graph
-        train.inputs = modelInputs + [labels, lr, step] + paramValues + slotInputs
-        train.outputs = [loss] + g.outputs + newParams + newSlots
+        train.inputs = modelInputs + [labels, lr, step] + paramValues + slotInputs + stateValues
+        train.outputs = [loss] + g.outputs + newParams + newSlots + stateNext
         train.name = model.name + "_train"
         train.compact()
 
@@ -162,15 +180,37 @@ public struct TrainStep: Sendable {
         apply.inputs = applyGrads + [applyLR, applyStep] + applyParams + applied.slotInputs
         apply.outputs = applied.newParams + applied.newSlots
 
-        var values: [(name: String, value: TensorData)] = []
-        for (name, data) in initial {
-            guard let data else { throw SinterError("internal: parameter '\(name)' has no payload") }
-            values.append((name, data))
+        func payloads(_ list: [(String, TensorData?)]) throws(SinterError) -> [(name: String, value: TensorData)] {
+            var values: [(name: String, value: TensorData)] = []
+            for (name, data) in list {
+                guard let data else { throw SinterError("internal: constant '\(name)' has no payload") }
+                values.append((name, data))
+            }
+            return values
         }
         return TrainStep(
             graph: train, gradients: gradients, apply: apply, inference: inference, evaluation: evaluation,
-            parameters: values,
-            slots: slots, modelInputs: modelInputs.count)
+            parameters: try payloads(initial), slots: slots, states: try payloads(initialStates),
+            modelInputs: modelInputs.count)
+    }
+
+    /// Every batch-norm normalised by its running statistics (inference), with `inputs`.
+    static func inferenceMode(_ graph: Graph, inputs: [ValueID]) throws(SinterError) -> Graph {
+        var g = graph
+        g.inputs = inputs
+        guard g.nodes.contains(where: { $0.op == .batchNorm }) else { return g }
+        var emitter = RewriteEmitter(rewriter: Rewriter(g))
+        emitter.constantSuffix = ".c"
+        for (i, node) in g.nodes.enumerated() where node.op == .batchNorm {
+            emitter.position = .before(i)
+            emitter.name = g.name(of: node.results[0])
+            emitter.location = node.location
+            let results = try emitter.batchNorm(node, emitter.rewriter.graph.nodes[i].operands, training: false)
+            emitter.rewriter.replaceAllUses(of: node.results[0], with: results[0])
+            emitter.rewriter.takeName(of: node.results[0], for: results[0])
+            emitter.rewriter.erase(i)
+        }
+        return try emitter.rewriter.finish()
     }
 
     /// The graph as inference runs it: every dropout is the identity.
@@ -208,7 +248,9 @@ public struct TrainStep: Sendable {
     }
 
     /// Indices of the constant nodes to train, with every unknown or untrainable name reported.
-    static func chooseParameters(_ g: Graph, _ config: TrainingConfig) throws(SinterError) -> [Int] {
+    static func chooseParameters(_ g: Graph, _ config: TrainingConfig, excluding: Set<Int> = [])
+        throws(SinterError) -> [Int]
+    {
         var byName: [String: Int] = [:]
         for (i, n) in g.nodes.enumerated() where n.op == .constant { byName[g.name(of: n.results[0])] = i }
         var diags: [Diagnostic] = []
@@ -230,7 +272,9 @@ public struct TrainStep: Sendable {
         }
         if !diags.isEmpty { throw SinterError(diags) }
         let frozen = Set(config.frozen.compactMap { byName[$0] })
-        let params = chosen.filter { !frozen.contains($0) && used.contains(g.nodes[$0].results[0]) }
+        let params = chosen.filter {
+            !frozen.contains($0) && !excluding.contains($0) && used.contains(g.nodes[$0].results[0])
+        }
         guard !params.isEmpty else { throw SinterError("the model has no parameters left to train") }
         return params
     }

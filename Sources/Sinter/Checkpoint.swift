@@ -51,6 +51,7 @@ public struct Checkpoint: Sendable, Equatable {
         var text = "\(config.optimizer.rawValue) \(config.loss.rawValue)"
         for p in step.parameters { text += "|\(p.name):\(p.value.type)" }
         for s in step.slots { text += "|\(s.name):\(s.type)" }
+        for s in step.states { text += "|state \(s.name):\(s.value.type)" }
         return fnv(Array(text.utf8))
     }
 

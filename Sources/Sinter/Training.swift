@@ -21,6 +21,8 @@ public final class Trainer {
     private var programs: [String: JITModel] = [:]
     public private(set) var parameters: [TensorData]
     public private(set) var slots: [TensorData]
+    /// Batch norm's running statistics, updated by each step and used by `predict`.
+    public private(set) var states: [TensorData]
     /// Updates applied so far (Adam's bias correction reads it).
     public private(set) var updates = 0
     public var learningRate: Double
@@ -43,6 +45,7 @@ public final class Trainer {
         batchSize = first
         steps[batchSize] = step
         parameters = step.parameters.map(\.value)
+        states = step.states.map(\.value)
         slots = step.slots.map { s in
             let shape = s.type.shape ?? []
             return TensorData(
@@ -78,9 +81,10 @@ public final class Trainer {
         return p
     }
 
-    /// The parameters by name, as trained so far.
+    /// The parameters and states (running statistics) by name, as trained so far.
     public var namedParameters: [String: TensorData] {
-        Dictionary(uniqueKeysWithValues: zip(step.parameters.map(\.name), parameters))
+        Dictionary(
+            uniqueKeysWithValues: zip(step.parameters.map(\.name) + step.states.map(\.name), parameters + states))
     }
 
     private func batch(of inputs: [TensorData]) throws(SinterError) -> Int {
@@ -99,37 +103,41 @@ public final class Trainer {
         let dtype = step.graph.type(of: step.graph.inputs[step.modelInputs + 1]).dtype
         let lr = TensorData(dtype: dtype, shape: [], values: [learningRate])
         let t = TensorData(dtype: dtype, shape: [], values: [Double(updates + 1)])
-        let out = try model.run(inputs + [labels, lr, t] + parameters + slots)
-        let m = step.inference.outputs.count, p = parameters.count
+        let out = try model.run(inputs + [labels, lr, t] + parameters + slots + states)
+        let m = step.inference.outputs.count, p = parameters.count, s = slots.count
         parameters = Array(out[(1 + m)..<(1 + m + p)])
-        slots = Array(out[(1 + m + p)...])
+        slots = Array(out[(1 + m + p)..<(1 + m + p + s)])
+        states = Array(out[(1 + m + p + s)...])
         updates += 1
         return (out[0].element(at: 0), Array(out[1..<(1 + m)]))
     }
 
     /// The model's outputs with the current parameters.
     public func predict(_ inputs: [TensorData]) throws(SinterError) -> [TensorData] {
-        try program("infer", try batch(of: inputs)).run(inputs + parameters)
+        try program("infer", try batch(of: inputs)).run(inputs + parameters + states)
     }
 
     /// The mean loss of a batch and the model's outputs, without an update.
     public func evaluate(_ inputs: [TensorData], labels: TensorData) throws(SinterError) -> (
         loss: Double, outputs: [TensorData]
     ) {
-        let out = try program("eval", try batch(of: inputs)).run(inputs + [labels] + parameters)
+        let out = try program("eval", try batch(of: inputs)).run(inputs + [labels] + parameters + states)
         return (out[0].element(at: 0), Array(out.dropFirst()))
     }
 
     /// Restores parameters, slots and the update count (from a checkpoint), checking each
     /// tensor against the step's types.
-    public func restore(parameters p: [TensorData], slots s: [TensorData], updates u: Int) throws(SinterError) {
-        let want = step.parameters.map(\.value.type) + step.slots.map(\.type)
-        let have = p + s
+    public func restore(parameters p: [TensorData], slots s: [TensorData], states k: [TensorData] = [], updates u: Int)
+        throws(SinterError)
+    {
+        let want = step.parameters.map(\.value.type) + step.slots.map(\.type) + step.states.map(\.value.type)
+        let have = p + s + k
         guard have.count == want.count, zip(have, want).allSatisfy({ $0.type == $1 }) else {
             throw SinterError("the saved state does not match this model's parameters and optimizer")
         }
         parameters = p
         slots = s
+        states = k
         updates = u
     }
 }
@@ -155,7 +163,8 @@ extension Sinter {
         }
         return TrainingProgram(
             gradients: gradients, apply: try lower(step.apply, options), predict: try lower(step.inference, options),
-            initialParameters: step.parameters.map(\.value), learningRate: Float(learningRate),
+            initialParameters: step.parameters.map(\.value), initialStates: step.states.map(\.value),
+            learningRate: Float(learningRate),
             fingerprint: Checkpoint.fingerprint(step, config))
     }
 

@@ -204,8 +204,13 @@ public final class JITTrainer: @unchecked Sendable {
     public func setParameter(_ i: Int, _ v: TensorData) throws(SinterError) {
         try set(setParamFn, i, v, training.parameters)
     }
-    public func slot(_ i: Int) throws(SinterError) -> TensorData { try get(getSlotFn, i, training.slots) }
-    public func setSlot(_ i: Int, _ v: TensorData) throws(SinterError) { try set(setSlotFn, i, v, training.slots) }
+    /// The ABI's slots: the optimizer's, then the states (batch norm's running statistics).
+    public func slot(_ i: Int) throws(SinterError) -> TensorData {
+        try get(getSlotFn, i, training.slots + training.states)
+    }
+    public func setSlot(_ i: Int, _ v: TensorData) throws(SinterError) {
+        try set(setSlotFn, i, v, training.slots + training.states)
+    }
 
     /// A checkpoint (`NAME_train_save`: PATH.tmp, fsync, rename).
     public func save(_ path: String) throws(SinterError) {

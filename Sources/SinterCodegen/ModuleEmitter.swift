@@ -47,7 +47,7 @@ struct ModuleEmitter {
             return constants.count - 1
         }
         constantIndex = programs.map { $0.constants.map(slot) }
-        initialIndex = training.initialParameters.map(slot)
+        initialIndex = (training.initialParameters + training.initialStates).map(slot)
         self.constants = constants
         self.training = training
         self.prefix = prefix

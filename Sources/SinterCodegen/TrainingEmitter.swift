@@ -8,7 +8,9 @@ extension ModuleEmitter {
         guard let t = training else { return }
         let layout = t.layout
         let gradsRun = runs[0], applyRun = runs[1], predictRun = runs[2]
-        let params = t.parameters, slots = t.slots, tensors = params + slots
+        // The ABI's slots are the optimizer's, then the states (batch norm's running statistics).
+        let params = t.parameters, slots = t.slots + t.states, tensors = params + slots
+        let stateIndices = (params.count + t.slots.count)..<tensors.count
         let libc = TrainingLibc(ir)
         let name = { (s: String) in "\(prefix)_train_\(s)" }
 
@@ -53,11 +55,11 @@ extension ModuleEmitter {
         ir.call(libc.memset, [state, ir.constI32(0), ir.constI64(layout.stateSize)])
         ir.store(ir.constI32(1), at(state, TrainingProgram.Layout.threads))
         ir.store(ir.constF32(t.learningRate), at(state, TrainingProgram.Layout.lr))
-        for (i, c) in initialIndex.enumerated() {
+        // Parameters and states start at the model's values, slots at zero.
+        let starting = Array(params.indices) + Array(stateIndices)
+        for (i, c) in zip(starting, initialIndex) {
             // `--train` embeds the weights (Sinter.compile refuses a side file with it).
-            let source = weights[c]
-            ir.memcpy(
-                at(state, layout.bank(0) + layout.bankOffsets[i]), source, bytes: constants[c].bytes.count)
+            ir.memcpy(at(state, layout.bank(0) + layout.bankOffsets[i]), weights[c], bytes: constants[c].bytes.count)
         }
         ir.ret(status(.ok))
 
@@ -116,10 +118,16 @@ extension ModuleEmitter {
             let next = ir.add(ir.load(ir.i64, at(ctx, TrainingProgram.Layout.steps), align: 8), ir.constI64(1))
             ir.store(ir.sitofp(next, ir.f32), at(ctx, TrainingProgram.Layout.stepInput))
             let stepInput = at(ctx, TrainingProgram.Layout.stepInput)
-            let ins = pointerArray(given + [labels, stepInput] + params.indices.map { tensor(ctx, active, $0) })
+            // States are read from the active bank and written to the other one, which apply
+            // then completes and makes active.
+            let other = bank(ctx, active: false)
+            let ins = pointerArray(
+                given + [labels, stepInput] + params.indices.map { tensor(ctx, active, $0) }
+                    + stateIndices.map { tensor(ctx, active, $0) })
             let outs = pointerArray(
                 [at(ctx, TrainingProgram.Layout.loss)]
-                    + layout.gradientOffsets.map { at(ctx, layout.gradients + $0) })
+                    + layout.gradientOffsets.map { at(ctx, layout.gradients + $0) }
+                    + stateIndices.map { tensor(ctx, other, $0) })
             let s = ir.call(gradsRun, [ctx, ins, outs, grads.param(4)])
             ir.returnIf(ir.icmp(.ne, s, status(.ok)), s)
             let noLoss = ir.appendBlock("noloss"), store = ir.appendBlock("loss")
@@ -141,11 +149,12 @@ extension ModuleEmitter {
             let next = ir.add(steps, ir.constI64(1))
             ir.store(ir.sitofp(next, ir.f32), at(ctx, TrainingProgram.Layout.stepInput))
             let active = bank(ctx, active: true), other = bank(ctx, active: false)
+            let updated = Array(0..<(params.count + t.slots.count))
             let ins = pointerArray(
                 layout.gradientOffsets.map { at(ctx, layout.gradients + $0) }
                     + [at(ctx, TrainingProgram.Layout.lr), at(ctx, TrainingProgram.Layout.stepInput)]
-                    + tensors.indices.map { tensor(ctx, active, $0) })
-            let outs = pointerArray(tensors.indices.map { tensor(ctx, other, $0) })
+                    + updated.map { tensor(ctx, active, $0) })
+            let outs = pointerArray(updated.map { tensor(ctx, other, $0) })
             let s = ir.call(applyRun, [ctx, ins, outs, apply.param(1)])
             ir.returnIf(ir.icmp(.ne, s, status(.ok)), s)
             let b = at(ctx, TrainingProgram.Layout.bank)
@@ -185,7 +194,8 @@ extension ModuleEmitter {
             if modelInputs > 0 { ir.returnIf(ir.isNull(inputs), status(.nullArgument)) }
             let active = bank(ctx, active: true)
             let given = (0..<modelInputs).map { ir.load(ir.ptr, ir.gep(ir.ptr, inputs, ir.constI64($0)), align: 8) }
-            let ins = pointerArray(given + params.indices.map { tensor(ctx, active, $0) })
+            let ins = pointerArray(
+                given + params.indices.map { tensor(ctx, active, $0) } + stateIndices.map { tensor(ctx, active, $0) })
             ir.ret(ir.call(predictRun, [ctx, ins, predict.param(2), predict.param(3)]))
         }
 

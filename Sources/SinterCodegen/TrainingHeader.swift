@@ -6,7 +6,8 @@ extension HeaderWriter {
         func list(_ specs: [KernelProgram.TensorSpec], _ kind: String) -> String {
             specs.enumerated().map { i, s in "   \(kind) \(i): \"\(s.name)\" \(s.type)" }.joined(separator: "\n")
         }
-        let slots = t.slots.isEmpty ? "   (the optimizer keeps no slots)" : list(t.slots, "slot ")
+        let all = t.slots + t.states
+        let slots = all.isEmpty ? "   (the optimizer keeps no slots)" : list(all, "slot ")
         return """
 
 

@@ -4,15 +4,18 @@ import SinterIR
 /// parameters as inputs, the parameters' starting values, and the optimizer's starting
 /// learning rate. `ModuleEmitter.emitTraining` turns them into the `NAME_train_*` C ABI.
 ///
-/// - `gradients`: `(model inputs..., labels, step, params...) -> (loss, grads...)`;
+/// - `gradients`: `(model inputs..., labels, step, params..., states...) -> (loss, grads...,
+///   states'...)` (states: batch norm's running statistics);
 /// - `apply`: `(grads..., lr, step, params..., slots...) -> (params'..., slots'...)`;
-/// - `predict`: `(model inputs..., params...) -> (model outputs...)`.
+/// - `predict`: `(model inputs..., params..., states...) -> (model outputs...)`.
 public struct TrainingProgram: Sendable {
     public var gradients: KernelProgram
     public var apply: KernelProgram
     public var predict: KernelProgram
     /// Starting values, one per parameter, in input order.
     public var initialParameters: [TensorData]
+    /// Starting values of the states, in input order.
+    public var initialStates: [TensorData]
     public var learningRate: Float
     /// Names every parameter and slot with its type and the optimizer: a checkpoint of another
     /// model or optimizer is refused (`SINTER_ERR_CHECKPOINT_MISMATCH`).
@@ -20,8 +23,9 @@ public struct TrainingProgram: Sendable {
 
     public init(
         gradients: KernelProgram, apply: KernelProgram, predict: KernelProgram, initialParameters: [TensorData],
-        learningRate: Float, fingerprint: UInt64
+        initialStates: [TensorData] = [], learningRate: Float, fingerprint: UInt64
     ) {
+        self.initialStates = initialStates
         self.gradients = gradients
         self.apply = apply
         self.predict = predict
@@ -31,12 +35,17 @@ public struct TrainingProgram: Sendable {
     }
 
     public var parameterCount: Int { initialParameters.count }
-    public var modelInputs: [KernelProgram.TensorSpec] {
-        Array(gradients.inputs.prefix(gradients.inputs.count - 2 - parameterCount))
+    var stateCount: Int { initialStates.count }
+    /// Where the parameters start among the gradients program's inputs.
+    private var firstParameter: Int { gradients.inputs.count - stateCount - parameterCount }
+    public var modelInputs: [KernelProgram.TensorSpec] { Array(gradients.inputs.prefix(firstParameter - 2)) }
+    public var labels: KernelProgram.TensorSpec { gradients.inputs[firstParameter - 2] }
+    public var parameters: [KernelProgram.TensorSpec] {
+        Array(gradients.inputs[firstParameter..<(firstParameter + parameterCount)])
     }
-    public var labels: KernelProgram.TensorSpec { gradients.inputs[gradients.inputs.count - 2 - parameterCount] }
-    public var parameters: [KernelProgram.TensorSpec] { Array(gradients.inputs.suffix(parameterCount)) }
+    /// The optimizer's slots.
     public var slots: [KernelProgram.TensorSpec] { Array(apply.inputs.dropFirst(2 * parameterCount + 2)) }
+    public var states: [KernelProgram.TensorSpec] { Array(gradients.inputs.suffix(stateCount)) }
     public var outputs: [KernelProgram.TensorSpec] { predict.outputs }
 
     /// Workspace that any one of the three programs needs.
@@ -56,7 +65,7 @@ public struct TrainingProgram: Sendable {
         public static let header = 64
         public static let threads = 0, workspace = 8, pool = 24, owns = 32, lr = 36, steps = 40, bank = 48
         public static let loss = 52, stepInput = 56
-        /// Offsets of the parameters then the slots inside a bank.
+        /// Offsets of the parameters, the slots, then the states inside a bank.
         public var bankOffsets: [Int]
         public var bankSize: Int
         public var gradientOffsets: [Int]
@@ -71,7 +80,7 @@ public struct TrainingProgram: Sendable {
                 }
                 return (offsets, size)
             }
-            (bankOffsets, bankSize) = pack(t.parameters + t.slots)
+            (bankOffsets, bankSize) = pack(t.parameters + t.slots + t.states)
             (gradientOffsets, gradientsSize) = pack(t.parameters)
         }
 

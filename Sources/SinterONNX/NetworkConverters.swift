@@ -183,6 +183,20 @@ extension Converters {
         "GlobalMaxPool": globalPool(.reduceMax),
         "BatchNormalization": { ctx, n throws(SinterError) in
             if n.output(1) != nil || n.int("training_mode", default: 0) == 1 { return try trainingBatchNorm(ctx, n) }
+            if ctx.keepInitializers {
+                // Loaded for training: the IR's batch-norm, whose running statistics the train
+                // step keeps as state (and uses at inference).
+                let operands = try (0..<5).map { i throws(SinterError) in try ctx.input(n, i) }
+                let attributes = attrs([
+                    "epsilon": .float(n.float("epsilon", default: 1e-5)),
+                    "momentum": .float(n.float("momentum", default: 0.9)),
+                ])
+                let results = try ctx.emit(
+                    .batchNorm, operands, attributes,
+                    names: [out(n), out(n) + ".running_mean", out(n) + ".running_var"],
+                    at: n)
+                return [results[0]]
+            }
             let x = try ctx.input(n, 0)
             let eps = n.float("epsilon", default: 1e-5)
             let channels = try ctx.staticShape(try ctx.input(n, 1), n).reduce(1, *)

@@ -89,11 +89,14 @@ struct Train: ParsableCommand {
                 epoch: 1, batch: 0, updates: 0, rngState: rng.state, lossSum: 0, correct: 0, seen: 0, curve: [],
                 best: .infinity, sinceBest: 0, tensors: [])
             if let resume {
-                let types = trainer.step.parameters.map(\.value.type) + trainer.step.slots.map(\.type)
+                let types =
+                    trainer.step.parameters.map(\.value.type) + trainer.step.slots.map(\.type)
+                    + trainer.step.states.map(\.value.type)
                 state = try Checkpoint.decode(
                     try FileIO.read(resume), fingerprint: fingerprint, types: types, origin: resume)
                 try trainer.restore(
-                    parameters: Array(state.tensors[..<p]), slots: Array(state.tensors[p...]), updates: state.updates)
+                    parameters: Array(state.tensors[..<p]), slots: Array(state.tensors[p..<(p + trainer.slots.count)]),
+                    states: Array(state.tensors[(p + trainer.slots.count)...]), updates: state.updates)
                 rng.state = state.rngState
                 print("resumed from \(resume) at epoch \(state.epoch), batch \(state.batch)")
             }
@@ -101,7 +104,7 @@ struct Train: ParsableCommand {
             func save(_ s: Checkpoint) throws(SinterError) {
                 var full = s
                 full.updates = trainer.updates
-                full.tensors = trainer.parameters + trainer.slots
+                full.tensors = trainer.parameters + trainer.slots + trainer.states
                 try FileIO.writeAtomically(full.encode(fingerprint: fingerprint), to: checkpointPath)
             }
             signal(SIGINT) { _ in interruptRequested.store(true, ordering: .relaxed) }
@@ -238,6 +241,7 @@ struct Train: ParsableCommand {
         try FileIO.writeAtomically([UInt8](bytes), to: path)
         let svg = (path as NSString).deletingPathExtension + ".loss.svg"
         try FileIO.writeAtomically(Array(LossCurve.svg(curve).utf8), to: svg)
-        print("wrote \(path) (\(trainer.parameters.count) trained tensor(s)) and \(svg)")
+        let states = trainer.states.isEmpty ? "" : ", \(trainer.states.count) running statistic(s)"
+        print("wrote \(path) (\(trainer.parameters.count) trained tensor(s)\(states)) and \(svg)")
     }
 }

@@ -48,6 +48,10 @@ public enum OpSamples {
             let logits = try b.apply(.reshape, [x], attributes: attrs(["shape": .ints([24, 5])]))[0]
             let labels = try constant([24], .i64) { Double(($0 * 3) % 5) }
             return try one([logits, labels], attrs(["label_smoothing": .float(0.1)]))
+        case .batchNorm:
+            return try one(
+                [x, try constant([3]), try constant([3]), try constant([3]), try constant([3]) { Double($0) + 1 }],
+                attrs(["momentum": .float(0.8)]))
         case .dropout:
             return try one([x, try constant([]) { _ in 7 }], attrs(["ratio": .float(0.3), "seed": .int(5)]))
         case .nllLoss:

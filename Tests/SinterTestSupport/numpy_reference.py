@@ -243,6 +243,16 @@ def cross_entropy(a, t):
     return np.float32(-(target * logp).sum() / n)
 
 
+def batch_norm(a, t):
+    """Training-mode batch normalisation's y: the batch's mean and biased variance over every axis but 1."""
+    x = a[0].astype(np.float64)
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+    y = (x - mean) / np.sqrt(var + num(t.get("epsilon", 1e-5))) * a[1].reshape(shape) + a[2].reshape(shape)
+    return y.astype(a[0].dtype)
+
+
 def dropout(a, t):
     """Sinter's dropout: Wellons' lowbias32 of the element index mixed with seed and step."""
     x = a[0]
@@ -294,6 +304,7 @@ def update(a, t, kind):
 OPS = {
     "cross-entropy": cross_entropy,
     "dropout": dropout,
+    "batch-norm": batch_norm,
     "nll-loss": lambda a, t: np.float32(-((np.eye(a[0].shape[1])[a[1].astype(np.int64)] if a[1].ndim == 1
                                            else a[1].astype(np.float64)) * a[0]).sum() / a[0].shape[0]),
     "bce-loss": lambda a, t: np.float32(np.mean(

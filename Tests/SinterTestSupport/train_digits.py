@@ -1,13 +1,14 @@
 """Digits MLP for the training tests (scikit-learn's bundled data, no download).
 
-  train_digits.py make DIR [--hidden 128,64] [--seed 0] [--cnn] [--dropout RATIO]
+  train_digits.py make DIR [--hidden 128,64] [--seed 0] [--cnn [--bn]] [--dropout RATIO]
       DIR/mlp.onnx: an untrained 64-H1-H2-10 MLP (Gemm with transB=1, as PyTorch exports it,
       ReLU, logits out), batch axis symbolic 'N', He-initialised from the seed; --dropout: a
       Dropout (inference mode, ratio as an input) after each hidden ReLU;
       DIR/train.npz: x float32 [S,64] (pixels / 16), y int64 [S]; DIR/test.npz the same.
       The split is train_test_split(test_size=0.25, random_state=0, stratify=y).
       --cnn: DIR/cnn.onnx instead, x [N,1,8,8]: Conv 3x3 (8) - ReLU - MaxPool 2 - Conv 3x3 (16) -
-      ReLU - MaxPool 2 - Flatten - Gemm (10); the .npz features are [S,1,8,8].
+      ReLU - MaxPool 2 - Flatten - Gemm (10); the .npz features are [S,1,8,8]. --bn: a
+      BatchNormalization (inference mode, running mean 0 and variance 1) after each Conv.
   train_digits.py eval MODEL.onnx DIR/test.npz
       prints the test accuracy of MODEL in onnxruntime.
 """
@@ -16,7 +17,7 @@ import sys
 import numpy as np
 
 
-def cnn(out, seed):
+def cnn(out, seed, bn=False):
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -34,12 +35,24 @@ def cnn(out, seed):
         numpy_helper.from_array(np.zeros(10, np.float32), "fc.bias"),
     ]
     pool = dict(kernel_shape=[2, 2], strides=[2, 2])
+    relu_in = {1: "c1", 2: "c2"}
+    bn_nodes = {1: [], 2: []}
+    if bn:
+        for i, c in [(1, 8), (2, 16)]:
+            for name, v in [("weight", 1), ("bias", 0), ("running_mean", 0), ("running_var", 1)]:
+                inits.append(numpy_helper.from_array(np.full(c, v, np.float32), f"bn{i}.{name}"))
+            bn_nodes[i] = [helper.make_node(
+                "BatchNormalization", [f"c{i}", f"bn{i}.weight", f"bn{i}.bias", f"bn{i}.running_mean",
+                                       f"bn{i}.running_var"], [f"b{i}"], name=f"bn{i}")]
+            relu_in[i] = f"b{i}"
     nodes = [
         helper.make_node("Conv", ["x", "conv1.weight", "conv1.bias"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
-        helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+        *bn_nodes[1],
+        helper.make_node("Relu", [relu_in[1]], ["r1"], name="relu1"),
         helper.make_node("MaxPool", ["r1"], ["p1"], name="pool1", **pool),
         helper.make_node("Conv", ["p1", "conv2.weight", "conv2.bias"], ["c2"], pads=[1, 1, 1, 1], name="conv2"),
-        helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
+        *bn_nodes[2],
+        helper.make_node("Relu", [relu_in[2]], ["r2"], name="relu2"),
         helper.make_node("MaxPool", ["r2"], ["p2"], name="pool2", **pool),
         helper.make_node("Flatten", ["p2"], ["f"], axis=1, name="flatten"),
         helper.make_node("Gemm", ["f", "fc.weight", "fc.bias"], ["logits"], transB=1, name="fc"),
@@ -53,7 +66,7 @@ def cnn(out, seed):
     onnx.save(model, f"{out}/cnn.onnx")
 
 
-def make(out, hidden, seed, conv=False, dropout=0.0):
+def make(out, hidden, seed, conv=False, dropout=0.0, bn=False):
     import onnx
     from onnx import TensorProto, helper, numpy_helper
     from sklearn.datasets import load_digits
@@ -67,7 +80,7 @@ def make(out, hidden, seed, conv=False, dropout=0.0):
         xtr, xte = xtr.reshape(-1, 1, 8, 8), xte.reshape(-1, 1, 8, 8)
         np.savez(f"{out}/train.npz", x=xtr, y=ytr)
         np.savez(f"{out}/test.npz", x=xte, y=yte)
-        cnn(out, seed)
+        cnn(out, seed, bn)
         return
     np.savez(f"{out}/train.npz", x=xtr, y=ytr)
     np.savez(f"{out}/test.npz", x=xte, y=yte)
@@ -121,6 +134,6 @@ if __name__ == "__main__":
         if "--seed" in args:
             seed = int(args[args.index("--seed") + 1])
         dropout = float(args[args.index("--dropout") + 1]) if "--dropout" in args else 0.0
-        make(args[0], hidden, seed, conv="--cnn" in args, dropout=dropout)
+        make(args[0], hidden, seed, conv="--cnn" in args, dropout=dropout, bn="--bn" in args)
     else:
         evaluate(sys.argv[2], sys.argv[3])

@@ -151,6 +151,12 @@ struct GradientTests {
                 let attrs = Attributes(["label_smoothing": .float(0.1)])
                 return try b.apply(.crossEntropy, [x[0], labels], attributes: attrs)[0]
             },
+            Case(name: "batch-norm", dtype: .f64, inputs: [([3, 2, 2, 3], -2...2), ([2], 0.5...2), ([2], -1...1)]) {
+                b, x throws(SinterError) in
+                let running = try b.constant(TensorData(dtype: .f64, shape: [2], values: [0.3, 2]))
+                let a = Attributes(["epsilon": .float(1e-3), "momentum": .float(0.7)])
+                return try b.apply(.batchNorm, [x[0], x[1], x[2], running, running], attributes: a)[0]
+            },
             Case(name: "dropout", dtype: .f64, inputs: [([5, 7], -2...2)]) { b, x throws(SinterError) in
                 let step = try b.constant(TensorData(dtype: .f64, shape: [], values: [12]))
                 let a = Attributes(["ratio": .float(0.4), "seed": .int(9)])

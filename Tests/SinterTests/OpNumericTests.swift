@@ -421,6 +421,8 @@ struct OpNumericTests {
         out.append(
             Case(op: .crossEntropy, shapes: [[6, 5], [6]], attrs: smooth, dtypes: [.f32, .i64], range: (0, 4.99)))
         out.append(Case(op: .crossEntropy, shapes: [[3, 4], [3, 4]], range: (0, 1), atol: 1e-5))
+        out.append(Case(op: .batchNorm, shapes: [[4, 3, 5, 2], [3], [3], [3], [3]], atol: 1e-5, rtol: 1e-4))
+        out.append(Case(op: .batchNorm, shapes: [[6, 4], [4], [4], [4], [4]], atol: 1e-5, rtol: 1e-4))
         for ratio in [0.0, 0.25, 0.5, 0.9] {
             let a = Attributes(["ratio": .float(ratio), "seed": .int(Int(ratio * 8) + 3)])
             out.append(Case(op: .dropout, shapes: [[4, 33], []], attrs: a, range: (0, 100), atol: 1e-4))

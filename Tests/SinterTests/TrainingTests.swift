@@ -82,6 +82,47 @@ struct TrainingTests {
         #expect(Support.mismatch(logits.doubles, next.doubles, atol: 1e-6, rtol: 1e-6) == nil)
     }
 
+    /// Batch norm's running statistics are state: one step moves them to momentum·old +
+    /// (1−momentum)·batch (biased variance), they are not trained, and predict uses them.
+    @Test func batchNormRunningStatisticsAreUpdated() throws {
+        var rng = Support.RNG(seed: 8)
+        let x = TensorData((0..<(4 * 2 * 3)).map { _ in rng.float(-2, 2) }, shape: [4, 2, 3])
+        var b = GraphBuilder(name: "bn")
+        let input = try b.input("x", TensorType(.f32, [4, 2, 3]))
+        func c(_ name: String, _ v: [Double]) throws -> ValueID {
+            try b.constant(TensorData(dtype: .f32, shape: [2], values: v), name: name)
+        }
+        let y = try b.apply(
+            .batchNorm,
+            [
+                input, try c("gamma", [1, 1.5]), try c("beta", [0, 0.2]), try c("mean", [0.5, -1]),
+                try c("var", [2, 3]),
+            ],
+            attributes: Attributes(["momentum": .float(0.8)]))[0]
+        let w = try b.constant(TensorData((0..<12).map { _ in rng.float(-1, 1) }, shape: [6, 2]), name: "w")
+        b.output(try b.matmul(try b.reshape(y, to: [4, 6]), w))
+        var config = TrainingConfig()
+        config.optimizer = .sgd
+        let trainer = try Trainer(b.graph, config: config, learningRate: 0.1)
+        #expect(trainer.step.parameters.map(\.name) == ["gamma", "beta", "w"])
+        #expect(trainer.step.states.map(\.name) == ["mean", "var"])
+        try trainer.train([x], labels: TensorData(dtype: .i64, shape: [4], values: [0, 1, 1, 0]))
+        let v = x.doubles
+        for ch in 0..<2 {
+            let values = (0..<4).flatMap { n in (0..<3).map { v[n * 6 + ch * 3 + $0] } }
+            let mean = values.reduce(0, +) / 12
+            let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 12
+            let (m0, v0) = ch == 0 ? (0.5, 2.0) : (-1.0, 3.0)
+            #expect(abs(trainer.states[0].doubles[ch] - (0.8 * m0 + 0.2 * mean)) < 1e-5)
+            #expect(abs(trainer.states[1].doubles[ch] - (0.8 * v0 + 0.2 * variance)) < 1e-5)
+        }
+        // predict and evaluate both normalise by the running statistics.
+        let predicted = try trainer.predict([x])[0].doubles
+        let evaluated = try trainer.evaluate([x], labels: TensorData(dtype: .i64, shape: [4], values: [0, 1, 1, 0]))
+        #expect(Support.mismatch(predicted, evaluated.outputs[0].doubles, atol: 1e-6, rtol: 1e-5) == nil)
+        #expect(trainer.namedParameters["mean"] == trainer.states[0])
+    }
+
     /// NLL on a log-softmax head trains exactly like cross-entropy on the logits.
     @Test func nllOnLogSoftmaxMatchesCrossEntropy() throws {
         var rng = Support.RNG(seed: 3)

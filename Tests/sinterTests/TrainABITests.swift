@@ -159,6 +159,39 @@ struct TrainABITests {
         }
     }
 
+    /// Batch norm's running statistics through the C ABI: the digits CNN with batch norm, three
+    /// Adam steps through `JITTrainer` (the NAME_train_* glue: states read from the active bank,
+    /// written to the other) against the fused in-process step.
+    @Test func batchNormStatesThroughTheABI() throws {
+        let dir = try Support.temporaryDirectory("train-abi-bn")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let made = try Support.run(Support.python, [Self.script, "make", dir.path, "--cnn", "--bn"])
+        #expect(made.status == 0, "\(made.stderr.suffix(2000))")
+        let model = dir.appendingPathComponent("cnn.onnx").path
+        var rng = Support.RNG(seed: 2)
+        let x = TensorData((0..<(8 * 64)).map { _ in rng.float(0, 1) }, shape: [8, 1, 8, 8])
+        let y = TensorData(dtype: .i64, shape: [8], values: [0, 1, 2, 3, 4, 5, 6, 7])
+        let (graph, config) = try Sinter.loadForTraining(model, bindings: ["N": 8], TrainingConfig())
+        let fused = try Trainer(graph, config: config, learningRate: 0.01)
+        let abi = try Sinter.jitTraining(graph, config, learningRate: 0.01)
+        #expect(fused.step.states.count == 4)
+        for _ in 0..<3 {
+            let a = try fused.train([x], labels: y).loss, b = Double(try abi.step([x], labels: y))
+            #expect(abs(a - b) <= 1e-5 * max(abs(a), 1), "\(a) \(b)")
+        }
+        let optimizerSlots = abi.training.slots.count
+        for (k, state) in fused.states.enumerated() {
+            let got = try abi.slot(optimizerSlots + k)
+            #expect(Support.mismatch(got.doubles, state.doubles, atol: 1e-5, rtol: 1e-4) == nil, "state \(k)")
+            #expect(state.doubles != fused.step.states[k].value.doubles, "state \(k) did not move")
+        }
+        for (i, p) in fused.parameters.enumerated() {
+            #expect(Support.mismatch(try abi.parameter(i).doubles, p.doubles, atol: 1e-5, rtol: 1e-4) == nil)
+        }
+        let want = try fused.predict([x])[0].doubles, got = try abi.predict([x])[0].doubles
+        #expect(Support.mismatch(got, want, atol: 1e-4, rtol: 1e-4) == nil)
+    }
+
     @Test func compileTrainRefusesWhatItCannotBuild() throws {
         let dir = try Support.temporaryDirectory("train-abi-bad")
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -176,17 +176,21 @@ struct TrainCLITests {
     }
 
     /// A two-conv CNN (conv, ReLU, max-pool gradients end to end) on 8×8 digits.
-    @Test func digitsCNNTrainsAbove95PercentInOnnxruntime() throws {
+    /// With batch norm (`bn`), the running statistics are trained as state and written back, so
+    /// onnxruntime's inference-mode BatchNormalization uses them.
+    @Test(arguments: [false, true])
+    func digitsCNNTrainsAbove95PercentInOnnxruntime(_ bn: Bool) throws {
         let dir = try Support.temporaryDirectory("train-cnn")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let made = try Support.run(Support.python, [script, "make", dir.path, "--cnn"])
+        let made = try Support.run(Support.python, [script, "make", dir.path, "--cnn"] + (bn ? ["--bn"] : []))
         #expect(made.status == 0, "\(made.stderr.suffix(2000))")
         let trained = dir.appendingPathComponent("trained.onnx").path
         let r = try Support.run(
             sinter,
             [
                 "train", dir.appendingPathComponent("cnn.onnx").path, "--data",
-                dir.appendingPathComponent("train.npz").path, "--optimizer", "adam", "--lr", "0.003", "--epochs", "15",
+                dir.appendingPathComponent("train.npz").path, "--optimizer", "adam", "--lr", "0.003", "--epochs",
+                bn ? "8" : "15",
                 "--batch-size", "32", "--seed", "1", "-o", trained,
             ])
         #expect(r.status == 0, "\(r.stderr)")
@@ -195,6 +199,7 @@ struct TrainCLITests {
         let accuracy = Double(
             eval.stdout.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
         #expect((accuracy ?? 0) >= 0.95, "test accuracy \(eval.stdout) \(eval.stderr.suffix(1000))")
+        if bn { #expect(r.stdout.contains("(10 trained tensor(s), 4 running statistic(s))"), "\(r.stdout)") }
     }
 
     /// A run stopped mid-epoch and resumed from its checkpoint ends with the same bytes as one
@@ -263,7 +268,7 @@ struct TrainCLITests {
         let data = dir.appendingPathComponent("train.npz").path
         let out = dir.appendingPathComponent("out.onnx").path
         let cases: [([String], String)] = [
-            (["--loss", "hinge"], "--loss 'hinge' is not one of ce, mse, bce"),
+            (["--loss", "hinge"], "--loss 'hinge' is not one of ce, nll, mse, bce"),
             (["--optimizer", "lion"], "--optimizer 'lion' must start with one of"),
             (["--optimizer", "adam,beta3=1"], "unknown setting 'beta3'"),
             (["--y", "labels"], "must hold arrays 'x' and 'labels'"),
