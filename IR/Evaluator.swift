@@ -3,6 +3,27 @@
 /// the ONNX importer (shape subgraphs such as Shape → Gather → Concat → Reshape) use it.
 /// Returns nil for ops it does not evaluate; codegen remains the fast path for everything.
 public enum Evaluator {
+    /// x op y in two's complement at `dtype`'s width, as a Double (exact: at most 64 bits, and
+    /// only values that fit the dtype).
+    static func wrapped(_ op: Op, _ x: Double, _ y: Double, _ dtype: DType) -> Double {
+        func int(_ v: Double) -> Int64 {
+            v >= 9.223_372_036_854_775_807e18
+                ? Int64(bitPattern: UInt64(v)) : Int64(exactly: v.rounded(.towardZero)) ?? 0
+        }
+        let a = int(x), b = int(y)
+        let r: Int64 = op == .add ? a &+ b : op == .sub ? a &- b : a &* b
+        switch dtype {
+        case .i8: return Double(Int8(truncatingIfNeeded: r))
+        case .u8: return Double(UInt8(truncatingIfNeeded: r))
+        case .i16: return Double(Int16(truncatingIfNeeded: r))
+        case .u16: return Double(UInt16(truncatingIfNeeded: r))
+        case .i32: return Double(Int32(truncatingIfNeeded: r))
+        case .u32: return Double(UInt32(truncatingIfNeeded: r))
+        case .u64: return Double(UInt64(bitPattern: r))
+        default: return Double(r)
+        }
+    }
+
     public static func evaluate(_ op: Op, attributes: Attributes, inputs: [TensorData], resultTypes: [TensorType])
         -> [TensorData]?
     {
@@ -26,13 +47,18 @@ public enum Evaluator {
             }
             var result = [Double](repeating: 0, count: out.reduce(1, *))
             var args = [Double](repeating: 0, count: inputs.count)
+            // Integer add/sub/mul wrap at the dtype's width, as the generated code does (Double
+            // arithmetic would round a 64-bit product before the wrap).
+            let wrapping = !dtype.isFloat && dtype != .bool && [.add, .sub, .mul].contains(op)
             forEachIndex(out) { flat, index in
                 for k in inputs.indices {
                     var off = 0
                     for d in index.indices { off += index[d] * strides[k][d] }
                     args[k] = values[k][off]
                 }
-                result[flat] = expr.evaluate(args, attribute: attribute)
+                result[flat] =
+                    wrapping
+                    ? wrapped(op, args[0], args[1], dtype) : expr.evaluate(args, attribute: attribute)
             }
             return [TensorData(dtype: dtype, shape: out, values: result)]
         }

@@ -84,7 +84,8 @@ public enum PassRegistry {
         Canonicalize.self,
         FoldConstants.self,
         CommonSubexpressions.self,
-        DeadCodeElimination.self, FoldBatchNorm.self, FoldPad.self, SinkTransposes.self, Layout.self, Fuse.self,
+        DeadCodeElimination.self, Rematerialize.self, FoldBatchNorm.self, FoldPad.self, SinkTransposes.self,
+        Layout.self, Fuse.self,
         PlanMemory.self,
     ]
 

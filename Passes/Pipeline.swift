@@ -27,7 +27,7 @@ public enum Pipeline {
         "fold-batchnorm",
         "fold-pad",
         "sink-transposes",
-        "canonicalize", "layout", "canonicalize", "dce", "fuse", "plan-memory",
+        "canonicalize", "layout", "canonicalize", "dce", "rematerialize", "fuse", "plan-memory",
     ]
 
     /// The pipeline as text, `a,b{k=v},c`: what `--passes` accepts and the README shows.

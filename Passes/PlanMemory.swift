@@ -246,6 +246,14 @@ extension MemoryPlan {
                 "// \(String(format: "%10d", off))  \(String(format: "%10d", sizes[v] ?? 0)) B  "
                 + "%\(g.name(of: v)) : \(g.type(of: v))\n"
         }
+        // The keep-or-recompute rule's choices (`rematerialize`): what was recomputed instead of kept.
+        let recomputed = g.nodes.flatMap(\.results).filter { g.name(of: $0).hasSuffix(".recomputed") }
+        if !recomputed.isEmpty {
+            out += "// recomputed for a later user instead of kept (rematerialize): \(recomputed.count) value(s)\n"
+            for v in recomputed {
+                out += "//   %\(g.name(of: v)) : \(g.type(of: v)), \(g.type(of: v).byteCount ?? 0) B\n"
+            }
+        }
         return out
     }
 }
