@@ -37,6 +37,9 @@ public enum Gradients {
         case .layerNorm: return layerNorm
         case .gather: return gather
         case .reduceMax, .reduceMin: return reduceExtreme
+        case .reduceL2: return reduceL2
+        case .reduceProd: return reduceProd
+        case .cumSum: return cumSum
         case .conv: return conv
         case .maxPool, .avgPool: return pool
         case .crossEntropy: return crossEntropy
@@ -162,9 +165,7 @@ public enum Gradients {
         } catch {
             throw SinterError("slice: \(error.message)")
         }
-        guard ranges.allSatisfy({ $0.step == 1 }) else {
-            throw SinterError("'slice' has a gradient for unit steps only")
-        }
+        guard ranges.allSatisfy({ $0.step == 1 }) else { return [try stridedSlice(g[0], ranges, shape, &b)] }
         let pads = ranges.map(\.start) + zip(ranges, shape).map { r, n in n - r.start - r.count }
         return [try b.apply(.pad, [g[0]], attributes: Attributes(["pads": .ints(pads)]))[0]]
     }

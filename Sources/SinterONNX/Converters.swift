@@ -236,9 +236,13 @@ enum Converters {
                     .dropout, [x, step], Attributes(["ratio": .float(ratio), "seed": .int(ctx.dropoutSeed)]),
                     names: [out(n, 0)], at: n)
             }
-            // Inference: identity, and the mask (if asked for) is all true.
-            if let training = try ctx.constantInput(n, 2, "training_mode"), training.doubles.first ?? 0 != 0 {
-                throw n.error("training-mode dropout is not supported (inference only)")
+            // Inference, or training with ratio 0: identity, and the mask (if asked for) is all true.
+            if let training = try ctx.constantInput(n, 2, "training_mode"), training.doubles.first ?? 0 != 0,
+                try ctx.constantInput(n, 1, "ratio")?.doubles.first ?? 0.5 != 0
+            {
+                throw n.error(
+                    "training-mode dropout with a nonzero ratio is not supported here (its mask comes from a random "
+                        + "generator); `sinter train` runs a model's Dropout layers with seeded masks")
             }
             let x = try ctx.input(n, 0)
             guard n.output(1) != nil else { return [x] }

@@ -47,13 +47,17 @@ extension Converters {
         "ConvInteger": "f32 convolutions of the weights split as 16·hi + lo, exact up to 4096 terms per output",
         "QLinearConv": "as ConvInteger, plus the i32 bias, then scaled and rounded like the reference",
         "Size": "static shapes (result is a constant)",
-        "BatchNormalization": "inference only (no training_mode, no running statistics outputs)",
+        "BatchNormalization":
+            "inference, or training mode (batch statistics, running mean and variance as outputs 1 and 2); "
+            + "`sinter train` keeps the running statistics as state",
         "Cast": "to the thirteen Sinter dtypes (no strings, float8, int4, uint4, uint2)",
         "Clip": "min/max constant (attributes) or given at run time",
         "Conv": "N-D, groups/depthwise, dilations, all auto_pad modes",
         "ConvTranspose": "N-D, groups, output_padding, output_shape, auto_pad",
         "ConstantOfShape": "shape must be constant",
-        "Dropout": "inference only (mask output is all true; training_mode must be false)",
+        "Dropout":
+            "inference (mask output all true), or training mode with ratio 0; `sinter train` runs Dropout layers "
+            + "with seeded masks",
         "Expand": "shape must be constant",
         "GRU":
             "unrolled over the static sequence; both directions, linear_before_reset, activation lists; "

@@ -133,8 +133,11 @@ struct Train: ParsableCommand {
                     if terminal {
                         let rate = Double((b + 1 - first) * batchSize) / max(Date().timeIntervalSince(start), 1e-9)
                         let text = String(
-                            format: "\repoch %d/%d  %d/%d  loss %.4f  %.0f samples/s", epoch, epochs, state.seen,
-                            used, state.lossSum / Double(state.seen), rate)
+                            format: "\repoch %d/%d  %d/%d  loss %.4f%@  %.0f samples/s", epoch, epochs, state.seen,
+                            used, state.lossSum / Double(state.seen),
+                            config.loss.classifies
+                                ? String(format: "  acc %.4f", Double(state.correct) / Double(state.seen)) : "",
+                            rate)
                         FileHandle.standardOutput.write(Data(text.utf8))
                     }
                 }

@@ -1,0 +1,71 @@
+/// Gradient rules for the remaining reductions, cumulative sums and strided slices; the
+/// others are in Gradients.swift.
+extension Gradients {
+    /// reduce-l2, y = ‖x‖ over the axes: g·x/y, and 0 where y = 0 (the subgradient PyTorch uses).
+    static let reduceL2: GradientRule = { node, g, b throws(SinterError) in
+        let x = node.operands[0]
+        let (_, kept) = reduced(node, try b.staticShape(x))
+        let dtype = b.graph.type(of: x).dtype
+        let y = try b.reshape(node.results[0], to: kept)
+        let zero = try b.apply(
+            .cast, [try b.binary(.equal, y, try b.scalar(0, dtype))],
+            attributes: Attributes(["to": .string(dtype.rawValue)]))[0]
+        let safe = try b.add(y, zero)
+        return [try b.mul(try b.reshape(g[0], to: kept), try b.binary(.div, x, safe))]
+    }
+
+    /// reduce-prod: g·y/x where x ≠ 0; at a zero, g times the product of the others when it is
+    /// the slice's only zero, else 0 (exact, no division by zero).
+    static let reduceProd: GradientRule = { node, g, b throws(SinterError) in
+        let x = node.operands[0]
+        let (axes, kept) = reduced(node, try b.staticShape(x))
+        let dtype = b.graph.type(of: x).dtype
+        let over = Attributes(["axes": .ints(axes), "keepdims": .bool(true)])
+        func float(_ v: ValueID) throws(SinterError) -> ValueID {
+            try b.apply(.cast, [v], attributes: Attributes(["to": .string(dtype.rawValue)]))[0]
+        }
+        let isZero = try float(try b.binary(.equal, x, try b.scalar(0, dtype)))
+        let zeros = try b.apply(.reduceSum, [isZero], attributes: over)[0]
+        let ones = try b.add(x, isZero)  // zeros replaced by ones
+        let others = try b.apply(.reduceProd, [ones], attributes: over)[0]
+        let gk = try b.reshape(g[0], to: kept), y = try b.reshape(node.results[0], to: kept)
+        let one = try b.scalar(1, dtype)
+        let nonzero = try b.mul(try b.binary(.div, try b.mul(gk, y), ones), try b.binary(.sub, one, isZero))
+        let single = try float(try b.binary(.equal, zeros, one))
+        let atZero = try b.mul(try b.mul(gk, others), try b.mul(isZero, single))
+        return [try b.add(nonzero, atZero)]
+    }
+
+    /// cumsum: the cotangent summed the other way along the axis (exclusive stays exclusive).
+    static let cumSum: GradientRule = { node, g, b throws(SinterError) in
+        var attrs = node.attributes
+        let reverse: Bool = if case .bool(let r)? = node.attribute("reverse") { r } else { false }
+        attrs["reverse"] = .bool(!reverse)
+        return [try b.apply(.cumSum, [g[0]], attributes: attrs)[0]]
+    }
+
+    /// A slice with positive steps: the cotangent spread back to every step-th element (zeros
+    /// between), then padded to the operand's extent.
+    static func stridedSlice(
+        _ g: ValueID, _ ranges: [ShapeRules.SliceRange], _ shape: [Int], _ b: inout GraphBuilder
+    ) throws(SinterError) -> ValueID {
+        guard ranges.allSatisfy({ $0.step >= 1 }) else {
+            throw SinterError("'slice' has a gradient for positive steps only")
+        }
+        let counts = ranges.map(\.count)
+        var d = try b.reshape(g, to: counts.flatMap { [$0, 1] })
+        let spread = counts.indices.flatMap { _ in [0, 0] } + ranges.flatMap { [0, $0.step - 1] }
+        d = try b.apply(.pad, [d], attributes: Attributes(["pads": .ints(spread)]))[0]
+        let dilated = zip(counts, ranges).map { $0 * $1.step }
+        d = try b.reshape(d, to: dilated)
+        // Keep what lies inside the operand, then pad back to its extent.
+        let lengths = zip(ranges, shape).map { r, n in Swift.min(r.count * r.step, n - r.start) }
+        if lengths != dilated {
+            d = try b.apply(
+                .slice, [d],
+                attributes: Attributes(["starts": .ints(lengths.map { _ in 0 }), "ends": .ints(lengths)]))[0]
+        }
+        let pads = ranges.map(\.start) + zip(zip(ranges, shape), lengths).map { rn, l in rn.1 - rn.0.start - l }
+        return try b.apply(.pad, [d], attributes: Attributes(["pads": .ints(pads)]))[0]
+    }
+}
