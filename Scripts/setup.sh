@@ -4,7 +4,9 @@
 #   - /usr/local/lib/pkgconfig/sinter-llvm.pc, which the CLLVM system library names, so that
 #     plain `swift build` / `swift test` work afterwards with no environment variables;
 #   - a Python venv in .venv with numpy (the tests' numeric reference), onnx, onnxruntime and lit;
-#   - LLVM 19's FileCheck (llvm-19-tools), which the golden .sir tests run under lit.
+#   - LLVM 19's FileCheck (llvm-19-tools), which the golden .sir tests run under lit;
+#   - Open MPI (openmpi-bin) for `sinter train --data-parallel`, which loads libmpi at run time,
+#     and its headers (libopenmpi-dev) for the C example that does its own all-reduce.
 # Safe to run again: every step checks before it acts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +21,8 @@ command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
 [ -d /usr/aarch64-linux-gnu/lib ] || need+=(libc6-dev-arm64-cross libgcc-12-dev-arm64-cross)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+command -v mpirun >/dev/null || need+=(openmpi-bin)
+command -v mpicc >/dev/null || need+=(libopenmpi-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   $SUDO apt-get update -qq

@@ -74,6 +74,8 @@ public final class Trainer {
             switch kind {
             case "train": s.graph
             case "eval": s.evaluation
+            case "grads": s.gradients
+            case "apply": s.apply
             default: s.inference
             }
         let p = try Sinter.jit(graph, options, threads: threads)
@@ -110,6 +112,37 @@ public final class Trainer {
         states = Array(out[(1 + m + p + s)...])
         updates += 1
         return (out[0].element(at: 0), Array(out[1..<(1 + m)]))
+    }
+
+    /// One step in two halves with `combine` between them: it gets the batch's loss, every
+    /// gradient and the states' new values as one array of doubles, and returns them changed
+    /// (data parallelism: summed over workers and divided by their number). The loss it
+    /// returns is the step's.
+    @discardableResult
+    public func train(
+        _ inputs: [TensorData], labels: TensorData, combine: ([Double]) throws(SinterError) -> [Double]
+    ) throws(SinterError) -> Double {
+        let n = try batch(of: inputs)
+        let dtype = step.graph.type(of: step.graph.inputs[step.modelInputs + 1]).dtype
+        let t = TensorData(dtype: dtype, shape: [], values: [Double(updates + 1)])
+        let out = try program("grads", n).run(inputs + [labels, t] + parameters + states)
+        let flat = out.flatMap(\.doubles)
+        let combined = try combine(flat)
+        guard combined.count == flat.count else { throw SinterError("combine changed the number of values") }
+        var offset = 0
+        let parts = out.map { o in
+            defer { offset += o.count }
+            return TensorData(dtype: o.dtype, shape: o.shape, values: Array(combined[offset..<(offset + o.count)]))
+        }
+        let p = parameters.count
+        let grads = Array(parts[1...p])
+        let lr = TensorData(dtype: dtype, shape: [], values: [learningRate])
+        let applied = try program("apply", n).run(grads + [lr, t] + parameters + slots)
+        parameters = Array(applied[..<p])
+        slots = Array(applied[p...])
+        states = Array(parts[(1 + p)...])
+        updates += 1
+        return parts[0].element(at: 0)
     }
 
     /// The model's outputs with the current parameters.

@@ -48,6 +48,14 @@ struct Train: ParsableCommand {
             "Write the train step (forward, loss, backward, update) as .sir and stop, e.g. for `sinter bench`.",
             valueName: "FILE.sir"))
     var emitStep: String?
+    @Flag(
+        name: .customLong("data-parallel"),
+        help: ArgumentHelp(
+            "Under `mpirun -n K`: each rank trains on its K-th of every global batch (--batch-size), with the "
+                + "gradients averaged over the ranks (Open MPI, loaded at run time)."))
+    var dataParallel = false
+    /// Tests: each rank trains on its shard with no all-reduce.
+    @Flag(name: .customLong("shards-alone"), help: .hidden) var shardsAlone = false
     /// Tests: behave as if Ctrl-C came after this many updates (a deterministic mid-epoch stop).
     @Option(name: .customLong("interrupt-after"), help: .hidden) var interruptAfter: Int?
 
@@ -55,13 +63,21 @@ struct Train: ParsableCommand {
         var interrupted = false
         do throws(SinterError) {
             var (config, lr) = try trainingConfig()
+            let workers = Workers(mpi: dataParallel ? try MPI() : nil, alone: shardsAlone)
+            defer { workers.mpi?.finalize() }
+            guard batchSize % workers.size == 0 else {
+                throw SinterError(
+                    "--batch-size \(batchSize) is the global batch: it must be divisible by the \(workers.size) ranks")
+            }
+            let local = batchSize / workers.size
+            let showsAccuracy = config.loss.classifies && workers.mpi == nil
             let (features, labelData) = try readData()
             let graph: Graph, symbolic: Bool
-            (graph, config, symbolic) = try loadModel(config, batch: batchSize)
+            (graph, config, symbolic) = try loadModel(config, batch: local)
             if let emitStep {
                 let step = try TrainStep.build(graph, config)
                 try FileIO.writeAtomically(Array(Printer.print(step.graph).utf8), to: emitStep)
-                print("wrote the train step of \(model) to \(emitStep)")
+                workers.say("wrote the train step of \(model) to \(emitStep)")
                 return
             }
             let base = config
@@ -75,14 +91,15 @@ struct Train: ParsableCommand {
                 throw SinterError("\(trainIdx.count) training sample(s) are fewer than one batch of \(batchSize)")
             }
             let remainder = trainIdx.count % batchSize
+            let partial = trainer.dynamicBatch && workers.size == 1
             if remainder > 0 {
-                print(
-                    trainer.dynamicBatch
+                workers.say(
+                    partial
                         ? "note: the last \(remainder) sample(s) of each epoch run as a batch of \(remainder)"
                         : "note: the last \(remainder) sample(s) of each epoch do not fill a batch of the model's "
                             + "fixed \(batchSize); dropped")
             }
-            let used = trainer.dynamicBatch ? trainIdx.count : trainIdx.count - remainder
+            let used = partial ? trainIdx.count : trainIdx.count - remainder
             let fingerprint = Checkpoint.fingerprint(trainer.step, config)
             let p = trainer.parameters.count
             var state = Checkpoint(
@@ -98,17 +115,19 @@ struct Train: ParsableCommand {
                     parameters: Array(state.tensors[..<p]), slots: Array(state.tensors[p..<(p + trainer.slots.count)]),
                     states: Array(state.tensors[(p + trainer.slots.count)...]), updates: state.updates)
                 rng.state = state.rngState
-                print("resumed from \(resume) at epoch \(state.epoch), batch \(state.batch)")
+                workers.say("resumed from \(resume) at epoch \(state.epoch), batch \(state.batch)")
             }
             let checkpointPath = checkpoint ?? ((output ?? model) as NSString).deletingPathExtension + ".ckpt"
             func save(_ s: Checkpoint) throws(SinterError) {
                 var full = s
                 full.updates = trainer.updates
                 full.tensors = trainer.parameters + trainer.slots + trainer.states
-                try FileIO.writeAtomically(full.encode(fingerprint: fingerprint), to: checkpointPath)
+                if workers.rank == 0 {
+                    try FileIO.writeAtomically(full.encode(fingerprint: fingerprint), to: checkpointPath)
+                }
             }
             signal(SIGINT) { _ in interruptRequested.store(true, ordering: .relaxed) }
-            let terminal = isatty(STDOUT_FILENO) == 1
+            let terminal = isatty(STDOUT_FILENO) == 1 && workers.rank == 0
             let batches = (used + batchSize - 1) / batchSize
             var epoch = state.epoch
             training: while epoch <= epochs {
@@ -117,25 +136,33 @@ struct Train: ParsableCommand {
                 let start = Date()
                 let first = state.batch
                 for b in first..<batches {
-                    if interruptRequested.load(ordering: .relaxed) || trainer.updates == interruptAfter {
+                    if try workers.any(interruptRequested.load(ordering: .relaxed) || trainer.updates == interruptAfter)
+                    {
                         state.epoch = epoch
                         state.batch = b
                         try save(state)
-                        print((terminal ? "\n" : "") + "interrupted: saved \(checkpointPath); continue with --resume")
+                        workers.say(
+                            (terminal ? "\n" : "") + "interrupted: saved \(checkpointPath); continue with --resume")
                         interrupted = true
                         break training
                     }
                     let idx = Array(order[(b * batchSize)..<min((b + 1) * batchSize, used)])
-                    let (l, outs) = try trainer.train([set.features(idx)], labels: set.labels(idx))
-                    state.lossSum += l * Double(idx.count)
-                    state.correct += set.correct(outs[0], idx)
+                    if workers.mpi != nil {
+                        let mine = workers.shard(idx)
+                        let l = try trainer.train([set.features(mine)], labels: set.labels(mine), combine: workers.mean)
+                        state.lossSum += l * Double(idx.count)
+                    } else {
+                        let (l, outs) = try trainer.train([set.features(idx)], labels: set.labels(idx))
+                        state.lossSum += l * Double(idx.count)
+                        state.correct += set.correct(outs[0], idx)
+                    }
                     state.seen += idx.count
                     if terminal {
                         let rate = Double((b + 1 - first) * batchSize) / max(Date().timeIntervalSince(start), 1e-9)
                         let text = String(
                             format: "\repoch %d/%d  %d/%d  loss %.4f%@  %.0f samples/s", epoch, epochs, state.seen,
                             used, state.lossSum / Double(state.seen),
-                            config.loss.classifies
+                            showsAccuracy
                                 ? String(format: "  acc %.4f", Double(state.correct) / Double(state.seen)) : "",
                             rate)
                         FileHandle.standardOutput.write(Data(text.utf8))
@@ -145,7 +172,7 @@ struct Train: ParsableCommand {
                 let mean = state.lossSum / Double(max(state.seen, 1))
                 state.curve.append(mean)
                 var line = String(format: "epoch %d/%d  loss %.4f", epoch, epochs, mean)
-                if config.loss.classifies {
+                if showsAccuracy {
                     line += String(format: "  acc %.4f", Double(state.correct) / Double(max(state.seen, 1)))
                 }
                 var monitored = mean
@@ -156,7 +183,7 @@ struct Train: ParsableCommand {
                     if config.loss.classifies { line += String(format: "  val_acc %.4f", vc) }
                 }
                 line += String(format: "  %.0f samples/s", Double(used - first * batchSize) / seconds)
-                print((terminal ? "\r\u{1B}[K" : "") + line)
+                workers.say((terminal ? "\r\u{1B}[K" : "") + line)
                 var stop = false
                 if monitored < state.best {
                     state.best = monitored
@@ -170,13 +197,13 @@ struct Train: ParsableCommand {
                 state.rngState = rng.state
                 try save(state)
                 if stop {
-                    print(
+                    workers.say(
                         "early stop: no better \(valIdx.isEmpty ? "" : "validation ")loss for \(patience ?? 0) epoch(s)"
                     )
                     break
                 }
             }
-            if let output, !interrupted { try write(trainer, state.curve, to: output) }
+            if let output, !interrupted, workers.rank == 0 { try write(trainer, state.curve, to: output) }
         } catch {
             throw reportAndExit(error)
         }
