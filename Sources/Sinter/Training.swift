@@ -231,3 +231,33 @@ extension Sinter {
             prefix: ABI.cIdentifier(name ?? model.name), target: options.target, threads: threads)
     }
 }
+
+extension Sinter {
+    /// A model with its first input's leading (batch) axis bound to `batch` when that axis is
+    /// symbolic (for ONNX, bound at import; for .sir, by `infer-shapes`), loaded by `load`;
+    /// whether it was symbolic. Anything else than a symbolic axis or one of `batch` is an error.
+    public static func loadBatched(
+        _ path: String, batch: Int,
+        load: (String, [String: Int]) throws(SinterError) -> Graph = { p, b throws(SinterError) in
+            try Sinter.load(p, bindings: b)
+        }
+    ) throws(SinterError) -> (Graph, symbolic: Bool) {
+        var bindings: [String: Int] = [:]
+        if path.hasSuffix(".onnx"), let first = try ONNXImporter.inputNames(path).first,
+            let t = try ONNXImporter.inputTypes(path)[first], case .symbol(let s)? = t.dims.first
+        {
+            bindings[s] = batch
+        }
+        var g = try load(path, bindings)
+        var symbolic = !bindings.isEmpty
+        if let v = g.inputs.first, case .symbol(let s)? = g.type(of: v).dims.first {
+            symbolic = true
+            var pm = PassManager(options: PassManager.Options(), dump: { _ in })
+            try pm.run([PassSpec(InferShapes.name, [s: "\(batch)"])], on: &g, context: PassContext())
+        }
+        guard let v = g.inputs.first, g.type(of: v).dims.first == .fixed(batch) else {
+            throw SinterError("the model's first input must have a symbolic batch axis or one of \(batch)")
+        }
+        return (g, symbolic)
+    }
+}

@@ -9,6 +9,7 @@ struct SinterCommand: ParsableCommand {
         abstract: "Sinter: an ahead-of-time compiler for neural networks on CPUs.",
         subcommands: [
             Compile.self, Run.self, Bench.self, Dump.self, Export.self, Calibrate.self, Quantize.self, Train.self,
+            Explain.self,
             Ops.self,
             TestONNX.self,
         ])

@@ -241,24 +241,13 @@ struct Train: ParsableCommand {
     func loadModel(_ config: TrainingConfig, batch batchSize: Int) throws(SinterError) -> (
         Graph, TrainingConfig, Bool
     ) {
-        var bindings: [String: Int] = [:]
-        if model.hasSuffix(".onnx"), let first = try ONNXImporter.inputNames(model).first,
-            let t = try ONNXImporter.inputTypes(model)[first], case .symbol(let s)? = t.dims.first
-        {
-            bindings[s] = batchSize
+        var trained = config
+        let (g, symbolic) = try Sinter.loadBatched(model, batch: batchSize) { path, bindings throws(SinterError) in
+            let (g, c) = try Sinter.loadForTraining(path, bindings: bindings, config)
+            trained = c
+            return g
         }
-        var (g, config) = try Sinter.loadForTraining(model, bindings: bindings, config)
-        var symbolic = !bindings.isEmpty
-        if let v = g.inputs.first, case .symbol(let s)? = g.type(of: v).dims.first {
-            symbolic = true
-            var pm = PassManager(options: PassManager.Options(), dump: { _ in })
-            try pm.run([PassSpec(InferShapes.name, [s: "\(batchSize)"])], on: &g, context: PassContext())
-        }
-        guard let v = g.inputs.first, g.type(of: v).dims.first == .fixed(batchSize) else {
-            throw SinterError(
-                "the model's first input must have a symbolic batch axis or one of --batch-size \(batchSize)")
-        }
-        return (g, config, symbolic)
+        return (g, trained, symbolic)
     }
 
     /// The trained model (ONNX: the input file with its initializers replaced) and the loss
