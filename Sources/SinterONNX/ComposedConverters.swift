@@ -247,6 +247,8 @@ extension Converters {
         if ctx.type(t).dtype != .i64 {
             t = try ctx.emit(.cast, [t], attrs(["to": .string("i64")]), name: "\(name).t64", at: n)
         }
+        // The common case is the IR's own loss op (what training graphs differentiate).
+        if simpleLoss(n, weight, xs) { return try ctx.emit(.nllLoss, [logProb, t], names: [name], at: n)[0] }
         var valid: ValueID? = nil
         if let ignore = n.int("ignore_index") {
             let eq = try ctx.emit(
@@ -287,6 +289,12 @@ extension Converters {
         }
     }
 
+    /// Mean over a batch of [N, C] rows, without weights or an ignored index: the IR's
+    /// `nll-loss` / `cross-entropy` compute exactly that.
+    static func simpleLoss(_ n: ONNXNode, _ weight: ValueID?, _ shape: [Int]) -> Bool {
+        weight == nil && n.int("ignore_index") == nil && (n.string("reduction") ?? "mean") == "mean" && shape.count == 2
+    }
+
     static let negativeLogLikelihoodLoss: Converter = { ctx, n throws(SinterError) in
         [try nllLoss(ctx, try ctx.input(n, 0), try ctx.input(n, 1), try ctx.optionalInput(n, 2), n, name: out(n))]
     }
@@ -295,9 +303,15 @@ extension Converters {
     /// output is the log-probabilities.
     static let softmaxCrossEntropyLoss: Converter = { ctx, n throws(SinterError) in
         let scores = try ctx.input(n, 0)
+        let labels = try ctx.input(n, 1), weight = try ctx.optionalInput(n, 2)
+        if n.output(1) == nil, simpleLoss(n, weight, try ctx.staticShape(scores, n)),
+            [.i32, .i64].contains(ctx.type(labels).dtype)
+        {
+            return [try ctx.emit(.crossEntropy, [scores, labels], names: [out(n)], at: n)[0]]
+        }
         let logProb = try ctx.emit(
             .logSoftmax, [scores], attrs(["axis": .int(1)]), name: n.output(1) ?? "\(out(n)).logprob", at: n)
-        let loss = try nllLoss(ctx, logProb, try ctx.input(n, 1), try ctx.optionalInput(n, 2), n, name: out(n))
+        let loss = try nllLoss(ctx, logProb, labels, weight, n, name: out(n))
         return [loss, n.output(1) == nil ? nil : logProb]
     }
 

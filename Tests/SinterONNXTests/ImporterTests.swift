@@ -171,6 +171,21 @@ struct ImporterTests {
         #expect(y.floats == [0.5, 0.5, 0.5, 0.5, 0.5, 0.5])
     }
 
+    /// ONNX's losses import to the IR's loss ops in the common case (mean over [N, C], no
+    /// weights, no ignored index), which the training ops differentiate; otherwise they are
+    /// compositions (the node tests cover those).
+    @Test func trainingLossesImportToLossOps() throws {
+        let dir = try Support.temporaryDirectory("onnx")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (op, ir) in [("SoftmaxCrossEntropyLoss", Op.crossEntropy), ("NegativeLogLikelihoodLoss", .nllLoss)] {
+            let m = Self.model(
+                [Self.node(op, ["x", "t"], ["l"], name: "loss")],
+                inputs: [Self.value("x", 1, [3, 5]), Self.value("t", 7, [3])], outputs: [Self.value("l", 1, [])])
+            let g = try ONNXImporter.load(try Self.write(m, dir))
+            #expect(g.nodes.map(\.op) == [ir], "\(op): \(g.nodes.map(\.op))")
+        }
+    }
+
     @Test func inconsistentShapesNameTheNode() throws {
         let dir = try Support.temporaryDirectory("onnx")
         defer { try? FileManager.default.removeItem(at: dir) }
