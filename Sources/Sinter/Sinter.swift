@@ -175,10 +175,10 @@ public enum Sinter {
     /// chosen at run time); the rules of `compile(_:to:emit:)` apply.
     public static func compile(
         _ program: ArtifactProgram, to path: String, emit: [EmitKind], name: String? = nil,
-        options: CompileOptions = CompileOptions(), training: TrainingProgram? = nil
+        options: CompileOptions = CompileOptions(), training: TrainingProgram? = nil, explain: KernelProgram? = nil
     ) throws(SinterError) {
         let prefix = ABI.cIdentifier(name ?? program.name)
-        let cg = CodegenOptions(target: options.target, weights: options.weights, training: training)
+        let cg = CodegenOptions(target: options.target, weights: options.weights, training: training, explain: explain)
         let single = emit.count == 1
         if !single {
             do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
@@ -198,7 +198,10 @@ public enum Sinter {
             switch kind {
             case .header:
                 try FileIO.writeAtomically(
-                    Array(Codegen.header(program, prefix: prefix, weights: options.weights, training: training).utf8),
+                    Array(
+                        Codegen.header(
+                            program, prefix: prefix, weights: options.weights, training: training, explain: explain
+                        ).utf8),
                     to: out)
             case .llvm:
                 try FileIO.writeAtomically(

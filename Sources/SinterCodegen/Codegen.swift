@@ -9,10 +9,13 @@ public struct CodegenOptions: Sendable {
     public var profile: Bool
     /// `--train`: the train step's programs, emitted beside inference as `NAME_train_*`.
     public var training: TrainingProgram?
+    /// `--explain`: the explanation program (`Explanation.build`), emitted as `NAME_explain`.
+    public var explain: KernelProgram?
     public init(
         target: Target = .host, weights: ABI.WeightsMode = .embedded, profile: Bool = false,
-        training: TrainingProgram? = nil
+        training: TrainingProgram? = nil, explain: KernelProgram? = nil
     ) {
+        self.explain = explain
         self.target = target
         self.weights = weights
         self.profile = profile
@@ -47,24 +50,30 @@ public enum Codegen {
     /// Builds and optimises the module; `context` is the JIT's when compiling for the JIT.
     static func build(
         _ program: KernelProgram, prefix: String, machine: MachineCode, weights: ABI.WeightsMode = .embedded,
-        profile: Bool = false, training: TrainingProgram? = nil, context: OpaquePointer? = nil, optimize: Bool = true
+        profile: Bool = false, training: TrainingProgram? = nil, explain: KernelProgram? = nil,
+        context: OpaquePointer? = nil,
+        optimize: Bool = true
     ) throws(SinterError) -> IRBuilder {
         try build(
             .fixed(program), prefix: prefix, machine: machine, weights: weights, profile: profile, training: training,
-            context: context, optimize: optimize)
+            explain: explain, context: context, optimize: optimize)
     }
 
     static func build(
         _ artifact: ArtifactProgram, prefix: String, machine: MachineCode, weights: ABI.WeightsMode = .embedded,
-        profile: Bool = false, training: TrainingProgram? = nil, context: OpaquePointer? = nil, optimize: Bool = true
+        profile: Bool = false, training: TrainingProgram? = nil, explain: KernelProgram? = nil,
+        context: OpaquePointer? = nil,
+        optimize: Bool = true
     ) throws(SinterError) -> IRBuilder {
         let ir = IRBuilder(moduleName: prefix, context: context)
         machine.configure(ir)
         var emitter =
             switch artifact {
             case .fixed(let p):
-                if let training {
-                    ModuleEmitter(program: p, training: training, prefix: prefix, ir: ir, target: machine.target)
+                if training != nil || explain != nil {
+                    ModuleEmitter(
+                        program: p, training: training, explain: explain, prefix: prefix, ir: ir,
+                        target: machine.target)
                 } else {
                     ModuleEmitter(program: p, prefix: prefix, ir: ir, target: machine.target)
                 }
@@ -84,7 +93,7 @@ public enum Codegen {
     ) throws(SinterError) -> String {
         try build(
             program, prefix: prefix, machine: MachineCode(options.target), weights: options.weights,
-            training: options.training, optimize: optimize
+            training: options.training, explain: options.explain, optimize: optimize
         ).irText
     }
 
@@ -102,7 +111,8 @@ public enum Codegen {
         return String(
             decoding: try m.emit(
                 build(
-                    program, prefix: prefix, machine: m, weights: options.weights, training: options.training),
+                    program, prefix: prefix, machine: m, weights: options.weights, training: options.training,
+                    explain: options.explain),
                 .assembly),
             as: UTF8.self)
     }
@@ -118,7 +128,9 @@ public enum Codegen {
     {
         let m = try MachineCode(options.target)
         return try m.emit(
-            build(program, prefix: prefix, machine: m, weights: options.weights, training: options.training),
+            build(
+                program, prefix: prefix, machine: m, weights: options.weights, training: options.training,
+                explain: options.explain),
             .object)
     }
 
@@ -135,8 +147,8 @@ public enum Codegen {
 
     public static func header(
         _ program: ArtifactProgram, prefix: String, weights: ABI.WeightsMode = .embedded,
-        training: TrainingProgram? = nil
+        training: TrainingProgram? = nil, explain: KernelProgram? = nil
     ) -> String {
-        HeaderWriter.header(program, prefix: prefix, weights: weights, training: training)
+        HeaderWriter.header(program, prefix: prefix, weights: weights, training: training, explain: explain)
     }
 }

@@ -5,7 +5,7 @@ import SinterIR
 public enum HeaderWriter {
     public static func header(
         _ artifact: ArtifactProgram, prefix: String, weights: ABI.WeightsMode = .embedded,
-        training: TrainingProgram? = nil
+        training: TrainingProgram? = nil, explain: KernelProgram? = nil
     ) -> String {
         let (name, inputs, outputs, dynamic):
             (String, [KernelProgram.TensorSpec], [KernelProgram.TensorSpec], DynamicProgram?) =
@@ -24,7 +24,9 @@ public enum HeaderWriter {
                (header of another model). */
             int32_t \(prefix)_load_weights(\(prefix)_context *ctx, const char *path);
             """ : ""
-        let trainingBlock = training.map { trainingDeclarations($0, prefix) } ?? ""
+        let trainingBlock =
+            (training.map { trainingDeclarations($0, prefix) } ?? "")
+            + (explain.map { explainDeclarations($0, prefix) } ?? "")
         let guardName = "SINTER_MODEL_\(prefix.uppercased())_H"
         let dtypes = ABI.dtypeCodes.map { "    SINTER_\($0.name) = \($0.code)" }.joined(separator: ",\n")
         let statuses = ABI.Status.allCases.map { "    \($0.cName) = \($0.rawValue)" }.joined(separator: ",\n")

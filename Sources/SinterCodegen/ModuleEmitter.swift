@@ -20,6 +20,8 @@ struct ModuleEmitter {
     /// parameters' starting values.
     let training: TrainingProgram?
     let initialIndex: [Int]
+    /// `--explain`: the explanation program (Explanation.build), the last of `programs`.
+    let explain: KernelProgram?
 
     init(program: KernelProgram, prefix: String, ir: IRBuilder, target: Target) {
         programs = [program]
@@ -31,13 +33,18 @@ struct ModuleEmitter {
         self.target = target
         training = nil
         initialIndex = []
+        explain = nil
     }
 
     /// Inference plus the train step's programs: gradients, apply and predict follow the
     /// inference program, and every distinct constant (the parameters' starting values too)
     /// is embedded once.
-    init(program: KernelProgram, training: TrainingProgram, prefix: String, ir: IRBuilder, target: Target) {
-        programs = [program, training.gradients, training.apply, training.predict]
+    init(
+        program: KernelProgram, training: TrainingProgram?, explain: KernelProgram?, prefix: String, ir: IRBuilder,
+        target: Target
+    ) {
+        programs =
+            [program] + (training.map { [$0.gradients, $0.apply, $0.predict] } ?? []) + (explain.map { [$0] } ?? [])
         dynamic = nil
         var constants: [TensorData] = [], index: [TensorData: Int] = [:]
         func slot(_ t: TensorData) -> Int {
@@ -47,7 +54,8 @@ struct ModuleEmitter {
             return constants.count - 1
         }
         constantIndex = programs.map { $0.constants.map(slot) }
-        initialIndex = (training.initialParameters + training.initialStates).map(slot)
+        initialIndex = training.map { ($0.initialParameters + $0.initialStates).map(slot) } ?? []
+        self.explain = explain
         self.constants = constants
         self.training = training
         self.prefix = prefix
@@ -65,11 +73,16 @@ struct ModuleEmitter {
         self.target = target
         training = nil
         initialIndex = []
+        explain = nil
     }
 
     var inputs: [KernelProgram.TensorSpec] { dynamic?.inputs ?? programs[0].inputs }
     var outputs: [KernelProgram.TensorSpec] { dynamic?.outputs ?? programs[0].outputs }
-    var workspaceSize: Int { dynamic?.workspaceSize ?? programs[0].workspaceSize }
+    /// The context's workspace: enough for `run`, and for `explain` when there is one.
+    var workspaceSize: Int {
+        if let dynamic { return dynamic.workspaceSize }
+        return Swift.max(programs[0].workspaceSize, explainLayout?.total ?? 0)
+    }
 
     /// Context layout: { int32 num_threads; void *workspace; void *weights; void *pool }.
     var ctxType: IRType { ir.structType([ir.i32, ir.ptr, ir.ptr, ir.ptr]) }
@@ -100,6 +113,10 @@ struct ModuleEmitter {
                     emitRun(p, kernels[p], weights, name: "\(prefix)__train_run\(p)", exported: false)
                 }
                 emitTraining(runs: runs, weights: weights)
+            }
+            if explain != nil {
+                let p = programs.count - 1
+                emitExplain(emitRun(p, kernels[p], weights, name: "\(prefix)__explain_run", exported: false))
             }
         }
         emitStatusString()

@@ -1,6 +1,24 @@
 import SinterIR
 
 extension HeaderWriter {
+    /// `NAME_explain` (`--explain`).
+    static func explainDeclarations(_ e: KernelProgram, _ p: String) -> String {
+        let x = e.inputs[0], scores = e.outputs[0]
+        return """
+
+
+            /* ---- Explanations ------------------------------------------------------------------
+               attributions (\(x.type), like input 0 "\(x.name)") = the gradient of each sample's
+               score for its class (output "\(scores.name)" \(scores.type)) with respect to that input.
+               targets: one class per sample (int64), or NULL for each sample's highest score (one
+               more forward run). Returns SINTER_ERR_INVALID_ARGUMENT for a class out of range.
+               Integrated gradients: average it over inputs scaled by (k + 0.5)/steps, times the input.
+               Uses the same workspace as run (workspace_size() covers both). */
+            int32_t \(p)_explain(\(p)_context *ctx, const void *const *inputs, const int64_t *targets,
+                                 float *attributions, void *workspace);
+            """
+    }
+
     /// The `NAME_train_*` declarations of a `--train` artifact (docs/abi.md, "Training").
     static func trainingDeclarations(_ t: TrainingProgram, _ p: String) -> String {
         func list(_ specs: [KernelProgram.TensorSpec], _ kind: String) -> String {

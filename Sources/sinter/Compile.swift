@@ -48,6 +48,11 @@ struct Compile: ParsableCommand {
 
     @OptionGroup(title: "Training (with --train)") var training: TrainingOptions
 
+    @Flag(
+        help: ArgumentHelp(
+            "Also emit NAME_explain: the gradient of each sample's class score with respect to the first input."))
+    var explain = false
+
     func run() throws {
         do throws(SinterError) {
             var kinds: [EmitKind] = []
@@ -71,6 +76,17 @@ struct Compile: ParsableCommand {
             options.weights = weightsFile ? .sideFile : .embedded
             let program: ArtifactProgram
             var trainingProgram: TrainingProgram?
+            var explainProgram: KernelProgram?
+            if explain {
+                if dynamic != nil {
+                    throw SinterError("--explain needs a fixed batch: bind it with --shape, not --dynamic")
+                }
+                if options.weights != .embedded || options.int8 != nil {
+                    throw SinterError("--explain cannot be combined with --weights-file or --int8")
+                }
+                let graph = try Sinter.load(model, bindings: options.bindings, constants: options.constantInputs)
+                explainProgram = try Sinter.lower(try Explanation.build(graph), options)
+            }
             if train {
                 if dynamic != nil {
                     throw SinterError("--train needs a fixed batch: bind it with --shape, not --dynamic")
@@ -104,7 +120,8 @@ struct Compile: ParsableCommand {
             let prefix = ABI.cIdentifier(name ?? program.name)
             let path = output ?? (kinds.count == 1 ? kinds[0].fileName(prefix) : ".")
             try Sinter.compile(
-                program, to: path, emit: kinds, name: prefix, options: options, training: trainingProgram)
+                program, to: path, emit: kinds, name: prefix, options: options, training: trainingProgram,
+                explain: explainProgram)
             FileHandle.standardError.write(Data("wrote \(path)\n".utf8))
         } catch {
             throw reportAndExit(error)

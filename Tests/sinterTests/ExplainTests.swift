@@ -58,6 +58,50 @@ struct ExplainTests {
         }
     }
 
+    /// `sinter compile --explain`: NAME_explain from a C program (x86-64, and AArch64 under
+    /// qemu) gives the gradients `Explainer` computes in-process, for each sample's own class
+    /// and for a given one.
+    @Test(arguments: [false, true])
+    func explainInTheCABI(_ arm: Bool) throws {
+        let dir = try Support.temporaryDirectory("explain-abi")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = Support.root.appendingPathComponent("Tests/SinterTestSupport/train_digits.py").path
+        let made = try Support.run(Support.python, [script, "make", dir.path, "--cnn"])
+        #expect(made.status == 0, "\(made.stderr.suffix(2000))")
+        let model = dir.appendingPathComponent("cnn.onnx").path
+        let build = dir.appendingPathComponent("build").path
+        let c = try Support.run(
+            Support.sinterExecutable,
+            ["compile", model, "--explain", "--shape", "N=3", "--emit", "shared,header", "-o", build]
+                + (arm ? ["--target", "aarch64-linux-gnu"] : []))
+        #expect(c.status == 0, "\(c.stderr)")
+        var rng = Support.RNG(seed: 6)
+        let x = TensorData((0..<(3 * 64)).map { _ in rng.float(0, 1) }, shape: [3, 1, 8, 8])
+        try Data(x.bytes).write(to: URL(fileURLWithPath: build + "/x.bin"))
+        let exe = build + "/explain"
+        let cc = try Support.run(
+            arm ? "clang" : "cc",
+            (arm ? ["--target=aarch64-linux-gnu", "-fuse-ld=lld"] : []) + [
+                "-std=c11", "-O1", "-Wall", "-Werror", "-DPREFIX=digits_cnn", "-DHEADER=\"digits_cnn.h\"", "-I", build,
+                Support.root.appendingPathComponent("Tests/sinterTests/Harness/explain.c").path, "-L", build,
+                "-ldigits_cnn", "-Wl,-rpath,\(build)", "-o", exe,
+            ])
+        #expect(cc.status == 0, "\(cc.stderr)")
+        let run =
+            arm
+            ? try Support.run("qemu-aarch64", ["-L", "/usr/aarch64-linux-gnu", exe, build])
+            : try Support.run(exe, [build])
+        #expect(run.status == 0 && run.stdout.contains("ok"), "\(run.stdout)\(run.stderr)")
+        let (graph, _) = try Sinter.loadBatched(model, batch: 3)
+        let explainer = try Explainer(graph)
+        for (file, target) in [("auto.bin", nil), ("class1.bin", 1)] as [(String, Int?)] {
+            let want = try explainer.explain(x, method: .gradient, target: target).attributions.doubles
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: build + "/" + file))
+            let got = bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }.map { Double($0) }
+            #expect(Support.mismatch(got, want, atol: 1e-5, rtol: 1e-4) == nil, "\(file) \(arm ? "aarch64" : "x86-64")")
+        }
+    }
+
     /// The CLI on the digits CNN: .npy and a valid PNG (chunks' CRC-32 and the zlib stream
     /// checked by Python's zlib), completeness within 2% on a ReLU network with 64 steps, and
     /// bad arguments refused.
