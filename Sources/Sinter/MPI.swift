@@ -21,7 +21,7 @@ public final class MPI: @unchecked Sendable {
             UnsafeMutableRawPointer?
         ) -> Int32
     private let finalizeFn: @convention(c) () -> Int32
-    private let world, double, sum: UnsafeMutableRawPointer
+    private let world, float, sum: UnsafeMutableRawPointer
     private var finalized = false
 
     /// Loads libmpi (`SINTER_MPI_LIBRARY`, else Open MPI's `libmpi.so.40`) and calls MPI_Init.
@@ -58,7 +58,7 @@ public final class MPI: @unchecked Sendable {
         allreduce = unsafeBitCast(try symbol("MPI_Allreduce"), to: type(of: allreduce))
         finalizeFn = unsafeBitCast(try symbol("MPI_Finalize"), to: type(of: finalizeFn))
         world = try symbol("ompi_mpi_comm_world")
-        double = try symbol("ompi_mpi_double")
+        float = try symbol("ompi_mpi_float")
         sum = try symbol("ompi_mpi_op_sum")
         guard initFn(nil, nil) == 0 else { throw SinterError("MPI_Init failed") }
         var r: Int32 = 0, s: Int32 = 0
@@ -69,13 +69,13 @@ public final class MPI: @unchecked Sendable {
         size = Int(s)
     }
 
-    /// Element-wise sum over all ranks, in place (MPI_Allreduce with MPI_SUM on doubles).
-    public func sumAll(_ values: inout [Double]) throws(SinterError) {
+    /// Element-wise sum over all ranks, in place (MPI_Allreduce with MPI_SUM on floats).
+    public func sumAll(_ values: inout [Float]) throws(SinterError) {
         guard size > 1, !values.isEmpty else { return }
-        var out = [Double](repeating: 0, count: values.count)
+        var out = [Float](repeating: 0, count: values.count)
         let status = values.withUnsafeBytes { send in
             out.withUnsafeMutableBytes { recv in
-                allreduce(send.baseAddress, recv.baseAddress, Int32(values.count), double, sum, world)
+                allreduce(send.baseAddress, recv.baseAddress, Int32(values.count), float, sum, world)
             }
         }
         guard status == 0 else { throw SinterError("MPI_Allreduce failed (\(status))") }

@@ -115,29 +115,39 @@ public final class Trainer {
     }
 
     /// One step in two halves with `combine` between them: it gets the batch's loss, every
-    /// gradient and the states' new values as one array of doubles, and returns them changed
-    /// (data parallelism: summed over workers and divided by their number). The loss it
-    /// returns is the step's.
+    /// gradient and the states' new values as one f32 array (the tensors' bytes, in that order)
+    /// and changes them in place (data parallelism: summed over workers and divided by their
+    /// number). Returns the step's loss as combined.
     @discardableResult
     public func train(
-        _ inputs: [TensorData], labels: TensorData, combine: ([Double]) throws(SinterError) -> [Double]
+        _ inputs: [TensorData], labels: TensorData, combine: (inout [Float]) throws(SinterError) -> Void
     ) throws(SinterError) -> Double {
         let n = try batch(of: inputs)
         let dtype = step.graph.type(of: step.graph.inputs[step.modelInputs + 1]).dtype
         let t = TensorData(dtype: dtype, shape: [], values: [Double(updates + 1)])
         let out = try program("grads", n).run(inputs + [labels, t] + parameters + states)
-        let flat = out.flatMap(\.doubles)
-        let combined = try combine(flat)
-        guard combined.count == flat.count else { throw SinterError("combine changed the number of values") }
-        var offset = 0
-        let parts = out.map { o in
-            defer { offset += o.count }
-            return TensorData(dtype: o.dtype, shape: o.shape, values: Array(combined[offset..<(offset + o.count)]))
+        guard out.allSatisfy({ $0.dtype == .f32 }) else { throw SinterError("data parallelism needs f32 gradients") }
+        var flat = [Float](repeating: 0, count: out.reduce(0) { $0 + $1.bytes.count } / 4)
+        flat.withUnsafeMutableBytes { dst in
+            var at = 0
+            for o in out {
+                o.bytes.withUnsafeBytes {
+                    dst.baseAddress?.advanced(by: at).copyMemory(from: $0.baseAddress!, byteCount: $0.count)
+                }
+                at += o.bytes.count
+            }
+        }
+        try combine(&flat)
+        var at = 0
+        let parts = flat.withUnsafeBytes { all in
+            out.map { o in
+                defer { at += o.bytes.count }
+                return TensorData(dtype: o.dtype, shape: o.shape, bytes: Array(all[at..<(at + o.bytes.count)]))
+            }
         }
         let p = parameters.count
-        let grads = Array(parts[1...p])
         let lr = TensorData(dtype: dtype, shape: [], values: [learningRate])
-        let applied = try program("apply", n).run(grads + [lr, t] + parameters + slots)
+        let applied = try program("apply", n).run(Array(parts[1...p]) + [lr, t] + parameters + slots)
         parameters = Array(applied[..<p])
         slots = Array(applied[p...])
         states = Array(parts[(1 + p)...])

@@ -20,21 +20,17 @@ struct Workers {
         return Array(idx[(rank * n)..<((rank + 1) * n)])
     }
 
-    /// The mean over the ranks (MPI_Allreduce, then a division).
-    func mean(_ values: [Double]) throws(SinterError) -> [Double] {
-        guard let mpi, !alone else { return values }
-        var v = values
-        try mpi.sumAll(&v)
-        return v.map { $0 / Double(size) }
-    }
-
-    /// Whether any rank says yes, so that all stop at the same step (Ctrl-C reaches the ranks
-    /// at different moments).
-    func any(_ flag: Bool) throws(SinterError) -> Bool {
-        guard let mpi else { return flag }
-        var v = [flag ? 1.0 : 0]
-        try mpi.sumAll(&v)
-        return v[0] > 0
+    /// The mean over the ranks, in place (MPI_Allreduce, then a division), with one more
+    /// value that says whether any rank wants to stop (Ctrl-C reaches the ranks at different
+    /// moments): one round trip per step carries both.
+    func mean(_ values: inout [Float], stop: Bool) throws(SinterError) -> Bool {
+        guard let mpi, !alone else { return stop }
+        values.append(stop ? 1 : 0)
+        try mpi.sumAll(&values)
+        let anyStop = values.removeLast() > 0
+        let scale = 1 / Float(size)
+        for i in values.indices { values[i] *= scale }
+        return anyStop
     }
 
     func say(_ text: String) { if rank == 0 { print(text) } }

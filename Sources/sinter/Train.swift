@@ -130,14 +130,16 @@ struct Train: ParsableCommand {
             let terminal = isatty(STDOUT_FILENO) == 1 && workers.rank == 0
             let batches = (used + batchSize - 1) / batchSize
             var epoch = state.epoch
+            // Data parallel: a stop every rank agreed on in the last step's all-reduce.
+            var agreedStop = false
             training: while epoch <= epochs {
                 state.rngState = rng.state
                 let order = set.shuffled(trainIdx, &rng)
                 let start = Date()
                 let first = state.batch
                 for b in first..<batches {
-                    if try workers.any(interruptRequested.load(ordering: .relaxed) || trainer.updates == interruptAfter)
-                    {
+                    let wantsStop = interruptRequested.load(ordering: .relaxed) || trainer.updates == interruptAfter
+                    if workers.mpi == nil ? wantsStop : agreedStop {
                         state.epoch = epoch
                         state.batch = b
                         try save(state)
@@ -149,7 +151,10 @@ struct Train: ParsableCommand {
                     let idx = Array(order[(b * batchSize)..<min((b + 1) * batchSize, used)])
                     if workers.mpi != nil {
                         let mine = workers.shard(idx)
-                        let l = try trainer.train([set.features(mine)], labels: set.labels(mine), combine: workers.mean)
+                        let l = try trainer.train([set.features(mine)], labels: set.labels(mine)) {
+                            (v: inout [Float]) throws(SinterError) in
+                            agreedStop = try workers.mean(&v, stop: wantsStop)
+                        }
                         state.lossSum += l * Double(idx.count)
                     } else {
                         let (l, outs) = try trainer.train([set.features(idx)], labels: set.labels(idx))
