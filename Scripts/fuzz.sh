@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes one target with libFuzzer and AddressSanitizer:
-#   bash Scripts/fuzz.sh TARGET SECONDS     (TARGET: onnx, sir, npy, weights, pipeline)
+#   bash Scripts/fuzz.sh TARGET SECONDS     (TARGET: onnx, sir, npy, weights, pipeline, checkpoint)
 # Seeds come from the repository (models, golden .sir files, .npy files, the node tests when
 # present) plus what `sinter-fuzz TARGET --write-seeds` makes. A crash, a time-out (10 s) or
 # an out-of-memory (2 GiB) is a finding: the input is kept under .build/fuzz-findings/TARGET
@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:-}
 seconds=${2:-}
-case "$target" in onnx|sir|npy|weights|pipeline) ;; *)
-  echo "usage: bash Scripts/fuzz.sh onnx|sir|npy|weights|pipeline SECONDS" >&2; exit 2 ;;
+case "$target" in onnx|sir|npy|weights|pipeline|checkpoint) ;; *)
+  echo "usage: bash Scripts/fuzz.sh onnx|sir|npy|weights|pipeline|checkpoint SECONDS" >&2; exit 2 ;;
 esac
 [[ "$seconds" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be a whole number" >&2; exit 2; }
 
@@ -47,7 +47,7 @@ case "$target" in
     cp Examples/mlp/*.npy "$seeds/"
     .venv/bin/python -c "import numpy as np; np.savez('$seeds/two.npz', a=np.ones((2, 3), np.float32), b=np.arange(4, dtype=np.int8))"
     ;;
-  weights|pipeline) cp "$made"/* "$seeds/" ;;
+  weights|pipeline|checkpoint) cp "$made"/* "$seeds/" ;;
 esac
 start_mark=$(mktemp)
 

@@ -10,9 +10,11 @@ import SinterONNX
 /// - `sir`: a graph that parses prints to text that parses back to the same graph;
 /// - `weights`: only the model's own weights file loads (status 0), and then the model runs;
 /// - `pipeline`: a graph generated from the bytes either fails with a located error before
-///   codegen or becomes LLVM IR that verifies.
+///   codegen or becomes LLVM IR that verifies;
+/// - `checkpoint`: only the model's own checkpoints load, in both loaders (`sinter train`'s
+///   `Checkpoint.decode` and the C ABI's `NAME_train_load`), and a loaded one trains on.
 enum FuzzTarget: String, CaseIterable {
-    case onnx, sir, npy, weights, pipeline
+    case onnx, sir, npy, weights, pipeline, checkpoint
 
     func run(_ bytes: [UInt8]) {
         switch self {
@@ -24,6 +26,7 @@ enum FuzzTarget: String, CaseIterable {
             _ = try? Npz.decode(bytes, origin: "fuzz.npz")
         case .weights: Self.weights(bytes)
         case .pipeline: Self.pipeline(bytes)
+        case .checkpoint: Self.checkpoint(bytes)
         }
     }
 
@@ -111,6 +114,71 @@ enum FuzzTarget: String, CaseIterable {
             reachedCodegen += 1
         } catch {
             fatalError("a lowered program failed in codegen:\n\(error)\n\(Printer.print(g))")
+        }
+    }
+
+    // MARK: checkpoint
+
+    /// A small model's train step, compiled once: the C ABI's trainer, its checkpoint after two
+    /// steps, and `sinter train`'s checkpoint of the same step.
+    struct CheckpointModel {
+        var trainer: JITTrainer
+        var valid: [UInt8]
+        var step: TrainStep
+        var swiftValid: [UInt8]
+        var fingerprint: UInt64
+        var input: TensorData
+        var labels: TensorData
+        var path: String
+    }
+
+    nonisolated(unsafe) static var checkpointModel: CheckpointModel? = {
+        var b = GraphBuilder(name: "fuzzc")
+        guard let x = try? b.input("x", TensorType(.f32, [2, 4])),
+            let w = try? b.constant(TensorData((0..<12).map { Float($0) / 7 - 0.5 }, shape: [4, 3]), name: "w"),
+            let y = try? b.matmul(x, w)
+        else { return nil }
+        b.output(y)
+        let input = TensorData((0..<8).map { Float($0) / 8 }, shape: [2, 4])
+        let labels = TensorData(dtype: .i64, shape: [2], values: [0, 2])
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sinter-fuzz-\(getpid()).ckpt").path
+        guard let trainer = try? Sinter.jitTraining(b.graph, TrainingConfig(), learningRate: 0.1),
+            (try? trainer.step([input], labels: labels)) != nil, (try? trainer.step([input], labels: labels)) != nil,
+            (try? trainer.save(path)) != nil, let valid = FileManager.default.contents(atPath: path),
+            let step = try? TrainStep.build(b.graph, TrainingConfig())
+        else { return nil }
+        let fingerprint = Checkpoint.fingerprint(step, TrainingConfig())
+        let tensors =
+            step.parameters.map(\.value)
+            + step.slots.map { s in
+                TensorData(dtype: s.type.dtype, shape: s.type.shape ?? [], values: [Double](repeating: 0.25, count: 12))
+            }
+        let swift = Checkpoint(
+            epoch: 2, batch: 1, updates: 3, rngState: 42, lossSum: 1.5, correct: 1, seen: 2, curve: [2.5, 1.25],
+            best: 1.25, sinceBest: 0, tensors: tensors)
+        return CheckpointModel(
+            trainer: trainer, valid: [UInt8](valid), step: step, swiftValid: swift.encode(fingerprint: fingerprint),
+            fingerprint: fingerprint, input: input, labels: labels, path: path)
+    }()
+
+    static func checkpoint(_ bytes: [UInt8]) {
+        guard let m = checkpointModel else { fatalError("the checkpoint model does not compile") }
+        // sinter train's format: decoding succeeds only for the exact bytes (FNV-1a over all).
+        let types = m.step.parameters.map(\.value.type) + m.step.slots.map(\.type)
+        if (try? Checkpoint.decode(bytes, fingerprint: m.fingerprint, types: types, origin: "fuzz.ckpt")) != nil,
+            bytes != m.swiftValid
+        {
+            fatalError("a checkpoint that is not the model's own decoded")
+        }
+        // The C ABI's: NAME_train_load refuses anything but a checkpoint of this model.
+        guard FileManager.default.createFile(atPath: m.path, contents: Data(bytes)) else { return }
+        if (try? m.trainer.load(m.path)) != nil {
+            guard bytes.count >= m.valid.count, Array(bytes.prefix(m.valid.count)) == m.valid else {
+                fatalError("a checkpoint that is not the model's own loaded")
+            }
+            guard (try? m.trainer.step([m.input], labels: m.labels)) != nil else {
+                fatalError("the trainer does not step after loading")
+            }
         }
     }
 }

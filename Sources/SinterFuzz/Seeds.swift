@@ -30,6 +30,11 @@ enum Seeds {
                     ]
                 let dict = words.map { "\"\($0)\"" }.joined(separator: "\n") + "\n"
                 try dict.write(to: url.appendingPathComponent("onnx.dict"), atomically: true, encoding: .utf8)
+            case .checkpoint:
+                guard let m = FuzzTarget.checkpointModel else { return 1 }
+                try Data(m.valid).write(to: url.appendingPathComponent("valid.ckpt"))
+                try Data(m.swiftValid).write(to: url.appendingPathComponent("train-cli.ckpt"))
+                try Data(m.valid.prefix(64)).write(to: url.appendingPathComponent("header-only.ckpt"))
             case .sir, .npy:
                 break
             }

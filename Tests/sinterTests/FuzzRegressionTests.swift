@@ -6,7 +6,7 @@ import Testing
 /// target's reproducer (`sinter-fuzz TARGET FILE...`, the same code libFuzzer drives) without
 /// a crash, and a short run of each target's seeds works the same way.
 struct FuzzRegressionTests {
-    @Test(arguments: ["onnx", "sir", "npy", "weights", "pipeline"])
+    @Test(arguments: ["onnx", "sir", "npy", "weights", "pipeline", "checkpoint"])
     func keptFindingsStayFixed(_ target: String) throws {
         let folder = Support.root.appendingPathComponent("Tests/Fuzz/\(target)")
         let kept = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted()
