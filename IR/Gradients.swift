@@ -40,6 +40,8 @@ public enum Gradients {
         case .reduceL2: return reduceL2
         case .reduceProd: return reduceProd
         case .cumSum: return cumSum
+        case .tile: return tile
+        case .topK: return topK
         case .conv: return conv
         case .maxPool, .avgPool: return pool
         case .crossEntropy: return crossEntropy

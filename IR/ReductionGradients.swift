@@ -69,3 +69,44 @@ extension Gradients {
         return try b.apply(.pad, [d], attributes: Attributes(["pads": .ints(pads)]))[0]
     }
 }
+
+extension Gradients {
+    /// tile: every copy's cotangent summed back: g reshaped to [r0, s0, r1, s1, ...] (copies
+    /// outermost per axis), summed over the repeat axes.
+    static let tile: GradientRule = { node, g, b throws(SinterError) in
+        let shape = try b.staticShape(node.operands[0])
+        let repeats = node.attributes.ints("repeats") ?? []
+        guard repeats.count == shape.count else { throw SinterError("tile: one repeat per axis expected") }
+        let split = try b.reshape(g[0], to: zip(repeats, shape).flatMap { [$0, $1] })
+        let summed = try b.apply(
+            .reduceSum, [split],
+            attributes: Attributes(["axes": .ints(shape.indices.map { 2 * $0 }), "keepdims": .bool(false)]))[0]
+        return [try b.reshape(summed, to: shape)]
+    }
+
+    /// top-k: each value's cotangent back at the position its index names (a one-hot
+    /// comparison of the indices with every position along the axis, summed over k); the
+    /// indices have none.
+    static let topK: GradientRule = { node, g, b throws(SinterError) in
+        let x = node.operands[0]
+        let shape = try b.staticShape(x), dtype = b.graph.type(of: x).dtype
+        let axis = ShapeRules.normalizedAxis(node.attributes.int("axis") ?? -1, rank: shape.count)
+        let last = shape.count - 1
+        // The axis last: [..., k] against positions [n].
+        var perm = Array(shape.indices)
+        perm.swapAt(axis, last)
+        func moved(_ v: ValueID) throws(SinterError) -> ValueID {
+            axis == last ? v : try b.apply(.transpose, [v], attributes: Attributes(["perm": .ints(perm)]))[0]
+        }
+        let gl = try moved(g[0]), il = try moved(node.results[1])
+        let ks = try b.staticShape(gl)
+        let n = shape[axis]
+        let positions = try b.constant(TensorData(dtype: .i64, shape: [n], values: (0..<n).map(Double.init)))
+        let hit = try b.binary(.equal, try b.reshape(il, to: ks + [1]), positions)
+        let mask = try b.apply(.cast, [hit], attributes: Attributes(["to": .string(dtype.rawValue)]))[0]
+        let spread = try b.mul(mask, try b.reshape(gl, to: ks + [1]))
+        let dx = try b.apply(
+            .reduceSum, [spread], attributes: Attributes(["axes": .ints([ks.count - 1]), "keepdims": .bool(false)]))[0]
+        return [try moved(dx)]
+    }
+}
