@@ -174,14 +174,14 @@ public enum Gradients {
 
     /// A constant-mode pad's cotangent, sliced back to the operand's extent.
     static let pad: GradientRule = { node, g, b throws(SinterError) in
-        guard PadMode(node.attributes) == .constant else {
-            throw SinterError("'pad' has a gradient in constant mode only")
-        }
+        let mode = PadMode(node.attributes) ?? .constant
+        guard mode != .wrap else { throw SinterError("'pad' has no gradient in wrap mode") }
         let shape = try b.staticShape(node.operands[0])
         let pads = node.attributes.ints("pads") ?? []
         guard pads.count == 2 * shape.count, pads.allSatisfy({ $0 >= 0 }) else {
             throw SinterError("'pad' has a gradient for non-negative pads only")
         }
+        if mode != .constant { return [try foldedPad(g[0], shape, pads, reflect: mode == .reflect, &b)] }
         let starts = Array(pads[..<shape.count])
         let ends = zip(starts, shape).map { $0 + $1 }
         return [try b.apply(.slice, [g[0]], attributes: Attributes(["starts": .ints(starts), "ends": .ints(ends)]))[0]]

@@ -44,13 +44,28 @@ extension Gradients {
         return [try b.apply(.cumSum, [g[0]], attributes: attrs)[0]]
     }
 
-    /// A slice with positive steps: the cotangent spread back to every step-th element (zeros
-    /// between), then padded to the operand's extent.
+    /// A strided slice: the cotangent spread back to every step-th element (zeros between),
+    /// then padded to the operand's extent; a negative step is the same after reversing the
+    /// cotangent along that axis and starting from the lowest index taken.
     static func stridedSlice(
-        _ g: ValueID, _ ranges: [ShapeRules.SliceRange], _ shape: [Int], _ b: inout GraphBuilder
+        _ cotangent: ValueID, _ given: [ShapeRules.SliceRange], _ shape: [Int], _ b: inout GraphBuilder
     ) throws(SinterError) -> ValueID {
-        guard ranges.allSatisfy({ $0.step >= 1 }) else {
-            throw SinterError("'slice' has a gradient for positive steps only")
+        var g = cotangent, ranges = given
+        let negative = Set(ranges.indices.filter { ranges[$0].step < 0 })
+        if !negative.isEmpty {
+            let gs = ranges.map(\.count)
+            g = try b.apply(
+                .slice, [g],
+                attributes: Attributes([
+                    "starts": .ints(gs.indices.map { negative.contains($0) ? -1 : 0 }),
+                    "ends": .ints(gs.indices.map { negative.contains($0) ? -(gs[$0] + 1) : gs[$0] }),
+                    "steps": .ints(gs.indices.map { negative.contains($0) ? -1 : 1 }),
+                ]))[0]
+            for a in negative {
+                let r = ranges[a]
+                ranges[a] = ShapeRules.SliceRange(
+                    start: r.count > 0 ? r.start + (r.count - 1) * r.step : 0, count: r.count, step: -r.step)
+            }
         }
         let counts = ranges.map(\.count)
         var d = try b.reshape(g, to: counts.flatMap { [$0, 1] })
@@ -108,5 +123,61 @@ extension Gradients {
         let dx = try b.apply(
             .reduceSum, [spread], attributes: Attributes(["axes": .ints([ks.count - 1]), "keepdims": .bool(false)]))[0]
         return [try moved(dx)]
+    }
+}
+
+extension Gradients {
+    /// reflect and edge pads: the cotangent's middle, plus what each padded band copied, added
+    /// back where it came from (reflect: mirrored, one in from the edge; edge: summed onto the
+    /// edge element), one axis at a time.
+    static func foldedPad(_ cotangent: ValueID, _ shape: [Int], _ pads: [Int], reflect: Bool, _ b: inout GraphBuilder)
+        throws(SinterError) -> ValueID
+    {
+        var g = cotangent
+        let rank = shape.count
+        for a in 0..<rank {
+            let (before, after, n) = (pads[a], pads[rank + a], shape[a])
+            guard before > 0 || after > 0 else { continue }
+            var current = try b.staticShape(g)
+            func band(_ from: Int, _ to: Int, reversed: Bool) throws(SinterError) -> ValueID {
+                var starts = current.map { _ in 0 }, ends = current, steps = current.map { _ in 1 }
+                // Reversed: from to − 1 down to from (an end before index 0 is written −(n + 1)).
+                (starts[a], ends[a]) = reversed ? (to - 1, from == 0 ? -(current[a] + 1) : from - 1) : (from, to)
+                if reversed { steps[a] = -1 }
+                return try b.apply(
+                    .slice, [g],
+                    attributes: Attributes(["starts": .ints(starts), "ends": .ints(ends), "steps": .ints(steps)]))[0]
+            }
+            func placed(_ v: ValueID, _ lead: Int, _ trail: Int) throws(SinterError) -> ValueID {
+                var p = current.map { _ in 0 } + current.map { _ in 0 }
+                (p[a], p[rank + a]) = (lead, trail)
+                return try b.apply(.pad, [v], attributes: Attributes(["pads": .ints(p)]))[0]
+            }
+            var d = try band(before, before + n, reversed: false)
+            current[a] = n
+            let keep = Attributes(["axes": .ints([a]), "keepdims": .bool(true)])
+            current[a] = before + n + after
+            if before > 0 {
+                let left = try band(0, before, reversed: reflect)
+                current[a] = n
+                d = try b.add(
+                    d,
+                    reflect
+                        ? try placed(left, 1, n - 1 - before)
+                        : try placed(try b.apply(.reduceSum, [left], attributes: keep)[0], 0, n - 1))
+                current[a] = before + n + after
+            }
+            if after > 0 {
+                let right = try band(before + n, before + n + after, reversed: reflect)
+                current[a] = n
+                d = try b.add(
+                    d,
+                    reflect
+                        ? try placed(right, n - 1 - after, 1)
+                        : try placed(try b.apply(.reduceSum, [right], attributes: keep)[0], n - 1, 0))
+            }
+            g = d
+        }
+        return g
     }
 }

@@ -103,6 +103,11 @@ struct GradientTests {
                 return try b.apply(.reduceProd, [joined], attributes: Attributes(["axes": .ints([1])]))[0]
             },
             op("tile", .tile, [[2, 3]], ["repeats": .ints([3, 2])]),
+            op(
+                "slice negative steps", .slice, [[7, 6]],
+                ["starts": .ints([6, -1]), "ends": .ints([0, -7]), "steps": .ints([-2, -1])]),
+            op("pad reflect", .pad, [[4, 5]], ["pads": .ints([2, 1, 3, 3]), "mode": .string("reflect")]),
+            op("pad edge", .pad, [[3, 4]], ["pads": .ints([2, 0, 1, 3]), "mode": .string("edge")]),
             Case(name: "top-k axis 0", dtype: .f64, inputs: [([5, 3], -2...2)]) { b, x throws(SinterError) in
                 let a = Attributes(["k": .int(2), "axis": .int(0)])
                 return try b.apply(.topK, [x[0]], attributes: a)[0]
