@@ -182,20 +182,10 @@ extension Converters {
         "GlobalAveragePool": globalPool(.reduceMean),
         "GlobalMaxPool": globalPool(.reduceMax),
         "BatchNormalization": { ctx, n throws(SinterError) in
-            if n.output(1) != nil || n.int("training_mode", default: 0) == 1 { return try trainingBatchNorm(ctx, n) }
-            if ctx.keepInitializers {
-                // Loaded for training: the IR's batch-norm, whose running statistics the train
-                // step keeps as state (and uses at inference).
-                let operands = try (0..<5).map { i throws(SinterError) in try ctx.input(n, i) }
-                let attributes = attrs([
-                    "epsilon": .float(n.float("epsilon", default: 1e-5)),
-                    "momentum": .float(n.float("momentum", default: 0.9)),
-                ])
-                let results = try ctx.emit(
-                    .batchNorm, operands, attributes,
-                    names: [out(n), out(n) + ".running_mean", out(n) + ".running_var"],
-                    at: n)
-                return [results[0]]
+            // Training mode, or loaded for training: the IR's batch-norm (batch statistics; the
+            // running ones updated as results 1 and 2, which the train step keeps as state).
+            if n.output(1) != nil || n.int("training_mode", default: 0) == 1 || ctx.keepInitializers {
+                return try trainingBatchNorm(ctx, n)
             }
             let x = try ctx.input(n, 0)
             let eps = n.float("epsilon", default: 1e-5)
@@ -463,39 +453,16 @@ extension Converters {
 }
 
 extension Converters {
-    /// BatchNormalization in training mode: normalised by the batch's own mean and (population)
-    /// variance over every axis but the channels, and the running statistics updated as
-    /// `input·momentum + batch·(1 − momentum)` (outputs 1 and 2). Written as reductions and
-    /// arithmetic, so autodiff differentiates through the batch statistics.
+    /// BatchNormalization in training mode: the IR's `batch-norm` (normalised by the batch's own
+    /// mean and population variance over every axis but the channels; the running statistics
+    /// updated as `input·momentum + batch·(1 − momentum)`, outputs 1 and 2 when asked for).
     static func trainingBatchNorm(_ ctx: ImportContext, _ n: ONNXNode) throws(SinterError) -> [ValueID?] {
-        let x = try ctx.input(n, 0)
-        let xs = try ctx.staticShape(x, n)
-        guard xs.count >= 2 else { throw n.error("needs an input [N, C, ...]") }
-        let name = out(n), dtype = ctx.type(x).dtype
-        let eps = n.float("epsilon", default: 1e-5), momentum = n.float("momentum", default: 0.9)
-        let channelShape = [xs[1]] + Array(repeating: 1, count: xs.count - 2)
-        let keep = attrs(["axes": .ints([0] + Array(2..<xs.count)), "keepdims": .bool(true)])
-        func c(_ v: Double) throws(SinterError) -> ValueID { try ctx.scalar(v, dtype, name: "\(name).c") }
-        let mean = try ctx.emit(.reduceMean, [x], keep, name: "\(name).batch_mean", at: n)
-        let centered = try ctx.emit(.sub, [x, mean], name: "\(name).centered", at: n)
-        let square = try ctx.emit(.mul, [centered, centered], name: "\(name).square", at: n)
-        let variance = try ctx.emit(.reduceMean, [square], keep, name: "\(name).batch_var", at: n)
-        let std = try ctx.emit(
-            .sqrt, [try ctx.emit(.add, [variance, try c(eps)], name: "\(name).var_eps", at: n)], name: "\(name).std",
-            at: n)
-        let scale = try reshape(ctx, try ctx.input(n, 1), channelShape, "\(name).scale", n)
-        let bias = try reshape(ctx, try ctx.input(n, 2), channelShape, "\(name).bias", n)
-        let normalised = try ctx.emit(.div, [centered, std], name: "\(name).normalised", at: n)
-        let y = try ctx.emit(
-            .add, [try ctx.emit(.mul, [normalised, scale], name: "\(name).scaled", at: n), bias], name: name, at: n)
-        var outputs: [ValueID?] = [y]
-        for (k, batch) in [(1, mean), (2, variance)] where n.output(k) != nil {
-            let running = try ctx.input(n, 2 + k)
-            let flat = try reshape(ctx, batch, [xs[1]], "\(out(n, k)).batch", n)
-            let old = try ctx.emit(.mul, [running, try c(momentum)], name: "\(out(n, k)).old", at: n)
-            let new = try ctx.emit(.mul, [flat, try c(1 - momentum)], name: "\(out(n, k)).new", at: n)
-            outputs.append(try ctx.emit(.add, [old, new], name: out(n, k), at: n))
-        }
-        return outputs
+        let operands = try (0..<5).map { i throws(SinterError) in try ctx.input(n, i) }
+        let attributes = attrs([
+            "epsilon": .float(n.float("epsilon", default: 1e-5)), "momentum": .float(n.float("momentum", default: 0.9)),
+        ])
+        let names = [out(n), n.output(1) ?? out(n) + ".running_mean", n.output(2) ?? out(n) + ".running_var"]
+        let results = try ctx.emit(.batchNorm, operands, attributes, names: names, at: n)
+        return [results[0], n.output(1) == nil ? nil : results[1], n.output(2) == nil ? nil : results[2]]
     }
 }
