@@ -29,18 +29,11 @@ extension ModuleEmitter {
         let mask = ir.gep(ir.i8, ws, ir.constI64(layout.target)), scores = ir.gep(ir.i8, ws, ir.constI64(layout.scores))
         let (n, c) = (layout.rows, layout.classes)
         ir.call(memset, [mask, ir.constI32(0), ir.constI64(n * c * 4)])
-        let ins = ir.alloca(ir.array(ir.ptr, modelInputs + 1))
-        for i in 0..<modelInputs {
-            let p = ir.load(ir.ptr, ir.gep(ir.ptr, inputs, ir.constI64(i)), align: 8)
-            ir.store(p, ir.gep(ir.ptr, ins, ir.constI64(i)), align: 8)
-        }
-        ir.store(mask, ir.gep(ir.ptr, ins, ir.constI64(modelInputs)), align: 8)
-        let outs = ir.alloca(ir.array(ir.ptr, 2))
-        ir.store(scores, ir.gep(ir.ptr, outs, ir.constI64(0)), align: 8)
-        ir.store(attributions, ir.gep(ir.ptr, outs, ir.constI64(1)), align: 8)
+        let given = (0..<modelInputs).map { ir.load(ir.ptr, ir.gep(ir.ptr, inputs, ir.constI64($0)), align: 8) }
+        let ins = pointerArray(given + [mask]), outs = pointerArray([scores, attributions])
         let one = ir.constF32(1)
-        let given = ir.appendBlock("given"), pick = ir.appendBlock("argmax"), go = ir.appendBlock("explain")
-        ir.condBr(ir.isNull(targets), pick, given)
+        let chosen = ir.appendBlock("given"), pick = ir.appendBlock("argmax"), go = ir.appendBlock("explain")
+        ir.condBr(ir.isNull(targets), pick, chosen)
         // Each sample's own class: a first run for the scores, then the highest per row.
         ir.position(at: pick)
         let first = ir.call(run, [ctx, ins, outs, f.param(4)])
@@ -58,7 +51,7 @@ extension ModuleEmitter {
         }
         ir.br(go)
         // Given classes: each must be one of the C.
-        ir.position(at: given)
+        ir.position(at: chosen)
         ir.forLoop(ir.constI64(0), ir.constI64(n), "row") { r in
             let t = ir.load(ir.i64, ir.gep(ir.i64, targets, r), align: 8)
             ir.returnIf(

@@ -192,16 +192,13 @@ struct ModuleEmitter {
         // (FNV-1a over the tensor sizes, then every payload byte, padding included), so a
         // corrupted file is refused.
         let (_, payloadSize) = ABI.weightsLayout(constants)
-        let prime = ir.constI64(0x100_0000_01b3)
-        func mix(_ h: IRValue, _ byte: IRValue) -> IRValue { ir.mul(ir.xor(h, byte), prime) }
-        var h = ir.constI64(Int(bitPattern: 0xcbf2_9ce4_8422_2325))
+        var h = fnvBasis
         for t in constants {
-            withUnsafeBytes(of: UInt64(t.bytes.count).littleEndian) { for b in $0 { h = mix(h, ir.constI64(Int(b))) } }
+            withUnsafeBytes(of: UInt64(t.bytes.count).littleEndian) {
+                for b in $0 { h = ir.mul(ir.xor(h, ir.constI64(Int(b))), ir.constI64(0x100_0000_01b3)) }
+            }
         }
-        h =
-            ir.forLoop(ir.constI64(0), ir.constI64(payloadSize), carrying: [h], "fnv") { j, acc in
-                [mix(acc[0], ir.zext(ir.load(ir.i8, ir.gep(ir.i8, buffer, j), align: 1), ir.i64))]
-            }[0]
+        h = fnv(h, buffer, ir.constI64(payloadSize))
         let corrupt = ir.appendBlock("corrupt"), keep = ir.appendBlock("keep")
         ir.condBr(ir.icmp(.ne, h, ir.constI64(Int(bitPattern: UInt(ABI.weightsFingerprint(constants))))), corrupt, keep)
         ir.position(at: corrupt)
@@ -215,6 +212,31 @@ struct ModuleEmitter {
     }
 
     func status(_ s: ABI.Status) -> IRValue { ir.constI32(s.rawValue) }
+
+    /// FNV-1a's 64-bit offset basis, and `h` carried on over `count` bytes at `p` (the weights
+    /// file's and the training checkpoint's integrity hash).
+    var fnvBasis: IRValue { ir.constI64(Int(bitPattern: 0xcbf2_9ce4_8422_2325)) }
+
+    func fnv(_ h: IRValue, _ p: IRValue, _ count: IRValue) -> IRValue {
+        let prime = ir.constI64(0x100_0000_01b3)
+        return ir.forLoop(ir.constI64(0), count, carrying: [h], "fnv") { j, acc in
+            [ir.mul(ir.xor(acc[0], ir.zext(ir.load(ir.i8, ir.gep(ir.i8, p, j), align: 1), ir.i64)), prime)]
+        }[0]
+    }
+
+    /// A stack array of pointers (never empty), as the programs' run functions take them.
+    func pointerArray(_ values: [IRValue]) -> IRValue {
+        let array = ir.alloca(ir.array(ir.ptr, max(values.count, 1)))
+        for (i, v) in values.enumerated() { ir.store(v, ir.gep(ir.ptr, array, ir.constI64(i)), align: 8) }
+        return array
+    }
+
+    /// A context's thread count from `create`'s argument: 0 means "pick for me" (1); more than
+    /// 256 is capped at 256.
+    func threadCount(_ requested: IRValue) -> IRValue {
+        let one = ir.select(ir.icmp(.eq, requested, ir.constI32(0)), ir.constI32(1), requested)
+        return ir.select(ir.icmp(.sgt, one, ir.constI32(256)), ir.constI32(256), one)
+    }
 
     func i32Function(_ name: String, _ value: Int32) {
         let f = ir.function("\(prefix)_\(name)", ir.functionType(ir.i32, []), exported: true)
@@ -281,9 +303,7 @@ struct ModuleEmitter {
         ir.returnIf(ir.icmp(.slt, threads, ir.constI32(0)), status(.invalidArgument))
         let ctx = ir.call(malloc, [ir.constI64(32)])
         ir.returnIf(ir.isNull(ctx), status(.outOfMemory))
-        // 0 means "pick for me" (1); more than 256 threads is capped at 256.
-        let one = ir.select(ir.icmp(.eq, threads, ir.constI32(0)), ir.constI32(1), threads)
-        let n = ir.select(ir.icmp(.sgt, one, ir.constI32(256)), ir.constI32(256), one)
+        let n = threadCount(threads)
         ir.store(n, ir.structField(ctxType, ctx, 0))
         let size = workspaceSize
         if size > 0 {

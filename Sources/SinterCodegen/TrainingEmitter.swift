@@ -34,11 +34,6 @@ extension ModuleEmitter {
         func tensor(_ ctx: IRValue, _ bankOffset: IRValue, _ i: Int) -> IRValue {
             at(ctx, ir.add(bankOffset, ir.constI64(layout.bankOffsets[i])))
         }
-        func pointerArray(_ values: [IRValue]) -> IRValue {
-            let array = ir.alloca(ir.array(ir.ptr, max(values.count, 1)))
-            for (i, v) in values.enumerated() { ir.store(v, ir.gep(ir.ptr, array, ir.constI64(i)), align: 8) }
-            return array
-        }
         let offsetTable = ir.constantGlobal(
             "\(prefix)_train_offsets", ir.constArray(ir.i64, layout.bankOffsets.map { ir.constI64($0) }))
         let sizeTable = ir.constantGlobal(
@@ -82,8 +77,7 @@ extension ModuleEmitter {
             ir.ret(status(.outOfMemory))
             ir.position(at: good)
         }
-        let one = ir.select(ir.icmp(.eq, threads, ir.constI32(0)), ir.constI32(1), threads)
-        let n = ir.select(ir.icmp(.sgt, one, ir.constI32(256)), ir.constI32(256), one)
+        let n = threadCount(threads)
         ir.store(n, at(block, TrainingProgram.Layout.threads))
         ir.store(ws, at(block, TrainingProgram.Layout.workspace), align: 8)
         let pool = hasSplitKernels ? ir.call(poolCreate, [ir.sextI64(ir.sub(n, ir.constI32(1)))]) : ir.nullPointer
@@ -261,13 +255,6 @@ extension ModuleEmitter {
         let headerPrefix = t.checkpointPrefix
         let expected = ir.constantBytes(
             "\(prefix)_train_ckpt", headerPrefix + [UInt8](repeating: 0, count: 64 - headerPrefix.count), alignment: 8)
-        let prime = ir.constI64(0x100_0000_01b3)
-        func hash(_ h: IRValue, _ p: IRValue, _ n: IRValue) -> IRValue {
-            ir.forLoop(ir.constI64(0), n, carrying: [h], "fnv") { j, acc in
-                [ir.mul(ir.xor(acc[0], ir.zext(ir.load(ir.i8, ir.gep(ir.i8, p, j), align: 1), ir.i64)), prime)]
-            }[0]
-        }
-        let basis = ir.constI64(Int(bitPattern: 0xcbf2_9ce4_8422_2325))
         let bankBytes = ir.constI64(layout.bankSize)
 
         let save = ir.function("\(prefix)_train_save", ir.functionType(ir.i32, [ir.ptr, ir.ptr]), exported: true)
@@ -283,7 +270,7 @@ extension ModuleEmitter {
             ir.store(ir.load(ir.f32, at(ctx, TrainingProgram.Layout.lr)), ir.gep(ir.i8, header, ir.constI64(32)))
             let payload = ir.gep(ir.i8, ctx, bank(ctx, true))
             let trailer = ir.alloca(ir.i64)
-            ir.store(hash(hash(basis, header, ir.constI64(64)), payload, bankBytes), trailer, align: 8)
+            ir.store(fnv(fnv(fnvBasis, header, ir.constI64(64)), payload, bankBytes), trailer, align: 8)
             // PATH.tmp, then rename.
             let length = ir.call(libc.strlen, [path])
             let tmp = ir.call(libc.malloc, [ir.add(length, ir.constI64(5))])
@@ -348,7 +335,7 @@ extension ModuleEmitter {
             refuse(ir.icmp(.ne, ir.call(libc.fread, [other, one, bankBytes, file]), bankBytes), .checkpointIO)
             refuse(
                 ir.icmp(.ne, ir.call(libc.fread, [trailer, one, ir.constI64(8), file]), ir.constI64(8)), .checkpointIO)
-            let h = hash(hash(basis, header, ir.constI64(64)), other, bankBytes)
+            let h = fnv(fnv(fnvBasis, header, ir.constI64(64)), other, bankBytes)
             refuse(ir.icmp(.ne, h, ir.load(ir.i64, trailer, align: 8)), .checkpointMismatch)
             let steps = ir.load(ir.i64, ir.gep(ir.i8, header, ir.constI64(24)), align: 8)
             refuse(ir.icmp(.slt, steps, ir.constI64(0)), .checkpointMismatch)
