@@ -85,12 +85,15 @@ public enum ABI {
     /// FNV-1a over the tensor sizes, then over the whole payload (tensors and the zero padding
     /// between them), so a file from another model, or with any payload byte changed, is refused.
     public static func weightsFingerprint(_ constants: [TensorData]) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix(_ b: UInt8) { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        for t in constants {
-            withUnsafeBytes(of: UInt64(t.bytes.count).littleEndian) { for b in $0 { mix(b) } }
-        }
-        for b in weightsPayload(constants) { mix(b) }
+        var sizes: [UInt8] = []
+        for t in constants { withUnsafeBytes(of: UInt64(t.bytes.count).littleEndian) { sizes += $0 } }
+        return fnv1a(weightsPayload(constants), seed: fnv1a(sizes))
+    }
+
+    /// 64-bit FNV-1a over `bytes`, continuing from `seed` (the offset basis by default).
+    public static func fnv1a<S: Sequence<UInt8>>(_ bytes: S, seed: UInt64 = 0xcbf2_9ce4_8422_2325) -> UInt64 {
+        var h = seed
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         return h
     }
 

@@ -81,6 +81,8 @@ public enum Codegen {
             }
         emitter.weightsMode = weights
         emitter.profile = profile
+        emitter.linkSymbol = HeaderWriter.linkSymbol(
+            artifact, prefix: prefix, weights: weights, training: training, explain: explain)
         emitter.emit()
         if let problem = ir.verify() { throw SinterError("internal: generated LLVM IR is invalid: \(problem)") }
         if optimize { try machine.optimize(ir) }

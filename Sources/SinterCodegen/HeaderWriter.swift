@@ -3,9 +3,50 @@ import SinterIR
 /// Writes `NAME.h`: the shared Sinter types once (guarded, so headers of several models can
 /// be included together) and the model's prefixed entry points.
 public enum HeaderWriter {
+    /// The header text. Its last declarations tie it to the library of the same compile (see
+    /// `linkSymbol`).
     public static func header(
         _ artifact: ArtifactProgram, prefix: String, weights: ABI.WeightsMode = .embedded,
         training: TrainingProgram? = nil, explain: KernelProgram? = nil
+    ) -> String {
+        let text = interface(artifact, prefix: prefix, weights: weights, training: training, explain: explain)
+        let symbol = linkSymbol(interface: text, prefix: prefix)
+        let check = """
+            /* Link check: the library of the compile that wrote this header defines \(symbol);
+               any other library (another ABI version or another interface) fails to link or load
+               with "undefined reference/symbol \(symbol)". */
+            extern const int32_t \(symbol);
+            #if defined(__GNUC__) || defined(__clang__)
+            __attribute__((used, unused)) static const int32_t *const \(prefix)_sinter_link_check = &\(symbol);
+            #endif
+            """
+        return text.replacing(linkPlaceholder, with: check)
+    }
+
+    /// `NAME_sinter_abiV_HASH`: an exported constant whose name carries the ABI version and a
+    /// hash of the interface text, so a header and a library from different compiles (or ABI
+    /// versions) cannot be linked together silently: the header makes every translation unit
+    /// that includes it reference the symbol.
+    public static func linkSymbol(
+        _ artifact: ArtifactProgram, prefix: String, weights: ABI.WeightsMode = .embedded,
+        training: TrainingProgram? = nil, explain: KernelProgram? = nil
+    ) -> String {
+        linkSymbol(
+            interface: interface(artifact, prefix: prefix, weights: weights, training: training, explain: explain),
+            prefix: prefix)
+    }
+
+    private static let linkPlaceholder = "@@SINTER_LINK_CHECK@@"
+
+    private static func linkSymbol(interface: String, prefix: String) -> String {
+        let hash = String(ABI.fnv1a(interface.utf8), radix: 16)
+        return "\(prefix)_sinter_abi\(ABI.version)_\(String(repeating: "0", count: 16 - hash.count) + hash)"
+    }
+
+    /// The header with a placeholder where the link check goes.
+    private static func interface(
+        _ artifact: ArtifactProgram, prefix: String, weights: ABI.WeightsMode,
+        training: TrainingProgram?, explain: KernelProgram?
     ) -> String {
         let (name, inputs, outputs, dynamic):
             (String, [KernelProgram.TensorSpec], [KernelProgram.TensorSpec], DynamicProgram?) =
@@ -116,6 +157,8 @@ public enum HeaderWriter {
 
             /* A static, human-readable description of a status code. */
             const char *\(prefix)_status_string(int32_t status);
+
+            \(linkPlaceholder)
 
             #ifdef __cplusplus
             }

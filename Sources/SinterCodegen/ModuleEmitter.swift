@@ -16,6 +16,8 @@ struct ModuleEmitter {
     let target: Target
     var weightsMode: ABI.WeightsMode = .embedded
     var profile = false
+    /// The exported constant that the header of the same compile references (HeaderWriter.linkSymbol).
+    var linkSymbol: String?
     /// A training artifact's programs (`programs[1...3]`) and the indices in `constants` of the
     /// parameters' starting values.
     let training: TrainingProgram?
@@ -252,6 +254,7 @@ struct ModuleEmitter {
 
     private func emitIntrospection() {
         i32Function("abi_version", ABI.version)
+        if let linkSymbol { _ = ir.constantGlobal(linkSymbol, ir.constI32(ABI.version), exported: true) }
         i32Function("num_inputs", Int32(inputs.count))
         i32Function("num_outputs", Int32(outputs.count))
         i64Function("workspace_size", workspaceSize)

@@ -212,6 +212,51 @@ struct ArtifactTests {
         #expect(try harness(flipped.path).stderr == "load_weights: the weights file does not belong to this model\n")
     }
 
+    /// A header references its own compile's link symbol, so linking it against (or loading)
+    /// the library of a compile with another interface fails loudly instead of misbehaving.
+    @Test func headerLinksOnlyAgainstItsOwnCompile() throws {
+        let dir = try Support.temporaryDirectory("linkcheck")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let mlp = Support.root.appendingPathComponent("Examples/mlp/mlp.sir").path
+        let main = Support.root.appendingPathComponent("Examples/mlp/main.c").path
+        let input = Support.root.appendingPathComponent("Examples/mlp/input.npy").path
+        let own = dir.appendingPathComponent("own"), other = dir.appendingPathComponent("other")
+        try compile(mlp, ["--emit", "shared,static,header", "-o", own.path])
+        // The same model and name, but weights in a side file: another interface.
+        try compile(mlp, ["--emit", "shared,static,header", "--weights-file", "-o", other.path])
+        let symbol = try #require(
+            try String(contentsOf: own.appendingPathComponent("mlp.h"), encoding: .utf8)
+                .firstMatch(of: /extern const int32_t (mlp_sinter_abi3_[0-9a-f]{16});/)?.1)
+        let app = dir.appendingPathComponent("app").path
+        func link(_ lib: URL, _ extra: [String] = []) throws -> Support.ProcessResult {
+            try Support.run(
+                "cc",
+                ["-std=c11", "-Wall", "-Werror", "-I", own.path, main] + extra + [
+                    "-L", lib.path, "-lmlp", "-Wl,-rpath,\(lib.path)", "-o", app,
+                ])
+        }
+        let good = try link(own)
+        #expect(good.status == 0, "\(good.stderr)")
+        #expect(try Support.run(app, [input]).status == 0)
+        // Linking the header against the other compile's shared or static library fails.
+        let bad = try link(other)
+        #expect(bad.status != 0 && bad.stderr.contains("undefined reference to `\(symbol)'"), "\(bad.stderr)")
+        let badStatic = try Support.run(
+            "cc", ["-std=c11", "-I", own.path, main, other.appendingPathComponent("libmlp.a").path, "-o", app])
+        #expect(badStatic.status != 0 && badStatic.stderr.contains(String(symbol)), "\(badStatic.stderr)")
+        // An app built against its own library refuses to start when the library is swapped.
+        #expect(try link(own).status == 0)
+        try FileManager.default.removeItem(at: own.appendingPathComponent("libmlp.so"))
+        try FileManager.default.copyItem(
+            at: other.appendingPathComponent("libmlp.so"), to: own.appendingPathComponent("libmlp.so"))
+        let swapped = try Support.run(app, [input])
+        #expect(swapped.status != 0 && swapped.stderr.contains("undefined symbol: \(symbol)"), "\(swapped.stderr)")
+        // C++ sees the same check.
+        let cxx = try Support.run(
+            "c++", ["-x", "c++", "-fsyntax-only", "-Wall", "-Werror", "-I", own.path, "-include", "mlp.h", "/dev/null"])
+        #expect(cxx.status == 0, "\(cxx.stderr)")
+    }
+
     @Test func reentrantAcrossThreadsAndTwoModelsInOneProcess() throws {
         let dir = try Support.temporaryDirectory("threads")
         defer { try? FileManager.default.removeItem(at: dir) }
