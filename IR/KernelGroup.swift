@@ -75,6 +75,16 @@ extension Graph {
             guard indices.count == kernel.members.count else { continue }
             if indices != indices.sorted() { problem("members are not in graph order") }
             if indices.count < 2 { problem("a kernel needs at least two members") }
+            if indices.count > FusionLimits.maxNodes {
+                problem("\(indices.count) members; a kernel takes at most \(FusionLimits.maxNodes)")
+            }
+            let computed = Set(indices).subtracting(
+                ([kernel.anchor].compactMap { $0 } + kernel.prologue).compactMap { byName[$0] })
+            if let root = indices.last, indices.count <= FusionLimits.maxNodes,
+                FusionLimits.expressionCost(self, members: computed, root: root) == nil
+            {
+                problem("its expression costs more than \(FusionLimits.maxExpressionCost) when written out")
+            }
             let set = Set(indices)
             for i in indices.dropLast() {
                 for r in nodes[i].results {

@@ -54,8 +54,16 @@ public struct TensorType: Hashable, Sendable, CustomStringConvertible {
 
     public var byteCount: Int? { shape.flatMap { checkedProduct($0 + [dtype.byteSize]) } }
 
-    /// True when the shape is static but its byte size does not fit in an Int.
-    public var isTooLarge: Bool { shape != nil && byteCount == nil }
+    /// True when the shape is static but its byte size does not fit in an Int, or would not
+    /// if its zero dimensions were 1 (so strides, which skip the zeros, cannot overflow either).
+    public var isTooLarge: Bool {
+        guard let shape else { return false }
+        return checkedProduct(shape.map { Swift.max($0, 1) } + [dtype.byteSize]) == nil
+    }
+
+    /// The most dimensions a tensor may have. Far above any real model's; it bounds the
+    /// loop nests that codegen writes per dimension.
+    public static let maxRank = 32
 
     public var isStatic: Bool { shape != nil }
 

@@ -20,6 +20,12 @@ public enum Verifier {
                 diags.append(
                     Diagnostic("'%\(g.name(of: v))' has type \(g.type(of: v)), which is too large for memory", at: loc))
             }
+            if g.type(of: v).dims.count > TensorType.maxRank {
+                diags.append(
+                    Diagnostic(
+                        "'%\(g.name(of: v))' has rank \(g.type(of: v).dims.count); tensors have at most "
+                            + "\(TensorType.maxRank) dimensions", at: loc))
+            }
             if let q = g.type(of: v).quant,
                 let problem = q.problem(dtype: g.type(of: v).dtype, dims: g.type(of: v).dims)
             {

@@ -102,10 +102,8 @@ public struct Fuse: Pass {
         return n.operands.allSatisfy { g.type(of: $0).dtype == d }
     }
 
-    /// Most nodes one fused kernel takes: it keeps each generated function a size LLVM
-    /// compiles quickly and the pass linear in the graph (a 100,000-op elementwise chain
-    /// becomes kernels of 64 ops, not one).
-    static let maxKernelNodes = 64
+    /// Most nodes one fused kernel takes (FusionLimits): it also keeps the pass linear in the graph.
+    static let maxKernelNodes = FusionLimits.maxNodes
 
     public static func plan(_ g: Graph) -> FusionPlan {
         let users = g.users()
@@ -145,6 +143,14 @@ public struct Fuse: Pass {
                 guard group.nodes.allSatisfy({ isElementwise(g.nodes[$0]) || group.prologue.contains($0) }) else {
                     return (
                         nil, "its user '\(root.op.rawValue)' is \(patternName(root.op.schema.pattern)), not elementwise"
+                    )
+                }
+                let expression = Set(group.nodes).subtracting(group.prologue).union([i])
+                guard FusionLimits.expressionCost(g, members: expression, root: group.root) != nil else {
+                    return (
+                        nil,
+                        "the kernel's expression would cost more than \(FusionLimits.maxExpressionCost) "
+                            + "(a value used twice is written out twice)"
                     )
                 }
                 guard n.results.count == 1, g.type(of: r).shape == g.type(of: root.results[0]).shape else {

@@ -42,12 +42,24 @@ public struct PlanMemory: Pass {
         for iv in all { plan.sizes[iv.value] = iv.size }
         // A value computed in place lives where its operand did; a concat operand in its slice.
         for (value, target) in aliases { plan.offsets[value] = plan.offsets[target] }
-        /// A slice of a concat that is itself a slice of another concat resolves through it.
-        func sliceOffset(_ v: ValueID) -> Int? {
-            guard let slice = slices[v] else { return plan.offsets[v] }
-            return sliceOffset(slice.concat).map { $0 + slice.offset }
+        // A slice of a concat that is itself a slice of another concat resolves through it:
+        // walk each chain up to a value already placed, then fill in the offsets on the way
+        // back (a loop, not recursion: a hostile graph can nest concats 100,000 deep).
+        var resolved = Set<ValueID>()
+        for start in slices.keys where !resolved.contains(start) {
+            var chain: [(value: ValueID, offset: Int)] = []
+            var v = start
+            while !resolved.contains(v), let slice = slices[v] {
+                chain.append((v, slice.offset))
+                v = slice.concat
+            }
+            var offset = plan.offsets[v]
+            for link in chain.reversed() {
+                offset = offset.map { $0 + link.offset }
+                plan.offsets[link.value] = offset
+                resolved.insert(link.value)
+            }
         }
-        for value in slices.keys { plan.offsets[value] = sliceOffset(value) }
         plan.concatsInPlace = Set(slices.values.map(\.concat))
         plan.callerViews = views
         if !slices.isEmpty { plan.strategy += ", \(plan.concatsInPlace.count) concats in place" }

@@ -71,8 +71,13 @@ public enum ONNXImporter {
     }
 
     static func decode(_ data: Data, origin: String) throws(SinterError) -> Onnx_ModelProto {
+        // Nested messages are decoded recursively: the depth limit (graph → node → attribute →
+        // subgraph is three levels per If/Loop/Scan body) keeps a hostile file from overflowing
+        // the stack; 100 allows about 32 nested bodies.
+        var options = BinaryDecodingOptions()
+        options.messageDepthLimit = 100
         do {
-            return try Onnx_ModelProto(serializedBytes: data)
+            return try Onnx_ModelProto(serializedBytes: data, options: options)
         } catch {
             throw SinterError("'\(origin)' is not a valid ONNX model (protobuf decoding failed: \(error))")
         }

@@ -148,6 +148,131 @@ struct VerifierErrorTests {
             """, "4:3: error: kernel 0: '%a' is a graph output but not the kernel's root"
         ),
         (
+            "kernel expression blow-up",
+            """
+            graph @g(%x: f32[4]) -> (%y: f32[4]) {
+              %a0 = mul %x, %x : f32[4]
+              %a1 = mul %a0, %a0 : f32[4]
+              %a2 = mul %a1, %a1 : f32[4]
+              %a3 = mul %a2, %a2 : f32[4]
+              %a4 = mul %a3, %a3 : f32[4]
+              %a5 = mul %a4, %a4 : f32[4]
+              %a6 = mul %a5, %a5 : f32[4]
+              %a7 = mul %a6, %a6 : f32[4]
+              %a8 = mul %a7, %a7 : f32[4]
+              %a9 = mul %a8, %a8 : f32[4]
+              %a10 = mul %a9, %a9 : f32[4]
+              %a11 = mul %a10, %a10 : f32[4]
+              %a12 = mul %a11, %a11 : f32[4]
+              %a13 = mul %a12, %a12 : f32[4]
+              %a14 = mul %a13, %a13 : f32[4]
+              %a15 = mul %a14, %a14 : f32[4]
+              %a16 = mul %a15, %a15 : f32[4]
+              %a17 = mul %a16, %a16 : f32[4]
+              %a18 = mul %a17, %a17 : f32[4]
+              %a19 = mul %a18, %a18 : f32[4]
+              %a20 = mul %a19, %a19 : f32[4]
+              %a21 = mul %a20, %a20 : f32[4]
+              %a22 = mul %a21, %a21 : f32[4]
+              %a23 = mul %a22, %a22 : f32[4]
+              %a24 = mul %a23, %a23 : f32[4]
+              %a25 = mul %a24, %a24 : f32[4]
+              %a26 = mul %a25, %a25 : f32[4]
+              %a27 = mul %a26, %a26 : f32[4]
+              %a28 = mul %a27, %a27 : f32[4]
+              %y = mul %a28, %a28 : f32[4]
+              kernel [%a0, %a1, %a2, %a3, %a4, %a5, %a6, %a7, %a8, %a9, %a10, %a11, %a12, %a13, %a14, %a15, %a16, %a17, %a18, %a19, %a20, %a21, %a22, %a23, %a24, %a25, %a26, %a27, %a28, %y]
+            }
+            """, "32:3: error: kernel 0: its expression costs more than 1024 when written out"
+        ),
+        (
+            "kernel too many members",
+            """
+            graph @g(%x: f32[4]) -> (%y: f32[4]) {
+              %a0 = exp %x : f32[4]
+              %a1 = exp %a0 : f32[4]
+              %a2 = exp %a1 : f32[4]
+              %a3 = exp %a2 : f32[4]
+              %a4 = exp %a3 : f32[4]
+              %a5 = exp %a4 : f32[4]
+              %a6 = exp %a5 : f32[4]
+              %a7 = exp %a6 : f32[4]
+              %a8 = exp %a7 : f32[4]
+              %a9 = exp %a8 : f32[4]
+              %a10 = exp %a9 : f32[4]
+              %a11 = exp %a10 : f32[4]
+              %a12 = exp %a11 : f32[4]
+              %a13 = exp %a12 : f32[4]
+              %a14 = exp %a13 : f32[4]
+              %a15 = exp %a14 : f32[4]
+              %a16 = exp %a15 : f32[4]
+              %a17 = exp %a16 : f32[4]
+              %a18 = exp %a17 : f32[4]
+              %a19 = exp %a18 : f32[4]
+              %a20 = exp %a19 : f32[4]
+              %a21 = exp %a20 : f32[4]
+              %a22 = exp %a21 : f32[4]
+              %a23 = exp %a22 : f32[4]
+              %a24 = exp %a23 : f32[4]
+              %a25 = exp %a24 : f32[4]
+              %a26 = exp %a25 : f32[4]
+              %a27 = exp %a26 : f32[4]
+              %a28 = exp %a27 : f32[4]
+              %a29 = exp %a28 : f32[4]
+              %a30 = exp %a29 : f32[4]
+              %a31 = exp %a30 : f32[4]
+              %a32 = exp %a31 : f32[4]
+              %a33 = exp %a32 : f32[4]
+              %a34 = exp %a33 : f32[4]
+              %a35 = exp %a34 : f32[4]
+              %a36 = exp %a35 : f32[4]
+              %a37 = exp %a36 : f32[4]
+              %a38 = exp %a37 : f32[4]
+              %a39 = exp %a38 : f32[4]
+              %a40 = exp %a39 : f32[4]
+              %a41 = exp %a40 : f32[4]
+              %a42 = exp %a41 : f32[4]
+              %a43 = exp %a42 : f32[4]
+              %a44 = exp %a43 : f32[4]
+              %a45 = exp %a44 : f32[4]
+              %a46 = exp %a45 : f32[4]
+              %a47 = exp %a46 : f32[4]
+              %a48 = exp %a47 : f32[4]
+              %a49 = exp %a48 : f32[4]
+              %a50 = exp %a49 : f32[4]
+              %a51 = exp %a50 : f32[4]
+              %a52 = exp %a51 : f32[4]
+              %a53 = exp %a52 : f32[4]
+              %a54 = exp %a53 : f32[4]
+              %a55 = exp %a54 : f32[4]
+              %a56 = exp %a55 : f32[4]
+              %a57 = exp %a56 : f32[4]
+              %a58 = exp %a57 : f32[4]
+              %a59 = exp %a58 : f32[4]
+              %a60 = exp %a59 : f32[4]
+              %a61 = exp %a60 : f32[4]
+              %a62 = exp %a61 : f32[4]
+              %a63 = exp %a62 : f32[4]
+              %y = exp %a63 : f32[4]
+              kernel [%a0, %a1, %a2, %a3, %a4, %a5, %a6, %a7, %a8, %a9, %a10, %a11, %a12, %a13, %a14, %a15, %a16, %a17, %a18, %a19, %a20, %a21, %a22, %a23, %a24, %a25, %a26, %a27, %a28, %a29, %a30, %a31, %a32, %a33, %a34, %a35, %a36, %a37, %a38, %a39, %a40, %a41, %a42, %a43, %a44, %a45, %a46, %a47, %a48, %a49, %a50, %a51, %a52, %a53, %a54, %a55, %a56, %a57, %a58, %a59, %a60, %a61, %a62, %a63, %y]
+            }
+            """, "67:3: error: kernel 0: 65 members; a kernel takes at most 64"
+        ),
+        (
+            "rank too high",
+            """
+            graph @g(%x: f32[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]) -> (%x: f32[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]) {
+            }
+            """, "1:1: error: '%x' has rank 33; tensors have at most 32 dimensions"
+        ),
+        (
+            "empty but huge",
+            """
+            graph @g(%x: f32[0,4611686018427387904,4]) -> (%x: f32[0,4611686018427387904,4]) {
+            }
+            """, "1:1: error: '%x' has type f32[0,4611686018427387904,4], which is too large for memory"
+        ),
+        (
             "enum attribute value",
             """
             graph @g(%x: f32[4]) -> (%y: f32[6]) {
