@@ -24,61 +24,89 @@ public struct Canonicalize: Pass {
         "algebraic identities (x+0, x*1, double transpose/neg, reshape chains, transpose→matmul flags)"
     public static let options = [
         PassOption(
-            "max-rewrites", .int, default: "\(defaultMaxRewrites)",
-            "rewrites after which the pass reports that it does not converge")
+            "max-rewrites", .int, default: "0",
+            "rewrites after which the pass reports that it does not converge (0: 10000 or 4 per node, "
+                + "whichever is more)")
     ]
-    /// Rewrites allowed before the pass gives up with a located error. Every rewrite removes a
-    /// node's use or a node, so real graphs converge far below this; reaching it means two
-    /// patterns undo each other.
-    static let defaultMaxRewrites = 10000
-    public var maxRewrites = defaultMaxRewrites
+    /// Rewrites allowed before the pass gives up with a located error (0: automatic). Every
+    /// rewrite removes a node's use or a node, so real graphs converge far below the automatic
+    /// budget; reaching it means two patterns undo each other.
+    public var maxRewrites = 0
     public init() {}
     public init(options: PassOptionValues) throws(SinterError) { maxRewrites = try options.int("max-rewrites") }
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
         var changed = false
         var rewrites = 0
-        while let at = try rewriteOnce(&graph) {
-            rewrites += 1
-            if rewrites > maxRewrites {
-                throw SinterError(
-                    "canonicalize did not converge after \(maxRewrites) rewrites; the last one was here "
-                        + "(raise canonicalize{max-rewrites=N} if the graph is that large)", at: at)
-            }
+        let budget = maxRewrites > 0 ? maxRewrites : max(10000, 4 * graph.nodes.count)
+        // Each scan applies every rewrite it finds, in order, so a graph with many identities
+        // takes a few linear scans rather than one scan per rewrite.
+        while true {
+            let (scanned, count) = try scan(graph, budget: budget - rewrites, limit: budget)
+            guard count > 0 else { return changed }
+            rewrites += count
+            graph = scanned
             changed = true
             _ = try DeadCodeElimination().run(&graph, context)
         }
-        return changed
     }
 
-    /// Applies the first pattern of the first node that matches; returns that node's location, or nil.
-    func rewriteOnce(_ g: inout Graph) throws(SinterError) -> SourceLocation? {
-        let defining = g.definingNodes()
-        let outputs = Set(g.outputs)
-        for i in g.nodes.indices {
-            let n = g.nodes[i]
-            guard n.results.count == 1 else { continue }
-            let site = PatternSite(graph: g, node: n, defining: defining)
-            for pattern in n.op.schema.canonicalizations {
-                switch pattern.apply(site) {
-                case .forward(let v)?:
-                    // Graph outputs keep their nodes so their names survive.
-                    guard g.type(of: v) == site.resultType, !outputs.contains(n.results[0]) else { continue }
-                    var rw = Rewriter(g)
-                    rw.replaceAllUses(of: n.results[0], with: v)
-                    g = try rw.finish()
-                    return n.location
-                case .update(let operands, let attributes)?:
-                    var rw = Rewriter(g)
-                    rw.update(i) {
-                        $0.operands = operands
-                        $0.attributes = attributes
-                    }
-                    g = try rw.finish()
-                    return n.location
-                case nil:
-                    continue
+    /// What one pattern does to one node.
+    private enum Action {
+        case forward(ValueID)
+        case update([ValueID], Attributes)
+    }
+
+    /// One pass over the nodes in order: each node's operands first follow the forwards made
+    /// earlier in the scan, then its first matching pattern applies. Forwarded nodes stay until
+    /// dead-code elimination. Throws at the rewrite that exceeds `budget`.
+    private func scan(_ graph: Graph, budget: Int, limit: Int) throws(SinterError) -> (Graph, Int) {
+        let defining = graph.definingNodes()
+        let outputs = Set(graph.outputs)
+        var rw = Rewriter(graph)
+        var forwarded: [ValueID: ValueID] = [:]
+        var count = 0
+        for i in graph.nodes.indices {
+            let operands = rw.graph.nodes[i].operands
+            if operands.contains(where: { forwarded[$0] != nil }) {
+                rw.update(i) { $0.operands = operands.map { forwarded[$0] ?? $0 } }
+            }
+            guard let action = match(rw.graph, i, defining: defining, outputs: outputs) else { continue }
+            count += 1
+            if count > budget {
+                throw SinterError(
+                    "canonicalize did not converge after \(limit) rewrites; the last one was here "
+                        + "(raise canonicalize{max-rewrites=N} if the graph is that large)",
+                    at: graph.nodes[i].location)
+            }
+            switch action {
+            case .forward(let v): forwarded[graph.nodes[i].results[0]] = v
+            case .update(let operands, let attributes):
+                rw.update(i) {
+                    $0.operands = operands
+                    $0.attributes = attributes
                 }
+            }
+        }
+        return (count == 0 ? graph : try rw.finish(), count)
+    }
+
+    /// The first pattern of node `i` that applies. A separate function, so the pattern site's
+    /// copy of the graph is released before the caller edits the graph (no copy on write).
+    private func match(
+        _ g: Graph, _ i: Int, defining: [ValueID: Int], outputs: Set<ValueID>
+    ) -> Action? {
+        let n = g.nodes[i]
+        guard n.results.count == 1 else { return nil }
+        let site = PatternSite(graph: g, node: n, defining: defining)
+        for pattern in n.op.schema.canonicalizations {
+            switch pattern.apply(site) {
+            case .forward(let v)?:
+                // Graph outputs keep their nodes so their names survive.
+                guard g.type(of: v) == site.resultType, !outputs.contains(n.results[0]) else { continue }
+                return .forward(v)
+            case .update(let operands, let attributes)?: return .update(operands, attributes)
+            case nil: continue
             }
         }
         return nil

@@ -101,10 +101,11 @@ extension KernelEmitter {
                 if whole {
                     strip(inner, w, "j", body)
                 } else {
-                    // [lo, hi) starts on a vector boundary; only the last part has a scalar tail.
+                    // [lo, hi) starts on a vector boundary; only the last part has a scalar tail,
+                    // and none has one when the row is whole vectors (no dead loop to compile).
                     let vectorEnd = ir.add(lo, ir.mul(ir.sdiv(ir.sub(hi, lo), c(w)), c(w)))
-                    if w > 1 { ir.forLoop(lo, vectorEnd, step: w, "jv") { body($0, w) } }
-                    ir.forLoop(vectorEnd, hi, "js") { body($0, 1) }
+                    if w > 1 && inner >= w { ir.forLoop(lo, vectorEnd, step: w, "jv") { body($0, w) } }
+                    if w == 1 || inner % w != 0 { ir.forLoop(vectorEnd, hi, "js") { body($0, 1) } }
                 }
             }
         }
