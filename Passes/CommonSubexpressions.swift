@@ -26,8 +26,14 @@ public struct CommonSubexpressions: Pass {
         var seen: [Key: [ValueID]] = [:]
         let outputs = Set(graph.outputs)
         var rw = Rewriter(graph)
+        // Values merged away, and what replaces them: each node's operands are renamed when the
+        // scan reaches it (one pass; replacing all uses at every merge was quadratic).
+        var merged: [ValueID: ValueID] = [:]
         for i in graph.nodes.indices {
-            // Read through the rewriter: earlier merges already renamed this node's operands.
+            let operands = rw.graph.nodes[i].operands
+            if operands.contains(where: { merged[$0] != nil }) {
+                rw.update(i) { $0.operands = operands.map { merged[$0] ?? $0 } }
+            }
             let node = rw.graph.nodes[i]
             guard node.op.schema.traits.contains(.pure), !node.results.contains(where: outputs.contains) else {
                 continue
@@ -39,7 +45,7 @@ public struct CommonSubexpressions: Pass {
                 attributes: node.attributes,
                 payload: node.payload.map { ConstantPayload($0.data) }, types: node.results.map(graph.type(of:)))
             if let earlier = seen[key] {
-                for (old, new) in zip(node.results, earlier) { rw.replaceAllUses(of: old, with: new) }
+                for (old, new) in zip(node.results, earlier) { merged[old] = new }
                 rw.erase(i)
             } else {
                 seen[key] = node.results

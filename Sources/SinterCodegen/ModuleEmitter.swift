@@ -345,6 +345,11 @@ struct ModuleEmitter {
         ir.ret(ir.load(ir.i32, ir.structField(ctxType, t, 0)))
     }
 
+    /// Kernel calls per function: a run with more is emitted as a chain of `noinline` parts,
+    /// since LLVM's optimiser and register allocator grow faster than linearly on one huge
+    /// function (a 100,000-node graph has tens of thousands of calls).
+    static let callsPerPart = 512
+
     /// `int32 NAME_run(ctx, const void *const *inputs, void *const *outputs, void *workspace)`;
     /// profiled, `NAME_run_profiled(..., int64_t *ns)` also adds kernel k's wall time in
     /// nanoseconds (CLOCK_MONOTONIC) to `ns[k]`.
@@ -353,6 +358,25 @@ struct ModuleEmitter {
         _ p: Int, _ kernels: [IRFunction], _ weights: [IRValue], name: String, exported: Bool, profiled: Bool = false
     ) -> IRFunction {
         let program = programs[p]
+        let calls = Array(zip(program.kernels, kernels).enumerated())
+        // The parts of a long run: (ws, inputs, outputs, weights blob, pool[, profile slots]).
+        let partParams = Array(repeating: ir.ptr, count: profiled ? 6 : 5)
+        let parts: [IRFunction] =
+            calls.count <= Self.callsPerPart
+            ? []
+            : stride(from: 0, to: calls.count, by: Self.callsPerPart).enumerated().map { n, first in
+                let part = ir.function(
+                    "\(name)_part\(n)", ir.functionType(ir.void, partParams), exported: false, noinline: true)
+                ir.begin(part)
+                let inputs = part.param(1), outputs = part.param(2)
+                emitCalls(
+                    p, calls[first..<min(first + Self.callsPerPart, calls.count)], weights, ws: part.param(0),
+                    input: { ir.load(ir.ptr, ir.gep(ir.ptr, inputs, ir.constI64($0)), align: 8) },
+                    output: { ir.load(ir.ptr, ir.gep(ir.ptr, outputs, ir.constI64($0)), align: 8) },
+                    blob: part.param(3), pool: part.param(4), profile: profiled ? part.param(5) : nil)
+                ir.ret()
+                return part
+            }
         let params = Array(repeating: ir.ptr, count: profiled ? 5 : 4)
         let f = ir.function(name, ir.functionType(ir.i32, params), exported: exported)
         ir.begin(f)
@@ -373,16 +397,45 @@ struct ModuleEmitter {
             blob = ir.load(ir.ptr, ir.structField(ctxType, ctx, 2), align: 8)
             fail(ir.isNull(blob), .weightsNotLoaded)
         }
-        let (offsets, _) = ABI.weightsLayout(constants)
         let inPtrs = program.inputs.indices.map { ir.load(ir.ptr, ir.gep(ir.ptr, inputs, ir.constI64($0)), align: 8) }
         let outPtrs = program.outputs.indices.map {
             ir.load(ir.ptr, ir.gep(ir.ptr, outputs, ir.constI64($0)), align: 8)
         }
         for p in inPtrs + outPtrs { fail(ir.isNull(p), .nullArgument) }
+        let pool = ir.load(ir.ptr, ir.structField(ctxType, ctx, 3), align: 8)
+        if profiled { fail(ir.isNull(f.param(4)), .nullArgument) }
+        if parts.isEmpty {
+            emitCalls(
+                p, calls[...], weights, ws: ws, input: { inPtrs[$0] }, output: { outPtrs[$0] }, blob: blob, pool: pool,
+                profile: profiled ? f.param(4) : nil)
+        } else {
+            let args: [IRValue] = [ws, inputs, outputs, blob, pool] + (profiled ? [f.param(4)] : [])
+            for part in parts { ir.call(part, args) }
+        }
+        ir.ret(ir.constI32(ABI.Status.ok.rawValue))
+        return f
+    }
+
+    /// The kernel calls of a run (or of one part of it), in order; `profile` adds each
+    /// kernel's nanoseconds to its slot.
+    private func emitCalls(
+        _ p: Int, _ calls: ArraySlice<(offset: Int, element: (Kernel, IRFunction))>, _ weights: [IRValue],
+        ws: IRValue, input: (Int) -> IRValue, output: (Int) -> IRValue, blob: IRValue, pool: IRValue,
+        profile: IRValue?
+    ) {
+        let program = programs[p]
+        let (offsets, _) = ABI.weightsLayout(constants)
+        var inputs: [Int: IRValue] = [:], outputs: [Int: IRValue] = [:]
         func address(_ b: Buffer) -> IRValue {
             switch b {
-            case .input(let i): return inPtrs[i]
-            case .output(let i): return outPtrs[i]
+            case .input(let i):
+                let v = inputs[i] ?? input(i)
+                inputs[i] = v
+                return v
+            case .output(let i):
+                let v = outputs[i] ?? output(i)
+                outputs[i] = v
+                return v
             case .workspace(let off): return ir.gep(ir.i8, ws, ir.constI64(off))
             case .constant(let i):
                 let c = constantIndex[p][i]
@@ -390,10 +443,8 @@ struct ModuleEmitter {
             }
         }
         let scratch = ir.gep(ir.i8, ws, ir.constI64(program.scratchOffset))
-        let pool = ir.load(ir.ptr, ir.structField(ctxType, ctx, 3), align: 8)
-        let clock = profiled ? Clock(ir: ir, target: target) : nil
-        if profiled { fail(ir.isNull(f.param(4)), .nullArgument) }
-        for (i, (k, fn)) in zip(program.kernels, kernels).enumerated() {
+        let clock = profile != nil ? Clock(ir: ir, target: target) : nil
+        for (i, (k, fn)) in calls {
             let operands = k.operands.enumerated().map { j, b in
                 j < k.operandOffsets.count && k.operandOffsets[j] != 0
                     ? ir.gep(ir.i8, address(b), ir.constI64(k.operandOffsets[j])) : address(b)
@@ -405,13 +456,11 @@ struct ModuleEmitter {
             } else {
                 ir.call(fn, pointers)
             }
-            if let clock, let start {
-                let slot = ir.gep(ir.i64, f.param(4), ir.constI64(i))
+            if let clock, let start, let profile {
+                let slot = ir.gep(ir.i64, profile, ir.constI64(i))
                 ir.store(ir.add(ir.load(ir.i64, slot, align: 8), ir.sub(clock.now(), start)), slot, align: 8)
             }
         }
-        ir.ret(ir.constI32(ABI.Status.ok.rawValue))
-        return f
     }
 
     /// Reads CLOCK_MONOTONIC in nanoseconds through libc's `clock_gettime`.

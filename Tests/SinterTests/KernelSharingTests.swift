@@ -82,4 +82,38 @@ struct KernelSharingTests {
         #expect(zip(ns, once).allSatisfy { $0 > $1 }, "counters accumulate: \(once) then \(ns)")
         #expect(throws: SinterError.self) { try Sinter.jit(g).runProfiled(x, nanoseconds: &ns) }
     }
+
+    /// A run of more than `callsPerPart` kernels is emitted as a chain of parts: 1,100 layers
+    /// (matmul + tanh, each a kernel) give three parts, and both the run and the profiled run
+    /// match a float64 reference.
+    @Test func longRunsAreSplitIntoParts() throws {
+        var b = GraphBuilder(name: "deep")
+        var h = try b.input("x", TensorType(.f32, [2, 4]))
+        var rng = Support.RNG(seed: 3)
+        var weights: [[Float]] = []
+        for _ in 0..<1100 {
+            let w = (0..<16).map { _ in rng.float(-0.9, 0.9) }
+            weights.append(w)
+            h = try b.apply(.tanh, [try b.apply(.matmul, [h, try b.constant(TensorData(w, shape: [4, 4]))])[0]])[0]
+        }
+        b.output(h)
+        let model = try Sinter.jit(b.graph, profile: true)
+        #expect(model.program.kernels.count == 1100)
+        let ll = try Codegen.llvmIR(model.program, prefix: "d", optimize: false)
+        #expect(ll.contains("define internal void @d_run_part2(") && !ll.contains("@d_run_part3("))
+        let x = (0..<8).map { _ in rng.float(-1, 1) }
+        var expected = x.map(Double.init)
+        for w in weights {
+            expected = (0..<8).map { i in
+                let (r, c) = (i / 4, i % 4)
+                return Foundation.tanh((0..<4).reduce(0.0) { $0 + expected[r * 4 + $1] * Double(w[$1 * 4 + c]) })
+            }
+        }
+        let input = [TensorData(x, shape: [2, 4])]
+        #expect(Support.mismatch(try model.run(input)[0].doubles, expected, atol: 1e-4, rtol: 1e-3) == nil)
+        var nanoseconds = [Int64](repeating: 0, count: 1100)
+        let profiled = try model.runProfiled(input, nanoseconds: &nanoseconds)[0].doubles
+        #expect(Support.mismatch(profiled, expected, atol: 1e-4, rtol: 1e-3) == nil)
+        #expect(nanoseconds.allSatisfy { $0 > 0 })
+    }
 }
