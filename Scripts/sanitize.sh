@@ -21,5 +21,14 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 # Swift's backtracer and the sanitizers both want the crash signals: leave them to the sanitizer.
 export SWIFT_BACKTRACE=enable=no
 start=$(date +%s)
-swift test --skip-build --sanitize="$kind" --scratch-path "$scratch" "$@"
+if [ $# -gt 0 ]; then
+  swift test --skip-build --sanitize="$kind" --scratch-path "$scratch" "$@"
+else
+  swift test --skip-build --sanitize="$kind" --scratch-path "$scratch" --skip DataParallelTests
+  # Open MPI leaks at MPI_Finalize from plugins it has already unloaded, so LeakSanitizer
+  # cannot name (or suppress) their frames: the data-parallel tests run with memory-error
+  # checks only.
+  ASAN_OPTIONS="detect_leaks=0" swift test --skip-build --sanitize="$kind" --scratch-path "$scratch" \
+    --filter DataParallelTests
+fi
 echo "sanitize.sh: $kind: tests passed in $(( $(date +%s) - start ))s" >&2
