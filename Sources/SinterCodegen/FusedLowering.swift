@@ -7,13 +7,13 @@ extension Lowering {
     /// One kernel for a fused group: a composed elementwise expression, a transpose or slice
     /// read through its prologue, or the anchor's kernel (its unit's) with the rest as its
     /// epilogue. Prologue members are not computed: the kernel reads their operand through a
-    /// strided view. Returns the body and the operand values.
-    static func fusedKernel(_ group: FusionGroup, _ g: Graph, _ schedules: Schedules) throws(SinterError) -> (
-        KernelBody, [ValueID]
-    ) {
+    /// strided view. `defining` is the graph's (computed once per lowering, not per kernel).
+    /// Returns the body and the operand values.
+    static func fusedKernel(
+        _ group: FusionGroup, _ g: Graph, _ schedules: Schedules, defining: [ValueID: Int]
+    ) throws(SinterError) -> (KernelBody, [ValueID]) {
         let members = Set(group.nodes)
         let prologue = Set(group.prologue)
-        let defining = g.definingNodes()
         let root = g.nodes[group.root]
         let anchorResult = group.anchor.map { g.nodes[$0].results[0] }
         /// `v` as the kernel reads it: through the prologue's views down to a value computed elsewhere.

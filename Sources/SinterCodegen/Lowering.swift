@@ -64,7 +64,7 @@ public enum Lowering {
                     }
                     home[root] = .workspace(offset: off)
                 }
-                let (body, operands) = try fusedKernel(group, g, schedules)
+                let (body, operands) = try fusedKernel(group, g, schedules, defining: defining)
                 let name =
                     "k\(i)_fused_"
                     + group.nodes.map { g.nodes[$0].op.rawValue.replacing("-", with: "_") }.joined(separator: "_")
