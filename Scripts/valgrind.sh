@@ -12,8 +12,8 @@ swift build --product sinter >&2
 sinter=$(swift build --product sinter --show-bin-path)/sinter
 cpu=()
 [ "$(uname -m)" = x86_64 ] && cpu=(--cpu x86-64-v3)
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+dir=$PWD/.build/valgrind   # the artifacts and each tool's full report stay here
+rm -rf "$dir" && mkdir -p "$dir"
 
 # A residual conv net whose convs, matmul and max pool split across the pool (as in
 # ArtifactTests.threadPoolStress), with splat weights so the file needs no side data.
@@ -48,7 +48,8 @@ check() {
   if valgrind --error-exitcode=99 --quiet "$@" > "$dir/$name.out" 2> "$dir/$name.err"; then
     echo "valgrind.sh: $name: 0 errors ($(( $(date +%s) - start ))s)"
   else
-    echo "valgrind.sh: $name: FAILED ($(( $(date +%s) - start ))s)"; cat "$dir/$name.err" | head -80; status=1
+    echo "valgrind.sh: $name: FAILED ($(( $(date +%s) - start ))s; report: $dir/$name.err)"
+    head -60 "$dir/$name.err"; status=1
   fi
 }
 check memcheck-mlp --tool=memcheck --leak-check=full --errors-for-leak-kinds=all "$dir/mlp_app" Examples/mlp/input.npy
