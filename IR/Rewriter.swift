@@ -121,6 +121,15 @@ public struct Rewriter {
         isUnchanged = false
     }
 
+    /// Renames node `i`'s operands through `renamed` (values merged or forwarded away earlier
+    /// in a scan). A pass that walks the nodes in order and calls this on each node replaces
+    /// uses in one pass, where `replaceAllUses` per replacement would be quadratic.
+    public mutating func renameOperands(of i: Int, _ renamed: [ValueID: ValueID]) {
+        let operands = graph.nodes[i].operands
+        guard operands.contains(where: { renamed[$0] != nil }) else { return }
+        update(i) { $0.operands = operands.map { renamed[$0] ?? $0 } }
+    }
+
     /// Replaces node `i`'s attributes or operands in place.
     public mutating func update(_ i: Int, _ change: (inout Node) -> Void) {
         change(&graph.nodes[i])

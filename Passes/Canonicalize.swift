@@ -67,10 +67,7 @@ public struct Canonicalize: Pass {
         var forwarded: [ValueID: ValueID] = [:]
         var count = 0
         for i in graph.nodes.indices {
-            let operands = rw.graph.nodes[i].operands
-            if operands.contains(where: { forwarded[$0] != nil }) {
-                rw.update(i) { $0.operands = operands.map { forwarded[$0] ?? $0 } }
-            }
+            rw.renameOperands(of: i, forwarded)
             guard let action = match(rw.graph, i, defining: defining, outputs: outputs) else { continue }
             count += 1
             if count > budget {

@@ -30,10 +30,7 @@ public struct CommonSubexpressions: Pass {
         // scan reaches it (one pass; replacing all uses at every merge was quadratic).
         var merged: [ValueID: ValueID] = [:]
         for i in graph.nodes.indices {
-            let operands = rw.graph.nodes[i].operands
-            if operands.contains(where: { merged[$0] != nil }) {
-                rw.update(i) { $0.operands = operands.map { merged[$0] ?? $0 } }
-            }
+            rw.renameOperands(of: i, merged)
             let node = rw.graph.nodes[i]
             guard node.op.schema.traits.contains(.pure), !node.results.contains(where: outputs.contains) else {
                 continue
