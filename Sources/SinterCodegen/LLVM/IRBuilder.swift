@@ -463,22 +463,6 @@ final class IRBuilder {
     /// A stack slot in the current function.
     func alloca(_ t: IRType) -> IRValue { IRValue(ref: LLVMBuildAlloca(builder, t.ref, "")) }
 
-    /// `load atomic i64 monotonic`: a racy read that is still defined (a spin-wait's hint; the
-    /// decision is re-checked under the mutex).
-    func atomicLoad(_ t: IRType, _ p: IRValue) -> IRValue {
-        let v = LLVMBuildLoad2(builder, t.ref, p.ref, "")!
-        LLVMSetAlignment(v, 8)
-        LLVMSetOrdering(v, LLVMAtomicOrderingMonotonic)
-        return IRValue(ref: v)
-    }
-
-    /// `store atomic monotonic`: a write that spinning readers may race with.
-    func atomicStore(_ v: IRValue, _ p: IRValue) {
-        let s = LLVMBuildStore(builder, v.ref, p.ref)!
-        LLVMSetAlignment(s, 8)
-        LLVMSetOrdering(s, LLVMAtomicOrderingMonotonic)
-    }
-
     /// `atomicrmw add ptr, v seq_cst`, returning the old value.
     func atomicAdd(_ p: IRValue, _ v: IRValue) -> IRValue {
         IRValue(
