@@ -116,4 +116,55 @@ struct KernelSharingTests {
         #expect(Support.mismatch(profiled, expected, atol: 1e-4, rtol: 1e-3) == nil)
         #expect(nanoseconds.allSatisfy { $0 > 0 })
     }
+
+    /// 600 different matmul-then-elementwise kernels (each a different sequence of tanh,
+    /// sigmoid, erf and neg): past `outlineMathKernels`, the transcendentals are calls to one
+    /// shared function per width instead of being written into each kernel, and the results
+    /// still match float64.
+    @Test func manyDistinctKernelsShareTheirMath() throws {
+        var b = GraphBuilder(name: "wide")
+        var h = try b.input("x", TensorType(.f32, [2, 4]))
+        var rng = Support.RNG(seed: 5)
+        let ops: [Op] = [.tanh, .sigmoid, .erf, .neg]
+        var layers: [([Float], [Op])] = []
+        for i in 0..<600 {
+            let w = (0..<16).map { _ in rng.float(-0.9, 0.9) }
+            let chain = (0..<5).map { d in ops[(i >> (2 * d)) & 3] }
+            layers.append((w, chain))
+            h = try b.apply(.matmul, [h, try b.constant(TensorData(w, shape: [4, 4]))])[0]
+            for op in chain { h = try b.apply(op, [h])[0] }
+        }
+        b.output(h)
+        let model = try Sinter.jit(b.graph)
+        let distinct = Set(model.program.kernels.map { "\($0.body)" }).count
+        #expect(distinct > 512, "past the outlining threshold (canonicalize merges a few chains): \(distinct)")
+        let ll = try Codegen.llvmIR(model.program, prefix: "w", optimize: false)
+        let lines = ll.split(separator: "\n")
+        let definitions = lines.filter { $0.hasPrefix("define") && $0.contains("@sinter.tanh.f32x") }
+        let calls = lines.filter { $0.contains("call") && $0.contains("@sinter.tanh.f32x") }
+        #expect((1...3).contains(definitions.count), "one tanh per vector width: \(definitions)")
+        #expect(calls.count >= 300, "kernels call the shared tanh (\(calls.count) calls)")
+        let x = (0..<8).map { _ in rng.float(-1, 1) }
+        var expected = x.map(Double.init)
+        for (w, chain) in layers {
+            expected = (0..<8).map { i in
+                let (r, c) = (i / 4, i % 4)
+                return (0..<4).reduce(0.0) { $0 + expected[r * 4 + $1] * Double(w[$1 * 4 + c]) }
+            }
+            for op in chain {
+                expected = expected.map { v in
+                    switch op {
+                    case .tanh: Foundation.tanh(v)
+                    case .sigmoid: 1 / (1 + Foundation.exp(-v))
+                    case .erf: Foundation.erf(v)
+                    default: -v
+                    }
+                }
+            }
+        }
+        let got = try model.run([TensorData(x, shape: [2, 4])])[0].doubles
+        #expect(Support.mismatch(got, expected, atol: 1e-4, rtol: 1e-3) == nil)
+        let small = try Codegen.llvmIR(Sinter.jit(try Self.stack().0).program, prefix: "s", optimize: false)
+        #expect(!small.contains("@sinter.tanh"), "a small model keeps its math in place")
+    }
 }

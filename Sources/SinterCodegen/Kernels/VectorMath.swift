@@ -18,7 +18,7 @@ extension IRBuilder {
 
     /// e^x. Inputs are clamped to [-104, 89] (beyond which the result is 0 or inf anyway);
     /// 2^n is applied in two halves so that results in the subnormal range stay right.
-    func vexp(_ x0: IRValue) -> IRValue {
+    private func expandExp(_ x0: IRValue) -> IRValue {
         let w = x0.type.vectorWidth
         let lo = constF32(-104, width: w), hi = constF32(89, width: w)
         var x = select(fcmp(.olt, x0, lo), lo, x0)
@@ -40,7 +40,7 @@ extension IRBuilder {
     }
 
     /// Natural logarithm; log(0) = -inf, log(x<0) = NaN, log(inf) = inf, subnormals handled.
-    func vlog(_ x0: IRValue) -> IRValue {
+    private func expandLog(_ x0: IRValue) -> IRValue {
         let w = x0.type.vectorWidth
         let it = intVector(w)
         let tiny = fcmp(.olt, x0, constF32(Float.leastNormalMagnitude, width: w))
@@ -73,13 +73,13 @@ extension IRBuilder {
     }
 
     /// Hyperbolic tangent: odd polynomial for |x| < 0.625, else 1 − 2/(e^{2|x|} + 1).
-    func vtanh(_ x: IRValue) -> IRValue {
+    private func expandTanh(_ x: IRValue) -> IRValue {
         let w = x.type.vectorWidth
         let ax = intrinsic("llvm.fabs", [x])
         let z = fmul(x, x)
         let p = poly(z, [-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1])
         let small = fma(fmul(p, z), x, x)
-        let e = vexp(fadd(ax, ax))
+        let e = expandExp(fadd(ax, ax))
         let large = fsub(constF32(1, width: w), fdiv(constF32(2, width: w), fadd(e, constF32(1, width: w))))
         let signed = intrinsic("llvm.copysign", [large, x])
         return select(fcmp(.olt, ax, constF32(0.625, width: w)), small, signed)
@@ -87,7 +87,7 @@ extension IRBuilder {
 
     /// erf(x) as x·P(x²)/Q(x²) on x clamped to [-4, 4] (a rational minimax fit; erf(±4)
     /// rounds to ±1 in f32).
-    func verf(_ x0: IRValue) -> IRValue {
+    private func expandErf(_ x0: IRValue) -> IRValue {
         let w = x0.type.vectorWidth
         let lo = constF32(-4, width: w), hi = constF32(4, width: w)
         var x = select(fcmp(.olt, x0, lo), lo, x0)
@@ -108,6 +108,33 @@ extension IRBuilder {
                 -1.42647390514189e-02,
             ])
         return select(fcmp(.uno, x0, x0), x0, fdiv(p, q))
+    }
+
+    /// e^x, elementwise on an f32 vector.
+    func vexp(_ x: IRValue) -> IRValue { outlined("exp", x, expandExp) }
+    /// Natural logarithm, elementwise.
+    func vlog(_ x: IRValue) -> IRValue { outlined("log", x, expandLog) }
+    /// tanh, elementwise.
+    func vtanh(_ x: IRValue) -> IRValue { outlined("tanh", x, expandTanh) }
+    /// erf, elementwise.
+    func verf(_ x: IRValue) -> IRValue { outlined("erf", x, expandErf) }
+
+    /// The expansion written in place, or, when `outlineMath` is set, a call to one internal
+    /// function per function and vector width that holds it. Each expansion is 20–40
+    /// instructions: in a module with thousands of distinct kernels, writing them out in
+    /// every kernel is most of what LLVM compiles.
+    private func outlined(_ name: String, _ x: IRValue, _ expand: (IRValue) -> IRValue) -> IRValue {
+        guard outlineMath else { return expand(x) }
+        let type = x.type
+        let f = function(
+            "sinter.\(name).f32x\(type.vectorWidth)", functionType(type, [type]), exported: false, noinline: true)
+        if !f.isDefined {
+            let here = insertBlock, current = currentFunction
+            begin(f)
+            ret(expand(f.param(0)))
+            resume(current, at: here)
+        }
+        return call(f, [x])
     }
 
     /// Folds the lanes of a vector with `combine` (a tree, log2(width) steps).

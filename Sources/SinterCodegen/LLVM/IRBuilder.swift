@@ -41,6 +41,9 @@ final class IRBuilder {
     private(set) var currentFunction: IRFunction?
     /// Function attributes every emitted function gets (target-cpu, features, vector width).
     var functionAttributes: [(String, String)] = []
+    /// Emit each vector transcendental (exp, log, tanh, erf) as a call to one shared internal
+    /// function instead of in place (`VectorMath`): for modules too large to compile quickly.
+    var outlineMath = false
 
     init(moduleName: String, context: OpaquePointer? = nil) {
         if let context {
