@@ -1,57 +1,62 @@
 import SinterIR
 
-/// `sink-transposes`: moves a transpose below the unary elementwise op that consumes it, so
-/// that transposes meet and cancel in `canonicalize`.
+/// `sink-transposes`: moves a transpose below the chain of unary elementwise ops that consumes
+/// it, so that transposes meet and cancel in `canonicalize`. A chain continues while each value
+/// has exactly one user, a unary elementwise op, and is not a graph output; every chain moves
+/// in one scan, so the pass is linear in the graph however long the chains are.
 ///
 ///     %t = transpose %x {perm = [1, 0]} : f32[3,2]
 ///     %r = relu %t : f32[3,2]
-///     %y = transpose %r {perm = [1, 0]} : f32[2,3]
+///     %e = exp %r : f32[3,2]
+///     %y = transpose %e {perm = [1, 0]} : f32[2,3]
 ///     ==>
 ///     %r.sunk = relu %x : f32[2,3]
-///     %r = transpose %r.sunk {perm = [1, 0]} : f32[3,2]
-///     %y = transpose %r {perm = [1, 0]} : f32[2,3]       // canonicalize: %y = %r.sunk
+///     %e.sunk = exp %r.sunk : f32[2,3]
+///     %e = transpose %e.sunk {perm = [1, 0]} : f32[3,2]
+///     %y = transpose %e {perm = [1, 0]} : f32[2,3]       // canonicalize: %y = %e.sunk
 public struct SinkTransposes: Pass {
     public static let name = "sink-transposes"
     public static let summary = "move transposes below unary elementwise ops so they can cancel"
     public init() {}
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
-        var changed = false
-        var moved = true
-        while moved {
-            moved = false
-            let defining = graph.definingNodes()
-            let users = graph.users()
-            let outputs = Set(graph.outputs)
-            for i in graph.nodes.indices {
+        let users = graph.users()
+        let outputs = Set(graph.outputs)
+        /// The one user of `v` when it is a unary elementwise op and `v` is not an output.
+        func unaryUser(of v: ValueID) -> Int? {
+            guard !outputs.contains(v), let u = users[v], u.count == 1 else { return nil }
+            let n = graph.nodes[u[0]]
+            return n.op.schema.pattern == .elementwise && n.operands.count == 1 ? u[0] : nil
+        }
+        var rw = Rewriter(graph)
+        for (ti, t) in graph.nodes.enumerated() where t.op == .transpose {
+            var chain: [Int] = []
+            var v = t.results[0]
+            while let next = unaryUser(of: v) {
+                chain.append(next)
+                v = graph.nodes[next].results[0]
+            }
+            guard let last = chain.last else { continue }
+            var x = t.operands[0]
+            for i in chain {
                 let n = graph.nodes[i]
-                guard n.op.schema.pattern == .elementwise, n.operands.count == 1, let ti = defining[n.operands[0]]
-                else { continue }
-                let t = graph.nodes[ti]
-                guard t.op == .transpose, users[t.results[0]]?.count == 1, !outputs.contains(t.results[0]) else {
-                    continue
-                }
-                let x = t.operands[0]
-                let resultType = TensorType(graph.type(of: n.results[0]).dtype, graph.type(of: x).dims)
-                // The elementwise op moves above the transpose; the transpose takes over its result.
-                var rw = Rewriter(graph)
-                let sunk = try rw.insert1(
-                    n.op, [x], name: graph.name(of: n.results[0]) + ".sunk", attributes: n.attributes, at: .before(i),
-                    location: n.location)
-                try rw.insert(
-                    .transpose, [sunk], name: "", attributes: t.attributes, results: n.results, at: .before(i),
-                    location: t.location)
-                rw.erase(i)
-                guard rw.graph.type(of: sunk) == resultType else {
+                let resultType = TensorType(graph.type(of: n.results[0]).dtype, rw.graph.type(of: x).dims)
+                x = try rw.insert1(
+                    n.op, [x], name: graph.name(of: n.results[0]) + ".sunk", attributes: n.attributes,
+                    at: .before(last), location: n.location)
+                guard rw.graph.type(of: x) == resultType else {
                     throw SinterError("internal: sink-transposes changed a type", at: n.location)
                 }
-                graph = try rw.finish()
-                moved = true
-                changed = true
-                break
+                rw.erase(i)
             }
+            // The transpose takes over the chain's last result; the original becomes dead.
+            try rw.insert(
+                .transpose, [x], name: "", attributes: t.attributes, results: graph.nodes[last].results,
+                at: .before(last), location: graph.nodes[ti].location)
         }
-        if changed { _ = try DeadCodeElimination().run(&graph, context) }
-        return changed
+        if rw.isUnchanged { return false }
+        graph = try rw.finish()
+        _ = try DeadCodeElimination().run(&graph, context)
+        return true
     }
 }
