@@ -88,6 +88,26 @@ public struct TensorData: Hashable, Sendable {
         }
     }
 
+    /// The tensor of `shape` whose element i is this one's element `sources[i]`, or zero where
+    /// `sources[i]` is negative: a pure rearrangement (layout's blocked weights). Element bytes
+    /// are copied as they are, so no value is converted, and ResNet-50's 25M weights take
+    /// milliseconds where a round trip through `doubles` took half a second.
+    public func gathering(_ sources: [Int], shape: [Int]) -> TensorData {
+        let n = dtype.byteSize
+        var out = [UInt8](repeating: 0, count: sources.count * n)
+        bytes.withUnsafeBytes { src in
+            out.withUnsafeMutableBytes { dst in
+                guard let from = src.baseAddress, let to = dst.baseAddress else { return }
+                for (i, s) in sources.enumerated() where s >= 0 {
+                    (to + i * n).copyMemory(from: from + s * n, byteCount: n)
+                }
+            }
+        }
+        var t = TensorData(dtype: dtype, shape: shape, bytes: out)
+        t.quant = quant
+        return t
+    }
+
     /// True when every element has the same bytes (printed as a splat).
     public var isSplat: Bool {
         let n = dtype.byteSize

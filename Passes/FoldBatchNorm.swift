@@ -73,22 +73,24 @@ public struct FoldBatchNorm: Pass {
             }
             guard sawMul, let last = chain.last else { continue }
             // Scale the weights per output channel.
-            var folded = w.doubles
+            // In f32 with the product taken in f64, without widening the whole tensor (weights
+            // run to tens of millions of values).
+            var folded = w.floats ?? []
             if anchor.op == .conv {
                 let per = w.count / max(w.shape[0], 1)
-                for i in folded.indices { folded[i] *= scale[i / per] }
+                for i in folded.indices { folded[i] = Float(Double(folded[i]) * scale[i / per]) }
             } else {
                 // Output channel j is column j of W, or row j with trans_b.
                 let transB = anchor.attributes.bool("trans_b") ?? false
                 let n = w.shape[1]
-                for i in folded.indices { folded[i] *= scale[transB ? i / n : i % n] }
+                for i in folded.indices { folded[i] = Float(Double(folded[i]) * scale[transB ? i / n : i % n]) }
             }
             let biasShape = anchor.op == .conv ? [channels] + Array(repeating: 1, count: shape.count - 2) : [channels]
             let biasData = TensorData(dtype: .f32, shape: biasShape, values: shift)
             var rw = Rewriter(g)
             let newW = try rw.insert1(
                 .constant, [], name: g.name(of: anchor.operands[1]) + ".folded",
-                payload: ConstantPayload(TensorData(dtype: .f32, shape: w.shape, values: folded)), at: .before(0),
+                payload: ConstantPayload(TensorData(folded, shape: w.shape)), at: .before(0),
                 location: anchor.location)
             let bias = try rw.insert1(
                 .constant, [], name: g.name(of: current) + ".bias", payload: ConstantPayload(biasData), at: .before(0),

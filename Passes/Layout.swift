@@ -198,17 +198,16 @@ public struct Layout: Pass {
     /// [C, 1, kh, kw] → [C/b, kh, kw, b]: one weight vector per tap for b channels.
     static func blockDepthwise(_ w: TensorData, _ b: Int) -> TensorData {
         let (c, kh, kw) = (w.shape[0], w.shape[2], w.shape[3])
-        let values = w.doubles
-        var out: [Double] = []
-        out.reserveCapacity(values.count)
+        var sources: [Int] = []
+        sources.reserveCapacity(w.count)
         for cb in 0..<(c / b) {
             for y in 0..<kh {
                 for x in 0..<kw {
-                    for l in 0..<b { out.append(values[((cb * b + l) * kh + y) * kw + x]) }
+                    for l in 0..<b { sources.append(((cb * b + l) * kh + y) * kw + x) }
                 }
             }
         }
-        return TensorData(dtype: w.dtype, shape: [c / b, kh, kw, b], values: out)
+        return w.gathering(sources, shape: [c / b, kh, kw, b])
     }
 
     /// The convolution's constant weights when it can run blocked.
@@ -332,24 +331,23 @@ public struct Layout: Pass {
     /// A constant broadcasting against [N, C, H, W], as one broadcasting against
     /// [N, C/b, H, W, b]: channels split into blocks and lanes, or size-1 dims kept.
     static func blockConstant(_ c: TensorData, _ c4: [Int], _ b: Int) -> TensorData {
-        let values = c.doubles
-        guard c4[1] != 1 else { return TensorData(dtype: c.dtype, shape: [c4[0], 1, c4[2], c4[3], 1], values: values) }
+        guard c4[1] != 1 else { return c.gathering(Array(0..<c.count), shape: [c4[0], 1, c4[2], c4[3], 1]) }
         let st = contiguousStrides(c4)
-        var out: [Double] = []
-        out.reserveCapacity(values.count)
+        var sources: [Int] = []
+        sources.reserveCapacity(c.count + b * c4[0] * c4[2] * c4[3])
         for n in 0..<c4[0] {
             for cb in 0..<((c4[1] + b - 1) / b) {
                 for h in 0..<c4[2] {
                     for w in 0..<c4[3] {
                         for l in 0..<b {
                             let ch = cb * b + l
-                            out.append(ch < c4[1] ? values[n * st[0] + ch * st[1] + h * st[2] + w * st[3]] : 0)
+                            sources.append(ch < c4[1] ? n * st[0] + ch * st[1] + h * st[2] + w * st[3] : -1)
                         }
                     }
                 }
             }
         }
-        return TensorData(dtype: c.dtype, shape: [c4[0], (c4[1] + b - 1) / b, c4[2], c4[3], b], values: out)
+        return c.gathering(sources, shape: [c4[0], (c4[1] + b - 1) / b, c4[2], c4[3], b])
     }
 
     /// [M, C, kh, kw] → [⌈M/b⌉, C/bi, kh, kw, bi (input lane), b (output lane)]: for one input
@@ -357,9 +355,8 @@ public struct Layout: Pass {
     static func blockWeights(_ w: TensorData, inBlock bi: Int, outBlock b: Int) -> TensorData {
         let s = w.shape
         let (m, c, kh, kw) = (s[0], s[1], s[2], s[3])
-        let values = w.doubles
         let mb = (m + b - 1) / b
-        var out = [Double](repeating: 0, count: mb * b * c * kh * kw)
+        var sources = [Int](repeating: -1, count: mb * b * c * kh * kw)
         var i = 0
         for ob in 0..<mb {
             for ib in 0..<(c / bi) {
@@ -369,7 +366,7 @@ public struct Layout: Pass {
                             for ol in 0..<b {
                                 // Output channels past m (a padded last block) get zero weights.
                                 if ob * b + ol < m {
-                                    out[i] = values[(((ob * b + ol) * c + ib * bi + il) * kh + y) * kw + x]
+                                    sources[i] = (((ob * b + ol) * c + ib * bi + il) * kh + y) * kw + x
                                 }
                                 i += 1
                             }
@@ -378,6 +375,6 @@ public struct Layout: Pass {
                 }
             }
         }
-        return TensorData(dtype: w.dtype, shape: [mb, c / bi, kh, kw, bi, b], values: out)
+        return w.gathering(sources, shape: [mb, c / bi, kh, kw, bi, b])
     }
 }
