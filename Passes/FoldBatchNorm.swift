@@ -45,7 +45,7 @@ public struct FoldBatchNorm: Pass {
         let users = g.users()
         let outputs = Set(g.outputs)
         for (ai, anchor) in g.nodes.enumerated() where anchor.op == .conv || anchor.op == .matmul {
-            guard let w = g.constantValue(anchor.operands[1], defining: defining), w.dtype == .f32,
+            guard let w = g.constantValue(anchor.operands[1], defining: defining), let weights = w.floats,
                 anchor.op == .conv || w.shape.count == 2, let shape = g.type(of: anchor.results[0]).shape
             else { continue }
             let channels = anchor.op == .conv ? shape[1] : shape[shape.count - 1]
@@ -75,7 +75,7 @@ public struct FoldBatchNorm: Pass {
             // Scale the weights per output channel.
             // In f32 with the product taken in f64, without widening the whole tensor (weights
             // run to tens of millions of values).
-            var folded = w.floats ?? []
+            var folded = weights
             if anchor.op == .conv {
                 let per = w.count / max(w.shape[0], 1)
                 for i in folded.indices { folded[i] = Float(Double(folded[i]) * scale[i / per]) }

@@ -331,7 +331,11 @@ public struct Layout: Pass {
     /// A constant broadcasting against [N, C, H, W], as one broadcasting against
     /// [N, C/b, H, W, b]: channels split into blocks and lanes, or size-1 dims kept.
     static func blockConstant(_ c: TensorData, _ c4: [Int], _ b: Int) -> TensorData {
-        guard c4[1] != 1 else { return c.gathering(Array(0..<c.count), shape: [c4[0], 1, c4[2], c4[3], 1]) }
+        guard c4[1] != 1 else {
+            var reshaped = c
+            reshaped.shape = [c4[0], 1, c4[2], c4[3], 1]
+            return reshaped
+        }
         let st = contiguousStrides(c4)
         var sources: [Int] = []
         sources.reserveCapacity(c.count + b * c4[0] * c4[2] * c4[3])

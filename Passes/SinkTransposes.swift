@@ -29,7 +29,7 @@ public struct SinkTransposes: Pass {
             return n.op.schema.pattern == .elementwise && n.operands.count == 1 ? u[0] : nil
         }
         var rw = Rewriter(graph)
-        for (ti, t) in graph.nodes.enumerated() where t.op == .transpose {
+        for t in graph.nodes where t.op == .transpose {
             var chain: [Int] = []
             var v = t.results[0]
             while let next = unaryUser(of: v) {
@@ -52,7 +52,7 @@ public struct SinkTransposes: Pass {
             // The transpose takes over the chain's last result; the original becomes dead.
             try rw.insert(
                 .transpose, [x], name: "", attributes: t.attributes, results: graph.nodes[last].results,
-                at: .before(last), location: graph.nodes[ti].location)
+                at: .before(last), location: t.location)
         }
         if rw.isUnchanged { return false }
         graph = try rw.finish()

@@ -367,6 +367,7 @@ struct ModuleEmitter {
     ) -> IRFunction {
         let program = programs[p]
         let calls = Array(zip(program.kernels, kernels).enumerated())
+        let offsets = ABI.weightsLayout(constants).offsets
         // The parts of a long run: (ws, inputs, outputs, weights blob, pool[, profile slots]).
         let partParams = Array(repeating: ir.ptr, count: profiled ? 6 : 5)
         let parts: [IRFunction] =
@@ -378,7 +379,7 @@ struct ModuleEmitter {
                 ir.begin(part)
                 let inputs = part.param(1), outputs = part.param(2)
                 emitCalls(
-                    p, calls[first..<min(first + Self.callsPerPart, calls.count)], weights, ws: part.param(0),
+                    p, calls[first..<min(first + Self.callsPerPart, calls.count)], weights, offsets, ws: part.param(0),
                     input: { ir.load(ir.ptr, ir.gep(ir.ptr, inputs, ir.constI64($0)), align: 8) },
                     output: { ir.load(ir.ptr, ir.gep(ir.ptr, outputs, ir.constI64($0)), align: 8) },
                     blob: part.param(3), pool: part.param(4), profile: profiled ? part.param(5) : nil)
@@ -414,7 +415,8 @@ struct ModuleEmitter {
         if profiled { fail(ir.isNull(f.param(4)), .nullArgument) }
         if parts.isEmpty {
             emitCalls(
-                p, calls[...], weights, ws: ws, input: { inPtrs[$0] }, output: { outPtrs[$0] }, blob: blob, pool: pool,
+                p, calls[...], weights, offsets, ws: ws, input: { inPtrs[$0] }, output: { outPtrs[$0] }, blob: blob,
+                pool: pool,
                 profile: profiled ? f.param(4) : nil)
         } else {
             let args: [IRValue] = [ws, inputs, outputs, blob, pool] + (profiled ? [f.param(4)] : [])
@@ -424,15 +426,15 @@ struct ModuleEmitter {
         return f
     }
 
-    /// The kernel calls of a run (or of one part of it), in order; `profile` adds each
-    /// kernel's nanoseconds to its slot.
+    /// The kernel calls of a run (or of one part of it), in order; `offsets` are the weights'
+    /// places in the side-file blob (worked out once per run); `profile` adds each kernel's
+    /// nanoseconds to its slot.
     private func emitCalls(
         _ p: Int, _ calls: ArraySlice<(offset: Int, element: (Kernel, IRFunction))>, _ weights: [IRValue],
-        ws: IRValue, input: (Int) -> IRValue, output: (Int) -> IRValue, blob: IRValue, pool: IRValue,
+        _ offsets: [Int], ws: IRValue, input: (Int) -> IRValue, output: (Int) -> IRValue, blob: IRValue, pool: IRValue,
         profile: IRValue?
     ) {
         let program = programs[p]
-        let (offsets, _) = ABI.weightsLayout(constants)
         var inputs: [Int: IRValue] = [:], outputs: [Int: IRValue] = [:]
         func address(_ b: Buffer) -> IRValue {
             switch b {
