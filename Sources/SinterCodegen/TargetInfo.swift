@@ -1,3 +1,4 @@
+import Foundation
 import SinterIR
 
 /// Everything a schedule needs to know about a target, as one value built from
@@ -65,8 +66,7 @@ public struct TargetInfo: Hashable, Sendable, CustomStringConvertible {
             // `Target.vectorWidth` knows CPU names and AVX without AVX2 (256-bit floats).
             vectorBits = target.vectorWidth * 32
             vectorRegisters = vectorBits == 512 ? 32 : 16
-            l1Bytes = 32 << 10
-            l2Bytes = vectorBits == 512 ? 1 << 20 : 256 << 10
+            (l1Bytes, l2Bytes) = Self.hostCaches(target) ?? (32 << 10, vectorBits == 512 ? 1 << 20 : 256 << 10)
         } else if target.isAArch64 {
             isa = .aarch64
             f.insert(.neon)
@@ -83,6 +83,35 @@ public struct TargetInfo: Hashable, Sendable, CustomStringConvertible {
         }
         features = f
     }
+
+    /// This machine's per-core L1 data and L2 sizes (Linux sysfs), when `target` is this
+    /// machine: VMs report CPU names that say little about their caches (a Sapphire Rapids
+    /// with 48 KiB L1 and 2 MiB L2 calls itself rocketlake). Nil for any other target, whose
+    /// typical sizes are used, so a cross-compiled artifact does not depend on the build host.
+    static func hostCaches(_ target: Target) -> (l1: Int, l2: Int)? {
+        guard target == hostTarget.target, let caches = hostTarget.caches else { return nil }
+        return caches
+    }
+
+    private static let hostTarget: (target: Target, caches: (l1: Int, l2: Int)?) = {
+        var l1: Int?, l2: Int?
+        for index in 0..<8 {
+            let dir = "/sys/devices/system/cpu/cpu0/cache/index\(index)/"
+            func read(_ name: String) -> String? {
+                (try? String(contentsOfFile: dir + name, encoding: .utf8))?.trimmingCharacters(
+                    in: .whitespacesAndNewlines)
+            }
+            guard let level = read("level"), let type = read("type"), let size = read("size") else { continue }
+            let scale = size.hasSuffix("K") ? 1 << 10 : size.hasSuffix("M") ? 1 << 20 : 1
+            guard let value = Int(size.trimmingCharacters(in: .letters)), value > 0 else { continue }
+            if level == "1" && type == "Data" { l1 = value * scale }
+            if level == "2" && type != "Instruction" { l2 = value * scale }
+        }
+        guard let l1, let l2, (8 << 10...1 << 20).contains(l1), (64 << 10...64 << 20).contains(l2) else {
+            return (Target.host, nil)
+        }
+        return (Target.host, (l1, l2))
+    }()
 
     /// The int8 and bf16 features x86 CPU names imply (LLVM's CPU definitions), for a target
     /// named by CPU without a feature list.
@@ -223,7 +252,10 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
         // A whose rows do not fit half of L2 is packed per (k block, row block): its rows are
         // far apart, and a tile's mr broadcasts per k step then come from one cache line.
         let packA = m >= 4 * mr && m * k * 4 > l2Bytes / 2
-        return GemmBlocking(mr: mr, nv: nv, lanes: w, kc: kc, mc: mc, packA: packA)
+        // B packed at run time is copied up to half of L2 at a time (kc × ncPanels panels):
+        // each further chunk of a part's columns packs its rows of A again.
+        let ncPanels = max(1, l2Bytes / 2 / (kc * nr * 4))
+        return GemmBlocking(mr: mr, nv: nv, lanes: w, kc: kc, mc: mc, packA: packA, ncPanels: ncPanels)
     }
 
     /// Parts a kernel may split into: as many grains of `work` as it has, at most `units`.
@@ -270,6 +302,8 @@ public struct GemmBlocking: Hashable, Sendable, CustomStringConvertible {
     public var mc: Int
     /// A is packed into mr-row panels per (k block, row block) in the part's scratch.
     public var packA = false
+    /// Panels of B one run-time packed block holds (BLIS's nc, in panels): the jc step.
+    public var ncPanels = 1
     /// Columns per packed B panel.
     public var nr: Int { nv * lanes }
     /// Floats of scratch one part packs A into (a multiple of 16: parts stay 64-byte aligned).

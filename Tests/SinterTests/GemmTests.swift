@@ -4,7 +4,7 @@ import Testing
 
 /// The packed GEMM behind `matmul` against a float64 reference: shapes off every tile and
 /// block grid (edge panels, partial row tiles, several k blocks), B as a packed constant, as a
-/// run-time input read in place and as a transposed input packed at run time, transposed A, broadcast batch dims and a fused
+/// run-time input read in place or packed a block at a time, and as a transposed input packed at run time, transposed A, broadcast batch dims and a fused
 /// epilogue; each target's register tile (AVX-512 12×32, AVX2 6×16, SSE 6×8) run on this
 /// host as generic vector code, and results bit-identical for 1, 2 and 3 threads.
 struct GemmTests {
@@ -35,6 +35,10 @@ struct GemmTests {
         Case(batchA: [2], batchB: [2], m: 150, n: 100, k: 200, transB: true, constantB: false),
         // A packed per (k block, row block): rows that do not fit half of L2, several k blocks.
         Case(batchA: [], batchB: [], m: 200, n: 40, k: 900, transA: true, constantB: false, bias: true),
+        // B packed at run time a k block at a time, in several column chunks (jc), split as a
+        // rows × panels grid; and a transposed B with a partial last panel.
+        Case(batchA: [], batchB: [], m: 100, n: 700, k: 500, constantB: false, bias: true),
+        Case(batchA: [], batchB: [], m: 130, n: 45, k: 1000, transB: true, constantB: false),
     ]
 
     static func graph(_ c: Case) throws -> (Graph, [TensorData], [Double]) {

@@ -72,14 +72,20 @@ struct MatmulUnit: KernelUnit {
                 m: m, n: n, k: k, blocking: blocking, lda: a.rowStride, aStep: a.colStride, ldc: n)
         }
         var panels: Int { problem.panels }
-        /// A run-time B with strided columns is packed into panels by each part at run time.
-        var packsAtRunTime: Bool { !packedB && b.colStride != 1 }
-        /// Floats of scratch one part packs B into (a multiple of 16: parts stay 64-byte aligned).
-        var runTimePanelFloats: Int { (panels * k * blocking.nr + 15) / 16 * 16 }
+        /// A run-time B is packed by each part, a k block of its panels at a time, when its
+        /// columns are strided (a transposed operand) or when enough row tiles reuse each
+        /// block (read in place, a block's rows are a row stride apart: with n a multiple of
+        /// 1024 they all fall in one L1 set, and the 1024³ product ran at 0.65× numpy).
+        var packsBAtRunTime: Bool { !packedB && (b.colStride != 1 || m >= 4 * blocking.mr) }
+        /// Floats of scratch one part packs a B block into (a multiple of 16: parts stay
+        /// 64-byte aligned).
+        var runTimeBlockFloats: Int {
+            (min(blocking.kc, k) * min(blocking.ncPanels, panels) * blocking.nr + 15) / 16 * 16
+        }
 
         var description: String {
             "\(batch)×[\(m)×\(k)]·[\(k)×\(n)] in \(accumulating)"
-                + ", \(blocking)\(packedB ? ", B packed" : packsAtRunTime ? ", B packed at run time" : "")"
+                + ", \(blocking)\(packedB ? ", B packed" : packsBAtRunTime ? ", B packed at run time" : "")"
                 + (epilogue.map { ", epilogue \($0.expr)" } ?? "")
         }
 
@@ -90,9 +96,10 @@ struct MatmulUnit: KernelUnit {
                 tasks: x.parts)
         }
 
-        /// Split once the work pays for waking threads: by whole panels or by blocks of `mr`
-        /// rows (never along k, so every thread count sums in the same order). When B or A is
-        /// packed at run time each part packs it into its own scratch region, so those parts are capped.
+        /// Split once the work pays for waking threads: into rectangles of whole row tiles and
+        /// panels (`gemmPart`; never along k, so every thread count sums in the same order).
+        /// When B or A is packed at run time each part packs it into its own scratch region,
+        /// so those parts are capped.
         func schedule(_ kernel: inout Kernel, _ s: Schedules) {
             guard dtype == .f32 else { return }
             let flops = (checkedProduct(batch + [m, n, k]) ?? .max)
@@ -106,8 +113,8 @@ struct MatmulUnit: KernelUnit {
             if partBytes > 0 { kernel.scratchBytes = KernelProgram.aligned(kernel.tasks * partBytes) }
         }
 
-        /// One part's scratch: B panels packed at run time, then A packed per block.
-        var partScratchFloats: Int { (packsAtRunTime ? runTimePanelFloats : 0) + blocking.packedAFloats }
+        /// One part's scratch: a B block packed at run time, then A packed per block.
+        var partScratchFloats: Int { (packsBAtRunTime ? runTimeBlockFloats : 0) + blocking.packedAFloats }
 
         /// B (operand 1) as panels of `nr` columns, zero-padded past n, each k rows of nr
         /// floats: the micro-kernel loads whole vectors of a panel row with no edge case.

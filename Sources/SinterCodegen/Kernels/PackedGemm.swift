@@ -8,8 +8,8 @@ import SinterIR
 ///
 /// Edges have no scalar code: the last panel's last vector is a masked load and store, and a
 /// partial row tile clamps its row pointers to the last valid row, so its extra rows compute
-/// and store that row's values again (XNNPACK's trick). K blocks after the first add to the
-/// partial sums in C; the epilogue (bias, activation, residual) runs on the last one.
+/// and store that row's values again (XNNPACK's trick). Each k block sums from zero; blocks
+/// after the first add their sum to C; the epilogue (bias, activation, residual) runs on the last one.
 ///
 /// Loop nest of one part: batch entries → k blocks → blocks of `mc` rows → panels → row
 /// tiles → k. Parts own whole panels or whole row tiles, never a piece of k, so the sums run
@@ -32,12 +32,17 @@ extension KernelEmitter {
         case zeroIf(IRValue)
     }
 
-    /// Where a tile reads B: packed panels (`rowStride` nr) or rows in place.
+    /// Where a tile reads B: packed panels (`rowStride` nr), rows in place, or one block of k
+    /// packed at run time by this part (`block`).
     struct GemmB {
         var pointer: IRValue
         var offset: IRValue
         var packed: Bool
         var rowStride: Int
+        /// Element step between columns (1: rows are contiguous), for run-time packing.
+        var colStride = 1
+        /// A block packed at run time: panel q at (q − firstPanel) · length · nr, no k offset.
+        var block: (firstPanel: IRValue, length: Int)? = nil
     }
 
     /// One C = A · B problem for `gemmBlocks`: its sizes and blocking, A's row stride and k
@@ -49,25 +54,44 @@ extension KernelEmitter {
         var aStep: Int
         var ldc: Int
         var panels: Int { (n + blocking.nr - 1) / blocking.nr }
-        /// Parts divide columns (whole panels) when C is wider than tall, rows otherwise — and
-        /// rows when A is packed, so that each part packs only its own rows of A (split by
-        /// columns, every part would pack all of A: MLP 784-512 at batch 256 on 2 threads went
-        /// from 1.6 to 1.1 ms).
-        var splitsColumns: Bool { n > m && panels > 1 && !blocking.packA }
-        var units: Int { splitsColumns ? panels : (m + blocking.mr - 1) / blocking.mr }
+        var rowTiles: Int { (m + blocking.mr - 1) / blocking.mr }
+        /// Cells of the finest split (one row tile × one panel): the most parts it can take.
+        var units: Int { rowTiles * panels }
     }
 
-    /// Rows and panels part `task` of `tasks` computes.
+    /// The rectangle part `task` of `tasks` computes: whole row tiles × whole panels of a
+    /// grid of pm × pn parts chosen at run time (the part count is known only then), the one
+    /// whose largest part costs least: its multiply-adds (rows · columns per k) plus what it
+    /// reads or packs once per k (its rows of A, its columns of B). So a tall C splits by rows,
+    /// a wide one by columns, a square one both ways (1024² on 8 parts: 4 × 2). Parts past
+    /// pm · pn get an empty rectangle. Every element is still one tile's k loop in the same
+    /// order, so results are identical for every part count.
     func gemmPart(_ p: GemmProblem, task: IRValue, tasks: IRValue) -> (
         rows: (IRValue, IRValue), panels: (IRValue, IRValue)
     ) {
-        let (u0, u1) = partRange(p.units, task: task, tasks: tasks)
-        if p.splitsColumns { return ((c(0), c(p.m)), (u0, u1)) }
-        return ((ir.mul(u0, c(p.blocking.mr)), smin(ir.mul(u1, c(p.blocking.mr)), c(p.m))), (c(0), c(p.panels)))
+        let bl = p.blocking
+        // A packed per block is copied one float at a time, B a vector at a time; read in
+        // place, each is loaded again per tile.
+        let (aWeight, bWeight) = (bl.packA ? 64 : 16, 8)
+        let limit = smin(tasks, c(p.rowTiles))
+        let best = ir.forLoop(c(1), ir.add(limit, c(1)), carrying: [c(1), c(Int.max)], "grid") { pm, acc in
+            let pn = smax(smin(ir.sdiv(tasks, pm), c(p.panels)), c(1))
+            let rows = ir.mul(ceilDiv(c(p.rowTiles), pm), c(bl.mr))
+            let cols = ir.mul(ceilDiv(c(p.panels), pn), c(bl.nr))
+            let cost = ir.add(ir.mul(rows, cols), ir.add(ir.mul(rows, c(aWeight)), ir.mul(cols, c(bWeight))))
+            let better = ir.icmp(.slt, cost, acc[1])
+            return [ir.select(better, pm, acc[0]), ir.select(better, cost, acc[1])]
+        }
+        let pm = best[0]
+        let pn = smax(smin(ir.sdiv(tasks, pm), c(p.panels)), c(1))
+        let (r0, r1) = partRange(p.rowTiles, task: ir.sdiv(task, pn), tasks: pm)
+        let panels = partRange(p.panels, task: ir.srem(task, pn), tasks: pn)
+        return ((ir.mul(r0, c(bl.mr)), smin(ir.mul(r1, c(bl.mr)), c(p.m))), panels)
     }
 
-    /// A run-time B with strided columns (a transposed operand) is first packed into this
-    /// part's scratch as panels, like a constant B at compile time.
+    /// C = A · B for one matmul: each part computes its rectangle of every batch entry. B
+    /// packed at run time (a transposed operand, or rows reused by enough row tiles) is
+    /// copied a block at a time into the part's scratch, A (when packed) after it.
     func packedGemm(
         _ body: MatmulUnit.Body, _ out: IRValue, _ a: IRValue, _ b: IRValue, _ extras: [IRValue], scratch: IRValue,
         task: IRValue, tasks: IRValue
@@ -79,28 +103,29 @@ extension KernelEmitter {
         let part = gemmPart(problem, task: task, tasks: tasks)
         forEachBatchEntry(body, extras) { offs, args in
             let region = ir.gep(ir.f32, scratch, ir.mul(task, c(body.partScratchFloats)))
-            var source = GemmB(pointer: b, offset: offs[1], packed: body.packedB, rowStride: body.b.rowStride)
-            if body.packsAtRunTime {
-                packPanels(body, b, offs[1], into: region)
-                source = GemmB(pointer: region, offset: c(0), packed: true, rowStride: bl.nr)
-            }
-            let aBuffer = bl.packA ? ir.gep(ir.f32, region, c(body.packsAtRunTime ? body.runTimePanelFloats : 0)) : nil
-            gemmBlocks(problem, a, offs[0], source, out, offs[2], part, args, packA: aBuffer)
+            let source = GemmB(
+                pointer: b, offset: offs[1], packed: body.packedB, rowStride: body.b.rowStride,
+                colStride: body.b.colStride)
+            let bBuffer = body.packsBAtRunTime ? region : nil
+            let aBuffer =
+                bl.packA ? ir.gep(ir.f32, region, c(body.packsBAtRunTime ? body.runTimeBlockFloats : 0)) : nil
+            gemmBlocks(problem, a, offs[0], source, out, offs[2], part, args, packA: aBuffer, packB: bBuffer)
         }
     }
 
-    /// C[rows, panels] (+)= A · B for one problem: k blocks, then blocks of `mc` rows, then
-    /// panels (whole ones, then the partial last), then row tiles.
+    /// C[rows, panels] (+)= A · B for one problem: chunks of `ncPanels` panels when B is
+    /// packed here (BLIS's jc loop), k blocks (B's block packed once per chunk and block),
+    /// then blocks of `mc` rows, then panels (whole ones, then the partial last), then row tiles.
     func gemmBlocks(
         _ p: GemmProblem, _ a: IRValue, _ aOff: IRValue, _ b: GemmB, _ out: IRValue, _ cOff: IRValue,
         _ part: (rows: (IRValue, IRValue), panels: (IRValue, IRValue)), _ args: EpilogueArgs?,
-        packA: IRValue? = nil
+        packA: IRValue? = nil, packB: IRValue? = nil
     ) {
         let bl = p.blocking
         let (rowBegin, rowEnd) = part.rows
-        let (panelBegin, panelEnd) = part.panels
         let blocks = max(1, (p.k + bl.kc - 1) / bl.kc)
-        func block(_ kb: IRValue, length: Int, start: GemmStart, last: Bool) {
+        func block(_ kb: IRValue, length: Int, start: GemmStart, last: Bool, _ b: GemmB, _ panels: (IRValue, IRValue)) {
+            let (panelBegin, panelEnd) = panels
             ir.forLoop(rowBegin, rowEnd, step: bl.mc, "ic") { ic in
                 let icEnd = smin(ir.add(ic, c(bl.mc)), rowEnd)
                 let full = p.n / bl.nr
@@ -127,12 +152,28 @@ extension KernelEmitter {
                 }
             }
         }
-        if blocks > 1 {
-            ir.forLoop(c(0), c(blocks - 1), "kb") { kb in
-                block(kb, length: bl.kc, start: .zeroIf(ir.icmp(.eq, kb, c(0))), last: false)
+        func chunk(_ panels: (IRValue, IRValue)) {
+            func run(_ kb: IRValue, length: Int, start: GemmStart, last: Bool) {
+                guard let buffer = packB else { return block(kb, length: length, start: start, last: last, b, panels) }
+                packBlock(p, b, kb, length, panels, into: buffer)
+                let packed = GemmB(
+                    pointer: buffer, offset: c(0), packed: true, rowStride: bl.nr, block: (panels.0, length))
+                block(kb, length: length, start: start, last: last, packed, panels)
+            }
+            if blocks > 1 {
+                ir.forLoop(c(0), c(blocks - 1), "kb") { kb in
+                    run(kb, length: bl.kc, start: .zeroIf(ir.icmp(.eq, kb, c(0))), last: false)
+                }
+            }
+            run(c(blocks - 1), length: p.k - (blocks - 1) * bl.kc, start: blocks == 1 ? .zero : .accumulate, last: true)
+        }
+        guard packB != nil else { return chunk(part.panels) }
+        // An empty rectangle (a part past the grid) packs nothing.
+        ir.ifThen(ir.icmp(.slt, rowBegin, rowEnd)) {
+            ir.forLoop(part.panels.0, part.panels.1, step: bl.ncPanels, "jc") { jc in
+                chunk((jc, smin(ir.add(jc, c(bl.ncPanels)), part.panels.1)))
             }
         }
-        block(c(blocks - 1), length: p.k - (blocks - 1) * bl.kc, start: blocks == 1 ? .zero : .accumulate, last: true)
     }
 
     /// One register tile: rows i..<i+mr (clamped below `rowLimit`) of panel `p`, over the
@@ -166,27 +207,29 @@ extension KernelEmitter {
         }
         let col0 = ir.mul(p, c(bl.nr))
         let cRows = rows.map { r in ir.add(ir.add(cOff, ir.mul(r, c(body.ldc))), col0) }
-        let bBase =
-            b.packed
-            ? ir.add(b.offset, ir.add(ir.mul(p, c(k * bl.nr)), ir.mul(kStart, c(bl.nr))))
-            : ir.add(ir.add(b.offset, ir.mul(kStart, c(b.rowStride))), col0)
+        let bBase: IRValue =
+            if let block = b.block {
+                ir.mul(ir.sub(p, block.firstPanel), c(block.length * bl.nr))
+            } else if b.packed {
+                ir.add(b.offset, ir.add(ir.mul(p, c(k * bl.nr)), ir.mul(kStart, c(bl.nr))))
+            } else {
+                ir.add(ir.add(b.offset, ir.mul(kStart, c(b.rowStride))), col0)
+            }
         let bStride = b.rowStride
         func loadC(_ r: Int, _ u: Int) -> IRValue {
             let at = ir.gep(ir.f32, out, ir.add(cRows[r], c(u * w)))
             if let m = mask(u) { return ir.maskedLoad(ir.vector(ir.f32, w), at, mask: m) }
             return ir.load(ir.vector(ir.f32, w), at)
         }
-        let zero = ir.constF32(0, width: w)
-        var initial: [IRValue] = []
+        // The accumulators start at zero and C is added after the k loop: C's loads then
+        // overlap the next tile's work instead of stalling this one's first FMAs (a C tile is
+        // mr rows a row stride apart, rarely in L1). Its lines are prefetched for the store.
         for r in 0..<bl.mr {
-            for u in 0..<vectors {
-                switch start {
-                case .zero: initial.append(zero)
-                case .accumulate: initial.append(loadC(r, u))
-                case .zeroIf(let first): initial.append(ir.select(first, zero, loadC(r, u)))
-                }
+            for u in stride(from: 0, to: vectors, by: max(1, 64 / (4 * w))) {
+                ir.prefetch(ir.gep(ir.f32, out, ir.add(cRows[r], c(u * w))), write: true)
             }
         }
+        let initial = Array(repeating: ir.constF32(0, width: w), count: bl.mr * vectors)
         let acc = ir.forLoop(c(0), c(length), carrying: initial, "k") { kk, acc in
             let bRow = ir.add(bBase, ir.mul(kk, c(bStride)))
             let bv = (0..<vectors).map { u -> IRValue in
@@ -203,9 +246,21 @@ extension KernelEmitter {
             }
             return next
         }
+        // Every C load before any store: a partial tile's clamped rows repeat the last row, and
+        // each must add to the value before this block, not to a repeat's store.
+        let sums = (0..<bl.mr).map { r in
+            (0..<vectors).map { u -> IRValue in
+                let value = acc[r * vectors + u]
+                switch start {
+                case .zero: return value
+                case .accumulate: return ir.fadd(loadC(r, u), value)
+                case .zeroIf(let first): return ir.select(first, value, ir.fadd(loadC(r, u), value))
+                }
+            }
+        }
         for r in 0..<bl.mr {
             for u in 0..<vectors {
-                var value = acc[r * vectors + u]
+                var value = sums[r][u]
                 let col = ir.add(col0, c(u * w))
                 if last, let e = epilogue {
                     value = applyEpilogue(e, value, row: rows[r], col: col, width: w, mask: mask(u))
@@ -218,7 +273,9 @@ extension KernelEmitter {
 
     /// Rows [begin, end) of A over the `length` values of k from block `kb` as mr-row panels:
     /// tile t, step kk, row r at (t · length + kk) · mr + r; rows past `end` repeat the last
-    /// one, as the tiles' clamped row pointers do.
+    /// one, as the tiles' clamped row pointers do. (Rows kept contiguous instead — a plain
+    /// vector copy — ran the 1024³ product 5% slower: a tile's broadcasts then come from mr
+    /// lines rather than one.)
     private func packRows(
         _ p: GemmProblem, _ a: IRValue, _ aOff: IRValue, _ begin: IRValue, _ end: IRValue, _ kb: IRValue,
         _ length: Int, into buffer: IRValue
@@ -236,19 +293,50 @@ extension KernelEmitter {
         }
     }
 
-    /// B (one batch entry, at `offset` through its layout) as panels of nr columns, k rows of
-    /// nr floats each, zero past n: the layout `prepacking` makes at compile time.
-    private func packPanels(_ body: MatmulUnit.Body, _ b: IRValue, _ offset: IRValue, into panels: IRValue) {
-        let (n, k, nr) = (body.n, body.k, body.blocking.nr)
-        ir.forLoop(c(0), c(body.panels * nr), "pc") { col in
-            let valid = ir.icmp(.slt, col, c(n))
-            let src = ir.add(offset, ir.mul(smin(col, c(n - 1)), c(body.b.colStride)))
-            let dst = ir.add(ir.mul(ir.sdiv(col, c(nr)), c(k * nr)), ir.srem(col, c(nr)))
-            ir.forLoop(c(0), c(k), "pk") { kk in
-                let v = loadF(b, ir.add(src, ir.mul(kk, c(body.b.rowStride))), 1)
-                storeF(ir.select(valid, v, ir.constF32(0)), panels, ir.add(dst, ir.mul(kk, c(nr))))
+    /// Panels [first, end) of B over the `length` values of k from block `kb`, as the tiles
+    /// read a block: panel q at (q − first) · length · nr, one row of nr floats per k step,
+    /// zero past n. Contiguous rows copy whole vectors (masked in the partial panel); strided
+    /// columns (a transposed operand) are gathered one float at a time.
+    private func packBlock(
+        _ p: GemmProblem, _ b: GemmB, _ kb: IRValue, _ length: Int, _ panels: (IRValue, IRValue),
+        into buffer: IRValue
+    ) {
+        let bl = p.blocking
+        let (w, nr, tail) = (bl.lanes, bl.nr, p.n % bl.nr)
+        let kStart = ir.mul(kb, c(bl.kc))
+        func panel(_ q: IRValue, partial: Bool) {
+            let dst0 = ir.mul(ir.sub(q, panels.0), c(length * nr))
+            let col0 = ir.mul(q, c(nr * b.colStride))
+            ir.forLoop(c(0), c(length), "bk") { kk in
+                let dst = ir.add(dst0, ir.mul(kk, c(nr)))
+                let row = ir.add(ir.add(b.offset, ir.mul(ir.add(kStart, kk), c(b.rowStride))), col0)
+                if b.colStride == 1 {
+                    for u in 0..<bl.nv {
+                        let valid = partial ? max(0, min(w, tail - u * w)) : w
+                        let at = ir.add(row, c(u * w))
+                        let v =
+                            valid == w
+                            ? loadF(b.pointer, at, w)
+                            : valid == 0
+                                ? ir.constF32(0, width: w)
+                                : ir.maskedLoad(
+                                    ir.vector(ir.f32, w), ir.gep(ir.f32, b.pointer, at),
+                                    mask: ir.laneMask(valid, width: w))
+                        storeF(v, buffer, ir.add(dst, c(u * w)))
+                    }
+                } else {
+                    for col in 0..<nr {
+                        let v =
+                            partial && col >= tail
+                            ? ir.constF32(0) : loadF(b.pointer, ir.add(row, c(col * b.colStride)), 1)
+                        storeF(v, buffer, ir.add(dst, c(col)))
+                    }
+                }
             }
         }
+        let full = p.n / nr
+        ir.forLoop(panels.0, smin(panels.1, c(full)), "bq") { panel($0, partial: false) }
+        if tail != 0 { ir.forLoop(smax(panels.0, c(full)), panels.1, "bqt") { panel($0, partial: true) } }
     }
 
     /// Loops over a matmul's batch entries: `f` gets the element offsets of A, B and C for

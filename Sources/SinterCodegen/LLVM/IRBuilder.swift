@@ -317,6 +317,12 @@ final class IRBuilder {
             overloads: [t, ptr])
     }
 
+    /// `llvm.prefetch` of the cache line at `p` into L1, for writing when `write`.
+    func prefetch(_ p: IRValue, write: Bool) {
+        _ = intrinsic(
+            "llvm.prefetch", [p, constInt(i32, write ? 1 : 0), constInt(i32, 3), constInt(i32, 1)], overloads: [ptr])
+    }
+
     /// `llvm.masked.store`: writes only the lanes in `mask`.
     func maskedStore(_ v: IRValue, _ p: IRValue, mask: IRValue, align: Int = 4) {
         _ = intrinsic("llvm.masked.store", [v, p, constInt(i32, align), mask], overloads: [v.type, ptr])
