@@ -240,7 +240,10 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
                 (n + nv * w - 1) / (nv * w) * (nv * w) - n < w
             } ?? standard
         let nr = nv * w
-        var kc = max(16, l1Bytes * 3 / 4 / (nr * 4))
+        // At most 256: on a 48 KiB L1 the three-quarter rule gives 288, and the MLP's k = 784
+        // then blocks as 3 × 262 and ran 8% slower than as 4 × 196 (the 1024³ product is
+        // fastest at 256).
+        var kc = max(16, min(256, l1Bytes * 3 / 4 / (nr * 4)))
         if m <= mr || k <= kc + kc / 2 {
             // One row tile reuses no B panel across rows, so blocking k would only add C reloads.
             kc = max(k, 1)
@@ -249,9 +252,11 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
             kc = (k + blocks - 1) / blocks
         }
         let mc = max(mr, l2Bytes / 2 / (kc * 4) / mr * mr)
-        // A whose rows do not fit half of L2 is packed per (k block, row block): its rows are
-        // far apart, and a tile's mr broadcasts per k step then come from one cache line.
-        let packA = m >= 4 * mr && m * k * 4 > l2Bytes / 2
+        // A whose rows do not fit half of L2 (at most 512 KiB) is packed per (k block, row
+        // block): its rows are far apart, and a tile's mr broadcasts per k step then come from
+        // one cache line. (Unpacked on a 2 MiB-L2 core, the 800 KB A of the MLP's 784-wide
+        // layer at batch 256 ran 5–10% slower; a 128-row A stays faster in place.)
+        let packA = m >= 4 * mr && m * k * 4 > min(l2Bytes / 2, 512 << 10)
         // B packed at run time is copied up to half of L2 at a time (kc × ncPanels panels):
         // each further chunk of a part's columns packs its rows of A again.
         let ncPanels = max(1, l2Bytes / 2 / (kc * nr * 4))
