@@ -4,7 +4,8 @@
 
 For each model: compile with `sinter compile --emit shared,python`, run both on the same
 seeded input, check the outputs agree, and time the median of repeated runs with 1 and with 2
-threads (Sinter's context pool; ONNX Runtime's intra-op threads). Prints a Markdown table
+threads (Sinter's context pool; ONNX Runtime's intra-op threads), the two runtimes timed in
+turns so that the machine's drift hits both. Prints a Markdown table
 with the ratios Sinter / ONNX Runtime (below 1 means Sinter is faster).
 """
 import importlib.util
@@ -28,6 +29,28 @@ def median_ms(fn, budget=2.0, min_runs=5, max_runs=500):
         fn()
         times.append((time.perf_counter() - t) * 1000)
     return float(np.median(times)), len(times)
+
+
+def interleaved_medians(fns, budget=2.0, rounds=10, min_runs=5):
+    """Median ms of each function, timed in turns: `rounds` rounds, each giving every function
+    an equal slice of the budget. These VMs drift (a neighbour's load comes and goes for
+    seconds), and timing one runtime's whole budget after the other's put the drift into the
+    ratio; in turns, both see the same machine."""
+    for fn in fns:
+        fn()  # warm up
+    times = [[] for _ in fns]
+    slice_s = budget / rounds
+    for r in range(rounds):
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            while True:
+                t = time.perf_counter()
+                fn()
+                times[i].append((time.perf_counter() - t) * 1000)
+                done = time.perf_counter() - start >= slice_s
+                if done and (r < rounds - 1 or len(times[i]) >= min_runs):
+                    break
+    return [float(np.median(t)) for t in times]
 
 
 def main():
@@ -63,10 +86,8 @@ def main():
         ref = sess.run(None, feeds)
         agree = all(np.allclose(a, b, rtol=1e-3, atol=1e-4) for a, b in zip(ours, ref))
         agree = agree and all(np.array_equal(a, b) for a, b in zip(ours, model2.run(**feeds)))
-        s1, _ = median_ms(lambda: model.run(**feeds))
-        o1, _ = median_ms(lambda: sess.run(None, feeds))
-        s2, _ = median_ms(lambda: model2.run(**feeds))
-        o2, _ = median_ms(lambda: sess2.run(None, feeds))
+        s1, o1 = interleaved_medians([lambda: model.run(**feeds), lambda: sess.run(None, feeds)])
+        s2, o2 = interleaved_medians([lambda: model2.run(**feeds), lambda: sess2.run(None, feeds)])
         del model, model2, sess, sess2
         memory = [measure_memory(kind, os.path.join(d, name + ".py"), path) for kind in ("sinter", "ort")]
         rows.append((name, s1, o1, s2, o2, compile_s, agree, os.path.getsize(os.path.join(d, f"lib{name}.so")), memory))

@@ -22,7 +22,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import median_ms  # noqa: E402
+from bench import interleaved_medians  # noqa: E402
 
 SAMPLES = 8
 
@@ -92,9 +92,9 @@ def bench_model(sinter, out, path):
     for threads in (1, 2):
         a, b = f32.Model(num_threads=threads), i8.Model(num_threads=threads)
         c, e = session(path, threads), session(ort_int8, threads)
-        row[threads] = (
-            median_ms(lambda: a.run(**feeds))[0], median_ms(lambda: b.run(**feeds))[0],
-            median_ms(lambda: c.run(None, feeds))[0], median_ms(lambda: e.run(None, feeds))[0])
+        row[threads] = tuple(interleaved_medians([
+            lambda: a.run(**feeds), lambda: b.run(**feeds), lambda: c.run(None, feeds), lambda: e.run(None, feeds)],
+            budget=4.0))
     return row
 
 

@@ -13,7 +13,9 @@ import SinterIR
 /// filling whole blocks) whose input is already blocked; other depthwise convs run direct on
 /// NCHW. A dense conv whose input channels do not fill blocks (a first layer with 3 channels)
 /// reads its NCHW input as one-channel blocks; output channels that do not fill the last block
-/// are zero-padded when that costs at most 1/8 more (see `padWaste`).
+/// are zero-padded when that costs at most 1/8 more (see `padWaste`). A padded dense conv on
+/// a blocked input reads it through an explicit blocked `pad`, so its kernel tiles pixels
+/// across rows with no border cases (ResNet-50: 76.6 → 70.9 ms on one thread).
 /// Elementwise ops, concats and pools are blocked when that saves or moves a conversion (see
 /// `worthBlocking`) and every operand has a blocked form or is a per-channel constant.
 ///
@@ -136,10 +138,23 @@ public struct Layout: Pass {
                     }, at: loc)
                 var attrs = Attributes()
                 for key in ["strides", "pads", "dilations"] { attrs[key] = node.attributes[key] }
+                // A dense conv on a blocked input reads it through an explicit pad: every tap
+                // of every pixel is then inside the image, and the kernel tiles pixels across
+                // rows (a 7 × 7 output in tiles of 12, not rows of 7 with single-pixel borders).
+                var input = xb
+                if depthwise == nil, bi == b, let pads = node.attributes.ints("pads"), pads.count == 4,
+                    pads.contains(where: { $0 != 0 })
+                {
+                    input = try add(
+                        .pad, [xb], g.name(of: node.operands[0]) + ".pad",
+                        Attributes(["pads": .ints([0, 0, pads[0], pads[1], 0, 0, 0, pads[2], pads[3], 0])]), at: loc)
+                    attrs["pads"] = nil
+                }
                 try produce(
                     r,
                     blocked: try add(
-                        depthwise != nil ? .depthwiseConvNCHWc : .convNCHWc, [xb, wb], name, attrs, at: loc), at: loc)
+                        depthwise != nil ? .depthwiseConvNCHWc : .convNCHWc, [input, wb], name, attrs, at: loc), at: loc
+                )
                 rw.erase(i)
                 continue
             }

@@ -119,4 +119,45 @@ struct LayoutTests {
             #expect(Support.mismatch(got.doubles, want.doubles, atol: 1e-5, rtol: 1e-4) == nil)
         }
     }
+
+    /// Blocked convs whose pixel tiles span rows (`layout` pads blocked inputs explicitly, so
+    /// no tap is outside): a padded 3×3 on a 13×13 plane, a strided 1×1 down to 7×7 with an odd
+    /// block count (one-block tiles) and a dilated, padded 3×3 with a residual epilogue, two
+    /// images, so tiles end mid-row and the last tile of a plane is short. Against the same
+    /// graph without the pass, at every block size, on 1 and 3 threads.
+    @Test(arguments: [("x86-64-v2", 4), ("haswell", 8), ("skylake-avx512", 16)])
+    func pixelTilesSpanRows(_ cpu: String, _ block: Int) throws {
+        var b = GraphBuilder(name: "rows")
+        var rng = Support.RNG(seed: 17)
+        func w(_ shape: [Int]) throws -> ValueID {
+            try b.constant(TensorData((0..<shape.reduce(1, *)).map { _ in rng.float(-0.2, 0.2) }, shape: shape))
+        }
+        func conv(_ x: ValueID, _ shape: [Int], _ attrs: [String: AttributeValue]) throws -> ValueID {
+            let c = try b.apply(.conv, [x, try w(shape)], attributes: Attributes(attrs))[0]
+            return try b.relu(try b.add(c, try w([shape[0], 1, 1])))
+        }
+        let x = try b.input("x", TensorType(.f32, [2, 32, 13, 13]))
+        let c0 = try conv(x, [32, 32, 3, 3], ["pads": .ints([1, 1, 1, 1])])
+        let c1 = try conv(c0, [48, 32, 1, 1], ["strides": .ints([2, 2])])
+        let c2 = try b.apply(
+            .conv, [c1, try w([48, 48, 3, 3])],
+            attributes: Attributes(["pads": .ints([2, 2, 2, 2]), "dilations": .ints([2, 2])]))[0]
+        b.output(try b.relu(try b.add(c2, c1)))
+        let g = b.graph
+        var blocked = CompileOptions()
+        blocked.target = try Target.named("x86_64-linux-gnu", cpu: cpu)
+        if !(Target.host.isX86 && Target.host.vectorWidth >= block) {
+            blocked.scheduleTarget = blocked.target
+            blocked.target = .host
+        }
+        let program = try Sinter.lower(g, blocked)
+        #expect(program.kernels.filter { $0.body.unit == "conv-nchwc" }.count == 3)
+        var plain = CompileOptions()
+        plain.passes = Pipeline.default.filter { $0.name != "layout" }
+        let input = TensorData((0..<(2 * 32 * 13 * 13)).map { _ in rng.float(-2, 2) }, shape: [2, 32, 13, 13])
+        let want = try Sinter.jit(g, plain).run([input])[0]
+        let one = try Sinter.jit(g, blocked).run([input])[0]
+        #expect(Support.mismatch(one.doubles, want.doubles, atol: 1e-5, rtol: 1e-4) == nil, "block \(block)")
+        #expect(try Sinter.jit(g, blocked, threads: 3).run([input])[0].bytes == one.bytes)
+    }
 }

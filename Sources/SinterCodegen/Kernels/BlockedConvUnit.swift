@@ -57,7 +57,7 @@ struct BlockedConvUnit: KernelUnit {
         }
 
         /// The register tile from the target's accumulators (dense convs); parts are ranges of
-        /// output rows.
+        /// output rows, or of pixel tiles when the tile spans rows (`tilesAcrossRows`).
         func schedule(_ k: inout Kernel, _ s: Schedules) {
             let g = geometry
             let rows = g.batch * g.outBlocks * g.window.output[0]
@@ -72,7 +72,12 @@ struct BlockedConvUnit: KernelUnit {
             k.registerTile = [tile.blocks, tile.pixels]
             let flops =
                 (checkedProduct([rows, g.window.output[1], g.block, g.inBlocks, g.inBlock] + g.window.kernel) ?? .max)
-            if flops >= s.splitFlops { k.tasks = s.parts(work: flops, grain: s.grainFlops, units: rows) }
+            let plane = g.window.output[0] * g.window.output[1]
+            let units =
+                KernelEmitter.tilesAcrossRows(g, tile: tile.pixels)
+                ? g.batch * (g.outBlocks / tile.blocks) * KernelEmitter.planeTiles(plane, tile: tile.pixels).count
+                : rows
+            if flops >= s.splitFlops { k.tasks = s.parts(work: flops, grain: s.grainFlops, units: units) }
         }
     }
 }
@@ -104,6 +109,10 @@ extension KernelEmitter {
         let (owLo, owHi) = Self.interiorColumns(win, width: w)
         // The register tile comes from the target's schedules (Schedules.blockedConvTile).
         let (ob4, tile) = (registerTile.first ?? 1, registerTile.last ?? 1)
+        if Self.tilesAcrossRows(g, tile: tile) {
+            return convBlockedAcrossRows(
+                g, out, x, wt, epilogue, extras, ob4: ob4, tile: tile, task: task, tasks: tasks)
+        }
         let groups = g.outBlocks / ob4
         // Parts take contiguous ranges of output rows (image, group of out blocks, row).
         let units = g.batch * groups * oh
@@ -120,35 +129,11 @@ extension KernelEmitter {
 
             /// `count` pixels from column `col`; `checked` clips the horizontal taps (count 1).
             func pixels(_ col: IRValue, _ count: Int, _ checked: Bool) {
-                let zero = ir.constF32(0, width: b)
                 let iwBase = ir.sub(ir.mul(col, c(sw)), c(pw))
                 let (kwBegin, kwEnd) = checked ? taps(iwBase, kw, dw, lo: 0, hi: w) : (c(0), c(kw))
-                let acc = ir.forLoop(c(0), c(g.inBlocks), carrying: Array(repeating: zero, count: count * ob4), "ib") {
-                    ib, acc in
-                    ir.forLoop(khBegin, khEnd, carrying: acc, "kh") { ky, acc in
-                        let ih = ir.add(ihBase, ir.mul(ky, c(dh)))
-                        let xRowBase = ir.add(ir.add(xImageBase, ir.mul(ib, c(xBlock))), ir.mul(ih, c(xRow)))
-                        let wRowBase = ir.add(ir.add(wBase, ir.mul(ib, c(wIn))), ir.mul(ky, c(wRow)))
-                        return ir.forLoop(kwBegin, kwEnd, carrying: acc, "kw") { kx, acc in
-                            let iw = ir.add(iwBase, ir.mul(kx, c(dw)))
-                            let xs = (0..<count).map { t in ir.add(xRowBase, ir.mul(ir.add(iw, c(t * sw)), c(bi))) }
-                            let wTap = ir.add(wRowBase, ir.mul(kx, c(bi * b)))
-                            return ir.forLoop(c(0), c(bi), carrying: acc, "ci") { ci, acc in
-                                let wv = (0..<ob4).map { j in
-                                    loadF(wt, ir.add(ir.add(wTap, c(j * wOut)), ir.mul(ci, c(b))), b)
-                                }
-                                var next = acc
-                                for t in 0..<count {
-                                    let xv = ir.splat(loadF(x, ir.add(xs[t], ci), 1), b)
-                                    for j in 0..<ob4 {
-                                        next[j * count + t] = ir.intrinsic("llvm.fma", [xv, wv[j], acc[j * count + t]])
-                                    }
-                                }
-                                return next
-                            }
-                        }
-                    }
-                }
+                let rowBase = ir.add(xImageBase, ir.mul(ihBase, c(xRow)))
+                let starts = (0..<count).map { t in ir.add(rowBase, ir.mul(ir.add(iwBase, c(t * sw)), c(bi))) }
+                let acc = blockedAccumulate(g, x, wt, wBase, starts, ob4, (khBegin, khEnd), (kwBegin, kwEnd))
                 for j in 0..<ob4 {
                     for t in 0..<count {
                         let px = ir.add(col, c(t))
@@ -160,6 +145,119 @@ extension KernelEmitter {
             }
 
             columnTiles(ow, owLo, owHi, tile, pixels)
+        }
+    }
+
+    /// The sums of `ob4` output blocks from `wBase` for pixels whose top-left input element
+    /// (image, row and column folded in) is at `starts[t]`, over all input blocks and the taps
+    /// in `rows` × `cols`: for each input channel and tap, one weight vector per block and one
+    /// broadcast input value per pixel. Accumulator j · count + t is block j, pixel t.
+    func blockedAccumulate(
+        _ g: BlockedConvGeometry, _ x: IRValue, _ wt: IRValue, _ wBase: IRValue, _ starts: [IRValue], _ ob4: Int,
+        _ rows: (IRValue, IRValue), _ cols: (IRValue, IRValue)
+    ) -> [IRValue] {
+        let b = g.block, bi = g.inBlock, win = g.window
+        let (h, w) = (g.input[0], g.input[1])
+        let (kh, kw) = (win.kernel[0], win.kernel[1])
+        let (dh, dw) = (win.dilations[0], win.dilations[1])
+        let xBlock = h * w * bi, xRow = w * bi
+        let wRow = kw * bi * b, wIn = kh * wRow, wOut = g.inBlocks * wIn
+        let count = starts.count
+        let zero = ir.constF32(0, width: b)
+        return ir.forLoop(c(0), c(g.inBlocks), carrying: Array(repeating: zero, count: count * ob4), "ib") { ib, acc in
+            ir.forLoop(rows.0, rows.1, carrying: acc, "kh") { ky, acc in
+                let xTapRow = ir.add(ir.mul(ib, c(xBlock)), ir.mul(ky, c(dh * xRow)))
+                let wRowBase = ir.add(ir.add(wBase, ir.mul(ib, c(wIn))), ir.mul(ky, c(wRow)))
+                return ir.forLoop(cols.0, cols.1, carrying: acc, "kw") { kx, acc in
+                    let tap = ir.add(xTapRow, ir.mul(kx, c(dw * bi)))
+                    let xs = starts.map { ir.add($0, tap) }
+                    let wTap = ir.add(wRowBase, ir.mul(kx, c(bi * b)))
+                    return ir.forLoop(c(0), c(bi), carrying: acc, "ci") { ci, acc in
+                        let wv = (0..<ob4).map { j in loadF(wt, ir.add(ir.add(wTap, c(j * wOut)), ir.mul(ci, c(b))), b)
+                        }
+                        var next = acc
+                        for t in 0..<count {
+                            let xv = ir.splat(loadF(x, ir.add(xs[t], ci), 1), b)
+                            for j in 0..<ob4 {
+                                next[j * count + t] = ir.intrinsic("llvm.fma", [xv, wv[j], acc[j * count + t]])
+                            }
+                        }
+                        return next
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether a blocked conv tiles pixels across rows: when it has no padding, so that every
+    /// tap of every pixel is inside the image (`layout` pads blocked inputs explicitly). Row
+    /// by row, a row is split into tiles of its own and padded borders run a pixel at a time
+    /// (a 7 × 7 output with pad 1: tiles of 1, 5 and 1 pixels of the 12 the registers hold).
+    static func tilesAcrossRows(_ g: BlockedConvGeometry, tile: Int) -> Bool {
+        (g.window.padBegin + g.window.padEnd).allSatisfy { $0 == 0 }
+    }
+
+    /// A plane of `plane` pixels in tiles of at most `tile`, of equal size but the last (49
+    /// pixels in tiles of 12: 4 × 10 + 9, not 4 × 12 + 1).
+    static func planeTiles(_ plane: Int, tile: Int) -> (size: Int, count: Int) {
+        let count = (plane + tile - 1) / max(tile, 1)
+        let size = (plane + count - 1) / max(count, 1)
+        return (size, (plane + size - 1) / max(size, 1))
+    }
+
+    /// `convBlocked` over flat pixel tiles (`tilesAcrossRows`): parts take ranges of (image,
+    /// group of out blocks, tile of consecutive output pixels of the plane, `planeTiles`).
+    func convBlockedAcrossRows(
+        _ g: BlockedConvGeometry, _ out: IRValue, _ x: IRValue, _ wt: IRValue, _ epilogue: Epilogue?,
+        _ extras: [IRValue], ob4: Int, tile: Int, task: IRValue, tasks: IRValue
+    ) {
+        let b = g.block, bi = g.inBlock, win = g.window
+        let (oh, ow) = (win.output[0], win.output[1])
+        let plane = oh * ow
+        let xImage = g.inBlocks * g.input[0] * g.input[1] * bi, oBlock = plane * b
+        let wOut = g.inBlocks * win.kernel[0] * win.kernel[1] * bi * b
+        let groups = g.outBlocks / ob4
+        let (tile, tiles) = Self.planeTiles(plane, tile: tile)
+        let (full, rest) = (plane / tile, plane % tile)
+        let (u0, u1) = partRange(g.batch * groups * tiles, task: task, tasks: tasks)
+        ir.forLoop(u0, u1, "tile") { u in
+            let n = ir.sdiv(u, c(groups * tiles))
+            let ob = ir.mul(ir.srem(ir.sdiv(u, c(tiles)), c(groups)), c(ob4))
+            let first = ir.mul(ir.srem(u, c(tiles)), c(tile))
+            let xImageBase = ir.mul(n, c(xImage))
+            let oBase = ir.add(ir.mul(ir.add(ir.mul(n, c(g.outBlocks)), ob), c(oBlock)), ir.mul(first, c(b)))
+            func pixels(_ count: Int) {
+                let at = (0..<count).map { t -> (y: IRValue, x: IRValue) in
+                    let p = ir.add(first, c(t))
+                    return (ir.sdiv(p, c(ow)), ir.srem(p, c(ow)))
+                }
+                let starts = at.map { p in
+                    let row = ir.mul(ir.mul(p.y, c(win.strides[0])), c(g.input[1]))
+                    return ir.add(xImageBase, ir.mul(ir.add(row, ir.mul(p.x, c(win.strides[1]))), c(bi)))
+                }
+                let acc = blockedAccumulate(
+                    g, x, wt, ir.mul(ob, c(wOut)), starts, ob4, (c(0), c(win.kernel[0])), (c(0), c(win.kernel[1])))
+                for j in 0..<ob4 {
+                    for t in 0..<count {
+                        let value = blockedEpilogue(
+                            acc[j * count + t], epilogue, extras, at: [n, ir.add(ob, c(j)), at[t].y, at[t].x], b)
+                        storeF(value, out, ir.add(oBase, c(j * oBlock + t * b)))
+                    }
+                }
+            }
+            if rest == 0 { return pixels(tile) }
+            if full == 0 { return pixels(rest) }
+            let isFull = ir.icmp(.slt, ir.srem(u, c(tiles)), c(full))
+            let whole = ir.appendBlock("tile.full"), last = ir.appendBlock("tile.rest"),
+                after = ir.appendBlock("tile.end")
+            ir.condBr(isFull, whole, last)
+            ir.position(at: whole)
+            pixels(tile)
+            ir.br(after)
+            ir.position(at: last)
+            pixels(rest)
+            ir.br(after)
+            ir.position(at: after)
         }
     }
 
