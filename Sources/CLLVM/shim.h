@@ -8,3 +8,4 @@
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>
 #include <llvm-c/Support.h>
+#include <llvm-c/DebugInfo.h>

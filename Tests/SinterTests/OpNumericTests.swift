@@ -234,6 +234,16 @@ struct OpNumericTests {
                     attrs: Attributes(["pads": .ints([1, 2, 2, 1]), "mode": .string(mode), "value": .float(1.5)])))
         }
         out.append(Case(op: .pad, shapes: [[4, 5]], attrs: Attributes(["pads": .ints([-1, 1, 0, -2])])))
+        // Constant pads copied as rows of vector runs: a blocked conv's explicit pad, and
+        // padding on an outer dim (whole rows of fill) with a value.
+        out.append(
+            Case(
+                op: .pad, shapes: [[2, 3, 5, 6, 16]],
+                attrs: Attributes(["pads": .ints([0, 0, 1, 2, 0, 0, 0, 2, 1, 0])])))
+        out.append(
+            Case(
+                op: .pad, shapes: [[3, 4, 37]],
+                attrs: Attributes(["pads": .ints([0, 1, 0, 1, 2, 0]), "value": .float(0.5)])))
         let convs: [([[Int]], [String: AttributeValue])] = [
             ([[1, 3, 7, 8], [4, 3, 3, 3]], [:]),
             (

@@ -165,10 +165,12 @@ extension KernelEmitter {
         let count = starts.count
         let zero = ir.constF32(0, width: b)
         return ir.forLoop(c(0), c(g.inBlocks), carrying: Array(repeating: zero, count: count * ob4), "ib") { ib, acc in
-            ir.forLoop(rows.0, rows.1, carrying: acc, "kh") { ky, acc in
+            // Taps stay loops: copied out (constant ranges when tiles span rows), ResNet-50's
+            // compile took twice as long for no run-time gain.
+            ir.forLoop(rows.0, rows.1, carrying: acc, "kh", unroll: false) { ky, acc in
                 let xTapRow = ir.add(ir.mul(ib, c(xBlock)), ir.mul(ky, c(dh * xRow)))
                 let wRowBase = ir.add(ir.add(wBase, ir.mul(ib, c(wIn))), ir.mul(ky, c(wRow)))
-                return ir.forLoop(cols.0, cols.1, carrying: acc, "kw") { kx, acc in
+                return ir.forLoop(cols.0, cols.1, carrying: acc, "kw", unroll: false) { kx, acc in
                     let tap = ir.add(xTapRow, ir.mul(kx, c(dw * bi)))
                     let xs = starts.map { ir.add($0, tap) }
                     let wTap = ir.add(wRowBase, ir.mul(kx, c(bi * b)))
@@ -197,8 +199,9 @@ extension KernelEmitter {
         (g.window.padBegin + g.window.padEnd).allSatisfy { $0 == 0 }
     }
 
-    /// A plane of `plane` pixels in tiles of at most `tile`, of equal size but the last (49
-    /// pixels in tiles of 12: 4 × 10 + 9, not 4 × 12 + 1).
+    /// A plane of `plane` pixels in `count` tiles of `size` (at most `tile`) pixels; the last
+    /// tile may run past the plane's end (49 pixels in tiles of at most 12: 5 × 10, the last
+    /// one's tenth pixel a repeat).
     static func planeTiles(_ plane: Int, tile: Int) -> (size: Int, count: Int) {
         let count = (plane + tile - 1) / max(tile, 1)
         let size = (plane + count - 1) / max(count, 1)
@@ -207,6 +210,9 @@ extension KernelEmitter {
 
     /// `convBlocked` over flat pixel tiles (`tilesAcrossRows`): parts take ranges of (image,
     /// group of out blocks, tile of consecutive output pixels of the plane, `planeTiles`).
+    /// Pixels past the plane's end repeat its last pixel (XNNPACK's clamp, as the GEMM's row
+    /// tiles do), so one tile shape covers the plane; every value is loaded and computed
+    /// before any is stored, so a repeat never reads its own store (a residual in place).
     func convBlockedAcrossRows(
         _ g: BlockedConvGeometry, _ out: IRValue, _ x: IRValue, _ wt: IRValue, _ epilogue: Epilogue?,
         _ extras: [IRValue], ob4: Int, tile: Int, task: IRValue, tasks: IRValue
@@ -217,47 +223,33 @@ extension KernelEmitter {
         let xImage = g.inBlocks * g.input[0] * g.input[1] * bi, oBlock = plane * b
         let wOut = g.inBlocks * win.kernel[0] * win.kernel[1] * bi * b
         let groups = g.outBlocks / ob4
-        let (tile, tiles) = Self.planeTiles(plane, tile: tile)
-        let (full, rest) = (plane / tile, plane % tile)
+        let (count, tiles) = Self.planeTiles(plane, tile: tile)
         let (u0, u1) = partRange(g.batch * groups * tiles, task: task, tasks: tasks)
         ir.forLoop(u0, u1, "tile") { u in
             let n = ir.sdiv(u, c(groups * tiles))
             let ob = ir.mul(ir.srem(ir.sdiv(u, c(tiles)), c(groups)), c(ob4))
-            let first = ir.mul(ir.srem(u, c(tiles)), c(tile))
+            let first = ir.mul(ir.srem(u, c(tiles)), c(count))
             let xImageBase = ir.mul(n, c(xImage))
-            let oBase = ir.add(ir.mul(ir.add(ir.mul(n, c(g.outBlocks)), ob), c(oBlock)), ir.mul(first, c(b)))
-            func pixels(_ count: Int) {
-                let at = (0..<count).map { t -> (y: IRValue, x: IRValue) in
-                    let p = ir.add(first, c(t))
-                    return (ir.sdiv(p, c(ow)), ir.srem(p, c(ow)))
-                }
-                let starts = at.map { p in
-                    let row = ir.mul(ir.mul(p.y, c(win.strides[0])), c(g.input[1]))
-                    return ir.add(xImageBase, ir.mul(ir.add(row, ir.mul(p.x, c(win.strides[1]))), c(bi)))
-                }
-                let acc = blockedAccumulate(
-                    g, x, wt, ir.mul(ob, c(wOut)), starts, ob4, (c(0), c(win.kernel[0])), (c(0), c(win.kernel[1])))
-                for j in 0..<ob4 {
-                    for t in 0..<count {
-                        let value = blockedEpilogue(
-                            acc[j * count + t], epilogue, extras, at: [n, ir.add(ob, c(j)), at[t].y, at[t].x], b)
-                        storeF(value, out, ir.add(oBase, c(j * oBlock + t * b)))
-                    }
+            let oBase = ir.mul(ir.add(ir.mul(n, c(g.outBlocks)), ob), c(oBlock))
+            let pixels = (0..<count).map { t in smin(ir.add(first, c(t)), c(plane - 1)) }
+            let at = pixels.map { p in (y: ir.sdiv(p, c(ow)), x: ir.srem(p, c(ow))) }
+            let starts = at.map { p in
+                let row = ir.mul(ir.mul(p.y, c(win.strides[0])), c(g.input[1]))
+                return ir.add(xImageBase, ir.mul(ir.add(row, ir.mul(p.x, c(win.strides[1]))), c(bi)))
+            }
+            let acc = blockedAccumulate(
+                g, x, wt, ir.mul(ob, c(wOut)), starts, ob4, (c(0), c(win.kernel[0])), (c(0), c(win.kernel[1])))
+            let values = (0..<ob4).map { j in
+                (0..<count).map { t in
+                    blockedEpilogue(
+                        acc[j * count + t], epilogue, extras, at: [n, ir.add(ob, c(j)), at[t].y, at[t].x], b)
                 }
             }
-            if rest == 0 { return pixels(tile) }
-            if full == 0 { return pixels(rest) }
-            let isFull = ir.icmp(.slt, ir.srem(u, c(tiles)), c(full))
-            let whole = ir.appendBlock("tile.full"), last = ir.appendBlock("tile.rest"),
-                after = ir.appendBlock("tile.end")
-            ir.condBr(isFull, whole, last)
-            ir.position(at: whole)
-            pixels(tile)
-            ir.br(after)
-            ir.position(at: last)
-            pixels(rest)
-            ir.br(after)
-            ir.position(at: after)
+            for j in 0..<ob4 {
+                for t in 0..<count {
+                    storeF(values[j][t], out, ir.add(oBase, ir.add(c(j * oBlock), ir.mul(pixels[t], c(b)))))
+                }
+            }
         }
     }
 

@@ -36,7 +36,75 @@ struct PadUnit: KernelUnit {
         var description: String { "\(inShape) → \(outShape), begin \(padBegin), \(mode.rawValue) \(value)" }
 
         func emit(_ e: KernelEmitter, _ a: KernelArguments) {
+            if let runs {
+                return e.padRuns(self, runs, a.out, a.ins[0], width: a.vectorWidth, task: a.task, tasks: a.parts)
+            }
             e.pad(inShape, outShape, padBegin, mode, value, dtype, a.out, a.ins[0])
+        }
+
+        /// An f32 constant pad (zero or not) as rows of runs: the dims after the last padded
+        /// one are contiguous in both tensors, so each output row along that dim is a fill,
+        /// one contiguous copy of the input row, and a fill, all in vectors (a blocked conv's
+        /// explicit pad: [N, C/b, H, W, b] padded on H and W). Nil for other pads.
+        var runs: (rows: [Int], dim: Int, inner: Int)? {
+            guard mode == .constant, dtype == .f32, inShape.allSatisfy({ $0 > 0 }),
+                padBegin.allSatisfy({ $0 >= 0 }), zip(inShape, outShape).allSatisfy({ $0 <= $1 }),
+                let dim = inShape.indices.last(where: { inShape[$0] != outShape[$0] || padBegin[$0] != 0 })
+            else { return nil }
+            return (Array(outShape[..<dim]), dim, inShape[(dim + 1)...].reduce(1, *))
+        }
+
+        /// Split by output rows once the copy is large.
+        func schedule(_ k: inout Kernel, _ s: Schedules) {
+            guard let runs else { return }
+            let rows = runs.rows.reduce(1, *)
+            let bytes = checkedProduct(outShape) ?? .max
+            if bytes >= s.splitReads { k.tasks = s.parts(work: bytes, grain: s.grainReads, units: rows) }
+        }
+    }
+}
+
+extension KernelEmitter {
+    /// `PadUnit.Body.runs`: part `task` takes a range of output rows (every dim before the
+    /// last padded one); a row whose index falls in the padding is all fill.
+    func padRuns(
+        _ body: PadUnit.Body, _ runs: (rows: [Int], dim: Int, inner: Int), _ out: IRValue, _ x: IRValue, width: Int,
+        task: IRValue, tasks: IRValue
+    ) {
+        let (n, total) = (body.inShape[runs.dim], body.outShape[runs.dim])
+        let begin = body.padBegin[runs.dim]
+        let rowOut = total * runs.inner, rowIn = n * runs.inner
+        let rows = runs.rows.reduce(1, *)
+        let fill = Float(body.value)
+        func fillRange(_ at: IRValue, _ count: Int) {
+            strip(count, width, "pf") { i, w in storeF(ir.constF32(fill, width: w), out, ir.add(at, i)) }
+        }
+        let (r0, r1) = partRange(rows, task: task, tasks: tasks)
+        ir.forLoop(r0, r1, "row") { r in
+            // The row's input offset, and whether every outer index lies inside the input.
+            var rest = r, inOff = c(0), inside = ir.constInt(ir.i1, 1), span = rowIn
+            for d in stride(from: runs.dim - 1, through: 0, by: -1) {
+                let o = ir.srem(rest, c(body.outShape[d]))
+                rest = ir.sdiv(rest, c(body.outShape[d]))
+                let i = ir.sub(o, c(body.padBegin[d]))
+                inside = ir.and(inside, ir.and(ir.icmp(.sge, i, c(0)), ir.icmp(.slt, i, c(body.inShape[d]))))
+                inOff = ir.add(inOff, ir.mul(i, c(span)))
+                span *= body.inShape[d]
+            }
+            let outRow = ir.mul(r, c(rowOut))
+            let copy = ir.appendBlock("pad.copy"), blank = ir.appendBlock("pad.blank"),
+                after = ir.appendBlock("pad.end")
+            ir.condBr(inside, copy, blank)
+            ir.position(at: copy)
+            fillRange(outRow, begin * runs.inner)
+            let to = ir.add(outRow, c(begin * runs.inner))
+            strip(rowIn, width, "pc") { i, w in storeF(loadF(x, ir.add(inOff, i), w), out, ir.add(to, i)) }
+            fillRange(ir.add(to, c(rowIn)), (total - begin - n) * runs.inner)
+            ir.br(after)
+            ir.position(at: blank)
+            fillRange(outRow, rowOut)
+            ir.br(after)
+            ir.position(at: after)
         }
     }
 }

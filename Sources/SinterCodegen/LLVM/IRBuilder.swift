@@ -257,7 +257,7 @@ final class IRBuilder {
     /// their final values.
     func forLoop(
         _ start: IRValue, _ end: IRValue, step: Int = 1, carrying initial: [IRValue], _ name: String = "k",
-        body: (IRValue, [IRValue]) -> [IRValue]
+        unroll: Bool = true, body: (IRValue, [IRValue]) -> [IRValue]
     ) -> [IRValue] {
         let pre = insertBlock
         let header = appendBlock(name + ".header")
@@ -278,9 +278,26 @@ final class IRBuilder {
         let latch = insertBlock
         addIncoming(i, add(i, constI64(step)), latch)
         for (p, u) in zip(carried, updated) { addIncoming(p, u, latch) }
-        br(header)
+        let back = LLVMBuildBr(builder, header.ref)!
+        if !unroll { disableUnrolling(back) }
         position(at: exit)
         return carried
+    }
+
+    /// Marks the loop whose back edge is `branch` `llvm.loop.unroll.disable`: a loop with a
+    /// constant trip count (a conv's taps) that LLVM would otherwise copy out in full, for
+    /// no gain when its body is already a long register tile, at the cost of compile time.
+    private func disableUnrolling(_ branch: LLVMValueRef) {
+        let name = "llvm.loop.unroll.disable"
+        var option: [LLVMMetadataRef?] = [LLVMMDStringInContext2(context, name, name.utf8.count)]
+        let disable = option.withUnsafeMutableBufferPointer { LLVMMDNodeInContext2(context, $0.baseAddress, 1) }
+        // A loop ID is a distinct node whose first operand is itself.
+        let temporary = LLVMTemporaryMDNode(context, nil, 0)
+        var operands: [LLVMMetadataRef?] = [temporary, disable]
+        let id = operands.withUnsafeMutableBufferPointer { LLVMMDNodeInContext2(context, $0.baseAddress, 2) }!
+        LLVMMetadataReplaceAllUsesWith(temporary, id)
+        let kind = LLVMGetMDKindIDInContext(context, "llvm.loop", UInt32("llvm.loop".utf8.count))
+        LLVMSetMetadata(branch, kind, LLVMMetadataAsValue(context, id))
     }
 
     // MARK: memory
