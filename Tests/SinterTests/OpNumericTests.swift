@@ -240,6 +240,8 @@ struct OpNumericTests {
             Case(
                 op: .pad, shapes: [[2, 3, 5, 6, 16]],
                 attrs: Attributes(["pads": .ints([0, 0, 1, 2, 0, 0, 0, 2, 1, 0])])))
+        // A positive begin with a negative end crops: it takes the element-wise path.
+        out.append(Case(op: .pad, shapes: [[4, 5]], attrs: Attributes(["pads": .ints([0, 2, 0, -1])])))
         out.append(
             Case(
                 op: .pad, shapes: [[3, 4, 37]],

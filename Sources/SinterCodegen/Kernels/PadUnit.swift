@@ -47,8 +47,9 @@ struct PadUnit: KernelUnit {
         /// one contiguous copy of the input row, and a fill, all in vectors (a blocked conv's
         /// explicit pad: [N, C/b, H, W, b] padded on H and W). Nil for other pads.
         var runs: (rows: [Int], dim: Int, inner: Int)? {
+            // Every input element lands in the output: no negative pad at either end.
             guard mode == .constant, dtype == .f32, inShape.allSatisfy({ $0 > 0 }),
-                padBegin.allSatisfy({ $0 >= 0 }), zip(inShape, outShape).allSatisfy({ $0 <= $1 }),
+                inShape.indices.allSatisfy({ padBegin[$0] >= 0 && padBegin[$0] + inShape[$0] <= outShape[$0] }),
                 let dim = inShape.indices.last(where: { inShape[$0] != outShape[$0] || padBegin[$0] != 0 })
             else { return nil }
             return (Array(outShape[..<dim]), dim, inShape[(dim + 1)...].reduce(1, *))
