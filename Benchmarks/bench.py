@@ -20,17 +20,6 @@ import onnx
 import onnxruntime as ort
 
 
-def median_ms(fn, budget=2.0, min_runs=5, max_runs=500):
-    fn()  # warm up
-    times = []
-    start = time.perf_counter()
-    while len(times) < min_runs or (time.perf_counter() - start < budget and len(times) < max_runs):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return float(np.median(times)), len(times)
-
-
 def interleaved_medians(fns, budget=2.0, rounds=10, min_runs=5):
     """Median ms of each function, timed in turns: `rounds` rounds, each giving every function
     an equal slice of the budget. These VMs drift (a neighbour's load comes and goes for

@@ -74,7 +74,7 @@ struct BlockedConvUnit: KernelUnit {
                 (checkedProduct([rows, g.window.output[1], g.block, g.inBlocks, g.inBlock] + g.window.kernel) ?? .max)
             let plane = g.window.output[0] * g.window.output[1]
             let units =
-                KernelEmitter.tilesAcrossRows(g, tile: tile.pixels)
+                KernelEmitter.tilesAcrossRows(g)
                 ? g.batch * (g.outBlocks / tile.blocks) * KernelEmitter.planeTiles(plane, tile: tile.pixels).count
                 : rows
             if flops >= s.splitFlops { k.tasks = s.parts(work: flops, grain: s.grainFlops, units: units) }
@@ -109,7 +109,7 @@ extension KernelEmitter {
         let (owLo, owHi) = Self.interiorColumns(win, width: w)
         // The register tile comes from the target's schedules (Schedules.blockedConvTile).
         let (ob4, tile) = (registerTile.first ?? 1, registerTile.last ?? 1)
-        if Self.tilesAcrossRows(g, tile: tile) {
+        if Self.tilesAcrossRows(g) {
             return convBlockedAcrossRows(
                 g, out, x, wt, epilogue, extras, ob4: ob4, tile: tile, task: task, tasks: tasks)
         }
@@ -195,7 +195,7 @@ extension KernelEmitter {
     /// tap of every pixel is inside the image (`layout` pads blocked inputs explicitly). Row
     /// by row, a row is split into tiles of its own and padded borders run a pixel at a time
     /// (a 7 × 7 output with pad 1: tiles of 1, 5 and 1 pixels of the 12 the registers hold).
-    static func tilesAcrossRows(_ g: BlockedConvGeometry, tile: Int) -> Bool {
+    static func tilesAcrossRows(_ g: BlockedConvGeometry) -> Bool {
         (g.window.padBegin + g.window.padEnd).allSatisfy { $0 == 0 }
     }
 

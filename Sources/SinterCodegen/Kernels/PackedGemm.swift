@@ -11,9 +11,10 @@ import SinterIR
 /// and store that row's values again (XNNPACK's trick). Each k block sums from zero; blocks
 /// after the first add their sum to C; the epilogue (bias, activation, residual) runs on the last one.
 ///
-/// Loop nest of one part: batch entries → k blocks → blocks of `mc` rows → panels → row
-/// tiles → k. Parts own whole panels or whole row tiles, never a piece of k, so the sums run
-/// in the same order for every thread count.
+/// Loop nest of one part: batch entries → (chunks of `ncPanels` panels when B is packed at run
+/// time) → k blocks → blocks of `mc` rows → panels → row tiles → k. Parts own rectangles of
+/// whole row tiles × whole panels (`gemmPart`), never a piece of k, so the sums run in the
+/// same order for every thread count.
 extension KernelEmitter {
     /// The epilogue's operands for one gemm call: pointers, base offsets and strides.
     struct EpilogueArgs {
@@ -73,9 +74,10 @@ extension KernelEmitter {
         // A packed per block is copied one float at a time, B a vector at a time; read in
         // place, each is loaded again per tile.
         let (aWeight, bWeight) = (bl.packA ? 64 : 16, 8)
+        func columnParts(_ pm: IRValue) -> IRValue { smax(smin(ir.sdiv(tasks, pm), c(p.panels)), c(1)) }
         let limit = smin(tasks, c(p.rowTiles))
         let best = ir.forLoop(c(1), ir.add(limit, c(1)), carrying: [c(1), c(Int.max)], "grid") { pm, acc in
-            let pn = smax(smin(ir.sdiv(tasks, pm), c(p.panels)), c(1))
+            let pn = columnParts(pm)
             let rows = ir.mul(ceilDiv(c(p.rowTiles), pm), c(bl.mr))
             let cols = ir.mul(ceilDiv(c(p.panels), pn), c(bl.nr))
             let cost = ir.add(ir.mul(rows, cols), ir.add(ir.mul(rows, c(aWeight)), ir.mul(cols, c(bWeight))))
@@ -83,7 +85,7 @@ extension KernelEmitter {
             return [ir.select(better, pm, acc[0]), ir.select(better, cost, acc[1])]
         }
         let pm = best[0]
-        let pn = smax(smin(ir.sdiv(tasks, pm), c(p.panels)), c(1))
+        let pn = columnParts(pm)
         let (r0, r1) = partRange(p.rowTiles, task: ir.sdiv(task, pn), tasks: pm)
         let panels = partRange(p.panels, task: ir.srem(task, pn), tasks: pn)
         return ((ir.mul(r0, c(bl.mr)), smin(ir.mul(r1, c(bl.mr)), c(p.m))), panels)
