@@ -247,12 +247,17 @@ extension OpSchema {
                 "N-D convolution, NC[spatial] layout, weights [M, C/group, k...]; pads are all begins then all ends.")
         case .convNCHWc:
             return make(
-                op, 2, [.float], attributes: [spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints)],
+                op, 2, [.float],
+                attributes: [
+                    spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints),
+                    spec("group", .int, .int(1)),
+                ],
                 traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.convNCHWc,
                 kernel: .unit("conv-nchwc"), couples: Coupling.window,
                 "2-D convolution on channel-blocked tensors (the `layout` pass makes it): x [N, C/bi, H, W, "
                     + "bi], weights [M/b, C/bi, kh, kw, bi, b] (input lane, then output lane), result [N, M/b, "
-                    + "OH, OW, b]; bi = 1 reads an NCHW input."
+                    + "OH, OW, b]; bi = 1 reads an NCHW input. With group > 1, output block o reads only the input "
+                    + "blocks of its channels' groups, and the weights hold that many per output block."
             )
         case .maxPool:
             return make(

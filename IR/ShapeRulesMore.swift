@@ -241,11 +241,36 @@ extension ShapeRules {
         guard x.rank == 5, w.rank == 6, let xs = x.shape, let ws = w.shape else {
             throw ShapeError("conv-nchwc needs static input [N, C/bi, H, W, bi] and weights [M/b, C/bi, kh, kw, bi, b]")
         }
-        guard xs[4] > 0, ws[5] > 0, ws[1] == xs[1], ws[4] == xs[4] else {
-            throw ShapeError("conv-nchwc blocks do not match: input \(fmt(x.dims)), weights \(fmt(w.dims))")
+        let group = q.attributes.int("group") ?? 1
+        guard xs[4] > 0, ws[5] > 0, ws[4] == xs[4], group > 0, xs[1] * xs[4] % group == 0,
+            ws[0] * ws[5] % group == 0,
+            ws[1] == groupedInBlockSpan(inChannels: xs[1] * xs[4], outChannels: ws[0] * ws[5], group: group, x: xs[4], y: ws[5])
+        else {
+            throw ShapeError(
+                "conv-nchwc blocks do not match: input \(fmt(x.dims)), weights \(fmt(w.dims)), group \(group)")
         }
         let win = try window(input: [xs[2], xs[3]], kernel: [ws[2], ws[3]], attributes: q.attributes, ceilMode: false)
         return [TensorType(x.dtype, [xs[0], ws[0]] + win.output + [ws[5]])]
+    }
+
+    /// The input blocks [lo, hi) that output block `ob` of a grouped `conv-nchwc` reads: the
+    /// groups its `y` output channels belong to, their input channels rounded out to blocks of
+    /// `x` (all blocks when `group` is 1). Weights hold `groupedInBlockSpan` blocks per output
+    /// block, from lo on, zero outside the group.
+    public static func groupedInBlocks(
+        _ ob: Int, inChannels c: Int, outChannels m: Int, group: Int, x: Int, y: Int
+    ) -> Range<Int> {
+        guard group > 1 else { return 0..<(c / x) }
+        let (cg, mg) = (c / group, m / group)
+        let g0 = ob * y / mg, g1 = (ob * y + y - 1) / mg
+        return (g0 * cg / x)..<(((g1 + 1) * cg + x - 1) / x)
+    }
+
+    /// Input blocks held per output block of a grouped `conv-nchwc`'s weights: the widest range.
+    public static func groupedInBlockSpan(inChannels c: Int, outChannels m: Int, group: Int, x: Int, y: Int) -> Int {
+        guard group > 1, c % group == 0, m % group == 0, m % y == 0 else { return c / x }
+        return (0..<(m / y)).map { groupedInBlocks($0, inChannels: c, outChannels: m, group: group, x: x, y: y).count }
+            .max() ?? 0
     }
 
     static let pool: ShapeRule = { q throws(ShapeError) in

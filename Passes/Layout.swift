@@ -119,10 +119,13 @@ public struct Layout: Pass {
             // as [N, C, H, W, 1] one-channel blocks when its channels do not fill a block).
             // A depthwise conv runs blocked only inside a blocked chain: on its own, the direct
             // NCHW kernel beats the two conversions it would need.
-            let depthwise =
-                node.operands.first.map { blocked[$0] != nil } == true
-                ? Self.blockableDepthwise(graph, node, b, defining) : nil
-            if let r, let w = depthwise ?? Self.blockableConv(graph, node, b, defining) {
+            // So does a grouped conv (ShuffleNet's: 1×1, 4 groups): on its own, converting its
+            // result back costs more than blocking saves (ShuffleNet v1's channel shuffles
+            // follow them: 5.19 → 5.27 ms on one thread blocking every grouped conv there).
+            let insideChain = node.operands.first.map { blocked[$0] != nil } == true
+            let depthwise = insideChain ? Self.blockableDepthwise(graph, node, b, defining) : nil
+            let group = depthwise == nil ? node.attributes.int("group") ?? 1 : 1
+            if let r, group == 1 || insideChain, let w = depthwise ?? Self.blockableConv(graph, node, b, defining) {
                 let xs = graph.type(of: node.operands[0]).shape ?? []
                 let bi = depthwise == nil && xs[1] % b != 0 ? 1 : b
                 let xb =
@@ -134,10 +137,12 @@ public struct Layout: Pass {
                 let wb = try constant(
                     node.operands[1],
                     {
-                        depthwise != nil ? Self.blockDepthwise(w, b) : Self.blockWeights(w, inBlock: bi, outBlock: b)
+                        depthwise != nil
+                            ? Self.blockDepthwise(w, b) : Self.blockWeights(w, inBlock: bi, outBlock: b, group: group)
                     }, at: loc)
                 var attrs = Attributes()
                 for key in ["strides", "pads", "dilations"] { attrs[key] = node.attributes[key] }
+                if group > 1 { attrs["group"] = .int(group) }
                 // A dense conv on a blocked input reads it through an explicit pad: every tap
                 // of every pixel is then inside the image, and the kernel tiles pixels across
                 // rows (a 7 × 7 output in tiles of 12, not rows of 7 with single-pixel borders).
@@ -225,14 +230,24 @@ public struct Layout: Pass {
         return w.gathering(sources, shape: [c / b, kh, kw, b])
     }
 
-    /// The convolution's constant weights when it can run blocked.
+    /// The convolution's constant weights when it can run blocked: a dense conv, or a grouped
+    /// one (not depthwise) whose input and output channels fill whole blocks and whose output
+    /// blocks, reading the input blocks their groups span, do at most twice the multiply-adds
+    /// (groups of 34 or 68 channels; not ResNeXt's groups of 4 at b = 16).
     static func blockableConv(_ g: Graph, _ n: Node, _ b: Int, _ defining: [ValueID: Int]) -> TensorData? {
-        guard n.op == .conv, (n.attributes.int("group") ?? 1) == 1, let x = g.type(of: n.operands[0]).shape,
+        let group = n.attributes.int("group") ?? 1
+        guard n.op == .conv, let x = g.type(of: n.operands[0]).shape,
             x.count == 4,
             g.type(of: n.results[0]).dtype == .f32, let w = g.constantValue(n.operands[1], defining: defining),
             w.shape.count == 4, x[1] > 0, w.shape[0] > 0, padWaste(w.shape[0], b)
         else { return nil }
-        return w
+        guard group > 1 else { return w }
+        let (c, m) = (x[1], w.shape[0])
+        guard w.shape[1] > 1, c % b == 0, m % group == 0, m % b == 0 else { return nil }
+        let reads = (0..<(m / b)).reduce(0) { sum, ob in
+            sum + ShapeRules.groupedInBlocks(ob, inChannels: c, outChannels: m, group: group, x: b, y: b).count
+        }
+        return reads * b * b <= 2 * m * w.shape[1] ? w : nil
     }
 
     /// Output channels that do not fill the last block are zero-padded (1000 classes → 1008)
@@ -369,23 +384,31 @@ public struct Layout: Pass {
         return c.gathering(sources, shape: [c4[0], (c4[1] + b - 1) / b, c4[2], c4[3], b])
     }
 
-    /// [M, C, kh, kw] → [⌈M/b⌉, C/bi, kh, kw, bi (input lane), b (output lane)]: for one input
-    /// channel and tap, the b output channels of a block are one contiguous vector.
-    static func blockWeights(_ w: TensorData, inBlock bi: Int, outBlock b: Int) -> TensorData {
+    /// [M, C/group, kh, kw] → [⌈M/b⌉, span, kh, kw, bi (input lane), b (output lane)]: for one
+    /// input channel and tap, the b output channels of a block are one contiguous vector. Dense
+    /// (group 1): span = C/bi. Grouped: output block ob holds the `span` input blocks from
+    /// `ShapeRules.groupedInBlocks(ob)`'s start, zero where a channel is outside its group.
+    static func blockWeights(_ w: TensorData, inBlock bi: Int, outBlock b: Int, group: Int = 1) -> TensorData {
         let s = w.shape
-        let (m, c, kh, kw) = (s[0], s[1], s[2], s[3])
+        let (m, cg, kh, kw) = (s[0], s[1], s[2], s[3])
+        let (c, mg) = (cg * group, m / group)
         let mb = (m + b - 1) / b
-        var sources = [Int](repeating: -1, count: mb * b * c * kh * kw)
+        let span = ShapeRules.groupedInBlockSpan(inChannels: c, outChannels: m, group: group, x: bi, y: b)
+        var sources = [Int](repeating: -1, count: mb * b * span * bi * kh * kw)
         var i = 0
         for ob in 0..<mb {
-            for ib in 0..<(c / bi) {
+            let first = ShapeRules.groupedInBlocks(ob, inChannels: c, outChannels: m, group: group, x: bi, y: b)
+                .lowerBound
+            for ib in first..<(first + span) {
                 for y in 0..<kh {
                     for x in 0..<kw {
                         for il in 0..<bi {
                             for ol in 0..<b {
-                                // Output channels past m (a padded last block) get zero weights.
-                                if ob * b + ol < m {
-                                    sources[i] = (((ob * b + ol) * c + ib * bi + il) * kh + y) * kw + x
+                                // Output channels past m (a padded last block) and input channels
+                                // outside the output channel's group get zero weights.
+                                let (o, ci) = (ob * b + ol, ib * bi + il - (ob * b + ol) / mg * cg)
+                                if o < m, ci >= 0, ci < cg {
+                                    sources[i] = ((o * cg + ci) * kh + y) * kw + x
                                 }
                                 i += 1
                             }
@@ -394,6 +417,6 @@ public struct Layout: Pass {
                 }
             }
         }
-        return w.gathering(sources, shape: [mb, c / bi, kh, kw, bi, b])
+        return w.gathering(sources, shape: [mb, span, kh, kw, bi, b])
     }
 }

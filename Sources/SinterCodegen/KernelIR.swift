@@ -85,6 +85,26 @@ public struct BlockedConvGeometry: Hashable, Sendable {
     public var inBlock: Int
     public var input: [Int]  // H, W
     public var window: ShapeRules.Window
+    /// Groups of a grouped dense conv (1: dense); output block o reads the input blocks
+    /// `ShapeRules.groupedInBlocks(o)`, and the weights hold `weightInBlocks` per output block.
+    public var group = 1
+    public var weightInBlocks = 0
+
+    /// The input blocks output block `ob` reads, as run-time values [lo, hi).
+    func inBlockRange(_ ir: IRBuilder, _ ob: IRValue) -> (IRValue, IRValue) {
+        guard group > 1 else { return (ir.constI64(0), ir.constI64(inBlocks)) }
+        // ShapeRules.groupedInBlocks, on run-time values.
+        let (c, m) = (inBlocks * inBlock, outBlocks * block)
+        let (cg, mg) = (c / group, m / group)
+        let first = ir.mul(ob, ir.constI64(block))
+        let g0 = ir.sdiv(first, ir.constI64(mg))
+        let g1 = ir.sdiv(ir.add(first, ir.constI64(block - 1)), ir.constI64(mg))
+        let lo = ir.sdiv(ir.mul(g0, ir.constI64(cg)), ir.constI64(inBlock))
+        let hi = ir.sdiv(
+            ir.add(ir.mul(ir.add(g1, ir.constI64(1)), ir.constI64(cg)), ir.constI64(inBlock - 1)),
+            ir.constI64(inBlock))
+        return (lo, hi)
+    }
 }
 
 public struct Kernel: Hashable, Sendable {

@@ -195,6 +195,12 @@ public enum ONNXExporter {
                     diags.append(Diagnostic("conv-nchwc with symbolic shapes cannot be exported", at: node.location))
                     continue
                 }
+                // A grouped one's weights hold each output block's input blocks from its own start.
+                guard (node.attributes.int("group") ?? 1) == 1 else {
+                    diags.append(
+                        Diagnostic("grouped conv-nchwc cannot be exported; export before `layout`", at: node.location))
+                    continue
+                }
                 let b = xs[4]
                 let x = unblock(ins[0], xs)
                 let w = helper(

@@ -424,7 +424,18 @@ struct VerifierErrorTests {
             graph @c(%x: f32[1,2,4,4,8], %w: f32[1,2,3,3,4,8]) -> (%y: f32[1,1,2,2,8]) {
               %y = conv-nchwc %x, %w : f32[1,1,2,2,8]
             }
-            """, "2:8: error: 'conv-nchwc': conv-nchwc blocks do not match: input [1,2,4,4,8], weights [1,2,3,3,4,8]"
+            """,
+            "2:8: error: 'conv-nchwc': conv-nchwc blocks do not match: input [1,2,4,4,8], weights [1,2,3,3,4,8], group 1"
+        ),
+        (
+            // 2 groups of 8 channels: each output block of 8 reads one input block, not two.
+            "grouped blocked conv weights",
+            """
+            graph @c(%x: f32[1,2,4,4,8], %w: f32[2,2,1,1,8,8]) -> (%y: f32[1,2,4,4,8]) {
+              %y = conv-nchwc %x, %w {group = 2} : f32[1,2,4,4,8]
+            }
+            """,
+            "2:8: error: 'conv-nchwc': conv-nchwc blocks do not match: input [1,2,4,4,8], weights [2,2,1,1,8,8], group 2"
         ),
     ]
 

@@ -20,9 +20,13 @@ struct BlockedConvUnit: KernelUnit {
         let depthwise = c.node.op == .depthwiseConvNCHWc
         // Weights: [M/b, C/bi, kh, kw, bi, b], or [C/b, kh, kw, b] for depthwise.
         let win = try c.window([x[2], x[3]], depthwise ? [w[1], w[2]] : [w[2], w[3]])
-        let geometry = BlockedConvGeometry(
+        var geometry = BlockedConvGeometry(
             batch: x[0], inBlocks: x[1], outBlocks: depthwise ? x[1] : w[0], block: depthwise ? x[4] : w[5],
             inBlock: x[4], input: [x[2], x[3]], window: win)
+        if !depthwise {
+            geometry.group = max(c.int("group"), 1)
+            geometry.weightInBlocks = w[1]
+        }
         return [
             Body(
                 geometry: geometry, depthwise: depthwise,
@@ -68,7 +72,8 @@ struct BlockedConvUnit: KernelUnit {
                 }
                 return
             }
-            let tile = s.blockedConvTile(outBlocks: g.outBlocks)
+            // A grouped conv's output blocks read different input blocks: one block per tile.
+            let tile = s.blockedConvTile(outBlocks: g.group > 1 ? 1 : g.outBlocks)
             k.registerTile = [tile.blocks, tile.pixels]
             let flops =
                 (checkedProduct([rows, g.window.output[1], g.block, g.inBlocks, g.inBlock] + g.window.kernel) ?? .max)
@@ -83,9 +88,12 @@ struct BlockedConvUnit: KernelUnit {
 }
 
 extension BlockedConvGeometry {
+    /// Input blocks per output block in the weights.
+    var weightBlocks: Int { group > 1 ? weightInBlocks : inBlocks }
+
     var summary: String {
         "\(batch)×\(inBlocks)×\(input)×\(inBlock) → \(outBlocks)×\(window.output)×\(block), "
-            + "kernel \(window.kernel)"
+            + "kernel \(window.kernel)" + (group > 1 ? ", \(group) groups reading \(weightInBlocks) blocks" : "")
     }
 }
 
@@ -105,7 +113,6 @@ extension KernelEmitter {
         guard g.batch * g.outBlocks * oh * ow * b * bi > 0 else { return }
         let xBlock = h * w * bi, xImage = g.inBlocks * xBlock, xRow = w * bi
         let oBlock = oh * ow * b, oImage = g.outBlocks * oBlock, oRow = ow * b
-        let wRow = kw * bi * b, wIn = kh * wRow, wOut = g.inBlocks * wIn
         let (owLo, owHi) = Self.interiorColumns(win, width: w)
         // The register tile comes from the target's schedules (Schedules.blockedConvTile).
         let (ob4, tile) = (registerTile.first ?? 1, registerTile.last ?? 1)
@@ -124,7 +131,6 @@ extension KernelEmitter {
             let ihBase = ir.sub(ir.mul(y, c(sh)), c(ph))
             let (khBegin, khEnd) = taps(ihBase, kh, dh, lo: 0, hi: h)
             let xImageBase = ir.mul(n, c(xImage))
-            let wBase = ir.mul(ob, c(wOut))
             let oBase = ir.add(ir.add(ir.mul(n, c(oImage)), ir.mul(ob, c(oBlock))), ir.mul(y, c(oRow)))
 
             /// `count` pixels from column `col`; `checked` clips the horizontal taps (count 1).
@@ -133,7 +139,7 @@ extension KernelEmitter {
                 let (kwBegin, kwEnd) = checked ? taps(iwBase, kw, dw, lo: 0, hi: w) : (c(0), c(kw))
                 let rowBase = ir.add(xImageBase, ir.mul(ihBase, c(xRow)))
                 let starts = (0..<count).map { t in ir.add(rowBase, ir.mul(ir.add(iwBase, c(t * sw)), c(bi))) }
-                let acc = blockedAccumulate(g, x, wt, wBase, starts, ob4, (khBegin, khEnd), (kwBegin, kwEnd))
+                let acc = blockedAccumulate(g, x, wt, ob, starts, ob4, (khBegin, khEnd), (kwBegin, kwEnd))
                 for j in 0..<ob4 {
                     for t in 0..<count {
                         let px = ir.add(col, c(t))
@@ -148,12 +154,13 @@ extension KernelEmitter {
         }
     }
 
-    /// The sums of `ob4` output blocks from `wBase` for pixels whose top-left input element
-    /// (image, row and column folded in) is at `starts[t]`, over all input blocks and the taps
-    /// in `rows` × `cols`: for each input channel and tap, one weight vector per block and one
-    /// broadcast input value per pixel. Accumulator j · count + t is block j, pixel t.
+    /// The sums of output blocks `ob` ..< `ob` + `ob4` for pixels whose top-left input element
+    /// (image, row and column folded in) is at `starts[t]`, over the input blocks they read
+    /// (all, or their groups') and the taps in `rows` × `cols`: for each input channel and tap,
+    /// one weight vector per block and one broadcast input value per pixel. Accumulator
+    /// j · count + t is block j, pixel t.
     func blockedAccumulate(
-        _ g: BlockedConvGeometry, _ x: IRValue, _ wt: IRValue, _ wBase: IRValue, _ starts: [IRValue], _ ob4: Int,
+        _ g: BlockedConvGeometry, _ x: IRValue, _ wt: IRValue, _ ob: IRValue, _ starts: [IRValue], _ ob4: Int,
         _ rows: (IRValue, IRValue), _ cols: (IRValue, IRValue)
     ) -> [IRValue] {
         let b = g.block, bi = g.inBlock, win = g.window
@@ -161,10 +168,13 @@ extension KernelEmitter {
         let (kh, kw) = (win.kernel[0], win.kernel[1])
         let (dh, dw) = (win.dilations[0], win.dilations[1])
         let xBlock = h * w * bi, xRow = w * bi
-        let wRow = kw * bi * b, wIn = kh * wRow, wOut = g.inBlocks * wIn
+        let wRow = kw * bi * b, wIn = kh * wRow, wOut = g.weightBlocks * wIn
         let count = starts.count
         let zero = ir.constF32(0, width: b)
-        return ir.forLoop(c(0), c(g.inBlocks), carrying: Array(repeating: zero, count: count * ob4), "ib") { ib, acc in
+        // Weight block j of output block ob is input block lo + j.
+        let (lo, hi) = g.inBlockRange(ir, ob)
+        let wBase = ir.sub(ir.mul(ob, c(wOut)), ir.mul(lo, c(wIn)))
+        return ir.forLoop(lo, hi, carrying: Array(repeating: zero, count: count * ob4), "ib") { ib, acc in
             // Taps stay loops: copied out (constant ranges when tiles span rows), ResNet-50's
             // compile took twice as long for no run-time gain.
             ir.forLoop(rows.0, rows.1, carrying: acc, "kh", unroll: false) { ky, acc in
@@ -221,7 +231,6 @@ extension KernelEmitter {
         let (oh, ow) = (win.output[0], win.output[1])
         let plane = oh * ow
         let xImage = g.inBlocks * g.input[0] * g.input[1] * bi, oBlock = plane * b
-        let wOut = g.inBlocks * win.kernel[0] * win.kernel[1] * bi * b
         let groups = g.outBlocks / ob4
         let (count, tiles) = Self.planeTiles(plane, tile: tile)
         let (u0, u1) = partRange(g.batch * groups * tiles, task: task, tasks: tasks)
@@ -238,7 +247,7 @@ extension KernelEmitter {
                 return ir.add(xImageBase, ir.mul(ir.add(row, ir.mul(p.x, c(win.strides[1]))), c(bi)))
             }
             let acc = blockedAccumulate(
-                g, x, wt, ir.mul(ob, c(wOut)), starts, ob4, (c(0), c(win.kernel[0])), (c(0), c(win.kernel[1])))
+                g, x, wt, ob, starts, ob4, (c(0), c(win.kernel[0])), (c(0), c(win.kernel[1])))
             let values = (0..<ob4).map { j in
                 (0..<count).map { t in
                     blockedEpilogue(
