@@ -251,12 +251,15 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
             let blocks = (k + kc - 1) / kc
             kc = (k + blocks - 1) / blocks
         }
-        let mc = max(mr, l2Bytes / 2 / (kc * 4) / mr * mr)
+        // No more rows than A has: a packed A's scratch is mc × kc per part.
+        let mc = min(max(mr, l2Bytes / 2 / (kc * 4) / mr * mr), (m + mr - 1) / mr * mr)
         // A whose rows do not fit half of L2 (at most 512 KiB) is packed per (k block, row
         // block): its rows are far apart, and a tile's mr broadcasts per k step then come from
         // one cache line. (Unpacked on a 2 MiB-L2 core, the 800 KB A of the MLP's 784-wide
         // layer at batch 256 ran 5–10% slower; a 128-row A stays faster in place.)
-        let packA = m >= 4 * mr && m * k * 4 > min(l2Bytes / 2, 512 << 10)
+        // So is an A whose rows are a multiple of 1 KiB apart: its tile's mr rows then share at
+        // most 4 of L1's 64 sets (the MLP's 512-wide layer at batch 256: 61 → 90 GFLOP/s).
+        let packA = m >= 4 * mr && (m * k * 4 > min(l2Bytes / 2, 512 << 10) || k % 256 == 0)
         // B packed at run time is copied up to half of L2 at a time (kc × ncPanels panels):
         // each further chunk of a part's columns packs its rows of A again.
         let ncPanels = max(1, l2Bytes / 2 / (kc * nr * 4))
