@@ -45,7 +45,7 @@ public struct FoldBatchNorm: Pass {
         let users = g.users()
         let outputs = Set(g.outputs)
         for (ai, anchor) in g.nodes.enumerated() where anchor.op == .conv || anchor.op == .matmul {
-            guard let w = g.constantValue(anchor.operands[1], defining: defining), let weights = w.floats,
+            guard let w = g.constantValue(anchor.operands[1], defining: defining), w.dtype == .f32,
                 anchor.op == .conv || w.shape.count == 2, let shape = g.type(of: anchor.results[0]).shape
             else { continue }
             let channels = anchor.op == .conv ? shape[1] : shape[shape.count - 1]
@@ -71,7 +71,9 @@ public struct FoldBatchNorm: Pass {
                 current = n.results[0]
                 if outputs.contains(current) { break }
             }
-            guard sawMul, let last = chain.last else { continue }
+            // The weights are copied out only here: every scan visits every anchor again, and
+            // copying each one's weights each time was most of this pass on ResNet-50.
+            guard sawMul, let last = chain.last, let weights = w.floats else { continue }
             // Scale the weights per output channel.
             // In f32 with the product taken in f64, without widening the whole tensor (weights
             // run to tens of millions of values).

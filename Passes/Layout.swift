@@ -399,16 +399,18 @@ public struct Layout: Pass {
         for ob in 0..<mb {
             let first = ShapeRules.groupedInBlocks(ob, inChannels: c, outChannels: m, group: group, x: bi, y: b)
                 .lowerBound
+            // Each lane's output channel and its group's first input channel.
+            let lanes = (0..<b).map { ol in (o: ob * b + ol, start: (ob * b + ol) / mg * cg) }
             for ib in first..<(first + span) {
                 for y in 0..<kh {
                     for x in 0..<kw {
                         for il in 0..<bi {
-                            for ol in 0..<b {
+                            for lane in lanes {
                                 // Output channels past m (a padded last block) and input channels
                                 // outside the output channel's group get zero weights.
-                                let (o, ci) = (ob * b + ol, ib * bi + il - (ob * b + ol) / mg * cg)
-                                if o < m, ci >= 0, ci < cg {
-                                    sources[i] = ((o * cg + ci) * kh + y) * kw + x
+                                let ci = ib * bi + il - lane.start
+                                if lane.o < m, ci >= 0, ci < cg {
+                                    sources[i] = ((lane.o * cg + ci) * kh + y) * kw + x
                                 }
                                 i += 1
                             }
