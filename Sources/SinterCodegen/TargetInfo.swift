@@ -330,7 +330,9 @@ extension KernelProgram {
             var parts = [k.body.unit, "f32 × \(k.vectorWidth)"]
             if let acc = k.body.body.accumulator { parts.append("accumulates \(acc)") }
             if !k.registerTile.isEmpty {
-                parts.append("tile \(k.registerTile.map(String.init).joined(separator: "×"))")
+                // A blocked conv's third entry: the last odd block's pixels.
+                let tile = k.registerTile.prefix(2).map(String.init).joined(separator: "×")
+                parts.append("tile \(tile)" + (k.registerTile.count > 2 ? ", last block 1×\(k.registerTile[2])" : ""))
             }
             parts.append(k.tasks > 1 ? "up to \(k.tasks) parts" : "whole")
             if k.scratchBytes > 0 { parts.append("scratch \(k.scratchBytes) B") }

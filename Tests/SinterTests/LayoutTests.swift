@@ -122,7 +122,7 @@ struct LayoutTests {
 
     /// Blocked convs whose pixel tiles span rows (`layout` pads blocked inputs explicitly, so
     /// no tap is outside): a padded 3×3 on a 13×13 plane, a strided 1×1 down to 7×7 with an odd
-    /// block count (one-block tiles) and a dilated, padded 3×3 with a residual epilogue, two
+    /// block count at b = 16 (2-block tiles and a last block) and a dilated, padded 3×3 with a residual epilogue, two
     /// images, so tiles end mid-row and the last tile of a plane is short. Against the same
     /// graph without the pass, at every block size, on 1 and 3 threads.
     @Test(arguments: [("x86-64-v2", 4), ("haswell", 8), ("skylake-avx512", 16)])
@@ -152,6 +152,8 @@ struct LayoutTests {
         }
         let program = try Sinter.lower(g, blocked)
         #expect(program.kernels.filter { $0.body.unit == "conv-nchwc" }.count == 3)
+        // 48 channels in 3 blocks of 16: 2-block tiles, then the last block on its own.
+        #expect(program.kernels.contains { $0.registerTile.count == 3 } == (block == 16))
         var plain = CompileOptions()
         plain.passes = Pipeline.default.filter { $0.name != "layout" }
         let input = TensorData((0..<(2 * 32 * 13 * 13)).map { _ in rng.float(-2, 2) }, shape: [2, 32, 13, 13])

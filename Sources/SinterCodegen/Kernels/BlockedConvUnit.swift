@@ -73,14 +73,22 @@ struct BlockedConvUnit: KernelUnit {
                 return
             }
             // A grouped conv's output blocks read different input blocks: one block per tile.
-            let tile = s.blockedConvTile(outBlocks: g.group > 1 ? 1 : g.outBlocks)
+            // Flat tiles take 2-block tiles for an odd block count too, and one last block
+            // (SqueezeNet's 1000 classes in 63 blocks: 56 → 100 GFLOP/s in one-block tiles).
+            let across = KernelEmitter.tilesAcrossRows(g)
+            let tile = s.blockedConvTile(
+                outBlocks: g.group > 1 ? 1 : across && g.outBlocks > 1 ? g.outBlocks / 2 * 2 : g.outBlocks)
             k.registerTile = [tile.blocks, tile.pixels]
+            if across && tile.blocks > 1 && g.outBlocks % tile.blocks != 0 {
+                k.registerTile.append(s.blockedConvTile(outBlocks: 1).pixels)
+            }
             let flops =
                 (checkedProduct([rows, g.window.output[1], g.block, g.inBlocks, g.inBlock] + g.window.kernel) ?? .max)
             let plane = g.window.output[0] * g.window.output[1]
             let units =
-                KernelEmitter.tilesAcrossRows(g)
-                ? g.batch * (g.outBlocks / tile.blocks) * KernelEmitter.planeTiles(plane, tile: tile.pixels).count
+                across
+                ? g.batch * ((g.outBlocks + tile.blocks - 1) / tile.blocks)
+                    * KernelEmitter.planeTiles(plane, tile: tile.pixels).count
                 : rows
             if flops >= s.splitFlops { k.tasks = s.parts(work: flops, grain: s.grainFlops, units: units) }
         }
@@ -115,10 +123,11 @@ extension KernelEmitter {
         let oBlock = oh * ow * b, oImage = g.outBlocks * oBlock, oRow = ow * b
         let (owLo, owHi) = Self.interiorColumns(win, width: w)
         // The register tile comes from the target's schedules (Schedules.blockedConvTile).
-        let (ob4, tile) = (registerTile.first ?? 1, registerTile.last ?? 1)
+        let (ob4, tile) = (registerTile.first ?? 1, registerTile.count > 1 ? registerTile[1] : 1)
         if Self.tilesAcrossRows(g) {
             return convBlockedAcrossRows(
-                g, out, x, wt, epilogue, extras, ob4: ob4, tile: tile, task: task, tasks: tasks)
+                g, out, x, wt, epilogue, extras, ob4: ob4, tile: tile, tailTile: registerTile.last ?? 1, task: task,
+                tasks: tasks)
         }
         let groups = g.outBlocks / ob4
         // Parts take contiguous ranges of output rows (image, group of out blocks, row).
@@ -223,20 +232,36 @@ extension KernelEmitter {
     /// Pixels past the plane's end repeat its last pixel (XNNPACK's clamp, as the GEMM's row
     /// tiles do), so one tile shape covers the plane; every value is loaded and computed
     /// before any is stored, so a repeat never reads its own store (a residual in place).
+    /// An odd block count with 2-block tiles ends in one block of `tailTile` pixels, swept on
+    /// its own (every part takes its share of both sweeps).
     func convBlockedAcrossRows(
         _ g: BlockedConvGeometry, _ out: IRValue, _ x: IRValue, _ wt: IRValue, _ epilogue: Epilogue?,
-        _ extras: [IRValue], ob4: Int, tile: Int, task: IRValue, tasks: IRValue
+        _ extras: [IRValue], ob4: Int, tile: Int, tailTile: Int, task: IRValue, tasks: IRValue
+    ) {
+        let pairs = g.outBlocks / ob4
+        sweepBlocks(g, out, x, wt, epilogue, extras, from: 0, groups: pairs, ob4: ob4, tile: tile, task, tasks)
+        if pairs * ob4 < g.outBlocks {
+            sweepBlocks(
+                g, out, x, wt, epilogue, extras, from: pairs * ob4, groups: g.outBlocks - pairs * ob4, ob4: 1,
+                tile: tailTile, task, tasks)
+        }
+    }
+
+    /// Output blocks `from` ..< `from` + `groups` · `ob4` of `convBlockedAcrossRows`, in tiles
+    /// of `ob4` blocks × `tile` pixels.
+    private func sweepBlocks(
+        _ g: BlockedConvGeometry, _ out: IRValue, _ x: IRValue, _ wt: IRValue, _ epilogue: Epilogue?,
+        _ extras: [IRValue], from: Int, groups: Int, ob4: Int, tile: Int, _ task: IRValue, _ tasks: IRValue
     ) {
         let b = g.block, bi = g.inBlock, win = g.window
         let (oh, ow) = (win.output[0], win.output[1])
         let plane = oh * ow
         let xImage = g.inBlocks * g.input[0] * g.input[1] * bi, oBlock = plane * b
-        let groups = g.outBlocks / ob4
         let (count, tiles) = Self.planeTiles(plane, tile: tile)
         let (u0, u1) = partRange(g.batch * groups * tiles, task: task, tasks: tasks)
         ir.forLoop(u0, u1, "tile") { u in
             let n = ir.sdiv(u, c(groups * tiles))
-            let ob = ir.mul(ir.srem(ir.sdiv(u, c(tiles)), c(groups)), c(ob4))
+            let ob = ir.add(ir.mul(ir.srem(ir.sdiv(u, c(tiles)), c(groups)), c(ob4)), c(from))
             let first = ir.mul(ir.srem(u, c(tiles)), c(count))
             let xImageBase = ir.mul(n, c(xImage))
             let oBase = ir.mul(ir.add(ir.mul(n, c(g.outBlocks)), ob), c(oBlock))
