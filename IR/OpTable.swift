@@ -257,7 +257,7 @@ extension OpSchema {
                 "2-D convolution on channel-blocked tensors (the `layout` pass makes it): x [N, C/bi, H, W, "
                     + "bi], weights [M/b, C/bi, kh, kw, bi, b] (input lane, then output lane), result [N, M/b, "
                     + "OH, OW, b]; bi = 1 reads an NCHW input. With group > 1, output block o reads only the input "
-                    + "blocks of its channels' groups, and the weights hold that many per output block."
+                    + "blocks of its channels' groups, and the weights carry that many per output block."
             )
         case .maxPool:
             return make(

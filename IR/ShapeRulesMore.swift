@@ -244,7 +244,9 @@ extension ShapeRules {
         let group = q.attributes.int("group") ?? 1
         guard xs[4] > 0, ws[5] > 0, ws[4] == xs[4], group > 0, xs[1] * xs[4] % group == 0,
             ws[0] * ws[5] % group == 0,
-            ws[1] == groupedInBlockSpan(inChannels: xs[1] * xs[4], outChannels: ws[0] * ws[5], group: group, x: xs[4], y: ws[5])
+            ws[1]
+                == groupedInBlockSpan(
+                    inChannels: xs[1] * xs[4], outChannels: ws[0] * ws[5], group: group, x: xs[4], y: ws[5])
         else {
             throw ShapeError(
                 "conv-nchwc blocks do not match: input \(fmt(x.dims)), weights \(fmt(w.dims)), group \(group)")
