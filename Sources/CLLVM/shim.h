@@ -9,3 +9,5 @@
 #include <llvm-c/Orc.h>
 #include <llvm-c/Support.h>
 #include <llvm-c/DebugInfo.h>
+#include <llvm-c/BitReader.h>
+#include <llvm-c/BitWriter.h>

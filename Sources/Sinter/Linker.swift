@@ -13,22 +13,26 @@ enum Linker {
         return try body(dir)
     }
 
-    static func linkShared(object: [UInt8], to path: String, driver: String?, target: Target) throws(SinterError) {
+    static func linkShared(objects: [[UInt8]], to path: String, driver: String?, target: Target) throws(SinterError) {
         try withTemporaryDirectory { dir throws(SinterError) in
-            try linkShared(object: object, to: path, driver: driver, target: target, in: dir)
+            try linkShared(objects: objects, to: path, driver: driver, target: target, in: dir)
         }
     }
 
-    private static func linkShared(object: [UInt8], to path: String, driver: String?, target: Target, in dir: URL)
+    private static func linkShared(objects: [[UInt8]], to path: String, driver: String?, target: Target, in dir: URL)
         throws(SinterError)
     {
         let cross = target.triple.split(separator: "-").first != Target.host.triple.split(separator: "-").first
         let driver = driver ?? ProcessInfo.processInfo.environment["SINTER_CC"] ?? (cross ? "clang" : "cc")
         let fm = FileManager.default
-        let obj = dir.appendingPathComponent("model.o").path
         let tmpOut = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
-        try FileIO.writeAtomically(object, to: obj)
-        var args = ["-shared", "-o", tmpOut, obj]
+        var files: [String] = []
+        for (i, object) in objects.enumerated() {
+            let obj = dir.appendingPathComponent("model\(i).o").path
+            try FileIO.writeAtomically(object, to: obj)
+            files.append(obj)
+        }
+        var args = ["-shared", "-o", tmpOut] + files
         if cross { args = ["--target=\(target.triple)", "-fuse-ld=lld"] + args }
         args.append("-lm")
         let (status, output) = try run(driver, args)

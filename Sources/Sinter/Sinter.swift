@@ -46,6 +46,10 @@ public struct CompileOptions: Sendable {
     /// C compiler driver used to link shared objects: `$SINTER_CC`, else `cc` for the host and
     /// `clang` (with lld) for other targets.
     public var linker: String?
+    /// A shared object whose LLVM module has at least this many instructions (before
+    /// optimisation) is compiled as two halves on two threads (`ParallelCodegen`); `.max`
+    /// compiles every module on one.
+    public var parallelCodegenAbove = Codegen.parallelAbove
     /// The most memory the model may need (`--max-memory`): any one tensor, and the artifact's
     /// workspace plus weights. Checked before anything that large is allocated.
     public var maxMemory = MemoryBudget.standard
@@ -178,7 +182,8 @@ public enum Sinter {
         options: CompileOptions = CompileOptions(), training: TrainingProgram? = nil, explain: KernelProgram? = nil
     ) throws(SinterError) {
         let prefix = ABI.cIdentifier(name ?? program.name)
-        let cg = CodegenOptions(target: options.target, weights: options.weights, training: training, explain: explain)
+        var cg = CodegenOptions(target: options.target, weights: options.weights, training: training, explain: explain)
+        cg.parallelAbove = options.parallelCodegenAbove
         let single = emit.count == 1
         if !single {
             do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
@@ -211,7 +216,10 @@ public enum Sinter {
                     Array(try Codegen.assembly(program, prefix: prefix, options: cg).utf8), to: out)
             case .obj: try FileIO.writeAtomically(try obj(), to: out)
             case .shared:
-                try Linker.linkShared(object: try obj(), to: out, driver: options.linker, target: options.target)
+                // Linked from two objects compiled in parallel when the model is large.
+                var objects = object.map { [$0] } ?? []
+                if objects.isEmpty { objects = try Codegen.sharedObjects(program, prefix: prefix, options: cg) }
+                try Linker.linkShared(objects: objects, to: out, driver: options.linker, target: options.target)
             case .static: try Linker.archive(object: try obj(), to: out, name: prefix)
             case .python:
                 try FileIO.writeAtomically(

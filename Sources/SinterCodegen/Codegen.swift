@@ -11,6 +11,8 @@ public struct CodegenOptions: Sendable {
     public var training: TrainingProgram?
     /// `--explain`: the explanation program (`Explanation.build`), emitted as `NAME_explain`.
     public var explain: KernelProgram?
+    /// Instructions from which `Codegen.sharedObjects` splits the module across two threads.
+    public var parallelAbove = Codegen.parallelAbove
     public init(
         target: Target = .host, weights: ABI.WeightsMode = .embedded, profile: Bool = false,
         training: TrainingProgram? = nil, explain: KernelProgram? = nil
@@ -47,6 +49,11 @@ public enum ArtifactProgram: Sendable {
 /// Public entry points of the code generator. Each call builds a fresh LLVM module from the
 /// kernel program, optimises it with `default<O3>` for the target, and emits it.
 public enum Codegen {
+    /// Instructions (before optimisation) from which a shared object's module is compiled as
+    /// two halves on two threads: small models stay one object (an MLP or a seq-128 Transformer block
+    /// has 5,000-7,000; SqueezeNet 16,000, ResNet-50 24,000).
+    public static let parallelAbove = 10_000
+
     /// Builds and optimises the module; `context` is the JIT's when compiling for the JIT.
     static func build(
         _ program: KernelProgram, prefix: String, machine: MachineCode, weights: ABI.WeightsMode = .embedded,
@@ -134,6 +141,18 @@ public enum Codegen {
                 program, prefix: prefix, machine: m, weights: options.weights, training: options.training,
                 explain: options.explain),
             .object)
+    }
+
+    /// The objects a shared object links: a large module is split in two and compiled on two
+    /// threads (`ParallelCodegen`), a small one is one object as from `object`.
+    public static func sharedObjects(
+        _ program: ArtifactProgram, prefix: String, options: CodegenOptions = CodegenOptions()
+    ) throws(SinterError) -> [[UInt8]] {
+        let m = try MachineCode(options.target)
+        let ir = try build(
+            program, prefix: prefix, machine: m, weights: options.weights, training: options.training,
+            explain: options.explain, optimize: false)
+        return try ParallelCodegen.objects(ir, machine: m, prefix: prefix, above: options.parallelAbove)
     }
 
     public static func object(_ program: KernelProgram, prefix: String, options: CodegenOptions = CodegenOptions())

@@ -57,6 +57,26 @@ final class IRBuilder {
         builder = LLVMCreateBuilderInContext(self.context)
     }
 
+    /// A builder holding the module read from `bitcode`, in a context of its own (the second
+    /// half of `ParallelCodegen`, compiled on another thread).
+    init(bitcode: [UInt8]) throws(CodegenError) {
+        guard let context = LLVMContextCreate() else { throw CodegenError("internal: cannot create an LLVM context") }
+        let buffer = bitcode.withUnsafeBufferPointer { p in
+            LLVMCreateMemoryBufferWithMemoryRangeCopy(
+                UnsafeRawPointer(p.baseAddress)?.assumingMemoryBound(to: CChar.self), p.count, "half")
+        }
+        defer { LLVMDisposeMemoryBuffer(buffer) }
+        var parsed: LLVMModuleRef?
+        guard LLVMParseBitcodeInContext2(context, buffer, &parsed) == 0, let parsed else {
+            LLVMContextDispose(context)
+            throw CodegenError("internal: cannot read bitcode of a split module")
+        }
+        self.context = context
+        ownsContext = true
+        module = parsed
+        builder = LLVMCreateBuilderInContext(context)
+    }
+
     /// Hands the module to someone else (the JIT); the builder no longer disposes it.
     private(set) var moduleTaken = false
     func takeModule() -> OpaquePointer {
