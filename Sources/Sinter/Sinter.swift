@@ -216,9 +216,11 @@ public enum Sinter {
                     Array(try Codegen.assembly(program, prefix: prefix, options: cg).utf8), to: out)
             case .obj: try FileIO.writeAtomically(try obj(), to: out)
             case .shared:
-                // Linked from two objects compiled in parallel when the model is large.
-                var objects = object.map { [$0] } ?? []
-                if objects.isEmpty { objects = try Codegen.sharedObjects(program, prefix: prefix, options: cg) }
+                // Linked from two objects compiled in parallel when the model is large, unless
+                // the one object is needed anyway (an object file or a static library).
+                let oneObject = object != nil || emit.contains(.obj) || emit.contains(.static)
+                let objects =
+                    oneObject ? [try obj()] : try Codegen.sharedObjects(program, prefix: prefix, options: cg)
                 try Linker.linkShared(objects: objects, to: out, driver: options.linker, target: options.target)
             case .static: try Linker.archive(object: try obj(), to: out, name: prefix)
             case .python:

@@ -328,8 +328,8 @@ struct ArtifactTests {
     /// A shared object compiled as two halves on two threads (`ParallelCodegen`, forced here on
     /// a small model; `sinter compile` splits from 10,000 instructions): its kernels are hidden
     /// symbols named after the prefix, it exports exactly what the one-object build exports,
-    /// and a C app gets bit-identical outputs from both, equal to the JIT's; split for ARM64 it
-    /// runs under qemu.
+    /// and a C app gets bit-identical outputs from both, equal to the JIT's; a second compile
+    /// gives the same bytes; split for ARM64 it runs under qemu.
     @Test func sharedObjectsCompiledInTwoHalves() throws {
         let dir = try Support.temporaryDirectory("halves")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -367,6 +367,14 @@ struct ArtifactTests {
         }
         #expect(exports[0] == exports[1] && exports[0].contains("NAME_run"), "\(exports)")
         #expect(results.count == 2 && results[0] == results[1])
+        // The split is the same on every compile.
+        var again = CompileOptions()
+        again.parallelCodegenAbove = 0
+        let copy = dir.appendingPathComponent("again")
+        try Sinter.compile(graph, to: copy.path, emit: [.shared], name: "split", options: again)
+        #expect(
+            try Data(contentsOf: copy) == Data(contentsOf: dir.appendingPathComponent("split/libsplit.so")),
+            "two compiles of the split differ")
         // The same split for ARM64, linked with lld and run under qemu.
         let arm = dir.appendingPathComponent("arm")
         var options = CompileOptions()

@@ -29,7 +29,9 @@ enum ParallelCodegen {
         // Largest first, each to the lighter half; the exported functions weigh on the first.
         var weights = [total - movable.reduce(0) { $0 + $1.size }, 0]
         var second = Set<String>()
-        for f in movable.sorted(by: { $0.size > $1.size }) {
+        // Ties keep module order, so the split (and the artifact) is the same on every run.
+        let order = movable.indices.sorted { (movable[$0].size, $1) > (movable[$1].size, $0) }
+        for f in order.map({ movable[$0] }) {
             let half = weights[0] <= weights[1] ? 0 : 1
             weights[half] += f.size
             if half == 1 { second.insert(name(of: f.function)) }
