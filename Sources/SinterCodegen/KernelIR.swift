@@ -90,20 +90,22 @@ public struct BlockedConvGeometry: Hashable, Sendable {
     public var group = 1
     public var weightInBlocks = 0
 
-    /// The input blocks output block `ob` reads, as run-time values [lo, hi).
+    /// The input blocks output block `ob` reads, as run-time values [lo, hi): for a grouped
+    /// conv, loaded from a table of `ShapeRules.groupedInBlocks` (the one definition the
+    /// weights were blocked by) with one (lo, hi) pair per output block.
     func inBlockRange(_ ir: IRBuilder, _ ob: IRValue) -> (IRValue, IRValue) {
         guard group > 1 else { return (ir.constI64(0), ir.constI64(inBlocks)) }
-        // ShapeRules.groupedInBlocks, on run-time values.
-        let (c, m) = (inBlocks * inBlock, outBlocks * block)
-        let (cg, mg) = (c / group, m / group)
-        let first = ir.mul(ob, ir.constI64(block))
-        let g0 = ir.sdiv(first, ir.constI64(mg))
-        let g1 = ir.sdiv(ir.add(first, ir.constI64(block - 1)), ir.constI64(mg))
-        let lo = ir.sdiv(ir.mul(g0, ir.constI64(cg)), ir.constI64(inBlock))
-        let hi = ir.sdiv(
-            ir.add(ir.mul(ir.add(g1, ir.constI64(1)), ir.constI64(cg)), ir.constI64(inBlock - 1)),
-            ir.constI64(inBlock))
-        return (lo, hi)
+        let ranges = (0..<outBlocks).flatMap { o in
+            let r = ShapeRules.groupedInBlocks(
+                o, inChannels: inBlocks * inBlock, outChannels: outBlocks * block, group: group, x: inBlock, y: block)
+            return [r.lowerBound, r.upperBound]
+        }
+        let table = ir.constantGlobal("group_blocks", ir.constArray(ir.i64, ranges.map { ir.constI64($0) }))
+        let at = ir.mul(ob, ir.constI64(2))
+        return (
+            ir.load(ir.i64, ir.gep(ir.i64, table, at), align: 8),
+            ir.load(ir.i64, ir.gep(ir.i64, table, ir.add(at, ir.constI64(1))), align: 8)
+        )
     }
 }
 
