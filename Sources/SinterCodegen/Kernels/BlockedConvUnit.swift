@@ -74,7 +74,7 @@ struct BlockedConvUnit: KernelUnit {
             }
             // A grouped conv's output blocks read different input blocks: one block per tile.
             // Flat tiles take 2-block tiles for an odd block count too, and one last block
-            // (SqueezeNet's 1000 classes in 63 blocks: 56 → 100 GFLOP/s in one-block tiles).
+            // (SqueezeNet's 1000 classes in 63 blocks: 56 → 89 GFLOP/s, from one-block tiles).
             let across = KernelEmitter.tilesAcrossRows(g)
             let tile = s.blockedConvTile(
                 outBlocks: g.group > 1 ? 1 : across && g.outBlocks > 1 ? g.outBlocks / 2 * 2 : g.outBlocks)
