@@ -86,7 +86,8 @@ public struct BlockedConvGeometry: Hashable, Sendable {
     public var input: [Int]  // H, W
     public var window: ShapeRules.Window
     /// Groups of a grouped dense conv (1: dense); output block o reads the input blocks
-    /// `ShapeRules.groupedInBlocks(o)`, and the weights hold `weightInBlocks` per output block.
+    /// `ShapeRules.groupedInBlocks(o)`. The weights hold `weightInBlocks` input blocks per
+    /// output block (all `inBlocks` when dense); unused by depthwise convs.
     public var group = 1
     public var weightInBlocks = 0
 

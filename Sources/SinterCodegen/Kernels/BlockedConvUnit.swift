@@ -96,9 +96,6 @@ struct BlockedConvUnit: KernelUnit {
 }
 
 extension BlockedConvGeometry {
-    /// Input blocks per output block in the weights.
-    var weightBlocks: Int { group > 1 ? weightInBlocks : inBlocks }
-
     var summary: String {
         "\(batch)×\(inBlocks)×\(input)×\(inBlock) → \(outBlocks)×\(window.output)×\(block), "
             + "kernel \(window.kernel)" + (group > 1 ? ", \(group) groups reading \(weightInBlocks) blocks" : "")
@@ -177,7 +174,7 @@ extension KernelEmitter {
         let (kh, kw) = (win.kernel[0], win.kernel[1])
         let (dh, dw) = (win.dilations[0], win.dilations[1])
         let xBlock = h * w * bi, xRow = w * bi
-        let wRow = kw * bi * b, wIn = kh * wRow, wOut = g.weightBlocks * wIn
+        let wRow = kw * bi * b, wIn = kh * wRow, wOut = g.weightInBlocks * wIn
         let count = starts.count
         let zero = ir.constF32(0, width: b)
         // Weight block j of output block ob is input block lo + j.
