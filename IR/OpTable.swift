@@ -54,7 +54,7 @@ public enum Op: String, CaseIterable, Sendable, Hashable {
     case topK = "top-k"
     case scatterND = "scatter-nd"
     // Quantization (IR/Quantization.swift); `expand-quant` rewrites them into arithmetic.
-    case quantize, dequantize, requantize, qmatmul
+    case quantize, dequantize, requantize, qmatmul, qconv
     // Training (IR/TrainingOps.swift); `expand-training` rewrites them into arithmetic.
     case crossEntropy = "cross-entropy"
     case nllLoss = "nll-loss"
@@ -409,6 +409,14 @@ extension OpSchema {
                 kernel: .unit("qmatmul"), couples: { q in [q.operand == 0 ? q.rank - 1 : 0] },
                 "f32 product of dequantized operands, summed in i32: a (i8/u8, rank >= 2, per tensor) times b "
                     + "(i8/u8 [K,N], per tensor or per column)")
+        case .qconv:
+            return make(
+                op, 2, [.integer],
+                attributes: [spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints)],
+                traits: [.pure], pattern: .outElementwiseFusable, shape: QuantRules.qconv, kernel: .unit("qconv"),
+                couples: Coupling.window,
+                "f32 2-D convolution of dequantized operands, summed in i32: x (i8/u8 [N,C,H,W], per tensor) with "
+                    + "weights (i8 [M,C,kh,kw], zero point 0, per tensor or per output channel); pads as conv's")
         case .scatterND:
             return make(
                 op, 3, [.any, .index, .any],

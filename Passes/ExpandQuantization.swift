@@ -26,8 +26,10 @@ public struct ExpandQuantization: Pass {
         for (i, node) in graph.nodes.enumerated() {
             let expands: Bool
             if case .expanded(by: Self.name) = node.op.schema.kernel { expands = true } else { expands = false }
-            // The int8 GEMM takes a constant i8 b with zero point 0; any other qmatmul runs in f32.
-            guard expands || (node.op == .qmatmul && !Self.int8Kernel(graph, node, defining)) else { continue }
+            // The int8 kernels take a constant i8 b with zero point 0; any other qmatmul or qconv
+            // runs in f32.
+            let integer = node.op == .qmatmul || node.op == .qconv
+            guard expands || (integer && !Self.int8Kernel(graph, node, defining)) else { continue }
             emitter.position = .before(i)
             emitter.name = graph.name(of: node.results[0])
             emitter.location = node.location
@@ -43,7 +45,7 @@ public struct ExpandQuantization: Pass {
             default:
                 let a = try emitter.expandDequantize(operands[0], from: types[0])
                 let b = try emitter.expandDequantize(operands[1], from: types[1])
-                y = try emitter.emit(.matmul, [a, b], Attributes())
+                y = try emitter.emit(node.op == .qconv ? .conv : .matmul, [a, b], node.attributes)
             }
             emitter.rewriter.replaceAllUses(of: node.results[0], with: y)
             emitter.rewriter.takeName(of: node.results[0], for: y)
@@ -56,7 +58,7 @@ public struct ExpandQuantization: Pass {
 }
 
 extension ExpandQuantization {
-    /// Whether the int8 GEMM takes this qmatmul: b a constant i8 with zero point 0.
+    /// Whether the int8 kernels take this qmatmul or qconv: b a constant i8 with zero point 0.
     static func int8Kernel(_ g: Graph, _ node: Node, _ defining: [ValueID: Int]) -> Bool {
         let b = node.operands[1], t = g.type(of: b)
         guard t.dtype == .i8, t.quant?.isSymmetric == true, let d = defining[b] else {

@@ -4,7 +4,8 @@ import SinterIR
 /// activation quantized per tensor and a constant i8 weight, symmetric, per tensor or per
 /// output column — becomes one `qmatmul`, the int8 GEMM. This is how a QDQ model (the form
 /// ONNX quantization tools write) runs in int8: the dequantize nodes, now unused, go in `dce`.
-/// A `trans_b` weight is transposed here, with its parameters' axis.
+/// A `trans_b` weight is transposed here, with its parameters' axis. A 2-D ungrouped conv
+/// between such operands (weights per output channel) becomes `qconv` the same way.
 ///
 ///     %q = quantize %x {to = "u8<0.02:128>"} : u8<0.02:128>[8,16]
 ///     %a = dequantize %q : f32[8,16]
@@ -15,13 +16,17 @@ import SinterIR
 ///     %m = qmatmul %q, %w : f32[8,12]
 public struct FoldQDQ: Pass {
     public static let name = "fold-qdq"
-    public static let summary = "run matmuls between dequantized 8-bit operands as int8 qmatmul"
+    public static let summary = "run matmuls and convs between dequantized 8-bit operands as int8 qmatmul/qconv"
     public init() {}
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
         let defining = graph.definingNodes()
         var rw = Rewriter(graph)
-        for (i, node) in graph.nodes.enumerated() where node.op == .matmul {
+        for (i, node) in graph.nodes.enumerated() where node.op == .matmul || node.op == .conv {
+            if node.op == .conv {
+                try foldConv(i, node, graph, defining, &rw)
+                continue
+            }
             guard node.attribute("trans_a") != .bool(true),
                 let ai = defining[node.operands[0]], graph.nodes[ai].op == .dequantize,
                 let bi = defining[node.operands[1]], graph.nodes[bi].op == .dequantize
@@ -47,6 +52,33 @@ public struct FoldQDQ: Pass {
         guard !rw.isUnchanged else { return false }
         graph = try rw.finish()
         return true
+    }
+
+    /// A 2-D, ungrouped conv between a dequantized activation (per tensor) and a dequantized
+    /// constant i8 weight (symmetric, per tensor or per output channel) becomes `qconv`.
+    private func foldConv(
+        _ i: Int, _ node: Node, _ graph: Graph, _ defining: [ValueID: Int], _ rw: inout Rewriter
+    ) throws(SinterError) {
+        guard (node.attribute("group") ?? .int(1)) == .int(1),
+            let ai = defining[node.operands[0]], graph.nodes[ai].op == .dequantize,
+            let bi = defining[node.operands[1]], graph.nodes[bi].op == .dequantize
+        else { return }
+        let a = graph.nodes[ai].operands[0], w = graph.nodes[bi].operands[0]
+        let at = graph.type(of: a), wt = graph.type(of: w)
+        guard [.u8, .i8].contains(at.dtype), at.quant?.axis == nil, at.rank == 4, wt.dtype == .i8, wt.rank == 4,
+            let q = wt.quant, q.isSymmetric, q.axis == nil || q.axis == 0,
+            let wi = defining[w], graph.nodes[wi].op == .constant
+        else { return }
+        var attributes = Attributes()
+        for key in ["strides", "pads", "dilations"] {
+            if let v = node.attribute(key) { attributes[key] = v }
+        }
+        let y = try rw.insert1(
+            .qconv, [a, w], name: graph.name(of: node.results[0]), attributes: attributes, at: .before(i),
+            location: node.location)
+        rw.replaceAllUses(of: node.results[0], with: y)
+        rw.takeName(of: node.results[0], for: y)
+        rw.erase(i)
     }
 
     /// The weight as qmatmul takes it — i8 [K, N], zero point 0, per tensor or per column —

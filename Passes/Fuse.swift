@@ -184,7 +184,7 @@ public struct Fuse: Pass {
                 } else {
                     alone(reason)
                 }
-            } else if [.matmul, .qmatmul, .conv, .convNCHWc, .depthwiseConvNCHWc].contains(n.op) {
+            } else if [.matmul, .qmatmul, .conv, .qconv, .convNCHWc, .depthwiseConvNCHWc].contains(n.op) {
                 let (gi, reason) = joinable()
                 if let gi, !groups[gi].prologue.isEmpty {
                     alone("\(n.op.rawValue) epilogue: the users' kernel reads a view in its prologue")
@@ -265,11 +265,11 @@ public struct Fuse: Pass {
     /// Epilogue operands must be addressable from the anchor's output coordinates: for conv,
     /// each operand either broadcasts over all spatial axes or walks them contiguously.
     static func epilogueProblem(_ g: Graph, anchor: Node, group: FusionGroup) -> String? {
-        guard [.conv, .convNCHWc, .depthwiseConvNCHWc].contains(anchor.op),
+        guard [.conv, .qconv, .convNCHWc, .depthwiseConvNCHWc].contains(anchor.op),
             let out = g.type(of: anchor.results[0]).shape
         else { return nil }
         let members = Set(group.nodes.map { g.nodes[$0].results[0] })
-        if anchor.op != .conv {
+        if anchor.op != .conv && anchor.op != .qconv {
             // Each store is one pixel's block of channels: operands walk the lanes or broadcast.
             for i in group.nodes {
                 for o in g.nodes[i].operands where !members.contains(o) && o != anchor.results[0] {

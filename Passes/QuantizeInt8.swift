@@ -1,12 +1,13 @@
 import SinterIR
 
 /// `quantize`: post-training int8 quantization of the matmuls whose weight is a constant f32
-/// matrix. The activation gets a quantize/dequantize pair with parameters from its calibrated
-/// range — u8 asymmetric (x86: VNNI multiplies u8 by s8) or i8 (`activations=i8`, ARM's SDOT) —
-/// widened to include 0 so that 0 is exact; the weight becomes an i8 constant, symmetric, one
-/// scale per output column. The result is the QDQ form that `fold-qdq` turns into the int8
-/// GEMM and `sinter export` writes for onnxruntime. Matmuls whose activation has no range, or
-/// whose result is named in `keep`, stay f32.
+/// matrix and of the 2-D ungrouped convs with constant weights. The activation gets a
+/// quantize/dequantize pair with parameters from its calibrated range — u8 asymmetric (x86:
+/// VNNI multiplies u8 by s8) or i8 (`activations=i8`, ARM's SDOT) — widened to include 0 so
+/// that 0 is exact; the weight becomes an i8 constant, symmetric, one scale per output column
+/// (a conv's output channel). The result is the QDQ form that `fold-qdq` turns into the int8
+/// GEMM and conv and `sinter export` writes for onnxruntime. Nodes whose activation has no
+/// range, or whose result is named in `keep`, stay f32.
 ///
 ///     %m = matmul %x, %w : f32[8,12]                 // %w: constant f32[16,12]; %x in [-2.5, 2.5]
 ///     ==>
@@ -53,14 +54,20 @@ public struct QuantizeInt8: Pass {
         keep = Set(options.string("keep").split(separator: ";").map(String.init))
     }
 
-    /// The matmuls this pass quantizes: f32, not transposing a, b a constant f32 matrix.
+    /// The nodes this pass quantizes: f32 matmuls not transposing a, with b a constant f32
+    /// matrix, and 2-D ungrouped f32 convs with constant weights (the int8 kernels' cases).
     public static func candidates(_ g: Graph) -> [(node: Int, activation: ValueID, weight: TensorData)] {
         let defining = g.definingNodes()
         var out: [(Int, ValueID, TensorData)] = []
-        for (i, n) in g.nodes.enumerated() where n.op == .matmul && n.attribute("trans_a") != .bool(true) {
+        for (i, n) in g.nodes.enumerated() where n.op == .matmul || n.op == .conv {
+            let rank = n.op == .matmul ? 2 : 4
             guard g.type(of: n.operands[0]).dtype == .f32, let d = defining[n.operands[1]],
-                let w = g.nodes[d].payload?.data, w.dtype == .f32, w.shape.count == 2
+                let w = g.nodes[d].payload?.data, w.dtype == .f32, w.shape.count == rank
             else { continue }
+            if n.op == .matmul ? n.attribute("trans_a") == .bool(true) : (n.attribute("group") ?? .int(1)) != .int(1) {
+                continue
+            }
+            if n.op == .conv && g.type(of: n.operands[0]).rank != 4 { continue }
             out.append((i, n.operands[0], w))
         }
         return out
@@ -81,10 +88,10 @@ public struct QuantizeInt8: Pass {
                 ]),
                 at: .before(i), location: node.location)
             let dq = try rw.insert1(.dequantize, [q], name: aName + ".dq", at: .before(i), location: node.location)
-            let transposed = node.attribute("trans_b") == .bool(true)
+            // Per output channel: a conv's weights' axis 0, a matmul's columns.
+            let axis = node.op == .conv || node.attribute("trans_b") == .bool(true) ? 0 : 1
             let wq = try rw.insert1(
-                .constant, [], name: name + ".w.q",
-                payload: ConstantPayload(Self.weight(weight, columnsAxis: transposed ? 0 : 1)),
+                .constant, [], name: name + ".w.q", payload: ConstantPayload(Self.weight(weight, columnsAxis: axis)),
                 at: .before(i), location: node.location)
             let wdq = try rw.insert1(.dequantize, [wq], name: name + ".w.dq", at: .before(i), location: node.location)
             rw.update(i) { $0.operands = [dq, wdq] }
@@ -104,10 +111,10 @@ public struct QuantizeInt8: Pass {
     }
 
     /// The weight as i8, symmetric, one scale per output column (`columnsAxis` 1 for [K, N],
-    /// 0 for a transposed [N, K]); an all-zero column gets scale 1.
+    /// 0 for a transposed [N, K] or a conv's [M, C, kh, kw]); an all-zero column gets scale 1.
     static func weight(_ w: TensorData, columnsAxis axis: Int) -> TensorData {
         let values = w.floats ?? []
-        let (rows, cols) = (w.shape[0], w.shape[1])
+        let rows = w.shape[0], cols = rows > 0 ? values.count / rows : 0
         let count = axis == 1 ? cols : rows
         var peak = [Float](repeating: 0, count: count)
         for r in 0..<rows {

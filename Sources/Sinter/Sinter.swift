@@ -54,7 +54,7 @@ public struct CompileOptions: Sendable {
     /// workspace plus weights. Checked before anything that large is allocated.
     public var maxMemory = MemoryBudget.standard
     /// Post-training int8 (`--quantize int8 --calibration FILE`): the calibrated ranges and the
-    /// matmuls to keep in f32; the `quantize` pass runs after `infer-shapes`.
+    /// nodes to keep in f32; the `quantize` pass runs after `fold-batchnorm` (or `infer-shapes`).
     public var int8: (calibration: Calibration, keepFloat: [String])?
 
     public init() {}
@@ -73,8 +73,12 @@ public struct CompileOptions: Sendable {
                     "activations": (scheduleTarget ?? target).isAArch64 ? "i8" : "u8",
                     "ranges": int8.calibration.rangesOption, "keep": int8.keepFloat.joined(separator: ";"),
                 ])
-            let at = (specs.firstIndex { $0.name == InferShapes.name }).map { $0 + 1 } ?? 0
-            specs.insert(quantize, at: at)
+            // After batch norm folds into the weights it quantizes; then, in a pipeline that
+            // lowers QDQ pairs (not export's), they become the int8 kernels and the rest arithmetic.
+            let anchor =
+                specs.firstIndex { $0.name == FoldBatchNorm.name } ?? specs.firstIndex { $0.name == InferShapes.name }
+            let lowers = [FoldQDQ.name, ExpandQuantization.name].filter { name in specs.contains { $0.name == name } }
+            specs.insert(contentsOf: [quantize] + lowers.map { PassSpec($0) }, at: anchor.map { $0 + 1 } ?? 0)
         }
         return specs
     }

@@ -276,14 +276,21 @@ public enum ONNXExporter {
                 n.opType = "QuantizeLinear"
                 n.input = [x] + to.inputs
                 n.attribute = to.attributes
-            case .qmatmul:
-                // The QDQ form: both operands dequantized, then a float MatMul.
+            case .qmatmul, .qconv:
+                // The QDQ form: both operands dequantized, then a float MatMul or Conv.
                 let operands = node.operands.indices.map { i in
                     let q = quantization(g.type(of: node.operands[i]), hint)
                     return helper("DequantizeLinear", [ins[i]] + q.inputs, q.attributes)
                 }
-                n.opType = "MatMul"
+                n.opType = node.op == .qmatmul ? "MatMul" : "Conv"
                 n.input = operands
+                if node.op == .qconv {
+                    n.attribute = [
+                        intsAttr("strides", node.attributes.ints("strides") ?? [1, 1]),
+                        intsAttr("dilations", node.attributes.ints("dilations") ?? [1, 1]),
+                        intsAttr("pads", node.attributes.ints("pads") ?? [0, 0, 0, 0]),
+                    ]
+                }
             case .dequantize:
                 let from = quantization(g.type(of: node.operands[0]), hint)
                 n.opType = "DequantizeLinear"

@@ -110,11 +110,15 @@ struct Compile: ParsableCommand {
                 let lowered = try Sinter.lower(graph, options)
                 program = .fixed(lowered)
                 if options.int8 != nil {
-                    // Which matmuls run in int8: the float islands are the rest.
+                    // Which matmuls and convs run in int8: the float islands are the rest.
                     let units = lowered.kernels.map(\.body.unit)
-                    let int8 = units.filter { $0 == "qmatmul" }.count, float = units.filter { $0 == "matmul" }.count
+                    func count(_ names: Set<String>) -> Int { units.filter { names.contains($0) }.count }
+                    let (qm, fm) = (count(["qmatmul"]), count(["matmul"]))
+                    let (qc, fc) = (count(["qconv"]), count(["conv", "conv-nchwc"]))
                     FileHandle.standardError.write(
-                        Data("int8: \(int8) of \(int8 + float) matmul kernel(s) run as qmatmul\n".utf8))
+                        Data(
+                            ("int8: \(qm) of \(qm + fm) matmul kernel(s) run as qmatmul, "
+                                + "\(qc) of \(qc + fc) conv kernel(s) as qconv\n").utf8))
                 }
             }
             let prefix = ABI.cIdentifier(name ?? program.name)

@@ -40,6 +40,12 @@ public enum OpSamples {
             w.quant = QuantParams(
                 scales: (0..<6).map { 0.01 * Float($0 + 1) }, zeroPoints: Array(repeating: 0, count: 6), axis: 1)
             return try one([q, try b.constant(w)])
+        case .qconv:
+            let q = try b.apply(.quantize, [x], attributes: attrs(["to": .string("u8<0.1:128>")]))[0]
+            var w = TensorData(dtype: .i8, shape: [4, 3, 3, 3], values: (0..<108).map { Double($0 * 37 % 255 - 127) })
+            w.quant = QuantParams(
+                scales: (0..<4).map { 0.01 * Float($0 + 1) }, zeroPoints: Array(repeating: 0, count: 4), axis: 0)
+            return try one([q, try b.constant(w)], attrs(["pads": .ints([1, 1, 1, 1])]))
         case .dequantize, .requantize:
             let perAxis = "i8<axis=1: 0.1:0, 0.2:1, 0.3:-1>"
             let q = try b.apply(.quantize, [x], attributes: attrs(["to": .string(perAxis)]))[0]

@@ -319,6 +319,7 @@ OPS = {
     "dequantize": lambda a, t: dequantize(a[0], t["from"]),
     "requantize": lambda a, t: quantize(dequantize(a[0], t["from"]), t["to"]),
     "qmatmul": lambda a, t: dequantize(a[0], t["from"]).astype(np.float64) @ dequantize(a[1], t["from_b"]),
+    "qconv": lambda a, t: conv([dequantize(a[0], t["from"]).astype(np.float64), dequantize(a[1], t["from_b"])], t),
     "add": lambda a, t: a[0] + a[1],
     "sub": lambda a, t: a[0] - a[1],
     "mul": lambda a, t: a[0] * a[1],

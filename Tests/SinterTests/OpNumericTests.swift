@@ -427,6 +427,13 @@ struct OpNumericTests {
                 op: .qmatmul, shapes: [[2, 5, 7], [7, 3]], dtypes: [.u8, .i8], range: (0, 127.9), atol: 1e-4,
                 inputQuant: QuantParams(scale: 0.02, zeroPoint: 100),
                 secondQuant: QuantParams(scales: [0.1, 0.2, 0.3], zeroPoints: [0, 2, -1], axis: 1)))
+        // qconv with run-time weights: expand-quant runs it as a float conv of the dequantized
+        // operands (Int8ConvTests checks the int8 kernel).
+        out.append(
+            Case(
+                op: .qconv, shapes: [[2, 3, 6, 5], [4, 3, 3, 2]], attrs: Attributes(["pads": .ints([1, 0, 1, 1])]),
+                dtypes: [.u8, .i8], range: (0, 127.9), atol: 1e-4, inputQuant: QuantParams(scale: 0.02, zeroPoint: 100),
+                secondQuant: QuantParams(scales: [0.1, 0.2, 0.3, 0.05], zeroPoints: [0, 2, -1, 0], axis: 0)))
         // Training: losses (index labels drawn from 0..<5, probabilities) and the first result of
         // each optimizer update (the new parameter); moments and squares are drawn positive.
         let smooth = Attributes(["label_smoothing": .float(0.1)])

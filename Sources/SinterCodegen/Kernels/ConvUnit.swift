@@ -218,7 +218,13 @@ extension KernelEmitter {
     /// position) of one group's im2col matrix, `width` columns per row. Each output row splits
     /// into the columns whose tap falls left of the image, inside it (a strided copy LLVM
     /// vectorises) and right of it; a row whose outer coordinates fall outside is all zeros.
-    private func im2col(_ g: WindowGeometry, _ x: IRValue, _ col: IRValue, _ width: Int, _ q0: IRValue, _ q1: IRValue) {
+    /// `element` and `fill` default to f32 and 0; the int8 conv copies bytes and fills with its
+    /// input's zero point.
+    func im2col(
+        _ g: WindowGeometry, _ x: IRValue, _ col: IRValue, _ width: Int, _ q0: IRValue, _ q1: IRValue,
+        element: IRType? = nil, fill: IRValue? = nil
+    ) {
+        let t = element ?? ir.f32
         let win = g.window
         let dims = g.input.count, last = dims - 1
         let inStrides = contiguousStrides(g.input)
@@ -226,7 +232,7 @@ extension KernelEmitter {
         let rowStrides = contiguousStrides(Array(win.output.dropLast()))
         let kernelStrides = contiguousStrides(win.kernel), kernelCount = win.kernel.reduce(1, *)
         let (s, inWidth) = (win.strides[last], g.input[last])
-        let zero = ir.constF32(0)
+        let zero = fill ?? ir.constF32(0)
         ir.forLoop(c(0), c((g.channels / g.group) * kernelCount), "row") { row in
             let ic = ir.sdiv(row, c(kernelCount)), kflat = ir.srem(row, c(kernelCount))
             let kpos = (0..<dims).map { d in ir.srem(ir.sdiv(kflat, c(kernelStrides[d])), c(win.kernel[d])) }
@@ -251,11 +257,11 @@ extension KernelEmitter {
                 let copyEnd = ir.select(valid, smin(smax(hi, copyBegin), b), b)
                 let out = ir.add(dst, rowStart)
                 let source = ir.add(ir.add(chan, outerOff), shift)
-                ir.forLoop(a, copyBegin, "zl") { ox in storeF(zero, col, ir.add(out, ox)) }
+                ir.forLoop(a, copyBegin, "zl") { ox in storeF(zero, col, ir.add(out, ox), elem: t) }
                 ir.forLoop(copyBegin, copyEnd, "cp") { ox in
-                    storeF(loadF(x, ir.add(source, ir.mul(ox, c(s))), 1), col, ir.add(out, ox))
+                    storeF(loadF(x, ir.add(source, ir.mul(ox, c(s))), 1, elem: t), col, ir.add(out, ox), elem: t)
                 }
-                ir.forLoop(copyEnd, b, "zr") { ox in storeF(zero, col, ir.add(out, ox)) }
+                ir.forLoop(copyEnd, b, "zr") { ox in storeF(zero, col, ir.add(out, ox), elem: t) }
             }
         }
     }

@@ -63,6 +63,34 @@ extension KernelEmitter {
         }
     }
 
+    /// The micro-kernel's sums over `quads` k quads: `rows` × `vectors` i32 accumulators
+    /// (row-major). Row r's broadcast word for quad q is at byte aBase + (q · aRows + r) · 4 of
+    /// `a`; vector u of quad q at byte bBase + q · bBytes + u · lanes · 4 of `b`. With
+    /// `unsignedA` the broadcast bytes are the dot step's unsigned operand (a GEMM's
+    /// activations); otherwise the vectors are (a conv's packed input against its weights).
+    func int8Sums(
+        _ dot: Int8Dot, a: IRValue, aBase: IRValue, aRows: Int, rows: Int, b: IRValue, bBase: IRValue, bBytes: Int,
+        vectors: Int, lanes w: Int, quads: Int, unsignedA: Bool
+    ) -> [IRValue] {
+        let words = ir.vector(ir.i32, w)
+        let zero = ir.constInt(ir.i32, 0, width: w)
+        return ir.forLoop(c(0), c(quads), carrying: Array(repeating: zero, count: rows * vectors), "q") { q, acc in
+            let bRow = ir.add(bBase, ir.mul(q, c(bBytes)))
+            let bv = (0..<vectors).map { u in ir.load(words, ir.gep(ir.i8, b, ir.add(bRow, c(u * w * 4)))) }
+            var next = acc
+            for r in 0..<rows {
+                let word = ir.load(ir.i32, ir.gep(ir.i8, a, ir.add(aBase, ir.add(ir.mul(q, c(aRows * 4)), c(r * 4)))))
+                let av = ir.splat(word, w)
+                for u in 0..<vectors {
+                    let i = r * vectors + u
+                    next[i] =
+                        unsignedA ? dot8(dot, acc[i], av, bv[u], lanes: w) : dot8(dot, acc[i], bv[u], av, lanes: w)
+                }
+            }
+            return next
+        }
+    }
+
     /// One register tile: rows i..<i+mr (clamped below `rowLimit`) of panel `p` over all of k.
     private func int8Tile(
         _ body: QMatmulUnit.Body, _ aPacked: IRValue, _ b: IRValue, _ out: IRValue, _ cOff: IRValue, _ i: IRValue,
@@ -79,22 +107,9 @@ extension KernelEmitter {
         let aTile = ir.mul(tile, c(body.quads * mr * 4))
         let bPanel = ir.mul(p, c(body.panelBytes))
         let words = ir.vector(ir.i32, w)
-        let zero = ir.constInt(ir.i32, 0, width: w)
-        let acc = ir.forLoop(c(0), c(body.quads), carrying: Array(repeating: zero, count: mr * vectors), "q") {
-            q, acc in
-            let bRow = ir.add(bPanel, ir.mul(q, c(nr * 4)))
-            let bv = (0..<vectors).map { u in ir.load(words, ir.gep(ir.i8, b, ir.add(bRow, c(u * w * 4)))) }
-            var next = acc
-            for r in 0..<mr {
-                let word = ir.load(
-                    ir.i32, ir.gep(ir.i8, aPacked, ir.add(aTile, ir.add(ir.mul(q, c(mr * 4)), c(r * 4)))))
-                let av = ir.splat(word, w)
-                for u in 0..<vectors {
-                    next[r * vectors + u] = dot8(body.dot, acc[r * vectors + u], av, bv[u], lanes: w)
-                }
-            }
-            return next
-        }
+        let acc = int8Sums(
+            body.dot, a: aPacked, aBase: aTile, aRows: mr, rows: mr, b: b, bBase: bPanel, bBytes: nr * 4,
+            vectors: vectors, lanes: w, quads: body.quads, unsignedA: true)
         let col0 = ir.mul(p, c(nr))
         for u in 0..<vectors {
             let col = ir.add(col0, c(u * w))
@@ -144,6 +159,13 @@ extension KernelEmitter {
         }
     }
 
+    /// An activation byte as the packed kernel sees it: moved into the dot step's domain
+    /// (top bit flipped when `flip`) and widened to i32 as the dot step reads it.
+    func dotDomain(_ byte: IRValue, flip: Bool, _ dot: Int8Dot) -> IRValue {
+        let b = flip ? ir.xor(byte, ir.constInt(ir.i8, -128, width: 1)) : byte
+        return dot.signedA ? ir.sext(b, ir.i32) : ir.zext(b, ir.i32)
+    }
+
     /// b not packed (never made by the pipeline, which keeps b a constant): plain loops over
     /// the i8 b as written, with the scales embedded.
     private func int8GemmLoops(
@@ -157,11 +179,9 @@ extension KernelEmitter {
             ir.forLoop(c(0), c(body.m), "ti") { i in
                 ir.forLoop(c(0), c(body.n), "tj") { j in
                     let sum = ir.forLoop(c(0), c(body.k), carrying: [ir.constInt(ir.i32, 0, width: 1)], "tk") { kk, s in
-                        // The byte in the dot step's domain, as the packed kernel sees it.
-                        var byte = ir.load(
+                        let byte = ir.load(
                             ir.i8, ir.gep(ir.i8, a, ir.add(offs[0], ir.add(ir.mul(i, c(body.k)), kk))), align: 1)
-                        if body.flipA { byte = ir.xor(byte, ir.constInt(ir.i8, -128, width: 1)) }
-                        let x = body.dot.signedA ? ir.sext(byte, ir.i32) : ir.zext(byte, ir.i32)
+                        let x = dotDomain(byte, flip: body.flipA, body.dot)
                         let y = ir.sext(
                             ir.load(ir.i8, ir.gep(ir.i8, b, ir.add(ir.mul(kk, c(body.n)), j)), align: 1), ir.i32)
                         return [ir.add(s[0], ir.mul(ir.sub(x, zero), y))]

@@ -121,14 +121,9 @@ struct QMatmulUnit: KernelUnit {
                     }
                 }
             }
-            for j in 0..<paddedColumns {
-                let comp = UInt32(bitPattern: Int32(truncatingIfNeeded: zeroA * sums[j]))
-                let scale = j < n ? scales[j].bitPattern : 0
-                for t in 0..<4 {
-                    bytes[compensationOffset + j * 4 + t] = UInt8(truncatingIfNeeded: comp >> (8 * t))
-                    bytes[scalesOffset + j * 4 + t] = UInt8(truncatingIfNeeded: scale >> (8 * t))
-                }
-            }
+            Int8Packing.writeTrailer(
+                &bytes, compensationAt: compensationOffset, scalesAt: scalesOffset, zero: zeroA, sums: sums,
+                scales: scales)
             var body = self
             body.packedB = true
             return (body, TensorData(dtype: .u8, shape: [bytes.count], bytes: bytes))
@@ -146,5 +141,24 @@ extension Schedules {
         g.mc = max(g.mr, l2Bytes / 2 / max(4 * ((k + 3) / 4), 1) / g.mr * g.mr)
         g.packA = true
         return g
+    }
+}
+
+/// What the int8 kernels' packed constants share.
+enum Int8Packing {
+    /// The trailer after the packed bytes: per padded column (a GEMM's) or row (a conv's) the
+    /// compensation `zero · sum` as i32 at `compensationAt`, and the scale as f32 at `scalesAt`
+    /// (0 past the real ones).
+    static func writeTrailer(
+        _ bytes: inout [UInt8], compensationAt: Int, scalesAt: Int, zero: Int, sums: [Int], scales: [Float]
+    ) {
+        for j in sums.indices {
+            let comp = UInt32(bitPattern: Int32(truncatingIfNeeded: zero * sums[j]))
+            let scale = j < scales.count ? scales[j].bitPattern : 0
+            for t in 0..<4 {
+                bytes[compensationAt + j * 4 + t] = UInt8(truncatingIfNeeded: comp >> (8 * t))
+                bytes[scalesAt + j * 4 + t] = UInt8(truncatingIfNeeded: scale >> (8 * t))
+            }
+        }
     }
 }

@@ -480,6 +480,13 @@ final class IRBuilder {
         return IRValue(ref: LLVMBuildShuffleVector(builder, v.ref, LLVMGetPoison(v.type.ref), mask, ""))
     }
 
+    /// The lanes of `a` followed by `b` (same type) at `indices`: interleaves and concatenations.
+    func shuffle(_ a: IRValue, _ b: IRValue, _ indices: [Int]) -> IRValue {
+        var lanes: [LLVMValueRef?] = indices.map { constI32(Int32($0)).ref }
+        let mask = lanes.withUnsafeMutableBufferPointer { LLVMConstVector($0.baseAddress, UInt32($0.count)) }
+        return IRValue(ref: LLVMBuildShuffleVector(builder, a.ref, b.ref, mask, ""))
+    }
+
     // MARK: intrinsics and calls
 
     /// Calls an overloaded LLVM intrinsic such as `llvm.fma` at the type of its first argument.

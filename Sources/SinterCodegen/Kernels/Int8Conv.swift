@@ -1,0 +1,188 @@
+import SinterIR
+
+/// The int8 convolution behind `qconv`. Part `task` owns panels [P0, P1) of every image's
+/// output positions and walks them a chunk at a time: it copies the chunk's im2col rows as
+/// bytes into its scratch (a pointwise conv reads its input rows in place), packs them for the
+/// dot step — per panel, each k quad one row of nr columns × 4 taps, the top bit flipped into
+/// the dot step's domain — and runs every row tile of the packed weights over the chunk's
+/// panels, the weights' tile staying in L1 while the chunk stays in L2. Rows of a tile are
+/// output channels, so each accumulator vector is `lanes` neighbouring positions of one
+/// channel: it loses the compensation, turns f32, takes its channel's scale and the epilogue,
+/// and is stored in place (masked past the last position). k is never split, so results are
+/// the same for every thread count.
+extension KernelEmitter {
+    func int8Conv(
+        _ body: QConvUnit.Body, _ out: IRValue, _ x: IRValue, _ w: IRValue, _ extras: [IRValue], scratch: IRValue,
+        task: IRValue, tasks: IRValue
+    ) {
+        let g = body.geometry
+        guard g.batch > 0, body.m > 0, body.positions > 0 else { return }
+        guard body.packedW else { return int8ConvLoops(body, out, x, w, extras) }
+        let nr = body.blocking.nr, chunk = body.chunkPanels, width = chunk * nr
+        let (p0, p1) = partRange(body.panels, task: task, tasks: tasks)
+        let packed = ir.gep(ir.i8, scratch, ir.mul(task, c(body.partScratchBytes)))
+        let staging = ir.gep(ir.i8, packed, c(body.packedChunkBytes))
+        let spatialIn = g.input.reduce(1, *)
+        let full = body.positions / nr
+        // The padding is the input's zero point as stored (before packing flips its top bit).
+        let fill = ir.constInt(ir.i8, Int(Int8(truncatingIfNeeded: body.flipX ? body.zeroX ^ 0x80 : body.zeroX)))
+        ir.forLoop(c(0), c(g.batch), "n") { n in
+            let inBase = ir.mul(n, c(g.channels * spatialIn))
+            let outBase = ir.mul(n, c(body.m * body.positions))
+            let args = convEpilogueArgs(body.epilogue, extras, n, c(0), body.m)
+            ir.forLoop(p0, p1, step: chunk, "chunk") { first in
+                let end = smin(ir.add(first, c(chunk)), p1)
+                let q0 = ir.mul(first, c(nr))
+                // The chunk's im2col rows: the input itself (row stride = positions), or bytes
+                // copied into staging (row stride = width, column 0 = position q0).
+                let (source, base, ld): (IRValue, IRValue, Int)
+                if body.pointwise {
+                    (source, base, ld) = (x, ir.add(inBase, q0), body.positions)
+                } else {
+                    im2col(
+                        g, ir.gep(ir.i8, x, inBase), staging, width, q0, smin(ir.mul(end, c(nr)), c(body.positions)),
+                        element: ir.i8, fill: fill)
+                    (source, base, ld) = (staging, c(0), width)
+                }
+                ir.forLoop(first, smin(end, c(full)), "pp") { p in
+                    packInt8Columns(
+                        body, source, ir.add(base, ir.mul(ir.sub(p, first), c(nr))), ld, packed,
+                        panel: ir.sub(p, first), valid: nr)
+                }
+                if body.positions % nr != 0 {
+                    ir.forLoop(smax(first, c(full)), end, "ppt") { p in
+                        packInt8Columns(
+                            body, source, ir.add(base, ir.mul(ir.sub(p, first), c(nr))), ld, packed,
+                            panel: ir.sub(p, first), valid: body.positions % nr)
+                    }
+                }
+                let mr = body.blocking.mr
+                for (rows, tiles) in [(mr, (0, body.m / mr)), (body.m % mr, (body.m / mr, body.rowTiles))]
+                where rows > 0 && tiles.1 > tiles.0 {
+                    ir.forLoop(c(tiles.0), c(tiles.1), "qt") { t in
+                        ir.forLoop(first, smin(end, c(full)), "qp") { p in
+                            int8ConvTile(body, w, packed, out, outBase, t, rows, p, first, args, valid: nr)
+                        }
+                        if body.positions % nr != 0 {
+                            ir.forLoop(smax(first, c(full)), end, "qpt") { p in
+                                int8ConvTile(
+                                    body, w, packed, out, outBase, t, rows, p, first, args,
+                                    valid: body.positions % nr)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Packs one panel: columns [0, valid) of the im2col rows at `source` + `base` (row stride
+    /// `ld`) into chunk panel `panel` of `packed`, each k quad nr columns × 4 taps; taps past k
+    /// and columns past `valid` are zero.
+    private func packInt8Columns(
+        _ body: QConvUnit.Body, _ source: IRValue, _ base: IRValue, _ ld: Int, _ packed: IRValue, panel: IRValue,
+        valid: Int
+    ) {
+        let nr = body.blocking.nr, k = body.k
+        let row = ir.vector(ir.i8, nr)
+        let mask: IRValue? = valid < nr ? ir.laneMask(valid, width: nr) : nil
+        let zero = ir.constInt(ir.i8, 0, width: nr)
+        let flip = ir.constInt(ir.i8, -128, width: 4 * nr)
+        let dst = ir.mul(panel, c(body.quads * nr * 4))
+        func quad(_ q: IRValue, taps: Int) {
+            let rows = (0..<4).map { t -> IRValue in
+                guard t < taps else { return zero }
+                let at = ir.gep(ir.i8, source, ir.add(base, ir.mul(ir.add(ir.mul(q, c(4)), c(t)), c(ld))))
+                return mask.map { ir.maskedLoad(row, at, mask: $0, align: 1) } ?? ir.load(row, at, align: 1)
+            }
+            var pairs: [Int] = [], quads: [Int] = []
+            for j in 0..<nr {
+                pairs += [j, nr + j]
+                quads += [2 * j, 2 * j + 1, 2 * nr + 2 * j, 2 * nr + 2 * j + 1]
+            }
+            let low = ir.shuffle(rows[0], rows[1], pairs), high = ir.shuffle(rows[2], rows[3], pairs)
+            var bytes = ir.shuffle(low, high, quads)
+            if body.flipX { bytes = ir.xor(bytes, flip) }
+            ir.store(bytes, ir.gep(ir.i8, packed, ir.add(dst, ir.mul(q, c(nr * 4)))), align: 1)
+        }
+        if k / 4 > 0 { ir.forLoop(c(0), c(k / 4), "pq") { q in quad(q, taps: 4) } }
+        if k % 4 != 0 { quad(c(k / 4), taps: k % 4) }
+    }
+
+    /// One register tile: output channels t·mr ..< t·mr + rows of panel `p` over all of k.
+    private func int8ConvTile(
+        _ body: QConvUnit.Body, _ w: IRValue, _ packed: IRValue, _ out: IRValue, _ outBase: IRValue, _ t: IRValue,
+        _ rows: Int, _ p: IRValue, _ first: IRValue, _ epilogue: EpilogueArgs?, valid: Int
+    ) {
+        let bl = body.blocking
+        let (lanes, mr, nr) = (bl.lanes, bl.mr, bl.nr)
+        let vectors = (valid + lanes - 1) / lanes
+        let lastMask: IRValue? = valid % lanes != 0 ? ir.laneMask(valid % lanes, width: lanes) : nil
+        let acc = int8Sums(
+            body.dot, a: w, aBase: ir.mul(t, c(body.tileBytes)), aRows: mr, rows: rows, b: packed,
+            bBase: ir.mul(ir.sub(p, first), c(body.quads * nr * 4)), bBytes: nr * 4, vectors: vectors, lanes: lanes,
+            quads: body.quads, unsignedA: false)
+        let col0 = ir.mul(p, c(nr))
+        for r in 0..<rows {
+            let channel = ir.add(ir.mul(t, c(mr)), c(r))
+            let comp = ir.splat(
+                ir.load(ir.i32, ir.gep(ir.i8, w, ir.add(c(body.compensationOffset), ir.mul(channel, c(4))))), lanes)
+            let scale = ir.splat(
+                ir.load(ir.f32, ir.gep(ir.i8, w, ir.add(c(body.scalesOffset), ir.mul(channel, c(4))))), lanes)
+            for u in 0..<vectors {
+                let col = ir.add(col0, c(u * lanes))
+                let mask = u == vectors - 1 ? lastMask : nil
+                var value = ir.fmul(ir.sitofp(ir.sub(acc[r * vectors + u], comp), ir.vector(ir.f32, lanes)), scale)
+                if let e = epilogue {
+                    value = applyEpilogue(e, value, row: channel, col: col, width: lanes, mask: mask)
+                }
+                let at = ir.gep(ir.f32, out, ir.add(outBase, ir.add(ir.mul(channel, c(body.positions)), col)))
+                if let m = mask { ir.maskedStore(value, at, mask: m) } else { ir.store(value, at) }
+            }
+        }
+    }
+
+    /// Weights not packed (never made by the pipeline, which keeps them a constant): a direct
+    /// convolution in plain loops over the i8 weights as written, with the scales embedded.
+    private func int8ConvLoops(
+        _ body: QConvUnit.Body, _ out: IRValue, _ x: IRValue, _ w: IRValue, _ extras: [IRValue]
+    ) {
+        let g = body.geometry, win = g.window
+        let (h, wd, kh, kw) = (g.input[0], g.input[1], win.kernel[0], win.kernel[1])
+        let scaleBytes = body.scales.flatMap { s in (0..<4).map { UInt8(truncatingIfNeeded: s.bitPattern >> (8 * $0)) }
+        }
+        let scales = ir.constantBytes("qconv.scales", scaleBytes)
+        let zero = ir.constInt(ir.i32, body.zeroX, width: 1)
+        ir.forLoop(c(0), c(g.batch), "n") { n in
+            let args = convEpilogueArgs(body.epilogue, extras, n, c(0), body.m)
+            ir.forLoop(c(0), c(body.m), "m") { m in
+                ir.forLoop(c(0), c(body.positions), "p") { p in
+                    let oy = ir.sdiv(p, c(win.output[1])), ox = ir.srem(p, c(win.output[1]))
+                    let sum = ir.forLoop(c(0), c(body.k), carrying: [ir.constInt(ir.i32, 0, width: 1)], "tk") { kk, s in
+                        let ic = ir.sdiv(kk, c(kh * kw)), ky = ir.srem(ir.sdiv(kk, c(kw)), c(kh)),
+                            kx = ir.srem(kk, c(kw))
+                        let iy = ir.add(
+                            ir.sub(ir.mul(oy, c(win.strides[0])), c(win.padBegin[0])), ir.mul(ky, c(win.dilations[0])))
+                        let ix = ir.add(
+                            ir.sub(ir.mul(ox, c(win.strides[1])), c(win.padBegin[1])), ir.mul(kx, c(win.dilations[1])))
+                        let inside = ir.and(ir.icmp(.ult, iy, c(h)), ir.icmp(.ult, ix, c(wd)))
+                        // Padding reads as the zero point; the address is clamped inside.
+                        let at = ir.add(
+                            ir.mul(ir.add(ir.mul(n, c(g.channels)), ic), c(h * wd)),
+                            ir.select(inside, ir.add(ir.mul(iy, c(wd)), ix), c(0)))
+                        let byte = ir.load(ir.i8, ir.gep(ir.i8, x, at), align: 1)
+                        let value = ir.select(inside, dotDomain(byte, flip: body.flipX, body.dot), zero)
+                        let weight = ir.sext(
+                            ir.load(ir.i8, ir.gep(ir.i8, w, ir.add(ir.mul(m, c(body.k)), kk)), align: 1), ir.i32)
+                        return [ir.add(s[0], ir.mul(ir.sub(value, zero), weight))]
+                    }[0]
+                    var value = ir.fmul(ir.sitofp(sum, ir.f32), ir.load(ir.f32, ir.gep(ir.f32, scales, m)))
+                    if let e = args { value = applyEpilogue(e, value, row: m, col: p, width: 1, mask: nil) }
+                    ir.store(
+                        value,
+                        ir.gep(ir.f32, out, ir.add(ir.mul(ir.add(ir.mul(n, c(body.m)), m), c(body.positions)), p)))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+import SinterIR
+
+/// `qconv` as a kernel unit: the int8 convolution, the int8 GEMM turned around. The weights
+/// (i8, zero point 0, per tensor or per output channel) are the broadcast side, packed at
+/// compile time; the input's im2col columns (output positions) are the vector side, packed at
+/// run time, so a tile is `mr` output channels × `nr` neighbouring positions and every row
+/// stores straight into NCHW. Each k quad is four consecutive (input channel, ky, kx) taps.
+/// The sums become `f32(acc − zero_x · rowsum(w)) · (scale_x · scale_w[m])` and take the fused
+/// f32 epilogue (bias, ReLU, residual), as the f32 conv's do.
+///
+/// The packed weights: row tiles of mr channels, each k quad one row of mr words (four i8
+/// taps each, zero past k), then per padded channel the compensation `zero_x · rowsum(w)`
+/// (i32) and the scale (f32).
+struct QConvUnit: KernelUnit {
+    static let name = "qconv"
+
+    static func supports(operands: [DType], results: [DType]) -> Bool {
+        operands.count == 2 && [.u8, .i8].contains(operands[0]) && operands[1] == .i8 && results == [.f32]
+    }
+
+    static func lower(_ c: UnitLowering) throws(SinterError) -> [any KernelUnitBody] {
+        let x = c.operandTypes[0], w = c.operandTypes[1]
+        guard let qx = x.quant, let qw = w.quant, qw.isSymmetric else {
+            throw c.fail("qconv needs weights with zero point 0 (expand-quant runs other cases in f32)")
+        }
+        let xs = c.inShapes[0], ws = c.inShapes[1]
+        let win = try c.window(Array(xs[2...]), Array(ws[2...]))
+        let geometry = WindowGeometry(
+            batch: xs[0], channels: xs[1], input: Array(xs[2...]), window: win, outChannels: ws[0], group: 1,
+            countIncludePad: false)
+        let signed = x.dtype == .i8, dot = c.schedules.int8Dot
+        let shift = signed == dot.signedA ? 0 : signed ? 128 : -128
+        let k = xs[1] * ws[2] * ws[3], positions = win.output.reduce(1, *)
+        return [
+            Body(
+                geometry: geometry, flipX: shift != 0, zeroX: qx.zeroPoints[0] + shift,
+                scales: (0..<ws[0]).map { qx.scales[0] * qw.pair($0).scale },
+                blocking: c.schedules.int8Gemm(m: ws[0], n: positions, k: k), dot: dot, epilogue: c.epilogue)
+        ]
+    }
+
+    static func epilogueOperand(_ strides: [Int], _ dtype: DType) -> Epilogue.Operand? {
+        ConvUnit.epilogueOperand(strides, dtype)
+    }
+
+    struct Body: KernelUnitBody, Hashable {
+        var geometry: WindowGeometry
+        /// Packing flips each input byte's top bit into the dot step's domain; `zeroX` is the
+        /// input's zero point there (it also fills the padding).
+        var flipX: Bool
+        var zeroX: Int
+        /// scale_x · scale_w[m] per output channel.
+        var scales: [Float]
+        var blocking: GemmBlocking
+        var dot: Int8Dot
+        var epilogue: Epilogue?
+        /// The weights are the packed constant; a qconv whose weights were not packed is refused.
+        var packedW = false
+
+        var accumulator: DType? { .i32 }
+        var m: Int { geometry.outChannels }
+        var k: Int { geometry.channels * geometry.window.kernel.reduce(1, *) }
+        var quads: Int { (k + 3) / 4 }
+        var positions: Int { geometry.window.output.reduce(1, *) }
+        var panels: Int { (positions + blocking.nr - 1) / blocking.nr }
+        var rowTiles: Int { (m + blocking.mr - 1) / blocking.mr }
+        var paddedRows: Int { rowTiles * blocking.mr }
+        var tileBytes: Int { quads * blocking.mr * 4 }
+        var compensationOffset: Int { (rowTiles * tileBytes + 63) / 64 * 64 }
+        var scalesOffset: Int { compensationOffset + paddedRows * 4 }
+        /// 1×1, stride 1, no padding: the input rows are the im2col matrix, packed in place.
+        var pointwise: Bool { KernelEmitter.isPointwise(geometry) }
+        /// Panels packed at a time: about 256 KB of packed columns, which stay in L2 while every
+        /// row tile of weights sweeps them.
+        var chunkPanels: Int { max(1, min(panels, (256 << 10) / max(quads * 4 * blocking.nr, 1))) }
+        var packedChunkBytes: Int { KernelProgram.aligned(chunkPanels * quads * 4 * blocking.nr) }
+        /// The im2col rows of one chunk (k rows × its columns), when the input is not read in place.
+        var stagingBytes: Int { pointwise ? 0 : KernelProgram.aligned(k * chunkPanels * blocking.nr) }
+        var partScratchBytes: Int { packedChunkBytes + stagingBytes }
+
+        var description: String {
+            let g = geometry, bytes = dot.signedA ? "s8·s8" : "u8·s8"
+            return "\(g.batch)×\(g.channels)×\(g.input) → \(g.outChannels)×\(g.window.output), "
+                + "kernel \(g.window.kernel), \(bytes) in i32, \(dot.rawValue), "
+                + (pointwise ? "pointwise" : "im2col") + " chunks of \(chunkPanels) panels, \(blocking)"
+                + (packedW ? ", weights packed" : ", weights unpacked")
+                + (epilogue.map { ", epilogue \($0.expr)" } ?? "")
+        }
+
+        func emit(_ e: KernelEmitter, _ a: KernelArguments) {
+            e.int8Conv(
+                self, a.out, a.ins[0], a.ins[1], Array(a.ins.dropFirst(2)), scratch: a.scratch, task: a.task,
+                tasks: a.parts)
+        }
+
+        /// Parts take whole panels of output positions of every image; each packs its own.
+        func schedule(_ kernel: inout Kernel, _ s: Schedules) {
+            kernel.registerTile = [blocking.mr, blocking.nr]
+            kernel.scratchBytes = KernelProgram.aligned(partScratchBytes)
+            let work = checkedProduct([geometry.batch, m, positions, k]) ?? .max
+            // An int8 multiply-add costs about a quarter of an f32 one.
+            guard work / 4 >= s.splitFlops else { return }
+            kernel.tasks = s.parts(work: work / 4, grain: s.grainFlops, units: min(panels, s.maxScratchParts))
+            kernel.scratchBytes = KernelProgram.aligned(kernel.tasks * partScratchBytes)
+        }
+
+        func prepacking(_ operand: Int, _ data: TensorData) -> (body: any KernelUnitBody, data: TensorData)? {
+            guard operand == 1, !packedW, data.dtype == .i8, data.shape.reduce(1, *) == m * k else { return nil }
+            let mr = blocking.mr
+            var bytes = [UInt8](repeating: 0, count: scalesOffset + paddedRows * 4)
+            var sums = [Int](repeating: 0, count: paddedRows)
+            data.bytes.withUnsafeBytes { raw in
+                let w = raw.bindMemory(to: Int8.self)
+                for row in 0..<m {
+                    let (t, r) = (row / mr, row % mr)
+                    for kk in 0..<k {
+                        let v = w[row * k + kk]
+                        bytes[t * tileBytes + ((kk / 4) * mr + r) * 4 + kk % 4] = UInt8(bitPattern: v)
+                        sums[row] += Int(v)
+                    }
+                }
+            }
+            Int8Packing.writeTrailer(
+                &bytes, compensationAt: compensationOffset, scalesAt: scalesOffset, zero: zeroX, sums: sums,
+                scales: scales)
+            var body = self
+            body.packedW = true
+            return (body, TensorData(dtype: .u8, shape: [bytes.count], bytes: bytes))
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import Sinter
+import SinterTestSupport
+import Testing
+
+/// The int8 convolution (`qconv`) against exact integer sums in plain Swift, on each dot-step
+/// flavour this host can run (Int8GemmTests.flavours). The geometries cover a pointwise conv
+/// read in place, padding (filled with the zero point), strides, dilations and asymmetric
+/// pads, k not a multiple of 4, a partial row tile of channels and a partial last panel of
+/// positions, batch 2, chunks of panels, u8 and i8 inputs, per-tensor and per-channel weights,
+/// a fused bias + ReLU, and 1–3 threads giving identical results.
+struct Int8ConvTests {
+    struct Case {
+        var batch: Int, channels: Int, height: Int, width: Int, outChannels: Int, kernel: [Int]
+        var strides = [1, 1], pads = [0, 0, 0, 0], dilations = [1, 1]
+    }
+
+    static let cases: [Case] = [
+        Case(batch: 1, channels: 16, height: 7, width: 9, outChannels: 24, kernel: [1, 1]),
+        Case(batch: 2, channels: 5, height: 8, width: 8, outChannels: 13, kernel: [3, 3], pads: [1, 1, 1, 1]),
+        Case(
+            batch: 1, channels: 3, height: 20, width: 18, outChannels: 8, kernel: [7, 7], strides: [2, 2],
+            pads: [3, 3, 3, 3]),
+        Case(
+            batch: 1, channels: 8, height: 10, width: 11, outChannels: 30, kernel: [3, 3], pads: [1, 0, 2, 1],
+            dilations: [2, 2]),
+        Case(batch: 1, channels: 256, height: 28, width: 28, outChannels: 16, kernel: [3, 3], pads: [1, 1, 1, 1]),
+        Case(batch: 2, channels: 130, height: 15, width: 15, outChannels: 20, kernel: [1, 1]),
+    ]
+
+    /// Exact result: Σ (x − zx) · w over the window (padding contributes 0), scaled, biased, ReLU.
+    static func reference(
+        _ cs: Case, _ x: [Int], _ zx: Int, _ w: [Int], _ scale: (Int) -> Float, _ bias: [Float], out: [Int]
+    ) -> [Float] {
+        let (oh, ow) = (out[0], out[1])
+        var result = [Float]()
+        for n in 0..<cs.batch {
+            for m in 0..<cs.outChannels {
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        var acc = 0
+                        for c in 0..<cs.channels {
+                            for ky in 0..<cs.kernel[0] {
+                                for kx in 0..<cs.kernel[1] {
+                                    let iy = oy * cs.strides[0] - cs.pads[0] + ky * cs.dilations[0]
+                                    let ix = ox * cs.strides[1] - cs.pads[1] + kx * cs.dilations[1]
+                                    guard iy >= 0, iy < cs.height, ix >= 0, ix < cs.width else { continue }
+                                    let xv = x[((n * cs.channels + c) * cs.height + iy) * cs.width + ix]
+                                    let wv = w[((m * cs.channels + c) * cs.kernel[0] + ky) * cs.kernel[1] + kx]
+                                    acc += (xv - zx) * wv
+                                }
+                            }
+                        }
+                        result.append(max(0, Float(acc) * scale(m) + bias[m]))
+                    }
+                }
+            }
+        }
+        return result
+    }
+
+    @Test func matchesExactIntegerSums() throws {
+        var rng = Support.RNG(seed: 23)
+        var checked = Set<String>()
+        for (name, target) in try Int8GemmTests.flavours() {
+            for (index, cs) in Self.cases.enumerated() {
+                let signed = index % 2 == 1, perChannel = index % 3 != 2
+                let (sx, zx): (Float, Int) = signed ? (0.03, -7) : (0.02, 129)
+                let sw = (0..<(perChannel ? cs.outChannels : 1)).map { _ in rng.float(0.001, 0.01) }
+                let xShape = [cs.batch, cs.channels, cs.height, cs.width]
+                let wShape = [cs.outChannels, cs.channels] + cs.kernel
+                let x = (0..<xShape.reduce(1, *)).map { _ in rng.int(signed ? -128...127 : 0...255) }
+                let w = (0..<wShape.reduce(1, *)).map { _ in rng.int(-127...127) }
+                let bias = (0..<cs.outChannels).map { _ in rng.float(-1, 1) }
+                let dtype: DType = signed ? .i8 : .u8
+                var g = GraphBuilder(name: "qc")
+                let input = try g.input("x", TensorType(dtype, xShape, quant: QuantParams(scale: sx, zeroPoint: zx)))
+                var weights = TensorData(dtype: .i8, shape: wShape, values: w.map(Double.init))
+                weights.quant = QuantParams(scales: sw, zeroPoints: sw.map { _ in 0 }, axis: perChannel ? 0 : nil)
+                let attributes = Attributes([
+                    "strides": .ints(cs.strides), "pads": .ints(cs.pads), "dilations": .ints(cs.dilations),
+                ])
+                let conv = try g.apply(.qconv, [input, try g.constant(weights)], attributes: attributes)[0]
+                let shape = try #require(g.graph.type(of: conv).shape)
+                let biased = try g.add(conv, try g.constant(TensorData(bias, shape: [cs.outChannels, 1, 1])))
+                g.output(try g.relu(biased))
+                let want = Self.reference(
+                    cs, x, zx, w, { sx * sw[perChannel ? $0 : 0] }, bias, out: Array(shape[2...]))
+                var options = CompileOptions()
+                options.target = target
+                let data = TensorData(dtype: dtype, shape: xShape, values: x.map(Double.init))
+                var results: [[Float]] = []
+                for threads in 1...3 {
+                    results.append(try Sinter.jit(g.graph, options, threads: threads).run([data])[0].floats ?? [])
+                }
+                let label = "\(name) case \(index) \(dtype.rawValue) \(perChannel ? "per channel" : "per tensor")"
+                #expect(Support.mismatch(results[0], want, atol: 1e-5, rtol: 1e-6) == nil, "\(label)")
+                #expect(results[1] == results[0] && results[2] == results[0], "\(label): thread counts differ")
+                checked.insert(name)
+            }
+        }
+        print("int8 conv: \(Self.cases.count) geometries on \(checked.sorted().joined(separator: ", "))")
+    }
+}
