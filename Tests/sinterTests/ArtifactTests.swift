@@ -448,7 +448,7 @@ struct ArtifactTests {
 /// without — runs under qemu and gives the host JIT's numbers (integer sums are exact, so
 /// only the f32 epilogue could differ).
 struct AArch64Int8Tests {
-    @Test func int8GemmRunsUnderQemuAndMatchesTheJIT() throws {
+    @Test func int8GemmAndConvRunUnderQemuAndMatchTheJIT() throws {
         let dir = try Support.temporaryDirectory("arm-int8")
         defer { try? FileManager.default.removeItem(at: dir) }
         var b = GraphBuilder(name: "qm")
@@ -459,11 +459,22 @@ struct AArch64Int8Tests {
             scales: (0..<53).map { 0.001 * Float($0 % 7 + 1) }, zeroPoints: Array(repeating: 0, count: 53), axis: 1)
         let bias = try b.constant(TensorData((0..<53).map { Float($0 % 5) * 0.1 - 0.2 }, shape: [53]))
         b.output(try b.relu(try b.add(try b.apply(.qmatmul, [q, try b.constant(w)])[0], bias)))
+        // And the int8 conv: 3×3 with padding (the zero point fills it), k = 54, 10 channels.
+        let image = try b.input("image", TensorType(.f32, [1, 6, 9, 10]))
+        let qi = try b.apply(.quantize, [image], attributes: Attributes(["to": .string("u8<0.025:100>")]))[0]
+        var cw = TensorData(dtype: .i8, shape: [10, 6, 3, 3], values: (0..<540).map { Double(($0 * 53) % 255 - 127) })
+        cw.quant = QuantParams(
+            scales: (0..<10).map { 0.002 * Float($0 % 3 + 1) }, zeroPoints: Array(repeating: 0, count: 10), axis: 0)
+        let pads = Attributes(["pads": .ints([1, 1, 1, 1])])
+        b.output(try b.relu(try b.apply(.qconv, [qi, try b.constant(cw)], attributes: pads)[0]))
         let model = dir.appendingPathComponent("qm.sir")
         try Printer.print(b.graph).write(to: model, atomically: true, encoding: .utf8)
         var rng = Support.RNG(seed: 3)
-        let input = TensorData((0..<(37 * 29)).map { _ in rng.float(-3, 3) }, shape: [37, 29])
-        let want = try Sinter.jit(b.graph).run([input])[0]
+        let inputs = [
+            TensorData((0..<(37 * 29)).map { _ in rng.float(-3, 3) }, shape: [37, 29]),
+            TensorData((0..<540).map { _ in rng.float(-2.5, 3.8) }, shape: [1, 6, 9, 10]),
+        ]
+        let wants = try Sinter.jit(b.graph).run(inputs)
         for features in ["+neon", "+neon,+dotprod"] {
             let out = dir.appendingPathComponent(features.replacing(",", with: "").replacing("+", with: ""))
             let c = try Support.run(
@@ -484,14 +495,18 @@ struct AArch64Int8Tests {
                     "-L", out.path, "-lqm", "-Wl,-rpath,\(out.path)", "-o", exe,
                 ])
             #expect(cc.status == 0, "\(cc.stderr)")
-            try Data(input.bytes).write(to: out.appendingPathComponent("input_0.bin"))
+            for (i, input) in inputs.enumerated() {
+                try Data(input.bytes).write(to: out.appendingPathComponent("input_\(i).bin"))
+            }
             let run = try Support.run("qemu-aarch64", ["-L", "/usr/aarch64-linux-gnu", exe, out.path])
             #expect(run.status == 0, "qemu: \(run.stderr)")
-            let bytes = [UInt8](try Data(contentsOf: out.appendingPathComponent("output_0.bin")))
-            let got = TensorData(dtype: .f32, shape: want.shape, bytes: bytes)
-            #expect(
-                Support.mismatch(got.doubles, want.doubles, atol: 1e-6, rtol: 1e-6) == nil,
-                "\(features): aarch64 vs host JIT")
+            for (i, want) in wants.enumerated() {
+                let bytes = [UInt8](try Data(contentsOf: out.appendingPathComponent("output_\(i).bin")))
+                let got = TensorData(dtype: .f32, shape: want.shape, bytes: bytes)
+                #expect(
+                    Support.mismatch(got.doubles, want.doubles, atol: 1e-6, rtol: 1e-6) == nil,
+                    "\(features): output \(i) on aarch64 vs host JIT")
+            }
         }
     }
 }
