@@ -34,6 +34,9 @@ protocol KernelUnitBody: Sendable, CustomStringConvertible {
     func schedule(_ k: inout Kernel, _ s: Schedules)
     /// The accumulator type of a multiply-accumulate kernel (`Schedules.accumulator`), for reports.
     var accumulator: DType? { get }
+    /// The multiply-adds of a matmul or convolution kernel (nil for others), for the report's
+    /// count of how much of a model runs in int8.
+    var multiplyAdds: Int? { get }
     /// A body that reads constant operand `operand` in a layout of its own (a packed GEMM's B
     /// panels) returns that data, computed once at compile time, and itself reading it.
     func prepacking(_ operand: Int, _ data: TensorData) -> (body: any KernelUnitBody, data: TensorData)?
@@ -50,6 +53,7 @@ protocol KernelUnitBody: Sendable, CustomStringConvertible {
 extension KernelUnitBody {
     func schedule(_ k: inout Kernel, _ s: Schedules) {}
     var accumulator: DType? { nil }
+    var multiplyAdds: Int? { nil }
     func prepacking(_ operand: Int, _ data: TensorData) -> (body: any KernelUnitBody, data: TensorData)? { nil }
     var hoistingOffsets: (body: any KernelUnitBody, operandBytes: [Int])? { nil }
 }

@@ -321,14 +321,31 @@ public struct GemmBlocking: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension KernelProgram {
+    /// The matmul and convolution kernels' multiply-adds, and those of the int8 kernels.
+    public var multiplyAdds: (total: Int, int8: Int) {
+        var total = 0, int8 = 0
+        for k in kernels {
+            guard let n = k.body.body.multiplyAdds else { continue }
+            total &+= n
+            if ["qmatmul", "qconv"].contains(k.body.unit) { int8 &+= n }
+        }
+        return (total, int8)
+    }
+
     /// `sinter dump --kernel-report`: the target, its schedule values, and each kernel's own
     /// choices (vector width, register tile, parallel parts, scratch), one line per kernel.
     public func kernelReport(_ target: TargetInfo) -> String {
         var out = "// target: \(target)\n// schedules: \(target.schedules)\n"
         out += "// kernels: \(kernels.count), workspace \(workspaceSize) bytes\n"
+        let macs = multiplyAdds
+        if macs.total > 0 {
+            let share = String(format: "%.1f", 100 * Double(macs.int8) / Double(macs.total))
+            out += "// multiply-adds: \(macs.total), in int8 \(macs.int8) (\(share)%)\n"
+        }
         for k in kernels {
             var parts = [k.body.unit, "f32 × \(k.vectorWidth)"]
             if let acc = k.body.body.accumulator { parts.append("accumulates \(acc)") }
+            if let n = k.body.body.multiplyAdds { parts.append("\(n) multiply-adds") }
             if !k.registerTile.isEmpty {
                 // A blocked conv's third entry: the last odd block's pixels.
                 let tile = k.registerTile.prefix(2).map(String.init).joined(separator: "×")

@@ -118,7 +118,9 @@ struct Compile: ParsableCommand {
                     FileHandle.standardError.write(
                         Data(
                             ("int8: \(qm) of \(qm + fm) matmul kernel(s) run as qmatmul, "
-                                + "\(qc) of \(qc + fc) conv kernel(s) as qconv\n").utf8))
+                                + "\(qc) of \(qc + fc) conv kernel(s) as qconv, "
+                                + "\(lowered.multiplyAdds.int8) of \(lowered.multiplyAdds.total) multiply-adds\n").utf8)
+                    )
                 }
             }
             let prefix = ABI.cIdentifier(name ?? program.name)

@@ -269,6 +269,9 @@ struct Int8CLITests {
             let kernels = dump.stdout.split(separator: "\n").filter { $0.hasPrefix("// k") }
             #expect(kernels.filter { $0.contains(": qmatmul,") }.count == 3, "\(method): \(dump.stdout)")
             #expect(!kernels.contains { $0.contains(": matmul,") }, "\(method): a matmul stayed f32")
+            // 32×64·64×256 + 32×256·256×128 + 32×128·128×10 multiply-adds, all of them int8.
+            let macs = 32 * 64 * 256 + 32 * 256 * 128 + 32 * 128 * 10
+            #expect(dump.stdout.contains("// multiply-adds: \(macs), in int8 \(macs) (100.0%)"), "\(dump.stdout)")
             let out = dir.path + "/q_\(method)"
             let r = try Support.run(sinter, ["run", model, "--input", "x=\(x)", "--output-dir", out] + args)
             #expect(r.status == 0, "\(r.stderr)")

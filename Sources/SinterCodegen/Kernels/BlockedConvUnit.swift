@@ -45,6 +45,12 @@ struct BlockedConvUnit: KernelUnit {
         var depthwise: Bool
         var accumulating: DType
         var accumulator: DType? { accumulating }
+        /// Each output channel reads one input channel (depthwise) or its group's.
+        var multiplyAdds: Int? {
+            let g = geometry
+            let perOutput = depthwise ? 1 : g.inBlocks * g.inBlock / max(g.group, 1)
+            return checkedProduct([g.batch, g.outBlocks * g.block, perOutput] + g.window.output + g.window.kernel)
+        }
         var epilogue: Epilogue?
 
         var description: String { (depthwise ? "depthwise " : "") + geometry.summary + ", in \(accumulating)" }

@@ -35,6 +35,11 @@ struct ConvUnit: KernelUnit {
         ]
     }
 
+    /// batch × M × output positions × (C / group) × window.
+    static func multiplyAdds(_ g: WindowGeometry) -> Int? {
+        checkedProduct([g.batch, g.outChannels, g.channels / max(g.group, 1)] + g.window.output + g.window.kernel)
+    }
+
     /// Epilogue operands at (image, output channel, any spatial position): a per-image stride,
     /// a per-channel stride, and lanes that are contiguous positions or one broadcast value.
     static func epilogueOperand(_ strides: [Int], _ dtype: DType) -> Epilogue.Operand? {
@@ -49,6 +54,7 @@ struct ConvUnit: KernelUnit {
         var geometry: WindowGeometry
         var epilogue: Epilogue?
         var accumulator: DType? { .f32 }
+        var multiplyAdds: Int? { ConvUnit.multiplyAdds(geometry) }
         var description: String {
             let g = geometry
             return "depthwise \(g.batch)×\(g.channels)×\(g.input) → \(g.outChannels)×\(g.window.output), "
@@ -76,6 +82,7 @@ struct ConvUnit: KernelUnit {
         var geometry: WindowGeometry
         var accumulating: DType
         var accumulator: DType? { accumulating }
+        var multiplyAdds: Int? { ConvUnit.multiplyAdds(geometry) }
         var epilogue: Epilogue?
         /// The register-tiled GEMM's blocking for each image's and group's product.
         var gemm: GemmBlocking

@@ -59,6 +59,7 @@ struct MatmulUnit: KernelUnit {
         var k: Int
         var accumulating: DType
         var accumulator: DType? { accumulating }
+        var multiplyAdds: Int? { checkedProduct(batch + [m, n, k]) }
         var epilogue: Epilogue?
         var blocking: GemmBlocking
         /// B is the packed constant: per batch entry, `panels` panels of k × nr floats.

@@ -58,6 +58,7 @@ struct QMatmulUnit: KernelUnit {
         var packedB = false
 
         var accumulator: DType? { .i32 }
+        var multiplyAdds: Int? { checkedProduct(batch + [m, n, k]) }
         var quads: Int { (k + 3) / 4 }
         var panels: Int { (n + blocking.nr - 1) / blocking.nr }
         var paddedColumns: Int { panels * blocking.nr }
