@@ -291,6 +291,43 @@ struct Int8CLITests {
         }
     }
 
+    /// A CNN (3×3 padded, 3×3 stride 2 and 1×1 convs with biases and ReLUs, a pooled linear
+    /// head): every conv and the head run int8, the output stays within quantization noise of
+    /// f32, and the QDQ export agrees with onnxruntime's run of it.
+    @Test func quantizedConvsMatchFloatAndOnnxRuntime() throws {
+        let dir = try Support.temporaryDirectory("int8-cnn")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let made = try Support.run(Support.python, [script, "make", dir.path])
+        #expect(made.status == 0, "\(made.stderr)")
+        let model = dir.appendingPathComponent("cnn.onnx").path, x = dir.appendingPathComponent("x_cnn.npy").path
+        let calib = dir.appendingPathComponent("cnn.json").path
+        let c = try Support.run(sinter, ["calibrate", model, "--data", dir.path + "/calib_cnn.npz", "-o", calib])
+        #expect(c.status == 0 && c.stdout.contains("calibrated 4 activation(s) over 16 sample(s)"), "\(c.stderr)")
+        let args = ["--quantize", "int8", "--calibration", calib]
+        let dump = try Support.run(sinter, ["dump", model, "--kernel-report"] + args)
+        let kernels = dump.stdout.split(separator: "\n").filter { $0.hasPrefix("// k") }
+        #expect(kernels.filter { $0.contains(": qconv,") }.count == 3, "\(dump.stdout)")
+        #expect(!kernels.contains { $0.contains(": conv") }, "a conv stayed f32: \(dump.stdout)")
+        // 8 images: 16·3·9·144 + 24·16·9·36 + 32·24·36 conv multiply-adds and 32·10 in the head.
+        let macs = 8 * (16 * 27 * 144 + 24 * 144 * 36 + 32 * 24 * 36 + 320)
+        #expect(dump.stdout.contains("// multiply-adds: \(macs), in int8 \(macs) (100.0%)"), "\(dump.stdout)")
+        let float = try Support.run(sinter, ["run", model, "--input", "x=\(x)", "--output-dir", dir.path + "/f"])
+        #expect(float.status == 0, "\(float.stderr)")
+        let want = try Support.readNpy(dir.appendingPathComponent("f/logits.npy")).floats ?? []
+        let r = try Support.run(sinter, ["run", model, "--input", "x=\(x)", "--output-dir", dir.path + "/q"] + args)
+        #expect(r.status == 0, "\(r.stderr)")
+        let got = try Support.readNpy(dir.appendingPathComponent("q/logits.npy")).floats ?? []
+        #expect(sqnr(want, got) > 30, "SQNR \(sqnr(want, got)) dB")
+        let qdq = dir.appendingPathComponent("cnn.int8.onnx").path
+        let e = try Support.run(sinter, ["quantize", model, "--calibration", calib, "-o", qdq])
+        #expect(e.status == 0 && e.stderr.contains("4 activation(s) quantized"), "\(e.stderr)")
+        let ortOut = dir.appendingPathComponent("ort_cnn.npy").path
+        let o = try Support.run(Support.python, [script, "run", qdq, x, ortOut])
+        #expect(o.status == 0, "\(o.stderr)")
+        let ort = try Support.readNpy(URL(fileURLWithPath: ortOut)).floats ?? []
+        #expect(sqnr(ort, got) > 35, "Sinter int8 vs onnxruntime int8: \(sqnr(ort, got)) dB")
+    }
+
     @Test func badCalibrationInputsAreClearErrors() throws {
         let dir = try Support.temporaryDirectory("int8-bad")
         defer { try? FileManager.default.removeItem(at: dir) }
