@@ -156,10 +156,14 @@ public struct Fuse: Pass {
                 guard n.results.count == 1, g.type(of: r).shape == g.type(of: root.results[0]).shape else {
                     return (nil, "its shape \(g.type(of: r)) differs from the kernel's \(g.type(of: root.results[0]))")
                 }
-                guard g.type(of: r).dtype == g.type(of: root.results[0]).dtype,
-                    group.nodes.allSatisfy({ sameDType(g, g.nodes[$0]) })
+                // One dtype throughout, except that the root may end the kernel with a cast (a
+                // quantization's, to 8 bits): elementwise kernels and the int8 kernels store it.
+                let castRoot = Self.castsAtRoot(g, group)
+                let working = castRoot ? g.type(of: root.operands[0]).dtype : g.type(of: root.results[0]).dtype
+                guard g.type(of: r).dtype == working,
+                    group.nodes.allSatisfy({ ($0 == group.root && castRoot) || sameDType(g, g.nodes[$0]) })
                 else {
-                    return (nil, "the kernel changes dtype (casts and comparisons are not fused yet)")
+                    return (nil, "the kernel changes dtype (only a cast at its end is fused)")
                 }
                 return (gi, nil)
             }
@@ -188,6 +192,8 @@ public struct Fuse: Pass {
                 let (gi, reason) = joinable()
                 if let gi, !groups[gi].prologue.isEmpty {
                     alone("\(n.op.rawValue) epilogue: the users' kernel reads a view in its prologue")
+                } else if let gi, Self.castsAtRoot(g, groups[gi]), n.op != .qconv, n.op != .qmatmul {
+                    alone("\(n.op.rawValue) epilogue: only the int8 kernels store a cast result")
                 } else if let gi, anchors(n, g.type(of: r).dtype),
                     let why = epilogueProblem(g, anchor: n, group: groups[gi])
                 {
@@ -199,6 +205,8 @@ public struct Fuse: Pass {
                 } else {
                     alone(reason.map { "\(n.op.rawValue) epilogue: \($0)" })
                 }
+            } else if isElementwise(n) {
+                alone(us.isEmpty ? nil : "'\(n.op.rawValue)' changes dtype, so it can only end a kernel")
             } else {
                 alone(
                     us.isEmpty ? nil : "'\(n.op.rawValue)' is \(patternName(n.op.schema.pattern)); it is its own kernel"
@@ -256,6 +264,12 @@ public struct Fuse: Pass {
             }
         }
         return nil
+    }
+
+    /// Whether the group's root is a cast that changes dtype (its kernel stores that dtype).
+    static func castsAtRoot(_ g: Graph, _ group: FusionGroup) -> Bool {
+        let root = g.nodes[group.root]
+        return root.op == .cast && g.type(of: root.operands[0]).dtype != g.type(of: root.results[0]).dtype
     }
 
     /// Which anchors take an epilogue: f32 convolutions, and matmuls of every float dtype

@@ -98,7 +98,8 @@ extension Lowering {
         }
         // A bare accumulator needs no epilogue (a matmul whose group is only its prologue).
         let epilogue: Epilogue? =
-            expr == .operand(0) && externals.isEmpty ? nil : Epilogue(expr: expr, operands: operands)
+            expr == .operand(0) && externals.isEmpty
+            ? nil : Epilogue(expr: expr, operands: operands, result: outType.dtype)
         var views: [StridedView] = []
         for v in anchor.operands { views.append(try view(v)) }
         let body = try lowered(anchor, views, epilogue)

@@ -45,6 +45,9 @@ public struct Epilogue: Hashable, Sendable {
     }
     public var expr: ScalarExpr
     public var operands: [Operand]
+    /// The kernel's result dtype: f32, or the 8-bit type of a quantization the int8 kernels end
+    /// their epilogue with (its final cast), which they then store.
+    public var result: DType = .f32
 }
 
 /// Where a matmul operand's elements are, in elements: `offset`, then a stride per batch

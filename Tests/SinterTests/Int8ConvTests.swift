@@ -101,4 +101,48 @@ struct Int8ConvTests {
         }
         print("int8 conv: \(Self.cases.count) geometries on \(checked.sorted().joined(separator: ", "))")
     }
+
+    /// The next layer's quantization fused into the conv: the kernel ends with the cast and
+    /// stores bytes (one kernel, u8 result), which match the quantized exact sums within one
+    /// step (f32 rounding of scale · sum + bias may fall either side of a half) on ≥ 99% exactly.
+    @Test func fusedQuantizationStoresBytes() throws {
+        var rng = Support.RNG(seed: 5)
+        let cs = Case(
+            batch: 2, channels: 8, height: 9, width: 11, outChannels: 20, kernel: [3, 3], pads: [1, 1, 1, 1])
+        let xShape = [cs.batch, cs.channels, cs.height, cs.width]
+        let wShape = [cs.outChannels, cs.channels] + cs.kernel
+        let x = (0..<xShape.reduce(1, *)).map { _ in rng.int(0...255) }
+        let w = (0..<wShape.reduce(1, *)).map { _ in rng.int(-127...127) }
+        let sw = (0..<cs.outChannels).map { _ in rng.float(0.001, 0.004) }
+        let bias = (0..<cs.outChannels).map { _ in rng.float(-1, 1) }
+        let (sx, zx, sy, zy): (Float, Int, Float, Int) = (0.02, 128, 0.05, 3)
+        for (name, target) in try Int8GemmTests.flavours() {
+            var g = GraphBuilder(name: "qc8")
+            let input = try g.input("x", TensorType(.u8, xShape, quant: QuantParams(scale: sx, zeroPoint: zx)))
+            var weights = TensorData(dtype: .i8, shape: wShape, values: w.map(Double.init))
+            weights.quant = QuantParams(scales: sw, zeroPoints: sw.map { _ in 0 }, axis: 0)
+            let pads = Attributes(["pads": .ints(cs.pads)])
+            let conv = try g.apply(.qconv, [input, try g.constant(weights)], attributes: pads)[0]
+            let biased = try g.add(conv, try g.constant(TensorData(bias, shape: [cs.outChannels, 1, 1])))
+            let to = Attributes(["to": .string("u8<\(sy):\(zy)>")])
+            g.output(try g.apply(.quantize, [try g.relu(biased)], attributes: to)[0])
+            var options = CompileOptions()
+            options.target = target
+            let report = try Sinter.lower(g.graph, options).kernelReport(TargetInfo(target))
+            let kernels = report.split(separator: "\n").filter { $0.hasPrefix("// k") && !$0.hasPrefix("// kernels") }
+            #expect(kernels.count == 1 && kernels[0].contains("qconv_add_relu_div_round_add_clip_cast"), "\(report)")
+            let exact = Self.reference(cs, x, zx, w, { sx * sw[$0] }, bias, out: [9, 11])
+            let want = exact.map { Int(max(0, min(255, ($0 / sy).rounded(.toNearestOrEven) + Float(zy)))) }
+            let data = TensorData(dtype: .u8, shape: xShape, values: x.map(Double.init))
+            for threads in [1, 2] {
+                let got = try Sinter.jit(g.graph, options, threads: threads).run([data])[0]
+                #expect(got.dtype == .u8)
+                let values = got.doubles.map { Int($0) }
+                let off = zip(values, want).filter { $0 != $1 }
+                #expect(off.allSatisfy { abs($0 - $1) <= 1 }, "\(name): a byte off by more than one step")
+                #expect(
+                    off.count * 100 <= want.count, "\(name), \(threads) threads: \(off.count) of \(want.count) differ")
+            }
+        }
+    }
 }

@@ -182,7 +182,7 @@ extension KernelEmitter {
                 bases: e.operands.map { op in
                     ir.add(ir.mul(n, c(op.batch.first ?? 0)), ir.mul(ir.mul(grp, c(ocg)), c(op.row)))
                 },
-                rows: e.operands.map(\.row), cols: e.operands.map(\.col))
+                rows: e.operands.map(\.row), cols: e.operands.map(\.col), result: e.result)
         }
     }
 

@@ -134,10 +134,10 @@ extension KernelEmitter {
                 let mask = u == vectors - 1 ? lastMask : nil
                 var value = ir.fmul(ir.sitofp(ir.sub(acc[r * vectors + u], comp), ir.vector(ir.f32, lanes)), scale)
                 if let e = epilogue {
-                    value = applyEpilogue(e, value, row: channel, col: col, width: lanes, mask: mask)
+                    value = applyEpilogue(e, value, row: channel, col: col, width: lanes, mask: mask, dtype: e.result)
                 }
-                let at = ir.gep(ir.f32, out, ir.add(outBase, ir.add(ir.mul(channel, c(body.positions)), col)))
-                if let m = mask { ir.maskedStore(value, at, mask: m) } else { ir.store(value, at) }
+                let at = ir.add(outBase, ir.add(ir.mul(channel, c(body.positions)), col))
+                storeResult(value, out, at, epilogue?.result, mask: mask)
             }
         }
     }
@@ -177,10 +177,11 @@ extension KernelEmitter {
                         return [ir.add(s[0], ir.mul(ir.sub(value, zero), weight))]
                     }[0]
                     var value = ir.fmul(ir.sitofp(sum, ir.f32), ir.load(ir.f32, ir.gep(ir.f32, scales, m)))
-                    if let e = args { value = applyEpilogue(e, value, row: m, col: p, width: 1, mask: nil) }
-                    ir.store(
-                        value,
-                        ir.gep(ir.f32, out, ir.add(ir.mul(ir.add(ir.mul(n, c(body.m)), m), c(body.positions)), p)))
+                    if let e = args {
+                        value = applyEpilogue(e, value, row: m, col: p, width: 1, mask: nil, dtype: e.result)
+                    }
+                    let at = ir.add(ir.mul(ir.add(ir.mul(n, c(body.m)), m), c(body.positions)), p)
+                    storeResult(value, out, at, args?.result, mask: nil)
                 }
             }
         }

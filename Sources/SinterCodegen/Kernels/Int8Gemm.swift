@@ -118,9 +118,11 @@ extension KernelEmitter {
                 ir.vector(ir.f32, w), ir.gep(ir.i8, b, ir.add(c(body.scalesOffset), ir.mul(col, c(4)))))
             for r in 0..<mr {
                 var value = ir.fmul(ir.sitofp(ir.sub(acc[r * vectors + u], comp), ir.vector(ir.f32, w)), scale)
-                if let e = epilogue { value = applyEpilogue(e, value, row: rows[r], col: col, width: w, mask: mask(u)) }
-                let at = ir.gep(ir.f32, out, ir.add(cOff, ir.add(ir.mul(rows[r], c(body.n)), col)))
-                if let m = mask(u) { ir.maskedStore(value, at, mask: m) } else { ir.store(value, at) }
+                if let e = epilogue {
+                    value = applyEpilogue(e, value, row: rows[r], col: col, width: w, mask: mask(u), dtype: e.result)
+                }
+                storeResult(
+                    value, out, ir.add(cOff, ir.add(ir.mul(rows[r], c(body.n)), col)), epilogue?.result, mask: mask(u))
             }
         }
     }
@@ -159,6 +161,18 @@ extension KernelEmitter {
         }
     }
 
+    /// Stores an int8 kernel's result at element `index` of `out`: f32, or the 8-bit type its
+    /// epilogue ends in (`result`, the epilogue's final cast already applied).
+    func storeResult(_ value: IRValue, _ out: IRValue, _ index: IRValue, _ result: DType?, mask: IRValue?) {
+        let d = result ?? .f32
+        let at = ir.gep(ir.storageType(d, width: 1), out, index)
+        if let mask {
+            ir.maskedStore(value, at, mask: mask, align: d.byteSize)
+        } else {
+            ir.store(value, at, align: d.byteSize)
+        }
+    }
+
     /// An activation byte as the packed kernel sees it: moved into the dot step's domain
     /// (top bit flipped when `flip`) and widened to i32 as the dot step reads it.
     func dotDomain(_ byte: IRValue, flip: Bool, _ dot: Int8Dot) -> IRValue {
@@ -187,8 +201,10 @@ extension KernelEmitter {
                         return [ir.add(s[0], ir.mul(ir.sub(x, zero), y))]
                     }[0]
                     var value = ir.fmul(ir.sitofp(sum, ir.f32), ir.load(ir.f32, ir.gep(ir.f32, scales, j)))
-                    if let e = args { value = applyEpilogue(e, value, row: i, col: j, width: 1, mask: nil) }
-                    ir.store(value, ir.gep(ir.f32, out, ir.add(offs[2], ir.add(ir.mul(i, c(body.n)), j))))
+                    if let e = args {
+                        value = applyEpilogue(e, value, row: i, col: j, width: 1, mask: nil, dtype: e.result)
+                    }
+                    storeResult(value, out, ir.add(offs[2], ir.add(ir.mul(i, c(body.n)), j)), args?.result, mask: nil)
                 }
             }
         }

@@ -24,6 +24,8 @@ extension KernelEmitter {
         var bases: [IRValue]
         var rows: [Int]
         var cols: [Int]
+        /// The epilogue's result dtype (Epilogue.result).
+        var result: DType = .f32
     }
 
     /// How a k block starts its accumulators.
@@ -355,19 +357,23 @@ extension KernelEmitter {
             let args = body.epilogue.map { e in
                 EpilogueArgs(
                     expr: e.expr, types: [body.dtype] + e.operands.map(\.dtype), pointers: extras,
-                    bases: Array(offs.dropFirst(3)), rows: e.operands.map(\.row), cols: e.operands.map(\.col))
+                    bases: Array(offs.dropFirst(3)), rows: e.operands.map(\.row), cols: e.operands.map(\.col),
+                    result: e.result)
             }
             f(offs, args)
         }
     }
 
     /// The epilogue on one accumulator vector at (row, col): its operands are loaded at their
-    /// strides (a broadcast scalar, or `width` lanes — masked at the edge).
+    /// strides (a broadcast scalar, or `width` lanes — masked at the edge). The accumulator is
+    /// in `e.types[0]`; the value returned is in `dtype` (they differ when the epilogue ends in a
+    /// quantization's cast).
     func applyEpilogue(
         _ e: EpilogueArgs, _ acc: IRValue, row: IRValue, col: IRValue, width: Int, mask: IRValue?,
         dtype: DType = .f32
     ) -> IRValue {
-        var args = [Typed(value: acc, domain: Domain(dtype))]
+        let working = Domain(e.types[0])
+        var args = [Typed(value: acc, domain: working)]
         for x in e.pointers.indices {
             let at = ir.add(ir.add(e.bases[x], ir.mul(row, c(e.rows[x]))), ir.mul(col, c(e.cols[x])))
             if e.cols[x] == 0 {
@@ -377,6 +383,6 @@ extension KernelEmitter {
                 args.append(ir.loadTyped(e.pointers[x], at, e.types[x + 1], width: width, mask: mask))
             }
         }
-        return ir.lowerTyped(e.expr, args, e.types, result: dtype, want: Domain(dtype), width: width).value
+        return ir.lowerTyped(e.expr, args, e.types, result: dtype, want: working, width: width).value
     }
 }
