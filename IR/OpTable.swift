@@ -261,9 +261,10 @@ extension OpSchema {
             )
         case .maxPool:
             return make(
-                op, 1, [.float], attributes: windowAttributes, traits: [.pure], pattern: .opaque,
+                op, 1, [.numeric], attributes: windowAttributes, traits: [.pure], pattern: .opaque,
                 shape: ShapeRules.pool, kernel: .unit("pool"), couples: Coupling.window,
-                "maximum over each window (padding never wins).")
+                "maximum over each window (padding never wins); u8 and i8 too (quantized values keep their "
+                    + "parameters), for 2-D windows.")
         case .avgPool:
             return make(
                 op, 1, [.float], attributes: windowAttributes + [spec("count_include_pad", .bool, .bool(false))],

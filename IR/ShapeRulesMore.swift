@@ -283,7 +283,8 @@ extension ShapeRules {
         let win = try window(
             input: Array(xs[2...]), kernel: k, attributes: q.attributes,
             ceilMode: q.attributes.bool("ceil_mode") ?? false)
-        return [TensorType(x.dtype, Array(xs[..<2]) + win.output)]
+        // A max pool of quantized values keeps their parameters.
+        return [TensorType(x.dtype, Array(xs[..<2]) + win.output, quant: x.quant)]
     }
 
     static let depthwiseNCHWc: ShapeRule = { q throws(ShapeError) in

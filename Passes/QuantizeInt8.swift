@@ -75,19 +75,20 @@ public struct QuantizeInt8: Pass {
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
         var rw = Rewriter(graph)
+        let defining = graph.definingNodes()
+        // One quantize/dequantize pair per activation, shared by every node that reads it.
+        var dequantized: [ValueID: ValueID] = [:]
         for (i, activation, weight) in Self.candidates(graph) {
             let node = graph.nodes[i]
             let name = graph.name(of: node.results[0])
             guard !keep.contains(name), let range = ranges[graph.name(of: activation)] else { continue }
-            let a = activationParams(range)
-            let aName = graph.name(of: activation)
-            let q = try rw.insert1(
-                .quantize, [activation], name: aName + ".q",
-                attributes: Attributes([
-                    "to": .string(TensorType(signed ? .i8 : .u8, [Dim](), quant: a).elementDescription)
-                ]),
-                at: .before(i), location: node.location)
-            let dq = try rw.insert1(.dequantize, [q], name: aName + ".dq", at: .before(i), location: node.location)
+            let dq: ValueID
+            if let shared = dequantized[activation] {
+                dq = shared
+            } else {
+                dq = try quantize(activation, activationParams(range), graph, defining, &rw, before: i)
+                dequantized[activation] = dq
+            }
             // Per output channel: a conv's weights' axis 0, a matmul's columns.
             let axis = node.op == .conv || node.attribute("trans_b") == .bool(true) ? 0 : 1
             let wq = try rw.insert1(
@@ -99,6 +100,38 @@ public struct QuantizeInt8: Pass {
         guard !rw.isUnchanged else { return false }
         graph = try rw.finish()
         return true
+    }
+
+    /// Quantizes `activation` with `params` and dequantizes it again, before node `i`. A 2-D max
+    /// pool's result is quantized at the pool's input instead and pooled as bytes: quantization
+    /// is monotonic, so the max of quantized values is the quantized max, exactly.
+    ///
+    ///     %p = max-pool %r {kernel = [3, 3], ...} : f32[1,64,55,55]
+    ///     ==>
+    ///     %p.q = quantize %r {to = "u8<...>"} : u8<...>[1,64,111,111]
+    ///     %p.qpool = max-pool %p.q {kernel = [3, 3], ...} : u8<...>[1,64,55,55]
+    ///     %p.dq = dequantize %p.qpool : f32[1,64,55,55]
+    func quantize(
+        _ activation: ValueID, _ params: QuantParams, _ graph: Graph, _ defining: [ValueID: Int],
+        _ rw: inout Rewriter, before i: Int
+    ) throws(SinterError) -> ValueID {
+        let node = graph.nodes[i]
+        let aName = graph.name(of: activation)
+        let to = Attributes(["to": .string(TensorType(signed ? .i8 : .u8, [Dim](), quant: params).elementDescription)])
+        if let p = defining[activation], graph.nodes[p].op == .maxPool, graph.type(of: activation).rank == 4 {
+            let pool = graph.nodes[p]
+            let q = try rw.insert1(
+                .quantize, [pool.operands[0]], name: aName + ".q", attributes: to, at: .before(i),
+                location: pool.location)
+            let pooled = try rw.insert1(
+                .maxPool, [q], name: aName + ".qpool", attributes: pool.attributes, at: .before(i),
+                location: pool.location)
+            return try rw.insert1(.dequantize, [pooled], name: aName + ".dq", at: .before(i), location: node.location)
+        }
+        let q = try rw.insert1(
+            .quantize, [activation], name: aName + ".q", attributes: to, at: .before(i),
+            location: node.location)
+        return try rw.insert1(.dequantize, [q], name: aName + ".dq", at: .before(i), location: node.location)
     }
 
     /// Scale and zero point for a range, widened to hold 0: u8 asymmetric over [lo, hi], or i8

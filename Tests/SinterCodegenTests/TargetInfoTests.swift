@@ -49,6 +49,7 @@ struct TargetInfoTests {
         let report = try lowered(b.graph, target: target).kernelReport(TargetInfo(target))
         #expect(report.contains("// target: x86_64-unknown-linux-gnu cpu haswell: x86-64, 256-bit vectors (f32 × 8)"))
         #expect(report.contains("// schedules: layout block 8, 12 accumulators"))
-        #expect(report.contains("conv-nchwc, f32 × 8, accumulates f32, tile 2×6"), "\(report)")
+        // 16 output channels × 64 pixels × 16 input channels × 9 taps.
+        #expect(report.contains("conv-nchwc, f32 × 8, accumulates f32, 147456 multiply-adds, tile 2×6"), "\(report)")
     }
 }

@@ -352,6 +352,17 @@ struct OpNumericTests {
             for op in [Op.maxPool, .avgPool] where !(op == .maxPool && a["count_include_pad"] != nil) {
                 out.append(Case(op: op, shapes: [[2, 3, 7, 8]], attrs: Attributes(a)))
             }
+            // Max pooling of quantized bytes (wide rows, so the byte vectors run too).
+            if a["count_include_pad"] == nil {
+                out.append(
+                    Case(
+                        op: .maxPool, shapes: [[2, 3, 9, 75]], attrs: Attributes(a), dtypes: [.u8], range: (0, 255.9),
+                        inputQuant: QuantParams(scale: 0.02, zeroPoint: 128)))
+                out.append(
+                    Case(
+                        op: .maxPool, shapes: [[1, 2, 8, 70]], attrs: Attributes(a), dtypes: [.i8], range: (-128, 127.9)
+                    ))
+            }
             for op in [Op.maxPoolNCHWc, .avgPoolNCHWc] where !(op == .maxPoolNCHWc && a["count_include_pad"] != nil) {
                 out.append(Case(op: op, shapes: [[2, 2, 7, 8, 4]], attrs: Attributes(a)))
             }

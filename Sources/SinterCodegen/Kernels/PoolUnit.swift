@@ -8,8 +8,9 @@ struct PoolUnit: KernelUnit {
 
     enum Kind: String, Hashable, Sendable { case max, average }
 
+    /// f32, and 8-bit tensors for 2-D max pooling on NCHW (checked in `lower`).
     static func supports(operands: [DType], results: [DType]) -> Bool {
-        (operands + results).allSatisfy { $0 == .f32 }
+        operands.count == 1 && results == operands && [.f32, .u8, .i8].contains(operands[0])
     }
 
     static func lower(_ c: UnitLowering) throws(SinterError) -> [any KernelUnitBody] {
@@ -22,8 +23,16 @@ struct PoolUnit: KernelUnit {
         let geometry = WindowGeometry(
             batch: x[0], channels: x[1], input: spatial, window: win, outChannels: x[1], group: 1,
             countIncludePad: c.bool("count_include_pad"))
+        let dtype = c.operandTypes[0].dtype
+        guard dtype == .f32 || (kind == .max && !blocked && spatial.count == 2) else {
+            throw c.fail(
+                "\(op.rawValue) on \(dtype.rawValue) runs only as a 2-D max pool on NCHW (other pools take f32)")
+        }
         if blocked { return [Blocked(kind: kind, geometry: geometry, block: x[4])] }
-        return [spatial.count == 2 ? Rows(kind: kind, geometry: geometry) : Plain(kind: kind, geometry: geometry)]
+        return [
+            spatial.count == 2
+                ? Rows(kind: kind, geometry: geometry, dtype: dtype) : Plain(kind: kind, geometry: geometry)
+        ]
     }
 
     /// 2-D windows on NCHW tensors, a vector of neighbouring output pixels at a time
@@ -31,11 +40,16 @@ struct PoolUnit: KernelUnit {
     struct Rows: KernelUnitBody, Hashable {
         var kind: Kind
         var geometry: WindowGeometry
+        /// f32, or u8/i8 for a max pool (four times the lanes).
+        var dtype: DType = .f32
         var description: String {
             "\(kind.rawValue) over \(geometry.window.kernel), out \(geometry.window.output), row vectors"
+                + (dtype == .f32 ? "" : " of \(dtype.rawValue)")
         }
         func emit(_ e: KernelEmitter, _ a: KernelArguments) {
-            e.poolRows(kind, geometry, a.out, a.ins[0], maxLanes: a.vectorWidth, task: a.task, tasks: a.parts)
+            e.poolRows(
+                kind, geometry, a.out, a.ins[0], maxLanes: a.vectorWidth * 4 / dtype.byteSize, task: a.task,
+                tasks: a.parts, dtype: dtype)
         }
 
         /// Split by output rows when it touches more than about a megabyte.

@@ -42,10 +42,11 @@ extension KernelEmitter {
         }
     }
 
-    /// The input values of one tap for `lanes` output columns: elements at `offset` + l·stride.
-    func rowTap(_ x: IRValue, _ offset: IRValue, lanes: Int, stride: Int) -> IRValue {
-        guard lanes > 1, stride > 1 else { return loadF(x, offset, lanes) }
-        return ir.lanes(loadF(x, offset, lanes * stride), (0..<lanes).map { $0 * stride })
+    /// The input values of one tap for `lanes` output columns: elements at `offset` + l·stride
+    /// (f32, or `elem`).
+    func rowTap(_ x: IRValue, _ offset: IRValue, lanes: Int, stride: Int, elem: IRType? = nil) -> IRValue {
+        guard lanes > 1, stride > 1 else { return loadF(x, offset, lanes, elem: elem) }
+        return ir.lanes(loadF(x, offset, lanes * stride, elem: elem), (0..<lanes).map { $0 * stride })
     }
 
     /// Depthwise convolution (group = input channels, `outChannels / group` filters per
@@ -96,11 +97,14 @@ extension KernelEmitter {
         }
     }
 
-    /// Max or average pooling over 2-D windows of an NCHW tensor.
+    /// Max or average pooling over 2-D windows of an NCHW tensor; max pooling also on u8 and
+    /// i8 tensors (quantized activations: the max of quantized values is the quantized max).
     func poolRows(
         _ kind: PoolUnit.Kind, _ g: WindowGeometry, _ out: IRValue, _ x: IRValue, maxLanes: Int, task: IRValue,
-        tasks: IRValue
+        tasks: IRValue, dtype: DType = .f32
     ) {
+        let bytes = dtype == .u8 || dtype == .i8
+        let elem: IRType? = bytes ? ir.i8 : nil
         let win = g.window
         let (h, w) = (g.input[0], g.input[1])
         let (oh, ow) = (win.output[0], win.output[1])
@@ -118,13 +122,18 @@ extension KernelEmitter {
             rowChunks(ow, lo, hi, lanes) { col, lanes, checked in
                 let ix = ir.sub(ir.mul(col, c(win.strides[1])), c(win.padBegin[1]))
                 let (kwB, kwE) = checked ? taps(ix, kw, dw, lo: 0, hi: w) : (c(0), c(kw))
-                let initial = ir.constF32(kind == .max ? -.infinity : 0, width: lanes)
+                let initial =
+                    bytes
+                    ? ir.constInt(ir.i8, dtype == .u8 ? 0 : -128, width: lanes)
+                    : ir.constF32(kind == .max ? -.infinity : 0, width: lanes)
+                let maximum = bytes ? (dtype == .u8 ? "llvm.umax" : "llvm.smax") : "llvm.maximum"
                 let acc = ir.forLoop(khB, khE, carrying: [initial], "pkh") { ky, a in
                     let row = ir.add(xBase, ir.mul(ir.add(iy, ir.mul(ky, c(dh))), c(w)))
                     return ir.forLoop(kwB, kwE, carrying: a, "pkw") { kx, a in
                         let v = rowTap(
-                            x, ir.add(row, ir.add(ix, ir.mul(kx, c(dw)))), lanes: lanes, stride: win.strides[1])
-                        return [kind == .max ? ir.intrinsic("llvm.maximum", [a[0], v]) : ir.fadd(a[0], v)]
+                            x, ir.add(row, ir.add(ix, ir.mul(kx, c(dw)))), lanes: lanes, stride: win.strides[1],
+                            elem: elem)
+                        return [kind == .max ? ir.intrinsic(maximum, [a[0], v]) : ir.fadd(a[0], v)]
                     }
                 }[0]
                 // Every lane of a vector has the same divisor: its taps are all inside the row.
@@ -133,7 +142,7 @@ extension KernelEmitter {
                     ? ir.fdiv(
                         acc, ir.splat(averageCount(g, iy: iy, ix: ix, rows: (khB, khE), columns: (kwB, kwE)), lanes))
                     : acc
-                storeF(result, out, ir.add(oBase, col))
+                storeF(result, out, ir.add(oBase, col), elem: elem)
             }
         }
     }
