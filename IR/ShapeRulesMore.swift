@@ -83,7 +83,9 @@ extension ShapeRules {
         }
         var dims = first.dims
         dims[axis] = .fixed(total)
-        return [TensorType(first.dtype, dims)]
+        // Quantized values with one set of parameters keep them.
+        let quant = q.operands.allSatisfy { $0.quant == first.quant } ? first.quant : nil
+        return [TensorType(first.dtype, dims, quant: quant)]
     }
 
     static let split: ShapeRule = { q throws(ShapeError) in

@@ -102,36 +102,44 @@ public struct QuantizeInt8: Pass {
         return true
     }
 
-    /// Quantizes `activation` with `params` and dequantizes it again, before node `i`. A 2-D max
-    /// pool's result is quantized at the pool's input instead and pooled as bytes: quantization
-    /// is monotonic, so the max of quantized values is the quantized max, exactly.
+    /// Quantizes `activation` with `params` and dequantizes it again, before node `i`.
+    func quantize(
+        _ activation: ValueID, _ params: QuantParams, _ graph: Graph, _ defining: [ValueID: Int],
+        _ rw: inout Rewriter, before i: Int
+    ) throws(SinterError) -> ValueID {
+        let to = Attributes(["to": .string(TensorType(signed ? .i8 : .u8, [Dim](), quant: params).elementDescription)])
+        let name = graph.name(of: activation)
+        let q = try quantized(activation, name + ".q", to, graph, defining, &rw, before: i)
+        return try rw.insert1(.dequantize, [q], name: name + ".dq", at: .before(i), location: graph.nodes[i].location)
+    }
+
+    /// `value` quantized (`to`), its nodes named from `base`. A 2-D max pool's result is quantized at the pool's input and
+    /// pooled as bytes: quantization is monotonic, so the max of quantized values is the
+    /// quantized max, exactly. A concat's result is quantized at each input (elementwise, so
+    /// exact too) and concatenated as bytes. Either way the kernels that make the inputs store
+    /// them quantized, and the float pool or concat goes in `dce` when nothing else reads it.
     ///
     ///     %p = max-pool %r {kernel = [3, 3], ...} : f32[1,64,55,55]
     ///     ==>
     ///     %p.q = quantize %r {to = "u8<...>"} : u8<...>[1,64,111,111]
     ///     %p.qpool = max-pool %p.q {kernel = [3, 3], ...} : u8<...>[1,64,55,55]
-    ///     %p.dq = dequantize %p.qpool : f32[1,64,55,55]
-    func quantize(
-        _ activation: ValueID, _ params: QuantParams, _ graph: Graph, _ defining: [ValueID: Int],
+    private func quantized(
+        _ value: ValueID, _ base: String, _ to: Attributes, _ graph: Graph, _ defining: [ValueID: Int],
         _ rw: inout Rewriter, before i: Int
     ) throws(SinterError) -> ValueID {
-        let node = graph.nodes[i]
-        let aName = graph.name(of: activation)
-        let to = Attributes(["to": .string(TensorType(signed ? .i8 : .u8, [Dim](), quant: params).elementDescription)])
-        if let p = defining[activation], graph.nodes[p].op == .maxPool, graph.type(of: activation).rank == 4 {
-            let pool = graph.nodes[p]
-            let q = try rw.insert1(
-                .quantize, [pool.operands[0]], name: aName + ".q", attributes: to, at: .before(i),
-                location: pool.location)
-            let pooled = try rw.insert1(
-                .maxPool, [q], name: aName + ".qpool", attributes: pool.attributes, at: .before(i),
-                location: pool.location)
-            return try rw.insert1(.dequantize, [pooled], name: aName + ".dq", at: .before(i), location: node.location)
+        if let p = defining[value], graph.type(of: value).rank == 4, [.maxPool, .concat].contains(graph.nodes[p].op) {
+            let n = graph.nodes[p]
+            var parts: [ValueID] = []
+            for (k, input) in n.operands.enumerated() {
+                let suffix = n.op == .maxPool ? "" : "\(k)"
+                parts.append(try quantized(input, base + suffix, to, graph, defining, &rw, before: i))
+            }
+            return try rw.insert1(
+                n.op, parts, name: base + (n.op == .maxPool ? "pool" : "cat"), attributes: n.attributes,
+                at: .before(i), location: n.location)
         }
-        let q = try rw.insert1(
-            .quantize, [activation], name: aName + ".q", attributes: to, at: .before(i),
-            location: node.location)
-        return try rw.insert1(.dequantize, [q], name: aName + ".dq", at: .before(i), location: node.location)
+        return try rw.insert1(
+            .quantize, [value], name: base, attributes: to, at: .before(i), location: graph.nodes[i].location)
     }
 
     /// Scale and zero point for a range, widened to hold 0: u8 asymmetric over [lo, hi], or i8
