@@ -113,9 +113,9 @@ public struct QuantizeInt8: Pass {
         return try rw.insert1(.dequantize, [q], name: name + ".dq", at: .before(i), location: graph.nodes[i].location)
     }
 
-    /// `value` quantized (`to`), its nodes named from `base`. A 2-D max pool's result is quantized at the pool's input and
-    /// pooled as bytes: quantization is monotonic, so the max of quantized values is the
-    /// quantized max, exactly. A concat's result is quantized at each input (elementwise, so
+    /// `value` quantized (`to`), its nodes named from `base`. A 2-D max pool's result is
+    /// quantized at the pool's input and pooled as bytes: quantization is monotonic, so the max
+    /// of quantized values is the quantized max, exactly. A concat's result is quantized at each input (elementwise, so
     /// exact too) and concatenated as bytes. Either way the kernels that make the inputs store
     /// them quantized, and the float pool or concat goes in `dce` when nothing else reads it.
     ///
