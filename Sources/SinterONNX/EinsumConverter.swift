@@ -119,6 +119,9 @@ enum EinsumEquation {
         }
         let ellipsisRank = zip(inputs, ranks).map { t, r in t.contains("...") ? r - (t.count - 3) : 0 }.max() ?? 0
         guard ellipsisRank <= 10 else { throw n.error("equation '\(text)': '...' stands for more than 10 axes") }
+        guard ellipsisRank >= 0 else {
+            throw n.error("equation '\(text)': an operand with '...' names more axes than its rank")
+        }
         let fresh = (0..<ellipsisRank).map { Character(String($0)) }
         func letters(_ t: String, rank: Int?) throws(SinterError) -> [Character] {
             var out: [Character] = []
