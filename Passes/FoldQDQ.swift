@@ -59,7 +59,7 @@ public struct FoldQDQ: Pass {
     private func foldConv(
         _ i: Int, _ node: Node, _ graph: Graph, _ defining: [ValueID: Int], _ rw: inout Rewriter
     ) throws(SinterError) {
-        guard (node.attribute("group") ?? .int(1)) == .int(1),
+        guard Self.convRunsInt8(graph, node),
             let ai = defining[node.operands[0]], graph.nodes[ai].op == .dequantize,
             let bi = defining[node.operands[1]], graph.nodes[bi].op == .dequantize
         else { return }
@@ -79,6 +79,12 @@ public struct FoldQDQ: Pass {
         rw.replaceAllUses(of: node.results[0], with: y)
         rw.takeName(of: node.results[0], for: y)
         rw.erase(i)
+    }
+
+    /// The convs `qconv` covers: 2-D (an input of rank 4) and ungrouped. `quantize` picks its
+    /// candidates by the same rule.
+    static func convRunsInt8(_ g: Graph, _ n: Node) -> Bool {
+        n.op == .conv && (n.attribute("group") ?? .int(1)) == .int(1) && g.type(of: n.operands[0]).rank == 4
     }
 
     /// The weight as qmatmul takes it — i8 [K, N], zero point 0, per tensor or per column —

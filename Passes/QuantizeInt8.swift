@@ -64,11 +64,8 @@ public struct QuantizeInt8: Pass {
             guard g.type(of: n.operands[0]).dtype == .f32, let d = defining[n.operands[1]],
                 let w = g.nodes[d].payload?.data, w.dtype == .f32, w.shape.count == rank
             else { continue }
-            if n.op == .matmul ? n.attribute("trans_a") == .bool(true) : (n.attribute("group") ?? .int(1)) != .int(1) {
-                continue
-            }
-            if n.op == .conv && g.type(of: n.operands[0]).rank != 4 { continue }
-            out.append((i, n.operands[0], w))
+            let takes = n.op == .matmul ? n.attribute("trans_a") != .bool(true) : FoldQDQ.convRunsInt8(g, n)
+            if takes { out.append((i, n.operands[0], w)) }
         }
         return out
     }

@@ -58,7 +58,7 @@ struct QConvUnit: KernelUnit {
         var packedW = false
 
         var accumulator: DType? { .i32 }
-        var multiplyAdds: Int? { checkedProduct([geometry.batch, m, positions, k]) }
+        var multiplyAdds: Int? { ConvUnit.multiplyAdds(geometry) }
         var m: Int { geometry.outChannels }
         var k: Int { geometry.channels * geometry.window.kernel.reduce(1, *) }
         var quads: Int { (k + 3) / 4 }
