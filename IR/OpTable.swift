@@ -208,14 +208,17 @@ extension OpSchema {
         case .matmul:
             return make(
                 op, 2, [.float],
-                attributes: [spec("trans_a", .bool, .bool(false)), spec("trans_b", .bool, .bool(false))],
+                attributes: [
+                    spec("trans_a", .bool, .bool(false)), spec("trans_b", .bool, .bool(false)), spec("to", .string),
+                ],
                 traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.matmul, kernel: .unit("matmul"),
                 couples: { q in  // the k axis of each operand
                     let flipped = q.attributes.bool(q.operand == 0 ? "trans_a" : "trans_b") ?? false
                     return [q.rank - ((q.operand == 0) != flipped ? 1 : 2)]
                 },
                 "numpy.matmul for rank >= 2 (batch dimensions broadcast); trans_a / trans_b read an operand's "
-                    + "last two axes swapped."
+                    + "last two axes swapped; `to = \"f32\"` on bf16 or f16 operands sums and returns f32 (what "
+                    + "`--precision bf16` makes)."
             )
         case .softmax:
             return make(

@@ -56,7 +56,13 @@ public enum ShapeRules {
             throw ShapeError("contracting dimensions differ: \(fmt(a.dims)) x \(fmt(b.dims))\(flags) (\(k1) vs \(k2))")
         }
         let batch = try broadcastDims(Array(a.dims.dropLast(2)), Array(b.dims.dropLast(2)))
-        return [TensorType(a.dtype, batch + [m, n])]
+        // `to`: 16-bit float operands whose products are summed and returned in f32 (the bf16
+        // dot-product instructions' contract), so only the weights' storage narrows.
+        guard let to = q.attributes["to"] else { return [TensorType(a.dtype, batch + [m, n])] }
+        guard case .string("f32") = to, [.bf16, .f16].contains(a.dtype) else {
+            throw ShapeError("matmul's 'to' may only be \"f32\", on bf16 or f16 operands (got \(to) on \(a.dtype))")
+        }
+        return [TensorType(.f32, batch + [m, n])]
     }
 
     static let reshape: ShapeRule = { q throws(ShapeError) in

@@ -192,8 +192,8 @@ public struct Fuse: Pass {
                 let (gi, reason) = joinable()
                 if let gi, !groups[gi].prologue.isEmpty {
                     alone("\(n.op.rawValue) epilogue: the users' kernel reads a view in its prologue")
-                } else if let gi, Self.castsAtRoot(g, groups[gi]), n.op != .qconv, n.op != .qmatmul {
-                    alone("\(n.op.rawValue) epilogue: only the int8 kernels store a cast result")
+                } else if let gi, Self.castsAtRoot(g, groups[gi]), !Self.storesCasts(n) {
+                    alone("\(n.op.rawValue) epilogue: only the int8 and bf16 kernels store a cast result")
                 } else if let gi, anchors(n, g.type(of: r).dtype),
                     let why = epilogueProblem(g, anchor: n, group: groups[gi])
                 {
@@ -264,6 +264,12 @@ public struct Fuse: Pass {
             }
         }
         return nil
+    }
+
+    /// The anchors whose kernels store an epilogue's cast result: the int8 ones and the bf16
+    /// GEMM (`matmul {to = "f32"}`, whose f32 result is often rounded to bf16 for the next one).
+    static func storesCasts(_ n: Node) -> Bool {
+        n.op == .qconv || n.op == .qmatmul || (n.op == .matmul && n.attribute("to") != nil)
     }
 
     /// Whether the group's root is a cast that changes dtype (its kernel stores that dtype).

@@ -56,6 +56,9 @@ public struct CompileOptions: Sendable {
     /// Post-training int8 (`--quantize int8 --calibration FILE`): the calibrated ranges and the
     /// nodes to keep in f32; the `quantize` pass runs after `fold-batchnorm` (or `infer-shapes`).
     public var int8: (calibration: Calibration, keepFloat: [String])?
+    /// `--precision bf16`: matmuls with constant weights run in bf16 (`precision-bf16`, after
+    /// `fold-batchnorm`): nil for f32, else the nodes to keep in f32 (`--keep-float`).
+    public var bf16: [String]?
 
     public init() {}
 
@@ -80,7 +83,24 @@ public struct CompileOptions: Sendable {
             let lowers = [FoldQDQ.name, ExpandQuantization.name].filter { name in specs.contains { $0.name == name } }
             specs.insert(contentsOf: [quantize] + lowers.map { PassSpec($0) }, at: anchor.map { $0 + 1 } ?? 0)
         }
+        if let bf16, !specs.contains(where: { $0.name == PrecisionBF16.name }) {
+            let anchor =
+                specs.firstIndex { $0.name == FoldBatchNorm.name } ?? specs.firstIndex { $0.name == InferShapes.name }
+            let spec = PassSpec(PrecisionBF16.name, ["keep": bf16.joined(separator: ";")])
+            specs.insert(spec, at: anchor.map { $0 + 1 } ?? 0)
+        }
         return specs
+    }
+
+    /// `--precision bf16` asks for the target's bf16 dot product: refused, naming what is
+    /// missing, on a target without it (the portable step is for tests, not a product).
+    public func checkPrecision() throws(SinterError) {
+        guard bf16 != nil else { return }
+        let t = TargetInfo(target)
+        guard !t.schedules.bf16Dot.isNative else { return }
+        throw SinterError(
+            "--precision bf16 needs a CPU with a bf16 dot product (x86-64: avx512bf16, e.g. --cpu sapphirerapids "
+                + "or cooperlake; ARM64: +bf16); target \(t.target.triple) cpu \(t.target.cpu) has none")
     }
 }
 
@@ -137,6 +157,7 @@ public enum Sinter {
     {
         try Verifier.verify(graph)
         try options.maxMemory.check(graph)
+        try options.checkPrecision()
         var g = graph
         let ctx = PassContext()
         var pm = PassManager(options: options.passManager, dump: dump)

@@ -178,6 +178,8 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
 
     /// How int8 micro-kernels multiply four u8 × s8 pairs into one i32 lane.
     public let int8Dot: Int8Dot
+    /// How the bf16 GEMM sums a pair of products per f32 lane.
+    public let bf16Dot: Bf16Dot
 
     /// f32 lanes and cache sizes, for the GEMM blocking.
     let f32Lanes: Int
@@ -189,6 +191,11 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
         int8Dot =
             t.features.contains(.avx512vnni) && t.lanes(.f32) == 16
             ? .vnni512 : vnni && t.lanes(.f32) == 8 ? .vnni256 : t.features.contains(.dotprod) ? .sdot : .generic
+        bf16Dot =
+            t.features.contains(.avx512bf16) && t.lanes(.f32) == 16
+            ? .avx512
+            : t.features.contains(.avx512bf16) && t.lanes(.f32) == 8
+                ? .avx256 : t.features.contains(.bf16) && t.lanes(.f32) == 4 ? .bfdot : .generic
         f32Lanes = t.lanes(.f32)
         l1Bytes = t.l1Bytes
         l2Bytes = t.l2Bytes
@@ -300,6 +307,22 @@ public enum Int8Dot: String, Hashable, Sendable {
     public var signedA: Bool { self == .sdot }
 }
 
+/// The bf16 GEMM's dot step: acc[i] += a[2i] · b[2i] + a[2i+1] · b[2i+1] with f32 products
+/// and sums.
+public enum Bf16Dot: String, Hashable, Sendable {
+    /// `vdpbf16ps` (avx512_bf16) on zmm, or on ymm where the schedule is 8 lanes wide.
+    case avx512 = "vdpbf16ps zmm"
+    case avx256 = "vdpbf16ps ymm"
+    /// ARM's BFDOT (`+bf16`) on `.4s`.
+    case bfdot
+    /// Portable IR: each half of a pair widened to f32 (a shift or a mask) and two FMAs, odd
+    /// half first as `vdpbf16ps` orders them.
+    case generic
+
+    /// Whether the target's own instruction runs (`--precision bf16` asks for that).
+    public var isNative: Bool { self != .generic }
+}
+
 public struct GemmBlocking: Hashable, Sendable, CustomStringConvertible {
     /// Rows of C per register tile, vectors per row, and f32 lanes per vector.
     public var mr: Int
@@ -321,15 +344,17 @@ public struct GemmBlocking: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension KernelProgram {
-    /// The matmul and convolution kernels' multiply-adds, and those of the int8 kernels.
-    public var multiplyAdds: (total: Int, int8: Int) {
-        var total = 0, int8 = 0
+    /// The matmul and convolution kernels' multiply-adds, and those of the int8 kernels and
+    /// the bf16 GEMM.
+    public var multiplyAdds: (total: Int, int8: Int, bf16: Int) {
+        var total = 0, int8 = 0, bf16 = 0
         for k in kernels {
             guard let n = k.body.body.multiplyAdds else { continue }
             total &+= n
             if ["qmatmul", "qconv"].contains(k.body.unit) { int8 &+= n }
+            if k.body.body is Bf16GemmBody { bf16 &+= n }
         }
-        return (total, int8)
+        return (total, int8, bf16)
     }
 
     /// `sinter dump --kernel-report`: the target, its schedule values, and each kernel's own
@@ -340,7 +365,11 @@ extension KernelProgram {
         let macs = multiplyAdds
         if macs.total > 0 {
             let share = String(format: "%.1f", 100 * Double(macs.int8) / Double(macs.total))
-            out += "// multiply-adds: \(macs.total), in int8 \(macs.int8) (\(share)%)\n"
+            out += "// multiply-adds: \(macs.total), in int8 \(macs.int8) (\(share)%)"
+            if macs.bf16 > 0 {
+                out += String(format: ", in bf16 %d (%.1f%%)", macs.bf16, 100 * Double(macs.bf16) / Double(macs.total))
+            }
+            out += "\n"
         }
         for k in kernels {
             var parts = [k.body.unit, "f32 × \(k.vectorWidth)"]

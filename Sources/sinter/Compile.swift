@@ -122,6 +122,12 @@ struct Compile: ParsableCommand {
                                 + "\(lowered.multiplyAdds.int8) of \(lowered.multiplyAdds.total) multiply-adds\n").utf8)
                     )
                 }
+                if options.bf16 != nil {
+                    // The bf16 GEMMs' share; convs and matmuls with run-time weights stay f32.
+                    let macs = lowered.multiplyAdds
+                    FileHandle.standardError.write(
+                        Data("bf16: \(macs.bf16) of \(macs.total) multiply-adds run in the bf16 GEMM\n".utf8))
+                }
             }
             let prefix = ABI.cIdentifier(name ?? program.name)
             let path = output ?? (kinds.count == 1 ? kinds[0].fileName(prefix) : ".")

@@ -53,9 +53,16 @@ struct PipelineOptions: ParsableArguments {
     var calibration: String?
 
     @Option(
+        help: ArgumentHelp(
+            "Arithmetic precision: f32 (default) or bf16 (matmul weights stored in bf16, products summed in f32; "
+                + "needs avx512bf16 or ARM64 +bf16).", valueName: "TYPE"))
+    var precision: String?
+
+    @Option(
         name: .customLong("keep-float"),
         help: ArgumentHelp(
-            "Matmuls (by result name) that --quantize leaves in f32, comma-separated.", valueName: "NAMES"))
+            "Matmuls (by result name) that --quantize or --precision leaves in f32, comma-separated.",
+            valueName: "NAMES"))
     var keepFloat: String?
 
     @Flag(name: .customLong("print-after-all"), help: "Print the IR after every pass.")
@@ -96,11 +103,18 @@ struct PipelineOptions: ParsableArguments {
                 diags += error.diagnostics
             }
         }
+        let keep = (keepFloat ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        switch precision {
+        case nil, "f32"?: break
+        case "bf16"?:
+            o.bf16 = keep
+            if quantize != nil { diags.append(Diagnostic("--precision bf16 and --quantize are exclusive")) }
+        case let other?: diags.append(Diagnostic("--precision '\(other)' is not supported (f32 and bf16 are)"))
+        }
         switch (quantize, calibration) {
         case (nil, nil): break
         case ("int8"?, let path?):
             do throws(SinterError) {
-                let keep = (keepFloat ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
                 o.int8 = (try Calibration.load(path), keep)
             } catch { diags += error.diagnostics }
         case ("int8"?, nil):

@@ -125,3 +125,35 @@ struct AssemblyTests {
         #expect(count > 0 && count % tile == 0, "\(cpu): inner loop has \(count) \(mnemonic) on \(reg)")
     }
 }
+
+/// The bf16 GEMM's micro-kernel: one dot step per accumulator per k pair — `vdpbf16ps` on
+/// 12×2 zmm (avx512_bf16), on 6×2 ymm where the schedule is 256 bits wide, BFDOT on 8×3 `.4s`
+/// (ARM `+bf16`), and on an AVX2 CPU the portable IR's two FMAs per step (6×2 ymm).
+struct Bf16AssemblyTests {
+    @Test(arguments: [
+        ("sapphirerapids", "", "vdpbf16ps", "%zmm", 24),
+        ("alderlake", "+avx2,+fma,+avx512vl,+avx512bf16", "vdpbf16ps", "%ymm", 12),
+        ("haswell", "", "vfmadd", "%ymm", 24),
+        ("aarch64", "+neon,+bf16", "bfdot", ".4s", 24),
+    ])
+    func bf16GemmInnerLoopIsDotSteps(
+        _ cpu: String, _ features: String, _ mnemonic: String, _ reg: String, _ tile: Int
+    ) throws {
+        var b = GraphBuilder(name: "bm")
+        let x = try b.input("x", TensorType(.bf16, [96, 256]))
+        let w = TensorData(dtype: .bf16, shape: [256, 256], values: (0..<65536).map { Double($0 % 255 - 127) / 64 })
+        let to = Attributes(["to": .string("f32")])
+        b.output(try b.apply(.matmul, [x, try b.constant(w)], attributes: to)[0])
+        let target =
+            cpu == "aarch64"
+            ? try Target.named("aarch64-linux-gnu", features: features)
+            : try Target.named("x86_64-linux-gnu", cpu: cpu, features: features.isEmpty ? nil : features)
+        let info = TargetInfo(target)
+        let asm = try Codegen.assembly(
+            try lowered(b.graph, target: target), prefix: "bm", options: CodegenOptions(target: target))
+        let count = AssemblyTests.innermostLoopCount(asm, mnemonic, reg)
+        #expect(
+            count > 0 && count % tile == 0,
+            "\(cpu)\(features): \(info.schedules.bf16Dot) inner loop has \(count) \(mnemonic) on \(reg)")
+    }
+}

@@ -64,28 +64,37 @@ extension KernelEmitter {
     }
 
     /// The micro-kernel's sums over `quads` k quads: `rows` × `vectors` i32 accumulators
-    /// (row-major). Row r's broadcast word for quad q is at byte aBase + (q · aRows + r) · 4 of
-    /// `a`; vector u of quad q at byte bBase + q · bBytes + u · lanes · 4 of `b`. With
-    /// `unsignedA` the broadcast bytes are the dot step's unsigned operand (a GEMM's
-    /// activations); otherwise the vectors are (a conv's packed input against its weights).
+    /// (row-major), laid out as `dotSums` reads them. With `unsignedA` the broadcast bytes are
+    /// the dot step's unsigned operand (a GEMM's activations); otherwise the vectors are (a
+    /// conv's packed input against its weights).
     func int8Sums(
         _ dot: Int8Dot, a: IRValue, aBase: IRValue, aRows: Int, rows: Int, b: IRValue, bBase: IRValue, bBytes: Int,
         vectors: Int, lanes w: Int, quads: Int, unsignedA: Bool
     ) -> [IRValue] {
+        dotSums(
+            zero: ir.constInt(ir.i32, 0, width: w), a: a, aBase: aBase, aRows: aRows, rows: rows, b: b, bBase: bBase,
+            bBytes: bBytes, vectors: vectors, lanes: w, words: quads
+        ) { acc, av, bv in unsignedA ? dot8(dot, acc, av, bv, lanes: w) : dot8(dot, acc, bv, av, lanes: w) }
+    }
+
+    /// The sums of a dot-step micro-kernel over `words` k words (four int8 or two bf16 values
+    /// of k per 32-bit lane): `rows` × `vectors` accumulators (row-major) starting at `zero`.
+    /// Row r's broadcast word for word q is at byte aBase + (q · aRows + r) · 4 of `a`; vector
+    /// u of word q at byte bBase + q · bBytes + u · lanes · 4 of `b`. `step(acc, a, b)` is one
+    /// dot step on i32-lane vectors.
+    func dotSums(
+        zero: IRValue, a: IRValue, aBase: IRValue, aRows: Int, rows: Int, b: IRValue, bBase: IRValue, bBytes: Int,
+        vectors: Int, lanes w: Int, words count: Int, _ step: (IRValue, IRValue, IRValue) -> IRValue
+    ) -> [IRValue] {
         let words = ir.vector(ir.i32, w)
-        let zero = ir.constInt(ir.i32, 0, width: w)
-        return ir.forLoop(c(0), c(quads), carrying: Array(repeating: zero, count: rows * vectors), "q") { q, acc in
+        return ir.forLoop(c(0), c(count), carrying: Array(repeating: zero, count: rows * vectors), "q") { q, acc in
             let bRow = ir.add(bBase, ir.mul(q, c(bBytes)))
             let bv = (0..<vectors).map { u in ir.load(words, ir.gep(ir.i8, b, ir.add(bRow, c(u * w * 4)))) }
             var next = acc
             for r in 0..<rows {
                 let word = ir.load(ir.i32, ir.gep(ir.i8, a, ir.add(aBase, ir.add(ir.mul(q, c(aRows * 4)), c(r * 4)))))
                 let av = ir.splat(word, w)
-                for u in 0..<vectors {
-                    let i = r * vectors + u
-                    next[i] =
-                        unsignedA ? dot8(dot, acc[i], av, bv[u], lanes: w) : dot8(dot, acc[i], bv[u], av, lanes: w)
-                }
+                for u in 0..<vectors { next[r * vectors + u] = step(acc[r * vectors + u], av, bv[u]) }
             }
             return next
         }
@@ -161,15 +170,16 @@ extension KernelEmitter {
         }
     }
 
-    /// Stores an int8 kernel's result at element `index` of `out`: f32, or the 8-bit type its
-    /// epilogue ends in (`result`, the epilogue's final cast already applied).
+    /// Stores an int8 or bf16 kernel's result at element `index` of `out`: f32, or the type its
+    /// epilogue ends in (`result`, the epilogue's final cast applied: `value` is in its domain).
     func storeResult(_ value: IRValue, _ out: IRValue, _ index: IRValue, _ result: DType?, mask: IRValue?) {
         let d = result ?? .f32
+        let raw = ir.narrowed(Typed(value: value, domain: Domain(d)), to: d)
         let at = ir.gep(ir.storageType(d, width: 1), out, index)
         if let mask {
-            ir.maskedStore(value, at, mask: mask, align: d.byteSize)
+            ir.maskedStore(raw, at, mask: mask, align: d.byteSize)
         } else {
-            ir.store(value, at, align: d.byteSize)
+            ir.store(raw, at, align: d.byteSize)
         }
     }
 

@@ -7,11 +7,12 @@ import SinterIR
 struct MatmulUnit: KernelUnit {
     static let name = "matmul"
 
-    /// f32 runs the packed GEMM; f64, f16 and bf16 (all operands one dtype) the plain typed
-    /// loops (`typedGemm`), which exist for coverage, not speed.
+    /// f32 runs the packed GEMM; bf16 operands with an f32 result (`to = "f32"`) the bf16 GEMM
+    /// (`Bf16GemmBody`); f64, f16 and bf16 (all operands one dtype) the plain typed loops
+    /// (`typedGemm`), which exist for coverage, not speed.
     static func supports(operands: [DType], results: [DType]) -> Bool {
-        guard let d = results.first, [.f32, .f64, .f16, .bf16].contains(d) else { return false }
-        return (operands + results).allSatisfy { $0 == d }
+        guard let d = results.first, [.f32, .f64, .f16, .bf16].contains(d), let o = operands.first else { return false }
+        return operands.allSatisfy { $0 == o } && (o == d || (d == .f32 && [.bf16, .f16].contains(o)))
     }
 
     static func lower(_ c: UnitLowering) throws(SinterError) -> [any KernelUnitBody] {
@@ -29,12 +30,16 @@ struct MatmulUnit: KernelUnit {
             return (rows, cols, MatrixLayout(offset: v.offset, batch: batchStrides, rowStride: rs, colStride: cs))
         }
         let ma = matrix(c.views[0], c.bool("trans_a")), mb = matrix(c.views[1], c.bool("trans_b"))
-        return [
-            Body(
-                batch: Array(c.outShape.dropLast(2)), a: ma.layout, b: mb.layout, m: ma.rows, n: mb.cols, k: ma.cols,
-                accumulating: Schedules.accumulator(for: c.operandTypes[0].dtype), epilogue: c.epilogue,
-                blocking: c.schedules.gemm(m: ma.rows, n: mb.cols, k: ma.cols), dtype: c.resultTypes[0].dtype)
-        ]
+        let operands = c.operandTypes[0].dtype
+        var body = Body(
+            batch: Array(c.outShape.dropLast(2)), a: ma.layout, b: mb.layout, m: ma.rows, n: mb.cols, k: ma.cols,
+            accumulating: Schedules.accumulator(for: operands), epilogue: c.epilogue,
+            blocking: c.schedules.gemm(m: ma.rows, n: mb.cols, k: ma.cols), dtype: c.resultTypes[0].dtype)
+        body.operands = operands
+        guard operands == .bf16, body.dtype == .f32 else { return [body] }
+        body.accumulating = .f32
+        body.blocking = c.schedules.dotGemm(m: body.m, n: body.n, k: body.k, perWord: 2)
+        return [Bf16GemmBody(shape: body, dot: c.schedules.bf16Dot)]
     }
 
     /// Epilogue operands are indexed like the result: batch dims, then row (M) and column (N).
@@ -64,8 +69,10 @@ struct MatmulUnit: KernelUnit {
         var blocking: GemmBlocking
         /// B is the packed constant: per batch entry, `panels` panels of k × nr floats.
         var packedB = false
-        /// The operands' and result's dtype: f32 takes the packed GEMM, others `typedGemm`.
+        /// The result's dtype: f32 takes the packed GEMM, others `typedGemm`.
         var dtype: DType = .f32
+        /// The operands' dtype: the result's, or bf16/f16 summed into an f32 result.
+        var operands: DType = .f32
 
         /// The product as the GEMM core sees it (panels, how parts split): one definition.
         var problem: KernelEmitter.GemmProblem {
@@ -91,7 +98,9 @@ struct MatmulUnit: KernelUnit {
         }
 
         func emit(_ e: KernelEmitter, _ x: KernelArguments) {
-            guard dtype == .f32 else { return e.typedGemm(self, x.out, x.ins[0], x.ins[1], Array(x.ins.dropFirst(2))) }
+            guard dtype == .f32, operands == .f32 else {
+                return e.typedGemm(self, x.out, x.ins[0], x.ins[1], Array(x.ins.dropFirst(2)))
+            }
             e.packedGemm(
                 self, x.out, x.ins[0], x.ins[1], Array(x.ins.dropFirst(2)), scratch: x.scratch, task: x.task,
                 tasks: x.parts)
@@ -102,7 +111,7 @@ struct MatmulUnit: KernelUnit {
         /// When B or A is packed at run time each part packs it into its own scratch region,
         /// so those parts are capped.
         func schedule(_ kernel: inout Kernel, _ s: Schedules) {
-            guard dtype == .f32 else { return }
+            guard dtype == .f32, operands == .f32 else { return }
             let flops = (checkedProduct(batch + [m, n, k]) ?? .max)
             kernel.registerTile = [blocking.mr, blocking.nr]
             let partBytes = partScratchFloats * 4
@@ -120,7 +129,9 @@ struct MatmulUnit: KernelUnit {
         /// B (operand 1) as panels of `nr` columns, zero-padded past n, each k rows of nr
         /// floats: the micro-kernel loads whole vectors of a panel row with no edge case.
         func prepacking(_ operand: Int, _ data: TensorData) -> (body: any KernelUnitBody, data: TensorData)? {
-            guard operand == 1, !packedB, data.dtype == .f32, let values = data.floats else { return nil }
+            guard operand == 1, !packedB, operands == .f32, data.dtype == .f32, let values = data.floats else {
+                return nil
+            }
             let nr = blocking.nr
             let broadcast = b.batch.allSatisfy { $0 == 0 }
             let entries = broadcast ? 1 : batch.reduce(1, *)

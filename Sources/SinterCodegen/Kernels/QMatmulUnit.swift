@@ -133,13 +133,18 @@ struct QMatmulUnit: KernelUnit {
 }
 
 extension Schedules {
-    /// The int8 GEMM's blocking: the f32 register tile (i32 lanes are f32 lanes), k unblocked
-    /// (i32 sums of u8 × s8 cannot overflow below 65,536 terms, and a panel row is one k quad
-    /// of nr × 4 bytes), and row blocks of a whose packed bytes fill half of L2.
-    public func int8Gemm(m: Int, n: Int, k: Int) -> GemmBlocking {
+    /// The int8 GEMM's blocking: `dotGemm` with four k per word.
+    public func int8Gemm(m: Int, n: Int, k: Int) -> GemmBlocking { dotGemm(m: m, n: n, k: k, perWord: 4) }
+
+    /// The blocking of a GEMM whose dot step sums `perWord` products per 32-bit lane (int8:
+    /// four, bf16: two): the f32 register tile (i32 lanes are f32 lanes), k unblocked (i32
+    /// sums of u8 × s8 cannot overflow below 65,536 terms, and every sum runs in one order; a
+    /// panel row is one word of k per column), and row blocks of a whose packed words fill
+    /// half of L2.
+    public func dotGemm(m: Int, n: Int, k: Int, perWord: Int) -> GemmBlocking {
         var g = gemm(m: m, n: n, k: k)
         g.kc = max(k, 1)
-        g.mc = max(g.mr, l2Bytes / 2 / max(4 * ((k + 3) / 4), 1) / g.mr * g.mr)
+        g.mc = max(g.mr, l2Bytes / 2 / max(4 * ((k + perWord - 1) / perWord), 1) / g.mr * g.mr)
         g.packA = true
         return g
     }

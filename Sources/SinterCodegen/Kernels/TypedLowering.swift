@@ -76,22 +76,25 @@ extension IRBuilder {
 
     /// Narrows `v` to dtype `d` and stores it at element `index`.
     func storeTyped(_ v: Typed, _ base: IRValue, _ index: IRValue, _ d: DType) {
+        store(narrowed(v, to: d), gep(storageType(d, width: 1), base, index), align: d.byteSize)
+    }
+
+    /// `v` converted to dtype `d` as `d` is stored: its storage type's bits.
+    func narrowed(_ v: Typed, to d: DType) -> IRValue {
         let w = v.value.type.vectorWidth
         let c = convert(v, to: Domain(d))
-        let raw: IRValue
         switch d {
-        case .f16: raw = fptrunc(c.value, vector(f16, w))
+        case .f16: return fptrunc(c.value, vector(f16, w))
         case .bf16:
             // Round to nearest even on the bits; NaN stays a quiet NaN.
             let bits = bitcast(c.value, vector(i32, w))
             let lsb = and(lshr(bits, constInt(i32, 16, width: w)), constInt(i32, 1, width: w))
             let rounded = lshr(add(add(bits, constInt(i32, 0x7FFF, width: w)), lsb), constInt(i32, 16, width: w))
             let nan = fcmp(.uno, c.value, c.value)
-            raw = trunc(select(nan, constInt(i32, 0x7FC0, width: w), rounded), vector(i16, w))
-        case .bool: raw = zext(c.value, vector(i8, w))
-        case .f32, .f64, .i8, .u8, .i16, .i32, .i64, .u16, .u32, .u64: raw = c.value
+            return trunc(select(nan, constInt(i32, 0x7FC0, width: w), rounded), vector(i16, w))
+        case .bool: return zext(c.value, vector(i8, w))
+        case .f32, .f64, .i8, .u8, .i16, .i32, .i64, .u16, .u32, .u64: return c.value
         }
-        store(raw, gep(storageType(d, width: 1), base, index), align: d.byteSize)
     }
 
     /// Converts between domains with C cast semantics (to bool is `!= 0`).

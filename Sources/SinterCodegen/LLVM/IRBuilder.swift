@@ -95,6 +95,7 @@ final class IRBuilder {
     var f32: IRType { IRType(ref: LLVMFloatTypeInContext(context)) }
     var f64: IRType { IRType(ref: LLVMDoubleTypeInContext(context)) }
     var f16: IRType { IRType(ref: LLVMHalfTypeInContext(context)) }
+    var bf16: IRType { IRType(ref: LLVMBFloatTypeInContext(context)) }
     var i16: IRType { IRType(ref: LLVMInt16TypeInContext(context)) }
     var i1: IRType { IRType(ref: LLVMInt1TypeInContext(context)) }
     var i8: IRType { IRType(ref: LLVMInt8TypeInContext(context)) }

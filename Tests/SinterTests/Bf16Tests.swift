@@ -1,0 +1,89 @@
+import Foundation
+import Sinter
+import SinterTestSupport
+import Testing
+
+/// The bf16 GEMM (`matmul {to = "f32"}` on bf16 operands) against f64 sums of the rounded
+/// values in plain Swift, on each dot-step flavour this host can run: `vdpbf16ps` where the
+/// CPU has avx512_bf16 and the portable IR (AVX2) everywhere. Shapes cover edges (odd k,
+/// partial panels and row tiles, m = 1, batch dims), b through trans_b, a through trans_a,
+/// a run-time b (the typed loops), a fused bias + ReLU, and 1–3 threads giving identical
+/// results.
+struct Bf16GemmTests {
+    /// x rounded to bf16, nearest even (what `cast` and the weight conversion do).
+    static func bf16(_ x: Float) -> Float {
+        let bits = x.bitPattern
+        return Float(bitPattern: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) & 0xFFFF_0000)
+    }
+
+    static func flavours() throws -> [(String, Target)] {
+        let host = TargetInfo(.host)
+        var out: [(String, Target)] = [(host.schedules.bf16Dot.rawValue + " (host)", .host)]
+        if host.isa == .x86_64, host.features.contains(.avx2), host.schedules.bf16Dot != .generic {
+            out.append(("generic (AVX2)", try Target.named("x86_64-linux-gnu", cpu: "haswell")))
+        }
+        return out
+    }
+
+    struct Case {
+        var batch: [Int], m: Int, k: Int, n: Int
+        var transA = false, transB = false, runTimeB = false
+    }
+
+    @Test func matchesF32SumsOfRoundedValues() throws {
+        var rng = Support.RNG(seed: 5)
+        let cases = [
+            Case(batch: [], m: 1, k: 1, n: 1), Case(batch: [], m: 5, k: 3, n: 17, transB: true),
+            Case(batch: [], m: 37, k: 29, n: 53), Case(batch: [2], m: 13, k: 64, n: 40, transA: true),
+            Case(batch: [], m: 64, k: 301, n: 33), Case(batch: [], m: 130, k: 70, n: 96, transB: true),
+            Case(batch: [], m: 9, k: 20, n: 7, runTimeB: true),
+        ]
+        var checked = Set<String>()
+        for (name, target) in try Self.flavours() {
+            for t in cases {
+                let (m, k, n) = (t.m, t.k, t.n)
+                let aShape = t.batch + (t.transA ? [k, m] : [m, k])
+                let aValues = (0..<aShape.reduce(1, *)).map { _ in rng.float(-1, 1) }
+                let wValues = (0..<(k * n)).map { _ in Self.bf16(rng.float(-1, 1)) }  // [k, n], or [n, k] with trans_b
+                let bias = (0..<n).map { _ in rng.float(-1, 1) }
+                var g = GraphBuilder(name: "b")
+                let a = try g.input("a", TensorType(.f32, aShape))
+                let ab = try g.apply(.cast, [a], attributes: Attributes(["to": .string("bf16")]))[0]
+                let wType = TensorType(.bf16, t.transB ? [n, k] : [k, n])
+                let wData = TensorData(dtype: .bf16, shape: wType.shape ?? [], values: wValues.map(Double.init))
+                let w = t.runTimeB ? try g.input("w", wType) : try g.constant(wData)
+                var attributes = Attributes(["to": .string("f32")])
+                if t.transA { attributes["trans_a"] = .bool(true) }
+                if t.transB { attributes["trans_b"] = .bool(true) }
+                let product = try g.apply(.matmul, [ab, w], attributes: attributes)[0]
+                g.output(try g.relu(try g.add(product, try g.constant(TensorData(bias, shape: [n])))))
+                var want = [Float]()
+                for e in 0..<(t.batch.first ?? 1) {
+                    for i in 0..<m {
+                        for j in 0..<n {
+                            var sum = 0.0
+                            for kk in 0..<k {
+                                let x = aValues[e * m * k + (t.transA ? kk * m + i : i * k + kk)]
+                                let y = wValues[t.transB ? j * k + kk : kk * n + j]
+                                sum += Double(Self.bf16(x)) * Double(y)
+                            }
+                            want.append(max(0, Float(sum + Double(bias[j]))))
+                        }
+                    }
+                }
+                var options = CompileOptions()
+                options.target = target
+                let inputs = [TensorData(aValues, shape: aShape)] + (t.runTimeB ? [wData] : [])
+                var results: [[Float]] = []
+                for threads in 1...3 {
+                    results.append(try Sinter.jit(g.graph, options, threads: threads).run(inputs)[0].floats ?? [])
+                }
+                let label = "\(name) \(t)"
+                #expect(Support.mismatch(results[0], want, atol: 1e-4, rtol: 1e-5) == nil, "\(label)")
+                #expect(results[1] == results[0] && results[2] == results[0], "\(label): thread counts differ")
+                checked.insert(name)
+            }
+        }
+        print("bf16 GEMM: \(cases.count) shapes on \(checked.sorted().joined(separator: ", "))")
+    }
+}
