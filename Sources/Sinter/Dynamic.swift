@@ -43,6 +43,7 @@ extension Sinter {
         _ path: String, _ dimension: DynamicDimension, _ options: CompileOptions,
         dump: @escaping (String) -> Void = { print($0, terminator: "") }
     ) throws(SinterError) -> DynamicProgram {
+        try options.checkPrecision()
         let symbol = dimension.symbol
         let sizes = DynamicProgram.sizes(maximum: dimension.maximum)
         guard let witness = (3...).first(where: { !sizes.contains($0) }) else { throw SinterError("internal") }

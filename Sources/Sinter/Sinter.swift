@@ -157,7 +157,6 @@ public enum Sinter {
     {
         try Verifier.verify(graph)
         try options.maxMemory.check(graph)
-        try options.checkPrecision()
         var g = graph
         let ctx = PassContext()
         var pm = PassManager(options: options.passManager, dump: dump)
@@ -170,6 +169,7 @@ public enum Sinter {
         _ graph: Graph, _ options: CompileOptions,
         dump: @escaping (String) -> Void = { print($0, terminator: "") }
     ) throws(SinterError) -> KernelProgram {
+        try options.checkPrecision()
         var (g, ctx) = try optimize(graph, options, dump: dump)
         if g.memory == nil { _ = try PlanMemory().run(&g, ctx) }
         let program = try Lowering.lower(g, target: options.target, schedule: options.scheduleTarget)

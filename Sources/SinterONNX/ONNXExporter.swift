@@ -173,6 +173,21 @@ public enum ONNXExporter {
                     graph.node.append(t)
                     n.input[k] = t.name
                 }
+                // `to = "f32"` (bf16 or f16 operands summed in f32): both operands widened
+                // exactly, then an f32 MatMul.
+                if node.attribute("to") != nil {
+                    for k in 0..<2 {
+                        var t = Onnx_NodeProto()
+                        extra += 1
+                        t.opType = "Cast"
+                        t.name = "\(hint).to_f32.sinter\(extra)"
+                        t.input = [n.input[k]]
+                        t.output = [t.name]
+                        t.attribute = [intAttr("to", Int(ONNXType.code(.f32)))]
+                        graph.node.append(t)
+                        n.input[k] = t.name
+                    }
+                }
             case .softmax: n.opType = "Softmax"; n.attribute = [intAttr("axis", int("axis"))]
             case .logSoftmax: n.opType = "LogSoftmax"; n.attribute = [intAttr("axis", int("axis"))]
             case .layerNorm:

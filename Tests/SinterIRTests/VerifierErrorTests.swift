@@ -30,6 +30,14 @@ struct VerifierErrorTests {
             """, "2:8: error: 'matmul': contracting dimensions differ: [4,3] x [4,5] (3 vs 4)"
         ),
         (
+            "matmul accumulating f32 from f32 operands",
+            """
+            graph @g(%x: f32[4,3], %w: f32[3,5]) -> (%y: f32[4,5]) {
+              %y = matmul %x, %w {to = "f32"} : f32[4,5]
+            }
+            """, "2:8: error: 'matmul': matmul's 'to' may only be \"f32\", on bf16 or f16 operands (got \"f32\" on f32)"
+        ),
+        (
             "zero point outside the storage type",
             """
             graph @g(%x: u8<0.5:300>[4]) -> (%y: f32[4]) {

@@ -510,3 +510,64 @@ struct AArch64Int8Tests {
         }
     }
 }
+
+/// `--precision bf16` cross-compiled for AArch64: BFDOT with `+bf16` runs under qemu and gives
+/// the host's numbers (the same bf16 pass run by the host JIT, on whatever dot step the host
+/// has) within f32 rounding; without `+bf16` the option is refused, naming the feature.
+struct AArch64Bf16Tests {
+    @Test func bf16MatmulsRunUnderQemuAndMatchTheHost() throws {
+        let dir = try Support.temporaryDirectory("arm-bf16")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var rng = Support.RNG(seed: 8)
+        var b = GraphBuilder(name: "bm")
+        let x = try b.input("x", TensorType(.f32, [37, 29]))
+        let w1 = TensorData((0..<(29 * 53)).map { _ in rng.float(-1, 1) }, shape: [29, 53])
+        let bias = TensorData((0..<53).map { _ in rng.float(-0.5, 0.5) }, shape: [53])
+        let h = try b.relu(try b.add(try b.matmul(x, try b.constant(w1)), try b.constant(bias)))
+        let w2 = TensorData((0..<(53 * 10)).map { _ in rng.float(-1, 1) }, shape: [53, 10])
+        b.output(try b.matmul(h, try b.constant(w2)))
+        let model = dir.appendingPathComponent("bm.sir")
+        try Printer.print(b.graph).write(to: model, atomically: true, encoding: .utf8)
+        let input = TensorData((0..<(37 * 29)).map { _ in rng.float(-2, 2) }, shape: [37, 29])
+        var options = CompileOptions()
+        let anchor = try #require(options.passes.firstIndex { $0.name == "fold-batchnorm" })
+        options.passes.insert("precision-bf16", at: anchor + 1)
+        let want = try Sinter.jit(b.graph, options).run([input])[0]
+        let f32 = try Sinter.jit(b.graph).run([input])[0]
+        // bf16 really changed the numbers (the test would pass vacuously on an f32 build).
+        #expect(Support.mismatch(f32.doubles, want.doubles, atol: 1e-4, rtol: 1e-4) != nil)
+        for features in ["+neon", "+neon,+bf16"] {
+            let out = dir.appendingPathComponent(features.replacing(",", with: "").replacing("+", with: ""))
+            let c = try Support.run(
+                Support.sinterExecutable,
+                [
+                    "compile", model.path, "--precision", "bf16", "--target", "aarch64-linux-gnu", "--features",
+                    features, "--emit", "shared,header,asm", "-o", out.path,
+                ])
+            guard features.contains("bf16") else {
+                #expect(c.status != 0 && c.stderr.contains("needs a CPU with a bf16 dot product"), "\(c.stderr)")
+                continue
+            }
+            let macs = 37 * 29 * 53 + 37 * 53 * 10  // both matmuls run in the bf16 GEMM
+            #expect(c.status == 0 && c.stderr.contains("bf16: \(macs) of \(macs) multiply-adds"), "\(c.stderr)")
+            let asm = try String(contentsOf: out.appendingPathComponent("bm.s"), encoding: .utf8)
+            #expect(asm.contains("bfdot\tv"), "no bfdot in the bf16 GEMM")
+            let exe = out.appendingPathComponent("harness").path
+            let cc = try Support.run(
+                "clang",
+                [
+                    "--target=aarch64-linux-gnu", "-fuse-ld=lld", "-std=c11", "-O1", "-DPREFIX=bm",
+                    "-DHEADER=\"bm.h\"", "-I", out.path, ArtifactTests.harness.appendingPathComponent("harness.c").path,
+                    "-L", out.path, "-lbm", "-Wl,-rpath,\(out.path)", "-o", exe,
+                ])
+            #expect(cc.status == 0, "\(cc.stderr)")
+            try Data(input.bytes).write(to: out.appendingPathComponent("input_0.bin"))
+            let run = try Support.run("qemu-aarch64", ["-L", "/usr/aarch64-linux-gnu", exe, out.path])
+            #expect(run.status == 0, "qemu: \(run.stderr)")
+            let bytes = [UInt8](try Data(contentsOf: out.appendingPathComponent("output_0.bin")))
+            let got = TensorData(dtype: .f32, shape: want.shape, bytes: bytes)
+            #expect(
+                Support.mismatch(got.doubles, want.doubles, atol: 1e-4, rtol: 1e-4) == nil, "BFDOT on aarch64 vs host")
+        }
+    }
+}

@@ -351,3 +351,72 @@ struct Int8CLITests {
         #expect(noCalibration.stderr.contains("--quantize int8 needs --calibration FILE.json"))
     }
 }
+
+/// `--precision bf16` from the command line: on a host with a bf16 dot product the MLP's three
+/// matmuls all run in the bf16 GEMM and the output stays within bf16 rounding of f32 (and
+/// `--keep-float` keeps one in f32); on a host without one the option is refused, naming what
+/// is missing. Contradictory options are refused on every host.
+struct Bf16CLITests {
+    let sinter = Support.sinterExecutable
+
+    @Test func bf16MatmulsMatchFloatOrAreRefused() throws {
+        let dir = try Support.temporaryDirectory("bf16")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = Support.root.appendingPathComponent("Tests/SinterTestSupport/int8_mlp.py").path
+        let made = try Support.run(Support.python, [script, "make", dir.path])
+        #expect(made.status == 0, "\(made.stderr)")
+        let model = dir.appendingPathComponent("mlp.onnx").path, x = dir.appendingPathComponent("x.npy").path
+        let float = try Support.run(sinter, ["run", model, "--input", "x=\(x)", "--output-dir", dir.path + "/f"])
+        #expect(float.status == 0, "\(float.stderr)")
+        let want = try Support.readNpy(dir.appendingPathComponent("f/a2.npy")).floats ?? []
+        func sqnr(_ reference: [Float], _ x: [Float]) -> Double {
+            let signal = reference.reduce(0.0) { $0 + Double($1 * $1) }
+            let noise = zip(reference, x).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
+            return 10 * log10(signal / max(noise, 1e-30))
+        }
+        // Exported (on any host): bf16 weights widened by Casts in front of f32 MatMuls, which
+        // onnxruntime runs.
+        let exported = dir.appendingPathComponent("mlp.bf16.onnx").path
+        let e = try Support.run(sinter, ["export", model, "--precision", "bf16", "-o", exported])
+        #expect(e.status == 0, "\(e.stderr)")
+        let ortOut = dir.appendingPathComponent("ort.npy").path
+        let o = try Support.run(Support.python, [script, "run", exported, x, ortOut])
+        #expect(o.status == 0, "\(o.stderr)")
+        let ort = try Support.readNpy(URL(fileURLWithPath: ortOut)).floats ?? []
+        // bf16 keeps 8 significant bits: about 50 dB on one product; three layers lose a little.
+        #expect(sqnr(want, ort) > 40 && sqnr(want, ort) < 80, "onnxruntime bf16 export vs f32: \(sqnr(want, ort)) dB")
+        let run = try Support.run(
+            sinter, ["run", model, "--precision", "bf16", "--input", "x=\(x)", "--output-dir", dir.path + "/b"])
+        guard TargetInfo(.host).schedules.bf16Dot.isNative else {
+            #expect(run.status != 0 && run.stderr.contains("needs a CPU with a bf16 dot product"), "\(run.stderr)")
+            return
+        }
+        #expect(run.status == 0, "\(run.stderr)")
+        let got = try Support.readNpy(dir.appendingPathComponent("b/a2.npy")).floats ?? []
+        #expect(sqnr(want, got) > 40 && sqnr(want, got) < 80, "bf16 vs f32: SQNR \(sqnr(want, got)) dB")
+        // Sinter's bf16 and onnxruntime's run of the export differ only in summation order.
+        #expect(Support.mismatch(got, ort, atol: 1e-4, rtol: 1e-4) == nil, "Sinter bf16 vs onnxruntime")
+        let macs = 32 * 64 * 256 + 32 * 256 * 128 + 32 * 128 * 10
+        let dump = try Support.run(sinter, ["dump", model, "--kernel-report", "--precision", "bf16"])
+        #expect(dump.stdout.contains("in bf16 \(macs) (100.0%)"), "\(dump.stdout)")
+        let kept = try Support.run(
+            sinter, ["dump", model, "--kernel-report", "--precision", "bf16", "--keep-float", "m2"])
+        #expect(kept.stdout.contains("in bf16 \(macs - 32 * 128 * 10) "), "\(kept.stdout)")
+    }
+
+    @Test func contradictoryOrUnsupportedPrecisionsAreRefused() throws {
+        let model = Support.root.appendingPathComponent("Examples/mlp/mlp.sir").path
+        let cases: [([String], String)] = [
+            (["--precision", "fp8"], "--precision 'fp8' is not supported (f32 and bf16 are)"),
+            (["--precision", "bf16", "--quantize", "int8", "--calibration", "c.json"], "are exclusive"),
+            (
+                ["--precision", "bf16", "--target", "x86_64-linux-gnu", "--cpu", "haswell"],
+                "--precision bf16 needs a CPU with a bf16 dot product"
+            ),
+        ]
+        for (args, message) in cases {
+            let r = try Support.run(sinter, ["compile", model, "-o", "/nonexistent/x.so"] + args)
+            #expect(r.status != 0 && r.stderr.contains(message), "\(args): \(r.stderr)")
+        }
+    }
+}
