@@ -140,6 +140,23 @@ def bench_model(sinter, out, path):
 
 def digits(sinter, out):
     """A 64-128-10 MLP trained by scikit-learn on its bundled digits, as ONNX, f32 and int8."""
+    path, xtr, xte, yte, n = digits_model(out)
+    d = os.path.dirname(path)
+    # Calibration: training rows, in batches of the model's batch size.
+    batches = [xtr[i:i + n] for i in range(0, len(xtr) - n + 1, n)]
+    np.savez(os.path.join(d, "calib.npz"), x=np.stack(batches))
+    calib = os.path.join(d, "calib.json")
+    subprocess.run([sinter, "calibrate", path, "--data", os.path.join(d, "calib.npz"), "-o", calib], check=True,
+                   capture_output=True)
+    f32, _ = load(sinter, path, os.path.join(d, "f32"), "digits", [])
+    i8, _ = load(sinter, path, os.path.join(d, "int8"), "digits_int8", ["--quantize", "int8", "--calibration", calib])
+    acc = lambda m: float(np.mean(m.Model().run(x=xte)[0].argmax(1) == yte))
+    return acc(f32), acc(i8), n
+
+
+def digits_model(out):
+    """The digits MLP as ONNX (batch = the test split) in OUT/digits; returns its path, the
+    training and test images, the test labels and the test split's size."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
     from sklearn.neural_network import MLPClassifier
@@ -162,16 +179,7 @@ def digits(sinter, out):
     os.makedirs(d, exist_ok=True)
     path = os.path.join(d, "digits.onnx")
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
-    # Calibration: training rows, in batches of the model's batch size.
-    batches = [xtr[i:i + n] for i in range(0, len(xtr) - n + 1, n)]
-    np.savez(os.path.join(d, "calib.npz"), x=np.stack(batches))
-    calib = os.path.join(d, "calib.json")
-    subprocess.run([sinter, "calibrate", path, "--data", os.path.join(d, "calib.npz"), "-o", calib], check=True,
-                   capture_output=True)
-    f32, _ = load(sinter, path, os.path.join(d, "f32"), "digits", [])
-    i8, _ = load(sinter, path, os.path.join(d, "int8"), "digits_int8", ["--quantize", "int8", "--calibration", calib])
-    acc = lambda m: float(np.mean(m.Model().run(x=xte)[0].argmax(1) == yte))
-    return acc(f32), acc(i8), n
+    return path, xtr, xte, yte, n
 
 
 def digits_cnn(sinter, out):

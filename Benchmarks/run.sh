@@ -2,7 +2,8 @@
 # Benchmarks: Sinter vs ONNX Runtime on the shipped models (MLP, Transformer block), the
 # matmul-heavy models of Benchmarks/models.py (MatMul 1024³, MLP 784-512-512-10 at batch 256, a
 # seq-128 Transformer encoder block, a 64-step LSTM) and the onnx wheel's ResNet-50 / SqueezeNet /
-# ShuffleNet / Inception v1 with seeded random weights (latency, compile time, peak RSS), then the GEMM sweep against
+# ShuffleNet / Inception v1 with seeded random weights (latency, compile time, peak RSS), int8 and bf16
+# tables (Benchmarks/int8.py, bf16.py), training, then the GEMM sweep against
 # numpy/OpenBLAS and ONNX Runtime (Benchmarks/gemm_sweep.py). Writes this machine's section of
 # docs/benchmarks.md (one per CPU flavour; other sections are kept). Not part of CI's
 # pass/fail: timings are information, not tests.
@@ -59,6 +60,18 @@ section="## $cpu, $(nproc) cores ($flags)"
   .venv/bin/python Benchmarks/int8.py "$sinter" "$work/int8" "$work/matmul_1024_const.onnx" \
     "$work/mlp_784_b256.onnx" "$work/transformer_s128.onnx" "$work/light_resnet50_random.onnx" \
     "$work/light_squeezenet_random.onnx" 2>/dev/null
+  echo
+  echo "### bf16 (\`--precision bf16\`, Benchmarks/bf16.py)"
+  echo
+  echo "Matmul weights stored as bf16, activations rounded to bf16, sums in f32; ORT's CPU provider has no bf16"
+  echo "MatMul, so the comparison is with its f32. SQNR: the bf16 output against the f32 one."
+  echo
+  if grep -q -w -E 'avx512_bf16|bf16' /proc/cpuinfo; then
+    .venv/bin/python Benchmarks/bf16.py "$sinter" "$work/bf16" "$work/matmul_1024_const.onnx" \
+      "$work/mlp_784_b256.onnx" "$work/transformer_s128.onnx" "$work/mlp.onnx" 2>/dev/null
+  else
+    echo "This CPU has no bf16 dot product (avx512_bf16, ARM64 bf16): \`--precision bf16\` is refused here."
+  fi
   echo
   echo "### Training (Benchmarks/training.py)"
   echo
