@@ -409,10 +409,13 @@ extension OpSchema {
             return training(op)
         case .qmatmul:
             return make(
-                op, 2, [.integer], traits: [.pure], pattern: .outElementwiseFusable, shape: QuantRules.qmatmul,
-                kernel: .unit("qmatmul"), couples: { q in [q.operand == 0 ? q.rank - 1 : 0] },
+                op, 2, [.numeric, .integer], traits: [.pure], pattern: .outElementwiseFusable,
+                shape: QuantRules.qmatmul, kernel: .unit("qmatmul"),
+                couples: { q in [q.operand == 0 ? q.rank - 1 : 0] },
                 "f32 product of dequantized operands, summed in i32: a (i8/u8, rank >= 2, per tensor) times b "
-                    + "(i8/u8 [K,N], per tensor or per column)")
+                    + "(i8/u8 [K,N], per tensor or per column). An f32 a is quantized per row at run time (dynamic "
+                    + "int8): the row's range widened to include 0, scale (hi - lo) / 255, zero point "
+                    + "rint(-lo / scale), values rint(x * (1 / scale)) + zero clamped to [0, 255].")
         case .qconv:
             return make(
                 op, 2, [.integer],

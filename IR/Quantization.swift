@@ -132,11 +132,11 @@ enum QuantRules {
     }
 
     /// qmatmul: a [..., M, K] quantized per tensor, b [K, N] per tensor or per column (axis 1),
-    /// both 8-bit; the result is f32 [..., M, N].
+    /// both 8-bit; the result is f32 [..., M, N]. An f32 a is quantized dynamically, per row.
     static let qmatmul: ShapeRule = { q throws(ShapeError) in
         let a = q.operands[0], b = q.operands[1]
-        for t in [a, b] where ![DType.i8, .u8].contains(t.dtype) || t.quant == nil {
-            throw ShapeError("needs quantized 8-bit operands (like u8<0.02:128>[...]), got \(t)")
+        for t in a.dtype == .f32 ? [b] : [a, b] where ![DType.i8, .u8].contains(t.dtype) || t.quant == nil {
+            throw ShapeError("needs quantized 8-bit operands (like u8<0.02:128>[...]) or an f32 a, got \(t)")
         }
         guard a.rank >= 2, b.rank == 2 else {
             throw ShapeError("needs a of rank >= 2 and b of rank 2, got \(a) and \(b)")

@@ -43,6 +43,12 @@ public struct ExpandQuantization: Pass {
             case .requantize:
                 y = try emitter.expandQuantize(try emitter.expandDequantize(operands[0], from: types[0]), to: target)
             default:
+                // A dynamic qmatmul (f32 a, quantized per row at run time) has only the kernel.
+                guard types[0].dtype != .f32 else {
+                    throw SinterError(
+                        "qmatmul with an f32 a (dynamic int8) needs a constant i8 b with zero point 0, got \(types[1])",
+                        at: node.location)
+                }
                 let a = try emitter.expandDequantize(operands[0], from: types[0])
                 let b = try emitter.expandDequantize(operands[1], from: types[1])
                 y = try emitter.emit(node.op == .qconv ? .conv : .matmul, [a, b], node.attributes)

@@ -80,7 +80,8 @@ public final class PassContext {
 /// Every pass, by name. Pipelines are lists of these names.
 public enum PassRegistry {
     public static let types: [any Pass.Type] = [
-        InferShapes.self, QuantizeInt8.self, PrecisionBF16.self, FoldQDQ.self, ExpandQuantization.self, Autodiff.self,
+        InferShapes.self, QuantizeInt8.self, QuantizeDynamic.self, PrecisionBF16.self, FoldQDQ.self,
+        ExpandQuantization.self, Autodiff.self,
         ExpandTraining.self,
         Canonicalize.self,
         FoldConstants.self,

@@ -56,6 +56,10 @@ public struct CompileOptions: Sendable {
     /// Post-training int8 (`--quantize int8 --calibration FILE`): the calibrated ranges and the
     /// nodes to keep in f32; the `quantize` pass runs after `fold-batchnorm` (or `infer-shapes`).
     public var int8: (calibration: Calibration, keepFloat: [String])?
+    /// `--quantize int8-dynamic`: matmuls with constant weights run as int8 with activations
+    /// quantized per row at run time (`quantize-dynamic`, after `fold-batchnorm`); nil when not
+    /// asked for, else the nodes to keep in f32.
+    public var dynamicInt8: [String]?
     /// `--precision bf16`: matmuls with constant weights run in bf16 (`precision-bf16`, after
     /// `fold-batchnorm`): nil for f32, else the nodes to keep in f32 (`--keep-float`).
     public var bf16: [String]?
@@ -83,11 +87,11 @@ public struct CompileOptions: Sendable {
             let lowers = [FoldQDQ.name, ExpandQuantization.name].filter { name in specs.contains { $0.name == name } }
             specs.insert(contentsOf: [quantize] + lowers.map { PassSpec($0) }, at: anchor.map { $0 + 1 } ?? 0)
         }
-        if let bf16, !specs.contains(where: { $0.name == PrecisionBF16.name }) {
+        for (name, keep) in [(PrecisionBF16.name, bf16), (QuantizeDynamic.name, dynamicInt8)] {
+            guard let keep, !specs.contains(where: { $0.name == name }) else { continue }
             let anchor =
                 specs.firstIndex { $0.name == FoldBatchNorm.name } ?? specs.firstIndex { $0.name == InferShapes.name }
-            let spec = PassSpec(PrecisionBF16.name, ["keep": bf16.joined(separator: ";")])
-            specs.insert(spec, at: anchor.map { $0 + 1 } ?? 0)
+            specs.insert(PassSpec(name, ["keep": keep.joined(separator: ";")]), at: anchor.map { $0 + 1 } ?? 0)
         }
         return specs
     }

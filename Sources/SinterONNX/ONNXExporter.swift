@@ -291,6 +291,12 @@ public enum ONNXExporter {
                 n.opType = "QuantizeLinear"
                 n.input = [x] + to.inputs
                 n.attribute = to.attributes
+            case .qmatmul where g.type(of: node.operands[0]).dtype == .f32:
+                diags.append(
+                    Diagnostic(
+                        "qmatmul with an f32 a (dynamic int8, quantized per row) has no ONNX form; not exported",
+                        at: node.location))
+                continue
             case .qmatmul, .qconv:
                 // The QDQ form: both operands dequantized, then a float MatMul or Conv.
                 let operands = node.operands.indices.map { i in

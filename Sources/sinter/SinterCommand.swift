@@ -46,7 +46,10 @@ struct PipelineOptions: ParsableArguments {
             valueName: "SIZE"))
     var maxMemory: String?
 
-    @Option(help: ArgumentHelp("Post-training quantization: int8 (needs --calibration).", valueName: "TYPE"))
+    @Option(
+        help: ArgumentHelp(
+            "Post-training quantization: int8 (needs --calibration) or int8-dynamic (matmul activations quantized "
+                + "per row at run time; no calibration).", valueName: "TYPE"))
     var quantize: String?
 
     @Option(help: ArgumentHelp("Ranges from `sinter calibrate`, for --quantize.", valueName: "FILE.json"))
@@ -113,13 +116,17 @@ struct PipelineOptions: ParsableArguments {
         }
         switch (quantize, calibration) {
         case (nil, nil): break
+        case ("int8-dynamic"?, nil): o.dynamicInt8 = keep
+        case ("int8-dynamic"?, _?):
+            diags.append(Diagnostic("--quantize int8-dynamic needs no --calibration (it measures each row as it runs)"))
         case ("int8"?, let path?):
             do throws(SinterError) {
                 o.int8 = (try Calibration.load(path), keep)
             } catch { diags += error.diagnostics }
         case ("int8"?, nil):
             diags.append(Diagnostic("--quantize int8 needs --calibration FILE.json (sinter calibrate)"))
-        case (let other?, _): diags.append(Diagnostic("--quantize '\(other)' is not supported (int8 is)"))
+        case (let other?, _):
+            diags.append(Diagnostic("--quantize '\(other)' is not supported (int8 and int8-dynamic are)"))
         case (nil, _?): diags.append(Diagnostic("--calibration is read by --quantize int8, which is not given"))
         }
         if !diags.isEmpty { throw SinterError(diags) }

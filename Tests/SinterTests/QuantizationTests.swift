@@ -127,4 +127,62 @@ struct Int8GemmTests {
         }
         print("int8 GEMM: \(shapes.count) shapes on \(checked.sorted().joined(separator: ", "))")
     }
+
+    /// Dynamic int8 (`qmatmul` of an f32 a): each row quantized as the op table defines it,
+    /// computed here in Float with the same operations, then exact integer sums. Rows cover a
+    /// constant row, an all-positive and an all-negative one, and k not a multiple of 4 or of
+    /// the vector width (the range's vector loop and its tail).
+    @Test func dynamicRowsMatchExactSums() throws {
+        var rng = Support.RNG(seed: 12)
+        let shapes: [([Int], Int, Int, Int)] = [([], 1, 1, 1), ([], 5, 3, 17), ([], 37, 29, 53), ([2], 13, 70, 40)]
+        var checked = Set<String>()
+        for (name, target) in try Self.flavours() {
+            for (batch, m, k, n) in shapes {
+                let rows = batch.reduce(1, *) * m
+                var aValues = (0..<(rows * k)).map { _ in rng.float(-3, 2) }
+                if rows > 3 {
+                    for t in 0..<k {
+                        aValues[t] = 0.75
+                        aValues[k + t] = abs(aValues[k + t]) + 0.5
+                        aValues[2 * k + t] = -abs(aValues[2 * k + t]) - 0.25
+                    }
+                }
+                let wValues = (0..<(k * n)).map { _ in Double(rng.int(-127...127)) }
+                let sb = (0..<n).map { _ in rng.float(0.001, 0.01) }
+                let bias = (0..<n).map { _ in rng.float(-1, 1) }
+                var g = GraphBuilder(name: "d")
+                let a = try g.input("a", TensorType(.f32, batch + [m, k]))
+                var w = TensorData(dtype: .i8, shape: [k, n], values: wValues)
+                w.quant = QuantParams(scales: sb, zeroPoints: sb.map { _ in 0 }, axis: 1)
+                let product = try g.apply(.qmatmul, [a, try g.constant(w)])[0]
+                g.output(try g.relu(try g.add(product, try g.constant(TensorData(bias, shape: [n])))))
+                var want = [Float]()
+                for row in 0..<rows {
+                    let x = aValues[(row * k)..<((row + 1) * k)]
+                    let lo = min(x.min() ?? 0, 0), hi = max(x.max() ?? 0, 0)
+                    let scale: Float = hi - lo > 0 ? (hi - lo) / 255 : 1
+                    let inverse = 1 / scale
+                    let zero = min(max((-lo * inverse).rounded(.toNearestOrEven), 0), 255)
+                    let q = x.map { Int(min(max(($0 * inverse).rounded(.toNearestOrEven) + zero, 0), 255)) }
+                    for j in 0..<n {
+                        var acc = 0
+                        for kk in 0..<k { acc += (q[kk] - Int(zero)) * Int(wValues[kk * n + j]) }
+                        want.append(max(0, Float(acc) * (scale * sb[j]) + bias[j]))
+                    }
+                }
+                var options = CompileOptions()
+                options.target = target
+                let input = TensorData(aValues, shape: batch + [m, k])
+                var results: [[Float]] = []
+                for threads in 1...3 {
+                    results.append(try Sinter.jit(g.graph, options, threads: threads).run([input])[0].floats ?? [])
+                }
+                let label = "\(name) dynamic \(batch)×\(m)×\(k)×\(n)"
+                #expect(Support.mismatch(results[0], want, atol: 1e-5, rtol: 1e-6) == nil, "\(label)")
+                #expect(results[1] == results[0] && results[2] == results[0], "\(label): thread counts differ")
+                checked.insert(name)
+            }
+        }
+        print("dynamic int8 GEMM: \(shapes.count) shapes on \(checked.sorted().joined(separator: ", "))")
+    }
 }

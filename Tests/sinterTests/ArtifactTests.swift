@@ -444,9 +444,9 @@ struct ArtifactTests {
     }
 }
 
-/// The int8 GEMM cross-compiled for AArch64 — SDOT with `+dotprod`, the portable dot step
-/// without — runs under qemu and gives the host JIT's numbers (integer sums are exact, so
-/// only the f32 epilogue could differ).
+/// The int8 GEMM (static and dynamic) and conv cross-compiled for AArch64 — SDOT with
+/// `+dotprod`, the portable dot step without — run under qemu and give the host JIT's numbers
+/// (integer sums are exact, so only the f32 epilogue could differ).
 struct AArch64Int8Tests {
     @Test func int8GemmAndConvRunUnderQemuAndMatchTheJIT() throws {
         let dir = try Support.temporaryDirectory("arm-int8")
@@ -459,6 +459,8 @@ struct AArch64Int8Tests {
             scales: (0..<53).map { 0.001 * Float($0 % 7 + 1) }, zeroPoints: Array(repeating: 0, count: 53), axis: 1)
         let bias = try b.constant(TensorData((0..<53).map { Float($0 % 5) * 0.1 - 0.2 }, shape: [53]))
         b.output(try b.relu(try b.add(try b.apply(.qmatmul, [q, try b.constant(w)])[0], bias)))
+        // Dynamic int8: x quantized per row while it is packed (s8 for SDOT).
+        b.output(try b.apply(.qmatmul, [x, try b.constant(w)])[0])
         // And the int8 conv: 3×3 with padding (the zero point fills it), k = 54, 10 channels.
         let image = try b.input("image", TensorType(.f32, [1, 6, 9, 10]))
         let qi = try b.apply(.quantize, [image], attributes: Attributes(["to": .string("u8<0.025:100>")]))[0]

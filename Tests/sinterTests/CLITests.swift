@@ -250,15 +250,22 @@ struct Int8CLITests {
         }
     }
 
-    @Test func calibrateQuantizeAndRunMatchFloatAndOnnxRuntime() throws {
-        let dir = try Support.temporaryDirectory("int8")
-        defer { try? FileManager.default.removeItem(at: dir) }
+    /// int8_mlp.py's MLP and its input in `dir`, and the f32 output `sinter run` gives.
+    static func floatMLP(_ dir: URL) throws -> (model: String, x: String, want: [Float]) {
+        let script = Support.root.appendingPathComponent("Tests/SinterTestSupport/int8_mlp.py").path
+        let sinter = Support.sinterExecutable
         let made = try Support.run(Support.python, [script, "make", dir.path])
         #expect(made.status == 0, "\(made.stderr)")
         let model = dir.appendingPathComponent("mlp.onnx").path, x = dir.appendingPathComponent("x.npy").path
         let float = try Support.run(sinter, ["run", model, "--input", "x=\(x)", "--output-dir", dir.path + "/f"])
         #expect(float.status == 0, "\(float.stderr)")
-        let want = try Support.readNpy(dir.appendingPathComponent("f/a2.npy")).floats ?? []
+        return (model, x, try Support.readNpy(dir.appendingPathComponent("f/a2.npy")).floats ?? [])
+    }
+
+    @Test func calibrateQuantizeAndRunMatchFloatAndOnnxRuntime() throws {
+        let dir = try Support.temporaryDirectory("int8")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (model, x, want) = try Int8CLITests.floatMLP(dir)
         for method in ["minmax", "percentile", "entropy"] {
             let calib = dir.appendingPathComponent("\(method).json").path
             let c = try Support.run(
@@ -289,6 +296,30 @@ struct Int8CLITests {
             let ort = try Support.readNpy(URL(fileURLWithPath: ortOut)).floats ?? []
             #expect(sqnr(ort, got) > 40, "\(method): Sinter int8 vs onnxruntime int8: \(sqnr(ort, got)) dB")
         }
+    }
+
+    /// `--quantize int8-dynamic`: no calibration; the MLP's three matmuls run as qmatmul of
+    /// f32 rows quantized at run time, within quantization noise of f32. It has no ONNX form
+    /// (export says so) and takes no calibration file.
+    @Test func dynamicInt8MatchesFloat() throws {
+        let dir = try Support.temporaryDirectory("int8-dynamic")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (model, x, want) = try Int8CLITests.floatMLP(dir)
+        let args = ["--quantize", "int8-dynamic"]
+        let dump = try Support.run(sinter, ["dump", model, "--kernel-report"] + args)
+        let macs = 32 * 64 * 256 + 32 * 256 * 128 + 32 * 128 * 10
+        #expect(dump.stdout.contains("// multiply-adds: \(macs), in int8 \(macs) (100.0%)"), "\(dump.stdout)")
+        #expect(dump.stdout.contains("%m0 = qmatmul %x, %m0.w.q : f32[32,256]"), "\(dump.stdout)")
+        let r = try Support.run(sinter, ["run", model, "--input", "x=\(x)", "--output-dir", dir.path + "/d"] + args)
+        #expect(r.status == 0, "\(r.stderr)")
+        let got = try Support.readNpy(dir.appendingPathComponent("d/a2.npy")).floats ?? []
+        let agree = zip(top1(got, 10), top1(want, 10)).filter { $0 == $1 }.count
+        #expect(sqnr(want, got) > 30, "dynamic int8 vs f32: SQNR \(sqnr(want, got)) dB")
+        #expect(agree >= 29, "top-1 agrees on \(agree) of 32")
+        let e = try Support.run(sinter, ["export", model, "-o", dir.path + "/d.onnx"] + args)
+        #expect(e.status != 0 && e.stderr.contains("(dynamic int8, quantized per row) has no ONNX form"), "\(e.stderr)")
+        let c = try Support.run(sinter, ["compile", model, "--calibration", "c.json"] + args)
+        #expect(c.status != 0 && c.stderr.contains("int8-dynamic needs no --calibration"), "\(c.stderr)")
     }
 
     /// A CNN (3×3 padded, 3×3 stride 2 and 1×1 convs with biases and ReLUs, a pooled linear
@@ -363,17 +394,8 @@ struct Bf16CLITests {
         let dir = try Support.temporaryDirectory("bf16")
         defer { try? FileManager.default.removeItem(at: dir) }
         let script = Support.root.appendingPathComponent("Tests/SinterTestSupport/int8_mlp.py").path
-        let made = try Support.run(Support.python, [script, "make", dir.path])
-        #expect(made.status == 0, "\(made.stderr)")
-        let model = dir.appendingPathComponent("mlp.onnx").path, x = dir.appendingPathComponent("x.npy").path
-        let float = try Support.run(sinter, ["run", model, "--input", "x=\(x)", "--output-dir", dir.path + "/f"])
-        #expect(float.status == 0, "\(float.stderr)")
-        let want = try Support.readNpy(dir.appendingPathComponent("f/a2.npy")).floats ?? []
-        func sqnr(_ reference: [Float], _ x: [Float]) -> Double {
-            let signal = reference.reduce(0.0) { $0 + Double($1 * $1) }
-            let noise = zip(reference, x).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
-            return 10 * log10(signal / max(noise, 1e-30))
-        }
+        let (model, x, want) = try Int8CLITests.floatMLP(dir)
+        let sqnr = Int8CLITests().sqnr
         // Exported (on any host): bf16 weights widened by Casts in front of f32 MatMuls, which
         // onnxruntime runs.
         let exported = dir.appendingPathComponent("mlp.bf16.onnx").path

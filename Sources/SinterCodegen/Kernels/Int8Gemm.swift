@@ -26,7 +26,11 @@ extension KernelEmitter {
         forEachBatchEntry(body.shape, extras) { offs, args in
             ir.forLoop(rowBegin, rowEnd, step: blockRows, "qb") { r0 in
                 let r1 = smin(ir.add(r0, c(blockRows)), rowEnd)
-                packInt8Rows(body, a, offs[0], r0, r1, into: buffer)
+                if body.dynamic {
+                    quantizeRows(body, a, offs[0], r0, r1, into: buffer)
+                } else {
+                    packInt8Rows(body, a, offs[0], r0, r1, into: buffer)
+                }
                 if full > 0 {
                     ir.forLoop(c(0), c(full), "qp") { p in
                         ir.forLoop(r0, r1, step: bl.mr, "qr") { i in
@@ -120,13 +124,24 @@ extension KernelEmitter {
             body.dot, a: aPacked, aBase: aTile, aRows: mr, rows: mr, b: b, bBase: bPanel, bBytes: nr * 4,
             vectors: vectors, lanes: w, quads: body.quads, unsignedA: true)
         let col0 = ir.mul(p, c(nr))
+        // Dynamic: each row's own scale and zero point, as `quantizeRows` left them.
+        let rowInfo = (0..<mr).map { r -> (scale: IRValue, zero: IRValue)? in
+            guard body.dynamic else { return nil }
+            let at = ir.add(c(body.rowInfoOffset), ir.mul(ir.sub(rows[r], blockStart), c(8)))
+            let scale = ir.load(ir.f32, ir.gep(ir.i8, aPacked, at))
+            let zero = ir.load(ir.i32, ir.gep(ir.i8, aPacked, ir.add(at, c(4))))
+            return (ir.splat(scale, w), ir.splat(zero, w))
+        }
         for u in 0..<vectors {
             let col = ir.add(col0, c(u * w))
+            // The compensation zero_a · colsum(b); dynamic rows keep colsum(b) and their zero points.
             let comp = ir.load(words, ir.gep(ir.i8, b, ir.add(c(body.compensationOffset), ir.mul(col, c(4)))))
             let scale = ir.load(
                 ir.vector(ir.f32, w), ir.gep(ir.i8, b, ir.add(c(body.scalesOffset), ir.mul(col, c(4)))))
             for r in 0..<mr {
-                var value = ir.fmul(ir.sitofp(ir.sub(acc[r * vectors + u], comp), ir.vector(ir.f32, w)), scale)
+                let rowComp = rowInfo[r].map { ir.mul($0.zero, comp) } ?? comp
+                let rowScale = rowInfo[r].map { ir.fmul($0.scale, scale) } ?? scale
+                var value = ir.fmul(ir.sitofp(ir.sub(acc[r * vectors + u], rowComp), ir.vector(ir.f32, w)), rowScale)
                 if let e = epilogue {
                     value = applyEpilogue(e, value, row: rows[r], col: col, width: w, mask: mask(u), dtype: e.result)
                 }
@@ -170,6 +185,94 @@ extension KernelEmitter {
         }
     }
 
+    /// Dynamic quantization of rows [begin, end) of an f32 a while packing them (the layout of
+    /// `packInt8Rows`): each row's range widened to hold 0 gives scale = (hi − lo) / 255 and
+    /// zero point rint(−lo / scale) in [0, 255]; each value becomes rint(x · (1 / scale)) + zero,
+    /// clamped to [0, 255] (moved to s8 for SDOT). The row's scale (f32) and zero point (i32, in
+    /// the dot step's domain) go to `rowInfoOffset` + 8 · (row − begin).
+    private func quantizeRows(
+        _ body: QMatmulUnit.Body, _ a: IRValue, _ aOff: IRValue, _ begin: IRValue, _ end: IRValue,
+        into buffer: IRValue
+    ) {
+        let (mr, k, quads, w) = (body.blocking.mr, body.k, body.quads, body.blocking.lanes)
+        let tiles = ceilDiv(ir.sub(end, begin), c(mr))
+        let f32v = ir.vector(ir.f32, w), quad = ir.vector(ir.f32, 4)
+        ir.forLoop(c(0), ir.mul(tiles, c(mr)), "da") { j in
+            let row = smin(ir.add(begin, j), ir.sub(end, c(1)))
+            let src = ir.add(aOff, ir.mul(row, c(k)))
+            // The row's range: w lanes at a time, then the tail.
+            let zero = ir.constReal(ir.f32, 0, width: w)
+            var range = [zero, zero]
+            if k / w > 0 {
+                range = ir.forLoop(c(0), c(k / w), carrying: range, "dr") { v, r in
+                    let x = ir.load(f32v, ir.gep(ir.f32, a, ir.add(src, ir.mul(v, c(w)))), align: 4)
+                    return [ir.intrinsic("llvm.minnum", [r[0], x]), ir.intrinsic("llvm.maxnum", [r[1], x])]
+                }
+            }
+            var lo = ir.intrinsic("llvm.vector.reduce.fmin", [range[0]], overloads: [f32v])
+            var hi = ir.intrinsic("llvm.vector.reduce.fmax", [range[1]], overloads: [f32v])
+            for t in (k / w * w)..<k {
+                let x = ir.load(ir.f32, ir.gep(ir.f32, a, ir.add(src, c(t))))
+                lo = ir.intrinsic("llvm.minnum", [lo, x])
+                hi = ir.intrinsic("llvm.maxnum", [hi, x])
+            }
+            let (scale, inverse, zp) = rowQuantization(lo: lo, hi: hi)
+            let info = ir.add(c(body.rowInfoOffset), ir.mul(j, c(8)))
+            ir.store(scale, ir.gep(ir.i8, buffer, info))
+            let shift = body.dot.signedA ? 128 : 0
+            ir.store(
+                ir.sub(ir.fptosi(zp, ir.i32), ir.constInt(ir.i32, shift)), ir.gep(ir.i8, buffer, ir.add(info, c(4))))
+            let dst = ir.add(ir.mul(ir.sdiv(j, c(mr)), c(quads * mr * 4)), ir.mul(ir.srem(j, c(mr)), c(4)))
+            func bytes(_ x: IRValue, _ lanes: Int) -> IRValue {
+                let q = clampByte(
+                    ir.fadd(
+                        ir.intrinsic("llvm.rint", [ir.fmul(x, ir.splat(inverse, lanes))]), ir.splat(zp, lanes)))
+                let b = ir.trunc(ir.fptosi(q, ir.vector(ir.i32, lanes)), ir.vector(ir.i8, lanes))
+                return shift == 0 ? b : ir.xor(b, ir.constInt(ir.i8, -128, width: lanes))
+            }
+            if k / 4 > 0 {
+                ir.forLoop(c(0), c(k / 4), "dk") { q in
+                    let x = ir.load(quad, ir.gep(ir.f32, a, ir.add(src, ir.mul(q, c(4)))), align: 4)
+                    ir.store(
+                        ir.bitcast(bytes(x, 4), ir.i32), ir.gep(ir.i8, buffer, ir.add(dst, ir.mul(q, c(mr * 4)))))
+                }
+            }
+            if k % 4 != 0 {
+                let last = ir.add(dst, c((k / 4) * mr * 4))
+                for t in 0..<4 {
+                    // Past k: any byte (b is zero there); 0 keeps the buffer deterministic.
+                    let at = ir.gep(ir.f32, a, ir.add(src, c((k / 4) * 4 + t)))
+                    let byte = t < k % 4 ? bytes(ir.load(ir.f32, at), 1) : ir.constInt(ir.i8, 0, width: 1)
+                    ir.store(byte, ir.gep(ir.i8, buffer, ir.add(last, c(t))), align: 1)
+                }
+            }
+        }
+    }
+
+    /// A row's dynamic quantization from its range [lo, hi] (f32; 0 is added to it here):
+    /// scale (hi − lo) / 255 (1 for a constant row), its reciprocal, and the zero point
+    /// rint(−lo / scale) in [0, 255], as f32.
+    func rowQuantization(lo: IRValue, hi: IRValue) -> (scale: IRValue, inverse: IRValue, zero: IRValue) {
+        let zero = ir.constReal(ir.f32, 0)
+        let l = ir.intrinsic("llvm.minnum", [lo, zero]), h = ir.intrinsic("llvm.maxnum", [hi, zero])
+        let spread = ir.fsub(h, l)
+        let scale = ir.select(
+            ir.fcmp(.ogt, spread, zero), ir.fdiv(spread, ir.constReal(ir.f32, 255)), ir.constReal(ir.f32, 1))
+        let inverse = ir.fdiv(ir.constReal(ir.f32, 1), scale)
+        return (scale, inverse, clampByte(ir.intrinsic("llvm.rint", [ir.fmul(ir.fneg(l), inverse)])))
+    }
+
+    /// x clamped to [0, 255] (f32).
+    private func clampByte(_ x: IRValue) -> IRValue {
+        let lanes = x.type.vectorWidth
+        return ir.intrinsic(
+            "llvm.minnum",
+            [
+                ir.intrinsic("llvm.maxnum", [x, ir.constReal(ir.f32, 0, width: lanes)]),
+                ir.constReal(ir.f32, 255, width: lanes),
+            ])
+    }
+
     /// Stores an int8 or bf16 kernel's result at element `index` of `out`: f32, or the type its
     /// epilogue ends in (`result`, the epilogue's final cast applied: `value` is in its domain).
     func storeResult(_ value: IRValue, _ out: IRValue, _ index: IRValue, _ result: DType?, mask: IRValue?) {
@@ -198,19 +301,42 @@ extension KernelEmitter {
         let scaleBytes = body.scales.flatMap { s in (0..<4).map { UInt8(truncatingIfNeeded: s.bitPattern >> (8 * $0)) }
         }
         let scales = ir.constantBytes("qmatmul.scales", scaleBytes)
-        let zero = ir.constInt(ir.i32, body.zeroA, width: 1)
         forEachBatchEntry(body.shape, extras) { offs, args in
             ir.forLoop(c(0), c(body.m), "ti") { i in
+                let row = ir.add(offs[0], ir.mul(i, c(body.k)))
+                // Dynamic: the row's range, scale and zero point first (`quantizeRows`' arithmetic).
+                var rowScale = ir.constReal(ir.f32, 1), zero = ir.constInt(ir.i32, body.zeroA, width: 1)
+                var quantize: (IRValue) -> IRValue = { $0 }
+                if body.dynamic {
+                    let first = ir.load(ir.f32, ir.gep(ir.f32, a, row))
+                    let range = ir.forLoop(c(0), c(body.k), carrying: [first, first], "tr") { kk, r in
+                        let x = ir.load(ir.f32, ir.gep(ir.f32, a, ir.add(row, kk)))
+                        return [ir.intrinsic("llvm.minnum", [r[0], x]), ir.intrinsic("llvm.maxnum", [r[1], x])]
+                    }
+                    let q = rowQuantization(lo: range[0], hi: range[1])
+                    (rowScale, zero) = (q.scale, ir.fptosi(q.zero, ir.i32))
+                    quantize = { x in
+                        self.ir.fptosi(
+                            self.clampByte(
+                                self.ir.fadd(self.ir.intrinsic("llvm.rint", [self.ir.fmul(x, q.inverse)]), q.zero)),
+                            self.ir.i32)
+                    }
+                }
                 ir.forLoop(c(0), c(body.n), "tj") { j in
                     let sum = ir.forLoop(c(0), c(body.k), carrying: [ir.constInt(ir.i32, 0, width: 1)], "tk") { kk, s in
-                        let byte = ir.load(
-                            ir.i8, ir.gep(ir.i8, a, ir.add(offs[0], ir.add(ir.mul(i, c(body.k)), kk))), align: 1)
-                        let x = dotDomain(byte, flip: body.flipA, body.dot)
+                        let x: IRValue
+                        if body.dynamic {
+                            x = quantize(ir.load(ir.f32, ir.gep(ir.f32, a, ir.add(row, kk))))
+                        } else {
+                            let byte = ir.load(ir.i8, ir.gep(ir.i8, a, ir.add(row, kk)), align: 1)
+                            x = dotDomain(byte, flip: body.flipA, body.dot)
+                        }
                         let y = ir.sext(
                             ir.load(ir.i8, ir.gep(ir.i8, b, ir.add(ir.mul(kk, c(body.n)), j)), align: 1), ir.i32)
                         return [ir.add(s[0], ir.mul(ir.sub(x, zero), y))]
                     }[0]
-                    var value = ir.fmul(ir.sitofp(sum, ir.f32), ir.load(ir.f32, ir.gep(ir.f32, scales, j)))
+                    var value = ir.fmul(
+                        ir.sitofp(sum, ir.f32), ir.fmul(rowScale, ir.load(ir.f32, ir.gep(ir.f32, scales, j))))
                     if let e = args {
                         value = applyEpilogue(e, value, row: i, col: j, width: 1, mask: nil, dtype: e.result)
                     }

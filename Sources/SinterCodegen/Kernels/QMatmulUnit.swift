@@ -12,13 +12,14 @@ import SinterIR
 struct QMatmulUnit: KernelUnit {
     static let name = "qmatmul"
 
+    /// a is u8 or i8 (quantized per tensor), or f32: quantized per row while it is packed.
     static func supports(operands: [DType], results: [DType]) -> Bool {
-        operands.count == 2 && [.u8, .i8].contains(operands[0]) && operands[1] == .i8 && results == [.f32]
+        operands.count == 2 && [.u8, .i8, .f32].contains(operands[0]) && operands[1] == .i8 && results == [.f32]
     }
 
     static func lower(_ c: UnitLowering) throws(SinterError) -> [any KernelUnitBody] {
         let a = c.operandTypes[0], b = c.operandTypes[1]
-        guard let qa = a.quant, let qb = b.quant, qb.isSymmetric else {
+        guard let qb = b.quant, qb.isSymmetric, a.dtype == .f32 || a.quant != nil else {
             throw c.fail("qmatmul needs b with zero point 0 (expand-quant runs other cases in f32)")
         }
         let x = c.inShapes[0], out = c.outShape
@@ -26,6 +27,15 @@ struct QMatmulUnit: KernelUnit {
         let batch = Array(out.dropLast(2))
         let signed = a.dtype == .i8, dot = c.schedules.int8Dot
         let blocking = c.schedules.int8Gemm(m: m, n: n, k: k)
+        guard let qa = a.quant else {
+            // Dynamic: the trailer holds colsum(b) (zero 1) and b's scales; rows bring their own.
+            let scales = (0..<n).map { j in qb.pair(j).scale }
+            return [
+                Body(
+                    batch: batch, m: m, n: n, k: k, flipA: false, zeroA: 1, scales: scales, blocking: blocking,
+                    dot: dot, epilogue: c.epilogue, dynamic: true)
+            ]
+        }
         let scales = (0..<n).map { j in qa.scales[0] * qb.pair(j).scale }
         // Bytes are packed in the dot step's domain: flipping the top bit moves a value and its
         // zero point by 128 (i8 → u8 for VNNI, u8 → s8 for SDOT).
@@ -53,6 +63,9 @@ struct QMatmulUnit: KernelUnit {
         var blocking: GemmBlocking
         var dot: Int8Dot
         var epilogue: Epilogue?
+        /// a is f32, quantized per row as it is packed (`quantizeRows`): `zeroA` is 1 (the
+        /// trailer holds colsum(b)) and `scales` are b's alone.
+        var dynamic = false
         /// b is the packed constant (panels, compensation, scales); until then it is read as
         /// written by the plain loops.
         var packedB = false
@@ -69,11 +82,13 @@ struct QMatmulUnit: KernelUnit {
         var rowTiles: Int { (m + blocking.mr - 1) / blocking.mr }
         /// Row tiles of a packed from one block (its bytes stay in half of L2).
         var tilesPerBlock: Int { max(1, min(rowTiles, blocking.mc / blocking.mr)) }
-        /// Bytes of scratch one part packs a into.
-        var partScratchBytes: Int { (tilesPerBlock * quads * blocking.mr * 4 + 63) / 64 * 64 }
+        /// Where a dynamic part keeps its rows' scales and zero points, after the packed bytes.
+        var rowInfoOffset: Int { (tilesPerBlock * quads * blocking.mr * 4 + 63) / 64 * 64 }
+        /// Bytes of scratch one part packs a into (with the rows' scales and zero points).
+        var partScratchBytes: Int { rowInfoOffset + (dynamic ? (tilesPerBlock * blocking.mr * 8 + 63) / 64 * 64 : 0) }
 
         var description: String {
-            let bytes = dot.signedA ? "s8·s8" : "u8·s8"
+            let bytes = (dynamic ? "f32 quantized per row, " : "") + (dot.signedA ? "s8·s8" : "u8·s8")
             return "\(batch)×[\(m)×\(k)]·[\(k)×\(n)] \(bytes) in i32, \(dot.rawValue), \(blocking)"
                 + (packedB ? ", B packed" : ", B unpacked") + (epilogue.map { ", epilogue \($0.expr)" } ?? "")
         }
