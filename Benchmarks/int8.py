@@ -9,7 +9,8 @@ ORT f32 and ORT int8; the output's signal-to-quantization-noise ratio against f3
 classifiers (one image in, class scores out), top-1 agreement with f32 over 200 seeded inputs and
 how many classes f32's top-1 covered; the share of the model's multiply-adds that ran in int8;
 artifact sizes. Then a digits classifier (scikit-learn's bundled data, trained here) in f32 and
-int8: test accuracy.
+int8: test accuracy. A second table: dynamic int8 (no calibration) against onnxruntime's
+`quantize_dynamic`, for the same models.
 """
 import importlib.util
 import os
@@ -22,7 +23,7 @@ import onnx
 import onnx.version_converter
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
-from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import interleaved_medians  # noqa: E402
@@ -118,23 +119,29 @@ def bench_model(sinter, out, path):
     quant = ["--quantize", "int8", "--calibration", calib]
     f32, f32_size = load(sinter, path, os.path.join(d, "f32"), name, [])
     i8, i8_size = load(sinter, path, os.path.join(d, "int8"), name + "_int8", quant)
-    ort_int8 = os.path.join(d, "ort_int8.onnx")
+    dyn, _ = load(sinter, path, os.path.join(d, "dynamic"), name + "_dyn", ["--quantize", "int8-dynamic"])
+    ort_int8, ort_dyn = os.path.join(d, "ort_int8.onnx"), os.path.join(d, "ort_dynamic.onnx")
+    row_dynamic_share = int8_share(sinter, path, ["--quantize", "int8-dynamic"])
     path = ort_model(path, d)
     quantize_static(path, ort_int8, Reader(samples), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    quantize_dynamic(path, ort_dyn, per_channel=True, weight_type=QuantType.QInt8)
     feeds = {n: rng.standard_normal(s).astype(np.float32) for n, s in shapes.items()}
     row = {"name": name, "f32 size": f32_size, "int8 size": i8_size}
     reference = f32.Model().run(**feeds)[0]
     row["sqnr"] = sqnr(reference, i8.Model().run(**feeds)[0])
     row["ort sqnr"] = sqnr(reference, session(ort_int8, 1).run(None, feeds)[0])
     row["int8 share"] = int8_share(sinter, path, quant)
+    row["dynamic share"] = row_dynamic_share
+    row["dynamic sqnr"] = sqnr(reference, dyn.Model().run(**feeds)[0])
+    row["ort dynamic sqnr"] = sqnr(reference, session(ort_dyn, 1).run(None, feeds)[0])
     row["agreement"] = agreement(f32, i8, shapes, np.random.default_rng(1))
     for threads in (1, 2):
-        a, b = f32.Model(num_threads=threads), i8.Model(num_threads=threads)
-        c, e = session(path, threads), session(ort_int8, threads)
+        a, b, g = f32.Model(num_threads=threads), i8.Model(num_threads=threads), dyn.Model(num_threads=threads)
+        c, e, h = session(path, threads), session(ort_int8, threads), session(ort_dyn, threads)
         row[threads] = tuple(interleaved_medians([
-            lambda: a.run(**feeds), lambda: b.run(**feeds), lambda: c.run(None, feeds), lambda: e.run(None, feeds)],
-            budget=4.0))
+            lambda: a.run(**feeds), lambda: b.run(**feeds), lambda: c.run(None, feeds), lambda: e.run(None, feeds),
+            lambda: g.run(**feeds), lambda: h.run(None, feeds)], budget=6.0))
     return row
 
 
@@ -252,12 +259,26 @@ def main():
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         for t in (1, 2):
-            sf, si, of, oi = r[t]
+            sf, si, of, oi = r[t][:4]
             done, total = r["int8 share"]
             share = f"{100 * done / total:.1f}%" if total else "—"
             agree = f"{100 * r['agreement'][0]:.1f}% ({r['agreement'][1]})" if r["agreement"] else "—"
             print(f"| {r['name']} | {t} | {sf:.3f} | {si:.3f} | {si / sf:.2f} | {of:.3f} | {oi:.3f} | {si / oi:.2f} | "
                   f"{r['sqnr']:.1f} ({r['ort sqnr']:.1f}) | {agree} | {share} | {r['f32 size']} → {r['int8 size']} |")
+    print()
+    print("Dynamic int8 (`--quantize int8-dynamic`: no calibration, activations quantized per row at run time) "
+          "against ORT's `quantize_dynamic` (per-channel i8 weights, activations per tensor):")
+    print()
+    print("| model | threads | Sinter f32 ms | Sinter dynamic ms | dynamic/f32 | ORT f32 ms | ORT dynamic ms | "
+          "Sinter dynamic / ORT dynamic | SQNR dB (ORT's) | multiply-adds in int8 |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        for t in (1, 2):
+            sf, _, of, _, sd, od = r[t]
+            done, total = r["dynamic share"]
+            share = f"{100 * done / total:.1f}%" if total else "—"
+            print(f"| {r['name']} | {t} | {sf:.3f} | {sd:.3f} | {sd / sf:.2f} | {of:.3f} | {od:.3f} | {sd / od:.2f} | "
+                  f"{r['dynamic sqnr']:.1f} ({r['ort dynamic sqnr']:.1f}) | {share} |")
     f, q, n = digits(sinter, out)
     print()
     print(f"Digits (scikit-learn MLP 64-128-10, {n} test images): f32 accuracy {100 * f:.2f}%, "

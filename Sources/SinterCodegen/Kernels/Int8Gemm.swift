@@ -230,8 +230,21 @@ extension KernelEmitter {
                 let b = ir.trunc(ir.fptosi(q, ir.vector(ir.i32, lanes)), ir.vector(ir.i8, lanes))
                 return shift == 0 ? b : ir.xor(b, ir.constInt(ir.i8, -128, width: lanes))
             }
-            if k / 4 > 0 {
-                ir.forLoop(c(0), c(k / 4), "dk") { q in
+            // w values (w / 4 quads) at a time, then the remaining quads one at a time.
+            let perVector = w / 4
+            if perVector > 1, k / w > 0 {
+                ir.forLoop(c(0), c(k / w), "dv") { v in
+                    let x = ir.load(f32v, ir.gep(ir.f32, a, ir.add(src, ir.mul(v, c(w)))), align: 4)
+                    let words = ir.bitcast(bytes(x, w), ir.vector(ir.i32, perVector))
+                    for t in 0..<perVector {
+                        let at = ir.add(dst, ir.mul(ir.add(ir.mul(v, c(perVector)), c(t)), c(mr * 4)))
+                        ir.store(ir.lanes(words, [t]), ir.gep(ir.i8, buffer, at))
+                    }
+                }
+            }
+            let firstQuad = perVector > 1 ? k / w * perVector : 0
+            if k / 4 > firstQuad {
+                ir.forLoop(c(firstQuad), c(k / 4), "dk") { q in
                     let x = ir.load(quad, ir.gep(ir.f32, a, ir.add(src, ir.mul(q, c(4)))), align: 4)
                     ir.store(
                         ir.bitcast(bytes(x, 4), ir.i32), ir.gep(ir.i8, buffer, ir.add(dst, ir.mul(q, c(mr * 4)))))
