@@ -374,6 +374,7 @@ extension KernelProgram {
         for k in kernels {
             var parts = [k.body.unit, "f32 × \(k.vectorWidth)"]
             if let acc = k.body.body.accumulator { parts.append("accumulates \(acc)") }
+            if let b = k.body.body as? Bf16GemmBody { parts.append("bf16 operands (\(b.dot.rawValue))") }
             if let n = k.body.body.multiplyAdds { parts.append("\(n) multiply-adds") }
             if !k.registerTile.isEmpty {
                 // A blocked conv's third entry: the last odd block's pixels.

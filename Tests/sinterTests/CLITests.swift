@@ -421,6 +421,10 @@ struct Bf16CLITests {
         let macs = 32 * 64 * 256 + 32 * 256 * 128 + 32 * 128 * 10
         let dump = try Support.run(sinter, ["dump", model, "--kernel-report", "--precision", "bf16"])
         #expect(dump.stdout.contains("in bf16 \(macs) (100.0%)"), "\(dump.stdout)")
+        let kernels = dump.stdout.split(separator: "\n").filter { $0.hasPrefix("// k") && $0.contains(": matmul,") }
+        #expect(
+            kernels.count == 3
+                && kernels.allSatisfy { $0.contains("bf16 operands (vdpbf16ps") || $0.contains("(bfdot)") })
         let kept = try Support.run(
             sinter, ["dump", model, "--kernel-report", "--precision", "bf16", "--keep-float", "m2"])
         #expect(kept.stdout.contains("in bf16 \(macs - 32 * 128 * 10) "), "\(kept.stdout)")
