@@ -133,6 +133,8 @@ struct Bf16AssemblyTests {
     @Test(arguments: [
         ("sapphirerapids", "", "vdpbf16ps", "%zmm", 24),
         ("alderlake", "+avx2,+fma,+avx512vl,+avx512bf16", "vdpbf16ps", "%ymm", 12),
+        // +avx512f on a CPU without AVX-512 (Target.named adds +evex512; LLVM looped without it).
+        ("alderlake", "+avx512f,+avx512vl,+avx512bf16", "vdpbf16ps", "%zmm", 24),
         ("haswell", "", "vfmadd", "%ymm", 24),
         ("aarch64", "+neon,+bf16", "bfdot", ".4s", 24),
     ])

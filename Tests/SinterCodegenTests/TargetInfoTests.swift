@@ -15,6 +15,11 @@ struct TargetInfoTests {
             try Target.named("x86_64-linux-gnu", cpu: "x86-64-v3", features: "+avx2,+fma,+avxvnni,-avx512f"))
         #expect(vnni.features.contains([.avx2, .fma, .avxvnni]) && !vnni.features.contains(.avx512vnni))
         #expect(vnni.lanes(.f32) == 8)
+        // +avx512f means 512-bit schedules, so LLVM gets the zmm registers with it.
+        let forced = try Target.named("x86_64-linux-gnu", cpu: "alderlake", features: "+avx2,+avx512f")
+        #expect(forced.features == "+avx2,+avx512f,+evex512" && TargetInfo(forced).lanes(.f32) == 16)
+        let declined = try Target.named("x86_64-linux-gnu", cpu: "alderlake", features: "+avx512f,-evex512")
+        #expect(declined.features == "+avx512f,-evex512" && TargetInfo(declined).lanes(.f32) == 8)
         let arm = TargetInfo(try Target.named("aarch64-linux-gnu", features: "+neon,+dotprod,+i8mm"))
         #expect(arm.isa == .aarch64 && arm.vectorBits == 128 && arm.vectorRegisters == 32)
         #expect(arm.features.contains([.neon, .dotprod, .i8mm]) && arm.lanes(.f32) == 4)

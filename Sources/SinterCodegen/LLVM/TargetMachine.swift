@@ -52,6 +52,10 @@ public struct Target: Hashable, Sendable, CustomStringConvertible {
         }
         if t.cpu.isEmpty { t.cpu = t.isAArch64 ? "generic" : t.isX86 ? "x86-64-v2" : "generic" }
         if t.isAArch64 && t.features.isEmpty { t.features = "+neon" }
+        // `+avx512f` gives Sinter's schedules 512-bit vectors (`vectorWidth`); LLVM 19 also
+        // wants `+evex512` for zmm registers on a CPU without them (alderlake), and without it
+        // legalising the bf16 dot step's <32 x bfloat> never ends (it ran out of memory).
+        if t.isX86, t.has("avx512f"), !t.features.contains("evex512") { t.features += ",+evex512" }
         _ = try MachineCode(t)  // reject unknown triples early, with LLVM's message
         return t
     }
@@ -65,7 +69,7 @@ public struct Target: Hashable, Sendable, CustomStringConvertible {
     /// CPU name when only a CPU is given.
     public var vectorWidth: Int {
         guard isX86 else { return 4 }  // NEON and anything else with 128-bit vectors
-        if has("avx512f") { return 16 }
+        if has("avx512f") { return features.contains("-evex512") ? 8 : 16 }  // AVX-512 on ymm only
         if has("avx2") || has("avx") { return 8 }
         if features.isEmpty {
             let avx512 = [
