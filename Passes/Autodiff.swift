@@ -35,7 +35,7 @@ public struct Autodiff: Pass {
 
     public init(options: PassOptionValues) throws(SinterError) {
         loss = options.string("loss")
-        wrt = options.string("wrt").split(separator: ";").map(String.init)
+        wrt = options.names("wrt")
     }
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {

@@ -66,6 +66,10 @@ public struct PassOptionValues: Sendable {
     public func string(_ name: String) -> String {
         values[name] ?? PassRegistry.type(named: pass)?.options.first { $0.name == name }?.defaultValue ?? ""
     }
+
+    /// A `string` option holding names separated by ';' (`keep`, `wrt`): the names, empty ones
+    /// dropped.
+    public func names(_ name: String) -> [String] { string(name).split(separator: ";").map(String.init) }
 }
 
 /// Analyses one pass leaves for later ones and for codegen. No settings live here: those are

@@ -24,7 +24,7 @@ public struct PrecisionBF16: Pass {
     public init() { keep = [] }
 
     public init(options: PassOptionValues) throws(SinterError) {
-        keep = Set(options.string("keep").split(separator: ";").map(String.init))
+        keep = Set(options.names("keep"))
     }
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {

@@ -23,7 +23,7 @@ public struct QuantizeDynamic: Pass {
     public init() { keep = [] }
 
     public init(options: PassOptionValues) throws(SinterError) {
-        keep = Set(options.string("keep").split(separator: ";").map(String.init))
+        keep = Set(options.names("keep"))
     }
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
@@ -33,8 +33,9 @@ public struct QuantizeDynamic: Pass {
             let name = graph.name(of: node.results[0])
             guard !keep.contains(name) else { continue }
             let transposed = node.attribute("trans_b") == .bool(true)
-            var w = QuantizeInt8.weight(weight, columnsAxis: transposed ? 0 : 1)
-            if transposed { w = Self.transposed(w) }
+            // fold-qdq's weight form: i8 [K, N] per column (a trans_b weight transposed).
+            let perColumn = QuantizeInt8.weight(weight, columnsAxis: transposed ? 0 : 1)
+            guard let w = FoldQDQ.weight(perColumn, transposed: transposed) else { continue }
             let wq = try rw.insert1(
                 .constant, [], name: name + ".w.q", payload: ConstantPayload(w), at: .before(i), location: node.location
             )
@@ -49,18 +50,4 @@ public struct QuantizeDynamic: Pass {
         return true
     }
 
-    /// An i8 [N, K] weight quantized per row as [K, N] quantized per column.
-    static func transposed(_ w: TensorData) -> TensorData {
-        let (n, k) = (w.shape[0], w.shape[1])
-        var bytes = [UInt8](repeating: 0, count: n * k)
-        for r in 0..<n {
-            for c in 0..<k { bytes[c * n + r] = w.bytes[r * k + c] }
-        }
-        var out = TensorData(dtype: .i8, shape: [k, n], bytes: bytes)
-        if var q = w.quant {
-            q.axis = 1
-            out.quant = q
-        }
-        return out
-    }
 }

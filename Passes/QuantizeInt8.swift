@@ -51,7 +51,7 @@ public struct QuantizeInt8: Pass {
             ranges[parts.dropLast(2).joined(separator: ":")] = (lo, hi)
         }
         self.ranges = ranges
-        keep = Set(options.string("keep").split(separator: ";").map(String.init))
+        keep = Set(options.names("keep"))
     }
 
     /// The nodes this pass quantizes: f32 matmuls not transposing a, with b a constant f32

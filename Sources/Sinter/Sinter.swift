@@ -73,6 +73,12 @@ public struct CompileOptions: Sendable {
         var defaults: [String: [String: String]] = [Layout.name: ["block": "\(block)"]]
         if !bindings.isEmpty { defaults[InferShapes.name] = bindings.mapValues { "\($0)" } }
         var specs = Pipeline.applying(defaults, to: passes)
+        // The passes that rewrite weights run after batch norm is folded into them.
+        func anchor() -> Int {
+            let at =
+                specs.firstIndex { $0.name == FoldBatchNorm.name } ?? specs.firstIndex { $0.name == InferShapes.name }
+            return at.map { $0 + 1 } ?? 0
+        }
         if let int8, !specs.contains(where: { $0.name == QuantizeInt8.name }) {
             let quantize = PassSpec(
                 QuantizeInt8.name,
@@ -80,18 +86,14 @@ public struct CompileOptions: Sendable {
                     "activations": (scheduleTarget ?? target).isAArch64 ? "i8" : "u8",
                     "ranges": int8.calibration.rangesOption, "keep": int8.keepFloat.joined(separator: ";"),
                 ])
-            // After batch norm folds into the weights it quantizes; then, in a pipeline that
-            // lowers QDQ pairs (not export's), they become the int8 kernels and the rest arithmetic.
-            let anchor =
-                specs.firstIndex { $0.name == FoldBatchNorm.name } ?? specs.firstIndex { $0.name == InferShapes.name }
+            // Then, in a pipeline that lowers QDQ pairs (not export's), they become the int8
+            // kernels and the rest arithmetic.
             let lowers = [FoldQDQ.name, ExpandQuantization.name].filter { name in specs.contains { $0.name == name } }
-            specs.insert(contentsOf: [quantize] + lowers.map { PassSpec($0) }, at: anchor.map { $0 + 1 } ?? 0)
+            specs.insert(contentsOf: [quantize] + lowers.map { PassSpec($0) }, at: anchor())
         }
         for (name, keep) in [(PrecisionBF16.name, bf16), (QuantizeDynamic.name, dynamicInt8)] {
             guard let keep, !specs.contains(where: { $0.name == name }) else { continue }
-            let anchor =
-                specs.firstIndex { $0.name == FoldBatchNorm.name } ?? specs.firstIndex { $0.name == InferShapes.name }
-            specs.insert(PassSpec(name, ["keep": keep.joined(separator: ";")]), at: anchor.map { $0 + 1 } ?? 0)
+            specs.insert(PassSpec(name, ["keep": keep.joined(separator: ";")]), at: anchor())
         }
         return specs
     }

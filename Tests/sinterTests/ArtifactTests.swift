@@ -106,6 +106,17 @@ struct ArtifactTests {
             ])
     }
 
+    /// harness.c cross-compiled for AArch64 against `lib<prefix>.so` in `dir` (run it under qemu).
+    static func armHarness(prefix: String, in dir: URL, output: String) throws -> Support.ProcessResult {
+        try Support.run(
+            "clang",
+            [
+                "--target=aarch64-linux-gnu", "-fuse-ld=lld", "-std=c11", "-O1", "-DPREFIX=\(prefix)",
+                "-DHEADER=\"\(prefix).h\"", "-I", dir.path, harness.appendingPathComponent("harness.c").path, "-L",
+                dir.path, "-l\(prefix)", "-Wl,-rpath,\(dir.path)", "-o", output,
+            ])
+    }
+
     func compile(_ model: String, _ args: [String]) throws {
         let r = try Support.run(Self.sinter, ["compile", model] + args)
         #expect(r.status == 0, "sinter compile \(args): \(r.stderr)")
@@ -121,14 +132,7 @@ struct ArtifactTests {
             let asm = try String(contentsOf: out.appendingPathComponent("\(name).s"), encoding: .utf8)
             #expect(asm.contains("fmla\tv") && asm.contains(".4s"), "\(name): no NEON vector code")
             let exe = out.appendingPathComponent("harness").path
-            let cc = try Support.run(
-                "clang",
-                [
-                    "--target=aarch64-linux-gnu", "-fuse-ld=lld", "-std=c11", "-O1",
-                    "-DPREFIX=\(name)", "-DHEADER=\"\(name).h\"", "-I", out.path,
-                    Self.harness.appendingPathComponent("harness.c").path, "-L", out.path, "-l\(name)",
-                    "-Wl,-rpath,\(out.path)", "-o", exe,
-                ])
+            let cc = try ArtifactTests.armHarness(prefix: name, in: out, output: exe)
             #expect(cc.status == 0, "\(cc.stderr)")
             let jit = try Sinter.jit(try Sinter.load(path))
             let inputs = Self.randomInputs(jit, 3)
@@ -383,13 +387,7 @@ struct ArtifactTests {
         try Sinter.compile(graph, to: arm.path, emit: [.shared, .header], name: "arm", options: options)
         #expect(try Support.run("nm", [arm.appendingPathComponent("libarm.so").path]).stdout.contains(" arm.k"))
         let exe = arm.appendingPathComponent("harness").path
-        let cc = try Support.run(
-            "clang",
-            [
-                "--target=aarch64-linux-gnu", "-fuse-ld=lld", "-std=c11", "-O1", "-DPREFIX=arm",
-                "-DHEADER=\"arm.h\"", "-I", arm.path, Self.harness.appendingPathComponent("harness.c").path,
-                "-L", arm.path, "-larm", "-Wl,-rpath,\(arm.path)", "-o", exe,
-            ])
+        let cc = try ArtifactTests.armHarness(prefix: "arm", in: arm, output: exe)
         #expect(cc.status == 0, "\(cc.stderr)")
         for (i, t) in inputs.enumerated() { try Data(t.bytes).write(to: arm.appendingPathComponent("input_\(i).bin")) }
         let run = try Support.run("qemu-aarch64", ["-L", "/usr/aarch64-linux-gnu", exe, arm.path])
@@ -489,13 +487,7 @@ struct AArch64Int8Tests {
             let asm = try String(contentsOf: out.appendingPathComponent("qm.s"), encoding: .utf8)
             #expect(asm.contains("sdot\tv") == features.contains("dotprod"), "\(features): sdot use")
             let exe = out.appendingPathComponent("harness").path
-            let cc = try Support.run(
-                "clang",
-                [
-                    "--target=aarch64-linux-gnu", "-fuse-ld=lld", "-std=c11", "-O1", "-DPREFIX=qm",
-                    "-DHEADER=\"qm.h\"", "-I", out.path, ArtifactTests.harness.appendingPathComponent("harness.c").path,
-                    "-L", out.path, "-lqm", "-Wl,-rpath,\(out.path)", "-o", exe,
-                ])
+            let cc = try ArtifactTests.armHarness(prefix: "qm", in: out, output: exe)
             #expect(cc.status == 0, "\(cc.stderr)")
             for (i, input) in inputs.enumerated() {
                 try Data(input.bytes).write(to: out.appendingPathComponent("input_\(i).bin"))
@@ -555,13 +547,7 @@ struct AArch64Bf16Tests {
             let asm = try String(contentsOf: out.appendingPathComponent("bm.s"), encoding: .utf8)
             #expect(asm.contains("bfdot\tv"), "no bfdot in the bf16 GEMM")
             let exe = out.appendingPathComponent("harness").path
-            let cc = try Support.run(
-                "clang",
-                [
-                    "--target=aarch64-linux-gnu", "-fuse-ld=lld", "-std=c11", "-O1", "-DPREFIX=bm",
-                    "-DHEADER=\"bm.h\"", "-I", out.path, ArtifactTests.harness.appendingPathComponent("harness.c").path,
-                    "-L", out.path, "-lbm", "-Wl,-rpath,\(out.path)", "-o", exe,
-                ])
+            let cc = try ArtifactTests.armHarness(prefix: "bm", in: out, output: exe)
             #expect(cc.status == 0, "\(cc.stderr)")
             try Data(input.bytes).write(to: out.appendingPathComponent("input_0.bin"))
             let run = try Support.run("qemu-aarch64", ["-L", "/usr/aarch64-linux-gnu", exe, out.path])
