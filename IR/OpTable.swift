@@ -419,11 +419,15 @@ extension OpSchema {
         case .qconv:
             return make(
                 op, 2, [.integer],
-                attributes: [spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints)],
+                attributes: [
+                    spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints),
+                    spec("group", .int, .int(1)),
+                ],
                 traits: [.pure], pattern: .outElementwiseFusable, shape: QuantRules.qconv, kernel: .unit("qconv"),
                 couples: Coupling.window,
                 "f32 2-D convolution of dequantized operands, summed in i32: x (i8/u8 [N,C,H,W], per tensor) with "
-                    + "weights (i8 [M,C,kh,kw], zero point 0, per tensor or per output channel); pads as conv's")
+                    + "weights (i8 [M,C/group,kh,kw], zero point 0, per tensor or per output channel); pads and "
+                    + "groups as conv's")
         case .scatterND:
             return make(
                 op, 3, [.any, .index, .any],

@@ -149,7 +149,7 @@ enum QuantRules {
         return [TensorType(.f32, Array(a.dims.dropLast()) + [b.dims[1]])]
     }
 
-    /// qconv: x [N, C, H, W] quantized per tensor, weights [M, C, kh, kw] symmetric, per tensor
+    /// qconv: x [N, C, H, W] quantized per tensor, weights [M, C/group, kh, kw] symmetric, per tensor
     /// or per output channel (axis 0), both 8-bit; the result is f32 [N, M, OH, OW] (conv's window).
     static let qconv: ShapeRule = { q throws(ShapeError) in
         let x = q.operands[0], w = q.operands[1]
@@ -157,13 +157,16 @@ enum QuantRules {
             throw ShapeError("needs quantized 8-bit operands (like u8<0.02:128>[...]), got \(t)")
         }
         guard x.rank == 4, w.rank == 4, let xs = x.shape, let ws = w.shape else {
-            throw ShapeError("needs static x [N,C,H,W] and weights [M,C,kh,kw], got \(x) and \(w)")
+            throw ShapeError("needs static x [N,C,H,W] and weights [M,C/group,kh,kw], got \(x) and \(w)")
         }
         if x.quant?.axis != nil { throw ShapeError("x must be quantized per tensor, got \(x)") }
         if let axis = w.quant?.axis, axis != 0 {
             throw ShapeError("weights must be quantized per tensor or per output channel (axis 0), got \(w)")
         }
-        guard xs[1] == ws[1] else { throw ShapeError("channels differ: x \(x), weights \(w)") }
+        let group = q.attributes.int("group") ?? 1
+        guard group > 0, ws[0] % group == 0, ws[1] * group == xs[1] else {
+            throw ShapeError("channels do not match: x \(x), weights \(w), group \(group)")
+        }
         let win = try ShapeRules.window(
             input: Array(xs[2...]), kernel: Array(ws[2...]), attributes: q.attributes, ceilMode: false)
         return [TensorType(.f32, [xs[0], ws[0]] + win.output)]

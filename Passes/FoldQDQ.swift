@@ -4,8 +4,8 @@ import SinterIR
 /// activation quantized per tensor and a constant i8 weight, symmetric, per tensor or per
 /// output column — becomes one `qmatmul`, the int8 GEMM. This is how a QDQ model (the form
 /// ONNX quantization tools write) runs in int8: the dequantize nodes, now unused, go in `dce`.
-/// A `trans_b` weight is transposed here, with its parameters' axis. A 2-D ungrouped conv
-/// between such operands (weights per output channel) becomes `qconv` the same way.
+/// A `trans_b` weight is transposed here, with its parameters' axis. A 2-D conv (dense, grouped or
+/// depthwise) between such operands (weights per output channel) becomes `qconv` the same way.
 ///
 ///     %q = quantize %x {to = "u8<0.02:128>"} : u8<0.02:128>[8,16]
 ///     %a = dequantize %q : f32[8,16]
@@ -54,7 +54,7 @@ public struct FoldQDQ: Pass {
         return true
     }
 
-    /// A 2-D, ungrouped conv between a dequantized activation (per tensor) and a dequantized
+    /// A 2-D conv (any group count) between a dequantized activation (per tensor) and a dequantized
     /// constant i8 weight (symmetric, per tensor or per output channel) becomes `qconv`.
     private func foldConv(
         _ i: Int, _ node: Node, _ graph: Graph, _ defining: [ValueID: Int], _ rw: inout Rewriter
@@ -70,8 +70,8 @@ public struct FoldQDQ: Pass {
             let wi = defining[w], graph.nodes[wi].op == .constant
         else { return }
         var attributes = Attributes()
-        for key in ["strides", "pads", "dilations"] {
-            if let v = node.attribute(key) { attributes[key] = v }
+        for key in ["strides", "pads", "dilations", "group"] {
+            if let v = node.attributes[key] { attributes[key] = v }
         }
         let y = try rw.insert1(
             .qconv, [a, w], name: graph.name(of: node.results[0]), attributes: attributes, at: .before(i),
@@ -81,10 +81,10 @@ public struct FoldQDQ: Pass {
         rw.erase(i)
     }
 
-    /// The convs `qconv` covers: 2-D (an input of rank 4) and ungrouped. `quantize` picks its
-    /// candidates by the same rule.
+    /// The convs `qconv` covers: 2-D (an input of rank 4), any group count (dense, grouped and
+    /// depthwise). `quantize` picks its candidates by the same rule.
     static func convRunsInt8(_ g: Graph, _ n: Node) -> Bool {
-        n.op == .conv && (n.attribute("group") ?? .int(1)) == .int(1) && g.type(of: n.operands[0]).rank == 4
+        n.op == .conv && g.type(of: n.operands[0]).rank == 4
     }
 
     /// The weight as qmatmul takes it — i8 [K, N], zero point 0, per tensor or per column —

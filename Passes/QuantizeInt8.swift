@@ -1,7 +1,7 @@
 import SinterIR
 
 /// `quantize`: post-training int8 quantization of the matmuls whose weight is a constant f32
-/// matrix and of the 2-D ungrouped convs with constant weights. The activation gets a
+/// matrix and of the 2-D convs (any group count) with constant weights. The activation gets a
 /// quantize/dequantize pair with parameters from its calibrated range — u8 asymmetric (x86:
 /// VNNI multiplies u8 by s8) or i8 (`activations=i8`, ARM's SDOT) — widened to include 0 so
 /// that 0 is exact; the weight becomes an i8 constant, symmetric, one scale per output column
@@ -55,7 +55,7 @@ public struct QuantizeInt8: Pass {
     }
 
     /// The nodes this pass quantizes: f32 matmuls not transposing a, with b a constant f32
-    /// matrix, and 2-D ungrouped f32 convs with constant weights (the int8 kernels' cases).
+    /// matrix, and 2-D f32 convs (dense, grouped, depthwise) with constant weights (the int8 kernels' cases).
     public static func candidates(_ g: Graph) -> [(node: Int, activation: ValueID, weight: TensorData)] {
         let defining = g.definingNodes()
         var out: [(Int, ValueID, TensorData)] = []

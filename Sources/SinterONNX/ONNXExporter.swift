@@ -310,6 +310,7 @@ public enum ONNXExporter {
                         intsAttr("strides", node.attributes.ints("strides") ?? [1, 1]),
                         intsAttr("dilations", node.attributes.ints("dilations") ?? [1, 1]),
                         intsAttr("pads", node.attributes.ints("pads") ?? [0, 0, 0, 0]),
+                        intAttr("group", node.attributes.int("group") ?? 1),
                     ]
                 }
             case .dequantize:

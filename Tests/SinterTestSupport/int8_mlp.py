@@ -41,13 +41,15 @@ np.save(f"{out}/x.npy", rng.standard_normal((32, 64)).astype(np.float32))
 
 # The CNN: conv weights He-scaled, biases small, so activations keep a useful range.
 cnn_nodes, cnn_inits, h, c = [], [], "x", 3
-for i, (m, k, stride) in enumerate([(16, 3, 1), (24, 3, 2), (32, 1, 1)]):
-    w = (rng.standard_normal((m, c, k, k)) * np.sqrt(2 / (c * k * k))).astype(np.float32)
+# Dense, dense strided, depthwise and grouped (4 groups) convs.
+for i, (m, k, stride, g) in enumerate([(16, 3, 1, 1), (24, 3, 2, 1), (24, 3, 1, 24), (32, 1, 1, 4)]):
+    w = (rng.standard_normal((m, c // g, k, k)) * np.sqrt(2 / (c // g * k * k))).astype(np.float32)
     b = (rng.standard_normal(m) * 0.1).astype(np.float32)
     cnn_inits += [numpy_helper.from_array(w, f"cw{i}"), numpy_helper.from_array(b, f"cb{i}")]
     pad = k // 2
     cnn_nodes += [
-        helper.make_node("Conv", [h, f"cw{i}", f"cb{i}"], [f"c{i}"], pads=[pad] * 4, strides=[stride] * 2),
+        helper.make_node(
+            "Conv", [h, f"cw{i}", f"cb{i}"], [f"c{i}"], pads=[pad] * 4, strides=[stride] * 2, group=g),
         helper.make_node("Relu", [f"c{i}"], [f"cr{i}"]),
     ]
     h, c = f"cr{i}", m

@@ -12,7 +12,7 @@ import Testing
 struct Int8ConvTests {
     struct Case {
         var batch: Int, channels: Int, height: Int, width: Int, outChannels: Int, kernel: [Int]
-        var strides = [1, 1], pads = [0, 0, 0, 0], dilations = [1, 1]
+        var strides = [1, 1], pads = [0, 0, 0, 0], dilations = [1, 1], group = 1
     }
 
     static let cases: [Case] = [
@@ -26,6 +26,19 @@ struct Int8ConvTests {
             dilations: [2, 2]),
         Case(batch: 1, channels: 256, height: 28, width: 28, outChannels: 16, kernel: [3, 3], pads: [1, 1, 1, 1]),
         Case(batch: 2, channels: 130, height: 15, width: 15, outChannels: 20, kernel: [1, 1]),
+        // Grouped: each group's own im2col, row tiles and trailer slots; pointwise in place.
+        Case(
+            batch: 2, channels: 12, height: 9, width: 10, outChannels: 8, kernel: [3, 3], pads: [1, 1, 1, 1], group: 4),
+        Case(batch: 1, channels: 16, height: 7, width: 7, outChannels: 24, kernel: [1, 1], group: 2),
+        // Depthwise (the row-vector kernel): strided, a channel multiplier with dilation, wide rows.
+        Case(
+            batch: 1, channels: 16, height: 15, width: 17, outChannels: 16, kernel: [3, 3], strides: [2, 2],
+            pads: [1, 1, 1, 1], group: 16),
+        Case(
+            batch: 2, channels: 6, height: 12, width: 12, outChannels: 12, kernel: [5, 5], pads: [4, 3, 4, 2],
+            dilations: [2, 2], group: 6),
+        Case(
+            batch: 1, channels: 4, height: 9, width: 40, outChannels: 4, kernel: [3, 3], pads: [1, 1, 1, 1], group: 4),
     ]
 
     /// Exact result: Σ (x − zx) · w over the window (padding contributes 0), scaled, biased, ReLU.
@@ -39,14 +52,16 @@ struct Int8ConvTests {
                 for oy in 0..<oh {
                     for ox in 0..<ow {
                         var acc = 0
-                        for c in 0..<cs.channels {
+                        let perGroup = cs.channels / cs.group
+                        let first = m / (cs.outChannels / cs.group) * perGroup
+                        for c in first..<(first + perGroup) {
                             for ky in 0..<cs.kernel[0] {
                                 for kx in 0..<cs.kernel[1] {
                                     let iy = oy * cs.strides[0] - cs.pads[0] + ky * cs.dilations[0]
                                     let ix = ox * cs.strides[1] - cs.pads[1] + kx * cs.dilations[1]
                                     guard iy >= 0, iy < cs.height, ix >= 0, ix < cs.width else { continue }
                                     let xv = x[((n * cs.channels + c) * cs.height + iy) * cs.width + ix]
-                                    let wv = w[((m * cs.channels + c) * cs.kernel[0] + ky) * cs.kernel[1] + kx]
+                                    let wv = w[((m * perGroup + c - first) * cs.kernel[0] + ky) * cs.kernel[1] + kx]
                                     acc += (xv - zx) * wv
                                 }
                             }
@@ -68,7 +83,7 @@ struct Int8ConvTests {
                 let (sx, zx): (Float, Int) = signed ? (0.03, -7) : (0.02, 129)
                 let sw = (0..<(perChannel ? cs.outChannels : 1)).map { _ in rng.float(0.001, 0.01) }
                 let xShape = [cs.batch, cs.channels, cs.height, cs.width]
-                let wShape = [cs.outChannels, cs.channels] + cs.kernel
+                let wShape = [cs.outChannels, cs.channels / cs.group] + cs.kernel
                 let x = (0..<xShape.reduce(1, *)).map { _ in rng.int(signed ? -128...127 : 0...255) }
                 let w = (0..<wShape.reduce(1, *)).map { _ in rng.int(-127...127) }
                 let bias = (0..<cs.outChannels).map { _ in rng.float(-1, 1) }
@@ -79,6 +94,7 @@ struct Int8ConvTests {
                 weights.quant = QuantParams(scales: sw, zeroPoints: sw.map { _ in 0 }, axis: perChannel ? 0 : nil)
                 let attributes = Attributes([
                     "strides": .ints(cs.strides), "pads": .ints(cs.pads), "dilations": .ints(cs.dilations),
+                    "group": .int(cs.group),
                 ])
                 let conv = try g.apply(.qconv, [input, try g.constant(weights)], attributes: attributes)[0]
                 let shape = try #require(g.graph.type(of: conv).shape)
@@ -105,12 +121,14 @@ struct Int8ConvTests {
     /// The next layer's quantization fused into the conv: the kernel ends with the cast and
     /// stores bytes (one kernel, u8 result), which match the quantized exact sums within one
     /// step (f32 rounding of scale · sum + bias may fall either side of a half) on ≥ 99% exactly.
-    @Test func fusedQuantizationStoresBytes() throws {
+    /// Dense (the GEMM kernel) and depthwise with a channel multiplier (the row kernel).
+    @Test(arguments: [1, 8]) func fusedQuantizationStoresBytes(group: Int) throws {
         var rng = Support.RNG(seed: 5)
         let cs = Case(
-            batch: 2, channels: 8, height: 9, width: 11, outChannels: 20, kernel: [3, 3], pads: [1, 1, 1, 1])
+            batch: 2, channels: 8, height: 9, width: 11, outChannels: group == 1 ? 20 : 16, kernel: [3, 3],
+            pads: [1, 1, 1, 1], group: group)
         let xShape = [cs.batch, cs.channels, cs.height, cs.width]
-        let wShape = [cs.outChannels, cs.channels] + cs.kernel
+        let wShape = [cs.outChannels, cs.channels / group] + cs.kernel
         let x = (0..<xShape.reduce(1, *)).map { _ in rng.int(0...255) }
         let w = (0..<wShape.reduce(1, *)).map { _ in rng.int(-127...127) }
         let sw = (0..<cs.outChannels).map { _ in rng.float(0.001, 0.004) }
@@ -121,7 +139,7 @@ struct Int8ConvTests {
             let input = try g.input("x", TensorType(.u8, xShape, quant: QuantParams(scale: sx, zeroPoint: zx)))
             var weights = TensorData(dtype: .i8, shape: wShape, values: w.map(Double.init))
             weights.quant = QuantParams(scales: sw, zeroPoints: sw.map { _ in 0 }, axis: 0)
-            let pads = Attributes(["pads": .ints(cs.pads)])
+            let pads = Attributes(["pads": .ints(cs.pads), "group": .int(group)])
             let conv = try g.apply(.qconv, [input, try g.constant(weights)], attributes: pads)[0]
             let biased = try g.add(conv, try g.constant(TensorData(bias, shape: [cs.outChannels, 1, 1])))
             let to = Attributes(["to": .string("u8<\(sy):\(zy)>")])

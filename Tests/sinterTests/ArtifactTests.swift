@@ -442,8 +442,9 @@ struct ArtifactTests {
     }
 }
 
-/// The int8 GEMM (static and dynamic) and conv cross-compiled for AArch64 — SDOT with
-/// `+dotprod`, the portable dot step without — run under qemu and give the host JIT's numbers
+/// The int8 GEMM (static and dynamic) and convs (dense, grouped, depthwise) cross-compiled for
+/// AArch64 — SDOT with `+dotprod`, the portable dot step without — run under qemu and give the
+/// host JIT's numbers
 /// (integer sums are exact, so only the f32 epilogue could differ).
 struct AArch64Int8Tests {
     @Test func int8GemmAndConvRunUnderQemuAndMatchTheJIT() throws {
@@ -467,6 +468,15 @@ struct AArch64Int8Tests {
             scales: (0..<10).map { 0.002 * Float($0 % 3 + 1) }, zeroPoints: Array(repeating: 0, count: 10), axis: 0)
         let pads = Attributes(["pads": .ints([1, 1, 1, 1])])
         b.output(try b.relu(try b.apply(.qconv, [qi, try b.constant(cw)], attributes: pads)[0]))
+        // Grouped (3 groups, the GEMM kernel per group) and depthwise (the row kernel, on bytes).
+        for (group, m) in [(3, 9), (6, 12)] {
+            var gw = TensorData(
+                dtype: .i8, shape: [m, 6 / group, 3, 3],
+                values: (0..<(m * 54 / group)).map { Double(($0 * 29) % 255 - 127) })
+            gw.quant = QuantParams(scale: 0.003, zeroPoint: 0)
+            let attributes = Attributes(["pads": .ints([1, 1, 1, 1]), "group": .int(group)])
+            b.output(try b.apply(.qconv, [qi, try b.constant(gw)], attributes: attributes)[0])
+        }
         let model = dir.appendingPathComponent("qm.sir")
         try Printer.print(b.graph).write(to: model, atomically: true, encoding: .utf8)
         var rng = Support.RNG(seed: 3)

@@ -322,9 +322,9 @@ struct Int8CLITests {
         #expect(c.status != 0 && c.stderr.contains("int8-dynamic needs no --calibration"), "\(c.stderr)")
     }
 
-    /// A CNN (3×3 padded, 3×3 stride 2 and 1×1 convs with biases and ReLUs, a pooled linear
-    /// head): every conv and the head run int8, the output stays within quantization noise of
-    /// f32, and the QDQ export agrees with onnxruntime's run of it.
+    /// A CNN (3×3 padded, 3×3 stride 2, 3×3 depthwise and grouped 1×1 convs with biases and
+    /// ReLUs, a pooled linear head): every conv and the head run int8, the output stays within
+    /// quantization noise of f32, and the QDQ export agrees with onnxruntime's run of it.
     @Test func quantizedConvsMatchFloatAndOnnxRuntime() throws {
         let dir = try Support.temporaryDirectory("int8-cnn")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -333,14 +333,15 @@ struct Int8CLITests {
         let model = dir.appendingPathComponent("cnn.onnx").path, x = dir.appendingPathComponent("x_cnn.npy").path
         let calib = dir.appendingPathComponent("cnn.json").path
         let c = try Support.run(sinter, ["calibrate", model, "--data", dir.path + "/calib_cnn.npz", "-o", calib])
-        #expect(c.status == 0 && c.stdout.contains("calibrated 4 activation(s) over 16 sample(s)"), "\(c.stderr)")
+        #expect(c.status == 0 && c.stdout.contains("calibrated 5 activation(s) over 16 sample(s)"), "\(c.stderr)")
         let args = ["--quantize", "int8", "--calibration", calib]
         let dump = try Support.run(sinter, ["dump", model, "--kernel-report"] + args)
         let kernels = dump.stdout.split(separator: "\n").filter { $0.hasPrefix("// k") }
-        #expect(kernels.filter { $0.contains(": qconv,") }.count == 3, "\(dump.stdout)")
+        #expect(kernels.filter { $0.contains(": qconv,") }.count == 4, "\(dump.stdout)")
         #expect(!kernels.contains { $0.contains(": conv") }, "a conv stayed f32: \(dump.stdout)")
-        // 8 images: 16·3·9·144 + 24·16·9·36 + 32·24·36 conv multiply-adds and 32·10 in the head.
-        let macs = 8 * (16 * 27 * 144 + 24 * 144 * 36 + 32 * 24 * 36 + 320)
+        // 8 images: 16·3·9·144 + 24·16·9·36 + 24·9·36 (depthwise) + 32·6·36 (4 groups) conv
+        // multiply-adds and 32·10 in the head.
+        let macs = 8 * (16 * 27 * 144 + 24 * 144 * 36 + 24 * 9 * 36 + 32 * 6 * 36 + 320)
         #expect(dump.stdout.contains("// multiply-adds: \(macs), in int8 \(macs) (100.0%)"), "\(dump.stdout)")
         let float = try Support.run(sinter, ["run", model, "--input", "x=\(x)", "--output-dir", dir.path + "/f"])
         #expect(float.status == 0, "\(float.stderr)")
@@ -351,7 +352,7 @@ struct Int8CLITests {
         #expect(sqnr(want, got) > 30, "SQNR \(sqnr(want, got)) dB")
         let qdq = dir.appendingPathComponent("cnn.int8.onnx").path
         let e = try Support.run(sinter, ["quantize", model, "--calibration", calib, "-o", qdq])
-        #expect(e.status == 0 && e.stderr.contains("4 activation(s) quantized"), "\(e.stderr)")
+        #expect(e.status == 0 && e.stderr.contains("5 activation(s) quantized"), "\(e.stderr)")
         let ortOut = dir.appendingPathComponent("ort_cnn.npy").path
         let o = try Support.run(Support.python, [script, "run", qdq, x, ortOut])
         #expect(o.status == 0, "\(o.stderr)")

@@ -49,22 +49,36 @@ struct ConvUnit: KernelUnit {
     }
 
     /// A 2-D depthwise convolution (one input channel per group): direct, a vector of
-    /// neighbouring output pixels at a time (WindowRows.swift), for any channel count.
+    /// neighbouring output pixels at a time (WindowRows.swift), for any channel count. The
+    /// int8 one (`qconv`) runs the same loops on bytes.
     struct Depthwise: KernelUnitBody, Hashable {
         var geometry: WindowGeometry
         var epilogue: Epilogue?
-        var accumulator: DType? { .f32 }
+        /// Set for `qconv`: u8/i8 input bytes and i8 weights summed exactly in i32 as
+        /// Σ (x − zeroX) · w (the padding, skipped, is the real 0), then scaled per channel.
+        var int8: Int8?
+
+        struct Int8: Hashable {
+            var zeroX: Int
+            var signedX: Bool
+            /// scale_x · scale_w[m] per output channel.
+            var scales: [Float]
+        }
+
+        var accumulator: DType? { int8 == nil ? .f32 : .i32 }
         var multiplyAdds: Int? { ConvUnit.multiplyAdds(geometry) }
         var description: String {
             let g = geometry
             return "depthwise \(g.batch)×\(g.channels)×\(g.input) → \(g.outChannels)×\(g.window.output), "
                 + "kernel \(g.window.kernel), row vectors"
+                + (int8.map { ($0.signedX ? ", s8" : ", u8") + "·s8 in i32" } ?? "")
+                + (int8 != nil ? (epilogue.map { ", epilogue \($0.expr)" } ?? "") : "")
         }
 
         func emit(_ e: KernelEmitter, _ a: KernelArguments) {
             e.depthwiseRows(
                 geometry, a.out, a.ins[0], a.ins[1], epilogue, Array(a.ins.dropFirst(2)), maxLanes: a.vectorWidth,
-                task: a.task, tasks: a.parts)
+                task: a.task, tasks: a.parts, int8: int8)
         }
 
         /// Parts are ranges of output rows.

@@ -26,10 +26,16 @@ extension KernelEmitter {
         let full = body.positions / nr
         // The padding is the input's zero point as stored (before packing flips its top bit).
         let fill = ir.constInt(ir.i8, Int(Int8(truncatingIfNeeded: body.flipX ? body.zeroX ^ 0x80 : body.zeroX)))
-        ir.forLoop(c(0), c(g.batch), "n") { n in
-            let inBase = ir.mul(n, c(g.channels * spatialIn))
-            let outBase = ir.mul(n, c(body.m * body.positions))
-            let args = convEpilogueArgs(body.epilogue, extras, n, c(0), body.m)
+        let perGroupIn = g.channels / body.group
+        ir.forLoop(c(0), c(g.batch * body.group), "ng") { ng in
+            let n = ir.sdiv(ng, c(body.group)), grp = ir.srem(ng, c(body.group))
+            // Group grp reads input channels grp·C/g …, writes output channels grp·m …, and uses
+            // its own row tiles of weights and trailer slots.
+            let inBase = ir.mul(ng, c(perGroupIn * spatialIn))
+            let outBase = ir.mul(ng, c(body.m * body.positions))
+            let weights = ir.gep(ir.i8, w, ir.mul(grp, c(body.groupBytes)))
+            let slots = ir.mul(grp, c(body.paddedRows))
+            let args = convEpilogueArgs(body.epilogue, extras, n, grp, body.m)
             ir.forLoop(p0, p1, step: chunk, "chunk") { first in
                 let end = smin(ir.add(first, c(chunk)), p1)
                 let q0 = ir.mul(first, c(nr))
@@ -61,12 +67,13 @@ extension KernelEmitter {
                 where rows > 0 && tiles.1 > tiles.0 {
                     ir.forLoop(c(tiles.0), c(tiles.1), "qt") { t in
                         ir.forLoop(first, smin(end, c(full)), "qp") { p in
-                            int8ConvTile(body, w, packed, out, outBase, t, rows, p, first, args, valid: nr)
+                            int8ConvTile(
+                                body, (weights, w, slots), packed, out, outBase, t, rows, p, first, args, valid: nr)
                         }
                         if body.positions % nr != 0 {
                             ir.forLoop(smax(first, c(full)), end, "qpt") { p in
                                 int8ConvTile(
-                                    body, w, packed, out, outBase, t, rows, p, first, args,
+                                    body, (weights, w, slots), packed, out, outBase, t, rows, p, first, args,
                                     valid: body.positions % nr)
                             }
                         }
@@ -109,26 +116,28 @@ extension KernelEmitter {
         if k % 4 != 0 { quad(c(k / 4), taps: k % 4) }
     }
 
-    /// One register tile: output channels t·mr ..< t·mr + rows of panel `p` over all of k.
+    /// One register tile: output channels t·mr ..< t·mr + rows (of the group whose packed tiles
+    /// start at `w.tiles` and whose trailer slots start at `w.slots`) of panel `p` over all of k.
     private func int8ConvTile(
-        _ body: QConvUnit.Body, _ w: IRValue, _ packed: IRValue, _ out: IRValue, _ outBase: IRValue, _ t: IRValue,
-        _ rows: Int, _ p: IRValue, _ first: IRValue, _ epilogue: EpilogueArgs?, valid: Int
+        _ body: QConvUnit.Body, _ w: (tiles: IRValue, base: IRValue, slots: IRValue), _ packed: IRValue,
+        _ out: IRValue, _ outBase: IRValue, _ t: IRValue, _ rows: Int, _ p: IRValue, _ first: IRValue,
+        _ epilogue: EpilogueArgs?, valid: Int
     ) {
         let bl = body.blocking
         let (lanes, mr, nr) = (bl.lanes, bl.mr, bl.nr)
         let vectors = (valid + lanes - 1) / lanes
         let lastMask: IRValue? = valid % lanes != 0 ? ir.laneMask(valid % lanes, width: lanes) : nil
         let acc = int8Sums(
-            body.dot, a: w, aBase: ir.mul(t, c(body.tileBytes)), aRows: mr, rows: rows, b: packed,
+            body.dot, a: w.tiles, aBase: ir.mul(t, c(body.tileBytes)), aRows: mr, rows: rows, b: packed,
             bBase: ir.mul(ir.sub(p, first), c(body.quads * nr * 4)), bBytes: nr * 4, vectors: vectors, lanes: lanes,
             quads: body.quads, unsignedA: false)
         let col0 = ir.mul(p, c(nr))
         for r in 0..<rows {
             let channel = ir.add(ir.mul(t, c(mr)), c(r))
+            let slot = ir.mul(ir.add(w.slots, channel), c(4))
             let comp = ir.splat(
-                ir.load(ir.i32, ir.gep(ir.i8, w, ir.add(c(body.compensationOffset), ir.mul(channel, c(4))))), lanes)
-            let scale = ir.splat(
-                ir.load(ir.f32, ir.gep(ir.i8, w, ir.add(c(body.scalesOffset), ir.mul(channel, c(4))))), lanes)
+                ir.load(ir.i32, ir.gep(ir.i8, w.base, ir.add(c(body.compensationOffset), slot))), lanes)
+            let scale = ir.splat(ir.load(ir.f32, ir.gep(ir.i8, w.base, ir.add(c(body.scalesOffset), slot))), lanes)
             for u in 0..<vectors {
                 let col = ir.add(col0, c(u * lanes))
                 let mask = u == vectors - 1 ? lastMask : nil
@@ -153,13 +162,15 @@ extension KernelEmitter {
         }
         let scales = ir.constantBytes("qconv.scales", scaleBytes)
         let zero = ir.constInt(ir.i32, body.zeroX, width: 1)
+        let channels = g.outChannels
         ir.forLoop(c(0), c(g.batch), "n") { n in
-            let args = convEpilogueArgs(body.epilogue, extras, n, c(0), body.m)
-            ir.forLoop(c(0), c(body.m), "m") { m in
+            let args = convEpilogueArgs(body.epilogue, extras, n, c(0), channels)
+            ir.forLoop(c(0), c(channels), "m") { m in
+                let firstIn = ir.mul(ir.sdiv(m, c(body.m)), c(g.channels / body.group))
                 ir.forLoop(c(0), c(body.positions), "p") { p in
                     let oy = ir.sdiv(p, c(win.output[1])), ox = ir.srem(p, c(win.output[1]))
                     let sum = ir.forLoop(c(0), c(body.k), carrying: [ir.constInt(ir.i32, 0, width: 1)], "tk") { kk, s in
-                        let ic = ir.sdiv(kk, c(kh * kw)), ky = ir.srem(ir.sdiv(kk, c(kw)), c(kh)),
+                        let ic = ir.add(firstIn, ir.sdiv(kk, c(kh * kw))), ky = ir.srem(ir.sdiv(kk, c(kw)), c(kh)),
                             kx = ir.srem(kk, c(kw))
                         let iy = ir.add(
                             ir.sub(ir.mul(oy, c(win.strides[0])), c(win.padBegin[0])), ir.mul(ky, c(win.dilations[0])))
@@ -180,7 +191,7 @@ extension KernelEmitter {
                     if let e = args {
                         value = applyEpilogue(e, value, row: m, col: p, width: 1, mask: nil, dtype: e.result)
                     }
-                    let at = ir.add(ir.mul(ir.add(ir.mul(n, c(body.m)), m), c(body.positions)), p)
+                    let at = ir.add(ir.mul(ir.add(ir.mul(n, c(channels)), m), c(body.positions)), p)
                     storeResult(value, out, at, args?.result, mask: nil)
                 }
             }

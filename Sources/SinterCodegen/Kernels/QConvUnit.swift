@@ -26,16 +26,22 @@ struct QConvUnit: KernelUnit {
         let xs = c.inShapes[0], ws = c.inShapes[1]
         let win = try c.window(Array(xs[2...]), Array(ws[2...]))
         let geometry = WindowGeometry(
-            batch: xs[0], channels: xs[1], input: Array(xs[2...]), window: win, outChannels: ws[0], group: 1,
-            countIncludePad: false)
+            batch: xs[0], channels: xs[1], input: Array(xs[2...]), window: win, outChannels: ws[0],
+            group: max(c.int("group"), 1), countIncludePad: false)
+        let scales = (0..<ws[0]).map { qx.scales[0] * qw.pair($0).scale }
+        if geometry.channels == geometry.group {
+            // One input channel per group: the direct row-vector kernel, as for f32.
+            let int8 = ConvUnit.Depthwise.Int8(zeroX: qx.zeroPoints[0], signedX: x.dtype == .i8, scales: scales)
+            return [ConvUnit.Depthwise(geometry: geometry, epilogue: c.epilogue, int8: int8)]
+        }
         let signed = x.dtype == .i8, dot = c.schedules.int8Dot
         let shift = signed == dot.signedA ? 0 : signed ? 128 : -128
-        let k = xs[1] * ws[2] * ws[3], positions = win.output.reduce(1, *)
+        let k = ws[1] * ws[2] * ws[3], positions = win.output.reduce(1, *)
         return [
             Body(
-                geometry: geometry, flipX: shift != 0, zeroX: qx.zeroPoints[0] + shift,
-                scales: (0..<ws[0]).map { qx.scales[0] * qw.pair($0).scale },
-                blocking: c.schedules.int8Gemm(m: ws[0], n: positions, k: k), dot: dot, epilogue: c.epilogue)
+                geometry: geometry, flipX: shift != 0, zeroX: qx.zeroPoints[0] + shift, scales: scales,
+                blocking: c.schedules.int8Gemm(m: ws[0] / geometry.group, n: positions, k: k), dot: dot,
+                epilogue: c.epilogue)
         ]
     }
 
@@ -59,16 +65,22 @@ struct QConvUnit: KernelUnit {
 
         var accumulator: DType? { .i32 }
         var multiplyAdds: Int? { ConvUnit.multiplyAdds(geometry) }
-        var m: Int { geometry.outChannels }
-        var k: Int { geometry.channels * geometry.window.kernel.reduce(1, *) }
+        var group: Int { geometry.group }
+        /// Output channels per group: the rows of each group's product.
+        var m: Int { geometry.outChannels / group }
+        /// Input channels per group × the window: each group's reduction.
+        var k: Int { geometry.channels / group * geometry.window.kernel.reduce(1, *) }
         var quads: Int { (k + 3) / 4 }
         var positions: Int { geometry.window.output.reduce(1, *) }
         var panels: Int { (positions + blocking.nr - 1) / blocking.nr }
         var rowTiles: Int { (m + blocking.mr - 1) / blocking.mr }
         var paddedRows: Int { rowTiles * blocking.mr }
         var tileBytes: Int { quads * blocking.mr * 4 }
-        var compensationOffset: Int { (rowTiles * tileBytes + 63) / 64 * 64 }
-        var scalesOffset: Int { compensationOffset + paddedRows * 4 }
+        /// One group's packed weights: its row tiles.
+        var groupBytes: Int { rowTiles * tileBytes }
+        var compensationOffset: Int { (group * groupBytes + 63) / 64 * 64 }
+        /// Compensation and scale of channel r of group g sit at slot g · paddedRows + r.
+        var scalesOffset: Int { compensationOffset + group * paddedRows * 4 }
         /// 1×1, stride 1, no padding: the input rows are the im2col matrix, packed in place.
         var pointwise: Bool { KernelEmitter.isPointwise(geometry) }
         /// Panels packed at a time: about 256 KB of packed columns, which stay in L2 while every
@@ -82,7 +94,8 @@ struct QConvUnit: KernelUnit {
         var description: String {
             let g = geometry, bytes = dot.signedA ? "s8·s8" : "u8·s8"
             return "\(g.batch)×\(g.channels)×\(g.input) → \(g.outChannels)×\(g.window.output), "
-                + "kernel \(g.window.kernel), \(bytes) in i32, \(dot.rawValue), "
+                + "kernel \(g.window.kernel), " + (group > 1 ? "group \(group), " : "")
+                + "\(bytes) in i32, \(dot.rawValue), "
                 + (pointwise ? "pointwise" : "im2col") + " chunks of \(chunkPanels) panels, \(blocking)"
                 + (packedW ? ", weights packed" : ", weights unpacked")
                 + (epilogue.map { ", epilogue \($0.expr)" } ?? "")
@@ -98,7 +111,7 @@ struct QConvUnit: KernelUnit {
         func schedule(_ kernel: inout Kernel, _ s: Schedules) {
             kernel.registerTile = [blocking.mr, blocking.nr]
             kernel.scratchBytes = KernelProgram.aligned(partScratchBytes)
-            let work = checkedProduct([geometry.batch, m, positions, k]) ?? .max
+            let work = checkedProduct([geometry.batch, group, m, positions, k]) ?? .max
             // An int8 multiply-add costs about a quarter of an f32 one.
             guard work / 4 >= s.splitFlops else { return }
             kernel.tasks = s.parts(work: work / 4, grain: s.grainFlops, units: min(panels, s.maxScratchParts))
@@ -106,24 +119,30 @@ struct QConvUnit: KernelUnit {
         }
 
         func prepacking(_ operand: Int, _ data: TensorData) -> (body: any KernelUnitBody, data: TensorData)? {
-            guard operand == 1, !packedW, data.dtype == .i8, data.shape.reduce(1, *) == m * k else { return nil }
+            guard operand == 1, !packedW, data.dtype == .i8, data.shape.reduce(1, *) == group * m * k else {
+                return nil
+            }
             let mr = blocking.mr
-            var bytes = [UInt8](repeating: 0, count: scalesOffset + paddedRows * 4)
-            var sums = [Int](repeating: 0, count: paddedRows)
+            var bytes = [UInt8](repeating: 0, count: scalesOffset + group * paddedRows * 4)
+            var sums = [Int](repeating: 0, count: group * paddedRows)
+            var slotScales = [Float](repeating: 0, count: group * paddedRows)
             data.bytes.withUnsafeBytes { raw in
                 let w = raw.bindMemory(to: Int8.self)
-                for row in 0..<m {
-                    let (t, r) = (row / mr, row % mr)
+                for channel in 0..<(group * m) {
+                    let (grp, row) = (channel / m, channel % m)
+                    let (t, r) = (row / mr, row % mr), slot = grp * paddedRows + row
+                    slotScales[slot] = scales[channel]
                     for kk in 0..<k {
-                        let v = w[row * k + kk]
-                        bytes[t * tileBytes + ((kk / 4) * mr + r) * 4 + kk % 4] = UInt8(bitPattern: v)
-                        sums[row] += Int(v)
+                        let v = w[channel * k + kk]
+                        bytes[grp * groupBytes + t * tileBytes + ((kk / 4) * mr + r) * 4 + kk % 4] =
+                            UInt8(bitPattern: v)
+                        sums[slot] += Int(v)
                     }
                 }
             }
             Int8Packing.writeTrailer(
                 &bytes, compensationAt: compensationOffset, scalesAt: scalesOffset, zero: zeroX, sums: sums,
-                scales: scales)
+                scales: slotScales)
             var body = self
             body.packedW = true
             return (body, TensorData(dtype: .u8, shape: [bytes.count], bytes: bytes))

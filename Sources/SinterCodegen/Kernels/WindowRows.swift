@@ -31,8 +31,9 @@ extension KernelEmitter {
         let covered = vectors > 0 ? hi : lo
         let borders = lo + (ow - covered)
         if borders > 0 {
-            ir.forLoop(c(0), c(borders), "owb") { j in
+            _ = ir.forLoop(c(0), c(borders), carrying: [], "owb", vectorize: false) { j, _ in
                 body(ir.select(ir.icmp(.slt, j, c(lo)), j, ir.add(j, c(covered - lo))), 1, true)
+                return []
             }
         }
         guard vectors > 0 else { return }
@@ -50,10 +51,13 @@ extension KernelEmitter {
     }
 
     /// Depthwise convolution (group = input channels, `outChannels / group` filters per
-    /// channel) on NCHW tensors, with the fused epilogue per output vector.
+    /// channel) on NCHW tensors, with the fused epilogue per output vector. With `int8`, the
+    /// input is bytes and the weights i8: each tap adds (x − zero) · w in i32 lanes (exact, and
+    /// a clipped tap is the real 0), and the sum is scaled by its channel's scale before the
+    /// epilogue, whose final cast (if any) decides the stored type.
     func depthwiseRows(
         _ g: WindowGeometry, _ out: IRValue, _ x: IRValue, _ wt: IRValue, _ epilogue: Epilogue?,
-        _ extras: [IRValue], maxLanes: Int, task: IRValue, tasks: IRValue
+        _ extras: [IRValue], maxLanes: Int, task: IRValue, tasks: IRValue, int8: ConvUnit.Depthwise.Int8? = nil
     ) {
         let win = g.window
         let (h, w) = (g.input[0], g.input[1])
@@ -65,6 +69,11 @@ extension KernelEmitter {
         guard g.batch * g.outChannels * oh * ow > 0 else { return }
         let (lo, hi, lanes) = Self.rowVectors(win, width: w, maxLanes: maxLanes)
         let (u0, u1) = partRange(g.batch * g.outChannels * oh, task: task, tasks: tasks)
+        let scales = int8.map { q in
+            ir.constantBytes(
+                "qconv.dw.scales",
+                q.scales.flatMap { s in (0..<4).map { UInt8(truncatingIfNeeded: s.bitPattern >> (8 * $0)) } })
+        }
         ir.forLoop(u0, u1, "row") { u in
             let nc = ir.sdiv(u, c(oh)), y = ir.srem(u, c(oh))
             let n = ir.sdiv(nc, c(g.outChannels)), oc = ir.srem(nc, c(g.outChannels))
@@ -78,21 +87,44 @@ extension KernelEmitter {
             rowChunks(ow, lo, hi, lanes) { col, lanes, checked in
                 let ix = ir.sub(ir.mul(col, c(sw)), c(win.padBegin[1]))
                 let (kwB, kwE) = checked ? taps(ix, kw, dw, lo: 0, hi: w) : (c(0), c(kw))
-                let acc = ir.forLoop(khB, khE, carrying: [ir.constF32(0, width: lanes)], "kh") { ky, acc in
+                let zero = int8 == nil ? ir.constF32(0, width: lanes) : ir.constInt(ir.i32, 0, width: lanes)
+                let acc = ir.forLoop(khB, khE, carrying: [zero], "kh") { ky, acc in
                     let row = ir.add(xBase, ir.mul(ir.add(iy, ir.mul(ky, c(dh))), c(w)))
                     let wRow = ir.add(wBase, ir.mul(ky, c(kw)))
                     return ir.forLoop(kwB, kwE, carrying: acc, "kw") { kx, acc in
-                        let wv = ir.splat(ir.load(ir.f32, ir.gep(ir.f32, wt, ir.add(wRow, kx))), lanes)
-                        let xv = rowTap(x, ir.add(row, ir.add(ix, ir.mul(kx, c(dw)))), lanes: lanes, stride: sw)
-                        return [ir.intrinsic("llvm.fma", [xv, wv, acc[0]])]
+                        let tap = ir.add(row, ir.add(ix, ir.mul(kx, c(dw))))
+                        guard let q = int8 else {
+                            let wv = ir.splat(ir.load(ir.f32, ir.gep(ir.f32, wt, ir.add(wRow, kx))), lanes)
+                            let xv = rowTap(x, tap, lanes: lanes, stride: sw)
+                            return [ir.intrinsic("llvm.fma", [xv, wv, acc[0]])]
+                        }
+                        let weight = ir.load(ir.i8, ir.gep(ir.i8, wt, ir.add(wRow, kx)), align: 1)
+                        let wv = ir.splat(ir.sext(weight, ir.i32), lanes)
+                        let bytes = rowTap(x, tap, lanes: lanes, stride: sw, elem: ir.i8)
+                        let wide = ir.vector(ir.i32, lanes)
+                        let xv = ir.sub(
+                            q.signedX ? ir.sext(bytes, wide) : ir.zext(bytes, wide),
+                            ir.constInt(ir.i32, q.zeroX, width: lanes))
+                        return [ir.add(acc[0], ir.mul(xv, wv))]
                     }
                 }[0]
                 let position = ir.add(ir.mul(y, c(ow)), col)
+                let value =
+                    scales.map { table in
+                        let scale = ir.load(ir.f32, ir.gep(ir.f32, table, oc))
+                        return ir.fmul(ir.sitofp(acc, ir.vector(ir.f32, lanes)), ir.splat(scale, lanes))
+                    } ?? acc
                 let result =
                     args.map {
-                        applyEpilogue($0, acc, row: ir.srem(oc, c(perGroup)), col: position, width: lanes, mask: nil)
-                    } ?? acc
-                storeF(result, out, ir.add(oBase, col))
+                        applyEpilogue(
+                            $0, value, row: ir.srem(oc, c(perGroup)), col: position, width: lanes, mask: nil,
+                            dtype: $0.result ?? .f32)
+                    } ?? value
+                if int8 != nil {
+                    storeResult(result, out, ir.add(oBase, col), args?.result, mask: nil)
+                } else {
+                    storeF(result, out, ir.add(oBase, col))
+                }
             }
         }
     }

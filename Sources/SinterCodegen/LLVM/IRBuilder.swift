@@ -278,7 +278,7 @@ final class IRBuilder {
     /// their final values.
     func forLoop(
         _ start: IRValue, _ end: IRValue, step: Int = 1, carrying initial: [IRValue], _ name: String = "k",
-        unroll: Bool = true, body: (IRValue, [IRValue]) -> [IRValue]
+        unroll: Bool = true, vectorize: Bool = true, body: (IRValue, [IRValue]) -> [IRValue]
     ) -> [IRValue] {
         let pre = insertBlock
         let header = appendBlock(name + ".header")
@@ -300,22 +300,35 @@ final class IRBuilder {
         addIncoming(i, add(i, constI64(step)), latch)
         for (p, u) in zip(carried, updated) { addIncoming(p, u, latch) }
         let back = LLVMBuildBr(builder, header.ref)!
-        if !unroll { disableUnrolling(back) }
+        if !unroll || !vectorize { loopHints(back, unroll: unroll, vectorize: vectorize) }
         position(at: exit)
         return carried
     }
 
-    /// Marks the loop whose back edge is `branch` `llvm.loop.unroll.disable`: a loop with a
-    /// constant trip count (a conv's taps) that LLVM would otherwise copy out in full, for
-    /// no gain when its body is already a long register tile, at the cost of compile time.
-    private func disableUnrolling(_ branch: LLVMValueRef) {
-        let name = "llvm.loop.unroll.disable"
-        var option: [LLVMMetadataRef?] = [LLVMMDStringInContext2(context, name, name.utf8.count)]
-        let disable = option.withUnsafeMutableBufferPointer { LLVMMDNodeInContext2(context, $0.baseAddress, 1) }
+    /// Attaches loop hints to the loop whose back edge is `branch`. `llvm.loop.unroll.disable`:
+    /// a loop with a constant trip count (a conv's taps) that LLVM would otherwise copy out in
+    /// full, for no gain when its body is already a long register tile, at the cost of compile
+    /// time. `llvm.loop.vectorize.enable` false: a scalar loop with a few iterations (the border
+    /// columns of a row) that the loop vectorizer would otherwise turn into gathers.
+    private func loopHints(_ branch: LLVMValueRef, unroll: Bool, vectorize: Bool) {
+        var hints: [LLVMMetadataRef?] = []
+        if !unroll {
+            let name = "llvm.loop.unroll.disable"
+            var option: [LLVMMetadataRef?] = [LLVMMDStringInContext2(context, name, name.utf8.count)]
+            hints.append(option.withUnsafeMutableBufferPointer { LLVMMDNodeInContext2(context, $0.baseAddress, 1) })
+        }
+        if !vectorize {
+            let name = "llvm.loop.vectorize.enable"
+            let no = LLVMValueAsMetadata(LLVMConstInt(LLVMInt1TypeInContext(context), 0, 0))
+            var option: [LLVMMetadataRef?] = [LLVMMDStringInContext2(context, name, name.utf8.count), no]
+            hints.append(option.withUnsafeMutableBufferPointer { LLVMMDNodeInContext2(context, $0.baseAddress, 2) })
+        }
         // A loop ID is a distinct node whose first operand is itself.
         let temporary = LLVMTemporaryMDNode(context, nil, 0)
-        var operands: [LLVMMetadataRef?] = [temporary, disable]
-        let id = operands.withUnsafeMutableBufferPointer { LLVMMDNodeInContext2(context, $0.baseAddress, 2) }!
+        var operands: [LLVMMetadataRef?] = [temporary] + hints
+        let id = operands.withUnsafeMutableBufferPointer {
+            LLVMMDNodeInContext2(context, $0.baseAddress, $0.count)
+        }!
         LLVMMetadataReplaceAllUsesWith(temporary, id)
         let kind = LLVMGetMDKindIDInContext(context, "llvm.loop", UInt32("llvm.loop".utf8.count))
         LLVMSetMetadata(branch, kind, LLVMMetadataAsValue(context, id))
