@@ -409,16 +409,17 @@ extension OpSchema {
             return training(op)
         case .qmatmul:
             return make(
-                op, 2, [.numeric, .integer], traits: [.pure], pattern: .outElementwiseFusable,
-                shape: QuantRules.qmatmul, kernel: .unit("qmatmul"),
+                op, 2, [.numeric, .integer, .integer], variadic: true, traits: [.pure],
+                pattern: .outElementwiseFusable, shape: QuantRules.qmatmul, kernel: .unit("qmatmul"),
                 couples: { q in [q.operand == 0 ? q.rank - 1 : 0] },
                 "f32 product of dequantized operands, summed in i32: a (i8/u8, rank >= 2, per tensor) times b "
-                    + "(i8/u8 [K,N], per tensor or per column). An f32 a is quantized per row at run time (dynamic "
+                    + "(i8/u8 [K,N], per tensor or per column), plus an optional i32 bias [N] at scale "
+                    + "scale_a * scale_b[j] added to the sums. An f32 a is quantized per row at run time (dynamic "
                     + "int8): the row's range widened to include 0, scale (hi - lo) / 255, zero point "
                     + "rint(-lo / scale), values rint(x * (1 / scale)) + zero clamped to [0, 255].")
         case .qconv:
             return make(
-                op, 2, [.integer],
+                op, 2, [.integer], variadic: true,
                 attributes: [
                     spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints),
                     spec("group", .int, .int(1)),
@@ -426,8 +427,9 @@ extension OpSchema {
                 traits: [.pure], pattern: .outElementwiseFusable, shape: QuantRules.qconv, kernel: .unit("qconv"),
                 couples: Coupling.window,
                 "f32 2-D convolution of dequantized operands, summed in i32: x (i8/u8 [N,C,H,W], per tensor) with "
-                    + "weights (i8 [M,C/group,kh,kw], zero point 0, per tensor or per output channel); pads and "
-                    + "groups as conv's")
+                    + "weights (i8 [M,C/group,kh,kw], zero point 0, per tensor or per output channel), plus an "
+                    + "optional i32 bias [M] at scale scale_x * scale_w[m] added to the sums; pads and groups as conv's"
+            )
         case .scatterND:
             return make(
                 op, 3, [.any, .index, .any],

@@ -64,6 +64,14 @@ public struct QuantParams: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Scale and zero point of index `i` along the axis (the one pair when per tensor).
+    /// The parameters of a qmatmul's or qconv's i32 bias [n]: zero point 0 and scale
+    /// scale_a · scale_b[j] per output channel (per tensor when there is one), the product
+    /// computed in f32 as the kernels and onnxruntime's quantizer compute it.
+    public static func bias(a: QuantParams?, b: QuantParams?, channels n: Int) -> QuantParams {
+        let scales = (0..<n).map { (a?.scales[0] ?? 0) * (b?.pair($0).scale ?? 0) }
+        return QuantParams(scales: scales, zeroPoints: scales.map { _ in 0 }, axis: n > 1 ? 0 : nil)
+    }
+
     public func pair(_ i: Int) -> (scale: Float, zeroPoint: Int) {
         let k = scales.count == 1 ? 0 : i
         return (scales[k], zeroPoints[k])
@@ -131,8 +139,25 @@ enum QuantRules {
         return t
     }
 
+    /// The optional third operand of qmatmul and qconv: an i32 bias [n], one per output column
+    /// or channel, at scale scale_a · scale_b[j] (zero point 0), added to the i32 sums. It has
+    /// no scale of its own to carry, so its type is plain i32.
+    static func bias(_ q: ShapeQuery, count n: Int) throws(ShapeError) {
+        guard q.operands.count <= 3 else { throw ShapeError("takes 2 or 3 operands, got \(q.operands.count)") }
+        guard q.operands.count == 3 else { return }
+        let b = q.operands[2]
+        guard q.operands[0].dtype != .f32 else {
+            throw ShapeError(
+                "an i32 bias needs a quantized a (its scale is scale_a · scale_b); add an f32 one instead")
+        }
+        guard b.dtype == .i32, b.quant == nil, b.rank == 1, b.shape == [n] else {
+            throw ShapeError("the bias must be i32[\(n)] (one per output channel, at scale_a · scale_b), got \(b)")
+        }
+    }
+
     /// qmatmul: a [..., M, K] quantized per tensor, b [K, N] per tensor or per column (axis 1),
-    /// both 8-bit; the result is f32 [..., M, N]. An f32 a is quantized dynamically, per row.
+    /// both 8-bit, and an optional i32 bias [N]; the result is f32 [..., M, N]. An f32 a is
+    /// quantized dynamically, per row.
     static let qmatmul: ShapeRule = { q throws(ShapeError) in
         let a = q.operands[0], b = q.operands[1]
         for t in a.dtype == .f32 ? [b] : [a, b] where ![DType.i8, .u8].contains(t.dtype) || t.quant == nil {
@@ -146,11 +171,17 @@ enum QuantRules {
         guard a.dims[a.rank - 1] == b.dims[0] else {
             throw ShapeError("contracting dimensions differ: \(a) x \(b)")
         }
+        if case .fixed(let n) = b.dims[1] {
+            try bias(q, count: n)
+        } else if q.operands.count > 2 {
+            throw ShapeError("a bias needs a static b, got \(b)")
+        }
         return [TensorType(.f32, Array(a.dims.dropLast()) + [b.dims[1]])]
     }
 
     /// qconv: x [N, C, H, W] quantized per tensor, weights [M, C/group, kh, kw] symmetric, per tensor
-    /// or per output channel (axis 0), both 8-bit; the result is f32 [N, M, OH, OW] (conv's window).
+    /// or per output channel (axis 0), both 8-bit, and an optional i32 bias [M]; the result is f32
+    /// [N, M, OH, OW] (conv's window).
     static let qconv: ShapeRule = { q throws(ShapeError) in
         let x = q.operands[0], w = q.operands[1]
         for t in [x, w] where ![DType.i8, .u8].contains(t.dtype) || t.quant == nil {
@@ -167,6 +198,7 @@ enum QuantRules {
         guard group > 0, ws[0] % group == 0, ws[1] * group == xs[1] else {
             throw ShapeError("channels do not match: x \(x), weights \(w), group \(group)")
         }
+        try bias(q, count: ws[0])
         let win = try ShapeRules.window(
             input: Array(xs[2...]), kernel: Array(ws[2...]), attributes: q.attributes, ceilMode: false)
         return [TensorType(.f32, [xs[0], ws[0]] + win.output)]

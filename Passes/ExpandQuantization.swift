@@ -51,7 +51,10 @@ public struct ExpandQuantization: Pass {
                 }
                 let a = try emitter.expandDequantize(operands[0], from: types[0])
                 let b = try emitter.expandDequantize(operands[1], from: types[1])
-                y = try emitter.emit(node.op == .qconv ? .conv : .matmul, [a, b], node.attributes)
+                let product = try emitter.emit(node.op == .qconv ? .conv : .matmul, [a, b], node.attributes)
+                y =
+                    operands.count == 3
+                    ? try Self.addBias(product, operands[2], types, conv: node.op == .qconv, &emitter) : product
             }
             emitter.rewriter.replaceAllUses(of: node.results[0], with: y)
             emitter.rewriter.takeName(of: node.results[0], for: y)
@@ -64,6 +67,18 @@ public struct ExpandQuantization: Pass {
 }
 
 extension ExpandQuantization {
+    /// A qmatmul's or qconv's i32 bias in f32: dequantized at scale_a · scale_b[j] per channel
+    /// and added (per output channel of a conv: shaped [n, 1, 1]).
+    static func addBias(
+        _ y: ValueID, _ bias: ValueID, _ types: [TensorType], conv: Bool, _ emitter: inout RewriteEmitter
+    ) throws(SinterError) -> ValueID {
+        let n = types[2].shape?.first ?? 1
+        let q = QuantParams.bias(a: types[0].quant, b: types[1].quant, channels: n)
+        var b = try emitter.expandDequantize(bias, from: TensorType(.i32, [n], quant: q))
+        if conv { b = try emitter.emit(.reshape, [b], Attributes(["shape": .ints([n, 1, 1])])) }
+        return try emitter.emit(.add, [y, b], Attributes())
+    }
+
     /// Whether the int8 kernels take this qmatmul or qconv: b a constant i8 with zero point 0.
     static func int8Kernel(_ g: Graph, _ node: Node, _ defining: [ValueID: Int]) -> Bool {
         let b = node.operands[1], t = g.type(of: b)

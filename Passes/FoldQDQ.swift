@@ -20,11 +20,11 @@ public struct FoldQDQ: Pass {
     public init() {}
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
-        let defining = graph.definingNodes()
+        let defining = graph.definingNodes(), users = graph.users()
         var rw = Rewriter(graph)
         for (i, node) in graph.nodes.enumerated() where node.op == .matmul || node.op == .conv {
             if node.op == .conv {
-                try foldConv(i, node, graph, defining, &rw)
+                try foldConv(i, node, graph, (defining, users), &rw)
                 continue
             }
             guard node.attribute("trans_a") != .bool(true),
@@ -43,11 +43,8 @@ public struct FoldQDQ: Pass {
                 : try rw.insert1(
                     .constant, [], name: graph.name(of: w) + ".t", payload: ConstantPayload(weight), at: .before(i),
                     location: node.location)
-            let y = try rw.insert1(
-                .qmatmul, [a, b], name: graph.name(of: node.results[0]), at: .before(i), location: node.location)
-            rw.replaceAllUses(of: node.results[0], with: y)
-            rw.takeName(of: node.results[0], for: y)
-            rw.erase(i)
+            let scales = QuantParams.bias(a: at.quant, b: weight.quant, channels: weight.shape[1]).scales
+            try Self.replace(i, graph, with: .qmatmul, [a, b], Attributes(), scales: scales, (defining, users), &rw)
         }
         guard !rw.isUnchanged else { return false }
         graph = try rw.finish()
@@ -57,8 +54,10 @@ public struct FoldQDQ: Pass {
     /// A 2-D conv (any group count) between a dequantized activation (per tensor) and a dequantized
     /// constant i8 weight (symmetric, per tensor or per output channel) becomes `qconv`.
     private func foldConv(
-        _ i: Int, _ node: Node, _ graph: Graph, _ defining: [ValueID: Int], _ rw: inout Rewriter
+        _ i: Int, _ node: Node, _ graph: Graph, _ maps: (defining: [ValueID: Int], users: [ValueID: [Int]]),
+        _ rw: inout Rewriter
     ) throws(SinterError) {
+        let defining = maps.defining
         guard Self.convRunsInt8(graph, node),
             let ai = defining[node.operands[0]], graph.nodes[ai].op == .dequantize,
             let bi = defining[node.operands[1]], graph.nodes[bi].op == .dequantize
@@ -73,12 +72,80 @@ public struct FoldQDQ: Pass {
         for key in ["strides", "pads", "dilations", "group"] {
             if let v = node.attributes[key] { attributes[key] = v }
         }
+        let scales = QuantParams.bias(a: at.quant, b: q, channels: wt.shape?[0] ?? 0).scales
+        try Self.replace(i, graph, with: .qconv, [a, w], attributes, scales: scales, maps, &rw)
+    }
+
+    /// Replaces product node `i` with `op` of `operands`, taking in its i32 bias when the
+    /// product's only user adds one (`bias`); the result keeps the last replaced node's name.
+    private static func replace(
+        _ i: Int, _ graph: Graph, with op: Op, _ operands: [ValueID], _ attributes: Attributes, scales: [Float],
+        _ maps: (defining: [ValueID: Int], users: [ValueID: [Int]]), _ rw: inout Rewriter
+    ) throws(SinterError) {
+        let node = graph.nodes[i]
+        var operands = operands, replaced = node.results[0], erased = [i]
+        if let (add, values) = bias(of: i, graph, scales: scales, maps) {
+            operands.append(
+                try rw.insert1(
+                    .constant, [], name: graph.name(of: graph.nodes[add].results[0]) + ".bias",
+                    payload: ConstantPayload(values), at: .before(i), location: node.location))
+            replaced = graph.nodes[add].results[0]
+            erased.append(add)
+        }
         let y = try rw.insert1(
-            .qconv, [a, w], name: graph.name(of: node.results[0]), attributes: attributes, at: .before(i),
+            op, operands, name: graph.name(of: replaced), attributes: attributes, at: .before(i),
             location: node.location)
-        rw.replaceAllUses(of: node.results[0], with: y)
-        rw.takeName(of: node.results[0], for: y)
-        rw.erase(i)
+        rw.replaceAllUses(of: replaced, with: y)
+        rw.takeName(of: replaced, for: y)
+        for e in erased { rw.erase(e) }
+    }
+
+    /// The i32 bias of a QDQ product, the form onnxruntime writes a conv's bias in: the
+    /// product's only user is `add(y, dequantize(c))`, possibly through a reshape, either order,
+    /// with c an i32 constant of one value per output channel (column), zero point 0 and scale
+    /// `scales[j]` = scale_a · scale_w[j] exactly — so c is what the int8 kernel adds to its sums.
+    /// Returns the add and c's values as i32[channels].
+    static func bias(
+        of i: Int, _ g: Graph, scales: [Float], _ maps: (defining: [ValueID: Int], users: [ValueID: [Int]])
+    ) -> (add: Int, values: TensorData)? {
+        guard let (add, other) = channelAdd(after: i, g, users: maps.users) else { return nil }
+        var source = other
+        if let r = maps.defining[source], g.nodes[r].op == .reshape { source = g.nodes[r].operands[0] }
+        guard let d = maps.defining[source], g.nodes[d].op == .dequantize,
+            let ci = maps.defining[g.nodes[d].operands[0]], var data = g.nodes[ci].payload?.data,
+            data.dtype == .i32, let q = data.quant, q.zeroPoints.allSatisfy({ $0 == 0 }),
+            data.shape.reduce(1, *) == scales.count, q.axis == nil || q.scales.count == scales.count,
+            scales.indices.allSatisfy({ q.pair($0).scale == scales[$0] })
+        else { return nil }
+        data.quant = nil
+        data.shape = [scales.count]
+        return (add, data)
+    }
+
+    /// The add of one value per output channel after product node `i`: the product's only user
+    /// `add(y, c)` (either order), c shaped to add per channel (`perChannel`) without widening
+    /// y. Returns the add and c.
+    static func channelAdd(after i: Int, _ g: Graph, users: [ValueID: [Int]]) -> (add: Int, other: ValueID)? {
+        let y = g.nodes[i].results[0]
+        guard let uses = users[y], uses.count == 1, !g.outputs.contains(y), g.nodes[uses[0]].op == .add else {
+            return nil
+        }
+        let add = g.nodes[uses[0]]
+        guard add.operands.filter({ $0 == y }).count == 1, g.type(of: add.results[0]) == g.type(of: y),
+            let other = add.operands.first(where: { $0 != y }),
+            perChannel(g.type(of: other), of: g.type(of: y), channelAxis: g.nodes[i].op == .conv ? 1 : -1)
+        else { return nil }
+        return (uses[0], other)
+    }
+
+    /// Whether a value of type `t` adds one value per channel to a product of type `y`: its
+    /// dimension aligned with y's channel axis (1 for a conv, the last for a matmul) is the
+    /// channel count, and all its others are 1.
+    static func perChannel(_ t: TensorType, of y: TensorType, channelAxis: Int) -> Bool {
+        guard let s = t.shape, let ys = y.shape, s.count <= ys.count else { return false }
+        let axis = channelAxis < 0 ? ys.count - 1 : channelAxis
+        let at = s.count - (ys.count - axis)
+        return at >= 0 && s[at] == ys[axis] && s.indices.allSatisfy { $0 == at || s[$0] == 1 }
     }
 
     /// The convs `qconv` covers: 2-D (an input of rank 4), any group count (dense, grouped and

@@ -54,6 +54,43 @@ public struct QuantizeInt8: Pass {
         keep = Set(options.names("keep"))
     }
 
+    /// The bias added after a quantized product — its only user `add(y, c)`, c a constant f32
+    /// with one value per output channel — becomes i32 at scale scale_x · scale_w[j], the form
+    /// ONNX's QLinearConv and onnxruntime's QDQ models use, which `fold-qdq` folds into the int8
+    /// kernel's sums: `add(y, dequantize(c.q))`. A bias that does not fit i32 stays f32.
+    ///
+    ///     %y = add %c, %b : f32[1,16,8,8]          // %b: constant f32[16,1,1]
+    ///     ==>
+    ///     %b.q = constant ... : i32<axis=0: s_x·s_w[0]:0, ...>[16,1,1]
+    ///     %b.dq = dequantize %b.q : f32[16,1,1]
+    ///     %y = add %c, %b.dq : f32[1,16,8,8]
+    static func quantizeBias(
+        of i: Int, _ g: Graph, scales: [Float], _ maps: (defining: [ValueID: Int], users: [ValueID: [Int]]),
+        _ rw: inout Rewriter
+    ) throws(SinterError) {
+        guard let (addIndex, b) = FoldQDQ.channelAdd(after: i, g, users: maps.users), let d = maps.defining[b],
+            let data = g.nodes[d].payload?.data, data.dtype == .f32, let values = data.floats,
+            values.count == scales.count
+        else { return }
+        let add = g.nodes[addIndex]
+        var q: [Double] = []
+        for (v, s) in zip(values, scales) {
+            let r = (Double(v) / Double(s)).rounded(.toNearestOrEven)
+            guard s > 0, r.isFinite, abs(r) <= Double(Int32.max) else { return }
+            q.append(r)
+        }
+        // The channel's dimension in c's own shape: the only one that is not 1 (0 for one channel).
+        let axis = data.shape.firstIndex { $0 != 1 } ?? 0
+        var c = TensorData(dtype: .i32, shape: data.shape, values: q)
+        c.quant = QuantParams(scales: scales, zeroPoints: scales.map { _ in 0 }, axis: scales.count > 1 ? axis : nil)
+        let name = g.name(of: b)
+        let cq = try rw.insert1(
+            .constant, [], name: name + ".q", payload: ConstantPayload(c), at: .before(addIndex), location: add.location
+        )
+        let cdq = try rw.insert1(.dequantize, [cq], name: name + ".dq", at: .before(addIndex), location: add.location)
+        rw.update(addIndex) { $0.operands = $0.operands.map { $0 == b ? cdq : $0 } }
+    }
+
     /// The nodes this pass quantizes: f32 matmuls not transposing a, with b a constant f32
     /// matrix, and 2-D f32 convs (dense, grouped, depthwise) with constant weights (the int8 kernels' cases).
     public static func candidates(_ g: Graph) -> [(node: Int, activation: ValueID, weight: TensorData)] {
@@ -72,7 +109,7 @@ public struct QuantizeInt8: Pass {
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
         var rw = Rewriter(graph)
-        let defining = graph.definingNodes()
+        let defining = graph.definingNodes(), users = graph.users()
         // One quantize/dequantize pair per activation, shared by every node that reads it.
         var dequantized: [ValueID: ValueID] = [:]
         for (i, activation, weight) in Self.candidates(graph) {
@@ -88,11 +125,17 @@ public struct QuantizeInt8: Pass {
             }
             // Per output channel: a conv's weights' axis 0, a matmul's columns.
             let axis = node.op == .conv || node.attribute("trans_b") == .bool(true) ? 0 : 1
+            let quantizedWeight = Self.weight(weight, columnsAxis: axis)
             let wq = try rw.insert1(
-                .constant, [], name: name + ".w.q", payload: ConstantPayload(Self.weight(weight, columnsAxis: axis)),
+                .constant, [], name: name + ".w.q", payload: ConstantPayload(quantizedWeight),
                 at: .before(i), location: node.location)
             let wdq = try rw.insert1(.dequantize, [wq], name: name + ".w.dq", at: .before(i), location: node.location)
             rw.update(i) { $0.operands = [dq, wdq] }
+            let scales = QuantParams.bias(
+                a: activationParams(range), b: quantizedWeight.quant,
+                channels: quantizedWeight.quant?.scales.count ?? 0
+            ).scales
+            try Self.quantizeBias(of: i, graph, scales: scales, (defining, users), &rw)
         }
         guard !rw.isUnchanged else { return false }
         graph = try rw.finish()

@@ -298,12 +298,23 @@ public enum ONNXExporter {
                         at: node.location))
                 continue
             case .qmatmul, .qconv:
-                // The QDQ form: both operands dequantized, then a float MatMul or Conv.
-                let operands = node.operands.indices.map { i in
-                    let q = quantization(g.type(of: node.operands[i]), hint)
+                // The QDQ form: both operands dequantized, then a float MatMul or Conv; an i32 bias
+                // dequantized at scale_a · scale_b[j] (onnxruntime's form), Conv's B or an Add.
+                let types = node.operands.map(g.type(of:))
+                var operands = (0..<2).map { i in
+                    let q = quantization(types[i], hint)
                     return helper("DequantizeLinear", [ins[i]] + q.inputs, q.attributes)
                 }
-                n.opType = node.op == .qmatmul ? "MatMul" : "Conv"
+                if types.count == 3 {
+                    let n = types[2].shape?.first ?? 1
+                    let params = QuantParams.bias(a: types[0].quant, b: types[1].quant, channels: n)
+                    let q = quantization(TensorType(.i32, [n], quant: params), hint)
+                    operands.append(helper("DequantizeLinear", [ins[2]] + q.inputs, q.attributes))
+                }
+                n.opType = node.op == .qconv ? "Conv" : operands.count == 3 ? "Add" : "MatMul"
+                if node.op == .qmatmul && operands.count == 3 {
+                    operands = [helper("MatMul", Array(operands.prefix(2))), operands[2]]
+                }
                 n.input = operands
                 if node.op == .qconv {
                     n.attribute = [

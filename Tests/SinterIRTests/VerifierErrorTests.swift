@@ -38,6 +38,24 @@ struct VerifierErrorTests {
             """, "2:8: error: 'matmul': matmul's 'to' may only be \"f32\", on bf16 or f16 operands (got \"f32\" on f32)"
         ),
         (
+            "int8 product with a bias of the wrong length",
+            """
+            graph @g(%x: u8<0.5:128>[4,3], %w: i8<0.25:0>[3,5], %b: i32[4]) -> (%y: f32[4,5]) {
+              %y = qmatmul %x, %w, %b : f32[4,5]
+            }
+            """,
+            "2:8: error: 'qmatmul': the bias must be i32[5] (one per output channel, at scale_a · scale_b), got i32[4]"
+        ),
+        (
+            "i32 bias on a dynamic int8 product",
+            """
+            graph @g(%x: f32[4,3], %w: i8<0.25:0>[3,5], %b: i32[5]) -> (%y: f32[4,5]) {
+              %y = qmatmul %x, %w, %b : f32[4,5]
+            }
+            """,
+            "2:8: error: 'qmatmul': an i32 bias needs a quantized a (its scale is scale_a · scale_b); add an f32 one instead"
+        ),
+        (
             "zero point outside the storage type",
             """
             graph @g(%x: u8<0.5:300>[4]) -> (%y: f32[4]) {

@@ -8,7 +8,8 @@ import Testing
 /// read in place, padding (filled with the zero point), strides, dilations and asymmetric
 /// pads, k not a multiple of 4, a partial row tile of channels and a partial last panel of
 /// positions, batch 2, chunks of panels, u8 and i8 inputs, per-tensor and per-channel weights,
-/// a fused bias + ReLU, and 1–3 threads giving identical results.
+/// grouped and depthwise convs, a fused f32 bias + ReLU or an i32 bias operand + ReLU, and 1–3
+/// threads giving identical results.
 struct Int8ConvTests {
     struct Case {
         var batch: Int, channels: Int, height: Int, width: Int, outChannels: Int, kernel: [Int]
@@ -41,9 +42,11 @@ struct Int8ConvTests {
             batch: 1, channels: 4, height: 9, width: 40, outChannels: 4, kernel: [3, 3], pads: [1, 1, 1, 1], group: 4),
     ]
 
-    /// Exact result: Σ (x − zx) · w over the window (padding contributes 0), scaled, biased, ReLU.
+    /// Exact result: Σ (x − zx) · w over the window (padding contributes 0) plus the i32 bias,
+    /// scaled, plus the f32 bias, ReLU.
     static func reference(
-        _ cs: Case, _ x: [Int], _ zx: Int, _ w: [Int], _ scale: (Int) -> Float, _ bias: [Float], out: [Int]
+        _ cs: Case, _ x: [Int], _ zx: Int, _ w: [Int], _ scale: (Int) -> Float, _ bias: [Float], out: [Int],
+        integerBias: [Int]? = nil
     ) -> [Float] {
         let (oh, ow) = (out[0], out[1])
         var result = [Float]()
@@ -66,7 +69,7 @@ struct Int8ConvTests {
                                 }
                             }
                         }
-                        result.append(max(0, Float(acc) * scale(m) + bias[m]))
+                        result.append(max(0, Float(acc + (integerBias?[m] ?? 0)) * scale(m) + bias[m]))
                     }
                 }
             }
@@ -86,7 +89,10 @@ struct Int8ConvTests {
                 let wShape = [cs.outChannels, cs.channels / cs.group] + cs.kernel
                 let x = (0..<xShape.reduce(1, *)).map { _ in rng.int(signed ? -128...127 : 0...255) }
                 let w = (0..<wShape.reduce(1, *)).map { _ in rng.int(-127...127) }
-                let bias = (0..<cs.outChannels).map { _ in rng.float(-1, 1) }
+                // Every third case adds an i32 bias operand instead of the f32 bias.
+                let integerBias = index % 3 == 1
+                let bias = (0..<cs.outChannels).map { _ in integerBias ? 0 : rng.float(-1, 1) }
+                let biasI = (0..<cs.outChannels).map { _ in rng.int(-40_000...40_000) }
                 let dtype: DType = signed ? .i8 : .u8
                 var g = GraphBuilder(name: "qc")
                 let input = try g.input("x", TensorType(dtype, xShape, quant: QuantParams(scale: sx, zeroPoint: zx)))
@@ -96,12 +102,21 @@ struct Int8ConvTests {
                     "strides": .ints(cs.strides), "pads": .ints(cs.pads), "dilations": .ints(cs.dilations),
                     "group": .int(cs.group),
                 ])
-                let conv = try g.apply(.qconv, [input, try g.constant(weights)], attributes: attributes)[0]
+                var operands = [input, try g.constant(weights)]
+                if integerBias {
+                    operands.append(
+                        try g.constant(TensorData(dtype: .i32, shape: [cs.outChannels], values: biasI.map(Double.init)))
+                    )
+                }
+                let conv = try g.apply(.qconv, operands, attributes: attributes)[0]
                 let shape = try #require(g.graph.type(of: conv).shape)
-                let biased = try g.add(conv, try g.constant(TensorData(bias, shape: [cs.outChannels, 1, 1])))
+                let biased =
+                    integerBias
+                    ? conv : try g.add(conv, try g.constant(TensorData(bias, shape: [cs.outChannels, 1, 1])))
                 g.output(try g.relu(biased))
                 let want = Self.reference(
-                    cs, x, zx, w, { sx * sw[perChannel ? $0 : 0] }, bias, out: Array(shape[2...]))
+                    cs, x, zx, w, { sx * sw[perChannel ? $0 : 0] }, bias, out: Array(shape[2...]),
+                    integerBias: integerBias ? biasI : nil)
                 var options = CompileOptions()
                 options.target = target
                 let data = TensorData(dtype: dtype, shape: xShape, values: x.map(Double.init))

@@ -63,7 +63,8 @@ struct QuantizationTests {
 /// flavour this host can run: VNNI on 512-bit or 256-bit registers, and the portable IR an
 /// AVX2-only CPU gets. Shapes cover edges (k not a multiple of 4, partial panels and row
 /// tiles, m = 1, batch dims), u8 and i8 activations, per-tensor and per-column weights, a fused
-/// bias + ReLU, and 1–3 threads giving identical results.
+/// f32 bias + ReLU or an i32 bias operand (added to the sums, ONNX's QLinear form) + ReLU, and
+/// 1–3 threads giving identical results.
 struct Int8GemmTests {
     static func flavours() throws -> [(String, Target)] {
         let host = TargetInfo(.host)
@@ -94,20 +95,27 @@ struct Int8GemmTests {
                 let aShape = batch + [m, k]
                 let aValues = (0..<aShape.reduce(1, *)).map { _ in Double(rng.int(signed ? -128...127 : 0...255)) }
                 let wValues = (0..<(k * n)).map { _ in Double(rng.int(-127...127)) }
-                let bias = (0..<n).map { _ in rng.float(-1, 1) }
+                // Even shapes: an i32 bias operand; odd ones: an f32 bias added in the epilogue.
+                let integerBias = index % 2 == 0
+                let bias = (0..<n).map { _ in integerBias ? 0 : rng.float(-1, 1) }
+                let biasI = (0..<n).map { _ in integerBias ? rng.int(-40_000...40_000) : 0 }
                 var g = GraphBuilder(name: "q")
                 let a = try g.input("a", TensorType(dtype, aShape, quant: qa))
                 var w = TensorData(dtype: .i8, shape: [k, n], values: wValues)
                 w.quant = qb
-                let product = try g.apply(.qmatmul, [a, try g.constant(w)])[0]
-                let biased = try g.add(product, try g.constant(TensorData(bias, shape: [n])))
+                var operands = [a, try g.constant(w)]
+                if integerBias {
+                    operands.append(try g.constant(TensorData(dtype: .i32, shape: [n], values: biasI.map(Double.init))))
+                }
+                let product = try g.apply(.qmatmul, operands)[0]
+                let biased = integerBias ? product : try g.add(product, try g.constant(TensorData(bias, shape: [n])))
                 g.output(try g.relu(biased))
                 var want = [Float]()
                 for row in 0..<(aValues.count / k) {
                     for j in 0..<n {
                         var acc = 0
                         for kk in 0..<k { acc += (Int(aValues[row * k + kk]) - za) * Int(wValues[kk * n + j]) }
-                        want.append(max(0, Float(acc) * (sa * sb[perColumn ? j : 0]) + bias[j]))
+                        want.append(max(0, Float(acc + biasI[j]) * (sa * sb[perColumn ? j : 0]) + bias[j]))
                     }
                 }
                 var options = CompileOptions()

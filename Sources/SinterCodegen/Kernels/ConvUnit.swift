@@ -63,6 +63,8 @@ struct ConvUnit: KernelUnit {
             var signedX: Bool
             /// scale_x · scale_w[m] per output channel.
             var scales: [Float]
+            /// An i32 bias per output channel (operand 2), added to the sum before it is scaled.
+            var bias: Bool
         }
 
         var accumulator: DType? { int8 == nil ? .f32 : .i32 }
@@ -71,14 +73,17 @@ struct ConvUnit: KernelUnit {
             let g = geometry
             return "depthwise \(g.batch)×\(g.channels)×\(g.input) → \(g.outChannels)×\(g.window.output), "
                 + "kernel \(g.window.kernel), row vectors"
-                + (int8.map { ($0.signedX ? ", s8" : ", u8") + "·s8 in i32" } ?? "")
+                + (int8.map { ($0.signedX ? ", s8" : ", u8") + "·s8 in i32" + ($0.bias ? ", i32 bias" : "") } ?? "")
                 + (int8 != nil ? (epilogue.map { ", epilogue \($0.expr)" } ?? "") : "")
         }
 
         func emit(_ e: KernelEmitter, _ a: KernelArguments) {
+            let operands = int8?.bias == true ? 3 : 2
+            var quantized: (ConvUnit.Depthwise.Int8, bias: IRValue?)? = nil
+            if let int8 { quantized = (int8, bias: operands == 3 ? a.ins[2] : nil) }
             e.depthwiseRows(
-                geometry, a.out, a.ins[0], a.ins[1], epilogue, Array(a.ins.dropFirst(2)), maxLanes: a.vectorWidth,
-                task: a.task, tasks: a.parts, int8: int8)
+                geometry, a.out, a.ins[0], a.ins[1], epilogue, Array(a.ins.dropFirst(operands)),
+                maxLanes: a.vectorWidth, task: a.task, tasks: a.parts, int8: quantized)
         }
 
         /// Parts are ranges of output rows.

@@ -12,12 +12,12 @@ import SinterIR
 /// the same for every thread count.
 extension KernelEmitter {
     func int8Conv(
-        _ body: QConvUnit.Body, _ out: IRValue, _ x: IRValue, _ w: IRValue, _ extras: [IRValue], scratch: IRValue,
-        task: IRValue, tasks: IRValue
+        _ body: QConvUnit.Body, _ out: IRValue, _ x: IRValue, _ w: IRValue, _ bias: IRValue?, _ extras: [IRValue],
+        scratch: IRValue, task: IRValue, tasks: IRValue
     ) {
         let g = body.geometry
         guard g.batch > 0, body.m > 0, body.positions > 0 else { return }
-        guard body.packedW else { return int8ConvLoops(body, out, x, w, extras) }
+        guard body.packedW else { return int8ConvLoops(body, out, x, w, bias, extras) }
         let nr = body.blocking.nr, chunk = body.chunkPanels, width = chunk * nr
         let (p0, p1) = partRange(body.panels, task: task, tasks: tasks)
         let packed = ir.gep(ir.i8, scratch, ir.mul(task, c(body.partScratchBytes)))
@@ -34,6 +34,8 @@ extension KernelEmitter {
             let inBase = ir.mul(ng, c(perGroupIn * spatialIn))
             let outBase = ir.mul(ng, c(body.m * body.positions))
             let weights = ir.gep(ir.i8, w, ir.mul(grp, c(body.groupBytes)))
+            // The group's biases: channel r of the group is bias[grp · m + r].
+            let biases = bias.map { ir.gep(ir.i32, $0, ir.mul(grp, c(body.m))) }
             let slots = ir.mul(grp, c(body.paddedRows))
             let args = convEpilogueArgs(body.epilogue, extras, n, grp, body.m)
             ir.forLoop(p0, p1, step: chunk, "chunk") { first in
@@ -68,12 +70,13 @@ extension KernelEmitter {
                     ir.forLoop(c(tiles.0), c(tiles.1), "qt") { t in
                         ir.forLoop(first, smin(end, c(full)), "qp") { p in
                             int8ConvTile(
-                                body, (weights, w, slots), packed, out, outBase, t, rows, p, first, args, valid: nr)
+                                body, (weights, w, slots, biases), packed, out, outBase, t, rows, p, first, args,
+                                valid: nr)
                         }
                         if body.positions % nr != 0 {
                             ir.forLoop(smax(first, c(full)), end, "qpt") { p in
                                 int8ConvTile(
-                                    body, (weights, w, slots), packed, out, outBase, t, rows, p, first, args,
+                                    body, (weights, w, slots, biases), packed, out, outBase, t, rows, p, first, args,
                                     valid: body.positions % nr)
                             }
                         }
@@ -119,7 +122,8 @@ extension KernelEmitter {
     /// One register tile: output channels t·mr ..< t·mr + rows (of the group whose packed tiles
     /// start at `w.tiles` and whose trailer slots start at `w.slots`) of panel `p` over all of k.
     private func int8ConvTile(
-        _ body: QConvUnit.Body, _ w: (tiles: IRValue, base: IRValue, slots: IRValue), _ packed: IRValue,
+        _ body: QConvUnit.Body, _ w: (tiles: IRValue, base: IRValue, slots: IRValue, bias: IRValue?),
+        _ packed: IRValue,
         _ out: IRValue, _ outBase: IRValue, _ t: IRValue, _ rows: Int, _ p: IRValue, _ first: IRValue,
         _ epilogue: EpilogueArgs?, valid: Int
     ) {
@@ -135,8 +139,10 @@ extension KernelEmitter {
         for r in 0..<rows {
             let channel = ir.add(ir.mul(t, c(mr)), c(r))
             let slot = ir.mul(ir.add(w.slots, channel), c(4))
-            let comp = ir.splat(
-                ir.load(ir.i32, ir.gep(ir.i8, w.base, ir.add(c(body.compensationOffset), slot))), lanes)
+            // The compensation less the channel's i32 bias: acc − comp + bias in one subtraction.
+            var rowComp = ir.load(ir.i32, ir.gep(ir.i8, w.base, ir.add(c(body.compensationOffset), slot)))
+            if let b = w.bias { rowComp = ir.sub(rowComp, ir.load(ir.i32, ir.gep(ir.i32, b, channel))) }
+            let comp = ir.splat(rowComp, lanes)
             let scale = ir.splat(ir.load(ir.f32, ir.gep(ir.i8, w.base, ir.add(c(body.scalesOffset), slot))), lanes)
             for u in 0..<vectors {
                 let col = ir.add(col0, c(u * lanes))
@@ -154,7 +160,7 @@ extension KernelEmitter {
     /// Weights not packed (never made by the pipeline, which keeps them a constant): a direct
     /// convolution in plain loops over the i8 weights as written, with the scales embedded.
     private func int8ConvLoops(
-        _ body: QConvUnit.Body, _ out: IRValue, _ x: IRValue, _ w: IRValue, _ extras: [IRValue]
+        _ body: QConvUnit.Body, _ out: IRValue, _ x: IRValue, _ w: IRValue, _ bias: IRValue?, _ extras: [IRValue]
     ) {
         let g = body.geometry, win = g.window
         let (h, wd, kh, kw) = (g.input[0], g.input[1], win.kernel[0], win.kernel[1])
@@ -187,7 +193,8 @@ extension KernelEmitter {
                             ir.load(ir.i8, ir.gep(ir.i8, w, ir.add(ir.mul(m, c(body.k)), kk)), align: 1), ir.i32)
                         return [ir.add(s[0], ir.mul(ir.sub(value, zero), weight))]
                     }[0]
-                    var value = ir.fmul(ir.sitofp(sum, ir.f32), ir.load(ir.f32, ir.gep(ir.f32, scales, m)))
+                    let biased = bias.map { ir.add(sum, ir.load(ir.i32, ir.gep(ir.i32, $0, m))) } ?? sum
+                    var value = ir.fmul(ir.sitofp(biased, ir.f32), ir.load(ir.f32, ir.gep(ir.f32, scales, m)))
                     if let e = args {
                         value = applyEpilogue(e, value, row: m, col: p, width: 1, mask: nil, dtype: e.result)
                     }

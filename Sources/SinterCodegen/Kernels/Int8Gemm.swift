@@ -12,11 +12,12 @@ import SinterIR
 /// tiles and k is never split, so results are the same for every thread count.
 extension KernelEmitter {
     func int8Gemm(
-        _ body: QMatmulUnit.Body, _ out: IRValue, _ a: IRValue, _ b: IRValue, _ extras: [IRValue], scratch: IRValue,
+        _ body: QMatmulUnit.Body, _ out: IRValue, _ a: IRValue, _ b: IRValue, _ bias: IRValue?, _ extras: [IRValue],
+        scratch: IRValue,
         task: IRValue, tasks: IRValue
     ) {
         guard body.m > 0, body.n > 0, body.batch.allSatisfy({ $0 > 0 }) else { return }
-        guard body.packedB else { return int8GemmLoops(body, out, a, b, extras) }
+        guard body.packedB else { return int8GemmLoops(body, out, a, b, bias, extras) }
         let bl = body.blocking
         let (u0, u1) = partRange(body.rowTiles, task: task, tasks: tasks)
         let rowBegin = ir.mul(u0, c(bl.mr)), rowEnd = smin(ir.mul(u1, c(bl.mr)), c(body.m))
@@ -34,13 +35,13 @@ extension KernelEmitter {
                 if full > 0 {
                     ir.forLoop(c(0), c(full), "qp") { p in
                         ir.forLoop(r0, r1, step: bl.mr, "qr") { i in
-                            int8Tile(body, buffer, b, out, offs[2], i, r0, r1, p, args, partial: false)
+                            int8Tile(body, buffer, (b, bias), out, offs[2], i, r0, r1, p, args, partial: false)
                         }
                     }
                 }
                 if body.n % bl.nr != 0 {
                     ir.forLoop(r0, r1, step: bl.mr, "qrt") { i in
-                        int8Tile(body, buffer, b, out, offs[2], i, r0, r1, c(full), args, partial: true)
+                        int8Tile(body, buffer, (b, bias), out, offs[2], i, r0, r1, c(full), args, partial: true)
                     }
                 }
             }
@@ -106,9 +107,11 @@ extension KernelEmitter {
 
     /// One register tile: rows i..<i+mr (clamped below `rowLimit`) of panel `p` over all of k.
     private func int8Tile(
-        _ body: QMatmulUnit.Body, _ aPacked: IRValue, _ b: IRValue, _ out: IRValue, _ cOff: IRValue, _ i: IRValue,
-        _ blockStart: IRValue, _ rowLimit: IRValue, _ p: IRValue, _ epilogue: EpilogueArgs?, partial: Bool
+        _ body: QMatmulUnit.Body, _ aPacked: IRValue, _ operands: (b: IRValue, bias: IRValue?), _ out: IRValue,
+        _ cOff: IRValue, _ i: IRValue, _ blockStart: IRValue, _ rowLimit: IRValue, _ p: IRValue,
+        _ epilogue: EpilogueArgs?, partial: Bool
     ) {
+        let b = operands.b
         let bl = body.blocking
         let (w, mr, nr) = (bl.lanes, bl.mr, bl.nr)
         let tail = body.n % nr
@@ -135,7 +138,12 @@ extension KernelEmitter {
         for u in 0..<vectors {
             let col = ir.add(col0, c(u * w))
             // The compensation zero_a · colsum(b); dynamic rows keep colsum(b) and their zero points.
-            let comp = ir.load(words, ir.gep(ir.i8, b, ir.add(c(body.compensationOffset), ir.mul(col, c(4)))))
+            var comp = ir.load(words, ir.gep(ir.i8, b, ir.add(c(body.compensationOffset), ir.mul(col, c(4)))))
+            // The compensation less the columns' i32 bias: acc − comp + bias in one subtraction.
+            if let bias = operands.bias {
+                let at = ir.gep(ir.i32, bias, col)
+                comp = ir.sub(comp, mask(u).map { ir.maskedLoad(words, at, mask: $0, align: 4) } ?? ir.load(words, at))
+            }
             let scale = ir.load(
                 ir.vector(ir.f32, w), ir.gep(ir.i8, b, ir.add(c(body.scalesOffset), ir.mul(col, c(4)))))
             for r in 0..<mr {
@@ -309,7 +317,7 @@ extension KernelEmitter {
     /// b not packed (never made by the pipeline, which keeps b a constant): plain loops over
     /// the i8 b as written, with the scales embedded.
     private func int8GemmLoops(
-        _ body: QMatmulUnit.Body, _ out: IRValue, _ a: IRValue, _ b: IRValue, _ extras: [IRValue]
+        _ body: QMatmulUnit.Body, _ out: IRValue, _ a: IRValue, _ b: IRValue, _ bias: IRValue?, _ extras: [IRValue]
     ) {
         let scaleBytes = body.scales.flatMap { s in (0..<4).map { UInt8(truncatingIfNeeded: s.bitPattern >> (8 * $0)) }
         }
@@ -348,8 +356,9 @@ extension KernelEmitter {
                             ir.load(ir.i8, ir.gep(ir.i8, b, ir.add(ir.mul(kk, c(body.n)), j)), align: 1), ir.i32)
                         return [ir.add(s[0], ir.mul(ir.sub(x, zero), y))]
                     }[0]
+                    let biased = bias.map { ir.add(sum, ir.load(ir.i32, ir.gep(ir.i32, $0, j))) } ?? sum
                     var value = ir.fmul(
-                        ir.sitofp(sum, ir.f32), ir.fmul(rowScale, ir.load(ir.f32, ir.gep(ir.f32, scales, j))))
+                        ir.sitofp(biased, ir.f32), ir.fmul(rowScale, ir.load(ir.f32, ir.gep(ir.f32, scales, j))))
                     if let e = args {
                         value = applyEpilogue(e, value, row: i, col: j, width: 1, mask: nil, dtype: e.result)
                     }

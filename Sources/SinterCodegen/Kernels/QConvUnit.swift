@@ -5,7 +5,8 @@ import SinterIR
 /// compile time; the input's im2col columns (output positions) are the vector side, packed at
 /// run time, so a tile is `mr` output channels × `nr` neighbouring positions and every row
 /// stores straight into NCHW. Each k quad is four consecutive (input channel, ky, kx) taps.
-/// The sums become `f32(acc − zero_x · rowsum(w)) · (scale_x · scale_w[m])` and take the fused
+/// The sums become `f32(acc − zero_x · rowsum(w) + bias[m]) · (scale_x · scale_w[m])` (the i32
+/// bias is optional) and take the fused
 /// f32 epilogue (bias, ReLU, residual), as the f32 conv's do.
 ///
 /// The packed weights: row tiles of mr channels, each k quad one row of mr words (four i8
@@ -15,7 +16,8 @@ struct QConvUnit: KernelUnit {
     static let name = "qconv"
 
     static func supports(operands: [DType], results: [DType]) -> Bool {
-        operands.count == 2 && [.u8, .i8].contains(operands[0]) && operands[1] == .i8 && results == [.f32]
+        (operands.count == 2 || (operands.count == 3 && operands[2] == .i32)) && [.u8, .i8].contains(operands[0])
+            && operands[1] == .i8 && results == [.f32]
     }
 
     static func lower(_ c: UnitLowering) throws(SinterError) -> [any KernelUnitBody] {
@@ -29,9 +31,11 @@ struct QConvUnit: KernelUnit {
             batch: xs[0], channels: xs[1], input: Array(xs[2...]), window: win, outChannels: ws[0],
             group: max(c.int("group"), 1), countIncludePad: false)
         let scales = (0..<ws[0]).map { qx.scales[0] * qw.pair($0).scale }
+        let bias = c.operandTypes.count == 3
         if geometry.channels == geometry.group {
             // One input channel per group: the direct row-vector kernel, as for f32.
-            let int8 = ConvUnit.Depthwise.Int8(zeroX: qx.zeroPoints[0], signedX: x.dtype == .i8, scales: scales)
+            let int8 = ConvUnit.Depthwise.Int8(
+                zeroX: qx.zeroPoints[0], signedX: x.dtype == .i8, scales: scales, bias: bias)
             return [ConvUnit.Depthwise(geometry: geometry, epilogue: c.epilogue, int8: int8)]
         }
         let signed = x.dtype == .i8, dot = c.schedules.int8Dot
@@ -41,7 +45,7 @@ struct QConvUnit: KernelUnit {
             Body(
                 geometry: geometry, flipX: shift != 0, zeroX: qx.zeroPoints[0] + shift, scales: scales,
                 blocking: c.schedules.int8Gemm(m: ws[0] / geometry.group, n: positions, k: k), dot: dot,
-                epilogue: c.epilogue)
+                epilogue: c.epilogue, bias: bias)
         ]
     }
 
@@ -60,6 +64,8 @@ struct QConvUnit: KernelUnit {
         var blocking: GemmBlocking
         var dot: Int8Dot
         var epilogue: Epilogue?
+        /// An i32 bias per output channel (operand 2), added to the sums with the compensation.
+        var bias: Bool
         /// The weights are the packed constant; a qconv whose weights were not packed is refused.
         var packedW = false
 
@@ -97,13 +103,14 @@ struct QConvUnit: KernelUnit {
                 + "kernel \(g.window.kernel), " + (group > 1 ? "group \(group), " : "")
                 + "\(bytes) in i32, \(dot.rawValue), "
                 + (pointwise ? "pointwise" : "im2col") + " chunks of \(chunkPanels) panels, \(blocking)"
-                + (packedW ? ", weights packed" : ", weights unpacked")
+                + (packedW ? ", weights packed" : ", weights unpacked") + (bias ? ", i32 bias" : "")
                 + (epilogue.map { ", epilogue \($0.expr)" } ?? "")
         }
 
         func emit(_ e: KernelEmitter, _ a: KernelArguments) {
             e.int8Conv(
-                self, a.out, a.ins[0], a.ins[1], Array(a.ins.dropFirst(2)), scratch: a.scratch, task: a.task,
+                self, a.out, a.ins[0], a.ins[1], bias ? a.ins[2] : nil, Array(a.ins.dropFirst(bias ? 3 : 2)),
+                scratch: a.scratch, task: a.task,
                 tasks: a.parts)
         }
 

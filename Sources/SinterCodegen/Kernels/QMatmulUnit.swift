@@ -2,7 +2,8 @@ import SinterIR
 
 /// `qmatmul` as a kernel unit: the int8 GEMM. a (u8 or i8, per tensor) times a constant b
 /// (i8, zero point 0, per tensor or per column) summed in i32, then
-/// `f32(acc - zero_a · colsum(b)) · (scale_a · scale_b[j])` and the fused f32 epilogue.
+/// `f32(acc - zero_a · colsum(b) + bias[j]) · (scale_a · scale_b[j])` (the i32 bias is optional)
+/// and the fused f32 epilogue.
 ///
 /// b is packed at compile time for `vpdpbusd` (u8 × s8, four k per i32 lane): panels of nr
 /// columns, each k quad of a panel one row of nr × 4 bytes, zero past k and n; after the
@@ -14,7 +15,8 @@ struct QMatmulUnit: KernelUnit {
 
     /// a is u8 or i8 (quantized per tensor), or f32: quantized per row while it is packed.
     static func supports(operands: [DType], results: [DType]) -> Bool {
-        operands.count == 2 && [.u8, .i8, .f32].contains(operands[0]) && operands[1] == .i8 && results == [.f32]
+        (operands.count == 2 || (operands.count == 3 && operands[2] == .i32))
+            && [.u8, .i8, .f32].contains(operands[0]) && operands[1] == .i8 && results == [.f32]
     }
 
     static func lower(_ c: UnitLowering) throws(SinterError) -> [any KernelUnitBody] {
@@ -43,7 +45,7 @@ struct QMatmulUnit: KernelUnit {
         return [
             Body(
                 batch: batch, m: m, n: n, k: k, flipA: shift != 0, zeroA: qa.zeroPoints[0] + shift, scales: scales,
-                blocking: blocking, dot: dot, epilogue: c.epilogue)
+                blocking: blocking, dot: dot, epilogue: c.epilogue, bias: c.operandTypes.count == 3)
         ]
     }
 
@@ -63,6 +65,8 @@ struct QMatmulUnit: KernelUnit {
         var blocking: GemmBlocking
         var dot: Int8Dot
         var epilogue: Epilogue?
+        /// An i32 bias per column (operand 2), added to the sums with the compensation.
+        var bias = false
         /// a is f32, quantized per row as it is packed (`quantizeRows`): `zeroA` is 1 (the
         /// trailer holds colsum(b)) and `scales` are b's alone.
         var dynamic = false
@@ -90,7 +94,8 @@ struct QMatmulUnit: KernelUnit {
         var description: String {
             let bytes = (dynamic ? "f32 quantized per row, " : "") + (dot.signedA ? "s8·s8" : "u8·s8")
             return "\(batch)×[\(m)×\(k)]·[\(k)×\(n)] \(bytes) in i32, \(dot.rawValue), \(blocking)"
-                + (packedB ? ", B packed" : ", B unpacked") + (epilogue.map { ", epilogue \($0.expr)" } ?? "")
+                + (packedB ? ", B packed" : ", B unpacked") + (bias ? ", i32 bias" : "")
+                + (epilogue.map { ", epilogue \($0.expr)" } ?? "")
         }
 
         /// The same sizes as a matmul body, for the batch loop and the epilogue's addressing.
@@ -104,8 +109,8 @@ struct QMatmulUnit: KernelUnit {
 
         func emit(_ e: KernelEmitter, _ x: KernelArguments) {
             e.int8Gemm(
-                self, x.out, x.ins[0], x.ins[1], Array(x.ins.dropFirst(2)), scratch: x.scratch, task: x.task,
-                tasks: x.parts)
+                self, x.out, x.ins[0], x.ins[1], bias ? x.ins[2] : nil, Array(x.ins.dropFirst(bias ? 3 : 2)),
+                scratch: x.scratch, task: x.task, tasks: x.parts)
         }
 
         /// Split by row tiles once the work pays for waking threads; each part packs its own rows

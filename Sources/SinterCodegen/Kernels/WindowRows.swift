@@ -53,12 +53,15 @@ extension KernelEmitter {
     /// Depthwise convolution (group = input channels, `outChannels / group` filters per
     /// channel) on NCHW tensors, with the fused epilogue per output vector. With `int8`, the
     /// input is bytes and the weights i8: each tap adds (x − zero) · w in i32 lanes (exact, and
-    /// a clipped tap is the real 0), and the sum is scaled by its channel's scale before the
-    /// epilogue, whose final cast (if any) decides the stored type.
+    /// a clipped tap is the real 0), the channel's i32 bias (if any) is added, and the sum is
+    /// scaled by its channel's scale before the epilogue, whose final cast (if any) decides the
+    /// stored type.
     func depthwiseRows(
         _ g: WindowGeometry, _ out: IRValue, _ x: IRValue, _ wt: IRValue, _ epilogue: Epilogue?,
-        _ extras: [IRValue], maxLanes: Int, task: IRValue, tasks: IRValue, int8: ConvUnit.Depthwise.Int8? = nil
+        _ extras: [IRValue], maxLanes: Int, task: IRValue, tasks: IRValue,
+        int8 quantized: (ConvUnit.Depthwise.Int8, bias: IRValue?)? = nil
     ) {
+        let int8 = quantized?.0
         let win = g.window
         let (h, w) = (g.input[0], g.input[1])
         let (oh, ow) = (win.output[0], win.output[1])
@@ -112,7 +115,9 @@ extension KernelEmitter {
                 let value =
                     scales.map { table in
                         let scale = ir.load(ir.f32, ir.gep(ir.f32, table, oc))
-                        return ir.fmul(ir.sitofp(acc, ir.vector(ir.f32, lanes)), ir.splat(scale, lanes))
+                        let bias = quantized?.bias.map { ir.splat(ir.load(ir.i32, ir.gep(ir.i32, $0, oc)), lanes) }
+                        let sum = bias.map { ir.add(acc, $0) } ?? acc
+                        return ir.fmul(ir.sitofp(sum, ir.vector(ir.f32, lanes)), ir.splat(scale, lanes))
                     } ?? acc
                 let result =
                     args.map {
