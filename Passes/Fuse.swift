@@ -269,7 +269,7 @@ public struct Fuse: Pass {
     /// The anchors whose kernels store an epilogue's cast result: the int8 ones and the bf16
     /// GEMM (`matmul {to = "f32"}`, whose f32 result is often rounded to bf16 for the next one).
     static func storesCasts(_ n: Node) -> Bool {
-        n.op == .qconv || n.op == .qmatmul || (n.op == .matmul && n.attribute("to") != nil)
+        n.op == .qconv || n.op == .qmatmul || ((n.op == .matmul || n.op == .conv) && n.attribute("to") != nil)
     }
 
     /// Whether the group's root is a cast that changes dtype (its kernel stores that dtype).

@@ -208,7 +208,8 @@ public struct Layout: Pass {
     /// group per channel, as many outputs as inputs, and C filling whole blocks.
     static func blockableDepthwise(_ g: Graph, _ n: Node, _ b: Int, _ defining: [ValueID: Int]) -> TensorData? {
         guard n.op == .conv, let x = g.type(of: n.operands[0]).shape, x.count == 4, x[1] > 0, x[1] % b == 0,
-            (n.attributes.int("group") ?? 1) == x[1], g.type(of: n.results[0]).dtype == .f32,
+            (n.attributes.int("group") ?? 1) == x[1], g.type(of: n.operands[0]).dtype == .f32,
+            g.type(of: n.results[0]).dtype == .f32,
             let w = g.constantValue(n.operands[1], defining: defining), w.shape.count == 4, w.shape[0] == x[1],
             w.shape[1] == 1
         else { return nil }
@@ -237,7 +238,7 @@ public struct Layout: Pass {
     static func blockableConv(_ g: Graph, _ n: Node, _ b: Int, _ defining: [ValueID: Int]) -> TensorData? {
         let group = n.attributes.int("group") ?? 1
         guard n.op == .conv, let x = g.type(of: n.operands[0]).shape,
-            x.count == 4,
+            x.count == 4, g.type(of: n.operands[0]).dtype == .f32,
             g.type(of: n.results[0]).dtype == .f32, let w = g.constantValue(n.operands[1], defining: defining),
             w.shape.count == 4, x[1] > 0, w.shape[0] > 0, padWaste(w.shape[0], b)
         else { return nil }

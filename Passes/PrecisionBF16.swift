@@ -1,11 +1,12 @@
 import SinterIR
 
-/// `precision-bf16`: the matmuls whose weight is a constant f32 matrix run in bf16 — the
-/// weight stored as bf16 (half the bytes), the activation rounded to bf16 (nearest even) on
-/// its way in, products and sums in f32 and an f32 result, so everything around the matmul
-/// (bias, activations, the graph's edges) stays f32. The bf16 GEMM (`vdpbf16ps`, BFDOT)
-/// runs them. One cast per activation, shared by every matmul that reads it; matmuls whose
-/// result is named in `keep` stay f32.
+/// `precision-bf16`: the matmuls whose weight is a constant f32 matrix, and the 2-D convs
+/// with constant weights that are not depthwise, run in bf16 — the weight stored as bf16 (half
+/// the bytes), the activation rounded to bf16 (nearest even) on its way in, products and sums
+/// in f32 and an f32 result, so everything around them (bias, activations, the graph's edges)
+/// stays f32. The bf16 GEMM and convolution (`vdpbf16ps`, BFDOT) run them. One cast per
+/// activation, shared by every node that reads it; nodes whose result is named in `keep` stay
+/// f32. A depthwise conv (a few multiply-adds per output, no GEMM) stays f32.
 ///
 ///     %m = matmul %x, %w : f32[8,12]                 // %w: constant f32[16,12]
 ///     ==>
@@ -14,9 +15,9 @@ import SinterIR
 ///     %m = matmul %x.bf16, %m.w.bf16 {to = "f32"} : f32[8,12]
 public struct PrecisionBF16: Pass {
     public static let name = "precision-bf16"
-    public static let summary = "bf16 weights and activations for matmuls with constant f32 weights, f32 sums"
+    public static let summary = "bf16 weights and activations for matmuls and convs with constant f32 weights, f32 sums"
     public static let options = [
-        PassOption("keep", .string, default: "", "results of matmuls to keep in f32, separated by ';'")
+        PassOption("keep", .string, default: "", "results of matmuls and convs to keep in f32, separated by ';'")
     ]
 
     let keep: Set<String>
@@ -31,10 +32,10 @@ public struct PrecisionBF16: Pass {
         var rw = Rewriter(graph)
         let defining = graph.definingNodes()
         var rounded: [ValueID: ValueID] = [:]
-        for (i, n) in graph.nodes.enumerated() where n.op == .matmul && n.attribute("to") == nil {
+        for (i, n) in graph.nodes.enumerated() where Self.candidate(graph, n) {
             let name = graph.name(of: n.results[0])
             guard !keep.contains(name), graph.type(of: n.operands[0]).dtype == .f32, let d = defining[n.operands[1]],
-                let w = graph.nodes[d].payload?.data, w.dtype == .f32, w.shape.count == 2
+                let w = graph.nodes[d].payload?.data, w.dtype == .f32, w.shape.count == (n.op == .matmul ? 2 : 4)
             else { continue }
             let x = n.operands[0]
             let xb: ValueID
@@ -58,5 +59,13 @@ public struct PrecisionBF16: Pass {
         guard !rw.isUnchanged else { return false }
         graph = try rw.finish()
         return true
+    }
+
+    /// An f32 matmul, or a 2-D conv with more than one input channel per group.
+    static func candidate(_ g: Graph, _ n: Node) -> Bool {
+        guard n.attribute("to") == nil else { return false }
+        if n.op == .matmul { return true }
+        guard n.op == .conv, let x = g.type(of: n.operands[0]).shape, x.count == 4 else { return false }
+        return x[1] != (n.attributes.int("group") ?? 1)
     }
 }

@@ -345,14 +345,14 @@ public struct GemmBlocking: Hashable, Sendable, CustomStringConvertible {
 
 extension KernelProgram {
     /// The matmul and convolution kernels' multiply-adds, and those of the int8 kernels and
-    /// the bf16 GEMM.
+    /// the bf16 GEMM and convolution.
     public var multiplyAdds: (total: Int, int8: Int, bf16: Int) {
         var total = 0, int8 = 0, bf16 = 0
         for k in kernels {
             guard let n = k.body.body.multiplyAdds else { continue }
             total &+= n
             if ["qmatmul", "qconv"].contains(k.body.unit) { int8 &+= n }
-            if k.body.body is Bf16GemmBody { bf16 &+= n }
+            if k.body.body is Bf16GemmBody || (k.body.body as? QConvUnit.Body)?.bf16 != nil { bf16 &+= n }
         }
         return (total, int8, bf16)
     }
@@ -375,6 +375,7 @@ extension KernelProgram {
             var parts = [k.body.unit, "f32 × \(k.vectorWidth)"]
             if let acc = k.body.body.accumulator { parts.append("accumulates \(acc)") }
             if let b = k.body.body as? Bf16GemmBody { parts.append("bf16 operands (\(b.dot.rawValue))") }
+            if let dot = (k.body.body as? QConvUnit.Body)?.bf16 { parts.append("bf16 operands (\(dot.rawValue))") }
             if let n = k.body.body.multiplyAdds { parts.append("\(n) multiply-adds") }
             if !k.registerTile.isEmpty {
                 // A blocked conv's third entry: the last odd block's pixels.

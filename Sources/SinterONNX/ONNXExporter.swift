@@ -74,6 +74,10 @@ public enum ONNXExporter {
                 graph.node.append(h)
                 return h.name
             }
+            /// `x` widened to f32 by a Cast node.
+            func helperCast(_ x: String) -> String {
+                helper("Cast", [x], [intAttr("to", Int(ONNXType.code(.f32)))])
+            }
             /// [N, C/b, H, W, b] → [N, C, H, W].
             func unblock(_ x: String, _ s: [Int]) -> String {
                 helper(
@@ -177,15 +181,7 @@ public enum ONNXExporter {
                 // exactly, then an f32 MatMul.
                 if node.attribute("to") != nil {
                     for k in 0..<2 {
-                        var t = Onnx_NodeProto()
-                        extra += 1
-                        t.opType = "Cast"
-                        t.name = "\(hint).to_f32.sinter\(extra)"
-                        t.input = [n.input[k]]
-                        t.output = [t.name]
-                        t.attribute = [intAttr("to", Int(ONNXType.code(.f32)))]
-                        graph.node.append(t)
-                        n.input[k] = t.name
+                        n.input[k] = helperCast(n.input[k])
                     }
                 }
             case .softmax: n.opType = "Softmax"; n.attribute = [intAttr("axis", int("axis"))]
@@ -202,6 +198,13 @@ public enum ONNXExporter {
                     intsAttr("pads", node.attributes.ints("pads") ?? Array(repeating: 0, count: 2 * spatial)),
                     intAttr("group", int("group")),
                 ]
+                // `to = "f32"` (bf16 or f16 operands summed in f32): both operands widened
+                // exactly, then an f32 Conv.
+                if node.attribute("to") != nil {
+                    for k in 0..<2 {
+                        n.input[k] = helperCast(n.input[k])
+                    }
+                }
             case .convNCHWc:
                 // No ONNX form: unblock input and weights, Conv, block the result again.
                 let xs = g.type(of: node.operands[0]).shape ?? [], ws = g.type(of: node.operands[1]).shape ?? []

@@ -126,7 +126,9 @@ struct Compile: ParsableCommand {
                     // The bf16 GEMMs' share; convs and matmuls with run-time weights stay f32.
                     let macs = lowered.multiplyAdds
                     FileHandle.standardError.write(
-                        Data("bf16: \(macs.bf16) of \(macs.total) multiply-adds run in the bf16 GEMM\n".utf8))
+                        Data(
+                            "bf16: \(macs.bf16) of \(macs.total) multiply-adds run in the bf16 GEMM and convolution\n"
+                                .utf8))
                 }
             }
             let prefix = ABI.cIdentifier(name ?? program.name)

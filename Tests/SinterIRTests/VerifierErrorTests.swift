@@ -56,6 +56,14 @@ struct VerifierErrorTests {
             "2:8: error: 'qmatmul': an i32 bias needs a quantized a (its scale is scale_a · scale_b); add an f32 one instead"
         ),
         (
+            "conv accumulating f32 from f32 operands",
+            """
+            graph @g(%x: f32[1,2,4,4], %w: f32[3,2,1,1]) -> (%y: f32[1,3,4,4]) {
+              %y = conv %x, %w {to = "f32"} : f32[1,3,4,4]
+            }
+            """, "2:8: error: 'conv': conv's 'to' may only be \"f32\", on bf16 or f16 operands (got \"f32\" on f32)"
+        ),
+        (
             "zero point outside the storage type",
             """
             graph @g(%x: u8<0.5:300>[4]) -> (%y: f32[4]) {

@@ -87,3 +87,68 @@ struct Bf16GemmTests {
         print("bf16 GEMM: \(cases.count) shapes on \(checked.sorted().joined(separator: ", "))")
     }
 }
+
+/// The bf16 convolution (`conv {to = "f32"}` on bf16 operands: the packed convolution with two
+/// k per word) against f64 sums of the rounded values, on each dot-step flavour this host can
+/// run. Geometries (Int8ConvTests') cover pointwise convs read in place, padding, strides,
+/// dilations, asymmetric pads, odd k, partial row tiles and panels, batch 2, several chunks and
+/// groups, plus run-time weights (the plain loops); a fused bias + ReLU; 1–3 threads identical.
+struct Bf16ConvTests {
+    @Test func matchesF32SumsOfRoundedValues() throws {
+        var rng = Support.RNG(seed: 9)
+        let cases = Int8ConvTests.cases
+        var checked = Set<String>()
+        for (name, target) in try Bf16GemmTests.flavours() {
+            for (index, cs) in cases.enumerated() {
+                let runTimeWeights = index == 1
+                let xShape = [cs.batch, cs.channels, cs.height, cs.width]
+                let wShape = [cs.outChannels, cs.channels / cs.group] + cs.kernel
+                let x = (0..<xShape.reduce(1, *)).map { _ in rng.float(-1, 1) }
+                let w = (0..<wShape.reduce(1, *)).map { _ in Bf16GemmTests.bf16(rng.float(-1, 1)) }
+                let bias = (0..<cs.outChannels).map { _ in rng.float(-1, 1) }
+                var g = GraphBuilder(name: "bc")
+                let input = try g.input("x", TensorType(.f32, xShape))
+                let xb = try g.apply(.cast, [input], attributes: Attributes(["to": .string("bf16")]))[0]
+                let wData = TensorData(dtype: .bf16, shape: wShape, values: w.map(Double.init))
+                let weights = runTimeWeights ? try g.input("w", TensorType(.bf16, wShape)) : try g.constant(wData)
+                let attributes = Attributes([
+                    "strides": .ints(cs.strides), "pads": .ints(cs.pads), "dilations": .ints(cs.dilations),
+                    "group": .int(cs.group), "to": .string("f32"),
+                ])
+                let conv = try g.apply(.conv, [xb, weights], attributes: attributes)[0]
+                let shape = try #require(g.graph.type(of: conv).shape)
+                let biased = try g.add(conv, try g.constant(TensorData(bias, shape: [cs.outChannels, 1, 1])))
+                g.output(try g.relu(biased))
+                let want = Self.reference(cs, x.map(Bf16GemmTests.bf16), w, bias, out: Array(shape[2...]))
+                var options = CompileOptions()
+                options.target = target
+                let inputs = [TensorData(x, shape: xShape)] + (runTimeWeights ? [wData] : [])
+                var results: [[Float]] = []
+                for threads in 1...3 {
+                    results.append(try Sinter.jit(g.graph, options, threads: threads).run(inputs)[0].floats ?? [])
+                }
+                let label = "\(name) case \(index)\(runTimeWeights ? " (run-time weights)" : "")"
+                #expect(Support.mismatch(results[0], want, atol: 1e-4, rtol: 1e-5) == nil, "\(label)")
+                #expect(results[1] == results[0] && results[2] == results[0], "\(label): thread counts differ")
+                if !runTimeWeights {
+                    let report = try Sinter.lower(g.graph, options).kernelReport(TargetInfo(target))
+                    #expect(report.contains("bf16 operands"), "\(label): \(report)")
+                }
+                checked.insert(name)
+            }
+        }
+        print("bf16 conv: \(cases.count) geometries on \(checked.sorted().joined(separator: ", "))")
+    }
+
+    /// Σ x · w over the window in f64 (padding contributes 0), plus the bias, ReLU.
+    static func reference(
+        _ cs: Int8ConvTests.Case, _ x: [Float], _ w: [Float], _ bias: [Float], out: [Int]
+    ) -> [Float] {
+        var result = [Float]()
+        Int8ConvTests.windows(cs, out: out) { m, taps in
+            let acc = taps.reduce(0.0) { $0 + Double(x[$1.x]) * Double(w[$1.w]) }
+            result.append(max(0, Float(acc + Double(bias[m]))))
+        }
+        return result
+    }
+}

@@ -42,37 +42,47 @@ struct Int8ConvTests {
             batch: 1, channels: 4, height: 9, width: 40, outChannels: 4, kernel: [3, 3], pads: [1, 1, 1, 1], group: 4),
     ]
 
-    /// Exact result: Σ (x − zx) · w over the window (padding contributes 0) plus the i32 bias,
-    /// scaled, plus the f32 bias, ReLU.
-    static func reference(
-        _ cs: Case, _ x: [Int], _ zx: Int, _ w: [Int], _ scale: (Int) -> Float, _ bias: [Float], out: [Int],
-        integerBias: [Int]? = nil
-    ) -> [Float] {
-        let (oh, ow) = (out[0], out[1])
-        var result = [Float]()
+    /// Calls `output(m, taps)` for every output element in NCHW order: its channel and the
+    /// (x index, w index) pairs of its window's taps inside the input (padding is skipped).
+    static func windows(_ cs: Case, out: [Int], _ output: (Int, [(x: Int, w: Int)]) -> Void) {
+        let perGroup = cs.channels / cs.group
         for n in 0..<cs.batch {
             for m in 0..<cs.outChannels {
-                for oy in 0..<oh {
-                    for ox in 0..<ow {
-                        var acc = 0
-                        let perGroup = cs.channels / cs.group
-                        let first = m / (cs.outChannels / cs.group) * perGroup
+                let first = m / (cs.outChannels / cs.group) * perGroup
+                for oy in 0..<out[0] {
+                    for ox in 0..<out[1] {
+                        var taps: [(x: Int, w: Int)] = []
                         for c in first..<(first + perGroup) {
                             for ky in 0..<cs.kernel[0] {
                                 for kx in 0..<cs.kernel[1] {
                                     let iy = oy * cs.strides[0] - cs.pads[0] + ky * cs.dilations[0]
                                     let ix = ox * cs.strides[1] - cs.pads[1] + kx * cs.dilations[1]
                                     guard iy >= 0, iy < cs.height, ix >= 0, ix < cs.width else { continue }
-                                    let xv = x[((n * cs.channels + c) * cs.height + iy) * cs.width + ix]
-                                    let wv = w[((m * perGroup + c - first) * cs.kernel[0] + ky) * cs.kernel[1] + kx]
-                                    acc += (xv - zx) * wv
+                                    taps.append(
+                                        (
+                                            ((n * cs.channels + c) * cs.height + iy) * cs.width + ix,
+                                            ((m * perGroup + c - first) * cs.kernel[0] + ky) * cs.kernel[1] + kx
+                                        ))
                                 }
                             }
                         }
-                        result.append(max(0, Float(acc + (integerBias?[m] ?? 0)) * scale(m) + bias[m]))
+                        output(m, taps)
                     }
                 }
             }
+        }
+    }
+
+    /// Exact result: Σ (x − zx) · w over the window (padding contributes 0) plus the i32 bias,
+    /// scaled, plus the f32 bias, ReLU.
+    static func reference(
+        _ cs: Case, _ x: [Int], _ zx: Int, _ w: [Int], _ scale: (Int) -> Float, _ bias: [Float], out: [Int],
+        integerBias: [Int]? = nil
+    ) -> [Float] {
+        var result = [Float]()
+        windows(cs, out: out) { m, taps in
+            let acc = taps.reduce(0) { $0 + (x[$1.x] - zx) * w[$1.w] }
+            result.append(max(0, Float(acc + (integerBias?[m] ?? 0)) * scale(m) + bias[m]))
         }
         return result
     }

@@ -515,9 +515,10 @@ struct AArch64Int8Tests {
     }
 }
 
-/// `--precision bf16` cross-compiled for AArch64: BFDOT with `+bf16` runs under qemu and gives
-/// the host's numbers (the same bf16 pass run by the host JIT, on whatever dot step the host
-/// has) within f32 rounding; without `+bf16` the option is refused, naming the feature.
+/// `--precision bf16` (matmuls and a conv) cross-compiled for AArch64: BFDOT with `+bf16` runs
+/// under qemu and gives the host's numbers (the same bf16 pass run by the host JIT, on whatever
+/// dot step the host has) within f32 rounding; without `+bf16` the option is refused, naming
+/// the feature.
 struct AArch64Bf16Tests {
     @Test func bf16MatmulsRunUnderQemuAndMatchTheHost() throws {
         let dir = try Support.temporaryDirectory("arm-bf16")
@@ -530,16 +531,26 @@ struct AArch64Bf16Tests {
         let h = try b.relu(try b.add(try b.matmul(x, try b.constant(w1)), try b.constant(bias)))
         let w2 = TensorData((0..<(53 * 10)).map { _ in rng.float(-1, 1) }, shape: [53, 10])
         b.output(try b.matmul(h, try b.constant(w2)))
+        // And a 3×3 padded conv (the packed convolution with bf16 pairs; k = 45 is odd).
+        let image = try b.input("image", TensorType(.f32, [1, 5, 9, 10]))
+        let cw = TensorData((0..<(7 * 45)).map { _ in rng.float(-1, 1) }, shape: [7, 5, 3, 3])
+        let pads = Attributes(["pads": .ints([1, 1, 1, 1])])
+        b.output(try b.relu(try b.apply(.conv, [image, try b.constant(cw)], attributes: pads)[0]))
         let model = dir.appendingPathComponent("bm.sir")
         try Printer.print(b.graph).write(to: model, atomically: true, encoding: .utf8)
-        let input = TensorData((0..<(37 * 29)).map { _ in rng.float(-2, 2) }, shape: [37, 29])
+        let inputs = [
+            TensorData((0..<(37 * 29)).map { _ in rng.float(-2, 2) }, shape: [37, 29]),
+            TensorData((0..<450).map { _ in rng.float(-2, 2) }, shape: [1, 5, 9, 10]),
+        ]
         var options = CompileOptions()
         let anchor = try #require(options.passes.firstIndex { $0.name == "fold-batchnorm" })
         options.passes.insert("precision-bf16", at: anchor + 1)
-        let want = try Sinter.jit(b.graph, options).run([input])[0]
-        let f32 = try Sinter.jit(b.graph).run([input])[0]
+        let wants = try Sinter.jit(b.graph, options).run(inputs)
+        let f32 = try Sinter.jit(b.graph).run(inputs)
         // bf16 really changed the numbers (the test would pass vacuously on an f32 build).
-        #expect(Support.mismatch(f32.doubles, want.doubles, atol: 1e-4, rtol: 1e-4) != nil)
+        for (f, want) in zip(f32, wants) {
+            #expect(Support.mismatch(f.doubles, want.doubles, atol: 1e-4, rtol: 1e-4) != nil)
+        }
         for features in ["+neon", "+neon,+bf16"] {
             let out = dir.appendingPathComponent(features.replacing(",", with: "").replacing("+", with: ""))
             let c = try Support.run(
@@ -552,20 +563,25 @@ struct AArch64Bf16Tests {
                 #expect(c.status != 0 && c.stderr.contains("needs a CPU with a bf16 dot product"), "\(c.stderr)")
                 continue
             }
-            let macs = 37 * 29 * 53 + 37 * 53 * 10  // both matmuls run in the bf16 GEMM
+            let macs = 37 * 29 * 53 + 37 * 53 * 10 + 7 * 45 * 90  // both matmuls and the conv run in bf16
             #expect(c.status == 0 && c.stderr.contains("bf16: \(macs) of \(macs) multiply-adds"), "\(c.stderr)")
             let asm = try String(contentsOf: out.appendingPathComponent("bm.s"), encoding: .utf8)
             #expect(asm.contains("bfdot\tv"), "no bfdot in the bf16 GEMM")
             let exe = out.appendingPathComponent("harness").path
             let cc = try ArtifactTests.armHarness(prefix: "bm", in: out, output: exe)
             #expect(cc.status == 0, "\(cc.stderr)")
-            try Data(input.bytes).write(to: out.appendingPathComponent("input_0.bin"))
+            for (i, input) in inputs.enumerated() {
+                try Data(input.bytes).write(to: out.appendingPathComponent("input_\(i).bin"))
+            }
             let run = try Support.run("qemu-aarch64", ["-L", "/usr/aarch64-linux-gnu", exe, out.path])
             #expect(run.status == 0, "qemu: \(run.stderr)")
-            let bytes = [UInt8](try Data(contentsOf: out.appendingPathComponent("output_0.bin")))
-            let got = TensorData(dtype: .f32, shape: want.shape, bytes: bytes)
-            #expect(
-                Support.mismatch(got.doubles, want.doubles, atol: 1e-4, rtol: 1e-4) == nil, "BFDOT on aarch64 vs host")
+            for (i, want) in wants.enumerated() {
+                let bytes = [UInt8](try Data(contentsOf: out.appendingPathComponent("output_\(i).bin")))
+                let got = TensorData(dtype: .f32, shape: want.shape, bytes: bytes)
+                #expect(
+                    Support.mismatch(got.doubles, want.doubles, atol: 1e-4, rtol: 1e-4) == nil,
+                    "BFDOT on aarch64 vs host, output \(i)")
+            }
         }
     }
 }

@@ -10,8 +10,10 @@ import SinterIR
 struct ConvUnit: KernelUnit {
     static let name = "conv"
 
+    /// f32, or bf16 operands summed into an f32 result (`to = "f32"`).
     static func supports(operands: [DType], results: [DType]) -> Bool {
         (operands + results).allSatisfy { $0 == .f32 }
+            || (operands.count == 2 && operands.allSatisfy { $0 == .bf16 } && results == [.f32])
     }
 
     static func lower(_ c: UnitLowering) throws(SinterError) -> [any KernelUnitBody] {
@@ -20,6 +22,19 @@ struct ConvUnit: KernelUnit {
         let geometry = WindowGeometry(
             batch: x[0], channels: x[1], input: Array(x[2...]), window: win, outChannels: w[0],
             group: max(c.int("group"), 1), countIncludePad: false)
+        if c.operandTypes[0].dtype == .bf16 {
+            // The packed convolution with two k per word: the bf16 dot step.
+            guard geometry.input.count == 2 else {
+                throw c.fail("a bf16 conv must be 2-D (precision-bf16 keeps the others in f32)")
+            }
+            let k = (x[1] / geometry.group) * win.kernel.reduce(1, *), positions = win.output.reduce(1, *)
+            var body = QConvUnit.Body(
+                geometry: geometry, flipX: false, zeroX: 0, scales: [],
+                blocking: c.schedules.dotGemm(m: w[0] / geometry.group, n: positions, k: k, perWord: 2),
+                dot: c.schedules.int8Dot, epilogue: c.epilogue, bias: false)
+            body.bf16 = c.schedules.bf16Dot
+            return [body]
+        }
         if geometry.input.count == 2, geometry.channels == geometry.group {
             return [Depthwise(geometry: geometry, epilogue: c.epilogue)]
         }

@@ -66,22 +66,31 @@ struct QConvUnit: KernelUnit {
         var epilogue: Epilogue?
         /// An i32 bias per output channel (operand 2), added to the sums with the compensation.
         var bias: Bool
-        /// The weights are the packed constant; a qconv whose weights were not packed is refused.
+        /// The weights are the packed constant; until then the plain loops read them as written.
         var packedW = false
+        /// Set for a bf16 convolution (`conv {to = "f32"}` on bf16 operands, what `--precision
+        /// bf16` makes): two k per word, the bf16 dot step, f32 sums that are the result (no
+        /// compensation, scales or trailer; the int8 fields are unused).
+        var bf16: Bf16Dot? = nil
 
-        var accumulator: DType? { .i32 }
+        var accumulator: DType? { bf16 == nil ? .i32 : .f32 }
+        /// k per 32-bit word of the dot step: four bytes, or two bf16.
+        var tapsPerWord: Int { bf16 == nil ? 4 : 2 }
+        /// Bytes of one input or weight element.
+        var elementBytes: Int { bf16 == nil ? 1 : 2 }
         var multiplyAdds: Int? { ConvUnit.multiplyAdds(geometry) }
         var group: Int { geometry.group }
         /// Output channels per group: the rows of each group's product.
         var m: Int { geometry.outChannels / group }
         /// Input channels per group × the window: each group's reduction.
         var k: Int { geometry.channels / group * geometry.window.kernel.reduce(1, *) }
-        var quads: Int { (k + 3) / 4 }
+        /// k in words of `tapsPerWord`.
+        var words: Int { (k + tapsPerWord - 1) / tapsPerWord }
         var positions: Int { geometry.window.output.reduce(1, *) }
         var panels: Int { (positions + blocking.nr - 1) / blocking.nr }
         var rowTiles: Int { (m + blocking.mr - 1) / blocking.mr }
         var paddedRows: Int { rowTiles * blocking.mr }
-        var tileBytes: Int { quads * blocking.mr * 4 }
+        var tileBytes: Int { words * blocking.mr * 4 }
         /// One group's packed weights: its row tiles.
         var groupBytes: Int { rowTiles * tileBytes }
         var compensationOffset: Int { (group * groupBytes + 63) / 64 * 64 }
@@ -91,17 +100,19 @@ struct QConvUnit: KernelUnit {
         var pointwise: Bool { KernelEmitter.isPointwise(geometry) }
         /// Panels packed at a time: about 256 KB of packed columns, which stay in L2 while every
         /// row tile of weights sweeps them.
-        var chunkPanels: Int { max(1, min(panels, (256 << 10) / max(quads * 4 * blocking.nr, 1))) }
-        var packedChunkBytes: Int { KernelProgram.aligned(chunkPanels * quads * 4 * blocking.nr) }
+        var chunkPanels: Int { max(1, min(panels, (256 << 10) / max(words * 4 * blocking.nr, 1))) }
+        var packedChunkBytes: Int { KernelProgram.aligned(chunkPanels * words * 4 * blocking.nr) }
         /// The im2col rows of one chunk (k rows × its columns), when the input is not read in place.
-        var stagingBytes: Int { pointwise ? 0 : KernelProgram.aligned(k * chunkPanels * blocking.nr) }
+        var stagingBytes: Int { pointwise ? 0 : KernelProgram.aligned(k * chunkPanels * blocking.nr * elementBytes) }
         var partScratchBytes: Int { packedChunkBytes + stagingBytes }
 
         var description: String {
-            let g = geometry, bytes = dot.signedA ? "s8·s8" : "u8·s8"
+            let g = geometry
+            let sums =
+                bf16.map { "bf16·bf16 in f32, \($0.rawValue)" } ?? (dot.signedA ? "s8·s8" : "u8·s8")
+                + " in i32, \(dot.rawValue)"
             return "\(g.batch)×\(g.channels)×\(g.input) → \(g.outChannels)×\(g.window.output), "
-                + "kernel \(g.window.kernel), " + (group > 1 ? "group \(group), " : "")
-                + "\(bytes) in i32, \(dot.rawValue), "
+                + "kernel \(g.window.kernel), " + (group > 1 ? "group \(group), " : "") + sums + ", "
                 + (pointwise ? "pointwise" : "im2col") + " chunks of \(chunkPanels) panels, \(blocking)"
                 + (packedW ? ", weights packed" : ", weights unpacked") + (bias ? ", i32 bias" : "")
                 + (epilogue.map { ", epilogue \($0.expr)" } ?? "")
@@ -119,17 +130,37 @@ struct QConvUnit: KernelUnit {
             kernel.registerTile = [blocking.mr, blocking.nr]
             kernel.scratchBytes = KernelProgram.aligned(partScratchBytes)
             let work = checkedProduct([geometry.batch, group, m, positions, k]) ?? .max
-            // An int8 multiply-add costs about a quarter of an f32 one.
-            guard work / 4 >= s.splitFlops else { return }
-            kernel.tasks = s.parts(work: work / 4, grain: s.grainFlops, units: min(panels, s.maxScratchParts))
+            // An int8 multiply-add costs about a quarter of an f32 one, a bf16 one about half.
+            let cost = work / (bf16 == nil ? 4 : 2)
+            guard cost >= s.splitFlops else { return }
+            kernel.tasks = s.parts(work: cost, grain: s.grainFlops, units: min(panels, s.maxScratchParts))
             kernel.scratchBytes = KernelProgram.aligned(kernel.tasks * partScratchBytes)
         }
 
         func prepacking(_ operand: Int, _ data: TensorData) -> (body: any KernelUnitBody, data: TensorData)? {
-            guard operand == 1, !packedW, data.dtype == .i8, data.shape.reduce(1, *) == group * m * k else {
-                return nil
-            }
+            guard operand == 1, !packedW, data.dtype == (bf16 == nil ? .i8 : .bf16),
+                data.shape.reduce(1, *) == group * m * k
+            else { return nil }
             let mr = blocking.mr
+            var body = self
+            body.packedW = true
+            guard bf16 == nil else {
+                // bf16: the row tiles alone, each k pair one word of two halves (low k first).
+                var bytes = [UInt8](repeating: 0, count: group * groupBytes)
+                data.bytes.withUnsafeBytes { raw in
+                    let w = raw.bindMemory(to: UInt16.self)
+                    for channel in 0..<(group * m) {
+                        let (grp, row) = (channel / m, channel % m)
+                        for kk in 0..<k {
+                            let at =
+                                grp * groupBytes + (row / mr) * tileBytes + ((kk / 2) * mr + row % mr) * 4 + kk % 2 * 2
+                            bytes[at] = UInt8(truncatingIfNeeded: w[channel * k + kk])
+                            bytes[at + 1] = UInt8(truncatingIfNeeded: w[channel * k + kk] >> 8)
+                        }
+                    }
+                }
+                return (body, TensorData(dtype: .u8, shape: [bytes.count], bytes: bytes))
+            }
             var bytes = [UInt8](repeating: 0, count: scalesOffset + group * paddedRows * 4)
             var sums = [Int](repeating: 0, count: group * paddedRows)
             var slotScales = [Float](repeating: 0, count: group * paddedRows)
@@ -150,8 +181,6 @@ struct QConvUnit: KernelUnit {
             Int8Packing.writeTrailer(
                 &bytes, compensationAt: compensationOffset, scalesAt: scalesOffset, zero: zeroX, sums: sums,
                 scales: slotScales)
-            var body = self
-            body.packedW = true
             return (body, TensorData(dtype: .u8, shape: [bytes.count], bytes: bytes))
         }
     }
