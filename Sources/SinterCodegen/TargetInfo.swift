@@ -215,6 +215,10 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
     /// The accumulator type of multiply-accumulate kernels (matmul, conv) for an operand dtype:
     /// f32 for floats (f16/bf16 storage widens), i32 for 8- and 16-bit integers (int8 GEMMs
     /// accumulate in i32, as VNNI and SDOT do), the type itself otherwise.
+    /// Bytes of packed im2col columns the int8 and bf16 convolutions pack at a time: half of
+    /// L2, so the chunk stays there while every row tile of weights sweeps it.
+    var packedConvChunk: Int { l2Bytes / 2 }
+
     public static func accumulator(for dtype: DType) -> DType {
         switch dtype {
         case .f16, .bf16, .f32: .f32

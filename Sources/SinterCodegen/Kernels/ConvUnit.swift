@@ -33,6 +33,7 @@ struct ConvUnit: KernelUnit {
                 blocking: c.schedules.dotGemm(m: w[0] / geometry.group, n: positions, k: k, perWord: 2),
                 dot: c.schedules.int8Dot, epilogue: c.epilogue, bias: false)
             body.bf16 = c.schedules.bf16Dot
+            body.chunkBytes = c.schedules.packedConvChunk
             return [body]
         }
         if geometry.input.count == 2, geometry.channels == geometry.group {
@@ -254,6 +255,34 @@ extension KernelEmitter {
         }
     }
 
+    /// Copies `count` consecutive elements of type `element` between two buffers that do not
+    /// overlap, with whole vectors: 16 at a time and one more ending at the end, or two
+    /// overlapping halves of 8 or 4 (they write the same values twice), scalars below 4. An
+    /// im2col row's runs are a few dozen elements, too short for LLVM's vectorised loop.
+    func copyRun(
+        from src: IRValue, _ srcOff: IRValue, to dst: IRValue, _ dstOff: IRValue, count n: IRValue,
+        element t: IRType
+    ) {
+        let bytes = t.scalarBytes
+        func move(_ at: IRValue, _ w: Int) {
+            let v = ir.load(ir.vector(t, w), ir.gep(t, src, ir.add(srcOff, at)), align: bytes)
+            ir.store(v, ir.gep(t, dst, ir.add(dstOff, at)), align: bytes)
+        }
+        ir.ifThen(ir.icmp(.sge, n, c(16))) {
+            ir.forLoop(c(0), ir.sub(n, c(16)), step: 16, "cv") { j in move(j, 16) }
+            move(ir.sub(n, c(16)), 16)
+        }
+        for w in [8, 4] {
+            ir.ifThen(ir.and(ir.icmp(.slt, n, c(2 * w)), ir.icmp(.sge, n, c(w)))) {
+                move(c(0), w)
+                move(ir.sub(n, c(w)), w)
+            }
+        }
+        ir.ifThen(ir.icmp(.slt, n, c(4))) {
+            ir.forLoop(c(0), n, "cs") { j in move(j, 1) }
+        }
+    }
+
     /// col[kk, q − q0] = x[input channel and position under tap kk of output position q], or 0
     /// in the padding, for output positions q in [q0, q1): row kk (input channel, kernel
     /// position) of one group's im2col matrix, `width` columns per row. Each output row splits
@@ -299,8 +328,14 @@ extension KernelEmitter {
                 let out = ir.add(dst, rowStart)
                 let source = ir.add(ir.add(chan, outerOff), shift)
                 ir.forLoop(a, copyBegin, "zl") { ox in storeF(zero, col, ir.add(out, ox), elem: t) }
-                ir.forLoop(copyBegin, copyEnd, "cp") { ox in
-                    storeF(loadF(x, ir.add(source, ir.mul(ox, c(s))), 1, elem: t), col, ir.add(out, ox), elem: t)
+                if s == 1 {
+                    copyRun(
+                        from: x, ir.add(source, copyBegin), to: col, ir.add(out, copyBegin),
+                        count: ir.sub(copyEnd, copyBegin), element: t)
+                } else {
+                    ir.forLoop(copyBegin, copyEnd, "cp") { ox in
+                        storeF(loadF(x, ir.add(source, ir.mul(ox, c(s))), 1, elem: t), col, ir.add(out, ox), elem: t)
+                    }
                 }
                 ir.forLoop(copyEnd, b, "zr") { ox in storeF(zero, col, ir.add(out, ox), elem: t) }
             }

@@ -41,12 +41,12 @@ struct QConvUnit: KernelUnit {
         let signed = x.dtype == .i8, dot = c.schedules.int8Dot
         let shift = signed == dot.signedA ? 0 : signed ? 128 : -128
         let k = ws[1] * ws[2] * ws[3], positions = win.output.reduce(1, *)
-        return [
-            Body(
-                geometry: geometry, flipX: shift != 0, zeroX: qx.zeroPoints[0] + shift, scales: scales,
-                blocking: c.schedules.int8Gemm(m: ws[0] / geometry.group, n: positions, k: k), dot: dot,
-                epilogue: c.epilogue, bias: bias)
-        ]
+        var body = Body(
+            geometry: geometry, flipX: shift != 0, zeroX: qx.zeroPoints[0] + shift, scales: scales,
+            blocking: c.schedules.int8Gemm(m: ws[0] / geometry.group, n: positions, k: k), dot: dot,
+            epilogue: c.epilogue, bias: bias)
+        body.chunkBytes = c.schedules.packedConvChunk
+        return [body]
     }
 
     static func epilogueOperand(_ strides: [Int], _ dtype: DType) -> Epilogue.Operand? {
@@ -98,9 +98,12 @@ struct QConvUnit: KernelUnit {
         var scalesOffset: Int { compensationOffset + group * paddedRows * 4 }
         /// 1×1, stride 1, no padding: the input rows are the im2col matrix, packed in place.
         var pointwise: Bool { KernelEmitter.isPointwise(geometry) }
-        /// Panels packed at a time: about 256 KB of packed columns, which stay in L2 while every
-        /// row tile of weights sweeps them.
-        var chunkPanels: Int { max(1, min(panels, (256 << 10) / max(words * 4 * blocking.nr, 1))) }
+        /// Bytes of packed columns per chunk: half the target's L2 (`Schedules.packedConvChunk`).
+        var chunkBytes = 256 << 10
+        /// Panels packed at a time: about `chunkBytes` of packed columns, which stay in L2 while
+        /// every row tile of weights sweeps them (the larger the chunk, the longer the im2col
+        /// runs and the fewer times the weights stream past).
+        var chunkPanels: Int { max(1, min(panels, chunkBytes / max(words * 4 * blocking.nr, 1))) }
         var packedChunkBytes: Int { KernelProgram.aligned(chunkPanels * words * 4 * blocking.nr) }
         /// The im2col rows of one chunk (k rows × its columns), when the input is not read in place.
         var stagingBytes: Int { pointwise ? 0 : KernelProgram.aligned(k * chunkPanels * blocking.nr * elementBytes) }

@@ -8,6 +8,15 @@ struct IRType: Equatable {
     var isVector: Bool { LLVMGetTypeKind(ref) == LLVMVectorTypeKind }
     var isFloat32: Bool { LLVMGetTypeKind(ref) == LLVMFloatTypeKind }
     var vectorWidth: Int { isVector ? Int(LLVMGetVectorSize(ref)) : 1 }
+    /// Bytes of a scalar integer or float type (its natural alignment too).
+    var scalarBytes: Int {
+        switch LLVMGetTypeKind(ref) {
+        case LLVMIntegerTypeKind: Int(LLVMGetIntTypeWidth(ref) + 7) / 8
+        case LLVMHalfTypeKind, LLVMBFloatTypeKind: 2
+        case LLVMDoubleTypeKind: 8
+        default: 4
+        }
+    }
 }
 
 struct IRValue {
