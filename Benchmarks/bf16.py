@@ -2,11 +2,11 @@
 
     python bf16.py SINTER OUT_DIR MODEL.onnx [MODEL.onnx ...]
 
-For each model: Sinter f32 and Sinter bf16 (matmul weights stored as bf16, activations rounded
-to bf16, f32 sums) against onnxruntime's f32 — its CPU provider has no bf16 MatMul, so f32 is
+For each model: Sinter f32 and Sinter bf16 (matmul and conv weights stored as bf16, activations
+rounded to bf16, f32 sums) against onnxruntime's f32 — its CPU provider has no bf16 MatMul, so f32 is
 what it offers. Median latency at 1 and 2 threads, interleaved; the bf16 output's
 signal-to-noise ratio against f32; for classifiers, top-1 agreement with f32 over 200 seeded
-inputs; the share of multiply-adds in the bf16 GEMM; artifact sizes. Then the digits MLP
+inputs; the share of multiply-adds in the bf16 GEMM and convolution; artifact sizes. Then the digits MLP
 (scikit-learn's bundled data, trained here): f32 and bf16 test accuracy. On a CPU without a bf16
 dot product (avx512_bf16, ARM64 bf16) Sinter refuses `--precision bf16`, and so does this table.
 """

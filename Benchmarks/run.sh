@@ -63,12 +63,13 @@ section="## $cpu, $(nproc) cores ($flags)"
   echo
   echo "### bf16 (\`--precision bf16\`, Benchmarks/bf16.py)"
   echo
-  echo "Matmul weights stored as bf16, activations rounded to bf16, sums in f32; ORT's CPU provider has no bf16"
-  echo "MatMul, so the comparison is with its f32. SQNR: the bf16 output against the f32 one."
+  echo "Matmul and conv weights stored as bf16, activations rounded to bf16, sums in f32; ORT's CPU provider has"
+  echo "no bf16 MatMul or Conv, so the comparison is with its f32. SQNR: the bf16 output against the f32 one."
   echo
   if grep -q -w -E 'avx512_bf16|bf16' /proc/cpuinfo; then
     .venv/bin/python Benchmarks/bf16.py "$sinter" "$work/bf16" "$work/matmul_1024_const.onnx" \
-      "$work/mlp_784_b256.onnx" "$work/transformer_s128.onnx" "$work/mlp.onnx" 2>/dev/null
+      "$work/mlp_784_b256.onnx" "$work/transformer_s128.onnx" "$work/mlp.onnx" \
+      "$work/light_resnet50_random.onnx" "$work/light_squeezenet_random.onnx" 2>/dev/null
   else
     echo "This CPU has no bf16 dot product (avx512_bf16, ARM64 bf16): \`--precision bf16\` is refused here."
   fi
