@@ -59,7 +59,7 @@ section="## $cpu, $(nproc) cores ($flags)"
   echo
   .venv/bin/python Benchmarks/int8.py "$sinter" "$work/int8" "$work/matmul_1024_const.onnx" \
     "$work/mlp_784_b256.onnx" "$work/transformer_s128.onnx" "$work/light_resnet50_random.onnx" \
-    "$work/light_squeezenet_random.onnx" 2>/dev/null
+    "$work/light_squeezenet_random.onnx" "$work/light_shufflenet_random.onnx" 2>/dev/null
   echo
   echo "### bf16 (\`--precision bf16\`, Benchmarks/bf16.py)"
   echo

@@ -248,7 +248,7 @@ extension OpSchema {
                 traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.conv, kernel: .unit("conv"),
                 couples: Coupling.window,
                 "N-D convolution, NC[spatial] layout, weights [M, C/group, k...]; pads are all begins then all ends; "
-                    + "`to = \"f32\"` on bf16 or f16 operands sums and returns f32 (what `--precision bf16` makes).")
+                    + "`to = \"f32\"` on bf16 operands sums and returns f32 (what `--precision bf16` makes).")
         case .convNCHWc:
             return make(
                 op, 2, [.float],

@@ -63,7 +63,6 @@ public struct QuantParams: Hashable, Sendable, CustomStringConvertible {
         return nil
     }
 
-    /// Scale and zero point of index `i` along the axis (the one pair when per tensor).
     /// The parameters of a qmatmul's or qconv's i32 bias [n]: zero point 0 and scale
     /// scale_a · scale_b[j] per output channel (per tensor when there is one), the product
     /// computed in f32 as the kernels and onnxruntime's quantizer compute it.
@@ -72,6 +71,7 @@ public struct QuantParams: Hashable, Sendable, CustomStringConvertible {
         return QuantParams(scales: scales, zeroPoints: scales.map { _ in 0 }, axis: n > 1 ? 0 : nil)
     }
 
+    /// Scale and zero point of index `i` along the axis (the one pair when per tensor).
     public func pair(_ i: Int) -> (scale: Float, zeroPoint: Int) {
         let k = scales.count == 1 ? 0 : i
         return (scales[k], zeroPoints[k])
@@ -195,7 +195,7 @@ enum QuantRules {
             throw ShapeError("weights must be quantized per tensor or per output channel (axis 0), got \(w)")
         }
         let group = q.attributes.int("group") ?? 1
-        guard group > 0, ws[0] % group == 0, ws[1] * group == xs[1] else {
+        guard group > 0, xs[1] % group == 0, ws[0] % group == 0, ws[1] == xs[1] / group else {
             throw ShapeError("channels do not match: x \(x), weights \(w), group \(group)")
         }
         try bias(q, count: ws[0])

@@ -232,10 +232,10 @@ extension ShapeRules {
             throw ShapeError("conv channels do not match: input \(fmt(x.dims)), weights \(fmt(w.dims)), group \(group)")
         }
         let win = try window(input: Array(xs[2...]), kernel: Array(ws[2...]), attributes: q.attributes, ceilMode: false)
-        // `to`: 16-bit float operands summed and returned in f32, as matmul's.
+        // `to`: bf16 operands summed and returned in f32 (the bf16 convolution).
         guard let to = q.attributes["to"] else { return [TensorType(x.dtype, [xs[0], ws[0]] + win.output)] }
-        guard case .string("f32") = to, [.bf16, .f16].contains(x.dtype) else {
-            throw ShapeError("conv's 'to' may only be \"f32\", on bf16 or f16 operands (got \(to) on \(x.dtype))")
+        guard case .string("f32") = to, x.dtype == .bf16 else {
+            throw ShapeError("conv's 'to' may only be \"f32\", on bf16 operands (got \(to) on \(x.dtype))")
         }
         return [TensorType(.f32, [xs[0], ws[0]] + win.output)]
     }

@@ -6,7 +6,8 @@ import SinterIR
 /// in f32 and an f32 result, so everything around them (bias, activations, the graph's edges)
 /// stays f32. The bf16 GEMM and convolution (`vdpbf16ps`, BFDOT) run them. One cast per
 /// activation, shared by every node that reads it; nodes whose result is named in `keep` stay
-/// f32. A depthwise conv (a few multiply-adds per output, no GEMM) stays f32.
+/// f32. A conv with one input channel per group (depthwise, a few multiply-adds per output, or
+/// a dense conv of a single channel) stays f32.
 ///
 ///     %m = matmul %x, %w : f32[8,12]                 // %w: constant f32[16,12]
 ///     ==>

@@ -60,8 +60,9 @@ public struct CompileOptions: Sendable {
     /// quantized per row at run time (`quantize-dynamic`, after `fold-batchnorm`); nil when not
     /// asked for, else the nodes to keep in f32.
     public var dynamicInt8: [String]?
-    /// `--precision bf16`: matmuls with constant weights run in bf16 (`precision-bf16`, after
-    /// `fold-batchnorm`): nil for f32, else the nodes to keep in f32 (`--keep-float`).
+    /// `--precision bf16`: matmuls and (not depthwise) 2-D convs with constant weights run in
+    /// bf16 (`precision-bf16`, after `fold-batchnorm`): nil for f32, else the nodes to keep in
+    /// f32 (`--keep-float`).
     public var bf16: [String]?
 
     public init() {}

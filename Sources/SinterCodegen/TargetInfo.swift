@@ -212,13 +212,13 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
         partsPerThread = 4
     }
 
-    /// The accumulator type of multiply-accumulate kernels (matmul, conv) for an operand dtype:
-    /// f32 for floats (f16/bf16 storage widens), i32 for 8- and 16-bit integers (int8 GEMMs
-    /// accumulate in i32, as VNNI and SDOT do), the type itself otherwise.
     /// Bytes of packed im2col columns the int8 and bf16 convolutions pack at a time: half of
     /// L2, so the chunk stays there while every row tile of weights sweeps it.
     var packedConvChunk: Int { l2Bytes / 2 }
 
+    /// The accumulator type of multiply-accumulate kernels (matmul, conv) for an operand dtype:
+    /// f32 for floats (f16/bf16 storage widens), i32 for 8- and 16-bit integers (int8 GEMMs
+    /// accumulate in i32, as VNNI and SDOT do), the type itself otherwise.
     public static func accumulator(for dtype: DType) -> DType {
         switch dtype {
         case .f16, .bf16, .f32: .f32
@@ -371,7 +371,9 @@ extension KernelProgram {
             let share = String(format: "%.1f", 100 * Double(macs.int8) / Double(macs.total))
             out += "// multiply-adds: \(macs.total), in int8 \(macs.int8) (\(share)%)"
             if macs.bf16 > 0 {
-                out += String(format: ", in bf16 %d (%.1f%%)", macs.bf16, 100 * Double(macs.bf16) / Double(macs.total))
+                // %d is 32-bit: ResNet-50's 4.1 G multiply-adds would wrap.
+                let share = String(format: "%.1f", 100 * Double(macs.bf16) / Double(macs.total))
+                out += ", in bf16 \(macs.bf16) (\(share)%)"
             }
             out += "\n"
         }

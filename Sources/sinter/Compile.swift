@@ -123,7 +123,8 @@ struct Compile: ParsableCommand {
                     )
                 }
                 if options.bf16 != nil {
-                    // The bf16 GEMMs' share; convs and matmuls with run-time weights stay f32.
+                    // The bf16 kernels' share; depthwise convs and matmuls with run-time weights
+                    // stay f32.
                     let macs = lowered.multiplyAdds
                     FileHandle.standardError.write(
                         Data(

@@ -61,7 +61,7 @@ struct VerifierErrorTests {
             graph @g(%x: f32[1,2,4,4], %w: f32[3,2,1,1]) -> (%y: f32[1,3,4,4]) {
               %y = conv %x, %w {to = "f32"} : f32[1,3,4,4]
             }
-            """, "2:8: error: 'conv': conv's 'to' may only be \"f32\", on bf16 or f16 operands (got \"f32\" on f32)"
+            """, "2:8: error: 'conv': conv's 'to' may only be \"f32\", on bf16 operands (got \"f32\" on f32)"
         ),
         (
             "zero point outside the storage type",

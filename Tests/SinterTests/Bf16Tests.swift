@@ -140,6 +140,34 @@ struct Bf16ConvTests {
         print("bf16 conv: \(cases.count) geometries on \(checked.sorted().joined(separator: ", "))")
     }
 
+    /// `precision-bf16` end to end on two convs: both run in bf16, the first kernel ends in the
+    /// second's cast (it stores bf16), and the output stays within bf16 rounding of f32 while
+    /// differing from it (the pass really ran).
+    @Test func precisionPassRunsConvChainsInBf16() throws {
+        var rng = Support.RNG(seed: 4)
+        var g = GraphBuilder(name: "bcnn")
+        let x = try g.input("x", TensorType(.f32, [2, 6, 12, 12]))
+        let pads = Attributes(["pads": .ints([1, 1, 1, 1])])
+        let w1 = TensorData((0..<(16 * 54)).map { _ in rng.float(-0.3, 0.3) }, shape: [16, 6, 3, 3])
+        let b1 = TensorData((0..<16).map { _ in rng.float(-0.1, 0.1) }, shape: [16, 1, 1])
+        let h = try g.relu(
+            try g.add(try g.apply(.conv, [x, try g.constant(w1)], attributes: pads)[0], try g.constant(b1)))
+        let w2 = TensorData((0..<(8 * 144)).map { _ in rng.float(-0.2, 0.2) }, shape: [8, 16, 3, 3])
+        g.output(try g.apply(.conv, [h, try g.constant(w2)], attributes: pads)[0])
+        var options = CompileOptions()
+        let anchor = try #require(options.passes.firstIndex { $0.name == "fold-batchnorm" })
+        options.passes.insert("precision-bf16", at: anchor + 1)
+        let report = try Sinter.lower(g.graph, options).kernelReport(TargetInfo(.host))
+        let kernels = report.split(separator: "\n").filter { $0.hasPrefix("// k") && !$0.hasPrefix("// kernels") }
+        #expect(kernels.filter { $0.contains("bf16 operands") }.count == 2, "\(report)")
+        #expect(kernels.contains { $0.contains("conv_add_relu_cast") }, "the first conv stores bf16: \(report)")
+        let input = TensorData((0..<(2 * 6 * 144)).map { _ in rng.float(-1, 1) }, shape: [2, 6, 12, 12])
+        let got = try Sinter.jit(g.graph, options).run([input])[0].doubles
+        let want = try Sinter.jit(g.graph).run([input])[0].doubles
+        #expect(Support.mismatch(got, want, atol: 2e-2, rtol: 2e-2) == nil, "bf16 vs f32")
+        #expect(Support.mismatch(got, want, atol: 1e-6, rtol: 1e-6) != nil, "bf16 changed nothing")
+    }
+
     /// Σ x · w over the window in f64 (padding contributes 0), plus the bias, ReLU.
     static func reference(
         _ cs: Int8ConvTests.Case, _ x: [Float], _ w: [Float], _ bias: [Float], out: [Int]

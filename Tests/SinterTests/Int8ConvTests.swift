@@ -99,8 +99,9 @@ struct Int8ConvTests {
                 let wShape = [cs.outChannels, cs.channels / cs.group] + cs.kernel
                 let x = (0..<xShape.reduce(1, *)).map { _ in rng.int(signed ? -128...127 : 0...255) }
                 let w = (0..<wShape.reduce(1, *)).map { _ in rng.int(-127...127) }
-                // Every third case adds an i32 bias operand instead of the f32 bias.
-                let integerBias = index % 3 == 1
+                // An i32 bias operand instead of the f32 bias: dense (1, 4), grouped im2col (6) and
+                // pointwise (7), depthwise with an i8 input and a channel multiplier (9) and u8 (10).
+                let integerBias = index % 3 == 1 || index == 6 || index == 9
                 let bias = (0..<cs.outChannels).map { _ in integerBias ? 0 : rng.float(-1, 1) }
                 let biasI = (0..<cs.outChannels).map { _ in rng.int(-40_000...40_000) }
                 let dtype: DType = signed ? .i8 : .u8

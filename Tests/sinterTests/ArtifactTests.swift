@@ -468,14 +468,16 @@ struct AArch64Int8Tests {
             scales: (0..<10).map { 0.002 * Float($0 % 3 + 1) }, zeroPoints: Array(repeating: 0, count: 10), axis: 0)
         let pads = Attributes(["pads": .ints([1, 1, 1, 1])])
         b.output(try b.relu(try b.apply(.qconv, [qi, try b.constant(cw)], attributes: pads)[0]))
-        // Grouped (3 groups, the GEMM kernel per group) and depthwise (the row kernel, on bytes).
+        // Grouped (3 groups, the GEMM kernel per group) and depthwise (the row kernel, on bytes),
+        // each with an i32 bias.
         for (group, m) in [(3, 9), (6, 12)] {
             var gw = TensorData(
                 dtype: .i8, shape: [m, 6 / group, 3, 3],
                 values: (0..<(m * 54 / group)).map { Double(($0 * 29) % 255 - 127) })
             gw.quant = QuantParams(scale: 0.003, zeroPoint: 0)
+            let bias = TensorData(dtype: .i32, shape: [m], values: (0..<m).map { Double($0 * 997 % 4001 - 2000) })
             let attributes = Attributes(["pads": .ints([1, 1, 1, 1]), "group": .int(group)])
-            b.output(try b.apply(.qconv, [qi, try b.constant(gw)], attributes: attributes)[0])
+            b.output(try b.apply(.qconv, [qi, try b.constant(gw), try b.constant(bias)], attributes: attributes)[0])
         }
         let model = dir.appendingPathComponent("qm.sir")
         try Printer.print(b.graph).write(to: model, atomically: true, encoding: .utf8)

@@ -339,6 +339,8 @@ struct Int8CLITests {
         let kernels = dump.stdout.split(separator: "\n").filter { $0.hasPrefix("// k") }
         #expect(kernels.filter { $0.contains(": qconv,") }.count == 4, "\(dump.stdout)")
         #expect(!kernels.contains { $0.contains(": conv") }, "a conv stayed f32: \(dump.stdout)")
+        // Every conv's bias became its i32 bias operand: no qconv kernel adds one in f32.
+        #expect(!kernels.contains { $0.contains("qconv_add") }, "an f32 bias add remained: \(dump.stdout)")
         // 8 images: 16·3·9·144 + 24·16·9·36 + 24·9·36 (depthwise) + 32·6·36 (4 groups) conv
         // multiply-adds and 32·10 in the head.
         let macs = 8 * (16 * 27 * 144 + 24 * 144 * 36 + 24 * 9 * 36 + 32 * 6 * 36 + 320)

@@ -35,14 +35,15 @@ struct KernelEmitter {
     func ceilDiv(_ a: IRValue, _ b: IRValue) -> IRValue { ir.sdiv(ir.sub(ir.add(a, b), c(1)), b) }
     func roundUp(_ a: IRValue, _ m: Int) -> IRValue { ir.mul(ceilDiv(a, c(m)), c(m)) }
 
-    /// `w` floats (f32, or `elem`) at element `off`.
+    /// `w` floats (f32, or `elem`) at element `off`, claiming the element's own alignment.
     func loadF(_ base: IRValue, _ off: IRValue, _ w: Int, elem: IRType? = nil) -> IRValue {
         let t = elem ?? ir.f32
-        return ir.load(ir.vector(t, w), ir.gep(t, base, off))
+        return ir.load(ir.vector(t, w), ir.gep(t, base, off), align: t.scalarBytes)
     }
 
     func storeF(_ v: IRValue, _ base: IRValue, _ off: IRValue, elem: IRType? = nil) {
-        ir.store(v, ir.gep(elem ?? ir.f32, base, off))
+        let t = elem ?? ir.f32
+        ir.store(v, ir.gep(t, base, off), align: t.scalarBytes)
     }
 
     /// Nested loops over `shape` (all dims), carrying one linear offset per stride list.

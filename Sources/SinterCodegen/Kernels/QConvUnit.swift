@@ -6,12 +6,14 @@ import SinterIR
 /// run time, so a tile is `mr` output channels × `nr` neighbouring positions and every row
 /// stores straight into NCHW. Each k quad is four consecutive (input channel, ky, kx) taps.
 /// The sums become `f32(acc − zero_x · rowsum(w) + bias[m]) · (scale_x · scale_w[m])` (the i32
-/// bias is optional) and take the fused
-/// f32 epilogue (bias, ReLU, residual), as the f32 conv's do.
+/// bias is optional) and take the fused f32 epilogue (bias, ReLU, residual), as the f32 conv's
+/// do. A group's rows are its own output channels; a depthwise qconv runs the row-vector kernel
+/// instead (ConvUnit.Depthwise), and a bf16 conv this body with two k per word (`bf16`).
 ///
-/// The packed weights: row tiles of mr channels, each k quad one row of mr words (four i8
-/// taps each, zero past k), then per padded channel the compensation `zero_x · rowsum(w)`
-/// (i32) and the scale (f32).
+/// The packed weights: per group, row tiles of mr channels, each k quad one row of mr words
+/// (four i8 taps each, zero past k); after all groups' tiles, per group and padded channel
+/// (slot g · paddedRows + r) the compensation `zero_x · rowsum(w)` (i32), then the scales (f32).
+/// A bf16 body has the tiles alone (k pairs, two bf16 per word).
 struct QConvUnit: KernelUnit {
     static let name = "qconv"
 

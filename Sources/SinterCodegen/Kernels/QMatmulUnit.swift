@@ -30,6 +30,8 @@ struct QMatmulUnit: KernelUnit {
         let signed = a.dtype == .i8, dot = c.schedules.int8Dot
         let blocking = c.schedules.int8Gemm(m: m, n: n, k: k)
         guard let qa = a.quant else {
+            // The shape rule refuses an i32 bias here (its scale would be the rows' own).
+            guard c.operandTypes.count == 2 else { throw c.fail("a dynamic qmatmul takes no i32 bias") }
             // Dynamic: the trailer holds colsum(b) (zero 1) and b's scales; rows bring their own.
             let scales = (0..<n).map { j in qb.pair(j).scale }
             return [
