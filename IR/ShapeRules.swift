@@ -87,7 +87,8 @@ public enum ShapeRules {
         } else if known != count {
             throw ShapeError("cannot reshape \(fmt(t.dims)) (\(count) elements) to \(target) (\(known) elements)")
         }
-        return [TensorType(t.dtype, out)]
+        // Moving quantized values keeps parameters that are per tensor (an axis does not survive).
+        return [TensorType(t.dtype, out, quant: t.quant?.axis == nil ? t.quant : nil)]
     }
 
     static let transpose: ShapeRule = { q throws(ShapeError) in
@@ -96,7 +97,10 @@ public enum ShapeRules {
         guard perm.count == t.rank, Set(perm) == Set(0..<t.rank) else {
             throw ShapeError("perm \(perm) is not a permutation of the \(t.rank) dimensions of \(fmt(t.dims))")
         }
-        return [TensorType(t.dtype, perm.map { t.dims[$0] })]
+        // Quantized values keep their parameters; a per-axis one follows its axis.
+        var quant = t.quant
+        if let axis = quant?.axis { quant?.axis = perm.firstIndex(of: axis) }
+        return [TensorType(t.dtype, perm.map { t.dims[$0] }, quant: quant)]
     }
 
     static let softmax: ShapeRule = { q throws(ShapeError) in

@@ -155,9 +155,10 @@ public struct QuantizeInt8: Pass {
 
     /// `value` quantized (`to`), its nodes named from `base`. A 2-D max pool's result is
     /// quantized at the pool's input and pooled as bytes: quantization is monotonic, so the max
-    /// of quantized values is the quantized max, exactly. A concat's result is quantized at each input (elementwise, so
-    /// exact too) and concatenated as bytes. Either way the kernels that make the inputs store
-    /// them quantized, and the float pool or concat goes in `dce` when nothing else reads it.
+    /// of quantized values is the quantized max, exactly. A concat's result is quantized at each
+    /// input (elementwise, so exact too) and concatenated as bytes; a reshape's or transpose's
+    /// (a channel shuffle) at its input, and the bytes are moved. Either way the kernels that make
+    /// the inputs store them quantized, and the float op goes in `dce` when nothing else reads it.
     ///
     ///     %p = max-pool %r {kernel = [3, 3], ...} : f32[1,64,55,55]
     ///     ==>
@@ -176,6 +177,16 @@ public struct QuantizeInt8: Pass {
             }
             return try rw.insert1(
                 n.op, parts, name: base + (n.op == .maxPool ? "pool" : "cat"), attributes: n.attributes,
+                at: .before(i), location: n.location)
+        }
+        // A reshape or transpose only moves values (a channel shuffle): move the bytes instead.
+        if let p = defining[value], [.reshape, .transpose].contains(graph.nodes[p].op),
+            graph.type(of: graph.nodes[p].operands[0]).dtype == .f32
+        {
+            let n = graph.nodes[p]
+            let moved = try quantized(n.operands[0], base + ".m", to, graph, defining, &rw, before: i)
+            return try rw.insert1(
+                n.op, [moved], name: base + (n.op == .reshape ? "reshape" : "perm"), attributes: n.attributes,
                 at: .before(i), location: n.location)
         }
         return try rw.insert1(

@@ -189,4 +189,36 @@ struct Int8ConvTests {
             }
         }
     }
+
+    /// A channel shuffle on quantized bytes (what `quantize` makes of one between two convs):
+    /// reshape, transpose and reshape keep the parameters and move the bytes exactly, so
+    /// dequantizing after the shuffle gives the shuffled dequantized values.
+    @Test func shuffledBytesKeepTheirValues() throws {
+        var rng = Support.RNG(seed: 12)
+        let (n, groups, perGroup, h, w) = (2, 3, 4, 5, 6)
+        let c = groups * perGroup
+        var g = GraphBuilder(name: "shuffle")
+        let x = try g.input("x", TensorType(.f32, [n, c, h, w]))
+        let q = try g.apply(.quantize, [x], attributes: Attributes(["to": .string("u8<0.02:120>")]))[0]
+        let r = try g.apply(.reshape, [q], attributes: Attributes(["shape": .ints([n, groups, perGroup, h, w])]))[0]
+        let t = try g.apply(.transpose, [r], attributes: Attributes(["perm": .ints([0, 2, 1, 3, 4])]))[0]
+        let s = try g.apply(.reshape, [t], attributes: Attributes(["shape": .ints([n, c, h, w])]))[0]
+        #expect(g.graph.type(of: s).quant == QuantParams(scale: 0.02, zeroPoint: 120))
+        g.output(try g.apply(.dequantize, [s])[0])
+        let values = (0..<(n * c * h * w)).map { _ in rng.float(-2, 2) }
+        let got = try Sinter.jit(g.graph).run([TensorData(values, shape: [n, c, h, w])])[0].floats ?? []
+        var want = [Float]()
+        for b in 0..<n {
+            for oc in 0..<c {
+                // Output channel oc = j · groups + i reads input channel i · perGroup + j.
+                let ic = (oc % groups) * perGroup + oc / groups
+                for p in 0..<(h * w) {
+                    let v = values[(b * c + ic) * h * w + p]
+                    let level = max(0, min(255, (v / 0.02).rounded(.toNearestOrEven) + 120))
+                    want.append((level - 120) * 0.02)
+                }
+            }
+        }
+        #expect(Support.mismatch(got, want, atol: 1e-6, rtol: 1e-6) == nil)
+    }
 }
