@@ -2,7 +2,8 @@ import SinterIR
 
 /// `fold-pad`: a constant pad on the spatial axes in front of a conv (value 0), a max-pool
 /// (value −inf) or an average pool that counts padding (value 0) becomes the window's own
-/// padding.
+/// padding. A conv's pad may sit behind the cast to bf16 that `precision-bf16` puts in front of
+/// it (the cast keeps 0, the window's padding): the cast then applies to the unpadded input.
 ///
 ///     %p = pad %x {pads = [0, 0, 1, 1, 0, 0, 1, 1]} : f32[1,3,10,10]
 ///     %y = conv %p, %w : f32[1,8,8,8]
@@ -20,8 +21,17 @@ public struct FoldPad: Pass {
         var rw = Rewriter(graph)
         for i in graph.nodes.indices {
             let n = graph.nodes[i]
-            guard n.op == .conv || n.op == .maxPool || n.op == .avgPool, let pi = defining[n.operands[0]] else {
+            guard n.op == .conv || n.op == .maxPool || n.op == .avgPool, var pi = defining[n.operands[0]] else {
                 continue
+            }
+            // A bf16 cast between the pad and a conv (its only user) is moved in front of the pad.
+            var conversion: Int? = nil
+            if n.op == .conv, Self.castsToBf16(graph, graph.nodes[pi]),
+                users[graph.nodes[pi].results[0]]?.count == 1, !outputs.contains(graph.nodes[pi].results[0]),
+                let inner = defining[graph.nodes[pi].operands[0]]
+            {
+                conversion = pi
+                pi = inner
             }
             let pad = graph.nodes[pi]
             guard pad.op == .pad, users[pad.results[0]]?.count == 1, !outputs.contains(pad.results[0]) else { continue }
@@ -43,14 +53,28 @@ public struct FoldPad: Pass {
                 (0..<spatial).map { old[$0] + pads[2 + $0] }
                 + (0..<spatial).map { old[spatial + $0] + pads[rank + 2 + $0] }
             // The window reads the unpadded input with the merged pads; the pad, now unused, goes.
+            var input = pad.operands[0]
+            if let ci = conversion {
+                let c = graph.nodes[ci]
+                input = try rw.insert1(
+                    c.op, [input], name: graph.name(of: c.results[0]), attributes: c.attributes, at: .before(i),
+                    location: c.location)
+                rw.takeName(of: c.results[0], for: input)
+                rw.erase(ci)
+            }
             rw.update(i) {
                 $0.attributes["pads"] = .ints(merged)
-                $0.operands[0] = pad.operands[0]
+                $0.operands[0] = input
             }
             rw.erase(pi)
         }
         guard !rw.isUnchanged else { return false }
         graph = try rw.finish()
         return true
+    }
+
+    /// A cast to bf16: it turns the pad's 0 into the bf16 0 the conv pads with.
+    static func castsToBf16(_ g: Graph, _ n: Node) -> Bool {
+        n.op == .cast && g.type(of: n.results[0]).dtype == .bf16
     }
 }
