@@ -189,9 +189,7 @@ extension KernelEmitter {
     ) {
         let g = body.geometry, win = g.window
         let (h, wd, kh, kw) = (g.input[0], g.input[1], win.kernel[0], win.kernel[1])
-        let scaleBytes = body.scales.flatMap { s in (0..<4).map { UInt8(truncatingIfNeeded: s.bitPattern >> (8 * $0)) }
-        }
-        let scales = body.bf16 == nil ? ir.constantBytes("qconv.scales", scaleBytes) : nil
+        let scales = body.bf16 == nil ? ir.constantFloats("qconv.scales", body.scales) : nil
         let zero = ir.constInt(ir.i32, body.zeroX, width: 1)
         /// A bf16 element (i16 bits) as f32: the bits in the top half.
         func widen(_ half: IRValue) -> IRValue {

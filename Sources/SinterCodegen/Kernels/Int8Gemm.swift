@@ -294,7 +294,7 @@ extension KernelEmitter {
             ])
     }
 
-    /// Stores an int8 or bf16 kernel's result at element `index` of `out`: f32, or the type its
+    /// Stores an int8, bf16 or depthwise kernel's result at element `index` of `out`: f32, or the type its
     /// epilogue ends in (`result`, the epilogue's final cast applied: `value` is in its domain).
     func storeResult(_ value: IRValue, _ out: IRValue, _ index: IRValue, _ result: DType?, mask: IRValue?) {
         let d = result ?? .f32
@@ -319,9 +319,7 @@ extension KernelEmitter {
     private func int8GemmLoops(
         _ body: QMatmulUnit.Body, _ out: IRValue, _ a: IRValue, _ b: IRValue, _ bias: IRValue?, _ extras: [IRValue]
     ) {
-        let scaleBytes = body.scales.flatMap { s in (0..<4).map { UInt8(truncatingIfNeeded: s.bitPattern >> (8 * $0)) }
-        }
-        let scales = ir.constantBytes("qmatmul.scales", scaleBytes)
+        let scales = ir.constantFloats("qmatmul.scales", body.scales)
         forEachBatchEntry(body.shape, extras) { offs, args in
             ir.forLoop(c(0), c(body.m), "ti") { i in
                 let row = ir.add(offs[0], ir.mul(i, c(body.k)))

@@ -72,11 +72,7 @@ extension KernelEmitter {
         guard g.batch * g.outChannels * oh * ow > 0 else { return }
         let (lo, hi, lanes) = Self.rowVectors(win, width: w, maxLanes: maxLanes)
         let (u0, u1) = partRange(g.batch * g.outChannels * oh, task: task, tasks: tasks)
-        let scales = int8.map { q in
-            ir.constantBytes(
-                "qconv.dw.scales",
-                q.scales.flatMap { s in (0..<4).map { UInt8(truncatingIfNeeded: s.bitPattern >> (8 * $0)) } })
-        }
+        let scales = int8.map { ir.constantFloats("qconv.dw.scales", $0.scales) }
         ir.forLoop(u0, u1, "row") { u in
             let nc = ir.sdiv(u, c(oh)), y = ir.srem(u, c(oh))
             let n = ir.sdiv(nc, c(g.outChannels)), oc = ir.srem(nc, c(g.outChannels))
@@ -125,11 +121,7 @@ extension KernelEmitter {
                             $0, value, row: ir.srem(oc, c(perGroup)), col: position, width: lanes, mask: nil,
                             dtype: $0.result ?? .f32)
                     } ?? value
-                if int8 != nil {
-                    storeResult(result, out, ir.add(oBase, col), args?.result, mask: nil)
-                } else {
-                    storeF(result, out, ir.add(oBase, col))
-                }
+                storeResult(result, out, ir.add(oBase, col), args?.result, mask: nil)
             }
         }
     }
