@@ -55,6 +55,7 @@ public enum Op: String, CaseIterable, Sendable, Hashable {
     case scatterND = "scatter-nd"
     // Quantization (IR/Quantization.swift); `expand-quant` rewrites them into arithmetic.
     case quantize, dequantize, requantize, qmatmul, qconv
+    case qconvNCHWc = "qconv-nchwc"
     // Training (IR/TrainingOps.swift); `expand-training` rewrites them into arithmetic.
     case crossEntropy = "cross-entropy"
     case nllLoss = "nll-loss"
@@ -358,7 +359,8 @@ extension OpSchema {
                 ],
                 traits: [.pure, .movesData], pattern: .injective, shape: ShapeRules.pad, kernel: .unit("pad"),
                 couples: Coupling.resizing,
-                "pads (all begins, then all ends; negative crops) in mode constant, reflect, edge or wrap.")
+                "pads (all begins, then all ends; negative crops) in mode constant, reflect, edge or wrap; on a "
+                    + "quantized tensor `value` is the stored integer (its zero point pads with real 0).")
         // MARK: reductions
         case .reduceSum: return reduce(op, "sum over axes")
         case .reduceMean: return reduce(op, "mean over axes")
@@ -431,6 +433,15 @@ extension OpSchema {
                     + "weights (i8 [M,C/group,kh,kw], zero point 0, per tensor or per output channel), plus an "
                     + "optional i32 bias [M] at scale scale_x * scale_w[m] added to the sums; pads and groups as conv's"
             )
+        case .qconvNCHWc:
+            return make(
+                op, 2, [.integer], variadic: true, attributes: [spec("strides", .ints), spec("dilations", .ints)],
+                traits: [.pure], pattern: .outElementwiseFusable, shape: QuantRules.qconvNCHWc,
+                kernel: .unit("qconv-nchwc"), couples: Coupling.window,
+                "qconv on channel-blocked bytes (the `layout` pass makes it): x (i8/u8 [N, C/b, H, W, b], per "
+                    + "tensor, b a multiple of 4) with qconv's weights [M, C, kh, kw] (group 1, M a multiple of b) "
+                    + "and optional i32 bias [M]; the result is f32 [N, M/b, OH, OW, b]. No padding: `layout` pads "
+                    + "the input with its zero point first.")
         case .scatterND:
             return make(
                 op, 3, [.any, .index, .any],

@@ -204,6 +204,31 @@ enum QuantRules {
         return [TensorType(.f32, [xs[0], ws[0]] + win.output)]
     }
 
+    /// qconv-nchwc: x [N, C/b, H, W, b] quantized per tensor (b a multiple of 4: whole k quads per
+    /// block), weights as qconv's [M, C, kh, kw] (group 1) with M a multiple of b, and an optional
+    /// i32 bias [M]; the result is f32 [N, M/b, OH, OW, b]. It has no `pads`.
+    static let qconvNCHWc: ShapeRule = { q throws(ShapeError) in
+        let x = q.operands[0], w = q.operands[1]
+        for t in [x, w] where ![DType.i8, .u8].contains(t.dtype) || t.quant == nil {
+            throw ShapeError("needs quantized 8-bit operands (like u8<0.02:128>[...]), got \(t)")
+        }
+        guard x.rank == 5, w.rank == 4, let xs = x.shape, let ws = w.shape else {
+            throw ShapeError("needs static x [N,C/b,H,W,b] and weights [M,C,kh,kw], got \(x) and \(w)")
+        }
+        if x.quant?.axis != nil { throw ShapeError("x must be quantized per tensor, got \(x)") }
+        if let axis = w.quant?.axis, axis != 0 {
+            throw ShapeError("weights must be quantized per tensor or per output channel (axis 0), got \(w)")
+        }
+        let b = xs[4]
+        guard b > 0, b % 4 == 0, ws[1] == xs[1] * b, ws[0] % b == 0 else {
+            throw ShapeError("blocks do not match: x \(x) (a block of b = 4k lanes), weights \(w) (M a multiple of b)")
+        }
+        try bias(q, count: ws[0])
+        let win = try ShapeRules.window(
+            input: [xs[2], xs[3]], kernel: [ws[2], ws[3]], attributes: q.attributes, ceilMode: false)
+        return [TensorType(.f32, [xs[0], ws[0] / b] + win.output + [b])]
+    }
+
     static let quantize: ShapeRule = { q throws(ShapeError) in [try target(q, q.operands[0].dims)] }
     static let dequantize: ShapeRule = { q throws(ShapeError) in [TensorType(.f32, try source(q).dims)] }
     static let requantize: ShapeRule = { q throws(ShapeError) in [try target(q, try source(q).dims)] }

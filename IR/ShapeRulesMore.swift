@@ -178,7 +178,9 @@ extension ShapeRules {
             out.append(try add(try add(shape[i], pads[i], "padding"), pads[i + t.rank], "padding"))
         }
         guard out.allSatisfy({ $0 >= 0 }) else { throw ShapeError("pads \(pads) crop \(fmt(t.dims)) below zero") }
-        return [TensorType(t.dtype, out)]
+        // Quantized values keep their parameters unless the padding changes the axis they vary along.
+        let keeps = t.quant.map { p in p.axis.map { out[$0] == shape[$0] } ?? true } ?? false
+        return [TensorType(t.dtype, out, quant: keeps ? t.quant : nil)]
     }
 
     /// Geometry of a sliding window (conv, pooling) per spatial axis.

@@ -188,7 +188,7 @@ public struct Fuse: Pass {
                 } else {
                     alone(reason)
                 }
-            } else if [.matmul, .qmatmul, .conv, .qconv, .convNCHWc, .depthwiseConvNCHWc].contains(n.op) {
+            } else if [.matmul, .qmatmul, .conv, .qconv, .convNCHWc, .qconvNCHWc, .depthwiseConvNCHWc].contains(n.op) {
                 let (gi, reason) = joinable()
                 if let gi, !groups[gi].prologue.isEmpty {
                     alone("\(n.op.rawValue) epilogue: the users' kernel reads a view in its prologue")
@@ -269,7 +269,8 @@ public struct Fuse: Pass {
     /// The anchors whose kernels store an epilogue's cast result: the int8 ones and the bf16
     /// GEMM (`matmul {to = "f32"}`, whose f32 result is often rounded to bf16 for the next one).
     static func storesCasts(_ n: Node) -> Bool {
-        n.op == .qconv || n.op == .qmatmul || ((n.op == .matmul || n.op == .conv) && n.attribute("to") != nil)
+        [.qconv, .qconvNCHWc, .qmatmul].contains(n.op)
+            || ((n.op == .matmul || n.op == .conv) && n.attribute("to") != nil)
     }
 
     /// Whether the group's root is a cast that changes dtype (its kernel stores that dtype).
@@ -285,7 +286,7 @@ public struct Fuse: Pass {
     /// Epilogue operands must be addressable from the anchor's output coordinates: for conv,
     /// each operand either broadcasts over all spatial axes or walks them contiguously.
     static func epilogueProblem(_ g: Graph, anchor: Node, group: FusionGroup) -> String? {
-        guard [.conv, .qconv, .convNCHWc, .depthwiseConvNCHWc].contains(anchor.op),
+        guard [.conv, .qconv, .convNCHWc, .qconvNCHWc, .depthwiseConvNCHWc].contains(anchor.op),
             let out = g.type(of: anchor.results[0]).shape
         else { return nil }
         let members = Set(group.nodes.map { g.nodes[$0].results[0] })

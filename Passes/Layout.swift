@@ -110,6 +110,24 @@ public struct Layout: Pass {
             return v
         }
 
+        /// qconv → qconv-nchwc on the blocked input, padded with its zero point (real 0) first.
+        func blockQConv(_ node: Node, _ r: ValueID, _ name: String, at loc: SourceLocation) throws(SinterError) {
+            var input = try toBlocked(node.operands[0], at: loc)
+            if let pads = node.attributes.ints("pads"), pads.count == 4, pads.contains(where: { $0 != 0 }) {
+                let zero = g.type(of: node.operands[0]).quant?.zeroPoints.first ?? 0
+                input = try add(
+                    .pad, [input], g.name(of: node.operands[0]) + ".pad",
+                    Attributes([
+                        "pads": .ints([0, 0, pads[0], pads[1], 0, 0, 0, pads[2], pads[3], 0]),
+                        "value": .float(Double(zero)),
+                    ]), at: loc)
+            }
+            var attrs = Attributes()
+            for key in ["strides", "dilations"] { attrs[key] = node.attributes[key] }
+            let operands = [input] + node.operands.dropFirst()
+            try produce(r, blocked: try add(.qconvNCHWc, operands, name, attrs, at: loc), at: loc)
+        }
+
         for (i, node) in graph.nodes.enumerated() {
             current = i
             let loc = node.location
@@ -122,6 +140,11 @@ public struct Layout: Pass {
             // So does a grouped conv (ShuffleNet's: 1×1, 4 groups): on its own, converting its
             // result back costs more than blocking saves (ShuffleNet v1's channel shuffles
             // follow them: 5.19 → 5.27 ms on one thread blocking every grouped conv there).
+            if let r, Self.blockableQConv(graph, node, b, defining) {
+                try blockQConv(node, r, name, at: loc)
+                rw.erase(i)
+                continue
+            }
             let insideChain = node.operands.first.map { blocked[$0] != nil } == true
             let depthwise = insideChain ? Self.blockableDepthwise(graph, node, b, defining) : nil
             let group = depthwise == nil ? node.attributes.int("group") ?? 1 : 1
@@ -199,9 +222,22 @@ public struct Layout: Pass {
         return true
     }
 
-    /// A conv that runs blocked, as a dense or a depthwise kernel.
+    /// A conv that runs blocked, as a dense or a depthwise kernel, or an int8 one.
     static func blockable(_ g: Graph, _ n: Node, _ b: Int, _ defining: [ValueID: Int]) -> Bool {
         blockableConv(g, n, b, defining) != nil || blockableDepthwise(g, n, b, defining) != nil
+            || blockableQConv(g, n, b, defining)
+    }
+
+    /// A qconv that runs as `qconv-nchwc`: 2-D, one group, input and output channels filling
+    /// whole blocks of a multiple of 4 (whole k quads), constant weights (packed at compile
+    /// time). Grouped and depthwise qconvs, and a first layer's 3 channels, stay NCHW.
+    static func blockableQConv(_ g: Graph, _ n: Node, _ b: Int, _ defining: [ValueID: Int]) -> Bool {
+        guard n.op == .qconv, b % 4 == 0, (n.attributes.int("group") ?? 1) == 1,
+            let x = g.type(of: n.operands[0]).shape, x.count == 4, x[1] > 0, x[1] % b == 0,
+            g.type(of: n.operands[0]).quant?.axis == nil, let w = g.type(of: n.operands[1]).shape,
+            w.count == 4, w[0] % b == 0, g.constantValue(n.operands[1], defining: defining) != nil
+        else { return false }
+        return true
     }
 
     /// A depthwise conv's constant weights [C, 1, kh, kw] when it can run blocked: 2-D, one
@@ -285,13 +321,13 @@ public struct Layout: Pass {
         var worth = Set<ValueID>()
         for n in g.nodes.reversed() where n.results.count == 1 && can.contains(n.results[0]) {
             let r = n.results[0]
-            if n.op == .conv {
+            if n.op == .conv || n.op == .qconv {
                 worth.insert(r)
                 continue
             }
             let wanted = (users[r] ?? []).contains { u in
                 let user = g.nodes[u]
-                return user.op == .conv
+                return user.op == .conv || user.op == .qconv
                     ? blockable(g, user, b, defining) && user.operands[0] == r : worth.contains(user.results[0])
             }
             let soleUser = n.operands.contains { o in

@@ -150,7 +150,7 @@ enum KernelUnits {
         ElementwiseUnit.self, MovementUnit.self, MatmulUnit.self, ConvUnit.self, BlockedConvUnit.self, PoolUnit.self,
         ArgReduceUnit.self, SoftmaxUnit.self, LayerNormUnit.self,
         PadUnit.self, ReduceUnit.self, CumSumUnit.self, TopKUnit.self, ScatterUnit.self, QMatmulUnit.self,
-        QConvUnit.self,
+        QConvUnit.self, QConvBlockedUnit.self,
     ]
 
     static func named(_ name: String) -> (any KernelUnit.Type)? { all.first { $0.name == name } }

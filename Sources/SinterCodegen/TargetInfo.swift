@@ -355,7 +355,7 @@ extension KernelProgram {
         for k in kernels {
             guard let n = k.body.body.multiplyAdds else { continue }
             total &+= n
-            if ["qmatmul", "qconv"].contains(k.body.unit) { int8 &+= n }
+            if ["qmatmul", "qconv", "qconv-nchwc"].contains(k.body.unit) { int8 &+= n }
             if k.body.body is Bf16GemmBody || (k.body.body as? QConvUnit.Body)?.bf16 != nil { bf16 &+= n }
         }
         return (total, int8, bf16)

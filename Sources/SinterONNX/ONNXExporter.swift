@@ -327,6 +327,32 @@ public enum ONNXExporter {
                         intAttr("group", node.attributes.int("group") ?? 1),
                     ]
                 }
+            case .qconvNCHWc:
+                // No ONNX form: the QDQ Conv on the unblocked input (bytes), its result blocked again.
+                let types = node.operands.map(g.type(of:))
+                let xs = types[0].shape ?? [], ys = g.type(of: node.results[0]).shape ?? []
+                guard xs.count == 5, ys.count == 5 else {
+                    diags.append(Diagnostic("qconv-nchwc with symbolic shapes cannot be exported", at: node.location))
+                    continue
+                }
+                let (qx, qw) = (quantization(types[0], hint), quantization(types[1], hint))
+                var operands = [
+                    helper("DequantizeLinear", [unblock(ins[0], xs)] + qx.inputs, qx.attributes),
+                    helper("DequantizeLinear", [ins[1]] + qw.inputs, qw.attributes),
+                ]
+                if types.count == 3 {
+                    let m = types[2].shape?.first ?? 1
+                    let params = QuantParams.bias(a: types[0].quant, b: types[1].quant, channels: m)
+                    let q = quantization(TensorType(.i32, [m], quant: params), hint)
+                    operands.append(helper("DequantizeLinear", [ins[2]] + q.inputs, q.attributes))
+                }
+                let conv = helper(
+                    "Conv", operands,
+                    [
+                        intsAttr("strides", node.attributes.ints("strides") ?? [1, 1]),
+                        intsAttr("dilations", node.attributes.ints("dilations") ?? [1, 1]),
+                    ])
+                reblock(conv, ys, into: &n)
             case .dequantize:
                 let from = quantization(g.type(of: node.operands[0]), hint)
                 n.opType = "DequantizeLinear"

@@ -126,6 +126,38 @@ struct AssemblyTests {
     }
 }
 
+/// The blocked int8 conv's (`qconv-nchwc`) inner loop: one dot step per accumulator (the
+/// target's blocked-conv tile, blocks × pixels) per k quad — `vpdpbusd` on zmm with 16-channel
+/// blocks, on ymm with 8-channel blocks (AVX-VNNI), SDOT on `.4s` with 4-channel blocks, and on
+/// an AVX2 CPU without VNNI the portable step's two `vpmaddwd` each.
+struct Int8BlockedConvAssemblyTests {
+    @Test(arguments: [
+        ("sapphirerapids", "vpdpbusd", "%zmm", 1),
+        ("alderlake", "vpdpbusd", "%ymm", 1),
+        ("haswell", "vpmaddwd", "%ymm", 2),
+        ("aarch64+dotprod", "sdot", ".4s", 1),
+    ])
+    func innerLoopIsDotSteps(_ cpu: String, _ mnemonic: String, _ reg: String, _ perStep: Int) throws {
+        var b = GraphBuilder(name: "qcb")
+        let x = try b.input("x", TensorType(.u8, [1, 64, 14, 14], quant: QuantParams(scale: 0.02, zeroPoint: 128)))
+        var w = TensorData(dtype: .i8, shape: [64, 64, 1, 1], values: (0..<4096).map { Double($0 % 255 - 127) })
+        w.quant = QuantParams(scale: 0.01, zeroPoint: 0)
+        b.output(try b.apply(.qconv, [x, try b.constant(w)])[0])
+        let target =
+            cpu.hasPrefix("aarch64")
+            ? try Target.named("aarch64-linux-gnu", features: "+neon,+dotprod")
+            : try Target.named("x86_64-linux-gnu", cpu: cpu)
+        let program = try lowered(b.graph, target: target)
+        #expect(program.kernels.contains { $0.body.unit == "qconv-nchwc" }, "\(cpu): not blocked")
+        let asm = try Codegen.assembly(program, prefix: "qcb", options: CodegenOptions(target: target))
+        let tile = TargetInfo(target).schedules.blockedConvTile(outBlocks: 4)
+        let count = AssemblyTests.innermostLoopCount(asm, mnemonic, reg)
+        #expect(
+            count > 0 && count % (tile.blocks * tile.pixels * perStep) == 0,
+            "\(cpu): inner loop has \(count) \(mnemonic) on \(reg), tile \(tile)")
+    }
+}
+
 /// The bf16 GEMM's micro-kernel: one dot step per accumulator per k pair — `vdpbf16ps` on
 /// 12×2 zmm (avx512_bf16), on 6×2 ymm where the schedule is 256 bits wide, BFDOT on 8×3 `.4s`
 /// (ARM `+bf16`), and on an AVX2 CPU the portable IR's two FMAs per step (6×2 ymm).

@@ -56,6 +56,16 @@ struct VerifierErrorTests {
             "2:8: error: 'qmatmul': an i32 bias needs a quantized a (its scale is scale_a · scale_b); add an f32 one instead"
         ),
         (
+            "blocked int8 conv whose weights do not fill the blocks",
+            """
+            graph @g(%x: u8<0.5:128>[1,2,6,6,8], %w: i8<0.25:0>[12,16,3,3]) -> (%y: f32[1,1,4,4,8]) {
+              %y = qconv-nchwc %x, %w : f32[1,1,4,4,8]
+            }
+            """,
+            "2:8: error: 'qconv-nchwc': blocks do not match: x u8<0.5:128>[1,2,6,6,8] (a block of b = 4k lanes), "
+                + "weights i8<0.25:0>[12,16,3,3] (M a multiple of b)"
+        ),
+        (
             "conv accumulating f32 from f32 operands",
             """
             graph @g(%x: f32[1,2,4,4], %w: f32[3,2,1,1]) -> (%y: f32[1,3,4,4]) {

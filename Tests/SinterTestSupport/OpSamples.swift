@@ -46,6 +46,14 @@ public enum OpSamples {
             w.quant = QuantParams(
                 scales: (0..<4).map { 0.01 * Float($0 + 1) }, zeroPoints: Array(repeating: 0, count: 4), axis: 0)
             return try one([q, try b.constant(w)], attrs(["pads": .ints([1, 1, 1, 1])]))
+        case .qconvNCHWc:
+            let q = try b.apply(.quantize, [x], attributes: attrs(["to": .string("u8<0.1:128>")]))[0]
+            let xb = try b.apply(.reshape, [q], attributes: attrs(["shape": .ints([2, 1, 3, 5, 4])]))[0]
+            var w = TensorData(dtype: .i8, shape: [8, 4, 2, 2], values: (0..<128).map { Double($0 * 37 % 255 - 127) })
+            w.quant = QuantParams(
+                scales: (0..<8).map { 0.01 * Float($0 + 1) }, zeroPoints: Array(repeating: 0, count: 8), axis: 0)
+            let bias = try constant([8], .i32) { Double($0 * 977 % 301 - 150) }
+            return try one([xb, try b.constant(w), bias], attrs(["strides": .ints([1, 2])]))
         case .dequantize, .requantize:
             let perAxis = "i8<axis=1: 0.1:0, 0.2:1, 0.3:-1>"
             let q = try b.apply(.quantize, [x], attributes: attrs(["to": .string(perAxis)]))[0]

@@ -92,6 +92,13 @@ def conv_nchwc(a, t):
     return y.reshape(n, mb, b, y.shape[2], y.shape[3]).transpose(0, 1, 3, 4, 2)
 
 
+def qconv_nchwc(a, t):
+    x = dequantize(a[0], t["from"]).astype(np.float64)
+    n, cb, h, wd, b = x.shape
+    y = conv([x.transpose(0, 1, 4, 2, 3).reshape(n, cb * b, h, wd), dequantize(a[1], t["from_b"])], t)
+    return y.reshape(n, y.shape[1] // b, b, y.shape[2], y.shape[3]).transpose(0, 1, 3, 4, 2)
+
+
 def depthwise_nchwc(a, t):
     x, w = a
     n, cb, h, wd, b = x.shape
@@ -370,6 +377,7 @@ OPS = {
     "layer-norm": lambda a, t: layer_norm(a, t),
     "conv": conv,
     "conv-nchwc": conv_nchwc,
+    "qconv-nchwc": qconv_nchwc,
     "depthwise-conv-nchwc": depthwise_nchwc,
     "max-pool": lambda a, t: pool(a, t, "max"),
     "max-pool-nchwc": lambda a, t: blocked_pool(a, t, "max"),

@@ -87,6 +87,41 @@ struct Int8ConvTests {
         return result
     }
 
+    /// A qconv graph for `cs` (input of `dtype` at scale and zero point `x.scale`, `x.zero`;
+    /// weights at one scale per channel or one in all), with an i32 bias operand or an f32 bias
+    /// added after, then ReLU; and its exact result (`reference`).
+    static func build(
+        _ cs: Case, dtype: DType, x: (scale: Float, zero: Int, values: [Int]), w: (scales: [Float], values: [Int]),
+        bias: [Float], integerBias: [Int]?
+    ) throws -> (Graph, [Float]) {
+        let perChannel = w.scales.count > 1
+        var g = GraphBuilder(name: "qc")
+        let xShape = [cs.batch, cs.channels, cs.height, cs.width]
+        let input = try g.input("x", TensorType(dtype, xShape, quant: QuantParams(scale: x.scale, zeroPoint: x.zero)))
+        var weights = TensorData(
+            dtype: .i8, shape: [cs.outChannels, cs.channels / cs.group] + cs.kernel, values: w.values.map(Double.init))
+        weights.quant = QuantParams(scales: w.scales, zeroPoints: w.scales.map { _ in 0 }, axis: perChannel ? 0 : nil)
+        let attributes = Attributes([
+            "strides": .ints(cs.strides), "pads": .ints(cs.pads), "dilations": .ints(cs.dilations),
+            "group": .int(cs.group),
+        ])
+        var operands = [input, try g.constant(weights)]
+        if let integerBias {
+            operands.append(
+                try g.constant(TensorData(dtype: .i32, shape: [cs.outChannels], values: integerBias.map(Double.init))))
+        }
+        let conv = try g.apply(.qconv, operands, attributes: attributes)[0]
+        let shape = try #require(g.graph.type(of: conv).shape)
+        let biased =
+            integerBias != nil
+            ? conv : try g.add(conv, try g.constant(TensorData(bias, shape: [cs.outChannels, 1, 1])))
+        g.output(try g.relu(biased))
+        let want = Self.reference(
+            cs, x.values, x.zero, w.values, { x.scale * w.scales[perChannel ? $0 : 0] }, bias,
+            out: Array(shape[2...]), integerBias: integerBias)
+        return (g.graph, want)
+    }
+
     @Test func matchesExactIntegerSums() throws {
         var rng = Support.RNG(seed: 23)
         var checked = Set<String>()
@@ -105,35 +140,14 @@ struct Int8ConvTests {
                 let bias = (0..<cs.outChannels).map { _ in integerBias ? 0 : rng.float(-1, 1) }
                 let biasI = (0..<cs.outChannels).map { _ in rng.int(-40_000...40_000) }
                 let dtype: DType = signed ? .i8 : .u8
-                var g = GraphBuilder(name: "qc")
-                let input = try g.input("x", TensorType(dtype, xShape, quant: QuantParams(scale: sx, zeroPoint: zx)))
-                var weights = TensorData(dtype: .i8, shape: wShape, values: w.map(Double.init))
-                weights.quant = QuantParams(scales: sw, zeroPoints: sw.map { _ in 0 }, axis: perChannel ? 0 : nil)
-                let attributes = Attributes([
-                    "strides": .ints(cs.strides), "pads": .ints(cs.pads), "dilations": .ints(cs.dilations),
-                    "group": .int(cs.group),
-                ])
-                var operands = [input, try g.constant(weights)]
-                if integerBias {
-                    operands.append(
-                        try g.constant(TensorData(dtype: .i32, shape: [cs.outChannels], values: biasI.map(Double.init)))
-                    )
-                }
-                let conv = try g.apply(.qconv, operands, attributes: attributes)[0]
-                let shape = try #require(g.graph.type(of: conv).shape)
-                let biased =
-                    integerBias
-                    ? conv : try g.add(conv, try g.constant(TensorData(bias, shape: [cs.outChannels, 1, 1])))
-                g.output(try g.relu(biased))
-                let want = Self.reference(
-                    cs, x, zx, w, { sx * sw[perChannel ? $0 : 0] }, bias, out: Array(shape[2...]),
-                    integerBias: integerBias ? biasI : nil)
+                let (graph, want) = try Self.build(
+                    cs, dtype: dtype, x: (sx, zx, x), w: (sw, w), bias: bias, integerBias: integerBias ? biasI : nil)
                 var options = CompileOptions()
                 options.target = target
                 let data = TensorData(dtype: dtype, shape: xShape, values: x.map(Double.init))
                 var results: [[Float]] = []
                 for threads in 1...3 {
-                    results.append(try Sinter.jit(g.graph, options, threads: threads).run([data])[0].floats ?? [])
+                    results.append(try Sinter.jit(graph, options, threads: threads).run([data])[0].floats ?? [])
                 }
                 let label = "\(name) case \(index) \(dtype.rawValue) \(perChannel ? "per channel" : "per tensor")"
                 #expect(Support.mismatch(results[0], want, atol: 1e-5, rtol: 1e-6) == nil, "\(label)")

@@ -445,6 +445,16 @@ struct OpNumericTests {
                 op: .qconv, shapes: [[2, 3, 6, 5], [4, 3, 3, 2]], attrs: Attributes(["pads": .ints([1, 0, 1, 1])]),
                 dtypes: [.u8, .i8], range: (0, 127.9), atol: 1e-4, inputQuant: QuantParams(scale: 0.02, zeroPoint: 100),
                 secondQuant: QuantParams(scales: [0.1, 0.2, 0.3, 0.05], zeroPoints: [0, 2, -1, 0], axis: 0)))
+        // qconv-nchwc with run-time weights: the plain loops over unpacked weights (the packed
+        // kernel, which takes constant ones, is Int8BlockedConvTests'), i8 input, 2 blocks of 8.
+        out.append(
+            Case(
+                op: .qconvNCHWc, shapes: [[2, 2, 6, 5, 8], [16, 16, 3, 2]],
+                attrs: Attributes(["strides": .ints([1, 2]), "dilations": .ints([2, 1])]), dtypes: [.i8, .i8],
+                range: (-128, 127.9), atol: 1e-4, inputQuant: QuantParams(scale: 0.02, zeroPoint: -3),
+                secondQuant: QuantParams(
+                    scales: (0..<16).map { 0.01 * Float($0 % 5 + 1) }, zeroPoints: Array(repeating: 0, count: 16),
+                    axis: 0)))
         // Training: losses (index labels drawn from 0..<5, probabilities) and the first result of
         // each optimizer update (the new parameter); moments and squares are drawn positive.
         let smooth = Attributes(["label_smoothing": .float(0.1)])

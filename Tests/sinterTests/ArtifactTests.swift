@@ -442,7 +442,7 @@ struct ArtifactTests {
     }
 }
 
-/// The int8 GEMM (static and dynamic) and convs (dense, grouped, depthwise) cross-compiled for
+/// The int8 GEMM (static and dynamic) and convs (dense, grouped, depthwise, blocked) cross-compiled for
 /// AArch64 — SDOT with `+dotprod`, the portable dot step without — run under qemu and give the
 /// host JIT's numbers
 /// (integer sums are exact, so only the f32 epilogue could differ).
@@ -479,12 +479,28 @@ struct AArch64Int8Tests {
             let attributes = Attributes(["pads": .ints([1, 1, 1, 1]), "group": .int(group)])
             b.output(try b.apply(.qconv, [qi, try b.constant(gw), try b.constant(bias)], attributes: attributes)[0])
         }
+        // A dense conv whose channels fill ARM's 4-channel blocks runs blocked (qconv-nchwc:
+        // SDOT against each pixel's broadcast quad, padding with the zero point); the host's
+        // 16- or 8-channel blocks leave it NCHW, so the two kernels check each other.
+        let blockedImage = try b.input("blocked", TensorType(.f32, [1, 8, 7, 9]))
+        let qb = try b.apply(.quantize, [blockedImage], attributes: Attributes(["to": .string("u8<0.02:90>")]))[0]
+        var bw = TensorData(dtype: .i8, shape: [12, 8, 3, 3], values: (0..<864).map { Double(($0 * 41) % 255 - 127) })
+        bw.quant = QuantParams(
+            scales: (0..<12).map { 0.001 * Float($0 % 4 + 1) }, zeroPoints: Array(repeating: 0, count: 12), axis: 0)
+        let bb = TensorData(dtype: .i32, shape: [12], values: (0..<12).map { Double($0 * 631 % 3001 - 1500) })
+        let blockedConv = try b.apply(
+            .qconv, [qb, try b.constant(bw), try b.constant(bb)], attributes: Attributes(["pads": .ints([1, 1, 1, 1])]))
+        b.output(try b.relu(blockedConv[0]))
+        var armOptions = CompileOptions()
+        armOptions.target = try Target.named("aarch64-linux-gnu", features: "+neon,+dotprod")
+        #expect(try Sinter.lower(b.graph, armOptions).kernels.contains { $0.body.unit == "qconv-nchwc" })
         let model = dir.appendingPathComponent("qm.sir")
         try Printer.print(b.graph).write(to: model, atomically: true, encoding: .utf8)
         var rng = Support.RNG(seed: 3)
         let inputs = [
             TensorData((0..<(37 * 29)).map { _ in rng.float(-3, 3) }, shape: [37, 29]),
             TensorData((0..<540).map { _ in rng.float(-2.5, 3.8) }, shape: [1, 6, 9, 10]),
+            TensorData((0..<504).map { _ in rng.float(-1.5, 3) }, shape: [1, 8, 7, 9]),
         ]
         let wants = try Sinter.jit(b.graph).run(inputs)
         for features in ["+neon", "+neon,+dotprod"] {

@@ -230,31 +230,55 @@ extension KernelEmitter {
         return (size, (plane + size - 1) / max(size, 1))
     }
 
-    /// `convBlocked` over flat pixel tiles (`tilesAcrossRows`): parts take ranges of (image,
-    /// group of out blocks, tile of consecutive output pixels of the plane, `planeTiles`).
-    /// Pixels past the plane's end repeat its last pixel (XNNPACK's clamp, as the GEMM's row
-    /// tiles do), so one tile shape covers the plane; every value is loaded and computed
-    /// before any is stored, so a repeat never reads its own store (a residual in place).
-    /// An odd block count with 2-block tiles ends in one block of `tailTile` pixels, swept on
-    /// its own (every part takes its share of both sweeps).
+    /// `convBlocked` over flat pixel tiles (`tilesAcrossRows`), in `sweepTiles`' order.
     func convBlockedAcrossRows(
         _ g: BlockedConvGeometry, _ out: IRValue, _ x: IRValue, _ wt: IRValue, _ epilogue: Epilogue?,
         _ extras: [IRValue], ob4: Int, tile: Int, tailTile: Int, task: IRValue, tasks: IRValue
     ) {
-        let pairs = g.outBlocks / ob4
-        sweepBlocks(g, out, x, wt, epilogue, extras, from: 0, groups: pairs, ob4: ob4, tile: tile, task, tasks)
-        if pairs * ob4 < g.outBlocks {
-            sweepBlocks(
-                g, out, x, wt, epilogue, extras, from: pairs * ob4, groups: g.outBlocks - pairs * ob4, ob4: 1,
-                tile: tailTile, task, tasks)
+        let kernel = g.window.kernel
+        sweepTiles(g, ob4: ob4, tile: tile, tailTile: tailTile, task, tasks) { n, ob, blocks, starts, at in
+            let acc = blockedAccumulate(g, x, wt, ob, starts, blocks, (c(0), c(kernel[0])), (c(0), c(kernel[1])))
+            return (0..<blocks).map { j in
+                starts.indices.map { t in
+                    blockedEpilogue(
+                        acc[j * starts.count + t], epilogue, extras, at: [n, ir.add(ob, c(j)), at[t].y, at[t].x],
+                        g.block)
+                }
+            }
+        } store: { value, index in
+            storeF(value, out, index)
         }
     }
 
-    /// Output blocks `from` ..< `from` + `groups` · `ob4` of `convBlockedAcrossRows`, in tiles
-    /// of `ob4` blocks × `tile` pixels.
+    /// The pixel tiles of a blocked conv without padding (`tilesAcrossRows`): parts take ranges
+    /// of (image, group of `ob4` out blocks, tile of consecutive output pixels of the plane,
+    /// `planeTiles`). Pixels past the plane's end repeat its last pixel (XNNPACK's clamp, as the
+    /// GEMM's row tiles do), so one tile shape covers the plane; every value is computed before
+    /// any is stored, so a repeat never reads its own store (a residual in place). An odd block
+    /// count with 2-block tiles ends in one block of `tailTile` pixels, swept on its own (every
+    /// part takes its share of both sweeps). `values(n, ob, blocks, starts, at)` gives a tile's
+    /// outputs, [block j][pixel t], from each pixel's first input element (`starts`, image
+    /// folded in) and its (row, column); `store(value, index)` writes one at an output element.
+    func sweepTiles(
+        _ g: BlockedConvGeometry, ob4: Int, tile: Int, tailTile: Int, _ task: IRValue, _ tasks: IRValue,
+        values: (IRValue, IRValue, Int, [IRValue], [(y: IRValue, x: IRValue)]) -> [[IRValue]],
+        store: (IRValue, IRValue) -> Void
+    ) {
+        let pairs = g.outBlocks / ob4
+        sweepBlocks(g, from: 0, groups: pairs, ob4: ob4, tile: tile, task, tasks, values, store)
+        if pairs * ob4 < g.outBlocks {
+            sweepBlocks(
+                g, from: pairs * ob4, groups: g.outBlocks - pairs * ob4, ob4: 1, tile: tailTile, task, tasks, values,
+                store)
+        }
+    }
+
+    /// Output blocks `from` ..< `from` + `groups` · `ob4` of `sweepTiles`, in tiles of `ob4`
+    /// blocks × `tile` pixels.
     private func sweepBlocks(
-        _ g: BlockedConvGeometry, _ out: IRValue, _ x: IRValue, _ wt: IRValue, _ epilogue: Epilogue?,
-        _ extras: [IRValue], from: Int, groups: Int, ob4: Int, tile: Int, _ task: IRValue, _ tasks: IRValue
+        _ g: BlockedConvGeometry, from: Int, groups: Int, ob4: Int, tile: Int, _ task: IRValue, _ tasks: IRValue,
+        _ values: (IRValue, IRValue, Int, [IRValue], [(y: IRValue, x: IRValue)]) -> [[IRValue]],
+        _ store: (IRValue, IRValue) -> Void
     ) {
         let b = g.block, bi = g.inBlock, win = g.window
         let (oh, ow) = (win.output[0], win.output[1])
@@ -274,17 +298,10 @@ extension KernelEmitter {
                 let row = ir.mul(ir.mul(p.y, c(win.strides[0])), c(g.input[1]))
                 return ir.add(xImageBase, ir.mul(ir.add(row, ir.mul(p.x, c(win.strides[1]))), c(bi)))
             }
-            let acc = blockedAccumulate(
-                g, x, wt, ob, starts, ob4, (c(0), c(win.kernel[0])), (c(0), c(win.kernel[1])))
-            let values = (0..<ob4).map { j in
-                (0..<count).map { t in
-                    blockedEpilogue(
-                        acc[j * count + t], epilogue, extras, at: [n, ir.add(ob, c(j)), at[t].y, at[t].x], b)
-                }
-            }
+            let results = values(n, ob, ob4, starts, at)
             for j in 0..<ob4 {
                 for t in 0..<count {
-                    storeF(values[j][t], out, ir.add(oBase, ir.add(c(j * oBlock), ir.mul(pixels[t], c(b)))))
+                    store(results[j][t], ir.add(oBase, ir.add(c(j * oBlock), ir.mul(pixels[t], c(b)))))
                 }
             }
         }
@@ -385,9 +402,12 @@ extension KernelEmitter {
     }
 
     /// The epilogue on one output vector at (image, channel block, row, column).
-    func blockedEpilogue(_ acc: IRValue, _ epilogue: Epilogue?, _ extras: [IRValue], at coords: [IRValue], _ b: Int)
-        -> IRValue
-    {
+    /// `result` is the dtype the kernel stores (an int8 kernel's fused quantization ends in
+    /// u8 or i8; the value is then in that type's domain, for `storeResult`).
+    func blockedEpilogue(
+        _ acc: IRValue, _ epilogue: Epilogue?, _ extras: [IRValue], at coords: [IRValue], _ b: Int,
+        result: DType = .f32
+    ) -> IRValue {
         guard let e = epilogue else { return acc }
         var args = [Typed(value: acc, domain: .float32)]
         for (k, op) in e.operands.enumerated() {
@@ -399,7 +419,7 @@ extension KernelEmitter {
                 args.append(ir.loadTyped(extras[k], at, op.dtype, width: b))
             }
         }
-        return ir.lowerTyped(e.expr, args, [.f32] + e.operands.map(\.dtype), result: .f32, want: .float32, width: b)
+        return ir.lowerTyped(e.expr, args, [.f32] + e.operands.map(\.dtype), result: result, want: .float32, width: b)
             .value
     }
 

@@ -1,0 +1,283 @@
+import SinterIR
+
+/// `qconv-nchwc` as a kernel unit: the int8 convolution on channel-blocked bytes, the f32
+/// NCHWc kernel's tiles (`sweepTiles`: `ob4` output blocks × a run of pixels in registers)
+/// with the dot step in place of the FMA. An accumulator holds the b output channels of one
+/// pixel as i32 lanes; for each input block, tap and k quad (four neighbouring input channels,
+/// four bytes of one pixel) the pixel's quad is broadcast and `vpdpbusd` / SDOT adds its four
+/// products into every lane, against one weight vector per output block (b lanes × four s8).
+/// The input is padded by `layout` with its zero point, so every tap is inside the image and
+/// the compensation `zero_x · rowsum(w)` is one constant per channel. The sums become
+/// `f32(acc − comp + bias) · (scale_x · scale_w[m])` per lane, take the fused epilogue and are
+/// stored as f32 or, with the next layer's quantization fused, as bytes: a chain of convs
+/// moves bytes in NCHWc from one to the next.
+///
+/// The packed weights: [M/b, C/b, kh, kw, b/4 quads, b lanes, 4 taps] i8, then (64-byte
+/// aligned) the compensation per channel (i32), then the scales (f32), as QConvUnit's trailer.
+struct QConvBlockedUnit: KernelUnit {
+    static let name = "qconv-nchwc"
+
+    static func supports(operands: [DType], results: [DType]) -> Bool {
+        QConvUnit.supports(operands: operands, results: results)
+    }
+
+    static func lower(_ c: UnitLowering) throws(SinterError) -> [any KernelUnitBody] {
+        let x = c.operandTypes[0], w = c.operandTypes[1]
+        guard let qx = x.quant, let qw = w.quant, qw.isSymmetric else {
+            throw c.fail("qconv-nchwc needs weights with zero point 0")
+        }
+        let xs = c.inShapes[0], ws = c.inShapes[1]
+        let b = xs[4]
+        let win = try c.window([xs[2], xs[3]], [ws[2], ws[3]])
+        let geometry = BlockedConvGeometry(
+            batch: xs[0], inBlocks: xs[1], outBlocks: ws[0] / b, block: b, inBlock: b, input: [xs[2], xs[3]],
+            window: win)
+        // The target's dot step where its lanes are the block's; the portable one otherwise.
+        let native = c.schedules.int8Dot
+        let dot = native.lanes == b ? native : .generic
+        let signed = x.dtype == .i8
+        let shift = signed == dot.signedA ? 0 : signed ? 128 : -128
+        return [
+            Body(
+                geometry: geometry, flipX: shift != 0, zeroX: qx.zeroPoints[0] + shift,
+                scales: (0..<ws[0]).map { qx.scales[0] * qw.pair($0).scale }, dot: dot, epilogue: c.epilogue,
+                bias: c.operandTypes.count == 3)
+        ]
+    }
+
+    static func epilogueOperand(_ strides: [Int], _ dtype: DType) -> Epilogue.Operand? {
+        BlockedConvUnit.epilogueOperand(strides, dtype)
+    }
+
+    struct Body: KernelUnitBody, Hashable {
+        var geometry: BlockedConvGeometry
+        /// The input bytes' top bit is flipped into the dot step's domain as they are broadcast;
+        /// `zeroX` is the input's zero point there.
+        var flipX: Bool
+        var zeroX: Int
+        /// scale_x · scale_w[m] per output channel.
+        var scales: [Float]
+        var dot: Int8Dot
+        var epilogue: Epilogue?
+        /// An i32 bias per output channel (operand 2).
+        var bias: Bool
+        /// The weights are the packed constant; until then plain loops read them as written.
+        var packedW = false
+
+        var accumulator: DType? { .i32 }
+        var block: Int { geometry.block }
+        var outChannels: Int { geometry.outBlocks * block }
+        var inChannels: Int { geometry.inBlocks * geometry.inBlock }
+        var taps: Int { geometry.window.kernel.reduce(1, *) }
+        var multiplyAdds: Int? {
+            checkedProduct([geometry.batch, outChannels, inChannels, taps] + geometry.window.output)
+        }
+        var weightBytes: Int { outChannels * inChannels * taps }
+        var compensationOffset: Int { (weightBytes + 63) / 64 * 64 }
+        var scalesOffset: Int { compensationOffset + outChannels * 4 }
+
+        var description: String {
+            geometry.summary + ", " + (dot.signedA ? "s8·s8" : "u8·s8") + " in i32, \(dot.rawValue)"
+                + (packedW ? ", weights packed" : ", weights unpacked") + (bias ? ", i32 bias" : "")
+                + (epilogue.map { ", epilogue \($0.expr)" } ?? "")
+        }
+
+        func emit(_ e: KernelEmitter, _ a: KernelArguments) {
+            let extras = Array(a.ins.dropFirst(bias ? 3 : 2))
+            e.int8ConvBlocked(
+                self, a.out, a.ins[0], a.ins[1], bias ? a.ins[2] : nil, extras, tile: a.registerTile, task: a.task,
+                tasks: a.parts)
+        }
+
+        /// The f32 blocked conv's register tile and parts, an int8 multiply-add costing a quarter.
+        func schedule(_ k: inout Kernel, _ s: Schedules) {
+            let g = geometry
+            let tile = s.blockedConvTile(outBlocks: g.outBlocks > 1 ? g.outBlocks / 2 * 2 : g.outBlocks)
+            k.registerTile = [tile.blocks, tile.pixels]
+            if tile.blocks > 1 && g.outBlocks % tile.blocks != 0 {
+                k.registerTile.append(s.blockedConvTile(outBlocks: 1).pixels)
+            }
+            let plane = g.window.output[0] * g.window.output[1]
+            let units =
+                g.batch * ((g.outBlocks + tile.blocks - 1) / tile.blocks)
+                * KernelEmitter.planeTiles(plane, tile: tile.pixels).count
+            let cost = (multiplyAdds ?? .max) / 4
+            if cost >= s.splitFlops { k.tasks = s.parts(work: cost, grain: s.grainFlops, units: units) }
+        }
+
+        func prepacking(_ operand: Int, _ data: TensorData) -> (body: any KernelUnitBody, data: TensorData)? {
+            guard operand == 1, !packedW, data.dtype == .i8, data.shape.reduce(1, *) == weightBytes else { return nil }
+            let (b, c, t) = (block, inChannels, taps)
+            var bytes = [UInt8](repeating: 0, count: scalesOffset + outChannels * 4)
+            var sums = [Int](repeating: 0, count: outChannels)
+            data.bytes.withUnsafeBytes { raw in
+                let w = raw.bindMemory(to: Int8.self)
+                for m in 0..<outChannels {
+                    for ci in 0..<c {
+                        for tap in 0..<t {
+                            let v = w[(m * c + ci) * t + tap]
+                            // [M/b, C/b, taps, b/4, b, 4]
+                            let at =
+                                (((m / b * (c / b) + ci / b) * t + tap) * b + ci % b / 4 * 4) * b + m % b * 4 + ci % 4
+                            bytes[at] = UInt8(bitPattern: v)
+                            sums[m] += Int(v)
+                        }
+                    }
+                }
+            }
+            Int8Packing.writeTrailer(
+                &bytes, compensationAt: compensationOffset, scalesAt: scalesOffset, zero: zeroX, sums: sums,
+                scales: scales)
+            var body = self
+            body.packedW = true
+            return (body, TensorData(dtype: .u8, shape: [bytes.count], bytes: bytes))
+        }
+    }
+}
+
+extension Int8Dot {
+    /// The i32 lanes of the instruction's vectors; nil for the portable step, which takes any.
+    var lanes: Int? {
+        switch self {
+        case .vnni512: 16
+        case .vnni256: 8
+        case .sdot: 4
+        case .generic: nil
+        }
+    }
+}
+
+extension KernelEmitter {
+    func int8ConvBlocked(
+        _ body: QConvBlockedUnit.Body, _ out: IRValue, _ x: IRValue, _ w: IRValue, _ bias: IRValue?,
+        _ extras: [IRValue], tile registerTile: [Int], task: IRValue, tasks: IRValue
+    ) {
+        let g = body.geometry, b = g.block
+        guard g.batch * g.outBlocks * g.window.output.reduce(1, *) * g.inBlocks > 0 else { return }
+        guard body.packedW else { return int8ConvBlockedLoops(body, out, x, w, bias, extras) }
+        let (ob4, tile) = (registerTile.first ?? 1, registerTile.count > 1 ? registerTile[1] : 1)
+        let result = body.epilogue?.result ?? .f32
+        let lanes = ir.vector(ir.i32, b), floats = ir.vector(ir.f32, b)
+        sweepTiles(g, ob4: ob4, tile: tile, tailTile: registerTile.last ?? 1, task, tasks) {
+            n, ob, blocks, starts, at in
+            let acc = int8BlockedSums(body, x, w, ob, starts, blocks)
+            return (0..<blocks).map { j in
+                // f32(acc − (comp − bias)) · scale, lane by lane.
+                let channel = ir.mul(ir.add(ob, c(j)), c(b))
+                let slot = ir.mul(channel, c(4))
+                var comp = ir.load(lanes, ir.gep(ir.i8, w, ir.add(c(body.compensationOffset), slot)), align: 4)
+                if let bias { comp = ir.sub(comp, ir.load(lanes, ir.gep(ir.i32, bias, channel), align: 4)) }
+                let scale = ir.load(floats, ir.gep(ir.i8, w, ir.add(c(body.scalesOffset), slot)), align: 4)
+                return starts.indices.map { t in
+                    let value = ir.fmul(ir.sitofp(ir.sub(acc[j * starts.count + t], comp), floats), scale)
+                    return blockedEpilogue(
+                        value, body.epilogue, extras, at: [n, ir.add(ob, c(j)), at[t].y, at[t].x], b, result: result)
+                }
+            }
+        } store: { value, index in
+            storeResult(value, out, index, result, mask: nil)
+        }
+    }
+
+    /// The i32 sums of output blocks `ob` ..< `ob` + `blocks` for pixels whose first input byte
+    /// is at `starts[t]`: accumulator j · count + t is block j, pixel t.
+    private func int8BlockedSums(
+        _ body: QConvBlockedUnit.Body, _ x: IRValue, _ wt: IRValue, _ ob: IRValue, _ starts: [IRValue], _ blocks: Int
+    ) -> [IRValue] {
+        let g = body.geometry, b = g.block, win = g.window
+        let (h, w) = (g.input[0], g.input[1])
+        let (kh, kw) = (win.kernel[0], win.kernel[1])
+        let (dh, dw) = (win.dilations[0], win.dilations[1])
+        let xBlock = h * w * b, xRow = w * b
+        // Weights in bytes: a tap holds b/4 quads of b lanes × 4 taps.
+        let wTap = b * b, wRow = kw * wTap, wIn = kh * wRow, wOut = g.inBlocks * wIn
+        let count = starts.count
+        let words = ir.vector(ir.i32, b)
+        let zero = ir.constInt(ir.i32, 0, width: b)
+        let flip = ir.constInt(ir.i32, Int(Int32(bitPattern: 0x8080_8080)), width: 1)
+        let wBase = ir.mul(ob, c(wOut))
+        return ir.forLoop(c(0), c(g.inBlocks), carrying: Array(repeating: zero, count: count * blocks), "ib") {
+            ib, acc in
+            ir.forLoop(c(0), c(kh), carrying: acc, "kh", unroll: false) { ky, acc in
+                let xTapRow = ir.add(ir.mul(ib, c(xBlock)), ir.mul(ky, c(dh * xRow)))
+                let wRowBase = ir.add(ir.add(wBase, ir.mul(ib, c(wIn))), ir.mul(ky, c(wRow)))
+                return ir.forLoop(c(0), c(kw), carrying: acc, "kw", unroll: false) { kx, acc in
+                    let tap = ir.add(xTapRow, ir.mul(kx, c(dw * b)))
+                    let xs = starts.map { ir.add($0, tap) }
+                    let wTapBase = ir.add(wRowBase, ir.mul(kx, c(wTap)))
+                    return ir.forLoop(c(0), c(b / 4), carrying: acc, "quad") { q, acc in
+                        let wq = ir.add(wTapBase, ir.mul(q, c(b * 4)))
+                        let wv = (0..<blocks).map { j in
+                            ir.load(words, ir.gep(ir.i8, wt, ir.add(wq, c(j * wOut))), align: 4)
+                        }
+                        var next = acc
+                        for t in 0..<count {
+                            var word = ir.load(ir.i32, ir.gep(ir.i8, x, ir.add(xs[t], ir.mul(q, c(4)))), align: 1)
+                            if body.flipX { word = ir.xor(word, flip) }
+                            let xv = ir.splat(word, b)
+                            for j in 0..<blocks {
+                                next[j * count + t] = dot8(body.dot, acc[j * count + t], xv, wv[j], lanes: b)
+                            }
+                        }
+                        return next
+                    }
+                }
+            }
+        }
+    }
+
+    /// Weights not packed (never made by the pipeline, which keeps them a constant): plain
+    /// loops over the i8 weights as written, one output element at a time, scales embedded.
+    private func int8ConvBlockedLoops(
+        _ body: QConvBlockedUnit.Body, _ out: IRValue, _ x: IRValue, _ w: IRValue, _ bias: IRValue?,
+        _ extras: [IRValue]
+    ) {
+        let g = body.geometry, win = g.window, b = g.block
+        let (h, wd, kh, kw) = (g.input[0], g.input[1], win.kernel[0], win.kernel[1])
+        let (oh, ow) = (win.output[0], win.output[1])
+        let scales = ir.constantFloats("qconv.scales", body.scales)
+        let zero = ir.constInt(ir.i32, body.zeroX, width: 1)
+        let result = body.epilogue?.result ?? .f32
+        let elements = g.batch * g.outBlocks * oh * ow * b
+        ir.forLoop(c(0), c(elements), "e") { e in
+            let lane = ir.srem(e, c(b)), pixel = ir.srem(ir.sdiv(e, c(b)), c(oh * ow))
+            let ob = ir.srem(ir.sdiv(e, c(b * oh * ow)), c(g.outBlocks)), n = ir.sdiv(e, c(b * oh * ow * g.outBlocks))
+            let (oy, ox) = (ir.sdiv(pixel, c(ow)), ir.srem(pixel, c(ow)))
+            let m = ir.add(ir.mul(ob, c(b)), lane)
+            let k = body.inChannels * kh * kw
+            let sum = ir.forLoop(c(0), c(k), carrying: [ir.constInt(ir.i32, 0, width: 1)], "tk") { kk, s in
+                let ci = ir.sdiv(kk, c(kh * kw)), ky = ir.srem(ir.sdiv(kk, c(kw)), c(kh)), kx = ir.srem(kk, c(kw))
+                let iy = ir.add(ir.mul(oy, c(win.strides[0])), ir.mul(ky, c(win.dilations[0])))
+                let ix = ir.add(ir.mul(ox, c(win.strides[1])), ir.mul(kx, c(win.dilations[1])))
+                let block = ir.add(ir.mul(n, c(g.inBlocks)), ir.sdiv(ci, c(b)))
+                let at = ir.add(
+                    ir.mul(ir.add(ir.mul(ir.add(ir.mul(block, c(h)), iy), c(wd)), ix), c(b)), ir.srem(ci, c(b)))
+                let value = dotDomain(ir.load(ir.i8, ir.gep(ir.i8, x, at), align: 1), flip: body.flipX, body.dot)
+                let weight = ir.sext(ir.load(ir.i8, ir.gep(ir.i8, w, ir.add(ir.mul(m, c(k)), kk)), align: 1), ir.i32)
+                return [ir.add(s[0], ir.mul(ir.sub(value, zero), weight))]
+            }[0]
+            let biased = bias.map { ir.add(sum, ir.load(ir.i32, ir.gep(ir.i32, $0, m))) } ?? sum
+            let scaled = ir.fmul(ir.sitofp(biased, ir.f32), ir.load(ir.f32, ir.gep(ir.f32, scales, m)))
+            // The epilogue's operands are addressed per pixel block; one lane of it here.
+            let value = blockedEpilogueLane(scaled, body.epilogue, extras, at: [n, ob, oy, ox], lane: lane, result)
+            storeResult(value, out, e, result, mask: nil)
+        }
+    }
+
+    /// `blockedEpilogue` on one lane's scalar (the plain loops).
+    private func blockedEpilogueLane(
+        _ acc: IRValue, _ epilogue: Epilogue?, _ extras: [IRValue], at coords: [IRValue], lane: IRValue,
+        _ result: DType
+    ) -> IRValue {
+        guard let e = epilogue else { return acc }
+        var args = [Typed(value: acc, domain: .float32)]
+        for (k, op) in e.operands.enumerated() {
+            var at = c(0)
+            for (i, s) in zip(coords, op.batch) where s != 0 { at = ir.add(at, ir.mul(i, c(s))) }
+            if op.col != 0 { at = ir.add(at, ir.mul(lane, c(op.col))) }
+            args.append(ir.loadTyped(extras[k], at, op.dtype, width: 1))
+        }
+        return ir.lowerTyped(e.expr, args, [.f32] + e.operands.map(\.dtype), result: result, want: .float32, width: 1)
+            .value
+    }
+}
