@@ -286,10 +286,11 @@ extension OpSchema {
             )
         case .maxPoolNCHWc:
             return make(
-                op, 1, [.float], attributes: windowAttributes, traits: [.pure], pattern: .opaque,
+                op, 1, [.numeric], attributes: windowAttributes, traits: [.pure], pattern: .opaque,
                 shape: ShapeRules.poolNCHWc,
                 kernel: .unit("pool"), couples: Coupling.window,
-                "max-pool on a channel-blocked tensor [N, C/b, H, W, b] (the `layout` pass makes it).")
+                "max-pool on a channel-blocked tensor [N, C/b, H, W, b] (the `layout` pass makes it); u8 and i8 "
+                    + "too (quantized values keep their parameters).")
         case .avgPoolNCHWc:
             return make(
                 op, 1, [.float], attributes: windowAttributes + [spec("count_include_pad", .bool, .bool(false))],
@@ -435,13 +436,14 @@ extension OpSchema {
             )
         case .qconvNCHWc:
             return make(
-                op, 2, [.integer], variadic: true, attributes: [spec("strides", .ints), spec("dilations", .ints)],
+                op, 2, [.integer], variadic: true,
+                attributes: [spec("strides", .ints), spec("dilations", .ints), spec("block", .int)],
                 traits: [.pure], pattern: .outElementwiseFusable, shape: QuantRules.qconvNCHWc,
                 kernel: .unit("qconv-nchwc"), couples: Coupling.window,
-                "qconv on channel-blocked bytes (the `layout` pass makes it): x (i8/u8 [N, C/b, H, W, b], per "
-                    + "tensor, b a multiple of 4) with qconv's weights [M, C, kh, kw] (group 1, M a multiple of b) "
-                    + "and optional i32 bias [M]; the result is f32 [N, M/b, OH, OW, b]. No padding: `layout` pads "
-                    + "the input with its zero point first.")
+                "qconv on channel-blocked bytes (the `layout` pass makes it): x (i8/u8 [N, C/bi, H, W, bi], per "
+                    + "tensor, bi a multiple of 4) with qconv's weights [M, C, kh, kw] (group 1) and optional i32 "
+                    + "bias [M]; the result is f32 [N, M/b, OH, OW, b], b = `block` (default bi, dividing M). No "
+                    + "padding: `layout` pads the input with its zero point first.")
         case .scatterND:
             return make(
                 op, 3, [.any, .index, .any],

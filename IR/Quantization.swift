@@ -204,9 +204,9 @@ enum QuantRules {
         return [TensorType(.f32, [xs[0], ws[0]] + win.output)]
     }
 
-    /// qconv-nchwc: x [N, C/b, H, W, b] quantized per tensor (b a multiple of 4: whole k quads per
-    /// block), weights as qconv's [M, C, kh, kw] (group 1) with M a multiple of b, and an optional
-    /// i32 bias [M]; the result is f32 [N, M/b, OH, OW, b]. It has no `pads`.
+    /// qconv-nchwc: x [N, C/bi, H, W, bi] quantized per tensor (bi a multiple of 4: whole k quads
+    /// per block), weights as qconv's [M, C, kh, kw] (group 1), and an optional i32 bias [M]; the
+    /// result is f32 [N, M/b, OH, OW, b] with b = `block` (bi unless set) dividing M. No `pads`.
     static let qconvNCHWc: ShapeRule = { q throws(ShapeError) in
         let x = q.operands[0], w = q.operands[1]
         for t in [x, w] where ![DType.i8, .u8].contains(t.dtype) || t.quant == nil {
@@ -219,9 +219,10 @@ enum QuantRules {
         if let axis = w.quant?.axis, axis != 0 {
             throw ShapeError("weights must be quantized per tensor or per output channel (axis 0), got \(w)")
         }
-        let b = xs[4]
-        guard b > 0, b % 4 == 0, ws[1] == xs[1] * b, ws[0] % b == 0 else {
-            throw ShapeError("blocks do not match: x \(x) (a block of b = 4k lanes), weights \(w) (M a multiple of b)")
+        let bi = xs[4], b = q.attributes.int("block") ?? xs[4]
+        guard bi > 0, bi % 4 == 0, b > 0, ws[1] == xs[1] * bi, ws[0] % b == 0 else {
+            throw ShapeError(
+                "blocks do not match: x \(x) (blocks of 4k channels), weights \(w), \(b) output channels per block")
         }
         try bias(q, count: ws[0])
         let win = try ShapeRules.window(

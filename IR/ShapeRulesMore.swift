@@ -320,7 +320,8 @@ extension ShapeRules {
         let win = try window(
             input: [xs[2], xs[3]], kernel: k, attributes: q.attributes,
             ceilMode: q.attributes.bool("ceil_mode") ?? false)
-        return [TensorType(x.dtype, [xs[0], xs[1]] + win.output + [xs[4]])]
+        // A max pool of quantized values keeps their parameters.
+        return [TensorType(x.dtype, [xs[0], xs[1]] + win.output + [xs[4]], quant: x.quant)]
     }
 
     static let layerNorm: ShapeRule = { q throws(ShapeError) in

@@ -110,11 +110,34 @@ public struct Layout: Pass {
             return v
         }
 
-        /// qconv → qconv-nchwc on the blocked input, padded with its zero point (real 0) first.
+        /// qconv → qconv-nchwc on the blocked input, padded with its zero point (real 0) first. An
+        /// input whose channels do not fill blocks (a first layer's 3) is read as one block of
+        /// its channels padded to a multiple of 4, against zero weights for the padding.
         func blockQConv(_ node: Node, _ r: ValueID, _ name: String, at loc: SourceLocation) throws(SinterError) {
-            var input = try toBlocked(node.operands[0], at: loc)
+            let x = node.operands[0], xs = g.type(of: x).shape ?? []
+            let zero = g.type(of: x).quant?.zeroPoints.first ?? 0
+            var input: ValueID, weights = node.operands[1]
+            var attrs = Attributes()
+            if xs[1] % b == 0 {
+                input = try toBlocked(x, at: loc)
+            } else {
+                let bi = (xs[1] + 3) / 4 * 4
+                input = x
+                if bi != xs[1], let w = graph.constantValue(weights, defining: defining) {
+                    input = try add(
+                        .pad, [x], g.name(of: x) + ".c\(bi)",
+                        Attributes(["pads": .ints([0, 0, 0, 0, 0, bi - xs[1], 0, 0]), "value": .float(Double(zero))]),
+                        at: loc)
+                    weights = try constant(weights, { Self.padInputChannels(w, to: bi) }, at: loc)
+                }
+                let shape = Attributes(["shape": .ints([xs[0], 1, bi, xs[2], xs[3]])])
+                input = try add(.reshape, [input], g.name(of: x) + ".r\(bi)", shape, at: loc)
+                input = try add(
+                    .transpose, [input], g.name(of: x) + ".b\(bi)", Attributes(["perm": .ints([0, 1, 3, 4, 2])]),
+                    at: loc)
+                attrs["block"] = .int(b)
+            }
             if let pads = node.attributes.ints("pads"), pads.count == 4, pads.contains(where: { $0 != 0 }) {
-                let zero = g.type(of: node.operands[0]).quant?.zeroPoints.first ?? 0
                 input = try add(
                     .pad, [input], g.name(of: node.operands[0]) + ".pad",
                     Attributes([
@@ -122,9 +145,8 @@ public struct Layout: Pass {
                         "value": .float(Double(zero)),
                     ]), at: loc)
             }
-            var attrs = Attributes()
             for key in ["strides", "dilations"] { attrs[key] = node.attributes[key] }
-            let operands = [input] + node.operands.dropFirst()
+            let operands = [input, weights] + node.operands.dropFirst(2)
             try produce(r, blocked: try add(.qconvNCHWc, operands, name, attrs, at: loc), at: loc)
         }
 
@@ -228,12 +250,13 @@ public struct Layout: Pass {
             || blockableQConv(g, n, b, defining)
     }
 
-    /// A qconv that runs as `qconv-nchwc`: 2-D, one group, input and output channels filling
-    /// whole blocks of a multiple of 4 (whole k quads), constant weights (packed at compile
-    /// time). Grouped and depthwise qconvs, and a first layer's 3 channels, stay NCHW.
+    /// A qconv that runs as `qconv-nchwc`: 2-D, one group, output channels filling whole blocks
+    /// of a multiple of 4 (whole k quads), constant weights (packed at compile time). Input
+    /// channels that do not fill blocks are read as one block (`blockQConv`). Grouped and
+    /// depthwise qconvs stay NCHW.
     static func blockableQConv(_ g: Graph, _ n: Node, _ b: Int, _ defining: [ValueID: Int]) -> Bool {
         guard n.op == .qconv, b % 4 == 0, (n.attributes.int("group") ?? 1) == 1,
-            let x = g.type(of: n.operands[0]).shape, x.count == 4, x[1] > 0, x[1] % b == 0,
+            let x = g.type(of: n.operands[0]).shape, x.count == 4, x[1] > 0,
             g.type(of: n.operands[0]).quant?.axis == nil, let w = g.type(of: n.operands[1]).shape,
             w.count == 4, w[0] % b == 0, g.constantValue(n.operands[1], defining: defining) != nil
         else { return false }
@@ -250,6 +273,19 @@ public struct Layout: Pass {
             w.shape[1] == 1
         else { return nil }
         return w
+    }
+
+    /// Weights [M, C, kh, kw] → [M, bi, kh, kw], zero for the input channels past C.
+    static func padInputChannels(_ w: TensorData, to bi: Int) -> TensorData {
+        let (m, c, taps) = (w.shape[0], w.shape[1], w.shape[2] * w.shape[3])
+        var sources: [Int] = []
+        sources.reserveCapacity(m * bi * taps)
+        for o in 0..<m {
+            for ci in 0..<bi {
+                for t in 0..<taps { sources.append(ci < c ? (o * c + ci) * taps + t : -1) }
+            }
+        }
+        return w.gathering(sources, shape: [m, bi, w.shape[2], w.shape[3]])
     }
 
     /// [C, 1, kh, kw] → [C/b, kh, kw, b]: one weight vector per tap for b channels.
@@ -339,11 +375,13 @@ public struct Layout: Pass {
     }
 
     /// The blocked form of a 2-D pooling, or of a reduction over only the spatial axes of an
-    /// [N, C, H, W] tensor (global average pooling), when C fills whole blocks.
+    /// [N, C, H, W] tensor (global average pooling), when C fills whole blocks. f32, or bytes
+    /// for a max pool (quantized values between int8 convs).
     static func blockedWindowOp(_ g: Graph, _ n: Node, _ b: Int) -> Op? {
-        guard n.results.count == 1, let x = g.type(of: n.operands.first ?? n.results[0]).shape, x.count == 4, x[1] > 0,
-            g.type(of: n.results[0]).dtype == .f32
+        guard n.results.count == 1, let x = g.type(of: n.operands.first ?? n.results[0]).shape, x.count == 4, x[1] > 0
         else { return nil }
+        let dtype = g.type(of: n.results[0]).dtype
+        guard dtype == .f32 || (n.op == .maxPool && [.u8, .i8].contains(dtype) && x[1] % b == 0) else { return nil }
         if n.op.schema.traits.contains(.reducesAxes) {
             // Every reduction is lane-wise over H and W, so it runs on blocks unchanged.
             guard let axes = n.attributes.ints("axes"), !axes.isEmpty,

@@ -62,8 +62,8 @@ struct VerifierErrorTests {
               %y = qconv-nchwc %x, %w : f32[1,1,4,4,8]
             }
             """,
-            "2:8: error: 'qconv-nchwc': blocks do not match: x u8<0.5:128>[1,2,6,6,8] (a block of b = 4k lanes), "
-                + "weights i8<0.25:0>[12,16,3,3] (M a multiple of b)"
+            "2:8: error: 'qconv-nchwc': blocks do not match: x u8<0.5:128>[1,2,6,6,8] (blocks of 4k channels), "
+                + "weights i8<0.25:0>[12,16,3,3], 8 output channels per block"
         ),
         (
             "conv accumulating f32 from f32 operands",

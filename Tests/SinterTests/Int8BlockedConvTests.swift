@@ -8,7 +8,8 @@ import Testing
 /// host can run (Int8GemmTests.flavours: 16-lane VNNI, 8-lane VNNI and the portable step, with
 /// blocks of 16 or 8 channels). The geometries cover padding (the zero point fills it, for u8
 /// and i8 inputs), strides, dilations with asymmetric pads, a pointwise conv, an odd number of
-/// output blocks (the one-block tail sweep), batch 2, a partial last pixel tile, per-tensor and
+/// output blocks (the one-block tail sweep), batch 2, a partial last pixel tile, input channels
+/// that fill no block (a first layer's, padded to whole quads), per-tensor and
 /// per-channel weights, an f32 bias + ReLU or an i32 bias operand + ReLU, and 1–3 threads giving
 /// identical results.
 struct Int8BlockedConvTests {
@@ -24,6 +25,12 @@ struct Int8BlockedConvTests {
         Case(
             batch: 2, channels: 16, height: 13, width: 12, outChannels: 16, kernel: [3, 3], strides: [2, 2],
             pads: [1, 1, 1, 1]),
+        // A first layer: 3 channels read as one block of 4 (the fourth against zero weights),
+        // and 5 channels as one block of 8.
+        Case(
+            batch: 1, channels: 3, height: 20, width: 18, outChannels: 16, kernel: [7, 7], strides: [2, 2],
+            pads: [3, 3, 3, 3]),
+        Case(batch: 2, channels: 5, height: 9, width: 8, outChannels: 32, kernel: [3, 3], pads: [1, 1, 1, 1]),
     ]
 
     @Test func matchesExactIntegerSums() throws {
@@ -61,10 +68,11 @@ struct Int8BlockedConvTests {
         print("int8 blocked conv: \(Self.cases.count) geometries on \(checked.sorted().joined(separator: ", "))")
     }
 
-    /// Two convs with the first one's ReLU and the second one's quantization between them: the
-    /// chain stays blocked (one kernel stores the first conv's result as blocked bytes, which
-    /// the second reads through a zero-point pad), and its output is the NCHW kernels' (layout
-    /// off) bit for bit — the integer sums are exact and the epilogue is the same arithmetic.
+    /// Two convs with the first one's ReLU, the second one's quantization and a max pool of the
+    /// bytes between them: the chain stays blocked (one kernel stores the first conv's result as
+    /// blocked bytes, the pool compares them as integers, the second conv reads them through a
+    /// zero-point pad), and its output is the NCHW kernels' (layout off) bit for bit — the
+    /// integer sums are exact and the epilogue is the same arithmetic.
     @Test func blockedChainMatchesTheNCHWKernels() throws {
         var rng = Support.RNG(seed: 4)
         var g = GraphBuilder(name: "chain")
@@ -85,6 +93,10 @@ struct Int8BlockedConvTests {
             let r = try g.relu(try g.add(conv, bias))
             if layer == 0 {
                 h = try g.apply(.quantize, [r], attributes: Attributes(["to": .string("u8<0.03:0>")]))[0]
+                let window = Attributes([
+                    "kernel": .ints([3, 3]), "strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1]),
+                ])
+                h = try g.apply(.maxPool, [h], attributes: window)[0]
             } else {
                 g.output(r)
             }
@@ -94,6 +106,7 @@ struct Int8BlockedConvTests {
         let blockedReport = try Sinter.lower(g.graph, options).kernelReport(TargetInfo(.host))
         let blockedKernels = blockedReport.split(separator: "\n").filter { $0.contains("qconv-nchwc") }
         #expect(blockedKernels.count == 2, "\(blockedReport)")
+        #expect(blockedReport.contains("max_pool_nchwc"), "\(blockedReport)")
         let blocked = try Sinter.jit(g.graph, options).run([input])[0].floats ?? []
         options.passes = options.passes.map { $0.name == "layout" ? PassSpec("layout", ["block": "0"]) : $0 }
         let nchw = try Sinter.jit(g.graph, options).run([input])[0].floats ?? []

@@ -366,6 +366,16 @@ struct OpNumericTests {
             for op in [Op.maxPoolNCHWc, .avgPoolNCHWc] where !(op == .maxPoolNCHWc && a["count_include_pad"] != nil) {
                 out.append(Case(op: op, shapes: [[2, 2, 7, 8, 4]], attrs: Attributes(a)))
             }
+            // And blocked bytes, u8 and i8 (what int8 conv chains pool).
+            if a["count_include_pad"] == nil {
+                for (dtype, range) in [(DType.u8, (0.0, 255.9)), (.i8, (-128.0, 127.9))] {
+                    out.append(
+                        Case(
+                            op: .maxPoolNCHWc, shapes: [[2, 2, 7, 9, 16]], attrs: Attributes(a), dtypes: [dtype],
+                            range: (Float(range.0), Float(range.1)), inputQuant: QuantParams(scale: 0.02, zeroPoint: 3))
+                    )
+                }
+            }
         }
         let mm: [[[Int]]] = [
             [[4, 8], [8, 5]], [[1, 1], [1, 1]], [[3, 0], [0, 4]], [[2, 3, 4], [4, 5]],

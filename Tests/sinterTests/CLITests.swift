@@ -337,13 +337,16 @@ struct Int8CLITests {
         let args = ["--quantize", "int8", "--calibration", calib]
         let dump = try Support.run(sinter, ["dump", model, "--kernel-report"] + args)
         let kernels = dump.stdout.split(separator: "\n").filter { $0.hasPrefix("// k") }
-        #expect(kernels.filter { $0.contains(": qconv,") }.count == 4, "\(dump.stdout)")
+        // The first conv (16 channels out) runs on blocked bytes, the others NCHW.
+        #expect(kernels.filter { $0.contains(": qconv-nchwc,") }.count == 1, "\(dump.stdout)")
+        #expect(kernels.filter { $0.contains(": qconv,") }.count == 3, "\(dump.stdout)")
         #expect(!kernels.contains { $0.contains(": conv") }, "a conv stayed f32: \(dump.stdout)")
         // Every conv's bias became its i32 bias operand: no qconv kernel adds one in f32.
         #expect(!kernels.contains { $0.contains("qconv_add") }, "an f32 bias add remained: \(dump.stdout)")
-        // 8 images: 16·3·9·144 + 24·16·9·36 + 24·9·36 (depthwise) + 32·6·36 (4 groups) conv
-        // multiply-adds and 32·10 in the head.
-        let macs = 8 * (16 * 27 * 144 + 24 * 144 * 36 + 24 * 9 * 36 + 32 * 6 * 36 + 320)
+        // 8 images: 16·4·9·144 (the blocked first conv reads its 3 channels as a quad, so it
+        // runs 4) + 24·16·9·36 + 24·9·36 (depthwise) + 32·6·36 (4 groups) conv multiply-adds
+        // and 32·10 in the head.
+        let macs = 8 * (16 * 36 * 144 + 24 * 144 * 36 + 24 * 9 * 36 + 32 * 6 * 36 + 320)
         #expect(dump.stdout.contains("// multiply-adds: \(macs), in int8 \(macs) (100.0%)"), "\(dump.stdout)")
         let float = try Support.run(sinter, ["run", model, "--input", "x=\(x)", "--output-dir", dir.path + "/f"])
         #expect(float.status == 0, "\(float.stderr)")

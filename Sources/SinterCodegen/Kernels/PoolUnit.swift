@@ -8,7 +8,7 @@ struct PoolUnit: KernelUnit {
 
     enum Kind: String, Hashable, Sendable { case max, average }
 
-    /// f32, and 8-bit tensors for 2-D max pooling on NCHW (checked in `lower`).
+    /// f32, and 8-bit tensors for 2-D max pooling, NCHW or blocked (checked in `lower`).
     static func supports(operands: [DType], results: [DType]) -> Bool {
         operands.count == 1 && results == operands && [.f32, .u8, .i8].contains(operands[0])
     }
@@ -24,11 +24,10 @@ struct PoolUnit: KernelUnit {
             batch: x[0], channels: x[1], input: spatial, window: win, outChannels: x[1], group: 1,
             countIncludePad: c.bool("count_include_pad"))
         let dtype = c.operandTypes[0].dtype
-        guard dtype == .f32 || (kind == .max && !blocked && spatial.count == 2) else {
-            throw c.fail(
-                "\(op.rawValue) on \(dtype.rawValue) runs only as a 2-D max pool on NCHW (other pools take f32)")
+        guard dtype == .f32 || (kind == .max && spatial.count == 2) else {
+            throw c.fail("\(op.rawValue) on \(dtype.rawValue) runs only as a 2-D max pool (other pools take f32)")
         }
-        if blocked { return [Blocked(kind: kind, geometry: geometry, block: x[4])] }
+        if blocked { return [Blocked(kind: kind, geometry: geometry, block: x[4], dtype: dtype)] }
         return [
             spatial.count == 2
                 ? Rows(kind: kind, geometry: geometry, dtype: dtype) : Plain(kind: kind, geometry: geometry)
@@ -73,11 +72,14 @@ struct PoolUnit: KernelUnit {
         var kind: Kind
         var geometry: WindowGeometry
         var block: Int
+        /// f32, or u8/i8 for a max pool (quantized bytes keep their parameters).
+        var dtype: DType = .f32
         var description: String {
             "\(kind.rawValue) over \(geometry.window.kernel), out \(geometry.window.output), block \(block)"
+                + (dtype == .f32 ? "" : " of \(dtype.rawValue)")
         }
         func emit(_ e: KernelEmitter, _ a: KernelArguments) {
-            e.poolBlocked(kind, geometry, block, a.out, a.ins[0], task: a.task, tasks: a.parts)
+            e.poolBlocked(kind, geometry, block, a.out, a.ins[0], task: a.task, tasks: a.parts, dtype: dtype)
         }
 
         /// Pooling is memory-bound: split by output rows when it touches more than about a megabyte.
@@ -145,11 +147,13 @@ extension KernelEmitter {
 
     /// Max or average pooling over 2-D windows of a blocked tensor: each output pixel's
     /// `block` channels are one vector; taps outside the image are clipped from the loop
-    /// ranges, so no tap is tested.
+    /// ranges, so no tap is tested. A max pool of bytes compares them as integers.
     func poolBlocked(
         _ kind: PoolUnit.Kind, _ g: WindowGeometry, _ b: Int, _ out: IRValue, _ x: IRValue, task: IRValue,
-        tasks: IRValue
+        tasks: IRValue, dtype: DType = .f32
     ) {
+        let bytes = dtype != .f32
+        let elem = bytes ? ir.i8 : ir.f32
         let win = g.window
         let (h, w) = (g.input[0], g.input[1])
         let (oh, ow) = (win.output[0], win.output[1])
@@ -167,19 +171,24 @@ extension KernelEmitter {
             ir.forLoop(c(0), c(ow), "px") { px in
                 let ix = ir.sub(ir.mul(px, c(win.strides[1])), c(win.padBegin[1]))
                 let (kwB, kwE) = taps(ix, kw, win.dilations[1], lo: 0, hi: w)
-                let initial = ir.constF32(kind == .max ? -.infinity : 0, width: b)
+                let initial =
+                    bytes
+                    ? ir.constInt(ir.i8, dtype == .u8 ? 0 : -128, width: b)
+                    : ir.constF32(kind == .max ? -.infinity : 0, width: b)
+                let maximum = bytes ? (dtype == .u8 ? "llvm.umax" : "llvm.smax") : "llvm.maximum"
                 let acc = ir.forLoop(khB, khE, carrying: [initial], "pkh") { ky, a in
                     let row = ir.add(inBase, ir.mul(ir.add(iy, ir.mul(ky, c(win.dilations[0]))), c(w * b)))
                     return ir.forLoop(kwB, kwE, carrying: a, "pkw") { kx, a in
-                        let v = loadF(x, ir.add(row, ir.mul(ir.add(ix, ir.mul(kx, c(win.dilations[1]))), c(b))), b)
-                        return [kind == .max ? ir.intrinsic("llvm.maximum", [a[0], v]) : ir.fadd(a[0], v)]
+                        let at = ir.add(row, ir.mul(ir.add(ix, ir.mul(kx, c(win.dilations[1]))), c(b)))
+                        let v = loadF(x, at, b, elem: elem)
+                        return [kind == .max ? ir.intrinsic(maximum, [a[0], v]) : ir.fadd(a[0], v)]
                     }
                 }[0]
                 let result =
                     kind == .average
                     ? ir.fdiv(acc, ir.splat(averageCount(g, iy: iy, ix: ix, rows: (khB, khE), columns: (kwB, kwE)), b))
                     : acc
-                storeF(result, out, ir.add(outBase, ir.mul(ir.add(ir.mul(y, c(ow)), px), c(b))))
+                storeF(result, out, ir.add(outBase, ir.mul(ir.add(ir.mul(y, c(ow)), px), c(b))), elem: elem)
             }
         }
     }

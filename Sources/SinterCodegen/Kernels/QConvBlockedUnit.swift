@@ -12,8 +12,10 @@ import SinterIR
 /// stored as f32 or, with the next layer's quantization fused, as bytes: a chain of convs
 /// moves bytes in NCHWc from one to the next.
 ///
-/// The packed weights: [M/b, C/b, kh, kw, b/4 quads, b lanes, 4 taps] i8, then (64-byte
-/// aligned) the compensation per channel (i32), then the scales (f32), as QConvUnit's trailer.
+/// The input's blocks hold bi channels (b, or a first layer's 3 channels padded to 4 and read
+/// as one block). The packed weights: [M/b, C/bi, kh, kw, bi/4 quads, b lanes, 4 taps] i8, then
+/// (64-byte aligned) the compensation per channel (i32), then the scales (f32), as QConvUnit's
+/// trailer.
 struct QConvBlockedUnit: KernelUnit {
     static let name = "qconv-nchwc"
 
@@ -27,10 +29,10 @@ struct QConvBlockedUnit: KernelUnit {
             throw c.fail("qconv-nchwc needs weights with zero point 0")
         }
         let xs = c.inShapes[0], ws = c.inShapes[1]
-        let b = xs[4]
+        let b = c.outShape[4]
         let win = try c.window([xs[2], xs[3]], [ws[2], ws[3]])
         let geometry = BlockedConvGeometry(
-            batch: xs[0], inBlocks: xs[1], outBlocks: ws[0] / b, block: b, inBlock: b, input: [xs[2], xs[3]],
+            batch: xs[0], inBlocks: xs[1], outBlocks: ws[0] / b, block: b, inBlock: xs[4], input: [xs[2], xs[3]],
             window: win)
         // The target's dot step where its lanes are the block's; the portable one otherwise.
         let native = c.schedules.int8Dot
@@ -107,7 +109,7 @@ struct QConvBlockedUnit: KernelUnit {
 
         func prepacking(_ operand: Int, _ data: TensorData) -> (body: any KernelUnitBody, data: TensorData)? {
             guard operand == 1, !packedW, data.dtype == .i8, data.shape.reduce(1, *) == weightBytes else { return nil }
-            let (b, c, t) = (block, inChannels, taps)
+            let (b, bi, c, t) = (block, geometry.inBlock, inChannels, taps)
             var bytes = [UInt8](repeating: 0, count: scalesOffset + outChannels * 4)
             var sums = [Int](repeating: 0, count: outChannels)
             data.bytes.withUnsafeBytes { raw in
@@ -116,9 +118,9 @@ struct QConvBlockedUnit: KernelUnit {
                     for ci in 0..<c {
                         for tap in 0..<t {
                             let v = w[(m * c + ci) * t + tap]
-                            // [M/b, C/b, taps, b/4, b, 4]
-                            let at =
-                                (((m / b * (c / b) + ci / b) * t + tap) * b + ci % b / 4 * 4) * b + m % b * 4 + ci % 4
+                            // [M/b, C/bi, taps, bi/4, b, 4]
+                            let quad = ((m / b * (c / bi) + ci / bi) * t + tap) * (bi / 4) + ci % bi / 4
+                            let at = (quad * b + m % b) * 4 + ci % 4
                             bytes[at] = UInt8(bitPattern: v)
                             sums[m] += Int(v)
                         }
@@ -184,13 +186,13 @@ extension KernelEmitter {
     private func int8BlockedSums(
         _ body: QConvBlockedUnit.Body, _ x: IRValue, _ wt: IRValue, _ ob: IRValue, _ starts: [IRValue], _ blocks: Int
     ) -> [IRValue] {
-        let g = body.geometry, b = g.block, win = g.window
+        let g = body.geometry, b = g.block, bi = g.inBlock, win = g.window
         let (h, w) = (g.input[0], g.input[1])
         let (kh, kw) = (win.kernel[0], win.kernel[1])
         let (dh, dw) = (win.dilations[0], win.dilations[1])
-        let xBlock = h * w * b, xRow = w * b
-        // Weights in bytes: a tap holds b/4 quads of b lanes × 4 taps.
-        let wTap = b * b, wRow = kw * wTap, wIn = kh * wRow, wOut = g.inBlocks * wIn
+        let xBlock = h * w * bi, xRow = w * bi
+        // Weights in bytes: a tap holds bi/4 quads of b lanes × 4 taps.
+        let wTap = bi * b, wRow = kw * wTap, wIn = kh * wRow, wOut = g.inBlocks * wIn
         let count = starts.count
         let words = ir.vector(ir.i32, b)
         let zero = ir.constInt(ir.i32, 0, width: b)
@@ -202,10 +204,10 @@ extension KernelEmitter {
                 let xTapRow = ir.add(ir.mul(ib, c(xBlock)), ir.mul(ky, c(dh * xRow)))
                 let wRowBase = ir.add(ir.add(wBase, ir.mul(ib, c(wIn))), ir.mul(ky, c(wRow)))
                 return ir.forLoop(c(0), c(kw), carrying: acc, "kw", unroll: false) { kx, acc in
-                    let tap = ir.add(xTapRow, ir.mul(kx, c(dw * b)))
+                    let tap = ir.add(xTapRow, ir.mul(kx, c(dw * bi)))
                     let xs = starts.map { ir.add($0, tap) }
                     let wTapBase = ir.add(wRowBase, ir.mul(kx, c(wTap)))
-                    return ir.forLoop(c(0), c(b / 4), carrying: acc, "quad") { q, acc in
+                    return ir.forLoop(c(0), c(bi / 4), carrying: acc, "quad") { q, acc in
                         let wq = ir.add(wTapBase, ir.mul(q, c(b * 4)))
                         let wv = (0..<blocks).map { j in
                             ir.load(words, ir.gep(ir.i8, wt, ir.add(wq, c(j * wOut))), align: 4)
@@ -232,7 +234,7 @@ extension KernelEmitter {
         _ body: QConvBlockedUnit.Body, _ out: IRValue, _ x: IRValue, _ w: IRValue, _ bias: IRValue?,
         _ extras: [IRValue]
     ) {
-        let g = body.geometry, win = g.window, b = g.block
+        let g = body.geometry, win = g.window, b = g.block, bi = g.inBlock
         let (h, wd, kh, kw) = (g.input[0], g.input[1], win.kernel[0], win.kernel[1])
         let (oh, ow) = (win.output[0], win.output[1])
         let scales = ir.constantFloats("qconv.scales", body.scales)
@@ -249,9 +251,9 @@ extension KernelEmitter {
                 let ci = ir.sdiv(kk, c(kh * kw)), ky = ir.srem(ir.sdiv(kk, c(kw)), c(kh)), kx = ir.srem(kk, c(kw))
                 let iy = ir.add(ir.mul(oy, c(win.strides[0])), ir.mul(ky, c(win.dilations[0])))
                 let ix = ir.add(ir.mul(ox, c(win.strides[1])), ir.mul(kx, c(win.dilations[1])))
-                let block = ir.add(ir.mul(n, c(g.inBlocks)), ir.sdiv(ci, c(b)))
+                let block = ir.add(ir.mul(n, c(g.inBlocks)), ir.sdiv(ci, c(bi)))
                 let at = ir.add(
-                    ir.mul(ir.add(ir.mul(ir.add(ir.mul(block, c(h)), iy), c(wd)), ix), c(b)), ir.srem(ci, c(b)))
+                    ir.mul(ir.add(ir.mul(ir.add(ir.mul(block, c(h)), iy), c(wd)), ix), c(bi)), ir.srem(ci, c(bi)))
                 let value = dotDomain(ir.load(ir.i8, ir.gep(ir.i8, x, at), align: 1), flip: body.flipX, body.dot)
                 let weight = ir.sext(ir.load(ir.i8, ir.gep(ir.i8, w, ir.add(ir.mul(m, c(k)), kk)), align: 1), ir.i32)
                 return [ir.add(s[0], ir.mul(ir.sub(value, zero), weight))]
