@@ -255,14 +255,15 @@ extension OpSchema {
                 op, 2, [.float],
                 attributes: [
                     spec("strides", .ints), spec("pads", .ints), spec("dilations", .ints),
-                    spec("group", .int, .int(1)),
+                    spec("group", .int, .int(1)), spec("to", .string),
                 ],
                 traits: [.pure], pattern: .outElementwiseFusable, shape: ShapeRules.convNCHWc,
                 kernel: .unit("conv-nchwc"), couples: Coupling.window,
                 "2-D convolution on channel-blocked tensors (the `layout` pass makes it): x [N, C/bi, H, W, "
                     + "bi], weights [M/b, C/bi, kh, kw, bi, b] (input lane, then output lane), result [N, M/b, "
                     + "OH, OW, b]; bi = 1 reads an NCHW input. With group > 1, output block o reads only the input "
-                    + "blocks of its channels' groups, and the weights carry that many per output block."
+                    + "blocks of its channels' groups, and the weights carry that many per output block. "
+                    + "`to = \"f32\"` on bf16 operands (dense, bi even) sums and returns f32, as conv's."
             )
         case .maxPool:
             return make(

@@ -261,7 +261,14 @@ extension ShapeRules {
                 "conv-nchwc blocks do not match: input \(fmt(x.dims)), weights \(fmt(w.dims)), group \(group)")
         }
         let win = try window(input: [xs[2], xs[3]], kernel: [ws[2], ws[3]], attributes: q.attributes, ceilMode: false)
-        return [TensorType(x.dtype, [xs[0], ws[0]] + win.output + [ws[5]])]
+        // `to`: bf16 operands summed and returned in f32, as conv's (dense only).
+        guard let to = q.attributes["to"] else { return [TensorType(x.dtype, [xs[0], ws[0]] + win.output + [ws[5]])] }
+        guard case .string("f32") = to, x.dtype == .bf16, group == 1, xs[4] % 2 == 0 else {
+            throw ShapeError(
+                "conv-nchwc's 'to' may only be \"f32\", on bf16 operands in blocks of whole pairs and one group "
+                    + "(got \(to) on \(x.dtype), \(xs[4]) per block, group \(group))")
+        }
+        return [TensorType(.f32, [xs[0], ws[0]] + win.output + [ws[5]])]
     }
 
     /// The input blocks [lo, hi) that output block `ob` of a grouped `conv-nchwc` reads: the

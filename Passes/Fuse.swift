@@ -270,7 +270,7 @@ public struct Fuse: Pass {
     /// GEMM (`matmul {to = "f32"}`, whose f32 result is often rounded to bf16 for the next one).
     static func storesCasts(_ n: Node) -> Bool {
         [.qconv, .qconvNCHWc, .qmatmul].contains(n.op)
-            || ((n.op == .matmul || n.op == .conv) && n.attribute("to") != nil)
+            || ([.matmul, .conv, .convNCHWc].contains(n.op) && n.attribute("to") != nil)
     }
 
     /// Whether the group's root is a cast that changes dtype (its kernel stores that dtype).

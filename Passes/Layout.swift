@@ -172,27 +172,48 @@ public struct Layout: Pass {
             let group = depthwise == nil ? node.attributes.int("group") ?? 1 : 1
             if let r, group == 1 || insideChain, let w = depthwise ?? Self.blockableConv(graph, node, b, defining) {
                 let xs = graph.type(of: node.operands[0]).shape ?? []
-                let bi = depthwise == nil && xs[1] % b != 0 ? 1 : b
-                let xb =
-                    bi == b
-                    ? try toBlocked(node.operands[0], at: loc)
-                    : try add(
+                // A bf16 conv's dot step takes channel pairs: a first layer's 3 channels are
+                // padded to 4 (zeros against zero weights) and read as one block.
+                let bf16 = graph.type(of: node.operands[0]).dtype == .bf16
+                let bi = depthwise == nil && xs[1] % b != 0 ? (bf16 ? (xs[1] + 1) / 2 * 2 : 1) : b
+                var xb: ValueID
+                if bi == b {
+                    xb = try toBlocked(node.operands[0], at: loc)
+                } else if bi == 1 {
+                    xb = try add(
                         .reshape, [node.operands[0]], g.name(of: node.operands[0]) + ".c1",
                         Attributes(["shape": .ints(xs + [1])]), at: loc)
+                } else {
+                    xb = node.operands[0]
+                    if bi != xs[1] {
+                        xb = try add(
+                            .pad, [xb], g.name(of: xb) + ".c\(bi)",
+                            Attributes(["pads": .ints([0, 0, 0, 0, 0, bi - xs[1], 0, 0])]), at: loc)
+                    }
+                    xb = try add(
+                        .reshape, [xb], g.name(of: node.operands[0]) + ".r\(bi)",
+                        Attributes(["shape": .ints([xs[0], 1, bi, xs[2], xs[3]])]), at: loc)
+                    xb = try add(
+                        .transpose, [xb], g.name(of: node.operands[0]) + ".b\(bi)",
+                        Attributes(["perm": .ints([0, 1, 3, 4, 2])]), at: loc)
+                }
                 let wb = try constant(
                     node.operands[1],
                     {
                         depthwise != nil
-                            ? Self.blockDepthwise(w, b) : Self.blockWeights(w, inBlock: bi, outBlock: b, group: group)
+                            ? Self.blockDepthwise(w, b)
+                            : Self.blockWeights(
+                                bi > 1 && bi != b ? Self.padInputChannels(w, to: bi) : w, inBlock: bi, outBlock: b,
+                                group: group)
                     }, at: loc)
                 var attrs = Attributes()
-                for key in ["strides", "pads", "dilations"] { attrs[key] = node.attributes[key] }
+                for key in ["strides", "pads", "dilations", "to"] { attrs[key] = node.attributes[key] }
                 if group > 1 { attrs["group"] = .int(group) }
                 // A dense conv on a blocked input reads it through an explicit pad: every tap
                 // of every pixel is then inside the image, and the kernel tiles pixels across
                 // rows (a 7 × 7 output in tiles of 12, not rows of 7 with single-pixel borders).
                 var input = xb
-                if depthwise == nil, bi == b, let pads = node.attributes.ints("pads"), pads.count == 4,
+                if depthwise == nil, bi > 1, let pads = node.attributes.ints("pads"), pads.count == 4,
                     pads.contains(where: { $0 != 0 })
                 {
                     input = try add(
@@ -309,8 +330,13 @@ public struct Layout: Pass {
     /// (groups of 34 or 68 channels; not ResNeXt's groups of 4 at b = 16).
     static func blockableConv(_ g: Graph, _ n: Node, _ b: Int, _ defining: [ValueID: Int]) -> TensorData? {
         let group = n.attributes.int("group") ?? 1
-        guard n.op == .conv, let x = g.type(of: n.operands[0]).shape,
-            x.count == 4, g.type(of: n.operands[0]).dtype == .f32,
+        guard n.op == .conv else { return nil }
+        // A bf16 conv (`to = "f32"`, what precision-bf16 makes) runs blocked when dense: the dot
+        // step takes two channels per word, so an odd first layer is padded to a pair.
+        let bf16 =
+            g.type(of: n.operands[0]).dtype == .bf16 && n.attribute("to") != nil && group == 1 && b % 2 == 0
+        guard let x = g.type(of: n.operands[0]).shape,
+            x.count == 4, g.type(of: n.operands[0]).dtype == .f32 || bf16,
             g.type(of: n.results[0]).dtype == .f32, let w = g.constantValue(n.operands[1], defining: defining),
             w.shape.count == 4, x[1] > 0, w.shape[0] > 0, padWaste(w.shape[0], b)
         else { return nil }

@@ -356,7 +356,11 @@ extension KernelProgram {
             guard let n = k.body.body.multiplyAdds else { continue }
             total &+= n
             if ["qmatmul", "qconv", "qconv-nchwc"].contains(k.body.unit) { int8 &+= n }
-            if k.body.body is Bf16GemmBody || (k.body.body as? QConvUnit.Body)?.bf16 != nil { bf16 &+= n }
+            if k.body.body is Bf16GemmBody || (k.body.body as? QConvUnit.Body)?.bf16 != nil
+                || (k.body.body as? QConvBlockedUnit.Body)?.bf16 != nil
+            {
+                bf16 &+= n
+            }
         }
         return (total, int8, bf16)
     }
@@ -381,7 +385,9 @@ extension KernelProgram {
             var parts = [k.body.unit, "f32 × \(k.vectorWidth)"]
             if let acc = k.body.body.accumulator { parts.append("accumulates \(acc)") }
             if let b = k.body.body as? Bf16GemmBody { parts.append("bf16 operands (\(b.dot.rawValue))") }
-            if let dot = (k.body.body as? QConvUnit.Body)?.bf16 { parts.append("bf16 operands (\(dot.rawValue))") }
+            if let dot = (k.body.body as? QConvUnit.Body)?.bf16 ?? (k.body.body as? QConvBlockedUnit.Body)?.bf16 {
+                parts.append("bf16 operands (\(dot.rawValue))")
+            }
             if let n = k.body.body.multiplyAdds { parts.append("\(n) multiply-adds") }
             if !k.registerTile.isEmpty {
                 // A blocked conv's third entry: the last odd block's pixels.

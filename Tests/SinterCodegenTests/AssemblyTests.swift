@@ -158,6 +158,37 @@ struct Int8BlockedConvAssemblyTests {
     }
 }
 
+/// The blocked bf16 conv's (`conv-nchwc {to = "f32"}`) inner loop: one dot step per accumulator
+/// of the blocked-conv tile per channel pair — `vdpbf16ps` on zmm (16-channel blocks), BFDOT on
+/// `.4s` (4-channel blocks), and on an AVX2 CPU the portable step's two FMAs.
+struct Bf16BlockedConvAssemblyTests {
+    @Test(arguments: [
+        ("sapphirerapids", "", "vdpbf16ps", "%zmm", 1),
+        ("haswell", "", "vfmadd", "%ymm", 2),
+        ("aarch64", "+neon,+bf16", "bfdot", ".4s", 1),
+    ])
+    func innerLoopIsDotSteps(_ cpu: String, _ features: String, _ mnemonic: String, _ reg: String, _ perStep: Int)
+        throws
+    {
+        var b = GraphBuilder(name: "bcb")
+        let x = try b.input("x", TensorType(.bf16, [1, 64, 14, 14]))
+        let w = TensorData(dtype: .bf16, shape: [64, 64, 1, 1], values: (0..<4096).map { Double($0 % 255 - 127) / 64 })
+        b.output(try b.apply(.conv, [x, try b.constant(w)], attributes: Attributes(["to": .string("f32")]))[0])
+        let target =
+            cpu == "aarch64"
+            ? try Target.named("aarch64-linux-gnu", features: features)
+            : try Target.named("x86_64-linux-gnu", cpu: cpu)
+        let program = try lowered(b.graph, target: target)
+        #expect(program.kernels.contains { $0.body.unit == "conv-nchwc" }, "\(cpu): not blocked")
+        let asm = try Codegen.assembly(program, prefix: "bcb", options: CodegenOptions(target: target))
+        let tile = TargetInfo(target).schedules.blockedConvTile(outBlocks: 4)
+        let count = AssemblyTests.innermostLoopCount(asm, mnemonic, reg)
+        #expect(
+            count > 0 && count % (tile.blocks * tile.pixels * perStep) == 0,
+            "\(cpu): inner loop has \(count) \(mnemonic) on \(reg), tile \(tile)")
+    }
+}
+
 /// The bf16 GEMM's micro-kernel: one dot step per accumulator per k pair — `vdpbf16ps` on
 /// 12×2 zmm (avx512_bf16), on 6×2 ymm where the schedule is 256 bits wide, BFDOT on 8×3 `.4s`
 /// (ARM `+bf16`), and on an AVX2 CPU the portable IR's two FMAs per step (6×2 ymm).

@@ -96,7 +96,10 @@ struct Bf16GemmTests {
 struct Bf16ConvTests {
     @Test func matchesF32SumsOfRoundedValues() throws {
         var rng = Support.RNG(seed: 9)
-        let cases = Int8ConvTests.cases
+        // The int8 conv's geometries (dense ones with constant weights run blocked when their
+        // output channels fill blocks, others the packed NCHW kernel), then the blocked int8
+        // conv's (all blocked: pairs of channels per word, a first layer's 3 padded to 4).
+        let cases = Int8ConvTests.cases + Int8BlockedConvTests.cases
         var checked = Set<String>()
         for (name, target) in try Bf16GemmTests.flavours() {
             for (index, cs) in cases.enumerated() {
@@ -133,6 +136,9 @@ struct Bf16ConvTests {
                 if !runTimeWeights {
                     let report = try Sinter.lower(g.graph, options).kernelReport(TargetInfo(target))
                     #expect(report.contains("bf16 operands"), "\(label): \(report)")
+                    if index >= Int8ConvTests.cases.count {
+                        #expect(report.contains(": conv-nchwc,"), "\(label): not blocked \(report)")
+                    }
                 }
                 checked.insert(name)
             }
@@ -140,9 +146,10 @@ struct Bf16ConvTests {
         print("bf16 conv: \(cases.count) geometries on \(checked.sorted().joined(separator: ", "))")
     }
 
-    /// `precision-bf16` end to end on two convs: both run in bf16, the first kernel ends in the
-    /// second's cast (it stores bf16), and the output stays within bf16 rounding of f32 while
-    /// differing from it (the pass really ran).
+    /// `precision-bf16` end to end on two convs: both run in bf16 on blocked tensors (the first's
+    /// 6 channels as one block of three pairs), the first kernel ends in the second's cast (it
+    /// stores bf16), and the output stays within bf16 rounding of f32 while differing from it
+    /// (the pass really ran).
     @Test func precisionPassRunsConvChainsInBf16() throws {
         var rng = Support.RNG(seed: 4)
         var g = GraphBuilder(name: "bcnn")
@@ -160,7 +167,7 @@ struct Bf16ConvTests {
         let report = try Sinter.lower(g.graph, options).kernelReport(TargetInfo(.host))
         let kernels = report.split(separator: "\n").filter { $0.hasPrefix("// k") && !$0.hasPrefix("// kernels") }
         #expect(kernels.filter { $0.contains("bf16 operands") }.count == 2, "\(report)")
-        #expect(kernels.contains { $0.contains("conv_add_relu_cast") }, "the first conv stores bf16: \(report)")
+        #expect(kernels.contains { $0.contains("conv_nchwc_add_relu_cast") }, "the first conv stores bf16: \(report)")
         let input = TensorData((0..<(2 * 6 * 144)).map { _ in rng.float(-1, 1) }, shape: [2, 6, 12, 12])
         let got = try Sinter.jit(g.graph, options).run([input])[0].doubles
         let want = try Sinter.jit(g.graph).run([input])[0].doubles

@@ -11,12 +11,32 @@ import SinterIR
 struct BlockedConvUnit: KernelUnit {
     static let name = "conv-nchwc"
 
+    /// f32, or bf16 operands summed into an f32 result (`to = "f32"`).
     static func supports(operands: [DType], results: [DType]) -> Bool {
         (operands + results).allSatisfy { $0 == .f32 }
+            || (operands.count == 2 && operands.allSatisfy { $0 == .bf16 } && results == [.f32])
     }
 
     static func lower(_ c: UnitLowering) throws(SinterError) -> [any KernelUnitBody] {
         let x = c.inShapes[0], w = c.inShapes[1]
+        if c.operandTypes[0].dtype == .bf16 {
+            // Pairs of input channels per word: the int8 blocked kernel with the bf16 dot step.
+            let win = try c.window([x[2], x[3]], [w[2], w[3]])
+            guard c.node.op == .convNCHWc, max(c.int("group"), 1) == 1, x[4] % 2 == 0,
+                (win.padBegin + win.padEnd).allSatisfy({ $0 == 0 })
+            else {
+                throw c.fail(
+                    "a bf16 conv-nchwc must be dense, unpadded (layout pads its input), in blocks of whole pairs")
+            }
+            let geometry = BlockedConvGeometry(
+                batch: x[0], inBlocks: x[1], outBlocks: w[0], block: w[5], inBlock: x[4], input: [x[2], x[3]],
+                window: win)
+            return [
+                QConvBlockedUnit.Body(
+                    geometry: geometry, flipX: false, zeroX: 0, scales: [], dot: .generic, epilogue: c.epilogue,
+                    bias: false, bf16: c.schedules.bf16Dot)
+            ]
+        }
         let depthwise = c.node.op == .depthwiseConvNCHWc
         // Weights: [M/b, C/bi, kh, kw, bi, b], or [C/b, kh, kw, b] for depthwise.
         let win = try c.window([x[2], x[3]], depthwise ? [w[1], w[2]] : [w[2], w[3]])

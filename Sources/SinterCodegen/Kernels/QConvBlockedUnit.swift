@@ -12,6 +12,10 @@ import SinterIR
 /// stored as f32 or, with the next layer's quantization fused, as bytes: a chain of convs
 /// moves bytes in NCHWc from one to the next.
 ///
+/// `conv-nchwc {to = "f32"}` on bf16 operands (what `--precision bf16` makes of a dense conv in
+/// a blocked chain) is this kernel with two channels per word and the bf16 dot step: f32 sums,
+/// no compensation or scales; its weights come blocked by `layout` and are regrouped in pairs.
+///
 /// The input's blocks hold bi channels (b, or a first layer's 3 channels padded to 4 and read
 /// as one block). The packed weights: [M/b, C/bi, kh, kw, bi/4 quads, b lanes, 4 taps] i8, then
 /// (64-byte aligned) the compensation per channel (i32), then the scales (f32), as QConvUnit's
@@ -65,8 +69,14 @@ struct QConvBlockedUnit: KernelUnit {
         var bias: Bool
         /// The weights are the packed constant; until then plain loops read them as written.
         var packedW = false
+        /// Set for a bf16 convolution: two channels per word, `vdpbf16ps` / BFDOT, f32 sums that
+        /// are the result (the int8 fields are unused).
+        var bf16: Bf16Dot? = nil
 
-        var accumulator: DType? { .i32 }
+        var accumulator: DType? { bf16 == nil ? .i32 : .f32 }
+        /// Input channels per 32-bit word of the dot step, and bytes per element.
+        var perWord: Int { bf16 == nil ? 4 : 2 }
+        var elementBytes: Int { bf16 == nil ? 1 : 2 }
         var block: Int { geometry.block }
         var outChannels: Int { geometry.outBlocks * block }
         var inChannels: Int { geometry.inBlocks * geometry.inBlock }
@@ -74,12 +84,14 @@ struct QConvBlockedUnit: KernelUnit {
         var multiplyAdds: Int? {
             checkedProduct([geometry.batch, outChannels, inChannels, taps] + geometry.window.output)
         }
-        var weightBytes: Int { outChannels * inChannels * taps }
+        var weightBytes: Int { outChannels * inChannels * taps * elementBytes }
         var compensationOffset: Int { (weightBytes + 63) / 64 * 64 }
         var scalesOffset: Int { compensationOffset + outChannels * 4 }
 
         var description: String {
-            geometry.summary + ", " + (dot.signedA ? "s8·s8" : "u8·s8") + " in i32, \(dot.rawValue)"
+            geometry.summary + ", "
+                + (bf16.map { "bf16·bf16 in f32, \($0.rawValue)" }
+                    ?? (dot.signedA ? "s8·s8" : "u8·s8") + " in i32, \(dot.rawValue)")
                 + (packedW ? ", weights packed" : ", weights unpacked") + (bias ? ", i32 bias" : "")
                 + (epilogue.map { ", epilogue \($0.expr)" } ?? "")
         }
@@ -103,11 +115,12 @@ struct QConvBlockedUnit: KernelUnit {
             let units =
                 g.batch * ((g.outBlocks + tile.blocks - 1) / tile.blocks)
                 * KernelEmitter.planeTiles(plane, tile: tile.pixels).count
-            let cost = (multiplyAdds ?? .max) / 4
+            let cost = (multiplyAdds ?? .max) / (bf16 == nil ? 4 : 2)
             if cost >= s.splitFlops { k.tasks = s.parts(work: cost, grain: s.grainFlops, units: units) }
         }
 
         func prepacking(_ operand: Int, _ data: TensorData) -> (body: any KernelUnitBody, data: TensorData)? {
+            guard bf16 == nil else { return bf16Prepacking(operand, data) }
             guard operand == 1, !packedW, data.dtype == .i8, data.shape.reduce(1, *) == weightBytes else { return nil }
             let (b, bi, c, t) = (block, geometry.inBlock, inChannels, taps)
             var bytes = [UInt8](repeating: 0, count: scalesOffset + outChannels * 4)
@@ -134,6 +147,29 @@ struct QConvBlockedUnit: KernelUnit {
             body.packedW = true
             return (body, TensorData(dtype: .u8, shape: [bytes.count], bytes: bytes))
         }
+
+        /// bf16 weights blocked by `layout` ([M/b, C/bi, kh, kw, bi, b]) regrouped in pairs of
+        /// input channels: [M/b, C/bi, kh, kw, bi/2, b, 2], one word per output lane and pair.
+        private func bf16Prepacking(_ operand: Int, _ data: TensorData) -> (
+            body: any KernelUnitBody, data: TensorData
+        )? {
+            guard operand == 1, !packedW, data.dtype == .bf16, data.bytes.count == weightBytes else { return nil }
+            let (b, bi) = (block, geometry.inBlock)
+            var bytes = [UInt8](repeating: 0, count: weightBytes)
+            for tap in 0..<(weightBytes / 2 / (bi * b)) {
+                for il in 0..<bi {
+                    for ol in 0..<b {
+                        let from = (tap * bi * b + il * b + ol) * 2
+                        let to = (tap * bi * b + (il / 2 * b + ol) * 2 + il % 2) * 2
+                        bytes[to] = data.bytes[from]
+                        bytes[to + 1] = data.bytes[from + 1]
+                    }
+                }
+            }
+            var body = self
+            body.packedW = true
+            return (body, TensorData(dtype: .u8, shape: [bytes.count], bytes: bytes))
+        }
     }
 }
 
@@ -156,13 +192,27 @@ extension KernelEmitter {
     ) {
         let g = body.geometry, b = g.block
         guard g.batch * g.outBlocks * g.window.output.reduce(1, *) * g.inBlocks > 0 else { return }
-        guard body.packedW else { return int8ConvBlockedLoops(body, out, x, w, bias, extras) }
+        guard body.packedW else {
+            // bf16 weights are always the blocked constant `layout` makes, packed at compile time.
+            guard body.bf16 == nil else { return }
+            return int8ConvBlockedLoops(body, out, x, w, bias, extras)
+        }
         let (ob4, tile) = (registerTile.first ?? 1, registerTile.count > 1 ? registerTile[1] : 1)
         let result = body.epilogue?.result ?? .f32
         let lanes = ir.vector(ir.i32, b), floats = ir.vector(ir.f32, b)
         sweepTiles(g, ob4: ob4, tile: tile, tailTile: registerTile.last ?? 1, task, tasks) {
             n, ob, blocks, starts, at in
             let acc = int8BlockedSums(body, x, w, ob, starts, blocks)
+            if body.bf16 != nil {
+                return (0..<blocks).map { j in
+                    starts.indices.map { t in
+                        blockedEpilogue(
+                            acc[j * starts.count + t], body.epilogue, extras,
+                            at: [n, ir.add(ob, c(j)), at[t].y, at[t].x],
+                            b, result: result)
+                    }
+                }
+            }
             return (0..<blocks).map { j in
                 // f32(acc − (comp − bias)) · scale, lane by lane.
                 let channel = ir.mul(ir.add(ob, c(j)), c(b))
@@ -181,8 +231,8 @@ extension KernelEmitter {
         }
     }
 
-    /// The i32 sums of output blocks `ob` ..< `ob` + `blocks` for pixels whose first input byte
-    /// is at `starts[t]`: accumulator j · count + t is block j, pixel t.
+    /// The i32 (bf16: f32) sums of output blocks `ob` ..< `ob` + `blocks` for pixels whose first
+    /// input element is at `starts[t]`: accumulator j · count + t is block j, pixel t.
     private func int8BlockedSums(
         _ body: QConvBlockedUnit.Body, _ x: IRValue, _ wt: IRValue, _ ob: IRValue, _ starts: [IRValue], _ blocks: Int
     ) -> [IRValue] {
@@ -191,11 +241,12 @@ extension KernelEmitter {
         let (kh, kw) = (win.kernel[0], win.kernel[1])
         let (dh, dw) = (win.dilations[0], win.dilations[1])
         let xBlock = h * w * bi, xRow = w * bi
-        // Weights in bytes: a tap holds bi/4 quads of b lanes × 4 taps.
-        let wTap = bi * b, wRow = kw * wTap, wIn = kh * wRow, wOut = g.inBlocks * wIn
+        // Weights in bytes: a tap holds bi/perWord words of b lanes (4 bytes each).
+        let (e, per) = (body.elementBytes, body.perWord)
+        let wTap = bi * b * e, wRow = kw * wTap, wIn = kh * wRow, wOut = g.inBlocks * wIn
         let count = starts.count
         let words = ir.vector(ir.i32, b)
-        let zero = ir.constInt(ir.i32, 0, width: b)
+        let zero = body.bf16 == nil ? ir.constInt(ir.i32, 0, width: b) : ir.constReal(ir.f32, 0, width: b)
         let flip = ir.constInt(ir.i32, Int(Int32(bitPattern: 0x8080_8080)), width: 1)
         let wBase = ir.mul(ob, c(wOut))
         return ir.forLoop(c(0), c(g.inBlocks), carrying: Array(repeating: zero, count: count * blocks), "ib") {
@@ -207,18 +258,21 @@ extension KernelEmitter {
                     let tap = ir.add(xTapRow, ir.mul(kx, c(dw * bi)))
                     let xs = starts.map { ir.add($0, tap) }
                     let wTapBase = ir.add(wRowBase, ir.mul(kx, c(wTap)))
-                    return ir.forLoop(c(0), c(bi / 4), carrying: acc, "quad") { q, acc in
+                    return ir.forLoop(c(0), c(bi / per), carrying: acc, "word") { q, acc in
                         let wq = ir.add(wTapBase, ir.mul(q, c(b * 4)))
                         let wv = (0..<blocks).map { j in
                             ir.load(words, ir.gep(ir.i8, wt, ir.add(wq, c(j * wOut))), align: 4)
                         }
                         var next = acc
                         for t in 0..<count {
-                            var word = ir.load(ir.i32, ir.gep(ir.i8, x, ir.add(xs[t], ir.mul(q, c(4)))), align: 1)
+                            let at = ir.mul(ir.add(xs[t], ir.mul(q, c(per))), c(e))
+                            var word = ir.load(ir.i32, ir.gep(ir.i8, x, at), align: e)
                             if body.flipX { word = ir.xor(word, flip) }
                             let xv = ir.splat(word, b)
                             for j in 0..<blocks {
-                                next[j * count + t] = dot8(body.dot, acc[j * count + t], xv, wv[j], lanes: b)
+                                next[j * count + t] =
+                                    body.bf16.map { dotBf16($0, acc[j * count + t], xv, wv[j], lanes: b) }
+                                    ?? dot8(body.dot, acc[j * count + t], xv, wv[j], lanes: b)
                             }
                         }
                         return next
