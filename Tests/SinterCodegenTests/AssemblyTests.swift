@@ -126,66 +126,49 @@ struct AssemblyTests {
     }
 }
 
-/// The blocked int8 conv's (`qconv-nchwc`) inner loop: one dot step per accumulator (the
-/// target's blocked-conv tile, blocks × pixels) per k quad — `vpdpbusd` on zmm with 16-channel
-/// blocks, on ymm with 8-channel blocks (AVX-VNNI), SDOT on `.4s` with 4-channel blocks, and on
-/// an AVX2 CPU without VNNI the portable step's two `vpmaddwd` each.
-struct Int8BlockedConvAssemblyTests {
+/// The blocked int8 and bf16 convs' inner loop (`qconv-nchwc`, `conv-nchwc {to = "f32"}`): one
+/// dot step per accumulator of the target's blocked-conv tile (blocks × pixels) per word —
+/// int8: `vpdpbusd` on zmm with 16-channel blocks, on ymm with 8-channel blocks (AVX-VNNI),
+/// SDOT on `.4s` with 4-channel blocks, the portable step's two `vpmaddwd` on AVX2; bf16:
+/// `vdpbf16ps` on zmm, BFDOT on `.4s`, the portable step's two FMAs on AVX2.
+struct BlockedConvAssemblyTests {
     @Test(arguments: [
-        ("sapphirerapids", "vpdpbusd", "%zmm", 1),
-        ("alderlake", "vpdpbusd", "%ymm", 1),
-        ("haswell", "vpmaddwd", "%ymm", 2),
-        ("aarch64+dotprod", "sdot", ".4s", 1),
+        (DType.u8, "sapphirerapids", "", "vpdpbusd", "%zmm", 1),
+        (.u8, "alderlake", "", "vpdpbusd", "%ymm", 1),
+        (.u8, "haswell", "", "vpmaddwd", "%ymm", 2),
+        (.u8, "aarch64", "+neon,+dotprod", "sdot", ".4s", 1),
+        (.bf16, "sapphirerapids", "", "vdpbf16ps", "%zmm", 1),
+        (.bf16, "haswell", "", "vfmadd", "%ymm", 2),
+        (.bf16, "aarch64", "+neon,+bf16", "bfdot", ".4s", 1),
     ])
-    func innerLoopIsDotSteps(_ cpu: String, _ mnemonic: String, _ reg: String, _ perStep: Int) throws {
-        var b = GraphBuilder(name: "qcb")
-        let x = try b.input("x", TensorType(.u8, [1, 64, 14, 14], quant: QuantParams(scale: 0.02, zeroPoint: 128)))
-        var w = TensorData(dtype: .i8, shape: [64, 64, 1, 1], values: (0..<4096).map { Double($0 % 255 - 127) })
-        w.quant = QuantParams(scale: 0.01, zeroPoint: 0)
-        b.output(try b.apply(.qconv, [x, try b.constant(w)])[0])
-        let target =
-            cpu.hasPrefix("aarch64")
-            ? try Target.named("aarch64-linux-gnu", features: "+neon,+dotprod")
-            : try Target.named("x86_64-linux-gnu", cpu: cpu)
-        let program = try lowered(b.graph, target: target)
-        #expect(program.kernels.contains { $0.body.unit == "qconv-nchwc" }, "\(cpu): not blocked")
-        let asm = try Codegen.assembly(program, prefix: "qcb", options: CodegenOptions(target: target))
-        let tile = TargetInfo(target).schedules.blockedConvTile(outBlocks: 4)
-        let count = AssemblyTests.innermostLoopCount(asm, mnemonic, reg)
-        #expect(
-            count > 0 && count % (tile.blocks * tile.pixels * perStep) == 0,
-            "\(cpu): inner loop has \(count) \(mnemonic) on \(reg), tile \(tile)")
-    }
-}
-
-/// The blocked bf16 conv's (`conv-nchwc {to = "f32"}`) inner loop: one dot step per accumulator
-/// of the blocked-conv tile per channel pair — `vdpbf16ps` on zmm (16-channel blocks), BFDOT on
-/// `.4s` (4-channel blocks), and on an AVX2 CPU the portable step's two FMAs.
-struct Bf16BlockedConvAssemblyTests {
-    @Test(arguments: [
-        ("sapphirerapids", "", "vdpbf16ps", "%zmm", 1),
-        ("haswell", "", "vfmadd", "%ymm", 2),
-        ("aarch64", "+neon,+bf16", "bfdot", ".4s", 1),
-    ])
-    func innerLoopIsDotSteps(_ cpu: String, _ features: String, _ mnemonic: String, _ reg: String, _ perStep: Int)
-        throws
-    {
-        var b = GraphBuilder(name: "bcb")
-        let x = try b.input("x", TensorType(.bf16, [1, 64, 14, 14]))
-        let w = TensorData(dtype: .bf16, shape: [64, 64, 1, 1], values: (0..<4096).map { Double($0 % 255 - 127) / 64 })
-        b.output(try b.apply(.conv, [x, try b.constant(w)], attributes: Attributes(["to": .string("f32")]))[0])
+    func innerLoopIsDotSteps(
+        _ dtype: DType, _ cpu: String, _ features: String, _ mnemonic: String, _ reg: String, _ perStep: Int
+    ) throws {
+        var b = GraphBuilder(name: "bc")
+        let values = (0..<4096).map { Double($0 % 255 - 127) }
+        if dtype == .u8 {
+            let x = try b.input("x", TensorType(.u8, [1, 64, 14, 14], quant: QuantParams(scale: 0.02, zeroPoint: 128)))
+            var w = TensorData(dtype: .i8, shape: [64, 64, 1, 1], values: values)
+            w.quant = QuantParams(scale: 0.01, zeroPoint: 0)
+            b.output(try b.apply(.qconv, [x, try b.constant(w)])[0])
+        } else {
+            let x = try b.input("x", TensorType(.bf16, [1, 64, 14, 14]))
+            let w = TensorData(dtype: .bf16, shape: [64, 64, 1, 1], values: values.map { $0 / 64 })
+            b.output(try b.apply(.conv, [x, try b.constant(w)], attributes: Attributes(["to": .string("f32")]))[0])
+        }
         let target =
             cpu == "aarch64"
             ? try Target.named("aarch64-linux-gnu", features: features)
             : try Target.named("x86_64-linux-gnu", cpu: cpu)
         let program = try lowered(b.graph, target: target)
-        #expect(program.kernels.contains { $0.body.unit == "conv-nchwc" }, "\(cpu): not blocked")
-        let asm = try Codegen.assembly(program, prefix: "bcb", options: CodegenOptions(target: target))
+        let unit = dtype == .u8 ? "qconv-nchwc" : "conv-nchwc"
+        #expect(program.kernels.contains { $0.body.unit == unit }, "\(cpu): not blocked")
+        let asm = try Codegen.assembly(program, prefix: "bc", options: CodegenOptions(target: target))
         let tile = TargetInfo(target).schedules.blockedConvTile(outBlocks: 4)
         let count = AssemblyTests.innermostLoopCount(asm, mnemonic, reg)
         #expect(
             count > 0 && count % (tile.blocks * tile.pixels * perStep) == 0,
-            "\(cpu): inner loop has \(count) \(mnemonic) on \(reg), tile \(tile)")
+            "\(dtype) \(cpu): inner loop has \(count) \(mnemonic) on \(reg), tile \(tile)")
     }
 }
 
