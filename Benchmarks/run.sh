@@ -4,7 +4,8 @@
 # seq-128 Transformer encoder block, a 64-step LSTM) and the onnx wheel's ResNet-50 / SqueezeNet /
 # ShuffleNet / Inception v1 with seeded random weights (latency, compile time, peak RSS), int8 and bf16
 # tables (Benchmarks/int8.py, bf16.py), training, then the GEMM sweep against
-# numpy/OpenBLAS and ONNX Runtime (Benchmarks/gemm_sweep.py). Writes this machine's section of
+# numpy/OpenBLAS and ONNX Runtime (Benchmarks/gemm_sweep.py) and ResNet-50's 1×1 convs on the direct
+# kernel and the GEMM (Benchmarks/pointwise.py). Writes this machine's section of
 # docs/benchmarks.md (one per CPU flavour; other sections are kept). Not part of CI's
 # pass/fail: timings are information, not tests.
 #   bash Benchmarks/run.sh
@@ -81,5 +82,13 @@ section="## $cpu, $(nproc) cores ($flags)"
   echo "### GEMM sweep (one thread)"
   echo
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python Benchmarks/gemm_sweep.py "$sinter" "$work/gemm"
+  echo
+  echo "### ResNet-50's 1×1 convs: direct NCHWc kernel or packed GEMM (Benchmarks/pointwise.py)"
+  echo
+  echo "Kernel time alone, one thread: the blocked direct conv \`layout\` runs them as, and the NCHW pointwise"
+  echo "conv on the packed GEMM (\`layout\` off); inside a chain of blocked convs the GEMM would also need a"
+  echo "layout conversion on each side, not counted here."
+  echo
+  .venv/bin/python Benchmarks/pointwise.py "$sinter" "$work/pointwise"
 } | tee "$work/section.md"
 .venv/bin/python Benchmarks/sections.py docs/benchmarks.md "$section" "$work/section.md"
