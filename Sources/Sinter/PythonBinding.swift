@@ -89,6 +89,10 @@ enum PythonBinding {
                                       % self._abi_version())
                 self.inputs = [self._info(self._input_info(i)) for i in range(self._num_inputs())]
                 self.outputs = [self._info(self._output_info(i)) for i in range(self._num_outputs())]
+                # Filled on every run (a Model runs one call at a time: it owns one workspace).
+                self._names = [i["name"] for i in self.inputs]
+                self._in_ptrs = (ctypes.c_void_p * max(len(self.inputs), 1))()
+                self._out_ptrs = (ctypes.c_void_p * max(len(self.outputs), 1))()
                 self._ctx = ctypes.c_void_p()
                 self._check(self._create(ctypes.byref(self._ctx), num_threads))
                 \(weights == .sideFile ? """
@@ -115,10 +119,10 @@ enum PythonBinding {
 
             def run(self, *arrays, **named):
                 if named:
-                    names = [i["name"] for i in self.inputs]
-                    unknown = sorted(set(named) - set(names))
-                    missing = [n for n in names if n not in named]
-                    if arrays or unknown or missing:
+                    names = self._names
+                    if arrays or len(named) != len(names) or any(n not in named for n in names):
+                        unknown = sorted(set(named) - set(names))
+                        missing = [n for n in names if n not in named]
                         raise SinterError("give inputs by position or by name (unknown: %s, missing: %s)"
                                           % (unknown, missing))
                     arrays = tuple(named[n] for n in names)
@@ -127,6 +131,10 @@ enum PythonBinding {
                 feeds = []
                 n = None
                 for a, info in zip(arrays, self.inputs):
+                    if not _DYNAMIC and type(a) is np.ndarray and a.flags.c_contiguous and a.dtype == info["dtype"] \
+                            and a.shape == info["shape"]:
+                        feeds.append(a)  # the common case, checked in one line
+                        continue
                     a = np.ascontiguousarray(a)
                     if _DYNAMIC and info["shape"][:1] == (-1,) and a.ndim >= 1 and n is None:
                         n = a.shape[0]
@@ -139,10 +147,17 @@ enum PythonBinding {
                     raise SinterError("%d entries, outside the model's bounds %d..%s" % (n, _BOUNDS[0],
                                                                                      _BOUNDS[1] or ""))
                 outs = [np.empty(self._concrete(o["shape"], n), dtype=o["dtype"]) for o in self.outputs]
-                ins = (ctypes.c_void_p * max(len(feeds), 1))(*[a.ctypes.data for a in feeds])
-                outp = (ctypes.c_void_p * max(len(outs), 1))(*[o.ctypes.data for o in outs])
-                size = [n] if _DYNAMIC else []
-                self._check(self._run(self._ctx, *size, ins, outp, self._workspace))
+                # The arrays' addresses (`__array_interface__` costs less per call than `.ctypes`);
+                # `feeds` and `outs` keep them alive through the call.
+                ins, outp = self._in_ptrs, self._out_ptrs
+                for k, a in enumerate(feeds):
+                    ins[k] = a.__array_interface__["data"][0]
+                for k, o in enumerate(outs):
+                    outp[k] = o.__array_interface__["data"][0]
+                status = self._run(self._ctx, n, ins, outp, self._workspace) if _DYNAMIC else self._run(
+                    self._ctx, ins, outp, self._workspace)
+                if status != 0:
+                    raise SinterError(self._status_string(status).decode())
                 return outs
 
             @staticmethod
