@@ -175,6 +175,31 @@ struct Bf16ConvTests {
         #expect(Support.mismatch(got, want, atol: 1e-6, rtol: 1e-6) != nil, "bf16 changed nothing")
     }
 
+    /// A blocked bf16 conv written directly (`conv-nchwc {to = "f32"}`) with run-time weights
+    /// runs the plain loops over the blocked weights; with the same weights constant, the
+    /// packed pair kernel. They sum the same exact products in different orders.
+    @Test func blockedConvWithRunTimeWeightsMatchesPacked() throws {
+        var rng = Support.RNG(seed: 21)
+        let xShape = [2, 2, 6, 5, 8], wShape = [2, 2, 3, 3, 8, 16]
+        let x = TensorData(
+            dtype: .bf16, shape: xShape,
+            values: (0..<xShape.reduce(1, *)).map { _ in Double(Bf16GemmTests.bf16(rng.float(-1, 1))) })
+        let w = TensorData(
+            dtype: .bf16, shape: wShape,
+            values: (0..<wShape.reduce(1, *)).map { _ in Double(Bf16GemmTests.bf16(rng.float(-1, 1))) })
+        let attributes = Attributes(["to": .string("f32"), "strides": .ints([1, 2])])
+        var results: [[Float]] = []
+        for runTime in [false, true] {
+            var g = GraphBuilder(name: "bcr")
+            let input = try g.input("x", TensorType(.bf16, xShape))
+            let weights = runTime ? try g.input("w", TensorType(.bf16, wShape)) : try g.constant(w)
+            g.output(try g.apply(.convNCHWc, [input, weights], attributes: attributes)[0])
+            results.append(try Sinter.jit(g.graph).run(runTime ? [x, w] : [x])[0].floats ?? [])
+        }
+        #expect(results[0].count == 2 * 2 * 4 * 2 * 16)
+        #expect(Support.mismatch(results[1], results[0], atol: 1e-4, rtol: 1e-5) == nil)
+    }
+
     /// Σ x · w over the window in f64 (padding contributes 0), plus the bias, ReLU.
     static func reference(
         _ cs: Int8ConvTests.Case, _ x: [Float], _ w: [Float], _ bias: [Float], out: [Int]

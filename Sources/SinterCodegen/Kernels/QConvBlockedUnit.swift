@@ -192,11 +192,7 @@ extension KernelEmitter {
     ) {
         let g = body.geometry, b = g.block
         guard g.batch * g.outBlocks * g.window.output.reduce(1, *) * g.inBlocks > 0 else { return }
-        guard body.packedW else {
-            // bf16 weights are always the blocked constant `layout` makes, packed at compile time.
-            guard body.bf16 == nil else { return }
-            return int8ConvBlockedLoops(body, out, x, w, bias, extras)
-        }
+        guard body.packedW else { return int8ConvBlockedLoops(body, out, x, w, bias, extras) }
         let (ob4, tile) = (registerTile.first ?? 1, registerTile.count > 1 ? registerTile[1] : 1)
         let result = body.epilogue?.result ?? .f32
         let lanes = ir.vector(ir.i32, b), floats = ir.vector(ir.f32, b)
@@ -283,7 +279,8 @@ extension KernelEmitter {
     }
 
     /// Weights not packed (never made by the pipeline, which keeps them a constant): plain
-    /// loops over the i8 weights as written, one output element at a time, scales embedded.
+    /// loops over the weights as written, one output element at a time — int8 [M, C, kh, kw]
+    /// with the scales embedded, or bf16 blocked [M/b, C/bi, kh, kw, bi, b] widened to f32.
     private func int8ConvBlockedLoops(
         _ body: QConvBlockedUnit.Body, _ out: IRValue, _ x: IRValue, _ w: IRValue, _ bias: IRValue?,
         _ extras: [IRValue]
@@ -291,7 +288,7 @@ extension KernelEmitter {
         let g = body.geometry, win = g.window, b = g.block, bi = g.inBlock
         let (h, wd, kh, kw) = (g.input[0], g.input[1], win.kernel[0], win.kernel[1])
         let (oh, ow) = (win.output[0], win.output[1])
-        let scales = ir.constantFloats("qconv.scales", body.scales)
+        let scales = body.bf16 == nil ? ir.constantFloats("qconv.scales", body.scales) : nil
         let zero = ir.constInt(ir.i32, body.zeroX, width: 1)
         let result = body.epilogue?.result ?? .f32
         let elements = g.batch * g.outBlocks * oh * ow * b
@@ -301,19 +298,37 @@ extension KernelEmitter {
             let (oy, ox) = (ir.sdiv(pixel, c(ow)), ir.srem(pixel, c(ow)))
             let m = ir.add(ir.mul(ob, c(b)), lane)
             let k = body.inChannels * kh * kw
-            let sum = ir.forLoop(c(0), c(k), carrying: [ir.constInt(ir.i32, 0, width: 1)], "tk") { kk, s in
+            let initial = body.bf16 == nil ? ir.constInt(ir.i32, 0, width: 1) : ir.constReal(ir.f32, 0)
+            let sum = ir.forLoop(c(0), c(k), carrying: [initial], "tk") { kk, s in
                 let ci = ir.sdiv(kk, c(kh * kw)), ky = ir.srem(ir.sdiv(kk, c(kw)), c(kh)), kx = ir.srem(kk, c(kw))
                 let iy = ir.add(ir.mul(oy, c(win.strides[0])), ir.mul(ky, c(win.dilations[0])))
                 let ix = ir.add(ir.mul(ox, c(win.strides[1])), ir.mul(kx, c(win.dilations[1])))
                 let block = ir.add(ir.mul(n, c(g.inBlocks)), ir.sdiv(ci, c(bi)))
                 let at = ir.add(
                     ir.mul(ir.add(ir.mul(ir.add(ir.mul(block, c(h)), iy), c(wd)), ix), c(bi)), ir.srem(ci, c(bi)))
+                if body.bf16 != nil {
+                    // The bits of a bf16 element are the top half of its f32.
+                    func widen(_ p: IRValue, _ i: IRValue) -> IRValue {
+                        let half = ir.load(ir.i16, ir.gep(ir.i16, p, i), align: 2)
+                        return ir.bitcast(ir.shl(ir.zext(half, ir.i32), ir.constInt(ir.i32, 16)), ir.f32)
+                    }
+                    let tap = ir.add(ir.mul(ir.add(ir.mul(ir.sdiv(ci, c(bi)), c(kh)), ky), c(kw)), kx)
+                    let wAt = ir.add(
+                        ir.mul(
+                            ir.add(ir.mul(ir.add(ir.mul(ob, c(g.inBlocks * kh * kw)), tap), c(bi)), ir.srem(ci, c(bi))),
+                            c(b)),
+                        lane)
+                    return [ir.intrinsic("llvm.fma", [widen(x, at), widen(w, wAt), s[0]])]
+                }
                 let value = dotDomain(ir.load(ir.i8, ir.gep(ir.i8, x, at), align: 1), flip: body.flipX, body.dot)
                 let weight = ir.sext(ir.load(ir.i8, ir.gep(ir.i8, w, ir.add(ir.mul(m, c(k)), kk)), align: 1), ir.i32)
                 return [ir.add(s[0], ir.mul(ir.sub(value, zero), weight))]
             }[0]
-            let biased = bias.map { ir.add(sum, ir.load(ir.i32, ir.gep(ir.i32, $0, m))) } ?? sum
-            let scaled = ir.fmul(ir.sitofp(biased, ir.f32), ir.load(ir.f32, ir.gep(ir.f32, scales, m)))
+            var scaled = sum
+            if let scales {
+                let biased = bias.map { ir.add(sum, ir.load(ir.i32, ir.gep(ir.i32, $0, m))) } ?? sum
+                scaled = ir.fmul(ir.sitofp(biased, ir.f32), ir.load(ir.f32, ir.gep(ir.f32, scales, m)))
+            }
             // The epilogue's operands are addressed per pixel block; one lane of it here.
             let value = blockedEpilogueLane(scaled, body.epilogue, extras, at: [n, ob, oy, ox], lane: lane, result)
             storeResult(value, out, e, result, mask: nil)
