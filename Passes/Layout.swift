@@ -11,11 +11,15 @@ import SinterIR
 ///
 /// Dense convs with group 1 are blocked, and so are depthwise convs (group = channels, channels
 /// filling whole blocks) whose input is already blocked; other depthwise convs run direct on
-/// NCHW. A dense conv whose input channels do not fill blocks (a first layer with 3 channels)
-/// reads its NCHW input as one-channel blocks; output channels that do not fill the last block
-/// are zero-padded when that costs at most 1/8 more (see `padWaste`). A padded dense conv on
-/// a blocked input reads it through an explicit blocked `pad`, so its kernel tiles pixels
-/// across rows with no border cases (ResNet-50: 76.6 → 70.9 ms on one thread).
+/// NCHW. A dense f32 conv whose input channels do not fill blocks (a first layer with 3
+/// channels) reads its NCHW input as one-channel blocks; output channels that do not fill the
+/// last block are zero-padded when that costs at most 1/8 more (see `padWaste`). A padded
+/// dense conv on a blocked input reads it through an explicit blocked `pad`, so its kernel
+/// tiles pixels across rows with no border cases (ResNet-50: 76.6 → 70.9 ms on one thread).
+/// bf16 convs (`to = "f32"`) and int8 ones (`qconv` → `qconv-nchwc`, input padded with its zero
+/// point) block the same way; their dot steps take channel pairs or quads, so input channels
+/// that fill no block are padded to a whole pair or quad (against zero weights) and read as
+/// one block. Byte max pools between int8 convs run blocked too.
 /// Elementwise ops, concats and pools are blocked when that saves or moves a conversion (see
 /// `worthBlocking`) and every operand has a blocked form or is a per-channel constant.
 ///
@@ -175,9 +179,10 @@ public struct Layout: Pass {
                 // A bf16 conv's dot step takes channel pairs: a first layer's 3 channels are
                 // padded to 4 (zeros against zero weights) and read as one block.
                 let bf16 = graph.type(of: node.operands[0]).dtype == .bf16
-                let bi = depthwise == nil && xs[1] % b != 0 ? (bf16 ? (xs[1] + 1) / 2 * 2 : 1) : b
+                let oneBlock = depthwise == nil && xs[1] % b != 0
+                let bi = oneBlock ? (bf16 ? (xs[1] + 1) / 2 * 2 : 1) : b
                 var xb: ValueID
-                if bi == b {
+                if !oneBlock {
                     xb = try toBlocked(node.operands[0], at: loc)
                 } else if bi == 1 {
                     xb = try add(
@@ -203,8 +208,8 @@ public struct Layout: Pass {
                         depthwise != nil
                             ? Self.blockDepthwise(w, b)
                             : Self.blockWeights(
-                                bi > 1 && bi != b ? Self.padInputChannels(w, to: bi) : w, inBlock: bi, outBlock: b,
-                                group: group)
+                                oneBlock && bi > 1 && bi != xs[1] ? Self.padInputChannels(w, to: bi) : w, inBlock: bi,
+                                outBlock: b, group: group)
                     }, at: loc)
                 var attrs = Attributes()
                 for key in ["strides", "pads", "dilations", "to"] { attrs[key] = node.attributes[key] }

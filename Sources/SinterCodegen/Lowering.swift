@@ -129,19 +129,20 @@ public enum Lowering {
 
     /// Constant operands a kernel reads in a layout of its own (a GEMM's packed B panels) are
     /// packed here, once, at compile time: the packed tensor replaces the original, which is
-    /// dropped when no other kernel reads it. Kernels with the same packing share one copy.
+    /// dropped when no other kernel reads it. Kernels whose packed bytes are equal share one copy
+    /// (compared as data: two kernels of one weight constant may pack different trailers, such
+    /// as an int8 conv's compensation for inputs with different zero points).
     static func prepackConstants(_ program: inout KernelProgram) {
-        var packed: [String: Int] = [:]
+        var packed: [TensorData: Int] = [:]
         for i in program.kernels.indices {
             let k = program.kernels[i]
             for (j, operand) in k.operands.enumerated() {
                 guard case .constant(let c) = operand,
                     let (body, data) = k.body.body.prepacking(j, program.constants[c])
                 else { continue }
-                let key = "\(c) \(body)"
-                let index = packed[key] ?? program.constants.count
-                if packed[key] == nil {
-                    packed[key] = index
+                let index = packed[data] ?? program.constants.count
+                if packed[data] == nil {
+                    packed[data] = index
                     program.constants.append(data)
                 }
                 program.kernels[i].body = KernelBody(unit: k.body.unit, body: body)

@@ -220,13 +220,15 @@ public enum ONNXExporter {
                     continue
                 }
                 let b = xs[4]
-                let x = unblock(ins[0], xs)
-                let w = helper(
+                var x = unblock(ins[0], xs)
+                var w = helper(
                     "Reshape",
                     [
                         helper("Transpose", [ins[1]], [intsAttr("perm", [0, 5, 1, 4, 2, 3])]),
                         int64s([ws[0] * ws[5], ws[1] * b, ws[2], ws[3]], hint),
                     ])
+                // `to = "f32"` (bf16 operands summed in f32): both widened exactly, as for conv.
+                if node.attribute("to") != nil { (x, w) = (helperCast(x), helperCast(w)) }
                 let conv = helper(
                     "Conv", [x, w],
                     [

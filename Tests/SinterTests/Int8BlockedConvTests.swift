@@ -68,6 +68,37 @@ struct Int8BlockedConvTests {
         print("int8 blocked conv: \(Self.cases.count) geometries on \(checked.sorted().joined(separator: ", "))")
     }
 
+    /// Two qconvs of one weight constant on inputs with different zero points: each packs its
+    /// own compensation (packed weights are shared only when their bytes are equal).
+    @Test func convsSharingWeightsKeepTheirOwnCompensation() throws {
+        var rng = Support.RNG(seed: 8)
+        let cs = Case(
+            batch: 1, channels: 16, height: 5, width: 6, outChannels: 16, kernel: [3, 3], pads: [1, 1, 1, 1])
+        let xShape = [1, 16, 5, 6]
+        let w = (0..<(16 * 16 * 9)).map { _ in rng.int(-127...127) }
+        var weights = TensorData(dtype: .i8, shape: [16, 16, 3, 3], values: w.map(Double.init))
+        weights.quant = QuantParams(scale: 0.004, zeroPoint: 0)
+        var g = GraphBuilder(name: "tied")
+        let constant = try g.constant(weights)
+        var inputs: [TensorData] = [], wants: [[Float]] = []
+        for (name, zero) in [("a", 10), ("b", 200)] {
+            let x = (0..<xShape.reduce(1, *)).map { _ in rng.int(0...255) }
+            let input = try g.input(name, TensorType(.u8, xShape, quant: QuantParams(scale: 0.02, zeroPoint: zero)))
+            let pads = Attributes(["pads": .ints(cs.pads)])
+            g.output(try g.relu(try g.apply(.qconv, [input, constant], attributes: pads)[0]))
+            inputs.append(TensorData(dtype: .u8, shape: xShape, values: x.map(Double.init)))
+            wants.append(
+                Int8ConvTests.reference(
+                    cs, x, zero, w, { _ in 0.02 * 0.004 }, Array(repeating: 0, count: 16), out: [5, 6]))
+        }
+        let report = try Sinter.lower(g.graph, CompileOptions()).kernelReport(TargetInfo(.host))
+        #expect(report.split(separator: "\n").filter { $0.contains(": qconv-nchwc,") }.count == 2, "\(report)")
+        let got = try Sinter.jit(g.graph).run(inputs)
+        for k in 0..<2 {
+            #expect(Support.mismatch(got[k].floats ?? [], wants[k], atol: 1e-5, rtol: 1e-6) == nil, "conv \(k)")
+        }
+    }
+
     /// Two convs with the first one's ReLU, the second one's quantization and a max pool of the
     /// bytes between them: the chain stays blocked (one kernel stores the first conv's result as
     /// blocked bytes, the pool compares them as integers, the second conv reads them through a

@@ -31,10 +31,12 @@ struct BlockedConvUnit: KernelUnit {
             let geometry = BlockedConvGeometry(
                 batch: x[0], inBlocks: x[1], outBlocks: w[0], block: w[5], inBlock: x[4], input: [x[2], x[3]],
                 window: win)
+            // The target's dot step where its lanes are the block's; the portable one otherwise.
+            let native = c.schedules.bf16Dot
             return [
                 QConvBlockedUnit.Body(
                     geometry: geometry, flipX: false, zeroX: 0, scales: [], dot: .generic, epilogue: c.epilogue,
-                    bias: false, bf16: c.schedules.bf16Dot)
+                    bias: false, bf16: native.lanes == w[5] ? native : .generic)
             ]
         }
         let depthwise = c.node.op == .depthwiseConvNCHWc

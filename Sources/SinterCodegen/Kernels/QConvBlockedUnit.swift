@@ -16,10 +16,10 @@ import SinterIR
 /// a blocked chain) is this kernel with two channels per word and the bf16 dot step: f32 sums,
 /// no compensation or scales; its weights come blocked by `layout` and are regrouped in pairs.
 ///
-/// The input's blocks hold bi channels (b, or a first layer's 3 channels padded to 4 and read
-/// as one block). The packed weights: [M/b, C/bi, kh, kw, bi/4 quads, b lanes, 4 taps] i8, then
-/// (64-byte aligned) the compensation per channel (i32), then the scales (f32), as QConvUnit's
-/// trailer.
+/// The input's blocks hold bi channels (b, or, when the channels fill no block, all C of them
+/// padded to a multiple of 4 — a first layer's 3 become 4 — read as one block). The packed
+/// weights: [M/b, C/bi, kh, kw, bi/4 quads, b lanes, 4 input channels] i8, then (64-byte
+/// aligned) the compensation per channel (i32), then the scales (f32), as QConvUnit's trailer.
 struct QConvBlockedUnit: KernelUnit {
     static let name = "qconv-nchwc"
 
@@ -103,8 +103,10 @@ struct QConvBlockedUnit: KernelUnit {
                 tasks: a.parts)
         }
 
-        /// The f32 blocked conv's register tile and parts, an int8 multiply-add costing a quarter.
+        /// The f32 blocked conv's register tile and parts, an int8 multiply-add costing a quarter
+        /// (a bf16 one half). Unpacked weights (the plain loops) run whole, in one part.
         func schedule(_ k: inout Kernel, _ s: Schedules) {
+            guard packedW else { return }
             let g = geometry
             let tile = s.blockedConvTile(outBlocks: g.outBlocks > 1 ? g.outBlocks / 2 * 2 : g.outBlocks)
             k.registerTile = [tile.blocks, tile.pixels]
@@ -180,6 +182,18 @@ extension Int8Dot {
         case .vnni512: 16
         case .vnni256: 8
         case .sdot: 4
+        case .generic: nil
+        }
+    }
+}
+
+extension Bf16Dot {
+    /// The f32 lanes of the instruction's vectors; nil for the portable step, which takes any.
+    var lanes: Int? {
+        switch self {
+        case .avx512: 16
+        case .avx256: 8
+        case .bfdot: 4
         case .generic: nil
         }
     }
