@@ -1,9 +1,10 @@
 import SinterIR
 
-/// `fold-pad`: a constant pad on the spatial axes in front of a conv (value 0), a max-pool
-/// (value −inf) or an average pool that counts padding (value 0) becomes the window's own
-/// padding. A conv's pad may sit behind the cast to bf16 that `precision-bf16` puts in front of
-/// it (the cast keeps 0, the window's padding): the cast then applies to the unpadded input.
+/// `fold-pad`: a constant pad on the spatial axes in front of a conv (value 0), an int8 conv
+/// (value: its input's zero point, real 0), a max-pool (value −inf) or an average pool that
+/// counts padding (value 0) becomes the window's own padding. A conv's pad may sit behind the
+/// cast to bf16 that `precision-bf16` puts in front of it (the cast keeps 0, the window's
+/// padding): the cast then applies to the unpadded input.
 ///
 ///     %p = pad %x {pads = [0, 0, 1, 1, 0, 0, 1, 1]} : f32[1,3,10,10]
 ///     %y = conv %p, %w : f32[1,8,8,8]
@@ -15,13 +16,16 @@ public struct FoldPad: Pass {
     public init() {}
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
+        // A pad must have the window as its only user: dead users (what `expand-quant` leaves of
+        // a folded dequantize) go first.
+        let pruned = try DeadCodeElimination().run(&graph, context)
         let defining = graph.definingNodes()
         let users = graph.users()
         let outputs = Set(graph.outputs)
         var rw = Rewriter(graph)
         for i in graph.nodes.indices {
             let n = graph.nodes[i]
-            guard n.op == .conv || n.op == .maxPool || n.op == .avgPool, var pi = defining[n.operands[0]] else {
+            guard [.conv, .qconv, .maxPool, .avgPool].contains(n.op), var pi = defining[n.operands[0]] else {
                 continue
             }
             // A bf16 cast between the pad and a conv (its only user) is moved in front of the pad.
@@ -44,6 +48,11 @@ public struct FoldPad: Pass {
             else { continue }
             switch n.op {
             case .conv: guard value == 0 else { continue }
+            case .qconv:
+                // Real 0 is the zero point (per tensor: the int8 conv's input is quantized so).
+                guard let q = graph.type(of: pad.operands[0]).quant, q.axis == nil,
+                    value == Double(q.zeroPoints.first ?? 0)
+                else { continue }
             case .maxPool: guard value == -.infinity else { continue }
             default:
                 guard value == 0, n.attribute("count_include_pad") == .bool(true) else { continue }
@@ -68,7 +77,7 @@ public struct FoldPad: Pass {
             }
             rw.erase(pi)
         }
-        guard !rw.isUnchanged else { return false }
+        guard !rw.isUnchanged else { return pruned }
         graph = try rw.finish()
         return true
     }

@@ -179,6 +179,21 @@ public struct QuantizeInt8: Pass {
                 n.op, parts, name: base + (n.op == .maxPool ? "pool" : "cat"), attributes: n.attributes,
                 at: .before(i), location: n.location)
         }
+        // A constant pad of zeros in front of a conv: pad the bytes with the zero point (real 0),
+        // which `fold-pad` then folds into the int8 conv's window.
+        if let p = defining[value], graph.nodes[p].op == .pad, graph.type(of: value).rank == 4,
+            PadMode(graph.nodes[p].attributes) == .constant,
+            (graph.nodes[p].attribute("value").map { $0 == .float(0) } ?? true),
+            graph.type(of: graph.nodes[p].operands[0]).dtype == .f32
+        {
+            let n = graph.nodes[p]
+            let moved = try quantized(n.operands[0], base + ".m", to, graph, defining, &rw, before: i)
+            let zero = rw.graph.type(of: moved).quant?.zeroPoints.first ?? 0
+            var attributes = n.attributes
+            attributes["value"] = .float(Double(zero))
+            return try rw.insert1(
+                .pad, [moved], name: base + "pad", attributes: attributes, at: .before(i), location: n.location)
+        }
         // A reshape or transpose only moves values (a channel shuffle): move the bytes instead.
         if let p = defining[value], [.reshape, .transpose].contains(graph.nodes[p].op),
             graph.type(of: graph.nodes[p].operands[0]).dtype == .f32
