@@ -65,7 +65,8 @@ public struct QuantParams: Hashable, Sendable, CustomStringConvertible {
 
     /// The parameters of a qmatmul's or qconv's i32 bias [n]: zero point 0 and scale
     /// scale_a · scale_b[j] per output channel (per tensor when there is one), the product
-    /// computed in f32 as the kernels and onnxruntime's quantizer compute it.
+    /// computed in f32 as onnxruntime's quantizer computes it. The int8 kernels take these
+    /// scales for their sums too.
     public static func bias(a: QuantParams?, b: QuantParams?, channels n: Int) -> QuantParams {
         let scales = (0..<n).map { (a?.scales[0] ?? 0) * (b?.pair($0).scale ?? 0) }
         return QuantParams(scales: scales, zeroPoints: scales.map { _ in 0 }, axis: n > 1 ? 0 : nil)
@@ -179,20 +180,26 @@ enum QuantRules {
         return [TensorType(.f32, Array(a.dims.dropLast()) + [b.dims[1]])]
     }
 
+    /// An int8 conv's operands (qconv, qconv-nchwc): both 8-bit and quantized, x per tensor, the
+    /// weights per tensor or per output channel (axis 0).
+    static func convOperands(_ x: TensorType, _ w: TensorType) throws(ShapeError) {
+        for t in [x, w] where ![DType.i8, .u8].contains(t.dtype) || t.quant == nil {
+            throw ShapeError("needs quantized 8-bit operands (like u8<0.02:128>[...]), got \(t)")
+        }
+        if x.quant?.axis != nil { throw ShapeError("x must be quantized per tensor, got \(x)") }
+        if let axis = w.quant?.axis, axis != 0 {
+            throw ShapeError("weights must be quantized per tensor or per output channel (axis 0), got \(w)")
+        }
+    }
+
     /// qconv: x [N, C, H, W] quantized per tensor, weights [M, C/group, kh, kw] symmetric, per tensor
     /// or per output channel (axis 0), both 8-bit, and an optional i32 bias [M]; the result is f32
     /// [N, M, OH, OW] (conv's window).
     static let qconv: ShapeRule = { q throws(ShapeError) in
         let x = q.operands[0], w = q.operands[1]
-        for t in [x, w] where ![DType.i8, .u8].contains(t.dtype) || t.quant == nil {
-            throw ShapeError("needs quantized 8-bit operands (like u8<0.02:128>[...]), got \(t)")
-        }
+        try convOperands(x, w)
         guard x.rank == 4, w.rank == 4, let xs = x.shape, let ws = w.shape else {
             throw ShapeError("needs static x [N,C,H,W] and weights [M,C/group,kh,kw], got \(x) and \(w)")
-        }
-        if x.quant?.axis != nil { throw ShapeError("x must be quantized per tensor, got \(x)") }
-        if let axis = w.quant?.axis, axis != 0 {
-            throw ShapeError("weights must be quantized per tensor or per output channel (axis 0), got \(w)")
         }
         let group = q.attributes.int("group") ?? 1
         guard group > 0, xs[1] % group == 0, ws[0] % group == 0, ws[1] == xs[1] / group else {
@@ -209,15 +216,9 @@ enum QuantRules {
     /// result is f32 [N, M/b, OH, OW, b] with b = `block` (bi unless set) dividing M. No `pads`.
     static let qconvNCHWc: ShapeRule = { q throws(ShapeError) in
         let x = q.operands[0], w = q.operands[1]
-        for t in [x, w] where ![DType.i8, .u8].contains(t.dtype) || t.quant == nil {
-            throw ShapeError("needs quantized 8-bit operands (like u8<0.02:128>[...]), got \(t)")
-        }
+        try convOperands(x, w)
         guard x.rank == 5, w.rank == 4, let xs = x.shape, let ws = w.shape else {
             throw ShapeError("needs static x [N,C/b,H,W,b] and weights [M,C,kh,kw], got \(x) and \(w)")
-        }
-        if x.quant?.axis != nil { throw ShapeError("x must be quantized per tensor, got \(x)") }
-        if let axis = w.quant?.axis, axis != 0 {
-            throw ShapeError("weights must be quantized per tensor or per output channel (axis 0), got \(w)")
         }
         let bi = xs[4], b = q.attributes.int("block") ?? xs[4]
         guard bi > 0, bi % 4 == 0, b > 0, ws[1] == xs[1] * bi, ws[0] % b == 0 else {

@@ -82,6 +82,26 @@ public struct Layout: Pass {
             blocked[v] = vb
             return vb
         }
+        /// A dot step's input whose channels fill no block, [N, C, H, W], as one block of bi
+        /// channels: `padChannels` (to bi, with the stored `value`), then `asOneBlock` [N, 1, H, W, bi].
+        func padChannels(_ v: ValueID, _ bi: Int, value: Double, at loc: SourceLocation) throws(SinterError)
+            -> ValueID
+        {
+            let c = (g.type(of: v).shape ?? [])[1]
+            guard bi != c else { return v }
+            var attrs = Attributes(["pads": .ints([0, 0, 0, 0, 0, bi - c, 0, 0])])
+            if value != 0 { attrs["value"] = .float(value) }
+            return try add(.pad, [v], g.name(of: v) + ".c\(bi)", attrs, at: loc)
+        }
+        func asOneBlock(_ v: ValueID, named base: ValueID, at loc: SourceLocation) throws(SinterError) -> ValueID {
+            let s = g.type(of: v).shape ?? []
+            let r = try add(
+                .reshape, [v], g.name(of: base) + ".r\(s[1])",
+                Attributes(["shape": .ints([s[0], 1, s[1], s[2], s[3]])]), at: loc)
+            return try add(
+                .transpose, [r], g.name(of: base) + ".b\(s[1])", Attributes(["perm": .ints([0, 1, 3, 4, 2])]),
+                at: loc)
+        }
         /// Records `vb` as the blocked form of `v` and writes `v` (its original value, so users
         /// and outputs are untouched) from it, dropping the padding channels of a last partial block.
         func produce(_ v: ValueID, blocked vb: ValueID, at loc: SourceLocation) throws(SinterError) {
@@ -126,19 +146,11 @@ public struct Layout: Pass {
                 input = try toBlocked(x, at: loc)
             } else {
                 let bi = (xs[1] + 3) / 4 * 4
-                input = x
+                input = try padChannels(x, bi, value: Double(zero), at: loc)
                 if bi != xs[1], let w = graph.constantValue(weights, defining: defining) {
-                    input = try add(
-                        .pad, [x], g.name(of: x) + ".c\(bi)",
-                        Attributes(["pads": .ints([0, 0, 0, 0, 0, bi - xs[1], 0, 0]), "value": .float(Double(zero))]),
-                        at: loc)
                     weights = try constant(weights, { Self.padInputChannels(w, to: bi) }, at: loc)
                 }
-                let shape = Attributes(["shape": .ints([xs[0], 1, bi, xs[2], xs[3]])])
-                input = try add(.reshape, [input], g.name(of: x) + ".r\(bi)", shape, at: loc)
-                input = try add(
-                    .transpose, [input], g.name(of: x) + ".b\(bi)", Attributes(["perm": .ints([0, 1, 3, 4, 2])]),
-                    at: loc)
+                input = try asOneBlock(input, named: x, at: loc)
                 attrs["block"] = .int(b)
             }
             if let pads = node.attributes.ints("pads"), pads.count == 4, pads.contains(where: { $0 != 0 }) {
@@ -189,18 +201,8 @@ public struct Layout: Pass {
                         .reshape, [node.operands[0]], g.name(of: node.operands[0]) + ".c1",
                         Attributes(["shape": .ints(xs + [1])]), at: loc)
                 } else {
-                    xb = node.operands[0]
-                    if bi != xs[1] {
-                        xb = try add(
-                            .pad, [xb], g.name(of: xb) + ".c\(bi)",
-                            Attributes(["pads": .ints([0, 0, 0, 0, 0, bi - xs[1], 0, 0])]), at: loc)
-                    }
-                    xb = try add(
-                        .reshape, [xb], g.name(of: node.operands[0]) + ".r\(bi)",
-                        Attributes(["shape": .ints([xs[0], 1, bi, xs[2], xs[3]])]), at: loc)
-                    xb = try add(
-                        .transpose, [xb], g.name(of: node.operands[0]) + ".b\(bi)",
-                        Attributes(["perm": .ints([0, 1, 3, 4, 2])]), at: loc)
+                    let x = node.operands[0]
+                    xb = try asOneBlock(try padChannels(x, bi, value: 0, at: loc), named: x, at: loc)
                 }
                 let wb = try constant(
                     node.operands[1],

@@ -154,10 +154,8 @@ enum PythonBinding {
                     ins[k] = a.__array_interface__["data"][0]
                 for k, o in enumerate(outs):
                     outp[k] = o.__array_interface__["data"][0]
-                status = self._run(self._ctx, n, ins, outp, self._workspace) if _DYNAMIC else self._run(
-                    self._ctx, ins, outp, self._workspace)
-                if status != 0:
-                    raise SinterError(self._status_string(status).decode())
+                size = [n] if _DYNAMIC else []
+                self._check(self._run(self._ctx, *size, ins, outp, self._workspace))
                 return outs
 
             @staticmethod

@@ -309,6 +309,20 @@ public enum Int8Dot: String, Hashable, Sendable {
 
     /// The dot step multiplies signed a bytes (SDOT) instead of unsigned ones (VNNI, portable).
     public var signedA: Bool { self == .sdot }
+
+    /// How far an activation byte and its zero point move into this dot step's domain: 0, or
+    /// ±128 when packing flips the top bit (i8 → u8 for VNNI, u8 → s8 for SDOT).
+    func zeroShift(signed: Bool) -> Int { signed == signedA ? 0 : signed ? 128 : -128 }
+
+    /// The i32 lanes of the instruction's vectors; nil for the portable step, which takes any.
+    var lanes: Int? {
+        switch self {
+        case .vnni512: 16
+        case .vnni256: 8
+        case .sdot: 4
+        case .generic: nil
+        }
+    }
 }
 
 /// The bf16 GEMM's dot step: acc[i] += a[2i] · b[2i] + a[2i+1] · b[2i+1] with f32 products
@@ -325,6 +339,16 @@ public enum Bf16Dot: String, Hashable, Sendable {
 
     /// Whether the target's own instruction runs (`--precision bf16` asks for that).
     public var isNative: Bool { self != .generic }
+
+    /// The f32 lanes of the instruction's vectors; nil for the portable step, which takes any.
+    var lanes: Int? {
+        switch self {
+        case .avx512: 16
+        case .avx256: 8
+        case .bfdot: 4
+        case .generic: nil
+        }
+    }
 }
 
 public struct GemmBlocking: Hashable, Sendable, CustomStringConvertible {

@@ -423,26 +423,30 @@ extension KernelEmitter {
         }
     }
 
-    /// The epilogue on one output vector at (image, channel block, row, column).
-    /// `result` is the dtype the kernel stores (an int8 kernel's fused quantization ends in
-    /// u8 or i8; the value is then in that type's domain, for `storeResult`).
+    /// The epilogue on one output vector at (image, channel block, row, column), or with `lane`
+    /// on that one lane's value (plain loops). `result` is the dtype the kernel stores (an int8
+    /// kernel's fused quantization ends in u8 or i8; the value is then in that type's domain,
+    /// for `storeResult`).
     func blockedEpilogue(
         _ acc: IRValue, _ epilogue: Epilogue?, _ extras: [IRValue], at coords: [IRValue], _ b: Int,
-        result: DType = .f32
+        result: DType = .f32, lane: IRValue? = nil
     ) -> IRValue {
         guard let e = epilogue else { return acc }
+        let width = lane == nil ? b : 1
         var args = [Typed(value: acc, domain: .float32)]
         for (k, op) in e.operands.enumerated() {
-            let at = zip(coords, op.batch).reduce(c(0)) { $0.add(ir, $1.0, $1.1) }
-            if op.col == 0 {
+            var at = zip(coords, op.batch).reduce(c(0)) { $0.add(ir, $1.0, $1.1) }
+            if let lane { at = at.add(ir, lane, op.col) }
+            if op.col == 0 && width > 1 {
                 let s = ir.loadTyped(extras[k], at, op.dtype, width: 1)
-                args.append(Typed(value: ir.splat(s.value, b), domain: s.domain))
+                args.append(Typed(value: ir.splat(s.value, width), domain: s.domain))
             } else {
-                args.append(ir.loadTyped(extras[k], at, op.dtype, width: b))
+                args.append(ir.loadTyped(extras[k], at, op.dtype, width: width))
             }
         }
-        return ir.lowerTyped(e.expr, args, [.f32] + e.operands.map(\.dtype), result: result, want: .float32, width: b)
-            .value
+        return ir.lowerTyped(
+            e.expr, args, [.f32] + e.operands.map(\.dtype), result: result, want: .float32, width: width
+        ).value
     }
 
     func smax(_ a: IRValue, _ b: IRValue) -> IRValue { ir.select(ir.icmp(.sgt, a, b), a, b) }

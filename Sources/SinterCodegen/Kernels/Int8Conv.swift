@@ -191,10 +191,6 @@ extension KernelEmitter {
         let (h, wd, kh, kw) = (g.input[0], g.input[1], win.kernel[0], win.kernel[1])
         let scales = body.bf16 == nil ? ir.constantFloats("qconv.scales", body.scales) : nil
         let zero = ir.constInt(ir.i32, body.zeroX, width: 1)
-        /// A bf16 element (i16 bits) as f32: the bits in the top half.
-        func widen(_ half: IRValue) -> IRValue {
-            ir.bitcast(ir.shl(ir.zext(half, ir.i32), ir.constInt(ir.i32, 16)), ir.f32)
-        }
         let channels = g.outChannels
         ir.forLoop(c(0), c(g.batch), "n") { n in
             let args = convEpilogueArgs(body.epilogue, extras, n, c(0), channels)
@@ -218,9 +214,9 @@ extension KernelEmitter {
                         let weightAt = ir.add(ir.mul(m, c(body.k)), kk)
                         if body.bf16 != nil {
                             let v = ir.select(
-                                inside, widen(ir.load(ir.i16, ir.gep(ir.i16, x, at), align: 2)), ir.constReal(ir.f32, 0)
+                                inside, ir.loadTyped(x, at, .bf16, width: 1).value, ir.constReal(ir.f32, 0)
                             )
-                            let weight = widen(ir.load(ir.i16, ir.gep(ir.i16, w, weightAt), align: 2))
+                            let weight = ir.loadTyped(w, weightAt, .bf16, width: 1).value
                             return [ir.intrinsic("llvm.fma", [v, weight, s[0]])]
                         }
                         let byte = ir.load(ir.i8, ir.gep(ir.i8, x, at), align: 1)

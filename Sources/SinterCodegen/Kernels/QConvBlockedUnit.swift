@@ -41,12 +41,11 @@ struct QConvBlockedUnit: KernelUnit {
         // The target's dot step where its lanes are the block's; the portable one otherwise.
         let native = c.schedules.int8Dot
         let dot = native.lanes == b ? native : .generic
-        let signed = x.dtype == .i8
-        let shift = signed == dot.signedA ? 0 : signed ? 128 : -128
+        let shift = dot.zeroShift(signed: x.dtype == .i8)
         return [
             Body(
                 geometry: geometry, flipX: shift != 0, zeroX: qx.zeroPoints[0] + shift,
-                scales: (0..<ws[0]).map { qx.scales[0] * qw.pair($0).scale }, dot: dot, epilogue: c.epilogue,
+                scales: QuantParams.bias(a: qx, b: qw, channels: ws[0]).scales, dot: dot, epilogue: c.epilogue,
                 bias: c.operandTypes.count == 3)
         ]
     }
@@ -125,29 +124,18 @@ struct QConvBlockedUnit: KernelUnit {
             guard bf16 == nil else { return bf16Prepacking(operand, data) }
             guard operand == 1, !packedW, data.dtype == .i8, data.shape.reduce(1, *) == weightBytes else { return nil }
             let (b, bi, c, t) = (block, geometry.inBlock, inChannels, taps)
-            var bytes = [UInt8](repeating: 0, count: scalesOffset + outChannels * 4)
-            var sums = [Int](repeating: 0, count: outChannels)
-            data.bytes.withUnsafeBytes { raw in
-                let w = raw.bindMemory(to: Int8.self)
-                for m in 0..<outChannels {
-                    for ci in 0..<c {
-                        for tap in 0..<t {
-                            let v = w[(m * c + ci) * t + tap]
-                            // [M/b, C/bi, taps, bi/4, b, 4]
-                            let quad = ((m / b * (c / bi) + ci / bi) * t + tap) * (bi / 4) + ci % bi / 4
-                            let at = (quad * b + m % b) * 4 + ci % 4
-                            bytes[at] = UInt8(bitPattern: v)
-                            sums[m] += Int(v)
-                        }
-                    }
-                }
+            let packed = Int8Packing.pack(
+                data, count: scalesOffset + outChannels * 4, slots: outChannels, zero: zeroX, scales: scales,
+                compensationAt: compensationOffset, scalesAt: scalesOffset
+            ) { i in
+                // w[m, ci, tap] → [M/b, C/bi, taps, bi/4, b, 4]
+                let (m, ci, tap) = (i / (c * t), i / t % c, i % t)
+                let quad = ((m / b * (c / bi) + ci / bi) * t + tap) * (bi / 4) + ci % bi / 4
+                return ((quad * b + m % b) * 4 + ci % 4, m)
             }
-            Int8Packing.writeTrailer(
-                &bytes, compensationAt: compensationOffset, scalesAt: scalesOffset, zero: zeroX, sums: sums,
-                scales: scales)
             var body = self
             body.packedW = true
-            return (body, TensorData(dtype: .u8, shape: [bytes.count], bytes: bytes))
+            return (body, packed)
         }
 
         /// bf16 weights blocked by `layout` ([M/b, C/bi, kh, kw, bi, b]) regrouped in pairs of
@@ -171,30 +159,6 @@ struct QConvBlockedUnit: KernelUnit {
             var body = self
             body.packedW = true
             return (body, TensorData(dtype: .u8, shape: [bytes.count], bytes: bytes))
-        }
-    }
-}
-
-extension Int8Dot {
-    /// The i32 lanes of the instruction's vectors; nil for the portable step, which takes any.
-    var lanes: Int? {
-        switch self {
-        case .vnni512: 16
-        case .vnni256: 8
-        case .sdot: 4
-        case .generic: nil
-        }
-    }
-}
-
-extension Bf16Dot {
-    /// The f32 lanes of the instruction's vectors; nil for the portable step, which takes any.
-    var lanes: Int? {
-        switch self {
-        case .avx512: 16
-        case .avx256: 8
-        case .bfdot: 4
-        case .generic: nil
         }
     }
 }
@@ -321,11 +285,7 @@ extension KernelEmitter {
                 let at = ir.add(
                     ir.mul(ir.add(ir.mul(ir.add(ir.mul(block, c(h)), iy), c(wd)), ix), c(bi)), ir.srem(ci, c(bi)))
                 if body.bf16 != nil {
-                    // The bits of a bf16 element are the top half of its f32.
-                    func widen(_ p: IRValue, _ i: IRValue) -> IRValue {
-                        let half = ir.load(ir.i16, ir.gep(ir.i16, p, i), align: 2)
-                        return ir.bitcast(ir.shl(ir.zext(half, ir.i32), ir.constInt(ir.i32, 16)), ir.f32)
-                    }
+                    func widen(_ p: IRValue, _ i: IRValue) -> IRValue { ir.loadTyped(p, i, .bf16, width: 1).value }
                     let tap = ir.add(ir.mul(ir.add(ir.mul(ir.sdiv(ci, c(bi)), c(kh)), ky), c(kw)), kx)
                     let wAt = ir.add(
                         ir.mul(
@@ -344,25 +304,9 @@ extension KernelEmitter {
                 scaled = ir.fmul(ir.sitofp(biased, ir.f32), ir.load(ir.f32, ir.gep(ir.f32, scales, m)))
             }
             // The epilogue's operands are addressed per pixel block; one lane of it here.
-            let value = blockedEpilogueLane(scaled, body.epilogue, extras, at: [n, ob, oy, ox], lane: lane, result)
+            let value = blockedEpilogue(
+                scaled, body.epilogue, extras, at: [n, ob, oy, ox], b, result: result, lane: lane)
             storeResult(value, out, e, result, mask: nil)
         }
-    }
-
-    /// `blockedEpilogue` on one lane's scalar (the plain loops).
-    private func blockedEpilogueLane(
-        _ acc: IRValue, _ epilogue: Epilogue?, _ extras: [IRValue], at coords: [IRValue], lane: IRValue,
-        _ result: DType
-    ) -> IRValue {
-        guard let e = epilogue else { return acc }
-        var args = [Typed(value: acc, domain: .float32)]
-        for (k, op) in e.operands.enumerated() {
-            var at = c(0)
-            for (i, s) in zip(coords, op.batch) where s != 0 { at = ir.add(at, ir.mul(i, c(s))) }
-            if op.col != 0 { at = ir.add(at, ir.mul(lane, c(op.col))) }
-            args.append(ir.loadTyped(extras[k], at, op.dtype, width: 1))
-        }
-        return ir.lowerTyped(e.expr, args, [.f32] + e.operands.map(\.dtype), result: result, want: .float32, width: 1)
-            .value
     }
 }

@@ -32,7 +32,7 @@ struct QConvUnit: KernelUnit {
         let geometry = WindowGeometry(
             batch: xs[0], channels: xs[1], input: Array(xs[2...]), window: win, outChannels: ws[0],
             group: max(c.int("group"), 1), countIncludePad: false)
-        let scales = (0..<ws[0]).map { qx.scales[0] * qw.pair($0).scale }
+        let scales = QuantParams.bias(a: qx, b: qw, channels: ws[0]).scales
         let bias = c.operandTypes.count == 3
         if geometry.channels == geometry.group {
             // One input channel per group: the direct row-vector kernel, as for f32.
@@ -40,8 +40,7 @@ struct QConvUnit: KernelUnit {
                 zeroX: qx.zeroPoints[0], signedX: x.dtype == .i8, scales: scales, bias: bias)
             return [ConvUnit.Depthwise(geometry: geometry, epilogue: c.epilogue, int8: int8)]
         }
-        let signed = x.dtype == .i8, dot = c.schedules.int8Dot
-        let shift = signed == dot.signedA ? 0 : signed ? 128 : -128
+        let dot = c.schedules.int8Dot, shift = dot.zeroShift(signed: x.dtype == .i8)
         let k = ws[1] * ws[2] * ws[3], positions = win.output.reduce(1, *)
         var body = Body(
             geometry: geometry, flipX: shift != 0, zeroX: qx.zeroPoints[0] + shift, scales: scales,
@@ -166,27 +165,20 @@ struct QConvUnit: KernelUnit {
                 }
                 return (body, TensorData(dtype: .u8, shape: [bytes.count], bytes: bytes))
             }
-            var bytes = [UInt8](repeating: 0, count: scalesOffset + group * paddedRows * 4)
-            var sums = [Int](repeating: 0, count: group * paddedRows)
+            // Channel grp · m + row has trailer slot grp · paddedRows + row.
             var slotScales = [Float](repeating: 0, count: group * paddedRows)
-            data.bytes.withUnsafeBytes { raw in
-                let w = raw.bindMemory(to: Int8.self)
-                for channel in 0..<(group * m) {
-                    let (grp, row) = (channel / m, channel % m)
-                    let (t, r) = (row / mr, row % mr), slot = grp * paddedRows + row
-                    slotScales[slot] = scales[channel]
-                    for kk in 0..<k {
-                        let v = w[channel * k + kk]
-                        bytes[grp * groupBytes + t * tileBytes + ((kk / 4) * mr + r) * 4 + kk % 4] =
-                            UInt8(bitPattern: v)
-                        sums[slot] += Int(v)
-                    }
-                }
+            for channel in 0..<(group * m) { slotScales[channel / m * paddedRows + channel % m] = scales[channel] }
+            let packed = Int8Packing.pack(
+                data, count: scalesOffset + group * paddedRows * 4, slots: group * paddedRows, zero: zeroX,
+                scales: slotScales, compensationAt: compensationOffset, scalesAt: scalesOffset
+            ) { i in
+                // w[channel, kk]: the group's row tile row / mr, k quad kk / 4, row row % mr, byte kk % 4.
+                let (channel, kk) = (i / k, i % k)
+                let (grp, row) = (channel / m, channel % m)
+                let at = grp * groupBytes + (row / mr) * tileBytes + ((kk / 4) * mr + row % mr) * 4 + kk % 4
+                return (at, grp * paddedRows + row)
             }
-            Int8Packing.writeTrailer(
-                &bytes, compensationAt: compensationOffset, scalesAt: scalesOffset, zero: zeroX, sums: sums,
-                scales: slotScales)
-            return (body, TensorData(dtype: .u8, shape: [bytes.count], bytes: bytes))
+            return (body, packed)
         }
     }
 }

@@ -40,10 +40,9 @@ struct QMatmulUnit: KernelUnit {
                     dot: dot, epilogue: c.epilogue, dynamic: true)
             ]
         }
-        let scales = (0..<n).map { j in qa.scales[0] * qb.pair(j).scale }
-        // Bytes are packed in the dot step's domain: flipping the top bit moves a value and its
-        // zero point by 128 (i8 → u8 for VNNI, u8 → s8 for SDOT).
-        let shift = signed == dot.signedA ? 0 : signed ? 128 : -128
+        let scales = QuantParams.bias(a: qa, b: qb, channels: n).scales
+        // Bytes are packed in the dot step's domain (`Int8Dot.zeroShift`).
+        let shift = dot.zeroShift(signed: signed)
         return [
             Body(
                 batch: batch, m: m, n: n, k: k, flipA: shift != 0, zeroA: qa.zeroPoints[0] + shift, scales: scales,
@@ -131,25 +130,17 @@ struct QMatmulUnit: KernelUnit {
         func prepacking(_ operand: Int, _ data: TensorData) -> (body: any KernelUnitBody, data: TensorData)? {
             guard operand == 1, !packedB, data.dtype == .i8, data.shape == [k, n] else { return nil }
             let nr = blocking.nr
-            var bytes = [UInt8](repeating: 0, count: scalesOffset + paddedColumns * 4)
-            var sums = [Int](repeating: 0, count: paddedColumns)
-            data.bytes.withUnsafeBytes { raw in
-                let b = raw.bindMemory(to: Int8.self)
-                for kk in 0..<k {
-                    for j in 0..<n {
-                        let v = b[kk * n + j]
-                        let (p, col) = (j / nr, j % nr)
-                        bytes[p * panelBytes + ((kk / 4) * nr + col) * 4 + kk % 4] = UInt8(bitPattern: v)
-                        sums[j] += Int(v)
-                    }
-                }
+            // b[kk, j]: panel j / nr, k quad kk / 4, column j % nr, byte kk % 4.
+            let packed = Int8Packing.pack(
+                data, count: scalesOffset + paddedColumns * 4, slots: paddedColumns, zero: zeroA, scales: scales,
+                compensationAt: compensationOffset, scalesAt: scalesOffset
+            ) { i in
+                let (kk, j) = (i / n, i % n)
+                return ((j / nr) * panelBytes + ((kk / 4) * nr + j % nr) * 4 + kk % 4, j)
             }
-            Int8Packing.writeTrailer(
-                &bytes, compensationAt: compensationOffset, scalesAt: scalesOffset, zero: zeroA, sums: sums,
-                scales: scales)
             var body = self
             body.packedB = true
-            return (body, TensorData(dtype: .u8, shape: [bytes.count], bytes: bytes))
+            return (body, packed)
         }
     }
 }
@@ -174,6 +165,27 @@ extension Schedules {
 
 /// What the int8 kernels' packed constants share.
 enum Int8Packing {
+    /// i8 weights packed for an int8 kernel: element i of `data` goes to byte `place(i).at` and
+    /// adds to the sum of trailer slot `place(i).slot`; `count` bytes in all, the trailer
+    /// (`writeTrailer`: each slot's `zero · sum` and `scales[slot]`) at the given offsets.
+    static func pack(
+        _ data: TensorData, count: Int, slots: Int, zero: Int, scales: [Float], compensationAt: Int, scalesAt: Int,
+        place: (Int) -> (at: Int, slot: Int)
+    ) -> TensorData {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var sums = [Int](repeating: 0, count: slots)
+        data.bytes.withUnsafeBytes { raw in
+            for (i, v) in raw.bindMemory(to: Int8.self).enumerated() {
+                let (at, slot) = place(i)
+                bytes[at] = UInt8(bitPattern: v)
+                sums[slot] += Int(v)
+            }
+        }
+        writeTrailer(
+            &bytes, compensationAt: compensationAt, scalesAt: scalesAt, zero: zero, sums: sums, scales: scales)
+        return TensorData(dtype: .u8, shape: [count], bytes: bytes)
+    }
+
     /// The trailer after the packed bytes: per padded column (a GEMM's) or row (a conv's) the
     /// compensation `zero · sum` as i32 at `compensationAt`, and the scale as f32 at `scalesAt`
     /// (0 past the real ones).
