@@ -416,12 +416,12 @@ extension OpSchema {
             return make(
                 op, 2, [.numeric, .integer, .integer], variadic: true, traits: [.pure],
                 pattern: .outElementwiseFusable, shape: QuantRules.qmatmul, kernel: .unit("qmatmul"),
-                couples: { q in [q.operand == 0 ? q.rank - 1 : 0] },
+                couples: { q in [q.rank - (q.operand == 0 ? 1 : 2)] },  // the k axis of each operand
                 "f32 product of dequantized operands, summed in i32: a (i8/u8, rank >= 2, per tensor) times b "
-                    + "(i8/u8 [K,N], per tensor or per column), plus an optional i32 bias [N] at scale "
-                    + "scale_a * scale_b[j] added to the sums. An f32 a is quantized per row at run time (dynamic "
-                    + "int8): the row's range widened to include 0, scale (hi - lo) / 255, zero point "
-                    + "rint(-lo / scale), values rint(x * (1 / scale)) + zero clamped to [0, 255].")
+                    + "(i8/u8 [...,K,N], per tensor or per column; batch dimensions broadcast), plus an optional "
+                    + "i32 bias [N] at scale scale_a * scale_b[j] added to the sums. An f32 a is quantized per row "
+                    + "at run time (dynamic int8): the row's range widened to include 0, scale (hi - lo) / 255, "
+                    + "zero point rint(-lo / scale), values rint(x * (1 / scale)) + zero clamped to [0, 255].")
         case .qconv:
             return make(
                 op, 2, [.integer], variadic: true,

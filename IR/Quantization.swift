@@ -156,28 +156,34 @@ enum QuantRules {
         }
     }
 
-    /// qmatmul: a [..., M, K] quantized per tensor, b [K, N] per tensor or per column (axis 1),
-    /// both 8-bit, and an optional i32 bias [N]; the result is f32 [..., M, N]. An f32 a is
-    /// quantized dynamically, per row.
+    /// qmatmul: a [..., M, K] quantized per tensor, b [..., K, N] per tensor or per column (its
+    /// last axis), both 8-bit, batch dimensions broadcast as matmul's, and an optional i32 bias
+    /// [N]; the result is f32 [..., M, N]. An f32 a is quantized dynamically, per row. b is a
+    /// constant weight (packed at compile time) or a value computed at run time (attention's
+    /// Kᵀ and V, packed by the kernel as it runs).
     static let qmatmul: ShapeRule = { q throws(ShapeError) in
         let a = q.operands[0], b = q.operands[1]
         for t in a.dtype == .f32 ? [b] : [a, b] where ![DType.i8, .u8].contains(t.dtype) || t.quant == nil {
             throw ShapeError("needs quantized 8-bit operands (like u8<0.02:128>[...]) or an f32 a, got \(t)")
         }
-        guard a.rank >= 2, b.rank == 2 else {
-            throw ShapeError("needs a of rank >= 2 and b of rank 2, got \(a) and \(b)")
+        guard a.rank >= 2, b.rank >= 2 else {
+            throw ShapeError("needs operands of rank >= 2, got \(a) and \(b)")
         }
         if a.quant?.axis != nil { throw ShapeError("a must be quantized per tensor, got \(a)") }
-        if let axis = b.quant?.axis, axis != 1 { throw ShapeError("b must be quantized per tensor or per column") }
-        guard a.dims[a.rank - 1] == b.dims[0] else {
+        if let axis = b.quant?.axis, axis != b.rank - 1 {
+            throw ShapeError("b must be quantized per tensor or per column (axis \(b.rank - 1)), got \(b)")
+        }
+        guard a.dims[a.rank - 1] == b.dims[b.rank - 2] else {
             throw ShapeError("contracting dimensions differ: \(a) x \(b)")
         }
-        if case .fixed(let n) = b.dims[1] {
+        let batch = try ShapeRules.broadcastDims(Array(a.dims.dropLast(2)), Array(b.dims.dropLast(2)))
+        let n = b.dims[b.rank - 1]
+        if case .fixed(let n) = n {
             try bias(q, count: n)
         } else if q.operands.count > 2 {
             throw ShapeError("a bias needs a static b, got \(b)")
         }
-        return [TensorType(.f32, Array(a.dims.dropLast()) + [b.dims[1]])]
+        return [TensorType(.f32, batch + [a.dims[a.rank - 2], n])]
     }
 
     /// An int8 conv's operands (qconv, qconv-nchwc): both 8-bit and quantized, x per tensor, the

@@ -26,8 +26,8 @@ public struct ExpandQuantization: Pass {
         for (i, node) in graph.nodes.enumerated() {
             let expands: Bool
             if case .expanded(by: Self.name) = node.op.schema.kernel { expands = true } else { expands = false }
-            // The int8 kernels take a constant i8 b with zero point 0; any other qmatmul or qconv
-            // runs in f32.
+            // The int8 kernels take an i8 b with zero point 0 (a qconv's constant); any other
+            // qmatmul or qconv runs in f32.
             let integer = node.op == .qmatmul || node.op == .qconv
             guard expands || (integer && !Self.int8Kernel(graph, node, defining)) else { continue }
             emitter.position = .before(i)
@@ -46,7 +46,7 @@ public struct ExpandQuantization: Pass {
                 // A dynamic qmatmul (f32 a, quantized per row at run time) has only the kernel.
                 guard types[0].dtype != .f32 else {
                     throw SinterError(
-                        "qmatmul with an f32 a (dynamic int8) needs a constant i8 b with zero point 0, got \(types[1])",
+                        "qmatmul with an f32 a (dynamic int8) needs an i8 b with zero point 0, got \(types[1])",
                         at: node.location)
                 }
                 let a = try emitter.expandDequantize(operands[0], from: types[0])
@@ -79,12 +79,12 @@ extension ExpandQuantization {
         return try emitter.emit(.add, [y, b], Attributes())
     }
 
-    /// Whether the int8 kernels take this qmatmul or qconv: b a constant i8 with zero point 0.
+    /// Whether the int8 kernels take this qmatmul or qconv: b i8 with zero point 0, a constant
+    /// (a qconv's weights, a qmatmul's packed at compile time) or, for qmatmul, a value the
+    /// kernel packs as it runs.
     static func int8Kernel(_ g: Graph, _ node: Node, _ defining: [ValueID: Int]) -> Bool {
         let b = node.operands[1], t = g.type(of: b)
-        guard t.dtype == .i8, t.quant?.isSymmetric == true, let d = defining[b] else {
-            return false
-        }
-        return g.nodes[d].op == .constant
+        guard t.dtype == .i8, t.quant?.isSymmetric == true else { return false }
+        return node.op == .qmatmul || defining[b].map { g.nodes[$0].op == .constant } == true
     }
 }

@@ -1,8 +1,9 @@
 import SinterIR
 
 /// `fold-qdq`: a float matmul whose operands are both dequantized 8-bit tensors — an
-/// activation quantized per tensor and a constant i8 weight, symmetric, per tensor or per
-/// output column — becomes one `qmatmul`, the int8 GEMM. This is how a QDQ model (the form
+/// activation quantized per tensor and an i8 weight, symmetric, per tensor or per output
+/// column, constant or computed at run time (attention's Kᵀ and V) — becomes one `qmatmul`,
+/// the int8 GEMM. This is how a QDQ model (the form
 /// ONNX quantization tools write) runs in int8: the dequantize nodes, now unused, go in `dce`.
 /// A `trans_b` weight is transposed here, with its parameters' axis. A 2-D conv (dense, grouped or
 /// depthwise) between such operands (weights per output channel) becomes `qconv` the same way.
@@ -33,8 +34,17 @@ public struct FoldQDQ: Pass {
             else { continue }
             let a = graph.nodes[ai].operands[0], w = graph.nodes[bi].operands[0]
             let at = graph.type(of: a)
-            guard [.u8, .i8].contains(at.dtype), at.quant?.axis == nil, at.rank >= 2,
-                let wi = defining[w], let data = graph.nodes[wi].payload?.data,
+            guard [.u8, .i8].contains(at.dtype), at.quant?.axis == nil, at.rank >= 2 else { continue }
+            // b computed at run time (attention's Kᵀ and V): i8, symmetric, read as written.
+            if Self.runTimeWeight(w, graph, defining), node.attribute("trans_b") != .bool(true) {
+                let bt = graph.type(of: w)
+                let n = bt.shape?.last ?? 0
+                let scales = QuantParams.bias(a: at.quant, b: bt.quant, channels: n).scales
+                try Self.replace(
+                    i, graph, with: .qmatmul, [a, w], Attributes(), scales: scales, (defining, users), &rw)
+                continue
+            }
+            guard let wi = defining[w], let data = graph.nodes[wi].payload?.data,
                 let weight = Self.weight(data, transposed: node.attribute("trans_b") == .bool(true))
             else { continue }
             let b =
@@ -152,6 +162,16 @@ public struct FoldQDQ: Pass {
     /// depthwise). `quantize` picks its candidates by the same rule.
     static func convRunsInt8(_ g: Graph, _ n: Node) -> Bool {
         n.op == .conv && g.type(of: n.operands[0]).rank == 4
+    }
+
+    /// Whether `b` is an i8 tensor computed at run time, symmetric (per tensor or per column),
+    /// which qmatmul's kernel packs as it runs.
+    static func runTimeWeight(_ b: ValueID, _ g: Graph, _ defining: [ValueID: Int]) -> Bool {
+        let t = g.type(of: b)
+        guard t.dtype == .i8, t.rank >= 2, t.shape != nil, let q = t.quant, q.isSymmetric,
+            q.axis == nil || q.axis == t.rank - 1
+        else { return false }
+        return defining[b].map { g.nodes[$0].op != .constant } ?? true
     }
 
     /// The weight as qmatmul takes it — i8 [K, N], zero point 0, per tensor or per column —

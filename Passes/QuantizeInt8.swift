@@ -1,7 +1,8 @@
 import SinterIR
 
 /// `quantize`: post-training int8 quantization of the matmuls whose weight is a constant f32
-/// matrix and of the 2-D convs (any group count) with constant weights. The activation gets a
+/// matrix, of the 2-D convs (any group count) with constant weights, and of the matmuls
+/// between two computed values (attention's QKᵀ and PV: b i8, symmetric, per tensor). The activation gets a
 /// quantize/dequantize pair with parameters from its calibrated range — u8 asymmetric (x86:
 /// VNNI multiplies u8 by s8) or i8 (`activations=i8`, ARM's SDOT) — widened to include 0 so
 /// that 0 is exact; the weight becomes an i8 constant, symmetric, one scale per output column
@@ -137,18 +138,54 @@ public struct QuantizeInt8: Pass {
             ).scales
             try Self.quantizeBias(of: i, graph, scales: scales, (defining, users), &rw)
         }
+        // Products of two activations: b as i8, symmetric, per tensor (the GEMM's weight side).
+        var weights: [ValueID: ValueID] = [:]
+        for (i, a, b) in Self.activationProducts(graph) {
+            let name = graph.name(of: graph.nodes[i].results[0])
+            guard !keep.contains(name), let ra = ranges[graph.name(of: a)], let rb = ranges[graph.name(of: b)]
+            else { continue }
+            if dequantized[a] == nil {
+                dequantized[a] = try quantize(a, activationParams(ra), graph, defining, &rw, before: i)
+            }
+            if weights[b] == nil {
+                let peak = max(abs(rb.0), abs(rb.1))
+                let params = QuantParams(scale: peak > 0 ? peak / 127 : 1, zeroPoint: 0)
+                weights[b] = try quantize(b, params, graph, defining, &rw, before: i, as: .i8, suffix: ".w")
+            }
+            if let adq = dequantized[a], let bdq = weights[b] { rw.update(i) { $0.operands = [adq, bdq] } }
+        }
         guard !rw.isUnchanged else { return false }
         graph = try rw.finish()
         return true
     }
 
-    /// Quantizes `activation` with `params` and dequantizes it again, before node `i`.
+    /// The matmuls between two f32 values computed at run time (attention's QKᵀ and PV), neither
+    /// transposed: a is quantized as any activation, b as i8, symmetric, per tensor, and
+    /// `qmatmul`'s kernel packs b as it runs.
+    public static func activationProducts(_ g: Graph) -> [(node: Int, a: ValueID, b: ValueID)] {
+        let defining = g.definingNodes()
+        return g.nodes.indices.compactMap { i in
+            let n = g.nodes[i]
+            guard n.op == .matmul, n.attribute("trans_a") != .bool(true), n.attribute("trans_b") != .bool(true)
+            else { return nil }
+            let (a, b) = (n.operands[0], n.operands[1])
+            let (at, bt) = (g.type(of: a), g.type(of: b))
+            guard at.dtype == .f32, bt.dtype == .f32, at.shape != nil, bt.shape != nil, at.rank >= 2, bt.rank >= 2,
+                defining[b].map({ g.nodes[$0].op != .constant }) ?? true
+            else { return nil }
+            return (i, a, b)
+        }
+    }
+
+    /// Quantizes `activation` with `params` and dequantizes it again, before node `i`: stored
+    /// as the pass's activation type, or `dtype`; the nodes' names take `suffix`.
     func quantize(
         _ activation: ValueID, _ params: QuantParams, _ graph: Graph, _ defining: [ValueID: Int],
-        _ rw: inout Rewriter, before i: Int
+        _ rw: inout Rewriter, before i: Int, as dtype: DType? = nil, suffix: String = ""
     ) throws(SinterError) -> ValueID {
-        let to = Attributes(["to": .string(TensorType(signed ? .i8 : .u8, [Dim](), quant: params).elementDescription)])
-        let name = graph.name(of: activation)
+        let storage = dtype ?? (signed ? .i8 : .u8)
+        let to = Attributes(["to": .string(TensorType(storage, [Dim](), quant: params).elementDescription)])
+        let name = graph.name(of: activation) + suffix
         let q = try quantized(activation, name + ".q", to, graph, defining, &rw, before: i)
         return try rw.insert1(.dequantize, [q], name: name + ".dq", at: .before(i), location: graph.nodes[i].location)
     }

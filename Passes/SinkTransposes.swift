@@ -26,7 +26,9 @@ public struct SinkTransposes: Pass {
         func unaryUser(of v: ValueID) -> Int? {
             guard !outputs.contains(v), let u = users[v], u.count == 1 else { return nil }
             let n = graph.nodes[u[0]]
-            return n.op.schema.pattern == .elementwise && n.operands.count == 1 ? u[0] : nil
+            // A per-axis quantization names an axis the transpose would move.
+            let perAxis = graph.type(of: n.results[0]).quant?.axis != nil
+            return n.op.schema.pattern == .elementwise && n.operands.count == 1 && !perAxis ? u[0] : nil
         }
         var rw = Rewriter(graph)
         for t in graph.nodes where t.op == .transpose {
@@ -40,7 +42,8 @@ public struct SinkTransposes: Pass {
             var x = t.operands[0]
             for i in chain {
                 let n = graph.nodes[i]
-                let resultType = TensorType(graph.type(of: n.results[0]).dtype, rw.graph.type(of: x).dims)
+                let was = graph.type(of: n.results[0])
+                let resultType = TensorType(was.dtype, rw.graph.type(of: x).dims, quant: was.quant)
                 x = try rw.insert1(
                     n.op, [x], name: graph.name(of: n.results[0]) + ".sunk", attributes: n.attributes,
                     at: .before(last), location: n.location)

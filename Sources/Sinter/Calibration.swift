@@ -69,7 +69,9 @@ extension Sinter {
         guard count > 0 else { throw SinterError("calibration needs at least one sample") }
         var g = graph
         var observed: [ValueID] = []
-        for (_, activation, _) in QuantizeInt8.candidates(graph) where !observed.contains(activation) {
+        let products = QuantizeInt8.activationProducts(graph).flatMap { [$0.a, $0.b] }
+        for activation in QuantizeInt8.candidates(graph).map(\.activation) + products
+        where !observed.contains(activation) {
             observed.append(activation)
         }
         guard !observed.isEmpty else {

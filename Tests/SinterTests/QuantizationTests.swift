@@ -194,4 +194,76 @@ struct Int8GemmTests {
         }
         print("dynamic int8 GEMM: \(shapes.count) shapes on \(checked.sorted().joined(separator: ", "))")
     }
+
+    /// b computed at run time (attention's Kᵀ and V): packed by each part as the kernel runs,
+    /// with its column sums, for every batch entry. Batch dimensions broadcast either way (a
+    /// rank-2 b, a rank-2 a, both broadcasting), k not a multiple of 4 and n not of a panel,
+    /// u8 and i8 a, b per tensor and per column; exact sums, 1–3 threads alike.
+    @Test func runTimeBMatchesExactSums() throws {
+        var rng = Support.RNG(seed: 13)
+        let cases: [(a: [Int], b: [Int])] = [
+            ([2, 13, 29], [2, 29, 40]), ([3, 5, 17], [17, 33]), ([5, 16], [2, 16, 9]),
+            ([1, 2, 37, 70], [3, 1, 70, 50]), ([4, 128, 64], [4, 64, 128]),
+        ]
+        var checked = Set<String>()
+        for (name, target) in try Self.flavours() {
+            for (index, (aShape, bShape)) in cases.enumerated() {
+                let signed = index % 2 == 1, perColumn = index == 2
+                let (sa, za): (Float, Int) = signed ? (0.03, -5) : (0.02, 131)
+                let (m, k, n) = (aShape[aShape.count - 2], aShape[aShape.count - 1], bShape[bShape.count - 1])
+                let sb = (0..<(perColumn ? n : 1)).map { _ in rng.float(0.001, 0.01) }
+                let dtype: DType = signed ? .i8 : .u8
+                let qa = QuantParams(scale: sa, zeroPoint: za)
+                let qb = QuantParams(
+                    scales: sb, zeroPoints: sb.map { _ in 0 }, axis: perColumn ? bShape.count - 1 : nil)
+                let aValues = (0..<aShape.reduce(1, *)).map { _ in Double(rng.int(signed ? -128...127 : 0...255)) }
+                let bValues = (0..<bShape.reduce(1, *)).map { _ in Double(rng.int(-127...127)) }
+                var g = GraphBuilder(name: "qb")
+                let a = try g.input("a", TensorType(dtype, aShape, quant: qa))
+                let b = try g.input("b", TensorType(.i8, bShape, quant: qb))
+                g.output(try g.apply(.qmatmul, [a, b])[0])
+                // The result's batch: numpy broadcasting of the two batch shapes.
+                let rank = max(aShape.count, bShape.count) - 2
+                func padded(_ s: [Int]) -> [Int] { Array(repeating: 1, count: rank - (s.count - 2)) + s.dropLast(2) }
+                let (ab, bb) = (padded(aShape), padded(bShape))
+                let batch = zip(ab, bb).map { max($0, $1) }
+                func offset(_ index: [Int], _ dims: [Int], _ matrix: Int) -> Int {
+                    zip(index, dims).reduce(0) { $0 * $1.1 + ($1.1 == 1 ? 0 : $1.0) } * matrix
+                }
+                var want = [Float]()
+                for entry in 0..<batch.reduce(1, *) {
+                    var index = [Int](), rest = entry
+                    for d in batch.reversed() {
+                        index.insert(rest % d, at: 0)
+                        rest /= d
+                    }
+                    let (ao, bo) = (offset(index, ab, m * k), offset(index, bb, k * n))
+                    for i in 0..<m {
+                        for j in 0..<n {
+                            var acc = 0
+                            for kk in 0..<k {
+                                acc += (Int(aValues[ao + i * k + kk]) - za) * Int(bValues[bo + kk * n + j])
+                            }
+                            want.append(Float(acc) * (sa * sb[perColumn ? j : 0]))
+                        }
+                    }
+                }
+                var options = CompileOptions()
+                options.target = target
+                let inputs = [
+                    TensorData(dtype: dtype, shape: aShape, values: aValues),
+                    TensorData(dtype: .i8, shape: bShape, values: bValues),
+                ]
+                var results: [[Float]] = []
+                for threads in 1...3 {
+                    results.append(try Sinter.jit(g.graph, options, threads: threads).run(inputs)[0].floats ?? [])
+                }
+                let label = "\(name) \(aShape)·\(bShape) \(dtype.rawValue) \(perColumn ? "per column" : "per tensor")"
+                #expect(Support.mismatch(results[0], want, atol: 1e-5, rtol: 1e-6) == nil, "\(label)")
+                #expect(results[1] == results[0] && results[2] == results[0], "\(label): thread counts differ")
+                checked.insert(name)
+            }
+        }
+        print("int8 GEMM, b at run time: \(cases.count) shapes on \(checked.sorted().joined(separator: ", "))")
+    }
 }

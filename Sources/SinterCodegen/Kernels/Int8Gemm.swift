@@ -17,14 +17,15 @@ extension KernelEmitter {
         task: IRValue, tasks: IRValue
     ) {
         guard body.m > 0, body.n > 0, body.batch.allSatisfy({ $0 > 0 }) else { return }
-        guard body.packedB else { return int8GemmLoops(body, out, a, b, bias, extras) }
         let bl = body.blocking
         let (u0, u1) = partRange(body.rowTiles, task: task, tasks: tasks)
         let rowBegin = ir.mul(u0, c(bl.mr)), rowEnd = smin(ir.mul(u1, c(bl.mr)), c(body.m))
         let buffer = ir.gep(ir.i8, scratch, ir.mul(task, c(body.partScratchBytes)))
+        let panels = body.packedB ? b : ir.gep(ir.i8, buffer, c(body.runTimeBOffset))
         let blockRows = body.tilesPerBlock * bl.mr
         let full = body.n / bl.nr
         forEachBatchEntry(body.shape, extras) { offs, args in
+            if !body.packedB { packInt8Panels(body, b, offs[1], into: panels) }
             ir.forLoop(rowBegin, rowEnd, step: blockRows, "qb") { r0 in
                 let r1 = smin(ir.add(r0, c(blockRows)), rowEnd)
                 if body.dynamic {
@@ -35,13 +36,13 @@ extension KernelEmitter {
                 if full > 0 {
                     ir.forLoop(c(0), c(full), "qp") { p in
                         ir.forLoop(r0, r1, step: bl.mr, "qr") { i in
-                            int8Tile(body, buffer, (b, bias), out, offs[2], i, r0, r1, p, args, partial: false)
+                            int8Tile(body, buffer, (panels, bias), out, offs[2], i, r0, r1, p, args, partial: false)
                         }
                     }
                 }
                 if body.n % bl.nr != 0 {
                     ir.forLoop(r0, r1, step: bl.mr, "qrt") { i in
-                        int8Tile(body, buffer, (b, bias), out, offs[2], i, r0, r1, c(full), args, partial: true)
+                        int8Tile(body, buffer, (panels, bias), out, offs[2], i, r0, r1, c(full), args, partial: true)
                     }
                 }
             }
@@ -157,6 +158,53 @@ extension KernelEmitter {
                     value, out, ir.add(cOff, ir.add(ir.mul(rows[r], c(body.n)), col)), epilogue?.result, mask: mask(u))
             }
         }
+    }
+
+    /// b [k, n] at element offset `bOff` (rows n apart) packed as `QMatmulUnit.Body.prepacking`
+    /// packs a constant b, so the tiles read both alike: per panel of nr columns, each k quad's
+    /// four rows interleaved into nr words (zero past k and n), then the trailer — each
+    /// column's compensation zero_a · colsum(b) and its scale.
+    private func packInt8Panels(_ body: QMatmulUnit.Body, _ b: IRValue, _ bOff: IRValue, into out: IRValue) {
+        let (k, n, nr) = (body.k, body.n, body.blocking.nr)
+        let bytes = ir.vector(ir.i8, nr), sums = ir.vector(ir.i32, nr)
+        let scales = ir.constantFloats(
+            "qmatmul.scales", body.scales + Array(repeating: 0, count: body.paddedColumns - body.scales.count))
+        // Byte 4j + t of a panel row is row t's column j.
+        let pairs = (0..<nr).flatMap { j in [j, nr + j] }
+        let interleave = (0..<nr).flatMap { (j: Int) -> [Int] in
+            let low = 2 * j, high = 2 * nr + 2 * j
+            return [low, low + 1, high, high + 1]
+        }
+        func panel(_ p: IRValue, columns: Int) {
+            let mask: IRValue? = columns < nr ? ir.laneMask(columns, width: nr) : nil
+            let col0 = ir.mul(p, c(nr))
+            let base = ir.mul(p, c(body.panelBytes))
+            func row(_ kk: IRValue) -> IRValue {
+                let at = ir.gep(ir.i8, b, ir.add(bOff, ir.add(ir.mul(kk, c(n)), col0)))
+                return mask.map { ir.maskedLoad(bytes, at, mask: $0, align: 1) } ?? ir.load(bytes, at, align: 1)
+            }
+            // One k quad: its rows interleaved and stored, their sum added to `s`.
+            func quad(_ q: IRValue, _ rows: [IRValue], _ s: IRValue) -> IRValue {
+                let words = ir.shuffle(
+                    ir.shuffle(rows[0], rows[1], pairs), ir.shuffle(rows[2], rows[3], pairs), interleave)
+                ir.store(words, ir.gep(ir.i8, out, ir.add(base, ir.mul(q, c(nr * 4)))), align: 4)
+                return rows.reduce(s) { ir.add($0, ir.sext($1, sums)) }
+            }
+            var total = ir.forLoop(c(0), c(k / 4), carrying: [ir.constInt(ir.i32, 0, width: nr)], "bq") { q, s in
+                [quad(q, (0..<4).map { t in row(ir.add(ir.mul(q, c(4)), c(t))) }, s[0])]
+            }[0]
+            if k % 4 != 0 {
+                let rows = (0..<4).map { t in t < k % 4 ? row(c(k / 4 * 4 + t)) : ir.constInt(ir.i8, 0, width: nr) }
+                total = quad(c(k / 4), rows, total)
+            }
+            let compensation = ir.mul(total, ir.constInt(ir.i32, body.zeroA, width: nr))
+            let at = ir.mul(col0, c(4))
+            ir.store(compensation, ir.gep(ir.i8, out, ir.add(c(body.compensationOffset), at)), align: 4)
+            let scale = ir.load(ir.vector(ir.f32, nr), ir.gep(ir.i8, scales, at))
+            ir.store(scale, ir.gep(ir.i8, out, ir.add(c(body.scalesOffset), at)), align: 4)
+        }
+        if n / nr > 0 { ir.forLoop(c(0), c(n / nr), "bp") { p in panel(p, columns: nr) } }
+        if n % nr != 0 { panel(c(n / nr), columns: n % nr) }
     }
 
     /// Rows [begin, end) of a as mr-row tiles: tile t, quad q, row r at byte ((t · quads + q) · mr + r) · 4;
@@ -312,57 +360,5 @@ extension KernelEmitter {
     func dotDomain(_ byte: IRValue, flip: Bool, _ dot: Int8Dot) -> IRValue {
         let b = flip ? ir.xor(byte, ir.constInt(ir.i8, -128, width: 1)) : byte
         return dot.signedA ? ir.sext(b, ir.i32) : ir.zext(b, ir.i32)
-    }
-
-    /// b not packed (never made by the pipeline, which keeps b a constant): plain loops over
-    /// the i8 b as written, with the scales embedded.
-    private func int8GemmLoops(
-        _ body: QMatmulUnit.Body, _ out: IRValue, _ a: IRValue, _ b: IRValue, _ bias: IRValue?, _ extras: [IRValue]
-    ) {
-        let scales = ir.constantFloats("qmatmul.scales", body.scales)
-        forEachBatchEntry(body.shape, extras) { offs, args in
-            ir.forLoop(c(0), c(body.m), "ti") { i in
-                let row = ir.add(offs[0], ir.mul(i, c(body.k)))
-                // Dynamic: the row's range, scale and zero point first (`quantizeRows`' arithmetic).
-                var rowScale = ir.constReal(ir.f32, 1), zero = ir.constInt(ir.i32, body.zeroA, width: 1)
-                var quantize: (IRValue) -> IRValue = { $0 }
-                if body.dynamic {
-                    let first = ir.load(ir.f32, ir.gep(ir.f32, a, row))
-                    let range = ir.forLoop(c(0), c(body.k), carrying: [first, first], "tr") { kk, r in
-                        let x = ir.load(ir.f32, ir.gep(ir.f32, a, ir.add(row, kk)))
-                        return [ir.intrinsic("llvm.minnum", [r[0], x]), ir.intrinsic("llvm.maxnum", [r[1], x])]
-                    }
-                    let q = rowQuantization(lo: range[0], hi: range[1])
-                    (rowScale, zero) = (q.scale, ir.fptosi(q.zero, ir.i32))
-                    quantize = { x in
-                        self.ir.fptosi(
-                            self.clampByte(
-                                self.ir.fadd(self.ir.intrinsic("llvm.rint", [self.ir.fmul(x, q.inverse)]), q.zero)),
-                            self.ir.i32)
-                    }
-                }
-                ir.forLoop(c(0), c(body.n), "tj") { j in
-                    let sum = ir.forLoop(c(0), c(body.k), carrying: [ir.constInt(ir.i32, 0, width: 1)], "tk") { kk, s in
-                        let x: IRValue
-                        if body.dynamic {
-                            x = quantize(ir.load(ir.f32, ir.gep(ir.f32, a, ir.add(row, kk))))
-                        } else {
-                            let byte = ir.load(ir.i8, ir.gep(ir.i8, a, ir.add(row, kk)), align: 1)
-                            x = dotDomain(byte, flip: body.flipA, body.dot)
-                        }
-                        let y = ir.sext(
-                            ir.load(ir.i8, ir.gep(ir.i8, b, ir.add(ir.mul(kk, c(body.n)), j)), align: 1), ir.i32)
-                        return [ir.add(s[0], ir.mul(ir.sub(x, zero), y))]
-                    }[0]
-                    let biased = bias.map { ir.add(sum, ir.load(ir.i32, ir.gep(ir.i32, $0, j))) } ?? sum
-                    var value = ir.fmul(
-                        ir.sitofp(biased, ir.f32), ir.fmul(rowScale, ir.load(ir.f32, ir.gep(ir.f32, scales, j))))
-                    if let e = args {
-                        value = applyEpilogue(e, value, row: i, col: j, width: 1, mask: nil, dtype: e.result)
-                    }
-                    storeResult(value, out, ir.add(offs[2], ir.add(ir.mul(i, c(body.n)), j)), args?.result, mask: nil)
-                }
-            }
-        }
     }
 }

@@ -1,15 +1,17 @@
 import SinterIR
 
-/// `qmatmul` as a kernel unit: the int8 GEMM. a (u8 or i8, per tensor) times a constant b
-/// (i8, zero point 0, per tensor or per column) summed in i32, then
+/// `qmatmul` as a kernel unit: the int8 GEMM. a (u8 or i8, per tensor) times b (i8, zero
+/// point 0, per tensor or per column) summed in i32, then
 /// `f32(acc - zero_a · colsum(b) + bias[j]) · (scale_a · scale_b[j])` (the i32 bias is optional)
-/// and the fused f32 epilogue.
+/// and the fused f32 epilogue; batch dimensions broadcast.
 ///
-/// b is packed at compile time for `vpdpbusd` (u8 × s8, four k per i32 lane): panels of nr
-/// columns, each k quad of a panel one row of nr × 4 bytes, zero past k and n; after the
-/// panels come the compensation `zero_a · colsum(b)` (i32) and the scales (f32), one per
-/// padded column. a is moved into the dot step's domain while it is packed (i8 → u8 for VNNI,
-/// u8 → s8 for ARM's SDOT, flipping the top bit), and its zero point with it.
+/// b is packed for `vpdpbusd` (u8 × s8, four k per i32 lane): panels of nr columns, each k quad
+/// of a panel one row of nr × 4 bytes, zero past k and n; after the panels come the
+/// compensation `zero_a · colsum(b)` (i32) and the scales (f32), one per padded column. A
+/// constant b [K, N] is packed so at compile time; any other b (attention's Kᵀ and V) by each
+/// part into its scratch, per batch entry, as the kernel runs. a is moved into the dot step's
+/// domain while it is packed (i8 → u8 for VNNI, u8 → s8 for ARM's SDOT, flipping the top bit),
+/// and its zero point with it.
 struct QMatmulUnit: KernelUnit {
     static let name = "qmatmul"
 
@@ -27,6 +29,7 @@ struct QMatmulUnit: KernelUnit {
         let x = c.inShapes[0], out = c.outShape
         let (m, k, n) = (x[x.count - 2], x[x.count - 1], out[out.count - 1])
         let batch = Array(out.dropLast(2))
+        let strides = (a: batchStrides(x, batch), b: batchStrides(c.inShapes[1], batch))
         let signed = a.dtype == .i8, dot = c.schedules.int8Dot
         let blocking = c.schedules.int8Gemm(m: m, n: n, k: k)
         guard let qa = a.quant else {
@@ -36,8 +39,8 @@ struct QMatmulUnit: KernelUnit {
             let scales = (0..<n).map { j in qb.pair(j).scale }
             return [
                 Body(
-                    batch: batch, m: m, n: n, k: k, flipA: false, zeroA: 1, scales: scales, blocking: blocking,
-                    dot: dot, epilogue: c.epilogue, dynamic: true)
+                    batch: batch, aBatch: strides.a, bBatch: strides.b, m: m, n: n, k: k, flipA: false, zeroA: 1,
+                    scales: scales, blocking: blocking, dot: dot, epilogue: c.epilogue, dynamic: true)
             ]
         }
         let scales = QuantParams.bias(a: qa, b: qb, channels: n).scales
@@ -45,9 +48,18 @@ struct QMatmulUnit: KernelUnit {
         let shift = dot.zeroShift(signed: signed)
         return [
             Body(
-                batch: batch, m: m, n: n, k: k, flipA: shift != 0, zeroA: qa.zeroPoints[0] + shift, scales: scales,
-                blocking: blocking, dot: dot, epilogue: c.epilogue, bias: c.operandTypes.count == 3)
+                batch: batch, aBatch: strides.a, bBatch: strides.b, m: m, n: n, k: k, flipA: shift != 0,
+                zeroA: qa.zeroPoints[0] + shift, scales: scales, blocking: blocking, dot: dot, epilogue: c.epilogue,
+                bias: c.operandTypes.count == 3)
         ]
+    }
+
+    /// The element strides of a contiguous operand's batch dimensions along the result's
+    /// `batch` (aligned from the right): 0 where the operand has no such dimension or
+    /// broadcasts it.
+    static func batchStrides(_ shape: [Int], _ batch: [Int]) -> [Int] {
+        let strides = contiguousStrides(shape), lead = batch.count - (shape.count - 2)
+        return batch.indices.map { i in i < lead || shape[i - lead] == 1 ? 0 : strides[i - lead] }
     }
 
     static func epilogueOperand(_ strides: [Int], _ dtype: DType) -> Epilogue.Operand? {
@@ -56,6 +68,8 @@ struct QMatmulUnit: KernelUnit {
 
     struct Body: KernelUnitBody, Hashable {
         var batch: [Int]
+        /// a's and b's element strides along `batch` (0 where they broadcast).
+        var aBatch: [Int], bBatch: [Int]
         var m: Int, n: Int, k: Int
         /// Packing flips each byte's top bit into the dot step's domain; `zeroA` is a's zero
         /// point there.
@@ -71,8 +85,8 @@ struct QMatmulUnit: KernelUnit {
         /// a is f32, quantized per row as it is packed (`quantizeRows`): `zeroA` is 1 (the
         /// trailer holds colsum(b)) and `scales` are b's alone.
         var dynamic = false
-        /// b is the packed constant (panels, compensation, scales); until then it is read as
-        /// written by the plain loops.
+        /// b is the packed constant (panels, compensation, scales); otherwise each part packs it
+        /// the same way at run time (`packInt8Panels`).
         var packedB = false
 
         var accumulator: DType? { .i32 }
@@ -89,22 +103,26 @@ struct QMatmulUnit: KernelUnit {
         var tilesPerBlock: Int { max(1, min(rowTiles, blocking.mc / blocking.mr)) }
         /// Where a dynamic part keeps its rows' scales and zero points, after the packed bytes.
         var rowInfoOffset: Int { (tilesPerBlock * quads * blocking.mr * 4 + 63) / 64 * 64 }
-        /// Bytes of scratch one part packs a into (with the rows' scales and zero points).
-        var partScratchBytes: Int { rowInfoOffset + (dynamic ? (tilesPerBlock * blocking.mr * 8 + 63) / 64 * 64 : 0) }
+        /// Where a part packs b at run time: after its block of a (and the rows' scales and zero
+        /// points).
+        var runTimeBOffset: Int { rowInfoOffset + (dynamic ? (tilesPerBlock * blocking.mr * 8 + 63) / 64 * 64 : 0) }
+        /// The bytes of b packed: panels and trailer.
+        var packedBBytes: Int { scalesOffset + paddedColumns * 4 }
+        /// Bytes of scratch one part packs a (and a run-time b) into.
+        var partScratchBytes: Int { runTimeBOffset + (packedB ? 0 : (packedBBytes + 63) / 64 * 64) }
 
         var description: String {
             let bytes = (dynamic ? "f32 quantized per row, " : "") + (dot.signedA ? "s8·s8" : "u8·s8")
             return "\(batch)×[\(m)×\(k)]·[\(k)×\(n)] \(bytes) in i32, \(dot.rawValue), \(blocking)"
-                + (packedB ? ", B packed" : ", B unpacked") + (bias ? ", i32 bias" : "")
+                + (packedB ? ", B packed" : ", B packed at run time") + (bias ? ", i32 bias" : "")
                 + (epilogue.map { ", epilogue \($0.expr)" } ?? "")
         }
 
         /// The same sizes as a matmul body, for the batch loop and the epilogue's addressing.
         var shape: MatmulUnit.Body {
-            let aBatch = contiguousStrides(batch).map { $0 * m * k }
-            return MatmulUnit.Body(
+            MatmulUnit.Body(
                 batch: batch, a: MatrixLayout(offset: 0, batch: aBatch, rowStride: k, colStride: 1),
-                b: MatrixLayout(offset: 0, batch: batch.map { _ in 0 }, rowStride: n, colStride: 1), m: m, n: n, k: k,
+                b: MatrixLayout(offset: 0, batch: bBatch, rowStride: n, colStride: 1), m: m, n: n, k: k,
                 accumulating: .i32, epilogue: epilogue, blocking: blocking, dtype: .f32)
         }
 
@@ -115,10 +133,9 @@ struct QMatmulUnit: KernelUnit {
         }
 
         /// Split by row tiles once the work pays for waking threads; each part packs its own rows
-        /// of a into its scratch.
+        /// of a (and, when b is not a packed constant, all of b) into its scratch.
         func schedule(_ kernel: inout Kernel, _ s: Schedules) {
             kernel.registerTile = [blocking.mr, blocking.nr]
-            guard packedB else { return }
             kernel.scratchBytes = KernelProgram.aligned(partScratchBytes)
             let work = checkedProduct(batch + [m, n, k]) ?? .max
             // An int8 multiply-add costs about a quarter of an f32 one.

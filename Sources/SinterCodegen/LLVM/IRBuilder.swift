@@ -155,13 +155,13 @@ final class IRBuilder {
         return IRValue(ref: refs.withUnsafeMutableBufferPointer { LLVMConstVector($0.baseAddress, UInt32($0.count)) })
     }
 
-    /// A private, read-only, 64-byte aligned byte string: how weights are embedded (one
-    /// constant per tensor, never one LLVM constant per element).
     /// A private constant table of f32 values (an int8 kernel's per-channel scales).
     func constantFloats(_ name: String, _ values: [Float]) -> IRValue {
         constantBytes(name, values.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v.bitPattern >> (8 * $0)) } })
     }
 
+    /// A private, read-only, 64-byte aligned byte string: how weights are embedded (one
+    /// constant per tensor, never one LLVM constant per element).
     func constantBytes(_ name: String, _ bytes: [UInt8], alignment: Int = 64) -> IRValue {
         let storage = bytes.isEmpty ? [0] : bytes  // a valid pointer even for empty tensors
         let init_ = storage.withUnsafeBytes { raw in
