@@ -442,10 +442,10 @@ struct ArtifactTests {
     }
 }
 
-/// The int8 GEMM (static and dynamic) and convs (dense, grouped, depthwise, blocked) cross-compiled for
-/// AArch64 — SDOT with `+dotprod`, the portable dot step without — run under qemu and give the
-/// host JIT's numbers
-/// (integer sums are exact, so only the f32 epilogue could differ).
+/// The int8 GEMM (static, dynamic, b packed at run time) and convs (dense, grouped, depthwise,
+/// blocked) cross-compiled for AArch64 — SDOT with `+dotprod`, the portable dot step without —
+/// run under qemu and give the host JIT's numbers (integer sums are exact, so only the f32
+/// epilogue could differ).
 struct AArch64Int8Tests {
     @Test func int8GemmAndConvRunUnderQemuAndMatchTheJIT() throws {
         let dir = try Support.temporaryDirectory("arm-int8")
@@ -491,6 +491,12 @@ struct AArch64Int8Tests {
         let blockedConv = try b.apply(
             .qconv, [qb, try b.constant(bw), try b.constant(bb)], attributes: Attributes(["pads": .ints([1, 1, 1, 1])]))
         b.output(try b.relu(blockedConv[0]))
+        // b computed at run time (attention's Kᵀ): quantized to i8 here, packed as the kernel runs.
+        let left = try b.input("left", TensorType(.f32, [2, 5, 9]))
+        let right = try b.input("right", TensorType(.f32, [2, 9, 11]))
+        let ql = try b.apply(.quantize, [left], attributes: Attributes(["to": .string("u8<0.02:120>")]))[0]
+        let qr = try b.apply(.quantize, [right], attributes: Attributes(["to": .string("i8<0.015:0>")]))[0]
+        b.output(try b.apply(.qmatmul, [ql, qr])[0])
         var armOptions = CompileOptions()
         armOptions.target = try Target.named("aarch64-linux-gnu", features: "+neon,+dotprod")
         #expect(try Sinter.lower(b.graph, armOptions).kernels.contains { $0.body.unit == "qconv-nchwc" })
@@ -501,6 +507,8 @@ struct AArch64Int8Tests {
             TensorData((0..<(37 * 29)).map { _ in rng.float(-3, 3) }, shape: [37, 29]),
             TensorData((0..<540).map { _ in rng.float(-2.5, 3.8) }, shape: [1, 6, 9, 10]),
             TensorData((0..<504).map { _ in rng.float(-1.5, 3) }, shape: [1, 8, 7, 9]),
+            TensorData((0..<90).map { _ in rng.float(-2.4, 2.6) }, shape: [2, 5, 9]),
+            TensorData((0..<198).map { _ in rng.float(-1.9, 1.9) }, shape: [2, 9, 11]),
         ]
         let wants = try Sinter.jit(b.graph).run(inputs)
         for features in ["+neon", "+neon,+dotprod"] {
