@@ -139,9 +139,9 @@ public struct PlanMemory: Pass {
     }
 
     /// Concat in place: when a concat's operands are contiguous slices of its result (every
-    /// dim before the axis is 1, as for a blocked [1, C/b, H, W, b] channel concat), each
-    /// operand that only the concat reads is computed straight into its slice, and the concat
-    /// copies nothing. The result's lifetime then starts at its first operand's.
+    /// dim before the axis is 1, as for a blocked [1, C/b, H, W, b] channel concat) starting
+    /// at aligned offsets, each operand that only the concat reads is computed straight into
+    /// its slice, and the concat copies nothing. The result's lifetime then starts at its first operand's.
     static func concatInPlace(_ g: Graph, _ intervals: [Interval], aliases: [ValueID: ValueID], fusion: FusionPlan?)
         -> ([Interval], [ValueID: (concat: ValueID, offset: Int)])
     {
@@ -162,7 +162,9 @@ public struct PlanMemory: Pass {
             guard shape[..<a].allSatisfy({ $0 == 1 }), Set(n.operands).count == n.operands.count,
                 n.operands.allSatisfy({ o in
                     byValue[o] != nil && !aliased.contains(o) && slices[o] == nil && users[o]?.count == 1
-                })
+                }),
+                // Every slice starts aligned (bytes: 13 × 13 × 16-channel blocks are 2,704 bytes).
+                n.operands.dropLast().allSatisfy({ (g.type(of: $0).byteCount ?? 1) % MemoryPlan.alignment == 0 })
             else { continue }
             var offset = 0
             for o in n.operands {
