@@ -20,7 +20,7 @@ import onnx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import interleaved_medians  # noqa: E402
-from int8 import agreement, digits_model, load, session, sqnr  # noqa: E402
+from int8 import agreement, centred_agreement, digits_model, load, session, sqnr  # noqa: E402
 
 
 def bf16_share(sinter, path):
@@ -46,6 +46,7 @@ def bench_model(sinter, out, path):
     row = {"name": name, "sizes": (f32_size, b16_size), "share": bf16_share(sinter, path)}
     row["sqnr"] = sqnr(f32.Model().run(**feeds)[0], b16.Model().run(**feeds)[0])
     row["agreement"] = agreement(f32, b16, shapes, np.random.default_rng(1))
+    row["centred"] = centred_agreement(sinter, out, path, ["--precision", "bf16"], with_ort=False)
     for threads in (1, 2):
         a, b, c = f32.Model(num_threads=threads), b16.Model(num_threads=threads), session(path, threads)
         row[threads] = tuple(interleaved_medians(
@@ -76,6 +77,15 @@ def main():
             agree = f"{100 * r['agreement'][0]:.1f}% ({r['agreement'][1]})" if r["agreement"] else "—"
             print(f"| {r['name']} | {t} | {sf:.3f} | {sb:.3f} | {sb / sf:.2f} | {of:.3f} | {sb / of:.2f} | "
                   f"{r['sqnr']:.1f} | {agree} | {share} | {r['sizes'][0]} → {r['sizes'][1]} |")
+    centred = [(r["name"], r["centred"]) for r in rows if r["centred"]]
+    if centred:
+        print()
+        print("Top-1 agreement on input-sensitive copies of the zoo models (as in the int8 section):")
+        print()
+        print("| model | f32 top-1 classes (of 200 inputs) | Sinter bf16 agreement |")
+        print("| --- | ---: | ---: |")
+        for name, (ours, classes, _) in centred:
+            print(f"| {name} | {classes} | {100 * ours:.1f}% |")
     f, b, n = digits(sinter, out)
     print()
     print(f"Digits (scikit-learn MLP 64-128-10, {n} test images): f32 accuracy {100 * f:.2f}%, "

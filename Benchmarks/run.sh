@@ -55,8 +55,8 @@ section="## $cpu, $(nproc) cores ($flags)"
   echo "Sinter: \`sinter calibrate\` (minmax, 8 seeded samples) then \`compile --quantize int8\`; ORT: its"
   echo "\`quantize_static\` (QDQ, per-channel i8 weights, u8 activations) on the same samples. SQNR: the int8"
   echo "output against the f32 one (ORT's own int8 in brackets). Top-1 agreement: over 200 seeded inputs, with"
-  echo "the number of classes f32's top-1 covered (the random-weight zoo models put every input in one class;"
-  echo "the digits CNN below measures agreement over all ten)."
+  echo "the number of classes f32's top-1 covered (the random-weight zoo models put every input in one class, so"
+  echo "a second table measures it on input-sensitive copies, and the digits CNN below over all ten)."
   echo
   .venv/bin/python Benchmarks/int8.py "$sinter" "$work/int8" "$work/matmul_1024_const.onnx" \
     "$work/mlp_784_b256.onnx" "$work/transformer_s128.onnx" "$work/light_resnet50_random.onnx" \
