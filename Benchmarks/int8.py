@@ -172,7 +172,7 @@ def bench_model(sinter, out, path):
     dyn, _ = load(sinter, path, os.path.join(d, "dynamic"), name + "_dyn", ["--quantize", "int8-dynamic"])
     ort_int8, ort_dyn = os.path.join(d, "ort_int8.onnx"), os.path.join(d, "ort_dynamic.onnx")
     row_dynamic_share = int8_share(sinter, path, ["--quantize", "int8-dynamic"])
-    path = ort_model(path, d)
+    original, path = path, ort_model(path, d)
     quantize_static(path, ort_int8, Reader(samples), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
     quantize_dynamic(path, ort_dyn, per_channel=True, weight_type=QuantType.QInt8)
@@ -186,7 +186,7 @@ def bench_model(sinter, out, path):
     row["dynamic sqnr"] = sqnr(reference, dyn.Model().run(**feeds)[0])
     row["ort dynamic sqnr"] = sqnr(reference, session(ort_dyn, 1).run(None, feeds)[0])
     row["agreement"] = agreement(f32, i8, shapes, np.random.default_rng(1))
-    row["centred"] = centred_agreement(sinter, out, path, quant, with_ort=True)
+    row["centred"] = centred_agreement(sinter, out, original, quant, with_ort=True)
     for threads in (1, 2):
         a, b, g = f32.Model(num_threads=threads), i8.Model(num_threads=threads), dyn.Model(num_threads=threads)
         c, e, h = session(path, threads), session(ort_int8, threads), session(ort_dyn, threads)
