@@ -20,7 +20,7 @@ import onnx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import interleaved_medians  # noqa: E402
-from int8 import agreement, centred_agreement, digits_model, load, session, sqnr  # noqa: E402
+from int8 import SQNR_INPUTS, agreement, centred_agreement, digits_model, load, session, sqnr_over  # noqa: E402
 
 
 def bf16_share(sinter, path):
@@ -44,7 +44,10 @@ def bench_model(sinter, out, path):
     rng = np.random.default_rng(0)
     feeds = {n: rng.standard_normal(s).astype(np.float32) for n, s in shapes.items()}
     row = {"name": name, "sizes": (f32_size, b16_size), "share": bf16_share(sinter, path)}
-    row["sqnr"] = sqnr(f32.Model().run(**feeds)[0], b16.Model().run(**feeds)[0])
+    inputs = [feeds] + [{n: rng.standard_normal(s).astype(np.float32) for n, s in shapes.items()}
+                        for _ in range(SQNR_INPUTS - 1)]
+    a, b = f32.Model(), b16.Model()
+    row["sqnr"] = sqnr_over(lambda x: a.run(**x)[0], lambda x: b.run(**x)[0], inputs)
     row["agreement"] = agreement(f32, b16, shapes, np.random.default_rng(1))
     row["centred"] = centred_agreement(sinter, out, path, ["--precision", "bf16"], with_ort=False)
     for threads in (1, 2):

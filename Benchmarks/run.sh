@@ -54,7 +54,7 @@ section="## $cpu, $(nproc) cores ($flags)"
   echo
   echo "Sinter: \`sinter calibrate\` (minmax, 8 seeded samples) then \`compile --quantize int8\`; ORT: its"
   echo "\`quantize_static\` (QDQ, per-channel i8 weights, u8 activations) on the same samples. SQNR: the int8"
-  echo "output against the f32 one (ORT's own int8 in brackets). Top-1 agreement: over 200 seeded inputs, with"
+  echo "output against the f32 one over 8 seeded inputs (ORT's own int8 in brackets). Top-1 agreement: over 200 seeded inputs, with"
   echo "the number of classes f32's top-1 covered (the random-weight zoo models put every input in one class, so"
   echo "a second table measures it on input-sensitive copies, and the digits CNN below over all ten)."
   echo
@@ -65,7 +65,7 @@ section="## $cpu, $(nproc) cores ($flags)"
   echo "### bf16 (\`--precision bf16\`, Benchmarks/bf16.py)"
   echo
   echo "Matmul and conv weights stored as bf16, activations rounded to bf16, sums in f32; ORT's CPU provider has"
-  echo "no bf16 MatMul or Conv, so the comparison is with its f32. SQNR: the bf16 output against the f32 one."
+  echo "no bf16 MatMul or Conv, so the comparison is with its f32. SQNR: the bf16 output against the f32 one (8 inputs)."
   echo
   if grep -q -w -E 'avx512_bf16|bf16' /proc/cpuinfo; then
     .venv/bin/python Benchmarks/bf16.py "$sinter" "$work/bf16" "$work/matmul_1024_const.onnx" \

@@ -119,7 +119,7 @@ extension KernelEmitter {
                     args.map {
                         applyEpilogue(
                             $0, value, row: ir.srem(oc, c(perGroup)), col: position, width: lanes, mask: nil,
-                            dtype: $0.result ?? .f32)
+                            dtype: $0.result)
                     } ?? value
                 storeResult(result, out, ir.add(oBase, col), args?.result, mask: nil)
             }
