@@ -31,11 +31,12 @@ public struct PrecisionBF16: Pass {
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
         var rw = Rewriter(graph)
-        let defining = graph.definingNodes()
+        let defining = graph.definingNodes(), users = graph.users()
         var rounded: [ValueID: ValueID] = [:]
         for (i, n) in graph.nodes.enumerated() where Self.candidate(graph, n) {
             let name = graph.name(of: n.results[0])
-            guard !keep.contains(name), graph.type(of: n.operands[0]).dtype == .f32, let d = defining[n.operands[1]],
+            guard !KeepFloat.kept(i, graph, users: users, keep), graph.type(of: n.operands[0]).dtype == .f32,
+                let d = defining[n.operands[1]],
                 let w = graph.nodes[d].payload?.data, w.dtype == .f32, w.shape.count == (n.op == .matmul ? 2 : 4)
             else { continue }
             let x = n.operands[0]

@@ -28,10 +28,11 @@ public struct QuantizeDynamic: Pass {
 
     public func run(_ graph: inout Graph, _ context: PassContext) throws(SinterError) -> Bool {
         var rw = Rewriter(graph)
+        let users = graph.users()
         for (i, _, weight) in QuantizeInt8.candidates(graph) where graph.nodes[i].op == .matmul {
             let node = graph.nodes[i]
             let name = graph.name(of: node.results[0])
-            guard !keep.contains(name) else { continue }
+            guard !KeepFloat.kept(i, graph, users: users, keep) else { continue }
             let transposed = node.attribute("trans_b") == .bool(true)
             // fold-qdq's weight form: i8 [K, N] per column (a trans_b weight transposed).
             let perColumn = QuantizeInt8.weight(weight, columnsAxis: transposed ? 0 : 1)

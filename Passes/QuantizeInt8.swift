@@ -116,7 +116,8 @@ public struct QuantizeInt8: Pass {
         for (i, activation, weight) in Self.candidates(graph) {
             let node = graph.nodes[i]
             let name = graph.name(of: node.results[0])
-            guard !keep.contains(name), let range = ranges[graph.name(of: activation)] else { continue }
+            guard !KeepFloat.kept(i, graph, users: users, keep), let range = ranges[graph.name(of: activation)]
+            else { continue }
             let dq: ValueID
             if let shared = dequantized[activation] {
                 dq = shared
@@ -141,8 +142,8 @@ public struct QuantizeInt8: Pass {
         // Products of two activations: b as i8, symmetric, per tensor (the GEMM's weight side).
         var weights: [ValueID: ValueID] = [:]
         for (i, a, b) in Self.activationProducts(graph) {
-            let name = graph.name(of: graph.nodes[i].results[0])
-            guard !keep.contains(name), let ra = ranges[graph.name(of: a)], let rb = ranges[graph.name(of: b)]
+            guard !KeepFloat.kept(i, graph, users: users, keep), let ra = ranges[graph.name(of: a)],
+                let rb = ranges[graph.name(of: b)]
             else { continue }
             if dequantized[a] == nil {
                 dequantized[a] = try quantize(a, activationParams(ra), graph, defining, &rw, before: i)

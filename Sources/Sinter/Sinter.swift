@@ -99,6 +99,19 @@ public struct CompileOptions: Sendable {
         return specs
     }
 
+    /// Every `--keep-float` name is a value of the model (a typo would otherwise keep nothing,
+    /// silently); all unknown names are listed at once.
+    public func checkKeepFloat(_ graph: Graph) throws(SinterError) {
+        let keep = (int8?.keepFloat ?? []) + (dynamicInt8 ?? []) + (bf16 ?? [])
+        guard !keep.isEmpty else { return }
+        let names = Set(graph.values.map(\.name))
+        let unknown = keep.filter { !names.contains($0) }
+        guard unknown.isEmpty else {
+            throw SinterError(
+                "--keep-float: '\(graph.name)' has no value named " + unknown.map { "'\($0)'" }.joined(separator: ", "))
+        }
+    }
+
     /// `--precision bf16` asks for the target's bf16 dot product: refused, naming what is
     /// missing, on a target without it (the portable step is for tests, not a product).
     public func checkPrecision() throws(SinterError) {
@@ -164,6 +177,7 @@ public enum Sinter {
     {
         try Verifier.verify(graph)
         try options.maxMemory.check(graph)
+        try options.checkKeepFloat(graph)
         var g = graph
         let ctx = PassContext()
         var pm = PassManager(options: options.passManager, dump: dump)

@@ -445,6 +445,11 @@ struct Bf16CLITests {
                 ["--precision", "bf16", "--target", "x86_64-linux-gnu", "--cpu", "haswell"],
                 "--precision bf16 needs a CPU with a bf16 dot product"
             ),
+            // Every unknown --keep-float name at once (a typo would otherwise keep nothing).
+            (
+                ["--quantize", "int8-dynamic", "--keep-float", "4,nosuch,typo"],
+                "--keep-float: 'mlp' has no value named 'nosuch', 'typo'"
+            ),
         ]
         for (args, message) in cases {
             let r = try Support.run(sinter, ["compile", model, "-o", "/nonexistent/x.so"] + args)
