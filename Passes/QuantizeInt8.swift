@@ -149,8 +149,7 @@ public struct QuantizeInt8: Pass {
                 dequantized[a] = try quantize(a, activationParams(ra), graph, defining, &rw, before: i)
             }
             if weights[b] == nil {
-                let peak = max(abs(rb.0), abs(rb.1))
-                let params = QuantParams(scale: peak > 0 ? peak / 127 : 1, zeroPoint: 0)
+                let params = QuantParams(scale: Self.symmetricScale(peak: max(abs(rb.0), abs(rb.1))), zeroPoint: 0)
                 weights[b] = try quantize(b, params, graph, defining, &rw, before: i, as: .i8, suffix: ".w")
             }
             if let adq = dequantized[a], let bdq = weights[b] { rw.update(i) { $0.operands = [adq, bdq] } }
@@ -255,6 +254,10 @@ public struct QuantizeInt8: Pass {
         return QuantParams(scale: scale, zeroPoint: signed ? zero - 128 : zero)
     }
 
+    /// The scale of symmetric i8 for values in [−peak, peak]: peak / 127 (1 when all are 0).
+    /// Weights per column and a run-time b per tensor take it.
+    static func symmetricScale(peak: Float) -> Float { peak > 0 ? peak / 127 : 1 }
+
     /// The weight as i8, symmetric, one scale per output column (`columnsAxis` 1 for [K, N],
     /// 0 for a transposed [N, K] or a conv's [M, C, kh, kw]); an all-zero column gets scale 1.
     static func weight(_ w: TensorData, columnsAxis axis: Int) -> TensorData {
@@ -265,7 +268,7 @@ public struct QuantizeInt8: Pass {
         for r in 0..<rows {
             for c in 0..<cols { peak[axis == 1 ? c : r] = max(peak[axis == 1 ? c : r], abs(values[r * cols + c])) }
         }
-        let scales = peak.map { $0 > 0 ? $0 / 127 : 1 }
+        let scales = peak.map { Self.symmetricScale(peak: $0) }
         let q = (0..<values.count).map { i -> Double in
             let s = scales[axis == 1 ? i % cols : i / cols]
             return Double(max(-127, min(127, (values[i] / s).rounded(.toNearestOrEven))))
