@@ -176,6 +176,10 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
     /// at different times (4 per thread matches the fixed 8 parts measured best on 2 cores).
     public let partsPerThread: Int
 
+    /// Masked vector loads and stores are single instructions (x86: AVX-512 k-masks, AVX2
+    /// `vmaskmov`), so short rows may run as masked vectors rather than with scalar borders.
+    public let maskedLoads: Bool
+
     /// How int8 micro-kernels multiply four u8 × s8 pairs into one i32 lane.
     public let int8Dot: Int8Dot
     /// How the bf16 GEMM sums a pair of products per f32 lane.
@@ -197,6 +201,7 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
             : t.features.contains(.avx512bf16) && t.lanes(.f32) == 8
                 ? .avx256 : t.features.contains(.bf16) && t.lanes(.f32) == 4 ? .bfdot : .generic
         f32Lanes = t.lanes(.f32)
+        maskedLoads = t.isa == .x86_64 && (t.features.contains(.avx2) || t.features.contains(.avx512f))
         l1Bytes = t.l1Bytes
         l2Bytes = t.l2Bytes
         layoutBlock = t.lanes(.f32)

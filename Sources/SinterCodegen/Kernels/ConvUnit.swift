@@ -37,7 +37,7 @@ struct ConvUnit: KernelUnit {
             return [body]
         }
         if geometry.input.count == 2, geometry.channels == geometry.group {
-            return [Depthwise(geometry: geometry, epilogue: c.epilogue)]
+            return [Depthwise(geometry: geometry, epilogue: c.epilogue, masked: c.schedules.maskedLoads)]
         }
         let positions = win.output.reduce(1, *)
         let kDim = (x[1] / geometry.group) * win.kernel.reduce(1, *)
@@ -73,6 +73,9 @@ struct ConvUnit: KernelUnit {
         /// Set for `qconv`: u8/i8 input bytes and i8 weights summed exactly in i32 as
         /// Σ (x − zeroX) · w (the padding, skipped, is the real 0), then scaled per channel.
         var int8: Int8?
+        /// Short f32 rows run as whole masked vectors (`maskedDepthwiseRow`): the target has
+        /// cheap masked loads.
+        var masked = false
 
         struct Int8: Hashable {
             var zeroX: Int
@@ -88,7 +91,7 @@ struct ConvUnit: KernelUnit {
         var description: String {
             let g = geometry
             return "depthwise \(g.batch)×\(g.channels)×\(g.input) → \(g.outChannels)×\(g.window.output), "
-                + "kernel \(g.window.kernel), row vectors"
+                + "kernel \(g.window.kernel), row vectors" + (masked && int8 == nil ? " (short rows masked)" : "")
                 + (int8.map { ($0.signedX ? ", s8" : ", u8") + "·s8 in i32" + ($0.bias ? ", i32 bias" : "") } ?? "")
                 + (int8 != nil ? (epilogue.map { ", epilogue \($0.expr)" } ?? "") : "")
         }
@@ -99,7 +102,7 @@ struct ConvUnit: KernelUnit {
             if let int8 { quantized = (int8, bias: operands == 3 ? a.ins[2] : nil) }
             e.depthwiseRows(
                 geometry, a.out, a.ins[0], a.ins[1], epilogue, Array(a.ins.dropFirst(operands)),
-                maxLanes: a.vectorWidth, task: a.task, tasks: a.parts, int8: quantized)
+                maxLanes: a.vectorWidth, task: a.task, tasks: a.parts, int8: quantized, masked: masked)
         }
 
         /// Parts are ranges of output rows.

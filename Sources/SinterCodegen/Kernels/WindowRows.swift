@@ -59,7 +59,7 @@ extension KernelEmitter {
     func depthwiseRows(
         _ g: WindowGeometry, _ out: IRValue, _ x: IRValue, _ wt: IRValue, _ epilogue: Epilogue?,
         _ extras: [IRValue], maxLanes: Int, task: IRValue, tasks: IRValue,
-        int8 quantized: (ConvUnit.Depthwise.Int8, bias: IRValue?)? = nil
+        int8 quantized: (ConvUnit.Depthwise.Int8, bias: IRValue?)? = nil, masked: Bool = false
     ) {
         let int8 = quantized?.0
         let win = g.window
@@ -71,6 +71,7 @@ extension KernelEmitter {
         let perGroup = g.outChannels / g.group
         guard g.batch * g.outChannels * oh * ow > 0 else { return }
         let (lo, hi, lanes) = Self.rowVectors(win, width: w, maxLanes: maxLanes)
+        let maskedLanes = masked && quantized == nil ? Self.maskedRowLanes(win, width: w, maxLanes: maxLanes) : nil
         let (u0, u1) = partRange(g.batch * g.outChannels * oh, task: task, tasks: tasks)
         let scales = int8.map { ir.constantFloats("qconv.dw.scales", $0.scales) }
         ir.forLoop(u0, u1, "row") { u in
@@ -83,6 +84,13 @@ extension KernelEmitter {
             let wBase = ir.mul(oc, c(kh * kw))
             let oBase = ir.add(ir.mul(nc, c(oh * ow)), ir.mul(y, c(ow)))
             let args = convEpilogueArgs(epilogue, extras, n, grp, perGroup)
+            if let maskedLanes {
+                return maskedDepthwiseRow(
+                    win, x, width: w, lanes: maskedLanes, rows: (khB, khE),
+                    rowStart: { ky in ir.add(xBase, ir.mul(ir.add(iy, ir.mul(ky, c(dh))), c(w))) },
+                    weights: wt, weightRow: { ky in ir.add(wBase, ir.mul(ky, c(kw))) }, out: out, outRow: oBase,
+                    position: ir.mul(y, c(ow)), epilogue: args, channel: ir.srem(oc, c(perGroup)))
+            }
             rowChunks(ow, lo, hi, lanes) { col, lanes, checked in
                 let ix = ir.sub(ir.mul(col, c(sw)), c(win.padBegin[1]))
                 let (kwB, kwE) = checked ? taps(ix, kw, dw, lo: 0, hi: w) : (c(0), c(kw))
@@ -173,6 +181,77 @@ extension KernelEmitter {
                     : acc
                 storeF(result, out, ir.add(oBase, col), elem: elem)
             }
+        }
+    }
+}
+
+/// Short rows (a 14- or 7-pixel feature map) as whole masked vectors: the interior/border
+/// split of `rowChunks` leaves such a row with two single-pixel border columns, each a scalar
+/// pass over every tap, and narrow interior vectors. Here one vector covers up to `lanes`
+/// output columns, every horizontal tap is one load whose lanes outside the input row are
+/// masked off (read as 0, the padding), and the store is masked past the row's end. The taps
+/// and their masks are compile-time constants per chunk. Only for targets with cheap masked
+/// loads (x86: AVX-512 k-masks, AVX2 `vmaskmov`; NEON would split them into scalar loads).
+extension KernelEmitter {
+    /// Vector width for masked rows: the target's, or the smallest power of two covering a
+    /// narrower row; nil when a row would take more than 4 vectors (its borders are then a
+    /// small share) or needs no border columns.
+    static func maskedRowLanes(_ win: ShapeRules.Window, width w: Int, maxLanes: Int) -> Int? {
+        let ow = win.output[1]
+        let (lo, hi, _) = rowVectors(win, width: w, maxLanes: maxLanes)
+        guard maxLanes > 1, ow > 0, lo > 0 || hi < ow else { return nil }
+        var lanes = 1
+        while lanes < min(ow, maxLanes) { lanes *= 2 }
+        return (ow + lanes - 1) / lanes <= 4 ? lanes : nil
+    }
+
+    /// One output row of a depthwise convolution as masked vectors: vertical taps
+    /// [rows.0, rows.1) (clipped by the caller) in a loop, horizontal taps unrolled. Every chunk
+    /// and horizontal tap sums into its own accumulator, added up at the end: the chains are
+    /// then as long as the vertical taps, not all taps (a 3 × 3 row was FMA-latency bound).
+    func maskedDepthwiseRow(
+        _ win: ShapeRules.Window, _ x: IRValue, width w: Int, lanes: Int, rows: (IRValue, IRValue),
+        rowStart: (IRValue) -> IRValue, weights: IRValue, weightRow: (IRValue) -> IRValue, out: IRValue,
+        outRow: IRValue, position: IRValue, epilogue args: EpilogueArgs?, channel: IRValue
+    ) {
+        let (ow, kw, sw, dw, pw) = (win.output[1], win.kernel[1], win.strides[1], win.dilations[1], win.padBegin[1])
+        let starts = Array(stride(from: 0, to: ow, by: lanes))
+        let zero = ir.constF32(0, width: lanes)
+        let sums = ir.forLoop(rows.0, rows.1, carrying: Array(repeating: zero, count: starts.count * kw), "mkh") {
+            ky, acc in
+            let row = rowStart(ky), wRow = weightRow(ky)
+            let wv = (0..<kw).map { kx in ir.splat(ir.load(ir.f32, ir.gep(ir.f32, weights, ir.add(wRow, c(kx)))), lanes)
+            }
+            var next = acc
+            for (chunk, col0) in starts.enumerated() {
+                let valid = min(lanes, ow - col0)
+                for kx in 0..<kw {
+                    // Input columns ix0 + e for the lanes' taps: lane l reads element l·sw.
+                    let ix0 = col0 * sw - pw + kx * dw
+                    let inside = (0..<(lanes * sw)).map { e in e / sw < valid && ix0 + e >= 0 && ix0 + e < w }
+                    guard inside.contains(true) else { continue }
+                    let at = ir.gepAnywhere(ir.f32, x, ir.add(row, c(ix0)))
+                    let wide = ir.vector(ir.f32, lanes * sw)
+                    var xv =
+                        inside.allSatisfy { $0 }
+                        ? ir.load(wide, at, align: 4) : ir.maskedLoad(wide, at, mask: ir.laneMask(inside))
+                    if sw > 1 { xv = ir.lanes(xv, (0..<lanes).map { $0 * sw }) }
+                    let i = chunk * kw + kx
+                    next[i] = ir.intrinsic("llvm.fma", [xv, wv[kx], acc[i]])
+                }
+            }
+            return next
+        }
+        for (chunk, col0) in starts.enumerated() {
+            let valid = min(lanes, ow - col0)
+            let acc = sums[(chunk * kw)..<((chunk + 1) * kw)].dropFirst().reduce(sums[chunk * kw]) { ir.fadd($0, $1) }
+            let mask = valid < lanes ? ir.laneMask(valid, width: lanes) : nil
+            let col = ir.add(position, c(col0))
+            let result =
+                args.map {
+                    applyEpilogue($0, acc, row: channel, col: col, width: lanes, mask: mask, dtype: $0.result)
+                } ?? acc
+            storeResult(result, out, ir.add(outRow, c(col0)), args?.result, mask: mask)
         }
     }
 }

@@ -367,6 +367,19 @@ final class IRBuilder {
         LLVMSetAlignment(s, UInt32(align))
     }
 
+    /// `base` + `index` elements without `inbounds`: the address may lie outside any object
+    /// (a masked load whose first lanes, before a row's start, are off).
+    func gepAnywhere(_ elem: IRType, _ base: IRValue, _ index: IRValue) -> IRValue {
+        var idx: [LLVMValueRef?] = [index.ref]
+        return IRValue(ref: LLVMBuildGEP2(builder, elem.ref, base.ref, &idx, 1, ""))
+    }
+
+    /// A constant `<n x i1>` mask with lane i set when `lanes[i]`.
+    func laneMask(_ lanes: [Bool]) -> IRValue {
+        var refs: [LLVMValueRef?] = lanes.map { LLVMConstInt(i1.ref, $0 ? 1 : 0, 0) }
+        return IRValue(ref: refs.withUnsafeMutableBufferPointer { LLVMConstVector($0.baseAddress, UInt32($0.count)) })
+    }
+
     /// A constant `<width x i1>` mask with the first `valid` lanes set (edge tiles).
     func laneMask(_ valid: Int, width: Int) -> IRValue {
         var refs: [LLVMValueRef?] = (0..<width).map { LLVMConstInt(i1.ref, $0 < valid ? 1 : 0, 0) }
