@@ -18,12 +18,7 @@ struct MatmulUnit: KernelUnit {
     static func lower(_ c: UnitLowering) throws(SinterError) -> [any KernelUnitBody] {
         func matrix(_ v: StridedView, _ flip: Bool) -> (rows: Int, cols: Int, layout: MatrixLayout) {
             let r = v.shape.count
-            // Batch strides: the view's own stride where the dim is real, 0 where it broadcasts.
-            let outBatch = Array(c.outShape.dropLast(2))
-            let lead = outBatch.count - (r - 2)
-            let batchStrides = outBatch.indices.map { i in
-                i < lead || v.shape[i - lead] == 1 ? 0 : v.strides[i - lead]
-            }
+            let batchStrides = Self.batchStrides(v.shape, v.strides, along: Array(c.outShape.dropLast(2)))
             var (rows, cols) = (v.shape[r - 2], v.shape[r - 1])
             var (rs, cs) = (v.strides[r - 2], v.strides[r - 1])
             if flip { (rows, cols, rs, cs) = (cols, rows, cs, rs) }
@@ -40,6 +35,14 @@ struct MatmulUnit: KernelUnit {
         body.accumulating = .f32
         body.blocking = c.schedules.dotGemm(m: body.m, n: body.n, k: body.k, perWord: 2)
         return [Bf16GemmBody(shape: body, dot: c.schedules.bf16Dot)]
+    }
+
+    /// An operand's element strides along the result's `batch` dims (aligned from the right):
+    /// its own stride where it has the dim, 0 where it lacks or broadcasts it. Shared by
+    /// `matmul` (strides of its view) and `qmatmul` (contiguous strides).
+    static func batchStrides(_ shape: [Int], _ strides: [Int], along batch: [Int]) -> [Int] {
+        let lead = batch.count - (shape.count - 2)
+        return batch.indices.map { i in i < lead || shape[i - lead] == 1 ? 0 : strides[i - lead] }
     }
 
     /// Epilogue operands are indexed like the result: batch dims, then row (M) and column (N).

@@ -29,7 +29,9 @@ struct QMatmulUnit: KernelUnit {
         let x = c.inShapes[0], out = c.outShape
         let (m, k, n) = (x[x.count - 2], x[x.count - 1], out[out.count - 1])
         let batch = Array(out.dropLast(2))
-        let strides = (a: batchStrides(x, batch), b: batchStrides(c.inShapes[1], batch))
+        // Operands are contiguous (no view is fused into a qmatmul).
+        let contiguous = { (s: [Int]) in MatmulUnit.batchStrides(s, contiguousStrides(s), along: batch) }
+        let strides = (a: contiguous(x), b: contiguous(c.inShapes[1]))
         let signed = a.dtype == .i8, dot = c.schedules.int8Dot
         let blocking = c.schedules.int8Gemm(m: m, n: n, k: k)
         guard let qa = a.quant else {
@@ -52,14 +54,6 @@ struct QMatmulUnit: KernelUnit {
                 zeroA: qa.zeroPoints[0] + shift, scales: scales, blocking: blocking, dot: dot, epilogue: c.epilogue,
                 bias: c.operandTypes.count == 3)
         ]
-    }
-
-    /// The element strides of a contiguous operand's batch dimensions along the result's
-    /// `batch` (aligned from the right): 0 where the operand has no such dimension or
-    /// broadcasts it.
-    static func batchStrides(_ shape: [Int], _ batch: [Int]) -> [Int] {
-        let strides = contiguousStrides(shape), lead = batch.count - (shape.count - 2)
-        return batch.indices.map { i in i < lead || shape[i - lead] == 1 ? 0 : strides[i - lead] }
     }
 
     static func epilogueOperand(_ strides: [Int], _ dtype: DType) -> Epilogue.Operand? {
