@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs generated code under valgrind: memcheck on the MLP example app and on the thread-pool
-# stress harness, helgrind on the stress harness.
+# Runs generated code under valgrind: memcheck on the MLP example app, on NCHW depthwise convs
+# (masked row loads) and on the thread-pool stress harness, helgrind on the stress harness.
 #   bash Scripts/valgrind.sh [RUNS]      (runs per caller thread in the stress harness; default 10)
 # Artifacts are built for x86-64-v3 on x86-64 hosts (valgrind cannot decode AVX-512). Exit 0
 # when every tool reports 0 errors; the dated results are in docs/robustness.md.
@@ -41,6 +41,23 @@ cc -std=c11 -O1 -g -DPREFIX=res -DHEADER='"res.h"' -I "$dir" Tests/sinterTests/H
 "$sinter" compile Examples/mlp/mlp.sir --emit shared,header "${cpu[@]}" -o "$dir" >&2
 cc -std=c11 -O1 -g -I "$dir" Examples/mlp/main.c -L "$dir" -lmlp -Wl,-rpath,"$dir" -o "$dir/mlp_app"
 
+# NCHW depthwise convs on 14- and 7-pixel rows: on x86 whole masked vectors (vmaskmovps on
+# x86-64-v3) whose off lanes lie before a row's start or past its end. Built with the MLP
+# app's symbol prefix, so the same main.c runs it.
+mkdir -p "$dir/dw"
+cat > "$dir/dw/dw.sir" <<'SIR'
+graph @dw(%x: f32[1,20,14,14]) -> (%y: f32[1,20,7,7]) {
+  %w = constant dense<0.1> : f32[20,1,3,3]
+  %w2 = constant dense<-0.2> : f32[20,1,3,3]
+  %c = conv %x, %w {group = 20, pads = [1, 1, 1, 1]} : f32[1,20,14,14]
+  %r = relu %c : f32[1,20,14,14]
+  %y = conv %r, %w2 {group = 20, pads = [1, 1, 1, 1], strides = [2, 2]} : f32[1,20,7,7]
+}
+SIR
+"$sinter" compile "$dir/dw/dw.sir" --emit shared,header --name mlp "${cpu[@]}" -o "$dir/dw" >&2
+cc -std=c11 -O1 -g -I "$dir/dw" Examples/mlp/main.c -L "$dir/dw" -lmlp -Wl,-rpath,"$dir/dw" -o "$dir/dw/dw_app"
+.venv/bin/python -c "import numpy as np; np.save('$dir/dw/input.npy', np.random.default_rng(3).random((1, 20, 14, 14), dtype=np.float32))"
+
 status=0
 check() {
   local name=$1; shift
@@ -53,6 +70,8 @@ check() {
   fi
 }
 check memcheck-mlp --tool=memcheck --leak-check=full --errors-for-leak-kinds=all "$dir/mlp_app" Examples/mlp/input.npy
+check memcheck-depthwise --tool=memcheck --leak-check=full --errors-for-leak-kinds=all "$dir/dw/dw_app" \
+  "$dir/dw/input.npy"
 check memcheck-stress --tool=memcheck --leak-check=full --errors-for-leak-kinds=all "$dir/stress" "$runs"
 check helgrind-stress --tool=helgrind "$dir/stress" "$runs"
 exit $status
