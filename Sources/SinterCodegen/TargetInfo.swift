@@ -182,6 +182,9 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
     /// Masked vector loads and stores are single instructions (x86: AVX-512 k-masks, AVX2
     /// `vmaskmov`), so short rows may run as masked vectors rather than with scalar borders.
     public let maskedLoads: Bool
+    /// Masked byte loads are single instructions too: AVX-512 (with BW, which every AVX-512
+    /// CPU since Skylake-SP has); AVX2 has no byte-masked load.
+    public let maskedByteLoads: Bool
 
     /// How int8 micro-kernels multiply four u8 × s8 pairs into one i32 lane.
     public let int8Dot: Int8Dot
@@ -205,6 +208,7 @@ public struct Schedules: Hashable, Sendable, CustomStringConvertible {
                 ? .avx256 : t.features.contains(.bf16) && t.lanes(.f32) == 4 ? .bfdot : .generic
         f32Lanes = t.lanes(.f32)
         maskedLoads = t.isa == .x86_64 && (t.features.contains(.avx2) || t.features.contains(.avx512f))
+        maskedByteLoads = t.isa == .x86_64 && t.features.contains(.avx512f)
         l1Bytes = t.l1Bytes
         l2Bytes = t.l2Bytes
         layoutBlock = t.lanes(.f32)

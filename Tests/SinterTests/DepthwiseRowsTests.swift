@@ -138,4 +138,16 @@ struct DepthwiseRowsTests {
         let arm = try Sinter.lower(graph, options)
         #expect(!arm.kernels.contains { "\($0.body)".contains("short rows masked") })
     }
+
+    /// int8 depthwise rows load bytes masked only where that is one instruction: AVX-512
+    /// (AVX2 has no byte-masked load, NEON none at all). Their sums are checked exactly in
+    /// Int8ConvTests, whose depthwise cases have short rows.
+    @Test func maskedByteLoadsOnlyOnAVX512() throws {
+        func schedules(_ cpu: String?, _ triple: String = "x86_64-linux-gnu") throws -> Schedules {
+            TargetInfo(try Target.named(triple, cpu: cpu)).schedules
+        }
+        #expect(try schedules("skylake-avx512").maskedByteLoads)
+        #expect(try !schedules("haswell").maskedByteLoads && schedules("haswell").maskedLoads)
+        #expect(try !schedules(nil, "aarch64-linux-gnu").maskedByteLoads)
+    }
 }

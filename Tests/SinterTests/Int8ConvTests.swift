@@ -40,6 +40,9 @@ struct Int8ConvTests {
             dilations: [2, 2], group: 6),
         Case(
             batch: 1, channels: 4, height: 9, width: 40, outChannels: 4, kernel: [3, 3], pads: [1, 1, 1, 1], group: 4),
+        // ShuffleNet's 14 × 14 rows: one masked vector of bytes per row on AVX-512.
+        Case(
+            batch: 1, channels: 5, height: 14, width: 14, outChannels: 5, kernel: [3, 3], pads: [1, 1, 1, 1], group: 5),
     ]
 
     /// Calls `output(m, taps)` for every output element in NCHW order: its channel and the

@@ -73,8 +73,8 @@ struct ConvUnit: KernelUnit {
         /// Set for `qconv`: u8/i8 input bytes and i8 weights summed exactly in i32 as
         /// Σ (x − zeroX) · w (the padding, skipped, is the real 0), then scaled per channel.
         var int8: Int8?
-        /// Short f32 rows run as whole masked vectors (`maskedDepthwiseRow`): the target has
-        /// cheap masked loads.
+        /// Short rows run as whole masked vectors (`maskedDepthwiseRow`): the target has cheap
+        /// masked loads (of bytes, for int8).
         var masked = false
 
         struct Int8: Hashable {
@@ -91,7 +91,7 @@ struct ConvUnit: KernelUnit {
         var description: String {
             let g = geometry
             return "depthwise \(g.batch)×\(g.channels)×\(g.input) → \(g.outChannels)×\(g.window.output), "
-                + "kernel \(g.window.kernel), row vectors" + (masked && int8 == nil ? " (short rows masked)" : "")
+                + "kernel \(g.window.kernel), row vectors" + (masked ? " (short rows masked)" : "")
                 + (int8.map { ($0.signedX ? ", s8" : ", u8") + "·s8 in i32" + ($0.bias ? ", i32 bias" : "") } ?? "")
                 + (int8 != nil ? (epilogue.map { ", epilogue \($0.expr)" } ?? "") : "")
         }

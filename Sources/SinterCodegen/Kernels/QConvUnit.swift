@@ -38,7 +38,10 @@ struct QConvUnit: KernelUnit {
             // One input channel per group: the direct row-vector kernel, as for f32.
             let int8 = ConvUnit.Depthwise.Int8(
                 zeroX: qx.zeroPoints[0], signedX: x.dtype == .i8, scales: scales, bias: bias)
-            return [ConvUnit.Depthwise(geometry: geometry, epilogue: c.epilogue, int8: int8)]
+            return [
+                ConvUnit.Depthwise(
+                    geometry: geometry, epilogue: c.epilogue, int8: int8, masked: c.schedules.maskedByteLoads)
+            ]
         }
         let dot = c.schedules.int8Dot, shift = dot.zeroShift(signed: x.dtype == .i8)
         let k = ws[1] * ws[2] * ws[3], positions = win.output.reduce(1, *)

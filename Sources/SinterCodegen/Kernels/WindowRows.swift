@@ -71,7 +71,7 @@ extension KernelEmitter {
         let perGroup = g.outChannels / g.group
         guard g.batch * g.outChannels * oh * ow > 0 else { return }
         let (lo, hi, lanes) = Self.rowVectors(win, width: w, maxLanes: maxLanes)
-        let maskedLanes = masked && quantized == nil ? Self.maskedRowLanes(win, width: w, maxLanes: maxLanes) : nil
+        let maskedLanes = masked ? Self.maskedRowLanes(win, width: w, maxLanes: maxLanes) : nil
         let (u0, u1) = partRange(g.batch * g.outChannels * oh, task: task, tasks: tasks)
         let scales = int8.map { ir.constantFloats("qconv.dw.scales", $0.scales) }
         ir.forLoop(u0, u1, "row") { u in
@@ -84,12 +84,21 @@ extension KernelEmitter {
             let wBase = ir.mul(oc, c(kh * kw))
             let oBase = ir.add(ir.mul(nc, c(oh * ow)), ir.mul(y, c(ow)))
             let args = convEpilogueArgs(epilogue, extras, n, grp, perGroup)
+            /// An int8 sum in f32: plus the channel's i32 bias, times its scale (f32 passes).
+            func scaled(_ acc: IRValue, _ lanes: Int) -> IRValue {
+                guard let table = scales else { return acc }
+                let scale = ir.load(ir.f32, ir.gep(ir.f32, table, oc))
+                let bias = quantized?.bias.map { ir.splat(ir.load(ir.i32, ir.gep(ir.i32, $0, oc)), lanes) }
+                let sum = bias.map { ir.add(acc, $0) } ?? acc
+                return ir.fmul(ir.sitofp(sum, ir.vector(ir.f32, lanes)), ir.splat(scale, lanes))
+            }
             if let maskedLanes {
                 return maskedDepthwiseRow(
                     win, x, width: w, lanes: maskedLanes, rows: (khB, khE),
                     rowStart: { ky in ir.add(xBase, ir.mul(ir.add(iy, ir.mul(ky, c(dh))), c(w))) },
                     weights: wt, weightRow: { ky in ir.add(wBase, ir.mul(ky, c(kw))) }, out: out, outRow: oBase,
-                    position: ir.mul(y, c(ow)), epilogue: args, channel: ir.srem(oc, c(perGroup)))
+                    position: ir.mul(y, c(ow)), epilogue: args, channel: ir.srem(oc, c(perGroup)),
+                    int8: int8.map { ($0.zeroX, $0.signedX) }, finish: scaled)
             }
             rowChunks(ow, lo, hi, lanes) { col, lanes, checked in
                 let ix = ir.sub(ir.mul(col, c(sw)), c(win.padBegin[1]))
@@ -116,13 +125,7 @@ extension KernelEmitter {
                     }
                 }[0]
                 let position = ir.add(ir.mul(y, c(ow)), col)
-                let value =
-                    scales.map { table in
-                        let scale = ir.load(ir.f32, ir.gep(ir.f32, table, oc))
-                        let bias = quantized?.bias.map { ir.splat(ir.load(ir.i32, ir.gep(ir.i32, $0, oc)), lanes) }
-                        let sum = bias.map { ir.add(acc, $0) } ?? acc
-                        return ir.fmul(ir.sitofp(sum, ir.vector(ir.f32, lanes)), ir.splat(scale, lanes))
-                    } ?? acc
+                let value = scaled(acc, lanes)
                 let result =
                     args.map {
                         applyEpilogue(
@@ -189,9 +192,11 @@ extension KernelEmitter {
 /// split of `rowChunks` leaves such a row with two single-pixel border columns, each a scalar
 /// pass over every tap, and narrow interior vectors. Here one vector covers up to `lanes`
 /// output columns, every horizontal tap is one load whose lanes outside the input row are
-/// masked off (read as 0, the padding), and the store is masked past the row's end. The taps
+/// masked off (read as 0, the padding; int8 bytes as the zero point), and the store is masked
+/// past the row's end. The taps
 /// and their masks are compile-time constants per chunk. Only for targets with cheap masked
-/// loads (x86: AVX-512 k-masks, AVX2 `vmaskmov`; NEON would split them into scalar loads).
+/// loads (x86: AVX-512 k-masks, AVX2 `vmaskmov`, bytes on AVX-512 only; NEON would split them
+/// into scalar loads).
 extension KernelEmitter {
     /// Vector width for masked rows: the target's, or the smallest power of two covering a
     /// narrower row; nil when a row would take more than 4 vectors (its borders are then a
@@ -212,15 +217,23 @@ extension KernelEmitter {
     func maskedDepthwiseRow(
         _ win: ShapeRules.Window, _ x: IRValue, width w: Int, lanes: Int, rows: (IRValue, IRValue),
         rowStart: (IRValue) -> IRValue, weights: IRValue, weightRow: (IRValue) -> IRValue, out: IRValue,
-        outRow: IRValue, position: IRValue, epilogue args: EpilogueArgs?, channel: IRValue
+        outRow: IRValue, position: IRValue, epilogue args: EpilogueArgs?, channel: IRValue,
+        int8: (zero: Int, signed: Bool)? = nil, finish: (IRValue, Int) -> IRValue
     ) {
         let (ow, kw, sw, dw, pw) = (win.output[1], win.kernel[1], win.strides[1], win.dilations[1], win.padBegin[1])
         let starts = Array(stride(from: 0, to: ow, by: lanes))
-        let zero = ir.constF32(0, width: lanes)
+        let zero = int8 == nil ? ir.constF32(0, width: lanes) : ir.constInt(ir.i32, 0, width: lanes)
+        // int8: bytes; a masked-off lane reads the zero point, so (x − zero) · w adds 0.
+        let elem = int8 == nil ? ir.f32 : ir.i8
+        let wide = ir.vector(elem, lanes * sw)
+        let passthru = int8.map { ir.constInt(ir.i8, $0.zero, width: lanes * sw) }
         let sums = ir.forLoop(rows.0, rows.1, carrying: Array(repeating: zero, count: starts.count * kw), "mkh") {
             ky, acc in
             let row = rowStart(ky), wRow = weightRow(ky)
-            let wv = (0..<kw).map { kx in ir.splat(ir.load(ir.f32, ir.gep(ir.f32, weights, ir.add(wRow, c(kx)))), lanes)
+            let wv = (0..<kw).map { kx -> IRValue in
+                let at = ir.add(wRow, c(kx))
+                guard int8 != nil else { return ir.splat(ir.load(ir.f32, ir.gep(ir.f32, weights, at)), lanes) }
+                return ir.splat(ir.sext(ir.load(ir.i8, ir.gep(ir.i8, weights, at), align: 1), ir.i32), lanes)
             }
             var next = acc
             for (chunk, col0) in starts.enumerated() {
@@ -230,21 +243,31 @@ extension KernelEmitter {
                     let ix0 = col0 * sw - pw + kx * dw
                     let inside = (0..<(lanes * sw)).map { e in e / sw < valid && ix0 + e >= 0 && ix0 + e < w }
                     guard inside.contains(true) else { continue }
-                    let at = ir.gepAnywhere(ir.f32, x, ir.add(row, c(ix0)))
-                    let wide = ir.vector(ir.f32, lanes * sw)
+                    let at = ir.gepAnywhere(elem, x, ir.add(row, c(ix0)))
+                    let align = int8 == nil ? 4 : 1
                     var xv =
                         inside.allSatisfy { $0 }
-                        ? ir.load(wide, at, align: 4) : ir.maskedLoad(wide, at, mask: ir.laneMask(inside))
+                        ? ir.load(wide, at, align: align)
+                        : ir.maskedLoad(wide, at, mask: ir.laneMask(inside), align: align, passthru: passthru)
                     if sw > 1 { xv = ir.lanes(xv, (0..<lanes).map { $0 * sw }) }
                     let i = chunk * kw + kx
-                    next[i] = ir.intrinsic("llvm.fma", [xv, wv[kx], acc[i]])
+                    guard let q = int8 else {
+                        next[i] = ir.intrinsic("llvm.fma", [xv, wv[kx], acc[i]])
+                        continue
+                    }
+                    let words = ir.vector(ir.i32, lanes)
+                    let centred = ir.sub(
+                        q.signed ? ir.sext(xv, words) : ir.zext(xv, words), ir.constInt(ir.i32, q.zero, width: lanes))
+                    next[i] = ir.add(acc[i], ir.mul(centred, wv[kx]))
                 }
             }
             return next
         }
         for (chunk, col0) in starts.enumerated() {
             let valid = min(lanes, ow - col0)
-            let acc = sums[(chunk * kw)..<((chunk + 1) * kw)].dropFirst().reduce(sums[chunk * kw]) { ir.fadd($0, $1) }
+            let chains = sums[(chunk * kw)..<((chunk + 1) * kw)]
+            let acc = finish(
+                chains.dropFirst().reduce(chains[chunk * kw]) { int8 == nil ? ir.fadd($0, $1) : ir.add($0, $1) }, lanes)
             let mask = valid < lanes ? ir.laneMask(valid, width: lanes) : nil
             let col = ir.add(position, c(col0))
             let result =

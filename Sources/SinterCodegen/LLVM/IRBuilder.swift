@@ -386,12 +386,12 @@ final class IRBuilder {
         return IRValue(ref: refs.withUnsafeMutableBufferPointer { LLVMConstVector($0.baseAddress, UInt32($0.count)) })
     }
 
-    /// `llvm.masked.load`: lanes outside `mask` are not read (and are 0 in the result), so an
+    /// `llvm.masked.load`: lanes outside `mask` are not read (and are 0, or `passthru`'s, in the result), so an
     /// edge tile never touches memory past the end of a row. Generic LLVM: k-masks on
     /// AVX-512, `vmaskmov` on AVX2, split loads elsewhere.
-    func maskedLoad(_ t: IRType, _ p: IRValue, mask: IRValue, align: Int = 4) -> IRValue {
+    func maskedLoad(_ t: IRType, _ p: IRValue, mask: IRValue, align: Int = 4, passthru: IRValue? = nil) -> IRValue {
         intrinsic(
-            "llvm.masked.load", [p, constInt(i32, align), mask, IRValue(ref: LLVMConstNull(t.ref))],
+            "llvm.masked.load", [p, constInt(i32, align), mask, passthru ?? IRValue(ref: LLVMConstNull(t.ref))],
             overloads: [t, ptr])
     }
 
