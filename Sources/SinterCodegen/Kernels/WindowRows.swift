@@ -92,47 +92,31 @@ extension KernelEmitter {
                 let sum = bias.map { ir.add(acc, $0) } ?? acc
                 return ir.fmul(ir.sitofp(sum, ir.vector(ir.f32, lanes)), ir.splat(scale, lanes))
             }
+            let bytes = int8.map { (zero: $0.zeroX, signed: $0.signedX) }
             if let maskedLanes {
                 return maskedDepthwiseRow(
                     win, x, width: w, lanes: maskedLanes, rows: (khB, khE),
                     rowStart: { ky in ir.add(xBase, ir.mul(ir.add(iy, ir.mul(ky, c(dh))), c(w))) },
                     weights: wt, weightRow: { ky in ir.add(wBase, ir.mul(ky, c(kw))) }, out: out, outRow: oBase,
                     position: ir.mul(y, c(ow)), epilogue: args, channel: ir.srem(oc, c(perGroup)),
-                    int8: int8.map { ($0.zeroX, $0.signedX) }, finish: scaled)
+                    int8: bytes, finish: scaled)
             }
             rowChunks(ow, lo, hi, lanes) { col, lanes, checked in
                 let ix = ir.sub(ir.mul(col, c(sw)), c(win.padBegin[1]))
                 let (kwB, kwE) = checked ? taps(ix, kw, dw, lo: 0, hi: w) : (c(0), c(kw))
-                let zero = int8 == nil ? ir.constF32(0, width: lanes) : ir.constInt(ir.i32, 0, width: lanes)
-                let acc = ir.forLoop(khB, khE, carrying: [zero], "kh") { ky, acc in
+                let acc = ir.forLoop(khB, khE, carrying: [depthwiseZero(lanes, bytes)], "kh") { ky, acc in
                     let row = ir.add(xBase, ir.mul(ir.add(iy, ir.mul(ky, c(dh))), c(w)))
                     let wRow = ir.add(wBase, ir.mul(ky, c(kw)))
                     return ir.forLoop(kwB, kwE, carrying: acc, "kw") { kx, acc in
                         let tap = ir.add(row, ir.add(ix, ir.mul(kx, c(dw))))
-                        guard let q = int8 else {
-                            let wv = ir.splat(ir.load(ir.f32, ir.gep(ir.f32, wt, ir.add(wRow, kx))), lanes)
-                            let xv = rowTap(x, tap, lanes: lanes, stride: sw)
-                            return [ir.intrinsic("llvm.fma", [xv, wv, acc[0]])]
-                        }
-                        let weight = ir.load(ir.i8, ir.gep(ir.i8, wt, ir.add(wRow, kx)), align: 1)
-                        let wv = ir.splat(ir.sext(weight, ir.i32), lanes)
-                        let bytes = rowTap(x, tap, lanes: lanes, stride: sw, elem: ir.i8)
-                        let wide = ir.vector(ir.i32, lanes)
-                        let xv = ir.sub(
-                            q.signedX ? ir.sext(bytes, wide) : ir.zext(bytes, wide),
-                            ir.constInt(ir.i32, q.zeroX, width: lanes))
-                        return [ir.add(acc[0], ir.mul(xv, wv))]
+                        let xv = rowTap(x, tap, lanes: lanes, stride: sw, elem: bytes == nil ? nil : ir.i8)
+                        let wv = depthwiseWeight(wt, ir.add(wRow, kx), lanes, bytes)
+                        return [depthwiseMultiplyAdd(xv, wv, acc[0], bytes)]
                     }
                 }[0]
-                let position = ir.add(ir.mul(y, c(ow)), col)
-                let value = scaled(acc, lanes)
-                let result =
-                    args.map {
-                        applyEpilogue(
-                            $0, value, row: ir.srem(oc, c(perGroup)), col: position, width: lanes, mask: nil,
-                            dtype: $0.result)
-                    } ?? value
-                storeResult(result, out, ir.add(oBase, col), args?.result, mask: nil)
+                depthwiseStore(
+                    scaled(acc, lanes), out, ir.add(oBase, col), args, channel: ir.srem(oc, c(perGroup)),
+                    position: ir.add(ir.mul(y, c(ow)), col), lanes: lanes, valid: lanes)
             }
         }
     }
@@ -193,10 +177,9 @@ extension KernelEmitter {
 /// pass over every tap, and narrow interior vectors. Here one vector covers up to `lanes`
 /// output columns, every horizontal tap is one load whose lanes outside the input row are
 /// masked off (read as 0, the padding; int8 bytes as the zero point), and the store is masked
-/// past the row's end. The taps
-/// and their masks are compile-time constants per chunk. Only for targets with cheap masked
-/// loads (x86: AVX-512 k-masks, AVX2 `vmaskmov`, bytes on AVX-512 only; NEON would split them
-/// into scalar loads).
+/// past the row's end. The taps and their masks are compile-time constants per chunk. Only
+/// for targets with cheap masked loads (x86: AVX-512 k-masks, AVX2 `vmaskmov`, bytes on
+/// AVX-512 only; NEON would split them into scalar loads).
 extension KernelEmitter {
     /// Vector width for masked rows: the target's, or the smallest power of two covering a
     /// narrower row; nil when a row would take more than 4 vectors (its borders are then a
@@ -222,7 +205,7 @@ extension KernelEmitter {
     ) {
         let (ow, kw, sw, dw, pw) = (win.output[1], win.kernel[1], win.strides[1], win.dilations[1], win.padBegin[1])
         let starts = Array(stride(from: 0, to: ow, by: lanes))
-        let zero = int8 == nil ? ir.constF32(0, width: lanes) : ir.constInt(ir.i32, 0, width: lanes)
+        let zero = depthwiseZero(lanes, int8)
         // int8: bytes; a masked-off lane reads the zero point, so (x − zero) · w adds 0.
         let elem = int8 == nil ? ir.f32 : ir.i8
         let wide = ir.vector(elem, lanes * sw)
@@ -230,11 +213,7 @@ extension KernelEmitter {
         let sums = ir.forLoop(rows.0, rows.1, carrying: Array(repeating: zero, count: starts.count * kw), "mkh") {
             ky, acc in
             let row = rowStart(ky), wRow = weightRow(ky)
-            let wv = (0..<kw).map { kx -> IRValue in
-                let at = ir.add(wRow, c(kx))
-                guard int8 != nil else { return ir.splat(ir.load(ir.f32, ir.gep(ir.f32, weights, at)), lanes) }
-                return ir.splat(ir.sext(ir.load(ir.i8, ir.gep(ir.i8, weights, at), align: 1), ir.i32), lanes)
-            }
+            let wv = (0..<kw).map { kx in depthwiseWeight(weights, ir.add(wRow, c(kx)), lanes, int8) }
             var next = acc
             for (chunk, col0) in starts.enumerated() {
                 let valid = min(lanes, ow - col0)
@@ -251,14 +230,7 @@ extension KernelEmitter {
                         : ir.maskedLoad(wide, at, mask: ir.laneMask(inside), align: align, passthru: passthru)
                     if sw > 1 { xv = ir.lanes(xv, (0..<lanes).map { $0 * sw }) }
                     let i = chunk * kw + kx
-                    guard let q = int8 else {
-                        next[i] = ir.intrinsic("llvm.fma", [xv, wv[kx], acc[i]])
-                        continue
-                    }
-                    let words = ir.vector(ir.i32, lanes)
-                    let centred = ir.sub(
-                        q.signed ? ir.sext(xv, words) : ir.zext(xv, words), ir.constInt(ir.i32, q.zero, width: lanes))
-                    next[i] = ir.add(acc[i], ir.mul(centred, wv[kx]))
+                    next[i] = depthwiseMultiplyAdd(xv, wv[kx], acc[i], int8)
                 }
             }
             return next
@@ -268,13 +240,49 @@ extension KernelEmitter {
             let chains = sums[(chunk * kw)..<((chunk + 1) * kw)]
             let acc = finish(
                 chains.dropFirst().reduce(chains[chunk * kw]) { int8 == nil ? ir.fadd($0, $1) : ir.add($0, $1) }, lanes)
-            let mask = valid < lanes ? ir.laneMask(valid, width: lanes) : nil
-            let col = ir.add(position, c(col0))
-            let result =
-                args.map {
-                    applyEpilogue($0, acc, row: channel, col: col, width: lanes, mask: mask, dtype: $0.result)
-                } ?? acc
-            storeResult(result, out, ir.add(outRow, c(col0)), args?.result, mask: mask)
+            depthwiseStore(
+                acc, out, ir.add(outRow, c(col0)), args, channel: channel, position: ir.add(position, c(col0)),
+                lanes: lanes, valid: valid)
         }
+    }
+
+    // The depthwise step both row kernels share; `int8` is the input bytes' zero point and
+    // signedness (nil: f32).
+
+    func depthwiseZero(_ lanes: Int, _ int8: (zero: Int, signed: Bool)?) -> IRValue {
+        int8 == nil ? ir.constF32(0, width: lanes) : ir.constInt(ir.i32, 0, width: lanes)
+    }
+
+    /// The weight at element `at`, splat over `lanes`: f32, or an i8 widened to i32.
+    func depthwiseWeight(_ weights: IRValue, _ at: IRValue, _ lanes: Int, _ int8: (zero: Int, signed: Bool)?)
+        -> IRValue
+    {
+        guard int8 != nil else { return ir.splat(ir.load(ir.f32, ir.gep(ir.f32, weights, at)), lanes) }
+        return ir.splat(ir.sext(ir.load(ir.i8, ir.gep(ir.i8, weights, at), align: 1), ir.i32), lanes)
+    }
+
+    /// acc + x · w: an FMA, or exactly in i32 as acc + (x − zero) · w for input bytes.
+    func depthwiseMultiplyAdd(_ x: IRValue, _ w: IRValue, _ acc: IRValue, _ int8: (zero: Int, signed: Bool)?)
+        -> IRValue
+    {
+        guard let q = int8 else { return ir.intrinsic("llvm.fma", [x, w, acc]) }
+        let words = ir.vector(ir.i32, x.type.vectorWidth)
+        let centred = ir.sub(
+            q.signed ? ir.sext(x, words) : ir.zext(x, words), ir.constInt(ir.i32, q.zero, width: x.type.vectorWidth))
+        return ir.add(acc, ir.mul(centred, w))
+    }
+
+    /// Stores an output vector (its first `valid` lanes) at element `at` after the fused
+    /// epilogue, which reads its operands at (channel, position).
+    func depthwiseStore(
+        _ value: IRValue, _ out: IRValue, _ at: IRValue, _ args: EpilogueArgs?, channel: IRValue, position: IRValue,
+        lanes: Int, valid: Int
+    ) {
+        let mask = valid < lanes ? ir.laneMask(valid, width: lanes) : nil
+        let result =
+            args.map {
+                applyEpilogue($0, value, row: channel, col: position, width: lanes, mask: mask, dtype: $0.result)
+            } ?? value
+        storeResult(result, out, at, args?.result, mask: mask)
     }
 }

@@ -381,10 +381,7 @@ final class IRBuilder {
     }
 
     /// A constant `<width x i1>` mask with the first `valid` lanes set (edge tiles).
-    func laneMask(_ valid: Int, width: Int) -> IRValue {
-        var refs: [LLVMValueRef?] = (0..<width).map { LLVMConstInt(i1.ref, $0 < valid ? 1 : 0, 0) }
-        return IRValue(ref: refs.withUnsafeMutableBufferPointer { LLVMConstVector($0.baseAddress, UInt32($0.count)) })
-    }
+    func laneMask(_ valid: Int, width: Int) -> IRValue { laneMask((0..<width).map { $0 < valid }) }
 
     /// `llvm.masked.load`: lanes outside `mask` are not read (and are 0, or `passthru`'s, in the result), so an
     /// edge tile never touches memory past the end of a row. Generic LLVM: k-masks on
