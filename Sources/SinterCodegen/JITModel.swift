@@ -7,13 +7,13 @@ public final class JITModel: @unchecked Sendable {
     // `run` uses the context's workspace, so calls on one JITModel are serialised by a lock.
     public let program: KernelProgram
     private let session: JITSession
-    private let context: UnsafeMutableRawPointer
-    private let runFn:
+    fileprivate let context: UnsafeMutableRawPointer
+    fileprivate let runFn:
         @convention(c) (
             UnsafeMutableRawPointer?, UnsafePointer<UnsafeRawPointer?>?, UnsafePointer<UnsafeMutableRawPointer?>?,
             UnsafeMutableRawPointer?
         ) -> Int32
-    private let profiledFn:
+    fileprivate let profiledFn:
         (
             @convention(c) (
                 UnsafeMutableRawPointer?, UnsafePointer<UnsafeRawPointer?>?, UnsafePointer<UnsafeMutableRawPointer?>?,
@@ -21,8 +21,8 @@ public final class JITModel: @unchecked Sendable {
             ) -> Int32
         )?
     private let destroyFn: @convention(c) (UnsafeMutableRawPointer?) -> Void
-    private let statusFn: @convention(c) (Int32) -> UnsafePointer<CChar>?
-    private let lock = Lock()
+    fileprivate let statusFn: @convention(c) (Int32) -> UnsafePointer<CChar>?
+    fileprivate let lock = Lock()
 
     private let loadWeightsFn: (@convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?) -> Int32)?
 
@@ -73,6 +73,15 @@ public final class JITModel: @unchecked Sendable {
     /// Runs the model. Inputs are checked against the graph's input types (count, dtype,
     /// shape) and rejected with a message naming the input.
     public func run(_ inputs: [TensorData]) throws(SinterError) -> [TensorData] {
+        let call = try bind(inputs)
+        try call.run()
+        return call.outputs
+    }
+
+    /// Inputs copied once into aligned buffers, with output buffers beside them, so that
+    /// repeated runs time only the compiled code: what a C caller that keeps its buffers pays
+    /// (`sinter bench`; converting a 1024² pair of inputs per call added ~8% to a 1024³ product).
+    public func bind(_ inputs: [TensorData]) throws(SinterError) -> BoundCall {
         guard inputs.count == program.inputs.count else {
             throw SinterError("model '\(program.name)' takes \(program.inputs.count) input(s), got \(inputs.count)")
         }
@@ -83,46 +92,77 @@ public final class JITModel: @unchecked Sendable {
             }
         }
         if !diags.isEmpty { throw SinterError(diags) }
-        var outputs = program.outputs.map { s in
-            TensorData(
-                dtype: s.type.dtype, shape: s.shape,
-                bytes: [UInt8](repeating: 0, count: s.shape.reduce(1, *) * s.type.dtype.byteSize))
-        }
-        let status: Int32 = lock.withLock {
-            withPointers(inputs, &outputs) { ins, outs in runFn(context, ins, outs, nil) }
-        }
-        guard status == 0 else {
-            let msg = statusFn(status).map { String(cString: $0) } ?? "unknown"
-            throw SinterError("model run failed: \(msg) (status \(status))")
-        }
-        return outputs
+        return BoundCall(self, inputs)
     }
 
     /// Runs the model like `run`, adding each kernel's wall time in nanoseconds to
     /// `nanoseconds[k]` (one counter per `program.kernels` entry). Needs `profile: true`.
     @discardableResult
     public func runProfiled(_ inputs: [TensorData], nanoseconds: inout [Int64]) throws(SinterError) -> [TensorData] {
-        guard let profiledFn else { throw SinterError("model '\(program.name)' was built without profile: true") }
-        guard inputs.count == program.inputs.count, zip(inputs, program.inputs).allSatisfy({ $0.shape == $1.shape })
-        else { throw SinterError("model '\(program.name)': inputs do not match its input types") }
-        if nanoseconds.count != program.kernels.count {
-            nanoseconds = Array(repeating: 0, count: program.kernels.count)
+        let call = try bind(inputs)
+        try call.runProfiled(nanoseconds: &nanoseconds)
+        return call.outputs
+    }
+
+    /// One model's inputs and outputs in 64-byte aligned buffers, reused by every `run`.
+    public final class BoundCall {
+        let model: JITModel
+        private let inBufs: [AlignedBuffer], outBufs: [AlignedBuffer]
+        // A trailing nil keeps the arrays non-empty, so models without inputs get a valid pointer.
+        private let ins: [UnsafeRawPointer?], outs: [UnsafeMutableRawPointer?]
+
+        init(_ model: JITModel, _ inputs: [TensorData]) {
+            self.model = model
+            inBufs = inputs.map { AlignedBuffer($0.bytes) }
+            outBufs = model.program.outputs.map { AlignedBuffer(count: $0.shape.reduce(1, *) * $0.type.dtype.byteSize) }
+            ins = inBufs.map { UnsafeRawPointer($0.pointer) } + [nil]
+            outs = outBufs.map(\.pointer) + [nil]
         }
-        var outputs = program.outputs.map { s in
-            TensorData(
-                dtype: s.type.dtype, shape: s.shape,
-                bytes: [UInt8](repeating: 0, count: s.shape.reduce(1, *) * s.type.dtype.byteSize))
-        }
-        // One extra counter keeps the pointer valid for a model without kernels.
-        var counters = nanoseconds + [0]
-        let status: Int32 = lock.withLock {
-            counters.withUnsafeMutableBufferPointer { ns in
-                withPointers(inputs, &outputs) { ins, outs in profiledFn(context, ins, outs, nil, ns.baseAddress) }
+
+        /// The outputs of the last run.
+        public var outputs: [TensorData] {
+            zip(model.program.outputs, outBufs).map { s, b in
+                TensorData(dtype: s.type.dtype, shape: s.shape, bytes: b.bytes)
             }
         }
-        guard status == 0 else { throw SinterError("model run failed (status \(status))") }
-        nanoseconds = Array(counters.dropLast())
-        return outputs
+
+        /// Runs the model's C entry point on the bound buffers.
+        public func run() throws(SinterError) {
+            let m = model
+            let status: Int32 = m.lock.withLock {
+                ins.withUnsafeBufferPointer { i in
+                    outs.withUnsafeBufferPointer { o in m.runFn(m.context, i.baseAddress, o.baseAddress, nil) }
+                }
+            }
+            guard status == 0 else {
+                let msg = m.statusFn(status).map { String(cString: $0) } ?? "unknown"
+                throw SinterError("model run failed: \(msg) (status \(status))")
+            }
+        }
+
+        /// `run` with a clock around each kernel (see `JITModel.runProfiled`).
+        public func runProfiled(nanoseconds: inout [Int64]) throws(SinterError) {
+            let m = model
+            guard let profiledFn = m.profiledFn else {
+                throw SinterError("model '\(m.program.name)' was built without profile: true")
+            }
+            if nanoseconds.count != m.program.kernels.count {
+                nanoseconds = Array(repeating: 0, count: m.program.kernels.count)
+            }
+            // One extra counter keeps the pointer valid for a model without kernels.
+            var counters = nanoseconds + [0]
+            let status: Int32 = m.lock.withLock {
+                counters.withUnsafeMutableBufferPointer { ns in
+                    ins.withUnsafeBufferPointer { i in
+                        outs.withUnsafeBufferPointer { o in
+                            profiledFn(m.context, i.baseAddress, o.baseAddress, nil, ns.baseAddress)
+                        }
+                    }
+                }
+            }
+            guard status == 0 else { throw SinterError("model run failed (status \(status))") }
+            nanoseconds = Array(counters.dropLast())
+        }
     }
 
     /// Runs on plain arrays (converted to each input's dtype); outputs as Float arrays.
@@ -152,27 +192,6 @@ public final class JITModel: @unchecked Sendable {
         }
         let outputs = try run(program.inputs.compactMap { inputs[$0.name] })
         return Dictionary(uniqueKeysWithValues: zip(program.outputs.map(\.name), outputs))
-    }
-
-    private func withPointers<R>(
-        _ inputs: [TensorData], _ outputs: inout [TensorData],
-        _ body: (UnsafePointer<UnsafeRawPointer?>, UnsafePointer<UnsafeMutableRawPointer?>) -> R
-    ) -> R {
-        // Copies into 64-byte aligned buffers so every pointer is suitably aligned.
-        let inBufs = inputs.map { AlignedBuffer($0.bytes) }
-        let outBufs = outputs.map { AlignedBuffer(count: $0.bytes.count) }
-        // A trailing nil keeps the arrays non-empty, so models without inputs get a valid pointer.
-        let ins: [UnsafeRawPointer?] = inBufs.map { UnsafeRawPointer($0.pointer) } + [nil]
-        let outs: [UnsafeMutableRawPointer?] = outBufs.map(\.pointer) + [nil]
-        // The buffers must outlive the call: Swift may otherwise free them right after their
-        // last use above, in optimised builds.
-        let r = withExtendedLifetime(inBufs) {
-            ins.withUnsafeBufferPointer { i in
-                outs.withUnsafeBufferPointer { o in body(i.baseAddress!, o.baseAddress!) }
-            }
-        }
-        for k in outputs.indices { outputs[k].bytes = outBufs[k].bytes }
-        return r
     }
 }
 
