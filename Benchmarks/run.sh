@@ -5,7 +5,8 @@
 # ShuffleNet / Inception v1 with seeded random weights (latency, compile time, peak RSS), int8 and bf16
 # tables (Benchmarks/int8.py, bf16.py), training, then the GEMM sweep against
 # numpy/OpenBLAS and ONNX Runtime (Benchmarks/gemm_sweep.py) and ResNet-50's 1×1 convs on the direct
-# kernel and the GEMM (Benchmarks/pointwise.py). Writes this machine's section of
+# kernel and the GEMM (Benchmarks/pointwise.py), ShuffleNet's grouped convs blocked or as a GEMM per
+# group (Benchmarks/grouped.py). Writes this machine's section of
 # docs/benchmarks.md (one per CPU flavour; other sections are kept). Not part of CI's
 # pass/fail: timings are information, not tests.
 #   bash Benchmarks/run.sh
@@ -90,5 +91,14 @@ section="## $cpu, $(nproc) cores ($flags)"
   echo "layout conversion on each side, not counted here."
   echo
   .venv/bin/python Benchmarks/pointwise.py "$sinter" "$work/pointwise"
+  echo
+  echo "### ShuffleNet's grouped 1×1 convs: blocked direct kernel or NCHW GEMM per group (Benchmarks/grouped.py)"
+  echo
+  echo "Kernel time alone, one thread: the blocked kernel as it runs inside a chain of blocked convs, and the"
+  echo "NCHW kernel (a packed GEMM per group) that ShuffleNet runs them on. \"work\": the blocked kernel's"
+  echo "multiply-adds over the conv's (output blocks read the whole groups they overlap); GFLOP/s count the"
+  echo "conv's own."
+  echo
+  .venv/bin/python Benchmarks/grouped.py "$sinter" "$work/grouped"
 } | tee "$work/section.md"
 .venv/bin/python Benchmarks/sections.py docs/benchmarks.md "$section" "$work/section.md"
