@@ -2,9 +2,10 @@
 direct kernel (`conv-nchwc`, what `layout` runs a grouped conv as inside a chain of blocked convs)
 against the NCHW kernel (a packed GEMM per group, what runs in ShuffleNet, whose channel shuffles
 keep its grouped convs out of blocked chains). Kernel time only (`sinter bench --profile`, one
-thread, the grouped conv's own row). The blocked kernel's output blocks of b channels read every
-input channel of the groups they overlap, so when groups do not fill whole blocks (34, 68 or 136
-channels per group at b = 16) it does more multiply-adds than the conv has: the `work` column.
+thread, the grouped conv's own row). The blocked kernel's output blocks of b channels read the
+whole input blocks that cover the groups they overlap, so when groups do not fill whole blocks (34,
+68 or 136 channels per group at b = 16) it does more multiply-adds than the conv has: the `work`
+column.
 Channels that do not fill blocks of b at all (136) cannot run blocked.
 
     python Benchmarks/grouped.py SINTER OUT_DIR
@@ -46,13 +47,14 @@ def block_width():
     return 16 if " avx512f" in flags else 8 if " avx2" in flags else 4
 
 
-def groups_read(c, b):
-    """Input channels each output block reads, summed over blocks: the groups it overlaps."""
+def blocks_read(c, b):
+    """Input blocks the blocked kernel reads, summed over output blocks: each one reads the whole
+    blocks covering the groups it overlaps (ShapeRules.groupedInBlocks)."""
     per = c // GROUPS
     total = 0
-    for ob in range((c + b - 1) // b):
-        first, last = ob * b // per, min(c - 1, ob * b + b - 1) // per
-        total += (last - first + 1) * per
+    for ob in range(c // b):
+        g0, g1 = ob * b // per, (ob * b + b - 1) // per
+        total += ((g1 + 1) * per + b - 1) // b - g0 * per // b
     return total
 
 
@@ -88,7 +90,7 @@ def main():
         blocked, unit = profile_row(sinter, chained, None, "y")
         if unit != "conv-nchwc":
             raise RuntimeError(f"{chained}: layout ran the grouped conv as {unit}, not the blocked kernel")
-        work = b * groups_read(c, b) / (c * cg)
+        work = b * b * blocks_read(c, b) / (c * cg)
         faster = "blocked" if blocked <= gemm else "NCHW"
         print(f"| {c} → {c} | {h}×{h} | {count} | {blocked:.4f} | {flops / blocked / 1e6:.0f} | {work:.2f}× | "
               f"{gemm:.4f} | {flops / gemm / 1e6:.0f} | {faster} |")

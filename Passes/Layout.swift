@@ -178,8 +178,8 @@ public struct Layout: Pass {
             // So does a grouped conv (ShuffleNet's: 1×1, 4 groups): on its own, converting its
             // result back costs more than blocking saves (ShuffleNet v1's channel shuffles
             // follow them: 5.19 → 5.27 ms on one thread blocking every grouped conv there), and
-            // its groups of 68 channels straddle blocks of 16: blocked it did 1.18× the
-            // multiply-adds at 176 GFLOP/s, the NCHW GEMM per group 254 (Benchmarks/grouped.py).
+            // its groups of 68 channels straddle blocks of 16: blocked it did 1.34× the
+            // multiply-adds at 177 GFLOP/s, the NCHW GEMM per group 247 (Benchmarks/grouped.py).
             if let r, Self.blockableQConv(graph, node, b, defining) {
                 try blockQConv(node, r, name, at: loc)
                 rw.erase(i)
