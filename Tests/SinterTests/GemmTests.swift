@@ -33,6 +33,10 @@ struct GemmTests {
         Case(batchA: [], batchB: [], m: 20, n: 300, k: 400),
         Case(batchA: [3], batchB: [3], m: 40, n: 70, k: 300, constantB: false),
         Case(batchA: [2], batchB: [2], m: 150, n: 100, k: 200, transB: true, constantB: false),
+        // Parts that start or end partway along a row tile (11 row tiles of 12 on AVX-512 split
+        // 5.5 / 5.5, thirds of 65 cells), with B constant and with a transposed B packed at run time.
+        Case(batchA: [], batchB: [], m: 128, n: 256, k: 256, bias: true),
+        Case(batchA: [4], batchB: [4], m: 128, n: 128, k: 64, transB: true, constantB: false),
         // A packed per (k block, row block): rows that do not fit half of L2, several k blocks.
         Case(batchA: [], batchB: [], m: 200, n: 40, k: 900, transA: true, constantB: false, bias: true),
         // B packed at run time a k block at a time, in several column chunks (jc), split as a

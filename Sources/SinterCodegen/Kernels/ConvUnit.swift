@@ -194,10 +194,12 @@ extension KernelEmitter {
                 let inBase = ir.mul(ir.add(ir.mul(n, c(g.channels)), ir.mul(grp, c(p.k))), c(spatial))
                 let outBase = ir.mul(ir.add(ir.mul(n, c(g.outChannels)), ir.mul(grp, c(p.m))), c(spatial))
                 let args = convEpilogueArgs(epilogue, extras, n, grp, p.m)
-                gemmBlocks(
-                    p, weights, ir.mul(grp, c(p.m * p.k)),
-                    GemmB(pointer: x, offset: inBase, packed: false, rowStride: spatial),
-                    out, outBase, part, args)
+                forEachRect(part) { rect in
+                    gemmBlocks(
+                        p, weights, ir.mul(grp, c(p.m * p.k)),
+                        GemmB(pointer: x, offset: inBase, packed: false, rowStride: spatial),
+                        out, outBase, rect, args)
+                }
             }
         }
     }
@@ -252,7 +254,7 @@ extension KernelEmitter {
                     gemmBlocks(
                         p, weights, ir.mul(grp, c(p.m * p.k)),
                         GemmB(pointer: region, offset: ir.sub(c(0), q0), packed: false, rowStride: width), out,
-                        outBase, ((c(0), c(p.m)), (first, end)), args)
+                        outBase, GemmRect(rows: (c(0), c(p.m)), panels: (first, end)), args)
                 }
             }
         }

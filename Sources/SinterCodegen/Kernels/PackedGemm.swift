@@ -12,9 +12,9 @@ import SinterIR
 /// skips them). Each k block sums from zero; blocks after the first add their sum to C; the
 /// epilogue (bias, activation, residual) runs on the last one.
 ///
-/// Loop nest of one part: batch entries → (chunks of `ncPanels` panels when B is packed at run
-/// time) → k blocks → blocks of `mc` rows → panels → row tiles → k. Parts own rectangles of
-/// whole row tiles × whole panels (`gemmPart`), never a piece of k, so the sums run in the
+/// Loop nest of one part: batch entries → its rectangles → (chunks of `ncPanels` panels when B
+/// is packed at run time) → k blocks → blocks of `mc` rows → panels → row tiles → k. Parts own
+/// runs of (row tile × panel) cells (`gemmPart`), never a piece of k, so the sums run in the
 /// same order for every thread count.
 extension KernelEmitter {
     /// The epilogue's operands for one gemm call: pointers, base offsets and strides.
@@ -57,22 +57,26 @@ extension KernelEmitter {
         var lda: Int
         var aStep: Int
         var ldc: Int
+        /// B is packed at run time, per part and rectangle (`gemmPart` counts a part's strips).
+        var packsB = false
         var panels: Int { (n + blocking.nr - 1) / blocking.nr }
         var rowTiles: Int { (m + blocking.mr - 1) / blocking.mr }
         /// Cells of the finest split (one row tile × one panel): the most parts it can take.
         var units: Int { rowTiles * panels }
     }
 
-    /// The rectangle part `task` of `tasks` computes: whole row tiles × whole panels of a
-    /// grid of pm × pn parts chosen at run time (the part count is known only then), the one
-    /// whose largest part costs least: its multiply-adds (rows · columns per k) plus what it
-    /// reads or packs once per k (its rows of A, its columns of B). So a tall C splits by rows,
-    /// a wide one by columns, a square one both ways (1024² on 8 parts: 4 × 2). Parts past
-    /// pm · pn get an empty rectangle. Every element is still one tile's k loop in the same
-    /// order, so results are identical for every part count.
-    func gemmPart(_ p: GemmProblem, task: IRValue, tasks: IRValue) -> (
-        rows: (IRValue, IRValue), panels: (IRValue, IRValue)
-    ) {
+    /// What part `task` of `tasks` computes: its share of the (row tile × panel) cells of a
+    /// band of panels. The grid of pm × pn parts is chosen at run time (the part count is known
+    /// only then), the one whose largest part costs least: its multiply-adds plus what it reads
+    /// or packs once per k (its rows of A, its band's columns of B). So a tall C splits by rows,
+    /// a wide one by columns, a square one both ways (1024² on 8 parts: 4 × 2). The pm parts of a
+    /// band take equal runs of its cells in row-major order, so a part may start or end partway
+    /// along a row tile: 11 row tiles (m = 128, 12-row tiles) split 5.5 / 5.5 tiles, not 6 / 5
+    /// (the 6 / 5 split ran 1.73× faster on two threads, m = 120 and 144 1.95×). A run is at
+    /// most three rectangles: the end of its first row tile, whole row tiles, the start of its
+    /// last. Parts past the grid get empty ones. Every element is still one tile's k loop in
+    /// the same order, so results are identical for every part count.
+    func gemmPart(_ p: GemmProblem, task: IRValue, tasks: IRValue) -> GemmPart {
         let bl = p.blocking
         // A packed per block is copied one float at a time, B a vector at a time; read in
         // place, each is loaded again per tile.
@@ -80,18 +84,73 @@ extension KernelEmitter {
         func columnParts(_ pm: IRValue) -> IRValue { smax(smin(ir.sdiv(tasks, pm), c(p.panels)), c(1)) }
         let limit = smin(tasks, c(p.rowTiles))
         let best = ir.forLoop(c(1), ir.add(limit, c(1)), carrying: [c(1), c(Int.max)], "grid") { pm, acc in
-            let pn = columnParts(pm)
-            let rows = ir.mul(ceilDiv(c(p.rowTiles), pm), c(bl.mr))
-            let cols = ir.mul(ceilDiv(c(p.panels), pn), c(bl.nr))
-            let cost = ir.add(ir.mul(rows, cols), ir.add(ir.mul(rows, c(aWeight)), ir.mul(cols, c(bWeight))))
+            let band = ceilDiv(c(p.panels), columnParts(pm))
+            let cells = ceilDiv(ir.mul(c(p.rowTiles), band), pm)
+            let rows = ir.mul(smin(ir.add(ceilDiv(cells, band), c(1)), c(p.rowTiles)), c(bl.mr))
+            // A run that starts or ends partway along a row tile has strips; each packs its
+            // panels of a run-time B again.
+            let strips = p.packsB ? ir.icmp(.ne, ir.srem(cells, band), c(0)) : nil
+            let cols = ir.mul(strips.map { ir.select($0, ir.mul(band, c(2)), band) } ?? band, c(bl.nr))
+            let cost = ir.add(
+                ir.mul(cells, c(bl.mr * bl.nr)), ir.add(ir.mul(rows, c(aWeight)), ir.mul(cols, c(bWeight))))
             let better = ir.icmp(.slt, cost, acc[1])
             return [ir.select(better, pm, acc[0]), ir.select(better, cost, acc[1])]
         }
         let pm = best[0]
         let pn = columnParts(pm)
-        let (r0, r1) = partRange(p.rowTiles, task: ir.sdiv(task, pn), tasks: pm)
-        let panels = partRange(p.panels, task: ir.srem(task, pn), tasks: pn)
-        return ((ir.mul(r0, c(bl.mr)), smin(ir.mul(r1, c(bl.mr)), c(p.m))), panels)
+        let (q0, q1) = partRange(p.panels, task: ir.srem(task, pn), tasks: pn)
+        let band = smax(ir.sub(q1, q0), c(1))
+        // Cells [u0, u1) of the band's rowTiles × band, row-major; empty past the grid.
+        let cells = ir.mul(c(p.rowTiles), ir.sub(q1, q0))
+        let per = ceilDiv(cells, pm)
+        let u0 = smin(ir.mul(ir.sdiv(task, pn), per), cells)
+        let u1 = smin(ir.add(u0, per), cells)
+        let (t0, c0) = (ir.sdiv(u0, band), ir.srem(u0, band))
+        let (t1, c1) = (ir.sdiv(u1, band), ir.srem(u1, band))
+        let oneTile = ir.icmp(.eq, t0, t1)
+        // The first row tile is a strip of its own when the run starts partway along it or
+        // ends in it.
+        let strip = ir.select(ir.or(ir.icmp(.sgt, c0, c(0)), oneTile), c(1), c(0))
+        func rect(_ tiles: (IRValue, IRValue), _ panels: (IRValue, IRValue)) -> GemmRect {
+            // No rows when no panels: A is not packed for nothing.
+            let empty = ir.icmp(.sge, panels.0, panels.1)
+            let r0 = ir.mul(tiles.0, c(bl.mr))
+            let r1 = ir.select(empty, r0, smax(r0, smin(ir.mul(tiles.1, c(bl.mr)), c(p.m))))
+            return GemmRect(rows: (r0, r1), panels: panels)
+        }
+        let first = rect(
+            (t0, ir.add(t0, strip)), (ir.add(q0, c0), ir.add(q0, ir.select(oneTile, c1, ir.sub(q1, q0)))))
+        let whole = rect((ir.add(t0, strip), t1), (q0, q1))
+        let last = rect((t1, ir.select(oneTile, t1, ir.add(t1, c(1)))), (q0, ir.add(q0, c1)))
+        return GemmPart(rects: [first, whole, last])
+    }
+
+    /// Rows [rows.0, rows.1) × panels [panels.0, panels.1) of C.
+    struct GemmRect {
+        var rows: (IRValue, IRValue)
+        var panels: (IRValue, IRValue)
+    }
+
+    /// A part's rectangles (`gemmPart`), computed once per kernel call.
+    struct GemmPart {
+        var rects: [GemmRect]
+    }
+
+    /// Emits `body` once, in a run-time loop over the part's rectangles (a copy per rectangle
+    /// would triple the micro-kernel's code).
+    func forEachRect(_ part: GemmPart, _ body: (GemmRect) -> Void) {
+        let rs = part.rects
+        ir.forLoop(c(0), c(rs.count), "rect") { r in
+            func pick(_ value: (GemmRect) -> IRValue) -> IRValue {
+                rs.indices.dropLast().reversed().reduce(value(rs[rs.count - 1])) { acc, i in
+                    ir.select(ir.icmp(.eq, r, c(i)), value(rs[i]), acc)
+                }
+            }
+            body(
+                GemmRect(
+                    rows: (pick { $0.rows.0 }, pick { $0.rows.1 }), panels: (pick { $0.panels.0 }, pick { $0.panels.1 })
+                ))
+        }
     }
 
     /// C = A · B for one matmul: each part computes its rectangle of every batch entry. B
@@ -104,7 +163,8 @@ extension KernelEmitter {
         let bl = body.blocking
         let (m, n) = (body.m, body.n)
         guard m > 0, n > 0, body.batch.allSatisfy({ $0 > 0 }) else { return }
-        let problem = body.problem
+        var problem = body.problem
+        problem.packsB = body.packsBAtRunTime
         let part = gemmPart(problem, task: task, tasks: tasks)
         forEachBatchEntry(body, extras) { offs, args in
             let region = ir.gep(ir.f32, scratch, ir.mul(task, c(body.partScratchFloats)))
@@ -114,7 +174,9 @@ extension KernelEmitter {
             let bBuffer = body.packsBAtRunTime ? region : nil
             let aBuffer =
                 bl.packA ? ir.gep(ir.f32, region, c(body.packsBAtRunTime ? body.runTimeBlockFloats : 0)) : nil
-            gemmBlocks(problem, a, offs[0], source, out, offs[2], part, args, packA: aBuffer, packB: bBuffer)
+            forEachRect(part) { rect in
+                gemmBlocks(problem, a, offs[0], source, out, offs[2], rect, args, packA: aBuffer, packB: bBuffer)
+            }
         }
     }
 
@@ -123,7 +185,7 @@ extension KernelEmitter {
     /// then blocks of `mc` rows, then panels (whole ones, then the partial last), then row tiles.
     func gemmBlocks(
         _ p: GemmProblem, _ a: IRValue, _ aOff: IRValue, _ b: GemmB, _ out: IRValue, _ cOff: IRValue,
-        _ part: (rows: (IRValue, IRValue), panels: (IRValue, IRValue)), _ args: EpilogueArgs?,
+        _ part: GemmRect, _ args: EpilogueArgs?,
         packA: IRValue? = nil, packB: IRValue? = nil
     ) {
         let bl = p.blocking
