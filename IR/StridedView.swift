@@ -96,6 +96,17 @@ extension StridedView {
         contiguous(ValueID(0), shape).applying(op, attributes, result: result)
     }
 
+    /// The element offset of `op`'s result inside its contiguous operand when the result is one
+    /// contiguous run of it (a slice along the leading axes: an unrolled recurrent cell's time
+    /// step, a Split on axis 0), else nil. Memory planning then gives the result the operand's
+    /// bytes from there and no kernel copies it.
+    public static func contiguousRun(_ op: Op, _ attributes: Attributes, input: [Int], result: [Int]) -> Int? {
+        guard op == .slice, let v = movement(op, attributes, input: input, result: result), v.shape == result,
+            v.isContiguous
+        else { return nil }
+        return v.offset
+    }
+
     /// True when walking the view in row-major order reads memory contiguously from `offset`.
     public var isContiguous: Bool { strides == contiguousStrides(shape) || shape.reduce(1, *) <= 1 }
 }

@@ -24,8 +24,9 @@ public struct MemoryPlan: Hashable, Sendable {
 
     /// The graph's `memory` line, checked: its names and offsets (`Graph.arenaProblems`), a
     /// slot for every intermediate that needs memory, and no two values alive at the same
-    /// time sharing bytes unless one aliases the other (a reshape view, an elementwise kernel
-    /// writing over an operand that dies in it, an operand computed into its concat's slice).
+    /// time sharing bytes unless one aliases the other (a reshape view, a slice viewing a run of
+    /// its operand, an elementwise kernel writing over an operand that dies in it, an operand
+    /// computed into its concat's slice).
     public init(_ g: Graph) throws(SinterError) {
         guard let m = g.memory else {
             throw SinterError(
@@ -78,8 +79,9 @@ extension PlanMemory {
         if !diags.isEmpty { throw SinterError(diags) }
         var total = 0
         for iv in intervals { total += iv.size }
-        // Alias classes (union-find): a reshape or identity and its operand; an elementwise
-        // kernel's result and an operand that dies in that kernel; a concat in place and its operands.
+        // Alias classes (union-find): a reshape or identity and its operand; a slice placed as a
+        // run of its operand and that operand; an elementwise kernel's result and an operand that
+        // dies in that kernel; a concat in place and its operands.
         var parent: [ValueID: ValueID] = [:]
         func find(_ v: ValueID) -> ValueID {
             var v = v
@@ -97,6 +99,10 @@ extension PlanMemory {
             guard let r = n.results.first else { continue }
             if StridedView.keepsBytes(n.op) || plan.concatsInPlace.contains(r) {
                 for o in n.operands { union(o, r) }
+            } else if let bytes = PlanMemory.runOffset(g, n), let off = plan.offsets[r],
+                plan.offsets[n.operands[0]].map({ $0 + bytes }) == off
+            {
+                union(n.operands[0], r)
             } else if n.results.count == 1, n.op.schema.kernel == .elementwise, !anchored.contains(kernelOf[i]) {
                 let root = g.nodes[kernelOf[i]].results[0]
                 for o in n.operands { union(o, root) }

@@ -82,11 +82,14 @@ public enum Lowering {
                 continue
             }
             if member.contains(i) { continue }
-            // A reshape planned as a view of its operand needs no kernel.
-            if StridedView.keepsBytes(node.op), let r = node.results.first, home[r] == nil,
-                case .workspace(let off)? = home[node.operands[0]], plan.offsets[r] == off
+            // A reshape planned as a view of its operand needs no kernel, nor does a slice planned
+            // as a run of it.
+            if let r = node.results.first, home[r] == nil, let o = node.operands.first,
+                case .workspace(let off)? = home[o],
+                let view = StridedView.keepsBytes(node.op) ? 0 : PlanMemory.runOffset(g, node),
+                plan.offsets[r] == off + view
             {
-                home[r] = .workspace(offset: off)
+                home[r] = .workspace(offset: off + view)
                 continue
             }
             for r in node.results where home[r] == nil {

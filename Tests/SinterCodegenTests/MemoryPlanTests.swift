@@ -1,6 +1,8 @@
+import Foundation
 import SinterCodegen
 import SinterIR
 import SinterPasses
+import SinterTestSupport
 import Testing
 
 struct MemoryPlanTests {
@@ -67,6 +69,56 @@ struct MemoryPlanTests {
         #expect(plan.offsets[parts[1]] == base + 4 * 8 * 4 && plan.offsets[parts[2]] == base + 8 * 8 * 4)
         let program = try Lowering.lower(g, target: .host)
         #expect(!program.kernels.contains { "\($0.body)".hasPrefix("movement(concat") })
+    }
+
+    /// A slice that is one contiguous, aligned run of an intermediate (a time step of an unrolled
+    /// recurrent cell) is a view at its offset: no copy kernel, and the results match a plain
+    /// Swift softmax. A slice along an inner axis, or starting off the alignment, is still copied.
+    @Test func leadingAxisSlicesAreViews() throws {
+        var b = GraphBuilder(name: "steps")
+        let x = try b.input("x", TensorType(.f32, [4, 8, 16]))
+        let s = try b.softmax(x, axis: 0)
+        func slice(_ starts: [Int], _ ends: [Int]) throws -> ValueID {
+            try b.apply(.slice, [s], attributes: Attributes(["starts": .ints(starts), "ends": .ints(ends)]))[0]
+        }
+        let steps = try (0..<4).map { t in try slice([t, 0, 0], [t + 1, 8, 16]) }
+        let inner = try slice([0, 2, 0], [4, 3, 16])  // strided: a copy
+        let unaligned = try slice([0, 0, 1], [1, 1, 16])  // 4 bytes in: a copy
+        for v in steps + [inner, unaligned] { b.output(try b.softmax(v)) }
+        var g = b.graph
+        _ = try PlanMemory().run(&g, PassContext())
+        let plan = try MemoryPlan(g)
+        let base = try #require(plan.offsets[s])
+        for (t, v) in steps.enumerated() { #expect(plan.offsets[v] == base + t * 8 * 16 * 4) }
+        #expect(plan.strategy.contains("4 slices as views"), "\(plan.strategy)")
+        let program = try Lowering.lower(g, target: .host)
+        let copies = program.kernels.filter { $0.name.contains("slice") }
+        #expect(copies.count == 2, "\(program.kernels.map(\.name))")
+        var rng = Support.RNG(seed: 5)
+        let xs = (0..<(4 * 8 * 16)).map { _ in rng.float(-3, 3) }
+        let got = try JITModel(program, prefix: "steps").run([TensorData(xs, shape: [4, 8, 16])])
+        // softmax over axis 0, then over the last axis of each slice.
+        var sm = xs
+        for j in 0..<(8 * 16) {
+            let col = (0..<4).map { xs[$0 * 128 + j] }
+            let e = col.map { exp($0 - col.max()!) }
+            for t in 0..<4 { sm[t * 128 + j] = e[t] / e.reduce(0, +) }
+        }
+        func rowSoftmax(_ r: ArraySlice<Float>) -> [Float] {
+            let e = r.map { exp($0 - r.max()!) }
+            return e.map { $0 / e.reduce(0, +) }
+        }
+        func rows(_ start: Int, _ count: Int) -> [Float] {
+            (0..<count).flatMap { (i: Int) -> [Float] in rowSoftmax(sm[(start + i * 16)..<(start + i * 16 + 16)]) }
+        }
+        for t in 0..<4 {
+            let want = rows(t * 128, 8)
+            let have = try #require(got[t].floats)
+            #expect(zip(have, want).allSatisfy { abs($0 - $1) <= 1e-6 }, "step \(t)")
+        }
+        let wantInner = (0..<4).flatMap { (t: Int) -> [Float] in rowSoftmax(sm[(t * 128 + 32)..<(t * 128 + 48)]) }
+        #expect(zip(try #require(got[4].floats), wantInner).allSatisfy { abs($0 - $1) <= 1e-6 })
+        #expect(zip(try #require(got[5].floats), rowSoftmax(sm[1..<16])).allSatisfy { abs($0 - $1) <= 1e-6 })
     }
 
     /// Elementwise kernels write over an operand that dies in them: a chain needs one buffer.
