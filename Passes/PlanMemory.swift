@@ -136,9 +136,12 @@ public struct PlanMemory: Pass {
             else { continue }
             let produced = Set(k.nodes.flatMap { g.nodes[$0].results })
             let operands = k.nodes.flatMap { g.nodes[$0].operands }.filter { !produced.contains($0) }
+            // Never over a value the kernel also reads through a slice view: element i of the
+            // view sits elsewhere in it, and another thread's part may already have written there.
+            let viewed = Set(operands.compactMap { runs[$0]?.of })
             for o in operands {
                 let target = root(o)
-                guard byValue[o] != nil, let ti = byValue[target], !removed.contains(ti),
+                guard byValue[o] != nil, let ti = byValue[target], !removed.contains(ti), !viewed.contains(target),
                     g.type(of: o) == g.type(of: r.results[0]),
                     merged[ti].end == intervals[ri].start
                 else { continue }

@@ -121,6 +121,24 @@ struct MemoryPlanTests {
         #expect(zip(try #require(got[5].floats), rowSoftmax(sm[1..<16])).allSatisfy { abs($0 - $1) <= 1e-6 })
     }
 
+    /// An elementwise kernel that reads a value and a slice view of it does not write over that
+    /// value: the view's elements sit at other positions, which its parts may already have written.
+    @Test func noInPlaceWriteOverAViewedValue() throws {
+        var b = GraphBuilder(name: "viewed")
+        let x = try b.input("x", TensorType(.f32, [64, 64]))
+        let a = try b.softmax(x)
+        let last = try b.apply(
+            .slice, [a], attributes: Attributes(["starts": .ints([63, 0]), "ends": .ints([64, 64])]))
+        let y = try b.add(a, last[0])
+        b.output(try b.softmax(y))
+        var g = b.graph
+        _ = try PlanMemory().run(&g, PassContext())
+        let plan = try MemoryPlan(g)
+        let base = try #require(plan.offsets[a])
+        #expect(plan.offsets[last[0]] == base + 63 * 64 * 4)
+        #expect(plan.offsets[y] != base, "\(plan.report(g))")
+    }
+
     /// Elementwise kernels write over an operand that dies in them: a chain needs one buffer.
     @Test func elementwiseChainsRunInPlace() throws {
         var b = GraphBuilder(name: "inplace")
