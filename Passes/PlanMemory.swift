@@ -77,12 +77,19 @@ public struct PlanMemory: Pass {
     /// run of it starting on an arena alignment boundary: the plan then makes it a view (the
     /// 64 per-step slices of an LSTM's input projection were 0.9 µs copies each).
     public static func runOffset(_ g: Graph, _ n: Node) -> Int? {
-        guard n.op == .slice, n.results.count == 1, let o = n.operands.first, let input = g.type(of: o).shape,
+        guard n.results.count == 1, let o = n.operands.first, let input = g.type(of: o).shape,
             let result = g.type(of: n.results[0]).shape, g.type(of: o).dtype == g.type(of: n.results[0]).dtype,
             let elements = StridedView.contiguousRun(n.op, n.attributes, input: input, result: result)
         else { return nil }
         let bytes = elements * g.type(of: o).dtype.byteSize
         return bytes % MemoryPlan.alignment == 0 ? bytes : nil
+    }
+
+    /// The byte offset at which node `n`'s result is a view of its operand's bytes: 0 for a
+    /// reshape or identity, `runOffset` for a slice, nil for anything else. Planning and
+    /// lowering both decide by it whether a node is a view (no memory, no kernel).
+    public static func viewOffset(_ g: Graph, _ n: Node) -> Int? {
+        StridedView.keepsBytes(n.op) && n.results.count == 1 ? 0 : runOffset(g, n)
     }
 
     /// In-place reuse: an elementwise kernel (one op or a fused chain without an anchor) may
@@ -113,22 +120,18 @@ public struct PlanMemory: Pass {
         for i in g.nodes.indices where !grouped.contains(i) && g.nodes[i].payload == nil { kernels.append(([i], i)) }
         for k in kernels.sorted(by: { $0.root < $1.root }) {
             let r = g.nodes[k.root]
-            // reshape/identity of an intermediate is a view: same bytes, same place, no kernel.
-            if k.nodes.count == 1, StridedView.keepsBytes(r.op), r.results.count == 1, let ri = byValue[r.results[0]],
+            // A view of an intermediate (a reshape or identity: the same bytes; a slice that is a
+            // run of it: some of them) gets no memory and no kernel.
+            if k.nodes.count == 1, let bytes = viewOffset(g, r), let ri = byValue[r.results[0]],
                 let o = r.operands.first, byValue[o] != nil, let ti = byValue[root(o)], !removed.contains(ti)
             {
                 merged[ti].end = max(merged[ti].end, intervals[ri].end)
                 removed.insert(ri)
-                aliases[r.results[0]] = root(o)
-                continue
-            }
-            if k.nodes.count == 1, let bytes = runOffset(g, r), let ri = byValue[r.results[0]],
-                let o = r.operands.first,
-                byValue[o] != nil, let ti = byValue[root(o)], !removed.contains(ti)
-            {
-                merged[ti].end = max(merged[ti].end, intervals[ri].end)
-                removed.insert(ri)
-                runs[r.results[0]] = (root(o), bytes)
+                if StridedView.keepsBytes(r.op) {
+                    aliases[r.results[0]] = root(o)
+                } else {
+                    runs[r.results[0]] = (root(o), bytes)
+                }
                 continue
             }
             guard k.nodes.allSatisfy({ g.nodes[$0].op.schema.kernel == .elementwise }), r.results.count == 1,

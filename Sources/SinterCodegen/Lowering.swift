@@ -86,7 +86,7 @@ public enum Lowering {
             // as a run of it.
             if let r = node.results.first, home[r] == nil, let o = node.operands.first,
                 case .workspace(let off)? = home[o],
-                let view = StridedView.keepsBytes(node.op) ? 0 : PlanMemory.runOffset(g, node),
+                let view = PlanMemory.viewOffset(g, node),
                 plan.offsets[r] == off + view
             {
                 home[r] = .workspace(offset: off + view)
