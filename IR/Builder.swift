@@ -77,6 +77,9 @@ public struct GraphBuilder {
         } catch {
             throw SinterError("'\(op.rawValue)': \(error.message)", at: location)
         }
+        for t in types {
+            if let problem = t.problem { throw SinterError("'\(op.rawValue)': its result \(problem)", at: location) }
+        }
         var results: [ValueID] = []
         for (i, t) in types.enumerated() {
             results.append(graph.addValue(name: try freshName(i < names.count ? names[i] : nil), type: t))

@@ -7,7 +7,9 @@ public enum Evaluator {
     /// only values that fit the dtype).
     static func wrapped(_ op: Op, _ x: Double, _ y: Double, _ dtype: DType) -> Double {
         func int(_ v: Double) -> Int64 {
-            v >= 9.223_372_036_854_775_807e18
+            // u64's largest values round up to 2^64, one past UInt64's range: they are all ones.
+            if v >= 18_446_744_073_709_551_615.0 { return -1 }
+            return v >= 9.223_372_036_854_775_807e18
                 ? Int64(bitPattern: UInt64(v)) : Int64(exactly: v.rounded(.towardZero)) ?? 0
         }
         let a = int(x), b = int(y)
@@ -92,7 +94,8 @@ public enum Evaluator {
             }
             return [TensorData(dtype: dtype, shape: out, bytes: bytes)]
         case .gather:
-            let t = inputs[0], idx = inputs[1].doubles.map { Int($0) }
+            let t = inputs[0],
+                idx = inputs[1].doubles.map { $0.isNaN ? 0 : Int(Swift.min(Swift.max($0, -9.2e18), 9.2e18)) }
             let axis = ShapeRules.normalizedAxis(int("axis") ?? 0, rank: t.shape.count)
             let n = t.shape[axis]
             guard n > 0 || idx.isEmpty else { return nil }

@@ -397,7 +397,8 @@ extension OpSchema {
                     let axis = try ShapeRules.axis(q.attributes.int("axis") ?? -1, rank: t.rank)
                     let k = q.attributes.int("k") ?? 0
                     var dims = t.dims
-                    if case .fixed(let n) = dims[axis], k < 0 || k > n {
+                    guard k >= 0 else { throw ShapeError("k = \(k) is negative") }
+                    if case .fixed(let n) = dims[axis], k > n {
                         throw ShapeError("k = \(k) is outside 0...\(n), the size of axis \(axis)")
                     }
                     dims[axis] = .fixed(k)

@@ -79,7 +79,7 @@ extension ShapeRules {
             guard let n = t.dims[axis].fixedValue else {
                 throw ShapeError("concat along a symbolic dimension is not supported")
             }
-            total += n
+            total = try add(total, n, "concat result along axis \(axis)")
         }
         var dims = first.dims
         dims[axis] = .fixed(total)
@@ -122,8 +122,13 @@ extension ShapeRules {
         }
         var out: [SliceRange] = []
         for d in shape.indices {
-            let n = shape[d], step = steps[d]
-            guard step != 0, step != Int.min else { throw ShapeError("slice step \(step) on axis \(d) is not allowed") }
+            let n = shape[d]
+            guard steps[d] != 0, steps[d] != Int.min else {
+                throw ShapeError("slice step \(steps[d]) on axis \(d) is not allowed")
+            }
+            // A step longer than the axis takes one element, as a step of the axis' length does:
+            // clamping it keeps strides × step (views, lowering) from overflowing.
+            let step = Swift.min(Swift.max(steps[d], -Swift.max(n, 1)), Swift.max(n, 1))
             // Clamp first (starts/ends may be any Int), then count without overflow.
             func clamp(_ v: Int, _ lo: Int, _ hi: Int) -> Int { Swift.min(Swift.max(v, lo), hi) }
             let rawS = starts[d] < 0 ? clamp(starts[d], -n - 1, -1) + n : starts[d]
@@ -230,7 +235,7 @@ extension ShapeRules {
             throw ShapeError("conv needs static input [N,C,...] and weights [M,C/group,...] of equal rank >= 3")
         }
         let group = q.attributes.int("group") ?? 1
-        guard group > 0, xs[1] % group == 0, ws[0] % group == 0, ws[1] * group == xs[1] else {
+        guard group > 0, xs[1] % group == 0, ws[0] % group == 0, ws[1] == xs[1] / group else {
             throw ShapeError("conv channels do not match: input \(fmt(x.dims)), weights \(fmt(w.dims)), group \(group)")
         }
         let win = try window(input: Array(xs[2...]), kernel: Array(ws[2...]), attributes: q.attributes, ceilMode: false)

@@ -61,6 +61,17 @@ public struct TensorType: Hashable, Sendable, CustomStringConvertible {
         return checkedProduct(shape.map { Swift.max($0, 1) } + [dtype.byteSize]) == nil
     }
 
+    /// Why no tensor can have this type (a negative dimension, more than `maxRank` dimensions,
+    /// more bytes than an Int counts), or nil. Checked wherever a type enters a graph from
+    /// outside (graph inputs, initializers, the builder) so that no later shape arithmetic
+    /// overflows.
+    public var problem: String? {
+        if dims.count > Self.maxRank { return "\(self) has more than \(Self.maxRank) dimensions" }
+        if dims.contains(where: { ($0.fixedValue ?? 0) < 0 }) { return "\(self) has a negative dimension" }
+        if isTooLarge { return "\(self) has more bytes than memory can hold" }
+        return nil
+    }
+
     /// The most dimensions a tensor may have. Far above any real model's; it bounds the
     /// loop nests that codegen writes per dimension.
     public static let maxRank = 32

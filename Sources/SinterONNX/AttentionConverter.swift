@@ -81,6 +81,9 @@ extension Converters {
         }
         let isCausal = n.int("is_causal", default: 0) == 1
         let left = n.int("left_window_size", default: -1), right = n.int("right_window_size", default: -1)
+        if let nonpad, !nonpad.allSatisfy((0...kvLen).contains) {
+            throw n.error("nonpad_kv_seqlen \(nonpad) must lie in 0...\(kvLen), the key length")
+        }
         if isCausal || left >= 0 || right >= 0 || nonpad != nil {
             // One offset per batch: keys j visible from query i when j <= i + offset.
             let offsets: [Int] = (0..<batch).map { b in

@@ -55,7 +55,9 @@ extension Converters {
         "SpaceToDepth": { ctx, n throws(SinterError) in
             let x = try ctx.input(n, 0)
             let s = try ctx.staticShape(x, n), b = n.int("blocksize", default: 0)
-            guard s.count == 4, b > 0, s[2] % b == 0, s[3] % b == 0 else {
+            guard s.count == 4, (1...(1 << 16)).contains(b), checkedProduct(s.map { max($0, 1) } + [b, b]) != nil,
+                s[2] % b == 0, s[3] % b == 0
+            else {
                 throw n.error("needs a 4-D input whose H and W divide by blocksize \(b), got \(s)")
             }
             let split = try reshape(ctx, x, [s[0], s[1], s[2] / b, b, s[3] / b, b], "\(out(n)).split", n)
@@ -67,8 +69,10 @@ extension Converters {
         "DepthToSpace": { ctx, n throws(SinterError) in
             let x = try ctx.input(n, 0)
             let s = try ctx.staticShape(x, n), b = n.int("blocksize", default: 0)
-            guard s.count == 4, b > 0, s[1] % (b * b) == 0 else {
-                throw n.error("needs a 4-D input whose channels divide by blocksize² (\(b * b)), got \(s)")
+            guard s.count == 4, (1...(1 << 16)).contains(b), checkedProduct(s.map { max($0, 1) } + [b, b]) != nil,
+                s[1] % (b * b) == 0
+            else {
+                throw n.error("needs a 4-D input whose channels divide by blocksize² (blocksize \(b)), got \(s)")
             }
             let c = s[1] / (b * b)
             let crd = (n.string("mode") ?? "DCR") == "CRD"
@@ -337,8 +341,8 @@ extension Converters {
         let name = out(n)
         var indices = try ctx.input(n, 0)
         guard let depthData = try ctx.constantInput(n, 1, "depth"), let depthValue = depthData.doubles.first,
-            depthValue >= 1, depthValue < 1e9
-        else { throw n.error("depth must be a constant of at least 1") }
+            depthValue >= 1, depthValue <= Double(1 << 24)
+        else { throw n.error("depth must be a constant in 1...\(1 << 24)") }
         let depth = Int(depthValue)
         let values = try ctx.input(n, 2)
         let shape = try ctx.staticShape(indices, n)
@@ -402,6 +406,9 @@ extension Converters {
             throw n.error("needs kernel_shape with one entry per spatial axis")
         }
         if n.int("ceil_mode", default: 0) != 0 { throw n.error("ceil_mode = 1 is not supported") }
+        guard kernel.allSatisfy((1...(1 << 20)).contains), checkedProduct([xs[1]] + kernel) != nil else {
+            throw n.error("kernel_shape \(kernel) must hold sizes in 1...\(1 << 20)")
+        }
         var a = try windowAttributes(n, input: Array(xs[2...]), kernel: kernel)
         a["group"] = .int(xs[1])
         let ones = TensorData(

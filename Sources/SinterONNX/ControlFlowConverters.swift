@@ -70,10 +70,11 @@ extension Converters {
         // Opset 8: axis 0 of every input and output is a batch, each entry scanned on its own
         // along axis 1; sequence_lens (input 0) may only be absent.
         if n.input(0) != nil { throw n.error("Scan's sequence_lens input is not supported") }
-        let inputs = try (1..<n.inputCount).map { i throws(SinterError) in try ctx.input(n, i) }
+        let inputs = try (1..<max(n.inputCount, 1)).map { i throws(SinterError) in try ctx.input(n, i) }
         guard let first = inputs.first, let batch = try ctx.staticShape(first, n).first else {
             throw n.error("needs inputs with a batch axis")
         }
+        guard batch <= unrollLimit else { throw n.error("has a batch of \(batch), more than Sinter unrolls") }
         var perEntry: [[ValueID]] = []
         for b in 0..<batch {
             let entry = try inputs.enumerated().map { k, x throws(SinterError) in

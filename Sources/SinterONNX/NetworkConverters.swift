@@ -27,6 +27,11 @@ extension Converters {
         case "NOTSET": return n.ints("pads") ?? Array(repeating: 0, count: 2 * d)
         case "VALID": return Array(repeating: 0, count: 2 * d)
         case "SAME_UPPER", "SAME_LOWER":
+            let limit = 1 << 20
+            for (what, xs) in [("kernel_shape", kernel), ("strides", strides), ("dilations", dilations)]
+            where xs.count != d || !xs.allSatisfy((1...limit).contains) {
+                throw n.error("\(what) must be \(d) values in 1...\(limit), got \(xs)")
+            }
             var begin: [Int] = [], end: [Int] = []
             for i in 0..<d {
                 let outSize = (input[i] + strides[i] - 1) / strides[i]
@@ -266,8 +271,8 @@ extension Converters {
             // y = x / (bias + alpha/size · Σ_window x²)^beta, the window over channels.
             let x = try ctx.input(n, 0)
             let s = try ctx.staticShape(x, n)
-            guard let size = n.int("size"), size > 0, s.count >= 3 else {
-                throw n.error("LRN needs size > 0 and input [N,C,...]")
+            guard let size = n.int("size"), (1...Converters.unrollLimit).contains(size), s.count >= 3 else {
+                throw n.error("LRN needs size in 1...\(Converters.unrollLimit) and input [N,C,...]")
             }
             let name = out(n)
             let dtype = ctx.type(x).dtype
@@ -362,6 +367,9 @@ extension Converters {
             throw n.error("ConvTranspose needs input [N,C,...] and weights [C,M/group,...]")
         }
         let group = n.int("group", default: 1)
+        guard group >= 1, group <= max(ws[0], 1), ws[0] % group == 0 else {
+            throw n.error("group \(group) must be positive and divide the \(ws[0]) input channels")
+        }
         let kernel = Array(ws[2...])
         let strides = n.ints("strides") ?? Array(repeating: 1, count: d)
         let dilations = n.ints("dilations") ?? Array(repeating: 1, count: d)

@@ -229,6 +229,8 @@ public enum ONNXImporter {
             case nil: return .symbol("\(info.name.filter { $0.isLetter || $0.isNumber })_d\(i)")
             }
         }
-        return TensorType(dtype, dims)
+        let type = TensorType(dtype, dims)
+        if let problem = type.problem { throw SinterError("'\(info.name)': \(problem)", at: loc) }
+        return type
     }
 }

@@ -241,6 +241,9 @@ extension Converters {
         for (k, i) in (scales + [output.0]).enumerated() {
             guard let s = try ctx.constantInput(n, i, "scale") else { throw n.error("input \(i) (scale) is required") }
             let v = s.doubles.map { Float($0) }
+            guard !v.isEmpty, v.count == 1 || multiplier.count == 1 || v.count == multiplier.count else {
+                throw n.error("input \(i) (scale) has \(v.count) values; needs 1 or one per channel")
+            }
             if v.count > 1 {
                 // Per output channel: the columns of a matmul, axis 1 of a conv.
                 let rank = ctx.type(acc).rank

@@ -72,6 +72,9 @@ extension Converters {
                 throw n.error("needs a non-empty input sequence [seq, batch, input]")
             }
             let (seq, batch, inputSize) = (xs[0], xs[1], xs[2])
+            guard seq <= Converters.unrollLimit else {
+                throw n.error("has \(seq) time steps, more than the \(Converters.unrollLimit) Sinter unrolls")
+            }
             let w = try ctx.input(n, 1), r = try ctx.input(n, 2)
             let ws = try ctx.staticShape(w, n), rs = try ctx.staticShape(r, n)
             guard ws.count == 3, rs.count == 3, ws[0] == rs[0], (1...2).contains(ws[0]), ws[2] == inputSize,

@@ -44,6 +44,10 @@ extension Converters {
                 x = offset + (yd + 0.5) / scale - 0.5
             default: throw SinterError("coordinate_transformation_mode '\(s.coordinates)' is not supported")
             }
+            // NaN or huge roi/scales values would send the index arithmetic below out of Int's range.
+            guard x.isFinite, abs(x) <= 1e12 else {
+                throw SinterError("roi and scales map an output position to \(x), outside any input")
+            }
             let ratio = x == x.rounded(.down) ? 1 : x - x.rounded(.down)
             var coeffs = try resizeCoefficients(ratio, scale, s)
             let n = coeffs.count
@@ -216,7 +220,7 @@ extension Converters {
                 let scale = policy == "not_larger" ? chosen.min() ?? 1 : chosen.max() ?? 1
                 for a in axes {
                     fullScales[a] = scale
-                    fullSizes[a] = Int(scale * Double(shape[a]) + 0.5)
+                    fullSizes[a] = try outputSize(scale * Double(shape[a]) + 0.5, n)
                 }
             }
         } else if let scales {
@@ -225,11 +229,20 @@ extension Converters {
                 throw n.error("scales \(scales) must give one finite positive scale per resized axis (\(axes.count))")
             }
             for (i, a) in axes.enumerated() { fullScales[a] = scales[i] }
-            fullSizes = (0..<r).map { Int(fullScales[$0] * Double(shape[$0])) }
+            fullSizes = try (0..<r).map { i throws(SinterError) in try outputSize(fullScales[i] * Double(shape[i]), n) }
         } else {
             throw n.error("needs scales or sizes")
         }
         return [try applyResize(ctx, x, outputSize: fullSizes, scales: fullScales, roi: roi, s, n)]
+    }
+
+    /// An output size computed from a scale, refused past 2^24 like `sizes` (before the
+    /// conversion to Int could overflow).
+    static func outputSize(_ v: Double, _ n: ONNXNode) throws(SinterError) -> Int {
+        guard v.isFinite, v >= 0, v <= Double(1 << 24) else {
+            throw n.error("an output size of \(v) is outside 0...2^24")
+        }
+        return Int(v)
     }
 
     static let upsample: Converter = { ctx, n throws(SinterError) in
@@ -251,7 +264,9 @@ extension Converters {
         s.mode = n.string("mode") ?? "nearest"
         s.coordinates = "asymmetric"
         s.nearest = "floor"
-        let sizes = (0..<shape.count).map { Int(scales[$0] * Double(shape[$0])) }
+        let sizes = try (0..<shape.count).map { i throws(SinterError) in
+            try outputSize(scales[i] * Double(shape[i]), n)
+        }
         return [try applyResize(ctx, x, outputSize: sizes, scales: scales, roi: nil, s, n)]
     }
 }

@@ -27,6 +27,7 @@ extension Converters {
         _ n: ONNXNode
     ) throws(SinterError) -> ValueID {
         let s = try ctx.staticShape(x, n)
+        guard s.indices.contains(axis) else { throw n.error("needs an axis \(axis) on an input of shape \(s)") }
         var starts = Array(repeating: 0, count: s.count), ends = s, steps = Array(repeating: 1, count: s.count)
         (starts[axis], ends[axis], steps[axis]) = (start, end, step)
         let a = attrs(["starts": .ints(starts), "ends": .ints(ends), "steps": .ints(steps)])
@@ -86,7 +87,7 @@ extension Converters {
             }
             let steps = ((limit - start) / delta).rounded(.up)
             guard steps <= Double(1 << 24) else { throw n.error("Range would have \(steps) elements") }
-            let count = max(Int(steps), 0)
+            let count = steps > 0 ? Int(steps) : 0
             return [
                 try ctx.constant(
                     TensorData(dtype: s.dtype, shape: [count], values: (0..<count).map { start + Double($0) * delta }),
@@ -246,6 +247,9 @@ extension Converters {
                 pads = try ctx.constantInput(n, 1, "pads")?.ints ?? []
                 value = try ctx.constantInput(n, 2, "constant_value")?.doubles.first ?? 0
                 if let axes = try ctx.constantInput(n, 3, "axes")?.ints {
+                    guard pads.count == 2 * axes.count else {
+                        throw n.error("has \(pads.count) pads for \(axes.count) axes; needs \(2 * axes.count)")
+                    }
                     var full = Array(repeating: 0, count: 2 * rank)
                     for (i, a) in axes.enumerated() {
                         let k = try axis(a, rank, n)

@@ -61,7 +61,9 @@ extension Onnx_TensorProto {
                 at: location)
         }
         let shape = dims.map { Int($0) }
-        guard shape.allSatisfy({ $0 >= 0 }), let count = checkedProduct(shape) else {
+        guard shape.allSatisfy({ $0 >= 0 }), let count = checkedProduct(shape),
+            TensorType(dtype, shape).problem == nil
+        else {
             throw SinterError("tensor '\(name)' has an invalid shape \(shape)", at: location)
         }
         guard let need = checkedProduct([count, dtype.byteSize]) else {
