@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes one target with libFuzzer and AddressSanitizer:
-#   bash Scripts/fuzz.sh TARGET SECONDS     (TARGET: onnx, sir, npy, weights, pipeline, checkpoint)
+#   bash Scripts/fuzz.sh TARGET SECONDS
+# (TARGET: onnx, onnx-lower, sir, npy, weights, pipeline, checkpoint)
 # Seeds come from the repository (models, golden .sir files, .npy files, the node tests when
 # present) plus what `sinter-fuzz TARGET --write-seeds` makes. A crash, a time-out (10 s) or
 # an out-of-memory (2 GiB) is a finding: the input is kept under .build/fuzz-findings/TARGET
@@ -10,8 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:-}
 seconds=${2:-}
-case "$target" in onnx|sir|npy|weights|pipeline|checkpoint) ;; *)
-  echo "usage: bash Scripts/fuzz.sh onnx|sir|npy|weights|pipeline|checkpoint SECONDS" >&2; exit 2 ;;
+case "$target" in onnx|onnx-lower|sir|npy|weights|pipeline|checkpoint) ;; *)
+  echo "usage: bash Scripts/fuzz.sh onnx|onnx-lower|sir|npy|weights|pipeline|checkpoint SECONDS" >&2; exit 2 ;;
 esac
 [[ "$seconds" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be a whole number" >&2; exit 2; }
 
@@ -33,7 +34,7 @@ mkdir -p "$corpus" "$made" "$seeds" "$findings"
 ASAN_OPTIONS=detect_leaks=0 SINTER_FUZZ_TARGET=$target SINTER_FUZZ_WRITE_SEEDS=$made "$fuzzer"
 options=()
 case "$target" in
-  onnx)
+  onnx|onnx-lower)
     cp Examples/transformer/transformer.onnx "$seeds/"
     # The ONNX node tests, when Scripts/conformance.sh has generated them: ~1,900 small models.
     for f in .build/onnx-node-tests-*/*/model.onnx; do

@@ -11,14 +11,18 @@ import SinterONNX
 /// - `weights`: only the model's own weights file loads (status 0), and then the model runs;
 /// - `pipeline`: a graph generated from the bytes either fails with a located error before
 ///   codegen or becomes LLVM IR that verifies;
+/// - `onnx-lower`: an ONNX model that imports also goes through the pass pipeline and
+///   lowering to kernels (no LLVM, for speed), which must end in a program or a located error;
 /// - `checkpoint`: only the model's own checkpoints load, in both loaders (`sinter train`'s
 ///   `Checkpoint.decode` and the C ABI's `NAME_train_load`), and a loaded one trains on.
 enum FuzzTarget: String, CaseIterable {
     case onnx, sir, npy, weights, pipeline, checkpoint
+    case onnxLower = "onnx-lower"
 
     func run(_ bytes: [UInt8]) {
         switch self {
         case .onnx: Self.onnx(bytes)
+        case .onnxLower: Self.onnxLower(bytes)
         case .sir: Self.sir(bytes)
         case .npy:
             // The same bytes as one array and as a numpy.savez archive of them.
@@ -44,6 +48,15 @@ enum FuzzTarget: String, CaseIterable {
         } catch {
             fatalError("the importer produced a graph the verifier rejects:\n\(error)")
         }
+    }
+
+    /// What a user's model goes through before codegen: the importer's graphs are the ones
+    /// users bring, and `pipeline`'s generator does not make all of them.
+    static func onnxLower(_ bytes: [UInt8]) {
+        guard let g = try? ONNXImporter.load(bytes: bytes, name: "fuzz", directory: emptyFolder) else { return }
+        var options = CompileOptions()
+        options.maxMemory = MemoryBudget(bytes: 64 << 20)
+        _ = try? Sinter.lower(g, options, dump: { _ in })
     }
 
     static func sir(_ bytes: [UInt8]) {

@@ -22,7 +22,7 @@ enum Seeds {
                         [3, 1, 3, 7, 9] + (0..<12).flatMap { [UInt8(choice + 13 * $0), 255] + [5, 2, 7] }
                     try Data(bytes).write(to: url.appendingPathComponent("ops-\(choice)"))
                 }
-            case .onnx:
+            case .onnx, .onnxLower:
                 let words =
                     ONNXImporter.supportedOps + [
                         "kernel_shape", "strides", "pads", "dilations", "group", "axis", "axes", "keepdims", "perm",

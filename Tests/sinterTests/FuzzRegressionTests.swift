@@ -6,10 +6,15 @@ import Testing
 /// target's reproducer (`sinter-fuzz TARGET FILE...`, the same code libFuzzer drives) without
 /// a crash, and a short run of each target's seeds works the same way.
 struct FuzzRegressionTests {
-    @Test(arguments: ["onnx", "sir", "npy", "weights", "pipeline", "checkpoint"])
+    @Test(arguments: ["onnx", "onnx-lower", "sir", "npy", "weights", "pipeline", "checkpoint"])
     func keptFindingsStayFixed(_ target: String) throws {
-        let folder = Support.root.appendingPathComponent("Tests/Fuzz/\(target)")
-        let kept = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted()
+        // `onnx-lower` also lowers every model the importer once crashed on.
+        let kept = (target == "onnx-lower" ? ["onnx", target] : [target]).flatMap { name in
+            let folder = Support.root.appendingPathComponent("Tests/Fuzz/\(name)")
+            return ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted().map {
+                folder.appendingPathComponent($0).path
+            }
+        }
         let seeds = try Support.temporaryDirectory("seeds")
         defer { try? FileManager.default.removeItem(at: seeds) }
         let fuzz = Support.executable("sinter-fuzz")
@@ -19,11 +24,12 @@ struct FuzzRegressionTests {
             seeds.appendingPathComponent($0).path
         }
         let repository = [
-            "onnx": "Examples/transformer/transformer.onnx", "sir": "Examples/mlp/mlp.sir",
+            "onnx": "Examples/transformer/transformer.onnx", "onnx-lower": "Examples/transformer/transformer.onnx",
+            "sir": "Examples/mlp/mlp.sir",
             "npy": "Examples/mlp/input.npy",
         ][target].map { [Support.root.appendingPathComponent($0).path] }
         let files =
-            kept.map { folder.appendingPathComponent($0).path } + extra.filter { !$0.hasSuffix(".dict") }
+            kept + extra.filter { !$0.hasSuffix(".dict") }
             + (repository ?? [])
         #expect(!files.isEmpty)
         let r = try Support.run(fuzz, [target] + files)
