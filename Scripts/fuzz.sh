@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes one target with libFuzzer and AddressSanitizer:
 #   bash Scripts/fuzz.sh TARGET SECONDS
-# (TARGET: onnx, onnx-lower, sir, npy, weights, pipeline, checkpoint)
+# (TARGET: onnx, onnx-lower, sir, sir-lower, npy, weights, pipeline, checkpoint)
 # Seeds come from the repository (models, golden .sir files, .npy files, the node tests when
 # present) plus what `sinter-fuzz TARGET --write-seeds` makes. A crash, a time-out (10 s) or
 # an out-of-memory (2 GiB) is a finding: the input is kept under .build/fuzz-findings/TARGET
@@ -11,8 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:-}
 seconds=${2:-}
-case "$target" in onnx|onnx-lower|sir|npy|weights|pipeline|checkpoint) ;; *)
-  echo "usage: bash Scripts/fuzz.sh onnx|onnx-lower|sir|npy|weights|pipeline|checkpoint SECONDS" >&2; exit 2 ;;
+case "$target" in onnx|onnx-lower|sir|sir-lower|npy|weights|pipeline|checkpoint) ;; *)
+  echo "usage: bash Scripts/fuzz.sh onnx|onnx-lower|sir|sir-lower|npy|weights|pipeline|checkpoint SECONDS" >&2; exit 2 ;;
 esac
 [[ "$seconds" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be a whole number" >&2; exit 2; }
 
@@ -43,7 +43,7 @@ case "$target" in
     done
     options+=("-dict=$made/onnx.dict")
     ;;
-  sir) cp Examples/mlp/mlp.sir Tests/*/Golden/*.sir "$seeds/" ;;
+  sir|sir-lower) cp Examples/mlp/mlp.sir Tests/*/Golden/*.sir "$seeds/" ;;
   npy)
     cp Examples/mlp/*.npy "$seeds/"
     .venv/bin/python -c "import numpy as np; np.savez('$seeds/two.npz', a=np.ones((2, 3), np.float32), b=np.arange(4, dtype=np.int8))"

@@ -11,18 +11,21 @@ import SinterONNX
 /// - `weights`: only the model's own weights file loads (status 0), and then the model runs;
 /// - `pipeline`: a graph generated from the bytes either fails with a located error before
 ///   codegen or becomes LLVM IR that verifies;
-/// - `onnx-lower`: an ONNX model that imports also goes through the pass pipeline and
-///   lowering to kernels (no LLVM, for speed), which must end in a program or a located error;
+/// - `onnx-lower`, `sir-lower`: a model that imports (ONNX) or parses (`.sir` text) also goes
+///   through the verifier, the pass pipeline and lowering to kernels (no LLVM, for speed),
+///   which must end in a program or a located error;
 /// - `checkpoint`: only the model's own checkpoints load, in both loaders (`sinter train`'s
 ///   `Checkpoint.decode` and the C ABI's `NAME_train_load`), and a loaded one trains on.
 enum FuzzTarget: String, CaseIterable {
     case onnx, sir, npy, weights, pipeline, checkpoint
     case onnxLower = "onnx-lower"
+    case sirLower = "sir-lower"
 
     func run(_ bytes: [UInt8]) {
         switch self {
         case .onnx: Self.onnx(bytes)
         case .onnxLower: Self.onnxLower(bytes)
+        case .sirLower: Self.sirLower(bytes)
         case .sir: Self.sir(bytes)
         case .npy:
             // The same bytes as one array and as a numpy.savez archive of them.
@@ -54,6 +57,17 @@ enum FuzzTarget: String, CaseIterable {
     /// users bring, and `pipeline`'s generator does not make all of them.
     static func onnxLower(_ bytes: [UInt8]) {
         guard let g = try? ONNXImporter.load(bytes: bytes, name: "fuzz", directory: emptyFolder) else { return }
+        lower(g)
+    }
+
+    /// A hand-written `.sir` file skips the importer's checks: only the verifier (which
+    /// `Sinter.lower` runs first) stands between its attributes and the passes.
+    static func sirLower(_ bytes: [UInt8]) {
+        guard let g = try? Parser.parse(String(decoding: bytes, as: UTF8.self), path: "fuzz.sir") else { return }
+        lower(g)
+    }
+
+    static func lower(_ g: Graph) {
         var options = CompileOptions()
         options.maxMemory = MemoryBudget(bytes: 64 << 20)
         _ = try? Sinter.lower(g, options, dump: { _ in })

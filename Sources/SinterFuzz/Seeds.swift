@@ -35,7 +35,7 @@ enum Seeds {
                 try Data(m.valid).write(to: url.appendingPathComponent("valid.ckpt"))
                 try Data(m.swiftValid).write(to: url.appendingPathComponent("train-cli.ckpt"))
                 try Data(m.valid.prefix(64)).write(to: url.appendingPathComponent("header-only.ckpt"))
-            case .sir, .npy:
+            case .sir, .sirLower, .npy:
                 break
             }
             return 0

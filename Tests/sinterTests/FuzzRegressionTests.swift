@@ -6,10 +6,10 @@ import Testing
 /// target's reproducer (`sinter-fuzz TARGET FILE...`, the same code libFuzzer drives) without
 /// a crash, and a short run of each target's seeds works the same way.
 struct FuzzRegressionTests {
-    @Test(arguments: ["onnx", "onnx-lower", "sir", "npy", "weights", "pipeline", "checkpoint"])
+    @Test(arguments: ["onnx", "onnx-lower", "sir", "sir-lower", "npy", "weights", "pipeline", "checkpoint"])
     func keptFindingsStayFixed(_ target: String) throws {
-        // `onnx-lower` also lowers every model the importer once crashed on.
-        let kept = (target == "onnx-lower" ? ["onnx", target] : [target]).flatMap { name in
+        // `onnx-lower` and `sir-lower` also lower every input that once crashed `onnx` or `sir`.
+        let kept = (target.hasSuffix("-lower") ? [String(target.dropLast(6)), target] : [target]).flatMap { name in
             let folder = Support.root.appendingPathComponent("Tests/Fuzz/\(name)")
             return ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted().map {
                 folder.appendingPathComponent($0).path
@@ -25,7 +25,7 @@ struct FuzzRegressionTests {
         }
         let repository = [
             "onnx": "Examples/transformer/transformer.onnx", "onnx-lower": "Examples/transformer/transformer.onnx",
-            "sir": "Examples/mlp/mlp.sir",
+            "sir": "Examples/mlp/mlp.sir", "sir-lower": "Examples/mlp/mlp.sir",
             "npy": "Examples/mlp/input.npy",
         ][target].map { [Support.root.appendingPathComponent($0).path] }
         let files =
