@@ -94,8 +94,7 @@ public enum Evaluator {
             }
             return [TensorData(dtype: dtype, shape: out, bytes: bytes)]
         case .gather:
-            let t = inputs[0],
-                idx = inputs[1].doubles.map { $0.isNaN ? 0 : Int(Swift.min(Swift.max($0, -9.2e18), 9.2e18)) }
+            let t = inputs[0], idx = inputs[1].ints
             let axis = ShapeRules.normalizedAxis(int("axis") ?? 0, rank: t.shape.count)
             let n = t.shape[axis]
             guard n > 0 || idx.isEmpty else { return nil }

@@ -58,6 +58,19 @@ public struct TensorData: Hashable, Sendable {
         return bytes.withUnsafeBytes { raw in Array(raw.bindMemory(to: Float.self)) }
     }
 
+    /// Integer contents (shape-like inputs, indices), exact for i64; other dtypes convert with
+    /// NaN as 0 and values beyond Int's range clamped, so no value traps.
+    public var ints: [Int] {
+        if dtype == .i64 {
+            return (0..<count).map { i in
+                var v: UInt64 = 0
+                for k in 0..<8 { v |= UInt64(bytes[i * 8 + k]) << (8 * k) }
+                return Int(Int64(bitPattern: v))
+            }
+        }
+        return doubles.map { $0.isNaN ? 0 : $0 >= 9.2e18 ? Int.max : $0 <= -9.2e18 ? Int.min : Int($0) }
+    }
+
     /// Every element as a Double (exact for all dtypes but i64 beyond 2^53).
     public var doubles: [Double] {
         if let f = floats { return f.map { Double($0) } }

@@ -13,7 +13,7 @@ import SinterONNX
 ///   codegen or becomes LLVM IR that verifies;
 /// - `onnx-lower`, `sir-lower`: a model that imports (ONNX) or parses (`.sir` text) also goes
 ///   through the verifier, the pass pipeline and lowering to kernels (no LLVM, for speed),
-///   which must end in a program or a located error;
+///   where any error is fine and only a trap, hang or out-of-memory is a finding;
 /// - `checkpoint`: only the model's own checkpoints load, in both loaders (`sinter train`'s
 ///   `Checkpoint.decode` and the C ABI's `NAME_train_load`), and a loaded one trains on.
 enum FuzzTarget: String, CaseIterable {

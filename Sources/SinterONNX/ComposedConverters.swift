@@ -55,7 +55,7 @@ extension Converters {
         "SpaceToDepth": { ctx, n throws(SinterError) in
             let x = try ctx.input(n, 0)
             let s = try ctx.staticShape(x, n), b = n.int("blocksize", default: 0)
-            guard s.count == 4, (1...(1 << 16)).contains(b), checkedProduct(s.map { max($0, 1) } + [b, b]) != nil,
+            guard s.count == 4, blockFits(s, b),
                 s[2] % b == 0, s[3] % b == 0
             else {
                 throw n.error("needs a 4-D input whose H and W divide by blocksize \(b), got \(s)")
@@ -69,7 +69,7 @@ extension Converters {
         "DepthToSpace": { ctx, n throws(SinterError) in
             let x = try ctx.input(n, 0)
             let s = try ctx.staticShape(x, n), b = n.int("blocksize", default: 0)
-            guard s.count == 4, (1...(1 << 16)).contains(b), checkedProduct(s.map { max($0, 1) } + [b, b]) != nil,
+            guard s.count == 4, blockFits(s, b),
                 s[1] % (b * b) == 0
             else {
                 throw n.error("needs a 4-D input whose channels divide by blocksize² (blocksize \(b)), got \(s)")
@@ -83,6 +83,12 @@ extension Converters {
             return [try reshape(ctx, moved, [s[0], c, s[2] * b, s[3] * b], out(n), n)]
         },
     ]
+
+    /// A DepthToSpace/SpaceToDepth block size the shape arithmetic can take: at most 2^16, and
+    /// every dimension (an empty one counted as 1) times b² within Int.
+    static func blockFits(_ s: [Int], _ b: Int) -> Bool {
+        (1...(1 << 16)).contains(b) && checkedProduct(s.map { max($0, 1) } + [b, b]) != nil
+    }
 
     /// Elementwise work before and/or after one of the IR's reductions (ReduceL1 is |x| then a
     /// sum; `before: .mul` squares). With `noop_with_empty_axes` and no axes only the
@@ -406,9 +412,8 @@ extension Converters {
             throw n.error("needs kernel_shape with one entry per spatial axis")
         }
         if n.int("ceil_mode", default: 0) != 0 { throw n.error("ceil_mode = 1 is not supported") }
-        guard kernel.allSatisfy((1...(1 << 20)).contains), checkedProduct([xs[1]] + kernel) != nil else {
-            throw n.error("kernel_shape \(kernel) must hold sizes in 1...\(1 << 20)")
-        }
+        try checkLists(n, [("kernel_shape", kernel, kernel.count, 1...windowLimit)])
+        guard checkedProduct([xs[1]] + kernel) != nil else { throw n.error("kernel_shape \(kernel) is too large") }
         var a = try windowAttributes(n, input: Array(xs[2...]), kernel: kernel)
         a["group"] = .int(xs[1])
         let ones = TensorData(

@@ -17,6 +17,21 @@ extension Converters {
         return try reshape(ctx, y, shape, name, n)
     }
 
+    /// The largest kernel, stride, dilation or padding a window attribute may hold: far above
+    /// any real model's, and small enough that the window arithmetic cannot overflow.
+    static let windowLimit = 1 << 20
+
+    /// Refuses an attribute list of the wrong length or with values outside its range, before
+    /// any arithmetic indexes or multiplies it.
+    static func checkLists(_ n: ONNXNode, _ lists: [(name: String, values: [Int], count: Int, range: ClosedRange<Int>)])
+        throws(SinterError)
+    {
+        for l in lists where l.values.count != l.count || !l.values.allSatisfy(l.range.contains) {
+            throw n.error(
+                "\(l.name) must be \(l.count) values in \(l.range.lowerBound)...\(l.range.upperBound), got \(l.values)")
+        }
+    }
+
     /// Explicit pads for auto_pad SAME_UPPER / SAME_LOWER / VALID (NOTSET keeps `pads`).
     static func pads(_ n: ONNXNode, input: [Int], kernel: [Int], strides: [Int], dilations: [Int]) throws(SinterError)
         -> [Int]
@@ -27,11 +42,13 @@ extension Converters {
         case "NOTSET": return n.ints("pads") ?? Array(repeating: 0, count: 2 * d)
         case "VALID": return Array(repeating: 0, count: 2 * d)
         case "SAME_UPPER", "SAME_LOWER":
-            let limit = 1 << 20
-            for (what, xs) in [("kernel_shape", kernel), ("strides", strides), ("dilations", dilations)]
-            where xs.count != d || !xs.allSatisfy((1...limit).contains) {
-                throw n.error("\(what) must be \(d) values in 1...\(limit), got \(xs)")
-            }
+            let sizes = 1...windowLimit
+            try checkLists(
+                n,
+                [
+                    ("kernel_shape", kernel, d, sizes), ("strides", strides, d, sizes),
+                    ("dilations", dilations, d, sizes),
+                ])
             var begin: [Int] = [], end: [Int] = []
             for i in 0..<d {
                 let outSize = (input[i] + strides[i] - 1) / strides[i]
@@ -377,13 +394,13 @@ extension Converters {
         var pads = n.ints("pads") ?? Array(repeating: 0, count: 2 * d)
         // Attribute lists of the wrong length or with absurd values (a fuzzed model) are
         // refused here, before any of the arithmetic below could index or overflow.
-        let limit = 1 << 20
-        for (what, values, count, range) in [
-            ("strides", strides, d, 1...limit), ("dilations", dilations, d, 1...limit),
-            ("output_padding", outputPadding, d, 0...limit), ("pads", pads, 2 * d, -limit...limit),
-        ] where values.count != count || !values.allSatisfy(range.contains) {
-            throw n.error("\(what) must be \(count) values in \(range.lowerBound)...\(range.upperBound), got \(values)")
-        }
+        let limit = windowLimit
+        try checkLists(
+            n,
+            [
+                ("strides", strides, d, 1...limit), ("dilations", dilations, d, 1...limit),
+                ("output_padding", outputPadding, d, 0...limit), ("pads", pads, 2 * d, -limit...limit),
+            ])
         if let shape = n.ints("output_shape"), shape.count < d || !shape.suffix(d).allSatisfy((0...limit).contains) {
             throw n.error("output_shape must end with \(d) sizes in 0...\(limit), got \(shape)")
         }

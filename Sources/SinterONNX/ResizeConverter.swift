@@ -209,7 +209,7 @@ extension Converters {
         }
         guard shape.allSatisfy({ $0 > 0 }) else { throw n.error("cannot resize an empty tensor \(shape)") }
         if let sizes {
-            guard sizes.count == axes.count, sizes.allSatisfy({ $0 >= 0 && $0 <= 1 << 24 }) else {
+            guard sizes.count == axes.count, sizes.allSatisfy((0...maxOutputSize).contains) else {
                 throw n.error("sizes \(sizes) must give one size (0...2^24) per resized axis (\(axes.count))")
             }
             for (i, a) in axes.enumerated() { fullSizes[a] = sizes[i] }
@@ -236,10 +236,13 @@ extension Converters {
         return [try applyResize(ctx, x, outputSize: fullSizes, scales: fullScales, roi: roi, s, n)]
     }
 
-    /// An output size computed from a scale, refused past 2^24 like `sizes` (before the
-    /// conversion to Int could overflow).
+    /// The largest output size along one axis, given (`sizes`) or computed from a scale.
+    static let maxOutputSize = 1 << 24
+
+    /// An output size computed from a scale, refused past `maxOutputSize` before the
+    /// conversion to Int could overflow.
     static func outputSize(_ v: Double, _ n: ONNXNode) throws(SinterError) -> Int {
-        guard v.isFinite, v >= 0, v <= Double(1 << 24) else {
+        guard v.isFinite, v >= 0, v <= Double(maxOutputSize) else {
             throw n.error("an output size of \(v) is outside 0...2^24")
         }
         return Int(v)

@@ -139,16 +139,4 @@ extension TensorData {
         t.rawData = Data(bytes)
         return t
     }
-
-    /// Integer contents (for shape-like inputs), exact for i64.
-    var ints: [Int] {
-        if dtype == .i64 {
-            return (0..<count).map { i in
-                var v: UInt64 = 0
-                for k in 0..<8 { v |= UInt64(bytes[i * 8 + k]) << (8 * k) }
-                return Int(Int64(bitPattern: v))
-            }
-        }
-        return doubles.map { $0.isNaN ? 0 : $0 >= 9.2e18 ? Int.max : $0 <= -9.2e18 ? Int.min : Int($0) }
-    }
 }
